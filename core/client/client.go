@@ -1,0 +1,225 @@
+// Package client holds OAuth clients (relying parties) and the rules on their
+// redirect URIs and secrets.
+//
+// Layer: core domain. Imports: standard library, core/fault.
+package client
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// Kind is what sort of relying party a client is.
+type Kind string
+
+const (
+	// Native is a public mobile or desktop app (RFC 8252).
+	Native Kind = "native"
+	// Web is a confidential server-side web application (an online form).
+	Web Kind = "web"
+	// Portal is a partner portal: confidential, private_key_jwt, PAR.
+	Portal Kind = "portal"
+	// Service is a back end using client_credentials only.
+	Service Kind = "service"
+)
+
+// AuthMethod is a token endpoint client authentication method.
+type AuthMethod string
+
+const (
+	AuthNone          AuthMethod = "none"
+	AuthSecretBasic   AuthMethod = "client_secret_basic"
+	AuthSecretPost    AuthMethod = "client_secret_post"
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+)
+
+// Grant types a client may use.
+const (
+	GrantCode              = "authorization_code"
+	GrantRefresh           = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client is a registered relying party.
+type Client struct {
+	ID         string
+	Name       string
+	Kind       Kind
+	AuthMethod AuthMethod
+	// SecretHash is the keyed hash of the client secret (SecretHasher);
+	// empty for clients that do not use a secret.
+	SecretHash string
+	// JWKS is the client's public key set (JSON) for private_key_jwt.
+	JWKS         []byte
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are exact matches for end_session.
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	// Scopes the client may request; scopes outside this list are dropped.
+	Scopes []string
+	// AccessTokenTTL and IDTokenTTL override the server defaults when set.
+	AccessTokenTTL time.Duration
+	IDTokenTTL     time.Duration
+	CreatedAt      time.Time
+}
+
+// Public reports whether the client cannot keep a secret.
+func (c Client) Public() bool { return c.AuthMethod == AuthNone }
+
+// AllowsGrant reports whether the client may use grant type g.
+func (c Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// AllowedScopes returns the requested scopes the client may have, in request
+// order, without duplicates. Unknown or forbidden scopes are dropped, as
+// OpenID Connect Core §3.1.2.1 allows.
+func (c Client) AllowedScopes(requested []string) []string {
+	out := make([]string, 0, len(requested))
+	for _, s := range requested {
+		if slices.Contains(c.Scopes, s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// MatchRedirectURI returns nil when uri is registered for the client.
+// Matching is exact (string equality), with one exception from RFC 8252
+// §7.3: for native clients, a loopback IP redirect URI matches a registered
+// one that differs only in the port, because the app picks a free port at
+// run time. "localhost" gets no such exception (RFC 8252 §8.3).
+// Errors: fault.Invalid.
+func (c Client) MatchRedirectURI(uri string) error {
+	if uri != "" && slices.Contains(c.RedirectURIs, uri) {
+		return nil
+	}
+	if c.Kind == Native {
+		if u, err := url.Parse(uri); err == nil && isLoopbackIP(u) {
+			for _, reg := range c.RedirectURIs {
+				r, err := url.Parse(reg)
+				if err == nil && isLoopbackIP(r) && r.Hostname() == u.Hostname() &&
+					r.Path == u.Path && r.RawQuery == u.RawQuery && u.Fragment == "" && u.User == nil {
+					return nil
+				}
+			}
+		}
+	}
+	return fault.New(fault.Invalid, "client.MatchRedirectURI", "redirect_uri is not registered for this client")
+}
+
+func isLoopbackIP(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
+
+// Validate checks a client definition for consistency.
+// Errors: fault.Invalid naming the field.
+func (c Client) Validate() error {
+	bad := func(msg string) error { return fault.New(fault.Invalid, "client.Validate", "client "+c.ID+": "+msg) }
+	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
+		return bad("id must be 1-128 characters without spaces or colons")
+	}
+	switch c.Kind {
+	case Native, Web, Portal, Service:
+	default:
+		return bad("kind must be native, web, portal or service")
+	}
+	switch c.AuthMethod {
+	case AuthNone:
+		if c.Kind != Native {
+			return bad("only native clients may use auth method none")
+		}
+	case AuthSecretBasic, AuthSecretPost:
+		if c.SecretHash == "" {
+			return bad("a secret-based client needs a secret")
+		}
+	case AuthPrivateKeyJWT:
+		if len(c.JWKS) == 0 {
+			return bad("private_key_jwt needs jwks")
+		}
+	default:
+		return bad("unknown auth method " + string(c.AuthMethod))
+	}
+	if c.Kind == Native && c.AuthMethod != AuthNone {
+		return bad("native clients are public: auth method none")
+	}
+	if len(c.GrantTypes) == 0 {
+		return bad("grant_types is empty")
+	}
+	for _, g := range c.GrantTypes {
+		switch g {
+		case GrantCode, GrantRefresh:
+			if c.Kind == Service {
+				return bad("service clients use client_credentials only")
+			}
+		case GrantClientCredentials:
+			if c.Public() {
+				return bad("public clients cannot use client_credentials")
+			}
+		default:
+			return bad("unsupported grant type " + g)
+		}
+	}
+	if c.AllowsGrant(GrantCode) && len(c.RedirectURIs) == 0 {
+		return bad("authorization_code needs at least one redirect URI")
+	}
+	for _, r := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			return bad("redirect URI " + r + " must be absolute without fragment")
+		}
+		if u.Scheme == "http" && !isLoopbackIP(u) && u.Hostname() != "localhost" {
+			return bad("redirect URI " + r + " must use https (http only for loopback)")
+		}
+	}
+	return nil
+}
+
+// SecretHasher computes the keyed hash under which client secrets are stored.
+// Client secrets are generated by Pforte with 256 bits of entropy, so a fast
+// keyed hash (HMAC-SHA-256) is enough: brute force is hopeless, and a slow
+// password hash would only cap token endpoint throughput. The key lives
+// outside the database, so a stolen table alone does not allow checking
+// candidate secrets either.
+type SecretHasher struct{ key []byte }
+
+// NewSecretHasher returns a hasher under key (at least 32 bytes).
+func NewSecretHasher(key []byte) (SecretHasher, error) {
+	if len(key) < 32 {
+		return SecretHasher{}, fault.New(fault.Invalid, "client.NewSecretHasher", "secret hash key must be at least 32 bytes")
+	}
+	return SecretHasher{key: slices.Clone(key)}, nil
+}
+
+// Hash returns the stored form of secret.
+func (h SecretHasher) Hash(secret string) string {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(secret))
+	return "hmac-sha256:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Verify compares secret with the stored hash in constant time.
+func (h SecretHasher) Verify(secret, stored string) bool {
+	return subtle.ConstantTimeCompare([]byte(h.Hash(secret)), []byte(stored)) == 1
+}
+
+// GenerateSecret returns a new client secret with 256 bits of entropy.
+func GenerateSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,220 @@
+// Package password hashes and checks human passwords with Argon2id and holds
+// the password policy.
+//
+// Layer: core domain. Imports: standard library, golang.org/x/crypto, core/fault.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// Params are the Argon2id cost parameters.
+type Params struct {
+	MemoryKiB   uint32 // memory in KiB
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// DefaultParams are OWASP's minimum for Argon2id: 19 MiB, t=2, p=1.
+var DefaultParams = Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
+
+// Validate refuses parameters below the floor of ARCHITECTURE.md.
+func (p Params) Validate() error {
+	if p.MemoryKiB < 19*1024 || p.Iterations < 2 || p.Parallelism < 1 {
+		return fault.New(fault.Invalid, "password.Params", "argon2id parameters below the floor (19 MiB, t=2, p=1)")
+	}
+	return nil
+}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// Hasher hashes and verifies passwords. Hashing is bounded to a fixed number
+// of concurrent computations so that a burst of logins queues instead of
+// allocating 19 MiB each: memory stays flat under any load.
+type Hasher struct {
+	params Params
+	slots  chan struct{}
+	dummy  string // a hash of nothing, verified for unknown members
+}
+
+// NewHasher returns a Hasher with params and at most concurrency hashes at
+// a time (0: GOMAXPROCS).
+func NewHasher(params Params, concurrency int) (*Hasher, error) {
+	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	h := &Hasher{params: params, slots: make(chan struct{}, concurrency)}
+	d, err := h.Hash(context.Background(), "pforte-dummy-password-for-equal-work")
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = d
+	return h, nil
+}
+
+// Concurrency is the number of hashes computed at once.
+func (h *Hasher) Concurrency() int { return cap(h.slots) }
+
+// Hash returns the PHC-encoded Argon2id hash of pw.
+// Errors: fault.Unavailable when ctx ends while waiting for a slot.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fault.Wrap(fault.Internal, "password.Hash", err)
+	}
+	key, err := h.derive(ctx, pw, salt, h.params)
+	if err != nil {
+		return "", err
+	}
+	return encode(h.params, salt, key), nil
+}
+
+// Verify checks pw against encoded. needsRehash is true when encoded was made
+// with other parameters than the current ones.
+// Errors: fault.Unavailable when ctx ends while waiting; fault.Internal for
+// an unreadable hash.
+func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, needsRehash bool, err error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	got, err := h.derive(ctx, pw, salt, p)
+	if err != nil {
+		return false, false, err
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
+}
+
+// VerifyDummy does the work of one Verify and fails. It is called for unknown
+// members so that "unknown" and "wrong password" take the same time.
+func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
+	_, _, err := h.Verify(ctx, pw, h.dummy)
+	return err
+}
+
+func (h *Hasher) derive(ctx context.Context, pw string, salt []byte, p Params) ([]byte, error) {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fault.Wrap(fault.Unavailable, "password.derive", ctx.Err())
+	}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen), nil
+}
+
+func encode(p Params, salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+func decode(s string) (Params, []byte, []byte, error) {
+	bad := fault.New(fault.Internal, "password.decode", "")
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return Params{}, nil, nil, bad
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return Params{}, nil, nil, bad
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+		return Params{}, nil, nil, bad
+	}
+	// Refuse absurd stored parameters instead of allocating them.
+	if p.MemoryKiB == 0 || p.MemoryKiB > 1<<21 || p.Iterations == 0 || p.Iterations > 64 || p.Parallelism == 0 {
+		return Params{}, nil, nil, bad
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 {
+		return Params{}, nil, nil, bad
+	}
+	return p, salt, key, nil
+}
+
+// Policy is the rule for passwords chosen by members.
+type Policy struct {
+	MinLength int // runes
+	MaxLength int // runes
+}
+
+// DefaultPolicy follows ARCHITECTURE.md: 10 to 128 characters, no composition rules.
+var DefaultPolicy = Policy{MinLength: 10, MaxLength: 128}
+
+// Check refuses a password that is too short, too long or too common, or that
+// contains the member's own identifiers. Errors: fault.Invalid with a reason
+// in German and English.
+func (p Policy) Check(pw string, personal ...string) error {
+	n := utf8.RuneCountInString(pw)
+	if !utf8.ValidString(pw) {
+		return reject("Das Passwort enthält ungültige Zeichen. / The password contains invalid characters.")
+	}
+	if n < p.MinLength {
+		return reject(fmt.Sprintf("Das Passwort muss mindestens %d Zeichen lang sein. / The password must be at least %d characters long.", p.MinLength, p.MinLength))
+	}
+	if n > p.MaxLength {
+		return reject(fmt.Sprintf("Das Passwort darf höchstens %d Zeichen lang sein. / The password must be at most %d characters long.", p.MaxLength, p.MaxLength))
+	}
+	lower := strings.ToLower(pw)
+	if _, common := commonPasswords[lower]; common {
+		return reject("Dieses Passwort ist zu verbreitet. / This password is too common.")
+	}
+	if distinctRunes(lower) < 4 {
+		return reject("Das Passwort ist zu einfach. / The password is too simple.")
+	}
+	for _, s := range personal {
+		if len(s) >= 4 && strings.Contains(lower, strings.ToLower(s)) {
+			return reject("Das Passwort darf Ihre Versichertennummer oder Ihren Namen nicht enthalten. / The password must not contain your member number or name.")
+		}
+	}
+	return nil
+}
+
+func distinctRunes(s string) int {
+	seen := map[rune]struct{}{}
+	for _, r := range s {
+		seen[r] = struct{}{}
+	}
+	return len(seen)
+}
+
+func reject(msg string) error { return fault.New(fault.Invalid, "password.Policy", msg) }
+
+// commonPasswords holds frequent passwords of at least 10 characters from
+// public breach corpora, German and international.
+var commonPasswords = func() map[string]struct{} {
+	m := map[string]struct{}{}
+	for _, s := range strings.Fields(`
+1234567890 0123456789 0987654321 1234567891 1111111111 qwertzuiop qwertyuiop
+passwort123 password123 passwort1234 password1234 hallo12345 hallo123456
+ichliebedich iloveyou123 schatz12345 sommer2024 sommer2025 sommer2026
+winter2024 winter2025 winter2026 fussball123 fußball123 asdfghjkl1 asdfghjklö
+123456789a a123456789 1q2w3e4r5t 1q2w3e4r5t6z 1q2w3e4r5t6y qwertz1234 qwerty1234
+krankenkasse gesundheit1 gesundheit123 versicherung passwort! password!!
+abc1234567 abcdefghij 1234512345 1234554321 1122334455 qayxswedcv yxcvbnm123
+letmein123 welcome123 willkommen willkommen1 geheim1234 geheimnis1 deutschland
+deutschland1 borussia09 schalke0404 bayern1900 hamburg123 berlin1234 muenchen12
+`) {
+		m[s] = struct{}{}
+	}
+	return m
+}()
