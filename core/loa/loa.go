@@ -6,6 +6,7 @@ package loa
 
 import (
 	"slices"
+	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -134,4 +135,13 @@ func Reach(proofing Level, amr []string) Achieved {
 		return Achieved{Level: Low, AMR: slices.Clone(amr)}
 	}
 	return Achieved{Level: None}
+}
+
+// Authentication is what one login proved about a member: who, at which
+// proofing level, with which methods, and when.
+type Authentication struct {
+	Subject  string
+	Proofing Level
+	AMR      []string
+	Time     time.Time
 }

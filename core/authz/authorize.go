@@ -1,0 +1,295 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/loa"
+)
+
+// AuthorizeRequest is an authorization request as the client sent it.
+type AuthorizeRequest struct {
+	ClientID            string
+	RedirectURI         string
+	ResponseType        string
+	ResponseMode        string
+	Scope               string
+	State               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              string
+	MaxAge              string
+	ACRValues           string
+	UILocales           string
+	LoginHint           string
+	// Request and RequestURI are request objects; Pforte refuses them here
+	// (pushed authorization requests come with a later issue).
+	Request    string
+	RequestURI string
+}
+
+// RedirectError is an error that may be sent to the client's redirect URI,
+// because the redirect URI was validated before it happened. Errors that
+// are not RedirectErrors must be shown to the user agent, never redirected:
+// an unvalidated redirect URI would make Pforte an open redirector.
+type RedirectError struct {
+	RedirectURI string
+	State       string
+	Err         error
+}
+
+func (e *RedirectError) Error() string { return e.Err.Error() }
+func (e *RedirectError) Unwrap() error { return e.Err }
+
+// Parameter limits: anything longer is refused as malformed.
+const (
+	maxStateLen  = 1024
+	maxNonceLen  = 512
+	maxParamLen  = 2048
+	maxScopeList = 32
+)
+
+// Authorize validates an authorization request and stores it for the
+// member's login. The code flow with PKCE S256 is the only flow: every
+// client, public or confidential, must send a code_challenge, so that a
+// stolen code is useless without the verifier (OAuth 2.0 Security BCP §2.1.1).
+// Errors: NotFound (unknown client) and Invalid (redirect URI) for the user
+// agent; a *RedirectError for everything after the redirect URI is known.
+func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.AuthRequest, error) {
+	const op = "authz.Authorize"
+	if in.ClientID == "" {
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "client_id is missing")
+	}
+	if len(in.ClientID) > 256 || len(in.RedirectURI) > maxParamLen {
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "client_id or redirect_uri is too long")
+	}
+	c, err := s.st.Clients.ClientByID(ctx, in.ClientID)
+	if errors.Is(err, fault.NotFound) {
+		return grant.AuthRequest{}, fault.New(fault.NotFound, op, "unknown client")
+	}
+	if err != nil {
+		return grant.AuthRequest{}, err
+	}
+	if in.RedirectURI == "" {
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "redirect_uri is missing")
+	}
+	if err := c.MatchRedirectURI(in.RedirectURI); err != nil {
+		return grant.AuthRequest{}, err
+	}
+	redirect := func(kind fault.Kind, msg string) error {
+		return &RedirectError{RedirectURI: in.RedirectURI, State: in.State, Err: fault.New(kind, op, msg)}
+	}
+	if len(in.State) > maxStateLen {
+		// The state is too long to echo back safely.
+		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, Err: fault.New(fault.Invalid, op, "state is too long")}
+	}
+	if in.Request != "" || in.RequestURI != "" {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "request objects are not supported")
+	}
+	if in.ResponseType != "code" {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "response_type must be code")
+	}
+	if in.ResponseMode != "" && in.ResponseMode != "query" {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "response_mode must be query")
+	}
+	if !c.AllowsGrant(client.GrantCode) {
+		return grant.AuthRequest{}, redirect(fault.Forbidden, "the client may not use the authorization code flow")
+	}
+	if in.CodeChallenge == "" {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "code_challenge is required (PKCE)")
+	}
+	if in.CodeChallengeMethod != "S256" {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "code_challenge_method must be S256")
+	}
+	if !validChallenge(in.CodeChallenge) {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "code_challenge must be 43 base64url characters")
+	}
+	if len(in.Nonce) > maxNonceLen || len(in.Scope) > maxParamLen || len(in.ACRValues) > maxParamLen ||
+		len(in.LoginHint) > 256 || len(in.UILocales) > 256 || len(in.Prompt) > 256 {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "a parameter is too long")
+	}
+	requested := strings.Fields(in.Scope)
+	if len(requested) > maxScopeList {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "too many scopes")
+	}
+	scopes := c.AllowedScopes(requested)
+	prompt := strings.Fields(in.Prompt)
+	for _, p := range prompt {
+		switch p {
+		case "none", "login", "consent", "select_account":
+		default:
+			return grant.AuthRequest{}, redirect(fault.Invalid, "unknown prompt value "+p)
+		}
+	}
+	if slices.Contains(prompt, "none") {
+		if len(prompt) > 1 {
+			return grant.AuthRequest{}, redirect(fault.Invalid, "prompt=none cannot be combined")
+		}
+		// Pforte keeps no browser session yet, so it can never answer
+		// without showing the login.
+		return grant.AuthRequest{}, redirect(fault.Unauthenticated, "login required")
+	}
+	var maxAge *time.Duration
+	if in.MaxAge != "" {
+		n, err := strconv.ParseUint(in.MaxAge, 10, 31)
+		if err != nil {
+			return grant.AuthRequest{}, redirect(fault.Invalid, "max_age must be a non-negative integer")
+		}
+		d := time.Duration(n) * time.Second
+		maxAge = &d
+	}
+	acrs := strings.Fields(in.ACRValues)
+	now := s.clock()
+	r := grant.AuthRequest{
+		ID:                  grant.NewID(),
+		ClientID:            c.ID,
+		RedirectURI:         in.RedirectURI,
+		Scopes:              scopes,
+		State:               in.State,
+		Nonce:               in.Nonce,
+		CodeChallenge:       in.CodeChallenge,
+		CodeChallengeMethod: "S256",
+		Prompt:              prompt,
+		MaxAge:              maxAge,
+		ACRValues:           acrs,
+		UILocales:           strings.Fields(in.UILocales),
+		LoginHint:           in.LoginHint,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.cfg.AuthRequestTTL),
+	}
+	if err := s.st.Requests.CreateAuthRequest(ctx, r); err != nil {
+		return grant.AuthRequest{}, err
+	}
+	return r, nil
+}
+
+// validChallenge accepts the S256 form: 43 characters of base64url.
+func validChallenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if !isUnreserved(c[i]) || c[i] == '.' || c[i] == '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func isUnreserved(b byte) bool {
+	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == '~'
+}
+
+// PendingLogin returns an authorization request waiting for a login, with
+// its client, for the login page.
+// Errors: NotFound; Expired; Conflict when the login is already done.
+func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthRequest, client.Client, error) {
+	const op = "authz.PendingLogin"
+	r, err := s.st.Requests.AuthRequestByID(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return grant.AuthRequest{}, client.Client{}, fault.New(fault.NotFound, op, "Die Anmeldung ist unbekannt oder abgelaufen. / The login request is unknown or has expired.")
+	}
+	if err != nil {
+		return grant.AuthRequest{}, client.Client{}, err
+	}
+	if !s.clock().Before(r.ExpiresAt) {
+		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Expired, op, "Die Anmeldung ist abgelaufen. Bitte starten Sie sie neu. / The login request has expired. Please start again.")
+	}
+	if r.Login != nil {
+		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Conflict, op, "Diese Anmeldung wurde bereits abgeschlossen. / This login has already been completed.")
+	}
+	c, err := s.st.Clients.ClientByID(ctx, r.ClientID)
+	if err != nil {
+		return grant.AuthRequest{}, client.Client{}, err
+	}
+	return r, c, nil
+}
+
+// CompleteLogin records a member's authentication on request id, issues the
+// authorization code and returns the URL to redirect the user agent to.
+// It enforces acr_values and max_age: a login that does not reach the
+// requested level ends the request with an error for the client.
+// Errors: as PendingLogin; a *RedirectError when the login does not satisfy
+// the request; Unavailable.
+func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error) {
+	const op = "authz.CompleteLogin"
+	r, _, err := s.PendingLogin(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	reached := loa.Reach(a.Proofing, a.AMR)
+	if reached.Level == loa.None {
+		return "", fault.New(fault.Unauthenticated, op, "no authentication method was used")
+	}
+	fail := func(kind fault.Kind, msg string) (string, error) {
+		// The request stays pending until it expires, so a stronger login
+		// (step-up, a later issue) can still complete it.
+		return "", &RedirectError{RedirectURI: r.RedirectURI, State: r.State, Err: fault.New(kind, op, msg)}
+	}
+	if want, ok := s.minimumLevel(r.ACRValues); ok && reached.Level < want {
+		return fail(fault.Forbidden, "the requested level of assurance ("+s.cfg.Vocabulary.ACR(want)+") cannot be reached with this login; reached "+s.cfg.Vocabulary.ACR(reached.Level))
+	}
+	if r.MaxAge != nil && s.clock().Sub(a.Time) > *r.MaxAge+time.Second {
+		return fail(fault.Unauthenticated, "the authentication is older than max_age")
+	}
+	login := grant.Login{Subject: a.Subject, AuthTime: a.Time.UTC(), AMR: reached.AMR, ACR: s.cfg.Vocabulary.ACR(reached.Level)}
+	now := s.clock()
+	if err := s.st.Requests.CompleteAuthRequest(ctx, id, login, now); err != nil {
+		return "", err
+	}
+	r.Login = &login
+	code := grant.NewSecret()
+	if err := s.st.Requests.IssueCode(ctx, grant.Code{
+		Hash: grant.Hash(code), Request: r, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+	}); err != nil {
+		return "", err
+	}
+	q := url.Values{"code": {code}, "iss": {s.cfg.Issuer}}
+	if r.State != "" {
+		q.Set("state", r.State)
+	}
+	return appendQuery(r.RedirectURI, q), nil
+}
+
+// minimumLevel returns the lowest level among the requested acr values that
+// Pforte knows; unknown values are ignored (they are voluntary claims).
+func (s *Service) minimumLevel(acrs []string) (loa.Level, bool) {
+	best, found := loa.High, false
+	for _, a := range acrs {
+		if l, ok := s.cfg.Vocabulary.Level(a); ok {
+			found = true
+			if l < best {
+				best = l
+			}
+		}
+	}
+	return best, found
+}
+
+// ErrorRedirect returns the URL that reports err to the client: error,
+// error_description, state and iss (RFC 9207) on the redirect URI.
+// oauthCode is the OAuth error code the driving adapter mapped err to.
+func (s *Service) ErrorRedirect(e *RedirectError, oauthCode string) string {
+	q := url.Values{"error": {oauthCode}, "error_description": {fault.PublicOf(e.Err)}, "iss": {s.cfg.Issuer}}
+	if e.State != "" {
+		q.Set("state", e.State)
+	}
+	return appendQuery(e.RedirectURI, q)
+}
+
+func appendQuery(base string, q url.Values) string {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + q.Encode()
+}

@@ -1,0 +1,232 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/ports/token"
+)
+
+// Introspection is the answer of RFC 7662 for one token.
+type Introspection struct {
+	Active    bool
+	TokenType string // "access_token" or "refresh_token"
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	AuthTime  time.Time
+	ACR       string
+	AMR       []string
+	JTI       string
+}
+
+// maxTokenLen bounds tokens presented to Pforte.
+const maxTokenLen = 8192
+
+// Introspect reports whether tok is active. Only confidential clients may
+// introspect (they are resource servers). An unknown, expired, revoked or
+// foreign token is simply inactive: RFC 7662 §2.2 gives no reasons.
+// Errors: Forbidden for public clients; Unavailable.
+func (s *Service) Introspect(ctx context.Context, caller client.Client, tok string) (Introspection, error) {
+	if caller.Public() {
+		return Introspection{}, fault.New(fault.Forbidden, "authz.Introspect", "public clients may not introspect tokens")
+	}
+	if tok == "" || len(tok) > maxTokenLen {
+		return Introspection{}, nil
+	}
+	if strings.Count(tok, ".") == 2 {
+		cl, rec, err := s.activeAccess(ctx, tok)
+		if errors.Is(err, fault.Unavailable) || errors.Is(err, fault.Internal) {
+			return Introspection{}, err
+		}
+		if err != nil {
+			return Introspection{}, nil
+		}
+		return Introspection{
+			Active: true, TokenType: "access_token", ClientID: cl.ClientID, Subject: cl.Subject,
+			Scopes: rec.Scopes, Audience: cl.Audience, IssuedAt: time.Unix(cl.IssuedAt, 0).UTC(),
+			ExpiresAt: time.Unix(cl.Expiry, 0).UTC(), AuthTime: unixOrZero(cl.AuthTime), ACR: cl.ACR, AMR: cl.AMR, JTI: cl.JTI,
+		}, nil
+	}
+	rt, fam, err := s.st.Tokens.RefreshToken(ctx, grant.Hash(tok))
+	if errors.Is(err, fault.NotFound) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	now := s.clock()
+	if !rt.UsedAt.IsZero() || !fam.Active(now) || !now.Before(rt.ExpiresAt) {
+		return Introspection{}, nil
+	}
+	return Introspection{
+		Active: true, TokenType: "refresh_token", ClientID: fam.ClientID, Subject: fam.Subject,
+		Scopes: fam.Scopes, IssuedAt: rt.CreatedAt, ExpiresAt: rt.ExpiresAt, AuthTime: fam.AuthTime,
+		ACR: fam.ACR, AMR: fam.AMR,
+	}, nil
+}
+
+func unixOrZero(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
+// activeAccess verifies a JWT access token and checks that it is neither
+// expired nor revoked.
+// Errors: Unauthenticated (invalid_token); Unavailable.
+func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, grant.AccessToken, error) {
+	const op = "authz.activeAccess"
+	var cl AccessClaims
+	if len(raw) > maxTokenLen {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+	}
+	if err := s.signer.Verify(ctx, raw, token.TypeAccess, &cl); err != nil {
+		if errors.Is(err, fault.Unavailable) {
+			return cl, grant.AccessToken{}, err
+		}
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+	}
+	now := s.clock()
+	if cl.Issuer != s.cfg.Issuer || cl.JTI == "" || !now.Before(time.Unix(cl.Expiry, 0)) {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid or expired")
+	}
+	rec, err := s.st.Tokens.AccessToken(ctx, cl.JTI)
+	if errors.Is(err, fault.NotFound) {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+	}
+	if err != nil {
+		return cl, grant.AccessToken{}, err
+	}
+	if !rec.RevokedAt.IsZero() {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token was revoked")
+	}
+	return cl, rec, nil
+}
+
+// Revoke revokes tok for client c (RFC 7009): a refresh token revokes its
+// whole family; an access token just itself. Unknown or already invalid
+// tokens are not an error (RFC 7009 §2.2), and neither is a token of
+// another client, which is left untouched so that one client cannot end
+// another's sessions.
+// Errors: Unavailable.
+func (s *Service) Revoke(ctx context.Context, c client.Client, tok, hint string) error {
+	if tok == "" || len(tok) > maxTokenLen {
+		return nil
+	}
+	now := s.clock()
+	if hint != "access_token" {
+		_, fam, err := s.st.Tokens.RefreshToken(ctx, grant.Hash(tok))
+		switch {
+		case err == nil:
+			if fam.ClientID != c.ID {
+				return nil
+			}
+			return ignoreNotFound(s.st.Tokens.RevokeFamily(ctx, fam.ID, now))
+		case !errors.Is(err, fault.NotFound):
+			return err
+		}
+	}
+	if strings.Count(tok, ".") != 2 {
+		return nil
+	}
+	var cl AccessClaims
+	if err := s.signer.Verify(ctx, tok, token.TypeAccess, &cl); err != nil {
+		if errors.Is(err, fault.Unavailable) {
+			return err
+		}
+		return nil
+	}
+	if cl.ClientID != c.ID || cl.Issuer != s.cfg.Issuer {
+		return nil
+	}
+	return ignoreNotFound(s.st.Tokens.RevokeAccessToken(ctx, cl.JTI, now))
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, fault.NotFound) {
+		return nil
+	}
+	return err
+}
+
+// UserInfo returns the claims the access token's scopes release (OpenID
+// Connect Core §5.3). The token must carry the openid scope.
+// Errors: Unauthenticated (invalid_token); Forbidden (insufficient_scope);
+// Unavailable.
+func (s *Service) UserInfo(ctx context.Context, accessToken string) (Claims, error) {
+	cl, rec, err := s.activeAccess(ctx, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(rec.Scopes, ScopeOpenID) || rec.FamilyID == "" {
+		return nil, fault.New(fault.Forbidden, "authz.UserInfo", "the access token does not carry the openid scope")
+	}
+	return s.memberClaims(ctx, cl.Subject, rec.Scopes)
+}
+
+// EndSessionRequest is an RP-initiated logout request.
+type EndSessionRequest struct {
+	IDTokenHint           string
+	ClientID              string
+	PostLogoutRedirectURI string
+	State                 string
+}
+
+// EndSession validates an RP-initiated logout (OpenID Connect RP-Initiated
+// Logout 1.0) and returns where to send the user agent: the registered
+// post_logout_redirect_uri with state, or "" to show Pforte's own page.
+// The ID token hint may have expired (it usually has), but it must be
+// Pforte's and name the client. A post_logout_redirect_uri is only followed
+// when the client is known and the URI registered exactly.
+// Errors: Invalid for an unverifiable hint or an unregistered URI;
+// Unavailable.
+func (s *Service) EndSession(ctx context.Context, in EndSessionRequest) (string, error) {
+	const op = "authz.EndSession"
+	clientID := in.ClientID
+	if in.IDTokenHint != "" {
+		var cl IDClaims
+		if len(in.IDTokenHint) > maxTokenLen || s.signer.Verify(ctx, in.IDTokenHint, token.TypeID, &cl) != nil || cl.Issuer != s.cfg.Issuer {
+			return "", fault.New(fault.Invalid, op, "id_token_hint is not a valid ID token of this issuer")
+		}
+		if clientID != "" && !slices.Contains(cl.Audience, clientID) {
+			return "", fault.New(fault.Invalid, op, "id_token_hint was not issued to client_id")
+		}
+		if clientID == "" && len(cl.Audience) == 1 {
+			clientID = cl.Audience[0]
+		}
+	}
+	if in.PostLogoutRedirectURI == "" {
+		return "", nil
+	}
+	if clientID == "" {
+		return "", fault.New(fault.Invalid, op, "post_logout_redirect_uri needs client_id or id_token_hint")
+	}
+	c, err := s.st.Clients.ClientByID(ctx, clientID)
+	if errors.Is(err, fault.NotFound) {
+		return "", fault.New(fault.Invalid, op, "unknown client")
+	}
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(c.PostLogoutRedirectURIs, in.PostLogoutRedirectURI) {
+		return "", fault.New(fault.Invalid, op, "post_logout_redirect_uri is not registered for this client")
+	}
+	if in.State == "" {
+		return in.PostLogoutRedirectURI, nil
+	}
+	if len(in.State) > maxStateLen {
+		return "", fault.New(fault.Invalid, op, "state is too long")
+	}
+	return appendQuery(in.PostLogoutRedirectURI, map[string][]string{"state": {in.State}}), nil
+}

@@ -1,0 +1,345 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/ports/token"
+)
+
+// TokenResponse is a successful token endpoint answer.
+type TokenResponse struct {
+	AccessToken  string
+	TokenType    string // "Bearer"
+	ExpiresIn    time.Duration
+	RefreshToken string // empty when none is issued
+	IDToken      string // empty without the openid scope
+	Scopes       []string
+}
+
+// AccessClaims are the claims of a JWT access token (RFC 9068).
+type AccessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	JTI      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+}
+
+// IDClaims are the claims of an ID token.
+type IDClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	AuthTime int64    `json:"auth_time"`
+	Nonce    string   `json:"nonce,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	AZP      string   `json:"azp"`
+	ATHash   string   `json:"at_hash,omitempty"`
+}
+
+// ScopeOpenID and ScopeOfflineAccess are the scopes with protocol meaning.
+const (
+	ScopeOpenID        = "openid"
+	ScopeOfflineAccess = "offline_access"
+)
+
+// ExchangeCode redeems an authorization code (RFC 6749 §4.1.3 with PKCE,
+// RFC 7636). The redemption is atomic: of concurrent requests with the same
+// code exactly one proceeds. A code that was redeemed before is a replay:
+// everything issued for it is revoked (RFC 6749 §4.1.2), because either the
+// client or an attacker holds a copy.
+// The code is spent by the first attempt even if that attempt then fails
+// (wrong verifier, wrong client), which stops guessing the verifier.
+// Errors: Invalid (invalid_request) for a malformed verifier; NotFound,
+// Expired, Conflict and Forbidden (all invalid_grant); Unavailable.
+func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redirectURI, verifier string) (TokenResponse, error) {
+	const op = "authz.ExchangeCode"
+	if code == "" || len(code) > 512 {
+		return TokenResponse{}, fault.New(fault.Invalid, op, "code is missing or malformed")
+	}
+	if verifier == "" {
+		return TokenResponse{}, fault.New(fault.Invalid, op, "code_verifier is required (PKCE)")
+	}
+	if !validVerifier(verifier) {
+		return TokenResponse{}, fault.New(fault.Invalid, op, "code_verifier must be 43-128 unreserved characters")
+	}
+	now := s.clock()
+	hash := grant.Hash(code)
+	g, err := s.st.Requests.RedeemCode(ctx, hash, now)
+	switch {
+	case errors.Is(err, fault.Conflict):
+		if _, rerr := s.st.Tokens.RevokeFamiliesOfCode(ctx, hash, now); rerr != nil {
+			return TokenResponse{}, rerr
+		}
+		return TokenResponse{}, fault.New(fault.Conflict, op, "the authorization code was already used; tokens issued for it are revoked")
+	case errors.Is(err, fault.NotFound), errors.Is(err, fault.Expired):
+		return TokenResponse{}, fault.New(fault.KindOf(err), op, "the authorization code is invalid or expired")
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	r := g.Request
+	if r.ClientID != c.ID {
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "the authorization code was issued to another client")
+	}
+	if r.RedirectURI != redirectURI {
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "redirect_uri does not match the authorization request")
+	}
+	if !s256Matches(verifier, r.CodeChallenge) {
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "code_verifier does not match the code_challenge")
+	}
+	if r.Login == nil {
+		return TokenResponse{}, fault.Wrap(fault.Internal, op, errors.New("code without login"))
+	}
+	if err := s.subjectActive(ctx, r.Login.Subject); err != nil {
+		return TokenResponse{}, err
+	}
+	fam := grant.Family{
+		ID: grant.NewID(), ClientID: c.ID, Subject: r.Login.Subject, Scopes: r.Scopes,
+		AuthTime: r.Login.AuthTime, AMR: r.Login.AMR, ACR: r.Login.ACR, CodeHash: hash,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
+	}
+	at, atRec, err := s.mintAccess(ctx, c, fam, r.Scopes, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: r.Scopes}
+	var rt *grant.RefreshToken
+	if c.AllowsGrant(client.GrantRefresh) {
+		secret, rec := s.newRefresh(fam, now)
+		resp.RefreshToken, rt = secret, &rec
+	}
+	if slices.Contains(r.Scopes, ScopeOpenID) {
+		if resp.IDToken, err = s.mintID(ctx, c, fam, r.Nonce, at, now); err != nil {
+			return TokenResponse{}, err
+		}
+	}
+	if err := s.st.Tokens.CreateFamily(ctx, fam, rt, atRec); err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, nil
+}
+
+// Refresh rotates a refresh token (OAuth 2.0 Security BCP §4.14.2): the
+// old token is spent and a new one issued in one atomic step. Presenting a
+// spent token is reuse, a sign of theft: the whole family is revoked, so
+// that neither the thief nor the member can continue without a new login.
+// Errors: Invalid; NotFound, Expired, Conflict (reuse) and Forbidden (all
+// invalid_grant); Unavailable.
+func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, scope string) (TokenResponse, error) {
+	const op = "authz.Refresh"
+	if refreshToken == "" || len(refreshToken) > 512 {
+		return TokenResponse{}, fault.New(fault.Invalid, op, "refresh_token is missing or malformed")
+	}
+	now := s.clock()
+	hash := grant.Hash(refreshToken)
+	old, fam, err := s.st.Tokens.RefreshToken(ctx, hash)
+	if errors.Is(err, fault.NotFound) {
+		return TokenResponse{}, fault.New(fault.NotFound, op, "the refresh token is invalid")
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if fam.ClientID != c.ID {
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "the refresh token was issued to another client")
+	}
+	if !old.UsedAt.IsZero() {
+		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
+	}
+	if !fam.Active(now) || !now.Before(old.ExpiresAt) {
+		return TokenResponse{}, fault.New(fault.Expired, op, "the refresh token has expired or was revoked; please log in again")
+	}
+	scopes := fam.Scopes
+	if scope != "" {
+		// A narrower scope may be asked for this access token (RFC 6749 §6).
+		scopes = nil
+		for _, sc := range strings.Fields(scope) {
+			if !slices.Contains(fam.Scopes, sc) {
+				return TokenResponse{}, fault.New(fault.Forbidden, op, "scope exceeds the scope originally granted")
+			}
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	if err := s.subjectActive(ctx, fam.Subject); err != nil {
+		return TokenResponse{}, err
+	}
+	at, atRec, err := s.mintAccess(ctx, c, fam, scopes, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	secret, next := s.newRefresh(fam, now)
+	switch err := s.st.Tokens.RotateRefreshToken(ctx, hash, next, atRec, now); {
+	case errors.Is(err, fault.Conflict):
+		// Lost a race with another use of the same token: reuse.
+		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
+	case errors.Is(err, fault.Forbidden), errors.Is(err, fault.NotFound):
+		return TokenResponse{}, fault.New(fault.Expired, op, "the refresh token has expired or was revoked; please log in again")
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), RefreshToken: secret, Scopes: scopes}
+	if slices.Contains(scopes, ScopeOpenID) {
+		if resp.IDToken, err = s.mintID(ctx, c, fam, "", at, now); err != nil {
+			return TokenResponse{}, err
+		}
+	}
+	return resp, nil
+}
+
+func (s *Service) reuse(ctx context.Context, familyID string, now time.Time) error {
+	if err := s.st.Tokens.RevokeFamily(ctx, familyID, now); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	return fault.New(fault.Conflict, "authz.Refresh", "the refresh token was already used; the session is revoked")
+}
+
+// ClientCredentials issues an access token to a confidential client for
+// itself (RFC 6749 §4.4). No refresh token, no ID token.
+// Errors: Forbidden (unauthorized_client); Unavailable.
+func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope string) (TokenResponse, error) {
+	const op = "authz.ClientCredentials"
+	if c.Public() || !c.AllowsGrant(client.GrantClientCredentials) {
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "the client may not use client_credentials")
+	}
+	if len(scope) > maxParamLen {
+		return TokenResponse{}, fault.New(fault.Invalid, op, "scope is too long")
+	}
+	scopes := c.AllowedScopes(strings.Fields(scope))
+	if scope == "" {
+		scopes = slices.Clone(c.Scopes)
+	}
+	now := s.clock()
+	fam := grant.Family{ClientID: c.ID, Subject: c.ID}
+	at, rec, err := s.mintAccess(ctx, c, fam, scopes, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if err := s.st.Tokens.CreateAccessToken(ctx, rec); err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: scopes}, nil
+}
+
+// subjectActive refuses tokens for a member whose account is no longer
+// active (blocked after the login started).
+func (s *Service) subjectActive(ctx context.Context, subject string) error {
+	a, err := s.st.Accounts.AccountByID(ctx, subject)
+	if errors.Is(err, fault.NotFound) {
+		return fault.New(fault.Forbidden, "authz.subjectActive", "the account no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	if a.Status != account.Active {
+		return fault.New(fault.Forbidden, "authz.subjectActive", "the account is not active")
+	}
+	return nil
+}
+
+func (s *Service) accessTTL(c client.Client) time.Duration {
+	if c.AccessTokenTTL > 0 {
+		return c.AccessTokenTTL
+	}
+	return s.cfg.AccessTokenTTL
+}
+
+func (s *Service) idTTL(c client.Client) time.Duration {
+	if c.IDTokenTTL > 0 {
+		return c.IDTokenTTL
+	}
+	return s.cfg.IDTokenTTL
+}
+
+// mintAccess signs a JWT access token (RFC 9068) and returns its record.
+// The audience is the issuer: Pforte's own userinfo endpoint is the one
+// resource server until resource indicators are supported.
+func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Family, scopes []string, now time.Time) (string, grant.AccessToken, error) {
+	exp := now.Add(s.accessTTL(c))
+	if !fam.ExpiresAt.IsZero() && fam.ExpiresAt.Before(exp) {
+		exp = fam.ExpiresAt
+	}
+	cl := AccessClaims{
+		Issuer: s.cfg.Issuer, Subject: fam.Subject, Audience: []string{s.cfg.Issuer},
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: grant.NewID(), ClientID: c.ID,
+		Scope: strings.Join(scopes, " "), ACR: fam.ACR, AMR: fam.AMR,
+	}
+	if !fam.AuthTime.IsZero() {
+		cl.AuthTime = fam.AuthTime.Unix()
+	}
+	raw, err := s.signer.Sign(ctx, token.TypeAccess, cl)
+	if err != nil {
+		return "", grant.AccessToken{}, err
+	}
+	return raw, grant.AccessToken{
+		JTI: cl.JTI, FamilyID: fam.ID, ClientID: c.ID, Subject: fam.Subject, Scopes: scopes,
+		IssuedAt: now, ExpiresAt: exp,
+	}, nil
+}
+
+func (s *Service) mintID(ctx context.Context, c client.Client, fam grant.Family, nonce, accessToken string, now time.Time) (string, error) {
+	cl := IDClaims{
+		Issuer: s.cfg.Issuer, Subject: fam.Subject, Audience: []string{c.ID},
+		Expiry: now.Add(s.idTTL(c)).Unix(), IssuedAt: now.Unix(), AuthTime: fam.AuthTime.Unix(),
+		Nonce: nonce, ACR: fam.ACR, AMR: fam.AMR, AZP: c.ID, ATHash: halfHash(accessToken),
+	}
+	return s.signer.Sign(ctx, token.TypeID, cl)
+}
+
+func (s *Service) newRefresh(fam grant.Family, now time.Time) (string, grant.RefreshToken) {
+	secret := grant.NewSecret()
+	exp := now.Add(s.cfg.RefreshIdleTTL)
+	if fam.ExpiresAt.Before(exp) {
+		exp = fam.ExpiresAt
+	}
+	return secret, grant.RefreshToken{Hash: grant.Hash(secret), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: exp}
+}
+
+// halfHash is at_hash: the left half of SHA-256 of the token, base64url
+// (OpenID Connect Core §3.1.3.6, for ES256).
+func halfHash(tok string) string {
+	if tok == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// validVerifier checks RFC 7636 §4.1: 43 to 128 unreserved characters.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isUnreserved(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func s256Matches(verifier, challenge string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
