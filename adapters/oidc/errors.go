@@ -1,0 +1,97 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// The one place where core error kinds become OAuth errors, one table per
+// kind of endpoint. Clients see fault.PublicOf(err), never err.Error().
+
+// tokenErrors is the table for endpoints that answer JSON to a client
+// (token, introspection, revocation; RFC 6749 §5.2).
+var tokenErrors = map[fault.Kind]struct {
+	make   func() *oidc.Error
+	status int
+}{
+	fault.Invalid:         {oidc.ErrInvalidRequest, http.StatusBadRequest},
+	fault.Unauthenticated: {oidc.ErrInvalidClient, http.StatusUnauthorized},
+	fault.Forbidden:       {oidc.ErrInvalidGrant, http.StatusBadRequest},
+	fault.NotFound:        {oidc.ErrInvalidGrant, http.StatusBadRequest},
+	fault.Expired:         {oidc.ErrInvalidGrant, http.StatusBadRequest},
+	fault.Locked:          {oidc.ErrInvalidGrant, http.StatusBadRequest},
+	fault.Conflict:        {oidc.ErrInvalidGrant, http.StatusBadRequest},
+	fault.RateLimited:     {oidc.ErrInvalidRequest, http.StatusTooManyRequests},
+	fault.Unavailable:     {oidc.ErrServerError, http.StatusServiceUnavailable},
+	fault.Internal:        {oidc.ErrServerError, http.StatusInternalServerError},
+}
+
+// tokenError converts a core error for the library's error writer. A
+// database outage becomes server_error with a 5xx status, never
+// invalid_grant: a client must not throw away a valid grant because
+// Pforte's database hiccupped.
+func tokenError(err error) error {
+	k := fault.KindOf(err)
+	m, ok := tokenErrors[k]
+	if !ok {
+		m = tokenErrors[fault.Internal]
+	}
+	e := m.make().WithDescription("%s", fault.PublicOf(err))
+	if k == fault.Internal || k == fault.Unavailable {
+		e = e.WithDescription("%s", fault.FixedText(k))
+	}
+	return op.NewStatusError(e.WithParent(errors.New(fault.PublicOf(err))), m.status)
+}
+
+// redirectErrors is the table for errors sent to a client's redirect URI
+// from the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
+var redirectErrors = map[fault.Kind]string{
+	fault.Invalid:         "invalid_request",
+	fault.Unauthenticated: "login_required",
+	fault.Forbidden:       "access_denied",
+	fault.NotFound:        "invalid_request",
+	fault.Expired:         "invalid_request",
+	fault.Locked:          "access_denied",
+	fault.Conflict:        "invalid_request",
+	fault.RateLimited:     "temporarily_unavailable",
+	fault.Unavailable:     "temporarily_unavailable",
+	fault.Internal:        "server_error",
+}
+
+// pageStatus is the table for errors shown as a page to the user agent
+// (authorize before the redirect URI is validated, end_session).
+var pageStatus = map[fault.Kind]int{
+	fault.Invalid:         http.StatusBadRequest,
+	fault.Unauthenticated: http.StatusUnauthorized,
+	fault.Forbidden:       http.StatusForbidden,
+	fault.NotFound:        http.StatusBadRequest,
+	fault.Expired:         http.StatusBadRequest,
+	fault.Locked:          http.StatusForbidden,
+	fault.Conflict:        http.StatusConflict,
+	fault.RateLimited:     http.StatusTooManyRequests,
+	fault.Unavailable:     http.StatusServiceUnavailable,
+	fault.Internal:        http.StatusInternalServerError,
+}
+
+// resourceErrors is the table for bearer-token protected resources
+// (userinfo; RFC 6750 §3.1).
+var resourceErrors = map[fault.Kind]struct {
+	code   string
+	status int
+}{
+	fault.Invalid:         {"invalid_request", http.StatusBadRequest},
+	fault.Unauthenticated: {"invalid_token", http.StatusUnauthorized},
+	fault.Forbidden:       {"insufficient_scope", http.StatusForbidden},
+	fault.NotFound:        {"invalid_token", http.StatusUnauthorized},
+	fault.Expired:         {"invalid_token", http.StatusUnauthorized},
+	fault.Locked:          {"invalid_token", http.StatusUnauthorized},
+	fault.Conflict:        {"invalid_token", http.StatusUnauthorized},
+	fault.RateLimited:     {"invalid_request", http.StatusTooManyRequests},
+	fault.Unavailable:     {"server_error", http.StatusServiceUnavailable},
+	fault.Internal:        {"server_error", http.StatusInternalServerError},
+}

@@ -1,0 +1,184 @@
+package oidc
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
+)
+
+// opServer implements the library's op.Server for the endpoints whose
+// routing and request decoding come from the library. Methods that are not
+// overridden answer "not supported" (device flow, token exchange, JWT
+// profile grant).
+type opServer struct {
+	op.UnimplementedServer
+	svc *authz.Service
+}
+
+var _ op.Server = (*opServer)(nil)
+
+// VerifyClient authenticates the client of a token or revocation request.
+func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	c, err := s.svc.AuthenticateClient(ctx, credentials(r.Header, r.Data))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return opClient{c}, nil
+}
+
+// credentials tells client_secret_basic from client_secret_post: the
+// library merges both into one struct.
+func credentials(h http.Header, cc *op.ClientCredentials) authz.Credentials {
+	method := client.AuthSecretPost
+	if strings.HasPrefix(h.Get("Authorization"), "Basic ") {
+		method = client.AuthSecretBasic
+	}
+	return authz.Credentials{
+		ClientID: cc.ClientID, Secret: cc.ClientSecret, Method: method,
+		Assertion: cc.ClientAssertion, AssertionType: cc.ClientAssertionType,
+	}
+}
+
+// CodeExchange redeems a code. Unlike the library's legacy path, the PKCE
+// verifier is required from every client, confidential ones included; core
+// enforces it, so no server path can skip it.
+func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	resp, err := s.svc.ExchangeCode(ctx, clientOf(r.Client), r.Data.Code, r.Data.RedirectURI, r.Data.CodeVerifier)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return tokenResponse(resp), nil
+}
+
+// RefreshToken rotates a refresh token.
+func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	resp, err := s.svc.Refresh(ctx, clientOf(r.Client), r.Data.RefreshToken, strings.Join(r.Data.Scopes, " "))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return tokenResponse(resp), nil
+}
+
+// ClientCredentialsExchange issues a token to a service client.
+func (s *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+	resp, err := s.svc.ClientCredentials(ctx, clientOf(r.Client), strings.Join(r.Data.Scope, " "))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return tokenResponse(resp), nil
+}
+
+// Introspect answers RFC 7662 for an authenticated confidential client.
+func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	caller, err := s.svc.AuthenticateClient(ctx, credentials(r.Header, r.Data.ClientCredentials))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	in, err := s.svc.Introspect(ctx, caller, r.Data.Token)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	out := &oidc.IntrospectionResponse{Active: in.Active}
+	if in.Active {
+		out.Scope = in.Scopes
+		out.ClientID = in.ClientID
+		out.TokenType = in.TokenType
+		out.Expiration = oidc.FromTime(in.ExpiresAt)
+		out.IssuedAt = oidc.FromTime(in.IssuedAt)
+		if !in.AuthTime.IsZero() {
+			out.AuthTime = oidc.FromTime(in.AuthTime)
+		}
+		out.Subject = in.Subject
+		out.Audience = in.Audience
+		out.AuthenticationMethodsReferences = in.AMR
+		out.Issuer = s.svc.Config().Issuer
+		out.JWTID = in.JTI
+		if in.ACR != "" {
+			out.Claims = map[string]any{"acr": in.ACR}
+		}
+	}
+	resp := op.NewResponse(out)
+	resp.Header.Set("Cache-Control", "no-store")
+	return resp, nil
+}
+
+// Revocation revokes a token (RFC 7009).
+func (s *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	if err := s.svc.Revoke(ctx, clientOf(r.Client), r.Data.Token, r.Data.TokenTypeHint); err != nil {
+		return nil, tokenError(err)
+	}
+	return op.NewResponse(struct{}{}), nil
+}
+
+// EndSession ends an RP-initiated logout by redirecting to the registered
+// post_logout_redirect_uri, or to Pforte's own logged-out page.
+func (s *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
+	to, err := s.svc.EndSession(ctx, authz.EndSessionRequest{
+		IDTokenHint: r.Data.IdTokenHint, ClientID: r.Data.ClientID,
+		PostLogoutRedirectURI: r.Data.PostLogoutRedirectURI, State: r.Data.State,
+	})
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	if to == "" {
+		to = loggedOutPath
+	}
+	return op.NewRedirect(to), nil
+}
+
+func tokenResponse(t authz.TokenResponse) *op.Response {
+	resp := op.NewResponse(&oidc.AccessTokenResponse{
+		AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken,
+		ExpiresIn: uint64(t.ExpiresIn / time.Second), IDToken: t.IDToken, Scope: t.Scopes,
+	})
+	// RFC 6749 §5.1: token responses must not be cached.
+	resp.Header.Set("Cache-Control", "no-store")
+	resp.Header.Set("Pragma", "no-cache")
+	return resp
+}
+
+// opClient presents a core client to the library.
+type opClient struct{ c client.Client }
+
+func clientOf(c op.Client) client.Client { return c.(opClient).c }
+
+func (o opClient) GetID() string                    { return o.c.ID }
+func (o opClient) RedirectURIs() []string           { return o.c.RedirectURIs }
+func (o opClient) PostLogoutRedirectURIs() []string { return o.c.PostLogoutRedirectURIs }
+func (o opClient) ApplicationType() op.ApplicationType {
+	if o.c.Kind == client.Native {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+func (o opClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(o.c.AuthMethod) }
+func (o opClient) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (o opClient) GrantTypes() []oidc.GrantType {
+	out := make([]oidc.GrantType, len(o.c.GrantTypes))
+	for i, g := range o.c.GrantTypes {
+		out[i] = oidc.GrantType(g)
+	}
+	return out
+}
+func (o opClient) LoginURL(string) string               { return "" }
+func (o opClient) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (o opClient) IDTokenLifetime() time.Duration       { return o.c.IDTokenTTL }
+func (o opClient) DevMode() bool                        { return false }
+func (o opClient) IsScopeAllowed(scope string) bool     { return false }
+func (o opClient) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (o opClient) ClockSkew() time.Duration             { return 0 }
+func (o opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (o opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
