@@ -129,8 +129,11 @@ type SigningKeys interface {
 	// ApplyKeyPlan carries out a rotation plan in one transaction: create
 	// the new next key (may be nil), activate, retire and drop. It succeeds
 	// only when the key states are still those the plan was decided on
-	// (activate: still next; retire: still active), so two replicas rotating
-	// at once cannot both win. Errors: Conflict when the states moved.
+	// (activate: still next; retire: still active; activate without retire:
+	// no key is active; a new next key without activate: no key is next), so
+	// two replicas rotating at once cannot both win, and a race can leave
+	// neither two active keys nor extra next keys. Keys to drop that are gone
+	// already are ignored. Errors: Conflict when the states moved.
 	ApplyKeyPlan(ctx context.Context, plan signkey.Plan, newNext *signkey.Key, now time.Time) error
 }
 
