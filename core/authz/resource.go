@@ -125,7 +125,12 @@ func (s *Service) Revoke(ctx context.Context, c client.Client, tok, hint string)
 		return nil
 	}
 	now := s.clock()
-	if hint != "access_token" {
+	// The hint only saves a lookup: a token that is not a JWT can only be
+	// a refresh token, whatever the hint says. RFC 7009 §2.1 requires
+	// searching the other types when the hint is wrong; otherwise a client
+	// sending the wrong hint is told its refresh token is revoked while it
+	// still works.
+	if hint != "access_token" || strings.Count(tok, ".") != 2 {
 		_, fam, err := s.st.Tokens.RefreshToken(ctx, grant.Hash(tok))
 		switch {
 		case err == nil:
