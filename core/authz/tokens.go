@@ -188,6 +188,15 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	// Everything is signed before the rotation: once the old token is
+	// spent, a failure would leave the client only the old token, and
+	// presenting it again would be reuse and end the session.
+	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: scopes}
+	if slices.Contains(scopes, ScopeOpenID) {
+		if resp.IDToken, err = s.mintID(ctx, c, fam, "", at, now); err != nil {
+			return TokenResponse{}, err
+		}
+	}
 	secret, next := s.newRefresh(fam, now)
 	switch err := s.st.Tokens.RotateRefreshToken(ctx, hash, next, atRec, now); {
 	case errors.Is(err, fault.Conflict):
@@ -198,12 +207,7 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), RefreshToken: secret, Scopes: scopes}
-	if slices.Contains(scopes, ScopeOpenID) {
-		if resp.IDToken, err = s.mintID(ctx, c, fam, "", at, now); err != nil {
-			return TokenResponse{}, err
-		}
-	}
+	resp.RefreshToken = secret
 	return resp, nil
 }
 
