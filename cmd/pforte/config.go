@@ -1,0 +1,761 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/signkey"
+)
+
+// Environment says whether Pforte runs for development or production.
+// Only development generates a master key on its own and loads demo members:
+// a production instance that forgot its key must not start with a new one.
+type Environment string
+
+const (
+	Development Environment = "development"
+	Production  Environment = "production"
+)
+
+// Config is the whole server configuration. It is built by loadConfig from
+// defaults, a strict YAML file, PFORTE_* environment variables and flags,
+// in that order, and is valid when loadConfig returns it.
+type Config struct {
+	Server  ServerConfig  `yaml:"server"`
+	Storage StorageConfig `yaml:"storage"`
+	Keys    KeysConfig    `yaml:"keys"`
+	Tokens  TokensConfig  `yaml:"tokens"`
+	Login   LoginConfig   `yaml:"login"`
+	// ClientsFile is a clients YAML (see clientsfile.go) applied at start.
+	// Empty in development: the embedded configs/dev/clients.yaml.
+	ClientsFile string `yaml:"clients_file"`
+	// MembersFile is a demo members YAML, development only. Empty in
+	// development: the embedded configs/dev/members.yaml.
+	MembersFile string    `yaml:"members_file"`
+	Log         LogConfig `yaml:"log"`
+}
+
+// ServerConfig is where and as whom Pforte serves.
+type ServerConfig struct {
+	// Addr is the listen address, host:port.
+	Addr string `yaml:"addr"`
+	// Issuer is the OpenID Connect issuer: the exact string relying parties
+	// compare, so it is refused (not rewritten) when it ends in a slash.
+	// Empty: http://localhost:<port of Addr> in development; required in
+	// production.
+	Issuer string `yaml:"issuer"`
+	// DataDir holds the SQLite database and the development master key.
+	DataDir     string      `yaml:"data_dir"`
+	Environment Environment `yaml:"environment"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// AdminAddr is a second listener for operations endpoints (pprof,
+	// metrics); empty: none.
+	AdminAddr string `yaml:"admin_addr"`
+}
+
+// StorageConfig selects and opens the database.
+type StorageConfig struct {
+	// Type is sqlite or postgres.
+	Type string `yaml:"type"`
+	// DSN is the PostgreSQL connection string, or the SQLite file path
+	// (default <data_dir>/pforte.db). It may contain a password.
+	DSN Secret `yaml:"dsn"`
+	// DSNFile is a file whose content is the DSN; read at load time.
+	DSNFile string `yaml:"dsn_file"`
+	// AutoMigrate runs pending migrations at serve. Production sets it false
+	// and runs `pforte migrate up` as a deliberate step.
+	AutoMigrate bool `yaml:"auto_migrate"`
+	// MaxOpenConns caps the connection pool; 0: the adapter's default.
+	MaxOpenConns int `yaml:"max_open_conns"`
+}
+
+// KeysConfig is the master key and the signing key rotation.
+type KeysConfig struct {
+	// MasterKey is 32 bytes, base64, that encrypt the signing keys at rest.
+	MasterKey Secret `yaml:"master_key"`
+	// MasterKeyFile is a file holding MasterKey; read at load time.
+	MasterKeyFile string `yaml:"master_key_file"`
+	// RotationDays is how long a key signs before it is rotated
+	// automatically; 0: only by `pforte keys rotate`.
+	RotationDays int `yaml:"rotation_days"`
+	// PublishHours is how long a next key is in the JWKS before it signs.
+	PublishHours int `yaml:"publish_hours"`
+}
+
+// TokensConfig holds the lifetimes of what Pforte issues.
+type TokensConfig struct {
+	AccessTokenTTL     time.Duration `yaml:"access_token_ttl"`
+	IDTokenTTL         time.Duration `yaml:"id_token_ttl"`
+	RefreshIdleTTL     time.Duration `yaml:"refresh_idle_ttl"`
+	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
+	CodeTTL            time.Duration `yaml:"code_ttl"`
+	AuthRequestTTL     time.Duration `yaml:"auth_request_ttl"`
+}
+
+// LoginConfig is the password hashing cost and the acr vocabulary.
+type LoginConfig struct {
+	Argon2MemoryKiB   int `yaml:"argon2_memory_kib"`
+	Argon2Iterations  int `yaml:"argon2_iterations"`
+	Argon2Parallelism int `yaml:"argon2_parallelism"`
+	// HashConcurrency bounds parallel Argon2id computations; 0: GOMAXPROCS.
+	HashConcurrency int `yaml:"hash_concurrency"`
+	// ACRVocabulary is eidas or gematik.
+	ACRVocabulary string `yaml:"acr_vocabulary"`
+}
+
+// LogConfig is the structured log output.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json, text
+}
+
+// defaultConfig is the zero-config development instance.
+func defaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Addr:            "127.0.0.1:8080",
+			DataDir:         "./data",
+			Environment:     Development,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		Storage: StorageConfig{Type: "sqlite", AutoMigrate: true},
+		Keys:    KeysConfig{RotationDays: 30, PublishHours: 24},
+		Tokens: TokensConfig{
+			AccessTokenTTL:     5 * time.Minute,
+			IDTokenTTL:         5 * time.Minute,
+			RefreshIdleTTL:     30 * time.Minute,
+			RefreshAbsoluteTTL: 12 * time.Hour,
+			CodeTTL:            60 * time.Second,
+			AuthRequestTTL:     10 * time.Minute,
+		},
+		Login: LoginConfig{
+			Argon2MemoryKiB:   int(password.DefaultParams.MemoryKiB),
+			Argon2Iterations:  int(password.DefaultParams.Iterations),
+			Argon2Parallelism: int(password.DefaultParams.Parallelism),
+			ACRVocabulary:     "eidas",
+		},
+		Log: LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// Secret is a configuration value that must never reach a log: a DSN with
+// a password, a master key. It prints as [redacted] through fmt, slog and
+// encoding/json; Reveal returns the value for the one place that uses it.
+type Secret string
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string { return redacted(s) }
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return strconv.Quote(redacted(s)) }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(s)) }
+
+// MarshalJSON keeps a Secret inside a struct logged as JSON redacted.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s)) }
+
+func redacted(s Secret) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// configError is the one message a bad configuration ends with. Key is the
+// dotted YAML key; empty only when no key is at fault (an unreadable file).
+type configError struct {
+	Key, Msg string
+}
+
+func (e *configError) Error() string {
+	if e.Key == "" {
+		return "config: " + e.Msg
+	}
+	return "config: " + e.Key + ": " + e.Msg
+}
+
+func bad(key, format string, args ...any) error {
+	return &configError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// loadOptions are the inputs of loadConfig besides the defaults.
+type loadOptions struct {
+	// File is the config file (--config); empty: $PFORTE_CONFIG, or none.
+	File   string
+	Getenv func(string) string
+	Flags  flagOverrides
+}
+
+// flagOverrides are the serve flags that override file and environment;
+// nil or false: not given.
+type flagOverrides struct {
+	Addr, Issuer, DataDir *string
+	NoAutoMigrate         bool
+}
+
+// loadConfig builds the configuration: defaults, then the YAML file, then
+// PFORTE_* variables, then flags; it reads *_file secrets and validates the
+// whole. Errors are *configError naming the key (or the file, variable or
+// flag at fault) and are meant to be printed as they are.
+func loadConfig(opts loadOptions) (*Config, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	cfg := defaultConfig()
+	file := opts.File
+	if file == "" {
+		file = getenv("PFORTE_CONFIG")
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, &configError{Msg: readError(err)}
+		}
+		if err := decodeStrict(data, &cfg); err != nil {
+			return nil, fileError(file, err)
+		}
+		if cfg.Keys.MasterKey != "" && cfg.Keys.MasterKeyFile != "" {
+			return nil, bad("keys.master_key", "set master_key or master_key_file, not both")
+		}
+		if cfg.Storage.DSN != "" && cfg.Storage.DSNFile != "" {
+			return nil, bad("storage.dsn", "set dsn or dsn_file, not both")
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return nil, err
+	}
+	applyFlags(&cfg, opts.Flags)
+	if err := cfg.resolve(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// fileError places a decoding error of file: "config: tokens.code_ttl:
+// ... (pforte.yaml, line 7)".
+func fileError(file string, err error) error {
+	var ke *yamlKeyError
+	if !errors.As(err, &ke) {
+		return &configError{Msg: fmt.Sprintf("%s: %v", file, err)}
+	}
+	if ke.Key == "" {
+		return &configError{Msg: fmt.Sprintf("%s, line %d: %s", file, ke.Line, ke.Msg)}
+	}
+	return &configError{Key: ke.Key, Msg: fmt.Sprintf("%s (%s, line %d)", ke.Msg, file, ke.Line)}
+}
+
+// envVar binds one PFORTE_* variable to a key. field returns a pointer to
+// the field it sets (*string, *Secret, *bool, *int, *time.Duration or
+// *Environment); clears names the field of a pair (value or file) that a
+// variable for the other one replaces.
+type envVar struct {
+	Name   string
+	Key    string
+	field  func(*Config) any
+	clears func(*Config)
+}
+
+// envVars is every environment override. README.md lists them; a test
+// keeps the two in step.
+var envVars = []envVar{
+	{Name: "PFORTE_ADDR", Key: "server.addr", field: func(c *Config) any { return &c.Server.Addr }},
+	{Name: "PFORTE_ISSUER", Key: "server.issuer", field: func(c *Config) any { return &c.Server.Issuer }},
+	{Name: "PFORTE_DATA_DIR", Key: "server.data_dir", field: func(c *Config) any { return &c.Server.DataDir }},
+	{Name: "PFORTE_ENVIRONMENT", Key: "server.environment", field: func(c *Config) any { return &c.Server.Environment }},
+	{Name: "PFORTE_SHUTDOWN_TIMEOUT", Key: "server.shutdown_timeout", field: func(c *Config) any { return &c.Server.ShutdownTimeout }},
+	{Name: "PFORTE_ADMIN_ADDR", Key: "server.admin_addr", field: func(c *Config) any { return &c.Server.AdminAddr }},
+	{Name: "PFORTE_STORAGE_TYPE", Key: "storage.type", field: func(c *Config) any { return &c.Storage.Type }},
+	{Name: "PFORTE_STORAGE_DSN", Key: "storage.dsn", field: func(c *Config) any { return &c.Storage.DSN },
+		clears: func(c *Config) { c.Storage.DSNFile = "" }},
+	{Name: "PFORTE_STORAGE_DSN_FILE", Key: "storage.dsn_file", field: func(c *Config) any { return &c.Storage.DSNFile },
+		clears: func(c *Config) { c.Storage.DSN = "" }},
+	{Name: "PFORTE_AUTO_MIGRATE", Key: "storage.auto_migrate", field: func(c *Config) any { return &c.Storage.AutoMigrate }},
+	{Name: "PFORTE_STORAGE_MAX_OPEN_CONNS", Key: "storage.max_open_conns", field: func(c *Config) any { return &c.Storage.MaxOpenConns }},
+	{Name: "PFORTE_MASTER_KEY", Key: "keys.master_key", field: func(c *Config) any { return &c.Keys.MasterKey },
+		clears: func(c *Config) { c.Keys.MasterKeyFile = "" }},
+	{Name: "PFORTE_MASTER_KEY_FILE", Key: "keys.master_key_file", field: func(c *Config) any { return &c.Keys.MasterKeyFile },
+		clears: func(c *Config) { c.Keys.MasterKey = "" }},
+	{Name: "PFORTE_KEYS_ROTATION_DAYS", Key: "keys.rotation_days", field: func(c *Config) any { return &c.Keys.RotationDays }},
+	{Name: "PFORTE_KEYS_PUBLISH_HOURS", Key: "keys.publish_hours", field: func(c *Config) any { return &c.Keys.PublishHours }},
+	{Name: "PFORTE_ACCESS_TOKEN_TTL", Key: "tokens.access_token_ttl", field: func(c *Config) any { return &c.Tokens.AccessTokenTTL }},
+	{Name: "PFORTE_ID_TOKEN_TTL", Key: "tokens.id_token_ttl", field: func(c *Config) any { return &c.Tokens.IDTokenTTL }},
+	{Name: "PFORTE_REFRESH_IDLE_TTL", Key: "tokens.refresh_idle_ttl", field: func(c *Config) any { return &c.Tokens.RefreshIdleTTL }},
+	{Name: "PFORTE_REFRESH_ABSOLUTE_TTL", Key: "tokens.refresh_absolute_ttl", field: func(c *Config) any { return &c.Tokens.RefreshAbsoluteTTL }},
+	{Name: "PFORTE_CODE_TTL", Key: "tokens.code_ttl", field: func(c *Config) any { return &c.Tokens.CodeTTL }},
+	{Name: "PFORTE_AUTH_REQUEST_TTL", Key: "tokens.auth_request_ttl", field: func(c *Config) any { return &c.Tokens.AuthRequestTTL }},
+	{Name: "PFORTE_ARGON2_MEMORY_KIB", Key: "login.argon2_memory_kib", field: func(c *Config) any { return &c.Login.Argon2MemoryKiB }},
+	{Name: "PFORTE_ARGON2_ITERATIONS", Key: "login.argon2_iterations", field: func(c *Config) any { return &c.Login.Argon2Iterations }},
+	{Name: "PFORTE_ARGON2_PARALLELISM", Key: "login.argon2_parallelism", field: func(c *Config) any { return &c.Login.Argon2Parallelism }},
+	{Name: "PFORTE_HASH_CONCURRENCY", Key: "login.hash_concurrency", field: func(c *Config) any { return &c.Login.HashConcurrency }},
+	{Name: "PFORTE_ACR_VOCABULARY", Key: "login.acr_vocabulary", field: func(c *Config) any { return &c.Login.ACRVocabulary }},
+	{Name: "PFORTE_CLIENTS_FILE", Key: "clients_file", field: func(c *Config) any { return &c.ClientsFile }},
+	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
+	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
+	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
+}
+
+// applyEnv sets every key whose PFORTE_* variable is non-empty.
+func applyEnv(c *Config, getenv func(string) string) error {
+	for _, pair := range [][2]string{
+		{"PFORTE_MASTER_KEY", "PFORTE_MASTER_KEY_FILE"},
+		{"PFORTE_STORAGE_DSN", "PFORTE_STORAGE_DSN_FILE"},
+	} {
+		if getenv(pair[0]) != "" && getenv(pair[1]) != "" {
+			return &configError{Key: pair[0], Msg: "set " + pair[0] + " or " + pair[1] + ", not both"}
+		}
+	}
+	for _, v := range envVars {
+		raw := getenv(v.Name)
+		if raw == "" {
+			continue
+		}
+		if err := setValue(v.field(c), raw); err != nil {
+			return &configError{Key: v.Key, Msg: fmt.Sprintf("%s: %v", v.Name, err)}
+		}
+		if v.clears != nil {
+			v.clears(c)
+		}
+	}
+	return nil
+}
+
+// setValue parses raw into the field p points to.
+func setValue(p any, raw string) error {
+	switch f := p.(type) {
+	case *string:
+		*f = raw
+	case *Secret:
+		*f = Secret(raw)
+	case *Environment:
+		*f = Environment(raw)
+	case *bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		*f = b
+	case *int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		*f = n
+	case *time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (use Go duration syntax such as 90s, 5m or 12h)", raw)
+		}
+		*f = d
+	default:
+		panic(fmt.Sprintf("config: no parser for %T", p))
+	}
+	return nil
+}
+
+func applyFlags(c *Config, f flagOverrides) {
+	if f.Addr != nil {
+		c.Server.Addr = *f.Addr
+	}
+	if f.Issuer != nil {
+		c.Server.Issuer = *f.Issuer
+	}
+	if f.DataDir != nil {
+		c.Server.DataDir = *f.DataDir
+	}
+	if f.NoAutoMigrate {
+		c.Storage.AutoMigrate = false
+	}
+}
+
+// resolve fills the values derived from others and reads *_file secrets.
+func (c *Config) resolve() error {
+	if c.Server.Issuer == "" && c.Server.Environment == Development {
+		if _, port, err := net.SplitHostPort(c.Server.Addr); err == nil && port != "" && port != "0" {
+			c.Server.Issuer = "http://localhost:" + port
+		}
+	}
+	if c.Storage.DSNFile != "" {
+		s, err := readSecretFile(c.Storage.DSNFile)
+		if err != nil {
+			return bad("storage.dsn_file", "%s", err)
+		}
+		c.Storage.DSN = s
+	}
+	if c.Storage.Type == "sqlite" && c.Storage.DSN == "" && c.Server.DataDir != "" {
+		c.Storage.DSN = Secret(filepath.Join(c.Server.DataDir, "pforte.db"))
+	}
+	if c.Keys.MasterKeyFile != "" {
+		s, err := readSecretFile(c.Keys.MasterKeyFile)
+		if err != nil {
+			return bad("keys.master_key_file", "%s", err)
+		}
+		c.Keys.MasterKey = s
+	}
+	return nil
+}
+
+// readSecretFile returns the content of a secret file without surrounding
+// white space (editors add a final newline).
+func readSecretFile(path string) (Secret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", errors.New(readError(err))
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return Secret(s), nil
+}
+
+// readError shortens an os error to "cannot read PATH: reason".
+func readError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("cannot read %s: %v", pe.Path, pe.Err)
+	}
+	return err.Error()
+}
+
+// Limits checked by Validate.
+const (
+	maxTokenTTL   = time.Hour
+	maxCodeTTL    = 60 * time.Second // ARCHITECTURE.md: codes live at most 60 s
+	maxArgonMiB   = 2048
+	maxArgonIters = 64
+)
+
+// Validate checks the configuration as a whole and returns the first
+// problem as a *configError naming its key.
+func (c *Config) Validate() error {
+	s := c.Server
+	switch s.Environment {
+	case Development, Production:
+	default:
+		return bad("server.environment", "must be development or production, not %q", s.Environment)
+	}
+	if err := validateAddr(s.Addr); err != nil {
+		return bad("server.addr", "%s", err)
+	}
+	if s.Issuer == "" {
+		if s.Environment == Production {
+			return bad("server.issuer", "required in production (the public https URL relying parties use)")
+		}
+		return bad("server.issuer", "required when server.addr has no fixed port")
+	}
+	if err := validateIssuer(s.Issuer); err != nil {
+		return bad("server.issuer", "%s", err)
+	}
+	if s.DataDir == "" {
+		return bad("server.data_dir", "must not be empty")
+	}
+	if s.ShutdownTimeout <= 0 || s.ShutdownTimeout > 10*time.Minute {
+		return bad("server.shutdown_timeout", "must be between 1s and 10m, not %s", s.ShutdownTimeout)
+	}
+	if s.AdminAddr != "" {
+		if err := validateAddr(s.AdminAddr); err != nil {
+			return bad("server.admin_addr", "%s", err)
+		}
+		if s.AdminAddr == s.Addr {
+			return bad("server.admin_addr", "must differ from server.addr")
+		}
+	}
+
+	st := c.Storage
+	switch st.Type {
+	case "sqlite":
+		if st.DSN == "" {
+			return bad("storage.dsn", "required (the SQLite file path)")
+		}
+	case "postgres":
+		if st.DSN == "" {
+			return bad("storage.dsn", "required when storage.type is postgres (or set storage.dsn_file)")
+		}
+	default:
+		return bad("storage.type", "must be sqlite or postgres, not %q", st.Type)
+	}
+	if st.MaxOpenConns < 0 {
+		return bad("storage.max_open_conns", "must not be negative")
+	}
+
+	k := c.Keys
+	if k.MasterKey != "" {
+		if _, err := decodeMasterKey(k.MasterKey); err != nil {
+			return bad(masterKeyKey(k), "%s", err)
+		}
+	} else if s.Environment == Production {
+		return bad("keys.master_key", "required in production: set keys.master_key_file (or PFORTE_MASTER_KEY_FILE) to a file with 32 random bytes, base64")
+	}
+	if k.RotationDays < 0 || k.RotationDays > 365 {
+		return bad("keys.rotation_days", "must be between 0 (rotate only by command) and 365")
+	}
+	if k.PublishHours < 1 {
+		return bad("keys.publish_hours", "must be at least 1, so that relying parties fetch a key before it signs")
+	}
+	if k.RotationDays > 0 && k.PublishHours >= 24*k.RotationDays {
+		return bad("keys.publish_hours", "must be shorter than keys.rotation_days")
+	}
+
+	t := c.Tokens
+	for _, d := range []struct {
+		key      string
+		v, limit time.Duration
+	}{
+		{"tokens.access_token_ttl", t.AccessTokenTTL, maxTokenTTL},
+		{"tokens.id_token_ttl", t.IDTokenTTL, maxTokenTTL},
+		{"tokens.code_ttl", t.CodeTTL, maxCodeTTL},
+		{"tokens.auth_request_ttl", t.AuthRequestTTL, time.Hour},
+		{"tokens.refresh_idle_ttl", t.RefreshIdleTTL, 30 * 24 * time.Hour},
+		{"tokens.refresh_absolute_ttl", t.RefreshAbsoluteTTL, 90 * 24 * time.Hour},
+	} {
+		if d.v < time.Second || d.v > d.limit {
+			return bad(d.key, "must be between 1s and %s, not %s", fmtDuration(d.limit), d.v)
+		}
+	}
+	if t.RefreshAbsoluteTTL < t.RefreshIdleTTL {
+		return bad("tokens.refresh_absolute_ttl", "must not be shorter than tokens.refresh_idle_ttl")
+	}
+
+	l := c.Login
+	if l.Argon2MemoryKiB < int(password.DefaultParams.MemoryKiB) || l.Argon2MemoryKiB > maxArgonMiB*1024 {
+		return bad("login.argon2_memory_kib", "must be between %d and %d", password.DefaultParams.MemoryKiB, maxArgonMiB*1024)
+	}
+	if l.Argon2Iterations < int(password.DefaultParams.Iterations) || l.Argon2Iterations > maxArgonIters {
+		return bad("login.argon2_iterations", "must be between %d and %d", password.DefaultParams.Iterations, maxArgonIters)
+	}
+	if l.Argon2Parallelism < 1 || l.Argon2Parallelism > 255 {
+		return bad("login.argon2_parallelism", "must be between 1 and 255")
+	}
+	if l.HashConcurrency < 0 {
+		return bad("login.hash_concurrency", "must not be negative (0: GOMAXPROCS)")
+	}
+	if _, ok := acrVocabularies[l.ACRVocabulary]; !ok {
+		return bad("login.acr_vocabulary", "must be eidas or gematik, not %q", l.ACRVocabulary)
+	}
+
+	if c.ClientsFile != "" {
+		if err := readable(c.ClientsFile); err != nil {
+			return bad("clients_file", "%s", err)
+		}
+	}
+	if c.MembersFile != "" {
+		if s.Environment != Development {
+			return bad("members_file", "demo members are loaded only in development")
+		}
+		if err := readable(c.MembersFile); err != nil {
+			return bad("members_file", "%s", err)
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return bad("log.format", "must be json or text, not %q", c.Log.Format)
+	}
+	return nil
+}
+
+func masterKeyKey(k KeysConfig) string {
+	if k.MasterKeyFile != "" {
+		return "keys.master_key_file"
+	}
+	return "keys.master_key"
+}
+
+// fmtDuration prints 1h0m0s as 1h and 1m0s as 1m.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
+}
+
+func validateAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	_ = host // empty host: all interfaces
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port", addr)
+	}
+	return nil
+}
+
+// validateIssuer enforces OpenID Connect Discovery §3 and RFC 8414 §2: an
+// https URL without query or fragment; http only for a local development
+// host. A trailing slash is refused rather than removed: relying parties
+// compare the issuer as an exact string, and rewriting what the operator
+// wrote would hide the mismatch until the first login fails.
+func validateIssuer(iss string) error {
+	u, err := url.Parse(iss)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%q is not an absolute URL", iss)
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(iss, "#") {
+		return errors.New("must not have a query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLocalHost(u.Hostname()) {
+			return errors.New("must use https (http only for localhost or a loopback address)")
+		}
+	default:
+		return errors.New("must be an https URL")
+	}
+	if strings.HasSuffix(iss, "/") {
+		return fmt.Errorf("must not end with a slash: use %q", strings.TrimRight(iss, "/"))
+	}
+	return nil
+}
+
+func isLocalHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return errors.New(readError(err))
+	}
+	return f.Close()
+}
+
+// decodeMasterKey reads a base64 master key (standard or URL alphabet,
+// padded or not) and requires exactly 32 bytes.
+func decodeMasterKey(s Secret) ([]byte, error) {
+	v := strings.TrimSpace(s.Reveal())
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("must be 32 bytes, base64 encoded; it is %d bytes", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("is not base64 (generate one with: head -c 32 /dev/urandom | base64)")
+}
+
+// devMasterKeyFile is where development keeps its generated master key.
+const devMasterKeyFile = "master.key"
+
+// resolveMasterKey returns the 32-byte master key. A configured key is used
+// as it is. Without one, development reads <data_dir>/master.key, creating
+// it (mode 0600) on first start and saying so in a warning; production never
+// gets here, because Validate requires a key there.
+func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
+	if cfg.Keys.MasterKey != "" {
+		return decodeMasterKey(cfg.Keys.MasterKey)
+	}
+	if cfg.Server.Environment != Development {
+		return nil, bad("keys.master_key", "required in production")
+	}
+	path := filepath.Join(cfg.Server.DataDir, devMasterKeyFile)
+	if s, err := readSecretFile(path); err == nil {
+		key, err := decodeMasterKey(s)
+		if err != nil {
+			return nil, bad("keys.master_key", "%s: %s", path, err)
+		}
+		return key, nil
+	} else if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
+		return nil, bad("keys.master_key", "%s", err)
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return nil, bad("server.data_dir", "%v", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	// O_EXCL: of two instances starting at once, one writes and the other
+	// fails here and reads the winner's key on its next start.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, bad("keys.master_key", "cannot create %s: %v", path, err)
+	}
+	_, werr := io.WriteString(f, base64.StdEncoding.EncodeToString(key)+"\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, bad("keys.master_key", "cannot write %s: %v", path, werr)
+	}
+	log.Warn("generated a development master key; it encrypts the signing keys at rest. "+
+		"Keep the file with the database. Production refuses to start without keys.master_key_file.",
+		"path", path)
+	return key, nil
+}
+
+// acrVocabularies are the values of login.acr_vocabulary.
+var acrVocabularies = map[string]loa.Vocabulary{"eidas": loa.EIDAS, "gematik": loa.Gematik}
+
+// ACRVocabulary returns the configured acr vocabulary.
+func (c *Config) ACRVocabulary() loa.Vocabulary { return acrVocabularies[c.Login.ACRVocabulary] }
+
+// PasswordParams returns the configured Argon2id parameters.
+func (c *Config) PasswordParams() password.Params {
+	return password.Params{
+		MemoryKiB:   uint32(c.Login.Argon2MemoryKiB),
+		Iterations:  uint32(c.Login.Argon2Iterations),
+		Parallelism: uint8(c.Login.Argon2Parallelism),
+	}
+}
+
+// KeyPolicy returns the signing key rotation policy. MaxTokenLifetime is the
+// longest lifetime of a token signed, so a retired key stays published until
+// every token it signed has expired.
+func (c *Config) KeyPolicy() signkey.Policy {
+	return signkey.Policy{
+		Publish:          time.Duration(c.Keys.PublishHours) * time.Hour,
+		Lifetime:         time.Duration(c.Keys.RotationDays) * 24 * time.Hour,
+		MaxTokenLifetime: max(c.Tokens.AccessTokenTTL, c.Tokens.IDTokenTTL),
+	}
+}
+
+// newLogger returns the structured logger log configures, writing to w.
+func newLogger(w io.Writer, log LogConfig) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
