@@ -443,6 +443,15 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		}
 	}
 	needsSecret := c.AuthMethod == client.AuthSecretBasic || c.AuthMethod == client.AuthSecretPost
+	// Check the definition before anything is opened; the secret is
+	// generated later, so stand in for its hash.
+	check := c
+	if needsSecret {
+		check.SecretHash = "to be generated"
+	}
+	if err := check.Validate(); err != nil {
+		return client.Client{}, false, usageError{errors.New(publicText(err))}
+	}
 	return c, needsSecret, nil
 }
 

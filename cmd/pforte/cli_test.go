@@ -387,3 +387,17 @@ func TestAdminCommandsLoadTheConfig(t *testing.T) {
 		t.Fatal("the CLI created a master key on its own; that is the wiring's decision")
 	}
 }
+
+func TestClientsAddChecksBeforeOpening(t *testing.T) {
+	w := (&fakes{}).wiring()
+	opened := false
+	w.openAdmin = func(context.Context, *Config, *slog.Logger) (admin, error) {
+		opened = true
+		return nil, errors.New("unreachable")
+	}
+	r := runCLI(t, w, nil, "clients", "add", "--data-dir", t.TempDir(), "--id", "svc", "--kind", "service", "--grant-type", "authorization_code")
+	assertOneLine(t, r, exitUsage, "pforte: client svc: service clients use client_credentials only")
+	if opened {
+		t.Fatal("the store was opened for an invalid client")
+	}
+}

@@ -173,6 +173,8 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(s)) }
 // MarshalJSON keeps a Secret inside a struct logged as JSON redacted.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s)) }
 
+// redacted hides a value but not its absence: an empty secret prints empty,
+// so that a log shows that a value is missing.
 func redacted(s Secret) string {
 	if s == "" {
 		return ""
@@ -598,11 +600,11 @@ func fmtDuration(d time.Duration) string {
 }
 
 func validateAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
+	// An empty host is allowed: it listens on all interfaces.
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q is not host:port", addr)
 	}
-	_ = host // empty host: all interfaces
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("%q has no valid port", addr)
 	}
