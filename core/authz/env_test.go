@@ -1,0 +1,300 @@
+package authz_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/ports/token"
+)
+
+const (
+	issuer        = "https://id.kasse.example"
+	tokenEndpoint = issuer + "/oauth/token"
+
+	webSecret  = "web-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	formSecret = "form-secret-0123456789abcdefghijklmnopqrstuvwxy"
+	svcSecret  = "svc-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+	webRedirect    = "https://forms.kasse.example/cb"
+	formRedirect   = "https://antrag.kasse.example/cb?form=umzug"
+	appRedirect    = "http://127.0.0.1/callback"
+	portalRedirect = "https://portal.partner.example/oidc/cb"
+	webLogout      = "https://forms.kasse.example/bye"
+	formLogout     = "https://antrag.kasse.example/bye"
+
+	annaID = "acc-anna"
+)
+
+// Keys of the fake JWS: Pforte's own and the partner portal's "key set".
+var (
+	pforteKey = []byte("pforte-test-signing-key-32-bytes!")
+	portalKey = []byte("portal-test-jwks")
+	hashKey   = []byte("client-secret-hash-key-of-32-bytes")
+	annaKVNR  = kvnr.MustParse(mustCheck("A12345678"))
+)
+
+func mustCheck(prefix string) string {
+	k, err := kvnr.WithCheckDigit(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return k.String()
+}
+
+// env is one authorization server over fresh fakes, at a fixed time.
+type env struct {
+	t       *testing.T
+	ctx     context.Context
+	st      *fakeStore
+	jws     *fakeJWS
+	clock   *clock
+	secrets client.SecretHasher
+	svc     *authz.Service
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	secrets, err := client.NewSecretHasher(hashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{
+		t:       t,
+		ctx:     context.Background(),
+		st:      newFakeStore(),
+		jws:     &fakeJWS{key: pforteKey},
+		clock:   &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)},
+		secrets: secrets,
+	}
+	clients := []client.Client{
+		{
+			ID: "app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
+			RedirectURIs: []string{appRedirect, "http://localhost:8000/callback", "http://[::1]/callback"},
+			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
+			Scopes:       []string{"openid", "profile", "kvnr", "offline_access"},
+		},
+		{
+			ID: "web", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash:             secrets.Hash(webSecret),
+			RedirectURIs:           []string{webRedirect, "http://127.0.0.1:9000/callback"},
+			PostLogoutRedirectURIs: []string{webLogout},
+			GrantTypes:             []string{client.GrantCode, client.GrantRefresh},
+			Scopes:                 []string{"openid", "profile", "email", "address", "birthdate", "kvnr"},
+		},
+		{
+			// Confidential, code only: no refresh tokens.
+			ID: "form", Name: "Antrag", Kind: client.Web, AuthMethod: client.AuthSecretPost,
+			SecretHash:             secrets.Hash(formSecret),
+			RedirectURIs:           []string{formRedirect},
+			PostLogoutRedirectURIs: []string{formLogout},
+			GrantTypes:             []string{client.GrantCode},
+			Scopes:                 []string{"openid", "profile"},
+		},
+		{
+			ID: "portal", Name: "Partnerportal", Kind: client.Portal, AuthMethod: client.AuthPrivateKeyJWT,
+			JWKS:         portalKey,
+			RedirectURIs: []string{portalRedirect},
+			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
+			Scopes:       []string{"openid", "profile"},
+		},
+		{
+			ID: "svc", Name: "Backend", Kind: client.Service, AuthMethod: client.AuthSecretBasic,
+			SecretHash: secrets.Hash(svcSecret),
+			GrantTypes: []string{client.GrantClientCredentials},
+			Scopes:     []string{"openid", "members.read", "audit.read"},
+		},
+		{
+			// A web client with a redirect URI that may not use the code flow.
+			ID: "batch", Name: "Batch", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash:   secrets.Hash(svcSecret),
+			RedirectURIs: []string{"https://batch.kasse.example/cb"},
+			GrantTypes:   []string{client.GrantClientCredentials},
+			Scopes:       []string{"audit.read"},
+		},
+	}
+	for _, c := range clients {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("test client %s: %v", c.ID, err)
+		}
+		if err := e.st.CreateClient(e.ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.st.CreateAccount(e.ctx, account.Account{
+		ID: annaID, KVNR: annaKVNR, PasswordHash: "$argon2id$unused", Status: account.Active,
+		Proofing: loa.Substantial, CreatedAt: e.clock.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpsertMember(e.ctx, member.Member{
+		KVNR: annaKVNR, GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1980-04-01",
+		Address: member.Address{Street: "Hauptstraße 1", PostalCode: "20095", Locality: "Hamburg"},
+		Email:   "anna@example.org",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := authz.New(authz.Config{Issuer: issuer, TokenEndpoint: tokenEndpoint},
+		authz.Stores{Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st},
+		e.jws, e.jws, secrets, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	return e
+}
+
+func newEnvSecrets(t *testing.T) client.SecretHasher {
+	t.Helper()
+	h, err := client.NewSecretHasher(hashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (e *env) client(id string) client.Client {
+	e.t.Helper()
+	c, err := e.st.ClientByID(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// newPKCE returns a fresh verifier and its S256 challenge.
+func newPKCE() (verifier, challenge string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	verifier = base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// request returns a valid authorization request for clientID.
+func request(clientID, redirectURI, scope string) (authz.AuthorizeRequest, string) {
+	v, ch := newPKCE()
+	return authz.AuthorizeRequest{
+		ClientID: clientID, RedirectURI: redirectURI, ResponseType: "code", Scope: scope,
+		State: "st-123", Nonce: "n-456", CodeChallenge: ch, CodeChallengeMethod: "S256",
+	}, v
+}
+
+// passwordLogin is what core/login returns for Anna: password only.
+func (e *env) passwordLogin() loa.Authentication {
+	return loa.Authentication{Subject: annaID, Proofing: loa.Substantial, AMR: []string{loa.AMRPassword}, Time: e.clock.Now()}
+}
+
+// flow is one authorization code ready for the token endpoint.
+type flow struct {
+	client, code, verifier, redirectURI string
+	nonce                               string
+	authTime                            time.Time
+}
+
+// codeFor runs Authorize and CompleteLogin with a password login and
+// returns the code from the redirect.
+func (e *env) codeFor(clientID, redirectURI, scope string) flow {
+	e.t.Helper()
+	req, v := request(clientID, redirectURI, scope)
+	r, err := e.svc.Authorize(e.ctx, req)
+	if err != nil {
+		e.t.Fatalf("Authorize: %v", err)
+	}
+	a := e.passwordLogin()
+	to, err := e.svc.CompleteLogin(e.ctx, r.ID, a)
+	if err != nil {
+		e.t.Fatalf("CompleteLogin: %v", err)
+	}
+	u, err := url.Parse(to)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return flow{client: clientID, code: u.Query().Get("code"), verifier: v, redirectURI: redirectURI, nonce: req.Nonce, authTime: a.Time}
+}
+
+func (e *env) exchange(f flow) (authz.TokenResponse, error) {
+	return e.svc.ExchangeCode(e.ctx, e.client(f.client), f.code, f.redirectURI, f.verifier)
+}
+
+// tokens runs the whole code flow for clientID and returns its tokens.
+func (e *env) tokens(clientID, redirectURI, scope string) authz.TokenResponse {
+	e.t.Helper()
+	resp, err := e.exchange(e.codeFor(clientID, redirectURI, scope))
+	if err != nil {
+		e.t.Fatalf("ExchangeCode: %v", err)
+	}
+	return resp
+}
+
+// webTokens is the usual case: the web client with openid and profile.
+func (e *env) webTokens() authz.TokenResponse {
+	e.t.Helper()
+	return e.tokens("web", webRedirect, "openid profile")
+}
+
+func (e *env) accessClaims(raw string) authz.AccessClaims {
+	e.t.Helper()
+	var cl authz.AccessClaims
+	if err := e.jws.Verify(e.ctx, raw, token.TypeAccess, &cl); err != nil {
+		e.t.Fatalf("access token does not verify as %s: %v", token.TypeAccess, err)
+	}
+	return cl
+}
+
+func (e *env) idClaims(raw string) authz.IDClaims {
+	e.t.Helper()
+	var cl authz.IDClaims
+	if err := e.jws.Verify(e.ctx, raw, token.TypeID, &cl); err != nil {
+		e.t.Fatalf("ID token does not verify as %s: %v", token.TypeID, err)
+	}
+	return cl
+}
+
+// active reports whether introspection by the web client calls tok active.
+func (e *env) active(tok string) bool {
+	e.t.Helper()
+	in, err := e.svc.Introspect(e.ctx, e.client("web"), tok)
+	if err != nil {
+		e.t.Fatalf("Introspect: %v", err)
+	}
+	return in.Active
+}
+
+// wantKind fails unless err's outermost kind is want.
+func wantKind(t *testing.T, err error, want fault.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("err = nil, want kind %v", want)
+	}
+	if got := fault.KindOf(err); got != want {
+		t.Fatalf("kind = %v, want %v (err: %v)", got, want, err)
+	}
+}
+
+// redirectErr returns err as a *RedirectError, or nil.
+func redirectErr(err error) *authz.RedirectError {
+	var re *authz.RedirectError
+	if errors.As(err, &re) {
+		return re
+	}
+	return nil
+}
+
+// hash is how the store keys bearer secrets; tests use it to look inside.
+func hash(secret string) string { return grant.Hash(secret) }

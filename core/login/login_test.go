@@ -1,0 +1,246 @@
+package login_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/login"
+	"github.com/pforte-id/pforte/core/password"
+)
+
+const annaPassword = "Lindenallee-7-Hamburg"
+
+var (
+	// now is in German winter time: authentication times must come out UTC.
+	now      = time.Date(2026, 3, 2, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	annaKVNR = mustKVNR("A12345678")
+	bodoKVNR = mustKVNR("B98765432")
+	carlKVNR = mustKVNR("C11223344")
+	dinaKVNR = mustKVNR("D55667788")
+	nobody   = mustKVNR("Z00000001")
+)
+
+func mustKVNR(prefix string) kvnr.KVNR {
+	k, err := kvnr.WithCheckDigit(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// Argon2id at the floor costs 19 MiB and tens of milliseconds per hash, so
+// the package shares one hasher and one hash of Anna's password.
+var shared = sync.OnceValues(func() (*password.Hasher, string) {
+	h, err := password.NewHasher(password.DefaultParams, 0)
+	if err != nil {
+		panic(err)
+	}
+	hash, err := h.Hash(context.Background(), annaPassword)
+	if err != nil {
+		panic(err)
+	}
+	return h, hash
+})
+
+// setup returns a login service over accounts for Anna (active), Bodo
+// (blocked), Carl (pending) and Dina (no password yet), all with Anna's
+// password where they have one.
+func setup(t *testing.T) (*login.Service, *fakeAccounts) {
+	t.Helper()
+	h, hash := shared()
+	st := newFakeAccounts()
+	for _, a := range []account.Account{
+		{ID: "acc-anna", KVNR: annaKVNR, PasswordHash: hash, Status: account.Active, Proofing: loa.Substantial},
+		{ID: "acc-bodo", KVNR: bodoKVNR, PasswordHash: hash, Status: account.Blocked, Proofing: loa.Substantial},
+		{ID: "acc-carl", KVNR: carlKVNR, PasswordHash: hash, Status: account.Pending, Proofing: loa.High},
+		{ID: "acc-dina", KVNR: dinaKVNR, Status: account.Active, Proofing: loa.Substantial},
+	} {
+		if err := st.CreateAccount(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return login.New(st, h, func() time.Time { return now }), st
+}
+
+func TestPasswordSuccess(t *testing.T) {
+	for _, raw := range []string{annaKVNR.String(), " " + strings.ToLower(annaKVNR.String()) + " "} {
+		t.Run(raw, func(t *testing.T) {
+			svc, st := setup(t)
+			a, err := svc.Password(context.Background(), raw, annaPassword)
+			if err != nil {
+				t.Fatalf("Password: %v", err)
+			}
+			want := loa.Authentication{Subject: "acc-anna", Proofing: loa.Substantial, AMR: []string{loa.AMRPassword}, Time: now}
+			if a.Subject != want.Subject || a.Proofing != want.Proofing || !slices.Equal(a.AMR, want.AMR) || !a.Time.Equal(want.Time) {
+				t.Fatalf("authentication %+v, want %+v", a, want)
+			}
+			if a.Time.Location() != time.UTC {
+				t.Errorf("auth time %v is not UTC", a.Time)
+			}
+			if st.hashWrites != 0 {
+				t.Errorf("the hash was rewritten although its parameters are current")
+			}
+			// One factor is the low level, whatever the proofing.
+			if got := loa.Reach(a.Proofing, a.AMR).Level; got != loa.Low {
+				t.Errorf("a password login reaches %v, want low", got)
+			}
+		})
+	}
+}
+
+// Every failed login gets the same answer, so the login page cannot be
+// used to find out who is a member or whose account is blocked.
+func TestPasswordFailuresLookAlike(t *testing.T) {
+	tests := []struct {
+		name string
+		kvnr kvnr.KVNR
+		pw   string
+	}{
+		{"wrong password", annaKVNR, annaPassword + "!"},
+		{"unknown KVNR", nobody, annaPassword},
+		{"blocked account, right password", bodoKVNR, annaPassword},
+		{"pending account, right password", carlKVNR, annaPassword},
+		{"account without password", dinaKVNR, annaPassword},
+		{"empty password", annaKVNR, ""},
+		{"oversized password", annaKVNR, strings.Repeat("p", 1025)},
+	}
+	svc, _ := setup(t)
+	_, ref := svc.Password(context.Background(), annaKVNR.String(), "wrong-password")
+	wantKind(t, ref, fault.Unauthenticated)
+	text := fault.PublicOf(ref)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, st := setup(t)
+			a, err := svc.Password(context.Background(), tt.kvnr.String(), tt.pw)
+			wantKind(t, err, fault.Unauthenticated)
+			if a.Subject != "" {
+				t.Fatalf("a failed login returned subject %q", a.Subject)
+			}
+			if fault.PublicOf(err) != text {
+				t.Fatalf("public text %q, want %q as for a wrong password", fault.PublicOf(err), text)
+			}
+			if st.hashWrites != 0 {
+				t.Fatal("a failed login rewrote a password hash")
+			}
+		})
+	}
+	if !strings.Contains(text, "Passwort") || !strings.Contains(text, "password") {
+		t.Errorf("public text %q is not German and English", text)
+	}
+}
+
+func TestPasswordMalformedKVNR(t *testing.T) {
+	good := annaKVNR.String()
+	wrongCheck := good[:9] + string('0'+(good[9]-'0'+1)%10)
+	for _, raw := range []string{"", "A1234", wrongCheck, "1" + good[1:], good + "0", "A12345678\t"} {
+		t.Run(raw, func(t *testing.T) {
+			svc, _ := setup(t)
+			_, err := svc.Password(context.Background(), raw, annaPassword)
+			wantKind(t, err, fault.Invalid)
+		})
+	}
+}
+
+func TestPasswordRehash(t *testing.T) {
+	// A hash made with other (stronger) parameters, as after a change of
+	// configuration, is replaced with one under the current parameters.
+	old, err := password.NewHasher(password.Params{MemoryKiB: 19 * 1024, Iterations: 3, Parallelism: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHash, err := old.Hash(context.Background(), annaPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	t.Run("wrong password keeps the old hash", func(t *testing.T) {
+		svc, st := setup(t)
+		if err := st.SetPasswordHash(ctx, "acc-anna", oldHash, now); err != nil {
+			t.Fatal(err)
+		}
+		st.hashWrites = 0
+		_, err := svc.Password(ctx, annaKVNR.String(), "not-the-password")
+		wantKind(t, err, fault.Unauthenticated)
+		if st.hashWrites != 0 || st.get("acc-anna").PasswordHash != oldHash {
+			t.Fatal("a wrong password replaced the hash")
+		}
+	})
+	t.Run("right password replaces it", func(t *testing.T) {
+		svc, st := setup(t)
+		if err := st.SetPasswordHash(ctx, "acc-anna", oldHash, now); err != nil {
+			t.Fatal(err)
+		}
+		st.hashWrites = 0
+		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
+			t.Fatal(err)
+		}
+		got := st.get("acc-anna").PasswordHash
+		if st.hashWrites != 1 || got == oldHash {
+			t.Fatalf("hash not replaced (%d writes)", st.hashWrites)
+		}
+		if !strings.Contains(got, "m=19456,t=2,p=1") {
+			t.Fatalf("new hash %q is not under the current parameters", got)
+		}
+		h, _ := shared()
+		ok, rehash, err := h.Verify(ctx, annaPassword, got)
+		if err != nil || !ok || rehash {
+			t.Fatalf("new hash: ok %v, needs rehash %v, err %v", ok, rehash, err)
+		}
+	})
+	t.Run("a failing upgrade does not fail the login", func(t *testing.T) {
+		svc, st := setup(t)
+		st.accounts["acc-anna"] = func() account.Account {
+			a := st.accounts["acc-anna"]
+			a.PasswordHash = oldHash
+			return a
+		}()
+		failing := &failingHashWrites{fakeAccounts: st}
+		h, _ := shared()
+		svc = login.New(failing, h, func() time.Time { return now })
+		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
+			t.Fatalf("login failed because the rehash could not be stored: %v", err)
+		}
+	})
+}
+
+// failingHashWrites is a store whose password writes fail.
+type failingHashWrites struct{ *fakeAccounts }
+
+func (f *failingHashWrites) SetPasswordHash(context.Context, string, string, time.Time) error {
+	return fault.New(fault.Unavailable, "fake.SetPasswordHash", "")
+}
+
+// A database outage is not a wrong password: it must stay Unavailable
+// (a 5xx), or members are told their password is wrong.
+func TestPasswordStoreUnavailable(t *testing.T) {
+	svc, st := setup(t)
+	st.fail = fault.New(fault.Unavailable, "fake.AccountByKVNR", "")
+	_, err := svc.Password(context.Background(), annaKVNR.String(), annaPassword)
+	wantKind(t, err, fault.Unavailable)
+}
+
+func TestSteps(t *testing.T) {
+	svc, _ := setup(t)
+	if got := svc.Steps(); !slices.Equal(got, []login.Step{login.StepPassword}) {
+		t.Fatalf("Steps = %v", got)
+	}
+}
+
+func wantKind(t *testing.T, err error, want fault.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("err = nil, want kind %v", want)
+	}
+	if got := fault.KindOf(err); got != want {
+		t.Fatalf("kind = %v, want %v (err: %v)", got, want, err)
+	}
+}
