@@ -127,7 +127,7 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 		switch p {
 		case "none", "login", "consent", "select_account":
 		default:
-			return grant.AuthRequest{}, redirect(fault.Invalid, "unknown prompt value "+p)
+			return grant.AuthRequest{}, redirect(fault.Invalid, "unknown prompt value")
 		}
 	}
 	if slices.Contains(prompt, "none") {

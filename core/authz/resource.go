@@ -65,7 +65,9 @@ func (s *Service) Introspect(ctx context.Context, caller client.Client, tok stri
 		return Introspection{}, err
 	}
 	now := s.clock()
-	if !rt.UsedAt.IsZero() || !fam.Active(now) || !now.Before(rt.ExpiresAt) {
+	// A refresh token is only ever shown to the client that holds it:
+	// resource servers have no business with it.
+	if fam.ClientID != caller.ID || !rt.UsedAt.IsZero() || !fam.Active(now) || !now.Before(rt.ExpiresAt) {
 		return Introspection{}, nil
 	}
 	return Introspection{
@@ -176,6 +178,10 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (Claims, err
 	}
 	if !slices.Contains(rec.Scopes, ScopeOpenID) || rec.FamilyID == "" {
 		return nil, fault.New(fault.Forbidden, "authz.UserInfo", "the access token does not carry the openid scope")
+	}
+	// A member blocked since the token was issued gets nothing more.
+	if err := s.subjectActive(ctx, cl.Subject); err != nil {
+		return nil, fault.New(fault.Unauthenticated, "authz.UserInfo", "the access token is no longer valid")
 	}
 	return s.memberClaims(ctx, cl.Subject, rec.Scopes)
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/ports/token"
@@ -97,7 +99,12 @@ func TestIntrospectInactive(t *testing.T) {
 func TestIntrospectRefreshToken(t *testing.T) {
 	e := newEnv(t)
 	resp := e.webTokens()
-	in, err := e.svc.Introspect(e.ctx, e.client("svc"), resp.RefreshToken)
+	// Another confidential client (a resource server) never sees a
+	// refresh token as active.
+	if in, err := e.svc.Introspect(e.ctx, e.client("svc"), resp.RefreshToken); err != nil || in.Active {
+		t.Fatalf("foreign client introspection = %+v, %v; want inactive", in, err)
+	}
+	in, err := e.svc.Introspect(e.ctx, e.client("web"), resp.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,4 +390,29 @@ func TestEndSession(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestUserInfoRefusedAfterAccountBlocked(t *testing.T) {
+	e := newEnv(t)
+	resp := e.webTokens()
+	if _, err := e.svc.UserInfo(e.ctx, resp.AccessToken); err != nil {
+		t.Fatalf("UserInfo before blocking: %v", err)
+	}
+	if err := e.st.SetAccountStatus(e.ctx, annaID, account.Blocked, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.UserInfo(e.ctx, resp.AccessToken)
+	wantKind(t, err, fault.Unauthenticated)
+}
+
+func TestRefreshRefusedAfterGrantRemoved(t *testing.T) {
+	e := newEnv(t)
+	resp := e.webTokens()
+	c := e.client("web")
+	c.GrantTypes = []string{client.GrantCode}
+	if err := e.st.PutClient(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "")
+	wantKind(t, err, fault.Forbidden)
 }

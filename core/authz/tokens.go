@@ -162,6 +162,10 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	if fam.ClientID != c.ID {
 		return TokenResponse{}, fault.New(fault.Forbidden, op, "the refresh token was issued to another client")
 	}
+	if !c.AllowsGrant(client.GrantRefresh) {
+		// The grant was taken from the client after the token was issued.
+		return TokenResponse{}, fault.New(fault.Forbidden, op, "the client may no longer use refresh tokens")
+	}
 	if !old.UsedAt.IsZero() {
 		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
 	}
