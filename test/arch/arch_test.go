@@ -27,27 +27,6 @@ type pkg struct {
 	// DocGo is the content of doc.go ("" when there is none); filled by
 	// loadPackages, set directly by the self-test.
 	DocGo string
-	// LayerElsewhere is true when another file of the package states the
-	// layer (see docInMainFile).
-	LayerElsewhere bool
-}
-
-// docInMainFile lists packages written before the doc.go convention was
-// checked: their package comment, with its "Layer:" line, is in the main
-// file. Moving that comment into a doc.go and deleting the entry here is
-// all each needs. An entry that is no longer needed is itself reported, so
-// the list only shrinks.
-var docInMainFile = map[string]bool{
-	"core/account":  true,
-	"core/client":   true,
-	"core/grant":    true,
-	"core/kvnr":     true,
-	"core/loa":      true,
-	"core/member":   true,
-	"core/password": true,
-	"core/signkey":  true,
-	"ports/store":   true,
-	"ports/token":   true,
 }
 
 // violation is one break of the dependency rule.
@@ -78,7 +57,6 @@ const (
 	ruleTest      = "nothing outside test/ imports test/"
 	ruleCmd       = "only cmd/ and test/ import cmd/"
 	ruleDoc       = "every package has a doc.go that states its layer (\"Layer: ...\")"
-	ruleDocList   = "has a doc.go now: delete its entry in docInMainFile"
 )
 
 // forbiddenEverywhereInCore are import path prefixes no core or ports
@@ -114,9 +92,8 @@ func matchesAny(path string, prefixes []string) bool {
 }
 
 // check applies the dependency rule to the packages of module and returns
-// every violation, sorted. docExempt are the module-relative paths of
-// packages whose layer is stated outside doc.go (docInMainFile).
-func check(module string, pkgs []pkg, docExempt map[string]bool) []violation {
+// every violation, sorted.
+func check(module string, pkgs []pkg) []violation {
 	rel := func(p string) (string, bool) {
 		if p == module {
 			return "", true
@@ -167,11 +144,7 @@ func check(module string, pkgs []pkg, docExempt map[string]bool) []violation {
 		if !ok {
 			continue
 		}
-		switch {
-		case docExempt[r] && p.DocGo != "":
-			add(p, "", ruleDocList, false)
-		case docExempt[r] && p.LayerElsewhere:
-		case !strings.Contains(p.DocGo, "Layer:"):
+		if !strings.Contains(p.DocGo, "Layer:") {
 			add(p, "", ruleDoc, false)
 		}
 		allImports := slices.Concat(p.Imports, p.TestImports, p.XTestImports)
@@ -291,11 +264,6 @@ func loadPackages(t *testing.T, root string) []pkg {
 		if b, err := os.ReadFile(filepath.Join(p.Dir, "doc.go")); err == nil {
 			p.DocGo = string(b)
 		}
-		for _, f := range p.GoFiles {
-			if b, err := os.ReadFile(filepath.Join(p.Dir, f)); err == nil && f != "doc.go" && bytes.Contains(b, []byte("Layer:")) {
-				p.LayerElsewhere = true
-			}
-		}
 		pkgs = append(pkgs, p)
 	}
 	return pkgs
@@ -314,7 +282,7 @@ func TestDependencyRule(t *testing.T) {
 			t.Logf("%s: %s", p.ImportPath, p.Error.Err)
 		}
 	}
-	for _, v := range check(module, pkgs, docInMainFile) {
+	for _, v := range check(module, pkgs) {
 		t.Error(v)
 	}
 }
@@ -343,7 +311,7 @@ func TestCheckerCatchesViolations(t *testing.T) {
 		p("test/e2e", []string{"net/http", "test/e2e/fixture"}),
 		p("test/e2e/fixture", []string{"net/http"}),
 	}
-	if v := check(m, clean, nil); len(v) != 0 {
+	if v := check(m, clean); len(v) != 0 {
 		t.Fatalf("clean module reported: %v", v)
 	}
 
@@ -391,7 +359,7 @@ func TestCheckerCatchesViolations(t *testing.T) {
 		if tc.name == "adapter reaches an adapter" || tc.name == "nested adapters are separate" {
 			pkgs = append(pkgs, p("adapters/proofing/letter", nil))
 		}
-		got := check(m, pkgs, nil)
+		got := check(m, pkgs)
 		if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == tc.want }) {
 			t.Errorf("%s: want %q, got %v", tc.name, tc.want, got)
 		}
@@ -400,29 +368,14 @@ func TestCheckerCatchesViolations(t *testing.T) {
 	// Test imports: only test/ may import test/, also from _test.go files.
 	withTest := p("core/kvnr", []string{"core/fault"})
 	withTest.XTestImports = []string{m + "/test/e2e/fixture"}
-	got := check(m, append(slices.Clone(clean), withTest), nil)
+	got := check(m, append(slices.Clone(clean), withTest))
 	want := "core/kvnr imports example.org/p/test/e2e/fixture: " + ruleTest
 	if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == want }) {
 		t.Errorf("test import: want %q, got %v", want, got)
 	}
-	// The exemption list: an exempt package without doc.go passes when it
-	// states its layer elsewhere, and an entry that is not needed any more
-	// is reported.
-	exempt := map[string]bool{"core/loa": true}
-	old := pkg{ImportPath: m + "/core/loa", LayerElsewhere: true}
-	if got := check(m, append(slices.Clone(clean), old), exempt); len(got) != 0 {
-		t.Errorf("exempt package reported: %v", got)
-	}
-	old.LayerElsewhere = false
-	if got := check(m, append(slices.Clone(clean), old), exempt); len(got) != 1 || got[0].Rule != ruleDoc {
-		t.Errorf("exempt package without any layer statement: %v", got)
-	}
-	if got := check(m, append(slices.Clone(clean), p("core/loa", nil)), exempt); len(got) != 1 || got[0].Rule != ruleDocList {
-		t.Errorf("stale exemption: %v", got)
-	}
 
 	cmdUser := p("adapters/oidc", []string{"cmd/pforte/internal/x"})
-	got = check(m, append(slices.Clone(clean), cmdUser), nil)
+	got = check(m, append(slices.Clone(clean), cmdUser))
 	want = "adapters/oidc imports example.org/p/cmd/pforte/internal/x: " + ruleCmd
 	if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == want }) {
 		t.Errorf("cmd import: want %q, got %v", want, got)
