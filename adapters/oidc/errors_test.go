@@ -1,0 +1,79 @@
+package oidc
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// TestErrorTablesCoverEveryKind walks each table: every kind has an entry,
+// infrastructure kinds are 5xx server errors, and nothing else is.
+func TestErrorTablesCoverEveryKind(t *testing.T) {
+	for _, k := range fault.Kinds() {
+		infra := k == fault.Unavailable || k == fault.Internal
+
+		tm, ok := tokenErrors[k]
+		if !ok {
+			t.Errorf("token table misses %v", k)
+			continue
+		}
+		if got := string(tm.make().ErrorType); infra != (got == "server_error") || infra != (tm.status >= 500) {
+			t.Errorf("token table: %v → %s %d", k, got, tm.status)
+		}
+		code, ok := redirectErrors[k]
+		if !ok {
+			t.Errorf("redirect table misses %v", k)
+		}
+		if infra && code != "server_error" && code != "temporarily_unavailable" {
+			t.Errorf("redirect table: %v → %s", k, code)
+		}
+		st, ok := pageStatus[k]
+		if !ok || infra != (st >= 500) {
+			t.Errorf("page table: %v → %d (present %v)", k, st, ok)
+		}
+		rm, ok := resourceErrors[k]
+		if !ok || infra != (rm.status >= 500) {
+			t.Errorf("resource table: %v → %+v (present %v)", k, rm, ok)
+		}
+	}
+}
+
+// TestTokenErrorHidesInternalText writes errors the way the library does
+// and checks what a client receives.
+func TestTokenErrorHidesInternalText(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		wantStatus int
+		wantCode   string
+		wantText   string
+	}{
+		{fault.Wrap(fault.Unavailable, "store.RedeemCode", errors.New("dial tcp 10.0.0.5:5432: connection refused")),
+			http.StatusServiceUnavailable, "server_error", fault.FixedText(fault.Unavailable)},
+		{fault.Wrap(fault.Internal, "x", errors.New("pq: secret detail")),
+			http.StatusInternalServerError, "server_error", fault.FixedText(fault.Internal)},
+		{fault.New(fault.Conflict, "authz.ExchangeCode", "the authorization code was already used"),
+			http.StatusBadRequest, "invalid_grant", "the authorization code was already used"},
+		{fault.New(fault.Unauthenticated, "authz.AuthenticateClient", "client authentication failed"),
+			http.StatusUnauthorized, "invalid_client", "client authentication failed"},
+		{errors.New("plain error with secret detail"),
+			http.StatusInternalServerError, "server_error", fault.FixedText(fault.Internal)},
+	} {
+		rec := httptest.NewRecorder()
+		op.WriteError(rec, httptest.NewRequest(http.MethodPost, "/token", nil), tokenError(tc.err), nil)
+		body := rec.Body.String()
+		if rec.Code != tc.wantStatus || !strings.Contains(body, `"error":"`+tc.wantCode+`"`) || !strings.Contains(body, tc.wantText) {
+			t.Errorf("%v: got %d %s", tc.err, rec.Code, body)
+		}
+		for _, leak := range []string{"10.0.0.5", "secret detail", "dial tcp", "store.RedeemCode"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%v: body leaks %q: %s", tc.err, leak, body)
+			}
+		}
+	}
+}
