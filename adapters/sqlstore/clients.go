@@ -1,0 +1,147 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+type clientRow struct {
+	ID                     string        `db:"id"`
+	Name                   string        `db:"name"`
+	Kind                   string        `db:"kind"`
+	AuthMethod             string        `db:"auth_method"`
+	SecretHash             string        `db:"secret_hash"`
+	JWKS                   []byte        `db:"jwks"`
+	RedirectURIs           string        `db:"redirect_uris"`
+	PostLogoutRedirectURIs string        `db:"post_logout_redirect_uris"`
+	GrantTypes             string        `db:"grant_types"`
+	Scopes                 string        `db:"scopes"`
+	AccessTokenTTL         int64         `db:"access_token_ttl"`
+	IDTokenTTL             int64         `db:"id_token_ttl"`
+	CreatedAt              sql.NullInt64 `db:"created_at"`
+}
+
+const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
+	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, created_at`
+
+func clientArgs(c client.Client) []any {
+	return []any{
+		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
+		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
+		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), ms(c.CreatedAt),
+	}
+}
+
+func (r clientRow) client() (client.Client, error) {
+	c := client.Client{
+		ID:             r.ID,
+		Name:           r.Name,
+		Kind:           client.Kind(r.Kind),
+		AuthMethod:     client.AuthMethod(r.AuthMethod),
+		SecretHash:     r.SecretHash,
+		JWKS:           fromBlob(r.JWKS),
+		AccessTokenTTL: time.Duration(r.AccessTokenTTL),
+		IDTokenTTL:     time.Duration(r.IDTokenTTL),
+		CreatedAt:      fromMS(r.CreatedAt),
+	}
+	var err error
+	for _, f := range []struct {
+		dst *[]string
+		src string
+	}{
+		{&c.RedirectURIs, r.RedirectURIs},
+		{&c.PostLogoutRedirectURIs, r.PostLogoutRedirectURIs},
+		{&c.GrantTypes, r.GrantTypes},
+		{&c.Scopes, r.Scopes},
+	} {
+		if *f.dst, err = fromList(f.src); err != nil {
+			return client.Client{}, err
+		}
+	}
+	return c, nil
+}
+
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// CreateClient inserts c. Errors: Conflict when the ID exists.
+func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
+	return s.do(ctx, "sqlstore.CreateClient", func() error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertClient), clientArgs(c)...)
+		return err
+	})
+}
+
+// PutClient inserts c or replaces the client with c's ID.
+func (s *Store) PutClient(ctx context.Context, c client.Client) error {
+	return s.do(ctx, "sqlstore.PutClient", func() error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertClient+`
+			ON CONFLICT (id) DO UPDATE SET
+				name = excluded.name, kind = excluded.kind, auth_method = excluded.auth_method,
+				secret_hash = excluded.secret_hash, jwks = excluded.jwks,
+				redirect_uris = excluded.redirect_uris,
+				post_logout_redirect_uris = excluded.post_logout_redirect_uris,
+				grant_types = excluded.grant_types, scopes = excluded.scopes,
+				access_token_ttl = excluded.access_token_ttl, id_token_ttl = excluded.id_token_ttl,
+				created_at = excluded.created_at`), clientArgs(c)...)
+		return err
+	})
+}
+
+// ClientByID returns the client id. Errors: NotFound.
+func (s *Store) ClientByID(ctx context.Context, id string) (client.Client, error) {
+	var c client.Client
+	err := s.do(ctx, "sqlstore.ClientByID", func() error {
+		var r clientRow
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+clientColumns+` FROM clients WHERE id = ?`), id); err != nil {
+			return err
+		}
+		var err error
+		c, err = r.client()
+		return err
+	})
+	return c, err
+}
+
+// ListClients returns all clients ordered by ID (byte order on both
+// engines, whatever the database collation).
+func (s *Store) ListClients(ctx context.Context) ([]client.Client, error) {
+	var out []client.Client
+	err := s.do(ctx, "sqlstore.ListClients", func() error {
+		var rows []clientRow
+		if err := s.db.SelectContext(ctx, &rows, `SELECT `+clientColumns+` FROM clients`); err != nil {
+			return err
+		}
+		out = make([]client.Client, 0, len(rows))
+		for _, r := range rows {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b client.Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DeleteClient removes client id. Errors: NotFound.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	const op = "sqlstore.DeleteClient"
+	return s.do(ctx, op, func() error {
+		n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM clients WHERE id = ?`), id)
+		if err == nil && n == 0 {
+			return fault.New(fault.NotFound, op, "")
+		}
+		return err
+	})
+}

@@ -1,0 +1,42 @@
+// Package sqlstore implements the storage port (ports/store) with sqlx over
+// SQLite (modernc.org/sqlite, no cgo) and PostgreSQL (pgx stdlib).
+//
+// Layer: adapters. Imports: core domain packages, ports/store, database/sql,
+// sqlx, the two drivers and goose; never another adapter.
+//
+// Schema conventions, the same on both engines so that one set of migrations
+// serves both:
+//   - times are BIGINT milliseconds since the Unix epoch, always UTC; NULL is
+//     the zero time.Time. Values come back in UTC, truncated to milliseconds.
+//   - durations are BIGINT nanoseconds (time.Duration); NULL is an absent
+//     optional duration (AuthRequest.MaxAge).
+//   - lists (scopes, amr, prompt, redirect URIs, ...) are JSON arrays in TEXT;
+//     an empty list comes back as nil.
+//   - binary values (JWKS, sealed keys) are BYTEA; SQLite accepts the type name
+//     and stores the value as a BLOB.
+//
+// Every SQL statement is written once with ? placeholders and passed through
+// db.Rebind. Driver errors become fault kinds in errors.go and nowhere else:
+// no rows → NotFound, unique violation → Conflict, busy / serialization
+// failure / deadlock → bounded retry, then Unavailable, cancelled context and
+// connection faults → Unavailable, anything else → Internal.
+//
+// Atomicity: every read-modify-write of the port (RedeemCode,
+// CompleteAuthRequest, IssueCode, RotateRefreshToken, UseOnce, ApplyKeyPlan)
+// is a conditional UPDATE, DELETE or upsert whose affected-row count decides
+// the winner; on PostgreSQL (READ COMMITTED) a concurrent writer blocks on the
+// row lock and re-evaluates the condition, on SQLite writers are serialised by
+// BEGIN IMMEDIATE and the busy timeout. Only after a lost race does the adapter
+// read the row again to name the reason (NotFound, Expired, Conflict, ...).
+// Partial unique indexes allow at most one next and one active signing key,
+// which is what makes two concurrent key rotations collide.
+//
+// AuthRequests.DeleteExpired and Tokens.DeleteExpired have one signature and
+// so one implementation: it clears every table with an expiry.
+//
+// Migrations (migrations/*.sql, embedded) are applied by goose; on
+// PostgreSQL replicas take turns on an advisory lock per database and
+// schema, on SQLite a migration that lost against another process is
+// retried. Put search_path in the PostgreSQL DSN to use a schema other than
+// public.
+package sqlstore

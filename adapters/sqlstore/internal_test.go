@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// The pragmas of SQLiteDSN are in force on every pooled connection.
+func TestSQLitePragmas(t *testing.T) {
+	s, err := Open(t.Context(), Config{Driver: DriverSQLite, DSN: SQLiteDSN(filepath.Join(t.TempDir(), "p.db"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal",
+		"busy_timeout": "5000",
+		"foreign_keys": "1",
+		"synchronous":  "1", // NORMAL
+	} {
+		var got string
+		if err := s.db.GetContext(t.Context(), &got, "PRAGMA "+pragma); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
+		}
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want fault.Kind
+	}{
+		{"no rows", ctx, sql.ErrNoRows, fault.NotFound},
+		{"wrapped no rows", ctx, fmt.Errorf("get: %w", sql.ErrNoRows), fault.NotFound},
+		{"no rows on a cancelled request", done, sql.ErrNoRows, fault.Unavailable},
+		{"cancelled", ctx, context.Canceled, fault.Unavailable},
+		{"deadline", ctx, fmt.Errorf("query: %w", context.DeadlineExceeded), fault.Unavailable},
+		{"pg unique", ctx, &pgconn.PgError{Code: "23505"}, fault.Conflict},
+		{"pg serialization", ctx, &pgconn.PgError{Code: "40001"}, fault.Unavailable},
+		{"pg deadlock", ctx, &pgconn.PgError{Code: "40P01"}, fault.Unavailable},
+		{"pg admin shutdown", ctx, &pgconn.PgError{Code: "57P01"}, fault.Unavailable},
+		{"pg connection failure", ctx, &pgconn.PgError{Code: "08006"}, fault.Unavailable},
+		{"pg too many connections", ctx, &pgconn.PgError{Code: "53300"}, fault.Unavailable},
+		{"pg not null", ctx, &pgconn.PgError{Code: "23502"}, fault.Internal},
+		{"pg foreign key", ctx, &pgconn.PgError{Code: "23503"}, fault.Internal},
+		{"pg syntax", ctx, &pgconn.PgError{Code: "42601"}, fault.Internal},
+		{"conn done", ctx, sql.ErrConnDone, fault.Unavailable},
+		{"closed", ctx, errClosed, fault.Unavailable},
+		{"fault passes through", ctx, fault.New(fault.Forbidden, "x", ""), fault.Forbidden},
+		{"other", ctx, errors.New("boom"), fault.Internal},
+	}
+	for _, c := range cases {
+		err := translate(c.ctx, "op", c.err)
+		if got := fault.KindOf(err); got != c.want {
+			t.Errorf("%s: kind %v, want %v", c.name, got, c.want)
+		}
+		if !errors.Is(err, c.err) && c.err != nil {
+			t.Errorf("%s: the cause is lost", c.name)
+		}
+		if fault.PublicOf(err) != fault.FixedText(c.want) && c.name != "fault passes through" {
+			t.Errorf("%s: public text %q shows more than the kind", c.name, fault.PublicOf(err))
+		}
+	}
+}
+
+// SQLite's constraint codes map as PostgreSQL's do: unique is Conflict,
+// NOT NULL and foreign key violations are bugs.
+func TestTranslateSQLiteConstraints(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: SQLiteDSN(filepath.Join(t.TempDir(), "c.db"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := func(q string) error {
+		_, err := s.db.ExecContext(ctx, q)
+		return translate(ctx, "op", err)
+	}
+	if err := run(`INSERT INTO replay_values (scope, value, expires_at) VALUES ('s', 'v', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		q    string
+		want fault.Kind
+		ok   bool
+	}{
+		{`INSERT INTO replay_values (scope, value, expires_at) VALUES ('s', 'v', 1)`, fault.Conflict, false},
+		{`INSERT INTO replay_values (scope, value, expires_at) VALUES ('s', 'w', NULL)`, fault.Internal, false},
+		{`INSERT INTO refresh_tokens (hash, family_id, expires_at) VALUES ('h', 'no-such-family', 1)`, fault.Internal, false},
+		{`INSERT INTO accounts (id, kvnr, password_hash, status, proofing) VALUES ('a', 'k', '', 'active', 'low')`, 0, true},
+		{`INSERT INTO accounts (id, kvnr, password_hash, status, proofing) VALUES ('b', 'k', '', 'active', 'low')`, fault.Conflict, false},
+		{`SELEC nonsense`, fault.Internal, false},
+	}
+	for _, c := range checks {
+		err := run(c.q)
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", c.q, err)
+		case !c.ok && fault.KindOf(err) != c.want:
+			t.Errorf("%s: %v, want kind %v", c.q, err, c.want)
+		}
+	}
+}

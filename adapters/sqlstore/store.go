@@ -1,0 +1,141 @@
+package sqlstore
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is the SQL implementation of store.Store. It is safe for concurrent
+// use by many goroutines and, on PostgreSQL, by many replicas.
+type Store struct {
+	db     *sqlx.DB
+	driver string // DriverSQLite or DriverPostgres
+	closed atomic.Bool
+}
+
+var bindOnce sync.Once
+
+// Open connects to the database described by cfg and checks that it
+// answers. It does not migrate: call Migrate, or MigrationStatus to refuse
+// to start on an outdated schema.
+// Errors: Invalid for a bad cfg; Unavailable when the database does not answer.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	const op = "sqlstore.Open"
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	bindOnce.Do(func() {
+		// sqlx knows "sqlite3" (mattn) but not modernc's driver name.
+		sqlx.BindDriver(DriverSQLite, sqlx.QUESTION)
+	})
+	driverName := DriverSQLite
+	if cfg.Driver == DriverPostgres {
+		driverName = "pgx"
+	}
+	db, err := sqlx.Open(driverName, cfg.dsn())
+	if err != nil {
+		// Validate has parsed the DSN already; only an unregistered driver
+		// fails here.
+		return nil, fault.Wrap(fault.Internal, op, err)
+	}
+	db.SetMaxOpenConns(cfg.MaxOpenConns)
+	db.SetMaxIdleConns(cfg.MaxIdleConns)
+	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	s := &Store{db: db, driver: cfg.Driver}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the connections. Later calls fail with Unavailable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Driver returns "sqlite" or "postgres".
+func (s *Store) Driver() string { return s.driver }
+
+// Ping checks the database answers. Errors: Unavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	const op = "sqlstore.Ping"
+	if s.closed.Load() {
+		return fault.Wrap(fault.Unavailable, op, errClosed)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return fault.Wrap(fault.Unavailable, op, err)
+	}
+	return nil
+}
+
+// maxAttempts bounds the retries of an operation that lost against a
+// concurrent transaction (SQLITE_BUSY after the busy timeout, PostgreSQL
+// serialization failure or deadlock).
+const maxAttempts = 3
+
+// do runs f, retrying transient conflicts, and translates its error.
+// f must be safe to repeat: it either applied completely or not at all.
+func (s *Store) do(ctx context.Context, op string, f func() error) error {
+	if s.closed.Load() {
+		return fault.Wrap(fault.Unavailable, op, errClosed)
+	}
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if attempt >= maxAttempts || !retryable(err) || ctx.Err() != nil {
+			return translate(ctx, op, err)
+		}
+		// A short, jittered pause, so that the losers do not collide again.
+		pause := time.Duration(attempt)*5*time.Millisecond + rand.N(5*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return translate(ctx, op, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// inTx runs f in a write transaction (BEGIN IMMEDIATE on SQLite, READ
+// COMMITTED on PostgreSQL), committing when f returns nil and rolling back
+// otherwise, with the retries of do.
+func (s *Store) inTx(ctx context.Context, op string, f func(tx *sqlx.Tx) error) error {
+	return s.do(ctx, op, func() error {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// exec runs one statement and returns the number of affected rows.
+func exec(ctx context.Context, e sqlx.ExecerContext, query string, args ...any) (int64, error) {
+	res, err := e.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

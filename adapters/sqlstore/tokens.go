@@ -1,0 +1,298 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+)
+
+const insertFamily = `INSERT INTO token_families
+	(id, client_id, subject, scopes, auth_time, amr, acr, code_hash, created_at, expires_at, revoked_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const insertRefreshToken = `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, used_at)
+	VALUES (?, ?, ?, ?, ?)`
+
+const insertAccessToken = `INSERT INTO access_tokens
+	(jti, family_id, client_id, subject, scopes, issued_at, expires_at, revoked_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+func accessTokenArgs(at grant.AccessToken, familyID string) []any {
+	fam := sql.NullString{String: familyID, Valid: familyID != ""}
+	return []any{at.JTI, fam, at.ClientID, at.Subject, list(at.Scopes), ms(at.IssuedAt), msInt(at.ExpiresAt), ms(at.RevokedAt)}
+}
+
+// sameFamily checks that a token handed in for family id names no other family.
+func sameFamily(op, tokenFamily, id string) error {
+	if tokenFamily != "" && tokenFamily != id {
+		return fault.New(fault.Invalid, op, "token belongs to another family")
+	}
+	return nil
+}
+
+// CreateFamily inserts family f with its first refresh token rt (may be
+// nil) and first access token at, in one transaction. The tokens are stored
+// under f.ID. Errors: Conflict on a duplicate ID, hash or JTI; Invalid when
+// a token names another family.
+func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error {
+	const op = "sqlstore.CreateFamily"
+	if rt != nil {
+		if err := sameFamily(op, rt.FamilyID, f.ID); err != nil {
+			return err
+		}
+	}
+	if err := sameFamily(op, at.FamilyID, f.ID); err != nil {
+		return err
+	}
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(insertFamily),
+			f.ID, f.ClientID, f.Subject, list(f.Scopes), ms(f.AuthTime), list(f.AMR), f.ACR, f.CodeHash,
+			ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt)); err != nil {
+			return err
+		}
+		if rt != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(insertRefreshToken),
+				rt.Hash, f.ID, ms(rt.CreatedAt), msInt(rt.ExpiresAt), ms(rt.UsedAt)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(insertAccessToken), accessTokenArgs(at, f.ID)...)
+		return err
+	})
+}
+
+type familyRow struct {
+	ID        string        `db:"f_id"`
+	ClientID  string        `db:"f_client_id"`
+	Subject   string        `db:"f_subject"`
+	Scopes    string        `db:"f_scopes"`
+	AuthTime  sql.NullInt64 `db:"f_auth_time"`
+	AMR       string        `db:"f_amr"`
+	ACR       string        `db:"f_acr"`
+	CodeHash  string        `db:"f_code_hash"`
+	CreatedAt sql.NullInt64 `db:"f_created_at"`
+	ExpiresAt int64         `db:"f_expires_at"`
+	RevokedAt sql.NullInt64 `db:"f_revoked_at"`
+}
+
+const familyColumns = `f.id AS f_id, f.client_id AS f_client_id, f.subject AS f_subject,
+	f.scopes AS f_scopes, f.auth_time AS f_auth_time, f.amr AS f_amr, f.acr AS f_acr,
+	f.code_hash AS f_code_hash, f.created_at AS f_created_at, f.expires_at AS f_expires_at,
+	f.revoked_at AS f_revoked_at`
+
+func (r familyRow) family() (grant.Family, error) {
+	f := grant.Family{
+		ID:        r.ID,
+		ClientID:  r.ClientID,
+		Subject:   r.Subject,
+		AuthTime:  fromMS(r.AuthTime),
+		ACR:       r.ACR,
+		CodeHash:  r.CodeHash,
+		CreatedAt: fromMS(r.CreatedAt),
+		ExpiresAt: fromMSInt(r.ExpiresAt),
+		RevokedAt: fromMS(r.RevokedAt),
+	}
+	var err error
+	if f.Scopes, err = fromList(r.Scopes); err != nil {
+		return f, err
+	}
+	f.AMR, err = fromList(r.AMR)
+	return f, err
+}
+
+type refreshRow struct {
+	Hash      string        `db:"hash"`
+	FamilyID  string        `db:"family_id"`
+	CreatedAt sql.NullInt64 `db:"created_at"`
+	ExpiresAt int64         `db:"expires_at"`
+	UsedAt    sql.NullInt64 `db:"used_at"`
+	familyRow
+}
+
+const selectRefresh = `SELECT rt.hash, rt.family_id, rt.created_at, rt.expires_at, rt.used_at, ` + familyColumns + `
+	FROM refresh_tokens rt JOIN token_families f ON f.id = rt.family_id
+	WHERE rt.hash = ?`
+
+// RefreshToken returns the refresh token with hash and its family, in one
+// query. Errors: NotFound.
+func (s *Store) RefreshToken(ctx context.Context, hash string) (grant.RefreshToken, grant.Family, error) {
+	var (
+		rt grant.RefreshToken
+		f  grant.Family
+	)
+	err := s.do(ctx, "sqlstore.RefreshToken", func() error {
+		var r refreshRow
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(selectRefresh), hash); err != nil {
+			return err
+		}
+		rt = grant.RefreshToken{
+			Hash:      r.Hash,
+			FamilyID:  r.FamilyID,
+			CreatedAt: fromMS(r.CreatedAt),
+			ExpiresAt: fromMSInt(r.ExpiresAt),
+			UsedAt:    fromMS(r.UsedAt),
+		}
+		var err error
+		f, err = r.family()
+		return err
+	})
+	return rt, f, err
+}
+
+// RotateRefreshToken marks the token with oldHash used and inserts next and
+// at in one transaction, only if the old token is unused and unexpired and
+// its family is neither revoked nor expired. The conditional UPDATE decides
+// the race: exactly one of concurrent callers succeeds. next and at are
+// stored in the old token's family.
+// Errors: NotFound; Conflict when the old token was used already (reuse,
+// also in a revoked family); Forbidden when the family is revoked; Expired
+// when the token or its family has expired; Invalid when next or at names
+// another family.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next grant.RefreshToken, at grant.AccessToken, now time.Time) error {
+	const op = "sqlstore.RotateRefreshToken"
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var familyID string
+		err := tx.GetContext(ctx, &familyID, tx.Rebind(`UPDATE refresh_tokens SET used_at = ?
+			WHERE hash = ? AND used_at IS NULL AND expires_at > ?
+			  AND EXISTS (SELECT 1 FROM token_families f
+			              WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL AND f.expires_at > ?)
+			RETURNING family_id`), msInt(now), oldHash, msInt(now), msInt(now))
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.whyNotRotated(ctx, tx, op, oldHash, now)
+		}
+		if err != nil {
+			return err
+		}
+		if err := sameFamily(op, next.FamilyID, familyID); err != nil {
+			return err
+		}
+		if err := sameFamily(op, at.FamilyID, familyID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(insertRefreshToken),
+			next.Hash, familyID, ms(next.CreatedAt), msInt(next.ExpiresAt), ms(next.UsedAt)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(insertAccessToken), accessTokenArgs(at, familyID)...)
+		return err
+	})
+}
+
+// whyNotRotated names the reason a rotation did not take place.
+func (s *Store) whyNotRotated(ctx context.Context, tx *sqlx.Tx, op, hash string, now time.Time) error {
+	var r refreshRow
+	err := tx.GetContext(ctx, &r, tx.Rebind(selectRefresh), hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fault.New(fault.NotFound, op, "")
+	case err != nil:
+		return err
+	case r.UsedAt.Valid:
+		// Reuse first, even in a revoked family, so that the caller sees
+		// (and records) every replay of a spent token.
+		return fault.New(fault.Conflict, op, "")
+	case r.RevokedAt.Valid:
+		return fault.New(fault.Forbidden, op, "")
+	case r.ExpiresAt <= msInt(now) || r.familyRow.ExpiresAt <= msInt(now):
+		return fault.New(fault.Expired, op, "")
+	}
+	return fault.New(fault.Internal, op, "")
+}
+
+// RevokeFamily revokes family id; its refresh tokens and access tokens stop
+// working because every read joins the family. Idempotent: the first
+// revocation time stays. Errors: NotFound.
+func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) error {
+	const op = "sqlstore.RevokeFamily"
+	return s.do(ctx, op, func() error {
+		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`),
+			msInt(now), id)
+		if err == nil && n == 0 {
+			return fault.New(fault.NotFound, op, "")
+		}
+		return err
+	})
+}
+
+// RevokeFamiliesOfCode revokes every family issued for the code with
+// codeHash and returns how many were newly revoked (0 is not an error).
+func (s *Store) RevokeFamiliesOfCode(ctx context.Context, codeHash string, now time.Time) (int, error) {
+	var n int64
+	err := s.do(ctx, "sqlstore.RevokeFamiliesOfCode", func() error {
+		var err error
+		n, err = exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = ?
+			WHERE code_hash = ? AND revoked_at IS NULL`), msInt(now), codeHash)
+		return err
+	})
+	return int(n), err
+}
+
+// CreateAccessToken records a token issued without a family
+// (client_credentials); at.FamilyID is stored as given, normally empty.
+// Errors: Conflict on a duplicate JTI.
+func (s *Store) CreateAccessToken(ctx context.Context, at grant.AccessToken) error {
+	return s.do(ctx, "sqlstore.CreateAccessToken", func() error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertAccessToken), accessTokenArgs(at, at.FamilyID)...)
+		return err
+	})
+}
+
+type accessRow struct {
+	JTI       string         `db:"jti"`
+	FamilyID  sql.NullString `db:"family_id"`
+	ClientID  string         `db:"client_id"`
+	Subject   string         `db:"subject"`
+	Scopes    string         `db:"scopes"`
+	IssuedAt  sql.NullInt64  `db:"issued_at"`
+	ExpiresAt int64          `db:"expires_at"`
+	RevokedAt sql.NullInt64  `db:"revoked_at"`
+}
+
+// AccessToken returns the record of jti; RevokedAt is set when the token or
+// its family was revoked (the token's own revocation time first).
+// Errors: NotFound.
+func (s *Store) AccessToken(ctx context.Context, jti string) (grant.AccessToken, error) {
+	var at grant.AccessToken
+	err := s.do(ctx, "sqlstore.AccessToken", func() error {
+		var r accessRow
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT a.jti, a.family_id, a.client_id, a.subject, a.scopes,
+				a.issued_at, a.expires_at, COALESCE(a.revoked_at, f.revoked_at) AS revoked_at
+			FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id
+			WHERE a.jti = ?`), jti); err != nil {
+			return err
+		}
+		at = grant.AccessToken{
+			JTI:       r.JTI,
+			FamilyID:  r.FamilyID.String,
+			ClientID:  r.ClientID,
+			Subject:   r.Subject,
+			IssuedAt:  fromMS(r.IssuedAt),
+			ExpiresAt: fromMSInt(r.ExpiresAt),
+			RevokedAt: fromMS(r.RevokedAt),
+		}
+		var err error
+		at.Scopes, err = fromList(r.Scopes)
+		return err
+	})
+	return at, err
+}
+
+// RevokeAccessToken revokes one access token. Idempotent: the first
+// revocation time stays. Errors: NotFound.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, now time.Time) error {
+	const op = "sqlstore.RevokeAccessToken"
+	return s.do(ctx, op, func() error {
+		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?`),
+			msInt(now), jti)
+		if err == nil && n == 0 {
+			return fault.New(fault.NotFound, op, "")
+		}
+		return err
+	})
+}

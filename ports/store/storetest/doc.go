@@ -1,0 +1,16 @@
+// Package storetest is the conformance suite of the storage port: every
+// implementation of store.Store runs Run from its own tests (sqlstore on
+// SQLite and on PostgreSQL), so that both engines keep the same contract.
+//
+// It covers round trips of every field (slices, zero times, durations, the
+// optional MaxAge and Login), the error kinds (NotFound, Conflict, Expired,
+// Forbidden), times stored in another zone and read back in UTC to the
+// millisecond, expiry and DeleteExpired, rollback of failed multi-row
+// operations, a cancelled context (always Unavailable), and the races:
+// N concurrent callers of RedeemCode, IssueCode, CompleteAuthRequest,
+// RotateRefreshToken, UseOnce and ApplyKeyPlan on one value have exactly one
+// winner.
+//
+// Layer: ports. Imports: standard library (testing), ports/store, core
+// domain packages.
+package storetest

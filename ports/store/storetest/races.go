@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+// The race tests start N callers at once on one value. Exactly one wins;
+// the others get the kind the port names for a lost race. None of them may
+// see NotFound, Unavailable or Internal: a busy database is not an outage.
+
+var raceTests = []test{
+	{"RedeemCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		r := completedRequest("req-race")
+		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
+		c := newCode("code-race", r)
+		must(t, "IssueCode", s.IssueCode(ctx, c))
+		codes := make([]grant.Code, N)
+		errs := race(func(i int) error {
+			var err error
+			codes[i], err = s.RedeemCode(ctx, c.Hash, t0.Add(time.Duration(i)*time.Millisecond))
+			return err
+		})
+		w := oneWinner(t, "RedeemCode", errs, fault.Conflict)
+		for i, got := range codes {
+			if got.Hash != c.Hash {
+				t.Errorf("caller %d got code %q back, want %q (losers get the code too)", i, got.Hash, c.Hash)
+			}
+			sameInstant(t, fmt.Sprintf("caller %d: UsedAt", i), t0.Add(time.Duration(w)*time.Millisecond), got.UsedAt)
+		}
+	}},
+	{"IssueCode", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		r := completedRequest("req-race")
+		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
+		errs := race(func(i int) error {
+			return s.IssueCode(ctx, newCode(fmt.Sprintf("code-%d", i), r))
+		})
+		w := oneWinner(t, "IssueCode", errs, fault.NotFound)
+		for i := range N {
+			_, err := s.RedeemCode(ctx, fmt.Sprintf("code-%d", i), t0)
+			if i == w {
+				must(t, "RedeemCode of the winner's code", err)
+			} else {
+				wantKind(t, "RedeemCode of a loser's code", err, fault.NotFound)
+			}
+		}
+	}},
+	{"CompleteAuthRequest", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		r := newAuthRequest("req-race")
+		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
+		logins := make([]grant.Login, N)
+		errs := race(func(i int) error {
+			logins[i] = newLogin()
+			logins[i].Subject = fmt.Sprintf("acct-%d", i)
+			return s.CompleteAuthRequest(ctx, r.ID, logins[i], t0)
+		})
+		w := oneWinner(t, "CompleteAuthRequest", errs, fault.Conflict)
+		got, err := s.AuthRequestByID(ctx, r.ID)
+		must(t, "AuthRequestByID", err)
+		if got.Login == nil || got.Login.Subject != logins[w].Subject {
+			t.Errorf("stored login %+v, want the winner's %q", got.Login, logins[w].Subject)
+		}
+	}},
+	{"RotateRefreshToken", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		f, rt, _ := seedFamily(t, ctx, s, "fam-race", "code-race")
+		errs := race(func(i int) error {
+			return s.RotateRefreshToken(ctx, rt.Hash,
+				newRefreshToken(fmt.Sprintf("rt-%d", i), f.ID), newAccessToken(fmt.Sprintf("at-%d", i), f.ID), t0)
+		})
+		w := oneWinner(t, "RotateRefreshToken", errs, fault.Conflict)
+		for i := range N {
+			_, _, err := s.RefreshToken(ctx, fmt.Sprintf("rt-%d", i))
+			_, err2 := s.AccessToken(ctx, fmt.Sprintf("at-%d", i))
+			if i == w {
+				must(t, "winner's refresh token", err)
+				must(t, "winner's access token", err2)
+			} else {
+				wantKind(t, "loser's refresh token", err, fault.NotFound)
+				wantKind(t, "loser's access token", err2, fault.NotFound)
+			}
+		}
+	}},
+	{"UseOnce", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		errs := race(func(i int) error {
+			return s.UseOnce(ctx, "client_assertion", "jti-race", t0.Add(time.Minute), t0)
+		})
+		oneWinner(t, "UseOnce", errs, fault.Conflict)
+	}},
+	{"UseOnceReplacingExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-race", t0, t0.Add(-time.Minute)))
+		errs := race(func(i int) error {
+			return s.UseOnce(ctx, "client_assertion", "jti-race", t0.Add(time.Hour), t0.Add(time.Second))
+		})
+		oneWinner(t, "UseOnce over an expired entry", errs, fault.Conflict)
+	}},
+	{"ApplyKeyPlan", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		retired, active, next := seedKeys(t, s)
+		plan := signkey.DefaultPolicy.Decide([]signkey.Key{retired, active, next}, t0, true)
+		errs := race(func(i int) error {
+			k := newKey(fmt.Sprintf("k-new-%d", i), signkey.Next, t0)
+			return s.ApplyKeyPlan(ctx, plan, &k, t0)
+		})
+		w := oneWinner(t, "ApplyKeyPlan", errs, fault.Conflict)
+		states := keyStates(t, s)
+		want := map[string]signkey.State{
+			active.ID:                  signkey.Retired,
+			next.ID:                    signkey.Active,
+			fmt.Sprintf("k-new-%d", w): signkey.Next,
+		}
+		equal(t, "key states", want, states)
+	}},
+	{"ApplyKeyPlanFirstKey", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		plan := signkey.DefaultPolicy.Decide(nil, t0, false)
+		errs := race(func(i int) error {
+			k := newKey(fmt.Sprintf("k-%d", i), signkey.Next, t0)
+			return s.ApplyKeyPlan(ctx, plan, &k, t0)
+		})
+		w := oneWinner(t, "ApplyKeyPlan on an empty key set", errs, fault.Conflict)
+		equal(t, "key states", map[string]signkey.State{fmt.Sprintf("k-%d", w): signkey.Next}, keyStates(t, s))
+	}},
+}
