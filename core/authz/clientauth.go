@@ -10,6 +10,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
 )
 
 // AssertionType is the only client_assertion_type Pforte accepts (RFC 7523).
@@ -151,7 +152,10 @@ func (s *Service) authenticateAssertion(ctx context.Context, cr Credentials) (cl
 		return client.Client{}, invalidClient(op)
 	}
 	// A captured assertion must not authenticate twice (RFC 7523 §3, item 7).
-	if err := s.st.Replay.UseOnce(ctx, "client_assertion", c.ID+"\x00"+cl.JTI, exp.Add(skew), now); err != nil {
+	// The jti is the client's free text: it is remembered as a hash, a
+	// fixed-length ASCII key every store can hold (PostgreSQL text refuses
+	// NUL bytes, which would turn a replay check into a server error).
+	if err := s.st.Replay.UseOnce(ctx, "client_assertion", grant.Hash(c.ID+"\x00"+cl.JTI), exp.Add(skew), now); err != nil {
 		if errors.Is(err, fault.Conflict) {
 			return client.Client{}, fault.New(fault.Unauthenticated, op, "client assertion was already used")
 		}
