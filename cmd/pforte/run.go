@@ -2,46 +2,243 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/signkey"
 )
 
-// This file is the composition root: it builds the server and the operator
-// back end from the configuration by plain constructor calls. The functions
-// below are placeholders until the adapters are wired; each says what the
-// real one must do.
-
-// errNotWired is returned by the placeholders.
-var errNotWired = errors.New("not wired yet")
+// This file turns the configuration into the parts of package server and
+// the operator back ends; package server does the wiring itself.
 
 // defaultWiring is the wiring run uses.
 func defaultWiring() wiring {
 	return wiring{serve: serve, openMigrator: openMigrator, openAdmin: openAdmin}
 }
 
+// storageConfig is the storage adapter's configuration from cfg.
+func storageConfig(cfg *Config) (sqlstore.Config, error) {
+	sc := sqlstore.Config{MaxOpenConns: cfg.Storage.MaxOpenConns}
+	switch cfg.Storage.Type {
+	case "postgres":
+		sc.Driver, sc.DSN = sqlstore.DriverPostgres, cfg.Storage.DSN.Reveal()
+	default:
+		path := cfg.Storage.DSN.Reveal()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return sc, fmt.Errorf("create the data directory: %w", err)
+		}
+		sc.Driver, sc.DSN = sqlstore.DriverSQLite, path
+	}
+	return sc.WithDefaults(), nil
+}
+
+// options resolves cfg into the server's options: the master key, the
+// clients and, in development, the demo members.
+func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options, error) {
+	var o server.Options
+	master, err := resolveMasterKey(cfg, log)
+	if err != nil {
+		return o, err
+	}
+	sc, err := storageConfig(cfg)
+	if err != nil {
+		return o, err
+	}
+	secrets, err := server.SecretHasher(master)
+	if err != nil {
+		return o, err
+	}
+	now := time.Now()
+	clients, err := loadClients(cfg, secrets, now)
+	if err != nil {
+		return o, err
+	}
+	hasher, err := password.NewHasher(cfg.PasswordParams(), cfg.Login.HashConcurrency)
+	if err != nil {
+		return o, err
+	}
+	demo, err := loadMembers(ctx, cfg, hasher, now)
+	if err != nil {
+		return o, err
+	}
+	members := make([]server.Member, len(demo))
+	for i, d := range demo {
+		members[i] = server.Member{Account: d.Account, Member: d.Member}
+	}
+	t := cfg.Tokens
+	return server.Options{
+		Issuer:      cfg.Server.Issuer,
+		Storage:     sc,
+		AutoMigrate: cfg.Storage.AutoMigrate,
+		MasterKey:   master,
+		Keys:        keys.Config{Policy: cfg.KeyPolicy()},
+		Authz: authz.Config{
+			CodeTTL: t.CodeTTL, AuthRequestTTL: t.AuthRequestTTL, AccessTokenTTL: t.AccessTokenTTL,
+			IDTokenTTL: t.IDTokenTTL, RefreshIdleTTL: t.RefreshIdleTTL, RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
+			Vocabulary: cfg.ACRVocabulary(),
+		},
+		PasswordParams:  cfg.PasswordParams(),
+		HashConcurrency: cfg.Login.HashConcurrency,
+		Clients:         clients,
+		Members:         members,
+		Log:             log,
+	}, nil
+}
+
 // serve builds the server from cfg (already validated), listens on
 // cfg.Server.Addr and blocks until ctx ends, then shuts down gracefully
 // within cfg.Server.ShutdownTimeout.
-//
-// To do when wired: resolveMasterKey; open the store (cfg.Storage) and
-// migrate when cfg.Storage.AutoMigrate, else refuse a database that is not
-// up to date; ensure signing keys (cfg.KeyPolicy()); apply loadClients and,
-// in development, loadMembers; start the HTTP server; log the discovery
-// URL and the demo client ids for a newcomer.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
-	return errors.New("serve: " + errNotWired.Error())
+	// Libraries log through the default logger: make it ours, so that
+	// their lines are structured and go where ours go.
+	slog.SetDefault(log)
+	o, err := options(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	ids := make([]string, len(o.Clients))
+	for i, c := range o.Clients {
+		ids[i] = c.ID
+	}
+	sort.Strings(ids)
+	log.Info("Pforte is listening",
+		"addr", ln.Addr().String(),
+		"issuer", srv.Issuer(),
+		"environment", string(cfg.Server.Environment),
+		"storage", cfg.Storage.Type,
+		"discovery", srv.DiscoveryURL(),
+		"clients", strings.Join(ids, ","),
+		"demo_members", len(o.Members),
+	)
+	if cfg.Server.Environment == Development {
+		log.Info("Next steps: open the discovery URL, or start a login with the demo client online-forms; " +
+			"demo members and their passwords are in configs/dev/members.yaml. See README.md.")
+	}
+	return srv.Serve(ctx, ln, cfg.Server.ShutdownTimeout)
 }
 
-// openMigrator opens the database of cfg for `pforte migrate`. It must not
+// sqlMigrator adapts the storage adapter to `pforte migrate`.
+type sqlMigrator struct{ st *sqlstore.Store }
+
+func (m sqlMigrator) Up(ctx context.Context) ([]migration, error) {
+	applied, err := m.st.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := m.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, mg := range all {
+		if slices.Contains(applied, mg.Version) {
+			out = append(out, mg)
+		}
+	}
+	return out, nil
+}
+
+func (m sqlMigrator) Status(ctx context.Context) ([]migration, error) {
+	st, err := m.st.MigrationStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]migration, len(st.Migrations))
+	for i, mg := range st.Migrations {
+		out[i] = migration{Version: mg.Version, Name: mg.Name, AppliedAt: mg.AppliedAt}
+	}
+	return out, nil
+}
+
+func (m sqlMigrator) Close() error { return m.st.Close() }
+
+// openMigrator opens the database of cfg for `pforte migrate`. It does not
 // need the master key.
-func openMigrator(ctx context.Context, cfg *Config, log *slog.Logger) (migrator, error) {
-	return nil, errors.New("migrate: " + errNotWired.Error())
+func openMigrator(ctx context.Context, cfg *Config, _ *slog.Logger) (migrator, error) {
+	sc, err := storageConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	return sqlMigrator{st}, nil
+}
+
+// sqlAdmin is the operator back end for `pforte clients` and `pforte keys`.
+type sqlAdmin struct {
+	*sqlstore.Store
+	secrets client.SecretHasher
+	ring    func(context.Context) (*keys.Ring, error)
+}
+
+func (a sqlAdmin) SecretHasher() client.SecretHasher { return a.secrets }
+
+func (a sqlAdmin) RotateKeys(ctx context.Context, force bool) (signkey.Plan, error) {
+	r, err := a.ring(ctx)
+	if err != nil {
+		return signkey.Plan{}, err
+	}
+	return r.Rotate(ctx, force)
 }
 
 // openAdmin opens the store and the signing keys of cfg for `pforte
-// clients` and `pforte keys` (resolveMasterKey for the key material and the
-// client secret hash key).
+// clients` and `pforte keys`. The schema must be up to date.
 func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error) {
-	return nil, errors.New("admin: " + errNotWired.Error())
+	master, err := resolveMasterKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := server.SecretHasher(master)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := storageConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage.AutoMigrate {
+		if _, err := st.Migrate(ctx); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+	} else if ms, err := st.MigrationStatus(ctx); err != nil || !ms.UpToDate() {
+		_ = st.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("the database schema is not up to date: run `pforte migrate up` first")
+	}
+	ring := func(ctx context.Context) (*keys.Ring, error) {
+		return keys.New(ctx, st, master, keys.Config{Policy: cfg.KeyPolicy()}, time.Now, log)
+	}
+	return sqlAdmin{Store: st, secrets: secrets, ring: ring}, nil
 }

@@ -1,0 +1,331 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/adapters/oidc"
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/webui"
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/login"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/signkey"
+)
+
+// Member is a demo or test member: the account and the master data.
+type Member struct {
+	Account account.Account
+	Member  member.Member
+}
+
+// Options are everything the server needs, resolved: secrets read,
+// files parsed, defaults applied.
+type Options struct {
+	// Issuer is the issuer URL without trailing slash.
+	Issuer  string
+	Storage sqlstore.Config
+	// AutoMigrate applies pending migrations at start; without it a
+	// database that is not up to date is refused.
+	AutoMigrate bool
+	// MasterKey (32 bytes) seals the signing keys and keys the client
+	// secret hash.
+	MasterKey []byte
+	Keys      keys.Config
+	// Authz carries the token lifetimes; Issuer and TokenEndpoint are set
+	// from Issuer.
+	Authz          authz.Config
+	PasswordParams password.Params
+	// HashConcurrency bounds parallel password hashes (0: GOMAXPROCS).
+	HashConcurrency int
+	// Clients are applied (inserted or replaced) at start.
+	Clients []client.Client
+	// Members are inserted at start when their KVNR has no account yet
+	// (development and tests only).
+	Members []Member
+	// JanitorInterval is how often expired requests and tokens are
+	// deleted (default 1 minute).
+	JanitorInterval time.Duration
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Server is a built Pforte server.
+type Server struct {
+	opts    Options
+	store   *sqlstore.Store
+	ring    *keys.Ring
+	authz   *authz.Service
+	handler http.Handler
+	log     *slog.Logger
+}
+
+// SecretHasher returns the keyed hash client secrets are stored under,
+// derived from the master key.
+func SecretHasher(master []byte) (client.SecretHasher, error) {
+	if err := keys.CheckMaster(master); err != nil {
+		return client.SecretHasher{}, err
+	}
+	return client.NewSecretHasher(keys.DeriveKey(master, purposeClientSecrets))
+}
+
+const purposeClientSecrets = "pforte/v1/client-secret-hash"
+
+// New builds the server: opens and migrates the store, loads or creates
+// the signing keys, applies clients and members, and assembles the HTTP
+// handler. Close releases what New opened.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.JanitorInterval == 0 {
+		o.JanitorInterval = time.Minute
+	}
+	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
+	secrets, err := SecretHasher(o.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, o.Storage)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
+	}
+	s := &Server{opts: o, store: st, log: o.Log}
+	if err := s.build(ctx, secrets); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
+	o := s.opts
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	ring, err := keys.New(ctx, s.store, o.MasterKey, o.Keys, o.Now, o.Log)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	s.ring = ring
+	hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency)
+	if err != nil {
+		return err
+	}
+	ac := o.Authz
+	ac.Issuer = o.Issuer
+	ac.TokenEndpoint = o.Issuer + "/token"
+	s.authz, err = authz.New(ac, authz.Stores{
+		Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store, Replay: s.store,
+	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
+	if err != nil {
+		return err
+	}
+	if err := s.applyClients(ctx); err != nil {
+		return err
+	}
+	if err := s.applyMembers(ctx); err != nil {
+		return err
+	}
+	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, o.Log)
+	if err != nil {
+		return err
+	}
+	ui := webui.New(s.authz, login.New(s.store, hasher, o.Now), provider.AuthorizeError,
+		strings.HasPrefix(o.Issuer, "https://"), o.Log)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", provider.Handler())
+	mux.Handle(webui.Path, ui.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.Ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
+	return nil
+}
+
+func (s *Server) migrate(ctx context.Context) error {
+	if s.opts.AutoMigrate {
+		applied, err := s.store.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			s.log.Info("database migrated", "applied", applied)
+		}
+		return nil
+	}
+	st, err := s.store.MigrationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("migration status: %w", err)
+	}
+	if !st.UpToDate() {
+		return fmt.Errorf("the database schema is at version %d, this Pforte needs %d: run `pforte migrate up` first (auto-migration is off)", st.Current, st.Latest)
+	}
+	return nil
+}
+
+func (s *Server) applyClients(ctx context.Context) error {
+	for _, c := range s.opts.Clients {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if err := s.store.PutClient(ctx, c); err != nil {
+			return fmt.Errorf("apply client %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) applyMembers(ctx context.Context) error {
+	for _, m := range s.opts.Members {
+		if err := s.store.UpsertMember(ctx, m.Member); err != nil {
+			return fmt.Errorf("apply member %s: %w", m.Member.KVNR, err)
+		}
+		if _, err := s.store.AccountByKVNR(ctx, m.Account.KVNR); err == nil {
+			continue // keep the member's own password
+		} else if !errors.Is(err, fault.NotFound) {
+			return err
+		}
+		if err := s.store.CreateAccount(ctx, m.Account); err != nil && !errors.Is(err, fault.Conflict) {
+			return fmt.Errorf("apply account %s: %w", m.Account.KVNR, err)
+		}
+	}
+	return nil
+}
+
+// Handler is the whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Keys is the signing key ring (operator commands and tests rotate it).
+func (s *Server) Keys() *keys.Ring { return s.ring }
+
+// Store is the storage adapter.
+func (s *Server) Store() *sqlstore.Store { return s.store }
+
+// Issuer is the issuer URL.
+func (s *Server) Issuer() string { return s.opts.Issuer }
+
+// Ready reports whether the server can answer: the database answers and
+// signing keys are loaded.
+func (s *Server) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	if body, _ := s.ring.JWKS(); len(body) == 0 {
+		return fault.New(fault.Unavailable, "server.Ready", "no signing keys")
+	}
+	return nil
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully within
+// shutdownTimeout: the listener closes, requests in flight finish. It also
+// runs the key rotation loop and the janitor.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go func() { _ = s.ring.Run(bg) }()
+	go s.janitor(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// janitor deletes expired authorization requests, codes and tokens.
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(s.opts.JanitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.opts.Now()
+		n, err := s.store.DeleteExpired(ctx, now)
+		if err != nil {
+			s.log.Warn("janitor failed", "err", err)
+		} else if n > 0 {
+			s.log.Debug("janitor removed expired rows", "rows", n)
+		}
+	}
+}
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// DiscoveryURL is the OpenID Connect discovery document's URL.
+func (s *Server) DiscoveryURL() string {
+	return s.opts.Issuer + "/.well-known/openid-configuration"
+}
+
+// Vocabulary is the acr vocabulary in use.
+func (s *Server) Vocabulary() loa.Vocabulary { return s.authz.Config().Vocabulary }
+
+// KeyPolicy is a helper for the configuration: the longest token lifetime
+// decides how long a retired key stays published.
+func KeyPolicy(base signkey.Policy, lifetimes ...time.Duration) signkey.Policy {
+	for _, l := range lifetimes {
+		if l > base.MaxTokenLifetime {
+			base.MaxTokenLifetime = l
+		}
+	}
+	return base
+}
+
+// redactURL drops the query and fragment of a URL for logs: queries carry
+// codes, states and tokens.
+func redactURL(u *url.URL) string { return u.Path }
