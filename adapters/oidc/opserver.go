@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/fault"
 )
 
 // opServer implements the library's op.Server for the endpoints whose
@@ -20,6 +22,7 @@ import (
 type opServer struct {
 	op.UnimplementedServer
 	svc *authz.Service
+	log *slog.Logger
 }
 
 var _ op.Server = (*opServer)(nil)
@@ -28,7 +31,7 @@ var _ op.Server = (*opServer)(nil)
 func (s *opServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	c, err := s.svc.AuthenticateClient(ctx, credentials(r.Header, r.Data))
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	return opClient{c}, nil
 }
@@ -52,7 +55,7 @@ func credentials(h http.Header, cc *op.ClientCredentials) authz.Credentials {
 func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
 	resp, err := s.svc.ExchangeCode(ctx, clientOf(r.Client), r.Data.Code, r.Data.RedirectURI, r.Data.CodeVerifier)
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	return tokenResponse(resp), nil
 }
@@ -61,7 +64,7 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
 	resp, err := s.svc.Refresh(ctx, clientOf(r.Client), r.Data.RefreshToken, strings.Join(r.Data.Scopes, " "))
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	return tokenResponse(resp), nil
 }
@@ -70,7 +73,7 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 func (s *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
 	resp, err := s.svc.ClientCredentials(ctx, clientOf(r.Client), strings.Join(r.Data.Scope, " "))
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	return tokenResponse(resp), nil
 }
@@ -79,11 +82,11 @@ func (s *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRe
 func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	caller, err := s.svc.AuthenticateClient(ctx, credentials(r.Header, r.Data.ClientCredentials))
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	in, err := s.svc.Introspect(ctx, caller, r.Data.Token)
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	out := &oidc.IntrospectionResponse{Active: in.Active}
 	if in.Active {
@@ -112,7 +115,7 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 // Revocation revokes a token (RFC 7009).
 func (s *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
 	if err := s.svc.Revoke(ctx, clientOf(r.Client), r.Data.Token, r.Data.TokenTypeHint); err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	return op.NewResponse(struct{}{}), nil
 }
@@ -125,12 +128,22 @@ func (s *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSession
 		PostLogoutRedirectURI: r.Data.PostLogoutRedirectURI, State: r.Data.State,
 	})
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, s.fail(ctx, err)
 	}
 	if to == "" {
 		to = loggedOutPath
 	}
 	return op.NewRedirect(to), nil
+}
+
+// fail converts err for the client with tokenError. A server-side fault is
+// logged with its cause first: the client sees only a fixed text, and the
+// library logs only what the client sees.
+func (s *opServer) fail(ctx context.Context, err error) error {
+	if k := fault.KindOf(err); k == fault.Internal || k == fault.Unavailable {
+		s.log.ErrorContext(ctx, "token endpoint failed", "kind", k.String(), "err", err)
+	}
+	return tokenError(err)
 }
 
 func tokenResponse(t authz.TokenResponse) *op.Response {

@@ -92,7 +92,7 @@ func New(cfg Config, svc *authz.Service, keys KeySet, log *slog.Logger) (*Provid
 		Revocation:    op.NewEndpoint(pathRevocation),
 		EndSession:    op.NewEndpoint(pathEndSession),
 	}
-	p.lib = op.RegisterServer(&opServer{svc: svc}, endpoints)
+	p.lib = op.RegisterServer(&opServer{svc: svc, log: log}, endpoints)
 	return p, nil
 }
 
