@@ -1,0 +1,210 @@
+package letter
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/member"
+)
+
+// State is where a letter is in its life.
+type State string
+
+const (
+	// Requested: decided, not yet rendered. Holds no secrets yet.
+	Requested State = "requested"
+	// Rendered: secrets generated and their hashes stored; the PDF is being
+	// written to the outbox.
+	Rendered State = "rendered"
+	// HandedOver: the PDF is in the outbox; the letter can be activated.
+	HandedOver State = "handed_over"
+	// Activated: used once, successfully. Final.
+	Activated State = "activated"
+	// Voided: replaced by a newer letter or blocked by wrong attempts. Final.
+	Voided State = "voided"
+)
+
+// Recipient is who the letter goes to: the name and the address on file at
+// the time of the request, never an address from the request.
+type Recipient struct {
+	Name    string
+	Address member.Address
+}
+
+// Letter is one password letter.
+type Letter struct {
+	ID        string
+	KVNR      kvnr.KVNR
+	Recipient Recipient
+	State     State
+	// PasswordHash and CodeHash are set when the letter is rendered.
+	PasswordHash   string
+	CodeHash       string
+	FailedAttempts int
+	CreatedAt      time.Time
+	// ExpiresAt is the end of validity, printed on the letter.
+	ExpiresAt    time.Time
+	RenderedAt   time.Time
+	HandedOverAt time.Time
+	ActivatedAt  time.Time
+	VoidedAt     time.Time
+	// VoidReason is "superseded" or "attempts".
+	VoidReason string
+	// OutboxName is the file name in the outbox once handed over.
+	OutboxName string
+}
+
+// Void reasons.
+const (
+	ReasonSuperseded = "superseded"
+	ReasonAttempts   = "attempts"
+)
+
+// Activatable reports whether the letter can be activated at now.
+func (l Letter) Activatable(now time.Time) bool {
+	return l.State == HandedOver && now.Before(l.ExpiresAt)
+}
+
+// Policy is the rule set of password letters.
+type Policy struct {
+	// Validity is how long a letter can be activated.
+	Validity time.Duration
+	// MinInterval is the least time between two letters for one member.
+	MinInterval time.Duration
+	// MaxAttempts wrong activations void the letter.
+	MaxAttempts int
+}
+
+// DefaultPolicy: valid 60 days, one letter per 7 days, 5 attempts.
+var DefaultPolicy = Policy{Validity: 60 * 24 * time.Hour, MinInterval: 7 * 24 * time.Hour, MaxAttempts: 5}
+
+// Validate checks the policy.
+func (p Policy) Validate() error {
+	if p.Validity <= 0 || p.Validity > 90*24*time.Hour || p.MinInterval < 0 || p.MaxAttempts < 1 || p.MaxAttempts > 10 {
+		return fault.New(fault.Invalid, "letter.Policy", "letter validity must be 1s-90d, attempts 1-10")
+	}
+	return nil
+}
+
+// Alphabet is the character set of initial passwords and activation codes:
+// capital letters and digits without the look-alikes 0/O and 1/I (no
+// lower case at all, so l cannot occur), no special characters. 32 symbols,
+// so each carries exactly 5 bits and sampling has no bias.
+const Alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// Lengths of the printed secrets.
+const (
+	PasswordLength = 12 // 60 bits; guessing is capped by MaxAttempts
+	CodeLength     = 26 // 130 bits
+)
+
+// Secrets are what is printed on a letter. They exist in memory only while
+// the letter is rendered; the store keeps hashes.
+type Secrets struct {
+	InitialPassword string
+	ActivationCode  string
+}
+
+// LogValue keeps secrets out of logs.
+func (Secrets) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// NewSecrets draws a fresh initial password and activation code.
+func NewSecrets() Secrets {
+	return Secrets{InitialPassword: randomString(PasswordLength), ActivationCode: randomString(CodeLength)}
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	for i := range b {
+		b[i] = Alphabet[b[i]&31]
+	}
+	return string(b)
+}
+
+// Group writes s in groups of four for printing: "ABCD EFGH JKLM".
+func Group(s string) string {
+	var parts []string
+	for len(s) > 4 {
+		parts = append(parts, s[:4])
+		s = s[4:]
+	}
+	return strings.Join(append(parts, s), " ")
+}
+
+// Normalize reads a secret as a member typed it: spaces and dashes
+// dropped, lower case raised. It does not map look-alikes, which the
+// alphabet does not contain.
+func Normalize(typed string) string {
+	var b strings.Builder
+	for _, r := range typed {
+		switch {
+		case r == ' ' || r == '-' || r == '\t':
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// WellFormed reports whether s (normalised) could be a secret of length n.
+func WellFormed(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(Alphabet, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// Hasher computes the stored forms of letter secrets. The initial password
+// has only 60 bits, so it is hashed under a key kept outside the database
+// (HMAC-SHA-256): a stolen table does not allow guessing it offline. The
+// activation code has 130 bits and is hashed the same way for uniformity.
+type Hasher struct{ key []byte }
+
+// NewHasher returns a Hasher under key (at least 32 bytes).
+func NewHasher(key []byte) (Hasher, error) {
+	if len(key) < 32 {
+		return Hasher{}, fault.New(fault.Invalid, "letter.NewHasher", "letter hash key must be at least 32 bytes")
+	}
+	return Hasher{key: slices.Clone(key)}, nil
+}
+
+func (h Hasher) mac(kind, v string) string {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Password returns the stored form of an initial password.
+func (h Hasher) Password(pw string) string { return h.mac("initial-password", pw) }
+
+// Code returns the stored form of an activation code.
+func (h Hasher) Code(code string) string { return h.mac("activation-code", code) }
+
+// Matches compares typed secrets with a letter's hashes in constant time;
+// both are always compared, so timing does not tell which one was wrong.
+func (h Hasher) Matches(l Letter, password, code string) bool {
+	a := subtle.ConstantTimeCompare([]byte(h.Password(password)), []byte(l.PasswordHash))
+	b := subtle.ConstantTimeCompare([]byte(h.Code(code)), []byte(l.CodeHash))
+	return a&b == 1 && l.PasswordHash != "" && l.CodeHash != ""
+}

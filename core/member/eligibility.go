@@ -1,0 +1,63 @@
+package member
+
+import (
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// Eligibility says who may register: members insured now, members whose
+// insurance starts within Ahead (they need the app before their first day),
+// and members whose insurance ended at most Grace ago (they still need their
+// documents).
+type Eligibility struct {
+	Ahead time.Duration
+	Grace time.Duration
+}
+
+// DefaultEligibility: start at most 21 days ahead, ended at most 31 days ago.
+var DefaultEligibility = Eligibility{Ahead: 21 * 24 * time.Hour, Grace: 31 * 24 * time.Hour}
+
+// Validate refuses negative windows.
+func (e Eligibility) Validate() error {
+	if e.Ahead < 0 || e.Grace < 0 {
+		return fault.New(fault.Invalid, "member.Eligibility", "eligibility windows must not be negative")
+	}
+	return nil
+}
+
+// Eligible reports whether m may register at now. Dates are calendar days:
+// a member whose insurance ends today is insured today.
+func (e Eligibility) Eligible(m Member, now time.Time) bool {
+	day := now.UTC().Truncate(24 * time.Hour)
+	if m.InsuredFrom.IsZero() {
+		return false
+	}
+	from := m.InsuredFrom.UTC().Truncate(24 * time.Hour)
+	if from.Sub(day) > e.Ahead {
+		return false
+	}
+	if m.InsuredUntil.IsZero() {
+		return true
+	}
+	until := m.InsuredUntil.UTC().Truncate(24 * time.Hour)
+	return !until.Before(from) && day.Sub(until) <= e.Grace
+}
+
+// BirthDateMatches compares a birth date as the member typed it (YYYY-MM-DD
+// or DD.MM.YYYY) with the one on file.
+func (m Member) BirthDateMatches(typed string) bool {
+	d, ok := ParseDate(typed)
+	return ok && m.BirthDate != "" && d == m.BirthDate
+}
+
+// ParseDate reads a calendar date as YYYY-MM-DD or the German DD.MM.YYYY and
+// returns it as YYYY-MM-DD.
+func ParseDate(s string) (string, bool) {
+	for _, layout := range []string{"2006-01-02", "02.01.2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format("2006-01-02"), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,62 @@
+package member_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/member"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestEligible(t *testing.T) {
+	now := time.Date(2026, 11, 29, 15, 4, 5, 0, time.UTC)
+	e := member.DefaultEligibility
+	for _, tc := range []struct {
+		name        string
+		from, until string
+		want        bool
+	}{
+		{"insured, open-ended", "2020-01-01", "", true},
+		{"insured, ends later", "2020-01-01", "2027-01-01", true},
+		{"starts today", "2026-11-29", "", true},
+		{"starts in 21 days", "2026-12-20", "", true},
+		{"starts in 22 days", "2026-12-21", "", false},
+		{"ended today", "2020-01-01", "2026-11-29", true},
+		{"ended 31 days ago", "2020-01-01", "2026-10-29", true},
+		{"ended 32 days ago", "2020-01-01", "2026-10-28", false},
+		{"no start date", "", "", false},
+		{"end before start", "2026-11-01", "2026-10-01", false},
+	} {
+		m := member.Member{}
+		if tc.from != "" {
+			m.InsuredFrom = day(tc.from)
+		}
+		if tc.until != "" {
+			m.InsuredUntil = day(tc.until)
+		}
+		if got := e.Eligible(m, now); got != tc.want {
+			t.Errorf("%s: Eligible = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestBirthDateMatches(t *testing.T) {
+	m := member.Member{BirthDate: "1980-02-29"}
+	for in, want := range map[string]bool{
+		"1980-02-29": true, "29.02.1980": true, "1980-03-01": false, "29.2.1980": false, "": false, "1981-02-29": false,
+	} {
+		if got := m.BirthDateMatches(in); got != want {
+			t.Errorf("BirthDateMatches(%q) = %v, want %v", in, got, want)
+		}
+	}
+	if (member.Member{}).BirthDateMatches("1980-02-29") {
+		t.Error("a member without a birth date matched")
+	}
+}

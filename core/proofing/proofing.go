@@ -1,0 +1,53 @@
+package proofing
+
+import (
+	"time"
+
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+)
+
+// Method names a way of proving a member's identity.
+type Method string
+
+const (
+	// Letter: a password letter sent by post to the address on file
+	// (eIDAS substantial).
+	Letter Method = "letter"
+	// EID: the electronic ID card through an eID service (eIDAS high).
+	EID Method = "eid"
+)
+
+// Attributes are the identity attributes a proofing verified.
+type Attributes struct {
+	GivenName  string
+	FamilyName string
+	BirthDate  string // YYYY-MM-DD
+	Address    member.Address
+}
+
+// Evidence says how the proof was obtained (OpenID Connect for Identity
+// Assurance calls this evidence).
+type Evidence struct {
+	// Type is the kind of evidence: "postal_letter", "electronic_id".
+	Type string
+	// Reference identifies the evidence at Pforte (a letter id, an eID
+	// transaction id); never a secret.
+	Reference string
+	// IssuedAt is when the evidence was created (the letter printed).
+	IssuedAt time.Time
+	// DeliveredTo is the postal address a letter went to.
+	DeliveredTo member.Address
+}
+
+// Proof is the outcome of one successful identity proofing.
+type Proof struct {
+	Method     Method
+	Level      loa.Level
+	KVNR       kvnr.KVNR
+	Attributes Attributes
+	Evidence   Evidence
+	// Time is when the proofing completed.
+	Time time.Time
+}
