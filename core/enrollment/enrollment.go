@@ -1,0 +1,32 @@
+package enrollment
+
+import (
+	"time"
+
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/proofing"
+)
+
+// TTL is how long an enrollment session lasts.
+const TTL = 30 * time.Minute
+
+// Session is one enrollment. The app holds a bearer token for it; the
+// store keeps the token's hash.
+type Session struct {
+	ID        string
+	TokenHash string
+	AccountID string
+	KVNR      kvnr.KVNR
+	Method    proofing.Method
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// PasswordSetAt is when the member set their own password.
+	PasswordSetAt time.Time
+	// CompletedAt is when every step was done and the account activated.
+	CompletedAt time.Time
+}
+
+// Open reports whether the session can still take steps at now.
+func (s Session) Open(now time.Time) bool {
+	return s.CompletedAt.IsZero() && now.Before(s.ExpiresAt)
+}

@@ -1,0 +1,34 @@
+package letter
+
+import (
+	"time"
+
+	"github.com/pforte-id/pforte/core/kvnr"
+)
+
+// Request is a member's request for a letter as the app sent it. It is
+// queued and decided later, so that the answer to the app is the same, and
+// as fast, whoever asks (no member enumeration).
+type Request struct {
+	ID   string
+	KVNR kvnr.KVNR
+	// BirthDate is what the member typed, normalised to YYYY-MM-DD. It is
+	// deleted with the request.
+	BirthDate   string
+	RequestedAt time.Time
+}
+
+// Document is what a rendered letter shows.
+type Document struct {
+	LetterID  string
+	Recipient Recipient
+	// InitialPassword and ActivationCode in print form (grouped).
+	InitialPassword string
+	ActivationCode  string
+	// ActivationURL is carried in the QR code: the app opens it.
+	ActivationURL string
+	Date          time.Time
+	ValidUntil    time.Time
+	// Sender is the insurer's name and return address line.
+	Sender string
+}

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/proofing"
+)
+
+// MemberImport loads the insurer's member master data in bulk (operator
+// import). The directory lookup itself is Members.MemberByKVNR.
+type MemberImport interface {
+	// UpsertMembers inserts or replaces ms (by KVNR) in one transaction:
+	// all or nothing. Errors: Invalid for a duplicate KVNR within ms.
+	UpsertMembers(ctx context.Context, ms []member.Member) error
+}
+
+// Registrations queues members' requests for a letter until a worker
+// decides them.
+type Registrations interface {
+	// EnqueueRegistration stores r. Errors: Conflict on a duplicate ID.
+	EnqueueRegistration(ctx context.Context, r letter.Request) error
+	// ClaimRegistrations leases up to n queued requests, oldest first, whose
+	// lease is free at now, until leaseUntil; concurrent callers never get
+	// the same request while its lease runs.
+	ClaimRegistrations(ctx context.Context, n int, now, leaseUntil time.Time) ([]letter.Request, error)
+	// DeleteRegistration removes a decided request. Idempotent.
+	DeleteRegistration(ctx context.Context, id string) error
+}
+
+// Letters stores password letters. Every state change is a conditional,
+// atomic operation; a letter never goes back to an earlier state.
+type Letters interface {
+	// CreateLetter inserts l (state Requested) and voids (reason
+	// superseded) every earlier letter of l.KVNR that is not Activated or
+	// Voided, in one transaction — unless a letter of l.KVNR was created at
+	// or after notBefore: then nothing changes. Errors: Conflict (too soon,
+	// or duplicate ID).
+	CreateLetter(ctx context.Context, l letter.Letter, notBefore, now time.Time) error
+	// LetterByID returns letter id. Errors: NotFound.
+	LetterByID(ctx context.Context, id string) (letter.Letter, error)
+	// LatestLetter returns the newest letter of k. Errors: NotFound.
+	LatestLetter(ctx context.Context, k kvnr.KVNR) (letter.Letter, error)
+	// ListLetters returns letters in state (all states when empty), newest
+	// first, at most limit.
+	ListLetters(ctx context.Context, state letter.State, limit int) ([]letter.Letter, error)
+	// ClaimLetters leases up to n letters in state Requested or Rendered
+	// whose lease is free at now, until leaseUntil, oldest first.
+	ClaimLetters(ctx context.Context, n int, now, leaseUntil time.Time) ([]letter.Letter, error)
+	// MarkRendered stores the hashes of newly drawn secrets and the outbox
+	// file name and sets state Rendered, only from Requested or Rendered.
+	// Errors: NotFound; Conflict in any other state (voided meanwhile).
+	MarkRendered(ctx context.Context, id, passwordHash, codeHash, outboxName string, now time.Time) error
+	// MarkHandedOver sets Rendered → HandedOver. Errors: NotFound; Conflict.
+	MarkHandedOver(ctx context.Context, id string, now time.Time) error
+	// FailActivation counts one wrong activation of letter id if it is
+	// HandedOver, and voids it (reason attempts) when the count reaches max,
+	// atomically: N concurrent calls add exactly N. Returns the new count.
+	// Errors: NotFound; Conflict when the letter is not HandedOver.
+	FailActivation(ctx context.Context, id string, max int, now time.Time) (int, error)
+	// ActivateLetter sets HandedOver → Activated if fewer than max attempts
+	// failed and the letter has not expired at now; exactly one of
+	// concurrent callers succeeds. Errors: NotFound; Conflict otherwise.
+	ActivateLetter(ctx context.Context, id string, max int, now time.Time) error
+}
+
+// Enrollments stores enrollment sessions and the proofs behind accounts.
+type Enrollments interface {
+	// StartEnrollment, in one transaction, creates the account a for
+	// p.KVNR if none exists (else raises its proofing level to p.Level when
+	// higher, keeping its ID, status and password), records proof p for
+	// it, and inserts session s with s.AccountID set to the account's ID.
+	// Returns the account as stored. Errors: Conflict on a duplicate
+	// session ID or token hash.
+	StartEnrollment(ctx context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error)
+	// EnrollmentByTokenHash returns the session. Errors: NotFound.
+	EnrollmentByTokenHash(ctx context.Context, tokenHash string) (enrollment.Session, error)
+	// SetEnrollmentPassword sets the password hash of the session's account
+	// and PasswordSetAt of the session in one transaction, only while the
+	// session is open at now. Errors: NotFound; Expired (session over or
+	// completed).
+	SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error
+	// Proofs returns the proofs recorded for an account, oldest first.
+	Proofs(ctx context.Context, accountID string) ([]proofing.Proof, error)
+}
+
+// RateLimits counts events per key across all replicas.
+type RateLimits interface {
+	// Hit counts one event for key in the fixed window of length window
+	// that contains now, and reports whether the count is still within
+	// limit; when not, retryAfter is the time until the window ends.
+	// Atomic: N concurrent hits count N.
+	Hit(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error)
+}
