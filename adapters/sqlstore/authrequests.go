@@ -11,6 +11,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/ports/store"
 )
 
 type authRequestRow struct {
@@ -343,10 +344,13 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, now time.Time) (gra
 	return c, err
 }
 
-// DeleteExpired removes everything that expired before now: authorization
-// requests and codes, refresh tokens, access tokens and token families, and
-// one-time values. It serves both AuthRequests and Tokens, whose methods of
-// this name have the same signature. It returns how many rows went.
+// DeleteExpired removes everything that expired strictly before now:
+// authorization requests, refresh tokens, access tokens and token families,
+// and one-time values; authorization codes only store.CodeRetention after
+// their expiry, so that a replay in that window still finds its code (and
+// RevokeFamiliesOfCode its mark). It serves both AuthRequests and Tokens,
+// whose methods of this name have the same signature. It returns how many
+// rows went.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	// Children before families, so that ON DELETE CASCADE only takes tokens
@@ -354,8 +358,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// is its own statement, retried on its own, so that a busy database
 	// does not make the count forget rows already gone.
 	for _, table := range []string{"auth_requests", "auth_codes", "refresh_tokens", "access_tokens", "token_families", "replay_values"} {
+		before := now
+		if table == "auth_codes" {
+			before = now.Add(-store.CodeRetention)
+		}
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {
-			n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM `+table+` WHERE expires_at < ?`), msInt(now))
+			n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM `+table+` WHERE expires_at < ?`), msInt(before))
 			total += n
 			return err
 		})

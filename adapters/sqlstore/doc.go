@@ -29,7 +29,13 @@
 // BEGIN IMMEDIATE and the busy timeout. Only after a lost race does the adapter
 // read the row again to name the reason (NotFound, Expired, Conflict, ...).
 // Partial unique indexes allow at most one next and one active signing key,
-// which is what makes two concurrent key rotations collide.
+// which is what makes two concurrent key rotations collide. A replayed code
+// and the tokens stored for it (RevokeFamiliesOfCode against CreateFamily)
+// meet on the code's row: each transaction first UPDATEs that row, which
+// orders them; CreateFamily explains the interleavings.
+//
+// Authorization codes outlive their expiry by store.CodeRetention before
+// DeleteExpired removes them, so that a late replay is still a replay.
 //
 // AuthRequests.DeleteExpired and Tokens.DeleteExpired have one signature and
 // so one implementation: it clears every table with an expiry.

@@ -38,8 +38,38 @@ func sameFamily(op, tokenFamily, id string) error {
 
 // CreateFamily inserts family f with its first refresh token rt (may be
 // nil) and first access token at, in one transaction. The tokens are stored
-// under f.ID. Errors: Conflict on a duplicate ID, hash or JTI; Invalid when
-// a token names another family.
+// under f.ID. When f.CodeHash names a code marked replayed, nothing is
+// inserted. Errors: Conflict when the code was replayed, or on a duplicate
+// ID, hash or JTI; Invalid when a token names another family.
+//
+// Why no interleaving with RevokeFamiliesOfCode (R) leaves an unrevoked
+// family for a replayed code: both transactions begin with an UPDATE of the
+// code's auth_codes row, R setting replayed_at and CreateFamily (C) touching
+// the row only where replayed_at IS NULL. An UPDATE that matches a row holds
+// its row lock until commit, so R and C take turns on the row.
+//
+// On PostgreSQL (READ COMMITTED):
+//   - C first: R's UPDATE waits for C's commit. R's next statement, the
+//     UPDATE of token_families, runs on a snapshot taken after that commit
+//     (READ COMMITTED takes one per statement), so it sees C's family and
+//     revokes it. If C rolled back, there is nothing to revoke.
+//   - R first: C's UPDATE waits for R's commit, then re-evaluates its WHERE
+//     on the committed row version: replayed_at is set, no row matches, C
+//     finds the row still there and returns Conflict before inserting
+//     anything. If R rolled back, C proceeds: the code was not marked.
+//   - One committed before the other began: the same outcomes without
+//     waiting.
+//
+// Under REPEATABLE READ or SERIALIZABLE the waiting statement fails with a
+// serialization failure instead, and inTx runs the whole transaction again,
+// which then sees the other's commit. On SQLite, BEGIN IMMEDIATE serialises
+// every write transaction, so R and C run one after the other and one of
+// the last two outcomes holds.
+//
+// A code that is not in auth_codes (unknown, or deleted by DeleteExpired
+// after store.CodeRetention) matches no row and does not stop the insert;
+// codes are kept long past any exchange, so the winner of RedeemCode always
+// finds its code here.
 func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error {
 	const op = "sqlstore.CreateFamily"
 	if rt != nil {
@@ -51,6 +81,11 @@ func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.Refr
 		return err
 	}
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		if f.CodeHash != "" {
+			if err := codeNotReplayed(ctx, tx, op, f.CodeHash); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(insertFamily),
 			f.ID, f.ClientID, f.Subject, list(f.Scopes), ms(f.AuthTime), list(f.AMR), f.ACR, f.CodeHash,
 			ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt)); err != nil {
@@ -65,6 +100,27 @@ func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.Refr
 		_, err := tx.ExecContext(ctx, tx.Rebind(insertAccessToken), accessTokenArgs(at, f.ID)...)
 		return err
 	})
+}
+
+// codeNotReplayed locks the row of code hash, if there is one, and fails
+// with Conflict when the code is marked replayed. The UPDATE writes nothing
+// new (replayed_at stays NULL); it is there for the row lock it takes and
+// for the atomic check of its WHERE clause (see CreateFamily).
+func codeNotReplayed(ctx context.Context, tx *sqlx.Tx, op, hash string) error {
+	n, err := exec(ctx, tx, tx.Rebind(`UPDATE auth_codes SET replayed_at = NULL
+		WHERE hash = ? AND replayed_at IS NULL`), hash)
+	if err != nil || n == 1 {
+		return err
+	}
+	var one int
+	err = tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM auth_codes WHERE hash = ?`), hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // not (or no longer) stored: nothing marks it
+	case err != nil:
+		return err
+	}
+	return fault.New(fault.Conflict, op, "")
 }
 
 type familyRow struct {
@@ -220,17 +276,28 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) erro
 	})
 }
 
-// RevokeFamiliesOfCode revokes every family issued for the code with
-// codeHash and returns how many were newly revoked (0 is not an error).
+// RevokeFamiliesOfCode marks the code with codeHash replayed and revokes
+// every family issued for it, in one transaction, and returns how many
+// families were newly revoked (0 is not an error). The mark comes first: it
+// takes the code's row lock, which orders this transaction against a
+// concurrent CreateFamily for the code (see there). Idempotent: the first
+// replay time stays. An unknown code has no row to mark.
 func (s *Store) RevokeFamiliesOfCode(ctx context.Context, codeHash string, now time.Time) (int, error) {
 	var n int64
-	err := s.do(ctx, "sqlstore.RevokeFamiliesOfCode", func() error {
+	err := s.inTx(ctx, "sqlstore.RevokeFamiliesOfCode", func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE auth_codes SET replayed_at = COALESCE(replayed_at, ?)
+			WHERE hash = ?`), msInt(now), codeHash); err != nil {
+			return err
+		}
 		var err error
-		n, err = exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = ?
+		n, err = exec(ctx, tx, tx.Rebind(`UPDATE token_families SET revoked_at = ?
 			WHERE code_hash = ? AND revoked_at IS NULL`), msInt(now), codeHash)
 		return err
 	})
-	return int(n), err
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // CreateAccessToken records a token issued without a family

@@ -62,41 +62,83 @@ type AuthRequests interface {
 	// it already has a login.
 	CompleteAuthRequest(ctx context.Context, id string, l grant.Login, now time.Time) error
 	// IssueCode deletes the completed request c.Request.ID and stores code c
-	// in one step, so a request yields at most one code.
-	// Errors: NotFound when the request does not exist (any more);
-	// Forbidden when it has no login yet.
+	// in one step, so a request yields at most one code; when it fails,
+	// nothing changed. Errors: NotFound when the request does not exist (any
+	// more); Forbidden when it has no login yet; Conflict when a code with
+	// c.Hash exists.
 	IssueCode(ctx context.Context, c grant.Code) error
 	// RedeemCode marks the code with hash as used and returns it. Exactly one
 	// of any number of concurrent callers succeeds. Errors: NotFound for an
-	// unknown hash; Expired when ExpiresAt <= now; Conflict when it was used
-	// before — then the code is returned too, so that the caller can revoke
-	// what it issued.
+	// unknown hash (or one DeleteExpired removed); Conflict when it was used
+	// before, also after it expired — then the code is returned too, so that
+	// the caller can revoke what it issued (Tokens.RevokeFamiliesOfCode);
+	// Expired when it is unused and ExpiresAt <= now.
 	RedeemCode(ctx context.Context, hash string, now time.Time) (grant.Code, error)
-	// DeleteExpired removes requests and codes that expired before now and
-	// returns how many rows went.
+	// DeleteExpired removes requests that expired strictly before now
+	// (ExpiresAt < now) and codes whose ExpiresAt + CodeRetention < now, and
+	// returns how many rows went. A type that implements both AuthRequests
+	// and Tokens serves both with one method, which clears everything
+	// expired.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
+
+// CodeRetention is how long a store keeps an authorization code after it
+// expired. A code is spent by RedeemCode and its tokens are stored by a
+// later CreateFamily; a replay that comes in between, or up to this long
+// after the code's expiry, must still find the code, so that RedeemCode
+// says Conflict (not NotFound) and RevokeFamiliesOfCode can mark it
+// replayed and revoke what it issued (RFC 6749 §4.1.2). It is far longer
+// than any exchange takes: a code lives at most 60 s and the exchange runs
+// within its lifetime.
+const CodeRetention = 10 * time.Minute
 
 // Tokens stores refresh token families, refresh tokens and access tokens.
 type Tokens interface {
 	// CreateFamily inserts family f with its first refresh token rt (may be
 	// nil when the client gets no refresh token) and first access token at,
-	// in one transaction. Errors: Conflict on a duplicate ID or hash.
+	// in one transaction; the tokens are stored under f.ID. When it fails,
+	// nothing of it is stored.
+	//
+	// When f.CodeHash is not empty and names a code that
+	// RevokeFamiliesOfCode has marked replayed, it creates nothing and
+	// returns Conflict. The check is atomic with the insert: whatever the
+	// interleaving of a CreateFamily and a concurrent RevokeFamiliesOfCode
+	// for the same code, either CreateFamily fails or the family it created
+	// is revoked. (This closes the gap between RedeemCode and CreateFamily,
+	// in which a replay finds no family to revoke yet.) The mark lives with
+	// the code: f.CodeHash need not name a code the store holds, and one it
+	// does not hold (unknown, or removed by DeleteExpired) has no mark.
+	//
+	// Errors: Conflict when the code was replayed, or on a duplicate family
+	// ID, refresh token hash or access token JTI; Invalid when rt or at names
+	// a family other than f.ID (an empty FamilyID is taken as f.ID).
 	CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error
 	// RefreshToken returns the refresh token with hash and its family.
 	// Errors: NotFound.
 	RefreshToken(ctx context.Context, hash string) (grant.RefreshToken, grant.Family, error)
 	// RotateRefreshToken marks the token with oldHash used and inserts next
-	// and at, in one transaction, only if the old token is unused and its
-	// family is not revoked. Exactly one of concurrent callers succeeds.
-	// Errors: NotFound; Conflict when the old token was used already (reuse);
-	// Forbidden when the family is revoked.
+	// and at into its family, in one transaction, only if the old token is
+	// unused and unexpired and its family neither revoked nor expired.
+	// Exactly one of concurrent callers succeeds; when it fails, nothing
+	// changed. Errors, in the order they are checked: NotFound for an
+	// unknown hash; Conflict when the old token was used already (reuse —
+	// also in a revoked family, so that every replay of a spent token is
+	// seen); Forbidden when the family is revoked; Expired when the token or
+	// its family has expired at now (ExpiresAt <= now); Invalid when next or
+	// at names another family (an empty FamilyID is taken as the old
+	// token's); Conflict on a duplicate hash or JTI.
 	RotateRefreshToken(ctx context.Context, oldHash string, next grant.RefreshToken, at grant.AccessToken, now time.Time) error
 	// RevokeFamily revokes family id: its refresh tokens and access tokens
 	// stop working. Idempotent. Errors: NotFound.
 	RevokeFamily(ctx context.Context, id string, now time.Time) error
-	// RevokeFamiliesOfCode revokes every family issued for the code with
-	// codeHash and returns how many were revoked (0 is not an error).
+	// RevokeFamiliesOfCode is called for a replayed code. In one atomic step
+	// it marks the code with codeHash replayed, durably and for as long as
+	// the store keeps the code (see CodeRetention), and revokes every family
+	// issued for it; it returns how many families were newly revoked (0 is
+	// not an error). The mark makes a later or concurrent CreateFamily for
+	// the code fail with Conflict, so that nothing issued for a replayed
+	// code stays valid, whichever of the two comes first. Idempotent; an
+	// unknown code is not an error (there is nothing to mark).
 	RevokeFamiliesOfCode(ctx context.Context, codeHash string, now time.Time) (int, error)
 	// CreateAccessToken records a token issued without a family
 	// (client_credentials). Errors: Conflict on a duplicate JTI.
@@ -106,13 +148,17 @@ type Tokens interface {
 	AccessToken(ctx context.Context, jti string) (grant.AccessToken, error)
 	// RevokeAccessToken revokes one access token. Idempotent. Errors: NotFound.
 	RevokeAccessToken(ctx context.Context, jti string, now time.Time) error
-	// DeleteExpired removes tokens and families that expired before now.
+	// DeleteExpired removes tokens and families that expired strictly
+	// before now (ExpiresAt < now) and returns how many rows went; a
+	// family's tokens go with it. See AuthRequests.DeleteExpired.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // SigningKeys stores token signing keys (private parts sealed).
 type SigningKeys interface {
-	// CreateSigningKey inserts k. Errors: Conflict when the ID exists.
+	// CreateSigningKey inserts k. Errors: Conflict when the ID exists, or
+	// when k is next (or active) and another key is next (or active)
+	// already: there is at most one of each.
 	CreateSigningKey(ctx context.Context, k signkey.Key) error
 	// ListSigningKeys returns all keys, oldest first.
 	ListSigningKeys(ctx context.Context) ([]signkey.Key, error)

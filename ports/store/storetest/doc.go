@@ -9,7 +9,8 @@
 // operations, a cancelled context (always Unavailable), and the races:
 // N concurrent callers of RedeemCode, IssueCode, CompleteAuthRequest,
 // RotateRefreshToken, UseOnce and ApplyKeyPlan on one value have exactly one
-// winner.
+// winner; and CreateFamily racing RevokeFamiliesOfCode for one code, many
+// times over, never leaves an active family for the replayed code.
 //
 // Layer: ports. Imports: standard library (testing), ports/store, core
 // domain packages.

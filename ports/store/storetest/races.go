@@ -15,6 +15,10 @@ import (
 // the others get the kind the port names for a lost race. None of them may
 // see NotFound, Unavailable or Internal: a busy database is not an outage.
 
+// replayers is the number of concurrent replays of one code in
+// CreateFamilyAgainstReplay, which repeats its race many times.
+const replayers = 4
+
 var raceTests = []test{
 	{"RedeemCode", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -89,6 +93,65 @@ var raceTests = []test{
 				wantKind(t, "loser's access token", err2, fault.NotFound)
 			}
 		}
+	}},
+	// A replay of a code (RevokeFamiliesOfCode, from several replayers)
+	// races the winner of the exchange storing its tokens (CreateFamily).
+	// Whatever the interleaving, no active family may remain for the
+	// replayed code: either CreateFamily failed with Conflict and stored
+	// nothing, or its family is revoked, by exactly one of the replayers.
+	{"CreateFamilyAgainstReplay", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		const rounds = 50
+		created := 0
+		for round := range rounds {
+			c := redeemedCode(t, ctx, s, fmt.Sprintf("req-%d", round), fmt.Sprintf("code-%d", round))
+			f := newFamily(fmt.Sprintf("fam-%d", round), c.Hash)
+			rt, at := newRefreshToken("rt-"+f.ID, f.ID), newAccessToken("at-"+f.ID, f.ID)
+			replay := t0.Add(2 * time.Second)
+			revoked := make([]int, replayers+1)
+			errs := raceN(replayers+1, func(i int) error {
+				if i == 0 {
+					return s.CreateFamily(ctx, f, &rt, at)
+				}
+				var err error
+				revoked[i], err = s.RevokeFamiliesOfCode(ctx, c.Hash, replay)
+				return err
+			})
+			total := 0
+			for i, err := range errs[1:] {
+				must(t, fmt.Sprintf("round %d: replayer %d: RevokeFamiliesOfCode", round, i+1), err)
+				total += revoked[i+1]
+			}
+			switch err := errs[0]; {
+			case err == nil:
+				created++
+				got, err := s.AccessToken(ctx, at.JTI)
+				must(t, "AccessToken", err)
+				if got.RevokedAt.IsZero() {
+					t.Fatalf("round %d: the family stored for a replayed code is not revoked", round)
+				}
+				_, fam, err := s.RefreshToken(ctx, rt.Hash)
+				must(t, "RefreshToken", err)
+				if fam.Active(replay) {
+					t.Fatalf("round %d: the family stored for a replayed code is active", round)
+				}
+				if total != 1 {
+					t.Errorf("round %d: the replayers revoked %d families, want 1", round, total)
+				}
+			default:
+				wantKind(t, fmt.Sprintf("round %d: CreateFamily", round), err, fault.Conflict)
+				wantNoFamily(t, ctx, s, f.ID, rt.Hash, at.JTI)
+				if total != 0 {
+					t.Errorf("round %d: the replayers revoked %d families of a refused CreateFamily", round, total)
+				}
+			}
+			// The code stays marked whoever won.
+			f2 := newFamily(f.ID+"-again", c.Hash)
+			wantKind(t, fmt.Sprintf("round %d: CreateFamily after the race", round),
+				s.CreateFamily(ctx, f2, nil, newAccessToken("at-"+f2.ID, f2.ID)), fault.Conflict)
+		}
+		// Both outcomes are correct; which one happens is up to the scheduler.
+		t.Logf("%d of %d families stored (then revoked), %d refused", created, rounds, rounds-created)
 	}},
 	{"UseOnce", func(t *testing.T, s store.Store) {
 		ctx := t.Context()

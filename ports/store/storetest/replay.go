@@ -121,6 +121,85 @@ var expiryTests = []test{
 		wantKind(t, "live value", s.UseOnce(ctx, "client_assertion", "jti-live", t0.Add(2*time.Hour), t0.Add(31*time.Minute)), fault.Conflict)
 		must(t, "expired value", s.UseOnce(ctx, "client_assertion", "jti-old", t0.Add(2*time.Hour), t0.Add(31*time.Minute)))
 	}},
+	// Codes outlive their expiry by store.CodeRetention, so that a late
+	// replay is still a replay (Conflict, not NotFound) and its mark stays.
+	{"DeleteExpiredKeepsCodes", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		used := redeemedCode(t, ctx, s, "req-used", "code-used")
+		r := completedRequest("req-unused")
+		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
+		unused := newCode("code-unused", r)
+		must(t, "IssueCode", s.IssueCode(ctx, unused))
+		exp := unused.ExpiresAt // newCode's, the same for both
+
+		_, err := s.DeleteExpired(ctx, exp.Add(time.Millisecond))
+		must(t, "DeleteExpired just after expiry", err)
+		_, err = s.RedeemCode(ctx, used.Hash, exp.Add(time.Second))
+		wantKind(t, "replay of a just expired code", err, fault.Conflict)
+		_, err = s.RedeemCode(ctx, unused.Hash, exp.Add(time.Second))
+		wantKind(t, "redemption of a just expired code", err, fault.Expired)
+		_, err = s.RevokeFamiliesOfCode(ctx, used.Hash, exp.Add(time.Second))
+		must(t, "RevokeFamiliesOfCode", err)
+
+		_, err = s.DeleteExpired(ctx, exp.Add(store.CodeRetention))
+		must(t, "DeleteExpired at the end of the retention", err)
+		_, err = s.RedeemCode(ctx, used.Hash, exp.Add(store.CodeRetention))
+		wantKind(t, "replay at the end of the retention", err, fault.Conflict)
+		err = s.CreateFamily(ctx, newFamily("fam-late", used.Hash), nil, newAccessToken("at-late", "fam-late"))
+		wantKind(t, "CreateFamily for the replayed code", err, fault.Conflict)
+
+		n, err := s.DeleteExpired(ctx, exp.Add(store.CodeRetention+time.Millisecond))
+		must(t, "DeleteExpired after the retention", err)
+		if n != 2 {
+			t.Errorf("DeleteExpired after the retention = %d, want 2 (the codes)", n)
+		}
+		for _, h := range []string{used.Hash, unused.Hash} {
+			_, err = s.RedeemCode(ctx, h, exp.Add(store.CodeRetention+time.Millisecond))
+			wantKind(t, "RedeemCode of "+h+" after the retention", err, fault.NotFound)
+		}
+	}},
+	// Everything else goes when it expired strictly before now.
+	{"DeleteExpiredStrictlyBefore", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		exp := t0.Add(time.Hour)
+		r := newAuthRequest("req-b")
+		r.ExpiresAt = exp
+		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
+		f := newFamily("fam-b", "code-b")
+		f.ExpiresAt = exp
+		rt := newRefreshToken("rt-b", f.ID)
+		rt.ExpiresAt = exp
+		at := newAccessToken("at-b", f.ID)
+		at.ExpiresAt = exp
+		must(t, "CreateFamily", s.CreateFamily(ctx, f, &rt, at))
+		cc := newAccessToken("cc-b", "")
+		cc.ExpiresAt = exp
+		must(t, "CreateAccessToken", s.CreateAccessToken(ctx, cc))
+		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-b", exp, t0))
+
+		n, err := s.DeleteExpired(ctx, exp)
+		must(t, "DeleteExpired at expiry", err)
+		if n != 0 {
+			t.Errorf("DeleteExpired at expiry = %d, want 0", n)
+		}
+		_, err = s.AuthRequestByID(ctx, r.ID)
+		must(t, "request at its expiry", err)
+		_, _, err = s.RefreshToken(ctx, rt.Hash)
+		must(t, "refresh token at its expiry", err)
+		_, err = s.AccessToken(ctx, cc.JTI)
+		must(t, "access token at its expiry", err)
+
+		n, err = s.DeleteExpired(ctx, exp.Add(time.Millisecond))
+		must(t, "DeleteExpired after expiry", err)
+		// request, family, refresh token, two access tokens, one-time value.
+		if n < 6 {
+			t.Errorf("DeleteExpired after expiry = %d, want at least 6", n)
+		}
+		_, err = s.AuthRequestByID(ctx, r.ID)
+		wantKind(t, "request after its expiry", err, fault.NotFound)
+		_, err = s.AccessToken(ctx, cc.JTI)
+		wantKind(t, "access token after its expiry", err, fault.NotFound)
+	}},
 	{"FamilyActiveUntilExpiry", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-exp", "code-exp")

@@ -96,6 +96,19 @@ var signingKeyTests = []test{
 			t.Errorf("states changed: %v", states)
 		}
 	}},
+	{"CreateSecondNextOrActive", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		seedKeys(t, s)
+		wantKind(t, "CreateSigningKey second next key",
+			s.CreateSigningKey(ctx, newKey("k-next2", signkey.Next, t0)), fault.Conflict)
+		wantKind(t, "CreateSigningKey second active key",
+			s.CreateSigningKey(ctx, newKey("k-active2", signkey.Active, t0)), fault.Conflict)
+		must(t, "CreateSigningKey another retired key",
+			s.CreateSigningKey(ctx, newKey("k-retired2", signkey.Retired, t0)))
+		if states := keyStates(t, s); len(states) != 4 {
+			t.Errorf("keys after the refused creations: %v", states)
+		}
+	}},
 	{"FirstKeys", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		plan := signkey.DefaultPolicy.Decide(nil, t0, false)

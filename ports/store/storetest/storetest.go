@@ -177,11 +177,14 @@ func sameInstant(t *testing.T, what string, want, got time.Time) {
 }
 
 // race runs f(i) for i in [0, N) at once and returns their errors.
-func race(f func(i int) error) []error {
-	errs := make([]error, N)
+func race(f func(i int) error) []error { return raceN(N, f) }
+
+// raceN runs f(i) for i in [0, n) at once and returns their errors.
+func raceN(n int, f func(i int) error) []error {
+	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range N {
+	for i := range n {
 		wg.Go(func() {
 			<-start
 			errs[i] = f(i)

@@ -21,6 +21,30 @@ func seedFamily(t *testing.T, ctx context.Context, s store.Store, id, codeHash s
 	return f, rt, at
 }
 
+// redeemedCode stores a code with hash for a fresh request reqID (expiring
+// at t0 + 1 min) and redeems it at t0 + 1 s, as the winner of an exchange
+// does before it stores the tokens.
+func redeemedCode(t *testing.T, ctx context.Context, s store.Store, reqID, hash string) grant.Code {
+	t.Helper()
+	r := completedRequest(reqID)
+	must(t, "CreateAuthRequest "+reqID, s.CreateAuthRequest(ctx, r))
+	must(t, "IssueCode "+hash, s.IssueCode(ctx, newCode(hash, r)))
+	c, err := s.RedeemCode(ctx, hash, t0.Add(time.Second))
+	must(t, "RedeemCode "+hash, err)
+	return c
+}
+
+// wantNoFamily fails unless nothing of family id (with refresh token rtHash
+// and access token jti) is stored.
+func wantNoFamily(t *testing.T, ctx context.Context, s store.Store, id, rtHash, jti string) {
+	t.Helper()
+	_, err := s.AccessToken(ctx, jti)
+	wantKind(t, "access token of the refused family", err, fault.NotFound)
+	_, _, err = s.RefreshToken(ctx, rtHash)
+	wantKind(t, "refresh token of the refused family", err, fault.NotFound)
+	wantKind(t, "the refused family", s.RevokeFamily(ctx, id, t0), fault.NotFound)
+}
+
 var tokenTests = []test{
 	{"FamilyRoundTrip", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -221,6 +245,112 @@ var tokenTests = []test{
 		if n != 0 {
 			t.Errorf("second RevokeFamiliesOfCode = %d, want 0", n)
 		}
+	}},
+	// A replay that comes between RedeemCode and CreateFamily finds no
+	// family to revoke; the mark RevokeFamiliesOfCode leaves on the code
+	// stops the family from being stored afterwards.
+	{"CreateFamilyAfterReplay", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		c := redeemedCode(t, ctx, s, "req-rp", "code-rp")
+		replay := t0.Add(2 * time.Second)
+		_, err := s.RedeemCode(ctx, c.Hash, replay)
+		wantKind(t, "RedeemCode replay", err, fault.Conflict)
+		n, err := s.RevokeFamiliesOfCode(ctx, c.Hash, replay)
+		must(t, "RevokeFamiliesOfCode", err)
+		if n != 0 {
+			t.Errorf("RevokeFamiliesOfCode before any family = %d, want 0", n)
+		}
+
+		f := newFamily("fam-rp", c.Hash)
+		rt, at := newRefreshToken("rt-rp", f.ID), newAccessToken("at-rp", f.ID)
+		wantKind(t, "CreateFamily for a replayed code", s.CreateFamily(ctx, f, &rt, at), fault.Conflict)
+		wantNoFamily(t, ctx, s, f.ID, rt.Hash, at.JTI)
+		wantKind(t, "CreateFamily for a replayed code without refresh token", s.CreateFamily(ctx, f, nil, at), fault.Conflict)
+		wantNoFamily(t, ctx, s, f.ID, rt.Hash, at.JTI)
+
+		// The mark stays: another replay and later calls change nothing.
+		n, err = s.RevokeFamiliesOfCode(ctx, c.Hash, replay.Add(time.Minute))
+		must(t, "RevokeFamiliesOfCode again", err)
+		if n != 0 {
+			t.Errorf("second RevokeFamiliesOfCode = %d, want 0", n)
+		}
+		wantKind(t, "CreateFamily later", s.CreateFamily(ctx, newFamily("fam-rp2", c.Hash), nil, newAccessToken("at-rp2", "fam-rp2")), fault.Conflict)
+
+		// Other codes are not affected; the family of a code that is not
+		// replayed is stored, and a later replay revokes it and stops a
+		// second one.
+		other := redeemedCode(t, ctx, s, "req-ok", "code-ok")
+		_, _, okAT := seedFamily(t, ctx, s, "fam-ok", other.Hash)
+		n, err = s.RevokeFamiliesOfCode(ctx, other.Hash, replay)
+		must(t, "RevokeFamiliesOfCode of the other code", err)
+		if n != 1 {
+			t.Errorf("RevokeFamiliesOfCode after CreateFamily = %d, want 1", n)
+		}
+		got, err := s.AccessToken(ctx, okAT.JTI)
+		must(t, "AccessToken", err)
+		sameInstant(t, "RevokedAt of the family stored before the replay", replay, got.RevokedAt)
+		wantKind(t, "second CreateFamily for the now replayed code",
+			s.CreateFamily(ctx, newFamily("fam-ok2", other.Hash), nil, newAccessToken("at-ok2", "fam-ok2")), fault.Conflict)
+
+		// A family without a code (not from a code exchange) is stored.
+		f3 := newFamily("fam-nocode", "")
+		must(t, "CreateFamily without a code", s.CreateFamily(ctx, f3, nil, newAccessToken("at-nocode", f3.ID)))
+	}},
+	{"CreateFamilyOtherFamily", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		f := newFamily("fam-of", "code-of")
+		rt := newRefreshToken("rt-of", "fam-else")
+		err := s.CreateFamily(ctx, f, &rt, newAccessToken("at-of", f.ID))
+		wantKind(t, "CreateFamily with a refresh token of another family", err, fault.Invalid)
+		rt.FamilyID = f.ID
+		err = s.CreateFamily(ctx, f, &rt, newAccessToken("at-of", "fam-else"))
+		wantKind(t, "CreateFamily with an access token of another family", err, fault.Invalid)
+		wantNoFamily(t, ctx, s, f.ID, rt.Hash, "at-of")
+		// An empty FamilyID is the family's own.
+		rt.FamilyID = ""
+		must(t, "CreateFamily with empty FamilyIDs", s.CreateFamily(ctx, f, &rt, newAccessToken("at-of", "")))
+		gotRT, _, err := s.RefreshToken(ctx, rt.Hash)
+		must(t, "RefreshToken", err)
+		gotAT, err := s.AccessToken(ctx, "at-of")
+		must(t, "AccessToken", err)
+		if gotRT.FamilyID != f.ID || gotAT.FamilyID != f.ID {
+			t.Errorf("tokens stored under %q and %q, want %q", gotRT.FamilyID, gotAT.FamilyID, f.ID)
+		}
+	}},
+	{"RotateOtherFamily", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		f, rt, _ := seedFamily(t, ctx, s, "fam-ro", "code-ro")
+		seedFamily(t, ctx, s, "fam-else", "code-else")
+		err := s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-ro2", "fam-else"), newAccessToken("at-ro2", f.ID), t0)
+		wantKind(t, "RotateRefreshToken with next in another family", err, fault.Invalid)
+		err = s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-ro2", f.ID), newAccessToken("at-ro2", "fam-else"), t0)
+		wantKind(t, "RotateRefreshToken with at in another family", err, fault.Invalid)
+		got, _, err := s.RefreshToken(ctx, rt.Hash)
+		must(t, "RefreshToken", err)
+		if !got.UsedAt.IsZero() {
+			t.Errorf("old token marked used by a refused rotation")
+		}
+		_, _, err = s.RefreshToken(ctx, "rt-ro2")
+		wantKind(t, "next token of the refused rotation", err, fault.NotFound)
+		// An empty FamilyID is the old token's family.
+		must(t, "RotateRefreshToken with empty FamilyIDs", s.RotateRefreshToken(ctx, rt.Hash,
+			newRefreshToken("rt-ro2", ""), newAccessToken("at-ro2", ""), t0))
+		_, gotF, err := s.RefreshToken(ctx, "rt-ro2")
+		must(t, "RefreshToken next", err)
+		if gotF.ID != f.ID {
+			t.Errorf("next token stored in family %q, want %q", gotF.ID, f.ID)
+		}
+	}},
+	{"RotateFamilyExpired", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		f, rt, _ := seedFamily(t, ctx, s, "fam-fx", "code-fx")
+		if !f.ExpiresAt.Before(rt.ExpiresAt) {
+			t.Fatalf("fixture: the family must end before its token")
+		}
+		err := s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-fx2", f.ID), newAccessToken("at-fx2", f.ID), f.ExpiresAt)
+		wantKind(t, "RotateRefreshToken at the family's expiry", err, fault.Expired)
+		must(t, "RotateRefreshToken just before", s.RotateRefreshToken(ctx, rt.Hash,
+			newRefreshToken("rt-fx2", f.ID), newAccessToken("at-fx2", f.ID), f.ExpiresAt.Add(-time.Millisecond)))
 	}},
 	{"AccessTokenWithoutFamily", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
