@@ -32,6 +32,9 @@ type fakeStore struct {
 	clients  map[string]client.Client
 	requests map[string]grant.AuthRequest
 	codes    map[string]grant.Code
+	// replayed holds the hashes of codes RevokeFamiliesOfCode marked; a
+	// mark goes with its code.
+	replayed map[string]bool
 	families map[string]grant.Family
 	refresh  map[string]grant.RefreshToken
 	access   map[string]grant.AccessToken
@@ -40,6 +43,10 @@ type fakeStore struct {
 	replay   map[string]time.Time
 	// fail makes the named method return the error (fault injection).
 	fail map[string]error
+	// beforeCreateFamily, when set, runs once at the start of the next
+	// CreateFamily, before it takes the lock: a test runs there what may
+	// happen concurrently between RedeemCode and CreateFamily.
+	beforeCreateFamily func()
 }
 
 var (
@@ -56,6 +63,7 @@ func newFakeStore() *fakeStore {
 		clients:  map[string]client.Client{},
 		requests: map[string]grant.AuthRequest{},
 		codes:    map[string]grant.Code{},
+		replayed: map[string]bool{},
 		families: map[string]grant.Family{},
 		refresh:  map[string]grant.RefreshToken{},
 		access:   map[string]grant.AccessToken{},
@@ -305,6 +313,8 @@ func (f *fakeStore) RedeemCode(_ context.Context, hash string, now time.Time) (g
 	return cloneCode(c), nil
 }
 
+// deleteExpiredRequests removes requests that expired before now and codes
+// store.CodeRetention after their expiry, with their replay marks.
 func (f *fakeStore) deleteExpiredRequests(now time.Time) int64 {
 	var n int64
 	for id, r := range f.requests {
@@ -314,8 +324,9 @@ func (f *fakeStore) deleteExpiredRequests(now time.Time) int64 {
 		}
 	}
 	for h, c := range f.codes {
-		if c.ExpiresAt.Before(now) {
+		if c.ExpiresAt.Add(store.CodeRetention).Before(now) {
 			delete(f.codes, h)
+			delete(f.replayed, h)
 			n++
 		}
 	}
@@ -324,11 +335,36 @@ func (f *fakeStore) deleteExpiredRequests(now time.Time) int64 {
 
 // --- Tokens ---
 
+// setBeforeCreateFamily makes the next CreateFamily run hook first.
+func (f *fakeStore) setBeforeCreateFamily(hook func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.beforeCreateFamily = hook
+}
+
+// otherFamily reports a token that names a family other than id.
+func otherFamily(tokenFamily, id string) bool { return tokenFamily != "" && tokenFamily != id }
+
+// CreateFamily refuses a replayed code under the same lock as the insert,
+// so that no RevokeFamiliesOfCode can come between check and insert.
 func (f *fakeStore) CreateFamily(_ context.Context, fam grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error {
+	f.mu.Lock()
+	hook := f.beforeCreateFamily
+	f.beforeCreateFamily = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.injected("CreateFamily"); err != nil {
 		return err
+	}
+	if otherFamily(at.FamilyID, fam.ID) || (rt != nil && otherFamily(rt.FamilyID, fam.ID)) {
+		return fault.New(fault.Invalid, "fake.CreateFamily", "")
+	}
+	if fam.CodeHash != "" && f.replayed[fam.CodeHash] {
+		return conflict("fake.CreateFamily")
 	}
 	if _, dup := f.families[fam.ID]; dup {
 		return conflict("fake.CreateFamily")
@@ -340,10 +376,14 @@ func (f *fakeStore) CreateFamily(_ context.Context, fam grant.Family, rt *grant.
 		if _, dup := f.refresh[rt.Hash]; dup {
 			return conflict("fake.CreateFamily")
 		}
-		f.refresh[rt.Hash] = cloneRefresh(*rt)
+		r := cloneRefresh(*rt)
+		r.FamilyID = fam.ID
+		f.refresh[rt.Hash] = r
 	}
+	a := cloneAccess(at)
+	a.FamilyID = fam.ID
 	f.families[fam.ID] = cloneFamily(fam)
-	f.access[at.JTI] = cloneAccess(at)
+	f.access[at.JTI] = a
 	return nil
 }
 
@@ -382,7 +422,12 @@ func (f *fakeStore) RotateRefreshToken(_ context.Context, oldHash string, next g
 		return conflict("fake.RotateRefreshToken")
 	case !fam.RevokedAt.IsZero():
 		return fault.New(fault.Forbidden, "fake.RotateRefreshToken", "")
+	case !now.Before(old.ExpiresAt) || !now.Before(fam.ExpiresAt):
+		return fault.New(fault.Expired, "fake.RotateRefreshToken", "")
+	case otherFamily(next.FamilyID, fam.ID) || otherFamily(at.FamilyID, fam.ID):
+		return fault.New(fault.Invalid, "fake.RotateRefreshToken", "")
 	}
+	next.FamilyID, at.FamilyID = fam.ID, fam.ID
 	if _, dup := f.refresh[next.Hash]; dup {
 		return conflict("fake.RotateRefreshToken")
 	}
@@ -420,15 +465,21 @@ func (f *fakeStore) revokeFamilyLocked(id string, now time.Time) bool {
 	return true
 }
 
+// RevokeFamiliesOfCode marks the code replayed (when the store holds it)
+// and revokes its families, under one lock; it counts the families newly
+// revoked.
 func (f *fakeStore) RevokeFamiliesOfCode(_ context.Context, codeHash string, now time.Time) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.injected("RevokeFamiliesOfCode"); err != nil {
 		return 0, err
 	}
+	if _, ok := f.codes[codeHash]; ok {
+		f.replayed[codeHash] = true
+	}
 	n := 0
 	for id, fam := range f.families {
-		if fam.CodeHash == codeHash && fam.CodeHash != "" {
+		if fam.CodeHash == codeHash && fam.CodeHash != "" && fam.RevokedAt.IsZero() {
 			f.revokeFamilyLocked(id, now)
 			n++
 		}

@@ -70,6 +70,14 @@ const (
 // client or an attacker holds a copy.
 // The code is spent by the first attempt even if that attempt then fails
 // (wrong verifier, wrong client), which stops guessing the verifier.
+//
+// A replay may come while the winner is still between RedeemCode and
+// CreateFamily (reading the account, signing): it then finds no family to
+// revoke. The store closes that gap: RevokeFamiliesOfCode marks the code
+// replayed, and CreateFamily refuses a replayed code with Conflict, atomically
+// with its insert. The winner then gets the replay's answer and its tokens,
+// signed but never stored, are not handed out.
+//
 // Errors: Invalid (invalid_request) for a malformed verifier; NotFound,
 // Expired, Conflict and Forbidden (all invalid_grant); Unavailable.
 func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redirectURI, verifier string) (TokenResponse, error) {
@@ -91,7 +99,7 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 		if _, rerr := s.st.Tokens.RevokeFamiliesOfCode(ctx, hash, now); rerr != nil {
 			return TokenResponse{}, rerr
 		}
-		return TokenResponse{}, fault.New(fault.Conflict, op, "the authorization code was already used; tokens issued for it are revoked")
+		return TokenResponse{}, fault.New(fault.Conflict, op, codeReplayed)
 	case errors.Is(err, fault.NotFound), errors.Is(err, fault.Expired):
 		return TokenResponse{}, fault.New(fault.KindOf(err), op, "the authorization code is invalid or expired")
 	case err != nil:
@@ -133,11 +141,21 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 			return TokenResponse{}, err
 		}
 	}
-	if err := s.st.Tokens.CreateFamily(ctx, fam, rt, atRec); err != nil {
+	switch err := s.st.Tokens.CreateFamily(ctx, fam, rt, atRec); {
+	case errors.Is(err, fault.Conflict):
+		// A replay of the code came in since RedeemCode and marked it; the
+		// store kept nothing of this family. To the client this is the
+		// replay it is: the same invalid_grant answer. (A duplicate of a
+		// fresh random ID or hash would also land here; it does not happen.)
+		return TokenResponse{}, fault.Wrap(fault.Conflict, op, err).WithPublic(codeReplayed)
+	case err != nil:
 		return TokenResponse{}, err
 	}
 	return resp, nil
 }
+
+// codeReplayed is the answer to every exchange of a replayed code.
+const codeReplayed = "the authorization code was already used; tokens issued for it are revoked"
 
 // Refresh rotates a refresh token (OAuth 2.0 Security BCP §4.14.2): the
 // old token is spent and a new one issued in one atomic step. Presenting a

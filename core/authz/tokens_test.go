@@ -213,6 +213,9 @@ func TestExchangeCodeLateReplayRevokes(t *testing.T) {
 	}
 }
 
+// Concurrent exchanges of one code: one redeems it, the others are replays.
+// Replays revoke what the code issued, whether they come before the
+// winner's tokens are stored or after, so nobody keeps working tokens.
 func TestExchangeCodeConcurrent(t *testing.T) {
 	e := newEnv(t)
 	f := e.codeFor("web", webRedirect, "openid")
@@ -220,24 +223,81 @@ func TestExchangeCodeConcurrent(t *testing.T) {
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	resps := make([]authz.TokenResponse, n)
 	for i := range n {
-		wg.Go(func() { _, errs[i] = e.svc.ExchangeCode(e.ctx, c, f.code, f.redirectURI, f.verifier) })
+		wg.Go(func() { resps[i], errs[i] = e.svc.ExchangeCode(e.ctx, c, f.code, f.redirectURI, f.verifier) })
 	}
 	wg.Wait()
 	wins := 0
-	for _, err := range errs {
-		if err == nil {
-			wins++
-		} else if fault.KindOf(err) != fault.Conflict {
-			t.Errorf("a losing exchange: %v, want Conflict", err)
+	for i, err := range errs {
+		if err != nil {
+			if fault.KindOf(err) != fault.Conflict {
+				t.Errorf("a losing exchange: %v, want Conflict", err)
+			}
+			continue
+		}
+		wins++
+		if e.active(resps[i].AccessToken) || e.active(resps[i].RefreshToken) {
+			t.Errorf("exchange %d kept active tokens although the code was replayed", i)
 		}
 	}
-	if wins != 1 {
-		t.Fatalf("%d of %d concurrent exchanges succeeded, want exactly 1", wins, n)
+	if wins > 1 {
+		t.Fatalf("%d of %d concurrent exchanges succeeded, want at most 1", wins, n)
 	}
-	if len(e.st.families) != 1 {
-		t.Fatalf("%d token families, want 1", len(e.st.families))
+	if len(e.st.families) > 1 {
+		t.Fatalf("%d token families, want at most 1", len(e.st.families))
 	}
+	for id, fam := range e.st.families {
+		if fam.RevokedAt.IsZero() {
+			t.Errorf("family %s of a replayed code is not revoked", id)
+		}
+	}
+}
+
+// A replay that arrives while the winner of the code is between RedeemCode
+// and CreateFamily (reading the account, signing) finds no family to
+// revoke yet. The winner must not get working tokens afterwards: either its
+// exchange fails as a replay, or what it got is revoked.
+func TestExchangeCodeReplayBeforeTokensAreStored(t *testing.T) {
+	e := newEnv(t)
+	f := e.codeFor("web", webRedirect, "openid profile")
+	var replayErr error
+	ran := false
+	e.st.setBeforeCreateFamily(func() {
+		ran = true
+		_, replayErr = e.exchange(f)
+	})
+	won, err := e.exchange(f)
+	if !ran {
+		t.Fatal("the replay did not run between RedeemCode and CreateFamily")
+	}
+	wantKind(t, replayErr, fault.Conflict)
+	if err == nil {
+		if e.active(won.AccessToken) {
+			t.Error("the winner's access token is active after the replay")
+		}
+		if e.active(won.RefreshToken) {
+			t.Error("the winner's refresh token is active after the replay")
+		}
+		if _, err := e.svc.Refresh(e.ctx, e.client("web"), won.RefreshToken, ""); err == nil {
+			t.Error("the winner's refresh token still refreshes after the replay")
+		}
+		return
+	}
+	// The winner gets the replay's answer (invalid_grant) and nothing else.
+	wantKind(t, err, fault.Conflict)
+	if got, want := fault.PublicOf(err), fault.PublicOf(replayErr); got != want {
+		t.Errorf("the winner is told %q, the replay %q; want the same answer", got, want)
+	}
+	if won.AccessToken != "" || won.RefreshToken != "" || won.IDToken != "" {
+		t.Error("a refused exchange handed out tokens")
+	}
+	if len(e.st.families) != 0 || len(e.st.access) != 0 {
+		t.Errorf("a refused exchange stored %d families and %d access tokens", len(e.st.families), len(e.st.access))
+	}
+	// The code stays replayed: another try changes nothing.
+	_, err = e.exchange(f)
+	wantKind(t, err, fault.Conflict)
 }
 
 func TestRefreshRotates(t *testing.T) {
