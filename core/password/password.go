@@ -179,7 +179,7 @@ func (p Policy) Check(pw string, personal ...string) error {
 	}
 	for _, s := range personal {
 		if len(s) >= 4 && strings.Contains(lower, strings.ToLower(s)) {
-			return reject("Das Passwort darf Ihre Versichertennummer oder Ihren Namen nicht enthalten. / The password must not contain your member number or name.")
+			return reject("Das Passwort darf Ihre Versichertennummer, Ihren Namen oder Ihr Geburtsdatum nicht enthalten. / The password must not contain your member number, name or date of birth.")
 		}
 	}
 	return nil

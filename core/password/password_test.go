@@ -126,3 +126,44 @@ func BenchmarkVerify(b *testing.B) {
 		_, _, _ = h.Verify(context.Background(), "korrekt pferd batterie", enc)
 	}
 }
+
+// weakWords is an Estimator that calls a password weak when it contains
+// one of its words or a user input.
+type weakWords []string
+
+func (w weakWords) Weak(pw string, inputs []string) (bool, string) {
+	for _, s := range append(append([]string{}, w...), inputs...) {
+		if strings.Contains(strings.ToLower(pw), strings.ToLower(s)) {
+			return true, "contains " + s
+		}
+	}
+	return false, ""
+}
+
+func TestCheckWith(t *testing.T) {
+	p := password.DefaultPolicy
+	est := weakWords{"pferd"}
+	for _, tc := range []struct {
+		name, pw string
+		est      password.Estimator
+		wantErr  string
+	}{
+		{"no estimator", "korrekt pferd batterie", nil, ""},
+		{"estimator refuses", "korrekt pferd batterie", est, "(contains pferd)"},
+		{"estimator accepts", "Grüße aus Köln 2026", est, ""},
+		{"policy first", "kurz", est, "mindestens 10 Zeichen"},
+		// "Bo" is too short for Policy's own check; the estimator judges it.
+		{"estimator sees personal inputs", "ich heisse Bo, 2026!", weakWords{}, "(contains Bo)"},
+	} {
+		err := p.CheckWith(tc.est, tc.pw, "Bo")
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, fault.Invalid) || !strings.Contains(fault.PublicOf(err), tc.wantErr) {
+			t.Errorf("%s: got %v, want Invalid with %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
