@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/pforte-id/pforte/configs"
+)
+
+// lockedBuffer collects the server's output while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestServeSmoke runs `pforte serve` as a newcomer would, with flags only:
+// it starts, becomes ready, serves discovery and a login of a demo member
+// on the embedded demo client, and shuts down gracefully when its context
+// ends (SIGTERM in main).
+func TestServeSmoke(t *testing.T) {
+	prev := slog.Default() // serve installs its logger as the default
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	addr := freeAddr(t)
+	issuer := "http://" + addr
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--issuer", issuer, "--data-dir", dataDir}, &stdout, &stderr, env(nil))
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	})
+
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d before it was ready", code)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+	}
+
+	// Discovery, with the issuer from the flag.
+	octx := oidc.ClientContext(context.WithValue(ctx, oauth2.HTTPClient, hc), hc)
+	provider, err := oidc.NewProvider(octx, issuer)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	var meta struct {
+		ResponseTypes []string `json:"response_types_supported"`
+		PKCE          []string `json:"code_challenge_methods_supported"`
+	}
+	if err := provider.Claims(&meta); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(meta.ResponseTypes, []string{"code"}) || !slices.Equal(meta.PKCE, []string{"S256"}) {
+		t.Errorf("discovery advertises %v and %v", meta.ResponseTypes, meta.PKCE)
+	}
+
+	// The demo client and the first demo member, from the embedded files.
+	var clients clientsFile
+	if err := decodeStrict(configs.DevClients, &clients); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(clients.Clients, func(c clientSpec) bool { return c.ID == "online-forms" })
+	if i < 0 {
+		t.Fatal("configs/dev/clients.yaml has no online-forms client")
+	}
+	forms := clients.Clients[i]
+	var members membersFile
+	if err := decodeStrict(configs.DevMembers, &members); err != nil {
+		t.Fatal(err)
+	}
+	demo := members.Members[0]
+
+	conf := oauth2.Config{
+		ClientID: forms.ID, ClientSecret: forms.Secret.Reveal(), Endpoint: provider.Endpoint(),
+		RedirectURL: forms.RedirectURIs[0], Scopes: []string{oidc.ScopeOpenID, "profile"},
+	}
+	verifier, state, nonce := oauth2.GenerateVerifier(), "smoke-state", "smoke-nonce"
+	code := browserLogin(t, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)),
+		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state)
+	tok, err := conf.Exchange(octx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: forms.ID}).Verify(octx, rawID)
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	if idt.Nonce != nonce || idt.Subject != demo.ID {
+		t.Errorf("ID token nonce %q sub %q; want %q and the demo member %q", idt.Nonce, idt.Subject, nonce, demo.ID)
+	}
+	ui, err := provider.UserInfo(octx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var claims struct {
+		GivenName string `json:"given_name"`
+	}
+	if err := ui.Claims(&claims); err != nil || claims.GivenName != demo.GivenName {
+		t.Errorf("userinfo given_name %q (%v), want %q", claims.GivenName, err, demo.GivenName)
+	}
+
+	// Graceful shutdown: run returns 0 and the port is released.
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if _, err := hc.Get(issuer + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
+	for _, f := range []string{"pforte.db", "master.key"} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			t.Errorf("data dir: %v", err)
+		}
+	}
+	if !strings.Contains(stderr.String(), "online-forms") {
+		t.Error("the startup log does not name the demo clients")
+	}
+}
+
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+
+// browserLogin plays the member's browser: it opens authURL, fills the
+// login page with kvnr and password and returns the code from the redirect
+// to redirectURI, which it does not follow.
+func browserLogin(t *testing.T, authURL, issuer, kvnr, password, redirectURI, state string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != via[0].URL.Host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err := b.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page: %d %s", resp.StatusCode, page)
+	}
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(string(page), -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("id") == "" || form.Get("csrf") == "" {
+		t.Fatalf("the login page lacks id or csrf:\n%s", page)
+	}
+	form.Set("kvnr", kvnr)
+	form.Set("password", password)
+	resp, err = b.PostForm(issuer+"/login", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	cb, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(cb.String(), redirectURI+"?") {
+		t.Fatalf("login redirected to %q, want %s", resp.Header.Get("Location"), redirectURI)
+	}
+	q := cb.Query()
+	if q.Get("state") != state || q.Get("iss") != issuer || q.Get("code") == "" {
+		t.Fatalf("callback %s: want the state, iss=%s and a code", cb, issuer)
+	}
+	return q.Get("code")
+}
