@@ -1,0 +1,109 @@
+package registration
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
+)
+
+// Limit is a rate limit: at most Max events per fixed Window.
+type Limit struct {
+	Max    int
+	Window time.Duration
+}
+
+// Config holds the registration parameters. Zero values take the defaults.
+type Config struct {
+	// Issuer is the issuer URL without trailing slash; letters carry
+	// <Issuer>/app/activate#<code>.
+	Issuer string
+	// Sender is the insurer's name and return address line printed on
+	// letters, e.g. "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg".
+	Sender string
+	// Letter is the letter policy (validity, interval, attempts); the
+	// zero value takes letter.DefaultPolicy.
+	Letter letter.Policy
+	// Eligibility decides who may register; the zero value takes
+	// member.DefaultEligibility.
+	Eligibility member.Eligibility
+	// PerIP limits requests per client address (IPv6: per /64), PerKVNR
+	// per member number, whether or not it belongs to a member.
+	PerIP   Limit
+	PerKVNR Limit
+	// RegistrationLease and LetterLease are how long a worker holds a
+	// claimed request or letter before another worker may take it over.
+	// They must be far longer than deciding a request or rendering a
+	// letter takes (see ProcessLetters).
+	RegistrationLease time.Duration
+	LetterLease       time.Duration
+}
+
+// Defaults.
+var (
+	DefaultPerIP   = Limit{Max: 10, Window: time.Hour}
+	DefaultPerKVNR = Limit{Max: 3, Window: 24 * time.Hour}
+)
+
+// Default leases.
+const (
+	DefaultRegistrationLease = 2 * time.Minute
+	DefaultLetterLease       = 5 * time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if c.Letter == (letter.Policy{}) {
+		c.Letter = letter.DefaultPolicy
+	}
+	if c.Eligibility == (member.Eligibility{}) {
+		c.Eligibility = member.DefaultEligibility
+	}
+	if c.PerIP == (Limit{}) {
+		c.PerIP = DefaultPerIP
+	}
+	if c.PerKVNR == (Limit{}) {
+		c.PerKVNR = DefaultPerKVNR
+	}
+	if c.RegistrationLease == 0 {
+		c.RegistrationLease = DefaultRegistrationLease
+	}
+	if c.LetterLease == 0 {
+		c.LetterLease = DefaultLetterLease
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	return c
+}
+
+// Validate checks the configuration after defaults are applied.
+// Errors: fault.Invalid naming the field.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(msg string) error { return fault.New(fault.Invalid, "registration.Config", msg) }
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "" || err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+		return bad("issuer must be an absolute URL without query or fragment")
+	case u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())):
+		// The activation code travels in this URL: only a local
+		// development server may use plain HTTP.
+		return bad("issuer must use https (http only for localhost)")
+	case strings.TrimSpace(c.Sender) == "" || strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
+		return bad("sender must be one line of at most 200 bytes")
+	case c.PerIP.Max < 1 || c.PerIP.Window < time.Second || c.PerKVNR.Max < 1 || c.PerKVNR.Window < time.Second:
+		return bad("rate limits need a maximum of at least 1 and a window of at least 1s")
+	case c.RegistrationLease < 10*time.Second || c.LetterLease < 10*time.Second ||
+		c.RegistrationLease > time.Hour || c.LetterLease > time.Hour:
+		return bad("leases must be between 10s and 1h")
+	}
+	if err := c.Letter.Validate(); err != nil {
+		return err
+	}
+	return c.Eligibility.Validate()
+}
+
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

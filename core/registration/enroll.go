@@ -1,0 +1,172 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/password"
+	coreproofing "github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/ports/proofing"
+)
+
+// Activate completes a proofing with method (e.g. "letter") and what the
+// member presents, records the proof, and opens an enrollment session of
+// enrollment.TTL for the member's account: a new account is created
+// Pending at the proof's level with an opaque random ID; an existing one
+// keeps its ID, status and password and has its level raised when the
+// proof is higher (Enrollments.StartEnrollment).
+//
+// It returns the session's bearer token (256 bits, shown once; the store
+// keeps its hash) and the session. The app sends the token with the next
+// steps (SetPassword, then device binding).
+//
+// Errors: Invalid for an unknown method; those of the method, unchanged
+// (Unauthenticated, Locked, Expired, Conflict — see ports/proofing.Method);
+// Unavailable; Internal when a method returns a proof that does not fit
+// the presentation.
+func (s *Service) Activate(ctx context.Context, method string, p proofing.Presentation) (token string, session enrollment.Session, err error) {
+	const op = "registration.Activate"
+	m, ok := s.methods[coreproofing.Method(method)]
+	if !ok {
+		return "", enrollment.Session{}, fault.New(fault.Invalid, op,
+			"Unbekanntes Verfahren. / Unknown method.")
+	}
+	proof, err := m.Complete(ctx, p)
+	if err != nil {
+		return "", enrollment.Session{}, err
+	}
+	if _, perr := kvnr.Parse(string(proof.KVNR)); perr != nil || (p.KVNR != "" && proof.KVNR != p.KVNR) ||
+		proof.Method != m.Name() || proof.Level < loa.Low {
+		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
+	}
+	now := s.clock()
+	a := account.Account{
+		ID: grant.NewID(), KVNR: proof.KVNR, Status: account.Pending, Proofing: proof.Level,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	token = grant.NewSecret()
+	session = enrollment.Session{
+		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: proof.KVNR, Method: proof.Method,
+		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
+	}
+	stored, err := s.enrolls.StartEnrollment(ctx, session, a, proof)
+	if err != nil {
+		return "", enrollment.Session{}, err
+	}
+	session.AccountID = stored.ID
+	s.log.LogAttrs(ctx, slog.LevelInfo, "enrollment started",
+		slog.String("session", session.ID), slog.String("account", stored.ID),
+		slog.String("method", string(proof.Method)), slog.String("evidence", proof.Evidence.Reference))
+	return token, session, nil
+}
+
+// SetPassword sets the member's own password in the enrollment session
+// the token opens. The password must pass password.DefaultPolicy (10 to
+// 128 characters, not common, not trivial) without containing the
+// member's number, names or date of birth in the usual spellings, and then
+// the strength Estimator, if one is configured; it is stored as an
+// Argon2id hash. The account stays as it is otherwise: it cannot log in
+// with two factors until device binding and PIN are done too.
+//
+// Errors: Unauthenticated for an unknown token; Expired when the session
+// is over or completed; Invalid with a reason in German and English for a
+// refused password; Unavailable.
+func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
+	const op = "registration.SetPassword"
+	unknown := fault.New(fault.Unauthenticated, op,
+		"Die Registrierungssitzung ist unbekannt. / Unknown enrollment session.")
+	expired := fault.New(fault.Expired, op,
+		"Die Registrierungssitzung ist abgelaufen. Bitte aktivieren Sie die App erneut. / The enrollment session has expired. Please activate the app again.")
+	if token == "" || len(token) > 256 {
+		return unknown
+	}
+	sess, err := s.enrolls.EnrollmentByTokenHash(ctx, grant.Hash(token))
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return unknown
+	case err != nil:
+		return err
+	case !sess.Open(s.clock()):
+		return expired
+	}
+	personal, err := s.personalInputs(ctx, sess)
+	if err != nil {
+		return err
+	}
+	if err := password.DefaultPolicy.CheckWith(s.estimator, pw, personal...); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	switch err := s.enrolls.SetEnrollmentPassword(ctx, sess.ID, hash, s.clock()); {
+	case errors.Is(err, fault.NotFound):
+		return unknown
+	case errors.Is(err, fault.Expired):
+		return expired
+	case err != nil:
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "enrollment password set",
+		slog.String("session", sess.ID), slog.String("account", sess.AccountID))
+	return nil
+}
+
+// personalInputs are the words a password must not contain: the member
+// number (also without its letter), the names from the directory and from
+// every proof (an eID may spell them differently), each name part on its
+// own, and the date of birth in the spellings people use.
+func (s *Service) personalInputs(ctx context.Context, sess enrollment.Session) ([]string, error) {
+	k := string(sess.KVNR)
+	out := []string{k, k[min(1, len(k)):]}
+	var names, births []string
+	m, err := s.members.MemberByKVNR(ctx, sess.KVNR)
+	switch {
+	case err == nil:
+		names = append(names, m.GivenName, m.FamilyName)
+		births = append(births, m.BirthDate)
+	case !errors.Is(err, fault.NotFound):
+		return nil, err
+	}
+	proofs, err := s.enrolls.Proofs(ctx, sess.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range proofs {
+		names = append(names, p.Attributes.GivenName, p.Attributes.FamilyName)
+		births = append(births, p.Attributes.BirthDate)
+	}
+	for _, n := range names {
+		out = append(out, n)
+		out = append(out, strings.FieldsFunc(n, func(r rune) bool { return r == ' ' || r == '-' })...)
+	}
+	for _, b := range births {
+		out = append(out, BirthDateForms(b)...)
+	}
+	return out, nil
+}
+
+// BirthDateForms returns a date of birth (YYYY-MM-DD) as people write it
+// in passwords: DDMMYYYY, YYYY-MM-DD, DD.MM.YYYY, YYYYMMDD, DD.MM.YY and
+// DDMMYY. Nil for anything else.
+func BirthDateForms(birth string) []string {
+	t, err := time.Parse("2006-01-02", birth)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, layout := range []string{"02012006", "2006-01-02", "02.01.2006", "20060102", "02.01.06", "020106"} {
+		out = append(out, t.Format(layout))
+	}
+	return out
+}

@@ -1,0 +1,228 @@
+package registration_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/registration"
+	portproofing "github.com/pforte-id/pforte/ports/proofing"
+)
+
+// fakeMethod is a proofing method that proves whatever it is told to.
+type fakeMethod struct {
+	name  proofing.Method
+	level loa.Level
+	err   error
+	// kvnr, when set, is put into the proof instead of the presented one.
+	kvnr string
+}
+
+var _ portproofing.Method = (*fakeMethod)(nil)
+
+func (m *fakeMethod) Name() proofing.Method { return m.name }
+
+func (m *fakeMethod) Complete(_ context.Context, p portproofing.Presentation) (proofing.Proof, error) {
+	if m.err != nil {
+		return proofing.Proof{}, m.err
+	}
+	k := p.KVNR
+	if m.kvnr != "" {
+		k = mustKVNR(m.kvnr)
+	}
+	return proofing.Proof{
+		Method: m.name, Level: m.level, KVNR: k,
+		Attributes: proofing.Attributes{GivenName: "Annalena", FamilyName: "Schmidt-Weber", BirthDate: "1984-07-09"},
+		Evidence:   proofing.Evidence{Type: "test", Reference: "ref-1"},
+		Time:       t0,
+	}, nil
+}
+
+func TestActivate(t *testing.T) {
+	letterM := &fakeMethod{name: proofing.Letter, level: loa.Substantial}
+	eid := &fakeMethod{name: proofing.EID, level: loa.High}
+	f := setup(t, withMethods(letterM, eid))
+	p := portproofing.Presentation{KVNR: anna.KVNR}
+
+	token, s, err := f.svc.Activate(ctx, "letter", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(token) < 43 || s.TokenHash != grant.Hash(token) || s.TokenHash == token || s.KVNR != anna.KVNR ||
+		s.Method != proofing.Letter || !s.CreatedAt.Equal(t0) || s.ExpiresAt != t0.Add(30*time.Minute) || s.AccountID == "" {
+		t.Fatalf("session %+v", s)
+	}
+	a, ok := f.w.account(anna.KVNR)
+	if !ok || a.ID != s.AccountID || a.Status != account.Pending || a.Proofing != loa.Substantial || a.ID == string(anna.KVNR) || len(a.ID) < 22 {
+		t.Fatalf("account %+v", a)
+	}
+	if ps, _ := f.w.Proofs(ctx, a.ID); len(ps) != 1 || ps[0].Evidence.Reference != "ref-1" {
+		t.Fatalf("proofs %+v", ps)
+	}
+	if strings.Contains(f.logs.String(), token) {
+		t.Fatal("token logged")
+	}
+
+	// A second proofing (eID) keeps the account and raises its level.
+	token2, s2, err := f.svc.Activate(ctx, "eid", p)
+	if err != nil || token2 == token || s2.AccountID != a.ID {
+		t.Fatalf("second activation: %+v %v", s2, err)
+	}
+	if a2, _ := f.w.account(anna.KVNR); a2.Proofing != loa.High || a2.Status != account.Pending {
+		t.Fatalf("account after eID %+v", a2)
+	}
+
+	if _, _, err := f.svc.Activate(ctx, "fax", p); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("unknown method: %v", err)
+	}
+	for _, want := range []fault.Kind{fault.Unauthenticated, fault.Locked, fault.Expired, fault.Conflict, fault.Unavailable} {
+		letterM.err = fault.New(want, "fake", "")
+		if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != want {
+			t.Errorf("method error %v became %v", want, err)
+		}
+	}
+	letterM.err = nil
+	letterM.kvnr = "B98765432"
+	if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != fault.Internal {
+		t.Fatalf("a proof for someone else: %v", err)
+	}
+	letterM.kvnr, letterM.level = "", loa.None
+	if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != fault.Internal {
+		t.Fatalf("a proof without level: %v", err)
+	}
+	if n := f.w.sessionCount(); n != 2 {
+		t.Fatalf("%d sessions", n)
+	}
+}
+
+// weakList is a strength estimator that refuses a fixed list.
+type weakList []string
+
+func (w weakList) Weak(pw string, inputs []string) (bool, string) {
+	for _, s := range w {
+		if strings.Contains(pw, s) {
+			return true, "Enthält ein bekanntes Muster. / Contains a known pattern."
+		}
+	}
+	return false, ""
+}
+
+func TestSetPassword(t *testing.T) {
+	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}), withEstimator(weakList{"Sonnenschein"}))
+	token, s, err := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ pw, reason string }{
+		{"kurz", "mindestens 10 Zeichen"},
+		{strings.Repeat("lang", 40), "höchstens 128"},
+		{"passwort123", "zu verbreitet"},
+		{"aaaaaaaaaaaaaaa", "zu einfach"},
+		{"mein " + string(anna.KVNR) + "!", "Versichertennummer"},
+		{"x" + strings.ToLower(string(anna.KVNR)) + "x", "member number"},
+		{"nummer " + string(anna.KVNR[1:]), "Versichertennummer"},
+		{"ich bin Anna-Lena!", "Namen"},
+		{"lena ist toll 2026", "name"},
+		{"SCHMIDT ist mein Name", "Namen"},
+		{"schmidt-weber aus HH", "Namen"},       // from the proof
+		{"ich bin annalena 1x", "name"},         // from the proof
+		{"Geburtstag 09071984", "Geburtsdatum"}, // DDMMYYYY
+		{"Geburtstag 1984-07-09", "Geburtsdatum"},
+		{"Geburtstag 09.07.1984", "date of birth"},
+		{"Geburtstag 19840709", "date of birth"},
+		{"Geburtstag 09.07.84!", "Geburtsdatum"},
+		{"Geburtstag 090784 x", "Geburtsdatum"},
+		{"Sonnenschein über Kiel", "zu leicht zu erraten"},
+	} {
+		err := f.svc.SetPassword(ctx, token, tc.pw)
+		if !errors.Is(err, fault.Invalid) || !strings.Contains(fault.PublicOf(err), tc.reason) {
+			t.Errorf("SetPassword(%q) = %v (%q), want Invalid with %q", tc.pw, err, fault.PublicOf(err), tc.reason)
+		}
+	}
+	if a, _ := f.w.account(anna.KVNR); a.PasswordHash != "" {
+		t.Fatal("a refused password was stored")
+	}
+
+	const good = "Lindenblüten im Juli duften"
+	if err := f.svc.SetPassword(ctx, token, good); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.w.account(anna.KVNR)
+	if ok, _, err := passwordHasher().Verify(ctx, good, a.PasswordHash); err != nil || !ok || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+		t.Fatalf("stored hash %q: %v %v", a.PasswordHash, ok, err)
+	}
+	if sess, _ := f.w.EnrollmentByTokenHash(ctx, s.TokenHash); !sess.PasswordSetAt.Equal(t0) {
+		t.Fatalf("session %+v", sess)
+	}
+	if strings.Contains(f.logs.String(), good) {
+		t.Fatal("password logged")
+	}
+
+	for _, bad := range []string{"", "unknown-token", strings.Repeat("x", 1000)} {
+		if err := f.svc.SetPassword(ctx, bad, good); !errors.Is(err, fault.Unauthenticated) {
+			t.Errorf("token %.10q: %v", bad, err)
+		}
+	}
+
+	// Still open until the 30 minutes are over; then expired.
+	f.w.advance(30*time.Minute - time.Second)
+	if err := f.svc.SetPassword(ctx, token, good+"!"); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	f.w.advance(time.Second)
+	if err := f.svc.SetPassword(ctx, token, good); !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
+		t.Fatalf("expired session: %v", err)
+	}
+}
+
+func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
+	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}))
+	token, s, err := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Completed sessions take no more steps.
+	f.w.mu.Lock()
+	done := f.w.sessions[s.ID]
+	done.CompletedAt = t0
+	f.w.sessions[s.ID] = done
+	f.w.mu.Unlock()
+	if err := f.svc.SetPassword(ctx, token, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) {
+		t.Fatalf("completed session: %v", err)
+	}
+	// The session ends while the password is hashed: the store's check
+	// wins, and the member sees the same text.
+	token2, _, _ := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	f.w.setInject(func(at string) error {
+		if at == "Enrollments.SetEnrollmentPassword:before" {
+			return fault.New(fault.Expired, "fake", "")
+		}
+		return nil
+	})
+	if err := f.svc.SetPassword(ctx, token2, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) ||
+		!strings.Contains(fault.PublicOf(err), "abgelaufen") {
+		t.Fatalf("expired during hashing: %v", err)
+	}
+	if a, _ := f.w.account(anna.KVNR); a.PasswordHash != "" || enrollment.TTL != 30*time.Minute {
+		t.Fatal("password stored in an expired session")
+	}
+}
+
+func TestBirthDateForms(t *testing.T) {
+	got := registration.BirthDateForms("1984-07-09")
+	want := []string{"09071984", "1984-07-09", "09.07.1984", "19840709", "09.07.84", "090784"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("BirthDateForms = %v", got)
+	}
+	if registration.BirthDateForms("") != nil || registration.BirthDateForms("09.07.1984") != nil {
+		t.Fatal("forms of a malformed date")
+	}
+}

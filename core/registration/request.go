@@ -1,0 +1,256 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/proofing"
+)
+
+// RequestInput is a member's request for credentials as the app sends it.
+type RequestInput struct {
+	KVNR string
+	// BirthDate as typed: YYYY-MM-DD or DD.MM.YYYY.
+	BirthDate string
+	// Method is the proofing method to request; only "letter" is
+	// requested this way (the eID is completed directly).
+	Method string
+	// ClientIP is the address the request came from, as the HTTP layer
+	// determined it (an "addr:port" form is accepted).
+	ClientIP string
+}
+
+// RateLimitError is returned when a rate limit refuses a request. It is a
+// fault.RateLimited (errors.Is and fault.KindOf see it) and carries how
+// long the client should wait, for a Retry-After header.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	err        *fault.Error
+}
+
+func (e *RateLimitError) Error() string { return e.err.Error() }
+
+// Unwrap returns the fault.Error.
+func (e *RateLimitError) Unwrap() error { return e.err }
+
+// RetryAfter returns the wait a rate-limited error asks for, rounded up to
+// whole seconds and at least one, and false for any other error.
+func RetryAfter(err error) (time.Duration, bool) {
+	var rl *RateLimitError
+	if !errors.As(err, &rl) {
+		return 0, false
+	}
+	d := rl.RetryAfter.Round(time.Second)
+	if d < rl.RetryAfter {
+		d += time.Second
+	}
+	return max(d, time.Second), true
+}
+
+const rateLimitedText = "Zu viele Anfragen. Bitte versuchen Sie es später erneut. / Too many requests. Please try again later."
+
+// Request accepts a member's request for a password letter.
+//
+// It refuses, in this order and before anything else: a malformed member
+// number (kvnr.Parse's fault.Invalid and text), a malformed or implausible
+// birth date and an unknown method (fault.Invalid). Then it counts the
+// request against the limits per client address and per member number
+// (*RateLimitError). Then it queues the request and returns nil.
+//
+// Member enumeration: whether the number belongs to a member, whether the
+// birth date matches, whether the member is eligible and whether a letter
+// was sent recently is decided later by ProcessRegistrations, never here.
+// The answer, and the work done before it (two counter hits and one
+// insert, with the same keys and the same shape of row), are identical for
+// all of them, so neither the answer nor its timing tells an attacker who
+// is insured here. The limit per member number applies to every
+// well-formed number alike for the same reason; it stops flooding one
+// member's letterbox (and the queue) from many addresses.
+//
+// Errors: Invalid; RateLimited (*RateLimitError); Unavailable; Internal
+// when ClientIP is empty (a wiring bug of the caller).
+func (s *Service) Request(ctx context.Context, in RequestInput) error {
+	const op = "registration.Request"
+	k, err := kvnr.Parse(in.KVNR)
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	birth, ok := plausibleBirthDate(in.BirthDate, now)
+	if !ok {
+		return fault.New(fault.Invalid, op,
+			"Das Geburtsdatum ist ungültig (TT.MM.JJJJ oder JJJJ-MM-TT). / The date of birth is invalid (DD.MM.YYYY or YYYY-MM-DD).")
+	}
+	if in.Method != string(proofing.Letter) {
+		return fault.New(fault.Invalid, op,
+			"Dieses Verfahren kann nicht angefordert werden. / This method cannot be requested.")
+	}
+	ip, ok := ipKey(in.ClientIP)
+	if !ok {
+		return fault.New(fault.Internal, op, "")
+	}
+	if err := s.hit(ctx, "registration:ip:"+ip, s.cfg.PerIP, now); err != nil {
+		return err
+	}
+	if err := s.hit(ctx, "registration:kvnr:"+s.lh.Pseudonym(k), s.cfg.PerKVNR, now); err != nil {
+		return err
+	}
+	return s.regs.EnqueueRegistration(ctx, letter.Request{ID: grant.NewID(), KVNR: k, BirthDate: birth, RequestedAt: now})
+}
+
+func (s *Service) hit(ctx context.Context, key string, l Limit, now time.Time) error {
+	allowed, retry, err := s.limits.Hit(ctx, key, l.Max, l.Window, now)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return &RateLimitError{RetryAfter: retry, err: fault.New(fault.RateLimited, "registration.Request", rateLimitedText)}
+	}
+	return nil
+}
+
+// plausibleBirthDate normalises a typed birth date and refuses dates in the
+// future or before 1900: they are typos, and saying so reveals nothing.
+func plausibleBirthDate(typed string, now time.Time) (string, bool) {
+	d, ok := member.ParseDate(strings.TrimSpace(typed))
+	if !ok || d < "1900-01-01" || d > now.Format("2006-01-02") {
+		return "", false
+	}
+	return d, true
+}
+
+// ipKey is the rate limit key of a client address. IPv6 addresses count
+// per /64, since one subscriber usually has a whole /64 and could
+// otherwise rotate addresses for free.
+func ipKey(raw string) (string, bool) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", false
+	}
+	a, err := netip.ParseAddr(raw)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(raw)
+		if err2 != nil {
+			// Not an address: count it verbatim (bounded), so that a
+			// misconfigured proxy header still limits something.
+			return "raw:" + raw[:min(len(raw), 64)], true
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String(), true
+	}
+	return a.String(), true
+}
+
+// Outcomes of a registration request, logged as reason codes.
+const (
+	outcomeCreated      = "letter_created"
+	outcomeUnknown      = "unknown_member"
+	outcomeBirthDate    = "birthdate_mismatch"
+	outcomeIneligible   = "ineligible"
+	outcomeNoAddress    = "no_address"
+	outcomeTooSoon      = "too_soon"
+	outcomeRetry        = "error_retry"
+	logRegistrationDone = "registration decided"
+)
+
+// ProcessRegistrations decides up to n queued requests and returns how
+// many it decided. For each: the member must be in the directory, the
+// birth date must match the one on file, the member must be eligible now
+// and have a deliverable address on file; then a letter is created
+// (state Requested), addressed to the name and address on file, and every
+// earlier open letter of the member is voided — unless the member got a
+// letter less than Letter.MinInterval ago. Every decided request is
+// deleted, with the birth date typed in it; what was decided is logged with
+// a reason code, the request id and a pseudonym of the member number.
+//
+// Idempotent: the letter gets the request's ID, so a request decided again
+// after a crash (letter created, request not yet deleted) creates no
+// second letter (CreateLetter says Conflict, as for "too soon").
+//
+// A request that fails on an infrastructure error stays queued and is
+// retried when its lease ends; the others are still decided, and the
+// first error is returned.
+func (s *Service) ProcessRegistrations(ctx context.Context, n int) (int, error) {
+	now := s.clock()
+	reqs, err := s.regs.ClaimRegistrations(ctx, n, now, now.Add(s.cfg.RegistrationLease))
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	var first error
+	for _, r := range reqs {
+		if err := ctx.Err(); err != nil {
+			return done, fault.Wrap(fault.Unavailable, "registration.ProcessRegistrations", err)
+		}
+		outcome, err := s.decide(ctx, r, now)
+		if err == nil {
+			err = s.regs.DeleteRegistration(ctx, r.ID)
+		}
+		attrs := []slog.Attr{slog.String("request", r.ID), slog.String("member", s.lh.Pseudonym(r.KVNR))}
+		if err != nil {
+			first = firstErr(first, err)
+			s.log.LogAttrs(ctx, slog.LevelError, logRegistrationDone,
+				append(attrs, slog.String("outcome", outcomeRetry), slog.Any("error", err))...)
+			continue
+		}
+		if outcome == outcomeCreated {
+			attrs = append(attrs, slog.String("letter", r.ID))
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, logRegistrationDone, append(attrs, slog.String("outcome", outcome))...)
+		done++
+	}
+	return done, first
+}
+
+func (s *Service) decide(ctx context.Context, r letter.Request, now time.Time) (string, error) {
+	m, err := s.members.MemberByKVNR(ctx, r.KVNR)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return outcomeUnknown, nil
+	case err != nil:
+		return "", err
+	}
+	if !m.BirthDateMatches(r.BirthDate) {
+		return outcomeBirthDate, nil
+	}
+	if !s.cfg.Eligibility.Eligible(m, now) {
+		return outcomeIneligible, nil
+	}
+	to, ok := letter.RecipientOf(m)
+	if !ok {
+		return outcomeNoAddress, nil
+	}
+	l := letter.Letter{
+		ID: r.ID, KVNR: m.KVNR, Recipient: to, State: letter.Requested,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.Letter.Validity),
+	}
+	err = s.letters.CreateLetter(ctx, l, now.Add(-s.cfg.Letter.MinInterval), now)
+	switch {
+	case errors.Is(err, fault.Conflict):
+		return outcomeTooSoon, nil
+	case err != nil:
+		return "", err
+	}
+	return outcomeCreated, nil
+}
+
+// firstErr keeps the first error.
+func firstErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}

@@ -1,0 +1,446 @@
+package registration_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/registration"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := registration.Config{Issuer: issuer, Sender: sender}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*registration.Config){
+		"no issuer":          func(c *registration.Config) { c.Issuer = "" },
+		"relative issuer":    func(c *registration.Config) { c.Issuer = "/pforte" },
+		"plain http":         func(c *registration.Config) { c.Issuer = "http://id.beispiel-bkk.de" },
+		"issuer with query":  func(c *registration.Config) { c.Issuer = issuer + "?x=1" },
+		"no sender":          func(c *registration.Config) { c.Sender = " " },
+		"two-line sender":    func(c *registration.Config) { c.Sender = "a\nb" },
+		"zero IP limit":      func(c *registration.Config) { c.PerIP = registration.Limit{Max: 0, Window: time.Hour} },
+		"tiny KVNR window":   func(c *registration.Config) { c.PerKVNR = registration.Limit{Max: 3, Window: time.Millisecond} },
+		"short lease":        func(c *registration.Config) { c.LetterLease = time.Second },
+		"long lease":         func(c *registration.Config) { c.RegistrationLease = 2 * time.Hour },
+		"bad letter policy":  func(c *registration.Config) { c.Letter.Validity, c.Letter.MaxAttempts = time.Hour, 0 },
+		"negative window":    func(c *registration.Config) { c.Eligibility.Ahead = -time.Hour },
+		"issuer with anchor": func(c *registration.Config) { c.Issuer = issuer + "#x" },
+	} {
+		c := ok
+		edit(&c)
+		if err := c.Validate(); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+	}
+	for _, good := range []string{"http://localhost:8080", "http://127.0.0.1:9000/pforte", issuer + "/"} {
+		c := ok
+		c.Issuer = good
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+	f := setup(t)
+	c := f.svc.Config()
+	if c.PerIP != registration.DefaultPerIP || c.PerIP.Max != 10 || c.PerIP.Window != time.Hour ||
+		c.PerKVNR.Max != 3 || c.PerKVNR.Window != 24*time.Hour || c.Letter != letter.DefaultPolicy {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestNewRequiresDependencies(t *testing.T) {
+	w := newWorld(t0)
+	full := registration.Deps{
+		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
+		LetterHasher: letterHasher, Passwords: passwordHasher(),
+	}
+	cfg := registration.Config{Issuer: issuer, Sender: sender}
+	if _, err := registration.New(cfg, full); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*registration.Deps){
+		"members":     func(d *registration.Deps) { d.Members = nil },
+		"queue":       func(d *registration.Deps) { d.Registrations = nil },
+		"letters":     func(d *registration.Deps) { d.Letters = nil },
+		"enrollments": func(d *registration.Deps) { d.Enrollments = nil },
+		"limits":      func(d *registration.Deps) { d.RateLimits = nil },
+		"renderer":    func(d *registration.Deps) { d.Renderer = nil },
+		"outbox":      func(d *registration.Deps) { d.Outbox = nil },
+		"letter key":  func(d *registration.Deps) { d.LetterHasher = letter.Hasher{} },
+		"passwords":   func(d *registration.Deps) { d.Passwords = nil },
+		"nil method":  func(d *registration.Deps) { d.Methods = append(d.Methods, nil) },
+		"two methods with one name": func(d *registration.Deps) {
+			d.Methods = append(d.Methods, &fakeMethod{name: "letter"}, &fakeMethod{name: "letter"})
+		},
+	} {
+		d := full
+		edit(&d)
+		if _, err := registration.New(cfg, d); !errors.Is(err, fault.Invalid) {
+			t.Errorf("without %s: New = %v", name, err)
+		}
+	}
+}
+
+func TestRequestRefusesMalformedInputBeforeAnythingElse(t *testing.T) {
+	good := request(anna.KVNR, anna.BirthDate)
+	wrongCheck := string(anna.KVNR[:9]) + string('0'+(anna.KVNR[9]-'0'+1)%10)
+	for _, tc := range []struct {
+		name string
+		edit func(*registration.RequestInput)
+		kind fault.Kind
+		text string
+	}{
+		{"wrong check digit", func(in *registration.RequestInput) { in.KVNR = wrongCheck }, fault.Invalid, "Versichertennummer ist ungültig"},
+		{"too short", func(in *registration.RequestInput) { in.KVNR = "A1234" }, fault.Invalid, "member number is invalid"},
+		{"empty number", func(in *registration.RequestInput) { in.KVNR = "" }, fault.Invalid, "Versichertennummer"},
+		{"birth date malformed", func(in *registration.RequestInput) { in.BirthDate = "9.7.1984" }, fault.Invalid, "Geburtsdatum"},
+		{"birth date impossible", func(in *registration.RequestInput) { in.BirthDate = "1984-02-30" }, fault.Invalid, "date of birth"},
+		{"birth date in the future", func(in *registration.RequestInput) { in.BirthDate = "2030-01-01" }, fault.Invalid, "date of birth"},
+		{"birth date before 1900", func(in *registration.RequestInput) { in.BirthDate = "1899-12-31" }, fault.Invalid, "date of birth"},
+		{"no method", func(in *registration.RequestInput) { in.Method = "" }, fault.Invalid, "method"},
+		{"eID is not requested by post", func(in *registration.RequestInput) { in.Method = "eid" }, fault.Invalid, "method"},
+		{"unknown method", func(in *registration.RequestInput) { in.Method = "fax" }, fault.Invalid, "method"},
+		{"no client address (wiring bug)", func(in *registration.RequestInput) { in.ClientIP = "" }, fault.Internal, ""},
+	} {
+		f := setup(t)
+		in := good
+		tc.edit(&in)
+		err := f.svc.Request(ctx, in)
+		if fault.KindOf(err) != tc.kind || !strings.Contains(fault.PublicOf(err), tc.text) {
+			t.Errorf("%s: Request = %v (%q), want %v with %q", tc.name, err, fault.PublicOf(err), tc.kind, tc.text)
+		}
+		if calls := f.w.callLog(); len(calls) != 0 {
+			t.Errorf("%s: the store was called: %v", tc.name, calls)
+		}
+	}
+	// Accepted spellings.
+	f := setup(t)
+	for i, in := range []registration.RequestInput{
+		{KVNR: " " + strings.ToLower(string(anna.KVNR)) + " ", BirthDate: "09.07.1984", Method: "letter", ClientIP: "192.0.2.1"},
+		{KVNR: string(anna.KVNR), BirthDate: "1984-07-09", Method: "letter", ClientIP: "192.0.2.1:4711"},
+	} {
+		if err := f.svc.Request(ctx, in); err != nil {
+			t.Errorf("spelling %d: %v", i, err)
+		}
+	}
+	for _, r := range f.w.queued() {
+		if r.KVNR != anna.KVNR || r.BirthDate != "1984-07-09" || r.ID == "" || !r.RequestedAt.Equal(t0) {
+			t.Errorf("queued %+v", r)
+		}
+	}
+}
+
+// TestRequestSameForEveryone: the anonymous request must not tell an
+// attacker who is a member (member enumeration). Whatever the case, the
+// answer is nil and the store sees exactly the same calls; only the
+// worker decides.
+func TestRequestSameForEveryone(t *testing.T) {
+	type tc struct {
+		name       string
+		kvnr       string
+		birth      string
+		prepare    func(*fixture)
+		wantLetter bool
+		outcome    string
+	}
+	cases := []tc{
+		{"valid member", string(anna.KVNR), "09.07.1984", nil, true, "letter_created"},
+		{"unknown member", string(nobody), "1984-07-09", nil, false, "unknown_member"},
+		{"wrong birth date", string(anna.KVNR), "1984-07-10", nil, false, "birthdate_mismatch"},
+		{"ineligible member", string(bodo.KVNR), bodo.BirthDate, nil, false, "ineligible"},
+		{"no address on file", string(carl.KVNR), carl.BirthDate, nil, false, "no_address"},
+		{"letter sent recently", string(anna.KVNR), anna.BirthDate, func(f *fixture) {
+			f.letterFor(t, anna)
+			f.w.advance(6 * 24 * time.Hour) // past the rate limit window, within 7 days
+		}, false, "too_soon"},
+	}
+	var reference []string
+	for _, c := range cases {
+		f := setup(t)
+		if c.prepare != nil {
+			c.prepare(f)
+		}
+		before := len(f.w.lettersOf(anna.KVNR)) + len(f.w.lettersOf(bodo.KVNR)) + len(f.w.lettersOf(carl.KVNR))
+		f.w.resetCalls()
+		err := f.svc.Request(ctx, registration.RequestInput{KVNR: c.kvnr, BirthDate: c.birth, Method: "letter", ClientIP: "198.51.100.7"})
+		if err != nil {
+			t.Fatalf("%s: Request = %v", c.name, err)
+		}
+		calls := f.w.callLog()
+		if reference == nil {
+			reference = calls
+		} else if !slices.Equal(calls, reference) {
+			t.Errorf("%s: store calls %v, want %v as for the valid member", c.name, calls, reference)
+		}
+		if q := f.w.queued(); len(q) != 1 || q[0].ID == "" || q[0].BirthDate == "" {
+			t.Errorf("%s: queued %+v", c.name, q)
+		}
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
+			t.Errorf("%s: ProcessRegistrations = %d, %v", c.name, n, err)
+		}
+		after := len(f.w.lettersOf(anna.KVNR)) + len(f.w.lettersOf(bodo.KVNR)) + len(f.w.lettersOf(carl.KVNR))
+		if got := after > before; got != c.wantLetter {
+			t.Errorf("%s: letter created = %v, want %v", c.name, got, c.wantLetter)
+		}
+		if len(f.w.queued()) != 0 {
+			t.Errorf("%s: the request was not deleted", c.name)
+		}
+		logs := f.logs.String()
+		if !strings.Contains(logs, "outcome="+c.outcome) {
+			t.Errorf("%s: outcome %q not logged:\n%s", c.name, c.outcome, logs)
+		}
+		for _, secret := range []string{c.birth, c.kvnr, "1984-07-09", "09.07.1984", string(anna.KVNR), string(bodo.KVNR)} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("%s: the log holds %q:\n%s", c.name, secret, logs)
+			}
+		}
+	}
+	if !slices.Equal(reference, []string{"RateLimits.Hit", "RateLimits.Hit", "Registrations.EnqueueRegistration"}) {
+		t.Fatalf("Request does %v", reference)
+	}
+}
+
+func TestRequestRateLimits(t *testing.T) {
+	t.Run("per client address", func(t *testing.T) {
+		f := setup(t)
+		for i := range 10 {
+			in := request(mustKVNR(fmt.Sprintf("D%08d", i)), "1980-01-01")
+			if err := f.svc.Request(ctx, in); err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate))
+		if !errors.Is(err, fault.RateLimited) || !strings.Contains(fault.PublicOf(err), "Too many requests") {
+			t.Fatalf("11th request: %v", err)
+		}
+		if d, ok := registration.RetryAfter(err); !ok || d != time.Hour {
+			t.Fatalf("RetryAfter = %v %v, want 1h (the window started at t0)", d, ok)
+		}
+		if len(f.w.queued()) != 10 {
+			t.Fatalf("a refused request was queued: %d", len(f.w.queued()))
+		}
+		other := request(anna.KVNR, anna.BirthDate)
+		other.ClientIP = "192.0.2.11"
+		if err := f.svc.Request(ctx, other); err != nil {
+			t.Fatalf("another address was limited: %v", err)
+		}
+		f.w.advance(time.Hour)
+		if err := f.svc.Request(ctx, request(bodo.KVNR, bodo.BirthDate)); err != nil {
+			t.Fatalf("next window: %v", err)
+		}
+	})
+	t.Run("IPv6 per /64", func(t *testing.T) {
+		f := setup(t)
+		for i := range 10 {
+			in := request(mustKVNR(fmt.Sprintf("E%08d", i)), "1980-01-01")
+			in.ClientIP = fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)
+			if err := f.svc.Request(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in := request(anna.KVNR, anna.BirthDate)
+		in.ClientIP = "2001:db8:1:2:ffff::1"
+		if err := f.svc.Request(ctx, in); !errors.Is(err, fault.RateLimited) {
+			t.Fatalf("same /64: %v", err)
+		}
+		in.ClientIP = "2001:db8:1:3::1"
+		if err := f.svc.Request(ctx, in); err != nil {
+			t.Fatalf("other /64: %v", err)
+		}
+	})
+	t.Run("per member number, for members and strangers alike", func(t *testing.T) {
+		for _, k := range []string{string(anna.KVNR), string(nobody)} {
+			f := setup(t)
+			for i := range 3 {
+				in := request(anna.KVNR, anna.BirthDate)
+				in.KVNR, in.ClientIP = k, fmt.Sprintf("203.0.113.%d", i)
+				if err := f.svc.Request(ctx, in); err != nil {
+					t.Fatalf("%s request %d: %v", k, i, err)
+				}
+			}
+			in := request(anna.KVNR, anna.BirthDate)
+			in.KVNR, in.ClientIP = k, "203.0.113.99"
+			f.w.advance(90 * time.Minute)
+			err := f.svc.Request(ctx, in)
+			if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 12*time.Hour+30*time.Minute {
+				t.Fatalf("%s 4th request: %v, retry after %v", k, err, d)
+			}
+			f.w.advance(24 * time.Hour)
+			if err := f.svc.Request(ctx, in); err != nil {
+				t.Fatalf("%s next day: %v", k, err)
+			}
+		}
+	})
+	t.Run("store outage", func(t *testing.T) {
+		f := setup(t)
+		down := fault.New(fault.Unavailable, "fake", "")
+		f.w.setInject(func(p string) error {
+			if p == "RateLimits.Hit:before" {
+				return down
+			}
+			return nil
+		})
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); !errors.Is(err, fault.Unavailable) {
+			t.Fatalf("Request = %v", err)
+		}
+		if len(f.w.queued()) != 0 {
+			t.Fatal("queued without a counted hit")
+		}
+	})
+	if _, ok := registration.RetryAfter(fault.New(fault.RateLimited, "x", "")); ok {
+		t.Fatal("RetryAfter of a plain error")
+	}
+}
+
+func TestRetryAfterRounding(t *testing.T) {
+	f := setup(t)
+	f.w.advance(1500 * time.Millisecond) // window ends in 58m58.5s
+	for range 10 {
+		_ = f.svc.Request(ctx, request(nobody, "1980-01-01"))
+	}
+	in := request(anna.KVNR, anna.BirthDate)
+	err := f.svc.Request(ctx, in)
+	if d, _ := registration.RetryAfter(err); d != time.Hour-time.Second {
+		t.Fatalf("RetryAfter = %v", d)
+	}
+	var rl *registration.RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter != time.Hour-1500*time.Millisecond || fault.KindOf(err) != fault.RateLimited {
+		t.Fatalf("error %#v", err)
+	}
+}
+
+func TestProcessRegistrations(t *testing.T) {
+	t.Run("the letter goes to the name and address on file", func(t *testing.T) {
+		f := setup(t)
+		l, _, _ := f.letterFor(t, anna)
+		if l.Recipient.Name != "Anna-Lena Schmidt" || l.Recipient.Address != anna.Address || l.KVNR != anna.KVNR {
+			t.Fatalf("recipient %+v", l.Recipient)
+		}
+		if !l.CreatedAt.Equal(t0) || !l.ExpiresAt.Equal(t0.Add(60*24*time.Hour)) {
+			t.Fatalf("times %v %v", l.CreatedAt, l.ExpiresAt)
+		}
+	})
+	t.Run("birth date mismatch produces no letter", func(t *testing.T) {
+		f := setup(t)
+		for i, b := range []string{"1984-09-07", "10.07.1984", "1985-07-09"} {
+			in := request(anna.KVNR, b)
+			in.ClientIP = fmt.Sprintf("192.0.2.%d", i)
+			if err := f.svc.Request(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 3 {
+			t.Fatalf("ProcessRegistrations = %d %v", n, err)
+		}
+		if ls := f.w.lettersOf(anna.KVNR); len(ls) != 0 {
+			t.Fatalf("letters %+v", ls)
+		}
+	})
+	t.Run("a new letter voids the previous one", func(t *testing.T) {
+		f := setup(t)
+		first, pw, code := f.letterFor(t, anna)
+		f.w.advance(7*24*time.Hour + time.Second)
+		second, _, _ := f.letterFor(t, anna)
+		if second.ID == first.ID {
+			t.Fatal("no new letter")
+		}
+		old := f.w.letter(first.ID)
+		if old.State != letter.Voided || old.VoidReason != letter.ReasonSuperseded {
+			t.Fatalf("old letter %s/%s", old.State, old.VoidReason)
+		}
+		if letterHasher.Matches(second, pw, code) {
+			t.Fatal("the old secrets match the new letter")
+		}
+	})
+	t.Run("at most one letter per 7 days", func(t *testing.T) {
+		f := setup(t)
+		f.letterFor(t, anna)
+		for _, d := range []time.Duration{24 * time.Hour, 5 * 24 * time.Hour, 24*time.Hour - time.Second} {
+			f.w.advance(d)
+			if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.w.lettersOf(anna.KVNR)); n != 1 {
+				t.Fatalf("after %v: %d letters", d, n)
+			}
+		}
+		if !strings.Contains(f.logs.String(), "outcome=too_soon") {
+			t.Fatal("too_soon not logged")
+		}
+		f.w.advance(time.Second) // exactly 7 days after the first letter: still too soon
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || len(f.w.lettersOf(anna.KVNR)) != 1 {
+			t.Fatalf("exactly 7 days: %v, %d letters", err, len(f.w.lettersOf(anna.KVNR)))
+		}
+		f.w.advance(time.Millisecond)
+		f.letterFor(t, anna)
+		if n := len(f.w.lettersOf(anna.KVNR)); n != 2 {
+			t.Fatalf("after 7 days: %d letters", n)
+		}
+	})
+	t.Run("a crash before the request is deleted creates no second letter", func(t *testing.T) {
+		f := setup(t)
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		crashed := false
+		f.w.setInject(func(p string) error {
+			if p == "Registrations.DeleteRegistration:before" && !crashed {
+				crashed = true
+				return errCrash
+			}
+			return nil
+		})
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); !errors.Is(err, errCrash) || n != 0 {
+			t.Fatalf("first run = %d %v", n, err)
+		}
+		if n, _ := f.svc.ProcessRegistrations(ctx, 10); n != 0 {
+			t.Fatal("a leased request was claimed again")
+		}
+		f.w.advance(registration.DefaultRegistrationLease)
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("second run = %d %v", n, err)
+		}
+		if n := len(f.w.lettersOf(anna.KVNR)); n != 1 || len(f.w.queued()) != 0 {
+			t.Fatalf("%d letters, %d queued", n, len(f.w.queued()))
+		}
+	})
+	t.Run("a directory outage keeps the request and decides the others", func(t *testing.T) {
+		f := setup(t)
+		for i, m := range []string{string(anna.KVNR), string(nobody)} {
+			in := request(anna.KVNR, anna.BirthDate)
+			in.KVNR, in.ClientIP = m, fmt.Sprintf("192.0.2.%d", i)
+			if err := f.svc.Request(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			f.w.advance(time.Second)
+		}
+		down := fault.New(fault.Unavailable, "fake", "")
+		first := true
+		f.w.setInject(func(p string) error {
+			if p == "Members.MemberByKVNR:before" && first {
+				first = false
+				return down
+			}
+			return nil
+		})
+		n, err := f.svc.ProcessRegistrations(ctx, 10)
+		if n != 1 || !errors.Is(err, fault.Unavailable) || len(f.w.queued()) != 1 {
+			t.Fatalf("ProcessRegistrations = %d %v, %d queued", n, err, len(f.w.queued()))
+		}
+		if !strings.Contains(f.logs.String(), "outcome=error_retry") {
+			t.Fatal("failure not logged")
+		}
+	})
+}

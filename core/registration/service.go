@@ -1,0 +1,121 @@
+package registration
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/password"
+	coreproofing "github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/ports/letters"
+	"github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+// Deps are the ports and tools the service needs. All are required except
+// Estimator, Now and Logger.
+type Deps struct {
+	// Members is the member directory (lookup by KVNR).
+	Members       store.Members
+	Registrations store.Registrations
+	Letters       store.Letters
+	Enrollments   store.Enrollments
+	RateLimits    store.RateLimits
+	Renderer      letters.Renderer
+	Outbox        letters.Outbox
+	// Methods are the proofing methods members may activate with, each
+	// under its Name.
+	Methods []proofing.Method
+	// LetterHasher hashes letter secrets and pseudonymises member numbers
+	// in logs and counter keys.
+	LetterHasher letter.Hasher
+	// Passwords hashes members' own passwords (Argon2id).
+	Passwords *password.Hasher
+	// Estimator judges password strength beyond the fixed policy; nil:
+	// none.
+	Estimator password.Estimator
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Logger receives decisions and failures, never a secret, birth date
+	// or member number in clear; nil: discard.
+	Logger *slog.Logger
+}
+
+// Service is the registration use case. It is safe for concurrent use and
+// holds no state of its own: any number of replicas may run it, workers
+// included, on one store.
+type Service struct {
+	cfg       Config
+	members   store.Members
+	regs      store.Registrations
+	letters   store.Letters
+	enrolls   store.Enrollments
+	limits    store.RateLimits
+	renderer  letters.Renderer
+	outbox    letters.Outbox
+	methods   map[coreproofing.Method]proofing.Method
+	lh        letter.Hasher
+	passwords *password.Hasher
+	estimator password.Estimator
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// New returns a Service. Errors: fault.Invalid for a bad configuration, a
+// missing dependency or two methods with one name.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	missing := func(what string) error {
+		return fault.New(fault.Invalid, "registration.New", what+" is missing")
+	}
+	switch {
+	case d.Members == nil:
+		return nil, missing("member directory")
+	case d.Registrations == nil:
+		return nil, missing("registration queue")
+	case d.Letters == nil:
+		return nil, missing("letter store")
+	case d.Enrollments == nil:
+		return nil, missing("enrollment store")
+	case d.RateLimits == nil:
+		return nil, missing("rate limit store")
+	case d.Renderer == nil:
+		return nil, missing("letter renderer")
+	case d.Outbox == nil:
+		return nil, missing("letter outbox")
+	case d.LetterHasher.IsZero():
+		return nil, missing("letter hash key")
+	case d.Passwords == nil:
+		return nil, missing("password hasher")
+	}
+	methods := map[coreproofing.Method]proofing.Method{}
+	for _, m := range d.Methods {
+		if m == nil {
+			return nil, missing("proofing method")
+		}
+		if _, dup := methods[m.Name()]; dup {
+			return nil, fault.New(fault.Invalid, "registration.New", "two proofing methods named "+string(m.Name()))
+		}
+		methods[m.Name()] = m
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
+		enrolls: d.Enrollments, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
+		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
+		now: d.Now, log: d.Logger,
+	}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) clock() time.Time { return s.now().UTC() }
