@@ -113,7 +113,7 @@ func TestMembersFileErrors(t *testing.T) {
 		{edit(`birthdate: "1985-03-14"`, `birthdate: "14.03.1985"`), "members[0].birthdate: must be a past date, YYYY-MM-DD"},
 		{edit(`birthdate: "1985-03-14"`, `birthdate: "2030-01-01"`), "members[0].birthdate: must be a past date"},
 		{edit("password: a-good-passphrase", "password: geheim"), "members[0].password: Das Passwort muss mindestens 10 Zeichen lang sein."},
-		{edit("password: a-good-passphrase", "password: anna-beispiel-2024"), "members[0].password: Das Passwort darf Ihre Versichertennummer oder Ihren Namen nicht enthalten."},
+		{edit("password: a-good-passphrase", "password: anna-beispiel-2024"), "members[0].password: Das Passwort darf Ihre Versichertennummer, Ihren Namen oder Ihr Geburtsdatum nicht enthalten."},
 		{edit("    password: a-good-passphrase\n", ""), "members[0].password: required"},
 		{edit("proofing: low", "proofing: low\n    status: deleted"), `members[0].status: must be active, pending or blocked, not "deleted"`},
 		{edit("proofing: low", "proofing: low\n    email: not-an-address"), `members[0].email: "not-an-address" is not an e-mail address`},
