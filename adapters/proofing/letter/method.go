@@ -1,0 +1,188 @@
+package letter
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/proofing"
+	portproofing "github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+// Keys of Presentation.Secrets.
+const (
+	SecretInitialPassword = "initial_password"
+	SecretActivationCode  = "activation_code"
+)
+
+// EvidenceType is the evidence type of a letter proof.
+const EvidenceType = "postal_letter"
+
+// Public texts. The wrong-secrets text is the one answer for every attempt
+// that must not reveal anything: unknown member, no letter, a letter that
+// cannot be activated, wrong secrets.
+const (
+	textWrong = "Versichertennummer, Initialpasswort oder Aktivierungscode ist falsch. / " +
+		"Member number, initial password or activation code is wrong."
+	textMalformed = "Bitte geben Sie Initialpasswort (12 Zeichen) und Aktivierungscode (26 Zeichen) so ein, wie sie im Brief stehen. / " +
+		"Please enter the initial password (12 characters) and the activation code (26 characters) as printed in the letter."
+	textAttempts = "Der Brief wurde nach zu vielen Fehlversuchen gesperrt. Bitte fordern Sie einen neuen Brief an. / " +
+		"The letter was voided after too many wrong attempts. Please request a new letter."
+	textVoided = "Dieser Brief ist nicht mehr gültig. Bitte fordern Sie einen neuen Brief an. / " +
+		"This letter is no longer valid. Please request a new letter."
+	textExpired = "Der Brief ist abgelaufen. Bitte fordern Sie einen neuen Brief an. / " +
+		"The letter has expired. Please request a new letter."
+	textUsed = "Dieser Brief wurde bereits verwendet. / This letter has already been used."
+)
+
+// Method proves a member's identity by the password letter sent to the
+// address on file. It is safe for concurrent use; every decision that
+// changes a letter is one atomic store operation.
+type Method struct {
+	letters store.Letters
+	members store.Members
+	hasher  coreletter.Hasher
+	policy  coreletter.Policy
+	now     func() time.Time
+	// dummy is compared against when a member has no letter, so that
+	// "no letter" costs the same hashing as "wrong secrets".
+	dummy coreletter.Letter
+}
+
+var _ portproofing.Method = (*Method)(nil)
+
+// New returns the letter method. policy must be the one letters are
+// produced under (MaxAttempts). now nil: time.Now.
+// Errors: fault.Invalid for a missing store, a zero hasher or a bad policy.
+func New(letters store.Letters, members store.Members, hasher coreletter.Hasher, policy coreletter.Policy, now func() time.Time) (*Method, error) {
+	if letters == nil || members == nil || hasher.IsZero() {
+		return nil, fault.New(fault.Invalid, "letter.New", "letter store, member directory and hash key are required")
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	s := coreletter.NewSecrets()
+	dummy := coreletter.Letter{PasswordHash: hasher.Password(s.InitialPassword), CodeHash: hasher.Code(s.ActivationCode)}
+	return &Method{letters: letters, members: members, hasher: hasher, policy: policy, now: now, dummy: dummy}, nil
+}
+
+// Name is proofing.Letter.
+func (m *Method) Name() proofing.Method { return proofing.Letter }
+
+// Complete checks the secrets of the member's latest letter and, when they
+// are right and the letter can be activated, activates it (once: of
+// concurrent callers exactly one wins) and reports the proof.
+//
+// A member without a letter, a letter that cannot be activated and wrong
+// secrets all give fault.Unauthenticated with one text, after the same
+// lookup and the same hashing (member enumeration). Only a holder of the
+// right secrets learns the letter's state. Wrong secrets on an activatable
+// letter are counted; the attempt that reaches the policy's maximum voids
+// the letter and says so (Locked) — it stops guessing the 60-bit initial
+// password online. Counting is one store write more than the other wrong
+// cases do; what its timing could tell (that the member has an activatable
+// letter) is bounded by the rate limits the caller applies per client.
+//
+// Errors: Invalid (malformed member number or secrets: says nothing about
+// any member); Unauthenticated; Locked (voided by attempts or replaced);
+// Expired; Conflict (already used); Unavailable.
+func (m *Method) Complete(ctx context.Context, p portproofing.Presentation) (proofing.Proof, error) {
+	const op = "letter.Complete"
+	wrong := fault.New(fault.Unauthenticated, op, textWrong)
+	k, err := kvnr.Parse(string(p.KVNR))
+	if err != nil {
+		return proofing.Proof{}, err
+	}
+	pw := coreletter.Normalize(p.Secrets[SecretInitialPassword])
+	code := coreletter.Normalize(p.Secrets[SecretActivationCode])
+	if !coreletter.WellFormed(pw, coreletter.PasswordLength) || !coreletter.WellFormed(code, coreletter.CodeLength) {
+		return proofing.Proof{}, fault.New(fault.Invalid, op, textMalformed)
+	}
+
+	l, err := m.letters.LatestLetter(ctx, k)
+	found := err == nil
+	switch {
+	case errors.Is(err, fault.NotFound):
+		l = m.dummy
+	case err != nil:
+		return proofing.Proof{}, err
+	}
+	match := m.hasher.Matches(l, pw, code) // always, also against the dummy
+	now := m.now().UTC()
+
+	switch coreletter.Classify(l, found, match, now) {
+	case coreletter.AttemptWrong:
+		n, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
+		switch {
+		case errors.Is(err, fault.Conflict), errors.Is(err, fault.NotFound):
+			// Activated, voided or expired meanwhile: as unknown.
+			return proofing.Proof{}, wrong
+		case err != nil:
+			return proofing.Proof{}, err
+		case m.policy.Exhausted(n):
+			return proofing.Proof{}, fault.New(fault.Locked, op, textAttempts)
+		}
+		return proofing.Proof{}, wrong
+	case coreletter.AttemptExpired:
+		return proofing.Proof{}, fault.New(fault.Expired, op, textExpired)
+	case coreletter.AttemptUsed:
+		return proofing.Proof{}, fault.New(fault.Conflict, op, textUsed)
+	case coreletter.AttemptVoided:
+		if l.VoidReason == coreletter.ReasonAttempts {
+			return proofing.Proof{}, fault.New(fault.Locked, op, textAttempts)
+		}
+		return proofing.Proof{}, fault.New(fault.Locked, op, textVoided)
+	case coreletter.AttemptValid:
+	default: // AttemptUnknown, AttemptNotYet
+		return proofing.Proof{}, wrong
+	}
+
+	// The directory record is read before the letter is spent, so that an
+	// outage leaves the letter usable. A member no longer in the directory
+	// is not insured here any more and gets no account.
+	mem, err := m.members.MemberByKVNR(ctx, k)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return proofing.Proof{}, wrong
+	case err != nil:
+		return proofing.Proof{}, err
+	}
+	switch err := m.letters.ActivateLetter(ctx, l.ID, m.policy.MaxAttempts, now); {
+	case errors.Is(err, fault.Conflict):
+		// Another activation won, or the letter was voided or expired
+		// between the read and now.
+		return proofing.Proof{}, fault.New(fault.Conflict, op, textUsed)
+	case errors.Is(err, fault.NotFound):
+		return proofing.Proof{}, wrong
+	case err != nil:
+		return proofing.Proof{}, err
+	}
+	return proofing.Proof{
+		Method: proofing.Letter,
+		Level:  loa.Substantial,
+		KVNR:   k,
+		Attributes: proofing.Attributes{
+			GivenName:  mem.GivenName,
+			FamilyName: mem.FamilyName,
+			BirthDate:  mem.BirthDate,
+			// The letter proves that the member receives mail at the
+			// address it went to.
+			Address: l.Recipient.Address,
+		},
+		Evidence: proofing.Evidence{
+			Type:        EvidenceType,
+			Reference:   l.ID,
+			IssuedAt:    l.HandedOverAt,
+			DeliveredTo: l.Recipient.Address,
+		},
+		Time: now,
+	}, nil
+}

@@ -1,0 +1,462 @@
+package letter_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/proofing/letter"
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/registration"
+	portproofing "github.com/pforte-id/pforte/ports/proofing"
+)
+
+var (
+	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ctx  = context.Background()
+	anna = member.Member{
+		KVNR: mustKVNR("A12345678"), GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09",
+		Address:     member.Address{Street: "Lindenallee 7", PostalCode: "20259", Locality: "Hamburg", Country: "DE"},
+		InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	bodo   = member.Member{KVNR: mustKVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31", Address: anna.Address, InsuredFrom: anna.InsuredFrom}
+	nobody = mustKVNR("Z00000001")
+)
+
+func mustKVNR(prefix string) kvnr.KVNR {
+	k, err := kvnr.WithCheckDigit(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+var hasher = func() coreletter.Hasher {
+	h, err := coreletter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+var passwordHasher = sync.OnceValue(func() *password.Hasher {
+	h, err := password.NewHasher(password.DefaultParams, 2)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+type fixture struct {
+	w      *world
+	method *letter.Method
+	svc    *registration.Service
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	w := newWorld(t0)
+	_ = w.UpsertMember(ctx, anna)
+	_ = w.UpsertMember(ctx, bodo)
+	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, w.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := registration.New(registration.Config{Issuer: "https://id.beispiel-bkk.de", Sender: "Beispiel-BKK"}, registration.Deps{
+		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
+		Methods: []portproofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{w: w, method: m, svc: svc}
+}
+
+// handedOver runs the registration path for mem and returns its letter
+// and the secrets printed on it (as scanned from the document).
+func (f *fixture) handedOver(t *testing.T, mem member.Member) (coreletter.Letter, string, string) {
+	t.Helper()
+	in := registration.RequestInput{KVNR: string(mem.KVNR), BirthDate: mem.BirthDate, Method: "letter", ClientIP: "192.0.2.1"}
+	if err := f.svc.Request(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ProcessLetters(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	l := f.w.lettersOf(mem.KVNR)[0]
+	if l.State != coreletter.HandedOver {
+		t.Fatalf("letter %s", l.State)
+	}
+	d := f.w.outbox()[l.OutboxName]
+	pw, code := secretsOf(d)
+	if !strings.HasSuffix(d.ActivationURL, "#"+code) {
+		t.Fatalf("QR URL %q does not carry the code", d.ActivationURL)
+	}
+	return l, pw, code
+}
+
+func present(k kvnr.KVNR, pw, code string) portproofing.Presentation {
+	return portproofing.Presentation{KVNR: k, Secrets: map[string]string{
+		letter.SecretInitialPassword: pw, letter.SecretActivationCode: code,
+	}}
+}
+
+// wrongPassword returns a well-formed initial password other than pw.
+func wrongPassword(pw string) string {
+	if pw[0] == 'A' {
+		return "B" + pw[1:]
+	}
+	return "A" + pw[1:]
+}
+
+func TestNew(t *testing.T) {
+	w := newWorld(t0)
+	for name, try := range map[string]func() error{
+		"no letters": func() error { _, err := letter.New(nil, w, hasher, coreletter.DefaultPolicy, nil); return err },
+		"no members": func() error { _, err := letter.New(w, nil, hasher, coreletter.DefaultPolicy, nil); return err },
+		"no key": func() error {
+			_, err := letter.New(w, w, coreletter.Hasher{}, coreletter.DefaultPolicy, nil)
+			return err
+		},
+		"zero policy": func() error { _, err := letter.New(w, w, hasher, coreletter.Policy{}, nil); return err },
+	} {
+		if err := try(); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, nil)
+	if err != nil || m.Name() != proofing.Letter {
+		t.Fatalf("New = %v %v", m, err)
+	}
+}
+
+func TestCompleteProves(t *testing.T) {
+	f := setup(t)
+	l, pw, code := f.handedOver(t, anna)
+	f.w.advance(3 * 24 * time.Hour)
+	// As typed: lower case, in groups, with a dash.
+	typedPW := strings.ToLower(coreletter.Group(pw))
+	typedCode := strings.ReplaceAll(coreletter.Group(code), " ", "-")
+	p, err := f.method.Complete(ctx, present(anna.KVNR, typedPW, typedCode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := proofing.Proof{
+		Method: proofing.Letter, Level: loa.Substantial, KVNR: anna.KVNR,
+		Attributes: proofing.Attributes{GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
+		Evidence:   proofing.Evidence{Type: "postal_letter", Reference: l.ID, IssuedAt: t0, DeliveredTo: anna.Address},
+		Time:       t0.Add(3 * 24 * time.Hour),
+	}
+	if p != want {
+		t.Fatalf("proof\n got %+v\nwant %+v", p, want)
+	}
+	if got := f.w.letter(l.ID); got.State != coreletter.Activated || !got.ActivatedAt.Equal(want.Time) {
+		t.Fatalf("letter %s", got.State)
+	}
+}
+
+// TestCompleteSameAnswer: without the right secrets nobody learns whether
+// a member or a letter exists, or what state it is in.
+func TestCompleteSameAnswer(t *testing.T) {
+	type tc struct {
+		name    string
+		prepare func(f *fixture) (kvnr.KVNR, string, string)
+		counted bool
+	}
+	fresh := coreletter.NewSecrets()
+	cases := []tc{
+		{"unknown member", func(f *fixture) (kvnr.KVNR, string, string) {
+			return nobody, fresh.InitialPassword, fresh.ActivationCode
+		}, false},
+		{"member without letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			return bodo.KVNR, fresh.InitialPassword, fresh.ActivationCode
+		}, false},
+		{"letter not handed over yet, right secrets", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, code := f.handedOver(t, anna)
+			f.w.mu.Lock()
+			for _, x := range f.w.letters {
+				x.v.State = coreletter.Rendered
+			}
+			f.w.mu.Unlock()
+			return anna.KVNR, pw, code
+		}, false},
+		{"wrong secrets, expired letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, code := f.handedOver(t, anna)
+			f.w.advance(60 * 24 * time.Hour)
+			return anna.KVNR, wrongPassword(pw), code
+		}, false},
+		{"wrong secrets, used letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, code := f.handedOver(t, anna)
+			if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); err != nil {
+				t.Fatal(err)
+			}
+			return anna.KVNR, wrongPassword(pw), code
+		}, false},
+		{"old letter's secrets after a new letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, code := f.handedOver(t, anna)
+			f.w.advance(8 * 24 * time.Hour)
+			f.handedOver(t, anna)
+			return anna.KVNR, pw, code
+		}, true},
+		{"wrong password, activatable letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, code := f.handedOver(t, anna)
+			return anna.KVNR, wrongPassword(pw), code
+		}, true},
+		{"wrong code, activatable letter", func(f *fixture) (kvnr.KVNR, string, string) {
+			_, pw, _ := f.handedOver(t, anna)
+			return anna.KVNR, pw, fresh.ActivationCode
+		}, true},
+	}
+	var text string
+	for _, c := range cases {
+		f := setup(t)
+		k, pw, code := c.prepare(f)
+		f.w.resetCalls()
+		_, err := f.method.Complete(ctx, present(k, pw, code))
+		if !errors.Is(err, fault.Unauthenticated) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if text == "" {
+			text = fault.PublicOf(err)
+		} else if fault.PublicOf(err) != text {
+			t.Errorf("%s: text %q, want %q", c.name, fault.PublicOf(err), text)
+		}
+		calls := f.w.callLog()
+		want := []string{"Letters.LatestLetter"}
+		if c.counted {
+			want = append(want, "Letters.FailActivation")
+		}
+		if !slices.Equal(calls, want) {
+			t.Errorf("%s: calls %v, want %v", c.name, calls, want)
+		}
+	}
+	if !strings.Contains(text, "falsch") || !strings.Contains(text, "wrong") {
+		t.Fatalf("text %q", text)
+	}
+}
+
+func TestCompleteMalformed(t *testing.T) {
+	f := setup(t)
+	_, pw, code := f.handedOver(t, anna)
+	f.w.resetCalls()
+	for name, p := range map[string]portproofing.Presentation{
+		"short password":    present(anna.KVNR, pw[:11], code),
+		"long code":         present(anna.KVNR, pw, code+"A"),
+		"ambiguous letter":  present(anna.KVNR, "O"+pw[1:], code),
+		"missing code":      {KVNR: anna.KVNR, Secrets: map[string]string{letter.SecretInitialPassword: pw}},
+		"no secrets":        {KVNR: anna.KVNR},
+		"bad member number": present("A123456789", pw, code),
+	} {
+		if _, err := f.method.Complete(ctx, p); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if calls := f.w.callLog(); len(calls) != 0 {
+		t.Fatalf("store called for malformed input: %v", calls)
+	}
+}
+
+func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
+	f := setup(t)
+	l, pw, code := f.handedOver(t, anna)
+	for i := 1; i <= 5; i++ {
+		_, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code))
+		want := fault.Unauthenticated
+		if i == 5 {
+			want = fault.Locked
+		}
+		if fault.KindOf(err) != want {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	got := f.w.letter(l.ID)
+	if got.State != coreletter.Voided || got.VoidReason != coreletter.ReasonAttempts || got.FailedAttempts != 5 {
+		t.Fatalf("letter %+v", got)
+	}
+	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
+	if !errors.Is(err, fault.Locked) || !strings.Contains(fault.PublicOf(err), "request a new letter") {
+		t.Fatalf("right secrets after voiding: %v", err)
+	}
+	// Further wrong guesses are no longer counted and look like any other.
+	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("wrong after voiding: %v", err)
+	}
+	if _, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code)); !errors.Is(err, fault.Locked) {
+		t.Fatalf("Activate after voiding: %v", err)
+	}
+}
+
+func TestConcurrentWrongAttemptsLockOnce(t *testing.T) {
+	f := setup(t)
+	l, pw, code := f.handedOver(t, anna)
+	var wg sync.WaitGroup
+	kinds := make(chan fault.Kind, 12)
+	for range 12 {
+		wg.Go(func() {
+			_, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code))
+			kinds <- fault.KindOf(err)
+		})
+	}
+	wg.Wait()
+	close(kinds)
+	locked := 0
+	for k := range kinds {
+		switch k {
+		case fault.Locked:
+			locked++
+		case fault.Unauthenticated:
+		default:
+			t.Errorf("kind %v", k)
+		}
+	}
+	if got := f.w.letter(l.ID); locked != 1 || got.FailedAttempts != 5 || got.State != coreletter.Voided {
+		t.Fatalf("%d locked, letter %s after %d", locked, got.State, got.FailedAttempts)
+	}
+}
+
+func TestExpiredLetter(t *testing.T) {
+	f := setup(t)
+	l, pw, code := f.handedOver(t, anna)
+	f.w.advance(60*24*time.Hour - time.Second)
+	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("wrong, last second: %v", err)
+	}
+	f.w.advance(time.Second)
+	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
+	if !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
+		t.Fatalf("expired: %v", err)
+	}
+	if got := f.w.letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 1 {
+		t.Fatalf("letter %s, %d attempts", got.State, got.FailedAttempts)
+	}
+}
+
+func TestReplayedActivation(t *testing.T) {
+	f := setup(t)
+	_, pw, code := f.handedOver(t, anna)
+	if _, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code))
+	if !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "already been used") {
+		t.Fatalf("replay: %v", err)
+	}
+	if n := f.w.sessionCount(); n != 1 {
+		t.Fatalf("%d sessions", n)
+	}
+}
+
+func TestConcurrentActivationsOneSession(t *testing.T) {
+	f := setup(t)
+	_, pw, code := f.handedOver(t, anna)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	tokens := make(chan string, n)
+	for range n {
+		wg.Go(func() {
+			tok, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code))
+			errs <- err
+			if err == nil {
+				tokens <- tok
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(tokens)
+	wins := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, fault.Conflict):
+			t.Errorf("loser: %v", err)
+		}
+	}
+	if wins != 1 || len(tokens) != 1 || f.w.sessionCount() != 1 {
+		t.Fatalf("%d winners, %d sessions", wins, f.w.sessionCount())
+	}
+}
+
+func TestCompleteStoreFailures(t *testing.T) {
+	down := fault.New(fault.Unavailable, "fake", "")
+	for _, point := range []string{"Letters.LatestLetter:before", "Letters.FailActivation:before", "Members.MemberByKVNR:before", "Letters.ActivateLetter:before"} {
+		f := setup(t)
+		l, pw, code := f.handedOver(t, anna)
+		f.w.setInject(func(at string) error {
+			if at == point {
+				return down
+			}
+			return nil
+		})
+		typed := pw
+		if point == "Letters.FailActivation:before" {
+			typed = wrongPassword(pw)
+		}
+		if _, err := f.method.Complete(ctx, present(anna.KVNR, typed, code)); !errors.Is(err, fault.Unavailable) {
+			t.Errorf("%s: %v", point, err)
+		}
+		if got := f.w.letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 0 {
+			t.Errorf("%s: letter %s, %d attempts", point, got.State, got.FailedAttempts)
+		}
+	}
+}
+
+func TestMemberLeftTheDirectory(t *testing.T) {
+	f := setup(t)
+	l, pw, code := f.handedOver(t, anna)
+	f.w.mu.Lock()
+	delete(f.w.members, anna.KVNR)
+	f.w.mu.Unlock()
+	if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("Complete = %v", err)
+	}
+	if got := f.w.letter(l.ID); got.State != coreletter.HandedOver {
+		t.Fatalf("letter %s", got.State)
+	}
+}
+
+// TestRegistrationByLetter is the member's whole path through core: request,
+// the workers, the letter in the outbox, activation, own password.
+func TestRegistrationByLetter(t *testing.T) {
+	f := setup(t)
+	_, pw, code := f.handedOver(t, anna)
+	f.w.advance(2 * 24 * time.Hour) // the post
+	token, s, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, coreletter.Group(pw), coreletter.Group(code)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SetPassword(ctx, token, "Schmidt aus Hamburg 1984"); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("name in password: %v", err)
+	}
+	if err := f.svc.SetPassword(ctx, token, "Lindenblüten duften im Juli"); err != nil {
+		t.Fatal(err)
+	}
+	a, ok := f.w.account(anna.KVNR)
+	if !ok || a.ID != s.AccountID || a.Status != account.Pending || a.Proofing != loa.Substantial || a.PasswordHash == "" {
+		t.Fatalf("account %+v", a)
+	}
+	ps, _ := f.w.Proofs(ctx, a.ID)
+	if len(ps) != 1 || ps[0].Evidence.Type != letter.EvidenceType {
+		t.Fatalf("proofs %+v", ps)
+	}
+	f.w.advance(31 * time.Minute)
+	if err := f.svc.SetPassword(ctx, token, "Lindenblüten duften im Juni"); !errors.Is(err, fault.Expired) {
+		t.Fatalf("after 31 minutes: %v", err)
+	}
+}
