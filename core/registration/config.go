@@ -34,6 +34,8 @@ type Config struct {
 	// per member number, whether or not it belongs to a member.
 	PerIP   Limit
 	PerKVNR Limit
+	// ActivationsPerIP limits activation attempts per client address.
+	ActivationsPerIP Limit
 	// RegistrationLease and LetterLease are how long a worker holds a
 	// claimed request or letter before another worker may take it over.
 	// They must be far longer than deciding a request or rendering a
@@ -46,6 +48,9 @@ type Config struct {
 var (
 	DefaultPerIP   = Limit{Max: 10, Window: time.Hour}
 	DefaultPerKVNR = Limit{Max: 3, Window: 24 * time.Hour}
+	// DefaultActivationsPerIP allows a household a few typos for each of
+	// several letters, but not a sweep over many members' letters.
+	DefaultActivationsPerIP = Limit{Max: 20, Window: time.Hour}
 )
 
 // Default leases.
@@ -66,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PerKVNR == (Limit{}) {
 		c.PerKVNR = DefaultPerKVNR
+	}
+	if c.ActivationsPerIP == (Limit{}) {
+		c.ActivationsPerIP = DefaultActivationsPerIP
 	}
 	if c.RegistrationLease == 0 {
 		c.RegistrationLease = DefaultRegistrationLease
@@ -92,7 +100,8 @@ func (c Config) Validate() error {
 		return bad("issuer must use https (http only for localhost)")
 	case strings.TrimSpace(c.Sender) == "" || strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
 		return bad("sender must be one line of at most 200 bytes")
-	case c.PerIP.Max < 1 || c.PerIP.Window < time.Second || c.PerKVNR.Max < 1 || c.PerKVNR.Window < time.Second:
+	case c.PerIP.Max < 1 || c.PerIP.Window < time.Second || c.PerKVNR.Max < 1 || c.PerKVNR.Window < time.Second ||
+		c.ActivationsPerIP.Max < 1 || c.ActivationsPerIP.Window < time.Second:
 		return bad("rate limits need a maximum of at least 1 and a window of at least 1s")
 	case c.RegistrationLease < 10*time.Second || c.LetterLease < 10*time.Second ||
 		c.RegistrationLease > time.Hour || c.LetterLease > time.Hour:

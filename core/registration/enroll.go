@@ -29,16 +29,29 @@ import (
 // keeps its hash) and the session. The app sends the token with the next
 // steps (SetPassword, then device binding).
 //
-// Errors: Invalid for an unknown method; those of the method, unchanged
-// (Unauthenticated, Locked, Expired, Conflict — see ports/proofing.Method);
-// Unavailable; Internal when a method returns a proof that does not fit
-// the presentation.
-func (s *Service) Activate(ctx context.Context, method string, p proofing.Presentation) (token string, session enrollment.Session, err error) {
+// Attempts are counted per client address (IPv6: per /64) before the
+// method sees them: whoever knows a member number could otherwise void that
+// member's letter with a handful of guesses from anywhere, and try many
+// members' letters from one place.
+//
+// Errors: Invalid for an unknown method; RateLimited (*RateLimitError);
+// those of the method, unchanged (Unauthenticated, Locked, Expired,
+// Conflict — see ports/proofing.Method); Unavailable; Internal when
+// clientIP is empty or a method returns a proof that does not fit the
+// presentation.
+func (s *Service) Activate(ctx context.Context, clientIP, method string, p proofing.Presentation) (token string, session enrollment.Session, err error) {
 	const op = "registration.Activate"
 	m, ok := s.methods[coreproofing.Method(method)]
 	if !ok {
 		return "", enrollment.Session{}, fault.New(fault.Invalid, op,
 			"Unbekanntes Verfahren. / Unknown method.")
+	}
+	ip, ok := ipKey(clientIP)
+	if !ok {
+		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
+	}
+	if err := s.hit(ctx, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
+		return "", enrollment.Session{}, err
 	}
 	proof, err := m.Complete(ctx, p)
 	if err != nil {

@@ -52,7 +52,7 @@ func TestActivate(t *testing.T) {
 	f := setup(t, withMethods(letterM, eid))
 	p := portproofing.Presentation{KVNR: anna.KVNR}
 
-	token, s, err := f.svc.Activate(ctx, "letter", p)
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestActivate(t *testing.T) {
 	}
 
 	// A second proofing (eID) keeps the account and raises its level.
-	token2, s2, err := f.svc.Activate(ctx, "eid", p)
+	token2, s2, err := f.svc.Activate(ctx, "192.0.2.7", "eid", p)
 	if err != nil || token2 == token || s2.AccountID != a.ID {
 		t.Fatalf("second activation: %+v %v", s2, err)
 	}
@@ -80,22 +80,22 @@ func TestActivate(t *testing.T) {
 		t.Fatalf("account after eID %+v", a2)
 	}
 
-	if _, _, err := f.svc.Activate(ctx, "fax", p); !errors.Is(err, fault.Invalid) {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "fax", p); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("unknown method: %v", err)
 	}
 	for _, want := range []fault.Kind{fault.Unauthenticated, fault.Locked, fault.Expired, fault.Conflict, fault.Unavailable} {
 		letterM.err = fault.New(want, "fake", "")
-		if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != want {
+		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != want {
 			t.Errorf("method error %v became %v", want, err)
 		}
 	}
 	letterM.err = nil
 	letterM.kvnr = "B98765432"
-	if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != fault.Internal {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof for someone else: %v", err)
 	}
 	letterM.kvnr, letterM.level = "", loa.None
-	if _, _, err := f.svc.Activate(ctx, "letter", p); fault.KindOf(err) != fault.Internal {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof without level: %v", err)
 	}
 	if n := f.w.sessionCount(); n != 2 {
@@ -117,7 +117,7 @@ func (w weakList) Weak(pw string, inputs []string) (bool, string) {
 
 func TestSetPassword(t *testing.T) {
 	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}), withEstimator(weakList{"Sonnenschein"}))
-	token, s, err := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestSetPassword(t *testing.T) {
 
 func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}))
-	token, s, err := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	}
 	// The session ends while the password is hashed: the store's check
 	// wins, and the member sees the same text.
-	token2, _, _ := f.svc.Activate(ctx, "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
 	f.w.setInject(func(at string) error {
 		if at == "Enrollments.SetEnrollmentPassword:before" {
 			return fault.New(fault.Expired, "fake", "")
@@ -224,5 +224,29 @@ func TestBirthDateForms(t *testing.T) {
 	}
 	if registration.BirthDateForms("") != nil || registration.BirthDateForms("09.07.1984") != nil {
 		t.Fatal("forms of a malformed date")
+	}
+}
+
+// TestActivateRateLimitedPerAddress: one address cannot sweep over many
+// members' letters; another address is not affected, and the method never
+// sees the refused attempts.
+func TestActivateRateLimitedPerAddress(t *testing.T) {
+	m := &fakeMethod{name: proofing.Letter, level: loa.Substantial, err: fault.New(fault.Unauthenticated, "fake", "")}
+	f := setup(t, withMethods(m))
+	p := portproofing.Presentation{KVNR: anna.KVNR}
+	for i := range registration.DefaultActivationsPerIP.Max {
+		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); !errors.Is(err, fault.Unauthenticated) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p)
+	if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d <= 0 {
+		t.Fatalf("attempt over the limit: %v (retry after %v)", err, d)
+	}
+	if _, _, err := f.svc.Activate(ctx, "198.51.100.1", "letter", p); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("another address: %v", err)
+	}
+	if _, _, err := f.svc.Activate(ctx, "", "letter", p); !errors.Is(err, fault.Internal) {
+		t.Fatalf("no address: %v", err)
 	}
 }
