@@ -1,0 +1,392 @@
+package letterpdf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/gomono"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
+)
+
+const ptPerMM = 72 / 25.4
+
+var dated = time.Date(2026, 11, 29, 10, 40, 0, 0, time.UTC)
+
+func document(t testing.TB) letter.Document {
+	t.Helper()
+	s := letter.NewSecrets()
+	l := letter.Letter{
+		ID: "0b6f1c2e-7d4a-4c1e-9a53-2f8e6d1b9c40",
+		Recipient: letter.Recipient{Name: "Jürgen Müßig", Address: member.Address{
+			Street: "Große Straße 12a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}},
+		ExpiresAt: dated.Add(60 * 24 * time.Hour),
+	}
+	return letter.NewDocument(l, s, "https://id.hkk.example/", "hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", dated)
+}
+
+func renderer(t testing.TB) *Renderer {
+	t.Helper()
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func render(t testing.TB, d letter.Document) []byte {
+	t.Helper()
+	b, err := renderer(t).Render(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRenderThenRead(t *testing.T) {
+	d := document(t)
+	b := render(t, d)
+	if !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Fatalf("not a PDF: %q", b[:min(len(b), 8)])
+	}
+	if len(b) > 200<<10 {
+		t.Fatalf("PDF has %d bytes, want < 200 KiB", len(b))
+	}
+	got, err := Read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Content{ActivationURL: d.ActivationURL, InitialPassword: d.InitialPassword, ActivationCode: d.ActivationCode}
+	if got != want {
+		t.Fatalf("Read = %+v, want %+v", got, want)
+	}
+	if !strings.Contains(got.ActivationURL, "/app/activate#") {
+		t.Fatalf("activation URL %q", got.ActivationURL)
+	}
+	t.Logf("PDF size %d bytes", len(b))
+}
+
+func TestPDFIsValidA4(t *testing.T) {
+	b := render(t, document(t))
+	disablePDFCPUConfig()
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationStrict
+	if err := api.Validate(bytes.NewReader(b), conf); err != nil {
+		t.Fatalf("pdfcpu validation: %v", err)
+	}
+	dims, err := api.PageDims(bytes.NewReader(b), model.NewDefaultConfiguration())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dims) != 1 {
+		t.Fatalf("%d pages, want 1", len(dims))
+	}
+	// A4 is 595.28 × 841.89 pt; the library rounds to whole points.
+	if math.Abs(dims[0].Width-PageWidth*ptPerMM) > 0.5 || math.Abs(dims[0].Height-PageHeight*ptPerMM) > 0.5 {
+		t.Fatalf("page %.2f × %.2f pt, want A4", dims[0].Width, dims[0].Height)
+	}
+}
+
+func TestLayoutConstants(t *testing.T) {
+	// DIN 5008 form B and the DL window envelope.
+	if WindowLeft != 20 || WindowTop != 45 || WindowWidth != 85 || WindowHeight != 45 {
+		t.Fatal("address field is not 20/45 mm, 85 × 45 mm")
+	}
+	if TextLeft-WindowLeft != 5 || AddressRight != 105 {
+		t.Fatal("address text is not written from 25 mm up to the window's edge")
+	}
+	if got := float64(MaxAddressLines) * addressPitch; got > WindowHeight-NoteZoneHeight+0.01 {
+		t.Fatalf("%d lines need %.2f mm; the address zone has %.2f", MaxAddressLines, got, WindowHeight-NoteZoneHeight)
+	}
+	if FoldMark1 != 105 || FoldMark2 != 210 || PunchMark != PageHeight/2 {
+		t.Fatal("fold and punch marks")
+	}
+	if QRSize*33/41 < QRMinSymbol {
+		t.Fatal("the smallest QR symbol is below the minimum")
+	}
+}
+
+// faces measures text as the PDF draws it, from the same fonts.
+var faces = sync.OnceValue(func() map[string]*opentype.Font {
+	m := map[string]*opentype.Font{}
+	for name, ttf := range map[string][]byte{fontRegular: goregular.TTF, fontBold: gobold.TTF, fontMono: gomono.TTF} {
+		f, err := opentype.Parse(ttf)
+		if err != nil {
+			panic(err)
+		}
+		m[name] = f
+	}
+	return m
+})
+
+// box is where a run of text lies on the page, in millimetres from the
+// top left: from its left to its advance, from the top of the font's
+// ascent to the bottom of its descent.
+func box(t *testing.T, r run) (left, top, right, bottom float64) {
+	t.Helper()
+	f, ok := faces()[r.font]
+	if !ok {
+		t.Fatalf("unknown font %q", r.font)
+	}
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: r.size, DPI: 72})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer face.Close()
+	m := face.Metrics()
+	adv := font.MeasureString(face, r.s)
+	left = r.x / ptPerMM
+	right = (r.x + float64(adv)/64) / ptPerMM
+	baseline := PageHeight - r.y/ptPerMM
+	top = baseline - float64(m.Ascent)/64/ptPerMM
+	bottom = baseline + float64(m.Descent)/64/ptPerMM
+	return
+}
+
+// windowText is the text inside the window, top to bottom; it fails when
+// any text only partly lies inside.
+func windowText(t *testing.T, b []byte) []string {
+	t.Helper()
+	runs, err := textRuns(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range runs {
+		l, tp, rt, bt := box(t, r)
+		inside := l >= WindowLeft && rt <= WindowLeft+WindowWidth && tp >= WindowTop && bt <= WindowTop+WindowHeight
+		outside := rt <= WindowLeft || l >= WindowLeft+WindowWidth || bt <= WindowTop || tp >= WindowTop+WindowHeight
+		switch {
+		case inside:
+			lines = append(lines, r.s)
+		case !outside:
+			t.Errorf("%q crosses the window's edge: %.1f..%.1f × %.1f..%.1f mm", r.s, l, rt, tp, bt)
+		}
+	}
+	return lines
+}
+
+func TestAddressInWindow(t *testing.T) {
+	d := document(t)
+	got := windowText(t, render(t, d))
+	want := []string{"hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", "Jürgen Müßig", "Große Straße 12a", "28195 Bremen"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("window shows %q, want %q", got, want)
+	}
+
+	// The fullest address the window takes: six lines, a long line, abroad.
+	d.Recipient = letter.Recipient{
+		Name:    "Dr. Maximiliane Müller-Lüdenscheidt\nc/o Ärztehaus am Schloßpark\nPraxis 3. Obergeschoss",
+		Address: member.Address{Street: "Hauptstraße 1", PostalCode: "1010", Locality: "Wien", Country: "at"},
+	}
+	got = windowText(t, render(t, d))
+	want = []string{d.Sender, "Dr. Maximiliane Müller-Lüdenscheidt", "c/o Ärztehaus am Schloßpark",
+		"Praxis 3. Obergeschoss", "Hauptstraße 1", "1010 Wien", "ÖSTERREICH"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("window shows %q, want %q", got, want)
+	}
+}
+
+func TestTextIsExtractable(t *testing.T) {
+	d := document(t)
+	runs, err := textRuns(render(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, r := range runs {
+		all = append(all, r.s)
+	}
+	text := strings.Join(all, "\n")
+	for _, want := range []string{
+		Subject, "Guten Tag Jürgen Müßig,", "Datum: 29.11.2026", "Gültig bis 27.01.2027",
+		"„Zugangsdaten anfordern“", "Freigabe-PIN", "Geben Sie Passwort und Code niemals weiter", d.LetterID,
+		d.InitialPassword, d.ActivationCode,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+	if strings.Contains(text, d.ActivationURL) {
+		t.Error("the activation URL is printed as text; it belongs in the QR code only")
+	}
+}
+
+func TestValidUntilIsALastFullDay(t *testing.T) {
+	r := renderer(t)
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, tc := range []struct {
+		until time.Time
+		want  string
+	}{
+		{time.Date(2027, 1, 28, 10, 40, 0, 0, time.UTC), "27.01.2027"},
+		{time.Date(2027, 1, 29, 0, 0, 0, 0, berlin), "28.01.2027"},
+		{time.Date(2027, 1, 28, 23, 30, 0, 0, time.UTC), "28.01.2027"}, // 00:30 on the 29th in Germany
+		{time.Date(2027, 7, 1, 22, 0, 0, 0, time.UTC), "01.07.2027"},   // midnight in summer time
+	} {
+		if got := r.lastFullDay(tc.until); got != tc.want {
+			t.Errorf("lastFullDay(%v) = %s, want %s", tc.until, got, tc.want)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	d := document(t)
+	if !bytes.Equal(render(t, d), render(t, d)) {
+		t.Fatal("two renderings of one document differ")
+	}
+}
+
+func TestQRCode(t *testing.T) {
+	d := document(t)
+	png, symbol, err := qrImage(d.ActivationURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if symbol < QRMinSymbol {
+		t.Fatalf("QR symbol %.1f mm, want at least %.0f", symbol, QRMinSymbol)
+	}
+	img, _, err := image.Decode(bytes.NewReader(png))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetText() != d.ActivationURL {
+		t.Fatalf("QR holds %q", res.GetText())
+	}
+	level := res.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL]
+	if level != "M" && level != "Q" && level != "H" {
+		t.Fatalf("error correction %v, want M or better", level)
+	}
+	// The quiet zone is four modules of white on every side.
+	b := img.Bounds()
+	for i := range qrQuiet * qrPixels {
+		for j := b.Min.X; j < b.Max.X; j++ {
+			for _, p := range [][2]int{{j, i}, {j, b.Max.Y - 1 - i}, {i, j}, {b.Max.X - 1 - i, j}} {
+				if r, _, _, _ := img.At(p[0], p[1]).RGBA(); r != 0xffff {
+					t.Fatalf("quiet zone not white at %v", p)
+				}
+			}
+		}
+	}
+}
+
+func TestRefusesDocumentsThatDoNotFit(t *testing.T) {
+	r := renderer(t)
+	for _, tc := range []struct {
+		name   string
+		change func(*letter.Document)
+	}{
+		{"name too long for the window", func(d *letter.Document) {
+			d.Recipient.Name = "Maximiliane Wilhelmine Friederike Müller-Lüdenscheidt-Schwarzenberg"
+		}},
+		{"street too long for the window", func(d *letter.Document) {
+			d.Recipient.Address.Street = "Bürgermeister-Smidt-Straße-und-Weserpromenade 1234"
+		}},
+		{"seven lines", func(d *letter.Document) {
+			d.Recipient.Name = "Jürgen Müßig\nc/o A\nc/o B\nc/o C"
+			d.Recipient.Address.Country = "AT"
+		}},
+		{"sender too long for the return line", func(d *letter.Document) {
+			d.Sender = strings.Repeat("hkk Krankenkasse · Martinistraße 26 · ", 3) + "28195 Bremen"
+		}},
+		{"no street", func(d *letter.Document) { d.Recipient.Address.Street = " " }},
+		{"no name", func(d *letter.Document) { d.Recipient.Name = "" }},
+		{"tab in the name", func(d *letter.Document) { d.Recipient.Name = "Jürgen\tMüßig" }},
+		{"character without glyph", func(d *letter.Document) { d.Recipient.Name = "Jürgen 山田" }},
+		{"no password", func(d *letter.Document) { d.InitialPassword = "" }},
+		{"no URL", func(d *letter.Document) { d.ActivationURL = "" }},
+		{"URL too long", func(d *letter.Document) { d.ActivationURL = "https://x/" + strings.Repeat("a", 600) }},
+		{"no date", func(d *letter.Document) { d.Date = time.Time{} }},
+		{"expired before written", func(d *letter.Document) { d.ValidUntil = d.Date }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := document(t)
+			tc.change(&d)
+			b, err := r.Render(context.Background(), d)
+			if !errors.Is(err, fault.Invalid) {
+				t.Fatalf("Render = %d bytes, %v; want Invalid", len(b), err)
+			}
+			if testing.Verbose() {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+func TestReadRefusesOtherFiles(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"not a PDF": []byte("hello"),
+		"truncated": render(t, document(t))[:2000],
+		"too large": make([]byte, MaxReadSize+1),
+	} {
+		if _, err := Read(b); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s: Read = %v, want Invalid", name, err)
+		}
+	}
+}
+
+func TestConcurrentRender(t *testing.T) {
+	r := renderer(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			d := document(t)
+			b, err := r.Render(context.Background(), d)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if c, err := Read(b); err != nil || c.InitialPassword != d.InitialPassword {
+				t.Errorf("Read = %+v, %v", c, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkRender(b *testing.B) {
+	r := renderer(b)
+	d := document(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := r.Render(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	pdf := render(b, document(b))
+	for b.Loop() {
+		if _, err := Read(pdf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
