@@ -20,6 +20,6 @@
 // removing the member's names, numbers and dates would be weak on its own,
 // which zxcvbn misses when a password joins three or more such pieces.
 //
-// Layer: adapter. Imports: standard library, core/password and
+// Layer: adapter. Imports: standard library, core (fault, password) and
 // github.com/trustelem/zxcvbn; never another adapter.
 package strength
