@@ -346,24 +346,34 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, now time.Time) (gra
 
 // DeleteExpired removes everything that expired strictly before now:
 // authorization requests, refresh tokens, access tokens and token families,
-// and one-time values; authorization codes only store.CodeRetention after
-// their expiry, so that a replay in that window still finds its code (and
-// RevokeFamiliesOfCode its mark). It serves both AuthRequests and Tokens,
-// whose methods of this name have the same signature. It returns how many
-// rows went.
+// one-time values and rate limit windows; authorization codes only
+// store.CodeRetention after their expiry, so that a replay in that window
+// still finds its code (and RevokeFamiliesOfCode its mark); letter requests
+// that nobody decided within registrationRetention. Letters and enrollment
+// sessions stay: they are the record of what was sent and activated. It
+// serves both AuthRequests and Tokens, whose methods of this name have the
+// same signature. It returns how many rows went.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	// Children before families, so that ON DELETE CASCADE only takes tokens
 	// that outlive their family and every row is counted once. Each DELETE
 	// is its own statement, retried on its own, so that a busy database
 	// does not make the count forget rows already gone.
-	for _, table := range []string{"auth_requests", "auth_codes", "refresh_tokens", "access_tokens", "token_families", "replay_values"} {
-		before := now
-		if table == "auth_codes" {
-			before = now.Add(-store.CodeRetention)
-		}
+	for _, d := range []struct {
+		table, column string
+		before        time.Time
+	}{
+		{"auth_requests", "expires_at", now},
+		{"auth_codes", "expires_at", now.Add(-store.CodeRetention)},
+		{"refresh_tokens", "expires_at", now},
+		{"access_tokens", "expires_at", now},
+		{"token_families", "expires_at", now},
+		{"replay_values", "expires_at", now},
+		{"rate_windows", "expires_at", now},
+		{"registrations", "requested_at", now.Add(-registrationRetention)},
+	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {
-			n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM `+table+` WHERE expires_at < ?`), msInt(before))
+			n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM `+d.table+` WHERE `+d.column+` < ?`), msInt(d.before))
 			total += n
 			return err
 		})

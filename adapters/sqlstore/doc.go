@@ -34,6 +34,17 @@
 // meet on the code's row: each transaction first UPDATEs that row, which
 // orders them; CreateFamily explains the interleavings.
 //
+// Registration follows the same rule. Letter state changes (MarkRendered,
+// MarkHandedOver, ActivateLetter) are UPDATEs conditional on the state;
+// FailActivation increments the counter and voids the letter at max in one
+// UPDATE … RETURNING; CreateLetter checks the seven-day rule and inserts
+// under a per-member advisory lock on PostgreSQL (the IMMEDIATE transaction
+// on SQLite). ClaimLetters and ClaimRegistrations lease rows with
+// lease_until, on PostgreSQL choosing them FOR UPDATE SKIP LOCKED. Rate
+// limits are one upsert per hit that returns the new count. UpsertMembers
+// writes in multi-row statements (VALUES lists on SQLite, unnested arrays
+// on PostgreSQL) and leaves unchanged rows alone.
+//
 // Authorization codes outlive their expiry by store.CodeRetention before
 // DeleteExpired removes them, so that a late replay is still a replay.
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/ports/store"
 	"github.com/pforte-id/pforte/ports/store/storetest"
 )
@@ -361,5 +362,61 @@ func TestSQLiteDSN(t *testing.T) {
 	s := mustOpen(t, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "bare.db")})
 	if _, err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate on a bare path: %v", err)
+	}
+}
+
+// DeleteExpired removes rate limit windows that are over and letter
+// requests nobody decided within the retention, and keeps letters, also
+// expired ones: they are the record of what was sent.
+func TestDeleteExpiredRegistration(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := migrated(t, e.open(t))
+			now := sampleTime
+			k := kvnr.MustParse("A123456780")
+			l := letter.Letter{ID: "letter-old", KVNR: k, State: letter.Requested,
+				CreatedAt: now.AddDate(0, -6, 0), ExpiresAt: now.AddDate(0, -4, 0)}
+			if err := s.CreateLetter(ctx, l, l.CreatedAt, l.CreatedAt); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []letter.Request{
+				{ID: "reg-stale", KVNR: k, BirthDate: "1970-01-31", RequestedAt: now.Add(-30 * 24 * time.Hour)},
+				{ID: "reg-fresh", KVNR: k, BirthDate: "1970-01-31", RequestedAt: now.Add(-time.Hour)},
+			} {
+				if err := s.EnqueueRegistration(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, at := range []time.Time{now.Add(-2 * time.Hour), now} {
+				if _, _, err := s.Hit(ctx, "ip:a", 1, time.Hour, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			n, err := s.DeleteExpired(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Errorf("DeleteExpired = %d, want 2 (the stale request and the old window)", n)
+			}
+			if _, err := s.LetterByID(ctx, l.ID); err != nil {
+				t.Errorf("the expired letter is gone: %v", err)
+			}
+			regs, err := s.ClaimRegistrations(ctx, 10, now, now.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(regs) != 1 || regs[0].ID != "reg-fresh" {
+				t.Errorf("queue after DeleteExpired: %+v, want reg-fresh only", regs)
+			}
+			if ok, _, err := s.Hit(ctx, "ip:a", 1, time.Hour, now); err != nil || ok {
+				t.Errorf("the running window was forgotten: allowed %v, %v", ok, err)
+			}
+			if n, err := s.DeleteExpired(ctx, now); err != nil || n != 0 {
+				t.Errorf("second DeleteExpired = %d, %v", n, err)
+			}
+		})
 	}
 }

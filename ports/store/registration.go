@@ -16,7 +16,10 @@ import (
 // import). The directory lookup itself is Members.MemberByKVNR.
 type MemberImport interface {
 	// UpsertMembers inserts or replaces ms (by KVNR) in one transaction:
-	// all or nothing. Errors: Invalid for a duplicate KVNR within ms.
+	// all or nothing. A record whose data (all but UpdatedAt) equals the
+	// stored one is left as it is, UpdatedAt included, so that importing
+	// the same data again changes nothing. Errors: Invalid for a duplicate
+	// KVNR within ms.
 	UpsertMembers(ctx context.Context, ms []member.Member) error
 }
 

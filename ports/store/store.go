@@ -198,4 +198,9 @@ type Store interface {
 	SigningKeys
 	Replay
 	Health
+	MemberImport
+	Registrations
+	Letters
+	Enrollments
+	RateLimits
 }

@@ -12,6 +12,17 @@
 // winner; and CreateFamily racing RevokeFamiliesOfCode for one code, many
 // times over, never leaves an active family for the replayed code.
 //
+// For registration it covers the member import (many statements, replace,
+// unchanged rows left alone, duplicates refused with nothing written), the
+// request queue and letters (oldest first, leases, state changes and the
+// kinds of refused ones, superseding, the seven-day rule, expiry), the
+// enrollments with their proofs and the rate limits, and the races: N
+// concurrent CreateLetter for one member leave one letter; N wrong
+// activations count exactly N and void the letter at max; of N concurrent
+// activations one wins; concurrent claimers never get the same letter or
+// request while its lease runs; 50 concurrent hits with limit 10 allow
+// exactly 10.
+//
 // Layer: ports. Imports: standard library (testing), ports/store, core
 // domain packages.
 package storetest

@@ -31,6 +31,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay", replayTests},
 		{"Expiry", expiryTests},
 		{"Races", raceTests},
+		{"MemberImport", memberImportTests},
+		{"Registrations", registrationTests},
+		{"Letters", letterTests},
+		{"Enrollments", enrollmentTests},
+		{"RateLimits", rateLimitTests},
+		{"RegistrationRaces", registrationRaceTests},
 		{"Unavailable", unavailableTests},
 	}
 	for _, g := range groups {

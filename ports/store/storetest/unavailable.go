@@ -6,6 +6,9 @@ import (
 
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/proofing"
 	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/ports/store"
 )
@@ -104,5 +107,71 @@ var unavailableTests = []test{
 		}
 		must(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-3", f.ID), newAccessToken("at-3", f.ID), t0))
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-2", t0.Add(time.Minute), t0))
+	}},
+	{"CancelledContextRegistration", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		must(t, "EnqueueRegistration", s.EnqueueRegistration(ctx, newRequest("reg-1", k, t0)))
+		requested := createLetter(t, s, "letter-requested", kvnrOf(2), t0)
+		handed := handedOver(t, s, "letter-handed", k)
+		sess := newSession("enr-1", kvnrOf(3))
+		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-3", kvnrOf(3), loa.Substantial),
+			newProof(kvnrOf(3), proofing.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment", err)
+		_, _, err = s.Hit(ctx, "ip:a", 1, time.Minute, t0)
+		must(t, "Hit", err)
+
+		c := cancelled(t)
+		calls := []struct {
+			name string
+			err  func() error
+		}{
+			{"UpsertMembers", func() error { return s.UpsertMembers(c, []member.Member{newMember(1)}) }},
+			{"UpsertMembers none", func() error { return s.UpsertMembers(c, nil) }},
+			{"EnqueueRegistration", func() error { return s.EnqueueRegistration(c, newRequest("reg-2", k, t0)) }},
+			{"EnqueueRegistration existing", func() error { return s.EnqueueRegistration(c, newRequest("reg-1", k, t0)) }},
+			{"ClaimRegistrations", func() error { _, err := s.ClaimRegistrations(c, 5, t0, t0.Add(time.Minute)); return err }},
+			{"DeleteRegistration", func() error { return s.DeleteRegistration(c, "reg-1") }},
+			{"CreateLetter", func() error { return s.CreateLetter(c, newLetter("letter-new", kvnrOf(4), t0), t0.Add(-week), t0) }},
+			{"CreateLetter too soon", func() error { return s.CreateLetter(c, newLetter("letter-new", k, t0), t0.Add(-week), t0) }},
+			{"LetterByID", func() error { _, err := s.LetterByID(c, handed.ID); return err }},
+			{"LetterByID unknown", func() error { _, err := s.LetterByID(c, "nope"); return err }},
+			{"LatestLetter unknown", func() error { _, err := s.LatestLetter(c, kvnrOf(9)); return err }},
+			{"ListLetters", func() error { _, err := s.ListLetters(c, "", 10); return err }},
+			{"ClaimLetters", func() error { _, err := s.ClaimLetters(c, 5, t0, t0.Add(time.Minute)); return err }},
+			{"MarkRendered", func() error { return s.MarkRendered(c, requested.ID, "pw", "code", "x.pdf", t0) }},
+			{"MarkRendered wrong state", func() error { return s.MarkRendered(c, handed.ID, "pw", "code", "x.pdf", t0) }},
+			{"MarkHandedOver wrong state", func() error { return s.MarkHandedOver(c, requested.ID, t0) }},
+			{"FailActivation", func() error { _, err := s.FailActivation(c, handed.ID, 5, t0); return err }},
+			{"FailActivation unknown", func() error { _, err := s.FailActivation(c, "nope", 5, t0); return err }},
+			{"ActivateLetter", func() error { return s.ActivateLetter(c, handed.ID, 5, t0) }},
+			{"ActivateLetter wrong state", func() error { return s.ActivateLetter(c, requested.ID, 5, t0) }},
+			{"StartEnrollment", func() error {
+				_, err := s.StartEnrollment(c, newSession("enr-2", k), pendingAccount("acct-1", k, loa.Substantial),
+					newProof(k, proofing.Letter, loa.Substantial, t0))
+				return err
+			}},
+			{"EnrollmentByTokenHash unknown", func() error { _, err := s.EnrollmentByTokenHash(c, "nope"); return err }},
+			{"SetEnrollmentPassword", func() error { return s.SetEnrollmentPassword(c, sess.ID, "$argon2id$x", t0) }},
+			{"SetEnrollmentPassword unknown", func() error { return s.SetEnrollmentPassword(c, "nope", "$argon2id$x", t0) }},
+			{"Proofs", func() error { _, err := s.Proofs(c, "acct-3"); return err }},
+			{"Hit", func() error { _, _, err := s.Hit(c, "ip:a", 1, time.Minute, t0); return err }},
+		}
+		for _, call := range calls {
+			wantKind(t, call.name, call.err(), fault.Unavailable)
+		}
+
+		// Nothing of it happened.
+		equal(t, "handed over letter", handed, letterByID(t, s, handed.ID))
+		equal(t, "requested letter", requested, letterByID(t, s, requested.ID))
+		regs, err := s.ClaimRegistrations(ctx, 5, t0, t0.Add(time.Minute))
+		must(t, "ClaimRegistrations", err)
+		equal(t, "queued requests", []string{"reg-1"}, requestIDs(regs))
+		must(t, "ActivateLetter", s.ActivateLetter(ctx, handed.ID, 5, t0))
+		ok, _, err := s.Hit(ctx, "ip:a", 2, time.Minute, t0)
+		must(t, "Hit", err)
+		if !ok {
+			t.Errorf("a cancelled Hit was counted")
+		}
 	}},
 }

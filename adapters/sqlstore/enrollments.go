@@ -1,0 +1,287 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/proofing"
+)
+
+const enrollmentColumns = `id, token_hash, account_id, kvnr, method, created_at, expires_at, password_set_at, completed_at`
+
+type enrollmentRow struct {
+	ID            string        `db:"id"`
+	TokenHash     string        `db:"token_hash"`
+	AccountID     string        `db:"account_id"`
+	KVNR          string        `db:"kvnr"`
+	Method        string        `db:"method"`
+	CreatedAt     sql.NullInt64 `db:"created_at"`
+	ExpiresAt     int64         `db:"expires_at"`
+	PasswordSetAt sql.NullInt64 `db:"password_set_at"`
+	CompletedAt   sql.NullInt64 `db:"completed_at"`
+}
+
+func (r enrollmentRow) session() enrollment.Session {
+	return enrollment.Session{
+		ID:            r.ID,
+		TokenHash:     r.TokenHash,
+		AccountID:     r.AccountID,
+		KVNR:          kvnr.KVNR(r.KVNR),
+		Method:        proofing.Method(r.Method),
+		CreatedAt:     fromMS(r.CreatedAt),
+		ExpiresAt:     fromMSInt(r.ExpiresAt),
+		PasswordSetAt: fromMS(r.PasswordSetAt),
+		CompletedAt:   fromMS(r.CompletedAt),
+	}
+}
+
+// proofJSON is the stored form of a whole proofing.Proof. The JSON names
+// are the storage format; times are milliseconds since the epoch (UTC),
+// absent for the zero time.
+type proofJSON struct {
+	Method     string         `json:"method"`
+	Level      string         `json:"level"`
+	KVNR       string         `json:"kvnr"`
+	Attributes attributesJSON `json:"attributes"`
+	Evidence   evidenceJSON   `json:"evidence"`
+	Time       *int64         `json:"time,omitempty"`
+}
+
+type attributesJSON struct {
+	GivenName  string      `json:"given_name"`
+	FamilyName string      `json:"family_name"`
+	BirthDate  string      `json:"birth_date"`
+	Address    addressJSON `json:"address"`
+}
+
+type evidenceJSON struct {
+	Type        string      `json:"type"`
+	Reference   string      `json:"reference"`
+	IssuedAt    *int64      `json:"issued_at,omitempty"`
+	DeliveredTo addressJSON `json:"delivered_to"`
+}
+
+func encodeProof(p proofing.Proof) string {
+	b, err := json.Marshal(proofJSON{
+		Method: string(p.Method),
+		Level:  p.Level.String(),
+		KVNR:   string(p.KVNR),
+		Attributes: attributesJSON{
+			GivenName:  p.Attributes.GivenName,
+			FamilyName: p.Attributes.FamilyName,
+			BirthDate:  p.Attributes.BirthDate,
+			Address:    toAddressJSON(p.Attributes.Address),
+		},
+		Evidence: evidenceJSON{
+			Type:        p.Evidence.Type,
+			Reference:   p.Evidence.Reference,
+			IssuedAt:    msPtr(p.Evidence.IssuedAt),
+			DeliveredTo: toAddressJSON(p.Evidence.DeliveredTo),
+		},
+		Time: msPtr(p.Time),
+	})
+	if err != nil {
+		// Strings and integers always marshal.
+		panic(err)
+	}
+	return string(b)
+}
+
+func decodeProof(s string) (proofing.Proof, error) {
+	var j proofJSON
+	if err := json.Unmarshal([]byte(s), &j); err != nil {
+		return proofing.Proof{}, err
+	}
+	level, err := loa.ParseLevel(j.Level)
+	if err != nil {
+		return proofing.Proof{}, err
+	}
+	return proofing.Proof{
+		Method: proofing.Method(j.Method),
+		Level:  level,
+		KVNR:   kvnr.KVNR(j.KVNR),
+		Attributes: proofing.Attributes{
+			GivenName:  j.Attributes.GivenName,
+			FamilyName: j.Attributes.FamilyName,
+			BirthDate:  j.Attributes.BirthDate,
+			Address:    j.Attributes.Address.address(),
+		},
+		Evidence: proofing.Evidence{
+			Type:        j.Evidence.Type,
+			Reference:   j.Evidence.Reference,
+			IssuedAt:    fromMSPtr(j.Evidence.IssuedAt),
+			DeliveredTo: j.Evidence.DeliveredTo.address(),
+		},
+		Time: fromMSPtr(j.Time),
+	}, nil
+}
+
+// StartEnrollment, in one transaction, creates account a for p.KVNR if
+// none exists (else raises its proofing level to p.Level when higher,
+// keeping its ID, status and password), records proof p for it, and
+// inserts session sess with AccountID set to the account's ID. A new
+// account gets at least p.Level. Empty KVNRs in a and sess are taken as
+// p.KVNR. Returns the account as stored. Errors: Conflict on a duplicate
+// session ID or token hash (or an account ID taken by another member);
+// Invalid when a or sess names another member than p.
+//
+// Two enrollments of one member at once (a letter and an eID, say) do not
+// collide on the account: the insert skips an existing KVNR (on
+// PostgreSQL it waits for a concurrent insert of the same KVNR to commit
+// and then skips it), and the account row is then read FOR UPDATE, so the
+// level raise and the proof sequence number are decided under its lock.
+func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
+	const op = "sqlstore.StartEnrollment"
+	if a.KVNR == "" {
+		a.KVNR = p.KVNR
+	}
+	if sess.KVNR == "" {
+		sess.KVNR = p.KVNR
+	}
+	if p.KVNR == "" || a.KVNR != p.KVNR || sess.KVNR != p.KVNR {
+		return account.Account{}, fault.New(fault.Invalid, op, "account, session and proof name different members")
+	}
+	proof := encodeProof(p)
+	changed := sess.CreatedAt
+	if changed.IsZero() {
+		changed = p.Time
+	}
+	var stored account.Account
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO accounts (`+accountColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kvnr) DO NOTHING`),
+			a.ID, string(a.KVNR), a.PasswordHash, string(a.Status), max(a.Proofing, p.Level).String(),
+			ms(a.CreatedAt), ms(a.UpdatedAt)); err != nil {
+			return err
+		}
+		var r accountRow
+		if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE kvnr = ?`+s.forUpdate()),
+			string(p.KVNR)); err != nil {
+			return err
+		}
+		var err error
+		if stored, err = r.account(); err != nil {
+			return err
+		}
+		if stored.Proofing < p.Level {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE accounts SET proofing = ?, updated_at = ? WHERE id = ?`),
+				p.Level.String(), ms(changed), stored.ID); err != nil {
+				return err
+			}
+			stored.Proofing = p.Level
+			stored.UpdatedAt = fromMS(ms(changed))
+		}
+		var seq int64
+		if err := tx.GetContext(ctx, &seq, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM proofs WHERE account_id = ?`),
+			stored.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proofs (account_id, seq, kvnr, method, level, proved_at, proof)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			stored.ID, seq, string(p.KVNR), string(p.Method), p.Level.String(), ms(p.Time), proof); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO enrollments (`+enrollmentColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			sess.ID, sess.TokenHash, stored.ID, string(sess.KVNR), string(sess.Method), ms(sess.CreatedAt),
+			msInt(sess.ExpiresAt), ms(sess.PasswordSetAt), ms(sess.CompletedAt))
+		return err
+	})
+	if err != nil {
+		return account.Account{}, err
+	}
+	return stored, nil
+}
+
+// forUpdate is the row lock clause of a SELECT in a write transaction:
+// FOR UPDATE on PostgreSQL; nothing on SQLite, whose IMMEDIATE
+// transactions hold the database's write lock from the start.
+func (s *Store) forUpdate() string {
+	if s.driver == DriverPostgres {
+		return ` FOR UPDATE`
+	}
+	return ``
+}
+
+// EnrollmentByTokenHash returns the session. Errors: NotFound.
+func (s *Store) EnrollmentByTokenHash(ctx context.Context, tokenHash string) (enrollment.Session, error) {
+	var out enrollment.Session
+	err := s.do(ctx, "sqlstore.EnrollmentByTokenHash", func() error {
+		var r enrollmentRow
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+enrollmentColumns+` FROM enrollments WHERE token_hash = ?`),
+			tokenHash); err != nil {
+			return err
+		}
+		out = r.session()
+		return nil
+	})
+	return out, err
+}
+
+// SetEnrollmentPassword sets the password hash of the session's account
+// and PasswordSetAt of the session in one transaction, only while the
+// session is open at now (not completed, ExpiresAt > now). The condition
+// is part of the session's UPDATE, so a session that closes meanwhile
+// cannot take a password. Errors: NotFound; Expired.
+func (s *Store) SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error {
+	const op = "sqlstore.SetEnrollmentPassword"
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var accountID string
+		err := tx.GetContext(ctx, &accountID, tx.Rebind(`UPDATE enrollments SET password_set_at = ?
+			WHERE id = ? AND completed_at IS NULL AND expires_at > ? RETURNING account_id`),
+			ms(now), sessionID, msInt(now))
+		if errors.Is(err, sql.ErrNoRows) {
+			var count int
+			if err := tx.GetContext(ctx, &count, tx.Rebind(`SELECT COUNT(*) FROM enrollments WHERE id = ?`), sessionID); err != nil {
+				return err
+			}
+			if count == 0 {
+				return fault.New(fault.NotFound, op, "")
+			}
+			return fault.New(fault.Expired, op, "")
+		}
+		if err != nil {
+			return err
+		}
+		n, err := exec(ctx, tx, tx.Rebind(`UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`),
+			passwordHash, ms(now), accountID)
+		if err == nil && n == 0 {
+			// The foreign key keeps the account while the session exists.
+			return fault.New(fault.Internal, op, "")
+		}
+		return err
+	})
+}
+
+// Proofs returns the proofs recorded for an account, oldest first (in the
+// order they were recorded).
+func (s *Store) Proofs(ctx context.Context, accountID string) ([]proofing.Proof, error) {
+	var out []proofing.Proof
+	err := s.do(ctx, "sqlstore.Proofs", func() error {
+		var texts []string
+		if err := s.db.SelectContext(ctx, &texts, s.db.Rebind(`SELECT proof FROM proofs WHERE account_id = ? ORDER BY seq`),
+			accountID); err != nil {
+			return err
+		}
+		out = make([]proofing.Proof, 0, len(texts))
+		for _, t := range texts {
+			p, err := decodeProof(t)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}

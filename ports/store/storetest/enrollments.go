@@ -1,0 +1,266 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+func newSession(id string, k kvnr.KVNR) enrollment.Session {
+	return enrollment.Session{
+		ID:        id,
+		TokenHash: "token-hash-" + id,
+		KVNR:      k,
+		Method:    proofing.Letter,
+		CreatedAt: t0,
+		ExpiresAt: t0.Add(enrollment.TTL),
+	}
+}
+
+func newProof(k kvnr.KVNR, method proofing.Method, level loa.Level, at time.Time) proofing.Proof {
+	addr := member.Address{Street: "Hauptstraße 1a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}
+	return proofing.Proof{
+		Method: method,
+		Level:  level,
+		KVNR:   k,
+		Attributes: proofing.Attributes{
+			GivenName:  "Jürgen",
+			FamilyName: "Müller-Lüdenscheidt",
+			BirthDate:  "1970-01-31",
+			Address:    addr,
+		},
+		Evidence: proofing.Evidence{
+			Type:        "postal_letter",
+			Reference:   "letter-1",
+			IssuedAt:    at.Add(-72 * time.Hour),
+			DeliveredTo: addr,
+		},
+		Time: at,
+	}
+}
+
+// pendingAccount is the account a proofing creates for k.
+func pendingAccount(id string, k kvnr.KVNR, level loa.Level) account.Account {
+	return account.Account{ID: id, KVNR: k, Status: account.Pending, Proofing: level, CreatedAt: t0, UpdatedAt: t0}
+}
+
+var enrollmentTests = []test{
+	{"NewAccount", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		sess := newSession("enr-1", k)
+		a := pendingAccount("acct-1", k, loa.Substantial)
+		p := newProof(k, proofing.Letter, loa.Substantial, t0)
+		got, err := s.StartEnrollment(ctx, sess, a, p)
+		must(t, "StartEnrollment", err)
+		equal(t, "returned account", a, got)
+		stored, err := s.AccountByKVNR(ctx, k)
+		must(t, "AccountByKVNR", err)
+		equal(t, "stored account", a, stored)
+
+		sess.AccountID = a.ID
+		gotSess, err := s.EnrollmentByTokenHash(ctx, sess.TokenHash)
+		must(t, "EnrollmentByTokenHash", err)
+		equal(t, "session", sess, gotSess)
+		proofs, err := s.Proofs(ctx, a.ID)
+		must(t, "Proofs", err)
+		equal(t, "proofs", []proofing.Proof{p}, proofs)
+	}},
+	{"ExistingAccount", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		existing := newAccount(1) // active, substantial, with a password
+		existing.Proofing = loa.Low
+		must(t, "CreateAccount", s.CreateAccount(ctx, existing))
+
+		// A letter raises the level; ID, status and password stay.
+		p1 := newProof(k, proofing.Letter, loa.Substantial, t0)
+		got, err := s.StartEnrollment(ctx, newSession("enr-1", k), pendingAccount("acct-new", k, loa.Substantial), p1)
+		must(t, "StartEnrollment letter", err)
+		want := existing
+		want.Proofing, want.UpdatedAt = loa.Substantial, t0
+		equal(t, "account raised by a letter", want, got)
+		stored, err := s.AccountByID(ctx, existing.ID)
+		must(t, "AccountByID", err)
+		equal(t, "stored account", want, stored)
+		_, err = s.AccountByID(ctx, "acct-new")
+		wantKind(t, "the account not created", err, fault.NotFound)
+		sess, err := s.EnrollmentByTokenHash(ctx, "token-hash-enr-1")
+		must(t, "EnrollmentByTokenHash", err)
+		if sess.AccountID != existing.ID {
+			t.Errorf("session of account %q, want %q", sess.AccountID, existing.ID)
+		}
+
+		// A lower level later keeps the higher one.
+		p2 := newProof(k, proofing.Letter, loa.Low, t0.Add(time.Hour))
+		p2.Evidence.Reference = "letter-2"
+		sess2 := newSession("enr-2", k)
+		sess2.CreatedAt = t0.Add(time.Hour)
+		got, err = s.StartEnrollment(ctx, sess2, pendingAccount("acct-new", k, loa.Low), p2)
+		must(t, "StartEnrollment low", err)
+		equal(t, "account after a lower proof", want, got)
+
+		// eID raises it further.
+		p3 := newProof(k, proofing.EID, loa.High, t0.Add(2*time.Hour))
+		p3.Evidence = proofing.Evidence{Type: "electronic_id", Reference: "eid-tx-1", IssuedAt: t0.Add(2 * time.Hour)}
+		sess3 := newSession("enr-3", k)
+		sess3.Method, sess3.CreatedAt = proofing.EID, t0.Add(2*time.Hour)
+		got, err = s.StartEnrollment(ctx, sess3, pendingAccount("acct-new", k, loa.High), p3)
+		must(t, "StartEnrollment eID", err)
+		want.Proofing, want.UpdatedAt = loa.High, t0.Add(2*time.Hour)
+		equal(t, "account raised by eID", want, got)
+
+		proofs, err := s.Proofs(ctx, existing.ID)
+		must(t, "Proofs", err)
+		equal(t, "proofs, oldest first", []proofing.Proof{p1, p2, p3}, proofs)
+		none, err := s.Proofs(ctx, "acct-nobody")
+		must(t, "Proofs of an unknown account", err)
+		if len(none) != 0 {
+			t.Errorf("Proofs of an unknown account: %d", len(none))
+		}
+	}},
+	{"ConflictRollsBack", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k1, k2 := kvnrOf(1), kvnrOf(2)
+		_, err := s.StartEnrollment(ctx, newSession("enr-1", k1), pendingAccount("acct-1", k1, loa.Substantial),
+			newProof(k1, proofing.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment", err)
+
+		// Same session ID for another member: nothing of it is stored.
+		_, err = s.StartEnrollment(ctx, newSession("enr-1", k2), pendingAccount("acct-2", k2, loa.Substantial),
+			newProof(k2, proofing.Letter, loa.Substantial, t0))
+		wantKind(t, "StartEnrollment duplicate session ID", err, fault.Conflict)
+		_, err = s.AccountByKVNR(ctx, k2)
+		wantKind(t, "account of a failed enrollment", err, fault.NotFound)
+
+		// Same token hash, existing member: the proof is not recorded.
+		dup := newSession("enr-2", k1)
+		dup.TokenHash = "token-hash-enr-1"
+		_, err = s.StartEnrollment(ctx, dup, pendingAccount("acct-x", k1, loa.High), newProof(k1, proofing.EID, loa.High, t0))
+		wantKind(t, "StartEnrollment duplicate token hash", err, fault.Conflict)
+		a, err := s.AccountByKVNR(ctx, k1)
+		must(t, "AccountByKVNR", err)
+		if a.Proofing != loa.Substantial {
+			t.Errorf("a failed enrollment raised the level to %v", a.Proofing)
+		}
+		proofs, err := s.Proofs(ctx, a.ID)
+		must(t, "Proofs", err)
+		if len(proofs) != 1 {
+			t.Errorf("%d proofs after a failed enrollment, want 1", len(proofs))
+		}
+	}},
+	{"OtherMember", func(t *testing.T, s store.Store) {
+		_, err := s.StartEnrollment(t.Context(), newSession("enr-1", kvnrOf(1)), pendingAccount("acct-1", kvnrOf(2), loa.Substantial),
+			newProof(kvnrOf(1), proofing.Letter, loa.Substantial, t0))
+		wantKind(t, "StartEnrollment with another member's account", err, fault.Invalid)
+	}},
+	{"SetPassword", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		sess := newSession("enr-1", k)
+		a, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proofing.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment", err)
+
+		at := t0.Add(10 * time.Minute)
+		must(t, "SetEnrollmentPassword", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$one", at))
+		at2 := sess.ExpiresAt.Add(-time.Millisecond)
+		must(t, "SetEnrollmentPassword again", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$two", at2))
+		a.PasswordHash, a.UpdatedAt = "$argon2id$two", at2
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, "AccountByID", err)
+		equal(t, "account with password", a, got)
+		gotSess, err := s.EnrollmentByTokenHash(ctx, sess.TokenHash)
+		must(t, "EnrollmentByTokenHash", err)
+		sameInstant(t, "PasswordSetAt", at2, gotSess.PasswordSetAt)
+
+		wantKind(t, "SetEnrollmentPassword at expiry", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$late", sess.ExpiresAt), fault.Expired)
+		wantKind(t, "SetEnrollmentPassword unknown", s.SetEnrollmentPassword(ctx, "enr-nope", "$argon2id$x", at), fault.NotFound)
+		got, err = s.AccountByID(ctx, a.ID)
+		must(t, "AccountByID", err)
+		equal(t, "account after refused passwords", a, got)
+		_, err = s.EnrollmentByTokenHash(ctx, "nope")
+		wantKind(t, "EnrollmentByTokenHash unknown", err, fault.NotFound)
+	}},
+	{"SetPasswordCompleted", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		sess := newSession("enr-1", k)
+		sess.CompletedAt = t0.Add(time.Minute)
+		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proofing.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment", err)
+		wantKind(t, "SetEnrollmentPassword of a completed session", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$x", t0.Add(2*time.Minute)), fault.Expired)
+	}},
+}
+
+var rateLimitTests = []test{
+	{"FixedWindow", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		// t0 is 15.123 s into its minute; the window ends 44.877 s later.
+		end := time.Date(2031, time.May, 17, 8, 31, 0, 0, time.UTC)
+		for i := 1; i <= 3; i++ {
+			ok, _, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, t0.Add(time.Duration(i)*time.Second))
+			must(t, "Hit", err)
+			if !ok {
+				t.Fatalf("hit %d of 3 refused", i)
+			}
+		}
+		now := t0.Add(10 * time.Second)
+		ok, retry, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, now)
+		must(t, "Hit", err)
+		if ok {
+			t.Fatalf("hit 4 of 3 allowed")
+		}
+		if retry != end.Sub(now) {
+			t.Errorf("retryAfter %v, want %v (to the end of the window)", retry, end.Sub(now))
+		}
+		ok, _, err = s.Hit(ctx, "kvnr:y", 3, time.Minute, now)
+		must(t, "Hit other key", err)
+		if !ok {
+			t.Errorf("another key is limited")
+		}
+		ok, _, err = s.Hit(ctx, "kvnr:x", 3, time.Hour, now)
+		must(t, "Hit other window length", err)
+		if !ok {
+			t.Errorf("another window length shares the count")
+		}
+		ok, _, err = s.Hit(ctx, "kvnr:x", 3, time.Minute, end)
+		must(t, "Hit next window", err)
+		if !ok {
+			t.Errorf("the next window is limited")
+		}
+	}},
+	{"DeleteExpiredKeepsLiveWindows", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		for range 2 {
+			_, _, err := s.Hit(ctx, "ip:a", 2, time.Hour, t0)
+			must(t, "Hit", err)
+		}
+		_, err := s.DeleteExpired(ctx, t0.Add(time.Minute))
+		must(t, "DeleteExpired", err)
+		ok, _, err := s.Hit(ctx, "ip:a", 2, time.Hour, t0.Add(time.Minute))
+		must(t, "Hit", err)
+		if ok {
+			t.Errorf("DeleteExpired forgot the hits of a running window")
+		}
+	}},
+	{"Invalid", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		_, _, err := s.Hit(ctx, "k", 1, 0, t0)
+		wantKind(t, "Hit with no window", err, fault.Invalid)
+		_, _, err = s.Hit(ctx, "k", -1, time.Minute, t0)
+		wantKind(t, "Hit with a negative limit", err, fault.Invalid)
+		ok, _, err := s.Hit(ctx, "k", 0, time.Minute, t0)
+		must(t, "Hit with limit 0", err)
+		if ok {
+			t.Errorf("limit 0 allowed a hit")
+		}
+	}},
+}
