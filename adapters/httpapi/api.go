@@ -1,0 +1,244 @@
+package httpapi
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/ports/proofing"
+)
+
+// OpenAPI is the API description, served at /app/v1/openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Prefix is where the API is mounted.
+const Prefix = "/app/v1/"
+
+// Config configures the API.
+type Config struct {
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; the client address counts for rate limits. Empty: the
+	// peer address is the client.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes bounds request bodies (default 16 KiB).
+	MaxBodyBytes int64
+}
+
+// API serves /app/v1.
+type API struct {
+	cfg Config
+	reg *registration.Service
+	log *slog.Logger
+}
+
+// New returns the API.
+func New(cfg Config, reg *registration.Service, log *slog.Logger) *API {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 10
+	}
+	return &API{cfg: cfg, reg: reg, log: log}
+}
+
+// Handler returns the handler for everything under Prefix.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Prefix+"openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(OpenAPI)
+	})
+	mux.HandleFunc("POST "+Prefix+"registrations", a.register)
+	mux.HandleFunc("POST "+Prefix+"activations", a.activate)
+	mux.HandleFunc("PUT "+Prefix+"enrollment/password", a.setPassword)
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, a.log, fault.New(fault.NotFound, "httpapi", "Unbekannter Pfad oder Methode. / Unknown path or method."))
+	})
+	return mux
+}
+
+// registrationRequest is the body of POST /registrations.
+type registrationRequest struct {
+	KVNR      string `json:"kvnr"`
+	BirthDate string `json:"birth_date"`
+	Method    string `json:"method"`
+}
+
+// accepted is the one answer to every well-formed registration request:
+// whether a letter is sent is decided later and never told.
+var accepted = map[string]string{
+	"status": "accepted",
+	"message": "Wenn Ihre Angaben zu unseren Daten passen, erhalten Sie in 2–3 Tagen einen Passwortbrief per Post. " +
+		"/ If your details match our records, you will receive a password letter by post within 2–3 days.",
+}
+
+func (a *API) register(w http.ResponseWriter, r *http.Request) {
+	var in registrationRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	err := a.reg.Request(r.Context(), registration.RequestInput{
+		KVNR: in.KVNR, BirthDate: in.BirthDate, Method: in.Method, ClientIP: a.clientIP(r),
+	})
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, "application/json", accepted)
+}
+
+// activationRequest is the body of POST /activations.
+type activationRequest struct {
+	KVNR            string `json:"kvnr"`
+	InitialPassword string `json:"initial_password"`
+	ActivationCode  string `json:"activation_code"`
+}
+
+// activationResponse opens the enrollment session.
+type activationResponse struct {
+	EnrollmentToken string    `json:"enrollment_token"`
+	TokenType       string    `json:"token_type"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	ExpiresIn       int       `json:"expires_in"`
+	NextSteps       []string  `json:"next_steps"`
+}
+
+func (a *API) activate(w http.ResponseWriter, r *http.Request) {
+	var in activationRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	k, err := kvnr.Parse(in.KVNR)
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	token, s, err := a.reg.Activate(r.Context(), a.clientIP(r), "letter", proofing.Presentation{
+		KVNR:    k,
+		Secrets: map[string]string{"initial_password": in.InitialPassword, "activation_code": in.ActivationCode},
+	})
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, "application/json", activationResponse{
+		EnrollmentToken: token, TokenType: "Bearer", ExpiresAt: s.ExpiresAt.UTC(),
+		ExpiresIn: int(time.Until(s.ExpiresAt).Round(time.Second) / time.Second),
+		NextSteps: []string{"password", "device", "pin"},
+	})
+}
+
+// passwordRequest is the body of PUT /enrollment/password.
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
+func (a *API) setPassword(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearer(r)
+	if !ok {
+		writeProblem(w, r, a.log, fault.New(fault.Unauthenticated, "httpapi",
+			"Die Anmeldung zur Einrichtung fehlt. / The enrollment token is missing."))
+		return
+	}
+	var in passwordRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	if err := a.reg.SetPassword(r.Context(), token, in.Password); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// errTooLarge is answered with 413 rather than its kind's 400.
+var errTooLarge = fault.New(fault.Invalid, "httpapi.decode", "Die Anfrage ist zu groß. / The request is too large.")
+
+// decode reads exactly one JSON object of the expected shape: the right
+// content type, no unknown fields, nothing after it, within the size limit.
+// Errors: Invalid with a public text naming the problem.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, into any) error {
+	const op = "httpapi.decode"
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return fault.New(fault.Invalid, op, "Content-Type muss application/json sein. / Content-Type must be application/json.")
+	}
+	if r.ContentLength > a.cfg.MaxBodyBytes {
+		return errTooLarge
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errTooLarge
+		}
+		return fault.New(fault.Invalid, op, "Die Anfrage ist kein gültiges JSON dieser Form. / The request is not valid JSON of the expected shape.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fault.New(fault.Invalid, op, "Nach dem JSON-Objekt folgen weitere Daten. / There is data after the JSON object.")
+	}
+	return nil
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" || len(tok) > 512 {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// clientIP is the address rate limits count: the peer, or, behind a
+// trusted proxy, the right-most address in X-Forwarded-For that is not a
+// trusted proxy itself (the left part of the header is client-controlled).
+func (a *API) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !a.trusted(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if ip = ip.Unmap(); !a.trusted(ip) {
+			return ip.String()
+		}
+	}
+	return peer.String()
+}
+
+func (a *API) trusted(ip netip.Addr) bool {
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
