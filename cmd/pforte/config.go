@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,8 +47,10 @@ type Config struct {
 	ClientsFile string `yaml:"clients_file"`
 	// MembersFile is a demo members YAML, development only. Empty in
 	// development: the embedded configs/dev/members.yaml.
-	MembersFile string    `yaml:"members_file"`
-	Log         LogConfig `yaml:"log"`
+	MembersFile  string             `yaml:"members_file"`
+	Letters      LettersConfig      `yaml:"letters"`
+	Registration RegistrationConfig `yaml:"registration"`
+	Log          LogConfig          `yaml:"log"`
 }
 
 // ServerConfig is where and as whom Pforte serves.
@@ -119,6 +122,44 @@ type LoginConfig struct {
 	ACRVocabulary string `yaml:"acr_vocabulary"`
 }
 
+// LettersConfig is the password letter: where letters go and their rules.
+type LettersConfig struct {
+	// OutboxDir is the folder the print service collects letters from.
+	// Empty: <data_dir>/outbox.
+	OutboxDir string `yaml:"outbox_dir"`
+	// Sender is the return address line printed above the recipient, e.g.
+	// "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg". Required in
+	// production.
+	Sender string `yaml:"sender"`
+	// Validity is how long a letter can be activated.
+	Validity time.Duration `yaml:"validity"`
+	// MinInterval is the least time between two letters for one member.
+	MinInterval time.Duration `yaml:"min_interval"`
+	// MaxAttempts wrong activations void a letter.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// RegistrationConfig is who may register and how often.
+type RegistrationConfig struct {
+	// EligibleAhead: members whose insurance starts at most this far ahead
+	// may register.
+	EligibleAhead time.Duration `yaml:"eligible_ahead"`
+	// EligibleGrace: members whose insurance ended at most this long ago
+	// may register.
+	EligibleGrace time.Duration `yaml:"eligible_grace"`
+	// RequestsPerIPPerHour and RequestsPerKVNRPerDay limit letter requests;
+	// ActivationsPerIPPerHour limits activation attempts. They hold across
+	// replicas (counted in the database).
+	RequestsPerIPPerHour    int `yaml:"requests_per_ip_per_hour"`
+	RequestsPerKVNRPerDay   int `yaml:"requests_per_kvnr_per_day"`
+	ActivationsPerIPPerHour int `yaml:"activations_per_ip_per_hour"`
+	// WorkerInterval is how often queued requests and letters are processed.
+	WorkerInterval time.Duration `yaml:"worker_interval"`
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
+	// names the client address for rate limits.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
 // LogConfig is the structured log output.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -149,6 +190,19 @@ func defaultConfig() Config {
 			Argon2Iterations:  int(password.DefaultParams.Iterations),
 			Argon2Parallelism: int(password.DefaultParams.Parallelism),
 			ACRVocabulary:     "eidas",
+		},
+		Letters: LettersConfig{
+			Validity:    60 * 24 * time.Hour,
+			MinInterval: 7 * 24 * time.Hour,
+			MaxAttempts: 5,
+		},
+		Registration: RegistrationConfig{
+			EligibleAhead:           21 * 24 * time.Hour,
+			EligibleGrace:           31 * 24 * time.Hour,
+			RequestsPerIPPerHour:    10,
+			RequestsPerKVNRPerDay:   3,
+			ActivationsPerIPPerHour: 20,
+			WorkerInterval:          2 * time.Second,
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -315,6 +369,18 @@ var envVars = []envVar{
 	{Name: "PFORTE_ACR_VOCABULARY", Key: "login.acr_vocabulary", field: func(c *Config) any { return &c.Login.ACRVocabulary }},
 	{Name: "PFORTE_CLIENTS_FILE", Key: "clients_file", field: func(c *Config) any { return &c.ClientsFile }},
 	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
+	{Name: "PFORTE_LETTERS_OUTBOX_DIR", Key: "letters.outbox_dir", field: func(c *Config) any { return &c.Letters.OutboxDir }},
+	{Name: "PFORTE_LETTERS_SENDER", Key: "letters.sender", field: func(c *Config) any { return &c.Letters.Sender }},
+	{Name: "PFORTE_LETTERS_VALIDITY", Key: "letters.validity", field: func(c *Config) any { return &c.Letters.Validity }},
+	{Name: "PFORTE_LETTERS_MIN_INTERVAL", Key: "letters.min_interval", field: func(c *Config) any { return &c.Letters.MinInterval }},
+	{Name: "PFORTE_LETTERS_MAX_ATTEMPTS", Key: "letters.max_attempts", field: func(c *Config) any { return &c.Letters.MaxAttempts }},
+	{Name: "PFORTE_ELIGIBLE_AHEAD", Key: "registration.eligible_ahead", field: func(c *Config) any { return &c.Registration.EligibleAhead }},
+	{Name: "PFORTE_ELIGIBLE_GRACE", Key: "registration.eligible_grace", field: func(c *Config) any { return &c.Registration.EligibleGrace }},
+	{Name: "PFORTE_REQUESTS_PER_IP_PER_HOUR", Key: "registration.requests_per_ip_per_hour", field: func(c *Config) any { return &c.Registration.RequestsPerIPPerHour }},
+	{Name: "PFORTE_REQUESTS_PER_KVNR_PER_DAY", Key: "registration.requests_per_kvnr_per_day", field: func(c *Config) any { return &c.Registration.RequestsPerKVNRPerDay }},
+	{Name: "PFORTE_ACTIVATIONS_PER_IP_PER_HOUR", Key: "registration.activations_per_ip_per_hour", field: func(c *Config) any { return &c.Registration.ActivationsPerIPPerHour }},
+	{Name: "PFORTE_WORKER_INTERVAL", Key: "registration.worker_interval", field: func(c *Config) any { return &c.Registration.WorkerInterval }},
+	{Name: "PFORTE_TRUSTED_PROXIES", Key: "registration.trusted_proxies", field: func(c *Config) any { return &c.Registration.TrustedProxies }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
 }
@@ -365,6 +431,14 @@ func setValue(p any, raw string) error {
 			return fmt.Errorf("%q is not a whole number", raw)
 		}
 		*f = n
+	case *[]string:
+		var out []string
+		for _, part := range strings.Split(raw, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+		*f = out
 	case *time.Duration:
 		d, err := time.ParseDuration(raw)
 		if err != nil {
@@ -408,6 +482,12 @@ func (c *Config) resolve() error {
 	}
 	if c.Storage.Type == "sqlite" && c.Storage.DSN == "" && c.Server.DataDir != "" {
 		c.Storage.DSN = Secret(filepath.Join(c.Server.DataDir, "pforte.db"))
+	}
+	if c.Letters.OutboxDir == "" && c.Server.DataDir != "" {
+		c.Letters.OutboxDir = filepath.Join(c.Server.DataDir, "outbox")
+	}
+	if c.Letters.Sender == "" && c.Server.Environment == Development {
+		c.Letters.Sender = devSender
 	}
 	if c.Keys.MasterKeyFile != "" {
 		s, err := readSecretFile(c.Keys.MasterKeyFile)
@@ -572,6 +652,51 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	lt := c.Letters
+	if lt.OutboxDir == "" {
+		return bad("letters.outbox_dir", "must not be empty")
+	}
+	if strings.TrimSpace(lt.Sender) == "" {
+		return bad("letters.sender", "required in production: the insurer's return address line, printed above the recipient")
+	}
+	if strings.ContainsAny(lt.Sender, "\r\n") || len(lt.Sender) > 200 {
+		return bad("letters.sender", "must be one line of at most 200 bytes")
+	}
+	if lt.Validity < 24*time.Hour || lt.Validity > 90*24*time.Hour {
+		return bad("letters.validity", "must be between 24h and 2160h (90 days), not %s", lt.Validity)
+	}
+	if lt.MinInterval < 0 || lt.MinInterval > lt.Validity {
+		return bad("letters.min_interval", "must be between 0 and letters.validity, not %s", lt.MinInterval)
+	}
+	if lt.MaxAttempts < 1 || lt.MaxAttempts > 10 {
+		return bad("letters.max_attempts", "must be between 1 and 10")
+	}
+	rg := c.Registration
+	if rg.EligibleAhead < 0 || rg.EligibleAhead > 365*24*time.Hour {
+		return bad("registration.eligible_ahead", "must be between 0 and 8760h")
+	}
+	if rg.EligibleGrace < 0 || rg.EligibleGrace > 365*24*time.Hour {
+		return bad("registration.eligible_grace", "must be between 0 and 8760h")
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{
+		{"registration.requests_per_ip_per_hour", rg.RequestsPerIPPerHour},
+		{"registration.requests_per_kvnr_per_day", rg.RequestsPerKVNRPerDay},
+		{"registration.activations_per_ip_per_hour", rg.ActivationsPerIPPerHour},
+	} {
+		if n.v < 1 || n.v > 100000 {
+			return bad(n.key, "must be between 1 and 100000")
+		}
+	}
+	if rg.WorkerInterval < 100*time.Millisecond || rg.WorkerInterval > 10*time.Minute {
+		return bad("registration.worker_interval", "must be between 100ms and 10m")
+	}
+	if _, err := c.TrustedProxies(); err != nil {
+		return bad("registration.trusted_proxies", "%s", err)
+	}
+
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -583,6 +708,26 @@ func (c *Config) Validate() error {
 		return bad("log.format", "must be json or text, not %q", c.Log.Format)
 	}
 	return nil
+}
+
+// devSender is the return address of the development instance's letters.
+const devSender = "Pforte Demo-Krankenkasse · Postfach 10 20 30 · 28195 Bremen"
+
+// TrustedProxies parses registration.trusted_proxies.
+func (c *Config) TrustedProxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.Registration.TrustedProxies))
+	for _, s := range c.Registration.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(s); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
+			}
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func masterKeyKey(k KeysConfig) string {

@@ -41,6 +41,8 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	want := defaultConfig()
 	want.Server.Issuer = "http://localhost:8080"
 	want.Storage.DSN = Secret(filepath.Join("data", "pforte.db"))
+	want.Letters.OutboxDir = filepath.Join("data", "outbox")
+	want.Letters.Sender = devSender
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("defaults:\n got %#v\nwant %#v", *cfg, want)
 	}
@@ -81,11 +83,23 @@ tokens:
   code_ttl: 30s
 login:
   acr_vocabulary: gematik
+letters:
+  outbox_dir: /var/spool/pforte
+  sender: Beispiel-BKK · Postfach 1 · 20001 Hamburg
+  max_attempts: 3
+registration:
+  trusted_proxies: [10.0.0.0/8, 192.0.2.1]
 log:
   level: debug
   format: text
 `)
 	cfg, err := loadConfig(loadOptions{File: p, Getenv: env(nil)})
+	if err == nil {
+		if px, perr := cfg.TrustedProxies(); perr != nil || len(px) != 2 || px[1].Bits() != 32 ||
+			cfg.Letters.OutboxDir != "/var/spool/pforte" || cfg.Letters.MaxAttempts != 3 {
+			t.Fatalf("letters/registration from file: %+v %+v %v", cfg.Letters, px, perr)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,10 +307,21 @@ func TestEmptyDataDirFlagRefused(t *testing.T) {
 	}
 }
 
+func TestProductionRequiresLetterSender(t *testing.T) {
+	_, err := loadConfig(loadOptions{Getenv: env(map[string]string{
+		"PFORTE_ENVIRONMENT": "production", "PFORTE_ISSUER": "https://id.example.org",
+		"PFORTE_MASTER_KEY": testMasterKey(),
+	})})
+	if err == nil || !strings.HasPrefix(err.Error(), "config: letters.sender: required in production") {
+		t.Fatalf("production without sender: %v", err)
+	}
+}
+
 func TestProductionRequiresMasterKey(t *testing.T) {
 	base := map[string]string{
-		"PFORTE_ENVIRONMENT": "production",
-		"PFORTE_ISSUER":      "https://id.example.org",
+		"PFORTE_ENVIRONMENT":    "production",
+		"PFORTE_ISSUER":         "https://id.example.org",
+		"PFORTE_LETTERS_SENDER": "Beispiel-BKK · Postfach 1 · 20001 Hamburg",
 	}
 	_, err := loadConfig(loadOptions{Getenv: env(base)})
 	if err == nil || !strings.HasPrefix(err.Error(), "config: keys.master_key: required in production") {
@@ -533,6 +558,7 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 		raw := map[reflect.Type]string{
 			reflect.TypeOf(""): "x", reflect.TypeOf(Secret("")): "x", reflect.TypeOf(Environment("")): "x",
 			reflect.TypeOf(true): "false", reflect.TypeOf(0): "12345", reflect.TypeOf(time.Duration(0)): "17s",
+			reflect.TypeOf([]string(nil)): "10.0.0.0/8, 192.0.2.1",
 		}[reflect.TypeOf(v.field(&cfg)).Elem()]
 		if err := setValue(v.field(&cfg), raw); err != nil {
 			t.Errorf("%s: %v", v.Name, err)

@@ -18,7 +18,10 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
 )
 
@@ -80,6 +83,11 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 		members[i] = server.Member{Account: d.Account, Member: d.Member}
 	}
 	t := cfg.Tokens
+	proxies, err := cfg.TrustedProxies()
+	if err != nil {
+		return o, err
+	}
+	lt, rg := cfg.Letters, cfg.Registration
 	return server.Options{
 		Issuer:      cfg.Server.Issuer,
 		Storage:     sc,
@@ -95,7 +103,18 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 		HashConcurrency: cfg.Login.HashConcurrency,
 		Clients:         clients,
 		Members:         members,
-		Log:             log,
+		OutboxDir:       lt.OutboxDir,
+		Registration: registration.Config{
+			Sender:           lt.Sender,
+			Letter:           letter.Policy{Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts},
+			Eligibility:      member.Eligibility{Ahead: rg.EligibleAhead, Grace: rg.EligibleGrace},
+			PerIP:            registration.Limit{Max: rg.RequestsPerIPPerHour, Window: time.Hour},
+			PerKVNR:          registration.Limit{Max: rg.RequestsPerKVNRPerDay, Window: 24 * time.Hour},
+			ActivationsPerIP: registration.Limit{Max: rg.ActivationsPerIPPerHour, Window: time.Hour},
+		},
+		TrustedProxies: proxies,
+		WorkerInterval: rg.WorkerInterval,
+		Log:            log,
 	}, nil
 }
 

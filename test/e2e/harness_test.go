@@ -41,6 +41,7 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/registration"
 )
 
 // ---- database engines ----
@@ -187,6 +188,7 @@ type testClient struct {
 type world struct {
 	master []byte
 	clock  *fakeClock
+	outbox string     // the letter outbox folder
 	web    testClient // confidential web form, client_secret_basic
 	svc    testClient // service, client_secret_post, client_credentials
 	portal testClient // partner portal, private_key_jwt
@@ -195,7 +197,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{master: make([]byte, 32), clock: newFakeClock()}
+	w := &world{master: make([]byte, 32), clock: newFakeClock(), outbox: t.TempDir()}
 	if _, err := rand.Read(w.master); err != nil {
 		t.Fatal(err)
 	}
@@ -283,8 +285,11 @@ func (w *world) options(t *testing.T, issuer string, st sqlstore.Config, log *sl
 				Address: member.Address{Street: "Domshof 8", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
 			},
 		}},
-		Now: w.clock.Now,
-		Log: log,
+		OutboxDir:      w.outbox,
+		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
+		WorkerInterval: -1, // tests drive the letter workers themselves
+		Now:            w.clock.Now,
+		Log:            log,
 	}
 }
 

@@ -7,23 +7,32 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/httpapi"
 	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/oidc"
+	"github.com/pforte-id/pforte/adapters/outbox"
+	letterproofing "github.com/pforte-id/pforte/adapters/proofing/letter"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/strength"
 	"github.com/pforte-id/pforte/adapters/webui"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/ports/proofing"
 )
 
 // Member is a demo or test member: the account and the master data.
@@ -59,6 +68,17 @@ type Options struct {
 	// JanitorInterval is how often expired requests and tokens are
 	// deleted (default 1 minute).
 	JanitorInterval time.Duration
+	// OutboxDir is the folder letters are handed to the print service in.
+	OutboxDir string
+	// Registration configures letter requests and activation; Issuer is
+	// set from Issuer, Letter is also the letter proofing's policy.
+	Registration registration.Config
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// WorkerInterval is how often queued letter requests are decided and
+	// letters rendered (default 2s); a negative value runs no workers
+	// (tests drive them through Registration()).
+	WorkerInterval time.Duration
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 	Log *slog.Logger
@@ -70,6 +90,7 @@ type Server struct {
 	store   *sqlstore.Store
 	ring    *keys.Ring
 	authz   *authz.Service
+	reg     *registration.Service
 	handler http.Handler
 	log     *slog.Logger
 }
@@ -83,7 +104,10 @@ func SecretHasher(master []byte) (client.SecretHasher, error) {
 	return client.NewSecretHasher(keys.DeriveKey(master, purposeClientSecrets))
 }
 
-const purposeClientSecrets = "pforte/v1/client-secret-hash"
+const (
+	purposeClientSecrets = "pforte/v1/client-secret-hash"
+	purposeLetterSecrets = "pforte/v1/letter-secret-hash"
+)
 
 // New builds the server: opens and migrates the store, loads or creates
 // the signing keys, applies clients and members, and assembles the HTTP
@@ -97,6 +121,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.JanitorInterval == 0 {
 		o.JanitorInterval = time.Minute
+	}
+	if o.WorkerInterval == 0 {
+		o.WorkerInterval = 2 * time.Second
 	}
 	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
 	secrets, err := SecretHasher(o.MasterKey)
@@ -144,6 +171,10 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	if err := s.applyMembers(ctx); err != nil {
 		return err
 	}
+	if s.reg, err = s.newRegistration(hasher); err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, o.Log)
 	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, o.Log)
 	if err != nil {
 		return err
@@ -154,6 +185,8 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", provider.Handler())
 	mux.Handle(webui.Path, ui.Handler())
+	mux.Handle(httpapi.Prefix, api.Handler())
+	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -169,6 +202,42 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	})
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
 	return nil
+}
+
+// registration builds the letter registration: the letter proofing
+// method, the PDF renderer, the outbox and the strength estimator.
+func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service, error) {
+	o := s.opts
+	rc := o.Registration
+	rc.Issuer = o.Issuer
+	if rc.Letter == (letter.Policy{}) {
+		rc.Letter = letter.DefaultPolicy
+	}
+	lh, err := letter.NewHasher(keys.DeriveKey(o.MasterKey, purposeLetterSecrets))
+	if err != nil {
+		return nil, err
+	}
+	method, err := letterproofing.New(s.store, s.store, lh, rc.Letter, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := letterpdf.New()
+	if err != nil {
+		return nil, err
+	}
+	box, err := outbox.New(outbox.Config{Dir: o.OutboxDir})
+	if err != nil {
+		return nil, fmt.Errorf("letter outbox: %w", err)
+	}
+	est, err := strength.New(strength.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return registration.New(rc, registration.Deps{
+		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, RateLimits: s.store,
+		Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
+		Passwords: hasher, Estimator: est, Now: o.Now, Logger: o.Log,
+	})
 }
 
 func (s *Server) migrate(ctx context.Context) error {
@@ -264,6 +333,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	defer stopBG()
 	go func() { _ = s.ring.Run(bg) }()
 	go s.janitor(bg)
+	if s.opts.WorkerInterval > 0 {
+		go s.letterWorker(bg)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -303,6 +375,37 @@ func (s *Server) janitor(ctx context.Context) {
 		}
 	}
 }
+
+// letterWorker decides queued letter requests and renders letters into
+// the outbox. Several replicas may run it: requests and letters are leased.
+func (s *Server) letterWorker(ctx context.Context) {
+	t := time.NewTicker(s.opts.WorkerInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n1, err1 := s.reg.ProcessRegistrations(ctx, 50)
+			n2, err2 := s.reg.ProcessLetters(ctx, 20)
+			if err := errors.Join(err1, err2); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("letter worker failed", "err", err)
+				}
+				break
+			}
+			if n1 == 0 && n2 == 0 {
+				break
+			}
+		}
+	}
+}
+
+// Registration is the registration use case (operator commands and tests
+// drive its workers).
+func (s *Server) Registration() *registration.Service { return s.reg }
 
 // Close releases the store.
 func (s *Server) Close() error { return s.store.Close() }
