@@ -1,0 +1,102 @@
+package pin
+
+import (
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// Policy is the attempt rule for release PINs.
+type Policy struct {
+	// MaxFailures consecutive wrong PINs block the device binding.
+	MaxFailures int
+	// Delays are the waits after the 3rd, 4th, … failure; the last one
+	// repeats. Empty: no delays, only the block.
+	Delays []time.Duration
+	// DelayFrom is the failure count from which delays apply (3).
+	DelayFrom int
+}
+
+// DefaultPolicy: five failures block; after the 3rd wait 1 minute, after
+// the 4th 5 minutes.
+var DefaultPolicy = Policy{MaxFailures: 5, Delays: []time.Duration{time.Minute, 5 * time.Minute}, DelayFrom: 3}
+
+// Validate checks the policy.
+func (p Policy) Validate() error {
+	if p.MaxFailures < 1 || p.MaxFailures > 10 || p.DelayFrom < 1 {
+		return fault.New(fault.Invalid, "pin.Policy", "max failures must be 1-10 and delays start at failure 1 or later")
+	}
+	for _, d := range p.Delays {
+		if d < 0 || d > 24*time.Hour {
+			return fault.New(fault.Invalid, "pin.Policy", "PIN delays must be between 0 and 24h")
+		}
+	}
+	return nil
+}
+
+// Counter is the attempt state of one device binding's PIN.
+type Counter struct {
+	Failures int
+	// NotBefore is when the next attempt may be made (zero: now).
+	NotBefore time.Time
+	// Blocked is set when MaxFailures was reached.
+	Blocked bool
+}
+
+// Attempt is the outcome of one PIN entry.
+type Attempt struct {
+	// Evaluated is false when the PIN was not even compared (blocked or
+	// delayed); such an attempt changes nothing.
+	Evaluated bool
+	OK        bool
+	// Next is the counter after the attempt.
+	Next Counter
+	// Remaining attempts before the block; RetryAt when delayed.
+	Remaining int
+	RetryAt   time.Time
+}
+
+// Try applies one PIN entry to c at now. compare is only called when an
+// attempt is allowed, so a blocked or delayed binding evaluates no guess at
+// all. A correct PIN resets the counter; a wrong one counts, delays from
+// the DelayFrom-th failure and blocks at MaxFailures.
+func (p Policy) Try(c Counter, now time.Time, compare func() bool) Attempt {
+	if c.Blocked {
+		return Attempt{Next: c}
+	}
+	if now.Before(c.NotBefore) {
+		return Attempt{Next: c, Remaining: p.MaxFailures - c.Failures, RetryAt: c.NotBefore}
+	}
+	if compare() {
+		return Attempt{Evaluated: true, OK: true, Remaining: p.MaxFailures}
+	}
+	next := Counter{Failures: c.Failures + 1}
+	if next.Failures >= p.MaxFailures {
+		next.Blocked = true
+		return Attempt{Evaluated: true, Next: next}
+	}
+	if next.Failures >= p.DelayFrom && len(p.Delays) > 0 {
+		i := min(next.Failures-p.DelayFrom, len(p.Delays)-1)
+		if p.Delays[i] > 0 {
+			next.NotBefore = now.Add(p.Delays[i])
+		}
+	}
+	return Attempt{Evaluated: true, Next: next, Remaining: p.MaxFailures - next.Failures, RetryAt: next.NotBefore}
+}
+
+// Err is the error an unsuccessful attempt reports, with what the app shows.
+// Errors: Locked (blocked); RateLimited (delayed); Unauthenticated (wrong).
+func (a Attempt) Err() error {
+	switch {
+	case a.OK:
+		return nil
+	case a.Next.Blocked:
+		return fault.New(fault.Locked, "pin.Try",
+			"Die PIN wurde zu oft falsch eingegeben; dieses Gerät ist gesperrt. / The PIN was wrong too often; this device is blocked.")
+	case !a.Evaluated:
+		return fault.New(fault.RateLimited, "pin.Try",
+			"Bitte warten Sie, bevor Sie die PIN erneut eingeben. / Please wait before entering the PIN again.")
+	default:
+		return fault.New(fault.Unauthenticated, "pin.Try", "Die PIN ist falsch. / The PIN is wrong.")
+	}
+}
