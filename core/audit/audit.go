@@ -1,0 +1,46 @@
+package audit
+
+import "time"
+
+// Kind names what happened.
+type Kind string
+
+// Event kinds.
+const (
+	EnrollmentStarted   Kind = "enrollment.started"
+	EnrollmentCompleted Kind = "enrollment.completed"
+	PasswordSet         Kind = "password.set"
+	DeviceBound         Kind = "device.bound"
+	DeviceRenamed       Kind = "device.renamed"
+	DeviceRevoked       Kind = "device.revoked"
+	DeviceSuspect       Kind = "device.suspect" // sign counter went backwards
+	PINSet              Kind = "pin.set"
+	PINFailed           Kind = "pin.failed"
+	PINLocked           Kind = "pin.locked"
+	DeviceUnblocked     Kind = "device.unblocked"
+)
+
+// Actor says who acted.
+type Actor string
+
+const (
+	Member   Actor = "member"
+	Operator Actor = "operator"
+	System   Actor = "system"
+)
+
+// Event is one audit log entry.
+type Event struct {
+	ID        string
+	Time      time.Time
+	Kind      Kind
+	Actor     Actor
+	AccountID string
+	// ClientID is the OAuth client or "app-api"; IPHash a keyed hash of
+	// the client address (the address itself is personal data).
+	ClientID string
+	IPHash   string
+	// Detail holds non-secret facts: a binding id, a device name, the
+	// remaining attempts. Never a PIN, password, code or token.
+	Detail map[string]string
+}

@@ -1,0 +1,5 @@
+// Package notify is the port for telling members about changes to their
+// credentials (a new device, a PIN change, a lockout, a revocation).
+//
+// Layer: ports. Imports: standard library, core domain packages.
+package notify

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
+)
+
+// Devices stores device bindings.
+type Devices interface {
+	// BindDevice inserts b (b.AccountID and b.EnrollmentID set) only while
+	// the enrollment session b.EnrollmentID is open at now and has no
+	// binding yet: one key per enrollment. Errors: NotFound (session);
+	// Expired (session over or completed); Conflict (already bound, or the
+	// credential id is bound elsewhere).
+	BindDevice(ctx context.Context, b device.Binding, now time.Time) error
+	// BindingByID returns binding id. Errors: NotFound.
+	BindingByID(ctx context.Context, id string) (device.Binding, error)
+	// BindingByCredentialID returns the binding of a key. Errors: NotFound.
+	BindingByCredentialID(ctx context.Context, credentialID []byte) (device.Binding, error)
+	// ListBindings returns an account's bindings, oldest first, revoked
+	// ones included.
+	ListBindings(ctx context.Context, accountID string) ([]device.Binding, error)
+	// UpdateBinding reads binding id, calls f with it and, when f returns
+	// true, stores what f changed — all in one transaction that holds the
+	// row, so concurrent updates are serialised and f always sees the
+	// latest state (the PIN counter's check-and-bump). f may run more than
+	// once when the transaction is retried; it must depend only on its
+	// argument. Returns the binding as stored afterwards.
+	// Errors: NotFound; those of the database.
+	UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error)
+	// RevokeBindings revokes the account's bindings that are not revoked
+	// yet, except keep (empty: all), and returns how many. Idempotent.
+	RevokeBindings(ctx context.Context, accountID, keep string, now time.Time) (int, error)
+}
+
+// Challenges stores issued WebAuthn challenges.
+type Challenges interface {
+	// CreateChallenge stores c. Errors: Conflict on a duplicate ID.
+	CreateChallenge(ctx context.Context, c device.Challenge) error
+	// ConsumeChallenge removes challenge id and returns it if it has not
+	// expired at now; exactly one of concurrent callers gets it.
+	// Errors: NotFound (unknown or used before); Expired.
+	ConsumeChallenge(ctx context.Context, id string, now time.Time) (device.Challenge, error)
+}
+
+// Audit is the append-only audit log.
+type Audit interface {
+	// AppendAudit stores e. Errors: Conflict on a duplicate ID.
+	AppendAudit(ctx context.Context, e audit.Event) error
+	// AuditEvents returns an account's events, newest first, at most limit.
+	AuditEvents(ctx context.Context, accountID string, limit int) ([]audit.Event, error)
+}
+
+// EnrollmentCompletion finishes an enrollment.
+type EnrollmentCompletion interface {
+	// CompleteEnrollment, in one transaction, checks that session
+	// sessionID is open at now, has its password set and a binding of
+	// this session with a PIN, then sets the account Active, marks the
+	// session completed and appends e. Returns the account.
+	// Errors: NotFound; Expired; Forbidden (a step is missing).
+	CompleteEnrollment(ctx context.Context, sessionID string, e audit.Event, now time.Time) (account.Account, error)
+}
