@@ -40,6 +40,10 @@ type wiring struct {
 	openMigrator func(ctx context.Context, cfg *Config, log *slog.Logger) (migrator, error)
 	// openAdmin opens the store and the keys for `pforte clients` and `pforte keys`.
 	openAdmin func(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error)
+	// openMembers opens the member directory for `pforte members`.
+	openMembers func(ctx context.Context, cfg *Config, log *slog.Logger) (memberAdmin, error)
+	// openLetters builds the registration back end for `pforte letters`.
+	openLetters func(ctx context.Context, cfg *Config, log *slog.Logger) (letterAdmin, error)
 }
 
 // migrator runs the embedded database migrations.
@@ -148,7 +152,8 @@ func (c *cli) rootCommand() *cobra.Command {
 	pf.StringVar(&c.configFile, "config", "", "YAML config file (default: $PFORTE_CONFIG, else none)")
 	pf.StringVar(&c.dataDir, "data-dir", "", "directory for the SQLite database and the development master key (default ./data)")
 
-	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.clientsCommand(), c.keysCommand(), c.versionCommand())
+	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.clientsCommand(), c.keysCommand(),
+		c.membersCommand(), c.lettersCommand(), c.versionCommand())
 	return root
 }
 

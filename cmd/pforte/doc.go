@@ -1,5 +1,5 @@
 // Command pforte is the Pforte server and its operator command line:
-// serve, migrate, clients, keys, version.
+// serve, migrate, clients, keys, members, letters, version.
 //
 // Layer: composition root (cmd). Imports: anything in the module and
 // third-party code; nothing imports it.
@@ -8,5 +8,7 @@
 // reads the configuration (defaults, strict YAML, PFORTE_* variables, flags)
 // and validates it before anything listens; clientsfile.go and
 // membersfile.go turn the clients and demo members YAML into core types;
-// run.go wires the adapters.
+// membersimport.go reads the member CSV of `pforte members import`;
+// memberscmd.go and letterscmd.go are the operator commands for members and
+// letters, operator.go their back ends; run.go wires the adapters.
 package main

@@ -19,7 +19,6 @@ import (
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/letter"
-	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
@@ -30,7 +29,10 @@ import (
 
 // defaultWiring is the wiring run uses.
 func defaultWiring() wiring {
-	return wiring{serve: serve, openMigrator: openMigrator, openAdmin: openAdmin}
+	return wiring{
+		serve: serve, openMigrator: openMigrator, openAdmin: openAdmin,
+		openMembers: openMembers, openLetters: openLetters,
+	}
 }
 
 // storageConfig is the storage adapter's configuration from cfg.
@@ -52,22 +54,16 @@ func storageConfig(cfg *Config) (sqlstore.Config, error) {
 // options resolves cfg into the server's options: the master key, the
 // clients and, in development, the demo members.
 func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options, error) {
-	var o server.Options
-	master, err := resolveMasterKey(cfg, log)
+	o, err := baseOptions(cfg, log)
 	if err != nil {
 		return o, err
 	}
-	sc, err := storageConfig(cfg)
-	if err != nil {
-		return o, err
-	}
-	secrets, err := server.SecretHasher(master)
+	secrets, err := server.SecretHasher(o.MasterKey)
 	if err != nil {
 		return o, err
 	}
 	now := time.Now()
-	clients, err := loadClients(cfg, secrets, now)
-	if err != nil {
+	if o.Clients, err = loadClients(cfg, secrets, now); err != nil {
 		return o, err
 	}
 	hasher, err := password.NewHasher(cfg.PasswordParams(), cfg.Login.HashConcurrency)
@@ -78,9 +74,25 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 	if err != nil {
 		return o, err
 	}
-	members := make([]server.Member, len(demo))
+	o.Members = make([]server.Member, len(demo))
 	for i, d := range demo {
-		members[i] = server.Member{Account: d.Account, Member: d.Member}
+		o.Members[i] = server.Member{Account: d.Account, Member: d.Member}
+	}
+	return o, nil
+}
+
+// baseOptions resolves everything of the server's options but the clients
+// and demo members, which the operator back end (server.OpenBackend) does
+// not apply.
+func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
+	var o server.Options
+	master, err := resolveMasterKey(cfg, log)
+	if err != nil {
+		return o, err
+	}
+	sc, err := storageConfig(cfg)
+	if err != nil {
+		return o, err
 	}
 	t := cfg.Tokens
 	proxies, err := cfg.TrustedProxies()
@@ -101,13 +113,11 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 		},
 		PasswordParams:  cfg.PasswordParams(),
 		HashConcurrency: cfg.Login.HashConcurrency,
-		Clients:         clients,
-		Members:         members,
 		OutboxDir:       lt.OutboxDir,
 		Registration: registration.Config{
 			Sender:           lt.Sender,
 			Letter:           letter.Policy{Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts},
-			Eligibility:      member.Eligibility{Ahead: rg.EligibleAhead, Grace: rg.EligibleGrace},
+			Eligibility:      cfg.eligibility(),
 			PerIP:            registration.Limit{Max: rg.RequestsPerIPPerHour, Window: time.Hour},
 			PerKVNR:          registration.Limit{Max: rg.RequestsPerKVNRPerDay, Window: 24 * time.Hour},
 			ActivationsPerIP: registration.Limit{Max: rg.ActivationsPerIPPerHour, Window: time.Hour},
@@ -226,7 +236,7 @@ func (a sqlAdmin) RotateKeys(ctx context.Context, force bool) (signkey.Plan, err
 }
 
 // openAdmin opens the store and the signing keys of cfg for `pforte
-// clients` and `pforte keys`. The schema must be up to date.
+// clients` and `pforte keys` (see openStore for the schema).
 func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error) {
 	master, err := resolveMasterKey(cfg, log)
 	if err != nil {
@@ -236,6 +246,20 @@ func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error
 	if err != nil {
 		return nil, err
 	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ring := func(ctx context.Context) (*keys.Ring, error) {
+		return keys.New(ctx, st, master, keys.Config{Policy: cfg.KeyPolicy()}, time.Now, log)
+	}
+	return sqlAdmin{Store: st, secrets: secrets, ring: ring}, nil
+}
+
+// openStore opens the store of cfg for an operator command: it migrates
+// the schema when storage.auto_migrate is on and refuses a schema that is
+// not up to date otherwise.
+func openStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
 	sc, err := storageConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -256,8 +280,5 @@ func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error
 		}
 		return nil, fmt.Errorf("the database schema is not up to date: run `pforte migrate up` first")
 	}
-	ring := func(ctx context.Context) (*keys.Ring, error) {
-		return keys.New(ctx, st, master, keys.Config{Policy: cfg.KeyPolicy()}, time.Now, log)
-	}
-	return sqlAdmin{Store: st, secrets: secrets, ring: ring}, nil
+	return st, nil
 }
