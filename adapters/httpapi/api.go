@@ -137,7 +137,9 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, "application/json", activationResponse{
 		EnrollmentToken: token, TokenType: "Bearer", ExpiresAt: s.ExpiresAt.UTC(),
-		ExpiresIn: int(time.Until(s.ExpiresAt).Round(time.Second) / time.Second),
+		// From the session's own times, not the wall clock: both come from
+		// the service's clock, so expires_in and expires_at agree.
+		ExpiresIn: int(s.ExpiresAt.Sub(s.CreatedAt).Round(time.Second) / time.Second),
 		NextSteps: []string{"password", "device", "pin"},
 	})
 }
