@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -21,7 +22,29 @@ var version = ""
 // run executes the command line args and returns the exit code: 0 success,
 // 1 failure, 2 a wrong command line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := rootCommand(stdout)
+	return runWith(ctx, args, &env{
+		stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv,
+		readSecret: terminalSecretReader(os.Stdin, stderr),
+	})
+}
+
+// env is what a run may use of the process: streams, the environment and
+// the terminal. Tests pass their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// readSecret prompts on the terminal and reads a line without echo;
+	// nil when stdin is not a terminal.
+	readSecret func(prompt string) (string, error)
+
+	// stateFile is the --state flag.
+	stateFile string
+}
+
+func runWith(ctx context.Context, args []string, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
+	root := rootCommand(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -40,13 +63,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type usageError struct{ error }
 
-func rootCommand(stdout io.Writer) *cobra.Command {
+func rootCommand(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pforte-app",
 		Short: "Pforte's reference Service-App client",
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(discoverCommand(stdout), versionCommand(stdout))
+	root.PersistentFlags().StringVar(&e.stateFile, "state", "",
+		"the app's state file (default $XDG_STATE_HOME/pforte-app/state.json, else ~/.pforte-app.json)")
+	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), activateCommand(e), setPasswordCommand(e),
+		versionCommand(e.stdout))
 	return root
 }
 

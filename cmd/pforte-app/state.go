@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// state is what the app remembers between commands, in a local JSON file:
+// the issuer and member number it registered with and the open enrollment
+// session. The enrollment token is a bearer secret, so the file is
+// private to the user (0600) and written atomically (a crash leaves the
+// old or the new file, never half of one).
+type state struct {
+	Issuer      string           `json:"issuer,omitempty"`
+	KVNR        string           `json:"kvnr,omitempty"`
+	RequestedAt time.Time        `json:"requested_at,omitzero"`
+	Enrollment  *enrollmentState `json:"enrollment,omitempty"`
+}
+
+// enrollmentState is the session POST /app/v1/activations opened.
+type enrollmentState struct {
+	Token       string    `json:"token"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	NextSteps   []string  `json:"next_steps,omitempty"`
+	PasswordSet bool      `json:"password_set,omitempty"`
+}
+
+// maxStateSize bounds the state file read; it holds a few hundred bytes.
+const maxStateSize = 64 << 10
+
+// statePath is the state file: --state, else $XDG_STATE_HOME/pforte-app/
+// state.json, else ~/.pforte-app.json.
+func (e *env) statePath() (string, error) {
+	if e.stateFile != "" {
+		return e.stateFile, nil
+	}
+	if d := e.getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "pforte-app", "state.json"), nil
+	}
+	if h := e.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".pforte-app.json"), nil
+	}
+	return "", usageError{errors.New("no state file: set --state, XDG_STATE_HOME or HOME")}
+}
+
+// loadState reads the state file; a missing file is an empty state and
+// exists is false.
+func (e *env) loadState() (st state, path string, exists bool, err error) {
+	path, err = e.statePath()
+	if err != nil {
+		return st, "", false, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, path, false, nil
+	} else if err != nil {
+		return st, path, false, fmt.Errorf("state file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
+	if err == nil && len(data) > maxStateSize {
+		err = errors.New("file too large")
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil {
+		return st, path, true, fmt.Errorf("state file %s is not readable (%v); remove it and activate again", path, err)
+	}
+	return st, path, true, nil
+}
+
+// saveState writes st to path atomically, readable only by the user.
+func saveState(path string, st state) (err error) {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	// CreateTemp makes the file 0600 and unique in the same directory, so
+	// the rename below replaces the old file in one step.
+	f, err := os.CreateTemp(dir, ".pforte-app-*.tmp")
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("state file: %w", err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("state file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("state file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	return nil
+}
