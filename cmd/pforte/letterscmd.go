@@ -91,8 +91,9 @@ func (c *cli) lettersCommand() *cobra.Command {
 		Long: "Render a letter that is requested or rendered (its worker has not finished it, e.g.\n" +
 			"after a renderer failure) now, without waiting for the worker: new secrets are drawn,\n" +
 			"the PDF is written into the outbox and the letter is handed over. Safe while servers\n" +
-			"run: when a worker renders the same letter at the same moment, one of them gives up.",
-		Example: "  pforte letters render 3f2a…",
+			"run: when a worker renders the same letter at the same moment, one of them gives up.\n\n" +
+			idNote,
+		Example: "  pforte letters render d6xMNJH7MENPX4u0Z1Y3cQ\n  pforte letters render -- -Bvc4qW4BxLZCZ3DdbmMQQ",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			id := a[0]
@@ -118,8 +119,9 @@ func (c *cli) lettersCommand() *cobra.Command {
 			"                        and the old letter is voided in the same transaction\n" +
 			"  activated, voided     refused: the member requests a new letter in the app\n\n" +
 			"A replacement ignores the interval between letters, but the member must still be\n" +
-			"eligible and have a deliverable address on file.",
-		Example: "  pforte letters retry 3f2a…",
+			"eligible and have a deliverable address on file.\n\n" +
+			idNote,
+		Example: "  pforte letters retry d6xMNJH7MENPX4u0Z1Y3cQ\n  pforte letters retry -- -Bvc4qW4BxLZCZ3DdbmMQQ",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			id := a[0]
@@ -138,8 +140,18 @@ func (c *cli) lettersCommand() *cobra.Command {
 			})
 		},
 	}
+	for _, cmd := range []*cobra.Command{render, retry} {
+		cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+			return usagef("%v; a letter id that starts with '-' goes after '--'", err)
+		})
+	}
 	return group("letters", "List, render or retry password letters", list, render, retry)
 }
+
+// idNote explains the ids that look like flags: letter ids are random
+// base64url and may start with '-'.
+const idNote = "Letter ids are as `pforte letters list` prints them; one that starts with '-' goes\n" +
+	"after '--', so that it is not read as a flag."
 
 // parseLetterState reads --state; empty is every state.
 func parseLetterState(s string) (letter.State, error) {

@@ -251,7 +251,7 @@ func TestLetters(t *testing.T) {
 	assertOneLine(t, r, exitError, `pforte: letters retry: no letter "no-such-letter"`)
 
 	// render hands the letter over into the outbox.
-	r = pforte(t, dir, "letters", "render", id)
+	r = pforte(t, dir, "letters", "render", "--", id)
 	wantCode(t, r, exitOK, "letters render")
 	outbox := filepath.Join(dir, "outbox")
 	if !strings.HasPrefix(r.stdout, "Letter "+id+" is handed over: "+outbox+string(filepath.Separator)+"pforte-letter-"+id+"-") {
@@ -287,16 +287,16 @@ func TestLetters(t *testing.T) {
 
 	// A handed-over letter is not rendered again, and not retried while
 	// the print service has not collected it.
-	r = pforte(t, dir, "letters", "render", id)
+	r = pforte(t, dir, "letters", "render", "--", id)
 	assertOneLine(t, r, exitError, "pforte: letters render: letter "+id+": the letter is handed_over")
-	r = pforte(t, dir, "letters", "retry", id)
+	r = pforte(t, dir, "letters", "retry", "--", id)
 	assertOneLine(t, r, exitError, "pforte: letters retry: letter "+id+": the letter is still in the outbox")
 
 	// Collected and lost: retry replaces it and voids the old one.
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	r = pforte(t, dir, "letters", "retry", id)
+	r = pforte(t, dir, "letters", "retry", "--", id)
 	wantCode(t, r, exitOK, "letters retry")
 	if !strings.HasPrefix(r.stdout, "Letter "+id+" is voided; replacement letter ") {
 		t.Fatalf("retry: %q", r.stdout)
@@ -309,7 +309,7 @@ func TestLetters(t *testing.T) {
 	if strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "handed_over") {
 		t.Errorf("newest letter:\n%s", r.stdout)
 	}
-	r = pforte(t, dir, "letters", "retry", id)
+	r = pforte(t, dir, "letters", "retry", "--", id)
 	assertOneLine(t, r, exitError, "pforte: letters retry: letter "+id+": the letter is voided (superseded)")
 
 	r = pforte(t, dir, "members", "show", demoKVNR)
@@ -331,6 +331,7 @@ func TestLettersUsageErrors(t *testing.T) {
 		{[]string{"letters", "render"}, "pforte: accepts 1 arg(s), received 0"},
 		{[]string{"letters", "retry", "a", "b"}, "pforte: accepts 1 arg(s), received 2"},
 		{[]string{"letters"}, "pforte: letters needs a subcommand: list, render, retry"},
+		{[]string{"letters", "render", "-Bvc4qW4BxLZCZ3DdbmMQQ"}, "pforte: unknown shorthand flag: 'B' in -Bvc4qW4BxLZCZ3DdbmMQQ; a letter id that starts with '-' goes after '--'"},
 	} {
 		r := pforte(t, dir, tc.args...)
 		assertOneLine(t, r, exitUsage, tc.want)
