@@ -252,7 +252,9 @@ func importMembers(ctx context.Context, r io.Reader, imp store.MemberImport, pro
 	if err := flush(); err != nil {
 		return rep, err
 	}
-	writeImportProgress(progress, rep, start)
+	if rep.Rows != lastProgress {
+		writeImportProgress(progress, rep, start)
+	}
 	return rep, nil
 }
 
