@@ -346,11 +346,13 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, now time.Time) (gra
 
 // DeleteExpired removes everything that expired strictly before now:
 // authorization requests, refresh tokens, access tokens and token families,
-// one-time values and rate limit windows; authorization codes only
+// one-time values, rate limit windows and unanswered WebAuthn challenges;
+// authorization codes only
 // store.CodeRetention after their expiry, so that a replay in that window
 // still finds its code (and RevokeFamiliesOfCode its mark); letter requests
 // that nobody decided within registrationRetention. Letters and enrollment
-// sessions stay: they are the record of what was sent and activated. It
+// sessions stay: they are the record of what was sent and activated; so do
+// device bindings and the append-only audit log. It
 // serves both AuthRequests and Tokens, whose methods of this name have the
 // same signature. It returns how many rows went.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
@@ -370,6 +372,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"token_families", "expires_at", now},
 		{"replay_values", "expires_at", now},
 		{"rate_windows", "expires_at", now},
+		{"challenges", "expires_at", now},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {

@@ -45,6 +45,17 @@
 // writes in multi-row statements (VALUES lists on SQLite, unnested arrays
 // on PostgreSQL) and leaves unchanged rows alone.
 //
+// Device binding (00004): BindDevice and CompleteEnrollment read the
+// enrollment session's row FOR UPDATE (on PostgreSQL) before they check it
+// and write, so a binding, a completion and the password step of one
+// session are serialised; a partial unique index allows one binding per
+// session and a unique index one binding per credential id. UpdateBinding
+// is the read-modify-write of a binding (PIN counter, sign counter,
+// status): SELECT … FOR UPDATE on PostgreSQL, the IMMEDIATE transaction on
+// SQLite, the caller's function in between. ConsumeChallenge is one
+// DELETE … RETURNING. The audit log (audit_events) is append-only: the
+// adapter inserts and reads it and has no UPDATE or DELETE of it.
+//
 // Authorization codes outlive their expiry by store.CodeRetention before
 // DeleteExpired removes them, so that a late replay is still a replay.
 //

@@ -13,9 +13,11 @@ import (
 type Devices interface {
 	// BindDevice inserts b (b.AccountID and b.EnrollmentID set) only while
 	// the enrollment session b.EnrollmentID is open at now and has no
-	// binding yet: one key per enrollment. Errors: NotFound (session);
-	// Expired (session over or completed); Conflict (already bound, or the
-	// credential id is bound elsewhere).
+	// binding yet: one key per enrollment. An empty b.AccountID is taken
+	// as the session's account. Errors: NotFound (session); Expired
+	// (session over or completed); Conflict (already bound, or the
+	// credential id is bound elsewhere); Invalid (b names another account
+	// than the session, or lacks its ID, credential id or public key).
 	BindDevice(ctx context.Context, b device.Binding, now time.Time) error
 	// BindingByID returns binding id. Errors: NotFound.
 	BindingByID(ctx context.Context, id string) (device.Binding, error)
@@ -29,15 +31,19 @@ type Devices interface {
 	// row, so concurrent updates are serialised and f always sees the
 	// latest state (the PIN counter's check-and-bump). f may run more than
 	// once when the transaction is retried; it must depend only on its
-	// argument. Returns the binding as stored afterwards.
-	// Errors: NotFound; those of the database.
+	// argument. f may not change what identifies the binding (ID,
+	// AccountID, EnrollmentID, Platform, CredentialID, PublicKey, AAGUID,
+	// AttestationFormat, CreatedAt). Returns the binding as stored
+	// afterwards. Errors: NotFound; Invalid (f changed an identifying
+	// field; nothing is stored); those of the database.
 	UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error)
 	// RevokeBindings revokes the account's bindings that are not revoked
 	// yet, except keep (empty: all), and returns how many. Idempotent.
 	RevokeBindings(ctx context.Context, accountID, keep string, now time.Time) (int, error)
 }
 
-// Challenges stores issued WebAuthn challenges.
+// Challenges stores issued WebAuthn challenges. A store that also
+// implements AuthRequests removes expired ones in DeleteExpired.
 type Challenges interface {
 	// CreateChallenge stores c. Errors: Conflict on a duplicate ID.
 	CreateChallenge(ctx context.Context, c device.Challenge) error
@@ -58,9 +64,12 @@ type Audit interface {
 // EnrollmentCompletion finishes an enrollment.
 type EnrollmentCompletion interface {
 	// CompleteEnrollment, in one transaction, checks that session
-	// sessionID is open at now, has its password set and a binding of
-	// this session with a PIN, then sets the account Active, marks the
-	// session completed and appends e. Returns the account.
-	// Errors: NotFound; Expired; Forbidden (a step is missing).
+	// sessionID is open at now, has its password set and an active
+	// binding of this session with a PIN, then sets the account Active,
+	// marks the session completed and appends e (an empty e.AccountID is
+	// taken as the session's account). When it fails nothing changed.
+	// Returns the account. Errors: NotFound; Expired; Forbidden (a step is
+	// missing); Conflict (e's ID exists); Invalid (e names another
+	// account).
 	CompleteEnrollment(ctx context.Context, sessionID string, e audit.Event, now time.Time) (account.Account, error)
 }
