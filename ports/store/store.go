@@ -203,4 +203,8 @@ type Store interface {
 	Letters
 	Enrollments
 	RateLimits
+	Devices
+	Challenges
+	Audit
+	EnrollmentCompletion
 }

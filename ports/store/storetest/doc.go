@@ -23,6 +23,21 @@
 // request while its lease runs; 50 concurrent hits with limit 10 allow
 // exactly 10.
 //
+// For device binding it covers bindings (every field, a credential id with
+// NUL and 0xff bytes, a sign counter beyond 31 bits), the session rules of
+// BindDevice (unknown, expired, completed, one key per session, a
+// credential bound once), UpdateBinding (what f may change, f refusing,
+// identity fields refused), RevokeBindings (keep, idempotence, first
+// revocation time kept), single-use and expiring challenges,
+// DeleteExpired of challenges, the append-only audit log (newest first,
+// limits, never expired), and CompleteEnrollment with each missing step,
+// a binding that is not active, expiry and rollback; and the races: of N
+// concurrent ConsumeChallenge one wins; of 10 concurrent BindDevice in one
+// session one wins; of N concurrent CompleteEnrollment one wins, with one
+// audit event; and 50 concurrent wrong PINs under a policy that blocks at
+// 5 (no delays) compare exactly 5 guesses, each on its own counter state,
+// and leave the binding blocked at 5 — three times over.
+//
 // Layer: ports. Imports: standard library (testing), ports/store, core
 // domain packages.
 package storetest

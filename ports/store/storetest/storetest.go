@@ -37,6 +37,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Enrollments", enrollmentTests},
 		{"RateLimits", rateLimitTests},
 		{"RegistrationRaces", registrationRaceTests},
+		{"Devices", deviceTests},
+		{"Challenges", challengeTests},
+		{"Audit", auditTests},
+		{"EnrollmentCompletion", completionTests},
+		{"DeviceRaces", deviceRaceTests},
 		{"Unavailable", unavailableTests},
 	}
 	for _, g := range groups {

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
@@ -173,5 +176,67 @@ var unavailableTests = []test{
 		if !ok {
 			t.Errorf("a cancelled Hit was counted")
 		}
+	}},
+	{"CancelledContextDevices", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		sess, b := readyToComplete(t, s, true, setPIN)
+		free := enrolled(t, s, "enr-free", 2)
+		must(t, "CreateChallenge", s.CreateChallenge(ctx, newChallenge("ch-1", t0)))
+		must(t, "AppendAudit", s.AppendAudit(ctx, newEvent("ev-1", sess.AccountID, t0)))
+
+		c := cancelled(t)
+		calls := []struct {
+			name string
+			err  func() error
+		}{
+			{"BindDevice", func() error { return s.BindDevice(c, freshBinding("bind-2", free, t0), t0) }},
+			{"BindDevice bound", func() error { return s.BindDevice(c, freshBinding("bind-3", sess, t0), t0) }},
+			{"BindDevice unknown", func() error {
+				return s.BindDevice(c, freshBinding("bind-4", enrollment.Session{ID: "enr-nope"}, t0), t0)
+			}},
+			{"BindingByID", func() error { _, err := s.BindingByID(c, b.ID); return err }},
+			{"BindingByID unknown", func() error { _, err := s.BindingByID(c, "nope"); return err }},
+			{"BindingByCredentialID unknown", func() error { _, err := s.BindingByCredentialID(c, []byte("nope")); return err }},
+			{"ListBindings", func() error { _, err := s.ListBindings(c, sess.AccountID); return err }},
+			{"UpdateBinding", func() error {
+				_, err := s.UpdateBinding(c, b.ID, func(x *device.Binding) bool { x.Name = "x"; return true })
+				return err
+			}},
+			{"UpdateBinding unknown", func() error {
+				_, err := s.UpdateBinding(c, "nope", func(*device.Binding) bool { return true })
+				return err
+			}},
+			{"RevokeBindings", func() error { _, err := s.RevokeBindings(c, sess.AccountID, "", t0); return err }},
+			{"CreateChallenge", func() error { return s.CreateChallenge(c, newChallenge("ch-2", t0)) }},
+			{"CreateChallenge existing", func() error { return s.CreateChallenge(c, newChallenge("ch-1", t0)) }},
+			{"ConsumeChallenge", func() error { _, err := s.ConsumeChallenge(c, "ch-1", t0); return err }},
+			{"ConsumeChallenge unknown", func() error { _, err := s.ConsumeChallenge(c, "nope", t0); return err }},
+			{"AppendAudit", func() error { return s.AppendAudit(c, newEvent("ev-2", sess.AccountID, t0)) }},
+			{"AppendAudit existing", func() error { return s.AppendAudit(c, newEvent("ev-1", sess.AccountID, t0)) }},
+			{"AuditEvents", func() error { _, err := s.AuditEvents(c, sess.AccountID, 10); return err }},
+			{"CompleteEnrollment", func() error {
+				_, err := s.CompleteEnrollment(c, sess.ID, newEvent("ev-3", "", t0), t0.Add(4*time.Minute))
+				return err
+			}},
+			{"CompleteEnrollment unknown", func() error { _, err := s.CompleteEnrollment(c, "nope", newEvent("ev-4", "", t0), t0); return err }},
+		}
+		for _, call := range calls {
+			wantKind(t, call.name, call.err(), fault.Unavailable)
+		}
+
+		// Nothing of it happened.
+		equal(t, "binding", b, bindingByID(t, s, b.ID))
+		list, err := s.ListBindings(ctx, free.AccountID)
+		must(t, "ListBindings", err)
+		if len(list) != 0 {
+			t.Errorf("a cancelled BindDevice stored %d bindings", len(list))
+		}
+		notCompletedSession(t, s, sess)
+		got, err := s.ConsumeChallenge(ctx, "ch-1", t0)
+		must(t, "ConsumeChallenge", err)
+		equal(t, "challenge", newChallenge("ch-1", t0), got)
+		evs, err := s.AuditEvents(ctx, sess.AccountID, 10)
+		must(t, "AuditEvents", err)
+		equal(t, "audit events", []audit.Event{newEvent("ev-1", sess.AccountID, t0)}, evs)
 	}},
 }
