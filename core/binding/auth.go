@@ -1,0 +1,405 @@
+package binding
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/ports/devicekey"
+)
+
+// Texts of device authentication.
+const (
+	// deviceGoneText is the one answer for an unknown, revoked, suspect or
+	// not yet enrolled binding: which of them it is, is nobody's business
+	// but the member's, who sees it in the device list.
+	deviceGoneText = "Dieses Gerät ist nicht (mehr) mit einem Zugang verbunden. Bitte verbinden Sie es neu. / " +
+		"This device is not (or no longer) bound to an account. Please bind it again."
+	blockedText = "Die PIN wurde zu oft falsch eingegeben; dieses Gerät ist gesperrt. " +
+		"Bitte legen Sie mit Ihrem Passwort eine neue PIN fest. / " +
+		"The PIN was wrong too often; this device is blocked. Please reset the PIN with your password."
+	otherKeyText = "Die Antwort stammt nicht vom Schlüssel dieses Geräts. / The answer was not made by this device's key."
+	accountText  = "Ihr Zugang ist nicht aktiv. Bitte wenden Sie sich an Ihre Krankenkasse. / " +
+		"Your account is not active. Please contact your health insurer."
+	wrongPasswordText = "Das Passwort ist falsch. / The password is wrong."
+)
+
+// PINError is a refused PIN entry. It is a fault.Error of kind
+// Unauthenticated (wrong PIN), RateLimited (entered before RetryAt) or
+// Locked (the binding is blocked) — errors.Is and fault.KindOf see the
+// kind — and carries what the app shows the member.
+type PINError struct {
+	// Remaining is the number of wrong entries left before the binding
+	// is blocked; 0 when it is blocked.
+	Remaining int
+	// RetryAt is when the next entry will be evaluated; zero when at once.
+	RetryAt time.Time
+	err     *fault.Error
+}
+
+func (e *PINError) Error() string { return e.err.Error() }
+
+// Unwrap returns the fault.Error.
+func (e *PINError) Unwrap() error { return e.err }
+
+func pinError(op string, a pin.Attempt) *PINError {
+	switch {
+	case a.Next.Blocked:
+		return &PINError{err: fault.New(fault.Locked, op, blockedText)}
+	case !a.Evaluated:
+		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, err: fault.New(fault.RateLimited, op,
+			"Bitte warten Sie, bevor Sie die PIN erneut eingeben. / Please wait before entering the PIN again.")}
+	default:
+		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, err: fault.New(fault.Unauthenticated, op,
+			fmt.Sprintf("Die PIN ist falsch. Verbleibende Versuche: %d. / The PIN is wrong. Attempts left: %d.", a.Remaining, a.Remaining))}
+	}
+}
+
+// gone reports whether binding b can never authenticate again, or not yet:
+// revoked, suspect, or without a PIN (its enrollment is not complete).
+func gone(b device.Binding) bool {
+	return b.Status == device.Revoked || b.Status == device.Suspect || b.PINHash == ""
+}
+
+func blocked(b device.Binding) bool { return b.Status == device.Blocked || b.PIN.Blocked }
+
+// BeginDeviceAuth starts a device assertion for binding bindingID: for the
+// device management calls, a PIN reset, and later the app login. It
+// returns the id of a single-use challenge, valid for device.ChallengeTTL
+// and only for this binding, and the WebAuthn request options (JSON) that
+// allow only the binding's key. A blocked binding gets a challenge too:
+// ResetPIN needs one.
+//
+// Errors: Forbidden, with one text for an unknown, revoked, suspect or not
+// yet enrolled binding; Unavailable.
+func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challengeID string, options []byte, err error) {
+	const op = "binding.BeginDeviceAuth"
+	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	if bindingID == "" || len(bindingID) > 128 {
+		return "", nil, refused
+	}
+	b, err := s.devices.BindingByID(ctx, bindingID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return "", nil, refused
+	case err != nil:
+		return "", nil, err
+	case gone(b):
+		return "", nil, refused
+	}
+	options, state, err := s.ceremony.AssertionOptions(ctx, [][]byte{b.CredentialID})
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.clock()
+	c := device.Challenge{
+		ID: grant.NewID(), Purpose: device.Assertion, Subject: b.ID, State: state,
+		CreatedAt: now, ExpiresAt: now.Add(device.ChallengeTTL),
+	}
+	if err := s.challenges.CreateChallenge(ctx, c); err != nil {
+		return "", nil, err
+	}
+	return c.ID, options, nil
+}
+
+// asserted is a verified device assertion.
+type asserted struct {
+	binding   device.Binding
+	signCount uint32
+	account   account.Account
+}
+
+// assert verifies the answer to assertion challenge c: the binding it was
+// issued for still exists and may authenticate, its key signed the
+// challenge, the sign counter grew (else the binding is marked suspect),
+// and the account is active. Blocked bindings pass; the caller decides.
+// Errors: Forbidden; Unauthenticated; Invalid; Unavailable.
+func (s *Service) assert(ctx context.Context, op string, c device.Challenge, response []byte, ip string) (asserted, error) {
+	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	b, err := s.devices.BindingByID(ctx, c.Subject)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return asserted{}, refused
+	case err != nil:
+		return asserted{}, err
+	case gone(b):
+		return asserted{}, refused
+	}
+	a, err := s.ceremony.VerifyAssertion(ctx, c.State, response,
+		devicekey.Key{CredentialID: b.CredentialID, PublicKey: b.PublicKey, SignCount: b.SignCount})
+	if err != nil {
+		return asserted{}, err
+	}
+	// The challenge names the binding; the answer must come from that
+	// binding's key, not from another key of the member or of anyone.
+	if !bytes.Equal(a.CredentialID, b.CredentialID) {
+		s.logWarn(ctx, "device assertion by another key", slog.String("binding", b.ID))
+		return asserted{}, fault.New(fault.Unauthenticated, op, otherKeyText)
+	}
+	if _, err := device.CounterAfter(b.SignCount, a.SignCount); err != nil {
+		return asserted{}, s.suspect(ctx, op, b.ID, a.SignCount, ip)
+	}
+	acct, err := s.accounts.AccountByID(ctx, b.AccountID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return asserted{}, refused
+	case err != nil:
+		return asserted{}, err
+	case !acct.CanLogIn():
+		return asserted{}, fault.New(fault.Forbidden, op, accountText)
+	}
+	return asserted{binding: b, signCount: a.SignCount, account: acct}, nil
+}
+
+// rollback marks cur suspect when reported does not grow its sign
+// counter: two copies of the key exist (WebAuthn §6.1.1), and the copy
+// that answered may be the attacker's. For UpdateBinding closures.
+func rollback(cur *device.Binding, reported uint32) bool {
+	if _, err := device.CounterAfter(cur.SignCount, reported); err == nil {
+		return false
+	}
+	cur.Status = device.Suspect
+	return true
+}
+
+// suspect marks binding id suspect after a sign counter rollback, records
+// and tells it, and returns the refusal.
+func (s *Service) suspect(ctx context.Context, op, id string, reported uint32, ip string) error {
+	var flagged bool
+	var stored uint32
+	b, err := s.devices.UpdateBinding(ctx, id, func(cur *device.Binding) bool {
+		flagged, stored = false, cur.SignCount
+		if cur.Status == device.Revoked || cur.Status == device.Suspect {
+			return false
+		}
+		flagged = rollback(cur, reported)
+		return flagged
+	})
+	if err != nil {
+		return err
+	}
+	if flagged {
+		s.suspected(ctx, b, stored, reported, ip)
+	}
+	return fault.New(fault.Forbidden, op, deviceGoneText)
+}
+
+func (s *Service) suspected(ctx context.Context, b device.Binding, stored, reported uint32, ip string) {
+	e := s.event(audit.DeviceSuspect, b.AccountID, ip, map[string]string{
+		"binding": b.ID, "stored_count": strconv.FormatUint(uint64(stored), 10),
+		"reported_count": strconv.FormatUint(uint64(reported), 10),
+	})
+	e.Actor = audit.System
+	s.record(ctx, e)
+	s.logWarn(ctx, "sign counter went backwards: binding suspect", slog.String("binding", b.ID),
+		slog.String("account", b.AccountID), slog.Uint64("stored", uint64(stored)), slog.Uint64("reported", uint64(reported)))
+	s.tellAccount(ctx, b.AccountID, deviceSuspect(b.Name, s.clock()))
+}
+
+// AuthenticateDevice checks possession and knowledge: the answer to a
+// BeginDeviceAuth challenge, signed by the binding's key, and the release
+// PIN. It returns the binding as stored afterwards, for the device
+// management calls (and later the app login).
+//
+// The challenge answers once, within device.ChallengeTTL, and only for the
+// binding it was issued for. A sign counter that did not grow marks the
+// binding Suspect (audit DeviceSuspect, notification) and refuses.
+//
+// The PIN is checked and counted in ONE UpdateBinding: the closure reads
+// the counter, lets pin.Policy.Try decide whether a guess may be evaluated
+// at all, compares, and stores the outcome, while the store holds the row.
+// Concurrent guesses are therefore serialised, and no more than
+// MaxFailures of them are ever compared, however many arrive at once. A
+// correct PIN resets the counter, stores the sign counter and LastUsedAt,
+// and rehashes the PIN when its pepper version is no longer the current
+// one. The wrong PIN that reaches MaxFailures blocks the binding (audit
+// PINLocked, notification); every other wrong PIN is audited PINFailed.
+//
+// Errors: Unauthenticated (challenge unknown, used or of another purpose;
+// the answer does not verify or comes from another key; wrong PIN:
+// *PINError with Remaining); RateLimited (*PINError with RetryAt: the
+// entry was not evaluated); Locked (*PINError: the binding is blocked —
+// the member resets the PIN with their password, ResetPIN); Expired
+// (challenge); Forbidden (binding unknown, revoked, suspect or not
+// enrolled; sign counter rollback; account not active); Invalid (malformed
+// answer); Unavailable.
+func (s *Service) AuthenticateDevice(ctx context.Context, challengeID string, response []byte, p, ip string) (device.Binding, error) {
+	const op = "binding.AuthenticateDevice"
+	c, err := s.consume(ctx, op, challengeID, device.Assertion)
+	if err != nil {
+		return device.Binding{}, err
+	}
+	as, err := s.assert(ctx, op, c, response, ip)
+	if err != nil {
+		return device.Binding{}, err
+	}
+	if blocked(as.binding) {
+		return device.Binding{}, &PINError{err: fault.New(fault.Locked, op, blockedText)}
+	}
+	now := s.clock()
+	var (
+		att        pin.Attempt
+		statusErr  error
+		rolledBack bool
+		storedSign uint32
+	)
+	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) bool {
+		att, statusErr, rolledBack, storedSign = pin.Attempt{}, nil, false, cur.SignCount
+		switch {
+		case gone(*cur):
+			statusErr = fault.New(fault.Forbidden, op, deviceGoneText)
+			return false
+		case blocked(*cur):
+			statusErr = &PINError{err: fault.New(fault.Locked, op, blockedText)}
+			return false
+		case rollback(cur, as.signCount):
+			rolledBack = true
+			return true
+		}
+		var stale bool
+		att = s.cfg.PIN.Try(cur.PIN, now, func() bool {
+			var ok bool
+			ok, stale = s.pins.Verify(cur.ID, p, cur.PINHash)
+			return ok
+		})
+		if !att.Evaluated {
+			return false
+		}
+		// The key answered this challenge: its counter is recorded
+		// whatever the PIN, so that a copy of the key is detected as early
+		// as possible.
+		cur.SignCount = as.signCount
+		cur.PIN = att.Next
+		if att.OK {
+			cur.LastUsedAt = now
+			if stale {
+				cur.PINHash = s.pins.Hash(cur.ID, p)
+			}
+		} else if att.Next.Blocked {
+			cur.Status = device.Blocked
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return device.Binding{}, err
+	case statusErr != nil:
+		return device.Binding{}, statusErr
+	case rolledBack:
+		s.suspected(ctx, b, storedSign, as.signCount, ip)
+		return device.Binding{}, fault.New(fault.Forbidden, op, deviceGoneText)
+	case att.OK:
+		s.logInfo(ctx, "device authenticated", slog.String("binding", b.ID), slog.String("account", b.AccountID))
+		return b, nil
+	case !att.Evaluated:
+		s.logInfo(ctx, "PIN entry too early", slog.String("binding", b.ID), slog.Time("retry_at", att.RetryAt))
+		return device.Binding{}, pinError(op, att)
+	case att.Next.Blocked:
+		s.record(ctx, s.event(audit.PINLocked, b.AccountID, ip, map[string]string{
+			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures),
+		}))
+		s.logWarn(ctx, "PIN wrong too often: binding blocked", slog.String("binding", b.ID), slog.String("account", b.AccountID))
+		s.tell(ctx, as.account.KVNR, pinLocked(b.Name, now))
+		return device.Binding{}, pinError(op, att)
+	default:
+		s.record(ctx, s.event(audit.PINFailed, b.AccountID, ip, map[string]string{
+			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures), "remaining": strconv.Itoa(att.Remaining),
+		}))
+		s.logInfo(ctx, "PIN wrong", slog.String("binding", b.ID), slog.Int("remaining", att.Remaining))
+		return device.Binding{}, pinError(op, att)
+	}
+}
+
+// ResetPIN sets a new release PIN with the member's password instead of
+// the old PIN: the answer to a BeginDeviceAuth challenge (possession; a
+// blocked binding is accepted here), the account password (knowledge),
+// and a new PIN that passes pin.Check. The counter is reset and a blocked
+// binding is Active again (audit DeviceUnblocked); audit PINSet and a
+// notification follow.
+//
+// Wrong passwords are logged but not counted here yet: the password
+// attempt counter belongs to the web login and is not in the store ports.
+// Each try costs the attacker a signature by the member's hardware key
+// and one Argon2id hash.
+//
+// Errors: Unauthenticated (challenge unknown, used or of another purpose;
+// answer does not verify or comes from another key; wrong password);
+// Expired (challenge); Invalid (new PIN refused, with the reason;
+// malformed answer); Forbidden (binding unknown, revoked, suspect or not
+// enrolled; sign counter rollback; account not active); Unavailable.
+func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []byte, pw, newPIN, ip string) error {
+	const op = "binding.ResetPIN"
+	c, err := s.consume(ctx, op, challengeID, device.Assertion)
+	if err != nil {
+		return err
+	}
+	as, err := s.assert(ctx, op, c, response, ip)
+	if err != nil {
+		return err
+	}
+	if err := s.checkPIN(ctx, as.account.KVNR, as.account.ID, newPIN); err != nil {
+		return err
+	}
+	if as.account.PasswordHash == "" {
+		if err := s.passwords.VerifyDummy(ctx, pw); err != nil {
+			return err
+		}
+		return fault.New(fault.Unauthenticated, op, wrongPasswordText)
+	}
+	ok, _, err := s.passwords.Verify(ctx, pw, as.account.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.logWarn(ctx, "PIN reset: wrong password", slog.String("binding", as.binding.ID), slog.String("account", as.account.ID))
+		return fault.New(fault.Unauthenticated, op, wrongPasswordText)
+	}
+	now := s.clock()
+	var wasBlocked, isGone, rolledBack bool
+	var storedSign uint32
+	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) bool {
+		wasBlocked, isGone, rolledBack, storedSign = blocked(*cur), false, false, cur.SignCount
+		switch {
+		case gone(*cur):
+			isGone = true
+			return false
+		case rollback(cur, as.signCount):
+			rolledBack = true
+			return true
+		}
+		cur.SignCount = as.signCount
+		cur.PINHash = s.pins.Hash(cur.ID, newPIN)
+		cur.PINSetAt = now
+		cur.PIN = pin.Counter{}
+		cur.Status = device.Active
+		cur.LastUsedAt = now
+		return true
+	})
+	switch {
+	case err != nil:
+		return err
+	case isGone:
+		return fault.New(fault.Forbidden, op, deviceGoneText)
+	case rolledBack:
+		s.suspected(ctx, b, storedSign, as.signCount, ip)
+		return fault.New(fault.Forbidden, op, deviceGoneText)
+	}
+	if wasBlocked {
+		s.record(ctx, s.event(audit.DeviceUnblocked, b.AccountID, ip, map[string]string{"binding": b.ID, "by": "pin_reset"}))
+	}
+	s.record(ctx, s.event(audit.PINSet, b.AccountID, ip, map[string]string{"binding": b.ID, "by": "pin_reset"}))
+	s.logInfo(ctx, "PIN reset with password", slog.String("binding", b.ID), slog.String("account", b.AccountID),
+		slog.Bool("was_blocked", wasBlocked))
+	s.tell(ctx, as.account.KVNR, pinReset(b.Name, now, wasBlocked))
+	return nil
+}

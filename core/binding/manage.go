@@ -1,0 +1,194 @@
+package binding
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// Device is what a member or support sees of a binding: never its key,
+// PIN hash or attempt counter.
+type Device struct {
+	ID       string
+	Name     string
+	Platform device.Platform
+	Status   device.Status
+	// PINSet: the member set the release PIN (the binding's enrollment
+	// was completed).
+	PINSet     bool
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	RevokedAt  time.Time
+	// Current marks the binding the request was authenticated with.
+	Current bool
+}
+
+func view(b device.Binding, current string) Device {
+	return Device{
+		ID: b.ID, Name: b.Name, Platform: b.Platform, Status: b.Status, PINSet: b.PINHash != "",
+		CreatedAt: b.CreatedAt, LastUsedAt: b.LastUsedAt, RevokedAt: b.RevokedAt, Current: b.ID == current,
+	}
+}
+
+const deviceNotFoundText = "Dieses Gerät gibt es nicht. / There is no such device."
+
+// acting re-reads the binding a management call is made with: it must
+// still be active now, not only when AuthenticateDevice returned it (it
+// may have been revoked by another call in between).
+// Errors: Forbidden; Unavailable.
+func (s *Service) acting(ctx context.Context, op string, b device.Binding) (device.Binding, error) {
+	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	if b.ID == "" || b.AccountID == "" {
+		return device.Binding{}, refused
+	}
+	cur, err := s.devices.BindingByID(ctx, b.ID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return device.Binding{}, refused
+	case err != nil:
+		return device.Binding{}, err
+	case cur.AccountID != b.AccountID || !cur.Usable():
+		return device.Binding{}, refused
+	}
+	return cur, nil
+}
+
+// ListDevices returns the devices bound to the account of b, the binding
+// returned by AuthenticateDevice, oldest first; revoked ones are left
+// out. Errors: Forbidden (b is no longer active); Unavailable.
+func (s *Service) ListDevices(ctx context.Context, b device.Binding) ([]Device, error) {
+	cur, err := s.acting(ctx, "binding.ListDevices", b)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := s.devices.ListBindings(ctx, cur.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Device{}
+	for _, x := range bs {
+		if x.Status != device.Revoked {
+			out = append(out, view(x, cur.ID))
+		}
+	}
+	return out, nil
+}
+
+// RenameDevice gives the member's device id a new name (device.NameOK);
+// b is the binding returned by AuthenticateDevice. Renaming to the same
+// name changes nothing and is not recorded.
+// Errors: Invalid (name); Forbidden (b is no longer active); NotFound (no
+// such device of this member); Conflict (the device is revoked);
+// Unavailable.
+func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name string) error {
+	const op = "binding.RenameDevice"
+	if err := device.NameOK(name); err != nil {
+		return err
+	}
+	name = strings.TrimSpace(name)
+	cur, err := s.acting(ctx, op, b)
+	if err != nil {
+		return err
+	}
+	var notMine, revoked, changed bool
+	var old string
+	_, err = s.devices.UpdateBinding(ctx, id, func(x *device.Binding) bool {
+		notMine, revoked, changed, old = x.AccountID != cur.AccountID, x.Status == device.Revoked, false, x.Name
+		if notMine || revoked || x.Name == name {
+			return false
+		}
+		x.Name, changed = name, true
+		return true
+	})
+	switch {
+	case errors.Is(err, fault.NotFound) || (err == nil && notMine):
+		return fault.New(fault.NotFound, op, deviceNotFoundText)
+	case err != nil:
+		return err
+	case revoked:
+		return fault.New(fault.Conflict, op, "Dieses Gerät ist bereits entfernt. / This device has been removed already.")
+	case !changed:
+		return nil
+	}
+	s.record(ctx, s.event(audit.DeviceRenamed, cur.AccountID, "", map[string]string{
+		"binding": id, "by_binding": cur.ID, "old_name": old, "name": name,
+	}))
+	s.logInfo(ctx, "device renamed", slog.String("binding", id), slog.String("account", cur.AccountID))
+	s.tellAccount(ctx, cur.AccountID, deviceRenamed(old, name, s.clock()))
+	return nil
+}
+
+// RevokeDevice removes the member's device id; b is the binding returned
+// by AuthenticateDevice and may be id itself. The binding can never
+// authenticate again; revoking it twice is not an error.
+//
+// Refresh tokens are not yet tied to the binding they were issued through
+// (the app login is still to come): revoking a binding ends new device
+// authentications at once, and the app login will revoke the token
+// families of a binding when it records them.
+//
+// Errors: Forbidden (b is no longer active); NotFound (no such device of
+// this member); Unavailable.
+func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id string) error {
+	const op = "binding.RevokeDevice"
+	cur, err := s.acting(ctx, op, b)
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	var notMine, revoked bool
+	x, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) bool {
+		notMine, revoked = x.AccountID != cur.AccountID, false
+		if notMine || x.Status == device.Revoked {
+			return false
+		}
+		x.Status, x.RevokedAt, revoked = device.Revoked, now, true
+		return true
+	})
+	switch {
+	case errors.Is(err, fault.NotFound) || (err == nil && notMine):
+		return fault.New(fault.NotFound, op, deviceNotFoundText)
+	case err != nil:
+		return err
+	case !revoked:
+		return nil
+	}
+	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, "", map[string]string{
+		"binding": id, "by_binding": cur.ID, "name": x.Name,
+	}))
+	s.logInfo(ctx, "device revoked", slog.String("binding", id), slog.String("account", cur.AccountID),
+		slog.Bool("self", id == cur.ID))
+	s.tellAccount(ctx, cur.AccountID, deviceRevoked(x.Name, now))
+	return nil
+}
+
+// RevokeOtherDevices removes every device of the member except b, the
+// binding returned by AuthenticateDevice ("log out everywhere else"), and
+// returns how many were removed. What RevokeDevice says about refresh
+// tokens holds here too.
+// Errors: Forbidden (b is no longer active); Unavailable.
+func (s *Service) RevokeOtherDevices(ctx context.Context, b device.Binding) (int, error) {
+	const op = "binding.RevokeOtherDevices"
+	cur, err := s.acting(ctx, op, b)
+	if err != nil {
+		return 0, err
+	}
+	now := s.clock()
+	n, err := s.devices.RevokeBindings(ctx, cur.AccountID, cur.ID, now)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, "", map[string]string{
+		"kept_binding": cur.ID, "count": strconv.Itoa(n),
+	}))
+	s.logInfo(ctx, "other devices revoked", slog.String("account", cur.AccountID), slog.Int("count", n))
+	s.tellAccount(ctx, cur.AccountID, othersRevoked(n, cur.Name, now))
+	return n, nil
+}

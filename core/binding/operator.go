@@ -1,0 +1,107 @@
+package binding
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/pin"
+)
+
+// OperatorClientID is the client id of operator actions in audit events.
+const OperatorClientID = "operator"
+
+// UnblockDevice lets support unblock binding bindingID after they have
+// verified the member by other means: the PIN counter is reset and the
+// binding is Active again. operator names the person acting (recorded in
+// the audit event with actor Operator). A binding that is neither blocked
+// nor has failed attempts is left as it is, and nothing is recorded.
+// Errors: Invalid (operator name missing); NotFound; Conflict (revoked or
+// suspect: the member binds the device anew; or no PIN was ever set);
+// Unavailable.
+func (s *Service) UnblockDevice(ctx context.Context, bindingID, operator string) error {
+	const op = "binding.UnblockDevice"
+	operator = strings.TrimSpace(operator)
+	if operator == "" || len(operator) > 100 || strings.ContainsFunc(operator, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fault.New(fault.Invalid, op, "name the operator (at most 100 printable characters)")
+	}
+	var final, noPIN, changed, wasBlocked bool
+	b, err := s.devices.UpdateBinding(ctx, bindingID, func(b *device.Binding) bool {
+		final, noPIN, changed = b.Status == device.Revoked || b.Status == device.Suspect, b.PINHash == "", false
+		wasBlocked = blocked(*b)
+		if final || noPIN || (!wasBlocked && b.PIN == (pin.Counter{})) {
+			return false
+		}
+		b.PIN, b.Status, changed = pin.Counter{}, device.Active, true
+		return true
+	})
+	switch {
+	case err != nil:
+		return err
+	case final:
+		return fault.New(fault.Conflict, op, "the binding is revoked or suspect and cannot be unblocked; the member binds the device anew")
+	case noPIN:
+		return fault.New(fault.Conflict, op, "the binding has no PIN yet: its enrollment was never completed")
+	case !changed:
+		return nil
+	}
+	s.record(ctx, audit.Event{
+		ID: grant.NewID(), Time: s.clock(), Kind: audit.DeviceUnblocked, Actor: audit.Operator, AccountID: b.AccountID,
+		ClientID: OperatorClientID, Detail: map[string]string{"binding": b.ID, "operator": operator, "was_blocked": boolText(wasBlocked)},
+	})
+	s.logInfo(ctx, "device unblocked by operator", slog.String("binding", b.ID), slog.String("account", b.AccountID),
+		slog.String("operator", operator))
+	if wasBlocked {
+		s.tellAccount(ctx, b.AccountID, operatorUnblocked(b.Name, s.clock()))
+	}
+	return nil
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// AccountDevices returns every binding of an account, revoked ones
+// included, oldest first: what support sees before unblocking or when a
+// member calls about a device. Errors: Invalid (no account id);
+// Unavailable.
+func (s *Service) AccountDevices(ctx context.Context, accountID string) ([]Device, error) {
+	if accountID == "" {
+		return nil, fault.New(fault.Invalid, "binding.AccountDevices", "account id missing")
+	}
+	bs, err := s.devices.ListBindings(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, view(b, ""))
+	}
+	return out, nil
+}
+
+// Audit log page sizes.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// AuditLog returns an account's audit events, newest first, at most limit
+// (≤ 0: DefaultAuditLimit; capped at MaxAuditLimit).
+// Errors: Invalid (no account id); Unavailable.
+func (s *Service) AuditLog(ctx context.Context, accountID string, limit int) ([]audit.Event, error) {
+	if accountID == "" {
+		return nil, fault.New(fault.Invalid, "binding.AuditLog", "account id missing")
+	}
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	return s.audit.AuditEvents(ctx, accountID, min(limit, MaxAuditLimit))
+}

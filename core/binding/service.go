@@ -1,0 +1,185 @@
+package binding
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/ports/devicekey"
+	"github.com/pforte-id/pforte/ports/notify"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+// Config holds the device binding parameters.
+type Config struct {
+	// Device decides which key attestations are accepted. It has no
+	// usable zero value: production names the Android app, development
+	// sets AllowUnattested.
+	Device device.Policy
+	// PIN is the attempt rule; the zero value (MaxFailures 0) takes
+	// pin.DefaultPolicy.
+	PIN pin.Policy
+	// AppClientID is the client id audit events of the app API carry;
+	// empty: DefaultAppClientID.
+	AppClientID string
+	// IPKey keys the hash of client addresses in audit events (at least
+	// 32 bytes): the address itself is personal data, and an unkeyed hash
+	// of the 2^32 IPv4 addresses is reversed in seconds.
+	IPKey []byte
+}
+
+// DefaultAppClientID is the client id of the app API in audit events.
+const DefaultAppClientID = "app-api"
+
+func (c Config) withDefaults() Config {
+	if c.PIN.MaxFailures == 0 && c.PIN.DelayFrom == 0 && len(c.PIN.Delays) == 0 {
+		c.PIN = pin.DefaultPolicy
+	}
+	if c.AppClientID == "" {
+		c.AppClientID = DefaultAppClientID
+	}
+	return c
+}
+
+// Validate checks the configuration after defaults are applied.
+// Errors: fault.Invalid naming the field.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(msg string) error { return fault.New(fault.Invalid, "binding.Config", msg) }
+	p := c.Device
+	switch {
+	case p.AndroidPackage == "" && !p.AllowPacked && !p.AllowUnattested:
+		return bad("the device policy accepts no attestation: name the Android app, allow packed attestation, or (development only) allow unattested keys")
+	case p.AndroidPackage != "" && len(p.AndroidCertDigests) == 0:
+		return bad("the Android app needs the SHA-256 digest of its signing certificate")
+	case len(c.IPKey) < 32:
+		return bad("the audit IP key needs at least 32 bytes")
+	case strings.TrimSpace(c.AppClientID) != c.AppClientID || len(c.AppClientID) > 100:
+		return bad("the app client id must be at most 100 characters without surrounding spaces")
+	}
+	for _, d := range p.AndroidCertDigests {
+		if b, err := hex.DecodeString(strings.ReplaceAll(d, ":", "")); err != nil || len(b) != 32 {
+			return bad("an Android signing certificate digest is not a hex SHA-256: " + d)
+		}
+	}
+	return c.PIN.Validate()
+}
+
+// Deps are the ports and tools the service needs. All are required except
+// Notifier, Now and Logger.
+type Deps struct {
+	// Enrollments finds the enrollment session of a bearer token.
+	Enrollments store.Enrollments
+	Devices     store.Devices
+	Challenges  store.Challenges
+	Audit       store.Audit
+	// Completion activates the account when every enrollment step is done.
+	Completion store.EnrollmentCompletion
+	// Accounts gives the KVNR, status and password hash of an account.
+	Accounts store.Accounts
+	// Members is the member directory: date of birth (PIN rules) and
+	// e-mail address (notifications).
+	Members store.Members
+	// Ceremony runs the WebAuthn ceremonies with the app's key.
+	Ceremony devicekey.Ceremony
+	// Notifier tells members about changes; nil: nobody is told.
+	Notifier notify.Notifier
+	// PINs hashes release PINs under the server-side pepper.
+	PINs *pin.Hasher
+	// Passwords verifies the account password for a PIN reset.
+	Passwords *password.Hasher
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Logger receives decisions and failures, never a PIN, password,
+	// token or challenge; nil: discard.
+	Logger *slog.Logger
+}
+
+// Service is the device binding use case. It is safe for concurrent use
+// and keeps no state of its own: every counter lives in the store, so any
+// number of replicas may run it on one store.
+type Service struct {
+	cfg        Config
+	enrolls    store.Enrollments
+	devices    store.Devices
+	challenges store.Challenges
+	audit      store.Audit
+	completion store.EnrollmentCompletion
+	accounts   store.Accounts
+	members    store.Members
+	ceremony   devicekey.Ceremony
+	notifier   notify.Notifier
+	pins       *pin.Hasher
+	passwords  *password.Hasher
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// New returns a Service. Errors: fault.Invalid for a bad configuration or
+// a missing dependency.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	missing := func(what string) error {
+		return fault.New(fault.Invalid, "binding.New", what+" is missing")
+	}
+	switch {
+	case d.Enrollments == nil:
+		return nil, missing("enrollment store")
+	case d.Devices == nil:
+		return nil, missing("device store")
+	case d.Challenges == nil:
+		return nil, missing("challenge store")
+	case d.Audit == nil:
+		return nil, missing("audit log")
+	case d.Completion == nil:
+		return nil, missing("enrollment completion")
+	case d.Accounts == nil:
+		return nil, missing("account store")
+	case d.Members == nil:
+		return nil, missing("member directory")
+	case d.Ceremony == nil:
+		return nil, missing("key ceremony")
+	case d.PINs == nil:
+		return nil, missing("PIN hasher")
+	case d.Passwords == nil:
+		return nil, missing("password hasher")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Device.AllowUnattested {
+		d.Logger.Warn("device binding accepts keys without attestation and self-attested keys: development only")
+	}
+	return &Service{
+		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, challenges: d.Challenges, audit: d.Audit,
+		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
+		notifier: d.Notifier, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
+	}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) clock() time.Time { return s.now().UTC() }
+
+// logInfo and logWarn write one structured line; callers pass ids, kinds
+// and reasons, never a secret.
+func (s *Service) logInfo(ctx context.Context, msg string, attrs ...slog.Attr) {
+	s.log.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+}
+
+func (s *Service) logWarn(ctx context.Context, msg string, attrs ...slog.Attr) {
+	s.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
+}

@@ -1,0 +1,240 @@
+package binding_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/proofing"
+)
+
+var (
+	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ctx  = context.Background()
+	anna = member.Member{
+		KVNR: mustKVNR("A12345678"), GivenName: "Anna-Lena", FamilyName: "Schmidt", BirthDate: "1984-07-09",
+		Email: "anna@example.de",
+	}
+	// bodo has no e-mail address on file.
+	bodo = member.Member{KVNR: mustKVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31"}
+)
+
+const (
+	goodPIN      = "583920"
+	otherPIN     = "904417"
+	thirdPIN     = "271836"
+	userPassword = "Lindenblüte im Hafenbecken"
+	clientIP     = "203.0.113.7"
+	operatorName = "Erika Support"
+)
+
+// noDelays blocks after five failures without waiting in between.
+var noDelays = pin.Policy{MaxFailures: 5, DelayFrom: 3}
+
+func mustKVNR(prefix string) kvnr.KVNR {
+	k, err := kvnr.WithCheckDigit(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+var passwords = sync.OnceValue(func() *password.Hasher {
+	h, err := password.NewHasher(password.DefaultParams, 2)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+var passwordHash = sync.OnceValue(func() string {
+	h, err := passwords().Hash(context.Background(), userPassword)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+var pepper1 = pin.Pepper{Version: 1, Key: []byte(strings.Repeat("pepper-one-", 4))}
+
+func pinHasher(t *testing.T, current int, peppers ...pin.Pepper) *pin.Hasher {
+	t.Helper()
+	h, err := pin.NewHasher(current, peppers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type fixture struct {
+	w    *world
+	svc  *binding.Service
+	cfg  binding.Config
+	deps binding.Deps
+	logs *syncBuffer
+}
+
+type option func(*binding.Config, *binding.Deps)
+
+func withPIN(p pin.Policy) option {
+	return func(c *binding.Config, _ *binding.Deps) { c.PIN = p }
+}
+
+func withDevicePolicy(p device.Policy) option {
+	return func(c *binding.Config, _ *binding.Deps) { c.Device = p }
+}
+
+func devConfig() binding.Config {
+	return binding.Config{
+		Device: device.Policy{AllowUnattested: true}, PIN: noDelays,
+		IPKey: []byte(strings.Repeat("audit-ip-key-", 3)),
+	}
+}
+
+func setup(t *testing.T, opts ...option) *fixture {
+	t.Helper()
+	w := newWorld(t0)
+	for _, m := range []member.Member{anna, bodo} {
+		_ = w.UpsertMember(ctx, m)
+	}
+	logs := &syncBuffer{}
+	cfg := devConfig()
+	deps := binding.Deps{
+		Enrollments: w, Devices: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
+		Ceremony: keys{}, Notifier: w, PINs: pinHasher(t, 1, pepper1), Passwords: passwords(),
+		Now: w.clock, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	svc, err := binding.New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{w: w, svc: svc, cfg: cfg, deps: deps, logs: logs}
+}
+
+// session opens an enrollment session for m, as registration.Activate
+// does, creating m's account (Pending) the first time; with password the
+// member has set their own password in it.
+func (f *fixture) session(t *testing.T, m member.Member, withPassword bool) (string, enrollment.Session) {
+	t.Helper()
+	now := f.w.clock()
+	token := grant.NewSecret()
+	s := enrollment.Session{
+		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: m.KVNR, Method: proofing.Letter,
+		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
+	}
+	a := account.Account{ID: grant.NewID(), KVNR: m.KVNR, Status: account.Pending, Proofing: loa.Substantial, CreatedAt: now}
+	p := proofing.Proof{Method: proofing.Letter, Level: loa.Substantial, KVNR: m.KVNR, Time: now,
+		Attributes: proofing.Attributes{GivenName: m.GivenName, FamilyName: m.FamilyName, BirthDate: m.BirthDate}}
+	stored, err := f.w.StartEnrollment(ctx, s, a, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AccountID = stored.ID
+	if withPassword {
+		if err := f.w.SetEnrollmentPassword(ctx, s.ID, passwordHash(), now); err != nil {
+			t.Fatal(err)
+		}
+		s = f.w.sessionByID(s.ID)
+	}
+	return token, s
+}
+
+// bind runs BeginBinding and FinishBinding for ph.
+func (f *fixture) bind(t *testing.T, token string, ph *phone, name string) device.Binding {
+	t.Helper()
+	id, opts, err := f.svc.BeginBinding(ctx, token)
+	if err != nil {
+		t.Fatalf("BeginBinding: %v", err)
+	}
+	b, err := f.svc.FinishBinding(ctx, token, id, ph.register(opts), name, device.Android, clientIP)
+	if err != nil {
+		t.Fatalf("FinishBinding: %v", err)
+	}
+	return b
+}
+
+// enrolled walks a member through the whole enrollment with a new phone
+// and goodPIN, and returns the phone and its binding as stored.
+func (f *fixture) enrolled(t *testing.T, m member.Member, name string) (*phone, device.Binding) {
+	t.Helper()
+	token, _ := f.session(t, m, true)
+	ph := newPhone()
+	b := f.bind(t, token, ph, name)
+	if _, err := f.svc.SetPIN(ctx, token, goodPIN, clientIP); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	return ph, f.w.binding(b.ID)
+}
+
+// challenge runs BeginDeviceAuth and lets ph answer it.
+func (f *fixture) challenge(t *testing.T, ph *phone, bindingID string) (string, []byte) {
+	t.Helper()
+	id, opts, err := f.svc.BeginDeviceAuth(ctx, bindingID)
+	if err != nil {
+		t.Fatalf("BeginDeviceAuth: %v", err)
+	}
+	return id, ph.assert(opts)
+}
+
+// auth authenticates ph's binding with p.
+func (f *fixture) auth(t *testing.T, ph *phone, bindingID, p string) (device.Binding, error) {
+	t.Helper()
+	id, resp := f.challenge(t, ph, bindingID)
+	return f.svc.AuthenticateDevice(ctx, id, resp, p, clientIP)
+}
+
+// wantKind fails unless err is of kind k.
+func wantKind(t *testing.T, what string, err error, k fault.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: no error, want %v", what, k)
+	}
+	if !errors.Is(err, k) {
+		t.Fatalf("%s: %v (kind %v), want %v", what, err, fault.KindOf(err), k)
+	}
+}
+
+// wantPublic fails unless the client text of err contains part.
+func wantPublic(t *testing.T, what string, err error, part string) {
+	t.Helper()
+	if !strings.Contains(fault.PublicOf(err), part) {
+		t.Fatalf("%s: client text %q lacks %q", what, fault.PublicOf(err), part)
+	}
+}
