@@ -209,7 +209,9 @@ func (s *Service) suspected(ctx context.Context, b device.Binding, stored, repor
 // AuthenticateDevice checks possession and knowledge: the answer to a
 // BeginDeviceAuth challenge, signed by the binding's key, and the release
 // PIN. It returns the binding as stored afterwards, for the device
-// management calls (and later the app login).
+// management calls (and later the app login). The binding carries the
+// PIN hash and the public key: callers hand it on and never show it
+// (ListDevices returns Device views for that).
 //
 // The challenge answers once, within device.ChallengeTTL, and only for the
 // binding it was issued for. A sign counter that did not grow marks the
@@ -219,10 +221,10 @@ func (s *Service) suspected(ctx context.Context, b device.Binding, stored, repor
 // the counter, lets pin.Policy.Try decide whether a guess may be evaluated
 // at all, compares, and stores the outcome, while the store holds the row.
 // Concurrent guesses are therefore serialised, and no more than
-// MaxFailures of them are ever compared, however many arrive at once. A
-// correct PIN resets the counter, stores the sign counter and LastUsedAt,
-// and rehashes the PIN when its pepper version is no longer the current
-// one. The wrong PIN that reaches MaxFailures blocks the binding (audit
+// MaxFailures of them are ever compared, however many arrive at once.
+// Every compared entry stores the new sign counter (the key did answer);
+// a correct PIN also resets the counter, sets LastUsedAt, and rehashes the
+// PIN when its pepper version is no longer the current one. The wrong PIN that reaches MaxFailures blocks the binding (audit
 // PINLocked, notification); every other wrong PIN is audited PINFailed.
 //
 // Errors: Unauthenticated (challenge unknown, used or of another purpose;

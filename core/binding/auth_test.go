@@ -88,7 +88,7 @@ func TestAuthenticateDeviceRefusals(t *testing.T) {
 		}, fault.Unauthenticated, "schon verwendet"},
 		{"expired challenge", func(t *testing.T, f *fixture, ph *phone, b device.Binding) error {
 			id, resp := f.challenge(t, ph, b.ID)
-			f.w.advance(device.ChallengeTTL)
+			f.w.advance(device.ChallengeTTL + time.Second)
 			_, err := f.svc.AuthenticateDevice(ctx, id, resp, goodPIN, clientIP)
 			return err
 		}, fault.Expired, "abgelaufen"},

@@ -19,6 +19,10 @@
 // the PIN rules, and that a PIN is checked and counted in one atomic store
 // operation, so that parallel guesses cannot exceed the limit.
 //
+// Revoking a binding stops it at once from authenticating. Refresh token
+// families are not yet tied to the binding they were issued through: the
+// app login records that link and revokes a revoked binding's families.
+//
 // Layer: core use case. Imports: standard library, core domain packages and
 // ports (store, devicekey, notify). Never net/http or a storage library.
 package binding
