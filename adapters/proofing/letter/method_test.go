@@ -295,7 +295,7 @@ func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
 	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("wrong after voiding: %v", err)
 	}
-	if _, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code)); !errors.Is(err, fault.Locked) {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code)); !errors.Is(err, fault.Locked) {
 		t.Fatalf("Activate after voiding: %v", err)
 	}
 }
@@ -348,10 +348,10 @@ func TestExpiredLetter(t *testing.T) {
 func TestReplayedActivation(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
-	if _, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code)); err != nil {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code)); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code))
+	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code))
 	if !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "already been used") {
 		t.Fatalf("replay: %v", err)
 	}
@@ -369,7 +369,7 @@ func TestConcurrentActivationsOneSession(t *testing.T) {
 	tokens := make(chan string, n)
 	for range n {
 		wg.Go(func() {
-			tok, _, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, pw, code))
+			tok, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code))
 			errs <- err
 			if err == nil {
 				tokens <- tok
@@ -437,7 +437,7 @@ func TestRegistrationByLetter(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
 	f.w.advance(2 * 24 * time.Hour) // the post
-	token, s, err := f.svc.Activate(ctx, "letter", present(anna.KVNR, coreletter.Group(pw), coreletter.Group(code)))
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, coreletter.Group(pw), coreletter.Group(code)))
 	if err != nil {
 		t.Fatal(err)
 	}
