@@ -155,6 +155,11 @@ type RegistrationConfig struct {
 	ActivationsPerIPPerHour int `yaml:"activations_per_ip_per_hour"`
 	// WorkerInterval is how often queued requests and letters are processed.
 	WorkerInterval time.Duration `yaml:"worker_interval"`
+	// RequestLease and LetterLease are how long a worker holds a claimed
+	// request or letter; after a crash, another worker (or the restarted
+	// one) takes it over when the lease ends.
+	RequestLease time.Duration `yaml:"request_lease"`
+	LetterLease  time.Duration `yaml:"letter_lease"`
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
 	// names the client address for rate limits.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -203,6 +208,8 @@ func defaultConfig() Config {
 			RequestsPerKVNRPerDay:   3,
 			ActivationsPerIPPerHour: 20,
 			WorkerInterval:          2 * time.Second,
+			RequestLease:            2 * time.Minute,
+			LetterLease:             5 * time.Minute,
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -380,6 +387,8 @@ var envVars = []envVar{
 	{Name: "PFORTE_REQUESTS_PER_KVNR_PER_DAY", Key: "registration.requests_per_kvnr_per_day", field: func(c *Config) any { return &c.Registration.RequestsPerKVNRPerDay }},
 	{Name: "PFORTE_ACTIVATIONS_PER_IP_PER_HOUR", Key: "registration.activations_per_ip_per_hour", field: func(c *Config) any { return &c.Registration.ActivationsPerIPPerHour }},
 	{Name: "PFORTE_WORKER_INTERVAL", Key: "registration.worker_interval", field: func(c *Config) any { return &c.Registration.WorkerInterval }},
+	{Name: "PFORTE_REQUEST_LEASE", Key: "registration.request_lease", field: func(c *Config) any { return &c.Registration.RequestLease }},
+	{Name: "PFORTE_LETTER_LEASE", Key: "registration.letter_lease", field: func(c *Config) any { return &c.Registration.LetterLease }},
 	{Name: "PFORTE_TRUSTED_PROXIES", Key: "registration.trusted_proxies", field: func(c *Config) any { return &c.Registration.TrustedProxies }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
@@ -692,6 +701,14 @@ func (c *Config) Validate() error {
 	}
 	if rg.WorkerInterval < 100*time.Millisecond || rg.WorkerInterval > 10*time.Minute {
 		return bad("registration.worker_interval", "must be between 100ms and 10m")
+	}
+	for _, l := range []struct {
+		key string
+		v   time.Duration
+	}{{"registration.request_lease", rg.RequestLease}, {"registration.letter_lease", rg.LetterLease}} {
+		if l.v < 10*time.Second || l.v > time.Hour {
+			return bad(l.key, "must be between 10s and 1h, not %s", l.v)
+		}
 	}
 	if _, err := c.TrustedProxies(); err != nil {
 		return bad("registration.trusted_proxies", "%s", err)
