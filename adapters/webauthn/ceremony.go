@@ -101,6 +101,9 @@ func New(cfg Config, now func() time.Time) (*Ceremony, error) {
 // secure hardware can create, and the one core's policy is written for.
 var es256 = []protocol.CredentialParameter{{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256}}
 
+// coseP256 is the COSE curve identifier of P-256 (RFC 9053).
+const coseP256 = 1
+
 // user is a devicekey.User as go-webauthn wants it.
 type user struct{ devicekey.User }
 
@@ -214,6 +217,14 @@ func (c *Ceremony) VerifyRegistration(_ context.Context, state, response []byte)
 	cred, err := c.wa.CreateCredential(user{devicekey.User{Handle: s.UserID}}, s, parsed)
 	if err != nil {
 		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+	}
+	// ES256 is the only algorithm offered and go-webauthn holds the key's
+	// alg to it; the curve is checked here, as "ES256" on another curve
+	// would not be the P-256 key the platforms' secure hardware makes.
+	if k, err := webauthncose.ParsePublicKey(cred.PublicKey); err != nil {
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+	} else if ec, ok := k.(webauthncose.EC2PublicKeyData); !ok || ec.Algorithm != int64(webauthncose.AlgES256) || ec.Curve != coseP256 {
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, errors.New("the credential key is not an ES256 P-256 key")).WithPublic(publicFailed)
 	}
 	att, err := report(parsed.Response.AttestationObject, c.packedRoots, c.googleRoots, c.now())
 	if err != nil {
