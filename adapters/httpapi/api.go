@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/registration"
@@ -39,17 +40,18 @@ type Config struct {
 
 // API serves /app/v1.
 type API struct {
-	cfg Config
-	reg *registration.Service
-	log *slog.Logger
+	cfg  Config
+	reg  *registration.Service
+	bind *binding.Service
+	log  *slog.Logger
 }
 
 // New returns the API.
-func New(cfg Config, reg *registration.Service, log *slog.Logger) *API {
+func New(cfg Config, reg *registration.Service, bind *binding.Service, log *slog.Logger) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
 	}
-	return &API{cfg: cfg, reg: reg, log: log}
+	return &API{cfg: cfg, reg: reg, bind: bind, log: log}
 }
 
 // Handler returns the handler for everything under Prefix.
@@ -63,6 +65,15 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"registrations", a.register)
 	mux.HandleFunc("POST "+Prefix+"activations", a.activate)
 	mux.HandleFunc("PUT "+Prefix+"enrollment/password", a.setPassword)
+	mux.HandleFunc("POST "+Prefix+"enrollment/device/challenge", a.beginBinding)
+	mux.HandleFunc("POST "+Prefix+"enrollment/device", a.finishBinding)
+	mux.HandleFunc("PUT "+Prefix+"enrollment/pin", a.setPIN)
+	mux.HandleFunc("POST "+Prefix+"devices/{id}/challenge", a.beginDeviceAuth)
+	mux.HandleFunc("POST "+Prefix+"devices/list", a.listDevices)
+	mux.HandleFunc("POST "+Prefix+"devices/{id}/rename", a.renameDevice)
+	mux.HandleFunc("POST "+Prefix+"devices/{id}/revoke", a.revokeDevice)
+	mux.HandleFunc("POST "+Prefix+"devices/revoke-others", a.revokeOtherDevices)
+	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, fault.New(fault.NotFound, "httpapi", "Unbekannter Pfad oder Methode. / Unknown path or method."))
 	})

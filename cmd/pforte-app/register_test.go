@@ -17,6 +17,8 @@ import (
 	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
@@ -55,6 +57,7 @@ func startServer(t *testing.T) *pforteServer {
 		OutboxDir:      outbox,
 		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
 		WorkerInterval: -1,
+		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
 		Log:            slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

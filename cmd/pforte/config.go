@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -50,6 +52,9 @@ type Config struct {
 	MembersFile  string             `yaml:"members_file"`
 	Letters      LettersConfig      `yaml:"letters"`
 	Registration RegistrationConfig `yaml:"registration"`
+	Devices      DevicesConfig      `yaml:"devices"`
+	PIN          PINConfig          `yaml:"pin"`
+	Notify       NotifyConfig       `yaml:"notify"`
 	Log          LogConfig          `yaml:"log"`
 }
 
@@ -165,6 +170,58 @@ type RegistrationConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
+// DevicesConfig is device binding: the WebAuthn relying party and which
+// attestations are accepted.
+type DevicesConfig struct {
+	// RPID is the WebAuthn relying party id; empty: the issuer's host.
+	RPID string `yaml:"rp_id"`
+	// AppOrigins are the origins the apps' client data carry
+	// ("android:apk-key-hash:…" for Android, the issuer origin for iOS);
+	// empty: the issuer origin.
+	AppOrigins []string `yaml:"app_origins"`
+	// AndroidPackage and AndroidCertDigests (hex SHA-256 of the signing
+	// certificate) name the insurer's Android app for android-key.
+	AndroidPackage     string   `yaml:"android_package"`
+	AndroidCertDigests []string `yaml:"android_cert_digests"`
+	// PackedRootsFile is a PEM file of trust anchors for packed attestation.
+	PackedRootsFile string `yaml:"packed_roots_file"`
+	// Attestation is production (android-key and trusted packed only) or
+	// development (also none and self attestation); empty: the environment.
+	Attestation string `yaml:"attestation"`
+}
+
+// PINConfig is the release PIN's pepper and attempt rule.
+type PINConfig struct {
+	// Peppers are the versioned keys PINs are hashed under, kept outside
+	// the database: "1:<base64>,2:<base64>". Empty: version 1 derived from
+	// the master key.
+	Peppers Secret `yaml:"peppers"`
+	// PeppersFile holds Peppers; read at load time.
+	PeppersFile string `yaml:"peppers_file"`
+	// PepperVersion is the version new PINs use; 0: the highest.
+	PepperVersion int `yaml:"pepper_version"`
+	// MaxFailures consecutive wrong PINs block the device.
+	MaxFailures int `yaml:"max_failures"`
+	// Delays are the waits after the 3rd, 4th, … wrong PIN.
+	Delays []time.Duration `yaml:"delays"`
+}
+
+// NotifyConfig is how members are told about changes to their devices.
+type NotifyConfig struct {
+	// Type is log (development: messages go to the log) or smtp.
+	Type         string `yaml:"type"`
+	SMTPHost     string `yaml:"smtp_host"`
+	SMTPPort     int    `yaml:"smtp_port"`
+	SMTPUsername string `yaml:"smtp_username"`
+	SMTPPassword Secret `yaml:"smtp_password"`
+	// SMTPPasswordFile holds SMTPPassword; read at load time.
+	SMTPPasswordFile string `yaml:"smtp_password_file"`
+	// From is the sender address.
+	From string `yaml:"from"`
+	// StartTLS is required, opportunistic or none (none: loopback only).
+	StartTLS string `yaml:"starttls"`
+}
+
 // LogConfig is the structured log output.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -211,7 +268,9 @@ func defaultConfig() Config {
 			RequestLease:            2 * time.Minute,
 			LetterLease:             5 * time.Minute,
 		},
-		Log: LogConfig{Level: "info", Format: "json"},
+		PIN:    PINConfig{MaxFailures: 5, Delays: []time.Duration{time.Minute, 5 * time.Minute}},
+		Notify: NotifyConfig{Type: "log", SMTPPort: 587, StartTLS: "required"},
+		Log:    LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -390,6 +449,29 @@ var envVars = []envVar{
 	{Name: "PFORTE_REQUEST_LEASE", Key: "registration.request_lease", field: func(c *Config) any { return &c.Registration.RequestLease }},
 	{Name: "PFORTE_LETTER_LEASE", Key: "registration.letter_lease", field: func(c *Config) any { return &c.Registration.LetterLease }},
 	{Name: "PFORTE_TRUSTED_PROXIES", Key: "registration.trusted_proxies", field: func(c *Config) any { return &c.Registration.TrustedProxies }},
+	{Name: "PFORTE_DEVICES_RP_ID", Key: "devices.rp_id", field: func(c *Config) any { return &c.Devices.RPID }},
+	{Name: "PFORTE_DEVICES_APP_ORIGINS", Key: "devices.app_origins", field: func(c *Config) any { return &c.Devices.AppOrigins }},
+	{Name: "PFORTE_DEVICES_ANDROID_PACKAGE", Key: "devices.android_package", field: func(c *Config) any { return &c.Devices.AndroidPackage }},
+	{Name: "PFORTE_DEVICES_ANDROID_CERT_DIGESTS", Key: "devices.android_cert_digests", field: func(c *Config) any { return &c.Devices.AndroidCertDigests }},
+	{Name: "PFORTE_DEVICES_PACKED_ROOTS_FILE", Key: "devices.packed_roots_file", field: func(c *Config) any { return &c.Devices.PackedRootsFile }},
+	{Name: "PFORTE_DEVICES_ATTESTATION", Key: "devices.attestation", field: func(c *Config) any { return &c.Devices.Attestation }},
+	{Name: "PFORTE_PIN_PEPPERS", Key: "pin.peppers", field: func(c *Config) any { return &c.PIN.Peppers },
+		clears: func(c *Config) { c.PIN.PeppersFile = "" }},
+	{Name: "PFORTE_PIN_PEPPERS_FILE", Key: "pin.peppers_file", field: func(c *Config) any { return &c.PIN.PeppersFile },
+		clears: func(c *Config) { c.PIN.Peppers = "" }},
+	{Name: "PFORTE_PIN_PEPPER_VERSION", Key: "pin.pepper_version", field: func(c *Config) any { return &c.PIN.PepperVersion }},
+	{Name: "PFORTE_PIN_MAX_FAILURES", Key: "pin.max_failures", field: func(c *Config) any { return &c.PIN.MaxFailures }},
+	{Name: "PFORTE_PIN_DELAYS", Key: "pin.delays", field: func(c *Config) any { return &c.PIN.Delays }},
+	{Name: "PFORTE_NOTIFY_TYPE", Key: "notify.type", field: func(c *Config) any { return &c.Notify.Type }},
+	{Name: "PFORTE_SMTP_HOST", Key: "notify.smtp_host", field: func(c *Config) any { return &c.Notify.SMTPHost }},
+	{Name: "PFORTE_SMTP_PORT", Key: "notify.smtp_port", field: func(c *Config) any { return &c.Notify.SMTPPort }},
+	{Name: "PFORTE_SMTP_USERNAME", Key: "notify.smtp_username", field: func(c *Config) any { return &c.Notify.SMTPUsername }},
+	{Name: "PFORTE_SMTP_PASSWORD", Key: "notify.smtp_password", field: func(c *Config) any { return &c.Notify.SMTPPassword },
+		clears: func(c *Config) { c.Notify.SMTPPasswordFile = "" }},
+	{Name: "PFORTE_SMTP_PASSWORD_FILE", Key: "notify.smtp_password_file", field: func(c *Config) any { return &c.Notify.SMTPPasswordFile },
+		clears: func(c *Config) { c.Notify.SMTPPassword = "" }},
+	{Name: "PFORTE_NOTIFY_FROM", Key: "notify.from", field: func(c *Config) any { return &c.Notify.From }},
+	{Name: "PFORTE_SMTP_STARTTLS", Key: "notify.starttls", field: func(c *Config) any { return &c.Notify.StartTLS }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
 }
@@ -399,6 +481,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	for _, pair := range [][2]string{
 		{"PFORTE_MASTER_KEY", "PFORTE_MASTER_KEY_FILE"},
 		{"PFORTE_STORAGE_DSN", "PFORTE_STORAGE_DSN_FILE"},
+		{"PFORTE_PIN_PEPPERS", "PFORTE_PIN_PEPPERS_FILE"},
+		{"PFORTE_SMTP_PASSWORD", "PFORTE_SMTP_PASSWORD_FILE"},
 	} {
 		if getenv(pair[0]) != "" && getenv(pair[1]) != "" {
 			return &configError{Key: pair[0], Msg: "set " + pair[0] + " or " + pair[1] + ", not both"}
@@ -446,6 +530,19 @@ func setValue(p any, raw string) error {
 			if part = strings.TrimSpace(part); part != "" {
 				out = append(out, part)
 			}
+		}
+		*f = out
+	case *[]time.Duration:
+		var out []time.Duration
+		for _, part := range strings.Split(raw, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			d, err := time.ParseDuration(part)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (use Go duration syntax such as 90s, 5m or 12h)", part)
+			}
+			out = append(out, d)
 		}
 		*f = out
 	case *time.Duration:
@@ -497,6 +594,23 @@ func (c *Config) resolve() error {
 	}
 	if c.Letters.Sender == "" && c.Server.Environment == Development {
 		c.Letters.Sender = devSender
+	}
+	if c.Devices.Attestation == "" {
+		c.Devices.Attestation = string(c.Server.Environment)
+	}
+	if c.PIN.PeppersFile != "" {
+		s, err := readSecretFile(c.PIN.PeppersFile)
+		if err != nil {
+			return bad("pin.peppers_file", "%s", err)
+		}
+		c.PIN.Peppers = s
+	}
+	if c.Notify.SMTPPasswordFile != "" {
+		s, err := readSecretFile(c.Notify.SMTPPasswordFile)
+		if err != nil {
+			return bad("notify.smtp_password_file", "%s", err)
+		}
+		c.Notify.SMTPPassword = s
 	}
 	if c.Keys.MasterKeyFile != "" {
 		s, err := readSecretFile(c.Keys.MasterKeyFile)
@@ -714,6 +828,68 @@ func (c *Config) Validate() error {
 		return bad("registration.trusted_proxies", "%s", err)
 	}
 
+	dv := c.Devices
+	switch dv.Attestation {
+	case "production":
+	case "development":
+		if s.Environment == Production {
+			return bad("devices.attestation", "development attestation (keys without attestation) is refused in production")
+		}
+	default:
+		return bad("devices.attestation", "must be production or development, not %q", dv.Attestation)
+	}
+	for _, d := range dv.AndroidCertDigests {
+		if b, err := hex.DecodeString(strings.ReplaceAll(d, ":", "")); err != nil || len(b) != 32 {
+			return bad("devices.android_cert_digests", "%q is not a hex SHA-256 digest", d)
+		}
+	}
+	if (dv.AndroidPackage == "") != (len(dv.AndroidCertDigests) == 0) {
+		return bad("devices.android_package", "set together with devices.android_cert_digests")
+	}
+	if dv.PackedRootsFile != "" {
+		if err := readable(dv.PackedRootsFile); err != nil {
+			return bad("devices.packed_roots_file", "%s", err)
+		}
+	}
+	if s.Environment == Production && dv.AndroidPackage == "" && dv.PackedRootsFile == "" {
+		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests) or packed_roots_file: otherwise no device can be bound")
+	}
+	if _, _, err := c.PINPeppers(); err != nil {
+		return bad(pepperKey(c.PIN), "%s", err)
+	}
+	if c.PIN.MaxFailures < 1 || c.PIN.MaxFailures > 10 {
+		return bad("pin.max_failures", "must be between 1 and 10")
+	}
+	for _, d := range c.PIN.Delays {
+		if d < 0 || d > 24*time.Hour {
+			return bad("pin.delays", "each delay must be between 0 and 24h, not %s", d)
+		}
+	}
+	n := c.Notify
+	switch n.Type {
+	case "log":
+		if s.Environment == Production {
+			return bad("notify.type", "production tells members by e-mail: set smtp")
+		}
+	case "smtp":
+		if n.SMTPHost == "" {
+			return bad("notify.smtp_host", "required when notify.type is smtp")
+		}
+		if _, err := netmail.ParseAddress(n.From); err != nil {
+			return bad("notify.from", "must be an e-mail address")
+		}
+		if n.SMTPPort < 1 || n.SMTPPort > 65535 {
+			return bad("notify.smtp_port", "must be a port number")
+		}
+		switch n.StartTLS {
+		case "required", "opportunistic", "none":
+		default:
+			return bad("notify.starttls", "must be required, opportunistic or none")
+		}
+	default:
+		return bad("notify.type", "must be log or smtp, not %q", n.Type)
+	}
+
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -745,6 +921,52 @@ func (c *Config) TrustedProxies() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// PINPeppers parses pin.peppers ("1:<base64>,2:<base64>") and returns the
+// current version; an empty list means version 1 derived from the master
+// key (returned as nil peppers, version 1).
+func (c *Config) PINPeppers() (map[int][]byte, int, error) {
+	raw := c.PIN.Peppers.Reveal()
+	if raw == "" {
+		if c.PIN.PepperVersion > 1 {
+			return nil, 0, fmt.Errorf("pepper version %d is not configured", c.PIN.PepperVersion)
+		}
+		return nil, 1, nil
+	}
+	out := map[int][]byte{}
+	highest := 0
+	for _, part := range strings.Split(raw, ",") {
+		v, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 1 {
+			return nil, 0, errors.New("each pepper is <version>:<base64 key>, versions from 1")
+		}
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(key) < 32 {
+			return nil, 0, fmt.Errorf("pepper version %d must be at least 32 bytes, base64", n)
+		}
+		if _, dup := out[n]; dup {
+			return nil, 0, fmt.Errorf("pepper version %d appears twice", n)
+		}
+		out[n] = key
+		highest = max(highest, n)
+	}
+	cur := c.PIN.PepperVersion
+	if cur == 0 {
+		cur = highest
+	}
+	if _, ok := out[cur]; !ok {
+		return nil, 0, fmt.Errorf("pepper version %d is not configured", cur)
+	}
+	return out, cur, nil
+}
+
+func pepperKey(p PINConfig) string {
+	if p.PeppersFile != "" {
+		return "pin.peppers_file"
+	}
+	return "pin.peppers"
 }
 
 func masterKeyKey(k KeysConfig) string {

@@ -43,6 +43,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	want.Storage.DSN = Secret(filepath.Join("data", "pforte.db"))
 	want.Letters.OutboxDir = filepath.Join("data", "outbox")
 	want.Letters.Sender = devSender
+	want.Devices.Attestation = "development"
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("defaults:\n got %#v\nwant %#v", *cfg, want)
 	}
@@ -83,6 +84,13 @@ tokens:
   code_ttl: 30s
 login:
   acr_vocabulary: gematik
+devices:
+  android_package: de.example.serviceapp
+  android_cert_digests: ["`+strings.Repeat("ab", 32)+`"]
+notify:
+  type: smtp
+  smtp_host: mail.example.org
+  from: service@example.org
 letters:
   outbox_dir: /var/spool/pforte
   sender: Beispiel-BKK · Postfach 1 · 20001 Hamburg
@@ -319,9 +327,14 @@ func TestProductionRequiresLetterSender(t *testing.T) {
 
 func TestProductionRequiresMasterKey(t *testing.T) {
 	base := map[string]string{
-		"PFORTE_ENVIRONMENT":    "production",
-		"PFORTE_ISSUER":         "https://id.example.org",
-		"PFORTE_LETTERS_SENDER": "Beispiel-BKK · Postfach 1 · 20001 Hamburg",
+		"PFORTE_ENVIRONMENT":                  "production",
+		"PFORTE_ISSUER":                       "https://id.example.org",
+		"PFORTE_LETTERS_SENDER":               "Beispiel-BKK · Postfach 1 · 20001 Hamburg",
+		"PFORTE_DEVICES_ANDROID_PACKAGE":      "de.example.serviceapp",
+		"PFORTE_DEVICES_ANDROID_CERT_DIGESTS": strings.Repeat("ab", 32),
+		"PFORTE_NOTIFY_TYPE":                  "smtp",
+		"PFORTE_SMTP_HOST":                    "mail.example.org",
+		"PFORTE_NOTIFY_FROM":                  "service@example.org",
 	}
 	_, err := loadConfig(loadOptions{Getenv: env(base)})
 	if err == nil || !strings.HasPrefix(err.Error(), "config: keys.master_key: required in production") {
@@ -558,7 +571,7 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 		raw := map[reflect.Type]string{
 			reflect.TypeOf(""): "x", reflect.TypeOf(Secret("")): "x", reflect.TypeOf(Environment("")): "x",
 			reflect.TypeOf(true): "false", reflect.TypeOf(0): "12345", reflect.TypeOf(time.Duration(0)): "17s",
-			reflect.TypeOf([]string(nil)): "10.0.0.0/8, 192.0.2.1",
+			reflect.TypeOf([]string(nil)): "10.0.0.0/8, 192.0.2.1", reflect.TypeOf([]time.Duration(nil)): "2m, 7m",
 		}[reflect.TypeOf(v.field(&cfg)).Elem()]
 		if err := setValue(v.field(&cfg), raw); err != nil {
 			t.Errorf("%s: %v", v.Name, err)
@@ -598,9 +611,11 @@ func TestProductionExampleIsValid(t *testing.T) {
 	// The secret files of the example do not exist here; the variables
 	// stand in for them, as they would in a container.
 	cfg, err := loadConfig(loadOptions{File: example, Getenv: env(map[string]string{
-		"PFORTE_STORAGE_DSN":  "postgres://pforte:pw@db/pforte",
-		"PFORTE_MASTER_KEY":   testMasterKey(),
-		"PFORTE_CLIENTS_FILE": clients,
+		"PFORTE_STORAGE_DSN":   "postgres://pforte:pw@db/pforte",
+		"PFORTE_MASTER_KEY":    testMasterKey(),
+		"PFORTE_CLIENTS_FILE":  clients,
+		"PFORTE_PIN_PEPPERS":   "1:" + testMasterKey(),
+		"PFORTE_SMTP_PASSWORD": "smtp-secret",
 	})})
 	if err != nil {
 		t.Fatal(err)

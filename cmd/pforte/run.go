@@ -15,11 +15,15 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
 )
@@ -100,6 +104,14 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 		return o, err
 	}
 	lt, rg := cfg.Letters, cfg.Registration
+	dc, bc, err := deviceConfig(cfg)
+	if err != nil {
+		return o, err
+	}
+	peppers, pepperVersion, err := pinPeppers(cfg)
+	if err != nil {
+		return o, err
+	}
 	return server.Options{
 		Issuer:      cfg.Server.Issuer,
 		Storage:     sc,
@@ -124,10 +136,51 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 			RegistrationLease: rg.RequestLease,
 			LetterLease:       rg.LetterLease,
 		},
-		TrustedProxies: proxies,
-		WorkerInterval: rg.WorkerInterval,
-		Log:            log,
+		Devices:          dc,
+		Binding:          bc,
+		PINPeppers:       peppers,
+		PINPepperVersion: pepperVersion,
+		TrustedProxies:   proxies,
+		WorkerInterval:   rg.WorkerInterval,
+		Log:              log,
 	}, nil
+}
+
+// deviceConfig is the WebAuthn relying party and the binding policies of cfg.
+func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
+	d := cfg.Devices
+	wc := webauthn.Config{RPID: d.RPID, Origins: d.AppOrigins}
+	if d.PackedRootsFile != "" {
+		pemData, err := os.ReadFile(d.PackedRootsFile)
+		if err != nil {
+			return wc, binding.Config{}, fmt.Errorf("devices.packed_roots_file: %w", err)
+		}
+		if wc.PackedRoots, err = webauthn.ParseCertificates(pemData); err != nil {
+			return wc, binding.Config{}, fmt.Errorf("devices.packed_roots_file: %w", err)
+		}
+	}
+	bc := binding.Config{
+		Device: device.Policy{
+			AndroidPackage: d.AndroidPackage, AndroidCertDigests: d.AndroidCertDigests,
+			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: d.Attestation == "development",
+		},
+		PIN: pin.Policy{MaxFailures: cfg.PIN.MaxFailures, Delays: cfg.PIN.Delays, DelayFrom: 3},
+	}
+	return wc, bc, nil
+}
+
+// pinPeppers are the configured PIN peppers; none: the server derives
+// version 1 from the master key.
+func pinPeppers(cfg *Config) ([]pin.Pepper, int, error) {
+	keys, version, err := cfg.PINPeppers()
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]pin.Pepper, 0, len(keys))
+	for v, k := range keys {
+		out = append(out, pin.Pepper{Version: v, Key: k})
+	}
+	return out, version, nil
 }
 
 // serve builds the server from cfg (already validated), listens on

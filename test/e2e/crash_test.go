@@ -23,6 +23,8 @@ import (
 	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	coreletter "github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -439,6 +441,7 @@ func (c *crashRig) drain() {
 		OutboxDir:      c.outbox,
 		Registration:   registration.Config{Sender: crashSender},
 		WorkerInterval: -1,
+		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
 		Now:            func() time.Time { return time.Now().Add(10 * time.Minute) },
 		Log:            slog.New(slog.NewJSONHandler(&logs, nil)),
 	})

@@ -36,7 +36,9 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
@@ -288,6 +290,7 @@ func (w *world) options(t *testing.T, issuer string, st sqlstore.Config, log *sl
 		OutboxDir:      w.outbox,
 		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
 		WorkerInterval: -1, // tests drive the letter workers themselves
+		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
 		Now:            w.clock.Now,
 		Log:            log,
 	}

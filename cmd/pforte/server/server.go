@@ -20,9 +20,11 @@ import (
 	letterproofing "github.com/pforte-id/pforte/adapters/proofing/letter"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/strength"
+	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/adapters/webui"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
@@ -30,8 +32,10 @@ import (
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -75,6 +79,18 @@ type Options struct {
 	Registration registration.Config
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// Devices configures the WebAuthn relying party (RPID, Origins,
+	// PackedRoots); empty RPID: the issuer's host, empty Origins: the
+	// issuer origin.
+	Devices webauthn.Config
+	// Binding carries the attestation and PIN policies.
+	Binding binding.Config
+	// PINPeppers are the versioned PIN peppers; empty: version 1 derived
+	// from the master key. PINPepperVersion is the current version.
+	PINPeppers       []pin.Pepper
+	PINPepperVersion int
+	// Notifier tells members about device changes (nil: nobody is told).
+	Notifier notify.Notifier
 	// WorkerInterval is how often queued letter requests are decided and
 	// letters rendered (default 2s); a negative value runs no workers
 	// (tests drive them through Registration()).
@@ -91,6 +107,7 @@ type Server struct {
 	ring    *keys.Ring
 	authz   *authz.Service
 	reg     *registration.Service
+	bind    *binding.Service
 	handler http.Handler
 	log     *slog.Logger
 }
@@ -107,6 +124,8 @@ func SecretHasher(master []byte) (client.SecretHasher, error) {
 const (
 	purposeClientSecrets = "pforte/v1/client-secret-hash"
 	purposeLetterSecrets = "pforte/v1/letter-secret-hash"
+	purposePINPepper     = "pforte/v1/pin-pepper"
+	purposeAuditIP       = "pforte/v1/audit-ip-hash"
 )
 
 // New builds the server: opens and migrates the store, loads or creates
@@ -174,7 +193,10 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	if s.reg, err = s.newRegistration(hasher); err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, o.Log)
+	if s.bind, err = s.newBinding(hasher); err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, o.Log)
 	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, o.Log)
 	if err != nil {
 		return err
@@ -239,6 +261,54 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 		Passwords: hasher, Estimator: est, Now: o.Now, Logger: o.Log,
 	})
 }
+
+// newBinding builds device binding: the WebAuthn ceremonies for the
+// issuer's host and the apps' origins, the PIN hasher and the policies.
+func (s *Server) newBinding(hasher *password.Hasher) (*binding.Service, error) {
+	o := s.opts
+	u, err := url.Parse(o.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	wc := o.Devices
+	host, origin := u.Hostname(), u.Scheme+"://"+u.Host
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		// WebAuthn relying parties are domains; a development or test
+		// instance on a loopback address is the relying party localhost.
+		host, origin = "localhost", u.Scheme+"://localhost"
+		if p := u.Port(); p != "" {
+			origin += ":" + p
+		}
+	}
+	if wc.RPID == "" {
+		wc.RPID = host
+	}
+	if len(wc.Origins) == 0 {
+		wc.Origins = []string{origin}
+	}
+	ceremony, err := webauthn.New(wc, o.Now)
+	if err != nil {
+		return nil, fmt.Errorf("device binding: %w", err)
+	}
+	peppers, version := o.PINPeppers, o.PINPepperVersion
+	if len(peppers) == 0 {
+		peppers, version = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
+	}
+	pins, err := pin.NewHasher(version, peppers...)
+	if err != nil {
+		return nil, err
+	}
+	bc := o.Binding
+	bc.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
+	return binding.New(bc, binding.Deps{
+		Enrollments: s.store, Devices: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
+		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier,
+		PINs: pins, Passwords: hasher, Now: o.Now, Logger: o.Log,
+	})
+}
+
+// Binding is the device binding use case (operator commands and tests).
+func (s *Server) Binding() *binding.Service { return s.bind }
 
 func (s *Server) migrate(ctx context.Context) error {
 	if s.opts.AutoMigrate {
