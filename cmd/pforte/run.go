@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/adapters/notify/logsink"
+	"github.com/pforte-id/pforte/adapters/notify/mail"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
@@ -26,6 +28,7 @@ import (
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/ports/notify"
 )
 
 // This file turns the configuration into the parts of package server and
@@ -112,6 +115,10 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 	if err != nil {
 		return o, err
 	}
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return o, err
+	}
 	return server.Options{
 		Issuer:      cfg.Server.Issuer,
 		Storage:     sc,
@@ -140,6 +147,7 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 		Binding:          bc,
 		PINPeppers:       peppers,
 		PINPepperVersion: pepperVersion,
+		Notifier:         notifier,
 		TrustedProxies:   proxies,
 		WorkerInterval:   rg.WorkerInterval,
 		Log:              log,
@@ -167,6 +175,23 @@ func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 		PIN: pin.Policy{MaxFailures: cfg.PIN.MaxFailures, Delays: cfg.PIN.Delays, DelayFrom: 3},
 	}
 	return wc, bc, nil
+}
+
+// newNotifier builds the member notifications of cfg: e-mail over SMTP, or
+// in development the log.
+func newNotifier(cfg *Config, log *slog.Logger) (notify.Notifier, error) {
+	n := cfg.Notify
+	if n.Type != "smtp" {
+		return logsink.New(log), nil
+	}
+	m, err := mail.New(mail.Config{
+		Host: n.SMTPHost, Port: n.SMTPPort, Username: n.SMTPUsername, Password: mail.Secret(n.SMTPPassword.Reveal()),
+		From: n.From, StartTLS: mail.StartTLS(n.StartTLS),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return m, nil
 }
 
 // pinPeppers are the configured PIN peppers; none: the server derives
