@@ -44,6 +44,9 @@ type wiring struct {
 	openMembers func(ctx context.Context, cfg *Config, log *slog.Logger) (memberAdmin, error)
 	// openLetters builds the registration back end for `pforte letters`.
 	openLetters func(ctx context.Context, cfg *Config, log *slog.Logger) (letterAdmin, error)
+	// openDevices builds the device binding back end for `pforte devices`
+	// and `pforte audit`.
+	openDevices func(ctx context.Context, cfg *Config, log *slog.Logger) (deviceAdmin, error)
 }
 
 // migrator runs the embedded database migrations.
@@ -153,7 +156,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	pf.StringVar(&c.dataDir, "data-dir", "", "directory for the SQLite database and the development master key (default ./data)")
 
 	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.clientsCommand(), c.keysCommand(),
-		c.membersCommand(), c.lettersCommand(), c.versionCommand())
+		c.membersCommand(), c.lettersCommand(), c.devicesCommand(), c.auditCommand(), c.versionCommand())
 	return root
 }
 

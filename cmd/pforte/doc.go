@@ -1,5 +1,5 @@
 // Command pforte is the Pforte server and its operator command line:
-// serve, migrate, clients, keys, members, letters, version.
+// serve, migrate, clients, keys, members, letters, devices, audit, version.
 //
 // Layer: composition root (cmd). Imports: anything in the module and
 // third-party code; nothing imports it.
@@ -10,5 +10,6 @@
 // membersfile.go turn the clients and demo members YAML into core types;
 // membersimport.go reads the member CSV of `pforte members import`;
 // memberscmd.go and letterscmd.go are the operator commands for members and
-// letters, operator.go their back ends; run.go wires the adapters.
+// letters, operator.go their back ends; devicescmd.go is `pforte devices`
+// and `pforte audit` with their back end; run.go wires the adapters.
 package main

@@ -38,7 +38,7 @@ import (
 func defaultWiring() wiring {
 	return wiring{
 		serve: serve, openMigrator: openMigrator, openAdmin: openAdmin,
-		openMembers: openMembers, openLetters: openLetters,
+		openMembers: openMembers, openLetters: openLetters, openDevices: openDevices,
 	}
 }
 
