@@ -160,7 +160,10 @@ func (a *API) pinProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &pe) {
 		w.Header().Set("Pforte-PIN-Attempts-Remaining", strconv.Itoa(pe.Remaining))
 		if !pe.RetryAt.IsZero() {
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(pe.RetryAt).Round(time.Second)/time.Second))))
+			// From the service's clock, not this host's: RetryAt was
+			// computed with it, and Retry-After must agree with it.
+			secs := int((pe.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
 			w.Header().Set("Pforte-PIN-Retry-At", pe.RetryAt.UTC().Format(time.RFC3339))
 		}
 	}

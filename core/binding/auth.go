@@ -44,7 +44,11 @@ type PINError struct {
 	Remaining int
 	// RetryAt is when the next entry will be evaluated; zero when at once.
 	RetryAt time.Time
-	err     *fault.Error
+	// RetryAfter is the wait until RetryAt by the service's clock, which
+	// is the one RetryAt was computed with (the caller's wall clock may
+	// differ from it); zero when at once.
+	RetryAfter time.Duration
+	err        *fault.Error
 }
 
 func (e *PINError) Error() string { return e.err.Error() }
@@ -52,15 +56,19 @@ func (e *PINError) Error() string { return e.err.Error() }
 // Unwrap returns the fault.Error.
 func (e *PINError) Unwrap() error { return e.err }
 
-func pinError(op string, a pin.Attempt) *PINError {
+func pinError(op string, a pin.Attempt, now time.Time) *PINError {
+	var wait time.Duration
+	if !a.RetryAt.IsZero() {
+		wait = max(0, a.RetryAt.Sub(now))
+	}
 	switch {
 	case a.Next.Blocked:
 		return &PINError{err: fault.New(fault.Locked, op, blockedText)}
 	case !a.Evaluated:
-		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, err: fault.New(fault.RateLimited, op,
+		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, RetryAfter: wait, err: fault.New(fault.RateLimited, op,
 			"Bitte warten Sie, bevor Sie die PIN erneut eingeben. / Please wait before entering the PIN again.")}
 	default:
-		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, err: fault.New(fault.Unauthenticated, op,
+		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, RetryAfter: wait, err: fault.New(fault.Unauthenticated, op,
 			fmt.Sprintf("Die PIN ist falsch. Verbleibende Versuche: %d. / The PIN is wrong. Attempts left: %d.", a.Remaining, a.Remaining))}
 	}
 }
@@ -305,20 +313,20 @@ func (s *Service) AuthenticateDevice(ctx context.Context, challengeID string, re
 		return b, nil
 	case !att.Evaluated:
 		s.logInfo(ctx, "PIN entry too early", slog.String("binding", b.ID), slog.Time("retry_at", att.RetryAt))
-		return device.Binding{}, pinError(op, att)
+		return device.Binding{}, pinError(op, att, now)
 	case att.Next.Blocked:
 		s.record(ctx, s.event(audit.PINLocked, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures),
 		}))
 		s.logWarn(ctx, "PIN wrong too often: binding blocked", slog.String("binding", b.ID), slog.String("account", b.AccountID))
 		s.tell(ctx, as.account.KVNR, pinLocked(b.Name, now))
-		return device.Binding{}, pinError(op, att)
+		return device.Binding{}, pinError(op, att, now)
 	default:
 		s.record(ctx, s.event(audit.PINFailed, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures), "remaining": strconv.Itoa(att.Remaining),
 		}))
 		s.logInfo(ctx, "PIN wrong", slog.String("binding", b.ID), slog.Int("remaining", att.Remaining))
-		return device.Binding{}, pinError(op, att)
+		return device.Binding{}, pinError(op, att, now)
 	}
 }
 

@@ -274,15 +274,16 @@ func TestPINDelaysFollowTheClock(t *testing.T) {
 	now := f.w.clock()
 	_, err := f.auth(t, ph, b.ID, otherPIN)
 	pe := pinErr(t, "3rd failure", err, fault.Unauthenticated)
-	if pe.Remaining != 2 || !pe.RetryAt.Equal(now.Add(time.Minute)) {
-		t.Fatalf("3rd failure: remaining %d, retry %v", pe.Remaining, pe.RetryAt)
+	if pe.Remaining != 2 || !pe.RetryAt.Equal(now.Add(time.Minute)) || pe.RetryAfter != time.Minute {
+		t.Fatalf("3rd failure: remaining %d, retry %v after %v", pe.Remaining, pe.RetryAt, pe.RetryAfter)
 	}
 	// Too early: even the right PIN is not evaluated, and nothing counts.
 	f.w.advance(59 * time.Second)
 	_, err = f.auth(t, ph, b.ID, goodPIN)
 	pe = pinErr(t, "too early", err, fault.RateLimited)
-	if pe.Remaining != 2 || !pe.RetryAt.Equal(now.Add(time.Minute)) {
-		t.Fatalf("too early: remaining %d, retry %v", pe.Remaining, pe.RetryAt)
+	// The wait is by the service's clock, not the wall clock.
+	if pe.Remaining != 2 || !pe.RetryAt.Equal(now.Add(time.Minute)) || pe.RetryAfter != time.Second {
+		t.Fatalf("too early: remaining %d, retry %v after %v", pe.Remaining, pe.RetryAt, pe.RetryAfter)
 	}
 	if got := f.w.binding(b.ID).PIN.Failures; got != 3 {
 		t.Fatalf("failures %d after a delayed entry", got)
@@ -290,8 +291,9 @@ func TestPINDelaysFollowTheClock(t *testing.T) {
 	f.w.advance(time.Second)
 	now = f.w.clock()
 	_, err = f.auth(t, ph, b.ID, otherPIN)
-	if pe := pinErr(t, "4th failure", err, fault.Unauthenticated); pe.Remaining != 1 || !pe.RetryAt.Equal(now.Add(5*time.Minute)) {
-		t.Fatalf("4th failure: remaining %d, retry %v", pe.Remaining, pe.RetryAt)
+	if pe := pinErr(t, "4th failure", err, fault.Unauthenticated); pe.Remaining != 1 || !pe.RetryAt.Equal(now.Add(5*time.Minute)) ||
+		pe.RetryAfter != 5*time.Minute {
+		t.Fatalf("4th failure: remaining %d, retry %v after %v", pe.Remaining, pe.RetryAt, pe.RetryAfter)
 	}
 	f.w.advance(5 * time.Minute)
 	_, err = f.auth(t, ph, b.ID, otherPIN)
