@@ -197,7 +197,7 @@ func (a *API) renameDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := a.bind.RenameDevice(r.Context(), b, r.PathValue("id"), in.Name); err != nil {
+	if err := a.bind.RenameDevice(r.Context(), b, r.PathValue("id"), in.Name, a.clientIP(r)); err != nil {
 		writeProblem(w, r, a.log, err)
 		return
 	}
@@ -209,7 +209,7 @@ func (a *API) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := a.bind.RevokeDevice(r.Context(), b, r.PathValue("id")); err != nil {
+	if err := a.bind.RevokeDevice(r.Context(), b, r.PathValue("id"), a.clientIP(r)); err != nil {
 		writeProblem(w, r, a.log, err)
 		return
 	}
@@ -221,7 +221,7 @@ func (a *API) revokeOtherDevices(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := a.bind.RevokeOtherDevices(r.Context(), b)
+	n, err := a.bind.RevokeOtherDevices(r.Context(), b, a.clientIP(r))
 	if err != nil {
 		writeProblem(w, r, a.log, err)
 		return

@@ -467,7 +467,7 @@ func TestSetPINOnARevokedBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.svc.RevokeOtherDevices(ctx, me); err != nil || n != 1 {
+	if n, err := f.svc.RevokeOtherDevices(ctx, me, clientIP); err != nil || n != 1 {
 		t.Fatalf("RevokeOtherDevices: %d, %v", n, err)
 	}
 	_, err = f.svc.SetPIN(ctx, token, goodPIN, clientIP)

@@ -82,12 +82,13 @@ func (s *Service) ListDevices(ctx context.Context, b device.Binding) ([]Device, 
 }
 
 // RenameDevice gives the member's device id a new name (device.NameOK);
-// b is the binding returned by AuthenticateDevice. Renaming to the same
-// name changes nothing and is not recorded.
+// b is the binding returned by AuthenticateDevice and ip the client
+// address of the request (its keyed hash goes into the audit event).
+// Renaming to the same name changes nothing and is not recorded.
 // Errors: Invalid (name); Forbidden (b is no longer active); NotFound (no
 // such device of this member); Conflict (the device is revoked);
 // Unavailable.
-func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name string) error {
+func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, ip string) error {
 	const op = "binding.RenameDevice"
 	if err := device.NameOK(name); err != nil {
 		return err
@@ -117,7 +118,7 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name s
 	case !changed:
 		return nil
 	}
-	s.record(ctx, s.event(audit.DeviceRenamed, cur.AccountID, "", map[string]string{
+	s.record(ctx, s.event(audit.DeviceRenamed, cur.AccountID, ip, map[string]string{
 		"binding": id, "by_binding": cur.ID, "old_name": old, "name": name,
 	}))
 	s.logInfo(ctx, "device renamed", slog.String("binding", id), slog.String("account", cur.AccountID))
@@ -126,7 +127,8 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name s
 }
 
 // RevokeDevice removes the member's device id; b is the binding returned
-// by AuthenticateDevice and may be id itself. The binding can never
+// by AuthenticateDevice and may be id itself, ip the client address of
+// the request (hashed into the audit event). The binding can never
 // authenticate again; revoking it twice is not an error.
 //
 // Refresh tokens are not yet tied to the binding they were issued through
@@ -136,7 +138,7 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name s
 //
 // Errors: Forbidden (b is no longer active); NotFound (no such device of
 // this member); Unavailable.
-func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id string) error {
+func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip string) error {
 	const op = "binding.RevokeDevice"
 	cur, err := s.acting(ctx, op, b)
 	if err != nil {
@@ -160,7 +162,7 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id string)
 	case !revoked:
 		return nil
 	}
-	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, "", map[string]string{
+	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, ip, map[string]string{
 		"binding": id, "by_binding": cur.ID, "name": x.Name,
 	}))
 	s.logInfo(ctx, "device revoked", slog.String("binding", id), slog.String("account", cur.AccountID),
@@ -171,10 +173,11 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id string)
 
 // RevokeOtherDevices removes every device of the member except b, the
 // binding returned by AuthenticateDevice ("log out everywhere else"), and
-// returns how many were removed. What RevokeDevice says about refresh
+// returns how many were removed; ip is the client address of the request
+// (hashed into the audit event). What RevokeDevice says about refresh
 // tokens holds here too.
 // Errors: Forbidden (b is no longer active); Unavailable.
-func (s *Service) RevokeOtherDevices(ctx context.Context, b device.Binding) (int, error) {
+func (s *Service) RevokeOtherDevices(ctx context.Context, b device.Binding, ip string) (int, error) {
 	const op = "binding.RevokeOtherDevices"
 	cur, err := s.acting(ctx, op, b)
 	if err != nil {
@@ -185,7 +188,7 @@ func (s *Service) RevokeOtherDevices(ctx context.Context, b device.Binding) (int
 	if err != nil || n == 0 {
 		return n, err
 	}
-	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, "", map[string]string{
+	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, ip, map[string]string{
 		"kept_binding": cur.ID, "count": strconv.Itoa(n),
 	}))
 	s.logInfo(ctx, "other devices revoked", slog.String("account", cur.AccountID), slog.Int("count", n))

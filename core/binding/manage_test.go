@@ -60,7 +60,7 @@ func TestListDevices(t *testing.T) {
 		t.Fatalf("second device %+v", ds[1])
 	}
 	// Revoked devices are gone from the member's list.
-	if err := f.svc.RevokeDevice(ctx, me, b2.ID); err != nil {
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
 	if ds, _ := f.svc.ListDevices(ctx, me); len(ds) != 1 {
@@ -78,9 +78,9 @@ func TestManagementNeedsAnActiveBinding(t *testing.T) {
 	} {
 		_, err := f.svc.ListDevices(ctx, b)
 		wantKind(t, name, err, fault.Forbidden)
-		wantKind(t, name, f.svc.RenameDevice(ctx, b, b2.ID, "X"), fault.Forbidden)
-		wantKind(t, name, f.svc.RevokeDevice(ctx, b, b2.ID), fault.Forbidden)
-		_, err = f.svc.RevokeOtherDevices(ctx, b)
+		wantKind(t, name, f.svc.RenameDevice(ctx, b, b2.ID, "X", clientIP), fault.Forbidden)
+		wantKind(t, name, f.svc.RevokeDevice(ctx, b, b2.ID, clientIP), fault.Forbidden)
+		_, err = f.svc.RevokeOtherDevices(ctx, b, clientIP)
 		wantKind(t, name, err, fault.Forbidden)
 	}
 	// A binding that was blocked after it authenticated can no longer act.
@@ -98,7 +98,7 @@ func TestRenameDevice(t *testing.T) {
 	me, _, b2 := twoPhones(t, f)
 	_, bodoBinding := f.enrolled(t, bodo, "Bodos Phone")
 	before := len(f.w.sent())
-	if err := f.svc.RenameDevice(ctx, me, b2.ID, " Tablet "); err != nil {
+	if err := f.svc.RenameDevice(ctx, me, b2.ID, " Tablet ", clientIP); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.w.binding(b2.ID).Name; got != "Tablet" {
@@ -107,7 +107,7 @@ func TestRenameDevice(t *testing.T) {
 	events := f.w.auditEvents()
 	e := events[len(events)-1]
 	if e.Kind != audit.DeviceRenamed || e.Detail["old_name"] != "Zweites Handy" || e.Detail["name"] != "Tablet" ||
-		e.Detail["by_binding"] != me.ID {
+		e.Detail["by_binding"] != me.ID || e.IPHash == "" {
 		t.Fatalf("audit %+v", e)
 	}
 	msgs := f.w.sent()[before:]
@@ -116,21 +116,21 @@ func TestRenameDevice(t *testing.T) {
 	}
 	// The same name again changes nothing.
 	n := len(f.w.auditEvents())
-	if err := f.svc.RenameDevice(ctx, me, b2.ID, "Tablet"); err != nil || len(f.w.auditEvents()) != n {
+	if err := f.svc.RenameDevice(ctx, me, b2.ID, "Tablet", clientIP); err != nil || len(f.w.auditEvents()) != n {
 		t.Fatalf("same name: %v, %d events", err, len(f.w.auditEvents())-n)
 	}
 
-	wantKind(t, "bad name", f.svc.RenameDevice(ctx, me, b2.ID, "a\nb"), fault.Invalid)
-	err := f.svc.RenameDevice(ctx, me, bodoBinding.ID, "Mine now")
+	wantKind(t, "bad name", f.svc.RenameDevice(ctx, me, b2.ID, "a\nb", clientIP), fault.Invalid)
+	err := f.svc.RenameDevice(ctx, me, bodoBinding.ID, "Mine now", clientIP)
 	wantKind(t, "another member's device", err, fault.NotFound)
 	if f.w.binding(bodoBinding.ID).Name != "Bodos Phone" {
 		t.Fatal("another member's device renamed")
 	}
-	wantKind(t, "unknown device", f.svc.RenameDevice(ctx, me, "no-such", "X"), fault.NotFound)
-	if err := f.svc.RevokeDevice(ctx, me, b2.ID); err != nil {
+	wantKind(t, "unknown device", f.svc.RenameDevice(ctx, me, "no-such", "X", clientIP), fault.NotFound)
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, "revoked device", f.svc.RenameDevice(ctx, me, b2.ID, "Old"), fault.Conflict)
+	wantKind(t, "revoked device", f.svc.RenameDevice(ctx, me, b2.ID, "Old", clientIP), fault.Conflict)
 }
 
 func TestRevokeDevice(t *testing.T) {
@@ -138,7 +138,7 @@ func TestRevokeDevice(t *testing.T) {
 	me, ph2, b2 := twoPhones(t, f)
 	_, bodoBinding := f.enrolled(t, bodo, "Bodos Phone")
 	before := len(f.w.sent())
-	if err := f.svc.RevokeDevice(ctx, me, b2.ID); err != nil {
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
 	got := f.w.binding(b2.ID)
@@ -146,7 +146,7 @@ func TestRevokeDevice(t *testing.T) {
 		t.Fatalf("after revoking: %s %v", got.Status, got.RevokedAt)
 	}
 	events := f.w.auditEvents()
-	if e := events[len(events)-1]; e.Kind != audit.DeviceRevoked || e.Detail["binding"] != b2.ID {
+	if e := events[len(events)-1]; e.Kind != audit.DeviceRevoked || e.Detail["binding"] != b2.ID || e.IPHash == "" {
 		t.Fatalf("audit %+v", e)
 	}
 	msgs := f.w.sent()[before:]
@@ -159,15 +159,15 @@ func TestRevokeDevice(t *testing.T) {
 	_ = ph2
 	// Idempotent, and not recorded twice.
 	n := len(f.w.auditEvents())
-	if err := f.svc.RevokeDevice(ctx, me, b2.ID); err != nil || len(f.w.auditEvents()) != n {
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil || len(f.w.auditEvents()) != n {
 		t.Fatalf("second revoke: %v", err)
 	}
-	wantKind(t, "another member's device", f.svc.RevokeDevice(ctx, me, bodoBinding.ID), fault.NotFound)
+	wantKind(t, "another member's device", f.svc.RevokeDevice(ctx, me, bodoBinding.ID, clientIP), fault.NotFound)
 	if f.w.binding(bodoBinding.ID).Status != device.Active {
 		t.Fatal("another member's device revoked")
 	}
 	// The current device may revoke itself; then it can do nothing more.
-	if err := f.svc.RevokeDevice(ctx, me, me.ID); err != nil {
+	if err := f.svc.RevokeDevice(ctx, me, me.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.ListDevices(ctx, me)
@@ -180,7 +180,7 @@ func TestRevokeOtherDevices(t *testing.T) {
 	_, b3 := f.enrolled(t, anna, "Drittes Handy")
 	_, bodoBinding := f.enrolled(t, bodo, "Bodos Phone")
 	before := len(f.w.sent())
-	n, err := f.svc.RevokeOtherDevices(ctx, me)
+	n, err := f.svc.RevokeOtherDevices(ctx, me, clientIP)
 	if err != nil || n != 2 {
 		t.Fatalf("RevokeOtherDevices: %d, %v", n, err)
 	}
@@ -193,7 +193,8 @@ func TestRevokeOtherDevices(t *testing.T) {
 		t.Fatal("revoked too much")
 	}
 	events := f.w.auditEvents()
-	if e := events[len(events)-1]; e.Kind != audit.DeviceRevoked || e.Detail["count"] != "2" || e.Detail["kept_binding"] != me.ID {
+	if e := events[len(events)-1]; e.Kind != audit.DeviceRevoked || e.Detail["count"] != "2" || e.Detail["kept_binding"] != me.ID ||
+		e.IPHash == "" {
 		t.Fatalf("audit %+v", e)
 	}
 	if msgs := f.w.sent()[before:]; len(msgs) != 1 || !strings.Contains(msgs[0].Body, "2 Geräte") {
@@ -201,7 +202,7 @@ func TestRevokeOtherDevices(t *testing.T) {
 	}
 	// Nothing left to revoke: nothing recorded or sent.
 	k, m := len(f.w.auditEvents()), len(f.w.sent())
-	if n, err := f.svc.RevokeOtherDevices(ctx, me); err != nil || n != 0 || len(f.w.auditEvents()) != k || len(f.w.sent()) != m {
+	if n, err := f.svc.RevokeOtherDevices(ctx, me, clientIP); err != nil || n != 0 || len(f.w.auditEvents()) != k || len(f.w.sent()) != m {
 		t.Fatalf("second time: %d, %v", n, err)
 	}
 }
@@ -249,7 +250,7 @@ func TestUnblockDevice(t *testing.T) {
 func TestOperatorViews(t *testing.T) {
 	f := setup(t)
 	me, _, b2 := twoPhones(t, f)
-	if err := f.svc.RevokeDevice(ctx, me, b2.ID); err != nil {
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := f.svc.AccountDevices(ctx, me.AccountID)
@@ -345,11 +346,11 @@ func TestNotificationsNeverContainThePIN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = f.svc.RenameDevice(ctx, me, me.ID, "Annas Telefon")
+	_ = f.svc.RenameDevice(ctx, me, me.ID, "Annas Telefon", clientIP)
 	ph2, b2 := f.enrolled(t, anna, "Zweites")
 	_, _ = ph2, b2
-	_, _ = f.svc.RevokeOtherDevices(ctx, me)
-	_ = f.svc.RevokeDevice(ctx, me, me.ID)
+	_, _ = f.svc.RevokeOtherDevices(ctx, me, clientIP)
+	_ = f.svc.RevokeDevice(ctx, me, me.ID, clientIP)
 
 	msgs := f.w.sent()
 	var got []string
