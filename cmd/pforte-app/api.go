@@ -56,18 +56,36 @@ type problemError struct {
 	Kind       string
 	Detail     string
 	RetryAfter string // the Retry-After header, if any
+	// PINAttemptsRemaining and PINRetryAt are the headers of a refused
+	// release PIN (Pforte-PIN-Attempts-Remaining, Pforte-PIN-Retry-At):
+	// the wrong entries left before the device is blocked, and when the
+	// next entry is evaluated.
+	PINAttemptsRemaining string
+	PINRetryAt           string
 }
 
 // Error is what the member sees: the server's text (German / English),
-// the kind and the status.
+// the kind and the status, then what the PIN headers say.
 func (p *problemError) Error() string {
 	s := fmt.Sprintf("%s (%s, HTTP %d)", p.Detail, p.Kind, p.Status)
+	if n, err := strconv.Atoi(p.PINAttemptsRemaining); err == nil {
+		s += fmt.Sprintf("; PIN attempts left before the device is blocked: %d", n)
+	}
+	retry := ""
 	if p.RetryAfter != "" {
 		if n, err := strconv.Atoi(p.RetryAfter); err == nil {
-			s += fmt.Sprintf("; retry after %d seconds", n)
+			retry = fmt.Sprintf("%d seconds", n)
 		} else {
-			s += "; retry after " + p.RetryAfter
+			retry = p.RetryAfter
 		}
+	}
+	if t, err := time.Parse(time.RFC3339, p.PINRetryAt); err == nil {
+		s += "; next PIN entry from " + t.Local().Format("2006-01-02 15:04:05 MST")
+		if retry != "" {
+			s += " (in " + retry + ")"
+		}
+	} else if retry != "" {
+		s += "; retry after " + retry
 	}
 	return s
 }
@@ -128,7 +146,8 @@ func (a *appAPI) call(ctx context.Context, method, path, token string, in any, w
 			Kind   string `json:"kind"`
 		}
 		if json.Unmarshal(raw, &p) == nil {
-			pe := &problemError{Status: resp.StatusCode, Kind: p.Kind, Detail: p.Detail, RetryAfter: resp.Header.Get("Retry-After")}
+			pe := &problemError{Status: resp.StatusCode, Kind: p.Kind, Detail: p.Detail, RetryAfter: resp.Header.Get("Retry-After"),
+				PINAttemptsRemaining: resp.Header.Get("Pforte-PIN-Attempts-Remaining"), PINRetryAt: resp.Header.Get("Pforte-PIN-Retry-At")}
 			if pe.Detail == "" {
 				pe.Detail = p.Title
 			}

@@ -72,7 +72,7 @@ func rootCommand(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.stateFile, "state", "",
 		"the app's state file (default $XDG_STATE_HOME/pforte-app/state.json, else ~/.pforte-app.json)")
 	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), activateCommand(e), setPasswordCommand(e),
-		versionCommand(e.stdout))
+		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e), versionCommand(e.stdout))
 	return root
 }
 

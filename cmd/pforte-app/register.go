@@ -295,7 +295,7 @@ func setPasswordCommand(e *env) *cobra.Command {
 			}
 			fmt.Fprintln(e.stdout, "Your password is set.")
 			if next := slices.DeleteFunc(slices.Clone(st.Enrollment.NextSteps), func(s string) bool { return s == "password" }); len(next) > 0 {
-				fmt.Fprintf(e.stdout, "Next steps in the app: %s (not yet supported by this client).\n", strings.Join(next, ", "))
+				fmt.Fprintf(e.stdout, "Next steps: %s (pforte-app bind-device --name NAME, then pforte-app set-pin).\n", strings.Join(next, ", "))
 			}
 			return nil
 		},

@@ -114,7 +114,8 @@ func app(t *testing.T, stateFile, stdin string, secrets []string, args ...string
 		}
 	}
 	if stateFile != "" {
-		args = append(args, "--state", stateFile)
+		// Before the command, so that arguments after "--" stay last.
+		args = append([]string{"--state", stateFile}, args...)
 	}
 	code := runWith(context.Background(), args, e)
 	return appResult{code, out.String(), errb.String()}

@@ -9,18 +9,22 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 )
 
 // state is what the app remembers between commands, in a local JSON file:
-// the issuer and member number it registered with and the open enrollment
-// session. The enrollment token is a bearer secret, so the file is
-// private to the user (0600) and written atomically (a crash leaves the
-// old or the new file, never half of one).
+// the issuer and member number it registered with, the open enrollment
+// session and the bound device with its key. The enrollment token is a
+// bearer secret and the device key a private key, so the file is private
+// to the user (0600) and written atomically (a crash leaves the old or the
+// new file, never half of one).
 type state struct {
 	Issuer      string           `json:"issuer,omitempty"`
 	KVNR        string           `json:"kvnr,omitempty"`
 	RequestedAt time.Time        `json:"requested_at,omitzero"`
 	Enrollment  *enrollmentState `json:"enrollment,omitempty"`
+	Device      *deviceState     `json:"device,omitempty"`
 }
 
 // enrollmentState is the session POST /app/v1/activations opened.
@@ -29,9 +33,27 @@ type enrollmentState struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	NextSteps   []string  `json:"next_steps,omitempty"`
 	PasswordSet bool      `json:"password_set,omitempty"`
+	// BindingID is the device bound in this session (bind-device).
+	BindingID string `json:"binding_id,omitempty"`
 }
 
-// maxStateSize bounds the state file read; it holds a few hundred bytes.
+// deviceState is this phone's device binding: the binding id Pforte gave
+// it and the software key (authenticator.Authenticator: the P-256 private
+// key as PKCS#8, the credential id, the RP id and the signature counter,
+// which grows with every assertion and is saved after each).
+type deviceState struct {
+	BindingID string `json:"binding_id"`
+	Name      string `json:"name"`
+	Platform  string `json:"platform"`
+	// Origin is the origin the key's client data carry (the issuer's,
+	// localhost for a loopback issuer).
+	Origin  string                       `json:"origin"`
+	BoundAt time.Time                    `json:"bound_at"`
+	PINSet  bool                         `json:"pin_set,omitempty"`
+	Key     *authenticator.Authenticator `json:"key"`
+}
+
+// maxStateSize bounds the state file read; it holds about a kilobyte.
 const maxStateSize = 64 << 10
 
 // statePath is the state file: --state, else $XDG_STATE_HOME/pforte-app/

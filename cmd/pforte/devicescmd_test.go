@@ -230,7 +230,7 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 	}
 
 	// A revoked device is listed with the time and cannot be unblocked.
-	if err := e.backend.Binding().RevokeDevice(t.Context(), b, e.binding); err != nil {
+	if err := e.backend.Binding().RevokeDevice(t.Context(), b, e.binding, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	r = pforte(t, dir, "devices", "list", "--kvnr", demoKVNR)
