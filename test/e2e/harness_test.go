@@ -359,6 +359,11 @@ func (w *world) serve(t *testing.T, ln net.Listener, issuer string, st sqlstore.
 	go func() { done <- srv.Serve(ctx, ln, 5*time.Second) }()
 	in := &instance{srv: srv, base: "http://" + ln.Addr().String(), issuer: issuer, clock: w.clock, logs: logs}
 	t.Cleanup(func() {
+		// A connection the shared client dialled during a burst of
+		// concurrent requests but never used is new, not idle, to the
+		// server, and graceful shutdown waits 5 seconds for it: close the
+		// client's idle connections first.
+		httpClient.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
