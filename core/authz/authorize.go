@@ -241,7 +241,10 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 	if r.MaxAge != nil && s.clock().Sub(a.Time) > *r.MaxAge+time.Second {
 		return fail(fault.Unauthenticated, "the authentication is older than max_age")
 	}
-	login := grant.Login{Subject: a.Subject, AuthTime: a.Time.UTC(), AMR: reached.AMR, ACR: s.cfg.Vocabulary.ACR(reached.Level)}
+	login := grant.Login{
+		Subject: a.Subject, AuthTime: a.Time.UTC(), AMR: reached.AMR, ACR: s.cfg.Vocabulary.ACR(reached.Level),
+		BindingID: a.BindingID,
+	}
 	now := s.clock()
 	if err := s.st.Requests.CompleteAuthRequest(ctx, id, login, now); err != nil {
 		return "", err

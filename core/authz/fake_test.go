@@ -41,6 +41,9 @@ type fakeStore struct {
 	accounts map[string]account.Account
 	members  map[kvnr.KVNR]member.Member
 	replay   map[string]time.Time
+	// pushed holds pushed authorization requests by request_uri hash
+	// until ConsumePushedRequest moves them to requests.
+	pushed map[string]pushedRequest
 	// fail makes the named method return the error (fault injection).
 	fail map[string]error
 	// beforeCreateFamily, when set, runs once at the start of the next
@@ -70,6 +73,7 @@ func newFakeStore() *fakeStore {
 		accounts: map[string]account.Account{},
 		members:  map[kvnr.KVNR]member.Member{},
 		replay:   map[string]time.Time{},
+		pushed:   map[string]pushedRequest{},
 		fail:     map[string]error{},
 	}
 }
@@ -291,6 +295,57 @@ func (f *fakeStore) IssueCode(_ context.Context, c grant.Code) error {
 	return nil
 }
 
+type pushedRequest struct {
+	r         grant.AuthRequest
+	expiresAt time.Time
+	used      bool
+}
+
+func (f *fakeStore) CreatePushedRequest(_ context.Context, r grant.AuthRequest, requestURIHash string, expiresAt time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.injected("CreatePushedRequest"); err != nil {
+		return err
+	}
+	if requestURIHash == "" || r.Login != nil || expiresAt.After(r.ExpiresAt) {
+		return fault.New(fault.Invalid, "fake.CreatePushedRequest", "")
+	}
+	if _, dup := f.pushed[requestURIHash]; dup {
+		return conflict("fake.CreatePushedRequest")
+	}
+	if _, dup := f.requests[r.ID]; dup {
+		return conflict("fake.CreatePushedRequest")
+	}
+	for _, p := range f.pushed {
+		if p.r.ID == r.ID {
+			return conflict("fake.CreatePushedRequest")
+		}
+	}
+	f.pushed[requestURIHash] = pushedRequest{r: cloneRequest(r), expiresAt: ms(expiresAt)}
+	return nil
+}
+
+func (f *fakeStore) ConsumePushedRequest(_ context.Context, requestURIHash, clientID string, now time.Time) (grant.AuthRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.injected("ConsumePushedRequest"); err != nil {
+		return grant.AuthRequest{}, err
+	}
+	p, ok := f.pushed[requestURIHash]
+	switch {
+	case !ok || p.used:
+		return grant.AuthRequest{}, notFound("fake.ConsumePushedRequest")
+	case p.r.ClientID != clientID:
+		return grant.AuthRequest{}, fault.New(fault.Forbidden, "fake.ConsumePushedRequest", "")
+	case !p.expiresAt.After(now):
+		return grant.AuthRequest{}, fault.New(fault.Expired, "fake.ConsumePushedRequest", "")
+	}
+	p.used = true
+	f.pushed[requestURIHash] = p
+	f.requests[p.r.ID] = cloneRequest(p.r)
+	return cloneRequest(p.r), nil
+}
+
 // RedeemCode reports a used code as Conflict even after it expired: a
 // replay is worth detecting (and revoking for) whenever it comes.
 func (f *fakeStore) RedeemCode(_ context.Context, hash string, now time.Time) (grant.Code, error) {
@@ -480,6 +535,27 @@ func (f *fakeStore) RevokeFamiliesOfCode(_ context.Context, codeHash string, now
 	n := 0
 	for id, fam := range f.families {
 		if fam.CodeHash == codeHash && fam.CodeHash != "" && fam.RevokedAt.IsZero() {
+			f.revokeFamilyLocked(id, now)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// RevokeFamiliesOfBinding revokes the families of a device binding and
+// counts those newly revoked.
+func (f *fakeStore) RevokeFamiliesOfBinding(_ context.Context, bindingID string, now time.Time) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.injected("RevokeFamiliesOfBinding"); err != nil {
+		return 0, err
+	}
+	if bindingID == "" {
+		return 0, fault.New(fault.Invalid, "fake.RevokeFamiliesOfBinding", "")
+	}
+	n := 0
+	for id, fam := range f.families {
+		if fam.BindingID == bindingID && fam.RevokedAt.IsZero() {
 			f.revokeFamilyLocked(id, now)
 			n++
 		}

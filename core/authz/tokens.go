@@ -124,7 +124,7 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 	fam := grant.Family{
 		ID: grant.NewID(), ClientID: c.ID, Subject: r.Login.Subject, Scopes: r.Scopes,
 		AuthTime: r.Login.AuthTime, AMR: r.Login.AMR, ACR: r.Login.ACR, CodeHash: hash,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
+		BindingID: r.Login.BindingID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
 	}
 	at, atRec, err := s.mintAccess(ctx, c, fam, r.Scopes, now)
 	if err != nil {

@@ -66,7 +66,21 @@ type Client struct {
 	// AccessTokenTTL and IDTokenTTL override the server defaults when set.
 	AccessTokenTTL time.Duration
 	IDTokenTTL     time.Duration
-	CreatedAt      time.Time
+	// RequirePAR: the client must push its authorization requests (RFC
+	// 9126 §5); a plain authorization request is refused.
+	RequirePAR bool
+	// RequireDPoP: every token issued to the client is DPoP-bound (RFC
+	// 9449); a token request without a DPoP proof is refused.
+	RequireDPoP bool
+	// SectorIdentifier is the sector the client's pairwise subject
+	// identifiers are computed for (OpenID Connect Core §8.1): a DNS host
+	// name such as "portal.partner.example", in lower case, without
+	// scheme, port or path (SectorIdentifierOK). Clients of one sector
+	// see the same sub for a member, clients of different sectors cannot
+	// link theirs. Empty: the client gets the public sub. The operator
+	// configures it; Pforte fetches no sector_identifier_uri.
+	SectorIdentifier string
+	CreatedAt        time.Time
 }
 
 // Public reports whether the client cannot keep a secret.
@@ -171,6 +185,17 @@ func (c Client) Validate() error {
 	if c.AllowsGrant(GrantCode) && len(c.RedirectURIs) == 0 {
 		return bad("authorization_code needs at least one redirect URI")
 	}
+	if c.RequirePAR && !c.AllowsGrant(GrantCode) {
+		return bad("require_par needs the authorization_code grant")
+	}
+	if c.SectorIdentifier != "" {
+		if c.Kind == Service {
+			return bad("service clients have no member subject: no sector identifier")
+		}
+		if err := SectorIdentifierOK(c.SectorIdentifier); err != nil {
+			return bad(fault.PublicOf(err))
+		}
+	}
 	for _, r := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
@@ -178,6 +203,31 @@ func (c Client) Validate() error {
 		}
 		if u.Scheme == "http" && !isLoopbackIP(u) && u.Hostname() != "localhost" {
 			return bad("redirect URI " + r + " must use https (http only for loopback)")
+		}
+	}
+	return nil
+}
+
+// SectorIdentifierOK checks a sector identifier: a DNS host name of
+// labels of 1 to 63 lower-case letters, digits and inner hyphens, at most
+// 253 characters, not an IP address. Lower case only, so that one sector
+// is never written two ways (the pairwise sub is computed over the exact
+// string). A URL is refused rather than cut down to its host: the
+// configuration should say what is used. Errors: fault.Invalid.
+func SectorIdentifierOK(s string) error {
+	bad := fault.New(fault.Invalid, "client.SectorIdentifierOK",
+		"sector_identifier must be a lower-case host name such as portal.example (no scheme, port or path)")
+	if s == "" || len(s) > 253 || net.ParseIP(s) != nil {
+		return bad
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return bad
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return bad
+			}
 		}
 	}
 	return nil

@@ -23,6 +23,10 @@ type Challenge struct {
 	// Subject binds the challenge: the enrollment session id for
 	// Registration, the account or authorization request for Assertion.
 	Subject string
+	// Context is what else the challenge is bound to, e.g. the
+	// authorization request an app login answers; empty otherwise. The
+	// verifier refuses an answer given in another context.
+	Context string
 	// State is the key verifier's opaque ceremony state (it contains the
 	// challenge bytes).
 	State     []byte

@@ -25,6 +25,10 @@ type AuthRequest struct {
 	ACRValues []string
 	UILocales []string
 	LoginHint string
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the JWK SHA-256
+	// thumbprint (RFC 7638, base64url) of the key the client will prove
+	// possession of at the token endpoint; empty when absent.
+	DPoPJKT   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// Login is set once the member has authenticated.
@@ -37,6 +41,9 @@ type Login struct {
 	AuthTime time.Time
 	AMR      []string
 	ACR      string
+	// BindingID is the device binding that authenticated; empty for a
+	// password login.
+	BindingID string
 }
 
 // Code is an issued authorization code. Only its hash is stored.
@@ -61,7 +68,15 @@ type Family struct {
 	ACR      string
 	// CodeHash is the code the family was issued for, so that a replayed
 	// code revokes what it issued.
-	CodeHash  string
+	CodeHash string
+	// BindingID is the device binding the login was made with; empty for
+	// a password login. Revoking the binding revokes the family
+	// (store.Tokens.RevokeFamiliesOfBinding).
+	BindingID string
+	// DPoPJKT is the JWK SHA-256 thumbprint (RFC 7638, base64url) of the
+	// key the family's refresh tokens are bound to (RFC 9449 §5): a
+	// refresh needs a DPoP proof with that key. Empty: unbound.
+	DPoPJKT   string
 	CreatedAt time.Time
 	// ExpiresAt is the absolute limit of the family.
 	ExpiresAt time.Time
@@ -86,11 +101,14 @@ type RefreshToken struct {
 // AccessToken records an issued JWT access token so that revocation and
 // introspection can see it.
 type AccessToken struct {
-	JTI       string
-	FamilyID  string // empty for client_credentials tokens
-	ClientID  string
-	Subject   string
-	Scopes    []string
+	JTI      string
+	FamilyID string // empty for client_credentials tokens
+	ClientID string
+	Subject  string
+	Scopes   []string
+	// DPoPJKT is the JWK SHA-256 thumbprint of the key the token is bound
+	// to (its cnf.jkt, RFC 9449 §6); empty for a bearer token.
+	DPoPJKT   string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time

@@ -140,4 +140,8 @@ type Authentication struct {
 	Proofing Level
 	AMR      []string
 	Time     time.Time
+	// BindingID is the device binding whose key authenticated (app
+	// login); empty for a password login. Tokens issued from the login
+	// are tied to it, so that revoking the binding revokes them.
+	BindingID string
 }

@@ -1,0 +1,59 @@
+package authz_test
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/pforte-id/pforte/core/loa"
+)
+
+// The device binding a login was made with travels from the
+// authentication through the code into the token family, so that revoking
+// the binding can revoke what the login issued.
+func TestBindingIDReachesTheFamily(t *testing.T) {
+	for _, tt := range []struct{ name, binding string }{
+		{"device login", "bind-1"},
+		{"password login", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			req, v := request("web", webRedirect, "openid")
+			r, err := e.svc.Authorize(e.ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := loa.Authentication{Subject: annaID, Proofing: loa.Substantial, Time: e.clock.Now(),
+				AMR: []string{loa.AMRHardware, loa.AMRPIN}, BindingID: tt.binding}
+			if tt.binding == "" {
+				a.AMR = []string{loa.AMRPassword}
+			}
+			to, err := e.svc.CompleteLogin(e.ctx, r.ID, a)
+			if err != nil {
+				t.Fatalf("CompleteLogin: %v", err)
+			}
+			u, err := url.Parse(to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := u.Query().Get("code")
+			c, ok := e.st.codes[hash(code)]
+			if !ok || c.Request.Login == nil {
+				t.Fatalf("no code with a login stored")
+			}
+			if c.Request.Login.BindingID != tt.binding {
+				t.Errorf("login BindingID = %q, want %q", c.Request.Login.BindingID, tt.binding)
+			}
+			if _, err := e.svc.ExchangeCode(e.ctx, e.client("web"), code, webRedirect, v); err != nil {
+				t.Fatalf("ExchangeCode: %v", err)
+			}
+			if n := len(e.st.families); n != 1 {
+				t.Fatalf("%d families, want 1", n)
+			}
+			for _, f := range e.st.families {
+				if f.BindingID != tt.binding {
+					t.Errorf("family BindingID = %q, want %q", f.BindingID, tt.binding)
+				}
+			}
+		})
+	}
+}
