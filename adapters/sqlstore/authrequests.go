@@ -28,17 +28,29 @@ type authRequestRow struct {
 	ACRValues           string         `db:"acr_values"`
 	UILocales           string         `db:"ui_locales"`
 	LoginHint           string         `db:"login_hint"`
+	DPoPJKT             string         `db:"dpop_jkt"`
 	CreatedAt           sql.NullInt64  `db:"created_at"`
 	ExpiresAt           int64          `db:"expires_at"`
 	LoginSubject        sql.NullString `db:"login_subject"`
 	LoginAuthTime       sql.NullInt64  `db:"login_auth_time"`
 	LoginAMR            sql.NullString `db:"login_amr"`
 	LoginACR            sql.NullString `db:"login_acr"`
+	LoginBindingID      sql.NullString `db:"login_binding_id"`
 }
 
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge,
-	code_challenge_method, prompt, max_age, acr_values, ui_locales, login_hint, created_at, expires_at,
-	login_subject, login_auth_time, login_amr, login_acr`
+	code_challenge_method, prompt, max_age, acr_values, ui_locales, login_hint, dpop_jkt, created_at,
+	expires_at, login_subject, login_auth_time, login_amr, login_acr, login_binding_id`
+
+// authRequestValues are the placeholders of authRequestColumns.
+const authRequestValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+// pending is the condition on auth_requests rows that are ordinary
+// authorization requests: not pushed, or pushed and taken by
+// ConsumePushedRequest. A pushed request waiting for its request_uri is
+// invisible to everything else, so that nobody can log in to it or learn
+// of it by its ID before the client has sent the member to it.
+const pending = `(request_uri_hash IS NULL OR request_uri_used_at IS NOT NULL)`
 
 func (r authRequestRow) request() (grant.AuthRequest, error) {
 	a := grant.AuthRequest{
@@ -51,6 +63,7 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 		CodeChallengeMethod: r.CodeChallengeMethod,
 		MaxAge:              fromDuration(r.MaxAge),
 		LoginHint:           r.LoginHint,
+		DPoPJKT:             r.DPoPJKT,
 		CreatedAt:           fromMS(r.CreatedAt),
 		ExpiresAt:           fromMSInt(r.ExpiresAt),
 	}
@@ -69,9 +82,10 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 	}
 	if r.LoginSubject.Valid {
 		l := &grant.Login{
-			Subject:  r.LoginSubject.String,
-			AuthTime: fromMS(r.LoginAuthTime),
-			ACR:      r.LoginACR.String,
+			Subject:   r.LoginSubject.String,
+			AuthTime:  fromMS(r.LoginAuthTime),
+			ACR:       r.LoginACR.String,
+			BindingID: r.LoginBindingID.String,
 		}
 		if l.AMR, err = fromOptList(r.LoginAMR); err != nil {
 			return a, err
@@ -84,23 +98,104 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 // loginArgs are the login_* column values of l (all NULL without a login).
 func loginArgs(l *grant.Login) []any {
 	if l == nil {
-		return []any{sql.NullString{}, sql.NullInt64{}, sql.NullString{}, sql.NullString{}}
+		return []any{sql.NullString{}, sql.NullInt64{}, sql.NullString{}, sql.NullString{}, sql.NullString{}}
 	}
-	return []any{l.Subject, ms(l.AuthTime), list(l.AMR), l.ACR}
+	return []any{l.Subject, ms(l.AuthTime), list(l.AMR), l.ACR, l.BindingID}
 }
 
-// CreateAuthRequest inserts r. Errors: Conflict when the ID exists.
-func (s *Store) CreateAuthRequest(ctx context.Context, r grant.AuthRequest) error {
-	args := append([]any{
+// authRequestArgs are the values of authRequestColumns for r.
+func authRequestArgs(r grant.AuthRequest) []any {
+	return append([]any{
 		r.ID, r.ClientID, r.RedirectURI, list(r.Scopes), r.State, r.Nonce, r.CodeChallenge,
 		r.CodeChallengeMethod, list(r.Prompt), duration(r.MaxAge), list(r.ACRValues), list(r.UILocales),
-		r.LoginHint, ms(r.CreatedAt), msInt(r.ExpiresAt),
+		r.LoginHint, r.DPoPJKT, ms(r.CreatedAt), msInt(r.ExpiresAt),
 	}, loginArgs(r.Login)...)
+}
+
+// CreateAuthRequest inserts r. Errors: Conflict when the ID exists (also
+// as a pushed request).
+func (s *Store) CreateAuthRequest(ctx context.Context, r grant.AuthRequest) error {
+	args := authRequestArgs(r)
 	return s.do(ctx, "sqlstore.CreateAuthRequest", func() error {
 		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+			VALUES (`+authRequestValues+`)`), args...)
 		return err
 	})
+}
+
+// CreatePushedRequest stores r as a pushed request under requestURIHash,
+// usable until expiresAt; it stays hidden (see pending) until
+// ConsumePushedRequest takes it. Errors: Conflict when r.ID or
+// requestURIHash exists; Invalid when requestURIHash is empty, r has a
+// login, or expiresAt is after r.ExpiresAt.
+func (s *Store) CreatePushedRequest(ctx context.Context, r grant.AuthRequest, requestURIHash string, expiresAt time.Time) error {
+	const op = "sqlstore.CreatePushedRequest"
+	switch {
+	case requestURIHash == "":
+		return fault.New(fault.Invalid, op, "a pushed request needs its request_uri hash")
+	case r.Login != nil:
+		return fault.New(fault.Invalid, op, "a pushed request has no login")
+	case msInt(expiresAt) > msInt(r.ExpiresAt):
+		return fault.New(fault.Invalid, op, "the request_uri would outlive its request")
+	}
+	args := append(authRequestArgs(r), requestURIHash, msInt(expiresAt))
+	return s.do(ctx, op, func() error {
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`,
+				request_uri_hash, request_uri_expires_at)
+			VALUES (`+authRequestValues+`, ?, ?)`), args...)
+		return err
+	})
+}
+
+// ConsumePushedRequest takes the pushed request under requestURIHash for
+// clientID: one conditional UPDATE … RETURNING sets request_uri_used_at,
+// so exactly one of concurrent callers gets the row, which from then on is
+// an ordinary pending request. The losers and every other refusal read the
+// row to say why. Errors: NotFound (unknown or used); Forbidden (another
+// client's; left unused); Expired (request_uri_expires_at <= now).
+func (s *Store) ConsumePushedRequest(ctx context.Context, requestURIHash, clientID string, now time.Time) (grant.AuthRequest, error) {
+	const op = "sqlstore.ConsumePushedRequest"
+	var a grant.AuthRequest
+	err := s.do(ctx, op, func() error {
+		var r authRequestRow
+		err := s.db.GetContext(ctx, &r, s.db.Rebind(`UPDATE auth_requests SET request_uri_used_at = ?
+			WHERE request_uri_hash = ? AND request_uri_used_at IS NULL AND client_id = ?
+			  AND request_uri_expires_at > ?
+			RETURNING `+authRequestColumns), msInt(now), requestURIHash, clientID, msInt(now))
+		if err == nil {
+			a, err = r.request()
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var why struct {
+			ClientID  string        `db:"client_id"`
+			ExpiresAt int64         `db:"request_uri_expires_at"`
+			UsedAt    sql.NullInt64 `db:"request_uri_used_at"`
+		}
+		err = s.db.GetContext(ctx, &why, s.db.Rebind(`SELECT client_id, request_uri_expires_at, request_uri_used_at
+			FROM auth_requests WHERE request_uri_hash = ?`), requestURIHash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fault.New(fault.NotFound, op, "")
+		case err != nil:
+			return err
+		case why.UsedAt.Valid:
+			return fault.New(fault.NotFound, op, "")
+		case why.ClientID != clientID:
+			return fault.New(fault.Forbidden, op, "")
+		case why.ExpiresAt <= msInt(now):
+			return fault.New(fault.Expired, op, "")
+		}
+		// Unused, this client's and valid, yet the UPDATE missed it: only a
+		// clock running backwards between the two statements does that.
+		return fault.New(fault.Internal, op, "")
+	})
+	if err != nil {
+		return grant.AuthRequest{}, err
+	}
+	return a, nil
 }
 
 // AuthRequestByID returns request id, expired or not. Errors: NotFound.
@@ -108,7 +203,7 @@ func (s *Store) AuthRequestByID(ctx context.Context, id string) (grant.AuthReque
 	var a grant.AuthRequest
 	err := s.do(ctx, "sqlstore.AuthRequestByID", func() error {
 		var r authRequestRow
-		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+authRequestColumns+` FROM auth_requests WHERE id = ?`), id); err != nil {
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+authRequestColumns+` FROM auth_requests WHERE id = ? AND `+pending), id); err != nil {
 			return err
 		}
 		var err error
@@ -127,8 +222,8 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, l grant.Logi
 	args := append(loginArgs(&l), id, msInt(now))
 	return s.do(ctx, op, func() error {
 		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE auth_requests
-			SET login_subject = ?, login_auth_time = ?, login_amr = ?, login_acr = ?
-			WHERE id = ? AND login_subject IS NULL AND expires_at > ?`), args...)
+			SET login_subject = ?, login_auth_time = ?, login_amr = ?, login_acr = ?, login_binding_id = ?
+			WHERE id = ? AND login_subject IS NULL AND expires_at > ? AND `+pending), args...)
 		if err != nil || n == 1 {
 			return err
 		}
@@ -137,7 +232,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, l grant.Logi
 			ExpiresAt    int64          `db:"expires_at"`
 			LoginSubject sql.NullString `db:"login_subject"`
 		}
-		err = s.db.GetContext(ctx, &why, s.db.Rebind(`SELECT expires_at, login_subject FROM auth_requests WHERE id = ?`), id)
+		err = s.db.GetContext(ctx, &why, s.db.Rebind(`SELECT expires_at, login_subject FROM auth_requests WHERE id = ? AND `+pending), id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fault.New(fault.NotFound, op, "")
@@ -167,6 +262,7 @@ type codeRequest struct {
 	ACRValues           []string   `json:"acr_values,omitempty"`
 	UILocales           []string   `json:"ui_locales,omitempty"`
 	LoginHint           string     `json:"login_hint,omitempty"`
+	DPoPJKT             string     `json:"dpop_jkt,omitempty"`
 	CreatedAt           *int64     `json:"created_at,omitempty"`
 	ExpiresAt           *int64     `json:"expires_at,omitempty"`
 	Login               *codeLogin `json:"login,omitempty"`
@@ -177,6 +273,8 @@ type codeLogin struct {
 	AuthTime *int64   `json:"auth_time,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
+	// BindingID is absent in snapshots written before 00005: "".
+	BindingID string `json:"binding_id,omitempty"`
 }
 
 func msPtr(t time.Time) *int64 {
@@ -199,7 +297,7 @@ func encodeRequest(r grant.AuthRequest) (string, error) {
 		ID: r.ID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, Scopes: r.Scopes,
 		State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: r.CodeChallengeMethod, Prompt: r.Prompt, ACRValues: r.ACRValues,
-		UILocales: r.UILocales, LoginHint: r.LoginHint,
+		UILocales: r.UILocales, LoginHint: r.LoginHint, DPoPJKT: r.DPoPJKT,
 		CreatedAt: msPtr(r.CreatedAt), ExpiresAt: msPtr(r.ExpiresAt),
 	}
 	if r.MaxAge != nil {
@@ -207,7 +305,8 @@ func encodeRequest(r grant.AuthRequest) (string, error) {
 		c.MaxAge = &v
 	}
 	if r.Login != nil {
-		c.Login = &codeLogin{Subject: r.Login.Subject, AuthTime: msPtr(r.Login.AuthTime), AMR: r.Login.AMR, ACR: r.Login.ACR}
+		c.Login = &codeLogin{Subject: r.Login.Subject, AuthTime: msPtr(r.Login.AuthTime), AMR: r.Login.AMR, ACR: r.Login.ACR,
+			BindingID: r.Login.BindingID}
 	}
 	b, err := json.Marshal(c)
 	return string(b), err
@@ -223,14 +322,15 @@ func decodeRequest(s string) (grant.AuthRequest, error) {
 		State: c.State, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge,
 		CodeChallengeMethod: c.CodeChallengeMethod, Prompt: nilIfEmpty(c.Prompt),
 		ACRValues: nilIfEmpty(c.ACRValues), UILocales: nilIfEmpty(c.UILocales), LoginHint: c.LoginHint,
-		CreatedAt: fromMSPtr(c.CreatedAt), ExpiresAt: fromMSPtr(c.ExpiresAt),
+		DPoPJKT: c.DPoPJKT, CreatedAt: fromMSPtr(c.CreatedAt), ExpiresAt: fromMSPtr(c.ExpiresAt),
 	}
 	if c.MaxAge != nil {
 		d := time.Duration(*c.MaxAge)
 		r.MaxAge = &d
 	}
 	if c.Login != nil {
-		r.Login = &grant.Login{Subject: c.Login.Subject, AuthTime: fromMSPtr(c.Login.AuthTime), AMR: nilIfEmpty(c.Login.AMR), ACR: c.Login.ACR}
+		r.Login = &grant.Login{Subject: c.Login.Subject, AuthTime: fromMSPtr(c.Login.AuthTime), AMR: nilIfEmpty(c.Login.AMR),
+			ACR: c.Login.ACR, BindingID: c.Login.BindingID}
 	}
 	return r, nil
 }
@@ -254,13 +354,13 @@ func (s *Store) IssueCode(ctx context.Context, c grant.Code) error {
 		return fault.Wrap(fault.Internal, op, err)
 	}
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
-		n, err := exec(ctx, tx, tx.Rebind(`DELETE FROM auth_requests WHERE id = ? AND login_subject IS NOT NULL`), c.Request.ID)
+		n, err := exec(ctx, tx, tx.Rebind(`DELETE FROM auth_requests WHERE id = ? AND login_subject IS NOT NULL AND `+pending), c.Request.ID)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			var one int
-			err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM auth_requests WHERE id = ?`), c.Request.ID)
+			err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM auth_requests WHERE id = ? AND `+pending), c.Request.ID)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				return fault.New(fault.NotFound, op, "")

@@ -24,31 +24,39 @@ type clientRow struct {
 	Scopes                 string        `db:"scopes"`
 	AccessTokenTTL         int64         `db:"access_token_ttl"`
 	IDTokenTTL             int64         `db:"id_token_ttl"`
+	RequirePAR             bool          `db:"require_par"`
+	RequireDPoP            bool          `db:"require_dpop"`
+	SectorIdentifier       string        `db:"sector_identifier"`
 	CreatedAt              sql.NullInt64 `db:"created_at"`
 }
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
-	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, created_at`
+	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
+	sector_identifier, created_at`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
-		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), ms(c.CreatedAt),
+		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
+		ms(c.CreatedAt),
 	}
 }
 
 func (r clientRow) client() (client.Client, error) {
 	c := client.Client{
-		ID:             r.ID,
-		Name:           r.Name,
-		Kind:           client.Kind(r.Kind),
-		AuthMethod:     client.AuthMethod(r.AuthMethod),
-		SecretHash:     r.SecretHash,
-		JWKS:           fromBlob(r.JWKS),
-		AccessTokenTTL: time.Duration(r.AccessTokenTTL),
-		IDTokenTTL:     time.Duration(r.IDTokenTTL),
-		CreatedAt:      fromMS(r.CreatedAt),
+		ID:               r.ID,
+		Name:             r.Name,
+		Kind:             client.Kind(r.Kind),
+		AuthMethod:       client.AuthMethod(r.AuthMethod),
+		SecretHash:       r.SecretHash,
+		JWKS:             fromBlob(r.JWKS),
+		AccessTokenTTL:   time.Duration(r.AccessTokenTTL),
+		IDTokenTTL:       time.Duration(r.IDTokenTTL),
+		RequirePAR:       r.RequirePAR,
+		RequireDPoP:      r.RequireDPoP,
+		SectorIdentifier: r.SectorIdentifier,
+		CreatedAt:        fromMS(r.CreatedAt),
 	}
 	var err error
 	for _, f := range []struct {
@@ -67,7 +75,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -88,7 +96,8 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 				grant_types = excluded.grant_types, scopes = excluded.scopes,
 				access_token_ttl = excluded.access_token_ttl, id_token_ttl = excluded.id_token_ttl,
-				created_at = excluded.created_at`), clientArgs(c)...)
+				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
+				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at`), clientArgs(c)...)
 		return err
 	})
 }

@@ -197,7 +197,11 @@ func (s *Store) ListBindings(ctx context.Context, accountID string) ([]device.Bi
 // f runs again, on a fresh read, when the transaction is retried (a busy
 // database, a deadlock); only the run whose changes were committed counts.
 // When f returns false nothing is written and the binding is returned as
-// read. Returns the binding as stored afterwards.
+// read. When the stored status is Revoked or Suspect, the binding's token
+// families are revoked in the same transaction, at RevokedAt or, when
+// that is zero (Suspect), at the time of this call: the row lock orders
+// this against a CreateFamily for the binding (see there). Returns the
+// binding as stored afterwards.
 // Errors: NotFound; Invalid when f changed what identifies the binding
 // (ID, account, enrollment, platform, credential id, public key, AAGUID,
 // attestation format, creation time) — nothing is written then.
@@ -229,6 +233,15 @@ func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.B
 			return err
 		}
 		out = stored.binding()
+		if endsFamilies(out.Status) {
+			at := out.RevokedAt
+			if at.IsZero() {
+				at = time.Now()
+			}
+			if _, err := revokeFamiliesOf(ctx, tx, at, `?`, id); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -256,26 +269,39 @@ func sameIdentity(a, b device.Binding) bool {
 }
 
 // RevokeBindings revokes the account's bindings that are not revoked yet,
-// except keep (empty: all), in one UPDATE, and returns how many. Idempotent:
-// a revoked binding keeps its first RevokedAt.
+// except keep (empty: all), in one UPDATE, and returns how many; then, in
+// the same transaction, it revokes the active token families of the
+// account's revoked and suspect bindings other than keep. The UPDATE holds
+// the rows of the bindings it revoked, which orders it against a
+// CreateFamily for one of them (see there); families of bindings revoked
+// or flagged earlier are revoked again only if something left them
+// active. Idempotent: a revoked binding keeps its first RevokedAt, a
+// revoked family its first revocation time.
 func (s *Store) RevokeBindings(ctx context.Context, accountID, keep string, now time.Time) (int, error) {
 	var n int64
-	err := s.do(ctx, "sqlstore.RevokeBindings", func() error {
+	err := s.inTx(ctx, "sqlstore.RevokeBindings", func(tx *sqlx.Tx) error {
 		var err error
-		n, err = exec(ctx, s.db, s.db.Rebind(`UPDATE device_bindings SET status = ?, revoked_at = ?
+		n, err = exec(ctx, tx, tx.Rebind(`UPDATE device_bindings SET status = ?, revoked_at = ?
 				WHERE account_id = ? AND status <> ? AND id <> ?`),
 			string(device.Revoked), ms(now), accountID, string(device.Revoked), keep)
+		if err != nil {
+			return err
+		}
+		_, err = revokeFamiliesOf(ctx, tx, now, `SELECT id FROM device_bindings
+				WHERE account_id = ? AND id <> ? AND status IN (?, ?)`,
+			accountID, keep, string(device.Revoked), string(device.Suspect))
 		return err
 	})
 	return int(n), err
 }
 
-const challengeColumns = `id, purpose, subject, state, created_at, expires_at`
+const challengeColumns = `id, purpose, subject, context, state, created_at, expires_at`
 
 type challengeRow struct {
 	ID        string        `db:"id"`
 	Purpose   string        `db:"purpose"`
 	Subject   string        `db:"subject"`
+	Context   string        `db:"context"`
 	State     []byte        `db:"state"`
 	CreatedAt sql.NullInt64 `db:"created_at"`
 	ExpiresAt int64         `db:"expires_at"`
@@ -284,8 +310,8 @@ type challengeRow struct {
 // CreateChallenge stores c. Errors: Conflict on a duplicate ID.
 func (s *Store) CreateChallenge(ctx context.Context, c device.Challenge) error {
 	return s.do(ctx, "sqlstore.CreateChallenge", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-			c.ID, string(c.Purpose), c.Subject, blob(c.State), ms(c.CreatedAt), msInt(c.ExpiresAt))
+		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, string(c.Purpose), c.Subject, c.Context, blob(c.State), ms(c.CreatedAt), msInt(c.ExpiresAt))
 		return err
 	})
 }
@@ -310,6 +336,7 @@ func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) 
 		ID:        r.ID,
 		Purpose:   device.Purpose(r.Purpose),
 		Subject:   r.Subject,
+		Context:   r.Context,
 		State:     fromBlob(r.State),
 		CreatedAt: fromMS(r.CreatedAt),
 		ExpiresAt: fromMSInt(r.ExpiresAt),

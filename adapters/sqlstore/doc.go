@@ -56,6 +56,17 @@
 // DELETE … RETURNING. The audit log (audit_events) is append-only: the
 // adapter inserts and reads it and has no UPDATE or DELETE of it.
 //
+// App login (00005): a pushed authorization request is a row of
+// auth_requests with request_uri_hash set; every other method sees only
+// rows whose request_uri is used or absent, and ConsumePushedRequest is one
+// conditional UPDATE … RETURNING that sets request_uri_used_at. Token
+// families carry the device binding of their login (binding_id, indexed).
+// A family of a binding and the binding's revocation meet on the binding's
+// row: CreateFamily reads it FOR UPDATE and refuses a revoked or suspect
+// binding; RevokeBindings and UpdateBinding change the row and then, in the
+// same transaction, revoke the binding's families (CreateFamily explains
+// the interleavings).
+//
 // Authorization codes outlive their expiry by store.CodeRetention before
 // DeleteExpired removes them, so that a late replay is still a replay.
 //

@@ -8,24 +8,26 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 )
 
 const insertFamily = `INSERT INTO token_families
-	(id, client_id, subject, scopes, auth_time, amr, acr, code_hash, created_at, expires_at, revoked_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(id, client_id, subject, scopes, auth_time, amr, acr, code_hash, binding_id, dpop_jkt,
+	 created_at, expires_at, revoked_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertRefreshToken = `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, used_at)
 	VALUES (?, ?, ?, ?, ?)`
 
 const insertAccessToken = `INSERT INTO access_tokens
-	(jti, family_id, client_id, subject, scopes, issued_at, expires_at, revoked_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	(jti, family_id, client_id, subject, scopes, dpop_jkt, issued_at, expires_at, revoked_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func accessTokenArgs(at grant.AccessToken, familyID string) []any {
 	fam := sql.NullString{String: familyID, Valid: familyID != ""}
-	return []any{at.JTI, fam, at.ClientID, at.Subject, list(at.Scopes), ms(at.IssuedAt), msInt(at.ExpiresAt), ms(at.RevokedAt)}
+	return []any{at.JTI, fam, at.ClientID, at.Subject, list(at.Scopes), at.DPoPJKT, ms(at.IssuedAt), msInt(at.ExpiresAt), ms(at.RevokedAt)}
 }
 
 // sameFamily checks that a token handed in for family id names no other family.
@@ -70,6 +72,15 @@ func sameFamily(op, tokenFamily, id string) error {
 // after store.CodeRetention) matches no row and does not stop the insert;
 // codes are kept long past any exchange, so the winner of RedeemCode always
 // finds its code here.
+//
+// A family of a device login (f.BindingID set) is ordered against the
+// revocation of its binding the same way, on the binding's row:
+// bindingUsable reads it FOR UPDATE, and RevokeBindings and UpdateBinding
+// change it (holding its lock) before they revoke the binding's families
+// in the same transaction. If CreateFamily goes first, the revocation's
+// UPDATE of token_families runs after its commit and revokes the new
+// family; if the revocation goes first, CreateFamily reads the revoked
+// status and stores nothing.
 func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error {
 	const op = "sqlstore.CreateFamily"
 	if rt != nil {
@@ -86,9 +97,14 @@ func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.Refr
 				return err
 			}
 		}
+		if f.BindingID != "" {
+			if err := s.bindingUsable(ctx, tx, op, f.BindingID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(insertFamily),
 			f.ID, f.ClientID, f.Subject, list(f.Scopes), ms(f.AuthTime), list(f.AMR), f.ACR, f.CodeHash,
-			ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt)); err != nil {
+			f.BindingID, f.DPoPJKT, ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt)); err != nil {
 			return err
 		}
 		if rt != nil {
@@ -123,6 +139,55 @@ func codeNotReplayed(ctx context.Context, tx *sqlx.Tx, op, hash string) error {
 	return fault.New(fault.Conflict, op, "")
 }
 
+// bindingUsable locks the row of device binding id and fails with
+// Forbidden when it is gone, revoked or suspect: a family may not be
+// stored for a key whose families a revocation has ended (see
+// CreateFamily).
+func (s *Store) bindingUsable(ctx context.Context, tx *sqlx.Tx, op, id string) error {
+	var status string
+	err := tx.GetContext(ctx, &status, tx.Rebind(`SELECT status FROM device_bindings WHERE id = ?`+s.forUpdate()), id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fault.New(fault.Forbidden, op, "")
+	case err != nil:
+		return err
+	case endsFamilies(device.Status(status)):
+		return fault.New(fault.Forbidden, op, "")
+	}
+	return nil
+}
+
+// endsFamilies reports whether a binding in status st may no longer have
+// active token families: revoked, or suspected of being cloned.
+func endsFamilies(st device.Status) bool { return st == device.Revoked || st == device.Suspect }
+
+// revokeFamiliesOf revokes, at now, the active families of the device
+// bindings the subquery bindings (a SELECT of ids, with args) names, in
+// transaction tx, and returns how many.
+func revokeFamiliesOf(ctx context.Context, tx *sqlx.Tx, now time.Time, bindings string, args ...any) (int64, error) {
+	return exec(ctx, tx, tx.Rebind(`UPDATE token_families SET revoked_at = ?
+		WHERE revoked_at IS NULL AND binding_id IN (`+bindings+`)`), append([]any{msInt(now)}, args...)...)
+}
+
+// RevokeFamiliesOfBinding revokes the active families of device binding
+// bindingID in one UPDATE (on the binding_id index) and returns how many.
+// Idempotent: revoked families keep their first revocation time.
+// Errors: Invalid for an empty bindingID.
+func (s *Store) RevokeFamiliesOfBinding(ctx context.Context, bindingID string, now time.Time) (int, error) {
+	const op = "sqlstore.RevokeFamiliesOfBinding"
+	if bindingID == "" {
+		return 0, fault.New(fault.Invalid, op, "no binding named: an empty binding id would name every password login")
+	}
+	var n int64
+	err := s.do(ctx, op, func() error {
+		var err error
+		n, err = exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = ?
+			WHERE binding_id = ? AND revoked_at IS NULL`), msInt(now), bindingID)
+		return err
+	})
+	return int(n), err
+}
+
 type familyRow struct {
 	ID        string        `db:"f_id"`
 	ClientID  string        `db:"f_client_id"`
@@ -132,6 +197,8 @@ type familyRow struct {
 	AMR       string        `db:"f_amr"`
 	ACR       string        `db:"f_acr"`
 	CodeHash  string        `db:"f_code_hash"`
+	BindingID string        `db:"f_binding_id"`
+	DPoPJKT   string        `db:"f_dpop_jkt"`
 	CreatedAt sql.NullInt64 `db:"f_created_at"`
 	ExpiresAt int64         `db:"f_expires_at"`
 	RevokedAt sql.NullInt64 `db:"f_revoked_at"`
@@ -139,8 +206,8 @@ type familyRow struct {
 
 const familyColumns = `f.id AS f_id, f.client_id AS f_client_id, f.subject AS f_subject,
 	f.scopes AS f_scopes, f.auth_time AS f_auth_time, f.amr AS f_amr, f.acr AS f_acr,
-	f.code_hash AS f_code_hash, f.created_at AS f_created_at, f.expires_at AS f_expires_at,
-	f.revoked_at AS f_revoked_at`
+	f.code_hash AS f_code_hash, f.binding_id AS f_binding_id, f.dpop_jkt AS f_dpop_jkt,
+	f.created_at AS f_created_at, f.expires_at AS f_expires_at, f.revoked_at AS f_revoked_at`
 
 func (r familyRow) family() (grant.Family, error) {
 	f := grant.Family{
@@ -150,6 +217,8 @@ func (r familyRow) family() (grant.Family, error) {
 		AuthTime:  fromMS(r.AuthTime),
 		ACR:       r.ACR,
 		CodeHash:  r.CodeHash,
+		BindingID: r.BindingID,
+		DPoPJKT:   r.DPoPJKT,
 		CreatedAt: fromMS(r.CreatedAt),
 		ExpiresAt: fromMSInt(r.ExpiresAt),
 		RevokedAt: fromMS(r.RevokedAt),
@@ -316,6 +385,7 @@ type accessRow struct {
 	ClientID  string         `db:"client_id"`
 	Subject   string         `db:"subject"`
 	Scopes    string         `db:"scopes"`
+	DPoPJKT   string         `db:"dpop_jkt"`
 	IssuedAt  sql.NullInt64  `db:"issued_at"`
 	ExpiresAt int64          `db:"expires_at"`
 	RevokedAt sql.NullInt64  `db:"revoked_at"`
@@ -328,7 +398,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (grant.AccessToken,
 	var at grant.AccessToken
 	err := s.do(ctx, "sqlstore.AccessToken", func() error {
 		var r accessRow
-		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT a.jti, a.family_id, a.client_id, a.subject, a.scopes,
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT a.jti, a.family_id, a.client_id, a.subject, a.scopes, a.dpop_jkt,
 				a.issued_at, a.expires_at, COALESCE(a.revoked_at, f.revoked_at) AS revoked_at
 			FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id
 			WHERE a.jti = ?`), jti); err != nil {
@@ -339,6 +409,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (grant.AccessToken,
 			FamilyID:  r.FamilyID.String,
 			ClientID:  r.ClientID,
 			Subject:   r.Subject,
+			DPoPJKT:   r.DPoPJKT,
 			IssuedAt:  fromMS(r.IssuedAt),
 			ExpiresAt: fromMSInt(r.ExpiresAt),
 			RevokedAt: fromMS(r.RevokedAt),

@@ -33,12 +33,20 @@ type Devices interface {
 	// once when the transaction is retried; it must depend only on its
 	// argument. f may not change what identifies the binding (ID,
 	// AccountID, EnrollmentID, Platform, CredentialID, PublicKey, AAGUID,
-	// AttestationFormat, CreatedAt). Returns the binding as stored
-	// afterwards. Errors: NotFound; Invalid (f changed an identifying
-	// field; nothing is stored); those of the database.
+	// AttestationFormat, CreatedAt). When the stored Status is Revoked or
+	// Suspect afterwards, the same transaction revokes the token families
+	// of the binding (as Tokens.RevokeFamiliesOfBinding does, at the
+	// binding's RevokedAt, or the store's clock when that is zero, as for
+	// Suspect), so that a revoked or possibly cloned key leaves no refresh
+	// token behind. Returns the binding as stored afterwards.
+	// Errors: NotFound; Invalid (f changed an identifying field; nothing is
+	// stored); those of the database.
 	UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error)
 	// RevokeBindings revokes the account's bindings that are not revoked
-	// yet, except keep (empty: all), and returns how many. Idempotent.
+	// yet, except keep (empty: all), and returns how many. In the same
+	// transaction it revokes the token families of the account's revoked
+	// and suspect bindings other than keep (Tokens.RevokeFamiliesOfBinding),
+	// so that nothing issued through a revoked key survives. Idempotent.
 	RevokeBindings(ctx context.Context, accountID, keep string, now time.Time) (int, error)
 }
 

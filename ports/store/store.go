@@ -74,8 +74,34 @@ type AuthRequests interface {
 	// the caller can revoke what it issued (Tokens.RevokeFamiliesOfCode);
 	// Expired when it is unused and ExpiresAt <= now.
 	RedeemCode(ctx context.Context, hash string, now time.Time) (grant.Code, error)
+	// CreatePushedRequest stores r as a pushed authorization request (RFC
+	// 9126) under requestURIHash, the grant.Hash of the request_uri's
+	// secret part; the request_uri can be used until expiresAt (exclusive).
+	// Until ConsumePushedRequest takes it, r is not a pending request:
+	// AuthRequestByID, CompleteAuthRequest and IssueCode do not see it
+	// (NotFound). r.ExpiresAt is the end of the request itself, as for
+	// CreateAuthRequest, and may not be before expiresAt: the request_uri
+	// cannot outlive its request.
+	// Errors: Conflict when r.ID or requestURIHash exists; Invalid when
+	// requestURIHash is empty, r has a login, or expiresAt is after
+	// r.ExpiresAt.
+	CreatePushedRequest(ctx context.Context, r grant.AuthRequest, requestURIHash string, expiresAt time.Time) error
+	// ConsumePushedRequest takes the pushed request stored under
+	// requestURIHash for client clientID, once: exactly one of concurrent
+	// callers gets it. From then on it is an ordinary pending
+	// authorization request under its own ID (AuthRequestByID,
+	// CompleteAuthRequest and IssueCode see it, with the ExpiresAt it was
+	// pushed with), so that the login continues with it; the request_uri
+	// is spent. Errors, in the order they are checked: NotFound for an
+	// unknown hash or one used before (also after its request has gone
+	// on to a code); Forbidden when the request was pushed by another
+	// client than clientID — it stays unused, so a stolen request_uri
+	// does not let another client spend it; Expired when expiresAt <= now
+	// (it stays unused and DeleteExpired removes it with its request).
+	ConsumePushedRequest(ctx context.Context, requestURIHash, clientID string, now time.Time) (grant.AuthRequest, error)
 	// DeleteExpired removes requests that expired strictly before now
-	// (ExpiresAt < now) and codes whose ExpiresAt + CodeRetention < now, and
+	// (ExpiresAt < now), pushed or not, and codes whose
+	// ExpiresAt + CodeRetention < now, and
 	// returns how many rows went. A type that implements both AuthRequests
 	// and Tokens serves both with one method, which clears everything
 	// expired.
@@ -99,6 +125,14 @@ type Tokens interface {
 	// in one transaction; the tokens are stored under f.ID. When it fails,
 	// nothing of it is stored.
 	//
+	// When f.BindingID is not empty, the family is stored only while that
+	// device binding exists and is neither Revoked nor Suspect, checked
+	// atomically with the insert against Devices.RevokeBindings and
+	// Devices.UpdateBinding: whatever the interleaving with a revocation of
+	// the binding, either CreateFamily fails with Forbidden or the family
+	// it created is revoked. (This closes the gap between a device login
+	// and its code exchange, in which a revocation finds no family yet.)
+	//
 	// When f.CodeHash is not empty and names a code that
 	// RevokeFamiliesOfCode has marked replayed, it creates nothing and
 	// returns Conflict. The check is atomic with the insert: whatever the
@@ -110,8 +144,10 @@ type Tokens interface {
 	// does not hold (unknown, or removed by DeleteExpired) has no mark.
 	//
 	// Errors: Conflict when the code was replayed, or on a duplicate family
-	// ID, refresh token hash or access token JTI; Invalid when rt or at names
-	// a family other than f.ID (an empty FamilyID is taken as f.ID).
+	// ID, refresh token hash or access token JTI; Forbidden when
+	// f.BindingID names a binding that is gone, revoked or suspect;
+	// Invalid when rt or at names a family other than f.ID (an empty
+	// FamilyID is taken as f.ID).
 	CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error
 	// RefreshToken returns the refresh token with hash and its family.
 	// Errors: NotFound.
@@ -140,6 +176,16 @@ type Tokens interface {
 	// code stays valid, whichever of the two comes first. Idempotent; an
 	// unknown code is not an error (there is nothing to mark).
 	RevokeFamiliesOfCode(ctx context.Context, codeHash string, now time.Time) (int, error)
+	// RevokeFamiliesOfBinding revokes every family whose BindingID is
+	// bindingID (the app logins made with that device key) and returns how
+	// many were newly revoked (0 is not an error); their refresh and access
+	// tokens stop working. Idempotent: the first revocation time stays.
+	// Devices.RevokeBindings and Devices.UpdateBinding do this themselves
+	// for the bindings they revoke; this method is for callers that end a
+	// binding's sessions without revoking the binding (log out the app).
+	// Errors: Invalid for an empty bindingID (it would name every password
+	// login).
+	RevokeFamiliesOfBinding(ctx context.Context, bindingID string, now time.Time) (int, error)
 	// CreateAccessToken records a token issued without a family
 	// (client_credentials). Errors: Conflict on a duplicate JTI.
 	CreateAccessToken(ctx context.Context, at grant.AccessToken) error

@@ -301,6 +301,7 @@ func newChallenge(id string, created time.Time) device.Challenge {
 		ID:        id,
 		Purpose:   device.Registration,
 		Subject:   "enr-1",
+		Context:   "req-1",
 		State:     []byte{0x00, '{', '"', 'c', '"', ':', 0xff, 0xfe, '}'},
 		CreatedAt: created,
 		ExpiresAt: created.Add(device.ChallengeTTL),

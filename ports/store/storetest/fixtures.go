@@ -67,6 +67,9 @@ func newClient(id string) client.Client {
 		Scopes:                 []string{"openid", "profile", "email"},
 		AccessTokenTTL:         4*time.Minute + 30*time.Second,
 		IDTokenTTL:             3 * time.Minute,
+		RequirePAR:             true,
+		RequireDPoP:            true,
+		SectorIdentifier:       "portal.example",
 		CreatedAt:              t0,
 	}
 }
@@ -87,6 +90,7 @@ func newAuthRequest(id string) grant.AuthRequest {
 		ACRValues:           []string{"http://eidas.europa.eu/LoA/high", "http://eidas.europa.eu/LoA/substantial"},
 		UILocales:           []string{"de-DE", "en"},
 		LoginHint:           "X000000001",
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		CreatedAt:           t0.Add(-time.Minute),
 		ExpiresAt:           t0.Add(10 * time.Minute),
 	}
@@ -94,10 +98,11 @@ func newAuthRequest(id string) grant.AuthRequest {
 
 func newLogin() grant.Login {
 	return grant.Login{
-		Subject:  "acct-1",
-		AuthTime: t0.Add(-30 * time.Second),
-		AMR:      []string{loa.AMRPassword, loa.AMRHardware, loa.AMRMulti},
-		ACR:      "http://eidas.europa.eu/LoA/substantial",
+		Subject:   "acct-1",
+		AuthTime:  t0.Add(-30 * time.Second),
+		AMR:       []string{loa.AMRPassword, loa.AMRHardware, loa.AMRMulti},
+		ACR:       "http://eidas.europa.eu/LoA/substantial",
+		BindingID: "bind-login",
 	}
 }
 
@@ -121,14 +126,17 @@ func newCode(hash string, r grant.AuthRequest) grant.Code {
 
 func newFamily(id, codeHash string) grant.Family {
 	return grant.Family{
-		ID:        id,
-		ClientID:  "portal",
-		Subject:   "acct-1",
-		Scopes:    []string{"openid", "offline_access"},
-		AuthTime:  t0.Add(-time.Minute),
-		AMR:       []string{loa.AMRPassword},
-		ACR:       "http://eidas.europa.eu/LoA/low",
-		CodeHash:  codeHash,
+		ID:       id,
+		ClientID: "portal",
+		Subject:  "acct-1",
+		Scopes:   []string{"openid", "offline_access"},
+		AuthTime: t0.Add(-time.Minute),
+		AMR:      []string{loa.AMRPassword},
+		ACR:      "http://eidas.europa.eu/LoA/low",
+		CodeHash: codeHash,
+		// BindingID stays empty: a family of a device login needs the
+		// binding stored (see bindingFamily).
+		DPoPJKT:   "fam-jkt-NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 		CreatedAt: t0,
 		ExpiresAt: t0.Add(12 * time.Hour),
 	}
@@ -150,6 +158,7 @@ func newAccessToken(jti, familyID string) grant.AccessToken {
 		ClientID:  "portal",
 		Subject:   "acct-1",
 		Scopes:    []string{"openid", "profile"},
+		DPoPJKT:   "at-jkt-NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 		IssuedAt:  t0,
 		ExpiresAt: t0.Add(5 * time.Minute),
 	}

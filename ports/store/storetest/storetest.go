@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"EnrollmentCompletion", completionTests},
 		{"DeviceRaces", deviceRaceTests},
+		{"PushedRequests", pushedRequestTests},
+		{"BindingFamilies", bindingFamilyTests},
 		{"Unavailable", unavailableTests},
 	}
 	for _, g := range groups {

@@ -45,6 +45,8 @@ var unavailableTests = []test{
 		f, rt, at := seedFamily(t, ctx, s, "fam-1", "code-1")
 		_, active, next := seedKeys(t, s)
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-1", t0.Add(time.Minute), t0))
+		par := newAuthRequest("req-par")
+		must(t, "CreatePushedRequest", s.CreatePushedRequest(ctx, par, "uri-1", t0.Add(time.Minute)))
 
 		c := cancelled(t)
 		calls := []struct {
@@ -82,6 +84,13 @@ var unavailableTests = []test{
 			}},
 			{"RevokeFamily unknown", func() error { return s.RevokeFamily(c, "nope", t0) }},
 			{"RevokeFamiliesOfCode", func() error { _, err := s.RevokeFamiliesOfCode(c, "code-1", t0); return err }},
+			{"RevokeFamiliesOfBinding", func() error { _, err := s.RevokeFamiliesOfBinding(c, "bind-1", t0); return err }},
+			{"CreatePushedRequest", func() error {
+				return s.CreatePushedRequest(c, newAuthRequest("req-par-2"), "uri-2", t0.Add(time.Minute))
+			}},
+			{"CreatePushedRequest existing", func() error { return s.CreatePushedRequest(c, par, "uri-1", t0.Add(time.Minute)) }},
+			{"ConsumePushedRequest", func() error { _, err := s.ConsumePushedRequest(c, "uri-1", par.ClientID, t0); return err }},
+			{"ConsumePushedRequest unknown", func() error { _, err := s.ConsumePushedRequest(c, "nope", par.ClientID, t0); return err }},
 			{"CreateAccessToken existing", func() error { return s.CreateAccessToken(c, at) }},
 			{"AccessToken unknown", func() error { _, err := s.AccessToken(c, "nope"); return err }},
 			{"RevokeAccessToken unknown", func() error { return s.RevokeAccessToken(c, "nope", t0) }},
@@ -110,6 +119,8 @@ var unavailableTests = []test{
 		}
 		must(t, "RotateRefreshToken", s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-3", f.ID), newAccessToken("at-3", f.ID), t0))
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-2", t0.Add(time.Minute), t0))
+		_, err = s.ConsumePushedRequest(ctx, "uri-1", par.ClientID, t0)
+		must(t, "ConsumePushedRequest after the cancelled one", err)
 	}},
 	{"CancelledContextRegistration", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
