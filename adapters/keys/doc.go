@@ -14,8 +14,10 @@
 // AssertionVerifier is independent of the ring: it checks clients' JWTs
 // against the JWKS each client registered, with asymmetric algorithms only.
 // Sealer and DeriveKey are for any secret kept at rest or keyed by the
-// master key (each use under its own HKDF purpose).
+// master key (each use under its own HKDF purpose). DPoPVerifier checks the
+// signature and form of DPoP proofs (RFC 9449) and hands their claims to
+// core/dpop, which decides.
 //
-// Layer: adapter. Imports: standard library, core (fault, signkey), ports
+// Layer: adapter. Imports: standard library, core (fault, signkey, dpop), ports
 // (store, token) and github.com/lestrrat-go/jwx/v3; never another adapter.
 package keys

@@ -2,5 +2,5 @@
 // for verifying clients' signed assertions. The core builds claims and
 // decides; the adapter does the JOSE.
 //
-// Layer: ports. Imports: standard library.
+// Layer: ports. Imports: standard library, core/dpop.
 package token
