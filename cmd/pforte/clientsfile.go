@@ -27,6 +27,12 @@ type clientsFile struct {
 // (the stored form, as `pforte clients add` prints it) or secret_file (a file
 // holding the plaintext). A private_key_jwt client gives jwks (the JSON Web
 // Key Set, public keys only) or jwks_file.
+//
+// require_par and require_dpop default by kind when absent (hence the
+// pointers: absent and false differ): a portal with the authorization_code
+// grant must push its authorization requests, and a native app's tokens
+// are DPoP-bound, because a public client's bearer tokens are only as safe
+// as the phone's storage. Writing false turns either off.
 type clientSpec struct {
 	ID                     string        `yaml:"id"`
 	Name                   string        `yaml:"name"`
@@ -43,6 +49,9 @@ type clientSpec struct {
 	Scopes                 []string      `yaml:"scopes"`
 	AccessTokenTTL         time.Duration `yaml:"access_token_ttl"`
 	IDTokenTTL             time.Duration `yaml:"id_token_ttl"`
+	RequirePAR             *bool         `yaml:"require_par"`
+	RequireDPoP            *bool         `yaml:"require_dpop"`
+	SectorIdentifier       string        `yaml:"sector_identifier"`
 }
 
 // clientsFileOptions are what parsing a clients file depends on.
@@ -100,8 +109,11 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		Scopes:                 s.Scopes,
 		AccessTokenTTL:         s.AccessTokenTTL,
 		IDTokenTTL:             s.IDTokenTTL,
+		SectorIdentifier:       s.SectorIdentifier,
 		CreatedAt:              opts.Now,
 	}
+	c.RequirePAR = orDefault(s.RequirePAR, c.Kind == client.Portal && c.AllowsGrant(client.GrantCode))
+	c.RequireDPoP = orDefault(s.RequireDPoP, c.Kind == client.Native)
 	if c.Name == "" {
 		c.Name = c.ID
 	}
@@ -162,6 +174,14 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		return client.Client{}, fmt.Errorf("%s: %s", strings.TrimSuffix(at(""), "."), publicText(err))
 	}
 	return c, nil
+}
+
+// orDefault is *v, or def when the key was absent.
+func orDefault(v *bool, def bool) bool {
+	if v == nil {
+		return def
+	}
+	return *v
 }
 
 // secretHash returns the stored form of the client's secret.

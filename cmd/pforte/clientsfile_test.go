@@ -45,11 +45,13 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 	if app.Kind != client.Native || !app.Public() || !slices.Contains(app.RedirectURIs, "de.hkk.serviceapp:/oauth2redirect") ||
 		app.MatchRedirectURI("http://127.0.0.1:51234/callback") != nil ||
 		strings.Join(app.Scopes, " ") != "openid profile birthdate address email kvnr offline_access" ||
-		strings.Join(app.GrantTypes, " ") != "authorization_code refresh_token" {
+		strings.Join(app.GrantTypes, " ") != "authorization_code refresh_token" ||
+		!app.RequireDPoP || app.RequirePAR || app.SectorIdentifier != "" {
 		t.Errorf("pforte-app %+v", app)
 	}
 	forms := byID["online-forms"]
-	if forms.AuthMethod != client.AuthSecretBasic || !testHasher().Verify("dev-online-forms-secret-NOT-FOR-PRODUCTION", forms.SecretHash) {
+	if forms.AuthMethod != client.AuthSecretBasic || !testHasher().Verify("dev-online-forms-secret-NOT-FOR-PRODUCTION", forms.SecretHash) ||
+		forms.RequirePAR || forms.RequireDPoP {
 		t.Errorf("online-forms %+v", forms)
 	}
 	svc := byID["claims-service"]
@@ -58,7 +60,8 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 		t.Errorf("claims-service %+v", svc)
 	}
 	portal := byID["partner-portal"]
-	if portal.AuthMethod != client.AuthPrivateKeyJWT {
+	if portal.AuthMethod != client.AuthPrivateKeyJWT || !portal.RequirePAR || portal.RequireDPoP ||
+		portal.SectorIdentifier != "partner-portal.localhost" {
 		t.Fatalf("partner-portal %+v", portal)
 	}
 	checkDemoKeyPair(t, portal.JWKS)
@@ -189,10 +192,58 @@ func TestClientsFileErrors(t *testing.T) {
 		{"clients:\n  - id: app\n    kind: native\n    auth_method: none\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code]\n    access_token_ttl: 2h\n",
 			"clients[0].access_token_ttl: must be between 1s and 1h"},
 		{"clients:\n  - id: app\n    id_token_ttl: later\n", `clients[0].id_token_ttl: "later" is not a duration`},
+		{"clients:\n  - id: app\n    require_par: maybe\n", "clients[0].require_par"},
+		{"clients:" + ok + "    sector_identifier: https://app.example.org\n",
+			"clients[0]: client app: sector_identifier must be a lower-case host name"},
+		{"clients:\n  - id: svc\n    kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    require_par: true\n",
+			"clients[0]: client svc: require_par needs the authorization_code grant"},
+		{"clients:\n  - id: svc\n    kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    sector_identifier: svc.example.org\n",
+			"clients[0]: client svc: service clients have no member subject"},
 	} {
 		_, err := parseClientsFile([]byte(tc.yaml), devClientsOpts())
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%s\n got %v\nwant %s…", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// require_par and require_dpop default by kind when absent; written
+// out, they win either way.
+func TestClientsFileAppLoginDefaults(t *testing.T) {
+	const jwks = `'{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}'`
+	const secret = "long-enough-development-secret-0123456789"
+	specs := map[string]string{
+		"native":     "kind: native\n    auth_method: none\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code]",
+		"web":        "kind: web\n    auth_method: client_secret_basic\n    secret: " + secret + "\n    redirect_uris: [https://w.example.org/cb]\n    grant_types: [authorization_code]",
+		"portal":     "kind: portal\n    auth_method: private_key_jwt\n    jwks: " + jwks + "\n    redirect_uris: [https://p.example.org/cb]\n    grant_types: [authorization_code]",
+		"portal-cc":  "kind: portal\n    auth_method: private_key_jwt\n    jwks: " + jwks + "\n    grant_types: [client_credentials]",
+		"service":    "kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]",
+		"native-off": "kind: native\n    auth_method: none\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code]\n    require_dpop: false",
+		"portal-off": "kind: portal\n    auth_method: private_key_jwt\n    jwks: " + jwks + "\n    redirect_uris: [https://p.example.org/cb]\n    grant_types: [authorization_code]\n    require_par: false",
+		"web-on":     "kind: web\n    auth_method: client_secret_basic\n    secret: " + secret + "\n    redirect_uris: [https://w.example.org/cb]\n    grant_types: [authorization_code]\n    require_par: true\n    require_dpop: true\n    sector_identifier: forms.example.org",
+	}
+	want := map[string][2]bool{ // require_par, require_dpop
+		"native": {false, true}, "web": {false, false}, "portal": {true, false}, "portal-cc": {false, false},
+		"service": {false, false}, "native-off": {false, false}, "portal-off": {false, false}, "web-on": {true, true},
+	}
+	var b strings.Builder
+	b.WriteString("clients:\n")
+	for id, spec := range specs {
+		b.WriteString("  - id: " + id + "\n    " + spec + "\n")
+	}
+	cs, err := parseClientsFile([]byte(b.String()), devClientsOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != len(want) {
+		t.Fatalf("%d clients, want %d", len(cs), len(want))
+	}
+	for _, c := range cs {
+		if got := [2]bool{c.RequirePAR, c.RequireDPoP}; got != want[c.ID] {
+			t.Errorf("%s: require_par, require_dpop = %v, want %v", c.ID, got, want[c.ID])
+		}
+		if wantSector := map[bool]string{true: "forms.example.org"}[c.ID == "web-on"]; c.SectorIdentifier != wantSector {
+			t.Errorf("%s: sector_identifier %q, want %q", c.ID, c.SectorIdentifier, wantSector)
 		}
 	}
 }
