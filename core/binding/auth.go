@@ -82,16 +82,24 @@ func gone(b device.Binding) bool {
 func blocked(b device.Binding) bool { return b.Status == device.Blocked || b.PIN.Blocked }
 
 // BeginDeviceAuth starts a device assertion for binding bindingID: for the
-// device management calls, a PIN reset, and later the app login. It
-// returns the id of a single-use challenge, valid for device.ChallengeTTL
-// and only for this binding, and the WebAuthn request options (JSON) that
-// allow only the binding's key. A blocked binding gets a challenge too:
-// ResetPIN needs one.
+// device management calls and a PIN reset (the app login has BeginLogin).
+// It returns the id of a single-use challenge, valid for
+// device.ChallengeTTL and only for this binding, and the WebAuthn request
+// options (JSON) that allow only the binding's key. A blocked binding gets
+// a challenge too: ResetPIN needs one.
 //
 // Errors: Forbidden, with one text for an unknown, revoked, suspect or not
 // yet enrolled binding; Unavailable.
 func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challengeID string, options []byte, err error) {
-	const op = "binding.BeginDeviceAuth"
+	return s.begin(ctx, "binding.BeginDeviceAuth", bindingID, device.Assertion, "")
+}
+
+// begin issues a challenge of purpose (Assertion or Login) for binding
+// bindingID, bound to boundTo (the authorization request of a login;
+// empty for Assertion). A blocked binding is refused only for a login: it
+// cannot log in before its PIN is reset, and the app should say so before
+// the member enters a PIN.
+func (s *Service) begin(ctx context.Context, op, bindingID string, purpose device.Purpose, boundTo string) (string, []byte, error) {
 	refused := fault.New(fault.Forbidden, op, deviceGoneText)
 	if bindingID == "" || len(bindingID) > 128 {
 		return "", nil, refused
@@ -104,6 +112,8 @@ func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challe
 		return "", nil, err
 	case gone(b):
 		return "", nil, refused
+	case purpose == device.Login && blocked(b):
+		return "", nil, &PINError{err: fault.New(fault.Locked, op, blockedText)}
 	}
 	options, state, err := s.ceremony.AssertionOptions(ctx, [][]byte{b.CredentialID})
 	if err != nil {
@@ -111,7 +121,7 @@ func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challe
 	}
 	now := s.clock()
 	c := device.Challenge{
-		ID: grant.NewID(), Purpose: device.Assertion, Subject: b.ID, State: state,
+		ID: grant.NewID(), Purpose: purpose, Subject: b.ID, Context: boundTo, State: state,
 		CreatedAt: now, ExpiresAt: now.Add(device.ChallengeTTL),
 	}
 	if err := s.challenges.CreateChallenge(ctx, c); err != nil {
@@ -217,9 +227,10 @@ func (s *Service) suspected(ctx context.Context, b device.Binding, stored, repor
 // AuthenticateDevice checks possession and knowledge: the answer to a
 // BeginDeviceAuth challenge, signed by the binding's key, and the release
 // PIN. It returns the binding as stored afterwards, for the device
-// management calls (and later the app login). The binding carries the
-// PIN hash and the public key: callers hand it on and never show it
-// (ListDevices returns Device views for that).
+// management calls. The binding carries the PIN hash and the public key:
+// callers hand it on and never show it (ListDevices returns Device views
+// for that). The app login goes through AuthenticateLogin, which makes
+// exactly these checks on a login challenge.
 //
 // The challenge answers once, within device.ChallengeTTL, and only for the
 // binding it was issued for. A sign counter that did not grow marks the
@@ -235,26 +246,56 @@ func (s *Service) suspected(ctx context.Context, b device.Binding, stored, repor
 // PIN when its pepper version is no longer the current one. The wrong PIN that reaches MaxFailures blocks the binding (audit
 // PINLocked, notification); every other wrong PIN is audited PINFailed.
 //
-// Errors: Unauthenticated (challenge unknown, used or of another purpose;
-// the answer does not verify or comes from another key; wrong PIN:
-// *PINError with Remaining); RateLimited (*PINError with RetryAt: the
-// entry was not evaluated); Locked (*PINError: the binding is blocked —
-// the member resets the PIN with their password, ResetPIN); Expired
-// (challenge); Forbidden (binding unknown, revoked, suspect or not
-// enrolled; sign counter rollback; account not active); Invalid (malformed
-// answer); Unavailable.
+// Errors: Unauthenticated (challenge unknown, used or of another purpose —
+// a login challenge included; the answer does not verify or comes from
+// another key; wrong PIN: *PINError with Remaining); RateLimited
+// (*PINError with RetryAt: the entry was not evaluated); Locked
+// (*PINError: the binding is blocked — the member resets the PIN with
+// their password, ResetPIN); Expired (challenge); Forbidden (binding
+// unknown, revoked, suspect or not enrolled; sign counter rollback;
+// account not active); Invalid (malformed answer); Unavailable.
 func (s *Service) AuthenticateDevice(ctx context.Context, challengeID string, response []byte, p, ip string) (device.Binding, error) {
-	const op = "binding.AuthenticateDevice"
-	c, err := s.consume(ctx, op, challengeID, device.Assertion)
+	v, err := s.authenticate(ctx, "binding.AuthenticateDevice", device.Assertion, "", challengeID, response, p, ip)
+	return v.binding, err
+}
+
+// verified is a binding whose key and PIN were just checked.
+type verified struct {
+	// binding is as stored after the PIN check.
+	binding device.Binding
+	account account.Account
+	// at is when the PIN was checked, by the service's clock.
+	at time.Time
+}
+
+// authenticate is the one path of possession and knowledge for
+// AuthenticateDevice and AuthenticateLogin: it consumes challenge
+// challengeID, which must be of purpose and bound to boundTo (empty for
+// Assertion, the authorization request for Login), verifies the answer
+// (assert) and then checks and counts PIN p atomically, as
+// AuthenticateDevice describes. The context is compared before the
+// answer is verified and the PIN looked at, so a challenge carried to
+// another login costs no PIN attempt — and is used up.
+func (s *Service) authenticate(ctx context.Context, op string, purpose device.Purpose, boundTo, challengeID string,
+	response []byte, p, ip string) (verified, error) {
+	c, err := s.consume(ctx, op, challengeID, purpose)
 	if err != nil {
-		return device.Binding{}, err
+		return verified{}, err
+	}
+	if c.Context != boundTo {
+		// A login challenge is bound to its authorization request: an
+		// answer replayed or relayed into another login (a phished
+		// request id, a second tab) must not complete that one.
+		s.logWarn(ctx, "challenge answered in another context", slog.String("binding", c.Subject),
+			slog.String("purpose", string(purpose)))
+		return verified{}, fault.New(fault.Unauthenticated, op, otherLoginText)
 	}
 	as, err := s.assert(ctx, op, c, response, ip)
 	if err != nil {
-		return device.Binding{}, err
+		return verified{}, err
 	}
 	if blocked(as.binding) {
-		return device.Binding{}, &PINError{err: fault.New(fault.Locked, op, blockedText)}
+		return verified{}, &PINError{err: fault.New(fault.Locked, op, blockedText)}
 	}
 	now := s.clock()
 	var (
@@ -302,31 +343,32 @@ func (s *Service) AuthenticateDevice(ctx context.Context, challengeID string, re
 	})
 	switch {
 	case err != nil:
-		return device.Binding{}, err
+		return verified{}, err
 	case statusErr != nil:
-		return device.Binding{}, statusErr
+		return verified{}, statusErr
 	case rolledBack:
 		s.suspected(ctx, b, storedSign, as.signCount, ip)
-		return device.Binding{}, fault.New(fault.Forbidden, op, deviceGoneText)
+		return verified{}, fault.New(fault.Forbidden, op, deviceGoneText)
 	case att.OK:
-		s.logInfo(ctx, "device authenticated", slog.String("binding", b.ID), slog.String("account", b.AccountID))
-		return b, nil
+		s.logInfo(ctx, "device authenticated", slog.String("binding", b.ID), slog.String("account", b.AccountID),
+			slog.String("purpose", string(purpose)))
+		return verified{binding: b, account: as.account, at: now}, nil
 	case !att.Evaluated:
 		s.logInfo(ctx, "PIN entry too early", slog.String("binding", b.ID), slog.Time("retry_at", att.RetryAt))
-		return device.Binding{}, pinError(op, att, now)
+		return verified{}, pinError(op, att, now)
 	case att.Next.Blocked:
 		s.record(ctx, s.event(audit.PINLocked, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures),
 		}))
 		s.logWarn(ctx, "PIN wrong too often: binding blocked", slog.String("binding", b.ID), slog.String("account", b.AccountID))
 		s.tell(ctx, as.account.KVNR, pinLocked(b.Name, now))
-		return device.Binding{}, pinError(op, att, now)
+		return verified{}, pinError(op, att, now)
 	default:
 		s.record(ctx, s.event(audit.PINFailed, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures), "remaining": strconv.Itoa(att.Remaining),
 		}))
 		s.logInfo(ctx, "PIN wrong", slog.String("binding", b.ID), slog.Int("remaining", att.Remaining))
-		return device.Binding{}, pinError(op, att, now)
+		return verified{}, pinError(op, att, now)
 	}
 }
 

@@ -8,6 +8,8 @@
 //	app API   BeginBinding, FinishBinding  → key bound to the enrollment session
 //	app API   SetPIN                       → PIN stored, enrollment completed, account active
 //	app API   BeginDeviceAuth, AuthenticateDevice → key assertion + PIN
+//	app login BeginLogin, AuthenticateLogin → key assertion + PIN, bound to
+//	          one authorization request (core/applogin)
 //	app API   ListDevices, RenameDevice, RevokeDevice, RevokeOtherDevices
 //	app API   ResetPIN                     → key assertion + password: new PIN, unblocked
 //	operator  UnblockDevice, AccountDevices, AuditLog
@@ -19,9 +21,11 @@
 // the PIN rules, and that a PIN is checked and counted in one atomic store
 // operation, so that parallel guesses cannot exceed the limit.
 //
-// Revoking a binding stops it at once from authenticating. Refresh token
-// families are not yet tied to the binding they were issued through: the
-// app login records that link and revokes a revoked binding's families.
+// Revoking a binding stops it at once from authenticating. An app login
+// names its binding (loa.Authentication.BindingID), and the token families
+// issued from it carry the binding: the store revokes them in the same
+// transaction that revokes the binding or marks it suspect, and refuses a
+// new family for a binding that is no longer active.
 //
 // Layer: core use case. Imports: standard library, core domain packages and
 // ports (store, devicekey, notify). Never net/http or a storage library.

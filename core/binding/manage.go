@@ -131,10 +131,10 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 // the request (hashed into the audit event). The binding can never
 // authenticate again; revoking it twice is not an error.
 //
-// Refresh tokens are not yet tied to the binding they were issued through
-// (the app login is still to come): revoking a binding ends new device
-// authentications at once, and the app login will revoke the token
-// families of a binding when it records them.
+// Revoking a binding ends its device authentications and app logins at
+// once, and the store revokes the refresh token families issued through
+// its app logins in the same transaction (store.Devices.UpdateBinding),
+// so no token the key obtained survives it.
 //
 // Errors: Forbidden (b is no longer active); NotFound (no such device of
 // this member); Unavailable.

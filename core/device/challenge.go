@@ -11,9 +11,17 @@ type Purpose string
 const (
 	// Registration: binding a new key in an enrollment session.
 	Registration Purpose = "registration"
-	// Assertion: proving possession of a bound key (PIN reset, device
-	// management, later the app login).
+	// Assertion: proving possession of a bound key for device management
+	// and the PIN reset.
 	Assertion Purpose = "assertion"
+	// Login: proving possession of a bound key to complete one
+	// authorization request (the app login); Context names the request.
+	// A purpose of its own rather than Assertion with a context, so that
+	// the purpose check every verifier makes first already keeps the two
+	// apart: a device management challenge never logs anyone in, and a
+	// login challenge never authorises a device change or a PIN reset,
+	// whatever its context says.
+	Login Purpose = "login"
 )
 
 // Challenge is an issued, not yet answered challenge. It is single use.
@@ -21,10 +29,10 @@ type Challenge struct {
 	ID      string
 	Purpose Purpose
 	// Subject binds the challenge: the enrollment session id for
-	// Registration, the account or authorization request for Assertion.
+	// Registration, the device binding id for Assertion and Login.
 	Subject string
-	// Context is what else the challenge is bound to, e.g. the
-	// authorization request an app login answers; empty otherwise. The
+	// Context is what else the challenge is bound to: for Login the id of
+	// the authorization request the login completes; empty otherwise. The
 	// verifier refuses an answer given in another context.
 	Context string
 	// State is the key verifier's opaque ceremony state (it contains the
