@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/applogin"
+	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -38,20 +41,30 @@ type Config struct {
 	MaxBodyBytes int64
 }
 
+// Logins is the app login use case (core/applogin.Service).
+type Logins interface {
+	Begin(ctx context.Context, authRequestID, bindingID string) (challengeID string, options []byte, err error)
+	Complete(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (redirect string, err error)
+	ErrorRedirect(e *authz.RedirectError, oauthCode string) string
+}
+
+var _ Logins = (*applogin.Service)(nil)
+
 // API serves /app/v1.
 type API struct {
-	cfg  Config
-	reg  *registration.Service
-	bind *binding.Service
-	log  *slog.Logger
+	cfg    Config
+	reg    *registration.Service
+	bind   *binding.Service
+	logins Logins
+	log    *slog.Logger
 }
 
 // New returns the API.
-func New(cfg Config, reg *registration.Service, bind *binding.Service, log *slog.Logger) *API {
+func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Logins, log *slog.Logger) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
 	}
-	return &API{cfg: cfg, reg: reg, bind: bind, log: log}
+	return &API{cfg: cfg, reg: reg, bind: bind, logins: logins, log: log}
 }
 
 // Handler returns the handler for everything under Prefix.
@@ -74,6 +87,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"devices/{id}/revoke", a.revokeDevice)
 	mux.HandleFunc("POST "+Prefix+"devices/revoke-others", a.revokeOtherDevices)
 	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
+	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
+	mux.HandleFunc("POST "+Prefix+"logins/{id}", a.completeLogin)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, fault.New(fault.NotFound, "httpapi", "Unbekannter Pfad oder Methode. / Unknown path or method."))
 	})

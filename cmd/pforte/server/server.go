@@ -23,6 +23,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/adapters/webui"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
@@ -196,7 +197,11 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	if s.bind, err = s.newBinding(hasher); err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, o.Log)
+	logins, err := applogin.New(s.authz, s.bind, o.Log)
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, logins, o.Log)
 	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, o.Log)
 	if err != nil {
 		return err

@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// The app login (OAuth 2.0 for Native Apps, RFC 8252): the app sends its
+// authorization request with PKCE to /authorize, takes the request id from
+// the redirect to /login?id=<id> instead of showing a page, and completes
+// the login here with its device key and release PIN. The answer is the
+// redirect to the app's own redirect URI, with the code — or with the
+// OAuth error — as a browser would have got it.
+
+// loginChallengeRequest is the body of POST /logins/{id}/challenge.
+type loginChallengeRequest struct {
+	BindingID string `json:"binding_id"`
+}
+
+func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
+	var in loginChallengeRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	id, options, err := a.logins.Begin(r.Context(), r.PathValue("id"), in.BindingID)
+	if err != nil {
+		a.pinProblem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, "application/json", challengeOut(id, options))
+}
+
+// loginResponse is the answer of POST /logins/{id}: where the app goes on,
+// exactly as a browser would be redirected.
+type loginResponse struct {
+	RedirectURI string `json:"redirect_uri"`
+}
+
+func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
+	var in proof
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	to, err := a.logins.Complete(r.Context(), r.PathValue("id"), in.ChallengeID, in.Assertion, in.PIN, a.clientIP(r))
+	var re *authz.RedirectError
+	switch {
+	case errors.As(err, &re):
+		// The member authenticated, but not as the request asks (a level
+		// the account does not reach): an OAuth error for the client, on
+		// its validated redirect URI, which the app reads like a browser
+		// redirect. Not a problem document: the login step did its job.
+		code, ok := redirectErrors[fault.KindOf(re.Err)]
+		if !ok {
+			code = "server_error"
+		}
+		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: a.logins.ErrorRedirect(re, code)})
+	case err != nil:
+		a.pinProblem(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: to})
+	}
+}
+
+// redirectErrors is this API's table from error kinds to the OAuth error
+// codes of an authorization response (RFC 6749 §4.1.2.1, OpenID Connect
+// Core §3.1.2.6), the same as the authorization endpoint's, so that the
+// app sees what a browser flow would show its client.
+var redirectErrors = map[fault.Kind]string{
+	fault.Invalid:         "invalid_request",
+	fault.Unauthenticated: "login_required",
+	fault.Forbidden:       "access_denied",
+	fault.NotFound:        "invalid_request",
+	fault.Expired:         "invalid_request",
+	fault.Locked:          "access_denied",
+	fault.Conflict:        "invalid_request",
+	fault.RateLimited:     "temporarily_unavailable",
+	fault.Unavailable:     "temporarily_unavailable",
+	fault.Internal:        "server_error",
+}

@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/fault"
+)
+
+// fakeLogins answers with what a test sets and records what it was asked.
+type fakeLogins struct {
+	options  []byte
+	redirect string
+	err      error
+	got      []string
+}
+
+func (f *fakeLogins) Begin(_ context.Context, authRequestID, bindingID string) (string, []byte, error) {
+	f.got = append(f.got, "begin "+authRequestID+" "+bindingID)
+	if f.err != nil {
+		return "", nil, f.err
+	}
+	return "challenge-1", f.options, nil
+}
+
+func (f *fakeLogins) Complete(_ context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (string, error) {
+	f.got = append(f.got, "complete "+authRequestID+" "+challengeID+" "+string(assertion)+" "+pin+" "+ip)
+	return f.redirect, f.err
+}
+
+func (f *fakeLogins) ErrorRedirect(e *authz.RedirectError, code string) string {
+	return e.RedirectURI + "?" + url.Values{"error": {code}, "error_description": {fault.PublicOf(e.Err)}, "state": {e.State}}.Encode()
+}
+
+func serveLogin(t *testing.T, f *fakeLogins, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, Prefix+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "203.0.113.9:4711"
+	rec := httptest.NewRecorder()
+	New(Config{}, nil, nil, f, quiet).Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestLoginChallenge(t *testing.T) {
+	f := &fakeLogins{options: []byte(`{"publicKey":{"challenge":"abc"}}`)}
+	rec := serveLogin(t, f, "logins/req-1/challenge", `{"binding_id":"b-1"}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var out challengeResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.ChallengeID != "challenge-1" || string(out.Options) != string(f.options) || out.ExpiresIn != 180 {
+		t.Fatalf("answer %s", rec.Body)
+	}
+	if len(f.got) != 1 || f.got[0] != "begin req-1 b-1" {
+		t.Fatalf("calls %v", f.got)
+	}
+	for name, body := range map[string]string{
+		"unknown field": `{"binding_id":"b-1","pin":"123456"}`, "not JSON": `binding_id=b-1`, "wrong type": `{"binding_id":1}`,
+	} {
+		if rec := serveLogin(t, f, "logins/req-1/challenge", body); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d", name, rec.Code)
+		}
+	}
+	f.err = fault.New(fault.Forbidden, "applogin.Begin", "Diese Anmeldung kann nicht in der App abgeschlossen werden.")
+	rec = serveLogin(t, f, "logins/req-1/challenge", `{"binding_id":"b-1"}`)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "nicht in der App") {
+		t.Fatalf("refused: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestLoginComplete(t *testing.T) {
+	const cb = "http://127.0.0.1:4000/callback"
+	for _, tc := range []struct {
+		name     string
+		redirect string
+		err      error
+		status   int
+		want     string // in the redirect_uri, or the problem kind
+	}{
+		{"code", cb + "?code=c&state=s&iss=x", nil, http.StatusOK, "code=c"},
+		{"level not reachable", "", &authz.RedirectError{RedirectURI: cb, State: "s",
+			Err: fault.New(fault.Forbidden, "applogin.Complete", "This service requires the level of assurance high.")},
+			http.StatusOK, "error=access_denied"},
+		{"max_age", "", &authz.RedirectError{RedirectURI: cb, State: "s",
+			Err: fault.New(fault.Unauthenticated, "authz.CompleteLogin", "the authentication is older than max_age")},
+			http.StatusOK, "error=login_required"},
+		{"wrong PIN", "", fault.New(fault.Unauthenticated, "binding.AuthenticateLogin", "Die PIN ist falsch."), http.StatusUnauthorized, "unauthenticated"},
+		{"blocked", "", fault.New(fault.Locked, "binding.AuthenticateLogin", "gesperrt"), http.StatusLocked, "locked"},
+		{"web client", "", fault.New(fault.Forbidden, "applogin.Complete", "im Browser"), http.StatusForbidden, "forbidden"},
+		{"request expired", "", fault.New(fault.Expired, "authz.PendingLogin", "abgelaufen"), http.StatusGone, "expired"},
+		{"request completed", "", fault.New(fault.Conflict, "authz.PendingLogin", "abgeschlossen"), http.StatusConflict, "conflict"},
+		{"database down", "", fault.Wrap(fault.Unavailable, "store", errors.New("connection refused")), http.StatusServiceUnavailable, "unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeLogins{redirect: tc.redirect, err: tc.err}
+			rec := serveLogin(t, f, "logins/req-1", `{"challenge_id":"ch-1","assertion":{"id":"k"},"pin":"583920"}`)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q", rec.Header().Get("Cache-Control"))
+			}
+			if len(f.got) != 1 || f.got[0] != `complete req-1 ch-1 {"id":"k"} 583920 203.0.113.9` {
+				t.Fatalf("calls %v", f.got)
+			}
+			if tc.status != http.StatusOK {
+				var p problem
+				if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Kind != tc.want {
+					t.Fatalf("problem %s", rec.Body)
+				}
+				if strings.Contains(rec.Body.String(), "connection refused") {
+					t.Fatalf("the cause leaks: %s", rec.Body)
+				}
+				return
+			}
+			var out map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out) != 1 {
+				t.Fatalf("answer %s", rec.Body)
+			}
+			u, err := url.Parse(out["redirect_uri"])
+			if err != nil || u.Scheme+"://"+u.Host+u.Path != cb || !strings.Contains(u.RawQuery, tc.want) {
+				t.Fatalf("redirect_uri %q, want %s", out["redirect_uri"], tc.want)
+			}
+		})
+	}
+	f := &fakeLogins{}
+	if rec := serveLogin(t, f, "logins/req-1", `{"challenge_id":"ch-1","assertion":{},"pin":"583920","extra":1}`); rec.Code != http.StatusBadRequest || len(f.got) != 0 {
+		t.Fatalf("unknown field: %d, calls %v", rec.Code, f.got)
+	}
+}
+
+func TestRedirectErrorTableCoversEveryKind(t *testing.T) {
+	for _, k := range fault.Kinds() {
+		if redirectErrors[k] == "" {
+			t.Errorf("no OAuth error code for %v", k)
+		}
+	}
+}
