@@ -25,7 +25,8 @@
 // so its authentication time is the time of the request that completes
 // the login, and any max_age is met by construction.
 //
-// Layer: core use case. Imports: standard library, core packages (authz,
-// binding, client, fault, grant, loa) and ports through them. Never
-// net/http: adapters/httpapi translates HTTP to these calls.
+// Layer: core use case. Imports: standard library and core packages
+// (authz, binding, client, fault, grant, loa); it reaches the ports only
+// through those use cases. Never net/http: adapters/httpapi translates
+// HTTP to these calls.
 package applogin
