@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 )
 
 // appAPI is the client of one issuer's Service-App API under /app/v1
@@ -50,45 +50,9 @@ func loopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
-// problemError is an RFC 9457 problem document the API answered with.
-type problemError struct {
-	Status     int
-	Kind       string
-	Detail     string
-	RetryAfter string // the Retry-After header, if any
-	// PINAttemptsRemaining and PINRetryAt are the headers of a refused
-	// release PIN (Pforte-PIN-Attempts-Remaining, Pforte-PIN-Retry-At):
-	// the wrong entries left before the device is blocked, and when the
-	// next entry is evaluated.
-	PINAttemptsRemaining string
-	PINRetryAt           string
-}
-
-// Error is what the member sees: the server's text (German / English),
-// the kind and the status, then what the PIN headers say.
-func (p *problemError) Error() string {
-	s := fmt.Sprintf("%s (%s, HTTP %d)", p.Detail, p.Kind, p.Status)
-	if n, err := strconv.Atoi(p.PINAttemptsRemaining); err == nil {
-		s += fmt.Sprintf("; PIN attempts left before the device is blocked: %d", n)
-	}
-	retry := ""
-	if p.RetryAfter != "" {
-		if n, err := strconv.Atoi(p.RetryAfter); err == nil {
-			retry = fmt.Sprintf("%d seconds", n)
-		} else {
-			retry = p.RetryAfter
-		}
-	}
-	if t, err := time.Parse(time.RFC3339, p.PINRetryAt); err == nil {
-		s += "; next PIN entry from " + t.Local().Format("2006-01-02 15:04:05 MST")
-		if retry != "" {
-			s += " (in " + retry + ")"
-		}
-	} else if retry != "" {
-		s += "; retry after " + retry
-	}
-	return s
-}
+// problemError is an RFC 9457 problem document the API answered with
+// (appclient.Problem: the login shares it).
+type problemError = appclient.Problem
 
 // call sends a JSON request (in may be nil) with an optional bearer token
 // and expects the status want; out (may be nil) receives the JSON answer.
@@ -138,24 +102,8 @@ func (a *appAPI) call(ctx context.Context, method, path, token string, in any, w
 		}
 		return nil
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/problem+json" {
-		var p struct {
-			Title  string `json:"title"`
-			Status int    `json:"status"`
-			Detail string `json:"detail"`
-			Kind   string `json:"kind"`
-		}
-		if json.Unmarshal(raw, &p) == nil {
-			pe := &problemError{Status: resp.StatusCode, Kind: p.Kind, Detail: p.Detail, RetryAfter: resp.Header.Get("Retry-After"),
-				PINAttemptsRemaining: resp.Header.Get("Pforte-PIN-Attempts-Remaining"), PINRetryAt: resp.Header.Get("Pforte-PIN-Retry-At")}
-			if pe.Detail == "" {
-				pe.Detail = p.Title
-			}
-			if pe.Kind == "" {
-				pe.Kind = "unknown"
-			}
-			return pe
-		}
+	if p := appclient.ReadProblem(resp.StatusCode, resp.Header, raw); p != nil {
+		return p
 	}
 	return fmt.Errorf("%s %s: unexpected answer HTTP %d (%s)", method, endpoint, resp.StatusCode, orNone(resp.Header.Get("Content-Type")))
 }
