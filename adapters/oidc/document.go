@@ -16,13 +16,19 @@ type metadata struct {
 	oidc.DiscoveryConfiguration
 	// RFC 9207: iss is in every authorization response.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RFC 9126 §5: the pushed authorization request endpoint, and whether
+	// every client must use it (no: only clients with require_par).
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
+	// RFC 9449 §5.1: the algorithms of DPoP proofs Pforte accepts.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // discoveryDocument advertises only what Pforte really supports: the code
 // flow with PKCE S256, ES256 signatures, the three client authentication
-// methods. withOIDC adds the OpenID Connect parts (userinfo, ID tokens,
-// claims), which RFC 8414 metadata leaves out.
-func discoveryDocument(issuer string, acrValues []string, withOIDC bool) metadata {
+// methods, PAR and DPoP. withOIDC adds the OpenID Connect parts (userinfo,
+// ID tokens, claims, subject types), which RFC 8414 metadata leaves out.
+func discoveryDocument(issuer string, acrValues, claims []string, withOIDC bool) metadata {
 	authMethods := []oidc.AuthMethod{oidc.AuthMethodNone, oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT}
 	confidential := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT}
 	assertionAlgs := []string{"ES256", "ES384", "RS256", "PS256", "EdDSA"}
@@ -51,13 +57,17 @@ func discoveryDocument(issuer string, acrValues []string, withOIDC bool) metadat
 	if withOIDC {
 		d.UserinfoEndpoint = issuer + pathUserinfo
 		d.EndSessionEndpoint = issuer + pathEndSession
-		d.SubjectTypesSupported = []string{"public"}
+		d.SubjectTypesSupported = []string{"public", "pairwise"}
 		d.IDTokenSigningAlgValuesSupported = []string{"ES256"}
-		d.ClaimsSupported = authz.SupportedClaims
+		d.ClaimsSupported = claims
 		d.ACRValuesSupported = acrValues
 		d.ClaimsParameterSupported = false
 	}
-	return metadata{DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true}
+	return metadata{
+		DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true,
+		PushedAuthorizationRequestEndpoint: issuer + pathPAR, RequirePushedAuthorizationRequests: false,
+		DPoPSigningAlgValuesSupported: []string{dpopAlgs},
+	}
 }
 
 // document is a JSON body computed once, served with an entity tag.

@@ -7,6 +7,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -31,11 +32,30 @@ var tokenErrors = map[fault.Kind]struct {
 	fault.Internal:        {oidc.ErrServerError, http.StatusInternalServerError},
 }
 
+// dpopErrors is the table for DPoP proof errors (RFC 9449 §5, §7.1, §8,
+// §9), which core reports as Unauthenticated wrapping a dpop error and
+// which go before the kind tables: a bad proof is not a failed client
+// authentication. tokenStatus is the token endpoint's (400, RFC 9449 §5
+// and §8), resourceStatus the userinfo endpoint's (401 with a DPoP
+// challenge, RFC 9449 §7.1 and §9). Every answer of both endpoints carries
+// a fresh DPoP-Nonce header, so use_dpop_nonce needs nothing more.
+var dpopErrors = map[string]struct {
+	make                        func() *oidc.Error
+	tokenStatus, resourceStatus int
+}{
+	dpop.CodeInvalidProof: {func() *oidc.Error { return &oidc.Error{ErrorType: dpop.CodeInvalidProof} }, http.StatusBadRequest, http.StatusUnauthorized},
+	dpop.CodeUseNonce:     {func() *oidc.Error { return &oidc.Error{ErrorType: dpop.CodeUseNonce} }, http.StatusBadRequest, http.StatusUnauthorized},
+}
+
 // tokenError converts a core error for the library's error writer. A
 // database outage becomes server_error with a 5xx status, never
 // invalid_grant: a client must not throw away a valid grant because
 // Pforte's database hiccupped.
 func tokenError(err error) error {
+	if m, ok := dpopErrors[dpop.Code(err)]; ok {
+		e := m.make().WithDescription("%s", fault.PublicOf(err))
+		return op.NewStatusError(e.WithParent(errors.New(fault.PublicOf(err))), m.tokenStatus)
+	}
 	k := fault.KindOf(err)
 	m, ok := tokenErrors[k]
 	if !ok {
@@ -50,6 +70,8 @@ func tokenError(err error) error {
 
 // redirectErrors is the table for errors sent to a client's redirect URI
 // from the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
+// The pushed authorization request endpoint answers the same codes as
+// JSON (RFC 9126 §2.3), with the status of pushStatus.
 var redirectErrors = map[fault.Kind]string{
 	fault.Invalid:         "invalid_request",
 	fault.Unauthenticated: "login_required",
@@ -61,6 +83,22 @@ var redirectErrors = map[fault.Kind]string{
 	fault.RateLimited:     "temporarily_unavailable",
 	fault.Unavailable:     "temporarily_unavailable",
 	fault.Internal:        "server_error",
+}
+
+// pushStatus is the HTTP status of a refused pushed authorization request
+// (RFC 9126 §2.3: 400 with the authorization endpoint's error codes, or a
+// server error). Client authentication failures come from tokenErrors.
+var pushStatus = map[fault.Kind]int{
+	fault.Invalid:         http.StatusBadRequest,
+	fault.Unauthenticated: http.StatusBadRequest,
+	fault.Forbidden:       http.StatusBadRequest,
+	fault.NotFound:        http.StatusBadRequest,
+	fault.Expired:         http.StatusBadRequest,
+	fault.Locked:          http.StatusBadRequest,
+	fault.Conflict:        http.StatusBadRequest,
+	fault.RateLimited:     http.StatusTooManyRequests,
+	fault.Unavailable:     http.StatusServiceUnavailable,
+	fault.Internal:        http.StatusInternalServerError,
 }
 
 // pageStatus is the table for errors shown as a page to the user agent

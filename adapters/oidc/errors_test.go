@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -41,6 +42,35 @@ func TestErrorTablesCoverEveryKind(t *testing.T) {
 		if !ok || infra != (rm.status >= 500) {
 			t.Errorf("resource table: %v → %+v (present %v)", k, rm, ok)
 		}
+		ps, ok := pushStatus[k]
+		if !ok || infra != (ps >= 500) {
+			t.Errorf("push table: %v → %d (present %v)", k, ps, ok)
+		}
+	}
+	// The DPoP codes: each has an entry with its own code, a client error
+	// at the token endpoint (400, RFC 9449 §5) and an authentication
+	// challenge at the resource (401, §7.1); and core's errors reach them.
+	for _, code := range []string{dpop.CodeInvalidProof, dpop.CodeUseNonce} {
+		m, ok := dpopErrors[code]
+		if !ok {
+			t.Errorf("DPoP table misses %s", code)
+			continue
+		}
+		if got := string(m.make().ErrorType); got != code || m.tokenStatus != http.StatusBadRequest || m.resourceStatus != http.StatusUnauthorized {
+			t.Errorf("DPoP table: %s → %s %d/%d", code, got, m.tokenStatus, m.resourceStatus)
+		}
+	}
+	if len(dpopErrors) != 2 {
+		t.Errorf("DPoP table has %d entries", len(dpopErrors))
+	}
+	if _, ok := dpopErrors[dpop.Code(dpop.InvalidProof("x", "y"))]; !ok {
+		t.Error("dpop.InvalidProof does not reach the DPoP table")
+	}
+	if _, ok := dpopErrors[dpop.Code(dpop.UseNonce("x", "y"))]; !ok {
+		t.Error("dpop.UseNonce does not reach the DPoP table")
+	}
+	if _, ok := dpopErrors[dpop.Code(fault.New(fault.Unauthenticated, "x", "y"))]; ok {
+		t.Error("a plain Unauthenticated error reaches the DPoP table")
 	}
 }
 
@@ -63,6 +93,11 @@ func TestTokenErrorHidesInternalText(t *testing.T) {
 			http.StatusUnauthorized, "invalid_client", "client authentication failed"},
 		{errors.New("plain error with secret detail"),
 			http.StatusInternalServerError, "server_error", fault.FixedText(fault.Internal)},
+		// DPoP errors are Unauthenticated in core, but not invalid_client.
+		{dpop.InvalidProof("authz.checkProof", "DPoP proof was already used (jti)"),
+			http.StatusBadRequest, "invalid_dpop_proof", "DPoP proof was already used (jti)"},
+		{dpop.UseNonce("dpop.Check", "DPoP proof has no nonce; use the one in the DPoP-Nonce header"),
+			http.StatusBadRequest, "use_dpop_nonce", "DPoP proof has no nonce"},
 	} {
 		rec := httptest.NewRecorder()
 		op.WriteError(rec, httptest.NewRequest(http.MethodPost, "/token", nil), tokenError(tc.err), nil)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/ports/token"
 )
 
 // opServer implements the library's op.Server for the endpoints whose
@@ -21,8 +23,9 @@ import (
 // profile grant).
 type opServer struct {
 	op.UnimplementedServer
-	svc *authz.Service
-	log *slog.Logger
+	svc  *authz.Service
+	dpop token.DPoPVerifier
+	log  *slog.Logger
 }
 
 var _ op.Server = (*opServer)(nil)
@@ -53,7 +56,11 @@ func credentials(h http.Header, cc *op.ClientCredentials) authz.Credentials {
 // verifier is required from every client, confidential ones included; core
 // enforces it, so no server path can skip it.
 func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	resp, err := s.svc.ExchangeCode(ctx, clientOf(r.Client), r.Data.Code, r.Data.RedirectURI, r.Data.CodeVerifier)
+	pop, err := readProof(ctx, s.dpop, r.Header, r.Method, pathToken)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.svc.ExchangeCode(ctx, clientOf(r.Client), r.Data.Code, r.Data.RedirectURI, r.Data.CodeVerifier, pop)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -62,7 +69,11 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 
 // RefreshToken rotates a refresh token.
 func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	resp, err := s.svc.Refresh(ctx, clientOf(r.Client), r.Data.RefreshToken, strings.Join(r.Data.Scopes, " "))
+	pop, err := readProof(ctx, s.dpop, r.Header, r.Method, pathToken)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.svc.Refresh(ctx, clientOf(r.Client), r.Data.RefreshToken, strings.Join(r.Data.Scopes, " "), pop)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -71,11 +82,41 @@ func (s *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Re
 
 // ClientCredentialsExchange issues a token to a service client.
 func (s *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
-	resp, err := s.svc.ClientCredentials(ctx, clientOf(r.Client), strings.Join(r.Data.Scope, " "))
+	pop, err := readProof(ctx, s.dpop, r.Header, r.Method, pathToken)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.svc.ClientCredentials(ctx, clientOf(r.Client), strings.Join(r.Data.Scope, " "), pop)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return tokenResponse(resp), nil
+}
+
+// readProof reads the DPoP header of a request to the endpoint at path:
+// none, or exactly one (RFC 9449 §4.3 step 1), verified by v. Whether the
+// proof fits the request, is new and is required is core's decision.
+// Errors: Unauthenticated wrapping dpop.ErrInvalidProof.
+func readProof(ctx context.Context, v token.DPoPVerifier, h http.Header, method, path string) (authz.DPoPRequest, error) {
+	pop := authz.DPoPRequest{Method: method, Path: path}
+	switch vals := h.Values("DPoP"); len(vals) {
+	case 0:
+		return pop, nil
+	case 1:
+		p, err := v.Verify(ctx, vals[0])
+		if err != nil {
+			if dpop.Code(err) == "" {
+				// The port promises a proof error; anything else is
+				// refused the same way, never taken for a missing proof.
+				return pop, dpop.InvalidProof("oidc.readProof", "DPoP proof is invalid")
+			}
+			return pop, err
+		}
+		pop.Proof = &p
+		return pop, nil
+	default:
+		return pop, dpop.InvalidProof("oidc.readProof", "DPoP: exactly one DPoP header is allowed")
+	}
 }
 
 // Introspect answers RFC 7662 for an authenticated confidential client.
@@ -92,7 +133,12 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 	if in.Active {
 		out.Scope = in.Scopes
 		out.ClientID = in.ClientID
+		// token_type is Bearer or DPoP for an access token (RFC 7662,
+		// RFC 9449 §6.2); a refresh token says what it is.
 		out.TokenType = in.TokenType
+		if in.Kind == "refresh_token" {
+			out.TokenType = "refresh_token"
+		}
 		out.Expiration = oidc.FromTime(in.ExpiresAt)
 		out.IssuedAt = oidc.FromTime(in.IssuedAt)
 		if !in.AuthTime.IsZero() {
@@ -103,8 +149,12 @@ func (s *opServer) Introspect(ctx context.Context, r *op.Request[op.Introspectio
 		out.AuthenticationMethodsReferences = in.AMR
 		out.Issuer = s.svc.Config().Issuer
 		out.JWTID = in.JTI
+		out.Claims = map[string]any{}
 		if in.ACR != "" {
-			out.Claims = map[string]any{"acr": in.ACR}
+			out.Claims["acr"] = in.ACR
+		}
+		if in.JKT != "" {
+			out.Claims["cnf"] = authz.Confirmation{JKT: in.JKT}
 		}
 	}
 	resp := op.NewResponse(out)

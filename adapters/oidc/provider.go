@@ -8,12 +8,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/ports/token"
 )
 
 // Paths of the endpoints, relative to the issuer.
@@ -22,6 +26,7 @@ const (
 	pathASMetadata    = "/.well-known/oauth-authorization-server"
 	pathJWKS          = "/jwks"
 	pathAuthorize     = "/authorize"
+	pathPAR           = "/par"
 	pathToken         = "/token"
 	pathUserinfo      = "/userinfo"
 	pathIntrospection = "/introspect"
@@ -29,6 +34,10 @@ const (
 	pathEndSession    = "/end_session"
 	loggedOutPath     = "/logged-out"
 )
+
+// dpopAlgs is the one DPoP proof algorithm Pforte's verifier accepts:
+// dpop_signing_alg_values_supported and the algs of DPoP challenges.
+const dpopAlgs = "ES256"
 
 // KeySet publishes the public signing keys. adapters/keys implements it;
 // the composition root passes it in.
@@ -63,27 +72,32 @@ type Provider struct {
 	cfg       Config
 	svc       *authz.Service
 	keys      KeySet
+	dpop      token.DPoPVerifier
 	log       *slog.Logger
 	discovery document
 	asMeta    document
 	lib       http.Handler
 }
 
-// New returns a Provider for svc.
-func New(cfg Config, svc *authz.Service, keys KeySet, log *slog.Logger) (*Provider, error) {
+// New returns a Provider for svc. proofs verifies the JOSE layer of DPoP
+// proofs (adapters/keys implements it).
+func New(cfg Config, svc *authz.Service, keys KeySet, proofs token.DPoPVerifier, log *slog.Logger) (*Provider, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg, svc: svc, keys: keys, log: log}
+	if proofs == nil {
+		return nil, fault.New(fault.Invalid, "oidc.New", "a DPoP proof verifier is required")
+	}
+	p := &Provider{cfg: cfg, svc: svc, keys: keys, dpop: proofs, log: log}
 	issuer := svc.Config().Issuer
 	var err error
-	if p.discovery, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), true)); err != nil {
+	if p.discovery, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), svc.SupportedClaims(), true)); err != nil {
 		return nil, err
 	}
-	if p.asMeta, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), false)); err != nil {
+	if p.asMeta, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), nil, false)); err != nil {
 		return nil, err
 	}
 	endpoints := op.Endpoints{
@@ -92,7 +106,7 @@ func New(cfg Config, svc *authz.Service, keys KeySet, log *slog.Logger) (*Provid
 		Revocation:    op.NewEndpoint(pathRevocation),
 		EndSession:    op.NewEndpoint(pathEndSession),
 	}
-	p.lib = op.RegisterServer(&opServer{svc: svc, log: log}, endpoints)
+	p.lib = op.RegisterServer(&opServer{svc: svc, dpop: proofs, log: log}, endpoints)
 	return p, nil
 }
 
@@ -104,12 +118,25 @@ func (p *Provider) Handler() http.Handler {
 	r.Get(pathASMetadata, p.asMeta.serve)
 	r.Get(pathJWKS, p.serveJWKS)
 	r.HandleFunc(pathAuthorize, p.authorize)
+	r.HandleFunc(pathPAR, p.par)
 	r.HandleFunc(pathUserinfo, p.userinfo)
 	r.Get(loggedOutPath, p.loggedOut)
-	for _, path := range []string{pathToken, pathIntrospection, pathRevocation, pathEndSession} {
+	r.Handle(pathToken, p.withNonce(p.lib))
+	for _, path := range []string{pathIntrospection, pathRevocation, pathEndSession} {
 		r.Handle(path, p.lib)
 	}
 	return r
+}
+
+// withNonce gives every answer of next a fresh DPoP-Nonce (RFC 9449 §8.2),
+// errors included: the header is set before the library writes, so that a
+// client learns the nonce from whatever answer it gets and needs the round
+// trip of a use_dpop_nonce error at most once per nonce lifetime.
+func (p *Provider) withNonce(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("DPoP-Nonce", p.svc.DPoPNonce())
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody refuses oversized request bodies before anything parses them.
@@ -155,19 +182,143 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ar, err := p.svc.Authorize(r.Context(), authz.AuthorizeRequest{
-		ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
-		ResponseMode: f.Get("response_mode"), Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"),
-		CodeChallenge: f.Get("code_challenge"), CodeChallengeMethod: f.Get("code_challenge_method"),
-		Prompt: f.Get("prompt"), MaxAge: f.Get("max_age"), ACRValues: f.Get("acr_values"),
-		UILocales: f.Get("ui_locales"), LoginHint: f.Get("login_hint"),
-		Request: f.Get("request"), RequestURI: f.Get("request_uri"),
-	})
+	ar, err := p.svc.Authorize(r.Context(), authorizeRequest(f))
 	if err != nil {
 		p.AuthorizeError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.ID), http.StatusFound)
+}
+
+// authorizeRequest reads the parameters of an authorization request, at
+// the authorization endpoint or pushed.
+func authorizeRequest(f url.Values) authz.AuthorizeRequest {
+	return authz.AuthorizeRequest{
+		ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
+		ResponseMode: f.Get("response_mode"), Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"),
+		CodeChallenge: f.Get("code_challenge"), CodeChallengeMethod: f.Get("code_challenge_method"),
+		Prompt: f.Get("prompt"), MaxAge: f.Get("max_age"), ACRValues: f.Get("acr_values"),
+		UILocales: f.Get("ui_locales"), LoginHint: f.Get("login_hint"), DPoPJKT: f.Get("dpop_jkt"),
+		Request: f.Get("request"), RequestURI: f.Get("request_uri"),
+	}
+}
+
+// par is the pushed authorization request endpoint (RFC 9126): the client
+// authenticates as at the token endpoint (a public client names itself
+// with client_id), posts the parameters of an authorization request and
+// gets a request_uri for the authorization endpoint. Every answer is JSON
+// for the client; nothing here is ever redirected.
+func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+		return
+	}
+	// Only the body counts (RFC 9126 §2.1): a parameter in the query would
+	// bypass what the client authenticated.
+	f := r.PostForm
+	for key, vals := range f {
+		if len(vals) > 1 {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "parameter "+key+" is repeated")
+			return
+		}
+	}
+	cr, err := pushCredentials(r.Header, f)
+	if err != nil {
+		p.pushError(w, r, err, true)
+		return
+	}
+	c, err := p.svc.AuthenticateClient(r.Context(), cr)
+	if err != nil {
+		p.pushError(w, r, err, true)
+		return
+	}
+	uri, ttl, err := p.svc.PushAuthorization(r.Context(), c, authorizeRequest(f))
+	if err != nil {
+		p.pushError(w, r, err, false)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"request_uri": uri, "expires_in": int64(ttl / time.Second)})
+}
+
+// pushCredentials reads the client authentication of a pushed request the
+// way the token endpoint does: HTTP Basic (client_secret_basic, id and
+// secret form-encoded, RFC 6749 §2.3.1), client_secret and client_id in
+// the body (client_secret_post), a client assertion (private_key_jwt), or
+// client_id alone (a public client). Two methods at once are refused.
+// Errors: Invalid.
+func pushCredentials(h http.Header, f url.Values) (authz.Credentials, error) {
+	const op = "oidc.pushCredentials"
+	cr := authz.Credentials{
+		ClientID: f.Get("client_id"), Secret: f.Get("client_secret"), Method: client.AuthSecretPost,
+		Assertion: f.Get("client_assertion"), AssertionType: f.Get("client_assertion_type"),
+	}
+	if cr.Secret != "" && cr.Assertion != "" {
+		return cr, fault.New(fault.Invalid, op, "client authentication must use one method")
+	}
+	if h.Get("Authorization") == "" {
+		return cr, nil
+	}
+	id, secret, ok := parseBasic(h)
+	if !ok {
+		return cr, fault.New(fault.Unauthenticated, op, "client authentication failed")
+	}
+	if cr.Secret != "" || cr.Assertion != "" {
+		return cr, fault.New(fault.Invalid, op, "client authentication must use one method")
+	}
+	if cr.ClientID != "" && cr.ClientID != id {
+		return cr, fault.New(fault.Invalid, op, "client_id does not match the authenticated client")
+	}
+	cr.ClientID, cr.Secret, cr.Method = id, secret, client.AuthSecretBasic
+	return cr, nil
+}
+
+// parseBasic reads client_secret_basic: both parts are form-encoded.
+func parseBasic(h http.Header) (id, secret string, ok bool) {
+	r := http.Request{Header: h}
+	rawID, rawSecret, ok := r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	id, err1 := url.QueryUnescape(rawID)
+	secret, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil || id == "" {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// pushError answers a refused pushed request: client authentication
+// errors (auth) as at the token endpoint (invalid_client, 401), the
+// request's errors with the authorization endpoint's codes (RFC 9126
+// §2.3).
+func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, auth bool) {
+	k := fault.KindOf(err)
+	if k == fault.Internal || k == fault.Unavailable {
+		p.log.ErrorContext(r.Context(), "pushed authorization request failed", "kind", k.String(), "err", err)
+		writeJSONError(w, pushStatus[k], "server_error", fault.FixedText(k))
+		return
+	}
+	if auth {
+		m := tokenErrors[k]
+		if k == fault.Unauthenticated && r.Header.Get("Authorization") != "" {
+			// RFC 6749 §5.2: a client that tried HTTP authentication
+			// gets the challenge of the scheme it used.
+			w.Header().Set("WWW-Authenticate", `Basic realm="pforte"`)
+		}
+		writeJSONError(w, m.status, string(m.make().ErrorType), fault.PublicOf(err))
+		return
+	}
+	code, ok := redirectErrors[k]
+	if !ok {
+		code = "server_error"
+	}
+	writeJSONError(w, pushStatus[k], code, fault.PublicOf(err))
 }
 
 // AuthorizeError answers an error of the authorization flow: a
@@ -191,49 +342,91 @@ func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err er
 }
 
 // userinfo serves the UserInfo endpoint (OIDC Core §5.3) for bearer tokens
-// in the Authorization header or, for POST, the form (RFC 6750 §2.2).
+// in the Authorization header or, for POST, the form (RFC 6750 §2.2), and
+// for DPoP-bound tokens with "Authorization: DPoP" and a DPoP proof (RFC
+// 9449 §7). Every answer carries a fresh DPoP-Nonce.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("DPoP-Nonce", p.svc.DPoPNonce())
+	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
 		return
 	}
-	tok, ok := bearer(r)
+	tok, scheme, ok := accessToken(r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte"`)
+		// RFC 6750 §3.1 and RFC 9449 §7.1: no error code without a token,
+		// a challenge for each scheme Pforte accepts.
+		w.Header().Add("WWW-Authenticate", `Bearer realm="pforte"`)
+		w.Header().Add("WWW-Authenticate", `DPoP algs="`+dpopAlgs+`"`)
 		writeJSONError(w, http.StatusUnauthorized, "invalid_request", "access token missing")
 		return
 	}
-	claims, err := p.svc.UserInfo(r.Context(), tok)
-	if err != nil {
-		m := resourceErrors[fault.KindOf(err)]
-		if m.status >= 500 {
-			p.log.ErrorContext(r.Context(), "userinfo failed", "kind", fault.KindOf(err).String(), "err", err)
-			writeJSONError(w, m.status, m.code, fault.FixedText(fault.KindOf(err)))
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="`+m.code+`"`)
-		writeJSONError(w, m.status, m.code, fault.PublicOf(err))
+	in := authz.PresentedToken{Token: tok, Scheme: scheme}
+	var err error
+	if in.DPoP, err = readProof(r.Context(), p.dpop, r.Header, r.Method, pathUserinfo); err != nil && scheme == authz.TokenTypeDPoP {
+		p.resourceError(w, r, err, scheme)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	claims, err := p.svc.UserInfo(r.Context(), in)
+	if err != nil {
+		p.resourceError(w, r, err, scheme)
+		return
+	}
 	writeJSON(w, http.StatusOK, claims)
 }
 
-func bearer(r *http.Request) (string, bool) {
+// resourceError answers a refused userinfo request with the challenge of
+// the scheme that applies: DPoP for the DPoP scheme, for a proof error and
+// for a DPoP-bound token sent as Bearer (the client must switch); Bearer
+// otherwise.
+func (p *Provider) resourceError(w http.ResponseWriter, r *http.Request, err error, scheme string) {
+	if m, ok := dpopErrors[dpop.Code(err)]; ok {
+		code := dpop.Code(err)
+		w.Header().Set("WWW-Authenticate", `DPoP error="`+code+`", algs="`+dpopAlgs+`"`)
+		writeJSONError(w, m.resourceStatus, code, fault.PublicOf(err))
+		return
+	}
+	k := fault.KindOf(err)
+	m := resourceErrors[k]
+	if m.status >= 500 {
+		p.log.ErrorContext(r.Context(), "userinfo failed", "kind", k.String(), "err", err)
+		writeJSONError(w, m.status, m.code, fault.FixedText(k))
+		return
+	}
+	if scheme == authz.TokenTypeDPoP || errors.Is(err, authz.ErrDPoPBound) {
+		w.Header().Set("WWW-Authenticate", `DPoP error="`+m.code+`", algs="`+dpopAlgs+`"`)
+	} else {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="`+m.code+`"`)
+	}
+	writeJSONError(w, m.status, m.code, fault.PublicOf(err))
+}
+
+// accessToken reads the access token of a resource request and the scheme
+// it came with: "Authorization: Bearer" or "Authorization: DPoP" (scheme
+// names are case-insensitive, RFC 9110 §11.1), or for POST without an
+// Authorization header the access_token form parameter (bearer only).
+func accessToken(r *http.Request) (tok, scheme string, ok bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			return "", false
+		s, t, found := strings.Cut(h, " ")
+		t = strings.TrimSpace(t)
+		if !found || t == "" {
+			return "", "", false
 		}
-		return strings.TrimSpace(tok), true
+		switch {
+		case strings.EqualFold(s, authz.TokenTypeBearer):
+			return t, authz.TokenTypeBearer, true
+		case strings.EqualFold(s, authz.TokenTypeDPoP):
+			return t, authz.TokenTypeDPoP, true
+		}
+		return "", "", false
 	}
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err == nil && r.PostForm.Get("access_token") != "" {
-			return r.PostForm.Get("access_token"), true
+			return r.PostForm.Get("access_token"), authz.TokenTypeBearer, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 func (p *Provider) loggedOut(w http.ResponseWriter, _ *http.Request) {

@@ -31,11 +31,19 @@ type AuthorizeRequest struct {
 	ACRValues           string
 	UILocales           string
 	LoginHint           string
-	// Request and RequestURI are request objects; Pforte refuses them here
-	// (pushed authorization requests come with a later issue).
-	Request    string
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the thumbprint of
+	// the DPoP key the code will be redeemed with.
+	DPoPJKT string
+	// Request is a request object (RFC 9101); Pforte refuses it.
+	Request string
+	// RequestURI is the request_uri of a pushed authorization request
+	// (RFC 9126); with it, Authorize takes the pushed request and ignores
+	// every other parameter but client_id.
 	RequestURI string
 }
+
+// RequestURIPrefix starts every request_uri Pforte issues (RFC 9126 §2.2).
+const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 
 // RedirectError is an error that may be sent to the client's redirect URI,
 // because the redirect URI was validated before it happened. Errors that
@@ -62,29 +70,78 @@ const (
 // member's login. The code flow with PKCE S256 is the only flow: every
 // client, public or confidential, must send a code_challenge, so that a
 // stolen code is useless without the verifier (OAuth 2.0 Security BCP §2.1.1).
+//
+// With a request_uri, the request is the one the client pushed before
+// (PushAuthorization), taken once. A client with RequirePAR must push:
+// its plain requests are refused (after its redirect URI is validated, so
+// the refusal goes back to it).
+//
 // Errors: NotFound (unknown client) and Invalid (redirect URI) for the user
+// agent; for a request_uri: Invalid (malformed), NotFound or Expired ("used
+// or expired"), Forbidden (pushed by another client), all for the user
 // agent; a *RedirectError for everything after the redirect URI is known.
 func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.AuthRequest, error) {
 	const op = "authz.Authorize"
-	if in.ClientID == "" {
-		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "client_id is missing")
+	if in.RequestURI != "" {
+		return s.authorizePushed(ctx, in)
 	}
-	if len(in.ClientID) > 256 || len(in.RedirectURI) > maxParamLen {
-		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "client_id or redirect_uri is too long")
-	}
-	c, err := s.st.Clients.ClientByID(ctx, in.ClientID)
-	if errors.Is(err, fault.NotFound) {
-		return grant.AuthRequest{}, fault.New(fault.NotFound, op, "unknown client")
-	}
+	c, err := s.authorizeClient(ctx, op, in)
 	if err != nil {
 		return grant.AuthRequest{}, err
 	}
-	if in.RedirectURI == "" {
-		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "redirect_uri is missing")
+	if len(in.State) > maxStateLen {
+		// The state is too long to echo back safely.
+		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, Err: fault.New(fault.Invalid, op, "state is too long")}
 	}
-	if err := c.MatchRedirectURI(in.RedirectURI); err != nil {
+	if c.RequirePAR {
+		// RFC 9126 §5: the request must come through the back channel,
+		// where the client authenticates and nothing can be changed in
+		// the browser.
+		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, State: in.State,
+			Err: fault.New(fault.Invalid, op, "pushed authorization request required")}
+	}
+	r, err := s.newRequest(c, in, op)
+	if err != nil {
 		return grant.AuthRequest{}, err
 	}
+	if err := s.st.Requests.CreateAuthRequest(ctx, r); err != nil {
+		return grant.AuthRequest{}, err
+	}
+	return r, nil
+}
+
+// authorizeClient finds the client of an authorization request and
+// validates its redirect URI, the checks that come before anything may be
+// sent to the redirect URI.
+// Errors: Invalid; NotFound (unknown client); Unavailable.
+func (s *Service) authorizeClient(ctx context.Context, op string, in AuthorizeRequest) (client.Client, error) {
+	if in.ClientID == "" {
+		return client.Client{}, fault.New(fault.Invalid, op, "client_id is missing")
+	}
+	if len(in.ClientID) > 256 || len(in.RedirectURI) > maxParamLen {
+		return client.Client{}, fault.New(fault.Invalid, op, "client_id or redirect_uri is too long")
+	}
+	c, err := s.st.Clients.ClientByID(ctx, in.ClientID)
+	if errors.Is(err, fault.NotFound) {
+		return client.Client{}, fault.New(fault.NotFound, op, "unknown client")
+	}
+	if err != nil {
+		return client.Client{}, err
+	}
+	if in.RedirectURI == "" {
+		return client.Client{}, fault.New(fault.Invalid, op, "redirect_uri is missing")
+	}
+	if err := c.MatchRedirectURI(in.RedirectURI); err != nil {
+		return client.Client{}, err
+	}
+	return c, nil
+}
+
+// newRequest validates the parameters of an authorization request of
+// client c, whose redirect URI is validated, and returns the request to
+// store. Every refusal is a *RedirectError (with the state when it is
+// short enough to echo).
+func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (grant.AuthRequest, error) {
 	redirect := func(kind fault.Kind, msg string) error {
 		return &RedirectError{RedirectURI: in.RedirectURI, State: in.State, Err: fault.New(kind, op, msg)}
 	}
@@ -92,7 +149,7 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 		// The state is too long to echo back safely.
 		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, Err: fault.New(fault.Invalid, op, "state is too long")}
 	}
-	if in.Request != "" || in.RequestURI != "" {
+	if in.Request != "" {
 		return grant.AuthRequest{}, redirect(fault.Invalid, "request objects are not supported")
 	}
 	if in.ResponseType != "code" {
@@ -112,6 +169,10 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 	}
 	if !validChallenge(in.CodeChallenge) {
 		return grant.AuthRequest{}, redirect(fault.Invalid, "code_challenge must be 43 base64url characters")
+	}
+	if in.DPoPJKT != "" && !validChallenge(in.DPoPJKT) {
+		// A JWK SHA-256 thumbprint has the form of an S256 challenge.
+		return grant.AuthRequest{}, redirect(fault.Invalid, "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")
 	}
 	if len(in.Nonce) > maxNonceLen || len(in.Scope) > maxParamLen || len(in.ACRValues) > maxParamLen ||
 		len(in.LoginHint) > 256 || len(in.UILocales) > 256 || len(in.Prompt) > 256 {
@@ -163,10 +224,85 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 		ACRValues:           acrs,
 		UILocales:           strings.Fields(in.UILocales),
 		LoginHint:           in.LoginHint,
+		DPoPJKT:             in.DPoPJKT,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.AuthRequestTTL),
 	}
-	if err := s.st.Requests.CreateAuthRequest(ctx, r); err != nil {
+	return r, nil
+}
+
+// PushAuthorization is the pushed authorization request endpoint (RFC
+// 9126): client c, already authenticated as at the token endpoint, pushes
+// the parameters of an authorization request through the back channel.
+// They are validated exactly as Authorize validates them; the request is
+// stored and named by a request_uri of 256 random bits, of which only the
+// hash is kept, usable once within PushedRequestTTL (90 s) by c at the
+// authorization endpoint.
+//
+// Errors are for the client, never for a redirect: Invalid (client_id
+// other than c, a request_uri pushed, redirect_uri missing or not
+// registered, or any parameter refused: the inner error of Authorize's
+// *RedirectError, with its kind); Forbidden (c may not use the code flow);
+// Unauthenticated (prompt=none: login required); Unavailable.
+func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in AuthorizeRequest) (requestURI string, expiresIn time.Duration, err error) {
+	const op = "authz.PushAuthorization"
+	switch {
+	case in.ClientID != "" && in.ClientID != c.ID:
+		return "", 0, fault.New(fault.Invalid, op, "client_id does not name the authenticated client")
+	case in.RequestURI != "":
+		return "", 0, fault.New(fault.Invalid, op, "request_uri must not be pushed")
+	case len(in.RedirectURI) > maxParamLen:
+		return "", 0, fault.New(fault.Invalid, op, "redirect_uri is too long")
+	case in.RedirectURI == "":
+		return "", 0, fault.New(fault.Invalid, op, "redirect_uri is missing")
+	}
+	if err := c.MatchRedirectURI(in.RedirectURI); err != nil {
+		return "", 0, err
+	}
+	in.ClientID = c.ID
+	r, err := s.newRequest(c, in, op)
+	if err != nil {
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return "", 0, re.Err
+		}
+		return "", 0, err
+	}
+	secret := grant.NewSecret()
+	ttl := min(s.cfg.PushedRequestTTL, s.cfg.AuthRequestTTL)
+	if err := s.st.Requests.CreatePushedRequest(ctx, r, grant.Hash(secret), r.CreatedAt.Add(ttl)); err != nil {
+		return "", 0, err
+	}
+	return RequestURIPrefix + secret, ttl, nil
+}
+
+// requestUsedOrExpired answers every request_uri that cannot be used (any
+// more), so that the answer does not tell which.
+const requestUsedOrExpired = "Die Anmeldeanfrage ist nicht mehr gültig. Bitte starten Sie die Anmeldung neu. / " +
+	"request_uri used or expired. Please start the login again."
+
+// authorizePushed takes the pushed request named by in.RequestURI for
+// in.ClientID, once (RFC 9126 §4). Every error is for the user agent: the
+// redirect URI is the pushed request's, which is not known until it is
+// taken, and a request_uri of another client must not lead to that
+// client's redirect URI. Parameters other than client_id and request_uri
+// are ignored: only what was pushed counts (RFC 9101 §5).
+func (s *Service) authorizePushed(ctx context.Context, in AuthorizeRequest) (grant.AuthRequest, error) {
+	const op = "authz.Authorize"
+	if in.ClientID == "" || len(in.ClientID) > 256 {
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "client_id is missing")
+	}
+	secret, ok := strings.CutPrefix(in.RequestURI, RequestURIPrefix)
+	if !ok || secret == "" || len(secret) > 256 {
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "request_uri is not a pushed authorization request of this server")
+	}
+	r, err := s.st.Requests.ConsumePushedRequest(ctx, grant.Hash(secret), in.ClientID, s.clock())
+	switch {
+	case errors.Is(err, fault.NotFound), errors.Is(err, fault.Expired):
+		return grant.AuthRequest{}, fault.New(fault.KindOf(err), op, requestUsedOrExpired)
+	case errors.Is(err, fault.Forbidden):
+		return grant.AuthRequest{}, fault.New(fault.Forbidden, op, "request_uri was pushed by another client")
+	case err != nil:
 		return grant.AuthRequest{}, err
 	}
 	return r, nil

@@ -14,7 +14,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	ok := authz.Config{Issuer: issuer, TokenEndpoint: tokenEndpoint}
+	ok := testConfig()
 	tests := []struct {
 		name string
 		mod  func(*authz.Config)
@@ -28,6 +28,20 @@ func TestConfigValidate(t *testing.T) {
 		{"code lifetime above 60s", func(c *authz.Config) { c.CodeTTL = 61 * time.Second }, false},
 		{"idle above absolute", func(c *authz.Config) { c.RefreshIdleTTL, c.RefreshAbsoluteTTL = 2*time.Hour, time.Hour }, false},
 		{"negative access lifetime", func(c *authz.Config) { c.AccessTokenTTL = -time.Second }, false},
+		{"pushed request lifetime 90s", func(c *authz.Config) { c.PushedRequestTTL = 90 * time.Second }, true},
+		{"pushed request lifetime above 90s", func(c *authz.Config) { c.PushedRequestTTL = 91 * time.Second }, false},
+		{"no DPoP nonce key", func(c *authz.Config) { c.DPoPNonces.Key = nil }, false},
+		{"short DPoP nonce key", func(c *authz.Config) { c.DPoPNonces.Key = nonceKey[:31] }, false},
+		{"no pairwise key", func(c *authz.Config) { c.PairwiseKey = nil }, false},
+		{"short pairwise key", func(c *authz.Config) { c.PairwiseKey = pairwiseKey[:31] }, false},
+		{"one KVNR claim", func(c *authz.Config) { c.KVNRClaims = []string{"urn:telematik:claims:id"} }, true},
+		{"KVNR claim sub", func(c *authz.Config) { c.KVNRClaims = []string{"kvnr", "sub"} }, false},
+		{"KVNR claim email", func(c *authz.Config) { c.KVNRClaims = []string{"email"} }, false},
+		{"KVNR claim twice", func(c *authz.Config) { c.KVNRClaims = []string{"kvnr", "kvnr"} }, false},
+		{"empty KVNR claim", func(c *authz.Config) { c.KVNRClaims = []string{""} }, false},
+		{"KVNR claim with a space", func(c *authz.Config) { c.KVNRClaims = []string{"kv nr"} }, false},
+		{"KVNR claim with a quote", func(c *authz.Config) { c.KVNRClaims = []string{`kv"nr`} }, false},
+		{"KVNR claim of 257 characters", func(c *authz.Config) { c.KVNRClaims = []string{strings.Repeat("k", 257)} }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +62,16 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if got := s.Config().CodeTTL; got != authz.DefaultCodeTTL {
 		t.Errorf("effective CodeTTL = %v, want %v", got, authz.DefaultCodeTTL)
+	}
+	if got := s.Config().PushedRequestTTL; got != authz.DefaultPushedRequestTTL {
+		t.Errorf("effective PushedRequestTTL = %v, want 90s", got)
+	}
+	if got := s.Config().KVNRClaims; !slices.Equal(got, []string{"kvnr", "urn:telematik:claims:id"}) {
+		t.Errorf("effective KVNRClaims = %q", got)
+	}
+	// The effective configuration is handed around; the keys are not.
+	if c := s.Config(); c.PairwiseKey != nil || c.DPoPNonces.Key != nil {
+		t.Error("Config() returns key material")
 	}
 }
 
@@ -113,7 +137,13 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"challenge with a dot", func(r *authz.AuthorizeRequest) { r.CodeChallenge = r.CodeChallenge[:42] + "." }, fault.Invalid, true},
 		{"challenge with a tilde", func(r *authz.AuthorizeRequest) { r.CodeChallenge = r.CodeChallenge[:42] + "~" }, fault.Invalid, true},
 		{"request object", func(r *authz.AuthorizeRequest) { r.Request = "eyJhbGciOiJub25lIn0.e30." }, fault.Invalid, true},
-		{"request_uri", func(r *authz.AuthorizeRequest) { r.RequestURI = "urn:ietf:params:oauth:request_uri:abc" }, fault.Invalid, true},
+		{"unknown request_uri", func(r *authz.AuthorizeRequest) { r.RequestURI = "urn:ietf:params:oauth:request_uri:abc" }, fault.NotFound, false},
+		{"request_uri of another form", func(r *authz.AuthorizeRequest) { r.RequestURI = "https://rp.example/request.jwt" }, fault.Invalid, false},
+		{"request_uri without client_id", func(r *authz.AuthorizeRequest) {
+			r.ClientID, r.RequestURI = "", "urn:ietf:params:oauth:request_uri:abc"
+		}, fault.Invalid, false},
+		{"dpop_jkt too short", func(r *authz.AuthorizeRequest) { r.DPoPJKT = strings.Repeat("k", 42) }, fault.Invalid, true},
+		{"dpop_jkt not base64url", func(r *authz.AuthorizeRequest) { r.DPoPJKT = strings.Repeat("k", 42) + "=" }, fault.Invalid, true},
 		{"oversized nonce", func(r *authz.AuthorizeRequest) { r.Nonce = strings.Repeat("n", 513) }, fault.Invalid, true},
 		{"oversized scope", func(r *authz.AuthorizeRequest) { r.Scope = strings.Repeat("s", 2049) }, fault.Invalid, true},
 		{"oversized acr_values", func(r *authz.AuthorizeRequest) { r.ACRValues = strings.Repeat("a", 2049) }, fault.Invalid, true},

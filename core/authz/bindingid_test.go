@@ -43,7 +43,7 @@ func TestBindingIDReachesTheFamily(t *testing.T) {
 			if c.Request.Login.BindingID != tt.binding {
 				t.Errorf("login BindingID = %q, want %q", c.Request.Login.BindingID, tt.binding)
 			}
-			if _, err := e.svc.ExchangeCode(e.ctx, e.client("web"), code, webRedirect, v); err != nil {
+			if _, err := e.svc.ExchangeCode(e.ctx, e.client("web"), code, webRedirect, v, noPoP); err != nil {
 				t.Fatalf("ExchangeCode: %v", err)
 			}
 			if n := len(e.st.families); n != 1 {

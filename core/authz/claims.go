@@ -2,10 +2,14 @@ package authz
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
 
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -22,19 +26,83 @@ const (
 	ScopeKVNR      = "kvnr"
 	// ClaimTelematikID is the KVNR claim of the gematik specification.
 	ClaimTelematikID = "urn:telematik:claims:id"
+	// ClaimKVNR is the plain KVNR claim.
+	ClaimKVNR = "kvnr"
 )
+
+// DefaultKVNRClaims are the claims the kvnr scope releases the member
+// number in unless Config.KVNRClaims says otherwise.
+var DefaultKVNRClaims = []string{ClaimKVNR, ClaimTelematikID}
 
 // SupportedScopes are advertised in discovery.
 var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeAddress, ScopeBirthdate, ScopeKVNR, ScopeOfflineAccess}
 
-// SupportedClaims are advertised in discovery.
-var SupportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-	"name", "given_name", "family_name", "birthdate", "address", "email", "email_verified", "kvnr", ClaimTelematikID}
+// standardClaims are the claims Pforte issues besides the KVNR claims.
+var standardClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+	"cnf", "name", "given_name", "family_name", "birthdate", "address", "email", "email_verified"}
 
-// memberClaims releases the claims of subject that scopes allow, and only
-// those: a client that did not ask for the address does not get it.
-func (s *Service) memberClaims(ctx context.Context, subject string, scopes []string) (Claims, error) {
-	out := Claims{"sub": subject}
+// SupportedClaims are advertised in discovery: the standard claims and the
+// configured KVNR claims.
+func (s *Service) SupportedClaims() []string {
+	return append(slices.Clone(standardClaims), s.cfg.KVNRClaims...)
+}
+
+// CheckKVNRClaims checks names for Config.KVNRClaims: at least one, each
+// 1 to 256 printable ASCII characters without spaces or quotes, none
+// twice, and none a claim Pforte issues for something else (a KVNR in
+// sub or email would be read as what those claims mean).
+// Errors: fault.Invalid.
+func CheckKVNRClaims(names []string) error {
+	bad := func(msg string) error { return fault.New(fault.Invalid, "authz.CheckKVNRClaims", "KVNR claims: "+msg) }
+	if len(names) == 0 {
+		return bad("name at least one claim")
+	}
+	for i, n := range names {
+		if n == "" || len(n) > 256 {
+			return bad("a claim name must have 1 to 256 characters")
+		}
+		for _, r := range n {
+			if r <= ' ' || r > '~' || r == '"' || r == '\\' {
+				return bad("claim name " + n + " must be printable ASCII without spaces or quotes")
+			}
+		}
+		if slices.Contains(standardClaims, n) {
+			return bad(n + " is a standard claim with a meaning of its own")
+		}
+		if slices.Contains(names[:i], n) {
+			return bad(n + " is named twice")
+		}
+	}
+	return nil
+}
+
+// subjectFor is the sub client c sees for account accountID (OpenID
+// Connect Core §8): the account id (opaque, never the KVNR) for clients
+// without a sector identifier, else the pairwise identifier
+// base64url(HMAC-SHA-256(PairwiseKey, sector ‖ 0x00 ‖ account id)). The
+// zero byte separates the two, so that no other sector and account give
+// the same input; sector identifiers are host names and cannot contain
+// it. Clients of one sector see the same sub; clients of different
+// sectors cannot link theirs, and without the key nobody can compute
+// one from an account id. Lookups inside Pforte keep using the account
+// id (stored records), never this value.
+func (s *Service) subjectFor(c client.Client, accountID string) string {
+	if c.SectorIdentifier == "" {
+		return accountID
+	}
+	m := hmac.New(sha256.New, s.cfg.PairwiseKey)
+	m.Write([]byte(c.SectorIdentifier))
+	m.Write([]byte{0})
+	m.Write([]byte(accountID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// memberClaims releases the claims of account accountID that scopes allow,
+// and only those: a client that did not ask for the address does not get
+// it. sub is what the client sees as the member's sub (subjectFor).
+func (s *Service) memberClaims(ctx context.Context, accountID, sub string, scopes []string) (Claims, error) {
+	subject := accountID
+	out := Claims{"sub": sub}
 	needMember := slices.ContainsFunc(scopes, func(sc string) bool {
 		return sc == ScopeProfile || sc == ScopeEmail || sc == ScopeAddress || sc == ScopeBirthdate || sc == ScopeKVNR
 	})
@@ -49,8 +117,9 @@ func (s *Service) memberClaims(ctx context.Context, subject string, scopes []str
 		return nil, err
 	}
 	if slices.Contains(scopes, ScopeKVNR) {
-		out["kvnr"] = a.KVNR.String()
-		out[ClaimTelematikID] = a.KVNR.String()
+		for _, name := range s.cfg.KVNRClaims {
+			out[name] = a.KVNR.String()
+		}
 	}
 	m, err := s.st.Members.MemberByKVNR(ctx, a.KVNR)
 	if errors.Is(err, fault.NotFound) {

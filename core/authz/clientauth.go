@@ -138,7 +138,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, cr Credentials) (cl
 	switch {
 	case cl.Issuer != c.ID || cl.Subject != c.ID:
 		return client.Client{}, invalidClient(op)
-	case !cl.Audience.containsAny(s.cfg.Issuer, s.cfg.TokenEndpoint):
+	case !cl.Audience.containsAny(s.cfg.Issuer, s.cfg.TokenEndpoint, s.cfg.PAREndpoint):
 		return client.Client{}, invalidClient(op)
 	case cl.Expiry == 0 || !now.Before(exp.Add(skew)):
 		return client.Client{}, invalidClient(op)

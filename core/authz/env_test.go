@@ -13,6 +13,7 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -33,6 +34,8 @@ const (
 	formRedirect   = "https://antrag.kasse.example/cb?form=umzug"
 	appRedirect    = "http://127.0.0.1/callback"
 	portalRedirect = "https://portal.partner.example/oidc/cb"
+	sectorRedirect = "https://shop.partner.example/cb"
+	otherRedirect  = "https://reha.other.example/cb"
 	webLogout      = "https://forms.kasse.example/bye"
 	formLogout     = "https://antrag.kasse.example/bye"
 
@@ -42,9 +45,13 @@ const (
 // Keys of the fake JWS: Pforte's own and the partner portal's "key set".
 var (
 	pforteKey = []byte("pforte-test-signing-key-32-bytes!")
-	portalKey = []byte("portal-test-jwks")
-	hashKey   = []byte("client-secret-hash-key-of-32-bytes")
-	annaKVNR  = kvnr.MustParse(mustCheck("A12345678"))
+	// nonceKey and pairwiseKey stand in for the keys derived from the
+	// master key.
+	nonceKey    = []byte("dpop-nonce-key-of-thirty-two-b!!")
+	pairwiseKey = []byte("pairwise-sub-key-of-32-bytes-ok!")
+	portalKey   = []byte("portal-test-jwks")
+	hashKey     = []byte("client-secret-hash-key-of-32-bytes")
+	annaKVNR    = kvnr.MustParse(mustCheck("A12345678"))
 )
 
 func mustCheck(prefix string) string {
@@ -67,6 +74,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the configuration changed by mod.
+func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 	t.Helper()
 	secrets, err := client.NewSecretHasher(hashKey)
 	if err != nil {
@@ -105,11 +118,39 @@ func newEnv(t *testing.T) *env {
 			Scopes:                 []string{"openid", "profile"},
 		},
 		{
+			// Pushed authorization requests only, pairwise sub.
 			ID: "portal", Name: "Partnerportal", Kind: client.Portal, AuthMethod: client.AuthPrivateKeyJWT,
 			JWKS:         portalKey,
 			RedirectURIs: []string{portalRedirect},
 			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
 			Scopes:       []string{"openid", "profile"},
+			RequirePAR:   true, SectorIdentifier: "portal.partner.example",
+		},
+		{
+			// Another client of the portal's sector: it sees the same sub.
+			ID: "shop", Name: "Partnershop", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash:       secrets.Hash(webSecret),
+			RedirectURIs:     []string{sectorRedirect},
+			GrantTypes:       []string{client.GrantCode, client.GrantRefresh},
+			Scopes:           []string{"openid", "profile", "kvnr"},
+			SectorIdentifier: "portal.partner.example",
+		},
+		{
+			// A client of another sector.
+			ID: "reha", Name: "Rehaportal", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash:       secrets.Hash(webSecret),
+			RedirectURIs:     []string{otherRedirect},
+			GrantTypes:       []string{client.GrantCode, client.GrantRefresh},
+			Scopes:           []string{"openid", "profile", "kvnr"},
+			SectorIdentifier: "reha.other.example",
+		},
+		{
+			// The Service-App as configured: its tokens are DPoP-bound.
+			ID: "dpop-app", Name: "Service-App (DPoP)", Kind: client.Native, AuthMethod: client.AuthNone,
+			RedirectURIs: []string{appRedirect},
+			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
+			Scopes:       []string{"openid", "profile", "kvnr", "offline_access"},
+			RequireDPoP:  true,
 		},
 		{
 			ID: "svc", Name: "Backend", Kind: client.Service, AuthMethod: client.AuthSecretBasic,
@@ -147,7 +188,11 @@ func newEnv(t *testing.T) *env {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := authz.New(authz.Config{Issuer: issuer, TokenEndpoint: tokenEndpoint},
+	cfg := testConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := authz.New(cfg,
 		authz.Stores{Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st},
 		e.jws, e.jws, secrets, e.clock.Now)
 	if err != nil {
@@ -155,6 +200,22 @@ func newEnv(t *testing.T) *env {
 	}
 	e.svc = svc
 	return e
+}
+
+// testConfig is the configuration of every test service.
+func testConfig() authz.Config {
+	return authz.Config{
+		Issuer: issuer, TokenEndpoint: tokenEndpoint, PAREndpoint: issuer + "/par",
+		DPoPNonces: dpop.NonceSource{Key: nonceKey}, PairwiseKey: pairwiseKey,
+	}
+}
+
+// noPoP is a request without a DPoP proof.
+var noPoP = authz.DPoPRequest{}
+
+// bearer presents tok as a bearer token.
+func bearer(tok string) authz.PresentedToken {
+	return authz.PresentedToken{Token: tok, Scheme: authz.TokenTypeBearer}
 }
 
 func newEnvSecrets(t *testing.T) client.SecretHasher {
@@ -229,7 +290,7 @@ func (e *env) codeFor(clientID, redirectURI, scope string) flow {
 }
 
 func (e *env) exchange(f flow) (authz.TokenResponse, error) {
-	return e.svc.ExchangeCode(e.ctx, e.client(f.client), f.code, f.redirectURI, f.verifier)
+	return e.svc.ExchangeCode(e.ctx, e.client(f.client), f.code, f.redirectURI, f.verifier, noPoP)
 }
 
 // tokens runs the whole code flow for clientID and returns its tokens.

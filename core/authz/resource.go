@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/ports/token"
@@ -15,9 +16,19 @@ import (
 
 // Introspection is the answer of RFC 7662 for one token.
 type Introspection struct {
-	Active    bool
-	TokenType string // "access_token" or "refresh_token"
-	ClientID  string
+	Active bool
+	// Kind is "access_token" or "refresh_token".
+	Kind string
+	// TokenType is the RFC 7662 token_type of an access token:
+	// TokenTypeDPoP when it is bound to a key, else TokenTypeBearer
+	// (RFC 9449 §6.2); empty for a refresh token.
+	TokenType string
+	// JKT is the thumbprint of the DPoP key the token is bound to (cnf.jkt);
+	// empty when unbound.
+	JKT      string
+	ClientID string
+	// Subject is the sub the token's client sees (pairwise for a client
+	// with a sector identifier).
 	Subject   string
 	Scopes    []string
 	Audience  []string
@@ -52,7 +63,8 @@ func (s *Service) Introspect(ctx context.Context, caller client.Client, tok stri
 			return Introspection{}, nil
 		}
 		return Introspection{
-			Active: true, TokenType: "access_token", ClientID: cl.ClientID, Subject: cl.Subject,
+			Active: true, Kind: "access_token", TokenType: tokenType(rec.DPoPJKT), JKT: rec.DPoPJKT,
+			ClientID: cl.ClientID, Subject: cl.Subject,
 			Scopes: rec.Scopes, Audience: cl.Audience, IssuedAt: time.Unix(cl.IssuedAt, 0).UTC(),
 			ExpiresAt: time.Unix(cl.Expiry, 0).UTC(), AuthTime: unixOrZero(cl.AuthTime), ACR: cl.ACR, AMR: cl.AMR, JTI: cl.JTI,
 		}, nil
@@ -71,7 +83,7 @@ func (s *Service) Introspect(ctx context.Context, caller client.Client, tok stri
 		return Introspection{}, nil
 	}
 	return Introspection{
-		Active: true, TokenType: "refresh_token", ClientID: fam.ClientID, Subject: fam.Subject,
+		Active: true, Kind: "refresh_token", JKT: fam.DPoPJKT, ClientID: fam.ClientID, Subject: s.subjectFor(caller, fam.Subject),
 		Scopes: fam.Scopes, IssuedAt: rt.CreatedAt, ExpiresAt: rt.ExpiresAt, AuthTime: fam.AuthTime,
 		ACR: fam.ACR, AMR: fam.AMR,
 	}, nil
@@ -112,6 +124,15 @@ func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, g
 	}
 	if !rec.RevokedAt.IsZero() {
 		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token was revoked")
+	}
+	// The signed cnf and the record must agree; they always do for tokens
+	// Pforte minted, so a difference is a forgery or a bug: invalid.
+	var cnf string
+	if cl.Cnf != nil {
+		cnf = cl.Cnf.JKT
+	}
+	if cnf != rec.DPoPJKT {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
 	return cl, rec, nil
 }
@@ -167,23 +188,68 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
+// PresentedToken is an access token as a client presented it at a
+// protected resource (userinfo).
+type PresentedToken struct {
+	Token string
+	// Scheme is the authorization scheme it came with: TokenTypeDPoP
+	// ("Authorization: DPoP", RFC 9449 §7.1) or TokenTypeBearer (RFC 6750,
+	// header or form).
+	Scheme string
+	// DPoP is the request's DPoP proof; required with the DPoP scheme,
+	// ignored with Bearer.
+	DPoP DPoPRequest
+}
+
 // UserInfo returns the claims the access token's scopes release (OpenID
-// Connect Core §5.3). The token must carry the openid scope.
-// Errors: Unauthenticated (invalid_token); Forbidden (insufficient_scope);
-// Unavailable.
-func (s *Service) UserInfo(ctx context.Context, accessToken string) (Claims, error) {
-	cl, rec, err := s.activeAccess(ctx, accessToken)
+// Connect Core §5.3). The token must carry the openid scope. A DPoP-bound
+// token must come with the DPoP scheme and a proof by its key whose ath is
+// the token's hash; a bound token presented as Bearer is refused (RFC 9449
+// §7.2: no downgrade), and so is an unbound token presented as DPoP.
+// Errors: Unauthenticated (invalid_token; wrapping ErrDPoPBound for a bound
+// token sent as Bearer; wrapping a dpop error for the proof); Forbidden
+// (insufficient_scope); Invalid for an unknown scheme; Unavailable.
+func (s *Service) UserInfo(ctx context.Context, in PresentedToken) (Claims, error) {
+	const op = "authz.UserInfo"
+	var jkt string
+	switch in.Scheme {
+	case TokenTypeBearer:
+	case TokenTypeDPoP:
+		if in.DPoP.Proof == nil {
+			return nil, dpop.InvalidProof(op, "DPoP proof required with the DPoP authorization scheme")
+		}
+		if in.Token == "" || len(in.Token) > maxTokenLen {
+			return nil, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+		}
+		var err error
+		if jkt, err = s.checkProof(ctx, in.DPoP, in.Token, s.clock()); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fault.New(fault.Invalid, op, "unknown authorization scheme")
+	}
+	cl, rec, err := s.activeAccess(ctx, in.Token)
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case rec.DPoPJKT != "" && jkt == "":
+		return nil, fault.Wrap(fault.Unauthenticated, op, ErrDPoPBound).
+			WithPublic("the access token is DPoP-bound: present it with the DPoP scheme and a DPoP proof")
+	case rec.DPoPJKT == "" && jkt != "":
+		return nil, fault.New(fault.Unauthenticated, op, "the access token is not DPoP-bound: present it as a Bearer token")
+	case rec.DPoPJKT != "" && !in.DPoP.Proof.BoundTo(rec.DPoPJKT):
+		return nil, fault.New(fault.Unauthenticated, op, "the DPoP proof is signed by another key than the access token is bound to")
+	}
 	if !slices.Contains(rec.Scopes, ScopeOpenID) || rec.FamilyID == "" {
-		return nil, fault.New(fault.Forbidden, "authz.UserInfo", "the access token does not carry the openid scope")
+		return nil, fault.New(fault.Forbidden, op, "the access token does not carry the openid scope")
 	}
-	// A member blocked since the token was issued gets nothing more.
-	if err := s.subjectActive(ctx, cl.Subject); err != nil {
-		return nil, fault.New(fault.Unauthenticated, "authz.UserInfo", "the access token is no longer valid")
+	// A member blocked since the token was issued gets nothing more. The
+	// record holds the account id; the token's sub may be pairwise.
+	if err := s.subjectActive(ctx, rec.Subject); err != nil {
+		return nil, fault.New(fault.Unauthenticated, op, "the access token is no longer valid")
 	}
-	return s.memberClaims(ctx, cl.Subject, rec.Scopes)
+	return s.memberClaims(ctx, rec.Subject, cl.Subject, rec.Scopes)
 }
 
 // EndSessionRequest is an RP-initiated logout request.

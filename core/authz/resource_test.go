@@ -23,8 +23,8 @@ func TestIntrospectAccessToken(t *testing.T) {
 	}
 	now := e.clock.Now()
 	switch {
-	case !in.Active, in.TokenType != "access_token":
-		t.Fatalf("active %v type %q", in.Active, in.TokenType)
+	case !in.Active, in.Kind != "access_token", in.TokenType != "Bearer", in.JKT != "":
+		t.Fatalf("active %v kind %q type %q jkt %q", in.Active, in.Kind, in.TokenType, in.JKT)
 	case in.ClientID != "web", in.Subject != annaID, !slices.Equal(in.Scopes, []string{"openid", "profile"}):
 		t.Errorf("client %q sub %q scopes %q", in.ClientID, in.Subject, in.Scopes)
 	case !slices.Equal(in.Audience, []string{issuer}), in.JTI == "":
@@ -68,7 +68,7 @@ func TestIntrospectInactive(t *testing.T) {
 			return raw
 		}},
 		{"rotated refresh token", func(e *env, r authz.TokenResponse) string {
-			if _, err := e.svc.Refresh(e.ctx, e.client("web"), r.RefreshToken, ""); err != nil {
+			if _, err := e.svc.Refresh(e.ctx, e.client("web"), r.RefreshToken, "", noPoP); err != nil {
 				t.Fatal(err)
 			}
 			return r.RefreshToken
@@ -108,11 +108,11 @@ func TestIntrospectRefreshToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !in.Active || in.TokenType != "refresh_token" || in.ClientID != "web" || in.Subject != annaID ||
+	if !in.Active || in.Kind != "refresh_token" || in.TokenType != "" || in.ClientID != "web" || in.Subject != annaID ||
 		!slices.Equal(in.Scopes, []string{"openid", "profile"}) {
 		t.Fatalf("introspection %+v", in)
 	}
-	next, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "")
+	next, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "", noPoP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestRevoke(t *testing.T) {
 			if got := e.active(resp.RefreshToken); got != tt.refreshActive {
 				t.Errorf("refresh token active %v, want %v", got, tt.refreshActive)
 			}
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "", noPoP)
 			if (err == nil) != tt.refreshActive {
 				t.Errorf("refresh after revocation: %v, want success %v", err, tt.refreshActive)
 			}
@@ -219,7 +219,7 @@ func TestUserInfo(t *testing.T) {
 		t.Run(tt.scope, func(t *testing.T) {
 			e := newEnv(t)
 			resp := e.tokens("web", webRedirect, tt.scope)
-			cl, err := e.svc.UserInfo(e.ctx, resp.AccessToken)
+			cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +256,7 @@ func TestUserInfoWithoutMasterData(t *testing.T) {
 	e := newEnv(t)
 	delete(e.st.members, annaKVNR)
 	resp := e.tokens("web", webRedirect, "openid profile kvnr")
-	cl, err := e.svc.UserInfo(e.ctx, resp.AccessToken)
+	cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestUserInfoRefusals(t *testing.T) {
 	}{
 		{"without openid", func(e *env) string { return e.tokens("web", webRedirect, "profile address").AccessToken }, fault.Forbidden},
 		{"openid narrowed away by refresh", func(e *env) string {
-			resp, err := e.svc.Refresh(e.ctx, e.client("web"), e.webTokens().RefreshToken, "profile")
+			resp, err := e.svc.Refresh(e.ctx, e.client("web"), e.webTokens().RefreshToken, "profile", noPoP)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -304,7 +304,7 @@ func TestUserInfoRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			tok := tt.tok(e)
-			cl, err := e.svc.UserInfo(e.ctx, tok)
+			cl, err := e.svc.UserInfo(e.ctx, bearer(tok))
 			wantKind(t, err, tt.kind)
 			if cl != nil {
 				t.Fatalf("claims %v released with an error", cl)
@@ -395,13 +395,13 @@ func TestEndSession(t *testing.T) {
 func TestUserInfoRefusedAfterAccountBlocked(t *testing.T) {
 	e := newEnv(t)
 	resp := e.webTokens()
-	if _, err := e.svc.UserInfo(e.ctx, resp.AccessToken); err != nil {
+	if _, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken)); err != nil {
 		t.Fatalf("UserInfo before blocking: %v", err)
 	}
 	if err := e.st.SetAccountStatus(e.ctx, annaID, account.Blocked, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.UserInfo(e.ctx, resp.AccessToken)
+	_, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 	wantKind(t, err, fault.Unauthenticated)
 }
 
@@ -413,6 +413,6 @@ func TestRefreshRefusedAfterGrantRemoved(t *testing.T) {
 	if err := e.st.PutClient(e.ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "")
+	_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "", noPoP)
 	wantKind(t, err, fault.Forbidden)
 }

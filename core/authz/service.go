@@ -1,9 +1,11 @@
 package authz
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/ports/store"
@@ -17,6 +19,10 @@ type Config struct {
 	// TokenEndpoint is the absolute token endpoint URL; client assertions
 	// may name it or the issuer as audience.
 	TokenEndpoint string
+	// PAREndpoint is the absolute pushed authorization request endpoint
+	// URL (RFC 9126); client assertions may name it as audience too
+	// (RFC 9126 §2). Empty: only the issuer and the token endpoint.
+	PAREndpoint string
 	// CodeTTL is the lifetime of an authorization code (at most 60 s).
 	CodeTTL time.Duration
 	// AuthRequestTTL is how long a member has to log in.
@@ -32,6 +38,25 @@ type Config struct {
 	Vocabulary loa.Vocabulary
 	// ClockSkew is tolerated on client assertion times.
 	ClockSkew time.Duration
+	// PushedRequestTTL is how long a request_uri of a pushed
+	// authorization request can be used (default and at most 90 s; never
+	// longer than AuthRequestTTL).
+	PushedRequestTTL time.Duration
+	// DPoPNonces issues and checks the DPoP server nonces (RFC 9449 §8).
+	// Its Key is required: derive it from the master key, so that every
+	// replica accepts the nonces of the others. Every token and userinfo
+	// response carries a current nonce, and every DPoP proof at the token
+	// and userinfo endpoints must echo one, so that no proof can be made
+	// ahead of time, whatever the client's clock says.
+	DPoPNonces dpop.NonceSource
+	// PairwiseKey keys the pairwise subject identifiers of clients with a
+	// sector identifier (at least 32 bytes; derive it from the master
+	// key). Changing it changes every pairwise sub.
+	PairwiseKey []byte
+	// KVNRClaims are the claims the kvnr scope releases the member number
+	// in (default: DefaultKVNRClaims, the plain kvnr claim and the gematik
+	// claim).
+	KVNRClaims []string
 }
 
 // Defaults of ARCHITECTURE.md.
@@ -45,6 +70,12 @@ const (
 	DefaultClockSkew          = 30 * time.Second
 	// MaxCodeTTL is the hard ceiling on code lifetime.
 	MaxCodeTTL = 60 * time.Second
+	// DefaultPushedRequestTTL is the lifetime of a request_uri (RFC 9126
+	// §2.2 asks for a short one); it is also the ceiling.
+	DefaultPushedRequestTTL = 90 * time.Second
+	// MinPairwiseKeySize is the shortest pairwise key: 256 bits, the
+	// strength HMAC-SHA-256 offers.
+	MinPairwiseKeySize = 32
 )
 
 func (c Config) withDefaults() Config {
@@ -60,6 +91,10 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshIdleTTL, DefaultRefreshIdleTTL)
 	def(&c.RefreshAbsoluteTTL, DefaultRefreshAbsoluteTTL)
 	def(&c.ClockSkew, DefaultClockSkew)
+	def(&c.PushedRequestTTL, DefaultPushedRequestTTL)
+	if len(c.KVNRClaims) == 0 {
+		c.KVNRClaims = DefaultKVNRClaims
+	}
 	if c.Vocabulary == (loa.Vocabulary{}) {
 		c.Vocabulary = loa.EIDAS
 	}
@@ -81,8 +116,15 @@ func (c Config) Validate() error {
 		return bad("refresh idle lifetime must not exceed the absolute lifetime")
 	case c.AccessTokenTTL < 0 || c.IDTokenTTL < 0 || c.AuthRequestTTL < 0:
 		return bad("lifetimes must be positive")
+	case c.PushedRequestTTL < 0 || c.PushedRequestTTL > DefaultPushedRequestTTL:
+		return bad("the pushed request lifetime must be at most 90s")
+	case len(c.PairwiseKey) < MinPairwiseKeySize:
+		return bad("the pairwise subject key must have at least 32 bytes")
 	}
-	return nil
+	if err := c.DPoPNonces.Validate(); err != nil {
+		return err
+	}
+	return CheckKVNRClaims(c.KVNRClaims)
 }
 
 // Stores are the storage ports the service needs.
@@ -99,6 +141,7 @@ type Stores struct {
 // state lives in the stores.
 type Service struct {
 	cfg        Config
+	dpop       dpop.Policy
 	st         Stores
 	signer     token.Signer
 	assertions token.AssertionVerifier
@@ -114,10 +157,20 @@ func New(cfg Config, st Stores, signer token.Signer, assertions token.AssertionV
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg.withDefaults(), st: st, signer: signer, assertions: assertions, secrets: secrets, now: now}, nil
+	cfg = cfg.withDefaults()
+	// The window of a proof's iat is dpop's default; the nonce is always
+	// required, so the window only bounds clock skew and the replay cache.
+	pol := dpop.Policy{RequireNonce: true, Nonces: cfg.DPoPNonces}
+	return &Service{cfg: cfg, dpop: pol, st: st, signer: signer, assertions: assertions, secrets: secrets, now: now}, nil
 }
 
-// Config returns the effective configuration (defaults applied).
-func (s *Service) Config() Config { return s.cfg }
+// Config returns the effective configuration (defaults applied), without
+// the keys: callers need the issuer and the vocabulary, never key material.
+func (s *Service) Config() Config {
+	c := s.cfg
+	c.PairwiseKey, c.DPoPNonces.Key = nil, nil
+	c.KVNRClaims = slices.Clone(c.KVNRClaims)
+	return c
+}
 
 func (s *Service) clock() time.Time { return s.now().UTC() }

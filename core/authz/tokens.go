@@ -12,6 +12,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/ports/token"
@@ -19,8 +20,10 @@ import (
 
 // TokenResponse is a successful token endpoint answer.
 type TokenResponse struct {
-	AccessToken  string
-	TokenType    string // "Bearer"
+	AccessToken string
+	// TokenType is TokenTypeDPoP for an access token bound to a DPoP key,
+	// else TokenTypeBearer.
+	TokenType    string
 	ExpiresIn    time.Duration
 	RefreshToken string // empty when none is issued
 	IDToken      string // empty without the openid scope
@@ -40,6 +43,9 @@ type AccessClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil for a
+	// bearer token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // IDClaims are the claims of an ID token.
@@ -49,6 +55,9 @@ type IDClaims struct {
 	Audience []string `json:"aud"`
 	Expiry   int64    `json:"exp"`
 	IssuedAt int64    `json:"iat"`
+	// AuthTime has no omitempty: auth_time is in every ID token (OpenID
+	// Connect Core §2 makes it required when max_age is used; Pforte
+	// always sends it).
 	AuthTime int64    `json:"auth_time"`
 	Nonce    string   `json:"nonce,omitempty"`
 	ACR      string   `json:"acr,omitempty"`
@@ -78,9 +87,14 @@ const (
 // with its insert. The winner then gets the replay's answer and its tokens,
 // signed but never stored, are not handed out.
 //
+// pop is the request's DPoP proof (see DPoPRequest and the rules at the
+// top of dpop.go); it is checked before the code is redeemed, so that a
+// proof without a current nonce does not cost the client its code.
+//
 // Errors: Invalid (invalid_request) for a malformed verifier; NotFound,
-// Expired, Conflict and Forbidden (all invalid_grant); Unavailable.
-func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redirectURI, verifier string) (TokenResponse, error) {
+// Expired, Conflict and Forbidden (all invalid_grant); Unauthenticated
+// wrapping a dpop error (invalid_dpop_proof, use_dpop_nonce); Unavailable.
+func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redirectURI, verifier string, pop DPoPRequest) (TokenResponse, error) {
 	const op = "authz.ExchangeCode"
 	if code == "" || len(code) > 512 {
 		return TokenResponse{}, fault.New(fault.Invalid, op, "code is missing or malformed")
@@ -92,6 +106,10 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 		return TokenResponse{}, fault.New(fault.Invalid, op, "code_verifier must be 43-128 unreserved characters")
 	}
 	now := s.clock()
+	jkt, err := s.tokenProof(ctx, c, pop, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	hash := grant.Hash(code)
 	g, err := s.st.Requests.RedeemCode(ctx, hash, now)
 	switch {
@@ -115,6 +133,17 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 	if !s256Matches(verifier, r.CodeChallenge) {
 		return TokenResponse{}, fault.New(fault.Forbidden, op, "code_verifier does not match the code_challenge")
 	}
+	if r.DPoPJKT != "" {
+		// RFC 9449 §10: the code is bound to the key the authorization
+		// request named, so that a code stolen from the redirect is useless
+		// without that key.
+		if jkt == "" {
+			return TokenResponse{}, dpop.InvalidProof(op, "DPoP proof required: the authorization request named a DPoP key (dpop_jkt)")
+		}
+		if !pop.Proof.BoundTo(r.DPoPJKT) {
+			return TokenResponse{}, fault.New(fault.Forbidden, op, "the DPoP proof is signed by another key than the dpop_jkt of the authorization request")
+		}
+	}
 	if r.Login == nil {
 		return TokenResponse{}, fault.Wrap(fault.Internal, op, errors.New("code without login"))
 	}
@@ -126,11 +155,17 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 		AuthTime: r.Login.AuthTime, AMR: r.Login.AMR, ACR: r.Login.ACR, CodeHash: hash,
 		BindingID: r.Login.BindingID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
 	}
-	at, atRec, err := s.mintAccess(ctx, c, fam, r.Scopes, now)
+	if c.Public() {
+		// RFC 9449 §5: the refresh tokens of a public client are bound to
+		// the key, since no client authentication protects them.
+		// Confidential clients authenticate at every refresh instead.
+		fam.DPoPJKT = jkt
+	}
+	at, atRec, err := s.mintAccess(ctx, c, fam, s.subjectFor(c, fam.Subject), r.Scopes, jkt, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: r.Scopes}
+	resp := TokenResponse{AccessToken: at, TokenType: tokenType(jkt), ExpiresIn: s.accessTTL(c), Scopes: r.Scopes}
 	var rt *grant.RefreshToken
 	if c.AllowsGrant(client.GrantRefresh) {
 		secret, rec := s.newRefresh(fam, now)
@@ -161,14 +196,24 @@ const codeReplayed = "the authorization code was already used; tokens issued for
 // old token is spent and a new one issued in one atomic step. Presenting a
 // spent token is reuse, a sign of theft: the whole family is revoked, so
 // that neither the thief nor the member can continue without a new login.
+//
+// A refresh token bound to a DPoP key (a public client's, see dpop.go)
+// needs a proof by that key in pop; a mismatch is checked before reuse, so
+// that a thief without the key cannot end the session by presenting a
+// spent token.
+//
 // Errors: Invalid; NotFound, Expired, Conflict (reuse) and Forbidden (all
-// invalid_grant); Unavailable.
-func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, scope string) (TokenResponse, error) {
+// invalid_grant); Unauthenticated wrapping a dpop error; Unavailable.
+func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, scope string, pop DPoPRequest) (TokenResponse, error) {
 	const op = "authz.Refresh"
 	if refreshToken == "" || len(refreshToken) > 512 {
 		return TokenResponse{}, fault.New(fault.Invalid, op, "refresh_token is missing or malformed")
 	}
 	now := s.clock()
+	jkt, err := s.tokenProof(ctx, c, pop, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	hash := grant.Hash(refreshToken)
 	old, fam, err := s.st.Tokens.RefreshToken(ctx, hash)
 	if errors.Is(err, fault.NotFound) {
@@ -183,6 +228,14 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	if !c.AllowsGrant(client.GrantRefresh) {
 		// The grant was taken from the client after the token was issued.
 		return TokenResponse{}, fault.New(fault.Forbidden, op, "the client may no longer use refresh tokens")
+	}
+	if fam.DPoPJKT != "" {
+		if jkt == "" {
+			return TokenResponse{}, dpop.InvalidProof(op, "DPoP proof required: the refresh token is bound to a DPoP key")
+		}
+		if !pop.Proof.BoundTo(fam.DPoPJKT) {
+			return TokenResponse{}, fault.New(fault.Forbidden, op, "the refresh token is bound to another DPoP key")
+		}
 	}
 	if !old.UsedAt.IsZero() {
 		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
@@ -206,14 +259,14 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	if err := s.subjectActive(ctx, fam.Subject); err != nil {
 		return TokenResponse{}, err
 	}
-	at, atRec, err := s.mintAccess(ctx, c, fam, scopes, now)
+	at, atRec, err := s.mintAccess(ctx, c, fam, s.subjectFor(c, fam.Subject), scopes, jkt, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
 	// Everything is signed before the rotation: once the old token is
 	// spent, a failure would leave the client only the old token, and
 	// presenting it again would be reuse and end the session.
-	resp := TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: scopes}
+	resp := TokenResponse{AccessToken: at, TokenType: tokenType(jkt), ExpiresIn: s.accessTTL(c), Scopes: scopes}
 	if slices.Contains(scopes, ScopeOpenID) {
 		if resp.IDToken, err = s.mintID(ctx, c, fam, "", at, now); err != nil {
 			return TokenResponse{}, err
@@ -241,9 +294,11 @@ func (s *Service) reuse(ctx context.Context, familyID string, now time.Time) err
 }
 
 // ClientCredentials issues an access token to a confidential client for
-// itself (RFC 6749 §4.4). No refresh token, no ID token.
-// Errors: Forbidden (unauthorized_client); Unavailable.
-func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope string) (TokenResponse, error) {
+// itself (RFC 6749 §4.4). No refresh token, no ID token. With a DPoP proof
+// in pop the token is bound to its key.
+// Errors: Forbidden (unauthorized_client); Unauthenticated wrapping a dpop
+// error; Unavailable.
+func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope string, pop DPoPRequest) (TokenResponse, error) {
 	const op = "authz.ClientCredentials"
 	if c.Public() || !c.AllowsGrant(client.GrantClientCredentials) {
 		return TokenResponse{}, fault.New(fault.Forbidden, op, "the client may not use client_credentials")
@@ -256,15 +311,20 @@ func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope 
 		scopes = slices.Clone(c.Scopes)
 	}
 	now := s.clock()
+	jkt, err := s.tokenProof(ctx, c, pop, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	// The subject is the client itself, not a member: no pairwise sub.
 	fam := grant.Family{ClientID: c.ID, Subject: c.ID}
-	at, rec, err := s.mintAccess(ctx, c, fam, scopes, now)
+	at, rec, err := s.mintAccess(ctx, c, fam, c.ID, scopes, jkt, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
 	if err := s.st.Tokens.CreateAccessToken(ctx, rec); err != nil {
 		return TokenResponse{}, err
 	}
-	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: s.accessTTL(c), Scopes: scopes}, nil
+	return TokenResponse{AccessToken: at, TokenType: tokenType(jkt), ExpiresIn: s.accessTTL(c), Scopes: scopes}, nil
 }
 
 // subjectActive refuses tokens for a member whose account is no longer
@@ -299,16 +359,22 @@ func (s *Service) idTTL(c client.Client) time.Duration {
 
 // mintAccess signs a JWT access token (RFC 9068) and returns its record.
 // The audience is the issuer: Pforte's own userinfo endpoint is the one
-// resource server until resource indicators are supported.
-func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Family, scopes []string, now time.Time) (string, grant.AccessToken, error) {
+// resource server until resource indicators are supported. sub is what
+// the client sees (subjectFor); the record keeps the account id
+// (fam.Subject) for Pforte's own lookups. jkt, when set, binds the token
+// to a DPoP key (cnf.jkt).
+func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Family, sub string, scopes []string, jkt string, now time.Time) (string, grant.AccessToken, error) {
 	exp := now.Add(s.accessTTL(c))
 	if !fam.ExpiresAt.IsZero() && fam.ExpiresAt.Before(exp) {
 		exp = fam.ExpiresAt
 	}
 	cl := AccessClaims{
-		Issuer: s.cfg.Issuer, Subject: fam.Subject, Audience: []string{s.cfg.Issuer},
+		Issuer: s.cfg.Issuer, Subject: sub, Audience: []string{s.cfg.Issuer},
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: grant.NewID(), ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), ACR: fam.ACR, AMR: fam.AMR,
+	}
+	if jkt != "" {
+		cl.Cnf = &Confirmation{JKT: jkt}
 	}
 	if !fam.AuthTime.IsZero() {
 		cl.AuthTime = fam.AuthTime.Unix()
@@ -319,13 +385,13 @@ func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Fam
 	}
 	return raw, grant.AccessToken{
 		JTI: cl.JTI, FamilyID: fam.ID, ClientID: c.ID, Subject: fam.Subject, Scopes: scopes,
-		IssuedAt: now, ExpiresAt: exp,
+		DPoPJKT: jkt, IssuedAt: now, ExpiresAt: exp,
 	}, nil
 }
 
 func (s *Service) mintID(ctx context.Context, c client.Client, fam grant.Family, nonce, accessToken string, now time.Time) (string, error) {
 	cl := IDClaims{
-		Issuer: s.cfg.Issuer, Subject: fam.Subject, Audience: []string{c.ID},
+		Issuer: s.cfg.Issuer, Subject: s.subjectFor(c, fam.Subject), Audience: []string{c.ID},
 		Expiry: now.Add(s.idTTL(c)).Unix(), IssuedAt: now.Unix(), AuthTime: fam.AuthTime.Unix(),
 		Nonce: nonce, ACR: fam.ACR, AMR: fam.AMR, AZP: c.ID, ATHash: halfHash(accessToken),
 	}

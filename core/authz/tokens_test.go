@@ -188,11 +188,11 @@ func TestExchangeCodeReplayRevokes(t *testing.T) {
 	if e.active(first.RefreshToken) {
 		t.Error("the first exchange's refresh token is still active")
 	}
-	_, err = e.svc.Refresh(e.ctx, e.client("web"), first.RefreshToken, "")
+	_, err = e.svc.Refresh(e.ctx, e.client("web"), first.RefreshToken, "", noPoP)
 	if err == nil {
 		t.Fatal("the first exchange's refresh token still refreshes")
 	}
-	_, err = e.svc.UserInfo(e.ctx, first.AccessToken)
+	_, err = e.svc.UserInfo(e.ctx, bearer(first.AccessToken))
 	wantKind(t, err, fault.Unauthenticated)
 }
 
@@ -225,7 +225,7 @@ func TestExchangeCodeConcurrent(t *testing.T) {
 	errs := make([]error, n)
 	resps := make([]authz.TokenResponse, n)
 	for i := range n {
-		wg.Go(func() { resps[i], errs[i] = e.svc.ExchangeCode(e.ctx, c, f.code, f.redirectURI, f.verifier) })
+		wg.Go(func() { resps[i], errs[i] = e.svc.ExchangeCode(e.ctx, c, f.code, f.redirectURI, f.verifier, noPoP) })
 	}
 	wg.Wait()
 	wins := 0
@@ -279,7 +279,7 @@ func TestExchangeCodeReplayBeforeTokensAreStored(t *testing.T) {
 		if e.active(won.RefreshToken) {
 			t.Error("the winner's refresh token is active after the replay")
 		}
-		if _, err := e.svc.Refresh(e.ctx, e.client("web"), won.RefreshToken, ""); err == nil {
+		if _, err := e.svc.Refresh(e.ctx, e.client("web"), won.RefreshToken, "", noPoP); err == nil {
 			t.Error("the winner's refresh token still refreshes after the replay")
 		}
 		return
@@ -305,7 +305,7 @@ func TestRefreshRotates(t *testing.T) {
 	first := e.webTokens()
 	c := e.client("web")
 	e.clock.Advance(time.Minute)
-	second, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "")
+	second, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -332,7 +332,7 @@ func TestRefreshRotates(t *testing.T) {
 	if !e.active(first.AccessToken) {
 		t.Error("rotation revoked the earlier access token; only reuse should")
 	}
-	if _, err := e.svc.Refresh(e.ctx, c, second.RefreshToken, ""); err != nil {
+	if _, err := e.svc.Refresh(e.ctx, c, second.RefreshToken, "", noPoP); err != nil {
 		t.Fatalf("refreshing with the new token: %v", err)
 	}
 }
@@ -343,14 +343,14 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	e := newEnv(t)
 	first := e.webTokens()
 	c := e.client("web")
-	second, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "")
+	second, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Refresh(e.ctx, c, first.RefreshToken, "")
+	_, err = e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP)
 	wantKind(t, err, fault.Conflict)
 
-	_, err = e.svc.Refresh(e.ctx, c, second.RefreshToken, "")
+	_, err = e.svc.Refresh(e.ctx, c, second.RefreshToken, "", noPoP)
 	wantKind(t, err, fault.Expired)
 	for name, tok := range map[string]string{
 		"new refresh token": second.RefreshToken, "new access token": second.AccessToken, "first access token": first.AccessToken,
@@ -370,7 +370,7 @@ func TestRefreshConcurrent(t *testing.T) {
 	resps := make([]authz.TokenResponse, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { resps[i], errs[i] = e.svc.Refresh(e.ctx, c, first.RefreshToken, "") })
+		wg.Go(func() { resps[i], errs[i] = e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP) })
 	}
 	wg.Wait()
 	var winner string
@@ -388,7 +388,7 @@ func TestRefreshConcurrent(t *testing.T) {
 		t.Fatal("no rotation succeeded")
 	}
 	// Every loser is a reuse, so the family is revoked.
-	if _, err := e.svc.Refresh(e.ctx, c, winner, ""); err == nil {
+	if _, err := e.svc.Refresh(e.ctx, c, winner, "", noPoP); err == nil {
 		t.Fatal("the winner's token works after concurrent reuse")
 	}
 }
@@ -400,14 +400,14 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	// Each use restarts the idle time.
 	for range 3 {
 		e.clock.Advance(authz.DefaultRefreshIdleTTL - time.Minute)
-		resp, err := e.svc.Refresh(e.ctx, c, tok, "")
+		resp, err := e.svc.Refresh(e.ctx, c, tok, "", noPoP)
 		if err != nil {
 			t.Fatalf("refresh within the idle time: %v", err)
 		}
 		tok = resp.RefreshToken
 	}
 	e.clock.Advance(authz.DefaultRefreshIdleTTL)
-	_, err := e.svc.Refresh(e.ctx, c, tok, "")
+	_, err := e.svc.Refresh(e.ctx, c, tok, "", noPoP)
 	wantKind(t, err, fault.Expired)
 	if e.active(tok) {
 		t.Error("an idle-expired refresh token introspects active")
@@ -420,7 +420,7 @@ func TestRefreshAbsoluteExpiry(t *testing.T) {
 	resp := e.webTokens()
 	c := e.client("web")
 	refresh := func() error {
-		next, err := e.svc.Refresh(e.ctx, c, resp.RefreshToken, "")
+		next, err := e.svc.Refresh(e.ctx, c, resp.RefreshToken, "", noPoP)
 		if err == nil {
 			resp = next
 		}
@@ -471,10 +471,10 @@ func TestRefreshScope(t *testing.T) {
 			e := newEnv(t)
 			first := e.webTokens()
 			c := e.client("web")
-			resp, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, tt.scope)
+			resp, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, tt.scope, noPoP)
 			if tt.kind != 0 {
 				wantKind(t, err, tt.kind)
-				if _, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, ""); err != nil {
+				if _, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP); err != nil {
 					t.Fatalf("a refused scope spent the refresh token: %v", err)
 				}
 				return
@@ -490,7 +490,7 @@ func TestRefreshScope(t *testing.T) {
 			}
 			// The narrower scope is for this access token only; the
 			// grant keeps its scope (RFC 6749 §6).
-			again, err := e.svc.Refresh(e.ctx, c, resp.RefreshToken, "")
+			again, err := e.svc.Refresh(e.ctx, c, resp.RefreshToken, "", noPoP)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -510,31 +510,31 @@ func TestRefreshRefusals(t *testing.T) {
 		intact bool
 	}{
 		{"empty token", func(e *env, _ string) error {
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), "", "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), "", "", noPoP)
 			return err
 		}, fault.Invalid, true},
 		{"unknown token", func(e *env, _ string) error {
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), "bm8tc3VjaC10b2tlbg", "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), "bm8tc3VjaC10b2tlbg", "", noPoP)
 			return err
 		}, fault.NotFound, true},
 		{"another client's token", func(e *env, rt string) error {
-			_, err := e.svc.Refresh(e.ctx, e.client("portal"), rt, "")
+			_, err := e.svc.Refresh(e.ctx, e.client("portal"), rt, "", noPoP)
 			return err
 		}, fault.Forbidden, true},
 		{"oversized token", func(e *env, _ string) error {
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), strings.Repeat("r", 513), "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), strings.Repeat("r", 513), "", noPoP)
 			return err
 		}, fault.Invalid, true},
 		{"blocked account", func(e *env, rt string) error {
 			if err := e.st.SetAccountStatus(e.ctx, annaID, account.Blocked, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP)
 			return err
 		}, fault.Forbidden, false},
 		{"deleted account", func(e *env, rt string) error {
 			delete(e.st.accounts, annaID)
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP)
 			return err
 		}, fault.Forbidden, false},
 	}
@@ -544,7 +544,7 @@ func TestRefreshRefusals(t *testing.T) {
 			rt := e.webTokens().RefreshToken
 			wantKind(t, tt.run(e, rt), tt.kind)
 			if tt.intact {
-				if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, ""); err != nil {
+				if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP); err != nil {
 					t.Fatalf("the member's token no longer works: %v", err)
 				}
 			}
@@ -561,9 +561,9 @@ func TestRefreshSigningFailureKeepsTheToken(t *testing.T) {
 			rt := e.webTokens().RefreshToken
 			c := e.client("web")
 			e.jws.failNextSign(typ, fault.New(fault.Unavailable, "fake.Sign", "no active key"))
-			_, err := e.svc.Refresh(e.ctx, c, rt, "")
+			_, err := e.svc.Refresh(e.ctx, c, rt, "", noPoP)
 			wantKind(t, err, fault.Unavailable)
-			if _, err := e.svc.Refresh(e.ctx, c, rt, ""); err != nil {
+			if _, err := e.svc.Refresh(e.ctx, c, rt, "", noPoP); err != nil {
 				t.Fatalf("retry with the same refresh token after a signing failure: %v", err)
 			}
 		})
@@ -594,7 +594,7 @@ func TestClientCredentials(t *testing.T) {
 				// client.Validate refuses this; the rule must hold anyway.
 				c.GrantTypes = append(c.GrantTypes, client.GrantClientCredentials)
 			}
-			resp, err := e.svc.ClientCredentials(e.ctx, c, tt.scope)
+			resp, err := e.svc.ClientCredentials(e.ctx, c, tt.scope, noPoP)
 			if tt.kind != 0 {
 				wantKind(t, err, tt.kind)
 				if len(e.st.access) != 0 {
@@ -622,7 +622,7 @@ func TestClientCredentials(t *testing.T) {
 				t.Error("the token does not introspect active")
 			}
 			// Not a member's token: no userinfo, even with openid.
-			_, err = e.svc.UserInfo(e.ctx, resp.AccessToken)
+			_, err = e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 			wantKind(t, err, fault.Forbidden)
 		})
 	}
@@ -668,10 +668,10 @@ func TestStoreUnavailable(t *testing.T) {
 				e := newEnv(t)
 				rt := e.webTokens().RefreshToken
 				e.st.failWith(method, down("fake."+method))
-				_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "")
+				_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP)
 				wantKind(t, err, fault.Unavailable)
 				e.st.failWith(method, nil)
-				if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, ""); err != nil {
+				if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP); err != nil {
 					t.Fatalf("the token is lost after an outage: %v", err)
 				}
 			})
@@ -679,18 +679,18 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Run("RevokeFamily on reuse", func(t *testing.T) {
 			e := newEnv(t)
 			rt := e.webTokens().RefreshToken
-			if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, ""); err != nil {
+			if _, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP); err != nil {
 				t.Fatal(err)
 			}
 			e.st.failWith("RevokeFamily", down("fake.RevokeFamily"))
-			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "")
+			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP)
 			wantKind(t, err, fault.Unavailable)
 		})
 	})
 	t.Run("ClientCredentials", func(t *testing.T) {
 		e := newEnv(t)
 		e.st.failWith("CreateAccessToken", down("fake.CreateAccessToken"))
-		_, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "")
+		_, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "", noPoP)
 		wantKind(t, err, fault.Unavailable)
 	})
 	t.Run("Authorize", func(t *testing.T) {

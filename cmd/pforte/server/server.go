@@ -127,6 +127,8 @@ const (
 	purposeLetterSecrets = "pforte/v1/letter-secret-hash"
 	purposePINPepper     = "pforte/v1/pin-pepper"
 	purposeAuditIP       = "pforte/v1/audit-ip-hash"
+	purposeDPoPNonce     = "pforte/v1/dpop-nonce"
+	purposePairwiseSub   = "pforte/v1/pairwise-sub"
 )
 
 // New builds the server: opens and migrates the store, loads or creates
@@ -179,6 +181,11 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	ac := o.Authz
 	ac.Issuer = o.Issuer
 	ac.TokenEndpoint = o.Issuer + "/token"
+	ac.PAREndpoint = o.Issuer + "/par"
+	// Every replica derives the same keys, so a DPoP nonce one issued is
+	// accepted by all, and a member's pairwise sub is the same everywhere.
+	ac.DPoPNonces.Key = keys.DeriveKey(o.MasterKey, purposeDPoPNonce)
+	ac.PairwiseKey = keys.DeriveKey(o.MasterKey, purposePairwiseSub)
 	s.authz, err = authz.New(ac, authz.Stores{
 		Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store, Replay: s.store,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
@@ -202,7 +209,7 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 		return err
 	}
 	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, logins, o.Log)
-	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, o.Log)
+	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, keys.NewDPoPVerifier(), o.Log)
 	if err != nil {
 		return err
 	}
