@@ -16,10 +16,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/signkey"
@@ -114,6 +117,9 @@ type TokensConfig struct {
 	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
 	CodeTTL            time.Duration `yaml:"code_ttl"`
 	AuthRequestTTL     time.Duration `yaml:"auth_request_ttl"`
+	// KVNRClaims are the claims the kvnr scope releases the member number
+	// in: the plain kvnr claim and the gematik claim by default.
+	KVNRClaims []string `yaml:"kvnr_claims"`
 }
 
 // LoginConfig is the password hashing cost and the acr vocabulary.
@@ -246,6 +252,7 @@ func defaultConfig() Config {
 			RefreshAbsoluteTTL: 12 * time.Hour,
 			CodeTTL:            60 * time.Second,
 			AuthRequestTTL:     10 * time.Minute,
+			KVNRClaims:         slices.Clone(authz.DefaultKVNRClaims),
 		},
 		Login: LoginConfig{
 			Argon2MemoryKiB:   int(password.DefaultParams.MemoryKiB),
@@ -428,6 +435,7 @@ var envVars = []envVar{
 	{Name: "PFORTE_REFRESH_ABSOLUTE_TTL", Key: "tokens.refresh_absolute_ttl", field: func(c *Config) any { return &c.Tokens.RefreshAbsoluteTTL }},
 	{Name: "PFORTE_CODE_TTL", Key: "tokens.code_ttl", field: func(c *Config) any { return &c.Tokens.CodeTTL }},
 	{Name: "PFORTE_AUTH_REQUEST_TTL", Key: "tokens.auth_request_ttl", field: func(c *Config) any { return &c.Tokens.AuthRequestTTL }},
+	{Name: "PFORTE_KVNR_CLAIMS", Key: "tokens.kvnr_claims", field: func(c *Config) any { return &c.Tokens.KVNRClaims }},
 	{Name: "PFORTE_ARGON2_MEMORY_KIB", Key: "login.argon2_memory_kib", field: func(c *Config) any { return &c.Login.Argon2MemoryKiB }},
 	{Name: "PFORTE_ARGON2_ITERATIONS", Key: "login.argon2_iterations", field: func(c *Config) any { return &c.Login.Argon2Iterations }},
 	{Name: "PFORTE_ARGON2_PARALLELISM", Key: "login.argon2_parallelism", field: func(c *Config) any { return &c.Login.Argon2Parallelism }},
@@ -742,6 +750,9 @@ func (c *Config) Validate() error {
 	}
 	if t.RefreshAbsoluteTTL < t.RefreshIdleTTL {
 		return bad("tokens.refresh_absolute_ttl", "must not be shorter than tokens.refresh_idle_ttl")
+	}
+	if err := authz.CheckKVNRClaims(t.KVNRClaims); err != nil {
+		return bad("tokens.kvnr_claims", "%s", fault.PublicOf(err))
 	}
 
 	l := c.Login

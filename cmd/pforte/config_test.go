@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,7 @@ keys:
 tokens:
   access_token_ttl: 2m
   code_ttl: 30s
+  kvnr_claims: ["urn:telematik:claims:id"]
 login:
   acr_vocabulary: gematik
 devices:
@@ -115,7 +117,8 @@ log:
 		cfg.Storage.Type != "postgres" || cfg.Storage.AutoMigrate || cfg.Storage.MaxOpenConns != 20 ||
 		cfg.Storage.DSN.Reveal() != "postgres://pforte:hunter2@db/pforte" ||
 		cfg.Tokens.AccessTokenTTL != 2*time.Minute || cfg.Tokens.CodeTTL != 30*time.Second ||
-		cfg.ACRVocabulary().High != "gematik-ehealth-loa-high" || cfg.Log.Level != "debug" {
+		cfg.ACRVocabulary().High != "gematik-ehealth-loa-high" || cfg.Log.Level != "debug" ||
+		!slices.Equal(cfg.Tokens.KVNRClaims, []string{"urn:telematik:claims:id"}) {
 		t.Fatalf("file not applied: %+v", cfg)
 	}
 	// Keys not in the file keep their defaults.
@@ -285,6 +288,9 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"PFORTE_AUTH_REQUEST_TTL": "2h"}, "config: tokens.auth_request_ttl: "},
 		{map[string]string{"PFORTE_REFRESH_IDLE_TTL": "0s"}, "config: tokens.refresh_idle_ttl: "},
 		{map[string]string{"PFORTE_REFRESH_ABSOLUTE_TTL": "10m"}, "config: tokens.refresh_absolute_ttl: must not be shorter"},
+		{map[string]string{"PFORTE_KVNR_CLAIMS": "kvnr,sub"}, "config: tokens.kvnr_claims: KVNR claims: sub is a standard claim"},
+		{map[string]string{"PFORTE_KVNR_CLAIMS": "kvnr, kvnr"}, "config: tokens.kvnr_claims: KVNR claims: kvnr is named twice"},
+		{map[string]string{"PFORTE_KVNR_CLAIMS": `kv"nr`}, "config: tokens.kvnr_claims: "},
 		{map[string]string{"PFORTE_ARGON2_MEMORY_KIB": "1024"}, "config: login.argon2_memory_kib: "},
 		{map[string]string{"PFORTE_ARGON2_ITERATIONS": "1"}, "config: login.argon2_iterations: "},
 		{map[string]string{"PFORTE_ARGON2_PARALLELISM": "0"}, "config: login.argon2_parallelism: "},
@@ -556,6 +562,42 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 		keys = append(keys, prefix+tag)
 	}
 	return keys
+}
+
+// TestKVNRClaims: by default the KVNR goes out in both claims; the list
+// is configurable and reaches the authorization server's configuration.
+func TestKVNRClaims(t *testing.T) {
+	cfg, err := loadConfig(loadOptions{Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Tokens.KVNRClaims, []string{"kvnr", "urn:telematik:claims:id"}) {
+		t.Errorf("default tokens.kvnr_claims = %q", cfg.Tokens.KVNRClaims)
+	}
+	cfg, err = loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_KVNR_CLAIMS": "urn:telematik:claims:id, versichertennummer"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"urn:telematik:claims:id", "versichertennummer"}
+	if !slices.Equal(cfg.Tokens.KVNRClaims, want) {
+		t.Errorf("PFORTE_KVNR_CLAIMS gave %q", cfg.Tokens.KVNRClaims)
+	}
+	dir := t.TempDir()
+	ocfg := operatorConfig(t, dir)
+	ocfg.Tokens.KVNRClaims = want
+	o, err := baseOptions(ocfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.Authz.KVNRClaims, want) {
+		t.Errorf("server options carry KVNR claims %q", o.Authz.KVNRClaims)
+	}
+	// An empty list is no list: the file cannot switch the claims off.
+	p := writeFile(t, "pforte.yaml", "tokens:\n  kvnr_claims: []\n")
+	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil)}); err == nil ||
+		!strings.HasPrefix(err.Error(), "config: tokens.kvnr_claims: ") {
+		t.Errorf("empty kvnr_claims: %v", err)
+	}
 }
 
 func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {

@@ -128,7 +128,7 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 		Authz: authz.Config{
 			CodeTTL: t.CodeTTL, AuthRequestTTL: t.AuthRequestTTL, AccessTokenTTL: t.AccessTokenTTL,
 			IDTokenTTL: t.IDTokenTTL, RefreshIdleTTL: t.RefreshIdleTTL, RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
-			Vocabulary: cfg.ACRVocabulary(),
+			Vocabulary: cfg.ACRVocabulary(), KVNRClaims: slices.Clone(t.KVNRClaims),
 		},
 		PasswordParams:  cfg.PasswordParams(),
 		HashConcurrency: cfg.Login.HashConcurrency,
