@@ -38,8 +38,19 @@ type env struct {
 	// nil when stdin is not a terminal.
 	readSecret func(prompt string) (string, error)
 
+	// now is the clock DPoP proofs are dated and ID tokens checked with
+	// (nil: time.Now).
+	now func() time.Time
+
 	// stateFile is the --state flag.
 	stateFile string
+}
+
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 func runWith(ctx context.Context, args []string, e *env) int {
@@ -72,7 +83,8 @@ func rootCommand(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.stateFile, "state", "",
 		"the app's state file (default $XDG_STATE_HOME/pforte-app/state.json, else ~/.pforte-app.json)")
 	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), activateCommand(e), setPasswordCommand(e),
-		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e), versionCommand(e.stdout))
+		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e),
+		loginCommand(e), tokenCommand(e), userinfoCommand(e), logoutCommand(e), versionCommand(e.stdout))
 	return root
 }
 

@@ -390,7 +390,8 @@ func devicesCommand(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "Device %s is revoked.\n", a[0])
 				return nil
 			}
-			st.Device = nil
+			// The issuer revoked the session's tokens with the binding.
+			st.Device, st.Session = nil, nil
 			if err := saveState(path, st); err != nil {
 				return err
 			}

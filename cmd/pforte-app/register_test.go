@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
@@ -39,6 +41,35 @@ type pforteServer struct {
 	srv    *server.Server
 	issuer string
 	outbox string
+	clock  *offsetClock
+}
+
+// offsetClock is the wall clock moved forward by what tests skip.
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *offsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// appClient is the development client of configs/dev/clients.yaml that
+// the login uses.
+var appClient = client.Client{
+	ID: "pforte-app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
+	RedirectURIs: []string{"http://127.0.0.1/callback", "de.hkk.serviceapp:/oauth2redirect"},
+	GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
+	Scopes:       []string{"openid", "profile", "birthdate", "address", "email", "kvnr", "offline_access"},
+	RequireDPoP:  true,
 }
 
 func startServer(t *testing.T) *pforteServer {
@@ -48,7 +79,10 @@ func startServer(t *testing.T) *pforteServer {
 	master := make([]byte, 32)
 	rand.Read(master)
 	outbox := filepath.Join(t.TempDir(), "outbox")
+	clock := &offsetClock{}
 	srv, err := server.New(t.Context(), server.Options{
+		Clients:        []client.Client{appClient},
+		Now:            clock.Now,
 		Issuer:         issuer,
 		Storage:        sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")},
 		AutoMigrate:    true,
@@ -75,7 +109,7 @@ func startServer(t *testing.T) *pforteServer {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &pforteServer{srv: srv, issuer: issuer, outbox: outbox}
+	return &pforteServer{srv: srv, issuer: issuer, outbox: outbox, clock: clock}
 }
 
 // deliver runs the letter workers and returns the letter PDF's path.
@@ -104,8 +138,15 @@ type appResult struct {
 // and, when secrets is not nil, a terminal that answers prompts from it.
 func app(t *testing.T, stateFile, stdin string, secrets []string, args ...string) appResult {
 	t.Helper()
+	return appAt(t, nil, stateFile, stdin, secrets, args...)
+}
+
+// appAt is app with the clock now (nil: the wall clock), the server's
+// when a test moves it.
+func appAt(t *testing.T, now func() time.Time, stateFile, stdin string, secrets []string, args ...string) appResult {
+	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: now}
 	if secrets != nil {
 		e.readSecret = func(string) (string, error) {
 			s := secrets[0]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
+	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
 )
 
 // state is what the app remembers between commands, in a local JSON file:
@@ -25,6 +26,7 @@ type state struct {
 	RequestedAt time.Time        `json:"requested_at,omitzero"`
 	Enrollment  *enrollmentState `json:"enrollment,omitempty"`
 	Device      *deviceState     `json:"device,omitempty"`
+	Session     *sessionState    `json:"session,omitempty"`
 }
 
 // enrollmentState is the session POST /app/v1/activations opened.
@@ -51,6 +53,33 @@ type deviceState struct {
 	BoundAt time.Time                    `json:"bound_at"`
 	PINSet  bool                         `json:"pin_set,omitempty"`
 	Key     *authenticator.Authenticator `json:"key"`
+}
+
+// sessionState is the session the last login opened: the DPoP key its
+// tokens are bound to (new for every login, so that sessions cannot be
+// linked by their key), the tokens, and the last server nonce. The
+// refresh token and the DPoP key together continue the session, which is
+// why the file is private to the user.
+type sessionState struct {
+	ClientID    string    `json:"client_id"`
+	RedirectURI string    `json:"redirect_uri"`
+	DPoPKey     *dpop.Key `json:"dpop_key"`
+	// DPoPNonce is the last DPoP-Nonce the issuer sent.
+	DPoPNonce    string    `json:"dpop_nonce,omitempty"`
+	AccessToken  string    `json:"access_token"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	IDToken      string    `json:"id_token,omitempty"`
+	Scope        string    `json:"scope,omitempty"`
+	// Subject, ACR, AMR and AuthTime are from the login's verified ID
+	// token.
+	Subject    string    `json:"sub"`
+	ACR        string    `json:"acr,omitempty"`
+	AMR        []string  `json:"amr,omitempty"`
+	AuthTime   time.Time `json:"auth_time,omitzero"`
+	LoggedInAt time.Time `json:"logged_in_at"`
+	// RefreshedAt is the last refresh (zero: none yet).
+	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
 }
 
 // maxStateSize bounds the state file read; it holds about a kilobyte.
