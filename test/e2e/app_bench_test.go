@@ -1,0 +1,433 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/letterpdf"
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
+	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
+	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
+	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/registration"
+)
+
+// BenchmarkAppLogin measures the whole app login over HTTP with real
+// crypto, as many phones do it at once: a new DPoP key (P-256), PAR with
+// PKCE S256, the authorization request by reference, the login challenge,
+// the device key's ECDSA assertion and the release PIN (verified by the
+// server: WebAuthn signature, sign counter, PIN HMAC, atomic counters),
+// the code exchange with a DPoP proof (the server verifies the proof,
+// records its jti, signs an ES256 access token and ID token), and the
+// client's verification of the ID token with go-oidc. Client and server
+// share the machine's cores.
+//
+// Before the timer, members are registered through the app API exactly
+// as the Service-App does it (letter request, the letter read from the
+// outbox PDF, activation, password, device binding, PIN): one phone each.
+// RunParallel runs 4 logins per core at a time; a phone is used by one
+// login at a time (its signature counter must grow in order), and the
+// logins spread over all phones.
+//
+// Reported: logins/s (wall clock), p50-ms and p99-ms of one login, and the
+// mean milliseconds of each step. PostgreSQL runs when
+// PFORTE_TEST_POSTGRES_DSN is set. PFORTE_BENCH_MEMBERS sets the number of
+// members (default 200).
+//
+//	go test ./test/e2e -run '^$' -bench BenchmarkAppLogin -benchtime 400x
+func BenchmarkAppLogin(b *testing.B) {
+	members := 200
+	if v := os.Getenv("PFORTE_BENCH_MEMBERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("PFORTE_BENCH_MEMBERS=%q", v)
+		}
+		members = n
+	}
+	for _, eng := range []string{"sqlite", "postgres"} {
+		// The rig lives as long as the parent benchmark: the testing
+		// package calls the sub-benchmark's function once per b.N it
+		// tries, and seeding the members again each time would cost more
+		// than the measurement.
+		var rig *loginRig
+		b.Run(eng, func(sb *testing.B) {
+			if rig == nil {
+				rig = newLoginRig(b, sb, eng, members)
+			}
+			rig.measure(sb)
+		})
+	}
+}
+
+// loginRig is a running server with enrolled phones.
+type loginRig struct {
+	issuer string
+	client *appclient.Client
+	phones chan *benchPhone
+	n      int
+}
+
+type benchPhone struct {
+	binding string
+	key     *authenticator.Authenticator
+}
+
+// benchPIN is every bench member's PIN (none of them is born on a date
+// that makes it trivial).
+const benchPIN = "470815"
+
+// newLoginRig starts a server on eng and enrolls members phones. Resources
+// belong to parent; failures are reported on sb.
+func newLoginRig(parent, sb *testing.B, eng string, members int) *loginRig {
+	ctx := context.Background()
+	var storage sqlstore.Config
+	switch eng {
+	case "sqlite":
+		storage = sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(parent.TempDir(), "pforte.db")}
+	case "postgres":
+		dsn := os.Getenv("PFORTE_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			if os.Getenv("PFORTE_TEST_REQUIRE_POSTGRES") == "1" {
+				sb.Fatal("PFORTE_TEST_REQUIRE_POSTGRES=1 but PFORTE_TEST_POSTGRES_DSN is not set")
+			}
+			sb.Skip("PFORTE_TEST_POSTGRES_DSN is not set")
+		}
+		storage = benchPostgres(parent, sb, dsn)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		sb.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	master := make([]byte, 32)
+	rand.Read(master)
+	outbox := parent.TempDir()
+	lots := registration.Limit{Max: 1 << 30, Window: time.Hour}
+	srv, err := server.New(ctx, server.Options{
+		Issuer: issuer, Storage: storage, AutoMigrate: true, MasterKey: master,
+		PasswordParams: password.DefaultParams, Clients: []client.Client{serviceApp},
+		OutboxDir: outbox, WorkerInterval: -1,
+		Registration: registration.Config{
+			Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen",
+			// The seeding registers every member from one address.
+			PerIP: lots, ActivationsPerIP: lots,
+		},
+		Binding: binding.Config{Device: device.Policy{AllowUnattested: true}},
+		Log:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		ln.Close()
+		sb.Fatalf("server.New: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	parent.Cleanup(func() {
+		hc.CloseIdleConnections()
+		stop()
+		if err := <-done; err != nil {
+			parent.Errorf("Serve: %v", err)
+		}
+		srv.Close()
+	})
+
+	start := time.Now()
+	s := &seeder{srv: srv, issuer: issuer, outbox: outbox, hc: hc}
+	phones, err := s.enroll(ctx, members)
+	if err != nil {
+		sb.Fatalf("seeding: %v", err)
+	}
+	sb.Logf("%s: %d members registered by letter with device and PIN in %v", eng, members, time.Since(start).Round(time.Millisecond))
+
+	c, err := appclient.Discover(ctx, appclient.Config{
+		Issuer: issuer, ClientID: serviceApp.ID, RedirectURI: "de.hkk.serviceapp:/oauth2redirect", HTTP: hc,
+	})
+	if err != nil {
+		sb.Fatal(err)
+	}
+	rig := &loginRig{issuer: issuer, client: c, phones: make(chan *benchPhone, len(phones)), n: len(phones)}
+	for _, p := range phones {
+		rig.phones <- p
+	}
+	return rig
+}
+
+// benchPostgres makes a schema for the benchmark, dropped when parent ends.
+func benchPostgres(parent, sb *testing.B, dsn string) sqlstore.Config {
+	schema := "pforte_bench_" + randomHex(8)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		sb.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		admin.Close()
+		sb.Fatalf("create schema: %v", err)
+	}
+	parent.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			parent.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: dsn + " search_path=" + schema}
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: u.String()}
+}
+
+// measure runs b.N logins in parallel and reports the figures.
+func (rig *loginRig) measure(b *testing.B) {
+	steps := []string{appclient.StepPAR, appclient.StepAuthorize, appclient.StepChallenge, appclient.StepAssertion, appclient.StepToken}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		stepSum   = make([]time.Duration, len(steps))
+		failed    atomic.Int64
+	)
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		mySteps := make([]time.Duration, len(steps))
+		for pb.Next() {
+			ph := <-rig.phones
+			key, err := dpop.NewKey()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			t0 := time.Now()
+			last, i := t0, 0
+			_, err = rig.client.LoginTraced(context.Background(), appclient.LoginRequest{
+				Scope: "openid profile kvnr", PIN: benchPIN, DPoP: key,
+				Device: appclient.Device{BindingID: ph.binding, Key: ph.key, Origin: benchOrigin(rig.issuer)},
+			}, func(string) {
+				now := time.Now()
+				mySteps[i] += now.Sub(last)
+				last, i = now, i+1
+			})
+			rig.phones <- ph
+			if err != nil {
+				if failed.Add(1) <= 3 {
+					b.Errorf("login: %v", err)
+				}
+				continue
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		for i := range steps {
+			stepSum[i] += mySteps[i]
+		}
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if len(latencies) == 0 {
+		return
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		i := int(float64(len(latencies))*p+0.5) - 1
+		i = max(0, min(i, len(latencies)-1))
+		return float64(latencies[i]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "logins/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	for i, name := range []string{"par", "authorize", "challenge", "assert", "token"} {
+		b.ReportMetric(float64(stepSum[i])/float64(len(latencies))/float64(time.Millisecond), name+"-ms")
+	}
+}
+
+// benchOrigin is the WebAuthn origin of a loopback issuer.
+func benchOrigin(issuer string) string {
+	return strings.Replace(issuer, "127.0.0.1", "localhost", 1)
+}
+
+// seeder enrolls members through the app API.
+type seeder struct {
+	srv    *server.Server
+	issuer string
+	outbox string
+	hc     *http.Client
+}
+
+// call sends a JSON request and decodes the answer when it has status
+// want.
+func (s *seeder) call(ctx context.Context, method, path, token string, in any, want int, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.issuer+"/app/v1"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// enroll registers n new members with one phone each, four at a time.
+func (s *seeder) enroll(ctx context.Context, n int) ([]*benchPhone, error) {
+	now := time.Now().UTC()
+	ms := make([]member.Member, n)
+	for i := range ms {
+		ms[i] = member.Member{
+			KVNR: randomKVNR(), GivenName: "Bench", FamilyName: fmt.Sprintf("Mitglied%04d", i), BirthDate: "1980-02-29",
+			Address:     member.Address{Street: "Am Wall 1", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
+			InsuredFrom: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: now,
+		}
+	}
+	if err := s.srv.Store().UpsertMembers(ctx, ms); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if err := s.call(ctx, http.MethodPost, "/registrations",
+			"", map[string]string{"kvnr": m.KVNR.String(), "birth_date": m.BirthDate, "method": "letter"}, http.StatusAccepted, nil); err != nil {
+			return nil, err
+		}
+	}
+	reg := s.srv.Registration()
+	for {
+		n1, err1 := reg.ProcessRegistrations(ctx, 100)
+		n2, err2 := reg.ProcessLetters(ctx, 100)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		if n1 == 0 && n2 == 0 {
+			break
+		}
+	}
+	phones := make([]*benchPhone, n)
+	errs := make(chan error, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range work {
+				p, err := s.enrollOne(ctx, ms[i])
+				if err != nil {
+					errs <- fmt.Errorf("member %d: %w", i, err)
+					continue
+				}
+				phones[i] = p
+			}
+		})
+	}
+	for i := range ms {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return phones, nil
+}
+
+// enrollOne reads m's letter from the outbox and activates the app with
+// it: password, device key, PIN.
+func (s *seeder) enrollOne(ctx context.Context, m member.Member) (*benchPhone, error) {
+	l, err := s.srv.Store().LatestLetter(ctx, m.KVNR)
+	if err != nil {
+		return nil, err
+	}
+	pdf, err := os.ReadFile(filepath.Join(s.outbox, l.OutboxName))
+	if err != nil {
+		return nil, err
+	}
+	c, err := letterpdf.Read(pdf)
+	if err != nil {
+		return nil, err
+	}
+	_, code, _ := strings.Cut(c.ActivationURL, "#")
+	var act struct {
+		Token string `json:"enrollment_token"`
+	}
+	if err := s.call(ctx, http.MethodPost, "/activations", "", map[string]string{
+		"kvnr": m.KVNR.String(), "initial_password": c.InitialPassword, "activation_code": code,
+	}, http.StatusCreated, &act); err != nil {
+		return nil, err
+	}
+	if err := s.call(ctx, http.MethodPut, "/enrollment/password", act.Token,
+		map[string]string{"password": devicePassword}, http.StatusNoContent, nil); err != nil {
+		return nil, err
+	}
+	var ch struct {
+		ID      string          `json:"challenge_id"`
+		Options json.RawMessage `json:"options"`
+	}
+	if err := s.call(ctx, http.MethodPost, "/enrollment/device/challenge", act.Token, nil, http.StatusCreated, &ch); err != nil {
+		return nil, err
+	}
+	key, err := authenticator.New()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := key.Register(ch.Options, benchOrigin(s.issuer), authenticator.Format(authenticator.FormatPacked))
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		ID string `json:"id"`
+	}
+	if err := s.call(ctx, http.MethodPost, "/enrollment/device", act.Token, map[string]any{
+		"challenge_id": ch.ID, "response": json.RawMessage(resp), "name": "Bench-Telefon", "platform": "software",
+	}, http.StatusCreated, &d); err != nil {
+		return nil, err
+	}
+	if err := s.call(ctx, http.MethodPut, "/enrollment/pin", act.Token, map[string]string{"pin": benchPIN}, http.StatusOK, nil); err != nil {
+		return nil, err
+	}
+	return &benchPhone{binding: d.ID, key: key}, nil
+}
