@@ -72,7 +72,14 @@ type LoginError struct {
 	Err  error
 }
 
-func (e *LoginError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *LoginError) Error() string {
+	var ae *AuthorizationError
+	if errors.As(e.Err, &ae) {
+		// The steps went through; the issuer refused the result.
+		return e.Err.Error()
+	}
+	return e.Step + ": " + e.Err.Error()
+}
 func (e *LoginError) Unwrap() error { return e.Err }
 
 // randomString is n random bytes, base64url.
