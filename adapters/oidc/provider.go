@@ -118,7 +118,10 @@ func (p *Provider) Handler() http.Handler {
 	r.Get(pathASMetadata, p.asMeta.serve)
 	r.Get(pathJWKS, p.serveJWKS)
 	r.HandleFunc(pathAuthorize, p.authorize)
-	r.HandleFunc(pathPAR, p.par)
+	// The pushed request hands out a nonce too, so that an app's first
+	// DPoP token request already carries one and never pays for a
+	// use_dpop_nonce round trip (RFC 9449 §8.2).
+	r.Handle(pathPAR, p.withNonce(http.HandlerFunc(p.par)))
 	r.HandleFunc(pathUserinfo, p.userinfo)
 	r.Get(loggedOutPath, p.loggedOut)
 	r.Handle(pathToken, p.withNonce(p.lib))

@@ -393,6 +393,7 @@ func TestPAR(t *testing.T) {
 			if r.status != http.StatusCreated || r.header.Get("Cache-Control") != "no-store" {
 				t.Fatalf("push: %d %s", r.status, r.body)
 			}
+			wantNonce(t, r)
 			m := r.json(t)
 			uri, _ := m["request_uri"].(string)
 			if !strings.HasPrefix(uri, "urn:ietf:params:oauth:request_uri:") || m["expires_in"] != float64(90) {
