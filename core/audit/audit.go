@@ -18,6 +18,8 @@ const (
 	PINFailed           Kind = "pin.failed"
 	PINLocked           Kind = "pin.locked"
 	DeviceUnblocked     Kind = "device.unblocked"
+	// AppLogin: the app logged in with the device key and the PIN.
+	AppLogin Kind = "login.app"
 )
 
 // Actor says who acted.

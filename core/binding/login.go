@@ -3,6 +3,7 @@ package binding
 import (
 	"context"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
@@ -72,6 +73,7 @@ func (s *Service) AuthenticateLogin(ctx context.Context, challengeID string, res
 	if err != nil {
 		return loa.Authentication{}, err
 	}
+	s.record(ctx, s.event(audit.AppLogin, v.account.ID, ip, map[string]string{"binding": v.binding.ID}))
 	return loa.Authentication{
 		Subject: v.account.ID, Proofing: v.account.Proofing, AMR: []string{loa.AMRHardware, loa.AMRPIN},
 		Time: v.at, BindingID: v.binding.ID,

@@ -65,6 +65,9 @@ func TestAuthenticateLogin(t *testing.T) {
 	if x := f.w.binding(b.ID); x.SignCount != 1 || !x.LastUsedAt.Equal(now) || x.PIN != (pin.Counter{}) {
 		t.Fatalf("binding after the login: %+v", x)
 	}
+	if kinds := f.w.auditKinds(); len(kinds) == 0 || kinds[len(kinds)-1] != audit.AppLogin {
+		t.Fatalf("audit after the login: %v", kinds)
+	}
 }
 
 func TestBeginLoginRefusals(t *testing.T) {
