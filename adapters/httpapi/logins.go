@@ -54,31 +54,11 @@ func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
 		// the account does not reach): an OAuth error for the client, on
 		// its validated redirect URI, which the app reads like a browser
 		// redirect. Not a problem document: the login step did its job.
-		code, ok := redirectErrors[fault.KindOf(re.Err)]
-		if !ok {
-			code = "server_error"
-		}
+		code := authz.ErrorCode(fault.KindOf(re.Err))
 		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: a.logins.ErrorRedirect(re, code)})
 	case err != nil:
 		a.pinProblem(w, r, err)
 	default:
 		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: to})
 	}
-}
-
-// redirectErrors is this API's table from error kinds to the OAuth error
-// codes of an authorization response (RFC 6749 §4.1.2.1, OpenID Connect
-// Core §3.1.2.6), the same as the authorization endpoint's, so that the
-// app sees what a browser flow would show its client.
-var redirectErrors = map[fault.Kind]string{
-	fault.Invalid:         "invalid_request",
-	fault.Unauthenticated: "login_required",
-	fault.Forbidden:       "access_denied",
-	fault.NotFound:        "invalid_request",
-	fault.Expired:         "invalid_request",
-	fault.Locked:          "access_denied",
-	fault.Conflict:        "invalid_request",
-	fault.RateLimited:     "temporarily_unavailable",
-	fault.Unavailable:     "temporarily_unavailable",
-	fault.Internal:        "server_error",
 }

@@ -139,11 +139,3 @@ func TestLoginComplete(t *testing.T) {
 		t.Fatalf("unknown field: %d, calls %v", rec.Code, f.got)
 	}
 }
-
-func TestRedirectErrorTableCoversEveryKind(t *testing.T) {
-	for _, k := range fault.Kinds() {
-		if redirectErrors[k] == "" {
-			t.Errorf("no OAuth error code for %v", k)
-		}
-	}
-}

@@ -68,23 +68,6 @@ func tokenError(err error) error {
 	return op.NewStatusError(e.WithParent(errors.New(fault.PublicOf(err))), m.status)
 }
 
-// redirectErrors is the table for errors sent to a client's redirect URI
-// from the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
-// The pushed authorization request endpoint answers the same codes as
-// JSON (RFC 9126 §2.3), with the status of pushStatus.
-var redirectErrors = map[fault.Kind]string{
-	fault.Invalid:         "invalid_request",
-	fault.Unauthenticated: "login_required",
-	fault.Forbidden:       "access_denied",
-	fault.NotFound:        "invalid_request",
-	fault.Expired:         "invalid_request",
-	fault.Locked:          "access_denied",
-	fault.Conflict:        "invalid_request",
-	fault.RateLimited:     "temporarily_unavailable",
-	fault.Unavailable:     "temporarily_unavailable",
-	fault.Internal:        "server_error",
-}
-
 // pushStatus is the HTTP status of a refused pushed authorization request
 // (RFC 9126 §2.3: 400 with the authorization endpoint's error codes, or a
 // server error). Client authentication failures come from tokenErrors.

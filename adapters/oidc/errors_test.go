@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -27,8 +28,8 @@ func TestErrorTablesCoverEveryKind(t *testing.T) {
 		if got := string(tm.make().ErrorType); infra != (got == "server_error") || infra != (tm.status >= 500) {
 			t.Errorf("token table: %v → %s %d", k, got, tm.status)
 		}
-		code, ok := redirectErrors[k]
-		if !ok {
+		code := authz.ErrorCode(k)
+		if code == "" {
 			t.Errorf("redirect table misses %v", k)
 		}
 		if infra && code != "server_error" && code != "temporarily_unavailable" {

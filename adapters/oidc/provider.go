@@ -317,11 +317,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 		writeJSONError(w, m.status, string(m.make().ErrorType), fault.PublicOf(err))
 		return
 	}
-	code, ok := redirectErrors[k]
-	if !ok {
-		code = "server_error"
-	}
-	writeJSONError(w, pushStatus[k], code, fault.PublicOf(err))
+	writeJSONError(w, pushStatus[k], authz.ErrorCode(k), fault.PublicOf(err))
 }
 
 // AuthorizeError answers an error of the authorization flow: a
@@ -330,11 +326,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *authz.RedirectError
 	if errors.As(err, &re) {
-		code, ok := redirectErrors[fault.KindOf(re.Err)]
-		if !ok {
-			code = "server_error"
-		}
-		http.Redirect(w, r, p.svc.ErrorRedirect(re, code), http.StatusFound)
+		http.Redirect(w, r, p.svc.ErrorRedirect(re, authz.ErrorCode(fault.KindOf(re.Err))), http.StatusFound)
 		return
 	}
 	k := fault.KindOf(err)

@@ -414,6 +414,31 @@ func (s *Service) minimumLevel(acrs []string) (loa.Level, bool) {
 	return best, found
 }
 
+// errorCodes maps error kinds to the error codes of an authorization
+// response (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6). It is the one
+// table for every adapter that answers authorization requests: the browser
+// redirect, the app login, and the pushed request (RFC 9126 §2.3).
+var errorCodes = map[fault.Kind]string{
+	fault.Invalid:         "invalid_request",
+	fault.Unauthenticated: "login_required",
+	fault.Forbidden:       "access_denied",
+	fault.NotFound:        "invalid_request",
+	fault.Expired:         "invalid_request",
+	fault.Locked:          "access_denied",
+	fault.Conflict:        "invalid_request",
+	fault.RateLimited:     "temporarily_unavailable",
+	fault.Unavailable:     "temporarily_unavailable",
+	fault.Internal:        "server_error",
+}
+
+// ErrorCode is the authorization response error code of kind k.
+func ErrorCode(k fault.Kind) string {
+	if c, ok := errorCodes[k]; ok {
+		return c
+	}
+	return "server_error"
+}
+
 // ErrorRedirect returns the URL that reports err to the client: error,
 // error_description, state and iss (RFC 9207) on the redirect URI.
 // oauthCode is the OAuth error code the driving adapter mapped err to.
