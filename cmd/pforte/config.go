@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/core/signkey"
 )
 
@@ -281,33 +281,8 @@ func defaultConfig() Config {
 	}
 }
 
-// Secret is a configuration value that must never reach a log: a DSN with
-// a password, a master key. It prints as [redacted] through fmt, slog and
-// encoding/json; Reveal returns the value for the one place that uses it.
-type Secret string
-
-// Reveal returns the secret value.
-func (s Secret) Reveal() string { return string(s) }
-
-func (s Secret) String() string { return redacted(s) }
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return strconv.Quote(redacted(s)) }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(s)) }
-
-// MarshalJSON keeps a Secret inside a struct logged as JSON redacted.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s)) }
-
-// redacted hides a value but not its absence: an empty secret prints empty,
-// so that a log shows that a value is missing.
-func redacted(s Secret) string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
+// Secret is a value that must never reach a log (core/secret).
+type Secret = secret.String
 
 // configError is the one message a bad configuration ends with. Key is the
 // dotted YAML key; empty only when no key is at fault (an unreadable file).

@@ -2,8 +2,6 @@ package mail
 
 import (
 	"crypto/x509"
-	"encoding/json"
-	"log/slog"
 	"net"
 	netmail "net/mail"
 	"strconv"
@@ -12,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/secret"
 )
 
 // StartTLS says whether the connection to the relay must be encrypted.
@@ -208,30 +207,5 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-// Secret is a value that must never reach a log: the relay password. It
-// prints as [redacted] through fmt, slog and encoding/json; Reveal returns
-// the value for the one place that uses it.
-type Secret string
-
-// Reveal returns the secret value.
-func (s Secret) Reveal() string { return string(s) }
-
-func (s Secret) String() string { return redacted(s) }
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return strconv.Quote(redacted(s)) }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(s)) }
-
-// MarshalJSON keeps a Secret inside a struct logged as JSON redacted.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s)) }
-
-// redacted hides a value but not its absence: an empty secret prints empty,
-// so that a log shows that a value is missing.
-func redacted(s Secret) string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
+// Secret is a value that must never reach a log (core/secret).
+type Secret = secret.String
