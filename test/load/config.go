@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Bounds of every run: the tool must not become a way to flood a server
+// by accident.
+const (
+	maxDuration    = 10 * time.Minute
+	maxConcurrency = 512
+	maxRequests    = 10_000_000
+	maxMembers     = 100_000
+)
+
+// workloads lists the workloads; notYet are planned for a later version.
+var (
+	workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login"}
+	notYet        = []string{"password-login", "registration"}
+)
+
+// Config is one run of the tool.
+type Config struct {
+	Issuer       string
+	Workload     string
+	Concurrency  int
+	Duration     time.Duration
+	Requests     uint64
+	Rate         float64
+	ClientID     string
+	ClientSecret string
+	AuthMethod   string // client_secret_basic or client_secret_post
+	Scope        string
+	AllowRemote  bool
+	JSON         bool
+
+	// App login (Pforte only).
+	MembersCSV  string
+	Members     int
+	Outbox      string
+	AppClientID string
+	RedirectURI string
+	Origin      string
+	SeedTimeout time.Duration
+
+	// Member file generation instead of a run.
+	Generate int
+	Out      string
+}
+
+const usageHead = `load generates load against an OpenID Connect server found by discovery.
+
+  go run ./test/load --issuer URL --workload NAME [flags]
+  go run ./test/load --generate-members N --out FILE.csv
+
+Workloads:
+  discovery           GET the discovery document
+  jwks                GET jwks_uri
+  client-credentials  POST token_endpoint, grant client_credentials (--client-id, --client-secret)
+  introspect          POST introspection_endpoint about one client_credentials token
+  refresh             Pforte: rotate refresh tokens of app sessions seeded as for app-login
+  app-login           Pforte: the whole app login (PAR, authorize, login challenge, device key
+                      + PIN, code exchange with DPoP) of many members, each with a phone
+  password-login      not yet
+  registration        not yet
+
+app-login and refresh seed members through the public app API before the timer: the
+members of --members-csv (imported with 'pforte members import') request a letter, the
+letters are read from the server's outbox folder (--outbox, same machine), then each
+member activates, sets a password, binds a software device key and sets a PIN.
+
+Flags:
+`
+
+// parseFlags reads args into a Config and checks its bounds.
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageHead)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.Issuer, "issuer", "", "issuer URL; the discovery document is read from it")
+	fs.StringVar(&c.Workload, "workload", "", "workload: "+strings.Join(workloadNames, ", "))
+	fs.IntVar(&c.Concurrency, "concurrency", 8, fmt.Sprintf("operations in flight at once (1-%d)", maxConcurrency))
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to run (at most 10m); ignored with --requests")
+	fs.Uint64Var(&c.Requests, "requests", 0, "run this many operations instead of a duration")
+	fs.Float64Var(&c.Rate, "rate", 0, "target operations per second (0: as fast as the concurrency allows)")
+	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret")
+	fs.StringVar(&c.AuthMethod, "auth-method", "client_secret_basic", "client_secret_basic or client_secret_post")
+	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent)")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
+	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh: the member CSV imported into the server")
+	fs.IntVar(&c.Members, "members", 0, "app-login, refresh: how many members of the file to enroll (0: all)")
+	fs.StringVar(&c.Outbox, "outbox", "", "app-login, refresh: the server's letter outbox folder (same machine)")
+	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh: the Service-App's client id")
+	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh: the app's redirect URI")
+	fs.StringVar(&c.Origin, "origin", "", "app-login, refresh: WebAuthn origin of the app (empty: the issuer's; localhost for loopback)")
+	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "app-login, refresh: how long to wait for the letters")
+	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxMembers))
+	fs.StringVar(&c.Out, "out", "", "file for --generate-members")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// validate checks the bounds.
+func (c Config) validate() error {
+	if c.Generate != 0 || c.Out != "" {
+		switch {
+		case c.Generate < 1 || c.Generate > maxMembers:
+			return fmt.Errorf("--generate-members must be between 1 and %d", maxMembers)
+		case c.Out == "":
+			return errors.New("--generate-members needs --out FILE")
+		}
+		return nil
+	}
+	if c.Issuer == "" {
+		return errors.New("--issuer is required")
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--issuer %q is not an http(s) URL", c.Issuer)
+	}
+	if !c.AllowRemote && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("--issuer %s is not on a loopback address; pass --allow-remote to load a remote server", u.Host)
+	}
+	known := false
+	for _, n := range workloadNames {
+		known = known || n == c.Workload
+	}
+	switch {
+	case c.Workload == "":
+		return errors.New("--workload is required: " + strings.Join(workloadNames, ", "))
+	case !known && contains(notYet, c.Workload):
+		return fmt.Errorf("workload %s is not implemented yet", c.Workload)
+	case !known:
+		return fmt.Errorf("unknown workload %q: %s", c.Workload, strings.Join(workloadNames, ", "))
+	case c.Concurrency < 1 || c.Concurrency > maxConcurrency:
+		return fmt.Errorf("--concurrency must be between 1 and %d", maxConcurrency)
+	case c.Requests == 0 && (c.Duration <= 0 || c.Duration > maxDuration):
+		return fmt.Errorf("--duration must be positive and at most %v", maxDuration)
+	case c.Requests > maxRequests:
+		return fmt.Errorf("--requests must be at most %d", maxRequests)
+	case c.Rate < 0 || c.Rate > 1e6:
+		return errors.New("--rate must be between 0 and 1000000")
+	case c.AuthMethod != "client_secret_basic" && c.AuthMethod != "client_secret_post":
+		return errors.New("--auth-method must be client_secret_basic or client_secret_post")
+	case c.Members < 0 || c.Members > maxMembers:
+		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
+	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
+		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
+	}
+	if c.Requests > 0 && c.Rate > 0 && float64(c.Requests)/c.Rate > maxDuration.Seconds() {
+		return fmt.Errorf("--requests at --rate would take longer than %v", maxDuration)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,16 @@
+// Command load generates load against an OpenID Connect server found by
+// discovery and prints throughput, latency percentiles and error counts.
+// It is for developers and operators alike:
+//
+//	go run ./test/load --issuer http://localhost:8080 --workload client-credentials \
+//	    --client-id claims-service --client-secret dev-claims-service-secret-NOT-FOR-PRODUCTION
+//
+// Workloads: discovery, jwks, client-credentials, introspect, refresh and
+// Pforte's app-login (see usage). Every run is bounded: loopback issuers
+// only unless --allow-remote, at most 10 minutes, at most 512 concurrent
+// requests. Members for app-login are seeded through the public app API
+// and the letter outbox, never by writing the server's database.
+//
+// Layer: test. It may import anything (core, ports, adapters, cmd);
+// nothing imports it.
+package main

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/registration"
+)
+
+// testServer is an in-process Pforte on SQLite whose letter worker runs
+// every 50 ms, with the Service-App and a service client.
+type testServer struct {
+	issuer, outbox, secret string
+	srv                    *server.Server
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	hasher, err := server.SecretHasher(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{issuer: "http://" + ln.Addr().String(), outbox: t.TempDir(), secret: client.GenerateSecret()}
+	lots := registration.Limit{Max: 1 << 20, Window: time.Hour}
+	ts.srv, err = server.New(t.Context(), server.Options{
+		Issuer: ts.issuer, AutoMigrate: true, MasterKey: master, PasswordParams: password.DefaultParams,
+		Storage: sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")},
+		Clients: []client.Client{{
+			ID: "pforte-app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
+			RedirectURIs: []string{"de.hkk.serviceapp:/oauth2redirect"},
+			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
+			Scopes:       []string{"openid", "profile", "kvnr", "offline_access"}, RequireDPoP: true,
+		}, {
+			ID: "claims-service", Name: "Leistungsservice", Kind: client.Service, AuthMethod: client.AuthSecretPost,
+			SecretHash: hasher.Hash(ts.secret), GrantTypes: []string{client.GrantClientCredentials},
+			Scopes: []string{"claims.read"},
+		}},
+		OutboxDir: ts.outbox, WorkerInterval: 50 * time.Millisecond,
+		Registration: registration.Config{
+			Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen", PerIP: lots, ActivationsPerIP: lots,
+		},
+		Binding: binding.Config{Device: device.Policy{AllowUnattested: true}},
+		Log:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Serve(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		ts.srv.Close()
+	})
+	return ts
+}
+
+// importMembers stores the members of a generated file, as the operator's
+// `pforte members import` does.
+func (ts *testServer) importMembers(t *testing.T, file string) {
+	t.Helper()
+	sms, err := readMembersFile(file, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []member.Member
+	for _, m := range sms {
+		ms = append(ms, member.Member{
+			KVNR: kvnr.MustParse(m.KVNR), GivenName: m.GivenName, FamilyName: m.FamilyName, BirthDate: m.BirthDate,
+			Address:     member.Address{Street: "Am Wall 1", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
+			InsuredFrom: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Now().UTC(),
+		})
+	}
+	if err := ts.srv.Store().UpsertMembers(t.Context(), ms); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runTool runs the tool with args and --json and returns its result.
+func runTool(t *testing.T, args ...string) Result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := realMain(t.Context(), append(args, "--json"), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("result: %v: %s", err, out.String())
+	}
+	t.Logf("%s: %d ok in %.2fs, %.0f/s, p50 %.2f ms, p99 %.2f ms", r.Workload, r.OK, r.ElapsedSec, r.Throughput, r.Latency.P50, r.Latency.P99)
+	return r
+}
+
+func checkResult(t *testing.T, r Result, n uint64) {
+	t.Helper()
+	if r.Requests != n || r.OK != n || r.Failed != 0 || len(r.Errors) != 0 {
+		t.Fatalf("want %d successful operations, got %+v", n, r)
+	}
+	l := r.Latency
+	if !(l.Min > 0 && l.Min <= l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) || r.Throughput <= 0 {
+		t.Fatalf("implausible figures: %+v", r)
+	}
+}
+
+func TestWorkloadsAgainstPforte(t *testing.T) {
+	ts := startServer(t)
+	common := []string{"--issuer", ts.issuer, "--requests", "200", "--concurrency", "4"}
+	for _, wl := range []string{"discovery", "jwks", "client-credentials", "introspect"} {
+		t.Run(wl, func(t *testing.T) {
+			checkResult(t, runTool(t, append(common, "--workload", wl,
+				"--client-id", "claims-service", "--client-secret", ts.secret, "--auth-method", "client_secret_post")...), 200)
+		})
+	}
+	// A member is enrolled once: each seeding workload gets its own file.
+	for _, wl := range []string{"app-login", "refresh"} {
+		t.Run(wl, func(t *testing.T) {
+			members := filepath.Join(t.TempDir(), "members.csv")
+			if code := realMain(t.Context(), []string{"--generate-members", "6", "--out", members}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+				t.Fatalf("generate-members: exit %d", code)
+			}
+			ts.importMembers(t, members)
+			checkResult(t, runTool(t, append(common, "--workload", wl, "--members-csv", members,
+				"--outbox", ts.outbox, "--seed-timeout", "1m")...), 200)
+		})
+	}
+}
+
+func TestRefreshWithoutSeedsIsSkipped(t *testing.T) {
+	ts := startServer(t)
+	var out, errOut bytes.Buffer
+	code := realMain(t.Context(), []string{"--issuer", ts.issuer, "--workload", "refresh", "--requests", "1"}, &out, &errOut)
+	if code != 0 || !strings.Contains(errOut.String(), "skipped") || out.Len() != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Workload is one kind of request the tool repeats. Setup runs once before
+// the timer (seeding, a first token); Do is one measured operation and
+// must be safe for concurrent use.
+type Workload interface {
+	Setup(ctx context.Context) error
+	Do(ctx context.Context) error
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Workload    string           `json:"workload"`
+	Issuer      string           `json:"issuer"`
+	Concurrency int              `json:"concurrency"`
+	TargetRate  float64          `json:"target_rate,omitempty"`
+	Elapsed     time.Duration    `json:"-"`
+	ElapsedSec  float64          `json:"elapsed_s"`
+	Requests    uint64           `json:"requests"`
+	OK          uint64           `json:"ok"`
+	Failed      uint64           `json:"failed"`
+	Throughput  float64          `json:"throughput_per_s"`
+	Latency     LatencySummary   `json:"latency_ms"`
+	Errors      map[string]int64 `json:"errors"`
+}
+
+// LatencySummary is in milliseconds, of successful and failed operations
+// alike.
+type LatencySummary struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+// run drives w with cfg's concurrency until the duration passes or the
+// request count is reached. With a target rate, operations start on a
+// fixed schedule shared by all workers (open model, bounded by the
+// concurrency); latency is measured from the actual start.
+func run(ctx context.Context, cfg Config, w Workload) Result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	limit := cfg.Duration
+	if cfg.Requests > 0 {
+		limit = maxDuration // a count is bounded in time too
+	}
+	ctx, stop := context.WithTimeout(ctx, limit)
+	defer stop()
+	var (
+		issued atomic.Uint64
+		mu     sync.Mutex
+		total  histogram
+		errs   = map[string]int64{}
+		failed uint64
+		wg     sync.WaitGroup
+	)
+	start := time.Now()
+	var interval time.Duration
+	if cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / cfg.Rate)
+	}
+	for range cfg.Concurrency {
+		wg.Go(func() {
+			h := new(histogram)
+			mine := map[string]int64{}
+			var myFailed uint64
+			for ctx.Err() == nil {
+				i := issued.Add(1)
+				if cfg.Requests > 0 && i > cfg.Requests {
+					break
+				}
+				if interval > 0 {
+					at := start.Add(time.Duration(i-1) * interval)
+					if d := time.Until(at); d > 0 {
+						t := time.NewTimer(d)
+						select {
+						case <-ctx.Done():
+							t.Stop()
+						case <-t.C:
+						}
+						if ctx.Err() != nil {
+							break
+						}
+					}
+				}
+				t0 := time.Now()
+				err := w.Do(ctx)
+				if err != nil && ctx.Err() != nil && cfg.Requests == 0 {
+					break // cut off by the end of the run: not counted
+				}
+				h.record(time.Since(t0))
+				if err != nil {
+					myFailed++
+					mine[classify(err)]++
+				}
+			}
+			mu.Lock()
+			total.merge(h)
+			for k, v := range mine {
+				errs[k] += v
+			}
+			failed += myFailed
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r := Result{
+		Workload: cfg.Workload, Issuer: cfg.Issuer, Concurrency: cfg.Concurrency, TargetRate: cfg.Rate,
+		Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Requests: total.n, Failed: failed, OK: total.n - failed,
+		Errors: errs,
+		Latency: LatencySummary{
+			Min: ms(time.Duration(total.min) * time.Microsecond), Mean: ms(total.mean()),
+			P50: ms(total.percentile(0.50)), P90: ms(total.percentile(0.90)), P99: ms(total.percentile(0.99)),
+			Max: ms(time.Duration(total.max) * time.Microsecond),
+		},
+	}
+	if elapsed > 0 {
+		r.Throughput = float64(r.OK) / elapsed.Seconds()
+	}
+	return r
+}
+
+// print writes r for a person.
+func (r Result) print(out io.Writer) {
+	fmt.Fprintf(out, "workload     %s against %s\n", r.Workload, r.Issuer)
+	fmt.Fprintf(out, "concurrency  %d", r.Concurrency)
+	if r.TargetRate > 0 {
+		fmt.Fprintf(out, ", target %.1f/s", r.TargetRate)
+	}
+	fmt.Fprintf(out, "\nrequests     %d in %.2fs: %d ok, %d failed\n", r.Requests, r.ElapsedSec, r.OK, r.Failed)
+	fmt.Fprintf(out, "throughput   %.1f/s (successful operations)\n", r.Throughput)
+	l := r.Latency
+	fmt.Fprintf(out, "latency ms   p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (min %.2f, mean %.2f)\n", l.P50, l.P90, l.P99, l.Max, l.Min, l.Mean)
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(out, "errors")
+		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+			fmt.Fprintf(out, "  %8d  %s\n", r.Errors[k], k)
+		}
+	}
+}
