@@ -113,3 +113,20 @@ func TestTokenErrorHidesInternalText(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyOnlyRefusesURLParameters: a code or secret in the URL of a form
+// endpoint is refused before anything reads it.
+func TestBodyOnlyRefusesURLParameters(t *testing.T) {
+	reached := false
+	h := bodyOnly(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/token?code=abc&code_verifier=xyz", strings.NewReader("grant_type=authorization_code")))
+	if rec.Code != http.StatusBadRequest || reached || !strings.Contains(rec.Body.String(), `"invalid_request"`) {
+		t.Fatalf("query parameters: %d reached=%v %s", rec.Code, reached, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=authorization_code")))
+	if !reached {
+		t.Fatal("a request without URL parameters did not reach the endpoint")
+	}
+}

@@ -121,14 +121,29 @@ func (p *Provider) Handler() http.Handler {
 	// The pushed request hands out a nonce too, so that an app's first
 	// DPoP token request already carries one and never pays for a
 	// use_dpop_nonce round trip (RFC 9449 §8.2).
-	r.Handle(pathPAR, p.withNonce(http.HandlerFunc(p.par)))
+	r.Handle(pathPAR, bodyOnly(p.withNonce(http.HandlerFunc(p.par))))
 	r.HandleFunc(pathUserinfo, p.userinfo)
 	r.Get(loggedOutPath, p.loggedOut)
-	r.Handle(pathToken, p.withNonce(p.lib))
-	for _, path := range []string{pathIntrospection, pathRevocation, pathEndSession} {
-		r.Handle(path, p.lib)
-	}
+	r.Handle(pathToken, bodyOnly(p.withNonce(p.lib)))
+	r.Handle(pathIntrospection, bodyOnly(p.lib))
+	r.Handle(pathRevocation, bodyOnly(p.lib))
+	r.Handle(pathEndSession, p.lib)
 	return r
+}
+
+// bodyOnly refuses parameters in the URL of the endpoints that take a
+// form body (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1, RFC 9126 §2.1):
+// URLs end up in logs and proxies, so a code, token or secret must never
+// travel in one, and a request that mixes both could be read two ways.
+func bodyOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request",
+				"parameters must be sent in the request body, not in the URL")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withNonce gives every answer of next a fresh DPoP-Nonce (RFC 9449 §8.2),
