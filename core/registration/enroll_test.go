@@ -60,7 +60,7 @@ func TestActivate(t *testing.T) {
 		s.Method != proofing.Letter || !s.CreatedAt.Equal(t0) || s.ExpiresAt != t0.Add(30*time.Minute) || s.AccountID == "" {
 		t.Fatalf("session %+v", s)
 	}
-	a, ok := f.w.account(anna.KVNR)
+	a, ok := f.w.Account(anna.KVNR)
 	if !ok || a.ID != s.AccountID || a.Status != account.Pending || a.Proofing != loa.Substantial || a.ID == string(anna.KVNR) || len(a.ID) < 22 {
 		t.Fatalf("account %+v", a)
 	}
@@ -76,7 +76,7 @@ func TestActivate(t *testing.T) {
 	if err != nil || token2 == token || s2.AccountID != a.ID {
 		t.Fatalf("second activation: %+v %v", s2, err)
 	}
-	if a2, _ := f.w.account(anna.KVNR); a2.Proofing != loa.High || a2.Status != account.Pending {
+	if a2, _ := f.w.Account(anna.KVNR); a2.Proofing != loa.High || a2.Status != account.Pending {
 		t.Fatalf("account after eID %+v", a2)
 	}
 
@@ -98,7 +98,7 @@ func TestActivate(t *testing.T) {
 	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof without level: %v", err)
 	}
-	if n := f.w.sessionCount(); n != 2 {
+	if n := f.w.SessionCount(); n != 2 {
 		t.Fatalf("%d sessions", n)
 	}
 }
@@ -147,7 +147,7 @@ func TestSetPassword(t *testing.T) {
 			t.Errorf("SetPassword(%q) = %v (%q), want Invalid with %q", tc.pw, err, fault.PublicOf(err), tc.reason)
 		}
 	}
-	if a, _ := f.w.account(anna.KVNR); a.PasswordHash != "" {
+	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "" {
 		t.Fatal("a refused password was stored")
 	}
 
@@ -155,7 +155,7 @@ func TestSetPassword(t *testing.T) {
 	if err := f.svc.SetPassword(ctx, token, good); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := f.w.account(anna.KVNR)
+	a, _ := f.w.Account(anna.KVNR)
 	if ok, _, err := passwordHasher().Verify(ctx, good, a.PasswordHash); err != nil || !ok || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
 		t.Fatalf("stored hash %q: %v %v", a.PasswordHash, ok, err)
 	}
@@ -173,11 +173,11 @@ func TestSetPassword(t *testing.T) {
 	}
 
 	// Still open until the 30 minutes are over; then expired.
-	f.w.advance(30*time.Minute - time.Second)
+	f.w.Advance(30*time.Minute - time.Second)
 	if err := f.svc.SetPassword(ctx, token, good+"!"); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	f.w.advance(time.Second)
+	f.w.Advance(time.Second)
 	if err := f.svc.SetPassword(ctx, token, good); !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
 		t.Fatalf("expired session: %v", err)
 	}
@@ -190,18 +190,14 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Completed sessions take no more steps.
-	f.w.mu.Lock()
-	done := f.w.sessions[s.ID]
-	done.CompletedAt = t0
-	f.w.sessions[s.ID] = done
-	f.w.mu.Unlock()
+	f.w.EditSession(s.ID, func(done *enrollment.Session) { done.CompletedAt = t0 })
 	if err := f.svc.SetPassword(ctx, token, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) {
 		t.Fatalf("completed session: %v", err)
 	}
 	// The session ends while the password is hashed: the store's check
 	// wins, and the member sees the same text.
 	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
-	f.w.setInject(func(at string) error {
+	f.w.SetInject(func(at string) error {
 		if at == "Enrollments.SetEnrollmentPassword:before" {
 			return fault.New(fault.Expired, "fake", "")
 		}
@@ -211,7 +207,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 		!strings.Contains(fault.PublicOf(err), "abgelaufen") {
 		t.Fatalf("expired during hashing: %v", err)
 	}
-	if a, _ := f.w.account(anna.KVNR); a.PasswordHash != "" || enrollment.TTL != 30*time.Minute {
+	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "" || enrollment.TTL != 30*time.Minute {
 		t.Fatal("password stored in an expired session")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
 )
 
 // requested queues and decides a request for m, leaving its letter
@@ -26,7 +27,7 @@ func (f *fixture) requested(t *testing.T, m member.Member) letter.Letter {
 	if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	ls := f.w.lettersOf(m.KVNR)
+	ls := f.w.LettersOf(m.KVNR)
 	if len(ls) == 0 || ls[0].State != letter.Requested {
 		t.Fatalf("no requested letter: %+v", ls)
 	}
@@ -42,19 +43,19 @@ func TestProcessLettersHandsOver(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("ProcessLetters = %d %v", n, err)
 	}
-	got := f.w.letter(l.ID)
+	got := f.w.Letter(l.ID)
 	if got.State != letter.HandedOver || !got.HandedOverAt.Equal(t0) || !got.RenderedAt.Equal(t0) {
 		t.Fatalf("letter %+v", got)
 	}
 	if !fileNameRE.MatchString(got.OutboxName) || !strings.Contains(got.OutboxName, l.ID) {
 		t.Fatalf("outbox name %q", got.OutboxName)
 	}
-	out := f.w.outbox()
+	out := f.w.Outbox()
 	d, ok := out[got.OutboxName]
 	if !ok || len(out) != 1 {
 		t.Fatalf("outbox %v", out)
 	}
-	pw, code := secretsOf(d)
+	pw, code := registrationtest.SecretsOf(d)
 	if !letterHasher.Matches(got, pw, code) {
 		t.Fatal("the printed secrets do not match the stored hashes")
 	}
@@ -82,7 +83,7 @@ func TestProcessLettersHandsOver(t *testing.T) {
 func checkOneValidLetter(t *testing.T, f *fixture, m member.Member, printed map[string]letter.Document) {
 	t.Helper()
 	var handed []letter.Letter
-	for _, l := range f.w.lettersOf(m.KVNR) {
+	for _, l := range f.w.LettersOf(m.KVNR) {
 		if l.State == letter.HandedOver {
 			handed = append(handed, l)
 		}
@@ -98,12 +99,12 @@ func checkOneValidLetter(t *testing.T, f *fixture, m member.Member, printed map[
 	for name, d := range printed {
 		all[name] = d
 	}
-	for name, d := range f.w.outbox() {
+	for name, d := range f.w.Outbox() {
 		all[name] = d
 	}
 	matching := 0
 	for name, d := range all {
-		pw, code := secretsOf(d)
+		pw, code := registrationtest.SecretsOf(d)
 		if letterHasher.Matches(l, pw, code) {
 			matching++
 			if name != l.OutboxName {
@@ -139,16 +140,16 @@ func TestProcessLettersCrashSafety(t *testing.T) {
 				f := setup(t)
 				f.requested(t, anna)
 				crashes, putCrashed := 0, false
-				f.w.setInject(func(at string) error {
+				f.w.SetInject(func(at string) error {
 					if at == p && crashes < 2 {
 						crashes++
-						return errCrash
+						return registrationtest.ErrCrash
 					}
 					// Exists is asked only after a crash that left a
 					// rendered letter behind.
 					if p == "Outbox.Exists:before" && at == "Outbox.Put:after" && !putCrashed {
 						putCrashed = true
-						return errCrash
+						return registrationtest.ErrCrash
 					}
 					return nil
 				})
@@ -156,12 +157,12 @@ func TestProcessLettersCrashSafety(t *testing.T) {
 				for run := 0; run < 4; run++ {
 					_, _ = f.svc.ProcessLetters(ctx, 10)
 					if collect {
-						for name, d := range f.w.outbox() {
+						for name, d := range f.w.Outbox() {
 							printed[name] = d
-							f.w.collect(name)
+							f.w.Collect(name)
 						}
 					}
-					f.w.advance(registration.DefaultLetterLease)
+					f.w.Advance(registration.DefaultLetterLease)
 				}
 				if crashes == 0 {
 					t.Fatal("the crash point was never reached")
@@ -185,27 +186,27 @@ func TestProcessLettersRepeatedCrashes(t *testing.T) {
 				l := f.requested(t, anna)
 				printed := map[string]letter.Document{}
 				step := 0
-				f.w.setInject(func(at string) error {
+				f.w.SetInject(func(at string) error {
 					step++
 					if step == k || step == 2*k {
-						return errCrash
+						return registrationtest.ErrCrash
 					}
 					return nil
 				})
-				for run := 0; f.w.letter(l.ID).State != letter.HandedOver; run++ {
+				for run := 0; f.w.Letter(l.ID).State != letter.HandedOver; run++ {
 					if run > 10 {
 						t.Fatal("never handed over")
 					}
 					_, _ = f.svc.ProcessLetters(ctx, 10)
-					for name, d := range f.w.outbox() {
+					for name, d := range f.w.Outbox() {
 						printed[name] = d
 						if collect {
-							f.w.collect(name)
+							f.w.Collect(name)
 						}
 					}
-					f.w.advance(registration.DefaultLetterLease)
+					f.w.Advance(registration.DefaultLetterLease)
 				}
-				f.w.setInject(nil)
+				f.w.SetInject(nil)
 				checkOneValidLetter(t, f, anna, printed)
 			})
 		}
@@ -221,7 +222,7 @@ func TestProcessLettersSkipsVoidedLetters(t *testing.T) {
 			newer := old
 			newer.ID, newer.CreatedAt = "newer", t0.Add(time.Second)
 			once := false
-			f.w.setInject(func(at string) error {
+			f.w.SetInject(func(at string) error {
 				if at == p && !once {
 					once = true
 					return f.w.CreateLetter(ctx, newer, t0.Add(time.Second), t0)
@@ -232,13 +233,13 @@ func TestProcessLettersSkipsVoidedLetters(t *testing.T) {
 			if err != nil || n != 0 {
 				t.Fatalf("ProcessLetters = %d %v", n, err)
 			}
-			if got := f.w.letter(old.ID); got.State != letter.Voided {
+			if got := f.w.Letter(old.ID); got.State != letter.Voided {
 				t.Fatalf("old letter %s", got.State)
 			}
 			if !strings.Contains(f.logs.String(), "outcome=voided") {
 				t.Fatalf("logs:\n%s", f.logs.String())
 			}
-			f.w.setInject(nil)
+			f.w.SetInject(nil)
 			if n, err := f.svc.ProcessLetters(ctx, 10); err != nil || n != 1 {
 				t.Fatalf("newer letter: %d %v", n, err)
 			}
@@ -254,7 +255,7 @@ func TestConcurrentRenders(t *testing.T) {
 	f := setup(t)
 	l := f.requested(t, anna)
 	once := false
-	f.w.setInject(func(at string) error {
+	f.w.SetInject(func(at string) error {
 		if at == "Outbox.Put:before" && !once {
 			once = true
 			got, err := f.svc.RenderLetter(ctx, l.ID)
@@ -271,8 +272,8 @@ func TestConcurrentRenders(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "outcome=overtaken") {
 		t.Fatalf("logs:\n%s", f.logs.String())
 	}
-	if len(f.w.outbox()) != 2 {
-		t.Fatalf("outbox %d", len(f.w.outbox()))
+	if len(f.w.Outbox()) != 2 {
+		t.Fatalf("outbox %d", len(f.w.Outbox()))
 	}
 	checkOneValidLetter(t, f, anna, nil)
 }
@@ -281,17 +282,17 @@ func TestProcessLettersGivesUpWhenTheLeaseRunsOut(t *testing.T) {
 	f := setup(t)
 	l := f.requested(t, anna)
 	once := false
-	f.w.setInject(func(at string) error {
+	f.w.SetInject(func(at string) error {
 		if at == "Renderer.Render:before" && !once {
 			once = true
-			f.w.advance(registration.DefaultLetterLease) // a long pause
+			f.w.Advance(registration.DefaultLetterLease) // a long pause
 		}
 		return nil
 	})
 	if n, err := f.svc.ProcessLetters(ctx, 10); err != nil || n != 0 {
 		t.Fatalf("ProcessLetters = %d %v", n, err)
 	}
-	if len(f.w.outbox()) != 0 || f.w.letter(l.ID).State != letter.Rendered {
+	if len(f.w.Outbox()) != 0 || f.w.Letter(l.ID).State != letter.Rendered {
 		t.Fatal("a worker without a lease wrote a file")
 	}
 	if n, err := f.svc.ProcessLetters(ctx, 10); err != nil || n != 1 {
@@ -304,7 +305,7 @@ func TestProcessLettersRendererRefusal(t *testing.T) {
 	f := setup(t)
 	l := f.requested(t, anna)
 	bad := fault.New(fault.Invalid, "fake.Render", "address too long")
-	f.w.setInject(func(at string) error {
+	f.w.SetInject(func(at string) error {
 		if at == "Renderer.Render:before" {
 			return bad
 		}
@@ -313,8 +314,8 @@ func TestProcessLettersRendererRefusal(t *testing.T) {
 	if _, err := f.svc.ProcessLetters(ctx, 10); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("ProcessLetters = %v", err)
 	}
-	if got := f.w.letter(l.ID); got.State != letter.Rendered || len(f.w.outbox()) != 0 {
-		t.Fatalf("state %s, outbox %d", got.State, len(f.w.outbox()))
+	if got := f.w.Letter(l.ID); got.State != letter.Rendered || len(f.w.Outbox()) != 0 {
+		t.Fatalf("state %s, outbox %d", got.State, len(f.w.Outbox()))
 	}
 	if !strings.Contains(f.logs.String(), "level=ERROR") {
 		t.Fatal("failure not logged as an error")

@@ -10,12 +10,13 @@ import (
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
 )
 
 func TestListLetters(t *testing.T) {
 	f := setup(t)
 	f.letterFor(t, anna)
-	f.w.advance(time.Minute)
+	f.w.Advance(time.Minute)
 	dina := anna
 	dina.KVNR, dina.GivenName = mustKVNR("D12121212"), "Dina"
 	_ = f.w.UpsertMember(ctx, dina)
@@ -73,15 +74,15 @@ func TestRetryLetter(t *testing.T) {
 			f := setup(t)
 			l := f.requested(t, anna)
 			if crashAt != "" {
-				f.w.setInject(func(at string) error {
+				f.w.SetInject(func(at string) error {
 					if at == crashAt {
-						return errCrash
+						return registrationtest.ErrCrash
 					}
 					return nil
 				})
 				_, _ = f.svc.ProcessLetters(ctx, 10)
-				f.w.setInject(nil)
-				if f.w.letter(l.ID).State != letter.Rendered {
+				f.w.SetInject(nil)
+				if f.w.Letter(l.ID).State != letter.Rendered {
 					t.Fatal("not stuck")
 				}
 			}
@@ -98,25 +99,25 @@ func TestRetryLetter(t *testing.T) {
 		if _, err := f.svc.RetryLetter(ctx, l.ID); !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "outbox") {
 			t.Fatalf("RetryLetter = %v", err)
 		}
-		if n := len(f.w.lettersOf(anna.KVNR)); n != 1 {
+		if n := len(f.w.LettersOf(anna.KVNR)); n != 1 {
 			t.Fatalf("%d letters", n)
 		}
 	})
 	t.Run("handed over, file gone: replaced, old one voided", func(t *testing.T) {
 		f := setup(t)
 		old, pw, code := f.letterFor(t, anna)
-		printed := f.w.outbox()
-		f.w.collect(old.OutboxName)
-		f.w.advance(time.Hour) // well within the 7 days: an operator may
+		printed := f.w.Outbox()
+		f.w.Collect(old.OutboxName)
+		f.w.Advance(time.Hour) // well within the 7 days: an operator may
 		got, err := f.svc.RetryLetter(ctx, old.ID)
 		if err != nil || got.ID == old.ID || got.State != letter.HandedOver || got.Recipient != old.Recipient {
 			t.Fatalf("RetryLetter = %+v %v", got, err)
 		}
-		if o := f.w.letter(old.ID); o.State != letter.Voided || o.VoidReason != letter.ReasonSuperseded {
+		if o := f.w.Letter(old.ID); o.State != letter.Voided || o.VoidReason != letter.ReasonSuperseded {
 			t.Fatalf("old letter %s", o.State)
 		}
 		checkOneValidLetter(t, f, anna, printed)
-		if letterHasher.Matches(f.w.letter(got.ID), pw, code) {
+		if letterHasher.Matches(f.w.Letter(got.ID), pw, code) {
 			t.Fatal("the lost letter's secrets match the replacement")
 		}
 		if !strings.Contains(f.logs.String(), "letter replaced by operator") {
@@ -136,19 +137,17 @@ func TestRetryLetter(t *testing.T) {
 				_ = f.w.UpsertMember(ctx, m)
 			},
 			"gone": func(f *fixture) {
-				f.w.mu.Lock()
-				delete(f.w.members, anna.KVNR)
-				f.w.mu.Unlock()
+				f.w.DeleteMember(anna.KVNR)
 			},
 		} {
 			f := setup(t)
 			l, _, _ := f.letterFor(t, anna)
-			f.w.collect(l.OutboxName)
+			f.w.Collect(l.OutboxName)
 			edit(f)
 			if _, err := f.svc.RetryLetter(ctx, l.ID); !errors.Is(err, fault.Forbidden) {
 				t.Errorf("%s: RetryLetter = %v", name, err)
 			}
-			if f.w.letter(l.ID).State != letter.HandedOver || len(f.w.lettersOf(anna.KVNR)) != 1 {
+			if f.w.Letter(l.ID).State != letter.HandedOver || len(f.w.LettersOf(anna.KVNR)) != 1 {
 				t.Errorf("%s: the letter changed", name)
 			}
 		}
@@ -162,10 +161,10 @@ func TestRetryLetter(t *testing.T) {
 		if _, err := f.svc.RetryLetter(ctx, l.ID); !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "used") {
 			t.Fatalf("activated: %v", err)
 		}
-		f.w.advance(8 * 24 * time.Hour)
+		f.w.Advance(8 * 24 * time.Hour)
 		second, _, _ := f.letterFor(t, anna)
 		for range 5 {
-			_, _ = f.w.FailActivation(ctx, second.ID, 5, f.w.clock())
+			_, _ = f.w.FailActivation(ctx, second.ID, 5, f.w.Clock())
 		}
 		if _, err := f.svc.RetryLetter(ctx, second.ID); !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "attempts") {
 			t.Fatalf("voided: %v", err)
@@ -177,7 +176,7 @@ func TestRetryLetter(t *testing.T) {
 	t.Run("a newer request wins over the replacement", func(t *testing.T) {
 		f := setup(t)
 		l, _, _ := f.letterFor(t, anna)
-		f.w.collect(l.OutboxName)
+		f.w.Collect(l.OutboxName)
 		newer := l
 		newer.ID, newer.CreatedAt = "newer", t0.Add(time.Hour)
 		if err := f.w.CreateLetter(ctx, newer, t0.Add(time.Hour), t0); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -55,7 +56,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewRequiresDependencies(t *testing.T) {
-	w := newWorld(t0)
+	w := registrationtest.NewWorld(t0)
 	full := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
 		LetterHasher: letterHasher, Passwords: passwordHasher(),
@@ -115,7 +116,7 @@ func TestRequestRefusesMalformedInputBeforeAnythingElse(t *testing.T) {
 		if fault.KindOf(err) != tc.kind || !strings.Contains(fault.PublicOf(err), tc.text) {
 			t.Errorf("%s: Request = %v (%q), want %v with %q", tc.name, err, fault.PublicOf(err), tc.kind, tc.text)
 		}
-		if calls := f.w.callLog(); len(calls) != 0 {
+		if calls := f.w.CallLog(); len(calls) != 0 {
 			t.Errorf("%s: the store was called: %v", tc.name, calls)
 		}
 	}
@@ -129,7 +130,7 @@ func TestRequestRefusesMalformedInputBeforeAnythingElse(t *testing.T) {
 			t.Errorf("spelling %d: %v", i, err)
 		}
 	}
-	for _, r := range f.w.queued() {
+	for _, r := range f.w.Queued() {
 		if r.KVNR != anna.KVNR || r.BirthDate != "1984-07-09" || r.ID == "" || !r.RequestedAt.Equal(t0) {
 			t.Errorf("queued %+v", r)
 		}
@@ -157,7 +158,7 @@ func TestRequestSameForEveryone(t *testing.T) {
 		{"no address on file", string(carl.KVNR), carl.BirthDate, nil, false, "no_address"},
 		{"letter sent recently", string(anna.KVNR), anna.BirthDate, func(f *fixture) {
 			f.letterFor(t, anna)
-			f.w.advance(6 * 24 * time.Hour) // past the rate limit window, within 7 days
+			f.w.Advance(6 * 24 * time.Hour) // past the rate limit window, within 7 days
 		}, false, "too_soon"},
 	}
 	var reference []string
@@ -166,29 +167,29 @@ func TestRequestSameForEveryone(t *testing.T) {
 		if c.prepare != nil {
 			c.prepare(f)
 		}
-		before := len(f.w.lettersOf(anna.KVNR)) + len(f.w.lettersOf(bodo.KVNR)) + len(f.w.lettersOf(carl.KVNR))
-		f.w.resetCalls()
+		before := len(f.w.LettersOf(anna.KVNR)) + len(f.w.LettersOf(bodo.KVNR)) + len(f.w.LettersOf(carl.KVNR))
+		f.w.ResetCalls()
 		err := f.svc.Request(ctx, registration.RequestInput{KVNR: c.kvnr, BirthDate: c.birth, Method: "letter", ClientIP: "198.51.100.7"})
 		if err != nil {
 			t.Fatalf("%s: Request = %v", c.name, err)
 		}
-		calls := f.w.callLog()
+		calls := f.w.CallLog()
 		if reference == nil {
 			reference = calls
 		} else if !slices.Equal(calls, reference) {
 			t.Errorf("%s: store calls %v, want %v as for the valid member", c.name, calls, reference)
 		}
-		if q := f.w.queued(); len(q) != 1 || q[0].ID == "" || q[0].BirthDate == "" {
+		if q := f.w.Queued(); len(q) != 1 || q[0].ID == "" || q[0].BirthDate == "" {
 			t.Errorf("%s: queued %+v", c.name, q)
 		}
 		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
 			t.Errorf("%s: ProcessRegistrations = %d, %v", c.name, n, err)
 		}
-		after := len(f.w.lettersOf(anna.KVNR)) + len(f.w.lettersOf(bodo.KVNR)) + len(f.w.lettersOf(carl.KVNR))
+		after := len(f.w.LettersOf(anna.KVNR)) + len(f.w.LettersOf(bodo.KVNR)) + len(f.w.LettersOf(carl.KVNR))
 		if got := after > before; got != c.wantLetter {
 			t.Errorf("%s: letter created = %v, want %v", c.name, got, c.wantLetter)
 		}
-		if len(f.w.queued()) != 0 {
+		if len(f.w.Queued()) != 0 {
 			t.Errorf("%s: the request was not deleted", c.name)
 		}
 		logs := f.logs.String()
@@ -222,15 +223,15 @@ func TestRequestRateLimits(t *testing.T) {
 		if d, ok := registration.RetryAfter(err); !ok || d != time.Hour {
 			t.Fatalf("RetryAfter = %v %v, want 1h (the window started at t0)", d, ok)
 		}
-		if len(f.w.queued()) != 10 {
-			t.Fatalf("a refused request was queued: %d", len(f.w.queued()))
+		if len(f.w.Queued()) != 10 {
+			t.Fatalf("a refused request was queued: %d", len(f.w.Queued()))
 		}
 		other := request(anna.KVNR, anna.BirthDate)
 		other.ClientIP = "192.0.2.11"
 		if err := f.svc.Request(ctx, other); err != nil {
 			t.Fatalf("another address was limited: %v", err)
 		}
-		f.w.advance(time.Hour)
+		f.w.Advance(time.Hour)
 		if err := f.svc.Request(ctx, request(bodo.KVNR, bodo.BirthDate)); err != nil {
 			t.Fatalf("next window: %v", err)
 		}
@@ -266,12 +267,12 @@ func TestRequestRateLimits(t *testing.T) {
 			}
 			in := request(anna.KVNR, anna.BirthDate)
 			in.KVNR, in.ClientIP = k, "203.0.113.99"
-			f.w.advance(90 * time.Minute)
+			f.w.Advance(90 * time.Minute)
 			err := f.svc.Request(ctx, in)
 			if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 12*time.Hour+30*time.Minute {
 				t.Fatalf("%s 4th request: %v, retry after %v", k, err, d)
 			}
-			f.w.advance(24 * time.Hour)
+			f.w.Advance(24 * time.Hour)
 			if err := f.svc.Request(ctx, in); err != nil {
 				t.Fatalf("%s next day: %v", k, err)
 			}
@@ -280,7 +281,7 @@ func TestRequestRateLimits(t *testing.T) {
 	t.Run("store outage", func(t *testing.T) {
 		f := setup(t)
 		down := fault.New(fault.Unavailable, "fake", "")
-		f.w.setInject(func(p string) error {
+		f.w.SetInject(func(p string) error {
 			if p == "RateLimits.Hit:before" {
 				return down
 			}
@@ -289,7 +290,7 @@ func TestRequestRateLimits(t *testing.T) {
 		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); !errors.Is(err, fault.Unavailable) {
 			t.Fatalf("Request = %v", err)
 		}
-		if len(f.w.queued()) != 0 {
+		if len(f.w.Queued()) != 0 {
 			t.Fatal("queued without a counted hit")
 		}
 	})
@@ -300,7 +301,7 @@ func TestRequestRateLimits(t *testing.T) {
 
 func TestRetryAfterRounding(t *testing.T) {
 	f := setup(t)
-	f.w.advance(1500 * time.Millisecond) // window ends in 58m58.5s
+	f.w.Advance(1500 * time.Millisecond) // window ends in 58m58.5s
 	for range 10 {
 		_ = f.svc.Request(ctx, request(nobody, "1980-01-01"))
 	}
@@ -338,19 +339,19 @@ func TestProcessRegistrations(t *testing.T) {
 		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 3 {
 			t.Fatalf("ProcessRegistrations = %d %v", n, err)
 		}
-		if ls := f.w.lettersOf(anna.KVNR); len(ls) != 0 {
+		if ls := f.w.LettersOf(anna.KVNR); len(ls) != 0 {
 			t.Fatalf("letters %+v", ls)
 		}
 	})
 	t.Run("a new letter voids the previous one", func(t *testing.T) {
 		f := setup(t)
 		first, pw, code := f.letterFor(t, anna)
-		f.w.advance(7*24*time.Hour + time.Second)
+		f.w.Advance(7*24*time.Hour + time.Second)
 		second, _, _ := f.letterFor(t, anna)
 		if second.ID == first.ID {
 			t.Fatal("no new letter")
 		}
-		old := f.w.letter(first.ID)
+		old := f.w.Letter(first.ID)
 		if old.State != letter.Voided || old.VoidReason != letter.ReasonSuperseded {
 			t.Fatalf("old letter %s/%s", old.State, old.VoidReason)
 		}
@@ -362,30 +363,30 @@ func TestProcessRegistrations(t *testing.T) {
 		f := setup(t)
 		f.letterFor(t, anna)
 		for _, d := range []time.Duration{24 * time.Hour, 5 * 24 * time.Hour, 24*time.Hour - time.Second} {
-			f.w.advance(d)
+			f.w.Advance(d)
 			if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(f.w.lettersOf(anna.KVNR)); n != 1 {
+			if n := len(f.w.LettersOf(anna.KVNR)); n != 1 {
 				t.Fatalf("after %v: %d letters", d, n)
 			}
 		}
 		if !strings.Contains(f.logs.String(), "outcome=too_soon") {
 			t.Fatal("too_soon not logged")
 		}
-		f.w.advance(time.Second) // exactly 7 days after the first letter: still too soon
+		f.w.Advance(time.Second) // exactly 7 days after the first letter: still too soon
 		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || len(f.w.lettersOf(anna.KVNR)) != 1 {
-			t.Fatalf("exactly 7 days: %v, %d letters", err, len(f.w.lettersOf(anna.KVNR)))
+		if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || len(f.w.LettersOf(anna.KVNR)) != 1 {
+			t.Fatalf("exactly 7 days: %v, %d letters", err, len(f.w.LettersOf(anna.KVNR)))
 		}
-		f.w.advance(time.Millisecond)
+		f.w.Advance(time.Millisecond)
 		f.letterFor(t, anna)
-		if n := len(f.w.lettersOf(anna.KVNR)); n != 2 {
+		if n := len(f.w.LettersOf(anna.KVNR)); n != 2 {
 			t.Fatalf("after 7 days: %d letters", n)
 		}
 	})
@@ -395,25 +396,25 @@ func TestProcessRegistrations(t *testing.T) {
 			t.Fatal(err)
 		}
 		crashed := false
-		f.w.setInject(func(p string) error {
+		f.w.SetInject(func(p string) error {
 			if p == "Registrations.DeleteRegistration:before" && !crashed {
 				crashed = true
-				return errCrash
+				return registrationtest.ErrCrash
 			}
 			return nil
 		})
-		if n, err := f.svc.ProcessRegistrations(ctx, 10); !errors.Is(err, errCrash) || n != 0 {
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); !errors.Is(err, registrationtest.ErrCrash) || n != 0 {
 			t.Fatalf("first run = %d %v", n, err)
 		}
 		if n, _ := f.svc.ProcessRegistrations(ctx, 10); n != 0 {
 			t.Fatal("a leased request was claimed again")
 		}
-		f.w.advance(registration.DefaultRegistrationLease)
+		f.w.Advance(registration.DefaultRegistrationLease)
 		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
 			t.Fatalf("second run = %d %v", n, err)
 		}
-		if n := len(f.w.lettersOf(anna.KVNR)); n != 1 || len(f.w.queued()) != 0 {
-			t.Fatalf("%d letters, %d queued", n, len(f.w.queued()))
+		if n := len(f.w.LettersOf(anna.KVNR)); n != 1 || len(f.w.Queued()) != 0 {
+			t.Fatalf("%d letters, %d queued", n, len(f.w.Queued()))
 		}
 	})
 	t.Run("a directory outage keeps the request and decides the others", func(t *testing.T) {
@@ -424,11 +425,11 @@ func TestProcessRegistrations(t *testing.T) {
 			if err := f.svc.Request(ctx, in); err != nil {
 				t.Fatal(err)
 			}
-			f.w.advance(time.Second)
+			f.w.Advance(time.Second)
 		}
 		down := fault.New(fault.Unavailable, "fake", "")
 		first := true
-		f.w.setInject(func(p string) error {
+		f.w.SetInject(func(p string) error {
 			if p == "Members.MemberByKVNR:before" && first {
 				first = false
 				return down
@@ -436,8 +437,8 @@ func TestProcessRegistrations(t *testing.T) {
 			return nil
 		})
 		n, err := f.svc.ProcessRegistrations(ctx, 10)
-		if n != 1 || !errors.Is(err, fault.Unavailable) || len(f.w.queued()) != 1 {
-			t.Fatalf("ProcessRegistrations = %d %v, %d queued", n, err, len(f.w.queued()))
+		if n != 1 || !errors.Is(err, fault.Unavailable) || len(f.w.Queued()) != 1 {
+			t.Fatalf("ProcessRegistrations = %d %v, %d queued", n, err, len(f.w.Queued()))
 		}
 		if !strings.Contains(f.logs.String(), "outcome=error_retry") {
 			t.Fatal("failure not logged")

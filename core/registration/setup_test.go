@@ -14,6 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -95,7 +96,7 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	w    *world
+	w    *registrationtest.World
 	svc  *registration.Service
 	logs *syncBuffer
 }
@@ -112,7 +113,7 @@ func withEstimator(e password.Estimator) option {
 
 func setup(t *testing.T, opts ...option) *fixture {
 	t.Helper()
-	w := newWorld(t0)
+	w := registrationtest.NewWorld(t0)
 	for _, m := range []member.Member{anna, bodo, carl} {
 		_ = w.UpsertMember(ctx, m)
 	}
@@ -120,7 +121,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 	cfg := registration.Config{Issuer: issuer, Sender: sender}
 	d := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		LetterHasher: letterHasher, Passwords: passwordHasher(), Now: w.clock,
+		LetterHasher: letterHasher, Passwords: passwordHasher(), Now: w.Clock,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range opts {
@@ -151,14 +152,14 @@ func (f *fixture) letterFor(t *testing.T, m member.Member) (letter.Letter, strin
 	if _, err := f.svc.ProcessLetters(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	ls := f.w.lettersOf(m.KVNR)
+	ls := f.w.LettersOf(m.KVNR)
 	if len(ls) == 0 || ls[0].State != letter.HandedOver {
 		t.Fatalf("no handed-over letter for %s: %+v", m.GivenName, ls)
 	}
-	d, ok := f.w.outbox()[ls[0].OutboxName]
+	d, ok := f.w.Outbox()[ls[0].OutboxName]
 	if !ok {
 		t.Fatal("the letter's file is not in the outbox")
 	}
-	pw, code := secretsOf(d)
+	pw, code := registrationtest.SecretsOf(d)
 	return ls[0], pw, code
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/proofing"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
 	portproofing "github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -59,23 +60,23 @@ var passwordHasher = sync.OnceValue(func() *password.Hasher {
 })
 
 type fixture struct {
-	w      *world
+	w      *registrationtest.World
 	method *letter.Method
 	svc    *registration.Service
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	w := newWorld(t0)
+	w := registrationtest.NewWorld(t0)
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, w.clock)
+	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, w.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc, err := registration.New(registration.Config{Issuer: "https://id.beispiel-bkk.de", Sender: "Beispiel-BKK"}, registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		Methods: []portproofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.clock,
+		Methods: []portproofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.Clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,12 +98,12 @@ func (f *fixture) handedOver(t *testing.T, mem member.Member) (coreletter.Letter
 	if _, err := f.svc.ProcessLetters(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	l := f.w.lettersOf(mem.KVNR)[0]
+	l := f.w.LettersOf(mem.KVNR)[0]
 	if l.State != coreletter.HandedOver {
 		t.Fatalf("letter %s", l.State)
 	}
-	d := f.w.outbox()[l.OutboxName]
-	pw, code := secretsOf(d)
+	d := f.w.Outbox()[l.OutboxName]
+	pw, code := registrationtest.SecretsOf(d)
 	if !strings.HasSuffix(d.ActivationURL, "#"+code) {
 		t.Fatalf("QR URL %q does not carry the code", d.ActivationURL)
 	}
@@ -124,7 +125,7 @@ func wrongPassword(pw string) string {
 }
 
 func TestNew(t *testing.T) {
-	w := newWorld(t0)
+	w := registrationtest.NewWorld(t0)
 	for name, try := range map[string]func() error{
 		"no letters": func() error { _, err := letter.New(nil, w, hasher, coreletter.DefaultPolicy, nil); return err },
 		"no members": func() error { _, err := letter.New(w, nil, hasher, coreletter.DefaultPolicy, nil); return err },
@@ -147,7 +148,7 @@ func TestNew(t *testing.T) {
 func TestCompleteProves(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
-	f.w.advance(3 * 24 * time.Hour)
+	f.w.Advance(3 * 24 * time.Hour)
 	// As typed: lower case, in groups, with a dash.
 	typedPW := strings.ToLower(coreletter.Group(pw))
 	typedCode := strings.ReplaceAll(coreletter.Group(code), " ", "-")
@@ -164,7 +165,7 @@ func TestCompleteProves(t *testing.T) {
 	if p != want {
 		t.Fatalf("proof\n got %+v\nwant %+v", p, want)
 	}
-	if got := f.w.letter(l.ID); got.State != coreletter.Activated || !got.ActivatedAt.Equal(want.Time) {
+	if got := f.w.Letter(l.ID); got.State != coreletter.Activated || !got.ActivatedAt.Equal(want.Time) {
 		t.Fatalf("letter %s", got.State)
 	}
 }
@@ -187,16 +188,12 @@ func TestCompleteSameAnswer(t *testing.T) {
 		}, false},
 		{"letter not handed over yet, right secrets", func(f *fixture) (kvnr.KVNR, string, string) {
 			_, pw, code := f.handedOver(t, anna)
-			f.w.mu.Lock()
-			for _, x := range f.w.letters {
-				x.v.State = coreletter.Rendered
-			}
-			f.w.mu.Unlock()
+			f.w.EditLetters(func(l *coreletter.Letter) { l.State = coreletter.Rendered })
 			return anna.KVNR, pw, code
 		}, false},
 		{"wrong secrets, expired letter", func(f *fixture) (kvnr.KVNR, string, string) {
 			_, pw, code := f.handedOver(t, anna)
-			f.w.advance(60 * 24 * time.Hour)
+			f.w.Advance(60 * 24 * time.Hour)
 			return anna.KVNR, wrongPassword(pw), code
 		}, false},
 		{"wrong secrets, used letter", func(f *fixture) (kvnr.KVNR, string, string) {
@@ -208,7 +205,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		}, false},
 		{"old letter's secrets after a new letter", func(f *fixture) (kvnr.KVNR, string, string) {
 			_, pw, code := f.handedOver(t, anna)
-			f.w.advance(8 * 24 * time.Hour)
+			f.w.Advance(8 * 24 * time.Hour)
 			f.handedOver(t, anna)
 			return anna.KVNR, pw, code
 		}, true},
@@ -225,7 +222,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 	for _, c := range cases {
 		f := setup(t)
 		k, pw, code := c.prepare(f)
-		f.w.resetCalls()
+		f.w.ResetCalls()
 		_, err := f.method.Complete(ctx, present(k, pw, code))
 		if !errors.Is(err, fault.Unauthenticated) {
 			t.Fatalf("%s: %v", c.name, err)
@@ -235,7 +232,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		} else if fault.PublicOf(err) != text {
 			t.Errorf("%s: text %q, want %q", c.name, fault.PublicOf(err), text)
 		}
-		calls := f.w.callLog()
+		calls := f.w.CallLog()
 		want := []string{"Letters.LatestLetter"}
 		if c.counted {
 			want = append(want, "Letters.FailActivation")
@@ -252,7 +249,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 func TestCompleteMalformed(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
-	f.w.resetCalls()
+	f.w.ResetCalls()
 	for name, p := range map[string]portproofing.Presentation{
 		"short password":    present(anna.KVNR, pw[:11], code),
 		"long code":         present(anna.KVNR, pw, code+"A"),
@@ -265,7 +262,7 @@ func TestCompleteMalformed(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if calls := f.w.callLog(); len(calls) != 0 {
+	if calls := f.w.CallLog(); len(calls) != 0 {
 		t.Fatalf("store called for malformed input: %v", calls)
 	}
 }
@@ -283,7 +280,7 @@ func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	got := f.w.letter(l.ID)
+	got := f.w.Letter(l.ID)
 	if got.State != coreletter.Voided || got.VoidReason != coreletter.ReasonAttempts || got.FailedAttempts != 5 {
 		t.Fatalf("letter %+v", got)
 	}
@@ -323,7 +320,7 @@ func TestConcurrentWrongAttemptsLockOnce(t *testing.T) {
 			t.Errorf("kind %v", k)
 		}
 	}
-	if got := f.w.letter(l.ID); locked != 1 || got.FailedAttempts != 5 || got.State != coreletter.Voided {
+	if got := f.w.Letter(l.ID); locked != 1 || got.FailedAttempts != 5 || got.State != coreletter.Voided {
 		t.Fatalf("%d locked, letter %s after %d", locked, got.State, got.FailedAttempts)
 	}
 }
@@ -331,16 +328,16 @@ func TestConcurrentWrongAttemptsLockOnce(t *testing.T) {
 func TestExpiredLetter(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
-	f.w.advance(60*24*time.Hour - time.Second)
+	f.w.Advance(60*24*time.Hour - time.Second)
 	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("wrong, last second: %v", err)
 	}
-	f.w.advance(time.Second)
+	f.w.Advance(time.Second)
 	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
 	if !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
 		t.Fatalf("expired: %v", err)
 	}
-	if got := f.w.letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 1 {
+	if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 1 {
 		t.Fatalf("letter %s, %d attempts", got.State, got.FailedAttempts)
 	}
 }
@@ -355,7 +352,7 @@ func TestReplayedActivation(t *testing.T) {
 	if !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "already been used") {
 		t.Fatalf("replay: %v", err)
 	}
-	if n := f.w.sessionCount(); n != 1 {
+	if n := f.w.SessionCount(); n != 1 {
 		t.Fatalf("%d sessions", n)
 	}
 }
@@ -388,8 +385,8 @@ func TestConcurrentActivationsOneSession(t *testing.T) {
 			t.Errorf("loser: %v", err)
 		}
 	}
-	if wins != 1 || len(tokens) != 1 || f.w.sessionCount() != 1 {
-		t.Fatalf("%d winners, %d sessions", wins, f.w.sessionCount())
+	if wins != 1 || len(tokens) != 1 || f.w.SessionCount() != 1 {
+		t.Fatalf("%d winners, %d sessions", wins, f.w.SessionCount())
 	}
 }
 
@@ -398,7 +395,7 @@ func TestCompleteStoreFailures(t *testing.T) {
 	for _, point := range []string{"Letters.LatestLetter:before", "Letters.FailActivation:before", "Members.MemberByKVNR:before", "Letters.ActivateLetter:before"} {
 		f := setup(t)
 		l, pw, code := f.handedOver(t, anna)
-		f.w.setInject(func(at string) error {
+		f.w.SetInject(func(at string) error {
 			if at == point {
 				return down
 			}
@@ -411,7 +408,7 @@ func TestCompleteStoreFailures(t *testing.T) {
 		if _, err := f.method.Complete(ctx, present(anna.KVNR, typed, code)); !errors.Is(err, fault.Unavailable) {
 			t.Errorf("%s: %v", point, err)
 		}
-		if got := f.w.letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 0 {
+		if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 0 {
 			t.Errorf("%s: letter %s, %d attempts", point, got.State, got.FailedAttempts)
 		}
 	}
@@ -420,13 +417,11 @@ func TestCompleteStoreFailures(t *testing.T) {
 func TestMemberLeftTheDirectory(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
-	f.w.mu.Lock()
-	delete(f.w.members, anna.KVNR)
-	f.w.mu.Unlock()
+	f.w.DeleteMember(anna.KVNR)
 	if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("Complete = %v", err)
 	}
-	if got := f.w.letter(l.ID); got.State != coreletter.HandedOver {
+	if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver {
 		t.Fatalf("letter %s", got.State)
 	}
 }
@@ -436,7 +431,7 @@ func TestMemberLeftTheDirectory(t *testing.T) {
 func TestRegistrationByLetter(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
-	f.w.advance(2 * 24 * time.Hour) // the post
+	f.w.Advance(2 * 24 * time.Hour) // the post
 	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, coreletter.Group(pw), coreletter.Group(code)))
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +442,7 @@ func TestRegistrationByLetter(t *testing.T) {
 	if err := f.svc.SetPassword(ctx, token, "Lindenblüten duften im Juli"); err != nil {
 		t.Fatal(err)
 	}
-	a, ok := f.w.account(anna.KVNR)
+	a, ok := f.w.Account(anna.KVNR)
 	if !ok || a.ID != s.AccountID || a.Status != account.Pending || a.Proofing != loa.Substantial || a.PasswordHash == "" {
 		t.Fatalf("account %+v", a)
 	}
@@ -455,7 +450,7 @@ func TestRegistrationByLetter(t *testing.T) {
 	if len(ps) != 1 || ps[0].Evidence.Type != letter.EvidenceType {
 		t.Fatalf("proofs %+v", ps)
 	}
-	f.w.advance(31 * time.Minute)
+	f.w.Advance(31 * time.Minute)
 	if err := f.svc.SetPassword(ctx, token, "Lindenblüten duften im Juni"); !errors.Is(err, fault.Expired) {
 		t.Fatalf("after 31 minutes: %v", err)
 	}

@@ -1,4 +1,4 @@
-package letter_test
+package registrationtest
 
 import (
 	"context"
@@ -21,15 +21,15 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-// world is one in-memory fake of every port the registration service and
-// the letter method use (the same fake as core/registration's tests): the member
+// World is one in-memory fake of every port the registration service and
+// the letter proofing method use: the member
 // directory, the queues, letters, enrollments, rate limits, the renderer
 // and the outbox. It records the calls made to it, and inject lets a test
 // fail (or do something) at named points: "<Port>.<Method>:before" and,
 // for methods that change something, "<Port>.<Method>:after" — an error
 // at an after point is returned after the change was made, like a crash
 // between the write and the caller seeing its result.
-type world struct {
+type World struct {
 	mu     sync.Mutex
 	now    time.Time
 	calls  []string
@@ -52,17 +52,18 @@ type lease[T any] struct {
 }
 
 var (
-	_ store.Members       = (*world)(nil)
-	_ store.Registrations = (*world)(nil)
-	_ store.Letters       = (*world)(nil)
-	_ store.Enrollments   = (*world)(nil)
-	_ store.RateLimits    = (*world)(nil)
-	_ letters.Renderer    = (*world)(nil)
-	_ letters.Outbox      = (*world)(nil)
+	_ store.Members       = (*World)(nil)
+	_ store.Registrations = (*World)(nil)
+	_ store.Letters       = (*World)(nil)
+	_ store.Enrollments   = (*World)(nil)
+	_ store.RateLimits    = (*World)(nil)
+	_ letters.Renderer    = (*World)(nil)
+	_ letters.Outbox      = (*World)(nil)
 )
 
-func newWorld(now time.Time) *world {
-	return &world{
+// NewWorld returns an empty world whose clock stands at now.
+func NewWorld(now time.Time) *World {
+	return &World{
 		now: now, members: map[kvnr.KVNR]member.Member{}, requests: map[string]lease[letter.Request]{},
 		letters: map[string]*lease[letter.Letter]{}, seq: map[string]int{}, accounts: map[kvnr.KVNR]account.Account{},
 		sessions: map[string]enrollment.Session{}, proofs: map[string][]proofing.Proof{}, hits: map[string]int{},
@@ -70,26 +71,30 @@ func newWorld(now time.Time) *world {
 	}
 }
 
-func (w *world) clock() time.Time {
+// Clock returns the world's current time; pass it as the service's Now.
+func (w *World) Clock() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.now
 }
 
-func (w *world) advance(d time.Duration) {
+// Advance moves the clock forward by d.
+func (w *World) Advance(d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.now = w.now.Add(d)
 }
 
-func (w *world) setInject(f func(string) error) {
+// SetInject sets the function run at every named point (nil: none). An
+// error it returns is returned by the port method at that point.
+func (w *World) SetInject(f func(string) error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.inject = f
 }
 
 // at records a call and runs the injection for point, outside the lock.
-func (w *world) at(point string) error {
+func (w *World) at(point string) error {
 	w.mu.Lock()
 	if strings.HasSuffix(point, ":before") {
 		w.calls = append(w.calls, strings.TrimSuffix(point, ":before"))
@@ -102,13 +107,15 @@ func (w *world) at(point string) error {
 	return f(point)
 }
 
-func (w *world) callLog() []string {
+// CallLog returns the port calls made so far, as "<Port>.<Method>".
+func (w *World) CallLog() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.calls)
 }
 
-func (w *world) resetCalls() {
+// ResetCalls empties the call log.
+func (w *World) ResetCalls() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls = nil
@@ -119,14 +126,14 @@ func conflict(op string) error { return fault.New(fault.Conflict, "fake."+op, ""
 
 // --- store.Members
 
-func (w *world) UpsertMember(_ context.Context, m member.Member) error {
+func (w *World) UpsertMember(_ context.Context, m member.Member) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.members[m.KVNR] = m
 	return nil
 }
 
-func (w *world) MemberByKVNR(_ context.Context, k kvnr.KVNR) (member.Member, error) {
+func (w *World) MemberByKVNR(_ context.Context, k kvnr.KVNR) (member.Member, error) {
 	if err := w.at("Members.MemberByKVNR:before"); err != nil {
 		return member.Member{}, err
 	}
@@ -139,9 +146,17 @@ func (w *world) MemberByKVNR(_ context.Context, k kvnr.KVNR) (member.Member, err
 	return m, nil
 }
 
+// DeleteMember removes member k from the directory, as when a member
+// leaves the insurer.
+func (w *World) DeleteMember(k kvnr.KVNR) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.members, k)
+}
+
 // --- store.Registrations
 
-func (w *world) EnqueueRegistration(_ context.Context, r letter.Request) error {
+func (w *World) EnqueueRegistration(_ context.Context, r letter.Request) error {
 	if err := w.at("Registrations.EnqueueRegistration:before"); err != nil {
 		return err
 	}
@@ -154,7 +169,7 @@ func (w *world) EnqueueRegistration(_ context.Context, r letter.Request) error {
 	return nil
 }
 
-func (w *world) ClaimRegistrations(_ context.Context, n int, now, until time.Time) ([]letter.Request, error) {
+func (w *World) ClaimRegistrations(_ context.Context, n int, now, until time.Time) ([]letter.Request, error) {
 	if err := w.at("Registrations.ClaimRegistrations:before"); err != nil {
 		return nil, err
 	}
@@ -174,7 +189,7 @@ func (w *world) ClaimRegistrations(_ context.Context, n int, now, until time.Tim
 	return free, nil
 }
 
-func (w *world) DeleteRegistration(_ context.Context, id string) error {
+func (w *World) DeleteRegistration(_ context.Context, id string) error {
 	if err := w.at("Registrations.DeleteRegistration:before"); err != nil {
 		return err
 	}
@@ -184,7 +199,8 @@ func (w *world) DeleteRegistration(_ context.Context, id string) error {
 	return w.at("Registrations.DeleteRegistration:after")
 }
 
-func (w *world) queued() []letter.Request {
+// Queued returns the registration requests in the queue, in no order.
+func (w *World) Queued() []letter.Request {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []letter.Request
@@ -196,7 +212,7 @@ func (w *world) queued() []letter.Request {
 
 // --- store.Letters
 
-func (w *world) CreateLetter(_ context.Context, l letter.Letter, notBefore, now time.Time) error {
+func (w *World) CreateLetter(_ context.Context, l letter.Letter, notBefore, now time.Time) error {
 	if err := w.at("Letters.CreateLetter:before"); err != nil {
 		return err
 	}
@@ -223,7 +239,7 @@ func (w *world) CreateLetter(_ context.Context, l letter.Letter, notBefore, now 
 	return w.at("Letters.CreateLetter:after")
 }
 
-func (w *world) LetterByID(_ context.Context, id string) (letter.Letter, error) {
+func (w *World) LetterByID(_ context.Context, id string) (letter.Letter, error) {
 	if err := w.at("Letters.LetterByID:before"); err != nil {
 		return letter.Letter{}, err
 	}
@@ -237,7 +253,7 @@ func (w *world) LetterByID(_ context.Context, id string) (letter.Letter, error) 
 }
 
 // sorted returns letters newest first (by creation, then insertion).
-func (w *world) sorted() []letter.Letter {
+func (w *World) sorted() []letter.Letter {
 	var out []letter.Letter
 	for _, x := range w.letters {
 		out = append(out, x.v)
@@ -251,7 +267,7 @@ func (w *world) sorted() []letter.Letter {
 	return out
 }
 
-func (w *world) LatestLetter(_ context.Context, k kvnr.KVNR) (letter.Letter, error) {
+func (w *World) LatestLetter(_ context.Context, k kvnr.KVNR) (letter.Letter, error) {
 	if err := w.at("Letters.LatestLetter:before"); err != nil {
 		return letter.Letter{}, err
 	}
@@ -265,7 +281,7 @@ func (w *world) LatestLetter(_ context.Context, k kvnr.KVNR) (letter.Letter, err
 	return letter.Letter{}, notFound("LatestLetter")
 }
 
-func (w *world) ListLetters(_ context.Context, state letter.State, limit int) ([]letter.Letter, error) {
+func (w *World) ListLetters(_ context.Context, state letter.State, limit int) ([]letter.Letter, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []letter.Letter
@@ -277,7 +293,7 @@ func (w *world) ListLetters(_ context.Context, state letter.State, limit int) ([
 	return out, nil
 }
 
-func (w *world) ClaimLetters(_ context.Context, n int, now, until time.Time) ([]letter.Letter, error) {
+func (w *World) ClaimLetters(_ context.Context, n int, now, until time.Time) ([]letter.Letter, error) {
 	if err := w.at("Letters.ClaimLetters:before"); err != nil {
 		return nil, err
 	}
@@ -296,7 +312,7 @@ func (w *world) ClaimLetters(_ context.Context, n int, now, until time.Time) ([]
 	return out, nil
 }
 
-func (w *world) MarkRendered(_ context.Context, id, pwHash, codeHash, name string, now time.Time) error {
+func (w *World) MarkRendered(_ context.Context, id, pwHash, codeHash, name string, now time.Time) error {
 	if err := w.at("Letters.MarkRendered:before"); err != nil {
 		return err
 	}
@@ -315,7 +331,7 @@ func (w *world) MarkRendered(_ context.Context, id, pwHash, codeHash, name strin
 	return w.at("Letters.MarkRendered:after")
 }
 
-func (w *world) MarkHandedOver(_ context.Context, id string, now time.Time) error {
+func (w *World) MarkHandedOver(_ context.Context, id string, now time.Time) error {
 	if err := w.at("Letters.MarkHandedOver:before"); err != nil {
 		return err
 	}
@@ -334,7 +350,7 @@ func (w *world) MarkHandedOver(_ context.Context, id string, now time.Time) erro
 	return w.at("Letters.MarkHandedOver:after")
 }
 
-func (w *world) FailActivation(_ context.Context, id string, max int, now time.Time) (int, error) {
+func (w *World) FailActivation(_ context.Context, id string, max int, now time.Time) (int, error) {
 	if err := w.at("Letters.FailActivation:before"); err != nil {
 		return 0, err
 	}
@@ -354,7 +370,7 @@ func (w *world) FailActivation(_ context.Context, id string, max int, now time.T
 	return x.v.FailedAttempts, nil
 }
 
-func (w *world) ActivateLetter(_ context.Context, id string, max int, now time.Time) error {
+func (w *World) ActivateLetter(_ context.Context, id string, max int, now time.Time) error {
 	if err := w.at("Letters.ActivateLetter:before"); err != nil {
 		return err
 	}
@@ -371,7 +387,8 @@ func (w *world) ActivateLetter(_ context.Context, id string, max int, now time.T
 	return nil
 }
 
-func (w *world) letter(id string) letter.Letter {
+// Letter returns the letter id, or the zero letter when there is none.
+func (w *World) Letter(id string) letter.Letter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if x, ok := w.letters[id]; ok {
@@ -380,7 +397,8 @@ func (w *world) letter(id string) letter.Letter {
 	return letter.Letter{}
 }
 
-func (w *world) lettersOf(k kvnr.KVNR) []letter.Letter {
+// LettersOf returns the letters of member k, newest first.
+func (w *World) LettersOf(k kvnr.KVNR) []letter.Letter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []letter.Letter
@@ -392,9 +410,19 @@ func (w *world) lettersOf(k kvnr.KVNR) []letter.Letter {
 	return out
 }
 
+// EditLetters runs edit on every stored letter, bypassing the state
+// rules of the port.
+func (w *World) EditLetters(edit func(*letter.Letter)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, x := range w.letters {
+		edit(&x.v)
+	}
+}
+
 // --- store.Enrollments
 
-func (w *world) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
+func (w *World) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
 	if err := w.at("Enrollments.StartEnrollment:before"); err != nil {
 		return account.Account{}, err
 	}
@@ -418,7 +446,7 @@ func (w *world) StartEnrollment(_ context.Context, s enrollment.Session, a accou
 	return a, nil
 }
 
-func (w *world) EnrollmentByTokenHash(_ context.Context, hash string) (enrollment.Session, error) {
+func (w *World) EnrollmentByTokenHash(_ context.Context, hash string) (enrollment.Session, error) {
 	if err := w.at("Enrollments.EnrollmentByTokenHash:before"); err != nil {
 		return enrollment.Session{}, err
 	}
@@ -432,7 +460,7 @@ func (w *world) EnrollmentByTokenHash(_ context.Context, hash string) (enrollmen
 	return enrollment.Session{}, notFound("EnrollmentByTokenHash")
 }
 
-func (w *world) SetEnrollmentPassword(_ context.Context, id, hash string, now time.Time) error {
+func (w *World) SetEnrollmentPassword(_ context.Context, id, hash string, now time.Time) error {
 	if err := w.at("Enrollments.SetEnrollmentPassword:before"); err != nil {
 		return err
 	}
@@ -453,28 +481,40 @@ func (w *world) SetEnrollmentPassword(_ context.Context, id, hash string, now ti
 	return nil
 }
 
-func (w *world) Proofs(_ context.Context, accountID string) ([]proofing.Proof, error) {
+func (w *World) Proofs(_ context.Context, accountID string) ([]proofing.Proof, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.proofs[accountID]), nil
 }
 
-func (w *world) sessionCount() int {
+// SessionCount returns the number of enrollment sessions started.
+func (w *World) SessionCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.sessions)
 }
 
-func (w *world) account(k kvnr.KVNR) (account.Account, bool) {
+// Account returns the account of member k, if there is one.
+func (w *World) Account(k kvnr.KVNR) (account.Account, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	a, ok := w.accounts[k]
 	return a, ok
 }
 
+// EditSession runs edit on the enrollment session id (the zero session
+// when there is none) and stores the result.
+func (w *World) EditSession(id string, edit func(*enrollment.Session)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.sessions[id]
+	edit(&s)
+	w.sessions[id] = s
+}
+
 // --- store.RateLimits: fixed windows aligned to the window length.
 
-func (w *world) Hit(_ context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error) {
+func (w *World) Hit(_ context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error) {
 	if err := w.at("RateLimits.Hit:before"); err != nil {
 		return false, 0, err
 	}
@@ -491,7 +531,7 @@ func (w *world) Hit(_ context.Context, key string, limit int, window time.Durati
 
 // --- letters.Renderer: the "PDF" is the document as JSON.
 
-func (w *world) Render(_ context.Context, d letter.Document) ([]byte, error) {
+func (w *World) Render(_ context.Context, d letter.Document) ([]byte, error) {
 	if err := w.at("Renderer.Render:before"); err != nil {
 		return nil, err
 	}
@@ -500,7 +540,7 @@ func (w *world) Render(_ context.Context, d letter.Document) ([]byte, error) {
 
 // --- letters.Outbox
 
-func (w *world) Put(_ context.Context, name string, file []byte) error {
+func (w *World) Put(_ context.Context, name string, file []byte) error {
 	if err := w.at("Outbox.Put:before"); err != nil {
 		return err
 	}
@@ -510,7 +550,7 @@ func (w *world) Put(_ context.Context, name string, file []byte) error {
 	return w.at("Outbox.Put:after")
 }
 
-func (w *world) Exists(_ context.Context, name string) (bool, error) {
+func (w *World) Exists(_ context.Context, name string) (bool, error) {
 	if err := w.at("Outbox.Exists:before"); err != nil {
 		return false, err
 	}
@@ -520,14 +560,15 @@ func (w *world) Exists(_ context.Context, name string) (bool, error) {
 	return ok, nil
 }
 
-// collect removes a file, as the print service does.
-func (w *world) collect(name string) {
+// Collect removes a file, as the print service does.
+func (w *World) Collect(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.files, name)
 }
 
-func (w *world) outbox() map[string]letter.Document {
+// Outbox returns the documents in the outbox by file name.
+func (w *World) Outbox() map[string]letter.Document {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := map[string]letter.Document{}
@@ -541,10 +582,11 @@ func (w *world) outbox() map[string]letter.Document {
 	return out
 }
 
-// secretsOf reads the secrets back from a printed document, as a member
+// SecretsOf reads the secrets back from a printed document, as a member
 // types them (the grouping removed).
-func secretsOf(d letter.Document) (pw, code string) {
+func SecretsOf(d letter.Document) (pw, code string) {
 	return strings.ReplaceAll(d.InitialPassword, " ", ""), strings.ReplaceAll(d.ActivationCode, " ", "")
 }
 
-var errCrash = errors.New("crash")
+// ErrCrash is an error for tests to inject: a crash at that point.
+var ErrCrash = errors.New("crash")
