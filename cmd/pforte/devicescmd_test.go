@@ -165,12 +165,12 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "software active set 3") {
 		t.Errorf("three wrong PINs:\n%s", r.stdout)
 	}
-	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", e.binding)
+	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", "--", e.binding)
 	wantCode(t, r, exitOK, "devices unblock")
 	if !strings.Contains(r.stdout, "was not blocked; its 3 wrong PIN entries are reset") {
 		t.Errorf("unblock of a counted device: %s", r.stdout)
 	}
-	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", e.binding)
+	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", "--", e.binding)
 	if !strings.Contains(r.stdout, "nothing to do") {
 		t.Errorf("unblock again: %s", r.stdout)
 	}
@@ -186,7 +186,7 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "software blocked set 5 (blocked)") {
 		t.Errorf("blocked device:\n%s", r.stdout)
 	}
-	r = pforte(t, dir, "devices", "unblock", e.binding, "--operator", "M. Muster, Servicecenter")
+	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster, Servicecenter", "--", e.binding)
 	wantCode(t, r, exitOK, "devices unblock")
 	if want := "Device " + e.binding + " (\"Annas Pixel\" of member " + demoKVNR + ") is unblocked"; !strings.HasPrefix(r.stdout, want) {
 		t.Errorf("unblock: %q, want prefix %q", r.stdout, want)
@@ -237,7 +237,7 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 	if !strings.Contains(r.stdout, "revoked 20") {
 		t.Errorf("revoked device:\n%s", r.stdout)
 	}
-	r = pforte(t, dir, "devices", "unblock", e.binding, "--operator", "M. Muster")
+	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", "--", e.binding)
 	assertOneLine(t, r, exitError, "pforte: devices unblock: device "+e.binding+" (revoked): the binding is revoked or suspect and cannot be unblocked")
 }
 
