@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -97,24 +98,16 @@ func (s *Service) subjectFor(c client.Client, accountID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// memberClaims releases the claims of account accountID that scopes allow,
+// memberClaims releases the claims of account a that scopes allow,
 // and only those: a client that did not ask for the address does not get
 // it. sub is what the client sees as the member's sub (subjectFor).
-func (s *Service) memberClaims(ctx context.Context, accountID, sub string, scopes []string) (Claims, error) {
-	subject := accountID
+func (s *Service) memberClaims(ctx context.Context, a account.Account, sub string, scopes []string) (Claims, error) {
 	out := Claims{"sub": sub}
 	needMember := slices.ContainsFunc(scopes, func(sc string) bool {
 		return sc == ScopeProfile || sc == ScopeEmail || sc == ScopeAddress || sc == ScopeBirthdate || sc == ScopeKVNR
 	})
 	if !needMember {
 		return out, nil
-	}
-	a, err := s.st.Accounts.AccountByID(ctx, subject)
-	if errors.Is(err, fault.NotFound) {
-		return nil, fault.New(fault.Unauthenticated, "authz.memberClaims", "the account no longer exists")
-	}
-	if err != nil {
-		return nil, err
 	}
 	if slices.Contains(scopes, ScopeKVNR) {
 		for _, name := range s.cfg.KVNRClaims {

@@ -246,10 +246,15 @@ func (s *Service) UserInfo(ctx context.Context, in PresentedToken) (Claims, erro
 	}
 	// A member blocked since the token was issued gets nothing more. The
 	// record holds the account id; the token's sub may be pairwise.
-	if err := s.subjectActive(ctx, rec.Subject); err != nil {
+	// One account read serves the check and the claims.
+	a, err := s.subjectActive(ctx, rec.Subject)
+	if errors.Is(err, fault.Forbidden) {
 		return nil, fault.New(fault.Unauthenticated, op, "the access token is no longer valid")
 	}
-	return s.memberClaims(ctx, rec.Subject, cl.Subject, rec.Scopes)
+	if err != nil {
+		return nil, err // a database fault stays a 5xx
+	}
+	return s.memberClaims(ctx, a, cl.Subject, rec.Scopes)
 }
 
 // EndSessionRequest is an RP-initiated logout request.

@@ -416,3 +416,13 @@ func TestRefreshRefusedAfterGrantRemoved(t *testing.T) {
 	_, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "", noPoP)
 	wantKind(t, err, fault.Forbidden)
 }
+
+// TestUserInfoDatabaseFaultIsNotAnInvalidToken: when the account cannot be
+// read, the client must not be told to throw its token away.
+func TestUserInfoDatabaseFaultIsNotAnInvalidToken(t *testing.T) {
+	e := newEnv(t)
+	resp := e.webTokens()
+	e.st.failWith("AccountByID", unavailable("fake.AccountByID"))
+	_, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
+	wantKind(t, err, fault.Unavailable)
+}

@@ -147,7 +147,7 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 	if r.Login == nil {
 		return TokenResponse{}, fault.Wrap(fault.Internal, op, errors.New("code without login"))
 	}
-	if err := s.subjectActive(ctx, r.Login.Subject); err != nil {
+	if _, err := s.subjectActive(ctx, r.Login.Subject); err != nil {
 		return TokenResponse{}, err
 	}
 	fam := grant.Family{
@@ -256,7 +256,7 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 			}
 		}
 	}
-	if err := s.subjectActive(ctx, fam.Subject); err != nil {
+	if _, err := s.subjectActive(ctx, fam.Subject); err != nil {
 		return TokenResponse{}, err
 	}
 	at, atRec, err := s.mintAccess(ctx, c, fam, s.subjectFor(c, fam.Subject), scopes, jkt, now)
@@ -329,18 +329,18 @@ func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope 
 
 // subjectActive refuses tokens for a member whose account is no longer
 // active (blocked after the login started).
-func (s *Service) subjectActive(ctx context.Context, subject string) error {
+func (s *Service) subjectActive(ctx context.Context, subject string) (account.Account, error) {
 	a, err := s.st.Accounts.AccountByID(ctx, subject)
 	if errors.Is(err, fault.NotFound) {
-		return fault.New(fault.Forbidden, "authz.subjectActive", "the account no longer exists")
+		return account.Account{}, fault.New(fault.Forbidden, "authz.subjectActive", "the account no longer exists")
 	}
 	if err != nil {
-		return err
+		return account.Account{}, err
 	}
 	if a.Status != account.Active {
-		return fault.New(fault.Forbidden, "authz.subjectActive", "the account is not active")
+		return account.Account{}, fault.New(fault.Forbidden, "authz.subjectActive", "the account is not active")
 	}
-	return nil
+	return a, nil
 }
 
 func (s *Service) accessTTL(c client.Client) time.Duration {
