@@ -76,7 +76,8 @@ type ServerConfig struct {
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// AdminAddr is a second listener for operations endpoints (pprof,
-	// metrics); empty: none.
+	// health); empty: none. Profiles reveal memory contents: loopback or
+	// a private network only.
 	AdminAddr string `yaml:"admin_addr"`
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/notify/logsink"
 	"github.com/pforte-id/pforte/adapters/notify/mail"
+	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
@@ -233,6 +236,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		ids[i] = c.ID
 	}
 	sort.Strings(ids)
+	if cfg.Server.AdminAddr != "" {
+		stopAdmin, err := serveAdmin(ctx, cfg.Server.AdminAddr, srv, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopAdmin()
+	}
 	log.Info("Pforte is listening",
 		"addr", ln.Addr().String(),
 		"issuer", srv.Issuer(),
@@ -247,6 +258,38 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			"demo members and their passwords are in configs/dev/members.yaml. See README.md.")
 	}
 	return srv.Serve(ctx, ln, cfg.Server.ShutdownTimeout)
+}
+
+// serveAdmin listens on addr and serves the operations endpoints (pprof,
+// health) there until the returned stop is called.
+func serveAdmin(ctx context.Context, addr string, srv *server.Server, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.admin_addr): %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           ops.Handler(srv.Ready),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No write timeout: a CPU profile or trace streams for ?seconds=N.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("admin endpoints (pprof, health) are listening", "addr", ln.Addr().String())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener failed", "err", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if hs.Shutdown(sctx) != nil {
+			hs.Close()
+		}
+		<-done
+	}, nil
 }
 
 // sqlMigrator adapts the storage adapter to `pforte migrate`.

@@ -63,7 +63,7 @@ func TestServeSmoke(t *testing.T) {
 	prev := slog.Default() // serve installs its logger as the default
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
-	addr := freeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 	issuer := "http://" + addr
 	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,7 +71,8 @@ func TestServeSmoke(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--issuer", issuer, "--data-dir", dataDir}, &stdout, &stderr, env(nil))
+		done <- run(ctx, []string{"serve", "--addr", addr, "--issuer", issuer, "--data-dir", dataDir}, &stdout, &stderr,
+			env(map[string]string{"PFORTE_ADMIN_ADDR": adminAddr}))
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -96,6 +97,26 @@ func TestServeSmoke(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("serve did not become ready")
+		}
+	}
+
+	// Profiles and health on the admin listener only.
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + adminAddr + "/debug/pprof/", http.StatusOK},
+		{"http://" + adminAddr + "/readyz", http.StatusOK},
+		{issuer + "/debug/pprof/", http.StatusNotFound},
+		{issuer + "/debug/pprof/heap", http.StatusNotFound},
+	} {
+		resp, err := hc.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: %d, want %d", c.url, resp.StatusCode, c.want)
 		}
 	}
 
@@ -172,8 +193,10 @@ func TestServeSmoke(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
-	if _, err := hc.Get(issuer + "/healthz"); err == nil {
-		t.Error("the server still answers after shutdown")
+	for _, u := range []string{issuer + "/healthz", "http://" + adminAddr + "/healthz"} {
+		if _, err := hc.Get(u); err == nil {
+			t.Errorf("%s still answers after shutdown", u)
+		}
 	}
 	for _, f := range []string{"pforte.db", "master.key"} {
 		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
