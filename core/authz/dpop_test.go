@@ -445,8 +445,13 @@ func TestDPoPClientCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := e.accessClaims(resp.AccessToken)
-	if resp.TokenType != "DPoP" || at.Cnf == nil || at.Cnf.JKT != keyA || e.st.access[at.JTI].DPoPJKT != keyA {
+	if resp.TokenType != "DPoP" || at.Cnf == nil || at.Cnf.JKT != keyA {
 		t.Fatalf("token_type %q cnf %+v", resp.TokenType, at.Cnf)
+	}
+	// Not recorded: introspection takes the binding from the signed cnf.
+	in, err := e.svc.Introspect(e.ctx, e.client("svc"), resp.AccessToken)
+	if err != nil || !in.Active || in.JKT != keyA || in.TokenType != "DPoP" {
+		t.Errorf("introspection: %+v %v", in, err)
 	}
 	if at.Subject != "svc" {
 		t.Errorf("sub %q, want the client", at.Subject)

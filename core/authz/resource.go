@@ -116,6 +116,10 @@ func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, g
 		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid or expired")
 	}
 	rec, err := s.st.Tokens.AccessToken(ctx, cl.JTI)
+	if errors.Is(err, fault.NotFound) && cl.SID == "" {
+		// A client's own token, recorded only once revoked: not revoked.
+		rec, err = unrecordedAccess(cl), nil
+	}
 	if errors.Is(err, fault.NotFound) {
 		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
@@ -178,7 +182,32 @@ func (s *Service) Revoke(ctx context.Context, c client.Client, tok, hint string)
 	if cl.ClientID != c.ID || cl.Issuer != s.cfg.Issuer {
 		return nil
 	}
-	return ignoreNotFound(s.st.Tokens.RevokeAccessToken(ctx, cl.JTI, now))
+	err := s.st.Tokens.RevokeAccessToken(ctx, cl.JTI, now)
+	if !errors.Is(err, fault.NotFound) || cl.SID != "" {
+		return ignoreNotFound(err)
+	}
+	// A client's own token is recorded by its revocation. The janitor
+	// removes the record once the token has expired anyway.
+	rec := unrecordedAccess(cl)
+	rec.RevokedAt = now
+	err = s.st.Tokens.CreateAccessToken(ctx, rec)
+	if errors.Is(err, fault.Conflict) { // revoked by a concurrent request
+		return ignoreNotFound(s.st.Tokens.RevokeAccessToken(ctx, cl.JTI, now))
+	}
+	return err
+}
+
+// unrecordedAccess is the record of a client_credentials token taken from
+// its verified claims.
+func unrecordedAccess(cl AccessClaims) grant.AccessToken {
+	at := grant.AccessToken{
+		JTI: cl.JTI, ClientID: cl.ClientID, Subject: cl.Subject, Scopes: strings.Fields(cl.Scope),
+		IssuedAt: time.Unix(cl.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(cl.Expiry, 0).UTC(),
+	}
+	if cl.Cnf != nil {
+		at.DPoPJKT = cl.Cnf.JKT
+	}
+	return at
 }
 
 func ignoreNotFound(err error) error {

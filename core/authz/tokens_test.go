@@ -621,10 +621,74 @@ func TestClientCredentials(t *testing.T) {
 			if !e.active(resp.AccessToken) {
 				t.Error("the token does not introspect active")
 			}
+			if len(e.st.access) != 0 {
+				t.Error("issuing a client's token wrote a record")
+			}
 			// Not a member's token: no userinfo, even with openid.
 			_, err = e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 			wantKind(t, err, fault.Forbidden)
 		})
+	}
+}
+
+// TestClientCredentialsRevocation: a client's own token, not recorded at
+// issue, is recorded by its revocation and stays revoked; only its own
+// client can revoke it, and concurrent revocations all succeed.
+func TestClientCredentialsRevocation(t *testing.T) {
+	e := newEnv(t)
+	issue := func() string {
+		resp, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "", noPoP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.AccessToken
+	}
+	tok, other := issue(), issue()
+
+	if err := e.svc.Revoke(e.ctx, e.client("batch"), tok, ""); err != nil || !e.active(tok) {
+		t.Fatalf("another client revoked the token: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Go(func() { errs[i] = e.svc.Revoke(e.ctx, e.client("svc"), tok, "access_token") })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent revocation: %v", err)
+		}
+	}
+	if e.active(tok) {
+		t.Error("the revoked token is still active")
+	}
+	if !e.active(other) {
+		t.Error("revoking one token revoked another")
+	}
+	cl := e.accessClaims(tok)
+	rec := e.st.access[cl.JTI]
+	if rec.RevokedAt.IsZero() || rec.ClientID != "svc" || rec.FamilyID != "" || rec.ExpiresAt.Unix() != cl.Expiry {
+		t.Errorf("revocation record %+v", rec)
+	}
+	first := rec.RevokedAt
+	e.clock.Advance(time.Second)
+	if err := e.svc.Revoke(e.ctx, e.client("svc"), tok, ""); err != nil || !e.st.access[cl.JTI].RevokedAt.Equal(first) {
+		t.Errorf("a second revocation: %v, revoked at %v, want %v", err, e.st.access[cl.JTI].RevokedAt, first)
+	}
+}
+
+// A member's token carries its session as sid; without its record it is
+// not active (a client's token without sid would be).
+func TestMemberTokenNeedsItsRecord(t *testing.T) {
+	e := newEnv(t)
+	resp := e.webTokens()
+	cl := e.accessClaims(resp.AccessToken)
+	if cl.SID == "" {
+		t.Fatal("a member's access token carries no sid")
+	}
+	delete(e.st.access, cl.JTI)
+	if e.active(resp.AccessToken) {
+		t.Error("a member's token without its record is active")
 	}
 }
 
@@ -687,11 +751,23 @@ func TestStoreUnavailable(t *testing.T) {
 			wantKind(t, err, fault.Unavailable)
 		})
 	})
-	t.Run("ClientCredentials", func(t *testing.T) {
-		e := newEnv(t)
-		e.st.failWith("CreateAccessToken", down("fake.CreateAccessToken"))
-		_, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "", noPoP)
-		wantKind(t, err, fault.Unavailable)
+	t.Run("ClientCredentials revocation", func(t *testing.T) {
+		for _, method := range []string{"RevokeAccessToken", "CreateAccessToken"} {
+			t.Run(method, func(t *testing.T) {
+				e := newEnv(t)
+				resp, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "", noPoP)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.st.failWith(method, down("fake."+method))
+				err = e.svc.Revoke(e.ctx, e.client("svc"), resp.AccessToken, "access_token")
+				wantKind(t, err, fault.Unavailable)
+				e.st.failWith(method, nil)
+				if !e.active(resp.AccessToken) {
+					t.Error("a failed revocation left the token half revoked")
+				}
+			})
+		}
 	})
 	t.Run("Authorize", func(t *testing.T) {
 		for _, method := range []string{"ClientByID", "CreateAuthRequest"} {

@@ -186,8 +186,10 @@ type Tokens interface {
 	// Errors: Invalid for an empty bindingID (it would name every password
 	// login).
 	RevokeFamiliesOfBinding(ctx context.Context, bindingID string, now time.Time) (int, error)
-	// CreateAccessToken records a token issued without a family
-	// (client_credentials). Errors: Conflict on a duplicate JTI.
+	// CreateAccessToken records a token issued without a family: a
+	// client_credentials token, which is recorded when it is revoked
+	// (at.RevokedAt set), not when it is issued. Errors: Conflict on a
+	// duplicate JTI.
 	CreateAccessToken(ctx context.Context, at grant.AccessToken) error
 	// AccessToken returns the record of jti; RevokedAt is set when the token
 	// or its family was revoked. Errors: NotFound.
