@@ -17,13 +17,17 @@ const (
 	maxDuration    = 10 * time.Minute
 	maxConcurrency = 512
 	maxRequests    = 10_000_000
-	maxMembers     = 100_000
+	// maxMembers bounds the members one run seeds or registers.
+	maxMembers = 100_000
+	// maxGenerate bounds --generate-members: a file of a million members
+	// is what the scale test imports; the tool uses only its first rows.
+	maxGenerate = 1_000_000
 )
 
 // workloads lists the workloads; notYet are planned for a later version.
 var (
-	workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login"}
-	notYet        = []string{"password-login", "registration"}
+	workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login"}
+	notYet        = []string{"registration"}
 )
 
 // Config is one run of the tool.
@@ -41,7 +45,10 @@ type Config struct {
 	AllowRemote  bool
 	JSON         bool
 
-	// App login (Pforte only).
+	// Password login (Pforte only): the web client is ClientID.
+	WebRedirectURI string
+
+	// Seeded members (Pforte only).
 	MembersCSV  string
 	Members     int
 	Outbox      string
@@ -68,13 +75,18 @@ Workloads:
   refresh             Pforte: rotate refresh tokens of app sessions seeded as for app-login
   app-login           Pforte: the whole app login (PAR, authorize, login challenge, device key
                       + PIN, code exchange with DPoP) of many members, each with a phone
-  password-login      not yet
+  password-login      Pforte: the browser login of a web client (--client-id, --client-secret,
+                      --web-redirect-uri): authorize with PKCE, login page, KVNR + password,
+                      redirect with the code, code exchange, ID token verified; a random
+                      seeded member per login
   registration        not yet
 
-app-login and refresh seed members through the public app API before the timer: the
-members of --members-csv (imported with 'pforte members import') request a letter, the
-letters are read from the server's outbox folder (--outbox, same machine), then each
-member activates, sets a password, binds a software device key and sets a PIN.
+app-login, refresh and password-login seed members through the public app API before the
+timer: the members of --members-csv (imported with 'pforte members import') request a
+letter, the letters are read from the server's outbox folder (--outbox, same machine),
+then each member activates, sets a password, binds a software device key and sets a PIN
+(only then is the account active, for the browser login too). A member enrolls once:
+use a fresh file for each run.
 
 Flags:
 `
@@ -94,20 +106,21 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to run (at most 10m); ignored with --requests")
 	fs.Uint64Var(&c.Requests, "requests", 0, "run this many operations instead of a duration")
 	fs.Float64Var(&c.Rate, "rate", 0, "target operations per second (0: as fast as the concurrency allows)")
-	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect")
+	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect; the web client for password-login")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret")
 	fs.StringVar(&c.AuthMethod, "auth-method", "client_secret_basic", "client_secret_basic or client_secret_post")
-	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent)")
+	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
-	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh: the member CSV imported into the server")
-	fs.IntVar(&c.Members, "members", 0, "app-login, refresh: how many members of the file to enroll (0: all)")
-	fs.StringVar(&c.Outbox, "outbox", "", "app-login, refresh: the server's letter outbox folder (same machine)")
+	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login: a redirect URI registered for --client-id")
+	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login: the member CSV imported into the server")
+	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
+	fs.StringVar(&c.Outbox, "outbox", "", "the same: the server's letter outbox folder (same machine)")
 	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh: the Service-App's client id")
 	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh: the app's redirect URI")
-	fs.StringVar(&c.Origin, "origin", "", "app-login, refresh: WebAuthn origin of the app (empty: the issuer's; localhost for loopback)")
-	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "app-login, refresh: how long to wait for the letters")
-	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxMembers))
+	fs.StringVar(&c.Origin, "origin", "", "WebAuthn origin of the app when seeding (empty: the issuer's; localhost for loopback)")
+	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "how long to wait for the letters when seeding")
+	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxGenerate))
 	fs.StringVar(&c.Out, "out", "", "file for --generate-members")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -122,8 +135,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 func (c Config) validate() error {
 	if c.Generate != 0 || c.Out != "" {
 		switch {
-		case c.Generate < 1 || c.Generate > maxMembers:
-			return fmt.Errorf("--generate-members must be between 1 and %d", maxMembers)
+		case c.Generate < 1 || c.Generate > maxGenerate:
+			return fmt.Errorf("--generate-members must be between 1 and %d", maxGenerate)
 		case c.Out == "":
 			return errors.New("--generate-members needs --out FILE")
 		}
@@ -164,6 +177,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
 	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
 		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
+	case c.Workload == "password-login" && (c.ClientID == "" || c.WebRedirectURI == ""):
+		return errors.New("password-login needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)")
+	case c.WebRedirectURI != "" && c.Workload != "password-login":
+		return errors.New("--web-redirect-uri is for password-login")
 	}
 	if c.Requests > 0 && c.Rate > 0 && float64(c.Requests)/c.Rate > maxDuration.Seconds() {
 		return fmt.Errorf("--requests at --rate would take longer than %v", maxDuration)

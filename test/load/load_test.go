@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,9 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
 )
+
+// webRedirect is the online form's redirect URI; nothing listens there.
+const webRedirect = "http://127.0.0.1:9/callback"
 
 // testServer is an in-process Pforte on SQLite whose letter worker runs
 // every 50 ms, with the Service-App and a service client.
@@ -56,6 +60,10 @@ func startServer(t *testing.T) *testServer {
 			ID: "claims-service", Name: "Leistungsservice", Kind: client.Service, AuthMethod: client.AuthSecretPost,
 			SecretHash: hasher.Hash(ts.secret), GrantTypes: []string{client.GrantClientCredentials},
 			Scopes: []string{"claims.read"},
+		}, {
+			ID: "online-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
+			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid", "profile"},
 		}},
 		OutboxDir: ts.outbox, WorkerInterval: 50 * time.Millisecond,
 		Registration: registration.Config{
@@ -141,14 +149,43 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 	// A member is enrolled once: each seeding workload gets its own file.
 	for _, wl := range []string{"app-login", "refresh"} {
 		t.Run(wl, func(t *testing.T) {
-			members := filepath.Join(t.TempDir(), "members.csv")
-			if code := realMain(t.Context(), []string{"--generate-members", "6", "--out", members}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
-				t.Fatalf("generate-members: exit %d", code)
-			}
-			ts.importMembers(t, members)
+			members := ts.newMembers(t, 6)
 			checkResult(t, runTool(t, append(common, "--workload", wl, "--members-csv", members,
 				"--outbox", ts.outbox, "--seed-timeout", "1m")...), 200)
 		})
+	}
+	t.Run("password-login", func(t *testing.T) {
+		// Every login hashes once: 20 logins keep the test short.
+		members := ts.newMembers(t, 4)
+		r := runTool(t, "--issuer", ts.issuer, "--requests", "20", "--concurrency", "4", "--workload", "password-login",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
+			"--client-id", "online-forms", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect)
+		checkResult(t, r, 20)
+		checkSteps(t, r, stepPage, stepPassword, stepToken)
+	})
+}
+
+// newMembers generates a member file of n and imports it.
+func (ts *testServer) newMembers(t *testing.T, n int) string {
+	t.Helper()
+	members := filepath.Join(t.TempDir(), "members.csv")
+	if code := realMain(t.Context(), []string{"--generate-members", strconv.Itoa(n), "--out", members}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("generate-members: exit %d", code)
+	}
+	ts.importMembers(t, members)
+	return members
+}
+
+// checkSteps wants every operation to have timed each step.
+func checkSteps(t *testing.T, r Result, steps ...string) {
+	t.Helper()
+	if len(r.Steps) != len(steps) {
+		t.Fatalf("steps %+v, want %v", r.Steps, steps)
+	}
+	for i, s := range r.Steps {
+		if s.Step != steps[i] || s.Count != r.OK || s.Latency.P50 <= 0 || s.Latency.Max > r.Latency.Max {
+			t.Errorf("step %d: %+v, want %s timed %d times within the whole operation", i, s, steps[i], r.OK)
+		}
 	}
 }
 

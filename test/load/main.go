@@ -77,7 +77,10 @@ func execute(ctx context.Context, cfg Config, progress io.Writer) (Result, error
 	if err := w.Setup(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", cfg.Workload, err)
 	}
-	return run(ctx, cfg, w), nil
+	e.steps.reset()
+	res := run(ctx, cfg, w)
+	res.Steps = e.steps.summary()
+	return res, nil
 }
 
 func newWorkload(e *env, progress io.Writer) (Workload, error) {
@@ -94,6 +97,8 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &appLoginLoad{env: e, progress: progress}, nil
 	case "refresh":
 		return &refreshLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
+	case "password-login":
+		return &passwordLoginLoad{env: e, progress: progress}, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", e.cfg.Workload)
 }

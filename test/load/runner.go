@@ -33,6 +33,16 @@ type Result struct {
 	Throughput  float64          `json:"throughput_per_s"`
 	Latency     LatencySummary   `json:"latency_ms"`
 	Errors      map[string]int64 `json:"errors"`
+	// Steps are the latencies of the steps of an operation, for the
+	// workloads that time them (of the steps that completed).
+	Steps []StepSummary `json:"steps,omitempty"`
+}
+
+// StepSummary is the latency of one step of the operations.
+type StepSummary struct {
+	Step    string         `json:"step"`
+	Count   uint64         `json:"count"`
+	Latency LatencySummary `json:"latency_ms"`
 }
 
 // LatencySummary is in milliseconds, of successful and failed operations
@@ -118,21 +128,67 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := Result{
 		Workload: cfg.Workload, Issuer: cfg.Issuer, Concurrency: cfg.Concurrency, TargetRate: cfg.Rate,
 		Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Requests: total.n, Failed: failed, OK: total.n - failed,
-		Errors: errs,
-		Latency: LatencySummary{
-			Min: ms(time.Duration(total.min) * time.Microsecond), Mean: ms(total.mean()),
-			P50: ms(total.percentile(0.50)), P90: ms(total.percentile(0.90)), P99: ms(total.percentile(0.99)),
-			Max: ms(time.Duration(total.max) * time.Microsecond),
-		},
+		Errors: errs, Latency: total.summary(),
 	}
 	if elapsed > 0 {
 		r.Throughput = float64(r.OK) / elapsed.Seconds()
 	}
 	return r
+}
+
+// summary is h in milliseconds.
+func (h *histogram) summary() LatencySummary {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return LatencySummary{
+		Min: ms(time.Duration(h.min) * time.Microsecond), Mean: ms(h.mean()),
+		P50: ms(h.percentile(0.50)), P90: ms(h.percentile(0.90)), P99: ms(h.percentile(0.99)),
+		Max: ms(time.Duration(h.max) * time.Microsecond),
+	}
+}
+
+// stepTimes collects the latency of each step of the operations, in the
+// order the steps were first seen. It is safe for concurrent use (one
+// lock: the workloads that time steps run at most a few hundred
+// operations per second).
+type stepTimes struct {
+	mu    sync.Mutex
+	order []string
+	h     map[string]*histogram
+}
+
+func (s *stepTimes) record(step string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		s.h = map[string]*histogram{}
+	}
+	h := s.h[step]
+	if h == nil {
+		h = new(histogram)
+		s.h[step] = h
+		s.order = append(s.order, step)
+	}
+	h.record(d)
+}
+
+// reset forgets what was recorded (before the timer starts).
+func (s *stepTimes) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.order, s.h = nil, nil
+}
+
+func (s *stepTimes) summary() []StepSummary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []StepSummary
+	for _, name := range s.order {
+		out = append(out, StepSummary{Step: name, Count: s.h[name].n, Latency: s.h[name].summary()})
+	}
+	return out
 }
 
 // print writes r for a person.
@@ -146,6 +202,17 @@ func (r Result) print(out io.Writer) {
 	fmt.Fprintf(out, "throughput   %.1f/s (successful operations)\n", r.Throughput)
 	l := r.Latency
 	fmt.Fprintf(out, "latency ms   p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (min %.2f, mean %.2f)\n", l.P50, l.P90, l.P99, l.Max, l.Min, l.Mean)
+	if len(r.Steps) > 0 {
+		fmt.Fprintln(out, "steps (ms)")
+		width := 0
+		for _, s := range r.Steps {
+			width = max(width, len(s.Step))
+		}
+		for _, s := range r.Steps {
+			l := s.Latency
+			fmt.Fprintf(out, "  %-*s  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (mean %.2f, %d)\n", width, s.Step, l.P50, l.P90, l.P99, l.Max, l.Mean, s.Count)
+		}
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(out, "errors")
 		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {

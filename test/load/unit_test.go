@@ -78,10 +78,15 @@ func TestFlagBounds(t *testing.T) {
 		{append(base, "--requests", "100000", "--rate", "10"), "longer"},
 		{append(base, "--rate", "-1"), "--rate"},
 		{append(base, "--auth-method", "private_key_jwt"), "--auth-method"},
-		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login"}, "not implemented yet"},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login"}, "web client"},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login", "--client-id", "f", "--web-redirect-uri", "http://127.0.0.1:9/cb"}, ""},
+		{append(base, "--web-redirect-uri", "http://127.0.0.1:9/cb"), "for password-login"},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "registration"}, "not implemented yet"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "nope"}, "unknown workload"},
 		{[]string{"--generate-members", "10"}, "--out"},
-		{[]string{"--generate-members", "100001", "--out", "x.csv"}, "--generate-members"},
+		{[]string{"--generate-members", "1000000", "--out", "x.csv"}, ""},
+		{[]string{"--generate-members", "1000001", "--out", "x.csv"}, "--generate-members"},
+		{append(base, "--members", "100001"), "--members"},
 	} {
 		_, err := parseFlags(c.args, &bytes.Buffer{})
 		switch {
@@ -98,9 +103,12 @@ func TestUsageNamesWorkloads(t *testing.T) {
 	if code := realMain(t.Context(), []string{"--help"}, &bytes.Buffer{}, &errOut); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range append(workloadNames, "password-login      not yet") {
+	for _, w := range append(workloadNames, "--web-redirect-uri") {
 		if !strings.Contains(errOut.String(), w) {
 			t.Errorf("usage lacks %q", w)
 		}
+	}
+	if !strings.Contains(errOut.String(), "registration        not yet") {
+		t.Errorf("usage does not say that registration is not there yet:\n%s", errOut.String())
 	}
 }

@@ -29,8 +29,11 @@ func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d %s", e.Status, 
 func classify(err error) string {
 	prefix := ""
 	var le *appclient.LoginError
+	var se *stepError
 	if errors.As(err, &le) {
 		prefix = le.Step + ": "
+	} else if errors.As(err, &se) {
+		prefix = se.Step + ": "
 	}
 	var he *httpError
 	var oe *appclient.OAuthError
@@ -46,6 +49,8 @@ func classify(err error) string {
 		return strings.TrimSpace(fmt.Sprintf("%sHTTP %d %s", prefix, pe.Status, pe.Kind))
 	case errors.As(err, &ae):
 		return prefix + "authorization error " + ae.Code
+	case errors.Is(err, errNoLetter):
+		return prefix + "no letter in the outbox in time"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return prefix + "transport: connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
@@ -63,6 +68,7 @@ func classify(err error) string {
 // discovery is the part of the discovery document the workloads use.
 type discovery struct {
 	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 	TokenEndpoint         string `json:"token_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
@@ -70,9 +76,10 @@ type discovery struct {
 
 // env is what every workload shares: the HTTP client and the issuer.
 type env struct {
-	cfg Config
-	hc  *http.Client
-	md  discovery
+	cfg   Config
+	hc    *http.Client
+	md    discovery
+	steps stepTimes // the steps of the measured operations, where a workload times them
 }
 
 func (e *env) discoveryURL() string {
