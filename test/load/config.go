@@ -24,11 +24,8 @@ const (
 	maxGenerate = 1_000_000
 )
 
-// workloads lists the workloads; notYet are planned for a later version.
-var (
-	workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login"}
-	notYet        = []string{"registration"}
-)
+// workloadNames lists the workloads.
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -79,7 +76,9 @@ Workloads:
                       --web-redirect-uri): authorize with PKCE, login page, KVNR + password,
                       redirect with the code, code exchange, ID token verified; a random
                       seeded member per login
-  registration        not yet
+  registration        Pforte: one member's registration by letter: order the letter, wait
+                      for it in the outbox, activate, set a password; each member of
+                      --members-csv once, so at most as many operations as members
 
 app-login, refresh and password-login seed members through the public app API before the
 timer: the members of --members-csv (imported with 'pforte members import') request a
@@ -113,13 +112,13 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
 	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login: a redirect URI registered for --client-id")
-	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login: the member CSV imported into the server")
+	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
 	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
 	fs.StringVar(&c.Outbox, "outbox", "", "the same: the server's letter outbox folder (same machine)")
 	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh: the Service-App's client id")
 	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh: the app's redirect URI")
 	fs.StringVar(&c.Origin, "origin", "", "WebAuthn origin of the app when seeding (empty: the issuer's; localhost for loopback)")
-	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "how long to wait for the letters when seeding")
+	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "how long to wait for the letters when seeding; for each letter in registration")
 	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxGenerate))
 	fs.StringVar(&c.Out, "out", "", "file for --generate-members")
 	if err := fs.Parse(args); err != nil {
@@ -159,8 +158,6 @@ func (c Config) validate() error {
 	switch {
 	case c.Workload == "":
 		return errors.New("--workload is required: " + strings.Join(workloadNames, ", "))
-	case !known && contains(notYet, c.Workload):
-		return fmt.Errorf("workload %s is not implemented yet", c.Workload)
 	case !known:
 		return fmt.Errorf("unknown workload %q: %s", c.Workload, strings.Join(workloadNames, ", "))
 	case c.Concurrency < 1 || c.Concurrency > maxConcurrency:
@@ -195,13 +192,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -163,6 +163,16 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		checkResult(t, r, 20)
 		checkSteps(t, r, stepPage, stepPassword, stepToken)
 	})
+	t.Run("registration", func(t *testing.T) {
+		members := ts.newMembers(t, 12)
+		r := runTool(t, "--issuer", ts.issuer, "--requests", "10", "--concurrency", "4", "--workload", "registration",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m")
+		checkResult(t, r, 10)
+		checkSteps(t, r, stepOrder, stepLetter, stepActivate, stepOwnPW)
+		if r.Ended != "" {
+			t.Fatalf("ended early with members left: %s", r.Ended)
+		}
+	})
 }
 
 // newMembers generates a member file of n and imports it.
@@ -186,6 +196,25 @@ func checkSteps(t *testing.T, r Result, steps ...string) {
 		if s.Step != steps[i] || s.Count != r.OK || s.Latency.P50 <= 0 || s.Latency.Max > r.Latency.Max {
 			t.Errorf("step %d: %+v, want %s timed %d times within the whole operation", i, s, steps[i], r.OK)
 		}
+	}
+}
+
+// TestRegistrationUsesEachMemberOnce: a run for longer than the members
+// last ends when each has registered, and says so; more requests than
+// members are refused before anything is sent.
+func TestRegistrationUsesEachMemberOnce(t *testing.T) {
+	ts := startServer(t)
+	members := ts.newMembers(t, 5)
+	args := []string{"--issuer", ts.issuer, "--workload", "registration", "--concurrency", "3",
+		"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m"}
+	var out, errOut bytes.Buffer
+	if code := realMain(t.Context(), append(args, "--requests", "6"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "each member registers once") {
+		t.Fatalf("6 requests over 5 members: exit %d, stderr %q", code, errOut.String())
+	}
+	r := runTool(t, append(args, "--duration", "5m")...)
+	checkResult(t, r, 5)
+	if !strings.Contains(r.Ended, "every one of the 5 members") {
+		t.Fatalf("ended: %q", r.Ended)
 	}
 }
 

@@ -74,6 +74,9 @@ func execute(ctx context.Context, cfg Config, progress io.Writer) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
+	if c, ok := w.(interface{ Close() }); ok {
+		defer c.Close()
+	}
 	if err := w.Setup(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", cfg.Workload, err)
 	}
@@ -99,6 +102,8 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &refreshLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
 	case "password-login":
 		return &passwordLoginLoad{env: e, progress: progress}, nil
+	case "registration":
+		return &registrationLoad{env: e, progress: progress}, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", e.cfg.Workload)
 }

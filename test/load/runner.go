@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +20,11 @@ type Workload interface {
 	Do(ctx context.Context) error
 }
 
+// errExhausted, returned by Do, ends the run early without counting the
+// operation: a workload that uses up what it was given (the registration
+// of each member once) says so with it.
+var errExhausted = errors.New("nothing left to do")
+
 // Result is the outcome of a run.
 type Result struct {
 	Workload    string           `json:"workload"`
@@ -33,6 +39,8 @@ type Result struct {
 	Throughput  float64          `json:"throughput_per_s"`
 	Latency     LatencySummary   `json:"latency_ms"`
 	Errors      map[string]int64 `json:"errors"`
+	// Ended says why the run ended before its duration or count.
+	Ended string `json:"ended,omitempty"`
 	// Steps are the latencies of the steps of an operation, for the
 	// workloads that time them (of the steps that completed).
 	Steps []StepSummary `json:"steps,omitempty"`
@@ -75,6 +83,7 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 		total  histogram
 		errs   = map[string]int64{}
 		failed uint64
+		ended  atomic.Pointer[string]
 		wg     sync.WaitGroup
 	)
 	start := time.Now()
@@ -108,6 +117,11 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 				}
 				t0 := time.Now()
 				err := w.Do(ctx)
+				if errors.Is(err, errExhausted) {
+					msg := err.Error()
+					ended.CompareAndSwap(nil, &msg)
+					break // the others finish what they began, then find nothing either
+				}
 				if err != nil && ctx.Err() != nil && cfg.Requests == 0 {
 					break // cut off by the end of the run: not counted
 				}
@@ -132,6 +146,9 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 		Workload: cfg.Workload, Issuer: cfg.Issuer, Concurrency: cfg.Concurrency, TargetRate: cfg.Rate,
 		Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Requests: total.n, Failed: failed, OK: total.n - failed,
 		Errors: errs, Latency: total.summary(),
+	}
+	if msg := ended.Load(); msg != nil {
+		r.Ended = *msg
 	}
 	if elapsed > 0 {
 		r.Throughput = float64(r.OK) / elapsed.Seconds()
@@ -199,6 +216,9 @@ func (r Result) print(out io.Writer) {
 		fmt.Fprintf(out, ", target %.1f/s", r.TargetRate)
 	}
 	fmt.Fprintf(out, "\nrequests     %d in %.2fs: %d ok, %d failed\n", r.Requests, r.ElapsedSec, r.OK, r.Failed)
+	if r.Ended != "" {
+		fmt.Fprintf(out, "ended early  %s\n", r.Ended)
+	}
 	fmt.Fprintf(out, "throughput   %.1f/s (successful operations)\n", r.Throughput)
 	l := r.Latency
 	fmt.Fprintf(out, "latency ms   p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (min %.2f, mean %.2f)\n", l.P50, l.P90, l.P99, l.Max, l.Min, l.Mean)
