@@ -121,7 +121,7 @@ func (s *Service) authorizeClient(ctx context.Context, op string, in AuthorizeRe
 	if len(in.ClientID) > 256 || len(in.RedirectURI) > maxParamLen {
 		return client.Client{}, fault.New(fault.Invalid, op, "client_id or redirect_uri is too long")
 	}
-	c, err := s.st.Clients.ClientByID(ctx, in.ClientID)
+	c, err := s.clients.ClientByID(ctx, in.ClientID)
 	if errors.Is(err, fault.NotFound) {
 		return client.Client{}, fault.New(fault.NotFound, op, "unknown client")
 	}
@@ -343,7 +343,7 @@ func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthReques
 	if r.Login != nil {
 		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Conflict, op, "Diese Anmeldung wurde bereits abgeschlossen. / This login has already been completed.")
 	}
-	c, err := s.st.Clients.ClientByID(ctx, r.ClientID)
+	c, err := s.clients.ClientByID(ctx, r.ClientID)
 	if err != nil {
 		return grant.AuthRequest{}, client.Client{}, err
 	}

@@ -77,7 +77,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr Credentials) (clien
 	if cr.ClientID == "" {
 		return client.Client{}, fault.New(fault.Invalid, op, "client_id is missing")
 	}
-	c, err := s.st.Clients.ClientByID(ctx, cr.ClientID)
+	c, err := s.clients.ClientByID(ctx, cr.ClientID)
 	if err != nil && !errors.Is(err, fault.NotFound) {
 		return client.Client{}, err
 	}
@@ -118,7 +118,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, cr Credentials) (cl
 		}
 		id = peek.Subject
 	}
-	c, err := s.st.Clients.ClientByID(ctx, id)
+	c, err := s.clients.ClientByID(ctx, id)
 	if errors.Is(err, fault.NotFound) {
 		return client.Client{}, invalidClient(op)
 	}

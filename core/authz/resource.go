@@ -323,7 +323,7 @@ func (s *Service) EndSession(ctx context.Context, in EndSessionRequest) (string,
 	if clientID == "" {
 		return "", fault.New(fault.Invalid, op, "post_logout_redirect_uri needs client_id or id_token_hint")
 	}
-	c, err := s.st.Clients.ClientByID(ctx, clientID)
+	c, err := s.clients.ClientByID(ctx, clientID)
 	if errors.Is(err, fault.NotFound) {
 		return "", fault.New(fault.Invalid, op, "unknown client")
 	}

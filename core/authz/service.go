@@ -53,6 +53,9 @@ type Config struct {
 	// sector identifier (at least 32 bytes; derive it from the master
 	// key). Changing it changes every pairwise sub.
 	PairwiseKey []byte
+	// ClientCacheTTL is how long a client read from the store is reused
+	// (default DefaultClientCacheTTL; negative: read on every request).
+	ClientCacheTTL time.Duration
 	// KVNRClaims are the claims the kvnr scope releases the member number
 	// in (default: DefaultKVNRClaims, the plain kvnr claim and the gematik
 	// claim).
@@ -92,6 +95,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshAbsoluteTTL, DefaultRefreshAbsoluteTTL)
 	def(&c.ClockSkew, DefaultClockSkew)
 	def(&c.PushedRequestTTL, DefaultPushedRequestTTL)
+	def(&c.ClientCacheTTL, DefaultClientCacheTTL)
 	if len(c.KVNRClaims) == 0 {
 		c.KVNRClaims = DefaultKVNRClaims
 	}
@@ -143,6 +147,7 @@ type Service struct {
 	cfg        Config
 	dpop       dpop.Policy
 	st         Stores
+	clients    *clientCache
 	signer     token.Signer
 	assertions token.AssertionVerifier
 	secrets    client.SecretHasher
@@ -161,7 +166,10 @@ func New(cfg Config, st Stores, signer token.Signer, assertions token.AssertionV
 	// The window of a proof's iat is dpop's default; the nonce is always
 	// required, so the window only bounds clock skew and the replay cache.
 	pol := dpop.Policy{RequireNonce: true, Nonces: cfg.DPoPNonces}
-	return &Service{cfg: cfg, dpop: pol, st: st, signer: signer, assertions: assertions, secrets: secrets, now: now}, nil
+	return &Service{
+		cfg: cfg, dpop: pol, st: st, clients: newClientCache(st.Clients, cfg.ClientCacheTTL, now),
+		signer: signer, assertions: assertions, secrets: secrets, now: now,
+	}, nil
 }
 
 // Config returns the effective configuration (defaults applied), without
