@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -41,6 +42,7 @@ type Config struct {
 	Scope        string
 	AllowRemote  bool
 	JSON         bool
+	ServerPID    int
 
 	// Password login (Pforte only): the web client is ClientID.
 	WebRedirectURI string
@@ -87,6 +89,9 @@ then each member activates, sets a password, binds a software device key and set
 (only then is the account active, for the browser login too). A member enrolls once:
 use a fresh file for each run.
 
+--server-pid PID (Linux) samples the server's VmRSS during the run and prints its peak,
+its value at the end and VmHWM.
+
 Flags:
 `
 
@@ -111,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory of this process (the server) during the run")
 	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login: a redirect URI registered for --client-id")
 	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
 	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
@@ -178,6 +184,10 @@ func (c Config) validate() error {
 		return errors.New("password-login needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)")
 	case c.WebRedirectURI != "" && c.Workload != "password-login":
 		return errors.New("--web-redirect-uri is for password-login")
+	case c.ServerPID < 0:
+		return errors.New("--server-pid must be a process id")
+	case c.ServerPID > 0 && runtime.GOOS != "linux":
+		return errors.New("--server-pid reads /proc/PID/status and works on Linux only")
 	}
 	if c.Requests > 0 && c.Rate > 0 && float64(c.Requests)/c.Rate > maxDuration.Seconds() {
 		return fmt.Errorf("--requests at --rate would take longer than %v", maxDuration)

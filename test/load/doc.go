@@ -13,6 +13,9 @@
 // concurrent requests. Members are seeded through the public app API and
 // the letter outbox, never by writing the server's database.
 //
+// --server-pid samples the server's resident memory from /proc during the
+// run (Linux).
+//
 // Layer: test. It may import anything (core, ports, adapters, cmd);
 // nothing imports it.
 package main

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,6 +217,30 @@ func TestRegistrationUsesEachMemberOnce(t *testing.T) {
 	checkResult(t, r, 5)
 	if !strings.Contains(r.Ended, "every one of the 5 members") {
 		t.Fatalf("ended: %q", r.Ended)
+	}
+}
+
+// TestServerMemory samples this process, which serves the in-process
+// server: the peak of the samples is at least the last one and at most
+// the kernel's high-water mark.
+func TestServerMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/PID/status is Linux only")
+	}
+	ts := startServer(t)
+	r := runTool(t, "--issuer", ts.issuer, "--workload", "jwks", "--requests", "2000", "--concurrency", "4",
+		"--server-pid", strconv.Itoa(os.Getpid()))
+	m := r.Server
+	if m == nil || m.PID != os.Getpid() || m.Samples < 2 {
+		t.Fatalf("server memory: %+v", m)
+	}
+	if !(m.EndRSSMiB > 1 && m.EndRSSMiB <= m.PeakRSSMiB && m.PeakRSSMiB <= m.HWMMiB) {
+		t.Fatalf("want 1 MiB < end ≤ peak ≤ VmHWM: %+v", m)
+	}
+	var out bytes.Buffer
+	r.print(&out)
+	if !strings.Contains(out.String(), "server RSS   peak") {
+		t.Fatalf("the text result lacks the memory:\n%s", out.String())
 	}
 }
 

@@ -77,12 +77,27 @@ func execute(ctx context.Context, cfg Config, progress io.Writer) (Result, error
 	if c, ok := w.(interface{ Close() }); ok {
 		defer c.Close()
 	}
+	if cfg.ServerPID > 0 { // before the seeding, which may take minutes
+		if _, err := readProcMemory(cfg.ServerPID); err != nil {
+			return Result{}, err
+		}
+	}
 	if err := w.Setup(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s setup: %w", cfg.Workload, err)
 	}
 	e.steps.reset()
+	var mem *memorySampler
+	if cfg.ServerPID > 0 {
+		if mem, err = sampleMemory(cfg.ServerPID); err != nil {
+			return Result{}, err
+		}
+	}
 	res := run(ctx, cfg, w)
 	res.Steps = e.steps.summary()
+	if mem != nil {
+		m := mem.finish()
+		res.Server = &m
+	}
 	return res, nil
 }
 

@@ -44,6 +44,8 @@ type Result struct {
 	// Steps are the latencies of the steps of an operation, for the
 	// workloads that time them (of the steps that completed).
 	Steps []StepSummary `json:"steps,omitempty"`
+	// Server is the server's memory during the run (--server-pid).
+	Server *ServerMemory `json:"server_memory,omitempty"`
 }
 
 // StepSummary is the latency of one step of the operations.
@@ -232,6 +234,9 @@ func (r Result) print(out io.Writer) {
 			l := s.Latency
 			fmt.Fprintf(out, "  %-*s  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (mean %.2f, %d)\n", width, s.Step, l.P50, l.P90, l.P99, l.Max, l.Mean, s.Count)
 		}
+	}
+	if m := r.Server; m != nil {
+		fmt.Fprintf(out, "server RSS   peak %.1f MiB, at the end %.1f MiB (pid %d, %d samples); VmHWM %.1f MiB (peak since the process started)\n", m.PeakRSSMiB, m.EndRSSMiB, m.PID, m.Samples, m.HWMMiB)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(out, "errors")

@@ -82,6 +82,8 @@ func TestFlagBounds(t *testing.T) {
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login", "--client-id", "f", "--web-redirect-uri", "http://127.0.0.1:9/cb"}, ""},
 		{append(base, "--web-redirect-uri", "http://127.0.0.1:9/cb"), "for password-login"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "registration"}, ""},
+		{append(base, "--server-pid", "-1"), "--server-pid"},
+		{append(base, "--server-pid", "1"), ""},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "nope"}, "unknown workload"},
 		{[]string{"--generate-members", "10"}, "--out"},
 		{[]string{"--generate-members", "1000000", "--out", "x.csv"}, ""},
@@ -103,12 +105,25 @@ func TestUsageNamesWorkloads(t *testing.T) {
 	if code := realMain(t.Context(), []string{"--help"}, &bytes.Buffer{}, &errOut); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range append(workloadNames, "--web-redirect-uri") {
+	for _, w := range append(workloadNames, "--server-pid", "--web-redirect-uri") {
 		if !strings.Contains(errOut.String(), w) {
 			t.Errorf("usage lacks %q", w)
 		}
 	}
 	if strings.Contains(errOut.String(), "not yet") {
 		t.Errorf("usage names a workload that is not there:\n%s", errOut.String())
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	status := "Name:\tpforte\nVmPeak:\t 1300000 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   61234 kB\nThreads:\t9\n"
+	m, err := parseProcStatus([]byte(status))
+	if err != nil || m.RSS != 61234 || m.HWM != 81234 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	for _, bad := range []string{"Name:\tkthreadd\nThreads:\t1\n", "VmHWM:\t12 kB\nVmRSS:\t12 MB\n", "VmHWM:\t12 kB\nVmRSS:\tx kB\n"} {
+		if _, err := parseProcStatus([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
