@@ -18,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
+	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/ports/token"
 )
@@ -100,6 +101,11 @@ func TestVerifyRejects(t *testing.T) {
 	r := newRing(t, st, newClock())
 	good, err := r.Sign(ctx, token.TypeAccess, testClaims{Sub: "m1"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Verified once, good is in the verified-token cache: the forgeries
+	// below reuse its header and signature, and must still be refused.
+	if err := r.Verify(ctx, good, token.TypeAccess, &testClaims{}); err != nil {
 		t.Fatal(err)
 	}
 	kid := kidOf(t, good)
@@ -253,7 +259,25 @@ func BenchmarkSignJWX(b *testing.B) {
 	}
 }
 
+// BenchmarkVerify verifies a token this replica has not seen: the ECDSA
+// verification.
 func BenchmarkVerify(b *testing.B) {
+	r := newRing(b, &fakeKeys{}, newClock())
+	ctx := context.Background()
+	raw, _ := r.Sign(ctx, token.TypeAccess, benchClaims())
+	b.ReportAllocs()
+	for b.Loop() {
+		keys.ForgetVerified(r)
+		var c map[string]any
+		if err := r.Verify(ctx, raw, token.TypeAccess, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCached verifies a token presented again (a resource
+// server introspecting it on each API call).
+func BenchmarkVerifyCached(b *testing.B) {
 	r := newRing(b, &fakeKeys{}, newClock())
 	ctx := context.Background()
 	raw, _ := r.Sign(ctx, token.TypeAccess, benchClaims())

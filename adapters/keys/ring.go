@@ -118,6 +118,8 @@ type Ring struct {
 	// never replaces a newer snapshot.
 	mu  sync.Mutex
 	cur atomic.Pointer[keySet]
+
+	verified *verifiedCache
 }
 
 // keySet is one immutable snapshot of the keys.
@@ -163,7 +165,7 @@ func New(ctx context.Context, st store.SigningKeys, master []byte, cfg Config, n
 	if err != nil {
 		return nil, err
 	}
-	r := &Ring{store: st, sealer: sealer, cfg: cfg, now: now, log: log}
+	r := &Ring{store: st, sealer: sealer, cfg: cfg, now: now, log: log, verified: newVerifiedCache()}
 	if _, err := r.converge(ctx, false, "keys.New"); err != nil {
 		return nil, err
 	}
