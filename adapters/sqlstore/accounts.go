@@ -43,7 +43,7 @@ func (r accountRow) account() (account.Account, error) {
 // CreateAccount inserts a. Errors: Conflict when the ID or KVNR exists.
 func (s *Store) CreateAccount(ctx context.Context, a account.Account) error {
 	return s.do(ctx, "sqlstore.CreateAccount", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO accounts (`+accountColumns+`)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO accounts (`+accountColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`),
 			a.ID, string(a.KVNR), a.PasswordHash, string(a.Status), a.Proofing.String(),
 			ms(a.CreatedAt), ms(a.UpdatedAt))
@@ -79,7 +79,7 @@ func (s *Store) account(ctx context.Context, op, where string, arg string) (acco
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
 	const op = "sqlstore.SetPasswordHash"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`),
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`),
 			hash, ms(now), id)
 		if err == nil && n == 0 {
 			return fault.New(fault.NotFound, op, "")
@@ -92,7 +92,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.T
 func (s *Store) SetAccountStatus(ctx context.Context, id string, st account.Status, now time.Time) error {
 	const op = "sqlstore.SetAccountStatus"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?`),
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?`),
 			string(st), ms(now), id)
 		if err == nil && n == 0 {
 			return fault.New(fault.NotFound, op, "")
@@ -122,7 +122,7 @@ const memberColumns = `kvnr, given_name, family_name, birth_date, street, postal
 // UpsertMember inserts m or replaces the record with m's KVNR.
 func (s *Store) UpsertMember(ctx context.Context, m member.Member) error {
 	return s.do(ctx, "sqlstore.UpsertMember", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO members (`+memberColumns+`)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO members (`+memberColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (kvnr) DO UPDATE SET
 				given_name = excluded.given_name, family_name = excluded.family_name,

@@ -82,7 +82,7 @@ func fromDetail(s string) (map[string]string, error) {
 // AppendAudit stores e. Errors: Conflict on a duplicate ID.
 func (s *Store) AppendAudit(ctx context.Context, e audit.Event) error {
 	return s.do(ctx, "sqlstore.AppendAudit", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertAudit), auditArgs(e)...)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertAudit), auditArgs(e)...)
 		return err
 	})
 }

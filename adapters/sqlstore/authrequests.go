@@ -117,7 +117,7 @@ func authRequestArgs(r grant.AuthRequest) []any {
 func (s *Store) CreateAuthRequest(ctx context.Context, r grant.AuthRequest) error {
 	args := authRequestArgs(r)
 	return s.do(ctx, "sqlstore.CreateAuthRequest", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`)
 			VALUES (`+authRequestValues+`)`), args...)
 		return err
 	})
@@ -140,7 +140,7 @@ func (s *Store) CreatePushedRequest(ctx context.Context, r grant.AuthRequest, re
 	}
 	args := append(authRequestArgs(r), requestURIHash, msInt(expiresAt))
 	return s.do(ctx, op, func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`,
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_requests (`+authRequestColumns+`,
 				request_uri_hash, request_uri_expires_at)
 			VALUES (`+authRequestValues+`, ?, ?)`), args...)
 		return err
@@ -158,7 +158,7 @@ func (s *Store) ConsumePushedRequest(ctx context.Context, requestURIHash, client
 	var a grant.AuthRequest
 	err := s.do(ctx, op, func() error {
 		var r authRequestRow
-		err := s.db.GetContext(ctx, &r, s.db.Rebind(`UPDATE auth_requests SET request_uri_used_at = ?
+		err := s.w.GetContext(ctx, &r, s.db.Rebind(`UPDATE auth_requests SET request_uri_used_at = ?
 			WHERE request_uri_hash = ? AND request_uri_used_at IS NULL AND client_id = ?
 			  AND request_uri_expires_at > ?
 			RETURNING `+authRequestColumns), msInt(now), requestURIHash, clientID, msInt(now))
@@ -221,7 +221,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, l grant.Logi
 	const op = "sqlstore.CompleteAuthRequest"
 	args := append(loginArgs(&l), id, msInt(now))
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE auth_requests
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE auth_requests
 			SET login_subject = ?, login_auth_time = ?, login_amr = ?, login_acr = ?, login_binding_id = ?
 			WHERE id = ? AND login_subject IS NULL AND expires_at > ? AND `+pending), args...)
 		if err != nil || n == 1 {
@@ -409,7 +409,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, now time.Time) (gra
 	var c grant.Code
 	err := s.do(ctx, op, func() error {
 		var r codeRow
-		err := s.db.GetContext(ctx, &r, s.db.Rebind(`UPDATE auth_codes SET used_at = ?
+		err := s.w.GetContext(ctx, &r, s.db.Rebind(`UPDATE auth_codes SET used_at = ?
 			WHERE hash = ? AND used_at IS NULL AND expires_at > ?
 			RETURNING hash, request, created_at, expires_at, used_at`), msInt(now), hash, msInt(now))
 		if err == nil {
@@ -476,7 +476,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {
-			n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM `+d.table+` WHERE `+d.column+` < ?`), msInt(d.before))
+			n, err := exec(ctx, s.w, s.db.Rebind(`DELETE FROM `+d.table+` WHERE `+d.column+` < ?`), msInt(d.before))
 			total += n
 			return err
 		})

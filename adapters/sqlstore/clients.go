@@ -80,7 +80,7 @@ const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
 	return s.do(ctx, "sqlstore.CreateClient", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertClient), clientArgs(c)...)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertClient), clientArgs(c)...)
 		return err
 	})
 }
@@ -88,7 +88,7 @@ func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
 // PutClient inserts c or replaces the client with c's ID.
 func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 	return s.do(ctx, "sqlstore.PutClient", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertClient+`
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertClient+`
 			ON CONFLICT (id) DO UPDATE SET
 				name = excluded.name, kind = excluded.kind, auth_method = excluded.auth_method,
 				secret_hash = excluded.secret_hash, jwks = excluded.jwks,
@@ -147,7 +147,7 @@ func (s *Store) ListClients(ctx context.Context) ([]client.Client, error) {
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "sqlstore.DeleteClient"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`DELETE FROM clients WHERE id = ?`), id)
+		n, err := exec(ctx, s.w, s.db.Rebind(`DELETE FROM clients WHERE id = ?`), id)
 		if err == nil && n == 0 {
 			return fault.New(fault.NotFound, op, "")
 		}

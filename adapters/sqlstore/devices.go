@@ -310,7 +310,7 @@ type challengeRow struct {
 // CreateChallenge stores c. Errors: Conflict on a duplicate ID.
 func (s *Store) CreateChallenge(ctx context.Context, c device.Challenge) error {
 	return s.do(ctx, "sqlstore.CreateChallenge", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO challenges (`+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 			c.ID, string(c.Purpose), c.Subject, c.Context, blob(c.State), ms(c.CreatedAt), msInt(c.ExpiresAt))
 		return err
 	})
@@ -324,7 +324,7 @@ func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) 
 	const op = "sqlstore.ConsumeChallenge"
 	var r challengeRow
 	err := s.do(ctx, op, func() error {
-		return s.db.GetContext(ctx, &r, s.db.Rebind(`DELETE FROM challenges WHERE id = ? RETURNING `+challengeColumns), id)
+		return s.w.GetContext(ctx, &r, s.db.Rebind(`DELETE FROM challenges WHERE id = ? RETURNING `+challengeColumns), id)
 	})
 	if err != nil {
 		return device.Challenge{}, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -20,19 +21,28 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for pragma, want := range map[string]string{
-		"journal_mode": "wal",
-		"busy_timeout": "5000",
-		"foreign_keys": "1",
-		"synchronous":  "1", // NORMAL
-	} {
-		var got string
-		if err := s.db.GetContext(t.Context(), &got, "PRAGMA "+pragma); err != nil {
-			t.Fatalf("PRAGMA %s: %v", pragma, err)
+	for pool, db := range map[string]*sqlx.DB{"readers": s.db, "writer": s.w} {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal",
+			"busy_timeout": "5000",
+			"foreign_keys": "1",
+			"synchronous":  "1", // NORMAL
+			"query_only":   map[string]string{"readers": "1", "writer": "0"}[pool],
+		} {
+			var got string
+			if err := db.GetContext(t.Context(), &got, "PRAGMA "+pragma); err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", pool, pragma, err)
+			}
+			if got != want {
+				t.Errorf("%s: PRAGMA %s = %q, want %q", pool, pragma, got, want)
+			}
 		}
-		if got != want {
-			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
-		}
+	}
+	if n := s.w.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("the SQLite writer pool has %d connections, want 1", n)
+	}
+	if _, err := s.db.ExecContext(t.Context(), `CREATE TABLE t (x INTEGER)`); err == nil {
+		t.Error("the read pool accepted a write")
 	}
 }
 
@@ -92,7 +102,7 @@ func TestTranslateSQLiteConstraints(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(q string) error {
-		_, err := s.db.ExecContext(ctx, q)
+		_, err := s.w.ExecContext(ctx, q)
 		return translate(ctx, "op", err)
 	}
 	if err := run(`INSERT INTO replay_values (scope, value, expires_at) VALUES ('s', 'v', 1)`); err != nil {

@@ -308,7 +308,7 @@ func (s *Store) ActivateLetter(ctx context.Context, id string, max int, now time
 func (s *Store) moveLetter(ctx context.Context, op, id, set, cond string, setArgs, condArgs []any) error {
 	return s.do(ctx, op, func() error {
 		args := append(append(slices.Clone(setArgs), id), condArgs...)
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE letters SET `+set+` WHERE id = ? AND `+cond), args...)
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE letters SET `+set+` WHERE id = ? AND `+cond), args...)
 		if err != nil || n > 0 {
 			return err
 		}
@@ -339,7 +339,7 @@ func (s *Store) FailActivation(ctx context.Context, id string, max int, now time
 	const op = "sqlstore.FailActivation"
 	var count int
 	err := s.do(ctx, op, func() error {
-		err := s.db.GetContext(ctx, &count, s.db.Rebind(`UPDATE letters SET
+		err := s.w.GetContext(ctx, &count, s.db.Rebind(`UPDATE letters SET
 				failed_attempts = failed_attempts + 1,
 				state = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE state END,
 				void_reason = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE void_reason END,

@@ -29,7 +29,7 @@ func (s *Store) Hit(ctx context.Context, key string, limit int, window time.Dura
 	end := start + w
 	var hits int64
 	err := s.do(ctx, op, func() error {
-		return s.db.GetContext(ctx, &hits, s.db.Rebind(`INSERT INTO rate_windows (rate_key, window_ms, window_start, hits, expires_at)
+		return s.w.GetContext(ctx, &hits, s.db.Rebind(`INSERT INTO rate_windows (rate_key, window_ms, window_start, hits, expires_at)
 			VALUES (?, ?, ?, 1, ?)
 			ON CONFLICT (rate_key, window_ms, window_start) DO UPDATE SET hits = rate_windows.hits + 1
 			RETURNING hits`), key, w, start, end)

@@ -33,7 +33,7 @@ type registrationRow struct {
 // EnqueueRegistration stores r. Errors: Conflict on a duplicate ID.
 func (s *Store) EnqueueRegistration(ctx context.Context, r letter.Request) error {
 	return s.do(ctx, "sqlstore.EnqueueRegistration", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO registrations (`+registrationColumns+`)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO registrations (`+registrationColumns+`)
 			VALUES (?, ?, ?, ?)`), r.ID, string(r.KVNR), r.BirthDate, msInt(r.RequestedAt))
 		return err
 	})
@@ -71,7 +71,7 @@ func (s *Store) ClaimRegistrations(ctx context.Context, n int, now, leaseUntil t
 // DeleteRegistration removes a decided request. Idempotent.
 func (s *Store) DeleteRegistration(ctx context.Context, id string) error {
 	return s.do(ctx, "sqlstore.DeleteRegistration", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM registrations WHERE id = ?`), id)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`DELETE FROM registrations WHERE id = ?`), id)
 		return err
 	})
 }

@@ -16,7 +16,7 @@ import (
 func (s *Store) UseOnce(ctx context.Context, scope, value string, expiresAt, now time.Time) error {
 	const op = "sqlstore.UseOnce"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`INSERT INTO replay_values (scope, value, expires_at) VALUES (?, ?, ?)
+		n, err := exec(ctx, s.w, s.db.Rebind(`INSERT INTO replay_values (scope, value, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at
 			WHERE replay_values.expires_at <= ?`), scope, value, msInt(expiresAt), msInt(now))
 		if err == nil && n == 0 {

@@ -28,7 +28,7 @@ func signingKeyArgs(k signkey.Key) []any {
 // one of each).
 func (s *Store) CreateSigningKey(ctx context.Context, k signkey.Key) error {
 	return s.do(ctx, "sqlstore.CreateSigningKey", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertSigningKey), signingKeyArgs(k)...)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertSigningKey), signingKeyArgs(k)...)
 		return err
 	})
 }

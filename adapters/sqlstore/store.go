@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,13 @@ var _ store.Store = (*Store)(nil)
 // Store is the SQL implementation of store.Store. It is safe for concurrent
 // use by many goroutines and, on PostgreSQL, by many replicas.
 type Store struct {
-	db     *sqlx.DB
+	db *sqlx.DB
+	// w runs every write. On SQLite it is a pool of one connection: the
+	// database has one writer at a time anyway, and waiting for the pool
+	// queues writers in order, where SQLite's busy handler makes them poll
+	// with sleeps of up to 100 ms (the tail latency under load). Readers
+	// use db and run beside the writer (WAL). On PostgreSQL w is db.
+	w      *sqlx.DB
 	driver string // DriverSQLite or DriverPostgres
 	closed atomic.Bool
 }
@@ -45,7 +52,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Driver == DriverPostgres {
 		driverName = "pgx"
 	}
-	db, err := sqlx.Open(driverName, cfg.dsn())
+	dsn := cfg.dsn()
+	if cfg.Driver == DriverSQLite {
+		// The read pool refuses writes, so that a write put on it by
+		// mistake fails every test instead of bypassing the writer.
+		dsn = withPragma(dsn, "query_only(1)")
+	}
+	db, err := sqlx.Open(driverName, dsn)
 	if err != nil {
 		// Validate has parsed the DSN already; only an unregistered driver
 		// fails here.
@@ -54,12 +67,41 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxIdleConns)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	s := &Store{db: db, driver: cfg.Driver}
+	s := &Store{db: db, w: db, driver: cfg.Driver}
+	if cfg.Driver == DriverSQLite {
+		w, err := sqlx.Open(driverName, cfg.dsn())
+		if err != nil {
+			db.Close()
+			return nil, fault.Wrap(fault.Internal, op, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		s.w = w
+	}
 	if err := s.Ping(ctx); err != nil {
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	return s, nil
+}
+
+// withPragma adds a _pragma parameter to a SQLite DSN.
+func withPragma(dsn, pragma string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "_pragma=" + pragma
+}
+
+func (s *Store) closeDBs() error {
+	err := s.db.Close()
+	if s.w != s.db {
+		if werr := s.w.Close(); err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 // Close releases the connections. Later calls fail with Unavailable.
@@ -67,7 +109,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.db.Close()
+	return s.closeDBs()
 }
 
 // Driver returns "sqlite" or "postgres".
@@ -81,6 +123,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return fault.Wrap(fault.Unavailable, op, err)
+	}
+	if s.w != s.db {
+		if err := s.w.PingContext(ctx); err != nil {
+			return fault.Wrap(fault.Unavailable, op, err)
+		}
 	}
 	return nil
 }
@@ -119,7 +166,7 @@ func (s *Store) do(ctx context.Context, op string, f func() error) error {
 // otherwise, with the retries of do.
 func (s *Store) inTx(ctx context.Context, op string, f func(tx *sqlx.Tx) error) error {
 	return s.do(ctx, op, func() error {
-		tx, err := s.db.BeginTxx(ctx, nil)
+		tx, err := s.w.BeginTxx(ctx, nil)
 		if err != nil {
 			return err
 		}

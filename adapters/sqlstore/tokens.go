@@ -181,7 +181,7 @@ func (s *Store) RevokeFamiliesOfBinding(ctx context.Context, bindingID string, n
 	var n int64
 	err := s.do(ctx, op, func() error {
 		var err error
-		n, err = exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = ?
+		n, err = exec(ctx, s.w, s.db.Rebind(`UPDATE token_families SET revoked_at = ?
 			WHERE binding_id = ? AND revoked_at IS NULL`), msInt(now), bindingID)
 		return err
 	})
@@ -336,7 +336,7 @@ func (s *Store) whyNotRotated(ctx context.Context, tx *sqlx.Tx, op, hash string,
 func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) error {
 	const op = "sqlstore.RevokeFamily"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE token_families SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`),
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE token_families SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`),
 			msInt(now), id)
 		if err == nil && n == 0 {
 			return fault.New(fault.NotFound, op, "")
@@ -374,7 +374,7 @@ func (s *Store) RevokeFamiliesOfCode(ctx context.Context, codeHash string, now t
 // Errors: Conflict on a duplicate JTI.
 func (s *Store) CreateAccessToken(ctx context.Context, at grant.AccessToken) error {
 	return s.do(ctx, "sqlstore.CreateAccessToken", func() error {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(insertAccessToken), accessTokenArgs(at, at.FamilyID)...)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertAccessToken), accessTokenArgs(at, at.FamilyID)...)
 		return err
 	})
 }
@@ -426,7 +426,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (grant.AccessToken,
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, now time.Time) error {
 	const op = "sqlstore.RevokeAccessToken"
 	return s.do(ctx, op, func() error {
-		n, err := exec(ctx, s.db, s.db.Rebind(`UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?`),
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?`),
 			msInt(now), jti)
 		if err == nil && n == 0 {
 			return fault.New(fault.NotFound, op, "")
