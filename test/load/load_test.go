@@ -221,8 +221,10 @@ func TestRegistrationUsesEachMemberOnce(t *testing.T) {
 }
 
 // TestServerMemory samples this process, which serves the in-process
-// server: the peak of the samples is at least the last one and at most
-// the kernel's high-water mark.
+// server: the peak of the samples is at least the last one, and so is the
+// kernel's high-water mark read with it. (The high-water mark is not
+// always above every earlier sample: the kernel updates it lazily, so a
+// sample taken at the peak may exceed it by a little.)
 func TestServerMemory(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("/proc/PID/status is Linux only")
@@ -234,8 +236,8 @@ func TestServerMemory(t *testing.T) {
 	if m == nil || m.PID != os.Getpid() || m.Samples < 2 {
 		t.Fatalf("server memory: %+v", m)
 	}
-	if !(m.EndRSSMiB > 1 && m.EndRSSMiB <= m.PeakRSSMiB && m.PeakRSSMiB <= m.HWMMiB) {
-		t.Fatalf("want 1 MiB < end ≤ peak ≤ VmHWM: %+v", m)
+	if !(m.EndRSSMiB > 1 && m.EndRSSMiB <= m.PeakRSSMiB && m.EndRSSMiB <= m.HWMMiB) {
+		t.Fatalf("want 1 MiB < end ≤ peak and end ≤ VmHWM: %+v", m)
 	}
 	var out bytes.Buffer
 	r.print(&out)

@@ -15,8 +15,10 @@ import (
 
 // ServerMemory is the server's resident memory during a run, read from
 // /proc/PID/status (Linux): VmRSS sampled every sampleEvery from the start
-// of the timer to its end, and VmHWM, the kernel's high-water mark of
-// VmRSS since the process started (so it includes the seeding).
+// of the timer to its end, and VmHWM at the end, the kernel's high-water
+// mark of VmRSS since the process started (so it includes the seeding).
+// The kernel updates the high-water mark lazily (when memory is unmapped),
+// so it may lag a sampled peak by a little.
 type ServerMemory struct {
 	PID        int     `json:"pid"`
 	Samples    int     `json:"samples"`
