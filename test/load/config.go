@@ -46,6 +46,8 @@ type Config struct {
 
 	// Password login (Pforte only): the web client is ClientID.
 	WebRedirectURI string
+	Argon2MS       float64
+	Cores          int
 
 	// Seeded members (Pforte only).
 	MembersCSV  string
@@ -89,8 +91,15 @@ then each member activates, sets a password, binds a software device key and set
 (only then is the account active, for the browser login too). A member enrolls once:
 use a fresh file for each run.
 
+password-login and the Argon2id ceiling: each login costs the server one Argon2id hash,
+so its ceiling is cores ÷ the time of one hash. Measure the hash on the same machine,
+  go test ./core/password -run '^$' -bench Verify
+and pass its ns/op in milliseconds as --argon2-ms; the result prints the ceiling and the
+share of it reached (the target is 90%).
+
 --server-pid PID (Linux) samples the server's VmRSS during the run and prints its peak,
-its value at the end and VmHWM.
+its value at the end and VmHWM, and the CPU the server and this tool used (on a shared
+machine the tool's cores are not the server's: compare with the ceiling accordingly).
 
 Flags:
 `
@@ -116,8 +125,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
-	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory of this process (the server) during the run")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory and CPU of this process (the server) during the run")
 	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login: a redirect URI registered for --client-id")
+	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
+	fs.IntVar(&c.Cores, "cores", runtime.NumCPU(), "password-login with --argon2-ms: the server's cores")
 	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
 	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
 	fs.StringVar(&c.Outbox, "outbox", "", "the same: the server's letter outbox folder (same machine)")
@@ -184,6 +195,12 @@ func (c Config) validate() error {
 		return errors.New("password-login needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)")
 	case c.WebRedirectURI != "" && c.Workload != "password-login":
 		return errors.New("--web-redirect-uri is for password-login")
+	case c.Argon2MS < 0 || c.Argon2MS > 10_000:
+		return errors.New("--argon2-ms must be between 0 and 10000")
+	case c.Argon2MS > 0 && c.Workload != "password-login":
+		return errors.New("--argon2-ms is for password-login")
+	case c.Cores < 1 || c.Cores > 4096:
+		return errors.New("--cores must be between 1 and 4096")
 	case c.ServerPID < 0:
 		return errors.New("--server-pid must be a process id")
 	case c.ServerPID > 0 && runtime.GOOS != "linux":

@@ -13,8 +13,11 @@
 // concurrent requests. Members are seeded through the public app API and
 // the letter outbox, never by writing the server's database.
 //
-// --server-pid samples the server's resident memory from /proc during the
-// run (Linux).
+// A password-login result is compared with the machine's Argon2id
+// ceiling, cores ÷ the time of one hash, when --argon2-ms gives that time
+// (core/password's BenchmarkVerify on the same machine). --server-pid
+// samples the server's resident memory from /proc during the run and
+// measures the CPU the server and the tool used (Linux).
 //
 // Layer: test. It may import anything (core, ports, adapters, cmd);
 // nothing imports it.

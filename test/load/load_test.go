@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -161,9 +162,13 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		members := ts.newMembers(t, 4)
 		r := runTool(t, "--issuer", ts.issuer, "--requests", "20", "--concurrency", "4", "--workload", "password-login",
 			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
-			"--client-id", "online-forms", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect)
+			"--client-id", "online-forms", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect,
+			"--argon2-ms", "20", "--cores", "2")
 		checkResult(t, r, 20)
 		checkSteps(t, r, stepPage, stepPassword, stepToken)
+		if a := r.Argon2; a == nil || a.CeilingPerSec != 100 || a.Reached != r.Throughput/100 {
+			t.Fatalf("argon2 ceiling: %+v, want 100/s (2 cores ÷ 20 ms) and the throughput %.1f/s over it", a, r.Throughput)
+		}
 	})
 	t.Run("registration", func(t *testing.T) {
 		members := ts.newMembers(t, 12)
@@ -230,7 +235,7 @@ func TestServerMemory(t *testing.T) {
 		t.Skip("/proc/PID/status is Linux only")
 	}
 	ts := startServer(t)
-	r := runTool(t, "--issuer", ts.issuer, "--workload", "jwks", "--requests", "2000", "--concurrency", "4",
+	r := runTool(t, "--issuer", ts.issuer, "--workload", "jwks", "--duration", "1s", "--concurrency", "4",
 		"--server-pid", strconv.Itoa(os.Getpid()))
 	m := r.Server
 	if m == nil || m.PID != os.Getpid() || m.Samples < 2 {
@@ -238,6 +243,11 @@ func TestServerMemory(t *testing.T) {
 	}
 	if !(m.EndRSSMiB > 1 && m.EndRSSMiB <= m.PeakRSSMiB && m.EndRSSMiB <= m.HWMMiB) {
 		t.Fatalf("want 1 MiB < end ≤ peak and end ≤ VmHWM: %+v", m)
+	}
+	// Server and tool are this process: the same CPU time, give or take
+	// the clock ticks between the two reads (10 ms each, 0.01 cores in 1 s).
+	if m.CPUCores <= 0.05 || math.Abs(m.CPUCores-m.ToolCPUCores) > 0.05 {
+		t.Fatalf("CPU: server %v cores, tool %v cores; want the same, busy", m.CPUCores, m.ToolCPUCores)
 	}
 	var out bytes.Buffer
 	r.print(&out)

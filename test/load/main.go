@@ -98,6 +98,9 @@ func execute(ctx context.Context, cfg Config, progress io.Writer) (Result, error
 		m := mem.finish()
 		res.Server = &m
 	}
+	if cfg.Argon2MS > 0 {
+		res.Argon2 = argon2Ceiling(cfg.Argon2MS, cfg.Cores, res.Throughput)
+	}
 	return res, nil
 }
 

@@ -28,7 +28,7 @@ import (
 // as the relying party would (signature, issuer, audience, expiry, nonce,
 // at_hash). Each operation is one whole login of a random seeded member
 // in a browser of its own (a fresh cookie jar). The server computes one
-// Argon2id hash per login, which bounds the throughput.
+// Argon2id hash per login, which bounds the throughput: see --argon2-ms.
 type passwordLoginLoad struct {
 	*env
 	progress io.Writer
@@ -266,4 +266,26 @@ func randomString() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Argon2Ceiling compares a password-login run with the machine's Argon2id
+// ceiling: every login costs the server one Argon2id verification, so
+// the server cannot log in more members per second than its cores can
+// hash, cores ÷ the time of one hash. The time comes from --argon2-ms,
+// the ns/op of core/password's BenchmarkVerify (one hash after another on
+// one core, default parameters) run on the same machine just before or
+// after; the cores are --cores (default: this machine's, the server being
+// on loopback).
+type Argon2Ceiling struct {
+	HashMS        float64 `json:"hash_ms"`
+	Cores         int     `json:"cores"`
+	CeilingPerSec float64 `json:"per_s"`
+	// Reached is the run's throughput ÷ the ceiling; the target is 0.9.
+	Reached float64 `json:"reached"`
+}
+
+func argon2Ceiling(hashMS float64, cores int, throughput float64) *Argon2Ceiling {
+	c := &Argon2Ceiling{HashMS: hashMS, Cores: cores, CeilingPerSec: float64(cores) * 1000 / hashMS}
+	c.Reached = throughput / c.CeilingPerSec
+	return c
 }

@@ -44,8 +44,10 @@ type Result struct {
 	// Steps are the latencies of the steps of an operation, for the
 	// workloads that time them (of the steps that completed).
 	Steps []StepSummary `json:"steps,omitempty"`
-	// Server is the server's memory during the run (--server-pid).
-	Server *ServerMemory `json:"server_memory,omitempty"`
+	// Argon2 compares a password-login run with the machine's ceiling.
+	Argon2 *Argon2Ceiling `json:"argon2_ceiling,omitempty"`
+	// Server is the server's memory and CPU during the run (--server-pid).
+	Server *ServerUsage `json:"server,omitempty"`
 }
 
 // StepSummary is the latency of one step of the operations.
@@ -235,8 +237,12 @@ func (r Result) print(out io.Writer) {
 			fmt.Fprintf(out, "  %-*s  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (mean %.2f, %d)\n", width, s.Step, l.P50, l.P90, l.P99, l.Max, l.Mean, s.Count)
 		}
 	}
+	if a := r.Argon2; a != nil {
+		fmt.Fprintf(out, "argon2id     ceiling %.1f/s (%d cores ÷ %.2f ms per hash, one hash per login): %.0f%% reached\n", a.CeilingPerSec, a.Cores, a.HashMS, 100*a.Reached)
+	}
 	if m := r.Server; m != nil {
 		fmt.Fprintf(out, "server RSS   peak %.1f MiB, at the end %.1f MiB (pid %d, %d samples); VmHWM %.1f MiB (peak since the process started)\n", m.PeakRSSMiB, m.EndRSSMiB, m.PID, m.Samples, m.HWMMiB)
+		fmt.Fprintf(out, "CPU          server %.2f cores, this tool %.2f cores (CPU time ÷ the run's duration)\n", m.CPUCores, m.ToolCPUCores)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(out, "errors")

@@ -80,6 +80,9 @@ func TestFlagBounds(t *testing.T) {
 		{append(base, "--auth-method", "private_key_jwt"), "--auth-method"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login"}, "web client"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login", "--client-id", "f", "--web-redirect-uri", "http://127.0.0.1:9/cb"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login", "--client-id", "f", "--web-redirect-uri", "http://127.0.0.1:9/cb", "--argon2-ms", "16.3"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "password-login", "--client-id", "f", "--web-redirect-uri", "http://127.0.0.1:9/cb", "--argon2-ms", "16", "--cores", "0"}, "--cores"},
+		{append(base, "--argon2-ms", "16"), "for password-login"},
 		{append(base, "--web-redirect-uri", "http://127.0.0.1:9/cb"), "for password-login"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "registration"}, ""},
 		{append(base, "--server-pid", "-1"), "--server-pid"},
@@ -105,7 +108,7 @@ func TestUsageNamesWorkloads(t *testing.T) {
 	if code := realMain(t.Context(), []string{"--help"}, &bytes.Buffer{}, &errOut); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range append(workloadNames, "--server-pid", "--web-redirect-uri") {
+	for _, w := range append(workloadNames, "--server-pid", "--argon2-ms", "--web-redirect-uri") {
 		if !strings.Contains(errOut.String(), w) {
 			t.Errorf("usage lacks %q", w)
 		}
@@ -123,6 +126,20 @@ func TestParseProcStatus(t *testing.T) {
 	}
 	for _, bad := range []string{"Name:\tkthreadd\nThreads:\t1\n", "VmHWM:\t12 kB\nVmRSS:\t12 MB\n", "VmHWM:\t12 kB\nVmRSS:\tx kB\n"} {
 		if _, err := parseProcStatus([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	stat := "4711 (pforte (x) y) S 1 4711 4711 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 9 0 1234 1300000000 20000 18446744073709551615\n"
+	d, err := parseProcStat([]byte(stat))
+	if err != nil || d != 2870*time.Millisecond {
+		t.Fatalf("%v %v, want 2.87s", d, err)
+	}
+	for _, bad := range []string{"4711 pforte S 1", "4711 (pforte) S 1 2 3", "4711 (p) S 1 4711 4711 0 -1 4194560 100 0 0 0 x 37 0"} {
+		if _, err := parseProcStat([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
