@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -21,7 +21,7 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for pool, db := range map[string]*sqlx.DB{"readers": s.db, "writer": s.w} {
+	for pool, db := range map[string]*pool{"readers": s.db, "writer": s.w} {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"busy_timeout": "5000",
@@ -128,5 +128,44 @@ func TestTranslateSQLiteConstraints(t *testing.T) {
 		case !c.ok && fault.KindOf(err) != c.want:
 			t.Errorf("%s: %v, want kind %v", c.q, err, c.want)
 		}
+	}
+}
+
+// On SQLite single statements run prepared, each compiled once per pool,
+// and the cache is bounded; statements beyond the bound still run.
+func TestPreparedStatements(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, Config{Driver: DriverSQLite, DSN: SQLiteDSN(filepath.Join(t.TempDir(), "s.db"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.UseOnce(ctx, "scope", fmt.Sprint("v", i), time.Now().Add(time.Hour), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM replay_values`); err != nil || n != i+1 {
+			t.Fatalf("count %d, %v", n, err)
+		}
+	}
+	if len(s.w.stmts) != 1 || len(s.db.stmts) != 1 {
+		t.Errorf("prepared: writer %d, readers %d; want one each", len(s.w.stmts), len(s.db.stmts))
+	}
+	for i := range maxPrepared + 10 {
+		var n int
+		if err := s.db.GetContext(ctx, &n, fmt.Sprintf(`SELECT %d`, i)); err != nil || n != i {
+			t.Fatalf("SELECT %d: %d, %v", i, n, err)
+		}
+	}
+	if len(s.db.stmts) > maxPrepared {
+		t.Errorf("%d prepared statements, bound %d", len(s.db.stmts), maxPrepared)
+	}
+	// A statement that does not compile is an error, and is not cached.
+	if err := s.db.GetContext(ctx, new(int), `SELEKT 1`); err == nil {
+		t.Error("a malformed statement ran")
 	}
 }

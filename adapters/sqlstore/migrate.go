@@ -147,7 +147,7 @@ func (s *Store) provider(ctx context.Context, locking bool) (*goose.Provider, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(dialect, s.w.DB, fsys, opts...)
+	return goose.NewProvider(dialect, s.w.DB.DB, fsys, opts...)
 }
 
 // lockID derives the advisory lock from the database and schema, so that

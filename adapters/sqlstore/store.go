@@ -21,13 +21,13 @@ var _ store.Store = (*Store)(nil)
 // Store is the SQL implementation of store.Store. It is safe for concurrent
 // use by many goroutines and, on PostgreSQL, by many replicas.
 type Store struct {
-	db *sqlx.DB
+	db *pool
 	// w runs every write. On SQLite it is a pool of one connection: the
 	// database has one writer at a time anyway, and waiting for the pool
 	// queues writers in order, where SQLite's busy handler makes them poll
 	// with sleeps of up to 100 ms (the tail latency under load). Readers
 	// use db and run beside the writer (WAL). On PostgreSQL w is db.
-	w      *sqlx.DB
+	w      *pool
 	driver string // DriverSQLite or DriverPostgres
 	closed atomic.Bool
 }
@@ -67,8 +67,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxIdleConns)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	s := &Store{db: db, w: db, driver: cfg.Driver}
-	if cfg.Driver == DriverSQLite {
+	sqlite := cfg.Driver == DriverSQLite
+	s := &Store{db: newPool(db, sqlite), driver: cfg.Driver}
+	s.w = s.db
+	if sqlite {
 		w, err := sqlx.Open(driverName, cfg.dsn())
 		if err != nil {
 			db.Close()
@@ -76,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
-		s.w = w
+		s.w = newPool(w, true)
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.closeDBs()
