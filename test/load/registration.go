@@ -88,7 +88,7 @@ func (w *registrationLoad) Do(ctx context.Context) error {
 	defer done()
 	t := time.Now()
 	if err := w.requestLetter(ctx, m); err != nil {
-		return inStep(stepOrder, err)
+		return inStep(stepOrder, fmt.Errorf("member %s: %w", m.KVNR, err))
 	}
 	w.steps.record(stepOrder, time.Since(t))
 
@@ -108,13 +108,13 @@ func (w *registrationLoad) Do(ctx context.Context) error {
 	t = time.Now()
 	token, err := w.activate(ctx, m, c)
 	if err != nil {
-		return inStep(stepActivate, err)
+		return inStep(stepActivate, fmt.Errorf("member %s: %w", m.KVNR, err))
 	}
 	w.steps.record(stepActivate, time.Since(t))
 
 	t = time.Now()
 	if err := w.setPassword(ctx, token); err != nil {
-		return inStep(stepOwnPW, err)
+		return inStep(stepOwnPW, fmt.Errorf("member %s: %w", m.KVNR, err))
 	}
 	w.steps.record(stepOwnPW, time.Since(t))
 	return nil

@@ -39,6 +39,10 @@ type Result struct {
 	Throughput  float64          `json:"throughput_per_s"`
 	Latency     LatencySummary   `json:"latency_ms"`
 	Errors      map[string]int64 `json:"errors"`
+	// ErrorExamples holds the message of one error of each kind of
+	// Errors, to tell what went wrong (a message may name a member
+	// number, never a secret).
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
 	// Ended says why the run ended before its duration or count.
 	Ended string `json:"ended,omitempty"`
 	// Steps are the latencies of the steps of an operation, for the
@@ -82,13 +86,14 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 	ctx, stop := context.WithTimeout(ctx, limit)
 	defer stop()
 	var (
-		issued atomic.Uint64
-		mu     sync.Mutex
-		total  histogram
-		errs   = map[string]int64{}
-		failed uint64
-		ended  atomic.Pointer[string]
-		wg     sync.WaitGroup
+		issued      atomic.Uint64
+		mu          sync.Mutex
+		total       histogram
+		errs        = map[string]int64{}
+		errExamples = map[string]string{}
+		failed      uint64
+		ended       atomic.Pointer[string]
+		wg          sync.WaitGroup
 	)
 	start := time.Now()
 	var interval time.Duration
@@ -99,6 +104,7 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 		wg.Go(func() {
 			h := new(histogram)
 			mine := map[string]int64{}
+			examples := map[string]string{}
 			var myFailed uint64
 			for ctx.Err() == nil {
 				i := issued.Add(1)
@@ -132,13 +138,21 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 				h.record(time.Since(t0))
 				if err != nil {
 					myFailed++
-					mine[classify(err)]++
+					k := classify(err)
+					if mine[k]++; mine[k] == 1 {
+						examples[k] = err.Error()
+					}
 				}
 			}
 			mu.Lock()
 			total.merge(h)
 			for k, v := range mine {
 				errs[k] += v
+			}
+			for k, v := range examples {
+				if _, ok := errExamples[k]; !ok {
+					errExamples[k] = v
+				}
 			}
 			failed += myFailed
 			mu.Unlock()
@@ -150,6 +164,9 @@ func run(ctx context.Context, cfg Config, w Workload) Result {
 		Workload: cfg.Workload, Issuer: cfg.Issuer, Concurrency: cfg.Concurrency, TargetRate: cfg.Rate,
 		Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Requests: total.n, Failed: failed, OK: total.n - failed,
 		Errors: errs, Latency: total.summary(),
+	}
+	if len(errExamples) > 0 {
+		r.ErrorExamples = errExamples
 	}
 	if msg := ended.Load(); msg != nil {
 		r.Ended = *msg
@@ -248,6 +265,9 @@ func (r Result) print(out io.Writer) {
 		fmt.Fprintln(out, "errors")
 		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
 			fmt.Fprintf(out, "  %8d  %s\n", r.Errors[k], k)
+			if ex := r.ErrorExamples[k]; ex != "" {
+				fmt.Fprintf(out, "            for example: %s\n", ex)
+			}
 		}
 	}
 }

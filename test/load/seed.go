@@ -213,15 +213,32 @@ func (e *env) requestLetter(ctx context.Context, m seedMember) error {
 
 // activate activates m's app with the secrets of letter c and returns the
 // enrollment token.
+//
+// The server's letter worker puts the file into the outbox first and then
+// marks the letter handed over (so that a crash between the two leaves a
+// file that the next run finds, never a row without its file). A letter
+// read the moment it appears may not be activatable yet: the server then
+// answers 401 as for wrong secrets, without counting a wrong attempt. So
+// a 401 is tried again, four times within about 300 ms.
 func (e *env) activate(ctx context.Context, m seedMember, c letterpdf.Content) (string, error) {
 	_, code, _ := strings.Cut(c.ActivationURL, "#")
 	var act struct {
 		Token string `json:"enrollment_token"`
 	}
-	err := e.appCall(ctx, http.MethodPost, "/activations", "", map[string]string{
-		"kvnr": m.KVNR, "initial_password": c.InitialPassword, "activation_code": code,
-	}, http.StatusCreated, &act)
-	return act.Token, err
+	for try := 0; ; try++ {
+		err := e.appCall(ctx, http.MethodPost, "/activations", "", map[string]string{
+			"kvnr": m.KVNR, "initial_password": c.InitialPassword, "activation_code": code,
+		}, http.StatusCreated, &act)
+		var p *appclient.Problem
+		if err == nil || try == 4 || !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
+			return act.Token, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(20 * time.Millisecond << try):
+		}
+	}
 }
 
 // setPassword replaces the letter's initial password by seedPassword.
