@@ -46,7 +46,7 @@ func (w *appLoginLoad) Setup(ctx context.Context) error {
 		return err
 	}
 	w.client = c
-	ms, err := readMembersFile(w.cfg.MembersCSV, w.cfg.Members)
+	ms, err := w.readMembers()
 	if err != nil {
 		return err
 	}

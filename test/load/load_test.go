@@ -225,6 +225,24 @@ func TestRegistrationUsesEachMemberOnce(t *testing.T) {
 	}
 }
 
+// TestMembersAreBounded: a run takes at most maxMembers of a file, the
+// first --members N of a larger one.
+func TestMembersAreBounded(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "members.csv")
+	if err := writeMembersFile(file, maxMembers+1); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{cfg: Config{MembersCSV: file}}
+	if _, err := e.readMembers(); err == nil || !strings.Contains(err.Error(), "--members N") {
+		t.Fatalf("a file of %d members: %v", maxMembers+1, err)
+	}
+	e.cfg.Members = 3
+	ms, err := e.readMembers()
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("--members 3: %d members, %v", len(ms), err)
+	}
+}
+
 // TestServerMemory samples this process, which serves the in-process
 // server: the peak of the samples is at least the last one, and so is the
 // kernel's high-water mark read with it. (The high-water mark is not

@@ -61,7 +61,7 @@ func (w *passwordLoginLoad) Setup(ctx context.Context) error {
 		return err
 	}
 	w.verifier = p.Verifier(&oidc.Config{ClientID: w.cfg.ClientID})
-	ms, err := readMembersFile(w.cfg.MembersCSV, w.cfg.Members)
+	ms, err := w.readMembers()
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (w *registrationLoad) Setup(ctx context.Context) error {
 	if err := w.discover(ctx); err != nil {
 		return err
 	}
-	ms, err := readMembersFile(w.cfg.MembersCSV, w.cfg.Members)
+	ms, err := w.readMembers()
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (w *registrationLoad) Setup(ctx context.Context) error {
 		return err
 	}
 	if w.cfg.Requests > uint64(len(ms)) {
-		return fmt.Errorf("--requests %d: each member registers once, and %s has %d members (with --members %d); generate a larger file", w.cfg.Requests, w.cfg.MembersCSV, len(ms), w.cfg.Members)
+		return fmt.Errorf("--requests %d: each member registers once, and the run has %d members of %s (--members %d); generate a larger file", w.cfg.Requests, len(ms), w.cfg.MembersCSV, w.cfg.Members)
 	}
 	if w.letters, err = watchLetters(w.cfg.Outbox); err != nil {
 		return fmt.Errorf("--outbox: %w", err)

@@ -153,6 +153,21 @@ func readMembersFile(path string, limit int) ([]seedMember, error) {
 	return ms, nil
 }
 
+// readMembers reads the members of --members-csv a run uses: the first
+// --members, and never more than maxMembers (a run orders a letter for
+// each).
+func (e *env) readMembers() ([]seedMember, error) {
+	limit := e.cfg.Members
+	if limit == 0 {
+		limit = maxMembers + 1
+	}
+	ms, err := readMembersFile(e.cfg.MembersCSV, limit)
+	if err == nil && len(ms) > maxMembers {
+		return nil, fmt.Errorf("%s has more than %d members: take the first N with --members N", e.cfg.MembersCSV, maxMembers)
+	}
+	return ms, err
+}
+
 // uniqueNames refuses a file in which two members share a name: letters
 // are matched to members by the name in the address window.
 func uniqueNames(ms []seedMember) error {
