@@ -54,6 +54,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	if d, ok := registration.RetryAfter(err); ok {
 		secs := int((d + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	} else if k == fault.Unavailable {
+		// Overload (every password hashing slot busy) and outages are
+		// expected to pass within seconds.
+		w.Header().Set("Retry-After", "5")
 	}
 	if k == fault.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte-app"`)

@@ -13,6 +13,7 @@ import (
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/login"
+	"github.com/pforte-id/pforte/core/password"
 )
 
 //go:embed templates/*.html
@@ -153,11 +154,22 @@ func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case fault.Conflict:
 		status = http.StatusConflict
 	}
-	if status >= 500 {
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		// Overload, not a fault: the member is asked to try again.
+		u.log.WarnContext(r.Context(), "login refused: every password hashing slot is busy")
+	case status >= 500:
 		u.log.ErrorContext(r.Context(), "login page failed", "kind", k.String(), "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	u.render(w, status, "error.html", view{Message: fault.PublicOf(err)})
 }
+
+// retryAfterUnavailable is the Retry-After of a 503: overload and outages
+// are expected to pass within seconds.
+const retryAfterUnavailable = "5"
 
 func (u *UI) ensureCSRF(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {

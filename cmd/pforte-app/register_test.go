@@ -256,7 +256,7 @@ func TestRegisterActivateSetPassword(t *testing.T) {
 	if acc.Proofing != loa.Substantial || acc.PasswordHash == "" {
 		t.Errorf("account after set-password: level %v, password set %v", acc.Proofing, acc.PasswordHash != "")
 	}
-	h, err := password.NewHasher(password.DefaultParams, 0)
+	h, err := password.NewHasher(password.DefaultParams, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,9 @@ type LoginConfig struct {
 	Argon2Parallelism int `yaml:"argon2_parallelism"`
 	// HashConcurrency bounds parallel Argon2id computations; 0: GOMAXPROCS.
 	HashConcurrency int `yaml:"hash_concurrency"`
+	// HashMaxWait bounds how long a password check waits for a free
+	// hashing slot; longer, and the member is asked to try again (503).
+	HashMaxWait time.Duration `yaml:"hash_max_wait"`
 	// ACRVocabulary is eidas or gematik.
 	ACRVocabulary string `yaml:"acr_vocabulary"`
 }
@@ -259,6 +262,7 @@ func defaultConfig() Config {
 			Argon2MemoryKiB:   int(password.DefaultParams.MemoryKiB),
 			Argon2Iterations:  int(password.DefaultParams.Iterations),
 			Argon2Parallelism: int(password.DefaultParams.Parallelism),
+			HashMaxWait:       password.DefaultMaxWait,
 			ACRVocabulary:     "eidas",
 		},
 		Letters: LettersConfig{
@@ -416,6 +420,7 @@ var envVars = []envVar{
 	{Name: "PFORTE_ARGON2_ITERATIONS", Key: "login.argon2_iterations", field: func(c *Config) any { return &c.Login.Argon2Iterations }},
 	{Name: "PFORTE_ARGON2_PARALLELISM", Key: "login.argon2_parallelism", field: func(c *Config) any { return &c.Login.Argon2Parallelism }},
 	{Name: "PFORTE_HASH_CONCURRENCY", Key: "login.hash_concurrency", field: func(c *Config) any { return &c.Login.HashConcurrency }},
+	{Name: "PFORTE_HASH_MAX_WAIT", Key: "login.hash_max_wait", field: func(c *Config) any { return &c.Login.HashMaxWait }},
 	{Name: "PFORTE_ACR_VOCABULARY", Key: "login.acr_vocabulary", field: func(c *Config) any { return &c.Login.ACRVocabulary }},
 	{Name: "PFORTE_CLIENTS_FILE", Key: "clients_file", field: func(c *Config) any { return &c.ClientsFile }},
 	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
@@ -743,6 +748,9 @@ func (c *Config) Validate() error {
 	}
 	if l.HashConcurrency < 0 {
 		return bad("login.hash_concurrency", "must not be negative (0: GOMAXPROCS)")
+	}
+	if l.HashMaxWait < 100*time.Millisecond || l.HashMaxWait > 30*time.Second {
+		return bad("login.hash_max_wait", "must be between 100ms and 30s (the server's write timeout)")
 	}
 	if _, ok := acrVocabularies[l.ACRVocabulary]; !ok {
 		return bad("login.acr_vocabulary", "must be eidas or gematik, not %q", l.ACRVocabulary)

@@ -295,6 +295,8 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"PFORTE_ARGON2_ITERATIONS": "1"}, "config: login.argon2_iterations: "},
 		{map[string]string{"PFORTE_ARGON2_PARALLELISM": "0"}, "config: login.argon2_parallelism: "},
 		{map[string]string{"PFORTE_HASH_CONCURRENCY": "-2"}, "config: login.hash_concurrency: "},
+		{map[string]string{"PFORTE_HASH_MAX_WAIT": "0s"}, "config: login.hash_max_wait: must be between 100ms and 30s"},
+		{map[string]string{"PFORTE_HASH_MAX_WAIT": "1m"}, "config: login.hash_max_wait: must be between 100ms and 30s"},
 		{map[string]string{"PFORTE_ACR_VOCABULARY": "nist"}, "config: login.acr_vocabulary: "},
 		{map[string]string{"PFORTE_CLIENTS_FILE": "/nonexistent/clients.yaml"}, "config: clients_file: cannot read /nonexistent/clients.yaml"},
 		{map[string]string{"PFORTE_MEMBERS_FILE": "/nonexistent/members.yaml"}, "config: members_file: cannot read"},

@@ -21,7 +21,7 @@ var (
 func testPasswordHasher(t *testing.T) *password.Hasher {
 	hasherOnce.Do(func() {
 		var err error
-		if hasher, err = password.NewHasher(password.DefaultParams, 0); err != nil {
+		if hasher, err = password.NewHasher(password.DefaultParams, 0, 0); err != nil {
 			panic(err)
 		}
 	})

@@ -76,7 +76,7 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 	if o.Clients, err = loadClients(cfg, secrets, now); err != nil {
 		return o, err
 	}
-	hasher, err := password.NewHasher(cfg.PasswordParams(), cfg.Login.HashConcurrency)
+	hasher, err := password.NewHasher(cfg.PasswordParams(), cfg.Login.HashConcurrency, cfg.Login.HashMaxWait)
 	if err != nil {
 		return o, err
 	}
@@ -135,6 +135,7 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 		},
 		PasswordParams:  cfg.PasswordParams(),
 		HashConcurrency: cfg.Login.HashConcurrency,
+		HashMaxWait:     cfg.Login.HashMaxWait,
 		OutboxDir:       lt.OutboxDir,
 		Registration: registration.Config{
 			Sender:            lt.Sender,

@@ -56,7 +56,7 @@ func mustKVNR(prefix string) kvnr.KVNR {
 }
 
 var passwords = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2)
+	h, err := password.NewHasher(password.DefaultParams, 2, 0)
 	if err != nil {
 		panic(err)
 	}

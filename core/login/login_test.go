@@ -39,7 +39,7 @@ func mustKVNR(prefix string) kvnr.KVNR {
 // Argon2id at the floor costs 19 MiB and tens of milliseconds per hash, so
 // the package shares one hasher and one hash of Anna's password.
 var shared = sync.OnceValues(func() (*password.Hasher, string) {
-	h, err := password.NewHasher(password.DefaultParams, 0)
+	h, err := password.NewHasher(password.DefaultParams, 0, 0)
 	if err != nil {
 		panic(err)
 	}
@@ -152,7 +152,7 @@ func TestPasswordMalformedKVNR(t *testing.T) {
 func TestPasswordRehash(t *testing.T) {
 	// A hash made with other (stronger) parameters, as after a change of
 	// configuration, is replaced with one under the current parameters.
-	old, err := password.NewHasher(password.Params{MemoryKiB: 19 * 1024, Iterations: 3, Parallelism: 1}, 1)
+	old, err := password.NewHasher(password.Params{MemoryKiB: 19 * 1024, Iterations: 3, Parallelism: 1}, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -40,23 +42,38 @@ const (
 
 // Hasher hashes and verifies passwords. Hashing is bounded to a fixed number
 // of concurrent computations so that a burst of logins queues instead of
-// allocating 19 MiB each: memory stays flat under any load.
+// allocating 19 MiB each: memory stays flat under any load. The queue is
+// bounded in time: a request that cannot get a slot within maxWait is
+// refused as Unavailable (503 with Retry-After), instead of holding its
+// connection until the server's write timeout while every queued hash is
+// still computed for a browser that gave up.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
-	dummy  string // a hash of nothing, verified for unknown members
+	params  Params
+	slots   chan struct{}
+	maxWait time.Duration // <= 0: as long as the request's context lives
+	dummy   string        // a hash of nothing, verified for unknown members
 }
 
-// NewHasher returns a Hasher with params and at most concurrency hashes at
-// a time (0: GOMAXPROCS).
-func NewHasher(params Params, concurrency int) (*Hasher, error) {
+// DefaultMaxWait is how long a password check waits for a free hashing
+// slot: with two slots of 17 ms each on two cores that is a queue of some
+// 1,100 logins, beyond which members are asked to try again.
+const DefaultMaxWait = 10 * time.Second
+
+// ErrBusy is the cause of the Unavailable error of a request that found
+// every hashing slot busy for maxWait.
+var ErrBusy = errors.New("every password hashing slot stayed busy")
+
+// NewHasher returns a Hasher with params, at most concurrency hashes at a
+// time (0: GOMAXPROCS) and at most maxWait waiting for one (0: as long as
+// the caller's context lives).
+func NewHasher(params Params, concurrency int, maxWait time.Duration) (*Hasher, error) {
 	if err := params.Validate(); err != nil {
 		return nil, err
 	}
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
-	h := &Hasher{params: params, slots: make(chan struct{}, concurrency)}
+	h := &Hasher{params: params, slots: make(chan struct{}, concurrency), maxWait: maxWait}
 	d, err := h.Hash(context.Background(), "pforte-dummy-password-for-equal-work")
 	if err != nil {
 		return nil, err
@@ -107,12 +124,35 @@ func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
 
 func (h *Hasher) derive(ctx context.Context, pw string, salt []byte, p Params) ([]byte, error) {
 	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fault.Wrap(fault.Unavailable, "password.derive", ctx.Err())
+	case h.slots <- struct{}{}: // a free slot: no timer needed
+	default:
+		if err := h.wait(ctx); err != nil {
+			return nil, err
+		}
 	}
 	defer func() { <-h.slots }()
 	return argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen), nil
+}
+
+// wait takes a slot, waiting at most maxWait.
+// Errors: Unavailable when ctx ends or maxWait passes first.
+func (h *Hasher) wait(ctx context.Context) error {
+	const op = "password.derive"
+	var timeout <-chan time.Time
+	if h.maxWait > 0 {
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fault.Wrap(fault.Unavailable, op, ctx.Err())
+	case <-timeout:
+		return fault.Wrap(fault.Unavailable, op, ErrBusy).
+			WithPublic("Pforte ist gerade sehr beschäftigt. Bitte versuchen Sie es in einigen Sekunden noch einmal. / Pforte is very busy right now. Please try again in a few seconds.")
+	}
 }
 
 func encode(p Params, salt, key []byte) string {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestHashVerify(t *testing.T) {
-	h, err := password.NewHasher(password.DefaultParams, 0)
+	h, err := password.NewHasher(password.DefaultParams, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +39,11 @@ func TestHashVerify(t *testing.T) {
 
 func TestRehashWhenParamsChange(t *testing.T) {
 	ctx := context.Background()
-	old, _ := password.NewHasher(password.DefaultParams, 1)
+	old, _ := password.NewHasher(password.DefaultParams, 1, 0)
 	enc, _ := old.Hash(ctx, "korrekt pferd batterie")
 	stronger := password.DefaultParams
 	stronger.Iterations = 3
-	cur, _ := password.NewHasher(stronger, 1)
+	cur, _ := password.NewHasher(stronger, 1, 0)
 	ok, rehash, err := cur.Verify(ctx, "korrekt pferd batterie", enc)
 	if err != nil || !ok || !rehash {
 		t.Fatalf("Verify = %v rehash=%v %v; want ok and rehash", ok, rehash, err)
@@ -51,13 +51,13 @@ func TestRehashWhenParamsChange(t *testing.T) {
 }
 
 func TestParamsFloor(t *testing.T) {
-	if _, err := password.NewHasher(password.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, 1); !errors.Is(err, fault.Invalid) {
+	if _, err := password.NewHasher(password.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, 1, 0); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("weak params accepted: %v", err)
 	}
 }
 
 func TestMalformedHash(t *testing.T) {
-	h, _ := password.NewHasher(password.DefaultParams, 1)
+	h, _ := password.NewHasher(password.DefaultParams, 1, 0)
 	for _, enc := range []string{"", "$argon2i$v=19$m=19456,t=2,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA",
 		"$argon2id$v=19$m=999999999,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 		"$argon2id$v=19$m=19456,t=2,p=1$!!$AAAA"} {
@@ -68,7 +68,7 @@ func TestMalformedHash(t *testing.T) {
 }
 
 func TestConcurrencyBounded(t *testing.T) {
-	h, _ := password.NewHasher(password.DefaultParams, 2)
+	h, _ := password.NewHasher(password.DefaultParams, 2, 0)
 	if h.Concurrency() != 2 {
 		t.Fatalf("Concurrency = %d", h.Concurrency())
 	}
@@ -119,7 +119,7 @@ func TestPolicy(t *testing.T) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	h, _ := password.NewHasher(password.DefaultParams, 0)
+	h, _ := password.NewHasher(password.DefaultParams, 0, 0)
 	enc, _ := h.Hash(context.Background(), "korrekt pferd batterie")
 	b.ResetTimer()
 	for b.Loop() {

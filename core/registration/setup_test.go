@@ -70,7 +70,7 @@ var letterHasher = func() letter.Hasher {
 }()
 
 var passwordHasher = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2)
+	h, err := password.NewHasher(password.DefaultParams, 2, 0)
 	if err != nil {
 		panic(err)
 	}

@@ -171,7 +171,7 @@ func mustKVNR(prefix string) kvnr.KVNR {
 // memberHash hashes the member's password once per test binary: Argon2id
 // costs tens of milliseconds, and the PHC string is valid for every server.
 var memberHash = sync.OnceValues(func() (string, error) {
-	h, err := password.NewHasher(password.DefaultParams, 0)
+	h, err := password.NewHasher(password.DefaultParams, 0, 0)
 	if err != nil {
 		return "", err
 	}

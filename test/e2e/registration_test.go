@@ -377,7 +377,7 @@ func TestLetterRegistration(t *testing.T) {
 		if a.Status != account.Pending || a.Proofing != loa.Substantial || a.CanLogIn() {
 			t.Errorf("account status %s, proofing %v; want pending, substantial", a.Status, a.Proofing)
 		}
-		hasher, err := password.NewHasher(password.DefaultParams, 0)
+		hasher, err := password.NewHasher(password.DefaultParams, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

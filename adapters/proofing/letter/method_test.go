@@ -52,7 +52,7 @@ var hasher = func() coreletter.Hasher {
 }()
 
 var passwordHasher = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2)
+	h, err := password.NewHasher(password.DefaultParams, 2, 0)
 	if err != nil {
 		panic(err)
 	}

@@ -56,7 +56,7 @@ func OpenBackend(ctx context.Context, o Options) (*Backend, error) {
 		if err := s.migrate(ctx); err != nil {
 			return err
 		}
-		hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency)
+		hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait)
 		if err != nil {
 			return err
 		}

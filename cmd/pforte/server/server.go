@@ -65,6 +65,9 @@ type Options struct {
 	PasswordParams password.Params
 	// HashConcurrency bounds parallel password hashes (0: GOMAXPROCS).
 	HashConcurrency int
+	// HashMaxWait bounds the wait for a hashing slot (0: the request's
+	// lifetime); see password.NewHasher.
+	HashMaxWait time.Duration
 	// Clients are applied (inserted or replaced) at start.
 	Clients []client.Client
 	// Members are inserted at start when their KVNR has no account yet
@@ -174,7 +177,7 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	s.ring = ring
-	hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency)
+	hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait)
 	if err != nil {
 		return err
 	}
