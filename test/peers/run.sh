@@ -21,8 +21,10 @@
 #      dropped at the end), each Pforte with a service client from
 #      `pforte clients add`; every server logs at WARN;
 #   5. runs the same workloads with the same concurrency and duration against
-#      every server and prints a Markdown table (workload × server: req/s, p99,
-#      failures) with the ratios Pforte/peer.
+#      every server, PEERS_ROUNDS times with the servers taking turns (the
+#      machine's noise shows in all of them alike), and prints a Markdown
+#      table (workload × server: median req/s, median p99, failures) with the
+#      ratios Pforte/peer.
 # A peer that cannot be fetched, built or started is reported and skipped; the
 # others still run. Every process and the temporary directory are removed on
 # exit. Nothing of the peers is written into the repository.
@@ -36,13 +38,27 @@
 # authorization-code clients can, and they cannot get client_credentials
 # tokens), so introspect shows n/a there.
 #
+# After the shared workloads the script runs Pforte's own workloads against
+# both Pforte servers (PEERS_PFORTE_WORKLOADS): app-login, refresh,
+# password-login and registration, each with members of its own, imported
+# with `pforte members import` before the server starts and seeded through
+# the public app API by the load tool; the tool samples the server's resident
+# memory (--server-pid). Beforehand it measures one Argon2id hash with
+# `go test ./core/password -bench Verify`, so that password-login is compared
+# with the machine's ceiling (cores ÷ time of one hash) in the same run.
+#
 # Not run by `go test` or CI. Needs go, curl, jq, psql (PostgreSQL run) and
 # python3 (Hydra introspection). Usage, from anywhere:
 #   test/peers/run.sh
 # Environment:
 #   PEERS_CONCURRENCY   operations in flight (default 8)
 #   PEERS_DURATION      duration of each run (default 10s)
+#   PEERS_ROUNDS        rounds of the shared workloads, alternating the
+#                       servers; the table shows the median (default 3)
 #   PEERS_WORKLOADS     default "client-credentials introspect jwks discovery"
+#   PEERS_PFORTE_WORKLOADS default "app-login refresh password-login registration"
+#   PEERS_MEMBERS       members per Pforte workload (default 200; registration
+#                       gets PEERS_REGISTRATIONS, default 3000)
 #   PEERS_SERVERS       default "pforte-sqlite pforte-postgres hydra zitadel-example"
 #   PEERS_HYDRA_VERSION default v2.3.0
 #   PEERS_BUILD_TIMEOUT limit of the Hydra build (default 15m)
@@ -57,10 +73,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CONCURRENCY=${PEERS_CONCURRENCY:-8}
 DURATION=${PEERS_DURATION:-10s}
 WORKLOADS=${PEERS_WORKLOADS:-client-credentials introspect jwks discovery}
+PFORTE_WORKLOADS=${PEERS_PFORTE_WORKLOADS:-app-login refresh password-login registration}
+MEMBERS=${PEERS_MEMBERS:-200}
+REGISTRATIONS=${PEERS_REGISTRATIONS:-3000}
 SERVERS=${PEERS_SERVERS:-pforte-sqlite pforte-postgres hydra zitadel-example}
 HYDRA_VERSION=${PEERS_HYDRA_VERSION:-v2.3.0}
 BUILD_TIMEOUT=${PEERS_BUILD_TIMEOUT:-15m}
 PORT_BASE=${PEERS_PORT_BASE:-18400}
+ROUNDS=${PEERS_ROUNDS:-3}
 PG_DSN=${PFORTE_TEST_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 
 P_SQLITE=$PORT_BASE
@@ -114,7 +134,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Per server: issuer, client, and why it is unavailable (empty: available).
-declare -A ISSUER CID CSECRET INTROSPECT_ISSUER DOWN
+declare -A ISSUER CID CSECRET INTROSPECT_ISSUER DOWN SPID DATA
 for s in $SERVERS; do DOWN[$s]="not started"; done
 
 want() { [[ " $SERVERS " == *" $1 "* ]]; }
@@ -274,7 +294,36 @@ EOF
 want hydra && build_hydra
 want zitadel-example && build_zitadel
 
+# Argon2id: the time of one hash on this machine, for password-login's
+# ceiling (cores ÷ that time). Measured before any server runs.
+ARGON2_MS=""
+if [[ " $PFORTE_WORKLOADS " == *" password-login "* ]]; then
+	log "measuring one Argon2id hash (go test ./core/password -bench Verify)"
+	if out=$(cd "$REPO" && go test ./core/password -run '^$' -bench '^BenchmarkVerify$' -benchtime 100x 2>&1); then
+		ARGON2_MS=$(echo "$out" | awk '/^BenchmarkVerify/ { printf "%.3f", $3 / 1e6 }')
+	fi
+	[[ -z $ARGON2_MS ]] && warn "no Argon2id figure: $(echo "$out" | tail -n 1)"
+fi
+
 # ---------------------------------------------------------------- servers
+
+# member_files NAME DIR: one generated member file for server NAME, split
+# into one file per Pforte workload (a member enrolls once; the generated
+# names are unique only within one file, and letters are matched by name).
+member_files() {
+	local name=$1 dir=$2 total=0 w n start=2
+	for w in $PFORTE_WORKLOADS; do
+		if [[ $w == registration ]]; then total=$((total + REGISTRATIONS)); else total=$((total + MEMBERS)); fi
+	done
+	((total == 0)) && return 0
+	rm -f "$dir/members.csv"
+	"$BIN/load" --generate-members "$total" --out "$dir/members.csv" 2>>"$dir/members.log" || return 1
+	for w in $PFORTE_WORKLOADS; do
+		if [[ $w == registration ]]; then n=$REGISTRATIONS; else n=$MEMBERS; fi
+		{ head -n 1 "$dir/members.csv"; tail -n +"$start" "$dir/members.csv" | head -n "$n"; } >"$dir/members-$w.csv"
+		start=$((start + n))
+	done
+}
 
 start_pforte() { # name port datadir [env...]
 	local name=$1 port=$2 data=$3 out pid
@@ -284,6 +333,11 @@ start_pforte() { # name port datadir [env...]
 		DOWN[$name]="port $port is in use (set PEERS_PORT_BASE)"
 		return 1
 	fi
+	if ! member_files "$name" "$data" ||
+		! env "$@" "$BIN/pforte" --data-dir "$data" members import "$data/members.csv" >"$data/import.log" 2>&1; then
+		DOWN[$name]="members for Pforte's workloads: $(tail -n 1 "$data/members.log" "$data/import.log" 2>/dev/null | tail -n 1)"
+		return 1
+	fi
 	if ! out=$(env "$@" "$BIN/pforte" --data-dir "$data" clients add --id load-bench --kind service \
 		--auth-method client_secret_basic 2>"$data/clients.err"); then
 		DOWN[$name]="pforte clients add failed: $(tail -n 1 "$data/clients.err")"
@@ -291,10 +345,16 @@ start_pforte() { # name port datadir [env...]
 	fi
 	CID[$name]=load-bench
 	CSECRET[$name]=$(echo "$out" | sed -n 's/^client_secret: *//p')
+	# All simulated members come from one address: its letter and
+	# activation limits are raised; letters are decided every 200 ms.
 	env "$@" PFORTE_ADDR="127.0.0.1:$port" PFORTE_ISSUER="http://127.0.0.1:$port" PFORTE_LOG_LEVEL=warn \
+		PFORTE_REQUESTS_PER_IP_PER_HOUR=100000 PFORTE_ACTIVATIONS_PER_IP_PER_HOUR=100000 \
+		PFORTE_WORKER_INTERVAL=200ms \
 		"$BIN/pforte" --data-dir "$data" serve >"$data/serve.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
+	SPID[$name]=$pid
+	DATA[$name]=$data
 	ISSUER[$name]="http://127.0.0.1:$port"
 	INTROSPECT_ISSUER[$name]=${ISSUER[$name]}
 	if wait_ready "${ISSUER[$name]}/.well-known/openid-configuration" "$data/serve.log" "$pid"; then
@@ -406,29 +466,73 @@ fi
 
 # ---------------------------------------------------------------- load
 
-declare -A RPS P99 FAILED NOTE
-for w in $WORKLOADS; do
+declare -A RPS P99 FAILED NOTE RPSL P99L
+# median LIST: the median of whitespace-separated numbers.
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+for round in $(seq 1 "$ROUNDS"); do
+	for w in $WORKLOADS; do
+		for s in $SERVERS; do
+			[[ -n ${DOWN[$s]} ]] && continue
+			issuer=${ISSUER[$s]}
+			[[ $w == introspect ]] && issuer=${INTROSPECT_ISSUER[$s]:-}
+			if [[ -z $issuer ]]; then
+				NOTE[$w/$s]="no introspection endpoint reachable"
+				continue
+			fi
+			log "$w × $s ($CONCURRENCY in flight, $DURATION, round $round of $ROUNDS)"
+			out=$RES/$s.$w.$round.json
+			if "$BIN/load" --issuer "$issuer" --workload "$w" --concurrency "$CONCURRENCY" --duration "$DURATION" \
+				--client-id "${CID[$s]}" --client-secret "${CSECRET[$s]}" --auth-method client_secret_basic \
+				--json >"$out" 2>"$RES/$s.$w.$round.err"; then
+				RPSL[$w/$s]+=" $(jq -r .throughput_per_s "$out")"
+				P99L[$w/$s]+=" $(jq -r .latency_ms.p99 "$out")"
+				FAILED[$w/$s]=$((${FAILED[$w/$s]:-0} + $(jq -r .failed "$out")))
+				if [[ $(jq -r .failed "$out") != 0 ]]; then
+					NOTE[$w/$s]="errors: $(jq -c .errors "$out")"
+				fi
+			else
+				NOTE[$w/$s]=$(head -n 1 "$RES/$s.$w.$round.err")
+			fi
+		done
+	done
+done
+for k in "${!RPSL[@]}"; do
+	RPS[$k]=$(median "${RPSL[$k]}")
+	P99[$k]=$(median "${P99L[$k]}")
+done
+
+# Pforte's own workloads, with the server's memory sampled.
+declare -A PRPS PP50 PP99 PFAILED PRSS PNOTE PCEIL
+WEB_SECRET=dev-online-forms-secret-NOT-FOR-PRODUCTION # the embedded development client
+for w in $PFORTE_WORKLOADS; do
 	for s in $SERVERS; do
-		[[ -n ${DOWN[$s]} ]] && continue
-		issuer=${ISSUER[$s]}
-		[[ $w == introspect ]] && issuer=${INTROSPECT_ISSUER[$s]:-}
-		if [[ -z $issuer ]]; then
-			NOTE[$w/$s]="no introspection endpoint reachable"
-			continue
-		fi
+		[[ $s != pforte-* || -n ${DOWN[$s]} ]] && continue
 		log "$w × $s ($CONCURRENCY in flight, $DURATION)"
 		out=$RES/$s.$w.json
-		if "$BIN/load" --issuer "$issuer" --workload "$w" --concurrency "$CONCURRENCY" --duration "$DURATION" \
-			--client-id "${CID[$s]}" --client-secret "${CSECRET[$s]}" --auth-method client_secret_basic \
-			--json >"$out" 2>"$RES/$s.$w.err"; then
-			RPS[$w/$s]=$(jq -r .throughput_per_s "$out")
-			P99[$w/$s]=$(jq -r .latency_ms.p99 "$out")
-			FAILED[$w/$s]=$(jq -r .failed "$out")
-			if [[ ${FAILED[$w/$s]} != 0 ]]; then
-				NOTE[$w/$s]="errors: $(jq -c .errors "$out")"
+		args=(--issuer "${ISSUER[$s]}" --workload "$w" --concurrency "$CONCURRENCY" --duration "$DURATION"
+			--members-csv "${DATA[$s]}/members-$w.csv" --outbox "${DATA[$s]}/outbox"
+			--server-pid "${SPID[$s]}" --json)
+		case $w in
+		password-login)
+			args+=(--client-id online-forms --client-secret "$WEB_SECRET" --web-redirect-uri http://localhost:8081/callback)
+			[[ -n $ARGON2_MS ]] && args+=(--argon2-ms "$ARGON2_MS")
+			;;
+		esac
+		if "$BIN/load" "${args[@]}" >"$out" 2>"$RES/$s.$w.err"; then
+			:
+		fi
+		if jq -e .throughput_per_s "$out" >/dev/null 2>&1; then
+			PRPS[$w/$s]=$(jq -r .throughput_per_s "$out")
+			PP50[$w/$s]=$(jq -r .latency_ms.p50 "$out")
+			PP99[$w/$s]=$(jq -r .latency_ms.p99 "$out")
+			PFAILED[$w/$s]=$(jq -r .failed "$out")
+			PRSS[$w/$s]=$(jq -r '.server.peak_rss_mib // empty | floor' "$out" 2>/dev/null)
+			PCEIL[$w/$s]=$(jq -r '.argon2_ceiling.reached // empty' "$out" 2>/dev/null)
+			if [[ ${PFAILED[$w/$s]} != 0 ]]; then
+				PNOTE[$w/$s]="errors: $(jq -c .errors "$out")"
 			fi
 		else
-			NOTE[$w/$s]=$(head -n 1 "$RES/$s.$w.err")
+			PNOTE[$w/$s]=$(grep -v '^$' "$RES/$s.$w.err" | tail -n 1)
 		fi
 	done
 done
@@ -448,7 +552,7 @@ peers=()
 for s in $SERVERS; do [[ $s != pforte-* ]] && peers+=("$s"); done
 
 echo
-echo "Side by side: $(nproc 2>/dev/null || echo ?) cores, $CONCURRENCY in flight, $DURATION per run, $(go env GOVERSION)"
+echo "Side by side: $(nproc 2>/dev/null || echo ?) cores, $CONCURRENCY in flight, $DURATION per run, median of $ROUNDS rounds, $(go env GOVERSION)"
 echo
 header="| workload | server | req/s | p99 | failed |"
 rule="| --- | --- | ---: | ---: | ---: |"
@@ -478,6 +582,27 @@ for w in $WORKLOADS; do
 	done
 done
 
+if [[ -n $PFORTE_WORKLOADS ]]; then
+	echo
+	echo "Pforte's own workloads (same run; peak RSS of the server process during the workload)"
+	[[ -n $ARGON2_MS ]] && echo "One Argon2id hash: $ARGON2_MS ms, so the ceiling is $(nproc) ÷ $ARGON2_MS ms = $(awk -v c="$(nproc)" -v m="$ARGON2_MS" 'BEGIN { printf "%.0f", c * 1000 / m }') logins/s"
+	echo
+	echo "| workload | server | per second | p50 | p99 | failed | peak RSS | of Argon2id ceiling |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for w in $PFORTE_WORKLOADS; do
+		for s in $SERVERS; do
+			[[ $s != pforte-* ]] && continue
+			if [[ -z ${PRPS[$w/$s]:-} ]]; then
+				echo "| $w | $s | n/a | | | | | |"
+				continue
+			fi
+			ceil=""
+			[[ -n ${PCEIL[$w/$s]:-} ]] && ceil=$(awk -v x="${PCEIL[$w/$s]}" 'BEGIN { printf "%.0f%%", x * 100 }')
+			echo "| $w | $s | $(fmt_rps "${PRPS[$w/$s]}") | ${PP50[$w/$s]} ms | ${PP99[$w/$s]} ms | ${PFAILED[$w/$s]} | ${PRSS[$w/$s]:+${PRSS[$w/$s]} MiB} | $ceil |"
+		done
+	done
+fi
+
 notes=0
 for s in $SERVERS; do
 	if [[ -n ${DOWN[$s]} ]]; then
@@ -490,6 +615,14 @@ for w in $WORKLOADS; do
 		if [[ -n ${NOTE[$w/$s]:-} ]]; then
 			((notes++ == 0)) && echo
 			echo "- $w × $s: ${NOTE[$w/$s]}"
+		fi
+	done
+done
+for w in $PFORTE_WORKLOADS; do
+	for s in $SERVERS; do
+		if [[ -n ${PNOTE[$w/$s]:-} ]]; then
+			((notes++ == 0)) && echo
+			echo "- $w × $s: ${PNOTE[$w/$s]}"
 		fi
 	done
 done
