@@ -115,6 +115,13 @@ func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, g
 	if cl.Issuer != s.cfg.Issuer || cl.JTI == "" || !now.Before(time.Unix(cl.Expiry, 0)) {
 		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid or expired")
 	}
+	// A token outlives no client: once the operator removed its client
+	// (seen within the client cache's TTL), it is refused.
+	if _, err := s.clients.ClientByID(ctx, cl.ClientID); errors.Is(err, fault.NotFound) {
+		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token's client no longer exists")
+	} else if err != nil {
+		return cl, grant.AccessToken{}, err
+	}
 	rec, err := s.st.Tokens.AccessToken(ctx, cl.JTI)
 	if errors.Is(err, fault.NotFound) && cl.SID == "" {
 		// A client's own token, recorded only once revoked: not revoked.

@@ -147,6 +147,54 @@ func TestIntrospectStoreDown(t *testing.T) {
 	}
 }
 
+// TestIntrospectStoreDownOnTheTokensClient: the token's client is looked
+// up (it may have been removed); a fault there is the server's, not an
+// inactive token.
+func TestIntrospectStoreDownOnTheTokensClient(t *testing.T) {
+	e := newEnv(t)
+	tok := e.webTokens().AccessToken
+	e.clock.Advance(authz.DefaultClientCacheTTL) // the client "web" is read again
+	e.st.failWith("ClientByID", unavailable("fake.ClientByID"))
+	_, err := e.svc.Introspect(e.ctx, client.Client{ID: "svc", SecretHash: "x"}, tok)
+	wantKind(t, err, fault.Unavailable)
+}
+
+// TestRemovedClientsTokens: once the operator removed a client, its access
+// tokens are refused at introspection and userinfo — after the client
+// cache's TTL, as the README says.
+func TestRemovedClientsTokens(t *testing.T) {
+	e := newEnv(t)
+	web := e.webTokens()
+	svc, err := e.svc.ClientCredentials(e.ctx, e.client("svc"), "", noPoP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	introspector := e.client("svc")
+	active := func(tok string) bool {
+		t.Helper()
+		in, err := e.svc.Introspect(e.ctx, introspector, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Active
+	}
+	if err := e.st.DeleteClient(e.ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if !active(web.AccessToken) {
+		t.Error("refused before the client cache's TTL; the README promises up to 5 s")
+	}
+	e.clock.Advance(authz.DefaultClientCacheTTL)
+	if active(web.AccessToken) {
+		t.Error("a removed client's token is still active")
+	}
+	_, err = e.svc.UserInfo(e.ctx, bearer(web.AccessToken))
+	wantKind(t, err, fault.Unauthenticated)
+	if !active(svc.AccessToken) {
+		t.Error("another client's token became inactive")
+	}
+}
+
 func TestRevoke(t *testing.T) {
 	tests := []struct {
 		name   string
