@@ -16,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/oidc"
+	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/outbox"
 	letterproofing "github.com/pforte-id/pforte/adapters/proofing/letter"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
@@ -224,19 +225,8 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	mux.Handle(webui.Path, ui.Handler())
 	mux.Handle(httpapi.Prefix, api.Handler())
 	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := s.Ready(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /healthz", ops.Health)
+	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
 	return nil
 }
