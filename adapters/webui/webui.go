@@ -9,6 +9,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/fault"
@@ -72,6 +75,11 @@ type view struct {
 	KVNR       string
 	Step       string
 	Message    string
+	// Again, when set, is where the member can start the login again.
+	Again string
+	// redirectURI is the client's redirect URI of the authorization request
+	// a page with a form belongs to; see contentSecurityPolicy.
+	redirectURI string
 }
 
 func (u *UI) show(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +96,7 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request) {
 	}
 	u.render(w, http.StatusOK, "login.html", view{
 		RequestID: req.ID, ClientName: name, CSRF: csrf, KVNR: req.LoginHint, Step: string(u.login.Steps()[0]),
+		redirectURI: req.RedirectURI,
 	})
 }
 
@@ -100,7 +109,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("id")
 	cookie, err := r.Cookie(csrfCookie)
 	if err != nil || cookie.Value == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
-		u.render(w, http.StatusForbidden, "error.html", view{Message: "Die Sitzung ist abgelaufen. Bitte starten Sie die Anmeldung neu. / The session has expired. Please start the login again."})
+		u.refuse(w, r, id)
 		return
 	}
 	req, c, err := u.authz.PendingLogin(r.Context(), id)
@@ -126,7 +135,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		u.render(w, status, "login.html", view{
 			RequestID: req.ID, ClientName: name, CSRF: cookie.Value, KVNR: rawKVNR,
-			Step: string(login.StepPassword), Message: fault.PublicOf(err),
+			Step: string(login.StepPassword), Message: fault.PublicOf(err), redirectURI: req.RedirectURI,
 		})
 		return
 	}
@@ -136,6 +145,22 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// refuse answers a login form that came without the login page's cookie
+// or with another token: a cross-site post (login CSRF), or a browser that
+// dropped the cookie. Nothing of the form is used. When the authorization
+// request is still pending, the page leads back to its login page, which
+// sets a fresh cookie.
+func (u *UI) refuse(w http.ResponseWriter, r *http.Request, id string) {
+	v := view{Message: "Die Anmeldung wurde nicht angenommen: Das Formular kam nicht von der Anmeldeseite in diesem " +
+		"Browser, oder der Browser hat deren Cookie nicht mitgeschickt. Es wurde nichts übermittelt. / The login was " +
+		"not accepted: the form did not come from the login page in this browser, or the browser did not send its " +
+		"cookie. Nothing was submitted."}
+	if _, _, err := u.authz.PendingLogin(r.Context(), id); err == nil {
+		v.Again = Path + "?" + url.Values{"id": {id}}.Encode()
+	}
+	u.render(w, http.StatusForbidden, "error.html", v)
 }
 
 func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
@@ -190,12 +215,61 @@ func (u *UI) render(w http.ResponseWriter, status int, name string, v view) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(v.redirectURI))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer, browsers send the
+	// login form's post with "Origin: null", which makes an Origin check
+	// impossible. Requests to other origins (the redirect to the client)
+	// still carry no referrer.
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	if err := templates.ExecuteTemplate(w, name, v); err != nil {
 		u.log.Error("render page", "template", name, "err", err)
 	}
+}
+
+// contentSecurityPolicy is the policy of a page whose form belongs to an
+// authorization request with redirectURI (empty: a page without one).
+//
+// Browsers apply form-action not only to the form's own target but to every
+// redirect that follows the submission (Chromium enforces it, as CSP Level 3
+// describes; the console says "Sending form data to … violates … form-action
+// 'self'"). The login form's answer is a 302 to the client's redirect URI,
+// with the code or an error, so 'self' alone strands the member on the login
+// page. The policy therefore allows exactly one more destination: the origin
+// of the redirect URI this authorization request was validated against,
+// computed per request. Scripts, frames and every other source stay off.
+func contentSecurityPolicy(redirectURI string) string {
+	formAction := "'self'"
+	if src := redirectSource(redirectURI); src != "" {
+		formAction += " " + src
+	}
+	return "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action " + formAction
+}
+
+// cspScheme and cspHost are what a CSP source expression may hold: a
+// redirect URI with anything else contributes no source, so the browser
+// refuses the redirect instead of the policy being widened or broken.
+var (
+	cspScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+	cspHost   = regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$`)
+)
+
+// redirectSource is the CSP source expression that matches redirectURI:
+// scheme://host[:port] for http and https, the scheme alone ("app.example:")
+// for a native app's private-use scheme (RFC 8252 §7.1), which has no host.
+func redirectSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || !cspScheme.MatchString(u.Scheme) {
+		return ""
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return u.Scheme + ":"
+	}
+	host := strings.ToLower(u.Host)
+	if !cspHost.MatchString(host) {
+		return ""
+	}
+	return u.Scheme + "://" + host
 }

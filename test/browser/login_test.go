@@ -1,0 +1,140 @@
+package browser
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestWebLogin walks a member through an online form's login as Chromium
+// does it: relying party → authorize → login page → wrong password → right
+// password → back at the relying party, which verifies the ID token. The
+// form's redirect to the relying party is what Chromium checks against the
+// login page's form-action directive.
+func TestWebLogin(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPage(t)
+
+	p.run("open the relying party", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	if u := p.location(); !strings.HasPrefix(u, in.issuer+"/login?") {
+		t.Fatalf("the relying party sent the browser to %s, want Pforte's login page", u)
+	}
+	if got := p.text("main p"); strings.Count(got, rp.client.Name) != 1 {
+		t.Errorf("the login page names the client %d times (%q), want once", strings.Count(got, rp.client.Name), got)
+	}
+	p.checkPage("login")
+
+	p.run("submit a wrong password",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), "not-the-password"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
+	)
+	if msg := p.text(`[role="alert"]`); !strings.Contains(msg, "Passwort") {
+		t.Errorf("the error says %q, want it to name the password", msg)
+	}
+	if got := p.value("#kvnr"); got != memberKVNR.String() {
+		t.Errorf("after a wrong password the KVNR field holds %q, want %q kept", got, memberKVNR)
+	}
+	if got := p.value("#password"); got != "" {
+		t.Errorf("after a wrong password the password field holds %d characters, want it empty", len(got))
+	}
+	p.checkPage("login-wrong-password")
+
+	p.run("submit the right password",
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+	)
+	p.waitAt(rp.base + "/callback")
+	p.run("the relying party's page", chromedp.WaitVisible(chromedp.CSS("main h1")))
+	res, err := rp.lastResult()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err != "" || res.Subject == "" {
+		t.Fatalf("the relying party's login failed: %+v", res)
+	}
+	if res.ACR == "" {
+		t.Errorf("the ID token has no acr: %+v", res)
+	}
+	p.noCSPViolation()
+}
+
+// TestRefusedPostStartsAgain: a login form posted without the page's
+// cookie (a cross-site post, or a browser that dropped the cookie) is
+// refused with a page that says what happened and leads back to a login
+// that works.
+func TestRefusedPostStartsAgain(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPage(t)
+
+	p.run("open the login page", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	p.run("drop the cookies and submit",
+		clearCookies(),
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
+	)
+	if msg := p.text(`[role="alert"]`); strings.Contains(msg, "abgelaufen") {
+		t.Errorf("the refusal says %q; the session did not expire, the form was refused", msg)
+	}
+	if u := p.location(); !strings.HasPrefix(u, in.issuer+"/login") {
+		t.Fatalf("the refusal is at %s, want Pforte's login page", u)
+	}
+	p.checkPage("login-refused")
+
+	p.run("start again", chromedp.Click(chromedp.CSS("a#again")), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	p.run("log in",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+	)
+	p.waitAt(rp.base + "/callback")
+	if res, err := rp.lastResult(); err != nil || res.Err != "" || res.Subject == "" {
+		t.Fatalf("the login after starting again failed: %+v %v", res, err)
+	}
+	p.noCSPViolation()
+}
+
+// TestOtherPages checks every other page a member can reach: the
+// activation link's browser fallback, an unknown login, an authorization
+// error shown by Pforte, and the logged-out page.
+func TestOtherPages(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPage(t)
+
+	pages := []struct{ name, url, sel string }{
+		{"activate", in.issuer + "/app/activate", "main h1"},
+		{"login-unknown", in.issuer + "/login?id=unknown", `[role="alert"]`},
+		{"authorize-error", in.issuer + "/authorize?" + url.Values{
+			"client_id": {"no-such-client"}, "response_type": {"code"}, "scope": {"openid"},
+			"redirect_uri": {"https://attacker.example/cb"},
+		}.Encode(), "main h1"},
+		{"logged-out", in.issuer + "/end_session", "main h1"},
+	}
+	for _, pg := range pages {
+		p.run("open "+pg.name, chromedp.Navigate(pg.url), chromedp.WaitVisible(pg.sel))
+		p.checkPage(pg.name)
+	}
+}
+
+// waitAt waits until the tab shows a URL starting with prefix; it fails
+// with the browser's CSP reports when the navigation never happens.
+func (p *page) waitAt(prefix string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.HasPrefix(p.location(), prefix) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("the browser stayed at %s instead of reaching %s; CSP reports: %v", p.location(), prefix, p.cspViolations())
+}
