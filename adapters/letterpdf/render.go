@@ -28,11 +28,18 @@ import (
 
 var _ letters.Renderer = (*Renderer)(nil)
 
-// Font families as registered with gopdf.
+// Font families as registered with gopdf and named in the PDF; a reader
+// of the PDF tells the runs of text apart by them.
 const (
-	fontRegular = "regular"
-	fontBold    = "bold"
-	fontMono    = "mono"
+	RegularFont = "regular"
+	BoldFont    = "bold"
+	// MonoFont is the font of the initial password and the activation
+	// code, and of nothing else on the letter.
+	MonoFont = "mono"
+
+	fontRegular = RegularFont
+	fontBold    = BoldFont
+	fontMono    = MonoFont
 )
 
 // Subject is the letter's subject line.

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
@@ -213,11 +213,11 @@ func readLetter(file, issuer string) (code, initial string, err error) {
 		return "", "", fmt.Errorf("--letter: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, letterpdf.MaxReadSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, letterscan.MaxReadSize+1))
 	if err != nil {
 		return "", "", fmt.Errorf("--letter: %w", err)
 	}
-	c, err := letterpdf.Read(data)
+	c, err := letterscan.Read(data)
 	if err != nil {
 		return "", "", fmt.Errorf("--letter %s: %s", file, fault.PublicOf(err))
 	}

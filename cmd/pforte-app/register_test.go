@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
@@ -290,7 +290,7 @@ func TestActivateWithTypedCode(t *testing.T) {
 	}
 
 	// The code as printed (grouped) or the whole URL both work.
-	c, err := letterpdf.Read(data)
+	c, err := letterscan.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
@@ -82,7 +82,7 @@ func enrollDemo(t *testing.T, dir string) *enrolled {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := letterpdf.Read(data)
+	c, err := letterscan.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestDetailText(t *testing.T) {
 }
 
 // proofingPresentation is what the app sends of letter c.
-func proofingPresentation(c letterpdf.Content) proofing.Presentation {
+func proofingPresentation(c letterscan.Content) proofing.Presentation {
 	return proofing.Presentation{KVNR: kvnr.MustParse(demoKVNR), Secrets: map[string]string{
 		"initial_password": c.InitialPassword, "activation_code": letter.Normalize(c.ActivationCode),
 	}}

@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
@@ -386,7 +386,7 @@ func (s *seeder) enrollOne(ctx context.Context, m member.Member) (*benchPhone, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := letterpdf.Read(pdf)
+	c, err := letterscan.Read(pdf)
 	if err != nil {
 		return nil, err
 	}

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/device"
@@ -619,7 +619,7 @@ func letterIDOf(name string) (string, bool) {
 // the QR code, the initial password from the text. Errors when pdf is not
 // a complete letter with an activation URL of issuer.
 func readLetterPDF(pdf []byte, issuer string) (printed, error) {
-	c, err := letterpdf.Read(pdf)
+	c, err := letterscan.Read(pdf)
 	if err != nil {
 		return printed{}, err
 	}

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 )
 
 // registrationLoad is a member's registration by password letter through
@@ -93,7 +93,7 @@ func (w *registrationLoad) Do(ctx context.Context) error {
 	w.steps.record(stepOrder, time.Since(t))
 
 	t = time.Now()
-	var c letterpdf.Content
+	var c letterscan.Content
 	timeout := time.NewTimer(w.cfg.SeedTimeout)
 	defer timeout.Stop()
 	select {

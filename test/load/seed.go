@@ -21,9 +21,9 @@ import (
 
 	"github.com/ledongthuc/pdf"
 
-	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
+	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/core/kvnr"
 )
 
@@ -235,7 +235,7 @@ func (e *env) requestLetter(ctx context.Context, m seedMember) error {
 // read the moment it appears may not be activatable yet: the server then
 // answers 401 as for wrong secrets, without counting a wrong attempt. So
 // a 401 is tried again, four times within about 300 ms.
-func (e *env) activate(ctx context.Context, m seedMember, c letterpdf.Content) (string, error) {
+func (e *env) activate(ctx context.Context, m seedMember, c letterscan.Content) (string, error) {
 	_, code, _ := strings.Cut(c.ActivationURL, "#")
 	var act struct {
 		Token string `json:"enrollment_token"`
@@ -307,7 +307,7 @@ func (e *env) enrollMembers(ctx context.Context, ms []seedMember, origin string)
 	if err != nil {
 		return nil, fmt.Errorf("--outbox: %w", err)
 	}
-	waits := make([]<-chan letterpdf.Content, len(ms))
+	waits := make([]<-chan letterscan.Content, len(ms))
 	for i, m := range ms {
 		ch, _, err := lw.expect(m)
 		if err != nil {
@@ -329,7 +329,7 @@ func (e *env) enrollMembers(ctx context.Context, ms []seedMember, origin string)
 	defer stopDeadline()
 	phones := make([]*phone, len(ms))
 	err = parallel(ctx, len(ms), min(e.cfg.Concurrency, 8), func(i int) error {
-		var c letterpdf.Content
+		var c letterscan.Content
 		select {
 		case c = <-waits[i]:
 		case <-deadline.Done():
@@ -362,11 +362,11 @@ type letterWatch struct {
 	dir string
 
 	mu        sync.Mutex
-	seen      map[string]bool                   // file names looked at
-	waiting   map[string]chan letterpdf.Content // by squashed name
-	read      int                               // letters delivered
-	unread    int                               // files that were no readable letter
-	strangers int                               // letters to nobody waiting
+	seen      map[string]bool                    // file names looked at
+	waiting   map[string]chan letterscan.Content // by squashed name
+	read      int                                // letters delivered
+	unread    int                                // files that were no readable letter
+	strangers int                                // letters to nobody waiting
 }
 
 func watchLetters(dir string) (*letterWatch, error) {
@@ -377,7 +377,7 @@ func watchLetters(dir string) (*letterWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	lw := &letterWatch{dir: dir, seen: make(map[string]bool, len(names)), waiting: map[string]chan letterpdf.Content{}}
+	lw := &letterWatch{dir: dir, seen: make(map[string]bool, len(names)), waiting: map[string]chan letterscan.Content{}}
 	for _, n := range names {
 		lw.seen[n] = true
 	}
@@ -387,14 +387,14 @@ func watchLetters(dir string) (*letterWatch, error) {
 // expect registers that m's letter is coming: call it before the letter
 // is ordered. The channel receives the letter once; done stops waiting.
 // Two members of one name cannot wait at the same time.
-func (lw *letterWatch) expect(m seedMember) (letter <-chan letterpdf.Content, done func(), err error) {
+func (lw *letterWatch) expect(m seedMember) (letter <-chan letterscan.Content, done func(), err error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	name := m.name()
 	if _, dup := lw.waiting[name]; dup {
 		return nil, nil, fmt.Errorf("member %s: another member named %q is waiting for a letter", m.KVNR, m.GivenName+" "+m.FamilyName)
 	}
-	ch := make(chan letterpdf.Content, 1)
+	ch := make(chan letterscan.Content, 1)
 	lw.waiting[name] = ch
 	return ch, func() {
 		lw.mu.Lock()
@@ -438,9 +438,9 @@ func (lw *letterWatch) poll() {
 	// a time, in the background of the measured operations.
 	_ = parallel(context.Background(), len(fresh), 2, func(i int) error {
 		file, err := os.ReadFile(filepath.Join(lw.dir, fresh[i]))
-		var c letterpdf.Content
+		var c letterscan.Content
 		if err == nil {
-			c, err = letterpdf.Read(file)
+			c, err = letterscan.Read(file)
 		}
 		text := ""
 		if err == nil {

@@ -1,4 +1,4 @@
-package letterpdf
+package letterscan
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
+	"github.com/pforte-id/pforte/adapters/letterpdf"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 )
@@ -33,14 +34,14 @@ type Content struct {
 // MaxReadSize bounds the files Read accepts; a letter is far smaller.
 const MaxReadSize = 4 << 20
 
-// Read reads a letter rendered by Renderer: the activation URL from the QR
+// Read reads a letter rendered by letterpdf.Renderer: the activation URL from the QR
 // code image and the initial password and activation code from the text
 // (the only monospaced lines; they are told apart by their length in
 // letter.Alphabet symbols). It is for tests and the reference client, which
 // prove that what is printed is what the member needs. Errors: Invalid when
 // the file is not such a letter.
 func Read(file []byte) (Content, error) {
-	const op = "letterpdf.Read"
+	const op = "letterscan.Read"
 	if len(file) > MaxReadSize {
 		return Content{}, fault.New(fault.Invalid, op, "file too large for a letter")
 	}
@@ -100,7 +101,7 @@ func readSecrets(file []byte) (password, code string, err error) {
 		return "", "", err
 	}
 	for _, r := range runs {
-		if r.font != fontMono {
+		if r.font != letterpdf.MonoFont {
 			continue
 		}
 		s := strings.TrimSpace(r.s)
