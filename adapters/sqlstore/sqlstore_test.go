@@ -1,13 +1,7 @@
 package sqlstore_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -44,73 +39,11 @@ func openSQLite(t testing.TB) *sqlstore.Store {
 	return mustOpen(t, sqliteConfig(t))
 }
 
-func sqliteConfig(t testing.TB) sqlstore.Config {
-	return sqlstore.Config{
-		Driver: sqlstore.DriverSQLite,
-		DSN:    sqlstore.SQLiteDSN(filepath.Join(t.TempDir(), "pforte.db")),
-	}
-}
+func sqliteConfig(t testing.TB) sqlstore.Config { return sqlstoretest.SQLite(t) }
 
-// postgresDSN returns the DSN of the test server. Without one the test is
-// skipped, unless PFORTE_TEST_REQUIRE_POSTGRES=1 makes that a failure (CI
-// must not pass by skipping).
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("PFORTE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("PFORTE_TEST_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PFORTE_TEST_REQUIRE_POSTGRES=1 but PFORTE_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("PFORTE_TEST_POSTGRES_DSN is not set")
-	}
-	return dsn
-}
+func postgresDSN(t testing.TB) string { return sqlstoretest.PostgresDSN(t) }
 
-// postgresConfig creates a schema of its own for the test (dropped at the
-// end) and returns a Config whose connections use it.
-func postgresConfig(t testing.TB) sqlstore.Config {
-	t.Helper()
-	dsn := postgresDSN(t)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "pforte_test_" + hex.EncodeToString(b)
-
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return sqlstore.Config{
-		Driver:       sqlstore.DriverPostgres,
-		DSN:          withSearchPath(t, dsn, schema),
-		MaxOpenConns: 10,
-	}
-}
-
-// withSearchPath adds search_path to a URL or keyword/value DSN; pgx sends
-// unknown parameters as session settings.
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("PFORTE_TEST_POSTGRES_DSN: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresConfig(t testing.TB) sqlstore.Config { return sqlstoretest.Postgres(t, 10) }
 
 func openPostgres(t testing.TB) *sqlstore.Store {
 	t.Helper()

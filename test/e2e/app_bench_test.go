@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
@@ -110,14 +110,7 @@ func newLoginRig(parent, sb *testing.B, eng string, members int) *loginRig {
 	case "sqlite":
 		storage = sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(parent.TempDir(), "pforte.db")}
 	case "postgres":
-		dsn := os.Getenv("PFORTE_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			if os.Getenv("PFORTE_TEST_REQUIRE_POSTGRES") == "1" {
-				sb.Fatal("PFORTE_TEST_REQUIRE_POSTGRES=1 but PFORTE_TEST_POSTGRES_DSN is not set")
-			}
-			sb.Skip("PFORTE_TEST_POSTGRES_DSN is not set")
-		}
-		storage = benchPostgres(parent, sb, dsn)
+		storage = benchPostgres(parent, sb, sqlstoretest.PostgresDSN(sb))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -195,14 +188,7 @@ func benchPostgres(parent, sb *testing.B, dsn string) sqlstore.Config {
 			parent.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: dsn + " search_path=" + schema}
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: u.String()}
+	return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: sqlstoretest.WithSearchPath(sb, dsn, schema)}
 }
 
 // measure runs b.N logins in parallel and reports the figures.

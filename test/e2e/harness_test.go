@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,7 +17,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,6 +32,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/binding"
@@ -76,50 +75,10 @@ func sqliteStorage(t *testing.T) sqlstore.Config {
 	return sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")}
 }
 
-// postgresDSN returns the DSN of the test server. Without one the test is
-// skipped, unless PFORTE_TEST_REQUIRE_POSTGRES=1 makes that a failure.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("PFORTE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("PFORTE_TEST_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PFORTE_TEST_REQUIRE_POSTGRES=1 but PFORTE_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("PFORTE_TEST_POSTGRES_DSN is not set")
-	}
-	return dsn
-}
-
 // postgresStorage creates a schema of its own for t (dropped at the end)
-// and returns a configuration whose connections use it.
-func postgresStorage(t *testing.T) sqlstore.Config {
-	t.Helper()
-	dsn := postgresDSN(t)
-	schema := "pforte_e2e_" + randomHex(8)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		// keyword/value form
-		return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: dsn + " search_path=" + schema, MaxOpenConns: 5}
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return sqlstore.Config{Driver: sqlstore.DriverPostgres, DSN: u.String(), MaxOpenConns: 5}
-}
+// and returns a configuration whose connections use it; without a test
+// server t is skipped (see sqlstoretest).
+func postgresStorage(t *testing.T) sqlstore.Config { return sqlstoretest.Postgres(t, 5) }
 
 // ---- clock ----
 
