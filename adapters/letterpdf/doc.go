@@ -1,4 +1,4 @@
-// Package letterpdf renders password letters (ports/letters.Renderer) as
+// Package letterpdf renders password letters (ports/letterprint.Renderer) as
 // print-ready A4 PDFs for a DL window envelope, and reads them back (Read)
 // for tests and the reference Service-App client.
 //

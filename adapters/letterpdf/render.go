@@ -23,10 +23,10 @@ import (
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
-	"github.com/pforte-id/pforte/ports/letters"
+	"github.com/pforte-id/pforte/ports/letterprint"
 )
 
-var _ letters.Renderer = (*Renderer)(nil)
+var _ letterprint.Renderer = (*Renderer)(nil)
 
 // Font families as registered with gopdf and named in the PDF; a reader
 // of the PDF tells the runs of text apart by them.

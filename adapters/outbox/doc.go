@@ -1,4 +1,4 @@
-// Package outbox implements the letter outbox (ports/letters.Outbox) on a
+// Package outbox implements the letter outbox (ports/letterprint.Outbox) on a
 // directory that the print service collects from.
 //
 // A file appears under its final name complete or not at all: Put writes to
@@ -9,6 +9,6 @@
 // any point leaves a partial letter under a final name. Letters carry
 // initial passwords, so files are 0600 and a new directory is 0700.
 //
-// Layer: adapter. Imports: standard library, core/fault, ports/letters;
+// Layer: adapter. Imports: standard library, core/fault, ports/letterprint;
 // never another adapter.
 package outbox

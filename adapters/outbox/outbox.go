@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
-	"github.com/pforte-id/pforte/ports/letters"
+	"github.com/pforte-id/pforte/ports/letterprint"
 )
 
-var _ letters.Outbox = (*Outbox)(nil)
+var _ letterprint.Outbox = (*Outbox)(nil)
 
 // StaleAfter is the age from which New removes temporary files: leftovers
 // of a Put that crashed. It is far longer than any Put takes, so a

@@ -14,7 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 const enrollmentColumns = `id, token_hash, account_id, kvnr, method, created_at, expires_at, password_set_at, completed_at`
@@ -37,7 +37,7 @@ func (r enrollmentRow) session() enrollment.Session {
 		TokenHash:     r.TokenHash,
 		AccountID:     r.AccountID,
 		KVNR:          kvnr.KVNR(r.KVNR),
-		Method:        proofing.Method(r.Method),
+		Method:        proof.Method(r.Method),
 		CreatedAt:     fromMS(r.CreatedAt),
 		ExpiresAt:     fromMSInt(r.ExpiresAt),
 		PasswordSetAt: fromMS(r.PasswordSetAt),
@@ -45,7 +45,7 @@ func (r enrollmentRow) session() enrollment.Session {
 	}
 }
 
-// proofJSON is the stored form of a whole proofing.Proof. The JSON names
+// proofJSON is the stored form of a whole proof.Proof. The JSON names
 // are the storage format; times are milliseconds since the epoch (UTC),
 // absent for the zero time.
 type proofJSON struct {
@@ -71,7 +71,7 @@ type evidenceJSON struct {
 	DeliveredTo addressJSON `json:"delivered_to"`
 }
 
-func encodeProof(p proofing.Proof) string {
+func encodeProof(p proof.Proof) string {
 	b, err := json.Marshal(proofJSON{
 		Method: string(p.Method),
 		Level:  p.Level.String(),
@@ -97,26 +97,26 @@ func encodeProof(p proofing.Proof) string {
 	return string(b)
 }
 
-func decodeProof(s string) (proofing.Proof, error) {
+func decodeProof(s string) (proof.Proof, error) {
 	var j proofJSON
 	if err := json.Unmarshal([]byte(s), &j); err != nil {
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
 	level, err := loa.ParseLevel(j.Level)
 	if err != nil {
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
-	return proofing.Proof{
-		Method: proofing.Method(j.Method),
+	return proof.Proof{
+		Method: proof.Method(j.Method),
 		Level:  level,
 		KVNR:   kvnr.KVNR(j.KVNR),
-		Attributes: proofing.Attributes{
+		Attributes: proof.Attributes{
 			GivenName:  j.Attributes.GivenName,
 			FamilyName: j.Attributes.FamilyName,
 			BirthDate:  j.Attributes.BirthDate,
 			Address:    j.Attributes.Address.address(),
 		},
-		Evidence: proofing.Evidence{
+		Evidence: proof.Evidence{
 			Type:        j.Evidence.Type,
 			Reference:   j.Evidence.Reference,
 			IssuedAt:    fromMSPtr(j.Evidence.IssuedAt),
@@ -140,7 +140,7 @@ func decodeProof(s string) (proofing.Proof, error) {
 // PostgreSQL it waits for a concurrent insert of the same KVNR to commit
 // and then skips it), and the account row is then read FOR UPDATE, so the
 // level raise and the proof sequence number are decided under its lock.
-func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
+func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a account.Account, p proof.Proof) (account.Account, error) {
 	const op = "sqlstore.StartEnrollment"
 	if a.KVNR == "" {
 		a.KVNR = p.KVNR
@@ -151,7 +151,7 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 	if p.KVNR == "" || a.KVNR != p.KVNR || sess.KVNR != p.KVNR {
 		return account.Account{}, fault.New(fault.Invalid, op, "account, session and proof name different members")
 	}
-	proof := encodeProof(p)
+	encoded := encodeProof(p)
 	changed := sess.CreatedAt
 	if changed.IsZero() {
 		changed = p.Time
@@ -188,7 +188,7 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proofs (account_id, seq, kvnr, method, level, proved_at, proof)
 				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			stored.ID, seq, string(p.KVNR), string(p.Method), p.Level.String(), ms(p.Time), proof); err != nil {
+			stored.ID, seq, string(p.KVNR), string(p.Method), p.Level.String(), ms(p.Time), encoded); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO enrollments (`+enrollmentColumns+`)
@@ -265,15 +265,15 @@ func (s *Store) SetEnrollmentPassword(ctx context.Context, sessionID, passwordHa
 
 // Proofs returns the proofs recorded for an account, oldest first (in the
 // order they were recorded).
-func (s *Store) Proofs(ctx context.Context, accountID string) ([]proofing.Proof, error) {
-	var out []proofing.Proof
+func (s *Store) Proofs(ctx context.Context, accountID string) ([]proof.Proof, error) {
+	var out []proof.Proof
 	err := s.do(ctx, "sqlstore.Proofs", func() error {
 		var texts []string
 		if err := s.db.SelectContext(ctx, &texts, s.db.Rebind(`SELECT proof FROM proofs WHERE account_id = ? ORDER BY seq`),
 			accountID); err != nil {
 			return err
 		}
-		out = make([]proofing.Proof, 0, len(texts))
+		out = make([]proof.Proof, 0, len(texts))
 		for _, t := range texts {
 			p, err := decodeProof(t)
 			if err != nil {

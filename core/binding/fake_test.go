@@ -19,7 +19,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/devicekey"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/store"
@@ -38,7 +38,7 @@ type world struct {
 	members    map[kvnr.KVNR]member.Member
 	accounts   map[string]account.Account
 	sessions   map[string]enrollment.Session
-	proofs     map[string][]proofing.Proof
+	proofs     map[string][]proof.Proof
 	bindings   map[string]device.Binding
 	order      []string // binding ids in insertion order
 	challenges map[string]device.Challenge
@@ -64,7 +64,7 @@ var (
 func newWorld(now time.Time) *world {
 	return &world{
 		now: now, members: map[kvnr.KVNR]member.Member{}, accounts: map[string]account.Account{},
-		sessions: map[string]enrollment.Session{}, proofs: map[string][]proofing.Proof{},
+		sessions: map[string]enrollment.Session{}, proofs: map[string][]proof.Proof{},
 		bindings: map[string]device.Binding{}, challenges: map[string]device.Challenge{},
 	}
 }
@@ -251,7 +251,7 @@ func (w *world) SetAccountStatus(_ context.Context, id string, s account.Status,
 
 // --- store.Enrollments
 
-func (w *world) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
+func (w *world) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proof.Proof) (account.Account, error) {
 	if err := w.enter("StartEnrollment"); err != nil {
 		return account.Account{}, err
 	}
@@ -311,7 +311,7 @@ func (w *world) SetEnrollmentPassword(_ context.Context, sessionID, passwordHash
 	return nil
 }
 
-func (w *world) Proofs(_ context.Context, accountID string) ([]proofing.Proof, error) {
+func (w *world) Proofs(_ context.Context, accountID string) ([]proof.Proof, error) {
 	if err := w.enter("Proofs"); err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 var (
@@ -156,12 +156,12 @@ func (f *fixture) session(t *testing.T, m member.Member, withPassword bool) (str
 	now := f.w.clock()
 	token := grant.NewSecret()
 	s := enrollment.Session{
-		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: m.KVNR, Method: proofing.Letter,
+		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: m.KVNR, Method: proof.Letter,
 		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
 	}
 	a := account.Account{ID: grant.NewID(), KVNR: m.KVNR, Status: account.Pending, Proofing: loa.Substantial, CreatedAt: now}
-	p := proofing.Proof{Method: proofing.Letter, Level: loa.Substantial, KVNR: m.KVNR, Time: now,
-		Attributes: proofing.Attributes{GivenName: m.GivenName, FamilyName: m.FamilyName, BirthDate: m.BirthDate}}
+	p := proof.Proof{Method: proof.Letter, Level: loa.Substantial, KVNR: m.KVNR, Time: now,
+		Attributes: proof.Attributes{GivenName: m.GivenName, FamilyName: m.FamilyName, BirthDate: m.BirthDate}}
 	stored, err := f.w.StartEnrollment(ctx, s, a, p)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/kvnr"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // TTL is how long an enrollment session lasts.
@@ -17,7 +17,7 @@ type Session struct {
 	TokenHash string
 	AccountID string
 	KVNR      kvnr.KVNR
-	Method    proofing.Method
+	Method    proof.Method
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// PasswordSetAt is when the member set their own password.

@@ -14,7 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/password"
-	coreproofing "github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -41,7 +41,7 @@ import (
 // presentation.
 func (s *Service) Activate(ctx context.Context, clientIP, method string, p proofing.Presentation) (token string, session enrollment.Session, err error) {
 	const op = "registration.Activate"
-	m, ok := s.methods[coreproofing.Method(method)]
+	m, ok := s.methods[proof.Method(method)]
 	if !ok {
 		return "", enrollment.Session{}, fault.New(fault.Invalid, op,
 			"Unbekanntes Verfahren. / Unknown method.")
@@ -53,32 +53,32 @@ func (s *Service) Activate(ctx context.Context, clientIP, method string, p proof
 	if err := s.hit(ctx, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
 		return "", enrollment.Session{}, err
 	}
-	proof, err := m.Complete(ctx, p)
+	pr, err := m.Complete(ctx, p)
 	if err != nil {
 		return "", enrollment.Session{}, err
 	}
-	if _, perr := kvnr.Parse(string(proof.KVNR)); perr != nil || (p.KVNR != "" && proof.KVNR != p.KVNR) ||
-		proof.Method != m.Name() || proof.Level < loa.Low {
+	if _, perr := kvnr.Parse(string(pr.KVNR)); perr != nil || (p.KVNR != "" && pr.KVNR != p.KVNR) ||
+		pr.Method != m.Name() || pr.Level < loa.Low {
 		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
 	}
 	now := s.clock()
 	a := account.Account{
-		ID: grant.NewID(), KVNR: proof.KVNR, Status: account.Pending, Proofing: proof.Level,
+		ID: grant.NewID(), KVNR: pr.KVNR, Status: account.Pending, Proofing: pr.Level,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	token = grant.NewSecret()
 	session = enrollment.Session{
-		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: proof.KVNR, Method: proof.Method,
+		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: pr.KVNR, Method: pr.Method,
 		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
 	}
-	stored, err := s.enrolls.StartEnrollment(ctx, session, a, proof)
+	stored, err := s.enrolls.StartEnrollment(ctx, session, a, pr)
 	if err != nil {
 		return "", enrollment.Session{}, err
 	}
 	session.AccountID = stored.ID
 	s.log.LogAttrs(ctx, slog.LevelInfo, "enrollment started",
 		slog.String("session", session.ID), slog.String("account", stored.ID),
-		slog.String("method", string(proof.Method)), slog.String("evidence", proof.Evidence.Reference))
+		slog.String("method", string(pr.Method)), slog.String("evidence", pr.Evidence.Reference))
 	return token, session, nil
 }
 

@@ -12,52 +12,52 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/loa"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
-	portproofing "github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/ports/proofing"
 )
 
 // fakeMethod is a proofing method that proves whatever it is told to.
 type fakeMethod struct {
-	name  proofing.Method
+	name  proof.Method
 	level loa.Level
 	err   error
 	// kvnr, when set, is put into the proof instead of the presented one.
 	kvnr string
 }
 
-var _ portproofing.Method = (*fakeMethod)(nil)
+var _ proofing.Method = (*fakeMethod)(nil)
 
-func (m *fakeMethod) Name() proofing.Method { return m.name }
+func (m *fakeMethod) Name() proof.Method { return m.name }
 
-func (m *fakeMethod) Complete(_ context.Context, p portproofing.Presentation) (proofing.Proof, error) {
+func (m *fakeMethod) Complete(_ context.Context, p proofing.Presentation) (proof.Proof, error) {
 	if m.err != nil {
-		return proofing.Proof{}, m.err
+		return proof.Proof{}, m.err
 	}
 	k := p.KVNR
 	if m.kvnr != "" {
 		k = mustKVNR(m.kvnr)
 	}
-	return proofing.Proof{
+	return proof.Proof{
 		Method: m.name, Level: m.level, KVNR: k,
-		Attributes: proofing.Attributes{GivenName: "Annalena", FamilyName: "Schmidt-Weber", BirthDate: "1984-07-09"},
-		Evidence:   proofing.Evidence{Type: "test", Reference: "ref-1"},
+		Attributes: proof.Attributes{GivenName: "Annalena", FamilyName: "Schmidt-Weber", BirthDate: "1984-07-09"},
+		Evidence:   proof.Evidence{Type: "test", Reference: "ref-1"},
 		Time:       t0,
 	}, nil
 }
 
 func TestActivate(t *testing.T) {
-	letterM := &fakeMethod{name: proofing.Letter, level: loa.Substantial}
-	eid := &fakeMethod{name: proofing.EID, level: loa.High}
+	letterM := &fakeMethod{name: proof.Letter, level: loa.Substantial}
+	eid := &fakeMethod{name: proof.EID, level: loa.High}
 	f := setup(t, withMethods(letterM, eid))
-	p := portproofing.Presentation{KVNR: anna.KVNR}
+	p := proofing.Presentation{KVNR: anna.KVNR}
 
 	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(token) < 43 || s.TokenHash != grant.Hash(token) || s.TokenHash == token || s.KVNR != anna.KVNR ||
-		s.Method != proofing.Letter || !s.CreatedAt.Equal(t0) || s.ExpiresAt != t0.Add(30*time.Minute) || s.AccountID == "" {
+		s.Method != proof.Letter || !s.CreatedAt.Equal(t0) || s.ExpiresAt != t0.Add(30*time.Minute) || s.AccountID == "" {
 		t.Fatalf("session %+v", s)
 	}
 	a, ok := f.w.Account(anna.KVNR)
@@ -116,8 +116,8 @@ func (w weakList) Weak(pw string, inputs []string) (bool, string) {
 }
 
 func TestSetPassword(t *testing.T) {
-	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}), withEstimator(weakList{"Sonnenschein"}))
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	f := setup(t, withMethods(&fakeMethod{name: proof.Letter, level: loa.Substantial}), withEstimator(weakList{"Sonnenschein"}))
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +184,8 @@ func TestSetPassword(t *testing.T) {
 }
 
 func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
-	f := setup(t, withMethods(&fakeMethod{name: proofing.Letter, level: loa.Substantial}))
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	f := setup(t, withMethods(&fakeMethod{name: proof.Letter, level: loa.Substantial}))
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	}
 	// The session ends while the password is hashed: the store's check
 	// wins, and the member sees the same text.
-	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", portproofing.Presentation{KVNR: anna.KVNR})
+	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
 	f.w.SetInject(func(at string) error {
 		if at == "Enrollments.SetEnrollmentPassword:before" {
 			return fault.New(fault.Expired, "fake", "")
@@ -227,9 +227,9 @@ func TestBirthDateForms(t *testing.T) {
 // members' letters; another address is not affected, and the method never
 // sees the refused attempts.
 func TestActivateRateLimitedPerAddress(t *testing.T) {
-	m := &fakeMethod{name: proofing.Letter, level: loa.Substantial, err: fault.New(fault.Unauthenticated, "fake", "")}
+	m := &fakeMethod{name: proof.Letter, level: loa.Substantial, err: fault.New(fault.Unauthenticated, "fake", "")}
 	f := setup(t, withMethods(m))
-	p := portproofing.Presentation{KVNR: anna.KVNR}
+	p := proofing.Presentation{KVNR: anna.KVNR}
 	for i := range registration.DefaultActivationsPerIP.Max {
 		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); !errors.Is(err, fault.Unauthenticated) {
 			t.Fatalf("attempt %d: %v", i+1, err)

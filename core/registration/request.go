@@ -13,7 +13,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // RequestInput is a member's request for credentials as the app sends it.
@@ -90,7 +90,7 @@ func (s *Service) Request(ctx context.Context, in RequestInput) error {
 		return fault.New(fault.Invalid, op,
 			"Das Geburtsdatum ist ungültig (TT.MM.JJJJ oder JJJJ-MM-TT). / The date of birth is invalid (DD.MM.YYYY or YYYY-MM-DD).")
 	}
-	if in.Method != string(proofing.Letter) {
+	if in.Method != string(proof.Letter) {
 		return fault.New(fault.Invalid, op,
 			"Dieses Verfahren kann nicht angefordert werden. / This method cannot be requested.")
 	}

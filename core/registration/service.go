@@ -7,8 +7,8 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/password"
-	coreproofing "github.com/pforte-id/pforte/core/proofing"
-	"github.com/pforte-id/pforte/ports/letters"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/letterprint"
 	"github.com/pforte-id/pforte/ports/proofing"
 	"github.com/pforte-id/pforte/ports/store"
 )
@@ -22,8 +22,8 @@ type Deps struct {
 	Letters       store.Letters
 	Enrollments   store.Enrollments
 	RateLimits    store.RateLimits
-	Renderer      letters.Renderer
-	Outbox        letters.Outbox
+	Renderer      letterprint.Renderer
+	Outbox        letterprint.Outbox
 	// Methods are the proofing methods members may activate with, each
 	// under its Name.
 	Methods []proofing.Method
@@ -52,9 +52,9 @@ type Service struct {
 	letters   store.Letters
 	enrolls   store.Enrollments
 	limits    store.RateLimits
-	renderer  letters.Renderer
-	outbox    letters.Outbox
-	methods   map[coreproofing.Method]proofing.Method
+	renderer  letterprint.Renderer
+	outbox    letterprint.Outbox
+	methods   map[proof.Method]proofing.Method
 	lh        letter.Hasher
 	passwords *password.Hasher
 	estimator password.Estimator
@@ -91,7 +91,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	case d.Passwords == nil:
 		return nil, missing("password hasher")
 	}
-	methods := map[coreproofing.Method]proofing.Method{}
+	methods := map[proof.Method]proofing.Method{}
 	for _, m := range d.Methods {
 		if m == nil {
 			return nil, missing("proofing method")

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/pforte-id/pforte/core/kvnr"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // Presentation is what a member presents to complete a proofing.
@@ -18,11 +18,11 @@ type Presentation struct {
 // Method is one identity proofing method.
 type Method interface {
 	// Name is the method's name.
-	Name() proofing.Method
+	Name() proof.Method
 	// Complete checks p and reports what was proven. Every failure that
 	// could reveal whether the member or a letter exists has the same kind
 	// and text. Errors: Unauthenticated (wrong or unknown); Locked (too
 	// many attempts: the evidence is void); Expired; Conflict (already
 	// used); Unavailable.
-	Complete(ctx context.Context, p Presentation) (proofing.Proof, error)
+	Complete(ctx context.Context, p Presentation) (proof.Proof, error)
 }

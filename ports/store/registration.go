@@ -9,7 +9,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // MemberImport loads the insurer's member master data in bulk (operator
@@ -80,7 +80,7 @@ type Enrollments interface {
 	// it, and inserts session s with s.AccountID set to the account's ID.
 	// Returns the account as stored. Errors: Conflict on a duplicate
 	// session ID or token hash.
-	StartEnrollment(ctx context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error)
+	StartEnrollment(ctx context.Context, s enrollment.Session, a account.Account, p proof.Proof) (account.Account, error)
 	// EnrollmentByTokenHash returns the session. Errors: NotFound.
 	EnrollmentByTokenHash(ctx context.Context, tokenHash string) (enrollment.Session, error)
 	// SetEnrollmentPassword sets the password hash of the session's account
@@ -89,7 +89,7 @@ type Enrollments interface {
 	// completed).
 	SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error
 	// Proofs returns the proofs recorded for an account, oldest first.
-	Proofs(ctx context.Context, accountID string) ([]proofing.Proof, error)
+	Proofs(ctx context.Context, accountID string) ([]proof.Proof, error)
 }
 
 // RateLimits counts events per key across all replicas.

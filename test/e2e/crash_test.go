@@ -26,7 +26,7 @@ import (
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
-	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
@@ -389,7 +389,7 @@ func (c *crashRig) inspect(run int) string {
 	if err != nil {
 		c.fatalf("run %d: list letters: %v", run, err)
 	}
-	states := map[coreletter.State]int{}
+	states := map[letter.State]int{}
 	per := map[kvnr.KVNR]int{}
 	for _, l := range ls {
 		states[l.State]++
@@ -397,9 +397,9 @@ func (c *crashRig) inspect(run int) string {
 			c.fatalf("run %d: member %s has %d letters", run, l.KVNR, per[l.KVNR])
 		}
 		switch l.State {
-		case coreletter.Voided, coreletter.Activated:
+		case letter.Voided, letter.Activated:
 			c.fatalf("run %d: letter %s is %s", run, l.ID, l.State)
-		case coreletter.HandedOver:
+		case letter.HandedOver:
 			if _, err := os.Stat(filepath.Join(c.outbox, l.OutboxName)); err != nil {
 				c.fatalf("run %d: letter %s is handed over, but its file is not in the outbox: %v", run, l.ID, err)
 			}
@@ -409,7 +409,7 @@ func (c *crashRig) inspect(run int) string {
 	// Letters a killed worker had claimed keep their state until the
 	// lease ends, so a rise of Rendered is this kill's doing.
 	var cut []string
-	if states[coreletter.Rendered] > c.lastRendered {
+	if states[letter.Rendered] > c.lastRendered {
 		c.interruptedRender++
 		cut = append(cut, "a render before its hand-over")
 	}
@@ -417,13 +417,13 @@ func (c *crashRig) inspect(run int) string {
 		c.interruptedPut++
 		cut = append(cut, "a file being written")
 	}
-	c.lastRendered, c.lastTemp = states[coreletter.Rendered], len(temp)
+	c.lastRendered, c.lastTemp = states[letter.Rendered], len(temp)
 	what := "nothing in letter production"
 	if len(cut) > 0 {
 		what = strings.Join(cut, " and ")
 	}
 	return fmt.Sprintf("the kill cut %s; letters handed over %d, rendered %d, requested %d; temporary files %d",
-		what, states[coreletter.HandedOver], states[coreletter.Rendered], states[coreletter.Requested], len(temp))
+		what, states[letter.HandedOver], states[letter.Rendered], states[letter.Requested], len(temp))
 }
 
 // drain finishes what the killed servers left: an instance of the same
@@ -477,8 +477,8 @@ func (c *crashRig) verify() {
 	if err != nil {
 		c.fatalf("list letters: %v", err)
 	}
-	byMember := map[kvnr.KVNR][]coreletter.Letter{}
-	byID := map[string]coreletter.Letter{}
+	byMember := map[kvnr.KVNR][]letter.Letter{}
+	byID := map[string]letter.Letter{}
 	for _, l := range ls {
 		byMember[l.KVNR] = append(byMember[l.KVNR], l)
 		byID[l.ID] = l
@@ -496,7 +496,7 @@ func (c *crashRig) verify() {
 			c.errorf("member %s never asked and has %d letters", m.KVNR, len(got))
 		}
 		for _, l := range got {
-			if l.State != coreletter.HandedOver {
+			if l.State != letter.HandedOver {
 				c.errorf("letter %s of %s is %s (%s), want handed_over", l.ID, m.KVNR, l.State, l.VoidReason)
 			}
 		}
@@ -513,13 +513,13 @@ func (c *crashRig) verify() {
 	if err != nil {
 		c.fatalf("read the outbox: %v", err)
 	}
-	named := map[string]coreletter.Letter{}
+	named := map[string]letter.Letter{}
 	for _, l := range ls {
 		named[l.OutboxName] = l
 	}
 	type found struct {
 		name string
-		l    coreletter.Letter
+		l    letter.Letter
 		p    printed
 		ok   bool
 	}
@@ -561,7 +561,7 @@ func (c *crashRig) verify() {
 	var stale, unreadable int
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	for _, f := range files {
-		if named[f.name].ID == f.l.ID && f.l.State == coreletter.HandedOver {
+		if named[f.name].ID == f.l.ID && f.l.State == letter.HandedOver {
 			if !f.ok {
 				c.errorf("letter %s: its file %s is not a readable letter", f.l.ID, f.name)
 				continue
@@ -624,7 +624,7 @@ func readLetterPDF(pdf []byte, issuer string) (printed, error) {
 		return printed{}, err
 	}
 	base, code, ok := strings.Cut(c.ActivationURL, "#")
-	if !ok || base != issuer+"/app/activate" || !coreletter.WellFormed(code, coreletter.CodeLength) {
+	if !ok || base != issuer+"/app/activate" || !letter.WellFormed(code, letter.CodeLength) {
 		return printed{}, fmt.Errorf("the QR code holds %q, want %s/app/activate#<code>", c.ActivationURL, issuer)
 	}
 	return printed{initialPassword: c.InitialPassword, code: code, printedCode: c.ActivationCode}, nil

@@ -21,11 +21,11 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/kvnr"
-	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // Registration by password letter, as the Service-App and the member go
@@ -229,10 +229,10 @@ func (w *world) outboxFiles(t *testing.T) []string {
 
 // printed is a letter as the member holds it.
 type printed struct {
-	letter          coreletter.Letter // as stored
-	initialPassword string            // as printed, in groups
-	code            string            // from the QR code's URL fragment
-	printedCode     string            // as printed, in groups
+	letter          letter.Letter // as stored
+	initialPassword string        // as printed, in groups
+	code            string        // from the QR code's URL fragment
+	printedCode     string        // as printed, in groups
 }
 
 // readLetter finds k's latest letter in the outbox and reads it as the
@@ -244,7 +244,7 @@ func (w *world) readLetter(t *testing.T, in *instance, k kvnr.KVNR) printed {
 	if err != nil {
 		t.Fatalf("latest letter of %s: %v", k, err)
 	}
-	if l.State != coreletter.HandedOver || l.OutboxName == "" {
+	if l.State != letter.HandedOver || l.OutboxName == "" {
 		t.Fatalf("latest letter of %s is %s, file %q; want handed_over with a file", k, l.State, l.OutboxName)
 	}
 	path := filepath.Join(w.outbox, l.OutboxName)
@@ -260,7 +260,7 @@ func (w *world) readLetter(t *testing.T, in *instance, k kvnr.KVNR) printed {
 
 // readPDF reads the letter in file, which must carry an activation URL of
 // issuer.
-func readPDF(t *testing.T, file, issuer string, l coreletter.Letter) printed {
+func readPDF(t *testing.T, file, issuer string, l letter.Letter) printed {
 	t.Helper()
 	pdf, err := os.ReadFile(file)
 	if err != nil {
@@ -275,13 +275,13 @@ func readPDF(t *testing.T, file, issuer string, l coreletter.Letter) printed {
 }
 
 // letters returns every letter of k, newest first.
-func (in *instance) letters(t *testing.T, k kvnr.KVNR) []coreletter.Letter {
+func (in *instance) letters(t *testing.T, k kvnr.KVNR) []letter.Letter {
 	t.Helper()
 	all, err := in.srv.Store().ListLetters(t.Context(), "", 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []coreletter.Letter
+	var out []letter.Letter
 	for _, l := range all {
 		if l.KVNR == k {
 			out = append(out, l)
@@ -344,10 +344,10 @@ func TestLetterRegistration(t *testing.T) {
 		// Printed in groups of four from the unambiguous alphabet; the
 		// code under the QR code is the one in it.
 		if len(p.initialPassword) != 14 || p.initialPassword[4] != ' ' || p.initialPassword[9] != ' ' ||
-			!coreletter.WellFormed(coreletter.Normalize(p.initialPassword), coreletter.PasswordLength) {
+			!letter.WellFormed(letter.Normalize(p.initialPassword), letter.PasswordLength) {
 			t.Errorf("initial password printed as %q, want 12 characters in groups of four", p.initialPassword)
 		}
-		if coreletter.Normalize(p.printedCode) != p.code {
+		if letter.Normalize(p.printedCode) != p.code {
 			t.Errorf("printed code %q is not the code in the QR code", p.printedCode)
 		}
 		// Only hashes are stored.
@@ -355,7 +355,7 @@ func TestLetterRegistration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{coreletter.Normalize(p.initialPassword), p.code} {
+		for _, secret := range []string{letter.Normalize(p.initialPassword), p.code} {
 			if strings.Contains(stored.PasswordHash+stored.CodeHash, secret) {
 				t.Error("a letter secret is stored in clear")
 			}
@@ -395,12 +395,12 @@ func TestLetterRegistration(t *testing.T) {
 			t.Fatalf("%d proofs recorded, want 1", len(proofs))
 		}
 		pr := proofs[0]
-		if pr.Method != proofing.Letter || pr.Level != loa.Substantial || pr.KVNR != m.KVNR ||
+		if pr.Method != proof.Letter || pr.Level != loa.Substantial || pr.KVNR != m.KVNR ||
 			pr.Evidence.Type != "postal_letter" || pr.Evidence.Reference != l.ID || pr.Evidence.DeliveredTo != m.Address ||
 			pr.Attributes.GivenName != m.GivenName || pr.Attributes.FamilyName != m.FamilyName || pr.Attributes.BirthDate != m.BirthDate {
 			t.Errorf("proof %+v", pr)
 		}
-		if got := in.letters(t, m.KVNR); len(got) != 1 || got[0].State != coreletter.Activated {
+		if got := in.letters(t, m.KVNR); len(got) != 1 || got[0].State != letter.Activated {
 			t.Errorf("letters after activation: %+v", got)
 		}
 
@@ -409,7 +409,7 @@ func TestLetterRegistration(t *testing.T) {
 		wantProblem(t, in.setPassword(t, token, "Wattenmeer-Leuchtturm-Robbe"), http.StatusGone, "expired")
 		// No secret reached the log.
 		logs := in.logs.String()
-		for _, secret := range []string{coreletter.Normalize(p.initialPassword), p.code, token, own, m.KVNR.String(), m.BirthDate} {
+		for _, secret := range []string{letter.Normalize(p.initialPassword), p.code, token, own, m.KVNR.String(), m.BirthDate} {
 			if strings.Contains(logs, secret) {
 				t.Errorf("the server log holds a secret or personal datum (%.4s…)", secret)
 			}
@@ -496,7 +496,7 @@ func TestRegistrationSecondRequestWithinSevenDays(t *testing.T) {
 		in.wantWork(t, 1, 0)
 		in.wantOutcome(t, "too_soon", 1)
 		ls := in.letters(t, m.KVNR)
-		if len(ls) != 1 || ls[0].ID != first.letter.ID || ls[0].State != coreletter.HandedOver || len(w.outboxFiles(t)) != 1 {
+		if len(ls) != 1 || ls[0].ID != first.letter.ID || ls[0].State != letter.HandedOver || len(w.outboxFiles(t)) != 1 {
 			t.Fatalf("after a second request within 7 days: letters %+v, outbox %v", ls, w.outboxFiles(t))
 		}
 		// The first letter is still good.
@@ -533,7 +533,7 @@ func TestLetterVoidedByNewLetter(t *testing.T) {
 			t.Fatal("no new letter")
 		}
 		ls := in.letters(t, m.KVNR)
-		if len(ls) != 2 || ls[1].ID != old.letter.ID || ls[1].State != coreletter.Voided || ls[1].VoidReason != coreletter.ReasonSuperseded {
+		if len(ls) != 2 || ls[1].ID != old.letter.ID || ls[1].State != letter.Voided || ls[1].VoidReason != letter.ReasonSuperseded {
 			t.Fatalf("letters %+v; want the old one voided as superseded", ls)
 		}
 		// The old letter's secrets are as good as a guess.
@@ -547,8 +547,8 @@ func TestLetterWrongInitialPasswordFiveTimes(t *testing.T) {
 		w := newWorld(t)
 		m := applicant("Enno", "Albers", "1955-06-21", w.clock.Now())
 		in, p := w.letterOrdered(t, eng, m)
-		right := coreletter.Normalize(p.initialPassword)
-		wrong := right[:11] + string(coreletter.Alphabet[(strings.IndexByte(coreletter.Alphabet, right[11])+1)%32])
+		right := letter.Normalize(p.initialPassword)
+		wrong := right[:11] + string(letter.Alphabet[(strings.IndexByte(letter.Alphabet, right[11])+1)%32])
 		for i := 1; i <= 4; i++ {
 			wantProblem(t, in.activate(t, m.KVNR.String(), wrong, p.code), http.StatusUnauthorized, "unauthenticated")
 		}
@@ -558,7 +558,7 @@ func TestLetterWrongInitialPasswordFiveTimes(t *testing.T) {
 		}
 		// Now even the right secrets are refused.
 		wantProblem(t, in.activate(t, m.KVNR.String(), p.initialPassword, p.code), http.StatusLocked, "locked")
-		if ls := in.letters(t, m.KVNR); ls[0].State != coreletter.Voided || ls[0].VoidReason != coreletter.ReasonAttempts || ls[0].FailedAttempts != 5 {
+		if ls := in.letters(t, m.KVNR); ls[0].State != letter.Voided || ls[0].VoidReason != letter.ReasonAttempts || ls[0].FailedAttempts != 5 {
 			t.Errorf("letter %+v; want voided by 5 attempts", ls[0])
 		}
 		if _, err := in.srv.Store().AccountByKVNR(t.Context(), m.KVNR); err == nil {

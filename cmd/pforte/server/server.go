@@ -18,7 +18,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/oidc"
 	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/outbox"
-	letterproofing "github.com/pforte-id/pforte/adapters/proofing/letter"
+	"github.com/pforte-id/pforte/adapters/proofing/letterproof"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/strength"
 	"github.com/pforte-id/pforte/adapters/webauthn"
@@ -244,7 +244,7 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 	if err != nil {
 		return nil, err
 	}
-	method, err := letterproofing.New(s.store, s.store, lh, rc.Letter, o.Now)
+	method, err := letterproof.New(s.store, s.store, lh, rc.Letter, o.Now)
 	if err != nil {
 		return nil, err
 	}

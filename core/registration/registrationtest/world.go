@@ -16,8 +16,8 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
-	"github.com/pforte-id/pforte/ports/letters"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/letterprint"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -41,7 +41,7 @@ type World struct {
 	seq      map[string]int // insertion order of letters
 	accounts map[kvnr.KVNR]account.Account
 	sessions map[string]enrollment.Session
-	proofs   map[string][]proofing.Proof
+	proofs   map[string][]proof.Proof
 	hits     map[string]int
 	files    map[string][]byte
 }
@@ -52,13 +52,13 @@ type lease[T any] struct {
 }
 
 var (
-	_ store.Members       = (*World)(nil)
-	_ store.Registrations = (*World)(nil)
-	_ store.Letters       = (*World)(nil)
-	_ store.Enrollments   = (*World)(nil)
-	_ store.RateLimits    = (*World)(nil)
-	_ letters.Renderer    = (*World)(nil)
-	_ letters.Outbox      = (*World)(nil)
+	_ store.Members        = (*World)(nil)
+	_ store.Registrations  = (*World)(nil)
+	_ store.Letters        = (*World)(nil)
+	_ store.Enrollments    = (*World)(nil)
+	_ store.RateLimits     = (*World)(nil)
+	_ letterprint.Renderer = (*World)(nil)
+	_ letterprint.Outbox   = (*World)(nil)
 )
 
 // NewWorld returns an empty world whose clock stands at now.
@@ -66,7 +66,7 @@ func NewWorld(now time.Time) *World {
 	return &World{
 		now: now, members: map[kvnr.KVNR]member.Member{}, requests: map[string]lease[letter.Request]{},
 		letters: map[string]*lease[letter.Letter]{}, seq: map[string]int{}, accounts: map[kvnr.KVNR]account.Account{},
-		sessions: map[string]enrollment.Session{}, proofs: map[string][]proofing.Proof{}, hits: map[string]int{},
+		sessions: map[string]enrollment.Session{}, proofs: map[string][]proof.Proof{}, hits: map[string]int{},
 		files: map[string][]byte{},
 	}
 }
@@ -422,7 +422,7 @@ func (w *World) EditLetters(edit func(*letter.Letter)) {
 
 // --- store.Enrollments
 
-func (w *World) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proofing.Proof) (account.Account, error) {
+func (w *World) StartEnrollment(_ context.Context, s enrollment.Session, a account.Account, p proof.Proof) (account.Account, error) {
 	if err := w.at("Enrollments.StartEnrollment:before"); err != nil {
 		return account.Account{}, err
 	}
@@ -481,7 +481,7 @@ func (w *World) SetEnrollmentPassword(_ context.Context, id, hash string, now ti
 	return nil
 }
 
-func (w *World) Proofs(_ context.Context, accountID string) ([]proofing.Proof, error) {
+func (w *World) Proofs(_ context.Context, accountID string) ([]proof.Proof, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.proofs[accountID]), nil
@@ -529,7 +529,7 @@ func (w *World) Hit(_ context.Context, key string, limit int, window time.Durati
 	return true, 0, nil
 }
 
-// --- letters.Renderer: the "PDF" is the document as JSON.
+// --- letterprint.Renderer: the "PDF" is the document as JSON.
 
 func (w *World) Render(_ context.Context, d letter.Document) ([]byte, error) {
 	if err := w.at("Renderer.Render:before"); err != nil {
@@ -538,7 +538,7 @@ func (w *World) Render(_ context.Context, d letter.Document) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-// --- letters.Outbox
+// --- letterprint.Outbox
 
 func (w *World) Put(_ context.Context, name string, file []byte) error {
 	if err := w.at("Outbox.Put:before"); err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/pin"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -26,7 +26,7 @@ func enrolled(t *testing.T, s store.Store, id string, i int) enrollment.Session 
 	k := kvnrOf(i)
 	sess := newSession(id, k)
 	a, err := s.StartEnrollment(t.Context(), sess, pendingAccount(fmt.Sprintf("acct-%d", i), k, loa.Substantial),
-		newProof(k, proofing.Letter, loa.Substantial, t0))
+		newProof(k, proof.Letter, loa.Substantial, t0))
 	must(t, "StartEnrollment", err)
 	sess.AccountID = a.ID
 	return sess
@@ -122,7 +122,7 @@ var deviceTests = []test{
 		done := newSession("enr-done", kvnrOf(3))
 		done.CompletedAt = t0.Add(time.Minute)
 		_, err := s.StartEnrollment(ctx, done, pendingAccount("acct-3", kvnrOf(3), loa.Substantial),
-			newProof(kvnrOf(3), proofing.Letter, loa.Substantial, t0))
+			newProof(kvnrOf(3), proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment completed", err)
 		done.AccountID = "acct-3"
 

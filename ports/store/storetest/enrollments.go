@@ -10,7 +10,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -19,25 +19,25 @@ func newSession(id string, k kvnr.KVNR) enrollment.Session {
 		ID:        id,
 		TokenHash: "token-hash-" + id,
 		KVNR:      k,
-		Method:    proofing.Letter,
+		Method:    proof.Letter,
 		CreatedAt: t0,
 		ExpiresAt: t0.Add(enrollment.TTL),
 	}
 }
 
-func newProof(k kvnr.KVNR, method proofing.Method, level loa.Level, at time.Time) proofing.Proof {
+func newProof(k kvnr.KVNR, method proof.Method, level loa.Level, at time.Time) proof.Proof {
 	addr := member.Address{Street: "Hauptstraße 1a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}
-	return proofing.Proof{
+	return proof.Proof{
 		Method: method,
 		Level:  level,
 		KVNR:   k,
-		Attributes: proofing.Attributes{
+		Attributes: proof.Attributes{
 			GivenName:  "Jürgen",
 			FamilyName: "Müller-Lüdenscheidt",
 			BirthDate:  "1970-01-31",
 			Address:    addr,
 		},
-		Evidence: proofing.Evidence{
+		Evidence: proof.Evidence{
 			Type:        "postal_letter",
 			Reference:   "letter-1",
 			IssuedAt:    at.Add(-72 * time.Hour),
@@ -58,7 +58,7 @@ var enrollmentTests = []test{
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
 		a := pendingAccount("acct-1", k, loa.Substantial)
-		p := newProof(k, proofing.Letter, loa.Substantial, t0)
+		p := newProof(k, proof.Letter, loa.Substantial, t0)
 		got, err := s.StartEnrollment(ctx, sess, a, p)
 		must(t, "StartEnrollment", err)
 		equal(t, "returned account", a, got)
@@ -72,7 +72,7 @@ var enrollmentTests = []test{
 		equal(t, "session", sess, gotSess)
 		proofs, err := s.Proofs(ctx, a.ID)
 		must(t, "Proofs", err)
-		equal(t, "proofs", []proofing.Proof{p}, proofs)
+		equal(t, "proofs", []proof.Proof{p}, proofs)
 	}},
 	{"ExistingAccount", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
@@ -82,7 +82,7 @@ var enrollmentTests = []test{
 		must(t, "CreateAccount", s.CreateAccount(ctx, existing))
 
 		// A letter raises the level; ID, status and password stay.
-		p1 := newProof(k, proofing.Letter, loa.Substantial, t0)
+		p1 := newProof(k, proof.Letter, loa.Substantial, t0)
 		got, err := s.StartEnrollment(ctx, newSession("enr-1", k), pendingAccount("acct-new", k, loa.Substantial), p1)
 		must(t, "StartEnrollment letter", err)
 		want := existing
@@ -100,7 +100,7 @@ var enrollmentTests = []test{
 		}
 
 		// A lower level later keeps the higher one.
-		p2 := newProof(k, proofing.Letter, loa.Low, t0.Add(time.Hour))
+		p2 := newProof(k, proof.Letter, loa.Low, t0.Add(time.Hour))
 		p2.Evidence.Reference = "letter-2"
 		sess2 := newSession("enr-2", k)
 		sess2.CreatedAt = t0.Add(time.Hour)
@@ -109,10 +109,10 @@ var enrollmentTests = []test{
 		equal(t, "account after a lower proof", want, got)
 
 		// eID raises it further.
-		p3 := newProof(k, proofing.EID, loa.High, t0.Add(2*time.Hour))
-		p3.Evidence = proofing.Evidence{Type: "electronic_id", Reference: "eid-tx-1", IssuedAt: t0.Add(2 * time.Hour)}
+		p3 := newProof(k, proof.EID, loa.High, t0.Add(2*time.Hour))
+		p3.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", IssuedAt: t0.Add(2 * time.Hour)}
 		sess3 := newSession("enr-3", k)
-		sess3.Method, sess3.CreatedAt = proofing.EID, t0.Add(2*time.Hour)
+		sess3.Method, sess3.CreatedAt = proof.EID, t0.Add(2*time.Hour)
 		got, err = s.StartEnrollment(ctx, sess3, pendingAccount("acct-new", k, loa.High), p3)
 		must(t, "StartEnrollment eID", err)
 		want.Proofing, want.UpdatedAt = loa.High, t0.Add(2*time.Hour)
@@ -120,7 +120,7 @@ var enrollmentTests = []test{
 
 		proofs, err := s.Proofs(ctx, existing.ID)
 		must(t, "Proofs", err)
-		equal(t, "proofs, oldest first", []proofing.Proof{p1, p2, p3}, proofs)
+		equal(t, "proofs, oldest first", []proof.Proof{p1, p2, p3}, proofs)
 		none, err := s.Proofs(ctx, "acct-nobody")
 		must(t, "Proofs of an unknown account", err)
 		if len(none) != 0 {
@@ -131,12 +131,12 @@ var enrollmentTests = []test{
 		ctx := t.Context()
 		k1, k2 := kvnrOf(1), kvnrOf(2)
 		_, err := s.StartEnrollment(ctx, newSession("enr-1", k1), pendingAccount("acct-1", k1, loa.Substantial),
-			newProof(k1, proofing.Letter, loa.Substantial, t0))
+			newProof(k1, proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment", err)
 
 		// Same session ID for another member: nothing of it is stored.
 		_, err = s.StartEnrollment(ctx, newSession("enr-1", k2), pendingAccount("acct-2", k2, loa.Substantial),
-			newProof(k2, proofing.Letter, loa.Substantial, t0))
+			newProof(k2, proof.Letter, loa.Substantial, t0))
 		wantKind(t, "StartEnrollment duplicate session ID", err, fault.Conflict)
 		_, err = s.AccountByKVNR(ctx, k2)
 		wantKind(t, "account of a failed enrollment", err, fault.NotFound)
@@ -144,7 +144,7 @@ var enrollmentTests = []test{
 		// Same token hash, existing member: the proof is not recorded.
 		dup := newSession("enr-2", k1)
 		dup.TokenHash = "token-hash-enr-1"
-		_, err = s.StartEnrollment(ctx, dup, pendingAccount("acct-x", k1, loa.High), newProof(k1, proofing.EID, loa.High, t0))
+		_, err = s.StartEnrollment(ctx, dup, pendingAccount("acct-x", k1, loa.High), newProof(k1, proof.EID, loa.High, t0))
 		wantKind(t, "StartEnrollment duplicate token hash", err, fault.Conflict)
 		a, err := s.AccountByKVNR(ctx, k1)
 		must(t, "AccountByKVNR", err)
@@ -159,14 +159,14 @@ var enrollmentTests = []test{
 	}},
 	{"OtherMember", func(t *testing.T, s store.Store) {
 		_, err := s.StartEnrollment(t.Context(), newSession("enr-1", kvnrOf(1)), pendingAccount("acct-1", kvnrOf(2), loa.Substantial),
-			newProof(kvnrOf(1), proofing.Letter, loa.Substantial, t0))
+			newProof(kvnrOf(1), proof.Letter, loa.Substantial, t0))
 		wantKind(t, "StartEnrollment with another member's account", err, fault.Invalid)
 	}},
 	{"SetPassword", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
-		a, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proofing.Letter, loa.Substantial, t0))
+		a, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment", err)
 
 		at := t0.Add(10 * time.Minute)
@@ -194,7 +194,7 @@ var enrollmentTests = []test{
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
 		sess.CompletedAt = t0.Add(time.Minute)
-		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proofing.Letter, loa.Substantial, t0))
+		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment", err)
 		wantKind(t, "SetEnrollmentPassword of a completed session", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$x", t0.Add(2*time.Minute)), fault.Expired)
 	}},

@@ -11,7 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/ports/store"
 )
@@ -130,7 +130,7 @@ var unavailableTests = []test{
 		handed := handedOver(t, s, "letter-handed", k)
 		sess := newSession("enr-1", kvnrOf(3))
 		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-3", kvnrOf(3), loa.Substantial),
-			newProof(kvnrOf(3), proofing.Letter, loa.Substantial, t0))
+			newProof(kvnrOf(3), proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment", err)
 		_, _, err = s.Hit(ctx, "ip:a", 1, time.Minute, t0)
 		must(t, "Hit", err)
@@ -162,7 +162,7 @@ var unavailableTests = []test{
 			{"ActivateLetter wrong state", func() error { return s.ActivateLetter(c, requested.ID, 5, t0) }},
 			{"StartEnrollment", func() error {
 				_, err := s.StartEnrollment(c, newSession("enr-2", k), pendingAccount("acct-1", k, loa.Substantial),
-					newProof(k, proofing.Letter, loa.Substantial, t0))
+					newProof(k, proof.Letter, loa.Substantial, t0))
 				return err
 			}},
 			{"EnrollmentByTokenHash unknown", func() error { _, err := s.EnrollmentByTokenHash(c, "nope"); return err }},

@@ -1,4 +1,4 @@
-package letter_test
+package letterproof_test
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/proofing/letter"
+	"github.com/pforte-id/pforte/adapters/proofing/letterproof"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
-	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/proofing"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/registration/registrationtest"
-	portproofing "github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/ports/proofing"
 )
 
 var (
@@ -43,8 +43,8 @@ func mustKVNR(prefix string) kvnr.KVNR {
 	return k
 }
 
-var hasher = func() coreletter.Hasher {
-	h, err := coreletter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
+var hasher = func() letter.Hasher {
+	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
 	if err != nil {
 		panic(err)
 	}
@@ -61,7 +61,7 @@ var passwordHasher = sync.OnceValue(func() *password.Hasher {
 
 type fixture struct {
 	w      *registrationtest.World
-	method *letter.Method
+	method *letterproof.Method
 	svc    *registration.Service
 }
 
@@ -70,13 +70,13 @@ func setup(t *testing.T) *fixture {
 	w := registrationtest.NewWorld(t0)
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, w.Clock)
+	m, err := letterproof.New(w, w, hasher, letter.DefaultPolicy, w.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc, err := registration.New(registration.Config{Issuer: "https://id.beispiel-bkk.de", Sender: "Beispiel-BKK"}, registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		Methods: []portproofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.Clock,
+		Methods: []proofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.Clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func setup(t *testing.T) *fixture {
 
 // handedOver runs the registration path for mem and returns its letter
 // and the secrets printed on it (as scanned from the document).
-func (f *fixture) handedOver(t *testing.T, mem member.Member) (coreletter.Letter, string, string) {
+func (f *fixture) handedOver(t *testing.T, mem member.Member) (letter.Letter, string, string) {
 	t.Helper()
 	in := registration.RequestInput{KVNR: string(mem.KVNR), BirthDate: mem.BirthDate, Method: "letter", ClientIP: "192.0.2.1"}
 	if err := f.svc.Request(ctx, in); err != nil {
@@ -99,7 +99,7 @@ func (f *fixture) handedOver(t *testing.T, mem member.Member) (coreletter.Letter
 		t.Fatal(err)
 	}
 	l := f.w.LettersOf(mem.KVNR)[0]
-	if l.State != coreletter.HandedOver {
+	if l.State != letter.HandedOver {
 		t.Fatalf("letter %s", l.State)
 	}
 	d := f.w.Outbox()[l.OutboxName]
@@ -110,9 +110,9 @@ func (f *fixture) handedOver(t *testing.T, mem member.Member) (coreletter.Letter
 	return l, pw, code
 }
 
-func present(k kvnr.KVNR, pw, code string) portproofing.Presentation {
-	return portproofing.Presentation{KVNR: k, Secrets: map[string]string{
-		letter.SecretInitialPassword: pw, letter.SecretActivationCode: code,
+func present(k kvnr.KVNR, pw, code string) proofing.Presentation {
+	return proofing.Presentation{KVNR: k, Secrets: map[string]string{
+		letterproof.SecretInitialPassword: pw, letterproof.SecretActivationCode: code,
 	}}
 }
 
@@ -127,20 +127,20 @@ func wrongPassword(pw string) string {
 func TestNew(t *testing.T) {
 	w := registrationtest.NewWorld(t0)
 	for name, try := range map[string]func() error{
-		"no letters": func() error { _, err := letter.New(nil, w, hasher, coreletter.DefaultPolicy, nil); return err },
-		"no members": func() error { _, err := letter.New(w, nil, hasher, coreletter.DefaultPolicy, nil); return err },
+		"no letters": func() error { _, err := letterproof.New(nil, w, hasher, letter.DefaultPolicy, nil); return err },
+		"no members": func() error { _, err := letterproof.New(w, nil, hasher, letter.DefaultPolicy, nil); return err },
 		"no key": func() error {
-			_, err := letter.New(w, w, coreletter.Hasher{}, coreletter.DefaultPolicy, nil)
+			_, err := letterproof.New(w, w, letter.Hasher{}, letter.DefaultPolicy, nil)
 			return err
 		},
-		"zero policy": func() error { _, err := letter.New(w, w, hasher, coreletter.Policy{}, nil); return err },
+		"zero policy": func() error { _, err := letterproof.New(w, w, hasher, letter.Policy{}, nil); return err },
 	} {
 		if err := try(); !errors.Is(err, fault.Invalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	m, err := letter.New(w, w, hasher, coreletter.DefaultPolicy, nil)
-	if err != nil || m.Name() != proofing.Letter {
+	m, err := letterproof.New(w, w, hasher, letter.DefaultPolicy, nil)
+	if err != nil || m.Name() != proof.Letter {
 		t.Fatalf("New = %v %v", m, err)
 	}
 }
@@ -150,22 +150,22 @@ func TestCompleteProves(t *testing.T) {
 	l, pw, code := f.handedOver(t, anna)
 	f.w.Advance(3 * 24 * time.Hour)
 	// As typed: lower case, in groups, with a dash.
-	typedPW := strings.ToLower(coreletter.Group(pw))
-	typedCode := strings.ReplaceAll(coreletter.Group(code), " ", "-")
+	typedPW := strings.ToLower(letter.Group(pw))
+	typedCode := strings.ReplaceAll(letter.Group(code), " ", "-")
 	p, err := f.method.Complete(ctx, present(anna.KVNR, typedPW, typedCode))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := proofing.Proof{
-		Method: proofing.Letter, Level: loa.Substantial, KVNR: anna.KVNR,
-		Attributes: proofing.Attributes{GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
-		Evidence:   proofing.Evidence{Type: "postal_letter", Reference: l.ID, IssuedAt: t0, DeliveredTo: anna.Address},
+	want := proof.Proof{
+		Method: proof.Letter, Level: loa.Substantial, KVNR: anna.KVNR,
+		Attributes: proof.Attributes{GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
+		Evidence:   proof.Evidence{Type: "postal_letter", Reference: l.ID, IssuedAt: t0, DeliveredTo: anna.Address},
 		Time:       t0.Add(3 * 24 * time.Hour),
 	}
 	if p != want {
 		t.Fatalf("proof\n got %+v\nwant %+v", p, want)
 	}
-	if got := f.w.Letter(l.ID); got.State != coreletter.Activated || !got.ActivatedAt.Equal(want.Time) {
+	if got := f.w.Letter(l.ID); got.State != letter.Activated || !got.ActivatedAt.Equal(want.Time) {
 		t.Fatalf("letter %s", got.State)
 	}
 }
@@ -178,7 +178,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		prepare func(f *fixture) (kvnr.KVNR, string, string)
 		counted bool
 	}
-	fresh := coreletter.NewSecrets()
+	fresh := letter.NewSecrets()
 	cases := []tc{
 		{"unknown member", func(f *fixture) (kvnr.KVNR, string, string) {
 			return nobody, fresh.InitialPassword, fresh.ActivationCode
@@ -188,7 +188,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		}, false},
 		{"letter not handed over yet, right secrets", func(f *fixture) (kvnr.KVNR, string, string) {
 			_, pw, code := f.handedOver(t, anna)
-			f.w.EditLetters(func(l *coreletter.Letter) { l.State = coreletter.Rendered })
+			f.w.EditLetters(func(l *letter.Letter) { l.State = letter.Rendered })
 			return anna.KVNR, pw, code
 		}, false},
 		{"wrong secrets, expired letter", func(f *fixture) (kvnr.KVNR, string, string) {
@@ -250,11 +250,11 @@ func TestCompleteMalformed(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
 	f.w.ResetCalls()
-	for name, p := range map[string]portproofing.Presentation{
+	for name, p := range map[string]proofing.Presentation{
 		"short password":    present(anna.KVNR, pw[:11], code),
 		"long code":         present(anna.KVNR, pw, code+"A"),
 		"ambiguous letter":  present(anna.KVNR, "O"+pw[1:], code),
-		"missing code":      {KVNR: anna.KVNR, Secrets: map[string]string{letter.SecretInitialPassword: pw}},
+		"missing code":      {KVNR: anna.KVNR, Secrets: map[string]string{letterproof.SecretInitialPassword: pw}},
 		"no secrets":        {KVNR: anna.KVNR},
 		"bad member number": present("A123456789", pw, code),
 	} {
@@ -281,7 +281,7 @@ func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
 		}
 	}
 	got := f.w.Letter(l.ID)
-	if got.State != coreletter.Voided || got.VoidReason != coreletter.ReasonAttempts || got.FailedAttempts != 5 {
+	if got.State != letter.Voided || got.VoidReason != letter.ReasonAttempts || got.FailedAttempts != 5 {
 		t.Fatalf("letter %+v", got)
 	}
 	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
@@ -320,7 +320,7 @@ func TestConcurrentWrongAttemptsLockOnce(t *testing.T) {
 			t.Errorf("kind %v", k)
 		}
 	}
-	if got := f.w.Letter(l.ID); locked != 1 || got.FailedAttempts != 5 || got.State != coreletter.Voided {
+	if got := f.w.Letter(l.ID); locked != 1 || got.FailedAttempts != 5 || got.State != letter.Voided {
 		t.Fatalf("%d locked, letter %s after %d", locked, got.State, got.FailedAttempts)
 	}
 }
@@ -337,7 +337,7 @@ func TestExpiredLetter(t *testing.T) {
 	if !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
 		t.Fatalf("expired: %v", err)
 	}
-	if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 1 {
+	if got := f.w.Letter(l.ID); got.State != letter.HandedOver || got.FailedAttempts != 1 {
 		t.Fatalf("letter %s, %d attempts", got.State, got.FailedAttempts)
 	}
 }
@@ -408,7 +408,7 @@ func TestCompleteStoreFailures(t *testing.T) {
 		if _, err := f.method.Complete(ctx, present(anna.KVNR, typed, code)); !errors.Is(err, fault.Unavailable) {
 			t.Errorf("%s: %v", point, err)
 		}
-		if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver || got.FailedAttempts != 0 {
+		if got := f.w.Letter(l.ID); got.State != letter.HandedOver || got.FailedAttempts != 0 {
 			t.Errorf("%s: letter %s, %d attempts", point, got.State, got.FailedAttempts)
 		}
 	}
@@ -421,7 +421,7 @@ func TestMemberLeftTheDirectory(t *testing.T) {
 	if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("Complete = %v", err)
 	}
-	if got := f.w.Letter(l.ID); got.State != coreletter.HandedOver {
+	if got := f.w.Letter(l.ID); got.State != letter.HandedOver {
 		t.Fatalf("letter %s", got.State)
 	}
 }
@@ -432,7 +432,7 @@ func TestRegistrationByLetter(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
 	f.w.Advance(2 * 24 * time.Hour) // the post
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, coreletter.Group(pw), coreletter.Group(code)))
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, letter.Group(pw), letter.Group(code)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestRegistrationByLetter(t *testing.T) {
 		t.Fatalf("account %+v", a)
 	}
 	ps, _ := f.w.Proofs(ctx, a.ID)
-	if len(ps) != 1 || ps[0].Evidence.Type != letter.EvidenceType {
+	if len(ps) != 1 || ps[0].Evidence.Type != letterproof.EvidenceType {
 		t.Fatalf("proofs %+v", ps)
 	}
 	f.w.Advance(31 * time.Minute)

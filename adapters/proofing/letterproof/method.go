@@ -1,4 +1,4 @@
-package letter
+package letterproof
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
-	coreletter "github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
-	"github.com/pforte-id/pforte/core/proofing"
-	portproofing "github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/proofing"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -46,20 +46,20 @@ const (
 type Method struct {
 	letters store.Letters
 	members store.Members
-	hasher  coreletter.Hasher
-	policy  coreletter.Policy
+	hasher  letter.Hasher
+	policy  letter.Policy
 	now     func() time.Time
 	// dummy is compared against when a member has no letter, so that
 	// "no letter" costs the same hashing as "wrong secrets".
-	dummy coreletter.Letter
+	dummy letter.Letter
 }
 
-var _ portproofing.Method = (*Method)(nil)
+var _ proofing.Method = (*Method)(nil)
 
 // New returns the letter method. policy must be the one letters are
 // produced under (MaxAttempts). now nil: time.Now.
 // Errors: fault.Invalid for a missing store, a zero hasher or a bad policy.
-func New(letters store.Letters, members store.Members, hasher coreletter.Hasher, policy coreletter.Policy, now func() time.Time) (*Method, error) {
+func New(letters store.Letters, members store.Members, hasher letter.Hasher, policy letter.Policy, now func() time.Time) (*Method, error) {
 	if letters == nil || members == nil || hasher.IsZero() {
 		return nil, fault.New(fault.Invalid, "letter.New", "letter store, member directory and hash key are required")
 	}
@@ -69,13 +69,13 @@ func New(letters store.Letters, members store.Members, hasher coreletter.Hasher,
 	if now == nil {
 		now = time.Now
 	}
-	s := coreletter.NewSecrets()
-	dummy := coreletter.Letter{PasswordHash: hasher.Password(s.InitialPassword), CodeHash: hasher.Code(s.ActivationCode)}
+	s := letter.NewSecrets()
+	dummy := letter.Letter{PasswordHash: hasher.Password(s.InitialPassword), CodeHash: hasher.Code(s.ActivationCode)}
 	return &Method{letters: letters, members: members, hasher: hasher, policy: policy, now: now, dummy: dummy}, nil
 }
 
-// Name is proofing.Letter.
-func (m *Method) Name() proofing.Method { return proofing.Letter }
+// Name is proof.Letter.
+func (m *Method) Name() proof.Method { return proof.Letter }
 
 // Complete checks the secrets of the member's latest letter and, when they
 // are right and the letter can be activated, activates it (once: of
@@ -94,17 +94,17 @@ func (m *Method) Name() proofing.Method { return proofing.Letter }
 // Errors: Invalid (malformed member number or secrets: says nothing about
 // any member); Unauthenticated; Locked (voided by attempts or replaced);
 // Expired; Conflict (already used); Unavailable.
-func (m *Method) Complete(ctx context.Context, p portproofing.Presentation) (proofing.Proof, error) {
+func (m *Method) Complete(ctx context.Context, p proofing.Presentation) (proof.Proof, error) {
 	const op = "letter.Complete"
 	wrong := fault.New(fault.Unauthenticated, op, textWrong)
 	k, err := kvnr.Parse(string(p.KVNR))
 	if err != nil {
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
-	pw := coreletter.Normalize(p.Secrets[SecretInitialPassword])
-	code := coreletter.Normalize(p.Secrets[SecretActivationCode])
-	if !coreletter.WellFormed(pw, coreletter.PasswordLength) || !coreletter.WellFormed(code, coreletter.CodeLength) {
-		return proofing.Proof{}, fault.New(fault.Invalid, op, textMalformed)
+	pw := letter.Normalize(p.Secrets[SecretInitialPassword])
+	code := letter.Normalize(p.Secrets[SecretActivationCode])
+	if !letter.WellFormed(pw, letter.PasswordLength) || !letter.WellFormed(code, letter.CodeLength) {
+		return proof.Proof{}, fault.New(fault.Invalid, op, textMalformed)
 	}
 
 	l, err := m.letters.LatestLetter(ctx, k)
@@ -113,36 +113,36 @@ func (m *Method) Complete(ctx context.Context, p portproofing.Presentation) (pro
 	case errors.Is(err, fault.NotFound):
 		l = m.dummy
 	case err != nil:
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
 	match := m.hasher.Matches(l, pw, code) // always, also against the dummy
 	now := m.now().UTC()
 
-	switch coreletter.Classify(l, found, match, now) {
-	case coreletter.AttemptWrong:
+	switch letter.Classify(l, found, match, now) {
+	case letter.AttemptWrong:
 		n, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
 		switch {
 		case errors.Is(err, fault.Conflict), errors.Is(err, fault.NotFound):
 			// Activated, voided or expired meanwhile: as unknown.
-			return proofing.Proof{}, wrong
+			return proof.Proof{}, wrong
 		case err != nil:
-			return proofing.Proof{}, err
+			return proof.Proof{}, err
 		case m.policy.Exhausted(n):
-			return proofing.Proof{}, fault.New(fault.Locked, op, textAttempts)
+			return proof.Proof{}, fault.New(fault.Locked, op, textAttempts)
 		}
-		return proofing.Proof{}, wrong
-	case coreletter.AttemptExpired:
-		return proofing.Proof{}, fault.New(fault.Expired, op, textExpired)
-	case coreletter.AttemptUsed:
-		return proofing.Proof{}, fault.New(fault.Conflict, op, textUsed)
-	case coreletter.AttemptVoided:
-		if l.VoidReason == coreletter.ReasonAttempts {
-			return proofing.Proof{}, fault.New(fault.Locked, op, textAttempts)
+		return proof.Proof{}, wrong
+	case letter.AttemptExpired:
+		return proof.Proof{}, fault.New(fault.Expired, op, textExpired)
+	case letter.AttemptUsed:
+		return proof.Proof{}, fault.New(fault.Conflict, op, textUsed)
+	case letter.AttemptVoided:
+		if l.VoidReason == letter.ReasonAttempts {
+			return proof.Proof{}, fault.New(fault.Locked, op, textAttempts)
 		}
-		return proofing.Proof{}, fault.New(fault.Locked, op, textVoided)
-	case coreletter.AttemptValid:
+		return proof.Proof{}, fault.New(fault.Locked, op, textVoided)
+	case letter.AttemptValid:
 	default: // AttemptUnknown, AttemptNotYet
-		return proofing.Proof{}, wrong
+		return proof.Proof{}, wrong
 	}
 
 	// The directory record is read before the letter is spent, so that an
@@ -151,25 +151,25 @@ func (m *Method) Complete(ctx context.Context, p portproofing.Presentation) (pro
 	mem, err := m.members.MemberByKVNR(ctx, k)
 	switch {
 	case errors.Is(err, fault.NotFound):
-		return proofing.Proof{}, wrong
+		return proof.Proof{}, wrong
 	case err != nil:
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
 	switch err := m.letters.ActivateLetter(ctx, l.ID, m.policy.MaxAttempts, now); {
 	case errors.Is(err, fault.Conflict):
 		// Another activation won, or the letter was voided or expired
 		// between the read and now.
-		return proofing.Proof{}, fault.New(fault.Conflict, op, textUsed)
+		return proof.Proof{}, fault.New(fault.Conflict, op, textUsed)
 	case errors.Is(err, fault.NotFound):
-		return proofing.Proof{}, wrong
+		return proof.Proof{}, wrong
 	case err != nil:
-		return proofing.Proof{}, err
+		return proof.Proof{}, err
 	}
-	return proofing.Proof{
-		Method: proofing.Letter,
+	return proof.Proof{
+		Method: proof.Letter,
 		Level:  loa.Substantial,
 		KVNR:   k,
-		Attributes: proofing.Attributes{
+		Attributes: proof.Attributes{
 			GivenName:  mem.GivenName,
 			FamilyName: mem.FamilyName,
 			BirthDate:  mem.BirthDate,
@@ -177,7 +177,7 @@ func (m *Method) Complete(ctx context.Context, p portproofing.Presentation) (pro
 			// address it went to.
 			Address: l.Recipient.Address,
 		},
-		Evidence: proofing.Evidence{
+		Evidence: proof.Evidence{
 			Type:        EvidenceType,
 			Reference:   l.ID,
 			IssuedAt:    l.HandedOverAt,

@@ -1,4 +1,4 @@
-package proofing
+package proof
 
 import (
 	"time"
