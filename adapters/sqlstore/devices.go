@@ -185,7 +185,7 @@ func (s *Store) ListBindings(ctx context.Context, accountID string) ([]device.Bi
 }
 
 // UpdateBinding reads binding id and calls f with a copy of it; when f
-// returns true it writes the fields a binding's life changes (name, sign
+// returns nil it writes the fields a binding's life changes (name, sign
 // counter, status, PIN hash and counter, last use, PIN set, revocation),
 // all in one transaction that holds the row: SELECT … FOR UPDATE on
 // PostgreSQL, where a concurrent update waits for the lock and then reads
@@ -196,19 +196,21 @@ func (s *Store) ListBindings(ctx context.Context, accountID string) ([]device.Bi
 //
 // f runs again, on a fresh read, when the transaction is retried (a busy
 // database, a deadlock); only the run whose changes were committed counts.
-// When f returns false nothing is written and the binding is returned as
-// read. When the stored status is Revoked or Suspect, the binding's token
-// families are revoked in the same transaction, at RevokedAt or, when
-// that is zero (Suspect), at the time of this call: the row lock orders
-// this against a CreateFamily for the binding (see there). Returns the
-// binding as stored afterwards.
+// When f returns an error the transaction is rolled back and that error is
+// returned as it is, not translated. Token families are not touched: the
+// caller that revokes or flags a binding revokes them afterwards
+// (RevokeFamiliesOfBinding), and the row lock orders this update against
+// a CreateFamily for the binding (see there). Returns the binding as
+// stored afterwards.
 // Errors: NotFound; Invalid when f changed what identifies the binding
 // (ID, account, enrollment, platform, credential id, public key, AAGUID,
-// attestation format, creation time) — nothing is written then.
-func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error) {
+// attestation format, creation time) — nothing is written then; f's error.
+func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) error) (device.Binding, error) {
 	const op = "sqlstore.UpdateBinding"
 	var out device.Binding
+	var refused error
 	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		refused = nil
 		var r bindingRow
 		if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+bindingColumns+` FROM device_bindings WHERE id = ?`+s.forUpdate()),
 			id); err != nil {
@@ -216,9 +218,8 @@ func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.B
 		}
 		before := r.binding()
 		b := cloneBinding(before)
-		if !f(&b) {
-			out = before
-			return nil
+		if refused = f(&b); refused != nil {
+			return refused
 		}
 		if !sameIdentity(before, b) {
 			return fault.New(fault.Invalid, op, "the update changed what identifies the binding")
@@ -233,17 +234,11 @@ func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.B
 			return err
 		}
 		out = stored.binding()
-		if endsFamilies(out.Status) {
-			at := out.RevokedAt
-			if at.IsZero() {
-				at = time.Now()
-			}
-			if _, err := revokeFamiliesOf(ctx, tx, at, `?`, id); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
+	if refused != nil {
+		return device.Binding{}, refused
+	}
 	if err != nil {
 		return device.Binding{}, err
 	}

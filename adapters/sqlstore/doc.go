@@ -63,9 +63,10 @@
 // families carry the device binding of their login (binding_id, indexed).
 // A family of a binding and the binding's revocation meet on the binding's
 // row: CreateFamily reads it FOR UPDATE and refuses a revoked or suspect
-// binding; RevokeBindings and UpdateBinding change the row and then, in the
-// same transaction, revoke the binding's families (CreateFamily explains
-// the interleavings).
+// binding; RevokeBindings changes the rows and then, in the same
+// transaction, revokes the bindings' families, and a caller that revokes
+// or flags one binding with UpdateBinding calls RevokeFamiliesOfBinding
+// after it (CreateFamily explains the interleavings).
 //
 // Authorization codes outlive their expiry by store.CodeRetention before
 // DeleteExpired removes them, so that a late replay is still a replay.

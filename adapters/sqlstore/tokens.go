@@ -76,11 +76,12 @@ func sameFamily(op, tokenFamily, id string) error {
 // A family of a device login (f.BindingID set) is ordered against the
 // revocation of its binding the same way, on the binding's row:
 // bindingUsable reads it FOR UPDATE, and RevokeBindings and UpdateBinding
-// change it (holding its lock) before they revoke the binding's families
-// in the same transaction. If CreateFamily goes first, the revocation's
-// UPDATE of token_families runs after its commit and revokes the new
-// family; if the revocation goes first, CreateFamily reads the revoked
-// status and stores nothing.
+// change it holding its lock; RevokeBindings then revokes the binding's
+// families in the same transaction, and the caller of UpdateBinding with
+// RevokeFamiliesOfBinding after its commit. If CreateFamily goes first,
+// that revocation of token_families runs after its commit and revokes the
+// new family; if the revocation of the binding goes first, CreateFamily
+// reads the revoked status and stores nothing.
 func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.RefreshToken, at grant.AccessToken) error {
 	const op = "sqlstore.CreateFamily"
 	if rt != nil {

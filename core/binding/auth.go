@@ -191,37 +191,44 @@ func rollback(cur *device.Binding, reported uint32) bool {
 }
 
 // suspect marks binding id suspect after a sign counter rollback, records
-// and tells it, and returns the refusal.
+// and tells it, ends its app logins, and returns the refusal.
 func (s *Service) suspect(ctx context.Context, op, id string, reported uint32, ip string) error {
-	var flagged bool
-	var stored uint32
-	b, err := s.devices.UpdateBinding(ctx, id, func(cur *device.Binding) bool {
-		flagged, stored = false, cur.SignCount
-		if cur.Status == device.Revoked || cur.Status == device.Suspect {
-			return false
+	b, err := s.devices.UpdateBinding(ctx, id, func(cur *device.Binding) error {
+		if cur.Status == device.Revoked || cur.Status == device.Suspect || !rollback(cur, reported) {
+			return errUnchanged
 		}
-		flagged = rollback(cur, reported)
-		return flagged
+		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errUnchanged):
+	case err != nil:
 		return err
-	}
-	if flagged {
-		s.suspected(ctx, b, stored, reported, ip)
+	default:
+		if err := s.suspected(ctx, b, reported, ip); err != nil {
+			return err
+		}
 	}
 	return fault.New(fault.Forbidden, op, deviceGoneText)
 }
 
-func (s *Service) suspected(ctx context.Context, b device.Binding, stored, reported uint32, ip string) {
+// suspected follows the write that marked b suspect: it records and tells
+// it and ends the binding's app logins (endLogins' error is returned; the
+// binding stays suspect and refuses all the same). A rollback leaves the
+// sign counter as it was, so b.SignCount is the stored count the reported
+// one fell behind.
+func (s *Service) suspected(ctx context.Context, b device.Binding, reported uint32, ip string) error {
+	now := s.clock()
+	ended := s.endLogins(ctx, b.ID, now)
 	e := s.event(audit.DeviceSuspect, b.AccountID, ip, map[string]string{
-		"binding": b.ID, "stored_count": strconv.FormatUint(uint64(stored), 10),
+		"binding": b.ID, "stored_count": strconv.FormatUint(uint64(b.SignCount), 10),
 		"reported_count": strconv.FormatUint(uint64(reported), 10),
 	})
 	e.Actor = audit.System
 	s.record(ctx, e)
 	s.logWarn(ctx, "sign counter went backwards: binding suspect", slog.String("binding", b.ID),
-		slog.String("account", b.AccountID), slog.Uint64("stored", uint64(stored)), slog.Uint64("reported", uint64(reported)))
-	s.tellAccount(ctx, b.AccountID, deviceSuspect(b.Name, s.clock()))
+		slog.String("account", b.AccountID), slog.Uint64("stored", uint64(b.SignCount)), slog.Uint64("reported", uint64(reported)))
+	s.tellAccount(ctx, b.AccountID, deviceSuspect(b.Name, now))
+	return ended
 }
 
 // AuthenticateDevice checks possession and knowledge: the answer to a
@@ -298,24 +305,18 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		return verified{}, &PINError{err: fault.New(fault.Locked, op, blockedText)}
 	}
 	now := s.clock()
-	var (
-		att        pin.Attempt
-		statusErr  error
-		rolledBack bool
-		storedSign uint32
-	)
-	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) bool {
-		att, statusErr, rolledBack, storedSign = pin.Attempt{}, nil, false, cur.SignCount
+	// att is the PIN policy's verdict in the run of the closure whose
+	// outcome counts (the last one).
+	var att pin.Attempt
+	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) error {
+		att = pin.Attempt{}
 		switch {
 		case gone(*cur):
-			statusErr = fault.New(fault.Forbidden, op, deviceGoneText)
-			return false
+			return fault.New(fault.Forbidden, op, deviceGoneText)
 		case blocked(*cur):
-			statusErr = &PINError{err: fault.New(fault.Locked, op, blockedText)}
-			return false
+			return &PINError{err: fault.New(fault.Locked, op, blockedText)}
 		case rollback(cur, as.signCount):
-			rolledBack = true
-			return true
+			return nil
 		}
 		var stale bool
 		att = s.cfg.PIN.Try(cur.PIN, now, func() bool {
@@ -324,7 +325,7 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 			return ok
 		})
 		if !att.Evaluated {
-			return false
+			return errUnchanged
 		}
 		// The key answered this challenge: its counter is recorded
 		// whatever the PIN, so that a copy of the key is detected as early
@@ -339,23 +340,24 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		} else if att.Next.Blocked {
 			cur.Status = device.Blocked
 		}
-		return true
+		return nil
 	})
 	switch {
+	case errors.Is(err, errUnchanged):
+		s.logInfo(ctx, "PIN entry too early", slog.String("binding", as.binding.ID), slog.Time("retry_at", att.RetryAt))
+		return verified{}, pinError(op, att, now)
 	case err != nil:
 		return verified{}, err
-	case statusErr != nil:
-		return verified{}, statusErr
-	case rolledBack:
-		s.suspected(ctx, b, storedSign, as.signCount, ip)
+	case b.Status == device.Suspect:
+		// Only a rollback stores Suspect here (a suspect binding is gone).
+		if err := s.suspected(ctx, b, as.signCount, ip); err != nil {
+			return verified{}, err
+		}
 		return verified{}, fault.New(fault.Forbidden, op, deviceGoneText)
 	case att.OK:
 		s.logInfo(ctx, "device authenticated", slog.String("binding", b.ID), slog.String("account", b.AccountID),
 			slog.String("purpose", string(purpose)))
 		return verified{binding: b, account: as.account, at: now}, nil
-	case !att.Evaluated:
-		s.logInfo(ctx, "PIN entry too early", slog.String("binding", b.ID), slog.Time("retry_at", att.RetryAt))
-		return verified{}, pinError(op, att, now)
 	case att.Next.Blocked:
 		s.record(ctx, s.event(audit.PINLocked, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures),
@@ -417,17 +419,14 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 		return fault.New(fault.Unauthenticated, op, wrongPasswordText)
 	}
 	now := s.clock()
-	var wasBlocked, isGone, rolledBack bool
-	var storedSign uint32
-	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) bool {
-		wasBlocked, isGone, rolledBack, storedSign = blocked(*cur), false, false, cur.SignCount
+	var wasBlocked bool // the state before, for the record
+	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) error {
+		wasBlocked = blocked(*cur)
 		switch {
 		case gone(*cur):
-			isGone = true
-			return false
+			return fault.New(fault.Forbidden, op, deviceGoneText)
 		case rollback(cur, as.signCount):
-			rolledBack = true
-			return true
+			return nil
 		}
 		cur.SignCount = as.signCount
 		cur.PINHash = s.pins.Hash(cur.ID, newPIN)
@@ -435,15 +434,16 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 		cur.PIN = pin.Counter{}
 		cur.Status = device.Active
 		cur.LastUsedAt = now
-		return true
+		return nil
 	})
 	switch {
 	case err != nil:
 		return err
-	case isGone:
-		return fault.New(fault.Forbidden, op, deviceGoneText)
-	case rolledBack:
-		s.suspected(ctx, b, storedSign, as.signCount, ip)
+	case b.Status == device.Suspect:
+		// Only a rollback stores Suspect here (a suspect binding is gone).
+		if err := s.suspected(ctx, b, as.signCount, ip); err != nil {
+			return err
+		}
 		return fault.New(fault.Forbidden, op, deviceGoneText)
 	}
 	if wasBlocked {

@@ -181,6 +181,10 @@ func TestCounterRollbackMarksSuspect(t *testing.T) {
 	if got := f.w.binding(b.ID); got.Status != device.Suspect || got.SignCount != 3 {
 		t.Fatalf("binding after rollback: status %s, count %d", got.Status, got.SignCount)
 	}
+	// A copy of the key may have logged in to the app: those logins end.
+	if got, want := f.w.endedLogins(), []string{b.ID + "@" + f.w.clock().Format(time.RFC3339Nano)}; !slices.Equal(got, want) {
+		t.Fatalf("app logins ended: %v, want %v", got, want)
+	}
 	events := f.w.auditEvents()
 	last := events[len(events)-1]
 	if last.Kind != audit.DeviceSuspect || last.Actor != audit.System || last.Detail["stored_count"] != "3" ||
@@ -209,6 +213,9 @@ func TestCounterRollbackDuringResetPIN(t *testing.T) {
 	wantKind(t, "rollback", err, fault.Forbidden)
 	if f.w.binding(b.ID).Status != device.Suspect {
 		t.Fatal("not suspect")
+	}
+	if got := f.w.endedLogins(); len(got) != 1 || !strings.HasPrefix(got[0], b.ID+"@") {
+		t.Fatalf("app logins ended: %v", got)
 	}
 }
 

@@ -301,32 +301,31 @@ func (s *Service) SetPIN(ctx context.Context, token, p, ip string) (account.Acco
 		return account.Account{}, err
 	}
 	now := s.clock()
-	var set, again, inactive bool
-	b, err = s.devices.UpdateBinding(ctx, b.ID, func(cur *device.Binding) bool {
-		set, again, inactive = false, false, false
+	set := true
+	stored, err := s.devices.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 		switch {
 		case cur.Status != device.Active:
-			inactive = true
-			return false
+			return fault.New(fault.Forbidden, op, deviceGoneText)
 		case cur.PINHash != "":
 			// Set before: the same PIN again is a retry after a failed
 			// completion; anything else is a second PIN.
-			again, _ = s.pins.Verify(cur.ID, p, cur.PINHash)
-			return false
+			if again, _ := s.pins.Verify(cur.ID, p, cur.PINHash); again {
+				return errUnchanged
+			}
+			return fault.New(fault.Conflict, op, pinAlreadySet)
 		}
 		cur.PINHash = s.pins.Hash(cur.ID, p)
 		cur.PINSetAt = now
 		cur.PIN = pin.Counter{}
-		set = true
-		return true
+		return nil
 	})
 	switch {
+	case errors.Is(err, errUnchanged):
+		set = false
 	case err != nil:
 		return account.Account{}, err
-	case inactive:
-		return account.Account{}, fault.New(fault.Forbidden, op, deviceGoneText)
-	case !set && !again:
-		return account.Account{}, fault.New(fault.Conflict, op, pinAlreadySet)
+	default:
+		b = stored
 	}
 	if set {
 		s.record(ctx, s.event(audit.PINSet, sess.AccountID, ip, map[string]string{"binding": b.ID, "session": sess.ID}))

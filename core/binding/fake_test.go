@@ -46,13 +46,16 @@ type world struct {
 	messages   []notify.Message
 
 	// updates counts UpdateBinding closure runs, writes those that
-	// returned true.
+	// returned nil.
 	updates, writes int
+	// ended lists the RevokeFamiliesOfBinding calls, as "binding@time".
+	ended []string
 }
 
 var (
 	_ store.Enrollments          = (*world)(nil)
 	_ store.Devices              = (*world)(nil)
+	_ store.BindingFamilies      = (*world)(nil)
 	_ store.Challenges           = (*world)(nil)
 	_ store.Audit                = (*world)(nil)
 	_ store.EnrollmentCompletion = (*world)(nil)
@@ -151,6 +154,12 @@ func (w *world) sent() []notify.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.messages)
+}
+
+func (w *world) endedLogins() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.ended)
 }
 
 func (w *world) updateCounts() (updates, writes int) {
@@ -383,7 +392,7 @@ func (w *world) ListBindings(_ context.Context, accountID string) ([]device.Bind
 	return out, nil
 }
 
-func (w *world) UpdateBinding(_ context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error) {
+func (w *world) UpdateBinding(_ context.Context, id string, f func(b *device.Binding) error) (device.Binding, error) {
 	if err := w.enter("UpdateBinding"); err != nil {
 		return device.Binding{}, err
 	}
@@ -394,14 +403,26 @@ func (w *world) UpdateBinding(_ context.Context, id string, f func(b *device.Bin
 	}
 	w.updates++
 	before := b
-	if f(&b) {
-		if !sameIdentity(before, b) {
-			return device.Binding{}, fault.New(fault.Invalid, "fake.UpdateBinding", "identifying field changed")
-		}
-		w.writes++
-		w.bindings[id] = b
+	if err := f(&b); err != nil {
+		return device.Binding{}, err
 	}
-	return w.bindings[id], nil
+	if !sameIdentity(before, b) {
+		return device.Binding{}, fault.New(fault.Invalid, "fake.UpdateBinding", "identifying field changed")
+	}
+	w.writes++
+	w.bindings[id] = b
+	return b, nil
+}
+
+// RevokeFamiliesOfBinding records which binding's app logins were ended
+// when; the world holds no token families.
+func (w *world) RevokeFamiliesOfBinding(_ context.Context, bindingID string, now time.Time) (int, error) {
+	if err := w.enter("RevokeFamiliesOfBinding"); err != nil {
+		return 0, err
+	}
+	defer w.mu.Unlock()
+	w.ended = append(w.ended, bindingID+"@"+now.Format(time.RFC3339Nano))
+	return 0, nil
 }
 
 // sameIdentity reports whether the fields UpdateBinding may not change

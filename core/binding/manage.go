@@ -98,25 +98,26 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 	if err != nil {
 		return err
 	}
-	var notMine, revoked, changed bool
-	var old string
-	_, err = s.devices.UpdateBinding(ctx, id, func(x *device.Binding) bool {
-		notMine, revoked, changed, old = x.AccountID != cur.AccountID, x.Status == device.Revoked, false, x.Name
-		if notMine || revoked || x.Name == name {
-			return false
+	var old string // the name before, for the record
+	_, err = s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
+		switch {
+		case x.AccountID != cur.AccountID:
+			return fault.New(fault.NotFound, op, deviceNotFoundText)
+		case x.Status == device.Revoked:
+			return fault.New(fault.Conflict, op, "Dieses Gerät ist bereits entfernt. / This device has been removed already.")
+		case x.Name == name:
+			return errUnchanged
 		}
-		x.Name, changed = name, true
-		return true
+		old, x.Name = x.Name, name
+		return nil
 	})
 	switch {
-	case errors.Is(err, fault.NotFound) || (err == nil && notMine):
+	case errors.Is(err, errUnchanged):
+		return nil
+	case errors.Is(err, fault.NotFound):
 		return fault.New(fault.NotFound, op, deviceNotFoundText)
 	case err != nil:
 		return err
-	case revoked:
-		return fault.New(fault.Conflict, op, "Dieses Gerät ist bereits entfernt. / This device has been removed already.")
-	case !changed:
-		return nil
 	}
 	s.record(ctx, s.event(audit.DeviceRenamed, cur.AccountID, ip, map[string]string{
 		"binding": id, "by_binding": cur.ID, "old_name": old, "name": name,
@@ -132,9 +133,11 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 // authenticate again; revoking it twice is not an error.
 //
 // Revoking a binding ends its device authentications and app logins at
-// once, and the store revokes the refresh token families issued through
-// its app logins in the same transaction (store.Devices.UpdateBinding),
-// so no token the key obtained survives it.
+// once: after the binding is stored revoked, the refresh token families
+// issued through its app logins are revoked (store.BindingFamilies), and
+// from the revocation on the store issues no new family for it, so no
+// token the key obtained survives it. When that second step fails
+// (Unavailable), calling RevokeDevice again completes it.
 //
 // Errors: Forbidden (b is no longer active); NotFound (no such device of
 // this member); Unavailable.
@@ -145,29 +148,49 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip str
 		return err
 	}
 	now := s.clock()
-	var notMine, revoked bool
-	x, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) bool {
-		notMine, revoked = x.AccountID != cur.AccountID, false
-		if notMine || x.Status == device.Revoked {
-			return false
+	x, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
+		switch {
+		case x.AccountID != cur.AccountID:
+			return fault.New(fault.NotFound, op, deviceNotFoundText)
+		case x.Status == device.Revoked:
+			return errUnchanged
 		}
-		x.Status, x.RevokedAt, revoked = device.Revoked, now, true
-		return true
+		x.Status, x.RevokedAt = device.Revoked, now
+		return nil
 	})
 	switch {
-	case errors.Is(err, fault.NotFound) || (err == nil && notMine):
+	case errors.Is(err, errUnchanged):
+		// Revoked before: its families were revoked then, unless that
+		// failed; doing it again is harmless.
+		return s.endLogins(ctx, id, now)
+	case errors.Is(err, fault.NotFound):
 		return fault.New(fault.NotFound, op, deviceNotFoundText)
 	case err != nil:
 		return err
-	case !revoked:
-		return nil
 	}
+	ended := s.endLogins(ctx, id, now)
 	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, ip, map[string]string{
 		"binding": id, "by_binding": cur.ID, "name": x.Name,
 	}))
 	s.logInfo(ctx, "device revoked", slog.String("binding", id), slog.String("account", cur.AccountID),
 		slog.Bool("self", id == cur.ID))
 	s.tellAccount(ctx, cur.AccountID, deviceRevoked(x.Name, now))
+	return ended
+}
+
+// endLogins revokes the token families of binding id, which was just
+// revoked or marked suspect, at now: its app logins end. Idempotent.
+// Errors: Unavailable.
+func (s *Service) endLogins(ctx context.Context, id string, now time.Time) error {
+	n, err := s.families.RevokeFamiliesOfBinding(ctx, id, now)
+	if err != nil {
+		s.logWarn(ctx, "the app logins of a revoked or suspect binding could not be ended", slog.String("binding", id),
+			slog.Any("error", err))
+		return err
+	}
+	if n > 0 {
+		s.logInfo(ctx, "app logins of the binding ended", slog.String("binding", id), slog.Int("families", n))
+	}
 	return nil
 }
 

@@ -153,14 +153,22 @@ func TestRevokeDevice(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Kind != string(audit.DeviceRevoked) || !strings.Contains(msgs[0].Body, "„Zweites Handy“ wurde am") {
 		t.Fatalf("notifications %+v", msgs)
 	}
+	// Its app logins end, at the service's clock.
+	if got, want := f.w.endedLogins(), []string{b2.ID + "@" + f.w.clock().Format(time.RFC3339Nano)}; !slices.Equal(got, want) {
+		t.Fatalf("app logins ended: %v, want %v", got, want)
+	}
 	// Effective at once: the revoked phone cannot start a login.
 	_, _, err := f.svc.BeginDeviceAuth(ctx, b2.ID)
 	wantKind(t, "revoked phone", err, fault.Forbidden)
 	_ = ph2
-	// Idempotent, and not recorded twice.
+	// Idempotent, and not recorded twice; the app logins are ended again
+	// (in case that failed the first time).
 	n := len(f.w.auditEvents())
 	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil || len(f.w.auditEvents()) != n {
 		t.Fatalf("second revoke: %v", err)
+	}
+	if got := f.w.endedLogins(); len(got) != 2 || !strings.HasPrefix(got[1], b2.ID+"@") {
+		t.Fatalf("app logins ended after the second revoke: %v", got)
 	}
 	wantKind(t, "another member's device", f.svc.RevokeDevice(ctx, me, bodoBinding.ID, clientIP), fault.NotFound)
 	if f.w.binding(bodoBinding.ID).Status != device.Active {
@@ -172,6 +180,39 @@ func TestRevokeDevice(t *testing.T) {
 	}
 	_, err = f.svc.ListDevices(ctx, me)
 	wantKind(t, "after revoking itself", err, fault.Forbidden)
+}
+
+// When the app logins cannot be ended, the binding is revoked all the same
+// (recorded and told) and RevokeDevice says Unavailable; calling it again
+// ends them.
+func TestRevokeDeviceEndsLoginsOnRetry(t *testing.T) {
+	f := setup(t)
+	me, _, b2 := twoPhones(t, f)
+	f.w.setInject(func(m string) error {
+		if m == "RevokeFamiliesOfBinding" {
+			return fault.New(fault.Unavailable, "fake", "")
+		}
+		return nil
+	})
+	err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP)
+	f.w.setInject(nil)
+	wantKind(t, "revoke while the token store is down", err, fault.Unavailable)
+	if got := f.w.binding(b2.ID); got.Status != device.Revoked {
+		t.Fatalf("binding after a failed ending of its logins: %s", got.Status)
+	}
+	if k := f.w.auditKinds(); k[len(k)-1] != audit.DeviceRevoked {
+		t.Fatalf("audit %v", k)
+	}
+	if got := f.w.endedLogins(); len(got) != 0 {
+		t.Fatalf("app logins ended: %v", got)
+	}
+	f.w.advance(time.Minute)
+	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	if got, want := f.w.endedLogins(), []string{b2.ID + "@" + f.w.clock().Format(time.RFC3339Nano)}; !slices.Equal(got, want) {
+		t.Fatalf("app logins ended: %v, want %v", got, want)
+	}
 }
 
 func TestRevokeOtherDevices(t *testing.T) {

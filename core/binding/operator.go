@@ -2,6 +2,7 @@ package binding
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
@@ -29,25 +30,25 @@ func (s *Service) UnblockDevice(ctx context.Context, bindingID, operator string)
 	if operator == "" || len(operator) > 100 || strings.ContainsFunc(operator, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fault.New(fault.Invalid, op, "name the operator (at most 100 printable characters)")
 	}
-	var final, noPIN, changed, wasBlocked bool
-	b, err := s.devices.UpdateBinding(ctx, bindingID, func(b *device.Binding) bool {
-		final, noPIN, changed = b.Status == device.Revoked || b.Status == device.Suspect, b.PINHash == "", false
+	var wasBlocked bool // the state before, for the record
+	b, err := s.devices.UpdateBinding(ctx, bindingID, func(b *device.Binding) error {
 		wasBlocked = blocked(*b)
-		if final || noPIN || (!wasBlocked && b.PIN == (pin.Counter{})) {
-			return false
+		switch {
+		case b.Status == device.Revoked || b.Status == device.Suspect:
+			return fault.New(fault.Conflict, op, "the binding is revoked or suspect and cannot be unblocked; the member binds the device anew")
+		case b.PINHash == "":
+			return fault.New(fault.Conflict, op, "the binding has no PIN yet: its enrollment was never completed")
+		case !wasBlocked && b.PIN == (pin.Counter{}):
+			return errUnchanged
 		}
-		b.PIN, b.Status, changed = pin.Counter{}, device.Active, true
-		return true
+		b.PIN, b.Status = pin.Counter{}, device.Active
+		return nil
 	})
 	switch {
+	case errors.Is(err, errUnchanged):
+		return nil
 	case err != nil:
 		return err
-	case final:
-		return fault.New(fault.Conflict, op, "the binding is revoked or suspect and cannot be unblocked; the member binds the device anew")
-	case noPIN:
-		return fault.New(fault.Conflict, op, "the binding has no PIN yet: its enrollment was never completed")
-	case !changed:
-		return nil
 	}
 	s.record(ctx, audit.Event{
 		ID: grant.NewID(), Time: s.clock(), Kind: audit.DeviceUnblocked, Actor: audit.Operator, AccountID: b.AccountID,

@@ -3,6 +3,7 @@ package binding
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -77,8 +78,11 @@ type Deps struct {
 	// Enrollments finds the enrollment session of a bearer token.
 	Enrollments store.Enrollments
 	Devices     store.Devices
-	Challenges  store.Challenges
-	Audit       store.Audit
+	// Families ends the app logins of a binding this service revokes or
+	// marks suspect.
+	Families   store.BindingFamilies
+	Challenges store.Challenges
+	Audit      store.Audit
 	// Completion activates the account when every enrollment step is done.
 	Completion store.EnrollmentCompletion
 	// Accounts gives the KVNR, status and password hash of an account.
@@ -108,6 +112,7 @@ type Service struct {
 	cfg        Config
 	enrolls    store.Enrollments
 	devices    store.Devices
+	families   store.BindingFamilies
 	challenges store.Challenges
 	audit      store.Audit
 	completion store.EnrollmentCompletion
@@ -135,6 +140,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, missing("enrollment store")
 	case d.Devices == nil:
 		return nil, missing("device store")
+	case d.Families == nil:
+		return nil, missing("token family store")
 	case d.Challenges == nil:
 		return nil, missing("challenge store")
 	case d.Audit == nil:
@@ -163,7 +170,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		d.Logger.Warn("device binding accepts keys without attestation and self-attested keys: development only")
 	}
 	return &Service{
-		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, challenges: d.Challenges, audit: d.Audit,
+		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, families: d.Families, challenges: d.Challenges, audit: d.Audit,
 		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
 		notifier: d.Notifier, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
 	}, nil
@@ -176,6 +183,11 @@ func (s *Service) clock() time.Time { return s.now().UTC() }
 
 // logInfo and logWarn write one structured line; callers pass ids, kinds
 // and reasons, never a secret.
+// errUnchanged is what an UpdateBinding closure returns when there is
+// nothing to write and nothing wrong: the store writes nothing, and the
+// caller takes it as success.
+var errUnchanged = errors.New("binding: nothing to change")
+
 func (s *Service) logInfo(ctx context.Context, msg string, attrs ...slog.Attr) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }

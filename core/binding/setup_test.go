@@ -134,7 +134,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 	logs := &syncBuffer{}
 	cfg := devConfig()
 	deps := binding.Deps{
-		Enrollments: w, Devices: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
+		Enrollments: w, Devices: w, Families: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
 		Ceremony: keys{}, Notifier: w, PINs: pinHasher(t, 1, pepper1), Passwords: passwords(),
 		Now: w.clock, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -27,21 +27,26 @@ type Devices interface {
 	// ones included.
 	ListBindings(ctx context.Context, accountID string) ([]device.Binding, error)
 	// UpdateBinding reads binding id, calls f with it and, when f returns
-	// true, stores what f changed — all in one transaction that holds the
+	// nil, stores what f changed — all in one transaction that holds the
 	// row, so concurrent updates are serialised and f always sees the
-	// latest state (the PIN counter's check-and-bump). f may run more than
-	// once when the transaction is retried; it must depend only on its
-	// argument. f may not change what identifies the binding (ID,
-	// AccountID, EnrollmentID, Platform, CredentialID, PublicKey, AAGUID,
-	// AttestationFormat, CreatedAt). When the stored Status is Revoked or
-	// Suspect afterwards, the same transaction revokes the token families
-	// of the binding (as Tokens.RevokeFamiliesOfBinding does, at the
-	// binding's RevokedAt, or the store's clock when that is zero, as for
-	// Suspect), so that a revoked or possibly cloned key leaves no refresh
-	// token behind. Returns the binding as stored afterwards.
+	// latest state (the PIN counter's check-and-bump). When f returns an
+	// error nothing is stored and UpdateBinding returns that very error
+	// (comparable with errors.Is) and the zero binding: that is how a
+	// caller refuses an update and says why. f may run more than once when
+	// the transaction is retried; it must depend only on its argument. f
+	// may not change what identifies the binding (ID, AccountID,
+	// EnrollmentID, Platform, CredentialID, PublicKey, AAGUID,
+	// AttestationFormat, CreatedAt). Returns the binding as stored
+	// afterwards.
+	//
+	// UpdateBinding stores the binding and nothing else: a caller that
+	// revokes a binding or marks it Suspect ends its app logins with
+	// Tokens.RevokeFamiliesOfBinding after the update. No family can
+	// appear in between, as CreateFamily refuses a binding that is Revoked
+	// or Suspect, atomically with its insert.
 	// Errors: NotFound; Invalid (f changed an identifying field; nothing is
-	// stored); those of the database.
-	UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) bool) (device.Binding, error)
+	// stored); f's error; those of the database.
+	UpdateBinding(ctx context.Context, id string, f func(b *device.Binding) error) (device.Binding, error)
 	// RevokeBindings revokes the account's bindings that are not revoked
 	// yet, except keep (empty: all), and returns how many. In the same
 	// transaction it revokes the token families of the account's revoked

@@ -130,8 +130,10 @@ type Tokens interface {
 	// atomically with the insert against Devices.RevokeBindings and
 	// Devices.UpdateBinding: whatever the interleaving with a revocation of
 	// the binding, either CreateFamily fails with Forbidden or the family
-	// it created is revoked. (This closes the gap between a device login
-	// and its code exchange, in which a revocation finds no family yet.)
+	// it created is revoked (by RevokeBindings, or by the
+	// RevokeFamiliesOfBinding that follows an UpdateBinding). (This closes
+	// the gap between a device login and its code exchange, in which a
+	// revocation finds no family yet.)
 	//
 	// When f.CodeHash is not empty and names a code that
 	// RevokeFamiliesOfCode has marked replayed, it creates nothing and
@@ -176,16 +178,8 @@ type Tokens interface {
 	// code stays valid, whichever of the two comes first. Idempotent; an
 	// unknown code is not an error (there is nothing to mark).
 	RevokeFamiliesOfCode(ctx context.Context, codeHash string, now time.Time) (int, error)
-	// RevokeFamiliesOfBinding revokes every family whose BindingID is
-	// bindingID (the app logins made with that device key) and returns how
-	// many were newly revoked (0 is not an error); their refresh and access
-	// tokens stop working. Idempotent: the first revocation time stays.
-	// Devices.RevokeBindings and Devices.UpdateBinding do this themselves
-	// for the bindings they revoke; this method is for callers that end a
-	// binding's sessions without revoking the binding (log out the app).
-	// Errors: Invalid for an empty bindingID (it would name every password
-	// login).
-	RevokeFamiliesOfBinding(ctx context.Context, bindingID string, now time.Time) (int, error)
+	// BindingFamilies: RevokeFamiliesOfBinding.
+	BindingFamilies
 	// CreateAccessToken records a token issued without a family: a
 	// client_credentials token, which is recorded when it is revoked
 	// (at.RevokedAt set), not when it is issued. Errors: Conflict on a
@@ -200,6 +194,23 @@ type Tokens interface {
 	// before now (ExpiresAt < now) and returns how many rows went; a
 	// family's tokens go with it. See AuthRequests.DeleteExpired.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// BindingFamilies ends the app logins of one device binding. Tokens has it;
+// the device binding use case needs only this of Tokens.
+type BindingFamilies interface {
+	// RevokeFamiliesOfBinding revokes every family whose BindingID is
+	// bindingID (the app logins made with that device key) and returns how
+	// many were newly revoked (0 is not an error); their refresh and access
+	// tokens stop working. Idempotent: the first revocation time stays.
+	// Devices.RevokeBindings does this itself for the bindings it revokes;
+	// this method is for the callers that revoke a binding or mark it
+	// Suspect with Devices.UpdateBinding (after the update), and for those
+	// that end a binding's sessions without revoking the binding (log out
+	// the app).
+	// Errors: Invalid for an empty bindingID (it would name every password
+	// login).
+	RevokeFamiliesOfBinding(ctx context.Context, bindingID string, now time.Time) (int, error)
 }
 
 // SigningKeys stores token signing keys (private parts sealed).

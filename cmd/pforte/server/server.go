@@ -306,7 +306,7 @@ func (s *Server) newBinding(hasher *password.Hasher) (*binding.Service, error) {
 	bc := o.Binding
 	bc.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
 	return binding.New(bc, binding.Deps{
-		Enrollments: s.store, Devices: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
+		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier,
 		PINs: pins, Passwords: hasher, Now: o.Now, Logger: o.Log,
 	})

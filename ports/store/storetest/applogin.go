@@ -278,30 +278,38 @@ var bindingFamilyTests = []test{
 		wantActive(t, ctx, s, atTheirs.JTI)
 		wantActive(t, ctx, s, atPassword.JTI)
 	}},
-	{"UpdateBindingRevokesFamilies", func(t *testing.T, s store.Store) {
+	// UpdateBinding stores the binding and nothing else: the caller that
+	// revokes or flags a binding revokes its families after the update,
+	// with its own clock, and from the update on no family of the binding
+	// can be created.
+	{"UpdateBindingLeavesFamilies", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
-		for i, tc := range []struct {
-			status  device.Status
-			revoked time.Time
-			ends    bool
-		}{
-			{device.Revoked, t0.Add(time.Hour), true},
-			{device.Suspect, time.Time{}, true},
-			{device.Blocked, time.Time{}, false},
-			{device.Active, time.Time{}, false},
-		} {
-			b := boundDevice(t, s, "bind-"+string(tc.status), i+1)
-			_, rt, at := bindingFamily(t, ctx, s, "fam-"+string(tc.status), b.ID)
-			_, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) bool {
-				cur.Status, cur.RevokedAt, cur.Name = tc.status, tc.revoked, "umbenannt"
-				return true
+		for i, st := range []device.Status{device.Revoked, device.Suspect, device.Blocked, device.Active} {
+			b := boundDevice(t, s, "bind-"+string(st), i+1)
+			_, rt, at := bindingFamily(t, ctx, s, "fam-"+string(st), b.ID)
+			_, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
+				cur.Status, cur.Name = st, "umbenannt"
+				if st == device.Revoked {
+					cur.RevokedAt = t0.Add(time.Hour)
+				}
+				return nil
 			})
-			must(t, "UpdateBinding to "+string(tc.status), err)
-			if tc.ends {
-				wantRevoked(t, ctx, s, rt, at.JTI, tc.revoked)
-			} else {
-				wantActive(t, ctx, s, at.JTI)
+			must(t, "UpdateBinding to "+string(st), err)
+			wantActive(t, ctx, s, at.JTI)
+			if st != device.Revoked && st != device.Suspect {
+				continue
 			}
+			f := newFamily("fam-late-"+string(st), "")
+			f.BindingID = b.ID
+			lateRT, lateAT := newRefreshToken("rt-"+f.ID, f.ID), newAccessToken("at-"+f.ID, f.ID)
+			wantKind(t, "CreateFamily after UpdateBinding to "+string(st), s.CreateFamily(ctx, f, &lateRT, lateAT), fault.Forbidden)
+			wantNoFamily(t, ctx, s, f.ID, lateRT.Hash, lateAT.JTI)
+			n, err := s.RevokeFamiliesOfBinding(ctx, b.ID, t0.Add(2*time.Hour))
+			must(t, "RevokeFamiliesOfBinding", err)
+			if n != 1 {
+				t.Errorf("RevokeFamiliesOfBinding after UpdateBinding to %s = %d, want 1", st, n)
+			}
+			wantRevoked(t, ctx, s, rt, at.JTI, t0.Add(2*time.Hour))
 		}
 	}},
 	{"CreateFamilyNeedsAUsableBinding", func(t *testing.T, s store.Store) {
@@ -310,7 +318,7 @@ var bindingFamilyTests = []test{
 		suspect := boundDevice(t, s, "bind-suspect", 2)
 		blocked := boundDevice(t, s, "bind-blocked", 3)
 		for b, st := range map[string]device.Status{revoked.ID: device.Revoked, suspect.ID: device.Suspect, blocked.ID: device.Blocked} {
-			_, err := s.UpdateBinding(ctx, b, func(cur *device.Binding) bool { cur.Status = st; return true })
+			_, err := s.UpdateBinding(ctx, b, func(cur *device.Binding) error { cur.Status = st; return nil })
 			must(t, "UpdateBinding", err)
 		}
 		for _, b := range []string{revoked.ID, suspect.ID, "bind-nope"} {
@@ -327,36 +335,58 @@ var bindingFamilyTests = []test{
 	// The revocation of a binding races the code exchange of a login made
 	// with it. Whatever the interleaving, no active family of the revoked
 	// binding may remain: either CreateFamily failed with Forbidden and
-	// stored nothing, or its family was revoked.
+	// stored nothing, or its family was revoked — by RevokeBindings, or by
+	// the RevokeFamiliesOfBinding that follows an UpdateBinding.
 	{"CreateFamilyAgainstRevocation", func(t *testing.T, s store.Store) {
-		ctx := t.Context()
-		const rounds = 20
-		created := 0
-		for round := range rounds {
-			b := boundDevice(t, s, fmt.Sprintf("bind-%d", round), round)
-			f := newFamily(fmt.Sprintf("fam-%d", round), fmt.Sprintf("code-%d", round))
-			f.BindingID = b.ID
-			rt, at := newRefreshToken("rt-"+f.ID, f.ID), newAccessToken("at-"+f.ID, f.ID)
-			// Which goroutine creates alternates, so that the scheduler's
-			// habits do not decide the order every round.
-			creator := round % 2
-			errs := raceN(2, func(i int) error {
-				if i == creator {
-					return s.CreateFamily(ctx, f, &rt, at)
-				}
-				_, err := s.RevokeBindings(ctx, b.AccountID, "", t0.Add(time.Minute))
-				return err
-			})
-			must(t, fmt.Sprintf("round %d: RevokeBindings", round), errs[1-creator])
-			switch err := errs[creator]; {
-			case err == nil:
-				created++
-				wantRevoked(t, ctx, s, rt, at.JTI, t0.Add(time.Minute))
-			default:
-				wantKind(t, fmt.Sprintf("round %d: CreateFamily", round), err, fault.Forbidden)
-				wantNoFamily(t, ctx, s, f.ID, rt.Hash, at.JTI)
-			}
-		}
-		t.Logf("%d of %d families stored (then revoked), %d refused", created, rounds, rounds-created)
+		createFamilyAgainst(t, s, func(ctx context.Context, b device.Binding, now time.Time) error {
+			_, err := s.RevokeBindings(ctx, b.AccountID, "", now)
+			return err
+		})
 	}},
+	{"CreateFamilyAgainstUpdateBinding", func(t *testing.T, s store.Store) {
+		createFamilyAgainst(t, s, func(ctx context.Context, b device.Binding, now time.Time) error {
+			if _, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
+				cur.Status, cur.RevokedAt = device.Revoked, now
+				return nil
+			}); err != nil {
+				return err
+			}
+			_, err := s.RevokeFamiliesOfBinding(ctx, b.ID, now)
+			return err
+		})
+	}},
+}
+
+// createFamilyAgainst races CreateFamily for a binding's login against
+// revoke, which revokes the binding and its families at now, many times
+// over, and checks that no active family of the binding remains.
+func createFamilyAgainst(t *testing.T, s store.Store, revoke func(ctx context.Context, b device.Binding, now time.Time) error) {
+	ctx := t.Context()
+	const rounds = 20
+	created := 0
+	for round := range rounds {
+		b := boundDevice(t, s, fmt.Sprintf("bind-%d", round), round)
+		f := newFamily(fmt.Sprintf("fam-%d", round), fmt.Sprintf("code-%d", round))
+		f.BindingID = b.ID
+		rt, at := newRefreshToken("rt-"+f.ID, f.ID), newAccessToken("at-"+f.ID, f.ID)
+		// Which goroutine creates alternates, so that the scheduler's
+		// habits do not decide the order every round.
+		creator := round % 2
+		errs := raceN(2, func(i int) error {
+			if i == creator {
+				return s.CreateFamily(ctx, f, &rt, at)
+			}
+			return revoke(ctx, b, t0.Add(time.Minute))
+		})
+		must(t, fmt.Sprintf("round %d: revocation", round), errs[1-creator])
+		switch err := errs[creator]; {
+		case err == nil:
+			created++
+			wantRevoked(t, ctx, s, rt, at.JTI, t0.Add(time.Minute))
+		default:
+			wantKind(t, fmt.Sprintf("round %d: CreateFamily", round), err, fault.Forbidden)
+			wantNoFamily(t, ctx, s, f.ID, rt.Hash, at.JTI)
+		}
+	}
+	t.Logf("%d of %d families stored (then revoked), %d refused", created, rounds, rounds-created)
 }

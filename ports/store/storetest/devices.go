@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -175,12 +176,12 @@ var deviceTests = []test{
 		want.PINSetAt = t0.Add(2 * time.Minute)
 		want.RevokedAt = t0.Add(4 * time.Minute)
 		calls := 0
-		got, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) bool {
+		got, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 			calls++
 			equal(t, "f's argument", b, *cur)
 			cur.Name, cur.SignCount, cur.Status, cur.PINHash = want.Name, want.SignCount, want.Status, want.PINHash
 			cur.PIN, cur.LastUsedAt, cur.PINSetAt, cur.RevokedAt = want.PIN, want.LastUsedAt, want.PINSetAt, want.RevokedAt
-			return true
+			return nil
 		})
 		must(t, "UpdateBinding", err)
 		if calls < 1 {
@@ -189,29 +190,47 @@ var deviceTests = []test{
 		equal(t, "returned binding", want, got)
 		equal(t, "stored binding", want, bindingByID(t, s, b.ID))
 
-		// f says no: nothing is written, the stored binding comes back.
-		got, err = s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) bool {
+		// f refuses: nothing is written, and f's error comes back as it
+		// is — not translated into a kind of the store's.
+		refused := errors.New("refused by the caller")
+		got, err = s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 			cur.Name = "nicht gespeichert"
 			cur.PIN = pin.Counter{}
-			return false
+			return refused
 		})
-		must(t, "UpdateBinding without change", err)
-		equal(t, "binding returned by a refusing f", want, got)
+		if err != refused {
+			t.Errorf("UpdateBinding with a refusing f: got %v, want f's error itself", err)
+		}
+		equal(t, "binding returned by a refusing f", device.Binding{}, got)
 		equal(t, "binding after a refusing f", want, bindingByID(t, s, b.ID))
+		kind := fault.New(fault.Forbidden, "storetest", "")
+		_, err = s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
+			cur.Name = "nicht gespeichert"
+			return kind
+		})
+		if err != kind {
+			t.Errorf("UpdateBinding with f failing with a kind: got %v, want f's error itself", err)
+		}
+		equal(t, "binding after an f failing with a kind", want, bindingByID(t, s, b.ID))
+
+		// f changes nothing: the binding is written as it was.
+		got, err = s.UpdateBinding(ctx, b.ID, func(*device.Binding) error { return nil })
+		must(t, "UpdateBinding without change", err)
+		equal(t, "binding returned without change", want, got)
 
 		// Zero times and an empty PIN hash go back to zero.
 		want.PIN, want.PINHash, want.RevokedAt, want.LastUsedAt = pin.Counter{}, "", time.Time{}, time.Time{}
-		got, err = s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) bool {
+		got, err = s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 			cur.PIN, cur.PINHash, cur.RevokedAt, cur.LastUsedAt = pin.Counter{}, "", time.Time{}, time.Time{}
-			return true
+			return nil
 		})
 		must(t, "UpdateBinding to zero values", err)
 		equal(t, "binding with zero values", want, got)
 		equal(t, "stored binding with zero values", want, bindingByID(t, s, b.ID))
 
-		_, err = s.UpdateBinding(ctx, "bind-nope", func(*device.Binding) bool {
+		_, err = s.UpdateBinding(ctx, "bind-nope", func(*device.Binding) error {
 			t.Errorf("f called for an unknown binding")
-			return true
+			return nil
 		})
 		wantKind(t, "UpdateBinding unknown", err, fault.NotFound)
 	}},
@@ -231,10 +250,10 @@ var deviceTests = []test{
 			"AttestationFormat": func(c *device.Binding) { c.AttestationFormat = "none" },
 			"CreatedAt":         func(c *device.Binding) { c.CreatedAt = c.CreatedAt.Add(time.Hour) },
 		} {
-			_, err := s.UpdateBinding(ctx, b.ID, func(c *device.Binding) bool {
+			_, err := s.UpdateBinding(ctx, b.ID, func(c *device.Binding) error {
 				change(c)
 				c.Name = "nicht gespeichert"
-				return true
+				return nil
 			})
 			wantKind(t, "UpdateBinding changing "+name, err, fault.Invalid)
 		}
@@ -434,7 +453,7 @@ func readyToComplete(t *testing.T, s store.Store, password bool, pinSet func(b *
 	must(t, "BindDevice", s.BindDevice(ctx, b, t0.Add(2*time.Minute)))
 	if pinSet != nil {
 		var err error
-		b, err = s.UpdateBinding(ctx, b.ID, func(c *device.Binding) bool { pinSet(c); return true })
+		b, err = s.UpdateBinding(ctx, b.ID, func(c *device.Binding) error { pinSet(c); return nil })
 		must(t, "UpdateBinding", err)
 	}
 	return sess, b
@@ -654,6 +673,12 @@ var deviceRaceTests = []test{
 // pinRounds is how often WrongPINs races, each time on a fresh binding.
 const pinRounds = 3
 
+// notEvaluated is what wrongPINRace's f refuses with when the policy did not
+// let the guess be compared; seen is the counter it saw.
+type notEvaluated struct{ seen pin.Counter }
+
+func (e *notEvaluated) Error() string { return fmt.Sprintf("not evaluated at %+v", e.seen) }
+
 // wrongPINRace enters wrongPINs wrong PINs at once on binding id and checks
 // that exactly policy.MaxFailures of them were compared, each on its own
 // counter state, and that the binding ends blocked.
@@ -670,7 +695,7 @@ func wrongPINRace(t *testing.T, s store.Store, policy pin.Policy, id string, rou
 	now := t0.Add(time.Minute)
 	errs := raceN(wrongPINs, func(i int) error {
 		var err error
-		out[i].stored, err = s.UpdateBinding(ctx, id, func(cur *device.Binding) bool {
+		out[i].stored, err = s.UpdateBinding(ctx, id, func(cur *device.Binding) error {
 			runs.Add(1)
 			out[i].compared = 0
 			out[i].attempt = policy.Try(cur.PIN, now, func() bool {
@@ -682,28 +707,28 @@ func wrongPINRace(t *testing.T, s store.Store, policy pin.Policy, id string, rou
 				return false // the wrong PIN
 			})
 			if !out[i].attempt.Evaluated {
-				return false
+				return &notEvaluated{seen: cur.PIN}
 			}
 			cur.PIN = out[i].attempt.Next
 			if cur.PIN.Blocked {
 				cur.Status = device.Blocked
 			}
-			return true
+			return nil
 		})
 		return err
 	})
 	evaluated, committed := 0, 0
 	seen := map[int]int{}
 	for i, err := range errs {
-		must(t, fmt.Sprintf("round %d: caller %d: UpdateBinding", round, i), err)
 		o := out[i]
-		committed += o.compared
-		if !o.attempt.Evaluated {
-			if !o.stored.PIN.Blocked || o.stored.PIN.Failures != policy.MaxFailures {
-				t.Errorf("round %d: caller %d was not evaluated, yet the binding it saw is %+v (not blocked)", round, i, o.stored.PIN)
+		if refused, ok := errors.AsType[*notEvaluated](err); ok {
+			if o.attempt.Evaluated || !refused.seen.Blocked || refused.seen.Failures != policy.MaxFailures {
+				t.Errorf("round %d: caller %d was not evaluated, yet the binding it saw is %+v (not blocked)", round, i, refused.seen)
 			}
 			continue
 		}
+		must(t, fmt.Sprintf("round %d: caller %d: UpdateBinding", round, i), err)
+		committed += o.compared
 		evaluated++
 		if o.stored.PIN != o.attempt.Next {
 			t.Errorf("round %d: caller %d: stored counter %+v, want its attempt's %+v", round, i, o.stored.PIN, o.attempt.Next)

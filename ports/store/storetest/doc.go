@@ -26,7 +26,8 @@
 // For device binding it covers bindings (every field, a credential id with
 // NUL and 0xff bytes, a sign counter beyond 31 bits), the session rules of
 // BindDevice (unknown, expired, completed, one key per session, a
-// credential bound once), UpdateBinding (what f may change, f refusing,
+// credential bound once), UpdateBinding (what f may change, f refusing
+// with its own error, which comes back unchanged,
 // identity fields refused), RevokeBindings (keep, idempotence, first
 // revocation time kept), single-use and expiring challenges,
 // DeleteExpired of challenges, the append-only audit log (newest first,

@@ -210,11 +210,11 @@ var unavailableTests = []test{
 			{"BindingByCredentialID unknown", func() error { _, err := s.BindingByCredentialID(c, []byte("nope")); return err }},
 			{"ListBindings", func() error { _, err := s.ListBindings(c, sess.AccountID); return err }},
 			{"UpdateBinding", func() error {
-				_, err := s.UpdateBinding(c, b.ID, func(x *device.Binding) bool { x.Name = "x"; return true })
+				_, err := s.UpdateBinding(c, b.ID, func(x *device.Binding) error { x.Name = "x"; return nil })
 				return err
 			}},
 			{"UpdateBinding unknown", func() error {
-				_, err := s.UpdateBinding(c, "nope", func(*device.Binding) bool { return true })
+				_, err := s.UpdateBinding(c, "nope", func(*device.Binding) error { return nil })
 				return err
 			}},
 			{"RevokeBindings", func() error { _, err := s.RevokeBindings(c, sess.AccountID, "", t0); return err }},
