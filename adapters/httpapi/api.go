@@ -19,7 +19,9 @@ import (
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -153,9 +155,9 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	token, s, err := a.reg.Activate(r.Context(), a.clientIP(r), "letter", proofing.Presentation{
-		KVNR:    k,
-		Secrets: map[string]string{"initial_password": in.InitialPassword, "activation_code": in.ActivationCode},
+	token, s, err := a.reg.Activate(r.Context(), a.clientIP(r), "letter", k, proofing.Secrets{
+		letterproof.SecretInitialPassword: secret.String(in.InitialPassword),
+		letterproof.SecretActivationCode:  secret.String(in.ActivationCode),
 	})
 	if err != nil {
 		writeProblem(w, r, a.log, err)

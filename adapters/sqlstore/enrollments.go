@@ -67,6 +67,7 @@ type attributesJSON struct {
 type evidenceJSON struct {
 	Type        string      `json:"type"`
 	Reference   string      `json:"reference"`
+	Issuer      string      `json:"issuer,omitempty"`
 	IssuedAt    *int64      `json:"issued_at,omitempty"`
 	DeliveredTo addressJSON `json:"delivered_to"`
 }
@@ -85,6 +86,7 @@ func encodeProof(p proof.Proof) string {
 		Evidence: evidenceJSON{
 			Type:        p.Evidence.Type,
 			Reference:   p.Evidence.Reference,
+			Issuer:      p.Evidence.Issuer,
 			IssuedAt:    msPtr(p.Evidence.IssuedAt),
 			DeliveredTo: toAddressJSON(p.Evidence.DeliveredTo),
 		},
@@ -119,6 +121,7 @@ func decodeProof(s string) (proof.Proof, error) {
 		Evidence: proof.Evidence{
 			Type:        j.Evidence.Type,
 			Reference:   j.Evidence.Reference,
+			Issuer:      j.Evidence.Issuer,
 			IssuedAt:    fromMSPtr(j.Evidence.IssuedAt),
 			DeliveredTo: j.Evidence.DeliveredTo.address(),
 		},

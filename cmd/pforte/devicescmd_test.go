@@ -16,7 +16,9 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -86,7 +88,7 @@ func enrollDemo(t *testing.T, dir string) *enrolled {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := reg.Activate(ctx, "192.0.2.1", "letter", proofingPresentation(c))
+	token, _, err := reg.Activate(ctx, "192.0.2.1", "letter", kvnr.MustParse(demoKVNR), letterSecrets(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,9 +299,10 @@ func TestDetailText(t *testing.T) {
 	}
 }
 
-// proofingPresentation is what the app sends of letter c.
-func proofingPresentation(c letterscan.Content) proofing.Presentation {
-	return proofing.Presentation{KVNR: kvnr.MustParse(demoKVNR), Secrets: map[string]string{
-		"initial_password": c.InitialPassword, "activation_code": letter.Normalize(c.ActivationCode),
-	}}
+// letterSecrets are the secrets the app sends of letter c.
+func letterSecrets(c letterscan.Content) proofing.Secrets {
+	return proofing.Secrets{
+		letterproof.SecretInitialPassword: secret.String(c.InitialPassword),
+		letterproof.SecretActivationCode:  secret.String(letter.Normalize(c.ActivationCode)),
+	}
 }

@@ -35,6 +35,10 @@ type Evidence struct {
 	// Reference identifies the evidence at Pforte (a letter id, an eID
 	// transaction id); never a secret.
 	Reference string
+	// Issuer names the service that produced the evidence: an eID
+	// service's issuer identifier; for a letter, Pforte's own issuer,
+	// which printed and posted it.
+	Issuer string
 	// IssuedAt is when the evidence was created (the letter printed).
 	IssuedAt time.Time
 	// DeliveredTo is the postal address a letter went to.

@@ -18,12 +18,13 @@ import (
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
-// Activate completes a proofing with method (e.g. "letter") and what the
-// member presents, records the proof, and opens an enrollment session of
-// enrollment.TTL for the member's account: a new account is created
-// Pending at the proof's level with an opaque random ID; an existing one
-// keeps its ID, status and password and has its level raised when the
-// proof is higher (Enrollments.StartEnrollment).
+// Activate completes a proofing of member k with a method that checks
+// secrets the member types (a proofing.SecretChecker: the letter), records
+// the proof, and opens an enrollment session of enrollment.TTL for the
+// member's account: a new account is created Pending at the proof's level
+// with an opaque random ID; an existing one keeps its ID, status and
+// password and has its level raised when the proof is higher
+// (Enrollments.StartEnrollment).
 //
 // It returns the session's bearer token (256 bits, shown once; the store
 // keeps its hash) and the session. The app sends the token with the next
@@ -34,14 +35,14 @@ import (
 // member's letter with a handful of guesses from anywhere, and try many
 // members' letters from one place.
 //
-// Errors: Invalid for an unknown method; RateLimited (*RateLimitError);
-// those of the method, unchanged (Unauthenticated, Locked, Expired,
-// Conflict — see ports/proofing.Method); Unavailable; Internal when
-// clientIP is empty or a method returns a proof that does not fit the
-// presentation.
-func (s *Service) Activate(ctx context.Context, clientIP, method string, p proofing.Presentation) (token string, session enrollment.Session, err error) {
+// Errors: Invalid for an unknown method or one that takes no secrets;
+// RateLimited (*RateLimitError); those of the method, unchanged (Invalid,
+// Unauthenticated, Locked, Expired, Conflict — see
+// ports/proofing.SecretChecker); Unavailable; Internal when clientIP is
+// empty or the method returns a proof that does not fit the member.
+func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Method, k kvnr.KVNR, secrets proofing.Secrets) (token string, session enrollment.Session, err error) {
 	const op = "registration.Activate"
-	m, ok := s.methods[proof.Method(method)]
+	m, ok := s.methods[method].(proofing.SecretChecker)
 	if !ok {
 		return "", enrollment.Session{}, fault.New(fault.Invalid, op,
 			"Unbekanntes Verfahren. / Unknown method.")
@@ -53,14 +54,27 @@ func (s *Service) Activate(ctx context.Context, clientIP, method string, p proof
 	if err := s.hit(ctx, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
 		return "", enrollment.Session{}, err
 	}
-	pr, err := m.Complete(ctx, p)
+	pr, err := m.CheckSecrets(ctx, k, secrets)
 	if err != nil {
 		return "", enrollment.Session{}, err
 	}
-	if _, perr := kvnr.Parse(string(pr.KVNR)); perr != nil || (p.KVNR != "" && pr.KVNR != p.KVNR) ||
-		pr.Method != m.Name() || pr.Level < loa.Low {
+	if pr.KVNR != k || !s.fits(m, pr) {
 		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
 	}
+	return s.enroll(ctx, pr)
+}
+
+// fits reports whether pr is a proof method m may report: its own name, a
+// valid member number, at least level low. A method that reports anything
+// else is broken, and no account is made from what it says.
+func (s *Service) fits(m proofing.Method, pr proof.Proof) bool {
+	_, err := kvnr.Parse(string(pr.KVNR))
+	return err == nil && pr.Method == m.Name() && pr.Level >= loa.Low
+}
+
+// enroll records proof pr and opens an enrollment session for the
+// member's account (see Activate).
+func (s *Service) enroll(ctx context.Context, pr proof.Proof) (token string, session enrollment.Session, err error) {
 	now := s.clock()
 	a := account.Account{
 		ID: grant.NewID(), KVNR: pr.KVNR, Status: account.Pending, Proofing: pr.Level,

@@ -11,13 +11,15 @@ import (
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
-// fakeMethod is a proofing method that proves whatever it is told to.
+// fakeMethod is a secret-checking proofing method that proves whatever it
+// is told to.
 type fakeMethod struct {
 	name  proof.Method
 	level loa.Level
@@ -26,15 +28,14 @@ type fakeMethod struct {
 	kvnr string
 }
 
-var _ proofing.Method = (*fakeMethod)(nil)
+var _ proofing.SecretChecker = (*fakeMethod)(nil)
 
 func (m *fakeMethod) Name() proof.Method { return m.name }
 
-func (m *fakeMethod) Complete(_ context.Context, p proofing.Presentation) (proof.Proof, error) {
+func (m *fakeMethod) CheckSecrets(_ context.Context, k kvnr.KVNR, _ proofing.Secrets) (proof.Proof, error) {
 	if m.err != nil {
 		return proof.Proof{}, m.err
 	}
-	k := p.KVNR
 	if m.kvnr != "" {
 		k = mustKVNR(m.kvnr)
 	}
@@ -46,13 +47,17 @@ func (m *fakeMethod) Complete(_ context.Context, p proofing.Presentation) (proof
 	}, nil
 }
 
+// nameOnly is a proofing method without any capability.
+type nameOnly proof.Method
+
+func (n nameOnly) Name() proof.Method { return proof.Method(n) }
+
 func TestActivate(t *testing.T) {
 	letterM := &fakeMethod{name: proof.Letter, level: loa.Substantial}
 	eid := &fakeMethod{name: proof.EID, level: loa.High}
 	f := setup(t, withMethods(letterM, eid))
-	p := proofing.Presentation{KVNR: anna.KVNR}
 
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p)
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +77,7 @@ func TestActivate(t *testing.T) {
 	}
 
 	// A second proofing (eID) keeps the account and raises its level.
-	token2, s2, err := f.svc.Activate(ctx, "192.0.2.7", "eid", p)
+	token2, s2, err := f.svc.Activate(ctx, "192.0.2.7", "eid", anna.KVNR, nil)
 	if err != nil || token2 == token || s2.AccountID != a.ID {
 		t.Fatalf("second activation: %+v %v", s2, err)
 	}
@@ -80,22 +85,22 @@ func TestActivate(t *testing.T) {
 		t.Fatalf("account after eID %+v", a2)
 	}
 
-	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "fax", p); !errors.Is(err, fault.Invalid) {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "fax", anna.KVNR, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("unknown method: %v", err)
 	}
 	for _, want := range []fault.Kind{fault.Unauthenticated, fault.Locked, fault.Expired, fault.Conflict, fault.Unavailable} {
 		letterM.err = fault.New(want, "fake", "")
-		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != want {
+		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil); fault.KindOf(err) != want {
 			t.Errorf("method error %v became %v", want, err)
 		}
 	}
 	letterM.err = nil
 	letterM.kvnr = "B98765432"
-	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != fault.Internal {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof for someone else: %v", err)
 	}
 	letterM.kvnr, letterM.level = "", loa.None
-	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); fault.KindOf(err) != fault.Internal {
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof without level: %v", err)
 	}
 	if n := f.w.SessionCount(); n != 2 {
@@ -117,7 +122,7 @@ func (w weakList) Weak(pw string, inputs []string) (bool, string) {
 
 func TestSetPassword(t *testing.T) {
 	f := setup(t, withMethods(&fakeMethod{name: proof.Letter, level: loa.Substantial}), withEstimator(weakList{"Sonnenschein"}))
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +190,7 @@ func TestSetPassword(t *testing.T) {
 
 func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	f := setup(t, withMethods(&fakeMethod{name: proof.Letter, level: loa.Substantial}))
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +201,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	}
 	// The session ends while the password is hashed: the store's check
 	// wins, and the member sees the same text.
-	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", proofing.Presentation{KVNR: anna.KVNR})
+	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
 	f.w.SetInject(func(at string) error {
 		if at == "Enrollments.SetEnrollmentPassword:before" {
 			return fault.New(fault.Expired, "fake", "")
@@ -229,20 +234,19 @@ func TestBirthDateForms(t *testing.T) {
 func TestActivateRateLimitedPerAddress(t *testing.T) {
 	m := &fakeMethod{name: proof.Letter, level: loa.Substantial, err: fault.New(fault.Unauthenticated, "fake", "")}
 	f := setup(t, withMethods(m))
-	p := proofing.Presentation{KVNR: anna.KVNR}
 	for i := range registration.DefaultActivationsPerIP.Max {
-		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p); !errors.Is(err, fault.Unauthenticated) {
+		if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil); !errors.Is(err, fault.Unauthenticated) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 	}
-	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", p)
+	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
 	if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d <= 0 {
 		t.Fatalf("attempt over the limit: %v (retry after %v)", err, d)
 	}
-	if _, _, err := f.svc.Activate(ctx, "198.51.100.1", "letter", p); !errors.Is(err, fault.Unauthenticated) {
+	if _, _, err := f.svc.Activate(ctx, "198.51.100.1", "letter", anna.KVNR, nil); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("another address: %v", err)
 	}
-	if _, _, err := f.svc.Activate(ctx, "", "letter", p); !errors.Is(err, fault.Internal) {
+	if _, _, err := f.svc.Activate(ctx, "", "letter", anna.KVNR, nil); !errors.Is(err, fault.Internal) {
 		t.Fatalf("no address: %v", err)
 	}
 }

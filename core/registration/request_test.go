@@ -76,6 +76,9 @@ func TestNewRequiresDependencies(t *testing.T) {
 		"letter key":  func(d *registration.Deps) { d.LetterHasher = letter.Hasher{} },
 		"passwords":   func(d *registration.Deps) { d.Passwords = nil },
 		"nil method":  func(d *registration.Deps) { d.Methods = append(d.Methods, nil) },
+		"method without a capability": func(d *registration.Deps) {
+			d.Methods = append(d.Methods, nameOnly("fax"))
+		},
 		"two methods with one name": func(d *registration.Deps) {
 			d.Methods = append(d.Methods, &fakeMethod{name: "letter"}, &fakeMethod{name: "letter"})
 		},

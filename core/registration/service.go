@@ -25,7 +25,8 @@ type Deps struct {
 	Renderer      letterprint.Renderer
 	Outbox        letterprint.Outbox
 	// Methods are the proofing methods members may activate with, each
-	// under its Name.
+	// under its Name; each must implement a capability of ports/proofing
+	// (the letter: core/letterproof).
 	Methods []proofing.Method
 	// LetterHasher hashes letter secrets and pseudonymises member numbers
 	// in logs and counter keys.
@@ -63,7 +64,8 @@ type Service struct {
 }
 
 // New returns a Service. Errors: fault.Invalid for a bad configuration, a
-// missing dependency or two methods with one name.
+// missing dependency, a method without a capability or two methods with
+// one name.
 func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -95,6 +97,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	for _, m := range d.Methods {
 		if m == nil {
 			return nil, missing("proofing method")
+		}
+		if _, ok := m.(proofing.SecretChecker); !ok {
+			return nil, fault.New(fault.Invalid, "registration.New", "proofing method "+string(m.Name())+" has no capability")
 		}
 		if _, dup := methods[m.Name()]; dup {
 			return nil, fault.New(fault.Invalid, "registration.New", "two proofing methods named "+string(m.Name()))

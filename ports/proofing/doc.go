@@ -1,7 +1,14 @@
-// Package proofing is the port for identity proofing methods. Each method
-// (the password letter, the electronic ID card) is an adapter that checks
-// what a member presents and reports what was proven; core records the
-// proof and never needs to know which method it was.
+// Package proofing is the port for identity proofing methods. A method
+// names itself (Method); what it can do is one of the capabilities below,
+// which core finds by type assertion, as dex tells its password connectors
+// from its callback connectors:
+//
+//   - SecretChecker: the member types (or scans) secrets that reached them
+//     on another way — the password letter (core/letterproof).
+//
+// Every method reports what was proven as a proof.Proof; core checks it,
+// matches it to the member, records it and derives the account's level
+// from it, and never needs to know which method it was.
 //
 // Layer: ports. Imports: standard library, core domain packages.
 package proofing

@@ -350,14 +350,14 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			"adapters/oidc imports example.org/p/adapters/sqlstore: " + ruleAdapters},
 		{"adapter reaches an adapter", p("adapters/oidc", []string{"core/authz"}, "adapters/sqlstore/migrations"),
 			"adapters/oidc depends on example.org/p/adapters/sqlstore/migrations: " + ruleAdapters},
-		{"nested adapters are separate", p("adapters/proofing/eid", []string{"adapters/proofing/letterproof"}),
-			"adapters/proofing/eid imports example.org/p/adapters/proofing/letterproof: " + ruleAdapters},
+		{"nested adapters are separate", p("adapters/proofing/eid", []string{"adapters/proofing/videoident"}),
+			"adapters/proofing/eid imports example.org/p/adapters/proofing/videoident: " + ruleAdapters},
 		{"no doc.go", pkg{ImportPath: m + "/core/loa"}, "core/loa: " + ruleDoc},
 		{"doc.go without layer", pkg{ImportPath: m + "/core/loa", DocGo: "// Package loa.\npackage loa\n"}, "core/loa: " + ruleDoc},
 	} {
 		pkgs := append(slices.Clone(clean), tc.pkg)
 		if tc.name == "adapter reaches an adapter" || tc.name == "nested adapters are separate" {
-			pkgs = append(pkgs, p("adapters/proofing/letterproof", nil))
+			pkgs = append(pkgs, p("adapters/proofing/videoident", nil))
 		}
 		got := check(m, pkgs)
 		if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == tc.want }) {

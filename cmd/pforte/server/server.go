@@ -18,7 +18,6 @@ import (
 	"github.com/pforte-id/pforte/adapters/oidc"
 	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/outbox"
-	"github.com/pforte-id/pforte/adapters/proofing/letterproof"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/strength"
 	"github.com/pforte-id/pforte/adapters/webauthn"
@@ -30,6 +29,7 @@ import (
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
@@ -244,7 +244,9 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 	if err != nil {
 		return nil, err
 	}
-	method, err := letterproof.New(s.store, s.store, lh, rc.Letter, o.Now)
+	method, err := letterproof.New(letterproof.Deps{
+		Letters: s.store, Members: s.store, Hasher: lh, Policy: rc.Letter, Issuer: o.Issuer, Now: o.Now,
+	})
 	if err != nil {
 		return nil, err
 	}

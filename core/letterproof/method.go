@@ -14,11 +14,15 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-// Keys of Presentation.Secrets.
+// Names of the secrets CheckSecrets takes.
 const (
 	SecretInitialPassword = "initial_password"
 	SecretActivationCode  = "activation_code"
 )
+
+// Level is what a letter proves: that whoever holds it receives the
+// member's post at the address on file (eIDAS substantial).
+const Level = loa.Substantial
 
 // EvidenceType is the evidence type of a letter proof.
 const EvidenceType = "postal_letter"
@@ -48,36 +52,57 @@ type Method struct {
 	members store.Members
 	hasher  letter.Hasher
 	policy  letter.Policy
+	issuer  string
 	now     func() time.Time
 	// dummy is compared against when a member has no letter, so that
 	// "no letter" costs the same hashing as "wrong secrets".
 	dummy letter.Letter
 }
 
-var _ proofing.Method = (*Method)(nil)
+var _ proofing.SecretChecker = (*Method)(nil)
 
-// New returns the letter method. policy must be the one letters are
-// produced under (MaxAttempts). now nil: time.Now.
-// Errors: fault.Invalid for a missing store, a zero hasher or a bad policy.
-func New(letters store.Letters, members store.Members, hasher letter.Hasher, policy letter.Policy, now func() time.Time) (*Method, error) {
-	if letters == nil || members == nil || hasher.IsZero() {
-		return nil, fault.New(fault.Invalid, "letter.New", "letter store, member directory and hash key are required")
+// Deps are what the letter method needs; all are required but Now.
+type Deps struct {
+	Letters store.Letters
+	// Members is the member directory: a proof carries the names and
+	// birth date on file.
+	Members store.Members
+	// Hasher is the one letters are produced with.
+	Hasher letter.Hasher
+	// Policy must be the one letters are produced under (MaxAttempts).
+	Policy letter.Policy
+	// Issuer is Pforte's issuer identifier, named as the evidence's
+	// issuer: Pforte printed and posted the letter.
+	Issuer string
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// New returns the letter method.
+// Errors: fault.Invalid for a missing store, a zero hasher, a bad policy
+// or an empty issuer.
+func New(d Deps) (*Method, error) {
+	if d.Letters == nil || d.Members == nil || d.Hasher.IsZero() || d.Issuer == "" {
+		return nil, fault.New(fault.Invalid, "letterproof.New", "letter store, member directory, hash key and issuer are required")
 	}
-	if err := policy.Validate(); err != nil {
+	if err := d.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	if now == nil {
-		now = time.Now
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	s := letter.NewSecrets()
-	dummy := letter.Letter{PasswordHash: hasher.Password(s.InitialPassword), CodeHash: hasher.Code(s.ActivationCode)}
-	return &Method{letters: letters, members: members, hasher: hasher, policy: policy, now: now, dummy: dummy}, nil
+	dummy := letter.Letter{PasswordHash: d.Hasher.Password(s.InitialPassword), CodeHash: d.Hasher.Code(s.ActivationCode)}
+	return &Method{
+		letters: d.Letters, members: d.Members, hasher: d.Hasher, policy: d.Policy, issuer: d.Issuer,
+		now: d.Now, dummy: dummy,
+	}, nil
 }
 
 // Name is proof.Letter.
 func (m *Method) Name() proof.Method { return proof.Letter }
 
-// Complete checks the secrets of the member's latest letter and, when they
+// CheckSecrets checks the secrets of member k's latest letter and, when they
 // are right and the letter can be activated, activates it (once: of
 // concurrent callers exactly one wins) and reports the proof.
 //
@@ -94,15 +119,15 @@ func (m *Method) Name() proof.Method { return proof.Letter }
 // Errors: Invalid (malformed member number or secrets: says nothing about
 // any member); Unauthenticated; Locked (voided by attempts or replaced);
 // Expired; Conflict (already used); Unavailable.
-func (m *Method) Complete(ctx context.Context, p proofing.Presentation) (proof.Proof, error) {
-	const op = "letter.Complete"
+func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secrets) (proof.Proof, error) {
+	const op = "letterproof.CheckSecrets"
 	wrong := fault.New(fault.Unauthenticated, op, textWrong)
-	k, err := kvnr.Parse(string(p.KVNR))
+	k, err := kvnr.Parse(string(k))
 	if err != nil {
 		return proof.Proof{}, err
 	}
-	pw := letter.Normalize(p.Secrets[SecretInitialPassword])
-	code := letter.Normalize(p.Secrets[SecretActivationCode])
+	pw := letter.Normalize(s[SecretInitialPassword].Reveal())
+	code := letter.Normalize(s[SecretActivationCode].Reveal())
 	if !letter.WellFormed(pw, letter.PasswordLength) || !letter.WellFormed(code, letter.CodeLength) {
 		return proof.Proof{}, fault.New(fault.Invalid, op, textMalformed)
 	}
@@ -167,7 +192,7 @@ func (m *Method) Complete(ctx context.Context, p proofing.Presentation) (proof.P
 	}
 	return proof.Proof{
 		Method: proof.Letter,
-		Level:  loa.Substantial,
+		Level:  Level,
 		KVNR:   k,
 		Attributes: proof.Attributes{
 			GivenName:  mem.GivenName,
@@ -180,6 +205,7 @@ func (m *Method) Complete(ctx context.Context, p proofing.Presentation) (proof.P
 		Evidence: proof.Evidence{
 			Type:        EvidenceType,
 			Reference:   l.ID,
+			Issuer:      m.issuer,
 			IssuedAt:    l.HandedOverAt,
 			DeliveredTo: l.Recipient.Address,
 		},

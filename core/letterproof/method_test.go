@@ -9,17 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/proofing/letterproof"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/registration/registrationtest"
+	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
@@ -42,6 +44,8 @@ func mustKVNR(prefix string) kvnr.KVNR {
 	}
 	return k
 }
+
+const issuer = "https://id.beispiel-bkk.de"
 
 var hasher = func() letter.Hasher {
 	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
@@ -70,11 +74,11 @@ func setup(t *testing.T) *fixture {
 	w := registrationtest.NewWorld(t0)
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letterproof.New(w, w, hasher, letter.DefaultPolicy, w.Clock)
+	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := registration.New(registration.Config{Issuer: "https://id.beispiel-bkk.de", Sender: "Beispiel-BKK"}, registration.Deps{
+	svc, err := registration.New(registration.Config{Issuer: issuer, Sender: "Beispiel-BKK"}, registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
 		Methods: []proofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.Clock,
 	})
@@ -110,10 +114,27 @@ func (f *fixture) handedOver(t *testing.T, mem member.Member) (letter.Letter, st
 	return l, pw, code
 }
 
-func present(k kvnr.KVNR, pw, code string) proofing.Presentation {
-	return proofing.Presentation{KVNR: k, Secrets: map[string]string{
-		letterproof.SecretInitialPassword: pw, letterproof.SecretActivationCode: code,
+// presentation is what a member presents: their number and the secrets.
+type presentation struct {
+	k kvnr.KVNR
+	s proofing.Secrets
+}
+
+func present(k kvnr.KVNR, pw, code string) presentation {
+	return presentation{k: k, s: proofing.Secrets{
+		letterproof.SecretInitialPassword: secret.String(pw), letterproof.SecretActivationCode: secret.String(code),
 	}}
+}
+
+// check presents p to the letter method.
+func (f *fixture) check(p presentation) (proof.Proof, error) {
+	return f.method.CheckSecrets(ctx, p.k, p.s)
+}
+
+// activate presents p to the registration service, which asks the letter
+// method through the port.
+func (f *fixture) activate(p presentation) (string, enrollment.Session, error) {
+	return f.svc.Activate(ctx, "192.0.2.7", proof.Letter, p.k, p.s)
 }
 
 // wrongPassword returns a well-formed initial password other than pw.
@@ -126,40 +147,41 @@ func wrongPassword(pw string) string {
 
 func TestNew(t *testing.T) {
 	w := registrationtest.NewWorld(t0)
-	for name, try := range map[string]func() error{
-		"no letters": func() error { _, err := letterproof.New(nil, w, hasher, letter.DefaultPolicy, nil); return err },
-		"no members": func() error { _, err := letterproof.New(w, nil, hasher, letter.DefaultPolicy, nil); return err },
-		"no key": func() error {
-			_, err := letterproof.New(w, w, letter.Hasher{}, letter.DefaultPolicy, nil)
-			return err
-		},
-		"zero policy": func() error { _, err := letterproof.New(w, w, hasher, letter.Policy{}, nil); return err },
+	good := letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer}
+	for name, change := range map[string]func(d *letterproof.Deps){
+		"no letters":  func(d *letterproof.Deps) { d.Letters = nil },
+		"no members":  func(d *letterproof.Deps) { d.Members = nil },
+		"no key":      func(d *letterproof.Deps) { d.Hasher = letter.Hasher{} },
+		"zero policy": func(d *letterproof.Deps) { d.Policy = letter.Policy{} },
+		"no issuer":   func(d *letterproof.Deps) { d.Issuer = "" },
 	} {
-		if err := try(); !errors.Is(err, fault.Invalid) {
+		d := good
+		change(&d)
+		if _, err := letterproof.New(d); !errors.Is(err, fault.Invalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	m, err := letterproof.New(w, w, hasher, letter.DefaultPolicy, nil)
+	m, err := letterproof.New(good)
 	if err != nil || m.Name() != proof.Letter {
 		t.Fatalf("New = %v %v", m, err)
 	}
 }
 
-func TestCompleteProves(t *testing.T) {
+func TestCheckSecretsProves(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
 	f.w.Advance(3 * 24 * time.Hour)
 	// As typed: lower case, in groups, with a dash.
 	typedPW := strings.ToLower(letter.Group(pw))
 	typedCode := strings.ReplaceAll(letter.Group(code), " ", "-")
-	p, err := f.method.Complete(ctx, present(anna.KVNR, typedPW, typedCode))
+	p, err := f.check(present(anna.KVNR, typedPW, typedCode))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := proof.Proof{
 		Method: proof.Letter, Level: loa.Substantial, KVNR: anna.KVNR,
 		Attributes: proof.Attributes{GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
-		Evidence:   proof.Evidence{Type: "postal_letter", Reference: l.ID, IssuedAt: t0, DeliveredTo: anna.Address},
+		Evidence:   proof.Evidence{Type: "postal_letter", Reference: l.ID, Issuer: issuer, IssuedAt: t0, DeliveredTo: anna.Address},
 		Time:       t0.Add(3 * 24 * time.Hour),
 	}
 	if p != want {
@@ -170,9 +192,9 @@ func TestCompleteProves(t *testing.T) {
 	}
 }
 
-// TestCompleteSameAnswer: without the right secrets nobody learns whether
+// TestCheckSecretsSameAnswer: without the right secrets nobody learns whether
 // a member or a letter exists, or what state it is in.
-func TestCompleteSameAnswer(t *testing.T) {
+func TestCheckSecretsSameAnswer(t *testing.T) {
 	type tc struct {
 		name    string
 		prepare func(f *fixture) (kvnr.KVNR, string, string)
@@ -198,7 +220,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		}, false},
 		{"wrong secrets, used letter", func(f *fixture) (kvnr.KVNR, string, string) {
 			_, pw, code := f.handedOver(t, anna)
-			if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); err != nil {
+			if _, err := f.check(present(anna.KVNR, pw, code)); err != nil {
 				t.Fatal(err)
 			}
 			return anna.KVNR, wrongPassword(pw), code
@@ -223,7 +245,7 @@ func TestCompleteSameAnswer(t *testing.T) {
 		f := setup(t)
 		k, pw, code := c.prepare(f)
 		f.w.ResetCalls()
-		_, err := f.method.Complete(ctx, present(k, pw, code))
+		_, err := f.check(present(k, pw, code))
 		if !errors.Is(err, fault.Unauthenticated) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -246,19 +268,19 @@ func TestCompleteSameAnswer(t *testing.T) {
 	}
 }
 
-func TestCompleteMalformed(t *testing.T) {
+func TestCheckSecretsMalformed(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
 	f.w.ResetCalls()
-	for name, p := range map[string]proofing.Presentation{
+	for name, p := range map[string]presentation{
 		"short password":    present(anna.KVNR, pw[:11], code),
 		"long code":         present(anna.KVNR, pw, code+"A"),
 		"ambiguous letter":  present(anna.KVNR, "O"+pw[1:], code),
-		"missing code":      {KVNR: anna.KVNR, Secrets: map[string]string{letterproof.SecretInitialPassword: pw}},
-		"no secrets":        {KVNR: anna.KVNR},
+		"missing code":      {k: anna.KVNR, s: proofing.Secrets{letterproof.SecretInitialPassword: secret.String(pw)}},
+		"no secrets":        {k: anna.KVNR},
 		"bad member number": present("A123456789", pw, code),
 	} {
-		if _, err := f.method.Complete(ctx, p); !errors.Is(err, fault.Invalid) {
+		if _, err := f.check(p); !errors.Is(err, fault.Invalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -271,7 +293,7 @@ func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
 	for i := 1; i <= 5; i++ {
-		_, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code))
+		_, err := f.check(present(anna.KVNR, wrongPassword(pw), code))
 		want := fault.Unauthenticated
 		if i == 5 {
 			want = fault.Locked
@@ -284,15 +306,15 @@ func TestFiveWrongAttemptsVoidTheLetter(t *testing.T) {
 	if got.State != letter.Voided || got.VoidReason != letter.ReasonAttempts || got.FailedAttempts != 5 {
 		t.Fatalf("letter %+v", got)
 	}
-	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
+	_, err := f.check(present(anna.KVNR, pw, code))
 	if !errors.Is(err, fault.Locked) || !strings.Contains(fault.PublicOf(err), "request a new letter") {
 		t.Fatalf("right secrets after voiding: %v", err)
 	}
 	// Further wrong guesses are no longer counted and look like any other.
-	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
+	if _, err := f.check(present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("wrong after voiding: %v", err)
 	}
-	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code)); !errors.Is(err, fault.Locked) {
+	if _, _, err := f.activate(present(anna.KVNR, pw, code)); !errors.Is(err, fault.Locked) {
 		t.Fatalf("Activate after voiding: %v", err)
 	}
 }
@@ -304,7 +326,7 @@ func TestConcurrentWrongAttemptsLockOnce(t *testing.T) {
 	kinds := make(chan fault.Kind, 12)
 	for range 12 {
 		wg.Go(func() {
-			_, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code))
+			_, err := f.check(present(anna.KVNR, wrongPassword(pw), code))
 			kinds <- fault.KindOf(err)
 		})
 	}
@@ -329,11 +351,11 @@ func TestExpiredLetter(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
 	f.w.Advance(60*24*time.Hour - time.Second)
-	if _, err := f.method.Complete(ctx, present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
+	if _, err := f.check(present(anna.KVNR, wrongPassword(pw), code)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("wrong, last second: %v", err)
 	}
 	f.w.Advance(time.Second)
-	_, err := f.method.Complete(ctx, present(anna.KVNR, pw, code))
+	_, err := f.check(present(anna.KVNR, pw, code))
 	if !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
 		t.Fatalf("expired: %v", err)
 	}
@@ -345,10 +367,10 @@ func TestExpiredLetter(t *testing.T) {
 func TestReplayedActivation(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
-	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code)); err != nil {
+	if _, _, err := f.activate(present(anna.KVNR, pw, code)); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code))
+	_, _, err := f.activate(present(anna.KVNR, pw, code))
 	if !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "already been used") {
 		t.Fatalf("replay: %v", err)
 	}
@@ -366,7 +388,7 @@ func TestConcurrentActivationsOneSession(t *testing.T) {
 	tokens := make(chan string, n)
 	for range n {
 		wg.Go(func() {
-			tok, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, pw, code))
+			tok, _, err := f.activate(present(anna.KVNR, pw, code))
 			errs <- err
 			if err == nil {
 				tokens <- tok
@@ -390,7 +412,7 @@ func TestConcurrentActivationsOneSession(t *testing.T) {
 	}
 }
 
-func TestCompleteStoreFailures(t *testing.T) {
+func TestCheckSecretsStoreFailures(t *testing.T) {
 	down := fault.New(fault.Unavailable, "fake", "")
 	for _, point := range []string{"Letters.LatestLetter:before", "Letters.FailActivation:before", "Members.MemberByKVNR:before", "Letters.ActivateLetter:before"} {
 		f := setup(t)
@@ -405,7 +427,7 @@ func TestCompleteStoreFailures(t *testing.T) {
 		if point == "Letters.FailActivation:before" {
 			typed = wrongPassword(pw)
 		}
-		if _, err := f.method.Complete(ctx, present(anna.KVNR, typed, code)); !errors.Is(err, fault.Unavailable) {
+		if _, err := f.check(present(anna.KVNR, typed, code)); !errors.Is(err, fault.Unavailable) {
 			t.Errorf("%s: %v", point, err)
 		}
 		if got := f.w.Letter(l.ID); got.State != letter.HandedOver || got.FailedAttempts != 0 {
@@ -418,8 +440,8 @@ func TestMemberLeftTheDirectory(t *testing.T) {
 	f := setup(t)
 	l, pw, code := f.handedOver(t, anna)
 	f.w.DeleteMember(anna.KVNR)
-	if _, err := f.method.Complete(ctx, present(anna.KVNR, pw, code)); !errors.Is(err, fault.Unauthenticated) {
-		t.Fatalf("Complete = %v", err)
+	if _, err := f.check(present(anna.KVNR, pw, code)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("CheckSecrets = %v", err)
 	}
 	if got := f.w.Letter(l.ID); got.State != letter.HandedOver {
 		t.Fatalf("letter %s", got.State)
@@ -432,7 +454,7 @@ func TestRegistrationByLetter(t *testing.T) {
 	f := setup(t)
 	_, pw, code := f.handedOver(t, anna)
 	f.w.Advance(2 * 24 * time.Hour) // the post
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", present(anna.KVNR, letter.Group(pw), letter.Group(code)))
+	token, s, err := f.activate(present(anna.KVNR, letter.Group(pw), letter.Group(code)))
 	if err != nil {
 		t.Fatal(err)
 	}
