@@ -473,6 +473,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"replay_values", "expires_at", now},
 		{"rate_windows", "expires_at", now},
 		{"challenges", "expires_at", now},
+		{"proofings", "expires_at", now},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {

@@ -44,8 +44,7 @@ func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Me
 	const op = "registration.Activate"
 	m, ok := s.methods[method].(proofing.SecretChecker)
 	if !ok {
-		return "", enrollment.Session{}, fault.New(fault.Invalid, op,
-			"Unbekanntes Verfahren. / Unknown method.")
+		return "", enrollment.Session{}, fault.New(fault.Invalid, op, textUnknownMethod)
 	}
 	ip, ok := ipKey(clientIP)
 	if !ok {

@@ -14,19 +14,23 @@ import (
 )
 
 // Deps are the ports and tools the service needs. All are required except
-// Estimator, Now and Logger.
+// Proofings (only with a Redirector), Estimator, Now and Logger.
 type Deps struct {
 	// Members is the member directory (lookup by KVNR).
 	Members       store.Members
 	Registrations store.Registrations
 	Letters       store.Letters
 	Enrollments   store.Enrollments
-	RateLimits    store.RateLimits
-	Renderer      letterprint.Renderer
-	Outbox        letterprint.Outbox
+	// Proofings keeps proofings by redirect between begin and answer;
+	// required when a method is a proofing.Redirector.
+	Proofings  store.Proofings
+	RateLimits store.RateLimits
+	Renderer   letterprint.Renderer
+	Outbox     letterprint.Outbox
 	// Methods are the proofing methods members may activate with, each
-	// under its Name; each must implement a capability of ports/proofing
-	// (the letter: core/letterproof).
+	// under its Name; each must implement a capability of ports/proofing:
+	// a SecretChecker (the letter: core/letterproof) is used by Activate,
+	// a Redirector by BeginProofing and FinishProofing.
 	Methods []proofing.Method
 	// LetterHasher hashes letter secrets and pseudonymises member numbers
 	// in logs and counter keys.
@@ -52,6 +56,7 @@ type Service struct {
 	regs      store.Registrations
 	letters   store.Letters
 	enrolls   store.Enrollments
+	proofings store.Proofings
 	limits    store.RateLimits
 	renderer  letterprint.Renderer
 	outbox    letterprint.Outbox
@@ -98,8 +103,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 		if m == nil {
 			return nil, missing("proofing method")
 		}
-		if _, ok := m.(proofing.SecretChecker); !ok {
+		_, secrets := m.(proofing.SecretChecker)
+		_, redirects := m.(proofing.Redirector)
+		switch {
+		case !secrets && !redirects:
 			return nil, fault.New(fault.Invalid, "registration.New", "proofing method "+string(m.Name())+" has no capability")
+		case redirects && d.Proofings == nil:
+			return nil, missing("proofing store (for " + string(m.Name()) + ")")
 		}
 		if _, dup := methods[m.Name()]; dup {
 			return nil, fault.New(fault.Invalid, "registration.New", "two proofing methods named "+string(m.Name()))
@@ -114,7 +124,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
-		enrolls: d.Enrollments, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
+		enrolls: d.Enrollments, proofings: d.Proofings, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
 		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
 		now: d.Now, log: d.Logger,
 	}, nil

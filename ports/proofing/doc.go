@@ -5,6 +5,8 @@
 //
 //   - SecretChecker: the member types (or scans) secrets that reached them
 //     on another way — the password letter (core/letterproof).
+//   - Redirector: the member is sent to a proofing service and comes back
+//     with its answer — the electronic ID card through an eID service.
 //
 // Every method reports what was proven as a proof.Proof; core checks it,
 // matches it to the member, records it and derives the account's level

@@ -92,6 +92,19 @@ type Enrollments interface {
 	Proofs(ctx context.Context, accountID string) ([]proof.Proof, error)
 }
 
+// Proofings keeps proofings by redirect (ports/proofing.Redirector)
+// between their begin and the service's answer. A store that also
+// implements AuthRequests removes expired ones in DeleteExpired.
+type Proofings interface {
+	// BeginProofing stores p. Errors: Conflict on a duplicate StateHash.
+	BeginProofing(ctx context.Context, p proof.Pending) error
+	// TakeProofing removes the proofing with stateHash and returns it:
+	// exactly one of concurrent callers gets it. An expired one is removed
+	// all the same. Errors: NotFound (unknown, or taken before); Expired
+	// (ExpiresAt <= now).
+	TakeProofing(ctx context.Context, stateHash string, now time.Time) (proof.Pending, error)
+}
+
 // RateLimits counts events per key across all replicas.
 type RateLimits interface {
 	// Hit counts one event for key in the fixed window of length window

@@ -261,6 +261,7 @@ type Store interface {
 	Registrations
 	Letters
 	Enrollments
+	Proofings
 	RateLimits
 	Devices
 	Challenges

@@ -263,8 +263,8 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 		return nil, err
 	}
 	return registration.New(rc, registration.Deps{
-		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, RateLimits: s.store,
-		Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
+		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
+		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
 		Passwords: hasher, Estimator: est, Now: o.Now, Logger: o.Log,
 	})
 }

@@ -30,7 +30,9 @@
 // with its own error, which comes back unchanged,
 // identity fields refused), RevokeBindings (keep, idempotence, first
 // revocation time kept), single-use and expiring challenges,
-// DeleteExpired of challenges, the append-only audit log (newest first,
+// DeleteExpired of challenges, single-use and expiring proofings by
+// redirect (with DeleteExpired and a race of N concurrent TakeProofing of
+// which one wins), the append-only audit log (newest first,
 // limits, never expired), and CompleteEnrollment with each missing step,
 // a binding that is not active, expiry and rollback; and the races: of N
 // concurrent ConsumeChallenge one wins; of 10 concurrent BindDevice in one

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Registrations", registrationTests},
 		{"Letters", letterTests},
 		{"Enrollments", enrollmentTests},
+		{"Proofings", proofingTests},
 		{"RateLimits", rateLimitTests},
 		{"RegistrationRaces", registrationRaceTests},
 		{"Devices", deviceTests},

@@ -250,4 +250,23 @@ var unavailableTests = []test{
 		must(t, "AuditEvents", err)
 		equal(t, "audit events", []audit.Event{newEvent("ev-1", sess.AccountID, t0)}, evs)
 	}},
+	{"CancelledContextProofings", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		p := newPending("state-1", t0)
+		must(t, "BeginProofing", s.BeginProofing(ctx, p))
+		c := cancelled(t)
+		wantKind(t, "BeginProofing", s.BeginProofing(c, newPending("state-2", t0)), fault.Unavailable)
+		wantKind(t, "BeginProofing existing", s.BeginProofing(c, p), fault.Unavailable)
+		_, err := s.TakeProofing(c, p.StateHash, t0)
+		wantKind(t, "TakeProofing", err, fault.Unavailable)
+		_, err = s.TakeProofing(c, "state-nope", t0)
+		wantKind(t, "TakeProofing unknown", err, fault.Unavailable)
+
+		// Nothing of it happened.
+		_, err = s.TakeProofing(ctx, "state-2", t0)
+		wantKind(t, "TakeProofing of a cancelled begin", err, fault.NotFound)
+		got, err := s.TakeProofing(ctx, p.StateHash, t0)
+		must(t, "TakeProofing", err)
+		equal(t, "proofing", p, got)
+	}},
 }

@@ -1,0 +1,58 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/proof"
+)
+
+const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at`
+
+type proofingRow struct {
+	StateHash string        `db:"state_hash"`
+	Method    string        `db:"method"`
+	KVNR      string        `db:"kvnr"`
+	Data      []byte        `db:"data"`
+	CreatedAt sql.NullInt64 `db:"created_at"`
+	ExpiresAt int64         `db:"expires_at"`
+}
+
+// BeginProofing stores p. Errors: Conflict on a duplicate StateHash.
+func (s *Store) BeginProofing(ctx context.Context, p proof.Pending) error {
+	return s.do(ctx, "sqlstore.BeginProofing", func() error {
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt))
+		return err
+	})
+}
+
+// TakeProofing deletes the proofing with stateHash and returns it: one
+// DELETE … RETURNING, so exactly one of concurrent callers gets the row.
+// An expired proofing is deleted all the same and reported as Expired.
+// Errors: NotFound (unknown or taken before); Expired (ExpiresAt <= now).
+func (s *Store) TakeProofing(ctx context.Context, stateHash string, now time.Time) (proof.Pending, error) {
+	const op = "sqlstore.TakeProofing"
+	var r proofingRow
+	err := s.do(ctx, op, func() error {
+		return s.w.GetContext(ctx, &r, s.db.Rebind(`DELETE FROM proofings WHERE state_hash = ? RETURNING `+proofingColumns), stateHash)
+	})
+	if err != nil {
+		return proof.Pending{}, err
+	}
+	if r.ExpiresAt <= msInt(now) {
+		return proof.Pending{}, fault.Wrap(fault.Expired, op, errors.New("the proofing has expired"))
+	}
+	return proof.Pending{
+		StateHash: r.StateHash,
+		Method:    proof.Method(r.Method),
+		KVNR:      kvnr.KVNR(r.KVNR),
+		Data:      fromBlob(r.Data),
+		CreatedAt: fromMS(r.CreatedAt),
+		ExpiresAt: fromMSInt(r.ExpiresAt),
+	}, nil
+}

@@ -1,0 +1,364 @@
+package registration_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
+	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/registration/registrationtest"
+	"github.com/pforte-id/pforte/core/secret"
+	"github.com/pforte-id/pforte/ports/proofing"
+)
+
+const callbackURL = "https://id.beispiel-bkk.de/app/v1/proofing/eid/callback"
+
+// fakeRedirector is a redirect method whose service verifies whatever
+// attributes it is told to. It records what core gave it.
+type fakeRedirector struct {
+	name proof.Method
+	mu   sync.Mutex
+	// begins are the Begin calls, in order.
+	begins []proofing.Begin
+	// beginErr, when set, is Begin's error; noURL makes Begin return none.
+	beginErr error
+	noURL    bool
+	// finish, when set, replaces the service's answer.
+	finish func(data []byte, c proofing.Callback) (proof.Proof, error)
+	// verified are the attributes the service reports.
+	verified proof.Attributes
+}
+
+var _ proofing.Redirector = (*fakeRedirector)(nil)
+
+func (m *fakeRedirector) Name() proof.Method { return m.name }
+
+func (m *fakeRedirector) Begin(_ context.Context, b proofing.Begin) (proofing.Redirect, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.begins = append(m.begins, b)
+	if m.beginErr != nil {
+		return proofing.Redirect{}, m.beginErr
+	}
+	if m.noURL {
+		return proofing.Redirect{}, nil
+	}
+	// The data binds the answer to this begin, as a nonce would.
+	return proofing.Redirect{
+		URL:  "https://eid.example.de/authorize?state=" + b.State.Reveal(),
+		Data: []byte("nonce-for-" + b.State.Reveal()),
+	}, nil
+}
+
+func (m *fakeRedirector) Finish(_ context.Context, data []byte, c proofing.Callback) (proof.Proof, error) {
+	if m.finish != nil {
+		return m.finish(data, c)
+	}
+	if string(data) != "nonce-for-"+c.State.Reveal() || c.Params["code"] != "code-1" {
+		return proof.Proof{}, fault.New(fault.Unauthenticated, "fake", "")
+	}
+	return proof.Proof{
+		Method: m.name, Level: loa.High, Attributes: m.verified,
+		Evidence: proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", IssuedAt: t0},
+		Time:     t0,
+	}, nil
+}
+
+// lastState is the state of the latest Begin.
+func (m *fakeRedirector) lastState() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.begins[len(m.begins)-1].State.Reveal()
+}
+
+// idCardOf is what an ID card of m verifies: the names and date of birth,
+// the address as the card has it.
+func idCardOf(m member.Member) proof.Attributes {
+	return proof.Attributes{GivenName: m.GivenName, FamilyName: m.FamilyName, BirthDate: m.BirthDate, Address: m.Address}
+}
+
+type redirectFixture struct {
+	st   *sqlstore.Store
+	svc  *registration.Service
+	eid  *fakeRedirector
+	now  time.Time
+	logs *syncBuffer
+}
+
+func (f *redirectFixture) clock() time.Time { return f.now }
+
+// setupRedirect is a registration service on a real store (SQLite) with the
+// letter's fake secret method and two redirect methods, eid and other.
+func setupRedirect(t *testing.T) *redirectFixture {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), sqlstoretest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []member.Member{anna, bodo, carl} {
+		if err := st.UpsertMember(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := registrationtest.NewWorld(t0)
+	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &syncBuffer{}}
+	f.svc, err = registration.New(registration.Config{Issuer: issuer, Sender: sender}, registration.Deps{
+		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st,
+		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: passwordHasher(), Now: f.clock,
+		Methods: []proofing.Method{
+			&fakeMethod{name: proof.Letter, level: loa.Substantial}, f.eid, &fakeRedirector{name: "other"},
+		},
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// begin begins an eID proofing of k and returns its state.
+func (f *redirectFixture) begin(t *testing.T, k kvnr.KVNR) string {
+	t.Helper()
+	u, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, k, callbackURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := f.eid.lastState()
+	if u != "https://eid.example.de/authorize?state="+state {
+		t.Fatalf("redirect URL %q", u)
+	}
+	return state
+}
+
+// answer is the service's answer for state.
+func answer(state string) proofing.Callback {
+	return proofing.Callback{State: secret.String(state), Params: map[string]string{"code": "code-1"}}
+}
+
+func TestProofingByRedirect(t *testing.T) {
+	f := setupRedirect(t)
+	state := f.begin(t, anna.KVNR)
+	b := f.eid.begins[0]
+	if len(state) < 43 || b.CallbackURL != callbackURL || !b.ExpiresAt.Equal(t0.Add(proof.PendingTTL)) {
+		t.Fatalf("Begin got %+v", b)
+	}
+
+	f.now = t0.Add(3 * time.Minute)
+	token, s, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token == "" || s.KVNR != anna.KVNR || s.Method != proof.EID || !s.CreatedAt.Equal(f.now) || s.AccountID == "" {
+		t.Fatalf("session %+v", s)
+	}
+	a, err := f.st.AccountByKVNR(ctx, anna.KVNR)
+	if err != nil || a.ID != s.AccountID || a.Status != account.Pending || a.Proofing != loa.High {
+		t.Fatalf("account %+v %v", a, err)
+	}
+	ps, err := f.st.Proofs(ctx, a.ID)
+	want := proof.Proof{
+		Method: proof.EID, Level: loa.High, KVNR: anna.KVNR, Attributes: idCardOf(anna),
+		Evidence: proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", IssuedAt: t0},
+		Time:     t0,
+	}
+	if err != nil || len(ps) != 1 || ps[0] != want {
+		t.Fatalf("proofs %+v %v", ps, err)
+	}
+	// The password set next must not contain what the card verified.
+	if err := f.svc.SetPassword(ctx, token, "Schmidt Lindenblüten im Juli"); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("password with the family name: %v", err)
+	}
+
+	// The answer cannot be replayed.
+	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("replayed answer: %v", err)
+	}
+	if logs := f.logs.String(); strings.Contains(logs, state) || strings.Contains(logs, token) ||
+		strings.Contains(logs, string(anna.KVNR)) {
+		t.Fatalf("state, token or member number logged:\n%s", logs)
+	}
+}
+
+// TestFinishProofingRefuses: every answer that is not a fresh, matching
+// proof of the member who began makes no account, and spends the state.
+func TestFinishProofingRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		member kvnr.KVNR
+		edit   func(f *redirectFixture, c *proofing.Callback)
+		method proof.Method
+		kind   fault.Kind
+		text   string
+		// kept: the answer named another state, so this one stays usable.
+		kept bool
+	}{
+		{name: "unknown state", member: anna.KVNR, edit: func(_ *redirectFixture, c *proofing.Callback) {
+			c.State = secret.String(strings.Repeat("x", 43))
+		}, kind: fault.Unauthenticated, text: "unbekannt", kept: true},
+		{name: "no state", member: anna.KVNR, edit: func(_ *redirectFixture, c *proofing.Callback) { c.State = "" },
+			kind: fault.Unauthenticated, text: "unbekannt", kept: true},
+		{name: "too late", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.now = t0.Add(proof.PendingTTL)
+		}, kind: fault.Expired, text: "zu lange"},
+		{name: "begun for another method", member: anna.KVNR, method: "other", kind: fault.Unauthenticated, text: "unbekannt"},
+		{name: "the service refuses the answer", member: anna.KVNR, edit: func(_ *redirectFixture, c *proofing.Callback) {
+			c.Params["code"] = "code-forged"
+		}, kind: fault.Unauthenticated},
+		{name: "the member cancelled", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.finish = func([]byte, proofing.Callback) (proof.Proof, error) {
+				return proof.Proof{}, fault.New(fault.Forbidden, "fake", "")
+			}
+		}, kind: fault.Forbidden},
+		{name: "another person's card", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.verified = idCardOf(carl)
+		}, kind: fault.Unauthenticated, text: "passen nicht"},
+		{name: "another birth date", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.verified.BirthDate = "1984-07-10"
+		}, kind: fault.Unauthenticated, text: "passen nicht"},
+		{name: "not a member", member: nobody, kind: fault.Unauthenticated, text: "passen nicht"},
+		{name: "no longer insured", member: bodo.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.verified = idCardOf(bodo)
+		}, kind: fault.Forbidden, text: "keine Registrierung"},
+		{name: "a proof naming a member", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.finish = func([]byte, proofing.Callback) (proof.Proof, error) {
+				return proof.Proof{Method: proof.EID, Level: loa.High, KVNR: carl.KVNR, Attributes: idCardOf(carl)}, nil
+			}
+		}, kind: fault.Internal},
+		{name: "a proof without level", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.finish = func([]byte, proofing.Callback) (proof.Proof, error) {
+				return proof.Proof{Method: proof.EID, Level: loa.None, Attributes: idCardOf(anna)}, nil
+			}
+		}, kind: fault.Internal},
+		{name: "a proof of another method", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.finish = func([]byte, proofing.Callback) (proof.Proof, error) {
+				return proof.Proof{Method: proof.Letter, Level: loa.High, Attributes: idCardOf(anna)}, nil
+			}
+		}, kind: fault.Internal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setupRedirect(t)
+			state := f.begin(t, tc.member)
+			c := answer(state)
+			if tc.edit != nil {
+				tc.edit(f, &c)
+			}
+			method := proof.EID
+			if tc.method != "" {
+				method = tc.method
+			}
+			_, _, err := f.svc.FinishProofing(ctx, method, c)
+			if err == nil {
+				t.Fatalf("FinishProofing succeeded, want %v %q", tc.kind, tc.text)
+			}
+			if fault.KindOf(err) != tc.kind || !strings.Contains(fault.PublicOf(err), tc.text) {
+				t.Fatalf("FinishProofing = %v (%q), want %v %q", err, fault.PublicOf(err), tc.kind, tc.text)
+			}
+			for _, k := range []kvnr.KVNR{anna.KVNR, bodo.KVNR, carl.KVNR, nobody} {
+				if _, err := f.st.AccountByKVNR(ctx, k); !errors.Is(err, fault.NotFound) {
+					t.Fatalf("an account for %s: %v", k, err)
+				}
+			}
+			// The state is spent: the right answer after a refused one is
+			// refused too (unless the refused one named another state).
+			f.now, f.eid.finish, f.eid.verified = t0, nil, idCardOf(anna)
+			_, _, err = f.svc.FinishProofing(ctx, proof.EID, answer(state))
+			switch {
+			case tc.kept && tc.member == anna.KVNR && err != nil:
+				t.Fatalf("the state after an answer for another: %v", err)
+			case !tc.kept && !errors.Is(err, fault.Unauthenticated):
+				t.Fatalf("the state after a refused answer: %v", err)
+			}
+		})
+	}
+}
+
+func TestBeginProofingRefuses(t *testing.T) {
+	f := setupRedirect(t)
+	for _, tc := range []struct {
+		name     string
+		ip       string
+		method   proof.Method
+		k        kvnr.KVNR
+		callback string
+		kind     fault.Kind
+	}{
+		{"unknown method", "192.0.2.7", "fax", anna.KVNR, callbackURL, fault.Invalid},
+		{"a method that takes secrets", "192.0.2.7", proof.Letter, anna.KVNR, callbackURL, fault.Invalid},
+		{"malformed member number", "192.0.2.7", proof.EID, "A123456789", callbackURL, fault.Invalid},
+		{"no client address", "", proof.EID, anna.KVNR, callbackURL, fault.Internal},
+		{"relative callback", "192.0.2.7", proof.EID, anna.KVNR, "/app/v1/proofing/eid/callback", fault.Internal},
+		{"callback without http", "192.0.2.7", proof.EID, anna.KVNR, "app://callback", fault.Internal},
+	} {
+		if _, err := f.svc.BeginProofing(ctx, tc.ip, tc.method, tc.k, tc.callback); err == nil || fault.KindOf(err) != tc.kind {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
+		}
+	}
+	if len(f.eid.begins) != 0 {
+		t.Fatalf("the method saw %d refused begins", len(f.eid.begins))
+	}
+	// Activate takes no redirect method.
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", proof.EID, anna.KVNR, nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("Activate with the eID: %v", err)
+	}
+
+	f.eid.beginErr = fault.New(fault.Unavailable, "fake", "")
+	if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Unavailable) {
+		t.Fatalf("service down: %v", err)
+	}
+	f.eid.beginErr, f.eid.noURL = nil, true
+	if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Internal) {
+		t.Fatalf("no URL: %v", err)
+	}
+	// Neither left a proofing behind.
+	for _, b := range f.eid.begins {
+		if _, err := f.st.TakeProofing(ctx, grant.Hash(b.State.Reveal()), t0); !errors.Is(err, fault.NotFound) {
+			t.Fatalf("a failed begin was stored: %v", err)
+		}
+	}
+}
+
+// TestBeginProofingRateLimitedPerAddress: one address cannot fill the
+// store with proofings.
+func TestBeginProofingRateLimitedPerAddress(t *testing.T) {
+	f := setupRedirect(t)
+	for i := range registration.DefaultActivationsPerIP.Max {
+		if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); err != nil {
+			t.Fatalf("begin %d: %v", i+1, err)
+		}
+	}
+	_, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+	if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d <= 0 {
+		t.Fatalf("begin over the limit: %v", err)
+	}
+	if _, err := f.svc.BeginProofing(ctx, "198.51.100.1", proof.EID, anna.KVNR, callbackURL); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
+
+func TestNewNeedsProofingStoreForRedirects(t *testing.T) {
+	w := registrationtest.NewWorld(t0)
+	d := registration.Deps{
+		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
+		LetterHasher: letterHasher, Passwords: passwordHasher(), Methods: []proofing.Method{&fakeRedirector{name: proof.EID}},
+	}
+	if _, err := registration.New(registration.Config{Issuer: issuer, Sender: sender}, d); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("a redirect method without a proofing store: %v", err)
+	}
+}
