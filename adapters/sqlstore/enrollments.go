@@ -68,6 +68,7 @@ type evidenceJSON struct {
 	Type        string      `json:"type"`
 	Reference   string      `json:"reference"`
 	Issuer      string      `json:"issuer,omitempty"`
+	Subject     string      `json:"subject,omitempty"`
 	IssuedAt    *int64      `json:"issued_at,omitempty"`
 	DeliveredTo addressJSON `json:"delivered_to"`
 }
@@ -87,6 +88,7 @@ func encodeProof(p proof.Proof) string {
 			Type:        p.Evidence.Type,
 			Reference:   p.Evidence.Reference,
 			Issuer:      p.Evidence.Issuer,
+			Subject:     p.Evidence.Subject,
 			IssuedAt:    msPtr(p.Evidence.IssuedAt),
 			DeliveredTo: toAddressJSON(p.Evidence.DeliveredTo),
 		},
@@ -122,6 +124,7 @@ func decodeProof(s string) (proof.Proof, error) {
 			Type:        j.Evidence.Type,
 			Reference:   j.Evidence.Reference,
 			Issuer:      j.Evidence.Issuer,
+			Subject:     j.Evidence.Subject,
 			IssuedAt:    fromMSPtr(j.Evidence.IssuedAt),
 			DeliveredTo: j.Evidence.DeliveredTo.address(),
 		},

@@ -39,6 +39,10 @@ type Evidence struct {
 	// service's issuer identifier; for a letter, Pforte's own issuer,
 	// which printed and posted it.
 	Issuer string
+	// Subject is the service's stable pseudonym for the holder (an eID's
+	// restricted ID), kept to recognise the same card at a later proofing;
+	// empty for a letter.
+	Subject string
 	// IssuedAt is when the evidence was created (the letter printed).
 	IssuedAt time.Time
 	// DeliveredTo is the postal address a letter went to.

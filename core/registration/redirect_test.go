@@ -72,8 +72,10 @@ func (m *fakeRedirector) Finish(_ context.Context, data []byte, c proofing.Callb
 	}
 	return proof.Proof{
 		Method: m.name, Level: loa.High, Attributes: m.verified,
-		Evidence: proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", IssuedAt: t0},
-		Time:     t0,
+		Evidence: proof.Evidence{
+			Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", Subject: "restricted-id-1", IssuedAt: t0,
+		},
+		Time: t0,
 	}, nil
 }
 
@@ -175,8 +177,10 @@ func TestProofingByRedirect(t *testing.T) {
 	ps, err := f.st.Proofs(ctx, a.ID)
 	want := proof.Proof{
 		Method: proof.EID, Level: loa.High, KVNR: anna.KVNR, Attributes: idCardOf(anna),
-		Evidence: proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", IssuedAt: t0},
-		Time:     t0,
+		Evidence: proof.Evidence{
+			Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", Subject: "restricted-id-1", IssuedAt: t0,
+		},
+		Time: t0,
 	}
 	if err != nil || len(ps) != 1 || ps[0] != want {
 		t.Fatalf("proofs %+v %v", ps, err)

@@ -111,7 +111,7 @@ var enrollmentTests = []test{
 
 		// eID raises it further.
 		p3 := newProof(k, proof.EID, loa.High, t0.Add(2*time.Hour))
-		p3.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", IssuedAt: t0.Add(2 * time.Hour)}
+		p3.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid-tx-1", Issuer: "https://eid.example.de", Subject: "restricted-id-1", IssuedAt: t0.Add(2 * time.Hour)}
 		sess3 := newSession("enr-3", k)
 		sess3.Method, sess3.CreatedAt = proof.EID, t0.Add(2*time.Hour)
 		got, err = s.StartEnrollment(ctx, sess3, pendingAccount("acct-new", k, loa.High), p3)
