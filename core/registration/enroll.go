@@ -53,6 +53,11 @@ func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Me
 	if err := s.hit(ctx, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
 		return "", enrollment.Session{}, err
 	}
+	// Parsed here too, so that the proof is compared with the number in
+	// its normal form.
+	if k, err = kvnr.Parse(string(k)); err != nil {
+		return "", enrollment.Session{}, err
+	}
 	pr, err := m.CheckSecrets(ctx, k, secrets)
 	if err != nil {
 		return "", enrollment.Session{}, err

@@ -85,6 +85,15 @@ func TestActivate(t *testing.T) {
 		t.Fatalf("account after eID %+v", a2)
 	}
 
+	// The number as typed is taken in its normal form.
+	_, s3, err := f.svc.Activate(ctx, "192.0.2.7", "letter", kvnr.KVNR(" "+strings.ToLower(string(anna.KVNR))), nil)
+	if err != nil || s3.KVNR != anna.KVNR || s3.AccountID != a.ID {
+		t.Fatalf("activation with the number as typed: %+v %v", s3, err)
+	}
+	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", "A123", nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("malformed number: %v", err)
+	}
+
 	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "fax", anna.KVNR, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("unknown method: %v", err)
 	}
@@ -103,7 +112,7 @@ func TestActivate(t *testing.T) {
 	if _, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil); fault.KindOf(err) != fault.Internal {
 		t.Fatalf("a proof without level: %v", err)
 	}
-	if n := f.w.SessionCount(); n != 2 {
+	if n := f.w.SessionCount(); n != 3 {
 		t.Fatalf("%d sessions", n)
 	}
 }
