@@ -420,24 +420,14 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		return client.Client{}, false, usagef("--id is required")
 	}
 	kind := client.Kind(f.kind)
-	defaults, ok := kindDefaults[kind]
-	if !ok {
+	if _, ok := client.DefaultsOf(kind, nil); !ok {
 		return client.Client{}, false, usagef("--kind must be native, web, portal or service")
 	}
 	c := client.Client{
 		ID: f.id, Name: f.name, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
 		GrantTypes: f.grantTypes, Scopes: f.scopes, CreatedAt: now,
-	}
-	if c.Name == "" {
-		c.Name = c.ID
-	}
-	if c.AuthMethod == "" {
-		c.AuthMethod = defaults.auth
-	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = defaults.grants
-	}
+	}.WithDefaults(nil, nil)
 	if f.jwksFile != "" {
 		if c.AuthMethod != client.AuthPrivateKeyJWT {
 			return client.Client{}, false, usagef("--jwks-file is only for private_key_jwt clients")
@@ -461,16 +451,6 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		return client.Client{}, false, usageError{errors.New(publicText(err))}
 	}
 	return c, needsSecret, nil
-}
-
-var kindDefaults = map[client.Kind]struct {
-	auth   client.AuthMethod
-	grants []string
-}{
-	client.Native:  {client.AuthNone, []string{client.GrantCode, client.GrantRefresh}},
-	client.Web:     {client.AuthSecretBasic, []string{client.GrantCode, client.GrantRefresh}},
-	client.Portal:  {client.AuthPrivateKeyJWT, []string{client.GrantCode, client.GrantRefresh}},
-	client.Service: {client.AuthSecretPost, []string{client.GrantClientCredentials}},
 }
 
 func (c *cli) keysCommand() *cobra.Command {

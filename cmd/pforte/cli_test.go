@@ -405,3 +405,39 @@ func TestClientsAddChecksBeforeOpening(t *testing.T) {
 		t.Fatal("the store was opened for an invalid client")
 	}
 }
+
+// A portal registered with `pforte clients add` and the same portal from a
+// clients file come out alike: both require PAR (client.WithDefaults), and
+// a native app requires DPoP either way.
+func TestClientsAddAndClientsFileAgree(t *testing.T) {
+	jwks := `{"keys":[{"kty":"EC","crv":"P-256","x":"7o_ozw2t0b-Jn21nsxSjBKn0i_jhiZJRCFEn9A3l7CI","y":"ZzRwULMaR6XDXl4_tDZfRvFm9Ke9QGOo8x7xYdOyemU"}]}`
+	jwksPath := writeFile(t, "jwks.json", jwks)
+	f := &fakes{}
+	w := f.wiring()
+	dir := t.TempDir()
+	for _, a := range [][]string{
+		{"--id", "portal", "--kind", "portal", "--redirect-uri", "https://p.example.org/cb", "--jwks-file", jwksPath},
+		{"--id", "app", "--kind", "native", "--redirect-uri", "http://127.0.0.1/cb"},
+	} {
+		if r := runCLI(t, w, nil, append([]string{"clients", "add", "--data-dir", dir}, a...)...); r.code != 0 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	fromFile, err := parseClientsFile([]byte("clients:\n"+
+		"  - id: portal\n    kind: portal\n    jwks_file: "+jwksPath+"\n    redirect_uris: [https://p.example.org/cb]\n"+
+		"  - id: app\n    kind: native\n    redirect_uris: [http://127.0.0.1/cb]\n"), devClientsOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, fc := range fromFile {
+		ac := f.admin.clients[i]
+		if !ac.RequirePAR && fc.ID == "portal" || !ac.RequireDPoP && fc.ID == "app" {
+			t.Errorf("clients add: %s without its kind's default: %+v", ac.ID, ac)
+		}
+		if ac.ID != fc.ID || ac.Name != fc.Name || ac.AuthMethod != fc.AuthMethod ||
+			strings.Join(ac.GrantTypes, " ") != strings.Join(fc.GrantTypes, " ") ||
+			ac.RequirePAR != fc.RequirePAR || ac.RequireDPoP != fc.RequireDPoP {
+			t.Errorf("clients add and clients file differ:\n add  %+v\n file %+v", ac, fc)
+		}
+	}
+}

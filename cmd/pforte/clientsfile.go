@@ -28,11 +28,10 @@ type clientsFile struct {
 // holding the plaintext). A private_key_jwt client gives jwks (the JSON Web
 // Key Set, public keys only) or jwks_file.
 //
-// require_par and require_dpop default by kind when absent (hence the
-// pointers: absent and false differ): a portal with the authorization_code
-// grant must push its authorization requests, and a native app's tokens
-// are DPoP-bound, because a public client's bearer tokens are only as safe
-// as the phone's storage. Writing false turns either off.
+// What an entry leaves open (name, auth_method, grant_types, require_par,
+// require_dpop) takes the defaults of its kind from client.WithDefaults,
+// as `pforte clients add` does; require_par and require_dpop are pointers
+// because absent and false differ: writing false turns either off.
 type clientSpec struct {
 	ID                     string        `yaml:"id"`
 	Name                   string        `yaml:"name"`
@@ -112,11 +111,7 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		SectorIdentifier:       s.SectorIdentifier,
 		CreatedAt:              opts.Now,
 	}
-	c.RequirePAR = orDefault(s.RequirePAR, c.Kind == client.Portal && c.AllowsGrant(client.GrantCode))
-	c.RequireDPoP = orDefault(s.RequireDPoP, c.Kind == client.Native)
-	if c.Name == "" {
-		c.Name = c.ID
-	}
+	c = c.WithDefaults(s.RequirePAR, s.RequireDPoP)
 	for _, t := range []struct {
 		key string
 		ttl time.Duration
@@ -174,14 +169,6 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		return client.Client{}, fmt.Errorf("%s: %s", strings.TrimSuffix(at(""), "."), publicText(err))
 	}
 	return c, nil
-}
-
-// orDefault is *v, or def when the key was absent.
-func orDefault(v *bool, def bool) bool {
-	if v == nil {
-		return def
-	}
-	return *v
 }
 
 // secretHash returns the stored form of the client's secret.

@@ -83,6 +83,74 @@ type Client struct {
 	CreatedAt        time.Time
 }
 
+// Defaults of a kind: what a client definition that leaves them open gets,
+// wherever it comes from (the clients file or `pforte clients add`), so that
+// the same portal is registered the same way by either.
+type Defaults struct {
+	AuthMethod AuthMethod
+	GrantTypes []string
+	// RequirePAR: a portal that logs members in pushes its authorization
+	// requests (RFC 9126), so that none of its parameters travel through
+	// the browser where they could be altered or read.
+	RequirePAR bool
+	// RequireDPoP: a native app's tokens are DPoP-bound (RFC 9449),
+	// because a public client's bearer tokens are only as safe as the
+	// phone's storage.
+	RequireDPoP bool
+}
+
+// DefaultsOf returns the defaults of kind k for a client with the given
+// grant types (empty: the kind's default grants); false for an unknown kind.
+func DefaultsOf(k Kind, grants []string) (Defaults, bool) {
+	var d Defaults
+	switch k {
+	case Native:
+		d = Defaults{AuthMethod: AuthNone, GrantTypes: []string{GrantCode, GrantRefresh}, RequireDPoP: true}
+	case Web:
+		d = Defaults{AuthMethod: AuthSecretBasic, GrantTypes: []string{GrantCode, GrantRefresh}}
+	case Portal:
+		d = Defaults{AuthMethod: AuthPrivateKeyJWT, GrantTypes: []string{GrantCode, GrantRefresh}}
+	case Service:
+		d = Defaults{AuthMethod: AuthSecretPost, GrantTypes: []string{GrantClientCredentials}}
+	default:
+		return Defaults{}, false
+	}
+	if len(grants) == 0 {
+		grants = d.GrantTypes
+	}
+	d.RequirePAR = k == Portal && slices.Contains(grants, GrantCode)
+	return d, true
+}
+
+// WithDefaults returns c with what its definition leaves open set by its
+// kind: Name (the ID), AuthMethod, GrantTypes, and RequirePAR and
+// RequireDPoP unless requirePAR or requireDPoP state them (nil: not
+// stated; a stated false turns the default off). An unknown kind gets only
+// the name; Validate refuses it.
+func (c Client) WithDefaults(requirePAR, requireDPoP *bool) Client {
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	d, ok := DefaultsOf(c.Kind, c.GrantTypes)
+	if !ok {
+		return c
+	}
+	if c.AuthMethod == "" {
+		c.AuthMethod = d.AuthMethod
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = slices.Clone(d.GrantTypes)
+	}
+	c.RequirePAR, c.RequireDPoP = d.RequirePAR, d.RequireDPoP
+	if requirePAR != nil {
+		c.RequirePAR = *requirePAR
+	}
+	if requireDPoP != nil {
+		c.RequireDPoP = *requireDPoP
+	}
+	return c
+}
+
 // Public reports whether the client cannot keep a secret.
 func (c Client) Public() bool { return c.AuthMethod == AuthNone }
 

@@ -55,3 +55,36 @@ func TestValidateAppLoginFields(t *testing.T) {
 		}
 	}
 }
+
+// The defaults of each kind, and a stated require_par or require_dpop
+// winning over them either way.
+func TestWithDefaults(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name              string
+		c                 client.Client
+		par, dpop         *bool
+		wantAuth          client.AuthMethod
+		wantGrants        string
+		wantPAR, wantDPoP bool
+	}{
+		{"native", client.Client{ID: "a", Kind: client.Native}, nil, nil, client.AuthNone, "authorization_code refresh_token", false, true},
+		{"native without DPoP", client.Client{ID: "a", Kind: client.Native}, nil, &no, client.AuthNone, "authorization_code refresh_token", false, false},
+		{"web", client.Client{ID: "a", Kind: client.Web}, nil, nil, client.AuthSecretBasic, "authorization_code refresh_token", false, false},
+		{"web with both", client.Client{ID: "a", Kind: client.Web}, &yes, &yes, client.AuthSecretBasic, "authorization_code refresh_token", true, true},
+		{"portal", client.Client{ID: "a", Kind: client.Portal}, nil, nil, client.AuthPrivateKeyJWT, "authorization_code refresh_token", true, false},
+		{"portal without PAR", client.Client{ID: "a", Kind: client.Portal}, &no, nil, client.AuthPrivateKeyJWT, "authorization_code refresh_token", false, false},
+		{"portal of client_credentials", client.Client{ID: "a", Kind: client.Portal, GrantTypes: []string{client.GrantClientCredentials}}, nil, nil, client.AuthPrivateKeyJWT, "client_credentials", false, false},
+		{"service", client.Client{ID: "a", Kind: client.Service}, nil, nil, client.AuthSecretPost, "client_credentials", false, false},
+		{"stated auth method", client.Client{ID: "a", Kind: client.Web, AuthMethod: client.AuthSecretPost}, nil, nil, client.AuthSecretPost, "authorization_code refresh_token", false, false},
+	} {
+		got := tc.c.WithDefaults(tc.par, tc.dpop)
+		if got.Name != "a" || got.AuthMethod != tc.wantAuth || strings.Join(got.GrantTypes, " ") != tc.wantGrants ||
+			got.RequirePAR != tc.wantPAR || got.RequireDPoP != tc.wantDPoP {
+			t.Errorf("%s: got %+v", tc.name, got)
+		}
+	}
+	if _, ok := client.DefaultsOf("robot", nil); ok {
+		t.Error("an unknown kind has defaults")
+	}
+}
