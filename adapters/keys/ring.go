@@ -71,23 +71,20 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate checks c (after WithDefaults). Errors: Invalid.
+// Validate checks c (after WithDefaults): the refresh interval here, the
+// rotation rule in signkey.Policy.Validate. Errors: Invalid.
 func (c Config) Validate() error {
-	const op = "keys.Config.Validate"
-	p := c.Policy
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	const op = "keys.Config.Refresh"
 	switch {
 	case c.Refresh <= 0 || c.Refresh > MaxRefresh:
 		return fault.New(fault.Invalid, op, fmt.Sprintf("keys.refresh must be in (0, %s]", MaxRefresh))
-	case p.MaxTokenLifetime <= 0:
-		return fault.New(fault.Invalid, op, "keys.policy.max_token_lifetime must be positive")
-	case p.Lifetime < 0:
-		return fault.New(fault.Invalid, op, "keys.policy.lifetime must not be negative")
-	case p.Publish < c.Refresh:
+	case c.Policy.Publish < c.Refresh:
 		// Other replicas learn of a next key only at their next reload; it
 		// must not sign before all of them publish (and so accept) it.
 		return fault.New(fault.Invalid, op, "keys.policy.publish must be at least keys.refresh")
-	case p.Lifetime > 0 && p.Lifetime < p.MaxTokenLifetime:
-		return fault.New(fault.Invalid, op, "keys.policy.lifetime must be at least the longest token lifetime")
 	}
 	return nil
 }

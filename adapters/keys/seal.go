@@ -31,7 +31,7 @@ const sealVersion byte = 1
 func CheckMaster(master []byte) error {
 	if len(master) != MasterKeySize {
 		return fault.New(fault.Invalid, "keys.CheckMaster",
-			fmt.Sprintf("the master key must be %d bytes, not %d", MasterKeySize, len(master)))
+			fmt.Sprintf("must be %d bytes, not %d", MasterKeySize, len(master)))
 	}
 	return nil
 }

@@ -38,13 +38,13 @@ type Config struct {
 	Dir string
 }
 
-// Validate checks c. Errors: Invalid.
+// Validate checks c. Errors: Invalid whose Op names the field.
 func (c Config) Validate() error {
 	if strings.TrimSpace(c.Dir) == "" {
-		return fault.New(fault.Invalid, "outbox.Config.Validate", "outbox.dir must be set")
+		return fault.New(fault.Invalid, "outbox.Config.Dir", "must be set")
 	}
 	if strings.ContainsRune(c.Dir, 0) {
-		return fault.New(fault.Invalid, "outbox.Config.Validate", "outbox.dir must be a path")
+		return fault.New(fault.Invalid, "outbox.Config.Dir", "must be a path")
 	}
 	return nil
 }

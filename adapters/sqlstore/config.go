@@ -70,40 +70,39 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate checks c. Errors: fault.Invalid naming the field.
+// Validate checks c. Errors: fault.Invalid whose Op names the field
+// ("sqlstore.Config.MaxOpenConns"); the text never quotes the DSN.
 func (c Config) Validate() error {
-	bad := func(msg string) error {
-		return fault.New(fault.Invalid, "sqlstore.Config.Validate", "storage: "+msg)
+	field := func(name, msg string) error {
+		return fault.New(fault.Invalid, "sqlstore.Config."+name, msg)
 	}
 	switch c.Driver {
 	case DriverSQLite, DriverPostgres:
 	case "":
-		return bad("driver is required (sqlite or postgres)")
+		return field("Driver", "required (sqlite or postgres)")
 	default:
-		return bad("driver must be sqlite or postgres, not " + c.Driver)
+		return field("Driver", "must be sqlite or postgres, not "+c.Driver)
 	}
 	if strings.TrimSpace(c.DSN) == "" {
-		return bad("dsn is required")
+		return field("DSN", "required: the PostgreSQL connection string or the SQLite file")
 	}
 	if c.Driver == DriverPostgres {
 		if _, err := pgx.ParseConfig(c.DSN); err != nil {
 			// The cause (password redacted by pgx) is for the log; the
 			// public text does not quote the DSN.
-			return fault.Wrap(fault.Invalid, "sqlstore.Config.Validate", err).
-				WithPublic("storage: dsn is not a valid PostgreSQL connection string")
+			return fault.Wrap(fault.Invalid, "sqlstore.Config.DSN", err).
+				WithPublic("is not a valid PostgreSQL connection string")
 		}
 	}
-	if c.MaxOpenConns < 0 {
-		return bad("max_open_conns must not be negative")
-	}
-	if c.MaxIdleConns < 0 {
-		return bad("max_idle_conns must not be negative")
-	}
-	if c.MaxOpenConns > 0 && c.MaxIdleConns > c.MaxOpenConns {
-		return bad("max_idle_conns must not exceed max_open_conns")
-	}
-	if c.ConnMaxLifetime < 0 {
-		return bad("conn_max_lifetime must not be negative")
+	switch {
+	case c.MaxOpenConns < 0:
+		return field("MaxOpenConns", "must not be negative")
+	case c.MaxIdleConns < 0:
+		return field("MaxIdleConns", "must not be negative")
+	case c.MaxOpenConns > 0 && c.MaxIdleConns > c.MaxOpenConns:
+		return field("MaxIdleConns", "must not exceed the open connections")
+	case c.ConnMaxLifetime < 0:
+		return field("ConnMaxLifetime", "must not be negative")
 	}
 	return nil
 }

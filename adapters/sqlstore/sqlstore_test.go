@@ -257,8 +257,9 @@ func TestConfig(t *testing.T) {
 	}
 	for name, c := range invalid {
 		err := c.Validate()
-		if !errors.Is(err, fault.Invalid) || !strings.HasPrefix(fault.PublicOf(err), "storage: ") {
-			t.Errorf("%s: Validate = %v, want Invalid naming the storage key", name, err)
+		var fe *fault.Error
+		if !errors.Is(err, fault.Invalid) || !errors.As(err, &fe) || !strings.HasPrefix(fe.Op, "sqlstore.Config.") {
+			t.Errorf("%s: Validate = %v, want Invalid naming the field", name, err)
 		}
 		if strings.Contains(fault.PublicOf(err), "secret") || strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: the password shows in %q", name, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -60,6 +61,32 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ForIssuer returns c with an empty RPID and empty Origins taken from
+// the issuer URL: its host and its origin. A loopback issuer (a
+// development or test instance) gives the relying party localhost,
+// because WebAuthn relying parties are domains, never IP addresses.
+// Errors: Invalid when issuer is not a URL.
+func (c Config) ForIssuer(issuer string) (Config, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return c, fault.New(fault.Invalid, "webauthn.Config.RPID", fmt.Sprintf("the issuer %q is not an absolute URL", issuer))
+	}
+	host, origin := u.Hostname(), u.Scheme+"://"+u.Host
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		host, origin = "localhost", u.Scheme+"://localhost"
+		if p := u.Port(); p != "" {
+			origin += ":" + p
+		}
+	}
+	if c.RPID == "" {
+		c.RPID = host
+	}
+	if len(c.Origins) == 0 {
+		c.Origins = []string{origin}
+	}
+	return c, nil
+}
+
 // Validate checks c after defaults are applied. Errors: Invalid naming the
 // field.
 func (c Config) Validate() error {
@@ -69,56 +96,56 @@ func (c Config) Validate() error {
 
 // split validates c and returns its web and app (opaque) origins.
 func (c Config) split() (web, app []string, err error) {
-	bad := func(format string, args ...any) error {
-		return fault.New(fault.Invalid, "webauthn.Config.Validate", fmt.Sprintf(format, args...))
+	bad := func(name, format string, args ...any) error {
+		return fault.New(fault.Invalid, "webauthn.Config."+name, fmt.Sprintf(format, args...))
 	}
 	if c.RPID == "" || c.RPID != strings.ToLower(c.RPID) || strings.ContainsAny(c.RPID, ":/ ") {
-		return nil, nil, bad("webauthn rp_id must be the issuer's host name in lower case, without scheme or port: %q", c.RPID)
+		return nil, nil, bad("RPID", "must be the issuer's host name in lower case, without scheme or port: %q", c.RPID)
 	}
 	if err := protocol.ValidateRPID(c.RPID); err != nil {
-		return nil, nil, bad("webauthn rp_id %q is not a domain name (WebAuthn allows no IP addresses; use localhost in development)", c.RPID)
+		return nil, nil, bad("RPID", "%q is not a domain name (WebAuthn allows no IP addresses; use localhost in development)", c.RPID)
 	}
 	if len(c.RPName) > 100 {
-		return nil, nil, bad("webauthn rp_name must be at most 100 characters")
+		return nil, nil, bad("RPName", "must be at most 100 characters")
 	}
 	if c.Timeout < 30*time.Second || c.Timeout > maxTimeout {
-		return nil, nil, bad("webauthn timeout must be between 30s and %v", maxTimeout)
+		return nil, nil, bad("Timeout", "must be between 30s and %v", maxTimeout)
 	}
 	for _, r := range c.PackedRoots {
 		if r == nil {
-			return nil, nil, bad("webauthn packed_roots holds an empty certificate")
+			return nil, nil, bad("PackedRoots", "holds an empty certificate")
 		}
 	}
 	for _, o := range c.Origins {
 		if strings.HasPrefix(o, AndroidOriginPrefix) {
 			d, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(o, AndroidOriginPrefix))
 			if err != nil || len(d) != 32 {
-				return nil, nil, bad("webauthn origin %q: an Android origin is %s and the unpadded base64url SHA-256 of the app's signing certificate", o, AndroidOriginPrefix)
+				return nil, nil, bad("Origins", "%q: an Android origin is %s and the unpadded base64url SHA-256 of the app's signing certificate", o, AndroidOriginPrefix)
 			}
 			app = append(app, o)
 			continue
 		}
 		u, err := url.Parse(o)
 		if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			return nil, nil, bad("webauthn origin %q is not an origin (scheme://host[:port])", o)
+			return nil, nil, bad("Origins", "%q is not an origin (scheme://host[:port])", o)
 		}
 		host := u.Hostname()
 		switch {
 		case u.Scheme == "https":
 		case u.Scheme == "http" && host == "localhost":
 		default:
-			return nil, nil, bad("webauthn origin %q: web origins must use https (http only for localhost)", o)
+			return nil, nil, bad("Origins", "%q: web origins must use https (http only for localhost)", o)
 		}
 		// WebAuthn §5.1.3: the RP id is the origin's host or a parent
 		// domain of it; a client refuses anything else, so such an origin
 		// could never complete a ceremony.
 		if host != c.RPID && !strings.HasSuffix(host, "."+c.RPID) {
-			return nil, nil, bad("webauthn origin %q does not belong to rp_id %q", o, c.RPID)
+			return nil, nil, bad("Origins", "%q does not belong to the relying party id %q", o, c.RPID)
 		}
 		web = append(web, strings.TrimSuffix(o, "/"))
 	}
 	if len(web) == 0 {
-		return nil, nil, bad("webauthn origins need at least one web origin (the issuer's)")
+		return nil, nil, bad("Origins", "need at least one web origin (the issuer's)")
 	}
 	return web, app, nil
 }

@@ -206,7 +206,16 @@ func TestVersion(t *testing.T) {
 func TestServeBadConfigExitsOneNamingTheKey(t *testing.T) {
 	f := &fakes{}
 	r := runCLI(t, f.wiring(), map[string]string{"PFORTE_STORAGE_TYPE": "postgres"}, "serve")
-	assertOneLine(t, r, exitError, "pforte: config: storage.dsn: required when storage.type is postgres")
+	assertOneLine(t, r, exitError, "pforte: config: storage.dsn: required: the PostgreSQL connection string or the SQLite file")
+	if f.cfg != nil {
+		t.Fatal("serve was called with a bad configuration")
+	}
+	// What the mail adapter refuses is refused before serve, naming the key.
+	r = runCLI(t, f.wiring(), map[string]string{
+		"PFORTE_NOTIFY_TYPE": "smtp", "PFORTE_SMTP_HOST": "mail.example.org",
+		"PFORTE_NOTIFY_FROM": "service@example.org", "PFORTE_SMTP_STARTTLS": "none",
+	}, "serve")
+	assertOneLine(t, r, exitError, "pforte: config: notify.starttls: none is only allowed for a relay on the loopback interface, not mail.example.org")
 	if f.cfg != nil {
 		t.Fatal("serve was called with a bad configuration")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/configs"
+	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -116,8 +117,11 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		key string
 		ttl time.Duration
 	}{{"access_token_ttl", s.AccessTokenTTL}, {"id_token_ttl", s.IDTokenTTL}} {
-		if t.ttl != 0 && (t.ttl < time.Second || t.ttl > maxTokenTTL) {
-			return client.Client{}, fmt.Errorf("%s: must be between 1s and 1h, or absent for the server default", at(t.key))
+		if t.ttl == 0 {
+			continue // the server default
+		}
+		if err := authz.CheckLifetime(t.ttl, authz.MaxTokenTTL); err != nil {
+			return client.Client{}, fmt.Errorf("%s: %s, or absent for the server default", at(t.key), fault.PublicOf(err))
 		}
 	}
 

@@ -3,14 +3,13 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
-	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -20,10 +19,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/adapters/notify/mail"
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/core/signkey"
 )
@@ -238,8 +245,13 @@ type LogConfig struct {
 	Format string `yaml:"format"` // json, text
 }
 
-// defaultConfig is the zero-config development instance.
+// defaultConfig is the zero-config development instance. The defaults of
+// every key a package owns are that package's own: this only says which
+// key they appear under. The server, storage and log sections are
+// cmd/pforte's own.
 func defaultConfig() Config {
+	pw, keyPolicy, lt := password.DefaultConfig(), signkey.DefaultPolicy, letter.DefaultPolicy
+	pinPolicy := pin.DefaultPolicy
 	return Config{
 		Server: ServerConfig{
 			Addr:            "127.0.0.1:8080",
@@ -247,41 +259,45 @@ func defaultConfig() Config {
 			Environment:     Development,
 			ShutdownTimeout: 15 * time.Second,
 		},
-		Storage: StorageConfig{Type: "sqlite", AutoMigrate: true},
-		Keys:    KeysConfig{RotationDays: 30, PublishHours: 24},
+		Storage: StorageConfig{Type: sqlstore.DriverSQLite, AutoMigrate: true},
+		Keys: KeysConfig{
+			RotationDays: int(keyPolicy.Lifetime / (24 * time.Hour)),
+			PublishHours: int(keyPolicy.Publish / time.Hour),
+		},
 		Tokens: TokensConfig{
-			AccessTokenTTL:     5 * time.Minute,
-			IDTokenTTL:         5 * time.Minute,
-			RefreshIdleTTL:     30 * time.Minute,
-			RefreshAbsoluteTTL: 12 * time.Hour,
-			CodeTTL:            60 * time.Second,
-			AuthRequestTTL:     10 * time.Minute,
+			AccessTokenTTL:     authz.DefaultAccessTokenTTL,
+			IDTokenTTL:         authz.DefaultIDTokenTTL,
+			RefreshIdleTTL:     authz.DefaultRefreshIdleTTL,
+			RefreshAbsoluteTTL: authz.DefaultRefreshAbsoluteTTL,
+			CodeTTL:            authz.DefaultCodeTTL,
+			AuthRequestTTL:     authz.DefaultAuthRequestTTL,
 			KVNRClaims:         slices.Clone(authz.DefaultKVNRClaims),
 		},
 		Login: LoginConfig{
-			Argon2MemoryKiB:   int(password.DefaultParams.MemoryKiB),
-			Argon2Iterations:  int(password.DefaultParams.Iterations),
-			Argon2Parallelism: int(password.DefaultParams.Parallelism),
-			HashMaxWait:       password.DefaultMaxWait,
-			ACRVocabulary:     "eidas",
+			Argon2MemoryKiB:   int(pw.Params.MemoryKiB),
+			Argon2Iterations:  int(pw.Params.Iterations),
+			Argon2Parallelism: int(pw.Params.Parallelism),
+			HashConcurrency:   pw.Concurrency,
+			HashMaxWait:       pw.MaxWait,
+			ACRVocabulary:     loa.DefaultVocabulary,
 		},
 		Letters: LettersConfig{
-			Validity:    60 * 24 * time.Hour,
-			MinInterval: 7 * 24 * time.Hour,
-			MaxAttempts: 5,
+			Validity:    lt.Validity,
+			MinInterval: lt.MinInterval,
+			MaxAttempts: lt.MaxAttempts,
 		},
 		Registration: RegistrationConfig{
-			EligibleAhead:           21 * 24 * time.Hour,
-			EligibleGrace:           31 * 24 * time.Hour,
-			RequestsPerIPPerHour:    10,
-			RequestsPerKVNRPerDay:   3,
-			ActivationsPerIPPerHour: 20,
-			WorkerInterval:          2 * time.Second,
-			RequestLease:            2 * time.Minute,
-			LetterLease:             5 * time.Minute,
+			EligibleAhead:           member.DefaultEligibility.Ahead,
+			EligibleGrace:           member.DefaultEligibility.Grace,
+			RequestsPerIPPerHour:    registration.DefaultPerIP.Max,
+			RequestsPerKVNRPerDay:   registration.DefaultPerKVNR.Max,
+			ActivationsPerIPPerHour: registration.DefaultActivationsPerIP.Max,
+			WorkerInterval:          server.DefaultWorkerInterval,
+			RequestLease:            registration.DefaultRegistrationLease,
+			LetterLease:             registration.DefaultLetterLease,
 		},
-		PIN:    PINConfig{MaxFailures: 5, Delays: []time.Duration{time.Minute, 5 * time.Minute}},
-		Notify: NotifyConfig{Type: "log", SMTPPort: 587, StartTLS: "required"},
+		PIN:    PINConfig{MaxFailures: pinPolicy.MaxFailures, Delays: slices.Clone(pinPolicy.Delays)},
+		Notify: NotifyConfig{Type: "log", SMTPPort: mail.DefaultPort, StartTLS: string(mail.StartTLSRequired)},
 		Log:    LogConfig{Level: "info", Format: "json"},
 	}
 }
@@ -634,16 +650,11 @@ func readError(err error) string {
 	return err.Error()
 }
 
-// Limits checked by Validate.
-const (
-	maxTokenTTL   = time.Hour
-	maxCodeTTL    = 60 * time.Second // ARCHITECTURE.md: codes live at most 60 s
-	maxArgonMiB   = 2048
-	maxArgonIters = 64
-)
-
 // Validate checks the configuration as a whole and returns the first
-// problem as a *configError naming its key.
+// problem as a *configError naming its key. It checks here only what is
+// cmd/pforte's own (the server, storage type and log sections, the files,
+// and what the environment requires); every other value goes to the
+// package whose rule it is (validatePackages).
 func (c *Config) Validate() error {
 	s := c.Server
 	switch s.Environment {
@@ -677,85 +688,9 @@ func (c *Config) Validate() error {
 			return bad("server.admin_addr", "must differ from server.addr")
 		}
 	}
-
-	st := c.Storage
-	switch st.Type {
-	case "sqlite":
-		if st.DSN == "" {
-			return bad("storage.dsn", "required (the SQLite file path)")
-		}
-	case "postgres":
-		if st.DSN == "" {
-			return bad("storage.dsn", "required when storage.type is postgres (or set storage.dsn_file)")
-		}
-	default:
-		return bad("storage.type", "must be sqlite or postgres, not %q", st.Type)
-	}
-	if st.MaxOpenConns < 0 {
-		return bad("storage.max_open_conns", "must not be negative")
-	}
-
-	k := c.Keys
-	if k.MasterKey != "" {
-		if _, err := decodeMasterKey(k.MasterKey); err != nil {
-			return bad(masterKeyKey(k), "%s", err)
-		}
-	} else if s.Environment == Production {
+	if c.Keys.MasterKey == "" && s.Environment == Production {
 		return bad("keys.master_key", "required in production: set keys.master_key_file (or PFORTE_MASTER_KEY_FILE) to a file with 32 random bytes, base64")
 	}
-	if k.RotationDays < 0 || k.RotationDays > 365 {
-		return bad("keys.rotation_days", "must be between 0 (rotate only by command) and 365")
-	}
-	if k.PublishHours < 1 {
-		return bad("keys.publish_hours", "must be at least 1, so that relying parties fetch a key before it signs")
-	}
-	if k.RotationDays > 0 && k.PublishHours >= 24*k.RotationDays {
-		return bad("keys.publish_hours", "must be shorter than keys.rotation_days")
-	}
-
-	t := c.Tokens
-	for _, d := range []struct {
-		key      string
-		v, limit time.Duration
-	}{
-		{"tokens.access_token_ttl", t.AccessTokenTTL, maxTokenTTL},
-		{"tokens.id_token_ttl", t.IDTokenTTL, maxTokenTTL},
-		{"tokens.code_ttl", t.CodeTTL, maxCodeTTL},
-		{"tokens.auth_request_ttl", t.AuthRequestTTL, time.Hour},
-		{"tokens.refresh_idle_ttl", t.RefreshIdleTTL, 30 * 24 * time.Hour},
-		{"tokens.refresh_absolute_ttl", t.RefreshAbsoluteTTL, 90 * 24 * time.Hour},
-	} {
-		if d.v < time.Second || d.v > d.limit {
-			return bad(d.key, "must be between 1s and %s, not %s", fmtDuration(d.limit), d.v)
-		}
-	}
-	if t.RefreshAbsoluteTTL < t.RefreshIdleTTL {
-		return bad("tokens.refresh_absolute_ttl", "must not be shorter than tokens.refresh_idle_ttl")
-	}
-	if err := authz.CheckKVNRClaims(t.KVNRClaims); err != nil {
-		return bad("tokens.kvnr_claims", "%s", fault.PublicOf(err))
-	}
-
-	l := c.Login
-	if l.Argon2MemoryKiB < int(password.DefaultParams.MemoryKiB) || l.Argon2MemoryKiB > maxArgonMiB*1024 {
-		return bad("login.argon2_memory_kib", "must be between %d and %d", password.DefaultParams.MemoryKiB, maxArgonMiB*1024)
-	}
-	if l.Argon2Iterations < int(password.DefaultParams.Iterations) || l.Argon2Iterations > maxArgonIters {
-		return bad("login.argon2_iterations", "must be between %d and %d", password.DefaultParams.Iterations, maxArgonIters)
-	}
-	if l.Argon2Parallelism < 1 || l.Argon2Parallelism > 255 {
-		return bad("login.argon2_parallelism", "must be between 1 and 255")
-	}
-	if l.HashConcurrency < 0 {
-		return bad("login.hash_concurrency", "must not be negative (0: GOMAXPROCS)")
-	}
-	if l.HashMaxWait < 100*time.Millisecond || l.HashMaxWait > 30*time.Second {
-		return bad("login.hash_max_wait", "must be between 100ms and 30s (the server's write timeout)")
-	}
-	if _, ok := acrVocabularies[l.ACRVocabulary]; !ok {
-		return bad("login.acr_vocabulary", "must be eidas or gematik, not %q", l.ACRVocabulary)
-	}
-
 	if c.ClientsFile != "" {
 		if err := readable(c.ClientsFile); err != nil {
 			return bad("clients_file", "%s", err)
@@ -769,122 +704,30 @@ func (c *Config) Validate() error {
 			return bad("members_file", "%s", err)
 		}
 	}
-
-	lt := c.Letters
-	if lt.OutboxDir == "" {
-		return bad("letters.outbox_dir", "must not be empty")
-	}
-	if strings.TrimSpace(lt.Sender) == "" {
-		return bad("letters.sender", "required in production: the insurer's return address line, printed above the recipient")
-	}
-	if strings.ContainsAny(lt.Sender, "\r\n") || len(lt.Sender) > 200 {
-		return bad("letters.sender", "must be one line of at most 200 bytes")
-	}
-	if lt.Validity < 24*time.Hour || lt.Validity > 90*24*time.Hour {
-		return bad("letters.validity", "must be between 24h and 2160h (90 days), not %s", lt.Validity)
-	}
-	if lt.MinInterval < 0 || lt.MinInterval > lt.Validity {
-		return bad("letters.min_interval", "must be between 0 and letters.validity, not %s", lt.MinInterval)
-	}
-	if lt.MaxAttempts < 1 || lt.MaxAttempts > 10 {
-		return bad("letters.max_attempts", "must be between 1 and 10")
-	}
-	rg := c.Registration
-	if rg.EligibleAhead < 0 || rg.EligibleAhead > 365*24*time.Hour {
-		return bad("registration.eligible_ahead", "must be between 0 and 8760h")
-	}
-	if rg.EligibleGrace < 0 || rg.EligibleGrace > 365*24*time.Hour {
-		return bad("registration.eligible_grace", "must be between 0 and 8760h")
-	}
-	for _, n := range []struct {
-		key string
-		v   int
-	}{
-		{"registration.requests_per_ip_per_hour", rg.RequestsPerIPPerHour},
-		{"registration.requests_per_kvnr_per_day", rg.RequestsPerKVNRPerDay},
-		{"registration.activations_per_ip_per_hour", rg.ActivationsPerIPPerHour},
-	} {
-		if n.v < 1 || n.v > 100000 {
-			return bad(n.key, "must be between 1 and 100000")
-		}
-	}
-	if rg.WorkerInterval < 100*time.Millisecond || rg.WorkerInterval > 10*time.Minute {
+	if rg := c.Registration; rg.WorkerInterval < 100*time.Millisecond || rg.WorkerInterval > 10*time.Minute {
 		return bad("registration.worker_interval", "must be between 100ms and 10m")
 	}
-	for _, l := range []struct {
-		key string
-		v   time.Duration
-	}{{"registration.request_lease", rg.RequestLease}, {"registration.letter_lease", rg.LetterLease}} {
-		if l.v < 10*time.Second || l.v > time.Hour {
-			return bad(l.key, "must be between 10s and 1h, not %s", l.v)
-		}
-	}
-	if _, err := c.TrustedProxies(); err != nil {
-		return bad("registration.trusted_proxies", "%s", err)
-	}
-
-	dv := c.Devices
-	switch dv.Attestation {
+	switch c.Devices.Attestation {
 	case "production":
 	case "development":
 		if s.Environment == Production {
 			return bad("devices.attestation", "development attestation (keys without attestation) is refused in production")
 		}
 	default:
-		return bad("devices.attestation", "must be production or development, not %q", dv.Attestation)
+		return bad("devices.attestation", "must be production or development, not %q", c.Devices.Attestation)
 	}
-	for _, d := range dv.AndroidCertDigests {
-		if b, err := hex.DecodeString(strings.ReplaceAll(d, ":", "")); err != nil || len(b) != 32 {
-			return bad("devices.android_cert_digests", "%q is not a hex SHA-256 digest", d)
-		}
-	}
-	if (dv.AndroidPackage == "") != (len(dv.AndroidCertDigests) == 0) {
-		return bad("devices.android_package", "set together with devices.android_cert_digests")
-	}
-	if dv.PackedRootsFile != "" {
-		if err := readable(dv.PackedRootsFile); err != nil {
-			return bad("devices.packed_roots_file", "%s", err)
-		}
-	}
-	if s.Environment == Production && dv.AndroidPackage == "" && dv.PackedRootsFile == "" {
+	if s.Environment == Production && c.Devices.AndroidPackage == "" && c.Devices.PackedRootsFile == "" {
 		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests) or packed_roots_file: otherwise no device can be bound")
 	}
-	if _, _, err := c.PINPeppers(); err != nil {
-		return bad(pepperKey(c.PIN), "%s", err)
-	}
-	if c.PIN.MaxFailures < 1 || c.PIN.MaxFailures > 10 {
-		return bad("pin.max_failures", "must be between 1 and 10")
-	}
-	for _, d := range c.PIN.Delays {
-		if d < 0 || d > 24*time.Hour {
-			return bad("pin.delays", "each delay must be between 0 and 24h, not %s", d)
-		}
-	}
-	n := c.Notify
-	switch n.Type {
+	switch c.Notify.Type {
 	case "log":
 		if s.Environment == Production {
 			return bad("notify.type", "production tells members by e-mail: set smtp")
 		}
 	case "smtp":
-		if n.SMTPHost == "" {
-			return bad("notify.smtp_host", "required when notify.type is smtp")
-		}
-		if _, err := netmail.ParseAddress(n.From); err != nil {
-			return bad("notify.from", "must be an e-mail address")
-		}
-		if n.SMTPPort < 1 || n.SMTPPort > 65535 {
-			return bad("notify.smtp_port", "must be a port number")
-		}
-		switch n.StartTLS {
-		case "required", "opportunistic", "none":
-		default:
-			return bad("notify.starttls", "must be required, opportunistic or none")
-		}
 	default:
-		return bad("notify.type", "must be log or smtp, not %q", n.Type)
+		return bad("notify.type", "must be log or smtp, not %q", c.Notify.Type)
 	}
-
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -895,7 +738,119 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "must be json or text, not %q", c.Log.Format)
 	}
+	return c.validatePackages()
+}
+
+// validatePackages hands every package its configuration, mapped from the
+// keys exactly as serve maps it, and names the key of the first value a
+// package refuses. Nothing is opened or created: the development master
+// key, generated on first start, is stood in for by zeros, since the keys
+// derived from it are valid whatever its value.
+func (c *Config) validatePackages() error {
+	master := make([]byte, keys.MasterKeySize)
+	if c.Keys.MasterKey != "" {
+		m, err := decodeMasterKey(c.Keys.MasterKey)
+		if err != nil {
+			return c.keyed(err)
+		}
+		master = m
+	}
+	if err := c.passwordConfig().Validate(); err != nil {
+		return c.keyed(err)
+	}
+	if c.Notify.Type == "smtp" {
+		if err := c.mailConfig().Validate(); err != nil {
+			return c.keyed(err)
+		}
+	}
+	o, err := serverOptions(c, master, nil)
+	if err != nil {
+		return c.keyed(err)
+	}
+	if err := o.Validate(); err != nil {
+		return c.keyed(err)
+	}
 	return nil
+}
+
+// fieldKeys names the key of each field a package's Validate refuses, by
+// the Op of its fault.Error ("authz.Config.CodeTTL"). Of a pair of a
+// secret and its file, the value's key is named here; keyed names the
+// file's key when the file was set.
+var fieldKeys = map[string]string{
+	"sqlstore.Config.Driver":                "storage.type",
+	"sqlstore.Config.DSN":                   "storage.dsn",
+	"sqlstore.Config.MaxOpenConns":          "storage.max_open_conns",
+	"keys.CheckMaster":                      "keys.master_key",
+	"signkey.Policy.Lifetime":               "keys.rotation_days",
+	"signkey.Policy.Publish":                "keys.publish_hours",
+	"authz.Config.Issuer":                   "server.issuer",
+	"authz.Config.AccessTokenTTL":           "tokens.access_token_ttl",
+	"authz.Config.IDTokenTTL":               "tokens.id_token_ttl",
+	"authz.Config.RefreshIdleTTL":           "tokens.refresh_idle_ttl",
+	"authz.Config.RefreshAbsoluteTTL":       "tokens.refresh_absolute_ttl",
+	"authz.Config.CodeTTL":                  "tokens.code_ttl",
+	"authz.Config.AuthRequestTTL":           "tokens.auth_request_ttl",
+	"authz.Config.KVNRClaims":               "tokens.kvnr_claims",
+	"password.Params.MemoryKiB":             "login.argon2_memory_kib",
+	"password.Params.Iterations":            "login.argon2_iterations",
+	"password.Params.Parallelism":           "login.argon2_parallelism",
+	"password.Config.Concurrency":           "login.hash_concurrency",
+	"password.Config.MaxWait":               "login.hash_max_wait",
+	"loa.VocabularyNamed":                   "login.acr_vocabulary",
+	"outbox.Config.Dir":                     "letters.outbox_dir",
+	"registration.Config.Issuer":            "server.issuer",
+	"registration.Config.Sender":            "letters.sender",
+	"letter.Policy.Validity":                "letters.validity",
+	"letter.Policy.MinInterval":             "letters.min_interval",
+	"letter.Policy.MaxAttempts":             "letters.max_attempts",
+	"member.Eligibility.Ahead":              "registration.eligible_ahead",
+	"member.Eligibility.Grace":              "registration.eligible_grace",
+	"registration.Config.PerIP":             "registration.requests_per_ip_per_hour",
+	"registration.Config.PerKVNR":           "registration.requests_per_kvnr_per_day",
+	"registration.Config.ActivationsPerIP":  "registration.activations_per_ip_per_hour",
+	"registration.Config.RegistrationLease": "registration.request_lease",
+	"registration.Config.LetterLease":       "registration.letter_lease",
+	"webauthn.Config.RPID":                  "devices.rp_id",
+	"webauthn.Config.Origins":               "devices.app_origins",
+	"webauthn.Config.PackedRoots":           "devices.packed_roots_file",
+	"device.Policy.AndroidPackage":          "devices.android_package",
+	"device.Policy.AndroidCertDigests":      "devices.android_cert_digests",
+	"pin.NewHasher":                         "pin.peppers",
+	"pin.Policy.MaxFailures":                "pin.max_failures",
+	"pin.Policy.Delays":                     "pin.delays",
+	"mail.Config.Host":                      "notify.smtp_host",
+	"mail.Config.Port":                      "notify.smtp_port",
+	"mail.Config.Username":                  "notify.smtp_username",
+	"mail.Config.Password":                  "notify.smtp_password",
+	"mail.Config.From":                      "notify.from",
+	"mail.Config.StartTLS":                  "notify.starttls",
+}
+
+// keyed turns a package's refusal into the one line that names the key:
+// "config: <key>: <what the package says>". An error no key is known for
+// (a bug in this mapping) keeps its whole text.
+func (c *Config) keyed(err error) error {
+	var ce *configError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fieldKeys[fe.Op] == "" {
+		return &configError{Msg: err.Error()}
+	}
+	key := fieldKeys[fe.Op]
+	switch {
+	case key == "storage.dsn" && c.Storage.DSNFile != "":
+		key = "storage.dsn_file"
+	case key == "keys.master_key":
+		key = masterKeyKey(c.Keys)
+	case key == "pin.peppers":
+		key = pepperKey(c.PIN)
+	case key == "notify.smtp_password" && c.Notify.SMTPPasswordFile != "":
+		key = "notify.smtp_password_file"
+	}
+	return bad(key, "%s", fault.PublicOf(err))
 }
 
 // devSender is the return address of the development instance's letters.
@@ -920,31 +875,40 @@ func (c *Config) TrustedProxies() ([]netip.Prefix, error) {
 
 // PINPeppers parses pin.peppers ("1:<base64>,2:<base64>") and returns the
 // current version; an empty list means version 1 derived from the master
-// key (returned as nil peppers, version 1).
+// key (returned as nil peppers, version 1). Errors are *configError
+// naming pin.peppers (or pin.peppers_file) or pin.pepper_version; the
+// size of a pepper is pin.NewHasher's to check.
 func (c *Config) PINPeppers() (map[int][]byte, int, error) {
 	raw := c.PIN.Peppers.Reveal()
+	notConfigured := func(v int) error {
+		return bad("pin.pepper_version", "pepper version %d is not configured", v)
+	}
+	if c.PIN.PepperVersion < 0 {
+		return nil, 0, bad("pin.pepper_version", "must not be negative (0: the highest)")
+	}
 	if raw == "" {
 		if c.PIN.PepperVersion > 1 {
-			return nil, 0, fmt.Errorf("pepper version %d is not configured", c.PIN.PepperVersion)
+			return nil, 0, notConfigured(c.PIN.PepperVersion)
 		}
 		return nil, 1, nil
 	}
+	key := pepperKey(c.PIN)
 	out := map[int][]byte{}
 	highest := 0
 	for _, part := range strings.Split(raw, ",") {
 		v, b64, ok := strings.Cut(strings.TrimSpace(part), ":")
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil || n < 1 {
-			return nil, 0, errors.New("each pepper is <version>:<base64 key>, versions from 1")
+			return nil, 0, bad(key, "each pepper is <version>:<base64 key>, versions from 1")
 		}
-		key, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil || len(key) < 32 {
-			return nil, 0, fmt.Errorf("pepper version %d must be at least 32 bytes, base64", n)
+		pepper, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, 0, bad(key, "pepper version %d is not base64", n)
 		}
 		if _, dup := out[n]; dup {
-			return nil, 0, fmt.Errorf("pepper version %d appears twice", n)
+			return nil, 0, bad(key, "pepper version %d appears twice", n)
 		}
-		out[n] = key
+		out[n] = pepper
 		highest = max(highest, n)
 	}
 	cur := c.PIN.PepperVersion
@@ -952,7 +916,7 @@ func (c *Config) PINPeppers() (map[int][]byte, int, error) {
 		cur = highest
 	}
 	if _, ok := out[cur]; !ok {
-		return nil, 0, fmt.Errorf("pepper version %d is not configured", cur)
+		return nil, 0, notConfigured(cur)
 	}
 	return out, cur, nil
 }
@@ -969,13 +933,6 @@ func masterKeyKey(k KeysConfig) string {
 		return "keys.master_key_file"
 	}
 	return "keys.master_key"
-}
-
-// fmtDuration prints 1h0m0s as 1h and 1m0s as 1m.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	return strings.TrimSuffix(s, "0m")
 }
 
 func validateAddr(addr string) error {
@@ -1038,18 +995,18 @@ func readable(path string) error {
 }
 
 // decodeMasterKey reads a base64 master key (standard or URL alphabet,
-// padded or not) and requires exactly 32 bytes.
+// padded or not) of the size keys.CheckMaster requires.
 func decodeMasterKey(s Secret) ([]byte, error) {
 	v := strings.TrimSpace(s.Reveal())
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(v); err == nil {
-			if len(b) != 32 {
-				return nil, fmt.Errorf("must be 32 bytes, base64 encoded; it is %d bytes", len(b))
+			if err := keys.CheckMaster(b); err != nil {
+				return nil, err
 			}
 			return b, nil
 		}
 	}
-	return nil, errors.New("is not base64 (generate one with: head -c 32 /dev/urandom | base64)")
+	return nil, fault.New(fault.Invalid, "keys.CheckMaster", "is not base64 (generate one with: head -c 32 /dev/urandom | base64)")
 }
 
 // devMasterKeyFile is where development keeps its generated master key.
@@ -1061,7 +1018,11 @@ const devMasterKeyFile = "master.key"
 // gets here, because Validate requires a key there.
 func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
 	if cfg.Keys.MasterKey != "" {
-		return decodeMasterKey(cfg.Keys.MasterKey)
+		key, err := decodeMasterKey(cfg.Keys.MasterKey)
+		if err != nil {
+			return nil, cfg.keyed(err)
+		}
+		return key, nil
 	}
 	if cfg.Server.Environment != Development {
 		return nil, bad("keys.master_key", "required in production")
@@ -1070,7 +1031,7 @@ func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
 	if s, err := readSecretFile(path); err == nil {
 		key, err := decodeMasterKey(s)
 		if err != nil {
-			return nil, bad("keys.master_key", "%s: %s", path, err)
+			return nil, bad("keys.master_key", "%s: %s", path, fault.PublicOf(err))
 		}
 		return key, nil
 	} else if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
@@ -1102,18 +1063,43 @@ func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
 	return key, nil
 }
 
-// acrVocabularies are the values of login.acr_vocabulary.
-var acrVocabularies = map[string]loa.Vocabulary{"eidas": loa.EIDAS, "gematik": loa.Gematik}
+// ACRVocabulary returns the configured acr vocabulary (EIDAS when the
+// name is unknown; Validate refuses that).
+func (c *Config) ACRVocabulary() loa.Vocabulary {
+	v, err := loa.VocabularyNamed(c.Login.ACRVocabulary)
+	if err != nil {
+		return loa.EIDAS
+	}
+	return v
+}
 
-// ACRVocabulary returns the configured acr vocabulary.
-func (c *Config) ACRVocabulary() loa.Vocabulary { return acrVocabularies[c.Login.ACRVocabulary] }
-
-// PasswordParams returns the configured Argon2id parameters.
+// PasswordParams returns the configured Argon2id parameters. A value
+// outside its field's type becomes one password.Params.Validate refuses
+// (0, or the type's maximum), never a wrapped-around valid one.
 func (c *Config) PasswordParams() password.Params {
+	l := c.Login
+	parallelism := l.Argon2Parallelism
+	if parallelism < 0 || parallelism > math.MaxUint8 {
+		parallelism = 0
+	}
 	return password.Params{
-		MemoryKiB:   uint32(c.Login.Argon2MemoryKiB),
-		Iterations:  uint32(c.Login.Argon2Iterations),
-		Parallelism: uint8(c.Login.Argon2Parallelism),
+		MemoryKiB:   uint32(min(max(l.Argon2MemoryKiB, 0), math.MaxUint32)),
+		Iterations:  uint32(min(max(l.Argon2Iterations, 0), math.MaxUint32)),
+		Parallelism: uint8(parallelism),
+	}
+}
+
+// passwordConfig is login.* as the password package's configuration.
+func (c *Config) passwordConfig() password.Config {
+	return password.Config{Params: c.PasswordParams(), Concurrency: c.Login.HashConcurrency, MaxWait: c.Login.HashMaxWait}
+}
+
+// mailConfig is notify.* as the mail adapter's configuration.
+func (c *Config) mailConfig() mail.Config {
+	n := c.Notify
+	return mail.Config{
+		Host: n.SMTPHost, Port: n.SMTPPort, Username: n.SMTPUsername, Password: mail.Secret(n.SMTPPassword.Reveal()),
+		From: n.From, StartTLS: mail.StartTLS(n.StartTLS),
 	}
 }
 
@@ -1121,10 +1107,12 @@ func (c *Config) PasswordParams() password.Params {
 // longest lifetime of a token signed, so a retired key stays published until
 // every token it signed has expired.
 func (c *Config) KeyPolicy() signkey.Policy {
+	// The lifetimes in effect: a zero lifetime is authz's default.
+	eff := authz.Config{AccessTokenTTL: c.Tokens.AccessTokenTTL, IDTokenTTL: c.Tokens.IDTokenTTL}.WithDefaults()
 	return signkey.Policy{
 		Publish:          time.Duration(c.Keys.PublishHours) * time.Hour,
 		Lifetime:         time.Duration(c.Keys.RotationDays) * 24 * time.Hour,
-		MaxTokenLifetime: max(c.Tokens.AccessTokenTTL, c.Tokens.IDTokenTTL),
+		MaxTokenLifetime: max(eff.AccessTokenTTL, eff.IDTokenTTL),
 	}
 }
 

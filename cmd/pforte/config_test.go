@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pforte-id/pforte/core/authz"
 )
 
 // env returns a getenv over m.
@@ -275,7 +277,7 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"PFORTE_ADMIN_ADDR": "127.0.0.1:8080"}, "config: server.admin_addr: must differ"},
 		{map[string]string{"PFORTE_ADMIN_ADDR": "nope"}, "config: server.admin_addr: "},
 		{map[string]string{"PFORTE_STORAGE_TYPE": "mysql"}, "config: storage.type: "},
-		{map[string]string{"PFORTE_STORAGE_TYPE": "postgres"}, "config: storage.dsn: required when storage.type is postgres"},
+		{map[string]string{"PFORTE_STORAGE_TYPE": "postgres"}, "config: storage.dsn: required: the PostgreSQL connection string"},
 		{map[string]string{"PFORTE_STORAGE_MAX_OPEN_CONNS": "-1"}, "config: storage.max_open_conns: "},
 		{map[string]string{"PFORTE_MASTER_KEY": "c2hvcnQ="}, "config: keys.master_key: must be 32 bytes"},
 		{map[string]string{"PFORTE_MASTER_KEY": "!!!"}, "config: keys.master_key: is not base64"},
@@ -283,10 +285,10 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"PFORTE_KEYS_PUBLISH_HOURS": "0"}, "config: keys.publish_hours: "},
 		{map[string]string{"PFORTE_KEYS_ROTATION_DAYS": "1", "PFORTE_KEYS_PUBLISH_HOURS": "24"}, "config: keys.publish_hours: must be shorter"},
 		{map[string]string{"PFORTE_ACCESS_TOKEN_TTL": "2h"}, "config: tokens.access_token_ttl: must be between 1s and 1h"},
-		{map[string]string{"PFORTE_ID_TOKEN_TTL": "0s"}, "config: tokens.id_token_ttl: "},
+		{map[string]string{"PFORTE_ID_TOKEN_TTL": "-1s"}, "config: tokens.id_token_ttl: "},
 		{map[string]string{"PFORTE_CODE_TTL": "61s"}, "config: tokens.code_ttl: must be between 1s and 1m"},
 		{map[string]string{"PFORTE_AUTH_REQUEST_TTL": "2h"}, "config: tokens.auth_request_ttl: "},
-		{map[string]string{"PFORTE_REFRESH_IDLE_TTL": "0s"}, "config: tokens.refresh_idle_ttl: "},
+		{map[string]string{"PFORTE_REFRESH_IDLE_TTL": "-1s"}, "config: tokens.refresh_idle_ttl: "},
 		{map[string]string{"PFORTE_REFRESH_ABSOLUTE_TTL": "10m"}, "config: tokens.refresh_absolute_ttl: must not be shorter"},
 		{map[string]string{"PFORTE_KVNR_CLAIMS": "kvnr,sub"}, "config: tokens.kvnr_claims: KVNR claims: sub is a standard claim"},
 		{map[string]string{"PFORTE_KVNR_CLAIMS": "kvnr, kvnr"}, "config: tokens.kvnr_claims: KVNR claims: kvnr is named twice"},
@@ -326,9 +328,14 @@ func TestEmptyDataDirFlagRefused(t *testing.T) {
 func TestProductionRequiresLetterSender(t *testing.T) {
 	_, err := loadConfig(loadOptions{Getenv: env(map[string]string{
 		"PFORTE_ENVIRONMENT": "production", "PFORTE_ISSUER": "https://id.example.org",
-		"PFORTE_MASTER_KEY": testMasterKey(),
+		"PFORTE_MASTER_KEY":                   testMasterKey(),
+		"PFORTE_DEVICES_ANDROID_PACKAGE":      "de.example.serviceapp",
+		"PFORTE_DEVICES_ANDROID_CERT_DIGESTS": strings.Repeat("ab", 32),
+		"PFORTE_NOTIFY_TYPE":                  "smtp",
+		"PFORTE_SMTP_HOST":                    "mail.example.org",
+		"PFORTE_NOTIFY_FROM":                  "service@example.org",
 	})})
-	if err == nil || !strings.HasPrefix(err.Error(), "config: letters.sender: required in production") {
+	if err == nil || !strings.HasPrefix(err.Error(), "config: letters.sender: required") {
 		t.Fatalf("production without sender: %v", err)
 	}
 }
@@ -546,6 +553,14 @@ func TestDerivedPolicies(t *testing.T) {
 	if err := cfg.PasswordParams().Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// A zero lifetime is authz's default, for the key policy too.
+	cfg, err = loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ACCESS_TOKEN_TTL": "0s", "PFORTE_ID_TOKEN_TTL": "0s"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.KeyPolicy(); p.MaxTokenLifetime != authz.DefaultAccessTokenTTL {
+		t.Fatalf("key policy with default lifetimes %+v", p)
+	}
 }
 
 // yamlKeys returns the dotted YAML key of every leaf of t.
@@ -594,11 +609,15 @@ func TestKVNRClaims(t *testing.T) {
 	if !slices.Equal(o.Authz.KVNRClaims, want) {
 		t.Errorf("server options carry KVNR claims %q", o.Authz.KVNRClaims)
 	}
-	// An empty list is no list: the file cannot switch the claims off.
+	// An empty list is no list: the file cannot switch the claims off;
+	// authz.Config takes an empty list for its default claims.
 	p := writeFile(t, "pforte.yaml", "tokens:\n  kvnr_claims: []\n")
-	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil)}); err == nil ||
-		!strings.HasPrefix(err.Error(), "config: tokens.kvnr_claims: ") {
-		t.Errorf("empty kvnr_claims: %v", err)
+	cfg, err = loadConfig(loadOptions{File: p, Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Tokens.KVNRClaims) != 0 {
+		t.Errorf("empty kvnr_claims read as %q", cfg.Tokens.KVNRClaims)
 	}
 }
 

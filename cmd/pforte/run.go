@@ -26,7 +26,9 @@ import (
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
@@ -46,19 +48,20 @@ func defaultWiring() wiring {
 }
 
 // storageConfig is the storage adapter's configuration from cfg.
-func storageConfig(cfg *Config) (sqlstore.Config, error) {
-	sc := sqlstore.Config{MaxOpenConns: cfg.Storage.MaxOpenConns}
-	switch cfg.Storage.Type {
-	case "postgres":
-		sc.Driver, sc.DSN = sqlstore.DriverPostgres, cfg.Storage.DSN.Reveal()
-	default:
-		path := cfg.Storage.DSN.Reveal()
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return sc, fmt.Errorf("create the data directory: %w", err)
-		}
-		sc.Driver, sc.DSN = sqlstore.DriverSQLite, path
+func storageConfig(cfg *Config) sqlstore.Config {
+	sc := sqlstore.Config{Driver: cfg.Storage.Type, DSN: cfg.Storage.DSN.Reveal(), MaxOpenConns: cfg.Storage.MaxOpenConns}
+	return sc.WithDefaults()
+}
+
+// prepareStorage creates the directory of a SQLite database file.
+func prepareStorage(sc sqlstore.Config) error {
+	if sc.Driver != sqlstore.DriverSQLite {
+		return nil
 	}
-	return sc.WithDefaults(), nil
+	if err := os.MkdirAll(filepath.Dir(sc.DSN), 0o700); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	return nil
 }
 
 // options resolves cfg into the server's options: the master key, the
@@ -76,7 +79,7 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 	if o.Clients, err = loadClients(cfg, secrets, now); err != nil {
 		return o, err
 	}
-	hasher, err := password.NewHasher(cfg.PasswordParams(), cfg.Login.HashConcurrency, cfg.Login.HashMaxWait)
+	hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait)
 	if err != nil {
 		return o, err
 	}
@@ -93,23 +96,42 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 
 // baseOptions resolves everything of the server's options but the clients
 // and demo members, which the operator back end (server.OpenBackend) does
-// not apply.
+// not apply: the master key (generated on the first start in
+// development), the data directory and the notifier.
 func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
-	var o server.Options
 	master, err := resolveMasterKey(cfg, log)
 	if err != nil {
-		return o, err
+		return server.Options{}, err
 	}
-	sc, err := storageConfig(cfg)
+	if err := prepareStorage(storageConfig(cfg)); err != nil {
+		return server.Options{}, err
+	}
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return server.Options{}, err
+	}
+	o, err := serverOptions(cfg, master, notifier)
 	if err != nil {
 		return o, err
 	}
-	t := cfg.Tokens
+	o.Log = log
+	return o, nil
+}
+
+// serverOptions maps cfg onto the server's options: each section onto the
+// configuration of the package that owns it, with nothing added, so that
+// every default and bound is that package's. It creates nothing; it reads
+// devices.packed_roots_file. Errors name the key.
+func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server.Options, error) {
+	var o server.Options
 	proxies, err := cfg.TrustedProxies()
 	if err != nil {
-		return o, err
+		return o, bad("registration.trusted_proxies", "%s", err)
 	}
-	lt, rg := cfg.Letters, cfg.Registration
+	vocabulary, err := loa.VocabularyNamed(cfg.Login.ACRVocabulary)
+	if err != nil {
+		return o, cfg.keyed(err)
+	}
 	dc, bc, err := deviceConfig(cfg)
 	if err != nil {
 		return o, err
@@ -118,20 +140,17 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	notifier, err := newNotifier(cfg, log)
-	if err != nil {
-		return o, err
-	}
+	t, lt, rg := cfg.Tokens, cfg.Letters, cfg.Registration
 	return server.Options{
 		Issuer:      cfg.Server.Issuer,
-		Storage:     sc,
+		Storage:     storageConfig(cfg),
 		AutoMigrate: cfg.Storage.AutoMigrate,
 		MasterKey:   master,
 		Keys:        keys.Config{Policy: cfg.KeyPolicy()},
 		Authz: authz.Config{
 			CodeTTL: t.CodeTTL, AuthRequestTTL: t.AuthRequestTTL, AccessTokenTTL: t.AccessTokenTTL,
 			IDTokenTTL: t.IDTokenTTL, RefreshIdleTTL: t.RefreshIdleTTL, RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
-			Vocabulary: cfg.ACRVocabulary(), KVNRClaims: slices.Clone(t.KVNRClaims),
+			Vocabulary: vocabulary, KVNRClaims: slices.Clone(t.KVNRClaims),
 		},
 		PasswordParams:  cfg.PasswordParams(),
 		HashConcurrency: cfg.Login.HashConcurrency,
@@ -154,29 +173,32 @@ func baseOptions(cfg *Config, log *slog.Logger) (server.Options, error) {
 		Notifier:         notifier,
 		TrustedProxies:   proxies,
 		WorkerInterval:   rg.WorkerInterval,
-		Log:              log,
 	}, nil
 }
 
-// deviceConfig is the WebAuthn relying party and the binding policies of cfg.
+// deviceConfig is the WebAuthn relying party and the binding policies of
+// cfg. The PIN policy is pin.DefaultPolicy with the configured failures
+// and delays.
 func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 	d := cfg.Devices
 	wc := webauthn.Config{RPID: d.RPID, Origins: d.AppOrigins}
 	if d.PackedRootsFile != "" {
 		pemData, err := os.ReadFile(d.PackedRootsFile)
 		if err != nil {
-			return wc, binding.Config{}, fmt.Errorf("devices.packed_roots_file: %w", err)
+			return wc, binding.Config{}, bad("devices.packed_roots_file", "%s", readError(err))
 		}
 		if wc.PackedRoots, err = webauthn.ParseCertificates(pemData); err != nil {
-			return wc, binding.Config{}, fmt.Errorf("devices.packed_roots_file: %w", err)
+			return wc, binding.Config{}, bad("devices.packed_roots_file", "%s", fault.PublicOf(err))
 		}
 	}
+	pp := pin.DefaultPolicy
+	pp.MaxFailures, pp.Delays = cfg.PIN.MaxFailures, slices.Clone(cfg.PIN.Delays)
 	bc := binding.Config{
 		Device: device.Policy{
 			AndroidPackage: d.AndroidPackage, AndroidCertDigests: d.AndroidCertDigests,
 			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: d.Attestation == "development",
 		},
-		PIN: pin.Policy{MaxFailures: cfg.PIN.MaxFailures, Delays: cfg.PIN.Delays, DelayFrom: 3},
+		PIN: pp,
 	}
 	return wc, bc, nil
 }
@@ -184,16 +206,12 @@ func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 // newNotifier builds the member notifications of cfg: e-mail over SMTP, or
 // in development the log.
 func newNotifier(cfg *Config, log *slog.Logger) (notify.Notifier, error) {
-	n := cfg.Notify
-	if n.Type != "smtp" {
+	if cfg.Notify.Type != "smtp" {
 		return logsink.New(log), nil
 	}
-	m, err := mail.New(mail.Config{
-		Host: n.SMTPHost, Port: n.SMTPPort, Username: n.SMTPUsername, Password: mail.Secret(n.SMTPPassword.Reveal()),
-		From: n.From, StartTLS: mail.StartTLS(n.StartTLS),
-	})
+	m, err := mail.New(cfg.mailConfig())
 	if err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
+		return nil, cfg.keyed(err)
 	}
 	return m, nil
 }
@@ -331,8 +349,8 @@ func (m sqlMigrator) Close() error { return m.st.Close() }
 // openMigrator opens the database of cfg for `pforte migrate`. It does not
 // need the master key.
 func openMigrator(ctx context.Context, cfg *Config, _ *slog.Logger) (migrator, error) {
-	sc, err := storageConfig(cfg)
-	if err != nil {
+	sc := storageConfig(cfg)
+	if err := prepareStorage(sc); err != nil {
 		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, sc)
@@ -384,8 +402,8 @@ func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error
 // the schema when storage.auto_migrate is on and refuses a schema that is
 // not up to date otherwise.
 func openStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
-	sc, err := storageConfig(cfg)
-	if err != nil {
+	sc := storageConfig(cfg)
+	if err := prepareStorage(sc); err != nil {
 		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, sc)

@@ -1,7 +1,9 @@
 package authz
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pforte-id/pforte/core/client"
@@ -73,6 +75,16 @@ const (
 	DefaultClockSkew          = 30 * time.Second
 	// MaxCodeTTL is the hard ceiling on code lifetime.
 	MaxCodeTTL = 60 * time.Second
+	// MaxTokenTTL is the ceiling of access and ID token lifetimes, for
+	// the server and for each client: a leaked bearer token is soon
+	// useless, and revocation need not reach a token that has expired.
+	MaxTokenTTL = time.Hour
+	// MaxAuthRequestTTL bounds the time a member has to log in.
+	MaxAuthRequestTTL = time.Hour
+	// MaxRefreshIdleTTL and MaxRefreshAbsoluteTTL bound refresh token
+	// families and SSO sessions.
+	MaxRefreshIdleTTL     = 30 * 24 * time.Hour
+	MaxRefreshAbsoluteTTL = 90 * 24 * time.Hour
 	// DefaultPushedRequestTTL is the lifetime of a request_uri (RFC 9126
 	// §2.2 asks for a short one); it is also the ceiling.
 	DefaultPushedRequestTTL = 90 * time.Second
@@ -80,6 +92,10 @@ const (
 	// strength HMAC-SHA-256 offers.
 	MinPairwiseKeySize = 32
 )
+
+// WithDefaults returns c with its zero values replaced by the defaults,
+// as New applies them.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
 
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -105,30 +121,63 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration after defaults are applied.
+// Validate checks the configuration after defaults are applied: it is
+// the one place the bounds of the protocol parameters are written.
+// Errors: fault.Invalid whose Op names the field ("authz.Config.CodeTTL")
+// and whose public text says what the field must be.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(msg string) error { return fault.New(fault.Invalid, "authz.Config", msg) }
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "authz.Config."+name, msg) }
+	for _, d := range []struct {
+		name     string
+		v, limit time.Duration
+	}{
+		{"AccessTokenTTL", c.AccessTokenTTL, MaxTokenTTL},
+		{"IDTokenTTL", c.IDTokenTTL, MaxTokenTTL},
+		{"CodeTTL", c.CodeTTL, MaxCodeTTL},
+		{"AuthRequestTTL", c.AuthRequestTTL, MaxAuthRequestTTL},
+		{"RefreshIdleTTL", c.RefreshIdleTTL, MaxRefreshIdleTTL},
+		{"RefreshAbsoluteTTL", c.RefreshAbsoluteTTL, MaxRefreshAbsoluteTTL},
+	} {
+		if err := CheckLifetime(d.v, d.limit); err != nil {
+			return field(d.name, fault.PublicOf(err))
+		}
+	}
 	switch {
+	case c.RefreshAbsoluteTTL < c.RefreshIdleTTL:
+		return field("RefreshAbsoluteTTL", "must not be shorter than the refresh idle lifetime")
 	case c.Issuer == "" || c.Issuer[len(c.Issuer)-1] == '/':
-		return bad("issuer must be set and have no trailing slash")
+		return field("Issuer", "must be set and have no trailing slash")
 	case c.TokenEndpoint == "":
-		return bad("token endpoint must be set")
-	case c.CodeTTL < 0 || c.CodeTTL > MaxCodeTTL:
-		return bad("code lifetime must be at most 60s")
-	case c.RefreshIdleTTL > c.RefreshAbsoluteTTL:
-		return bad("refresh idle lifetime must not exceed the absolute lifetime")
-	case c.AccessTokenTTL < 0 || c.IDTokenTTL < 0 || c.AuthRequestTTL < 0:
-		return bad("lifetimes must be positive")
+		return field("TokenEndpoint", "must be set")
 	case c.PushedRequestTTL < 0 || c.PushedRequestTTL > DefaultPushedRequestTTL:
-		return bad("the pushed request lifetime must be at most 90s")
+		return field("PushedRequestTTL", "must be at most 90s")
 	case len(c.PairwiseKey) < MinPairwiseKeySize:
-		return bad("the pairwise subject key must have at least 32 bytes")
+		return field("PairwiseKey", "must have at least 32 bytes")
 	}
 	if err := c.DPoPNonces.Validate(); err != nil {
 		return err
 	}
-	return CheckKVNRClaims(c.KVNRClaims)
+	if err := CheckKVNRClaims(c.KVNRClaims); err != nil {
+		return field("KVNRClaims", fault.PublicOf(err))
+	}
+	return nil
+}
+
+// CheckLifetime checks a configured lifetime: at least a second, at most
+// limit. Errors: fault.Invalid.
+func CheckLifetime(d, limit time.Duration) error {
+	if d < time.Second || d > limit {
+		return fault.New(fault.Invalid, "authz.CheckLifetime",
+			fmt.Sprintf("must be between 1s and %s, not %s", shortDuration(limit), d))
+	}
+	return nil
+}
+
+// shortDuration prints 1h0m0s as 1h and 1m0s as 1m.
+func shortDuration(d time.Duration) string {
+	s := strings.TrimSuffix(d.String(), "0s")
+	return strings.TrimSuffix(s, "0m")
 }
 
 // Stores are the storage ports the service needs.

@@ -2,7 +2,6 @@ package binding
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strings"
@@ -48,26 +47,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration after defaults are applied.
-// Errors: fault.Invalid naming the field.
+// Validate checks the configuration after defaults are applied: the
+// device policy and the PIN policy by their own Validate, the rest here.
+// Errors: fault.Invalid whose Op names the field ("device.Policy.AndroidPackage").
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(msg string) error { return fault.New(fault.Invalid, "binding.Config", msg) }
-	p := c.Device
-	switch {
-	case p.AndroidPackage == "" && !p.AllowPacked && !p.AllowUnattested:
-		return bad("the device policy accepts no attestation: name the Android app, allow packed attestation, or (development only) allow unattested keys")
-	case p.AndroidPackage != "" && len(p.AndroidCertDigests) == 0:
-		return bad("the Android app needs the SHA-256 digest of its signing certificate")
-	case len(c.IPKey) < 32:
-		return bad("the audit IP key needs at least 32 bytes")
-	case strings.TrimSpace(c.AppClientID) != c.AppClientID || len(c.AppClientID) > 100:
-		return bad("the app client id must be at most 100 characters without surrounding spaces")
+	if err := c.Device.Validate(); err != nil {
+		return err
 	}
-	for _, d := range p.AndroidCertDigests {
-		if b, err := hex.DecodeString(strings.ReplaceAll(d, ":", "")); err != nil || len(b) != 32 {
-			return bad("an Android signing certificate digest is not a hex SHA-256: " + d)
-		}
+	switch {
+	case len(c.IPKey) < 32:
+		return fault.New(fault.Invalid, "binding.Config.IPKey", "the audit IP key needs at least 32 bytes")
+	case strings.TrimSpace(c.AppClientID) != c.AppClientID || len(c.AppClientID) > 100:
+		return fault.New(fault.Invalid, "binding.Config.AppClientID", "the app client id must be at most 100 characters without surrounding spaces")
 	}
 	return c.PIN.Validate()
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -132,6 +133,27 @@ type Policy struct {
 	// AllowUnattested accepts "none" and packed self attestation:
 	// development only.
 	AllowUnattested bool
+}
+
+// Validate checks the policy: it accepts some attestation, and the
+// Android app is named with its signing certificate digests. Errors:
+// fault.Invalid whose Op names the field ("device.Policy.AndroidPackage").
+func (p Policy) Validate() error {
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "device.Policy."+name, msg) }
+	for _, d := range p.AndroidCertDigests {
+		if b, err := hex.DecodeString(strings.ReplaceAll(d, ":", "")); err != nil || len(b) != 32 {
+			return field("AndroidCertDigests", fmt.Sprintf("%q is not a hex SHA-256 digest", d))
+		}
+	}
+	switch {
+	case p.AndroidPackage != "" && len(p.AndroidCertDigests) == 0:
+		return field("AndroidCertDigests", "the Android app needs the SHA-256 digest of its signing certificate")
+	case p.AndroidPackage == "" && len(p.AndroidCertDigests) > 0:
+		return field("AndroidPackage", "set together with the signing certificate digests")
+	case p.AndroidPackage == "" && !p.AllowPacked && !p.AllowUnattested:
+		return field("AndroidPackage", "the device policy accepts no attestation: name the Android app, allow packed attestation, or (development only) allow unattested keys")
+	}
+	return nil
 }
 
 // Accept decides whether a key with attestation a may be bound.

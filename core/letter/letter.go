@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -87,10 +88,28 @@ type Policy struct {
 // DefaultPolicy: valid 60 days, one letter per 7 days, 5 attempts.
 var DefaultPolicy = Policy{Validity: 60 * 24 * time.Hour, MinInterval: 7 * 24 * time.Hour, MaxAttempts: 5}
 
-// Validate checks the policy.
+// Bounds of a Policy.
+const (
+	// MinValidity leaves the member at least a day after the letter is
+	// handed to the print service; MaxValidity keeps a letter lying in a
+	// letter box from opening the account months later.
+	MinValidity = 24 * time.Hour
+	MaxValidity = 90 * 24 * time.Hour
+	// MaxMaxAttempts caps the guesses at an initial password (60 bits).
+	MaxMaxAttempts = 10
+)
+
+// Validate checks the policy: the one place its bounds are written.
+// Errors: fault.Invalid whose Op names the field ("letter.Policy.Validity").
 func (p Policy) Validate() error {
-	if p.Validity <= 0 || p.Validity > 90*24*time.Hour || p.MinInterval < 0 || p.MaxAttempts < 1 || p.MaxAttempts > 10 {
-		return fault.New(fault.Invalid, "letter.Policy", "letter validity must be 1s-90d, attempts 1-10")
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "letter.Policy."+name, msg) }
+	switch {
+	case p.Validity < MinValidity || p.Validity > MaxValidity:
+		return field("Validity", fmt.Sprintf("must be between 24h and 2160h (90 days), not %s", p.Validity))
+	case p.MinInterval < 0 || p.MinInterval > p.Validity:
+		return field("MinInterval", fmt.Sprintf("must be between 0 and the validity, not %s", p.MinInterval))
+	case p.MaxAttempts < 1 || p.MaxAttempts > MaxMaxAttempts:
+		return field("MaxAttempts", "must be between 1 and 10")
 	}
 	return nil
 }

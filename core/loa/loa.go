@@ -1,6 +1,7 @@
 package loa
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -75,6 +76,23 @@ var Gematik = Vocabulary{
 	Low:         "gematik-ehealth-loa-low",
 	Substantial: "gematik-ehealth-loa-substantial",
 	High:        "gematik-ehealth-loa-high",
+}
+
+// DefaultVocabulary is the name of the vocabulary used when none is
+// configured: EIDAS.
+const DefaultVocabulary = "eidas"
+
+// vocabularies are the vocabularies by the names the configuration uses.
+var vocabularies = map[string]Vocabulary{DefaultVocabulary: EIDAS, "gematik": Gematik}
+
+// VocabularyNamed returns the vocabulary called name (eidas or gematik).
+// Errors: fault.Invalid.
+func VocabularyNamed(name string) (Vocabulary, error) {
+	v, ok := vocabularies[name]
+	if !ok {
+		return Vocabulary{}, fault.New(fault.Invalid, "loa.VocabularyNamed", fmt.Sprintf("must be eidas or gematik, not %q", name))
+	}
+	return v, nil
 }
 
 // ACR returns the acr value of l; None has none.

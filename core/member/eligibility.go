@@ -18,10 +18,17 @@ type Eligibility struct {
 // DefaultEligibility: start at most 21 days ahead, ended at most 31 days ago.
 var DefaultEligibility = Eligibility{Ahead: 21 * 24 * time.Hour, Grace: 31 * 24 * time.Hour}
 
-// Validate refuses negative windows.
+// MaxEligibilityWindow bounds Ahead and Grace: a year.
+const MaxEligibilityWindow = 365 * 24 * time.Hour
+
+// Validate checks both windows: between 0 and a year. Errors:
+// fault.Invalid whose Op names the field ("member.Eligibility.Ahead").
 func (e Eligibility) Validate() error {
-	if e.Ahead < 0 || e.Grace < 0 {
-		return fault.New(fault.Invalid, "member.Eligibility", "eligibility windows must not be negative")
+	if e.Ahead < 0 || e.Ahead > MaxEligibilityWindow {
+		return fault.New(fault.Invalid, "member.Eligibility.Ahead", "must be between 0 and 8760h")
+	}
+	if e.Grace < 0 || e.Grace > MaxEligibilityWindow {
+		return fault.New(fault.Invalid, "member.Eligibility.Grace", "must be between 0 and 8760h")
 	}
 	return nil
 }

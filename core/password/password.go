@@ -27,10 +27,61 @@ type Params struct {
 // DefaultParams are OWASP's minimum for Argon2id: 19 MiB, t=2, p=1.
 var DefaultParams = Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1}
 
-// Validate refuses parameters below the floor of ARCHITECTURE.md.
+// Bounds of Params: the floor is OWASP's minimum (DefaultParams); the
+// ceilings keep one hash within what a server can afford per login.
+const (
+	MaxMemoryKiB  = 2048 * 1024
+	MaxIterations = 64
+)
+
+// Validate refuses parameters below the floor or above the ceilings.
+// Errors: fault.Invalid whose Op names the field ("password.Params.MemoryKiB").
 func (p Params) Validate() error {
-	if p.MemoryKiB < 19*1024 || p.Iterations < 2 || p.Parallelism < 1 {
-		return fault.New(fault.Invalid, "password.Params", "argon2id parameters below the floor (19 MiB, t=2, p=1)")
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "password.Params."+name, msg) }
+	switch {
+	case p.MemoryKiB < DefaultParams.MemoryKiB || p.MemoryKiB > MaxMemoryKiB:
+		return field("MemoryKiB", fmt.Sprintf("must be between %d and %d", DefaultParams.MemoryKiB, MaxMemoryKiB))
+	case p.Iterations < DefaultParams.Iterations || p.Iterations > MaxIterations:
+		return field("Iterations", fmt.Sprintf("must be between %d and %d", DefaultParams.Iterations, MaxIterations))
+	case p.Parallelism < 1:
+		return field("Parallelism", "must be between 1 and 255")
+	}
+	return nil
+}
+
+// Config is how passwords are hashed: the Argon2id cost and how many
+// hashes run at once (NewHasher).
+type Config struct {
+	Params Params
+	// Concurrency bounds parallel hashes; 0: GOMAXPROCS.
+	Concurrency int
+	// MaxWait bounds the wait for a free hashing slot.
+	MaxWait time.Duration
+}
+
+// Bounds of Config.MaxWait: a member waits at least a moment under load,
+// and never longer than the server's write timeout (30s), after which the
+// answer could not be sent anyway.
+const (
+	MinMaxWait = 100 * time.Millisecond
+	MaxMaxWait = 30 * time.Second
+)
+
+// DefaultConfig is DefaultParams, GOMAXPROCS hashes at once and
+// DefaultMaxWait.
+func DefaultConfig() Config { return Config{Params: DefaultParams, MaxWait: DefaultMaxWait} }
+
+// Validate checks c. Errors: fault.Invalid whose Op names the field
+// ("password.Config.MaxWait", "password.Params.Iterations").
+func (c Config) Validate() error {
+	if err := c.Params.Validate(); err != nil {
+		return err
+	}
+	if c.Concurrency < 0 {
+		return fault.New(fault.Invalid, "password.Config.Concurrency", "must not be negative (0: GOMAXPROCS)")
+	}
+	if c.MaxWait < MinMaxWait || c.MaxWait > MaxMaxWait {
+		return fault.New(fault.Invalid, "password.Config.MaxWait", "must be between 100ms and 30s (the server's write timeout)")
 	}
 	return nil
 }

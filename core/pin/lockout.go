@@ -21,14 +21,19 @@ type Policy struct {
 // the 4th 5 minutes.
 var DefaultPolicy = Policy{MaxFailures: 5, Delays: []time.Duration{time.Minute, 5 * time.Minute}, DelayFrom: 3}
 
-// Validate checks the policy.
+// Validate checks the policy: the one place its bounds are written.
+// Errors: fault.Invalid whose Op names the field ("pin.Policy.MaxFailures").
 func (p Policy) Validate() error {
-	if p.MaxFailures < 1 || p.MaxFailures > 10 || p.DelayFrom < 1 {
-		return fault.New(fault.Invalid, "pin.Policy", "max failures must be 1-10 and delays start at failure 1 or later")
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "pin.Policy."+name, msg) }
+	if p.MaxFailures < 1 || p.MaxFailures > 10 {
+		return field("MaxFailures", "must be between 1 and 10")
+	}
+	if p.DelayFrom < 1 {
+		return field("DelayFrom", "delays start at failure 1 or later")
 	}
 	for _, d := range p.Delays {
 		if d < 0 || d > 24*time.Hour {
-			return fault.New(fault.Invalid, "pin.Policy", "PIN delays must be between 0 and 24h")
+			return field("Delays", "each delay must be between 0 and 24h, not "+d.String())
 		}
 	}
 	return nil

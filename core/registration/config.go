@@ -53,10 +53,14 @@ var (
 	DefaultActivationsPerIP = Limit{Max: 20, Window: time.Hour}
 )
 
-// Default leases.
+// Default leases, and their bounds: a lease must outlast deciding a
+// request or rendering a letter by far, and a crashed worker's claim must
+// be taken over within the hour.
 const (
 	DefaultRegistrationLease = 2 * time.Minute
 	DefaultLetterLease       = 5 * time.Minute
+	MinLease                 = 10 * time.Second
+	MaxLease                 = time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -86,26 +90,39 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate checks the configuration after defaults are applied.
-// Errors: fault.Invalid naming the field.
+// Errors: fault.Invalid whose Op names the field ("registration.Config.Sender",
+// "letter.Policy.Validity").
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	bad := func(msg string) error { return fault.New(fault.Invalid, "registration.Config", msg) }
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "registration.Config."+name, msg) }
 	u, err := url.Parse(c.Issuer)
 	switch {
 	case c.Issuer == "" || err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		return bad("issuer must be an absolute URL without query or fragment")
+		return field("Issuer", "must be an absolute URL without query or fragment")
 	case u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())):
 		// The activation code travels in this URL: only a local
 		// development server may use plain HTTP.
-		return bad("issuer must use https (http only for localhost)")
-	case strings.TrimSpace(c.Sender) == "" || strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
-		return bad("sender must be one line of at most 200 bytes")
-	case c.PerIP.Max < 1 || c.PerIP.Window < time.Second || c.PerKVNR.Max < 1 || c.PerKVNR.Window < time.Second ||
-		c.ActivationsPerIP.Max < 1 || c.ActivationsPerIP.Window < time.Second:
-		return bad("rate limits need a maximum of at least 1 and a window of at least 1s")
-	case c.RegistrationLease < 10*time.Second || c.LetterLease < 10*time.Second ||
-		c.RegistrationLease > time.Hour || c.LetterLease > time.Hour:
-		return bad("leases must be between 10s and 1h")
+		return field("Issuer", "must use https (http only for localhost)")
+	case strings.TrimSpace(c.Sender) == "":
+		return field("Sender", "required: the insurer's return address line, printed above the recipient")
+	case strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
+		return field("Sender", "must be one line of at most 200 bytes")
+	}
+	for _, l := range []struct {
+		name  string
+		limit Limit
+	}{{"PerIP", c.PerIP}, {"PerKVNR", c.PerKVNR}, {"ActivationsPerIP", c.ActivationsPerIP}} {
+		if l.limit.Max < 1 || l.limit.Window < time.Second {
+			return field(l.name, "needs a maximum of at least 1 and a window of at least 1s")
+		}
+	}
+	for _, l := range []struct {
+		name string
+		d    time.Duration
+	}{{"RegistrationLease", c.RegistrationLease}, {"LetterLease", c.LetterLease}} {
+		if l.d < MinLease || l.d > MaxLease {
+			return field(l.name, "must be between 10s and 1h, not "+l.d.String())
+		}
 	}
 	if err := c.Letter.Validate(); err != nil {
 		return err

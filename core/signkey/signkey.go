@@ -3,6 +3,8 @@ package signkey
 import (
 	"sort"
 	"time"
+
+	"github.com/pforte-id/pforte/core/fault"
 )
 
 // State is where a key is in its life.
@@ -49,6 +51,35 @@ type Policy struct {
 
 // DefaultPolicy: a next key is published for 24 h; keys sign for 30 days.
 var DefaultPolicy = Policy{Publish: 24 * time.Hour, Lifetime: 30 * 24 * time.Hour, MaxTokenLifetime: 5 * time.Minute}
+
+// Bounds of a Policy.
+const (
+	// MinPublish gives relying parties that cache the JWKS for an hour
+	// the chance to fetch a next key before it signs.
+	MinPublish = time.Hour
+	// MaxLifetime is a year: a key that signs longer is a key whose
+	// compromise reaches back further.
+	MaxLifetime = 365 * 24 * time.Hour
+)
+
+// Validate checks the policy: the one place its bounds are written.
+// Errors: fault.Invalid whose Op names the field ("signkey.Policy.Publish").
+func (p Policy) Validate() error {
+	field := func(name, msg string) error { return fault.New(fault.Invalid, "signkey.Policy."+name, msg) }
+	switch {
+	case p.Lifetime < 0 || p.Lifetime > MaxLifetime:
+		return field("Lifetime", "must be between 0 (rotate only by command) and 365 days")
+	case p.Publish < MinPublish:
+		return field("Publish", "must be at least 1h, so that relying parties fetch a key before it signs")
+	case p.Lifetime > 0 && p.Publish >= p.Lifetime:
+		return field("Publish", "must be shorter than the key lifetime")
+	case p.MaxTokenLifetime <= 0:
+		return field("MaxTokenLifetime", "must be positive")
+	case p.Lifetime > 0 && p.Lifetime < p.MaxTokenLifetime:
+		return field("Lifetime", "must be at least the longest token lifetime")
+	}
+	return nil
+}
 
 // Plan is what must change so that the key set obeys the policy at now.
 type Plan struct {

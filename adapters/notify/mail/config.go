@@ -95,25 +95,26 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate checks c as WithDefaults completes it. Errors: fault.Invalid
-// naming the field; the text never quotes the password.
+// Validate checks c as WithDefaults completes it: the one place the
+// relay settings are bounded. Errors: fault.Invalid whose Op names the
+// field ("mail.Config.StartTLS"); the text never quotes the password.
 func (c Config) Validate() error {
-	bad := func(msg string) error {
-		return fault.New(fault.Invalid, "mail.Config.Validate", "mail: "+msg)
+	field := func(name, msg string) error {
+		return fault.New(fault.Invalid, "mail.Config."+name, msg)
 	}
 	c = c.WithDefaults()
 
 	host := strings.TrimSpace(c.Host)
 	switch {
 	case host == "":
-		return bad("host is required")
+		return field("Host", "required")
 	case host != c.Host || hasControl(host) || strings.ContainsAny(host, " /[]"):
-		return bad("host must be a host name or an IP address")
+		return field("Host", "must be a host name or an IP address")
 	case strings.Contains(host, ":") && net.ParseIP(host) == nil:
-		return bad("host must not carry a port; set port")
+		return field("Host", "must not carry a port; set the port")
 	}
 	if c.Port < 1 || c.Port > 65535 {
-		return bad("port must be between 1 and 65535")
+		return field("Port", "must be between 1 and 65535")
 	}
 
 	switch c.StartTLS {
@@ -122,37 +123,37 @@ func (c Config) Validate() error {
 		// Plain SMTP over a network hands the members' mail (and the
 		// relay password) to anyone on the path.
 		if !IsLoopback(host) {
-			return bad("starttls none is only allowed for a relay on the loopback interface, not " + host)
+			return field("StartTLS", "none is only allowed for a relay on the loopback interface, not "+host)
 		}
 	default:
-		return bad("starttls must be required, opportunistic or none")
+		return field("StartTLS", "must be required, opportunistic or none")
 	}
 
 	if _, err := parseFrom(c.From); err != nil {
-		return bad("from " + err.Error())
+		return field("From", err.Error())
 	}
 
 	switch {
 	case c.Username == "" && c.Password != "":
-		return bad("password is set but username is not")
+		return field("Password", "is set but the username is not")
 	case c.Username != "" && c.Password == "":
-		return bad("username is set but password is not")
+		return field("Password", "required with a username")
 	case hasControl(c.Username) || !utf8.ValidString(c.Username):
-		return bad("username must not contain control characters")
+		return field("Username", "must not contain control characters")
 	case strings.ContainsRune(string(c.Password), 0) || !utf8.ValidString(string(c.Password)):
 		// AUTH PLAIN separates its fields with NUL.
-		return bad("password must be valid UTF-8 without NUL")
+		return field("Password", "must be valid UTF-8 without NUL")
 	}
 	if c.Username != "" {
 		switch c.Auth {
 		case AuthPlain, AuthLogin:
 		default:
-			return bad("auth must be plain or login")
+			return field("Auth", "must be plain or login")
 		}
 	}
 
 	if c.Timeout < 0 {
-		return bad("timeout must not be negative")
+		return field("Timeout", "must not be negative")
 	}
 	return nil
 }
@@ -161,7 +162,7 @@ func (c Config) Validate() error {
 // sender and names the Message-IDs, neither of which may need SMTPUTF8).
 func parseFrom(from string) (*netmail.Address, error) {
 	if strings.TrimSpace(from) == "" {
-		return nil, errorString("is required")
+		return nil, errorString("required")
 	}
 	if hasControl(from) {
 		return nil, errorString("must not contain control characters")
@@ -171,7 +172,7 @@ func parseFrom(from string) (*netmail.Address, error) {
 		return nil, errorString("must be one e-mail address, such as Name <no-reply@example.org>")
 	}
 	if !isASCII(a.Address) {
-		return nil, errorString("address must be ASCII")
+		return nil, errorString("must be an ASCII address")
 	}
 	return a, nil
 }

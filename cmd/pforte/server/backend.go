@@ -2,16 +2,11 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
-	"time"
 
-	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/core/binding"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
 )
 
@@ -33,52 +28,16 @@ type Backend struct {
 
 // OpenBackend opens the store of o (migrating it when o.AutoMigrate, else
 // refusing a schema that is not up to date) and builds the registration
-// and device binding use cases from o. Fields of o that only New uses (Keys, Authz, Clients,
-// Members, intervals, TrustedProxies) are ignored. Close releases the
-// store.
+// and device binding use cases from o, along the same path as New (open)
+// but without what only serving needs: signing keys, clients, members,
+// the HTTP handler. Options only New uses (Clients, Members, intervals,
+// TrustedProxies) are validated but not applied. Close releases the store.
 func OpenBackend(ctx context.Context, o Options) (*Backend, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
-	if err := keys.CheckMaster(o.MasterKey); err != nil {
+	s, _, err := open(ctx, o, true)
+	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, o.Storage)
-	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
-	}
-	s := &Server{opts: o, store: st, log: o.Log}
-	err = func() error {
-		if err := s.migrate(ctx); err != nil {
-			return err
-		}
-		hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait)
-		if err != nil {
-			return err
-		}
-		if s.reg, err = s.newRegistration(hasher); err != nil {
-			return err
-		}
-		// The device binding logs through a handler that is silent until
-		// it is built: its start-up warning about a development policy is
-		// the server's to give, and an operator command would repeat it
-		// on every run. What it logs afterwards goes to o.Log.
-		q := &quietStart{Handler: o.Log.Handler(), started: new(atomic.Bool)}
-		s.opts.Log = slog.New(q)
-		s.bind, err = s.newBinding(hasher)
-		s.opts.Log = o.Log
-		q.started.Store(true)
-		return err
-	}()
-	if err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return &Backend{store: st, reg: s.reg, bind: s.bind}, nil
+	return &Backend{store: s.store, reg: s.reg, bind: s.bind}, nil
 }
 
 // Registration is the registration use case.

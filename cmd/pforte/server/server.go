@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/httpapi"
@@ -113,6 +114,7 @@ type Server struct {
 	authz   *authz.Service
 	reg     *registration.Service
 	bind    *binding.Service
+	hasher  *password.Hasher
 	handler http.Handler
 	log     *slog.Logger
 }
@@ -135,10 +137,15 @@ const (
 	purposePairwiseSub   = "pforte/v1/pairwise-sub"
 )
 
-// New builds the server: opens and migrates the store, loads or creates
-// the signing keys, applies clients and members, and assembles the HTTP
-// handler. Close releases what New opened.
-func New(ctx context.Context, o Options) (*Server, error) {
+// DefaultWorkerInterval and DefaultJanitorInterval are the intervals of
+// the background work when Options leave them zero.
+const (
+	DefaultWorkerInterval  = 2 * time.Second
+	DefaultJanitorInterval = time.Minute
+)
+
+// withDefaults returns o with the zero values that have defaults set.
+func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -146,51 +153,181 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Log = slog.Default()
 	}
 	if o.JanitorInterval == 0 {
-		o.JanitorInterval = time.Minute
+		o.JanitorInterval = DefaultJanitorInterval
 	}
 	if o.WorkerInterval == 0 {
-		o.WorkerInterval = 2 * time.Second
+		o.WorkerInterval = DefaultWorkerInterval
 	}
 	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
-	secrets, err := SecretHasher(o.MasterKey)
+	return o
+}
+
+// parts are the configurations of the packages the server wires, derived
+// from Options in this one place: Validate checks them and New and
+// OpenBackend build from them, so what Validate accepts is what is built.
+type parts struct {
+	authz        authz.Config
+	keys         keys.Config
+	registration registration.Config
+	outbox       outbox.Config
+	webauthn     webauthn.Config
+	binding      binding.Config
+	pinPeppers   []pin.Pepper
+	pinVersion   int
+}
+
+// parts derives the package configurations of o (defaults applied).
+func (o Options) parts() (parts, error) {
+	var p parts
+	if err := keys.CheckMaster(o.MasterKey); err != nil {
+		return p, err
+	}
+	p.authz = o.Authz
+	p.authz.Issuer = o.Issuer
+	p.authz.TokenEndpoint = o.Issuer + "/token"
+	p.authz.PAREndpoint = o.Issuer + "/par"
+	// Every replica derives the same keys, so a DPoP nonce one issued is
+	// accepted by all, and a member's pairwise sub is the same everywhere.
+	p.authz.DPoPNonces.Key = keys.DeriveKey(o.MasterKey, purposeDPoPNonce)
+	p.authz.PairwiseKey = keys.DeriveKey(o.MasterKey, purposePairwiseSub)
+	p.keys = o.Keys.WithDefaults()
+
+	p.registration = o.Registration
+	p.registration.Issuer = o.Issuer
+	p.outbox = outbox.Config{Dir: o.OutboxDir}
+
+	wc, err := o.Devices.ForIssuer(o.Issuer)
+	if err != nil {
+		return p, err
+	}
+	p.webauthn = wc
+	p.binding = o.Binding
+	p.binding.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
+	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
+	if len(p.pinPeppers) == 0 {
+		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
+	}
+	return p, nil
+}
+
+// Validate checks o as New would build it, without opening anything:
+// each package's configuration by its own Validate. Errors: the first
+// package's fault.Invalid, whose Op names the field
+// ("authz.Config.CodeTTL", "webauthn.Config.RPID").
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	p, err := o.parts()
+	if err != nil {
+		return err
+	}
+	if err := o.Storage.Validate(); err != nil {
+		return err
+	}
+	if err := p.keys.Validate(); err != nil {
+		return err
+	}
+	if err := p.authz.Validate(); err != nil {
+		return err
+	}
+	if err := o.PasswordParams.Validate(); err != nil {
+		return err
+	}
+	if err := p.registration.Validate(); err != nil {
+		return err
+	}
+	if err := p.outbox.Validate(); err != nil {
+		return err
+	}
+	if err := p.webauthn.Validate(); err != nil {
+		return err
+	}
+	if err := p.binding.Validate(); err != nil {
+		return err
+	}
+	_, err = pin.NewHasher(p.pinVersion, p.pinPeppers...)
+	return err
+}
+
+// New builds the server: opens and migrates the store, loads or creates
+// the signing keys, applies clients and members, and assembles the HTTP
+// handler. Close releases what New opened.
+func New(ctx context.Context, o Options) (*Server, error) {
+	s, p, err := open(ctx, o, false)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, o.Storage)
-	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
-	}
-	s := &Server{opts: o, store: st, log: o.Log}
-	if err := s.build(ctx, secrets); err != nil {
-		_ = st.Close()
+	if err := s.build(ctx, p); err != nil {
+		_ = s.store.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
-	o := s.opts
-	if err := s.migrate(ctx); err != nil {
-		return err
+// open is the start every construction shares: defaults, validation,
+// the store (migrated, or refused when not up to date), and the
+// registration and device binding use cases, which New and OpenBackend
+// both serve. Close the store when a later step fails. quiet silences
+// what device binding logs while it is built (see OpenBackend).
+func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
+	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, parts{}, err
 	}
-	ring, err := keys.New(ctx, s.store, o.MasterKey, o.Keys, o.Now, o.Log)
+	p, err := o.parts()
+	if err != nil {
+		return nil, p, err
+	}
+	st, err := sqlstore.Open(ctx, o.Storage)
+	if err != nil {
+		return nil, p, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
+	}
+	s := &Server{opts: o, store: st, log: o.Log}
+	err = func() error {
+		if err := s.migrate(ctx); err != nil {
+			return err
+		}
+		if s.hasher, err = password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait); err != nil {
+			return err
+		}
+		if s.reg, err = s.newRegistration(p); err != nil {
+			return err
+		}
+		if !quiet {
+			s.bind, err = s.newBinding(p)
+			return err
+		}
+		// Device binding logs a warning about a development policy when
+		// it is built: the server's to give; an operator command would
+		// repeat it on every run. What it logs afterwards goes to o.Log.
+		q := &quietStart{Handler: o.Log.Handler(), started: new(atomic.Bool)}
+		s.opts.Log = slog.New(q)
+		s.bind, err = s.newBinding(p)
+		s.opts.Log = o.Log
+		q.started.Store(true)
+		return err
+	}()
+	if err != nil {
+		_ = st.Close()
+		return nil, p, err
+	}
+	return s, p, nil
+}
+
+// build adds what only a serving instance has: the signing keys, the
+// authorization server, the clients and members applied, and the HTTP
+// handler.
+func (s *Server) build(ctx context.Context, p parts) error {
+	o := s.opts
+	ring, err := keys.New(ctx, s.store, o.MasterKey, p.keys, o.Now, o.Log)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	s.ring = ring
-	hasher, err := password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait)
+	secrets, err := SecretHasher(o.MasterKey)
 	if err != nil {
 		return err
 	}
-	ac := o.Authz
-	ac.Issuer = o.Issuer
-	ac.TokenEndpoint = o.Issuer + "/token"
-	ac.PAREndpoint = o.Issuer + "/par"
-	// Every replica derives the same keys, so a DPoP nonce one issued is
-	// accepted by all, and a member's pairwise sub is the same everywhere.
-	ac.DPoPNonces.Key = keys.DeriveKey(o.MasterKey, purposeDPoPNonce)
-	ac.PairwiseKey = keys.DeriveKey(o.MasterKey, purposePairwiseSub)
-	s.authz, err = authz.New(ac, authz.Stores{
+	s.authz, err = authz.New(p.authz, authz.Stores{
 		Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store, Replay: s.store,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
 	if err != nil {
@@ -202,12 +339,6 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	if err := s.applyMembers(ctx); err != nil {
 		return err
 	}
-	if s.reg, err = s.newRegistration(hasher); err != nil {
-		return err
-	}
-	if s.bind, err = s.newBinding(hasher); err != nil {
-		return err
-	}
 	logins, err := applogin.New(s.authz, s.bind, o.Log)
 	if err != nil {
 		return err
@@ -217,7 +348,7 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	if err != nil {
 		return err
 	}
-	ui := webui.New(s.authz, login.New(s.store, hasher, o.Now), provider.AuthorizeError,
+	ui := webui.New(s.authz, login.New(s.store, s.hasher, o.Now), provider.AuthorizeError,
 		strings.HasPrefix(o.Issuer, "https://"), o.Log)
 
 	mux := http.NewServeMux()
@@ -231,12 +362,11 @@ func (s *Server) build(ctx context.Context, secrets client.SecretHasher) error {
 	return nil
 }
 
-// registration builds the letter registration: the letter proofing
+// newRegistration builds the letter registration: the letter proofing
 // method, the PDF renderer, the outbox and the strength estimator.
-func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service, error) {
+func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	o := s.opts
-	rc := o.Registration
-	rc.Issuer = o.Issuer
+	rc := p.registration
 	if rc.Letter == (letter.Policy{}) {
 		rc.Letter = letter.DefaultPolicy
 	}
@@ -254,7 +384,7 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 	if err != nil {
 		return nil, err
 	}
-	box, err := outbox.New(outbox.Config{Dir: o.OutboxDir})
+	box, err := outbox.New(p.outbox)
 	if err != nil {
 		return nil, fmt.Errorf("letter outbox: %w", err)
 	}
@@ -265,52 +395,26 @@ func (s *Server) newRegistration(hasher *password.Hasher) (*registration.Service
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
 		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
-		Passwords: hasher, Estimator: est, Now: o.Now, Logger: o.Log,
+		Passwords: s.hasher, Estimator: est, Now: o.Now, Logger: o.Log,
 	})
 }
 
 // newBinding builds device binding: the WebAuthn ceremonies for the
 // issuer's host and the apps' origins, the PIN hasher and the policies.
-func (s *Server) newBinding(hasher *password.Hasher) (*binding.Service, error) {
+func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	o := s.opts
-	u, err := url.Parse(o.Issuer)
-	if err != nil {
-		return nil, err
-	}
-	wc := o.Devices
-	host, origin := u.Hostname(), u.Scheme+"://"+u.Host
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
-		// WebAuthn relying parties are domains; a development or test
-		// instance on a loopback address is the relying party localhost.
-		host, origin = "localhost", u.Scheme+"://localhost"
-		if p := u.Port(); p != "" {
-			origin += ":" + p
-		}
-	}
-	if wc.RPID == "" {
-		wc.RPID = host
-	}
-	if len(wc.Origins) == 0 {
-		wc.Origins = []string{origin}
-	}
-	ceremony, err := webauthn.New(wc, o.Now)
+	ceremony, err := webauthn.New(p.webauthn, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("device binding: %w", err)
 	}
-	peppers, version := o.PINPeppers, o.PINPepperVersion
-	if len(peppers) == 0 {
-		peppers, version = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
-	}
-	pins, err := pin.NewHasher(version, peppers...)
+	pins, err := pin.NewHasher(p.pinVersion, p.pinPeppers...)
 	if err != nil {
 		return nil, err
 	}
-	bc := o.Binding
-	bc.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
-	return binding.New(bc, binding.Deps{
+	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier,
-		PINs: pins, Passwords: hasher, Now: o.Now, Logger: o.Log,
+		PINs: pins, Passwords: s.hasher, Now: o.Now, Logger: o.Log,
 	})
 }
 
