@@ -11,7 +11,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -671,8 +670,8 @@ func (c *Config) Validate() error {
 		}
 		return bad("server.issuer", "required when server.addr has no fixed port")
 	}
-	if err := validateIssuer(s.Issuer); err != nil {
-		return bad("server.issuer", "%s", err)
+	if err := authz.CheckIssuer(s.Issuer); err != nil {
+		return c.keyed(err)
 	}
 	if s.DataDir == "" {
 		return bad("server.data_dir", "must not be empty")
@@ -945,45 +944,6 @@ func validateAddr(addr string) error {
 		return fmt.Errorf("%q has no valid port", addr)
 	}
 	return nil
-}
-
-// validateIssuer enforces OpenID Connect Discovery §3 and RFC 8414 §2: an
-// https URL without query or fragment; http only for a local development
-// host. A trailing slash is refused rather than removed: relying parties
-// compare the issuer as an exact string, and rewriting what the operator
-// wrote would hide the mismatch until the first login fails.
-func validateIssuer(iss string) error {
-	u, err := url.Parse(iss)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("%q is not an absolute URL", iss)
-	}
-	if u.User != nil {
-		return errors.New("must not contain user information")
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(iss, "#") {
-		return errors.New("must not have a query or fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLocalHost(u.Hostname()) {
-			return errors.New("must use https (http only for localhost or a loopback address)")
-		}
-	default:
-		return errors.New("must be an https URL")
-	}
-	if strings.HasSuffix(iss, "/") {
-		return fmt.Errorf("must not end with a slash: use %q", strings.TrimRight(iss, "/"))
-	}
-	return nil
-}
-
-func isLocalHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func readable(path string) error {

@@ -60,3 +60,24 @@ func TestBirthDateMatches(t *testing.T) {
 		t.Error("a member without a birth date matched")
 	}
 }
+
+// Both windows are between 0 and a year.
+func TestEligibilityValidate(t *testing.T) {
+	year := member.MaxEligibilityWindow
+	for _, tc := range []struct {
+		e  member.Eligibility
+		ok bool
+	}{
+		{member.DefaultEligibility, true},
+		{member.Eligibility{}, true},
+		{member.Eligibility{Ahead: year, Grace: year}, true},
+		{member.Eligibility{Ahead: -1}, false},
+		{member.Eligibility{Grace: -1}, false},
+		{member.Eligibility{Ahead: year + 1}, false},
+		{member.Eligibility{Grace: year + 1}, false},
+	} {
+		if err := tc.e.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v: %v, want ok=%v", tc.e, err, tc.ok)
+		}
+	}
+}
