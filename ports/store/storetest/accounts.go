@@ -11,8 +11,8 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-var accountTests = []test{
-	{"RoundTrip", func(t *testing.T, s store.Store) {
+var accountTests = []test[store.Accounts]{
+	{"RoundTrip", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		a := newAccount(1)
 		must(t, "CreateAccount", s.CreateAccount(ctx, a))
@@ -23,7 +23,7 @@ var accountTests = []test{
 		must(t, "AccountByKVNR", err)
 		equal(t, "AccountByKVNR", a, got)
 	}},
-	{"ZeroValues", func(t *testing.T, s store.Store) {
+	{"ZeroValues", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		a := account.Account{ID: "acct-zero", KVNR: kvnrOf(2), Status: account.Pending, Proofing: loa.None}
 		must(t, "CreateAccount", s.CreateAccount(ctx, a))
@@ -34,7 +34,7 @@ var accountTests = []test{
 			t.Errorf("zero times came back as %v, %v", got.CreatedAt, got.UpdatedAt)
 		}
 	}},
-	{"UTCRoundTrip", func(t *testing.T, s store.Store) {
+	{"UTCRoundTrip", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		a := newAccount(3)
 		a.CreatedAt = time.Date(2030, 12, 31, 23, 59, 59, 999_400_000, time.FixedZone("UTC-11", -11*3600))
@@ -46,7 +46,7 @@ var accountTests = []test{
 			t.Errorf("CreatedAt %v: want 2031-01-01 10:59:59.999 UTC", got.CreatedAt)
 		}
 	}},
-	{"NotFound", func(t *testing.T, s store.Store) {
+	{"NotFound", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		_, err := s.AccountByID(ctx, "nobody")
 		wantKind(t, "AccountByID", err, fault.NotFound)
@@ -55,7 +55,7 @@ var accountTests = []test{
 		wantKind(t, "SetPasswordHash", s.SetPasswordHash(ctx, "nobody", "h", t0), fault.NotFound)
 		wantKind(t, "SetAccountStatus", s.SetAccountStatus(ctx, "nobody", account.Blocked, t0), fault.NotFound)
 	}},
-	{"Conflict", func(t *testing.T, s store.Store) {
+	{"Conflict", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		a := newAccount(5)
 		must(t, "CreateAccount", s.CreateAccount(ctx, a))
@@ -69,7 +69,7 @@ var accountTests = []test{
 		must(t, "AccountByID", err)
 		equal(t, "account after conflicts", a, got)
 	}},
-	{"Updates", func(t *testing.T, s store.Store) {
+	{"Updates", func(t *testing.T, s store.Accounts) {
 		ctx := t.Context()
 		a := newAccount(7)
 		must(t, "CreateAccount", s.CreateAccount(ctx, a))
@@ -89,8 +89,8 @@ var accountTests = []test{
 	}},
 }
 
-var memberTests = []test{
-	{"Upsert", func(t *testing.T, s store.Store) {
+var memberTests = []test[MemberStore]{
+	{"Upsert", func(t *testing.T, s MemberStore) {
 		ctx := t.Context()
 		m := newMember(1)
 		must(t, "UpsertMember insert", s.UpsertMember(ctx, m))
@@ -110,14 +110,14 @@ var memberTests = []test{
 		must(t, "MemberByKVNR", err)
 		equal(t, "replaced member", m, got)
 	}},
-	{"NotFound", func(t *testing.T, s store.Store) {
+	{"NotFound", func(t *testing.T, s MemberStore) {
 		_, err := s.MemberByKVNR(t.Context(), kvnrOf(9))
 		wantKind(t, "MemberByKVNR", err, fault.NotFound)
 	}},
 }
 
-var clientTests = []test{
-	{"RoundTrip", func(t *testing.T, s store.Store) {
+var clientTests = []test[store.Clients]{
+	{"RoundTrip", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		c := newClient("portal")
 		must(t, "CreateClient", s.CreateClient(ctx, c))
@@ -128,7 +128,7 @@ var clientTests = []test{
 			t.Errorf("TTLs: got %v/%v, want %v/%v", got.AccessTokenTTL, got.IDTokenTTL, c.AccessTokenTTL, c.IDTokenTTL)
 		}
 	}},
-	{"EmptyFields", func(t *testing.T, s store.Store) {
+	{"EmptyFields", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		c := client.Client{ID: "svc", Kind: client.Service, AuthMethod: client.AuthSecretBasic,
 			SecretHash: "hmac-sha256:x", GrantTypes: []string{client.GrantClientCredentials}}
@@ -137,7 +137,7 @@ var clientTests = []test{
 		must(t, "ClientByID", err)
 		equal(t, "ClientByID", c, got)
 	}},
-	{"Conflict", func(t *testing.T, s store.Store) {
+	{"Conflict", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		c := newClient("portal")
 		must(t, "CreateClient", s.CreateClient(ctx, c))
@@ -148,7 +148,7 @@ var clientTests = []test{
 		must(t, "ClientByID", err)
 		equal(t, "client after conflict", c, got)
 	}},
-	{"Put", func(t *testing.T, s store.Store) {
+	{"Put", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		c := newClient("web")
 		must(t, "PutClient insert", s.PutClient(ctx, c))
@@ -163,7 +163,7 @@ var clientTests = []test{
 		must(t, "ClientByID", err)
 		equal(t, "replaced client", c, got)
 	}},
-	{"ListOrderedByID", func(t *testing.T, s store.Store) {
+	{"ListOrderedByID", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		list, err := s.ListClients(ctx)
 		must(t, "ListClients empty", err)
@@ -183,7 +183,7 @@ var clientTests = []test{
 		equal(t, "ListClients order", []string{"B", "a", "a-1", "b"}, ids)
 		equal(t, "listed client", newClient("B"), list[0])
 	}},
-	{"Delete", func(t *testing.T, s store.Store) {
+	{"Delete", func(t *testing.T, s store.Clients) {
 		ctx := t.Context()
 		must(t, "CreateClient", s.CreateClient(ctx, newClient("gone")))
 		must(t, "DeleteClient", s.DeleteClient(ctx, "gone"))

@@ -18,15 +18,15 @@ const pushTTL = 90 * time.Second
 
 // pushed stores request id as a pushed request under hash, usable until
 // t0 + pushTTL.
-func pushed(t *testing.T, s store.Store, id, hash string) grant.AuthRequest {
+func pushed(t *testing.T, s store.AuthRequests, id, hash string) grant.AuthRequest {
 	t.Helper()
 	r := newAuthRequest(id)
 	must(t, "CreatePushedRequest "+id, s.CreatePushedRequest(t.Context(), r, hash, t0.Add(pushTTL)))
 	return r
 }
 
-var pushedRequestTests = []test{
-	{"HiddenUntilConsumed", func(t *testing.T, s store.Store) {
+var pushedRequestTests = []test[store.AuthRequests]{
+	{"HiddenUntilConsumed", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := pushed(t, s, "req-par", "uri-1")
 
@@ -71,7 +71,7 @@ var pushedRequestTests = []test{
 		_, err = s.ConsumePushedRequest(ctx, "uri-1", r.ClientID, t0)
 		wantKind(t, "ConsumePushedRequest after the code", err, fault.NotFound)
 	}},
-	{"Refusals", func(t *testing.T, s store.Store) {
+	{"Refusals", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := pushed(t, s, "req-par", "uri-1")
 		_, err := s.ConsumePushedRequest(ctx, "uri-nope", r.ClientID, t0)
@@ -91,7 +91,7 @@ var pushedRequestTests = []test{
 		must(t, "ConsumePushedRequest by its client", err)
 		equal(t, "consumed request", r, got)
 	}},
-	{"Invalid", func(t *testing.T, s store.Store) {
+	{"Invalid", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-bad")
 		wantKind(t, "CreatePushedRequest without hash", s.CreatePushedRequest(ctx, r, "", t0.Add(pushTTL)), fault.Invalid)
@@ -110,7 +110,7 @@ var pushedRequestTests = []test{
 		must(t, "ConsumePushedRequest bare", err)
 		equal(t, "bare request", bare, got)
 	}},
-	{"DeleteExpired", func(t *testing.T, s store.Store) {
+	{"DeleteExpired", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := pushed(t, s, "req-par", "uri-1")
 		n, err := s.DeleteExpired(ctx, t0.Add(pushTTL+time.Second))
@@ -126,7 +126,7 @@ var pushedRequestTests = []test{
 		_, err = s.ConsumePushedRequest(ctx, "uri-1", r.ClientID, t0)
 		wantKind(t, "ConsumePushedRequest of a deleted request", err, fault.NotFound)
 	}},
-	{"ConsumeRace", func(t *testing.T, s store.Store) {
+	{"ConsumeRace", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := pushed(t, s, "req-par", "uri-race")
 		got := make([]grant.AuthRequest, N)
@@ -144,7 +144,13 @@ var pushedRequestTests = []test{
 
 // boundDevice binds a device key (binding id, enrollment session of
 // member i) and returns it.
-func boundDevice(t *testing.T, s store.Store, id string, i int) device.Binding {
+// deviceFixtures is what boundDevice needs.
+type deviceFixtures interface {
+	store.Devices
+	store.Enrollments
+}
+
+func boundDevice(t *testing.T, s deviceFixtures, id string, i int) device.Binding {
 	t.Helper()
 	b := newBinding(id, enrolled(t, s, "enr-"+id, i))
 	must(t, "BindDevice "+id, s.BindDevice(t.Context(), b, t0))
@@ -153,7 +159,7 @@ func boundDevice(t *testing.T, s store.Store, id string, i int) device.Binding {
 
 // bindingFamily stores family id of a login with binding bindingID, with
 // refresh token "rt-<id>" and access token "at-<id>".
-func bindingFamily(t *testing.T, ctx context.Context, s store.Store, id, bindingID string) (grant.Family, grant.RefreshToken, grant.AccessToken) {
+func bindingFamily(t *testing.T, ctx context.Context, s store.Tokens, id, bindingID string) (grant.Family, grant.RefreshToken, grant.AccessToken) {
 	t.Helper()
 	f := newFamily(id, "code-"+id)
 	f.BindingID = bindingID
@@ -164,7 +170,7 @@ func bindingFamily(t *testing.T, ctx context.Context, s store.Store, id, binding
 
 // wantRevoked fails unless the family of refresh token rt and access token
 // jti is revoked (at at, unless at is zero) and can no longer rotate.
-func wantRevoked(t *testing.T, ctx context.Context, s store.Store, rt grant.RefreshToken, jti string, at time.Time) {
+func wantRevoked(t *testing.T, ctx context.Context, s store.Tokens, rt grant.RefreshToken, jti string, at time.Time) {
 	t.Helper()
 	got, err := s.AccessToken(ctx, jti)
 	must(t, "AccessToken "+jti, err)
@@ -184,7 +190,7 @@ func wantRevoked(t *testing.T, ctx context.Context, s store.Store, rt grant.Refr
 }
 
 // wantActive fails unless the access token jti and its family are not revoked.
-func wantActive(t *testing.T, ctx context.Context, s store.Store, jti string) {
+func wantActive(t *testing.T, ctx context.Context, s store.Tokens, jti string) {
 	t.Helper()
 	got, err := s.AccessToken(ctx, jti)
 	must(t, "AccessToken "+jti, err)
@@ -193,8 +199,8 @@ func wantActive(t *testing.T, ctx context.Context, s store.Store, jti string) {
 	}
 }
 
-var bindingFamilyTests = []test{
-	{"RoundTrip", func(t *testing.T, s store.Store) {
+var bindingFamilyTests = []test[TokenStore]{
+	{"RoundTrip", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		b := boundDevice(t, s, "bind-1", 1)
 		f, rt, at := bindingFamily(t, ctx, s, "fam-1", b.ID)
@@ -206,7 +212,7 @@ var bindingFamilyTests = []test{
 		must(t, "AccessToken", err)
 		equal(t, "DPoP-bound access token", at, gotAT)
 	}},
-	{"RevokeFamiliesOfBinding", func(t *testing.T, s store.Store) {
+	{"RevokeFamiliesOfBinding", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		b := boundDevice(t, s, "bind-1", 1)
 		other := boundDevice(t, s, "bind-2", 2)
@@ -243,7 +249,7 @@ var bindingFamilyTests = []test{
 		wantKind(t, "RevokeFamiliesOfBinding empty", err, fault.Invalid)
 		wantActive(t, ctx, s, atPassword.JTI)
 	}},
-	{"RevokeBindingsRevokesFamilies", func(t *testing.T, s store.Store) {
+	{"RevokeBindingsRevokesFamilies", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		keep := boundDevice(t, s, "bind-keep", 1)
 		gone := boundDevice(t, s, "bind-gone", 1)
@@ -282,7 +288,7 @@ var bindingFamilyTests = []test{
 	// revokes or flags a binding revokes its families after the update,
 	// with its own clock, and from the update on no family of the binding
 	// can be created.
-	{"UpdateBindingLeavesFamilies", func(t *testing.T, s store.Store) {
+	{"UpdateBindingLeavesFamilies", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		for i, st := range []device.Status{device.Revoked, device.Suspect, device.Blocked, device.Active} {
 			b := boundDevice(t, s, "bind-"+string(st), i+1)
@@ -312,7 +318,7 @@ var bindingFamilyTests = []test{
 			wantRevoked(t, ctx, s, rt, at.JTI, t0.Add(2*time.Hour))
 		}
 	}},
-	{"CreateFamilyNeedsAUsableBinding", func(t *testing.T, s store.Store) {
+	{"CreateFamilyNeedsAUsableBinding", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		revoked := boundDevice(t, s, "bind-revoked", 1)
 		suspect := boundDevice(t, s, "bind-suspect", 2)
@@ -337,13 +343,13 @@ var bindingFamilyTests = []test{
 	// binding may remain: either CreateFamily failed with Forbidden and
 	// stored nothing, or its family was revoked — by RevokeBindings, or by
 	// the RevokeFamiliesOfBinding that follows an UpdateBinding.
-	{"CreateFamilyAgainstRevocation", func(t *testing.T, s store.Store) {
+	{"CreateFamilyAgainstRevocation", func(t *testing.T, s TokenStore) {
 		createFamilyAgainst(t, s, func(ctx context.Context, b device.Binding, now time.Time) error {
 			_, err := s.RevokeBindings(ctx, b.AccountID, "", now)
 			return err
 		})
 	}},
-	{"CreateFamilyAgainstUpdateBinding", func(t *testing.T, s store.Store) {
+	{"CreateFamilyAgainstUpdateBinding", func(t *testing.T, s TokenStore) {
 		createFamilyAgainst(t, s, func(ctx context.Context, b device.Binding, now time.Time) error {
 			if _, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 				cur.Status, cur.RevokedAt = device.Revoked, now
@@ -360,7 +366,7 @@ var bindingFamilyTests = []test{
 // createFamilyAgainst races CreateFamily for a binding's login against
 // revoke, which revokes the binding and its families at now, many times
 // over, and checks that no active family of the binding remains.
-func createFamilyAgainst(t *testing.T, s store.Store, revoke func(ctx context.Context, b device.Binding, now time.Time) error) {
+func createFamilyAgainst(t *testing.T, s TokenStore, revoke func(ctx context.Context, b device.Binding, now time.Time) error) {
 	ctx := t.Context()
 	const rounds = 20
 	created := 0

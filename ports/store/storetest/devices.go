@@ -22,7 +22,7 @@ import (
 
 // enrolled starts enrollment session id of member i (account acct-i, created
 // by the first session of the member) and returns it as stored.
-func enrolled(t *testing.T, s store.Store, id string, i int) enrollment.Session {
+func enrolled(t *testing.T, s store.Enrollments, id string, i int) enrollment.Session {
 	t.Helper()
 	k := kvnrOf(i)
 	sess := newSession(id, k)
@@ -65,7 +65,7 @@ func freshBinding(id string, sess enrollment.Session, at time.Time) device.Bindi
 	return b
 }
 
-func bindingByID(t *testing.T, s store.Store, id string) device.Binding {
+func bindingByID(t *testing.T, s store.Devices, id string) device.Binding {
 	t.Helper()
 	b, err := s.BindingByID(t.Context(), id)
 	must(t, "BindingByID "+id, err)
@@ -80,8 +80,8 @@ func bindingIDs(bs []device.Binding) []string {
 	return ids
 }
 
-var deviceTests = []test{
-	{"BindAndRead", func(t *testing.T, s store.Store) {
+var deviceTests = []test[DeviceStore]{
+	{"BindAndRead", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		b := newBinding("bind-1", sess)
@@ -107,7 +107,7 @@ var deviceTests = []test{
 			t.Errorf("ListBindings of an unknown account: %d", len(none))
 		}
 	}},
-	{"BindAccountFromSession", func(t *testing.T, s store.Store) {
+	{"BindAccountFromSession", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		b := newBinding("bind-1", sess)
@@ -116,7 +116,7 @@ var deviceTests = []test{
 		b.AccountID = sess.AccountID
 		equal(t, "binding", b, bindingByID(t, s, b.ID))
 	}},
-	{"BindRefused", func(t *testing.T, s store.Store) {
+	{"BindRefused", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		other := enrolled(t, s, "enr-2", 2)
@@ -160,7 +160,7 @@ var deviceTests = []test{
 		// The other session can still bind its own key.
 		must(t, "BindDevice other session", s.BindDevice(ctx, newBinding("bind-4", other), t0))
 	}},
-	{"UpdateBinding", func(t *testing.T, s store.Store) {
+	{"UpdateBinding", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		b := freshBinding("bind-1", sess, t0)
@@ -234,7 +234,7 @@ var deviceTests = []test{
 		})
 		wantKind(t, "UpdateBinding unknown", err, fault.NotFound)
 	}},
-	{"UpdateBindingIdentity", func(t *testing.T, s store.Store) {
+	{"UpdateBindingIdentity", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		b := newBinding("bind-1", sess)
@@ -259,7 +259,7 @@ var deviceTests = []test{
 		}
 		equal(t, "binding after refused updates", b, bindingByID(t, s, b.ID))
 	}},
-	{"RevokeBindings", func(t *testing.T, s store.Store) {
+	{"RevokeBindings", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		var mine []device.Binding
 		for i := range 3 {
@@ -327,8 +327,8 @@ func newChallenge(id string, created time.Time) device.Challenge {
 	}
 }
 
-var challengeTests = []test{
-	{"CreateAndConsume", func(t *testing.T, s store.Store) {
+var challengeTests = []test[ChallengeStore]{
+	{"CreateAndConsume", func(t *testing.T, s ChallengeStore) {
 		ctx := t.Context()
 		c := newChallenge("ch-1", t0)
 		must(t, "CreateChallenge", s.CreateChallenge(ctx, c))
@@ -349,7 +349,7 @@ var challengeTests = []test{
 		must(t, "ConsumeChallenge without state", err)
 		equal(t, "challenge without state", empty, got)
 	}},
-	{"Expired", func(t *testing.T, s store.Store) {
+	{"Expired", func(t *testing.T, s ChallengeStore) {
 		ctx := t.Context()
 		c := newChallenge("ch-1", t0)
 		must(t, "CreateChallenge", s.CreateChallenge(ctx, c))
@@ -358,7 +358,7 @@ var challengeTests = []test{
 		_, err = s.ConsumeChallenge(ctx, c.ID, t0)
 		wantKind(t, "ConsumeChallenge after an expired try (it is gone)", err, fault.NotFound)
 	}},
-	{"DeleteExpired", func(t *testing.T, s store.Store) {
+	{"DeleteExpired", func(t *testing.T, s ChallengeStore) {
 		ctx := t.Context()
 		old := newChallenge("ch-old", t0.Add(-time.Hour))
 		edge := newChallenge("ch-edge", t0.Add(-device.ChallengeTTL)) // expires exactly at t0
@@ -394,8 +394,8 @@ func newEvent(id, accountID string, at time.Time) audit.Event {
 	}
 }
 
-var auditTests = []test{
-	{"AppendAndList", func(t *testing.T, s store.Store) {
+var auditTests = []test[AuditStore]{
+	{"AppendAndList", func(t *testing.T, s AuditStore) {
 		ctx := t.Context()
 		e1 := newEvent("ev-1", "acct-1", t0)
 		e2 := newEvent("ev-2", "acct-1", t0.Add(time.Second))
@@ -441,7 +441,7 @@ var auditTests = []test{
 
 // readyToComplete returns an enrollment of member 1 with its password set
 // and a key bound, whose binding is changed by pinSet (nil: no PIN).
-func readyToComplete(t *testing.T, s store.Store, password bool, pinSet func(b *device.Binding)) (enrollment.Session, device.Binding) {
+func readyToComplete(t *testing.T, s DeviceStore, password bool, pinSet func(b *device.Binding)) (enrollment.Session, device.Binding) {
 	t.Helper()
 	ctx := t.Context()
 	sess := enrolled(t, s, "enr-1", 1)
@@ -465,7 +465,7 @@ func setPIN(b *device.Binding) {
 
 // notCompleted fails unless the enrollment of readyToComplete left no
 // trace of a completion.
-func notCompleted(t *testing.T, s store.Store, sess enrollment.Session) {
+func notCompleted(t *testing.T, s DeviceStore, sess enrollment.Session) {
 	t.Helper()
 	notCompletedSession(t, s, sess)
 	evs, err := s.AuditEvents(t.Context(), sess.AccountID, 10)
@@ -477,7 +477,7 @@ func notCompleted(t *testing.T, s store.Store, sess enrollment.Session) {
 
 // notCompletedSession fails unless the account is still pending and the
 // session not completed.
-func notCompletedSession(t *testing.T, s store.Store, sess enrollment.Session) {
+func notCompletedSession(t *testing.T, s DeviceStore, sess enrollment.Session) {
 	t.Helper()
 	ctx := t.Context()
 	a, err := s.AccountByID(ctx, sess.AccountID)
@@ -492,8 +492,8 @@ func notCompletedSession(t *testing.T, s store.Store, sess enrollment.Session) {
 	}
 }
 
-var completionTests = []test{
-	{"Complete", func(t *testing.T, s store.Store) {
+var completionTests = []test[DeviceStore]{
+	{"Complete", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess, _ := readyToComplete(t, s, true, setPIN)
 		at := t0.Add(4 * time.Minute)
@@ -520,13 +520,13 @@ var completionTests = []test{
 		wantKind(t, "CompleteEnrollment again", err, fault.Expired)
 		wantKind(t, "BindDevice in a completed session", s.BindDevice(ctx, newBinding("bind-2", sess), at), fault.Expired)
 	}},
-	{"NoPassword", func(t *testing.T, s store.Store) {
+	{"NoPassword", func(t *testing.T, s DeviceStore) {
 		sess, _ := readyToComplete(t, s, false, setPIN)
 		_, err := s.CompleteEnrollment(t.Context(), sess.ID, newEvent("ev-1", "", t0), t0.Add(4*time.Minute))
 		wantKind(t, "CompleteEnrollment without password", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"NoBinding", func(t *testing.T, s store.Store) {
+	{"NoBinding", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		must(t, "SetEnrollmentPassword", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$pw", t0.Add(time.Minute)))
@@ -541,13 +541,13 @@ var completionTests = []test{
 		wantKind(t, "CompleteEnrollment with another session's binding", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"NoPIN", func(t *testing.T, s store.Store) {
+	{"NoPIN", func(t *testing.T, s DeviceStore) {
 		sess, _ := readyToComplete(t, s, true, nil)
 		_, err := s.CompleteEnrollment(t.Context(), sess.ID, newEvent("ev-1", "", t0), t0.Add(4*time.Minute))
 		wantKind(t, "CompleteEnrollment without PIN", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"BindingBlocked", func(t *testing.T, s store.Store) {
+	{"BindingBlocked", func(t *testing.T, s DeviceStore) {
 		sess, _ := readyToComplete(t, s, true, func(b *device.Binding) {
 			setPIN(b)
 			b.Status, b.PIN = device.Blocked, pin.Counter{Failures: 5, Blocked: true}
@@ -556,13 +556,13 @@ var completionTests = []test{
 		wantKind(t, "CompleteEnrollment with a blocked binding", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"BindingSuspect", func(t *testing.T, s store.Store) {
+	{"BindingSuspect", func(t *testing.T, s DeviceStore) {
 		sess, _ := readyToComplete(t, s, true, func(b *device.Binding) { setPIN(b); b.Status = device.Suspect })
 		_, err := s.CompleteEnrollment(t.Context(), sess.ID, newEvent("ev-1", "", t0), t0.Add(4*time.Minute))
 		wantKind(t, "CompleteEnrollment with a suspect binding", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"BindingRevoked", func(t *testing.T, s store.Store) {
+	{"BindingRevoked", func(t *testing.T, s DeviceStore) {
 		sess, _ := readyToComplete(t, s, true, setPIN)
 		_, err := s.RevokeBindings(t.Context(), sess.AccountID, "", t0.Add(3*time.Minute))
 		must(t, "RevokeBindings", err)
@@ -570,7 +570,7 @@ var completionTests = []test{
 		wantKind(t, "CompleteEnrollment with a revoked binding", err, fault.Forbidden)
 		notCompleted(t, s, sess)
 	}},
-	{"ExpiredAndUnknown", func(t *testing.T, s store.Store) {
+	{"ExpiredAndUnknown", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess, _ := readyToComplete(t, s, true, setPIN)
 		_, err := s.CompleteEnrollment(ctx, sess.ID, newEvent("ev-1", "", t0), sess.ExpiresAt)
@@ -579,7 +579,7 @@ var completionTests = []test{
 		_, err = s.CompleteEnrollment(ctx, "enr-nope", newEvent("ev-1", "", t0), t0)
 		wantKind(t, "CompleteEnrollment unknown", err, fault.NotFound)
 	}},
-	{"RollsBack", func(t *testing.T, s store.Store) {
+	{"RollsBack", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess, _ := readyToComplete(t, s, true, setPIN)
 		must(t, "AppendAudit", s.AppendAudit(ctx, newEvent("ev-taken", "acct-2", t0)))
@@ -602,8 +602,8 @@ func setPINOn(b device.Binding) device.Binding { setPIN(&b); return b }
 // wrongPINs is the number of concurrent wrong PIN entries on one binding.
 const wrongPINs = 50
 
-var deviceRaceTests = []test{
-	{"ConsumeChallenge", func(t *testing.T, s store.Store) {
+var deviceRaceTests = []test[DeviceStore]{
+	{"ConsumeChallenge", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		c := newChallenge("ch-race", t0)
 		must(t, "CreateChallenge", s.CreateChallenge(ctx, c))
@@ -616,7 +616,7 @@ var deviceRaceTests = []test{
 		w := oneWinner(t, "ConsumeChallenge", errs, fault.NotFound)
 		equal(t, "the winner's challenge", c, got[w])
 	}},
-	{"BindDevice", func(t *testing.T, s store.Store) {
+	{"BindDevice", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess := enrolled(t, s, "enr-1", 1)
 		const n = 10
@@ -628,7 +628,7 @@ var deviceRaceTests = []test{
 		must(t, "ListBindings", err)
 		equal(t, "bindings", []string{fmt.Sprintf("bind-%d", w)}, bindingIDs(list))
 	}},
-	{"CompleteEnrollment", func(t *testing.T, s store.Store) {
+	{"CompleteEnrollment", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		sess, _ := readyToComplete(t, s, true, setPIN)
 		errs := race(func(i int) error {
@@ -651,7 +651,7 @@ var deviceRaceTests = []test{
 	// run whose result the store committed (the last one of a successful
 	// call) counts, and a guess compared in a rolled-back run was never
 	// answered.
-	{"WrongPINs", func(t *testing.T, s store.Store) {
+	{"WrongPINs", func(t *testing.T, s DeviceStore) {
 		ctx := t.Context()
 		policy := pin.Policy{MaxFailures: 5, DelayFrom: 3}
 		must(t, "Policy", policy.Validate())
@@ -682,7 +682,7 @@ func (e *notEvaluated) Error() string { return fmt.Sprintf("not evaluated at %+v
 // wrongPINRace enters wrongPINs wrong PINs at once on binding id and checks
 // that exactly policy.MaxFailures of them were compared, each on its own
 // counter state, and that the binding ends blocked.
-func wrongPINRace(t *testing.T, s store.Store, policy pin.Policy, id string, round int) {
+func wrongPINRace(t *testing.T, s store.Devices, policy pin.Policy, id string, round int) {
 	t.Helper()
 	ctx := t.Context()
 	var compares, runs atomic.Int64

@@ -1,6 +1,10 @@
-// Package storetest is the conformance suite of the storage port: every
-// implementation of store.Store runs Run from its own tests (sqlstore on
-// SQLite and on PostgreSQL), so that both engines keep the same contract.
+// Package storetest is the conformance suite of the storage port: one
+// Run* per sub-port (RunAccounts, RunDevices, RunLetters, …), each taking
+// the stores to check through its type parameter, which names the sub-port
+// and the ports its fixtures are made with; Run runs them all on a full
+// store.Store. Every implementation runs the Run* of the sub-ports it
+// implements from its own tests (sqlstore runs Run on SQLite and on
+// PostgreSQL), so that all of them keep the same contract.
 //
 // It covers round trips of every field (slices, zero times, durations, the
 // optional MaxAge and Login), the error kinds (NotFound, Conflict, Expired,

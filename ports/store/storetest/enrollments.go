@@ -11,7 +11,6 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
-	"github.com/pforte-id/pforte/ports/store"
 )
 
 func newSession(id string, k kvnr.KVNR) enrollment.Session {
@@ -53,8 +52,8 @@ func pendingAccount(id string, k kvnr.KVNR, level loa.Level) account.Account {
 	return account.Account{ID: id, KVNR: k, Status: account.Pending, Proofing: level, CreatedAt: t0, UpdatedAt: t0}
 }
 
-var enrollmentTests = []test{
-	{"NewAccount", func(t *testing.T, s store.Store) {
+var enrollmentTests = []test[EnrollmentStore]{
+	{"NewAccount", func(t *testing.T, s EnrollmentStore) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
@@ -75,7 +74,7 @@ var enrollmentTests = []test{
 		must(t, "Proofs", err)
 		equal(t, "proofs", []proof.Proof{p}, proofs)
 	}},
-	{"ExistingAccount", func(t *testing.T, s store.Store) {
+	{"ExistingAccount", func(t *testing.T, s EnrollmentStore) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		existing := newAccount(1) // active, substantial, with a password
@@ -128,7 +127,7 @@ var enrollmentTests = []test{
 			t.Errorf("Proofs of an unknown account: %d", len(none))
 		}
 	}},
-	{"ConflictRollsBack", func(t *testing.T, s store.Store) {
+	{"ConflictRollsBack", func(t *testing.T, s EnrollmentStore) {
 		ctx := t.Context()
 		k1, k2 := kvnrOf(1), kvnrOf(2)
 		_, err := s.StartEnrollment(ctx, newSession("enr-1", k1), pendingAccount("acct-1", k1, loa.Substantial),
@@ -158,12 +157,12 @@ var enrollmentTests = []test{
 			t.Errorf("%d proofs after a failed enrollment, want 1", len(proofs))
 		}
 	}},
-	{"OtherMember", func(t *testing.T, s store.Store) {
+	{"OtherMember", func(t *testing.T, s EnrollmentStore) {
 		_, err := s.StartEnrollment(t.Context(), newSession("enr-1", kvnrOf(1)), pendingAccount("acct-1", kvnrOf(2), loa.Substantial),
 			newProof(kvnrOf(1), proof.Letter, loa.Substantial, t0))
 		wantKind(t, "StartEnrollment with another member's account", err, fault.Invalid)
 	}},
-	{"SetPassword", func(t *testing.T, s store.Store) {
+	{"SetPassword", func(t *testing.T, s EnrollmentStore) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
@@ -190,7 +189,7 @@ var enrollmentTests = []test{
 		_, err = s.EnrollmentByTokenHash(ctx, "nope")
 		wantKind(t, "EnrollmentByTokenHash unknown", err, fault.NotFound)
 	}},
-	{"SetPasswordCompleted", func(t *testing.T, s store.Store) {
+	{"SetPasswordCompleted", func(t *testing.T, s EnrollmentStore) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		sess := newSession("enr-1", k)
@@ -201,8 +200,8 @@ var enrollmentTests = []test{
 	}},
 }
 
-var rateLimitTests = []test{
-	{"FixedWindow", func(t *testing.T, s store.Store) {
+var rateLimitTests = []test[RateLimitStore]{
+	{"FixedWindow", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
 		// t0 is 15.123 s into its minute; the window ends 44.877 s later.
 		end := time.Date(2031, time.May, 17, 8, 31, 0, 0, time.UTC)
@@ -238,7 +237,7 @@ var rateLimitTests = []test{
 			t.Errorf("the next window is limited")
 		}
 	}},
-	{"DeleteExpiredKeepsLiveWindows", func(t *testing.T, s store.Store) {
+	{"DeleteExpiredKeepsLiveWindows", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
 		for range 2 {
 			_, _, err := s.Hit(ctx, "ip:a", 2, time.Hour, t0)
@@ -252,7 +251,7 @@ var rateLimitTests = []test{
 			t.Errorf("DeleteExpired forgot the hits of a running window")
 		}
 	}},
-	{"Invalid", func(t *testing.T, s store.Store) {
+	{"Invalid", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
 		_, _, err := s.Hit(ctx, "k", 1, 0, t0)
 		wantKind(t, "Hit with no window", err, fault.Invalid)

@@ -9,8 +9,8 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-var authRequestTests = []test{
-	{"RoundTrip", func(t *testing.T, s store.Store) {
+var authRequestTests = []test[store.AuthRequests]{
+	{"RoundTrip", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-1")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -24,7 +24,7 @@ var authRequestTests = []test{
 			t.Errorf("MaxAge: got %v, want %v", got.MaxAge, *r.MaxAge)
 		}
 	}},
-	{"MaxAgeAbsentAndZero", func(t *testing.T, s store.Store) {
+	{"MaxAgeAbsentAndZero", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		absent := newAuthRequest("req-absent")
 		absent.MaxAge = nil
@@ -43,7 +43,7 @@ var authRequestTests = []test{
 			t.Errorf("max_age=0 came back as %v", got.MaxAge)
 		}
 	}},
-	{"CreatedWithLogin", func(t *testing.T, s store.Store) {
+	{"CreatedWithLogin", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-login")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -51,7 +51,7 @@ var authRequestTests = []test{
 		must(t, "AuthRequestByID", err)
 		equal(t, "AuthRequestByID", r, got)
 	}},
-	{"NotFoundAndConflict", func(t *testing.T, s store.Store) {
+	{"NotFoundAndConflict", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		_, err := s.AuthRequestByID(ctx, "nope")
 		wantKind(t, "AuthRequestByID", err, fault.NotFound)
@@ -59,7 +59,7 @@ var authRequestTests = []test{
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
 		wantKind(t, "CreateAuthRequest duplicate", s.CreateAuthRequest(ctx, newAuthRequest("req-dup")), fault.Conflict)
 	}},
-	{"ExpiredIsStillReturned", func(t *testing.T, s store.Store) {
+	{"ExpiredIsStillReturned", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-old")
 		r.ExpiresAt = t0.Add(-time.Hour)
@@ -68,7 +68,7 @@ var authRequestTests = []test{
 		must(t, "AuthRequestByID of an expired request", err)
 		equal(t, "AuthRequestByID", r, got)
 	}},
-	{"Complete", func(t *testing.T, s store.Store) {
+	{"Complete", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-c")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -87,7 +87,7 @@ var authRequestTests = []test{
 
 		wantKind(t, "CompleteAuthRequest unknown", s.CompleteAuthRequest(ctx, "nope", l, t0), fault.NotFound)
 	}},
-	{"CompleteExpired", func(t *testing.T, s store.Store) {
+	{"CompleteExpired", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-e")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -99,8 +99,8 @@ var authRequestTests = []test{
 	}},
 }
 
-var codeTests = []test{
-	{"IssueAndRedeem", func(t *testing.T, s store.Store) {
+var codeTests = []test[store.AuthRequests]{
+	{"IssueAndRedeem", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-1")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -115,7 +115,7 @@ var codeTests = []test{
 		c.UsedAt = now
 		equal(t, "redeemed code", c, got)
 	}},
-	{"IssueDeletesRequest", func(t *testing.T, s store.Store) {
+	{"IssueDeletesRequest", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-2")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -125,7 +125,7 @@ var codeTests = []test{
 		wantKind(t, "RedeemCode of the refused code", err, fault.NotFound)
 		wantKind(t, "IssueCode unknown request", s.IssueCode(ctx, newCode("code-c", completedRequest("nope"))), fault.NotFound)
 	}},
-	{"IssueNeedsLogin", func(t *testing.T, s store.Store) {
+	{"IssueNeedsLogin", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-3")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -136,7 +136,7 @@ var codeTests = []test{
 		_, err = s.RedeemCode(ctx, "code-x", t0)
 		wantKind(t, "RedeemCode of the refused code", err, fault.NotFound)
 	}},
-	{"IssueDuplicateHashRollsBack", func(t *testing.T, s store.Store) {
+	{"IssueDuplicateHashRollsBack", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r1, r2 := completedRequest("req-4"), completedRequest("req-5")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r1))
@@ -147,7 +147,7 @@ var codeTests = []test{
 		must(t, "request survives the failed IssueCode", err)
 		equal(t, "kept request", r2, got)
 	}},
-	{"Replay", func(t *testing.T, s store.Store) {
+	{"Replay", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-6")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -166,7 +166,7 @@ var codeTests = []test{
 		wantKind(t, "RedeemCode replay after expiry", err, fault.Conflict)
 		equal(t, "code returned with the late replay", c, got)
 	}},
-	{"RedeemExpiredAndUnknown", func(t *testing.T, s store.Store) {
+	{"RedeemExpiredAndUnknown", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-7")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))

@@ -47,7 +47,7 @@ const week = 7 * 24 * time.Hour
 
 // createLetter stores a fresh letter of k at created, allowed because the
 // previous one (if any) is older than a week.
-func createLetter(t *testing.T, s store.Store, id string, k kvnr.KVNR, created time.Time) letter.Letter {
+func createLetter(t *testing.T, s store.Letters, id string, k kvnr.KVNR, created time.Time) letter.Letter {
 	t.Helper()
 	l := newLetter(id, k, created)
 	must(t, "CreateLetter "+id, s.CreateLetter(t.Context(), l, created.Add(-week), created))
@@ -56,7 +56,7 @@ func createLetter(t *testing.T, s store.Store, id string, k kvnr.KVNR, created t
 
 // handedOver stores a letter of k and takes it to HandedOver; the returned
 // value is the letter as stored.
-func handedOver(t *testing.T, s store.Store, id string, k kvnr.KVNR) letter.Letter {
+func handedOver(t *testing.T, s store.Letters, id string, k kvnr.KVNR) letter.Letter {
 	t.Helper()
 	ctx := t.Context()
 	l := createLetter(t, s, id, k, t0)
@@ -67,7 +67,7 @@ func handedOver(t *testing.T, s store.Store, id string, k kvnr.KVNR) letter.Lett
 	return l
 }
 
-func letterByID(t *testing.T, s store.Store, id string) letter.Letter {
+func letterByID(t *testing.T, s store.Letters, id string) letter.Letter {
 	t.Helper()
 	l, err := s.LetterByID(t.Context(), id)
 	must(t, "LetterByID "+id, err)
@@ -90,8 +90,8 @@ func requestIDs(rs []letter.Request) []string {
 	return ids
 }
 
-var memberImportTests = []test{
-	{"UpsertMembersManyStatements", func(t *testing.T, s store.Store) {
+var memberImportTests = []test[MemberStore]{
+	{"UpsertMembersManyStatements", func(t *testing.T, s MemberStore) {
 		ctx := t.Context()
 		// More rows than fit in one statement of any adapter, and a
 		// partial last statement.
@@ -115,7 +115,7 @@ var memberImportTests = []test{
 		}
 		must(t, "UpsertMembers nothing", s.UpsertMembers(ctx, nil))
 	}},
-	{"UpsertMembersReplaces", func(t *testing.T, s store.Store) {
+	{"UpsertMembersReplaces", func(t *testing.T, s MemberStore) {
 		ctx := t.Context()
 		ms := []member.Member{newMember(1), newMember(2), newMember(3)}
 		must(t, "UpsertMembers", s.UpsertMembers(ctx, ms))
@@ -148,7 +148,7 @@ var memberImportTests = []test{
 		must(t, "MemberByKVNR", err)
 		equal(t, "reopened member", again[2], got)
 	}},
-	{"UpsertMembersDuplicate", func(t *testing.T, s store.Store) {
+	{"UpsertMembersDuplicate", func(t *testing.T, s MemberStore) {
 		ctx := t.Context()
 		ms := []member.Member{newMember(1), newMember(2), newMember(1)}
 		ms[2].GivenName = "Doppelt"
@@ -161,8 +161,8 @@ var memberImportTests = []test{
 	}},
 }
 
-var registrationTests = []test{
-	{"QueueOldestFirst", func(t *testing.T, s store.Store) {
+var registrationTests = []test[store.Registrations]{
+	{"QueueOldestFirst", func(t *testing.T, s store.Registrations) {
 		ctx := t.Context()
 		reqs := []letter.Request{
 			newRequest("reg-c", kvnrOf(3), t0.Add(2*time.Second)),
@@ -200,7 +200,7 @@ var registrationTests = []test{
 			t.Errorf("ClaimRegistrations(0) returned %d", len(got))
 		}
 	}},
-	{"Conflict", func(t *testing.T, s store.Store) {
+	{"Conflict", func(t *testing.T, s store.Registrations) {
 		ctx := t.Context()
 		r := newRequest("reg-1", kvnrOf(1), t0)
 		must(t, "EnqueueRegistration", s.EnqueueRegistration(ctx, r))
@@ -212,8 +212,8 @@ var registrationTests = []test{
 	}},
 }
 
-var letterTests = []test{
-	{"RoundTrip", func(t *testing.T, s store.Store) {
+var letterTests = []test[store.Letters]{
+	{"RoundTrip", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := createLetter(t, s, "letter-1", kvnrOf(1), t0)
 		equal(t, "LetterByID", l, letterByID(t, s, l.ID))
@@ -221,7 +221,7 @@ var letterTests = []test{
 		must(t, "LatestLetter", err)
 		equal(t, "LatestLetter", l, got)
 	}},
-	{"Lifecycle", func(t *testing.T, s store.Store) {
+	{"Lifecycle", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := createLetter(t, s, "letter-1", kvnrOf(1), t0)
 		wantKind(t, "MarkHandedOver before rendering", s.MarkHandedOver(ctx, l.ID, t0), fault.Conflict)
@@ -258,7 +258,7 @@ var letterTests = []test{
 		wantKind(t, "MarkRendered after activation", s.MarkRendered(ctx, l.ID, "pw", "code", "d.pdf", at), fault.Conflict)
 		equal(t, "letter after refused changes", l, letterByID(t, s, l.ID))
 	}},
-	{"NotFound", func(t *testing.T, s store.Store) {
+	{"NotFound", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		_, err := s.LetterByID(ctx, "nope")
 		wantKind(t, "LetterByID", err, fault.NotFound)
@@ -270,7 +270,7 @@ var letterTests = []test{
 		wantKind(t, "FailActivation", err, fault.NotFound)
 		wantKind(t, "ActivateLetter", s.ActivateLetter(ctx, "nope", 5, t0), fault.NotFound)
 	}},
-	{"TooSoonAndSupersede", func(t *testing.T, s store.Store) {
+	{"TooSoonAndSupersede", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		first := createLetter(t, s, "letter-1", k, t0)
@@ -299,7 +299,7 @@ var letterTests = []test{
 			t.Errorf("the other member's letter is %s", other.State)
 		}
 	}},
-	{"SupersedeSparesFinalLetters", func(t *testing.T, s store.Store) {
+	{"SupersedeSparesFinalLetters", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		k := kvnrOf(1)
 		used := handedOver(t, s, "letter-used", k)
@@ -324,7 +324,7 @@ var letterTests = []test{
 		}
 		wantKind(t, "ActivateLetter of a superseded letter", s.ActivateLetter(ctx, handed.ID, 5, t0.Add(6*week)), fault.Conflict)
 	}},
-	{"DuplicateIDRollsBack", func(t *testing.T, s store.Store) {
+	{"DuplicateIDRollsBack", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		createLetter(t, s, "letter-x", kvnrOf(2), t0)
 		first := createLetter(t, s, "letter-1", kvnrOf(1), t0)
@@ -334,13 +334,13 @@ var letterTests = []test{
 		wantKind(t, "CreateLetter duplicate ID", s.CreateLetter(ctx, dup, t0.Add(time.Second), t0.Add(week)), fault.Conflict)
 		equal(t, "earlier letter after a failed CreateLetter", first, letterByID(t, s, first.ID))
 	}},
-	{"Expiry", func(t *testing.T, s store.Store) {
+	{"Expiry", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
 		wantKind(t, "ActivateLetter at expiry", s.ActivateLetter(ctx, l.ID, 5, l.ExpiresAt), fault.Conflict)
 		must(t, "ActivateLetter just before expiry", s.ActivateLetter(ctx, l.ID, 5, l.ExpiresAt.Add(-time.Millisecond)))
 	}},
-	{"AttemptsVoid", func(t *testing.T, s store.Store) {
+	{"AttemptsVoid", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
 		for want := 1; want <= 3; want++ {
@@ -357,7 +357,7 @@ var letterTests = []test{
 		wantKind(t, "ActivateLetter of a voided letter", s.ActivateLetter(ctx, l.ID, 3, t0.Add(time.Hour)), fault.Conflict)
 		equal(t, "voided letter after refused changes", l, letterByID(t, s, l.ID))
 	}},
-	{"ActivateCountsAttempts", func(t *testing.T, s store.Store) {
+	{"ActivateCountsAttempts", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
 		for range 2 {
@@ -368,7 +368,7 @@ var letterTests = []test{
 		wantKind(t, "ActivateLetter with max reached", s.ActivateLetter(ctx, l.ID, 2, t0.Add(time.Minute)), fault.Conflict)
 		must(t, "ActivateLetter below max", s.ActivateLetter(ctx, l.ID, 3, t0.Add(time.Minute)))
 	}},
-	{"List", func(t *testing.T, s store.Store) {
+	{"List", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		a := createLetter(t, s, "letter-a", kvnrOf(1), t0)
 		b := handedOver(t, s, "letter-b", kvnrOf(2)) // created at t0 too
@@ -393,7 +393,7 @@ var letterTests = []test{
 			t.Errorf("ListLetters(limit 0) = %v", letterIDs(none))
 		}
 	}},
-	{"Claim", func(t *testing.T, s store.Store) {
+	{"Claim", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		handedOver(t, s, "letter-handed", kvnrOf(1))
 		a := createLetter(t, s, "letter-a", kvnrOf(2), t0.Add(time.Second))
@@ -475,8 +475,44 @@ func claimRace(t *testing.T, items, per int, enqueue func(i int) string, claim f
 	equal(t, "claimed items", want, all)
 }
 
-var registrationRaceTests = []test{
-	{"CreateLetter", func(t *testing.T, s store.Store) {
+var registrationRaceTests = []test[store.Registrations]{
+	{"ClaimRegistrations", func(t *testing.T, s store.Registrations) {
+		claimRace(t, 40, 3, func(i int) string {
+			r := newRequest(fmt.Sprintf("reg-%02d", i), kvnrOf(i), t0.Add(time.Duration(i)*time.Second))
+			must(t, "EnqueueRegistration", s.EnqueueRegistration(t.Context(), r))
+			return r.ID
+		}, func(ctx context.Context, n int, now, lease time.Time) ([]string, error) {
+			rs, err := s.ClaimRegistrations(ctx, n, now, lease)
+			return requestIDs(rs), err
+		})
+	}},
+}
+
+var rateLimitRaceTests = []test[RateLimitStore]{
+	{"RateLimit", func(t *testing.T, s RateLimitStore) {
+		ctx := t.Context()
+		const hits, limit = 50, 10
+		allowed := make([]bool, hits)
+		errs := raceN(hits, func(i int) error {
+			var err error
+			allowed[i], _, err = s.Hit(ctx, "ip:192.0.2.1", limit, time.Minute, t0)
+			return err
+		})
+		n := 0
+		for i, err := range errs {
+			must(t, fmt.Sprintf("hit %d", i), err)
+			if allowed[i] {
+				n++
+			}
+		}
+		if n != limit {
+			t.Errorf("%d of %d concurrent hits allowed, want %d", n, hits, limit)
+		}
+	}},
+}
+
+var letterRaceTests = []test[store.Letters]{
+	{"CreateLetter", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		// Several rounds, each on a member of its own: a missing lock
 		// does not lose every time.
@@ -503,7 +539,7 @@ var registrationRaceTests = []test{
 			t.Errorf("%d letters after 10 rounds, want 20", len(all))
 		}
 	}},
-	{"FailActivationCounts", func(t *testing.T, s store.Store) {
+	{"FailActivationCounts", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
 		counts := make([]int, N)
@@ -525,7 +561,7 @@ var registrationRaceTests = []test{
 			t.Errorf("after %d wrong attempts: %d counted, state %s", N, got.FailedAttempts, got.State)
 		}
 	}},
-	{"FailActivationVoids", func(t *testing.T, s store.Store) {
+	{"FailActivationVoids", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		const max = 5
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
@@ -552,7 +588,7 @@ var registrationRaceTests = []test{
 				N, got.FailedAttempts, got.State, got.VoidReason, max)
 		}
 	}},
-	{"ActivateLetter", func(t *testing.T, s store.Store) {
+	{"ActivateLetter", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
 		errs := race(func(i int) error {
@@ -563,7 +599,7 @@ var registrationRaceTests = []test{
 			t.Errorf("state %s after the race, want activated", got.State)
 		}
 	}},
-	{"ActivateAgainstAttempts", func(t *testing.T, s store.Store) {
+	{"ActivateAgainstAttempts", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		// Wrong guesses and the right one at once: the letter ends either
 		// activated or voided, never both, and never counted past max.
@@ -589,42 +625,12 @@ var registrationRaceTests = []test{
 			t.Errorf("activation %v, letter %s with %d attempts", errs[N/2], got.State, got.FailedAttempts)
 		}
 	}},
-	{"ClaimLetters", func(t *testing.T, s store.Store) {
+	{"ClaimLetters", func(t *testing.T, s store.Letters) {
 		claimRace(t, 40, 3, func(i int) string {
 			return createLetter(t, s, fmt.Sprintf("letter-%02d", i), kvnrOf(i), t0.Add(time.Duration(i)*time.Second)).ID
 		}, func(ctx context.Context, n int, now, lease time.Time) ([]string, error) {
 			ls, err := s.ClaimLetters(ctx, n, now, lease)
 			return letterIDs(ls), err
 		})
-	}},
-	{"ClaimRegistrations", func(t *testing.T, s store.Store) {
-		claimRace(t, 40, 3, func(i int) string {
-			r := newRequest(fmt.Sprintf("reg-%02d", i), kvnrOf(i), t0.Add(time.Duration(i)*time.Second))
-			must(t, "EnqueueRegistration", s.EnqueueRegistration(t.Context(), r))
-			return r.ID
-		}, func(ctx context.Context, n int, now, lease time.Time) ([]string, error) {
-			rs, err := s.ClaimRegistrations(ctx, n, now, lease)
-			return requestIDs(rs), err
-		})
-	}},
-	{"RateLimit", func(t *testing.T, s store.Store) {
-		ctx := t.Context()
-		const hits, limit = 50, 10
-		allowed := make([]bool, hits)
-		errs := raceN(hits, func(i int) error {
-			var err error
-			allowed[i], _, err = s.Hit(ctx, "ip:192.0.2.1", limit, time.Minute, t0)
-			return err
-		})
-		n := 0
-		for i, err := range errs {
-			must(t, fmt.Sprintf("hit %d", i), err)
-			if allowed[i] {
-				n++
-			}
-		}
-		if n != limit {
-			t.Errorf("%d of %d concurrent hits allowed, want %d", n, hits, limit)
-		}
 	}},
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/proof"
-	"github.com/pforte-id/pforte/ports/store"
 )
 
 func newPending(stateHash string, created time.Time) proof.Pending {
@@ -20,8 +19,8 @@ func newPending(stateHash string, created time.Time) proof.Pending {
 	}
 }
 
-var proofingTests = []test{
-	{"BeginAndTake", func(t *testing.T, s store.Store) {
+var proofingTests = []test[ProofingStore]{
+	{"BeginAndTake", func(t *testing.T, s ProofingStore) {
 		ctx := t.Context()
 		p := newPending("state-1", t0)
 		must(t, "BeginProofing", s.BeginProofing(ctx, p))
@@ -42,7 +41,7 @@ var proofingTests = []test{
 		must(t, "TakeProofing without data", err)
 		equal(t, "proofing without data", empty, got)
 	}},
-	{"Expired", func(t *testing.T, s store.Store) {
+	{"Expired", func(t *testing.T, s ProofingStore) {
 		ctx := t.Context()
 		p := newPending("state-1", t0)
 		must(t, "BeginProofing", s.BeginProofing(ctx, p))
@@ -51,7 +50,7 @@ var proofingTests = []test{
 		_, err = s.TakeProofing(ctx, p.StateHash, t0)
 		wantKind(t, "TakeProofing after an expired try (it is gone)", err, fault.NotFound)
 	}},
-	{"DeleteExpired", func(t *testing.T, s store.Store) {
+	{"DeleteExpired", func(t *testing.T, s ProofingStore) {
 		ctx := t.Context()
 		old := newPending("state-old", t0.Add(-time.Hour))
 		edge := newPending("state-edge", t0.Add(-proof.PendingTTL)) // expires exactly at t0
@@ -72,7 +71,7 @@ var proofingTests = []test{
 		must(t, "TakeProofing live", err)
 		equal(t, "live proofing", live, got)
 	}},
-	{"RaceTake", func(t *testing.T, s store.Store) {
+	{"RaceTake", func(t *testing.T, s ProofingStore) {
 		ctx := t.Context()
 		p := newPending("state-race", t0)
 		must(t, "BeginProofing", s.BeginProofing(ctx, p))

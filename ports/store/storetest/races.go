@@ -19,8 +19,8 @@ import (
 // CreateFamilyAgainstReplay, which repeats its race many times.
 const replayers = 4
 
-var raceTests = []test{
-	{"RedeemCode", func(t *testing.T, s store.Store) {
+var authRequestRaceTests = []test[store.AuthRequests]{
+	{"RedeemCode", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-race")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -40,7 +40,7 @@ var raceTests = []test{
 			sameInstant(t, fmt.Sprintf("caller %d: UsedAt", i), t0.Add(time.Duration(w)*time.Millisecond), got.UsedAt)
 		}
 	}},
-	{"IssueCode", func(t *testing.T, s store.Store) {
+	{"IssueCode", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := completedRequest("req-race")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -57,7 +57,7 @@ var raceTests = []test{
 			}
 		}
 	}},
-	{"CompleteAuthRequest", func(t *testing.T, s store.Store) {
+	{"CompleteAuthRequest", func(t *testing.T, s store.AuthRequests) {
 		ctx := t.Context()
 		r := newAuthRequest("req-race")
 		must(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, r))
@@ -74,7 +74,10 @@ var raceTests = []test{
 			t.Errorf("stored login %+v, want the winner's %q", got.Login, logins[w].Subject)
 		}
 	}},
-	{"RotateRefreshToken", func(t *testing.T, s store.Store) {
+}
+
+var tokenRaceTests = []test[TokenStore]{
+	{"RotateRefreshToken", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-race", "code-race")
 		errs := race(func(i int) error {
@@ -99,7 +102,7 @@ var raceTests = []test{
 	// Whatever the interleaving, no active family may remain for the
 	// replayed code: either CreateFamily failed with Conflict and stored
 	// nothing, or its family is revoked, by exactly one of the replayers.
-	{"CreateFamilyAgainstReplay", func(t *testing.T, s store.Store) {
+	{"CreateFamilyAgainstReplay", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		const rounds = 50
 		created := 0
@@ -153,14 +156,17 @@ var raceTests = []test{
 		// Both outcomes are correct; which one happens is up to the scheduler.
 		t.Logf("%d of %d families stored (then revoked), %d refused", created, rounds, rounds-created)
 	}},
-	{"UseOnce", func(t *testing.T, s store.Store) {
+}
+
+var replayRaceTests = []test[store.Replay]{
+	{"UseOnce", func(t *testing.T, s store.Replay) {
 		ctx := t.Context()
 		errs := race(func(i int) error {
 			return s.UseOnce(ctx, "client_assertion", "jti-race", t0.Add(time.Minute), t0)
 		})
 		oneWinner(t, "UseOnce", errs, fault.Conflict)
 	}},
-	{"UseOnceReplacingExpired", func(t *testing.T, s store.Store) {
+	{"UseOnceReplacingExpired", func(t *testing.T, s store.Replay) {
 		ctx := t.Context()
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-race", t0, t0.Add(-time.Minute)))
 		errs := race(func(i int) error {
@@ -168,7 +174,10 @@ var raceTests = []test{
 		})
 		oneWinner(t, "UseOnce over an expired entry", errs, fault.Conflict)
 	}},
-	{"ApplyKeyPlan", func(t *testing.T, s store.Store) {
+}
+
+var signingKeyRaceTests = []test[store.SigningKeys]{
+	{"ApplyKeyPlan", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		retired, active, next := seedKeys(t, s)
 		plan := signkey.DefaultPolicy.Decide([]signkey.Key{retired, active, next}, t0, true)
@@ -185,7 +194,7 @@ var raceTests = []test{
 		}
 		equal(t, "key states", want, states)
 	}},
-	{"ApplyKeyPlanFirstKey", func(t *testing.T, s store.Store) {
+	{"ApplyKeyPlanFirstKey", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		plan := signkey.DefaultPolicy.Decide(nil, t0, false)
 		errs := race(func(i int) error {

@@ -8,8 +8,8 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-var replayTests = []test{
-	{"UseOnce", func(t *testing.T, s store.Store) {
+var replayTests = []test[store.Replay]{
+	{"UseOnce", func(t *testing.T, s store.Replay) {
 		ctx := t.Context()
 		exp := t0.Add(5 * time.Minute)
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-1", exp, t0))
@@ -17,7 +17,7 @@ var replayTests = []test{
 		must(t, "UseOnce other scope", s.UseOnce(ctx, "dpop", "jti-1", exp, t0))
 		must(t, "UseOnce other value", s.UseOnce(ctx, "client_assertion", "jti-2", exp, t0))
 	}},
-	{"ExpiredEntryIsReplaced", func(t *testing.T, s store.Store) {
+	{"ExpiredEntryIsReplaced", func(t *testing.T, s store.Replay) {
 		ctx := t.Context()
 		exp := t0.Add(time.Minute)
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-1", exp, t0))
@@ -29,8 +29,8 @@ var replayTests = []test{
 	}},
 }
 
-var expiryTests = []test{
-	{"DeleteExpired", func(t *testing.T, s store.Store) {
+var expiryTests = []test[ExpiryStore]{
+	{"DeleteExpired", func(t *testing.T, s ExpiryStore) {
 		ctx := t.Context()
 		now := t0.Add(time.Hour)
 		old, live := time.Minute, 2*time.Hour // relative to t0
@@ -110,7 +110,7 @@ var expiryTests = []test{
 			t.Errorf("second DeleteExpired = %d, want 0", n)
 		}
 	}},
-	{"DeleteExpiredReplay", func(t *testing.T, s store.Store) {
+	{"DeleteExpiredReplay", func(t *testing.T, s ExpiryStore) {
 		ctx := t.Context()
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-old", t0.Add(time.Minute), t0))
 		must(t, "UseOnce", s.UseOnce(ctx, "client_assertion", "jti-live", t0.Add(time.Hour), t0))
@@ -123,7 +123,7 @@ var expiryTests = []test{
 	}},
 	// Codes outlive their expiry by store.CodeRetention, so that a late
 	// replay is still a replay (Conflict, not NotFound) and its mark stays.
-	{"DeleteExpiredKeepsCodes", func(t *testing.T, s store.Store) {
+	{"DeleteExpiredKeepsCodes", func(t *testing.T, s ExpiryStore) {
 		ctx := t.Context()
 		used := redeemedCode(t, ctx, s, "req-used", "code-used")
 		r := completedRequest("req-unused")
@@ -159,7 +159,7 @@ var expiryTests = []test{
 		}
 	}},
 	// Everything else goes when it expired strictly before now.
-	{"DeleteExpiredStrictlyBefore", func(t *testing.T, s store.Store) {
+	{"DeleteExpiredStrictlyBefore", func(t *testing.T, s ExpiryStore) {
 		ctx := t.Context()
 		exp := t0.Add(time.Hour)
 		r := newAuthRequest("req-b")
@@ -200,7 +200,7 @@ var expiryTests = []test{
 		_, err = s.AccessToken(ctx, cc.JTI)
 		wantKind(t, "access token after its expiry", err, fault.NotFound)
 	}},
-	{"FamilyActiveUntilExpiry", func(t *testing.T, s store.Store) {
+	{"FamilyActiveUntilExpiry", func(t *testing.T, s ExpiryStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-exp", "code-exp")
 		_, got, err := s.RefreshToken(ctx, rt.Hash)

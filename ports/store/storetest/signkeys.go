@@ -10,7 +10,7 @@ import (
 )
 
 // keyStates returns id → state of the stored keys.
-func keyStates(t *testing.T, s store.Store) map[string]signkey.State {
+func keyStates(t *testing.T, s store.SigningKeys) map[string]signkey.State {
 	t.Helper()
 	keys, err := s.ListSigningKeys(t.Context())
 	must(t, "ListSigningKeys", err)
@@ -22,7 +22,7 @@ func keyStates(t *testing.T, s store.Store) map[string]signkey.State {
 }
 
 // seedKeys stores a retired, an active and a next key.
-func seedKeys(t *testing.T, s store.Store) (retired, active, next signkey.Key) {
+func seedKeys(t *testing.T, s store.SigningKeys) (retired, active, next signkey.Key) {
 	t.Helper()
 	retired = newKey("k-retired", signkey.Retired, t0.Add(-60*24*time.Hour))
 	active = newKey("k-active", signkey.Active, t0.Add(-30*24*time.Hour))
@@ -33,8 +33,8 @@ func seedKeys(t *testing.T, s store.Store) (retired, active, next signkey.Key) {
 	return retired, active, next
 }
 
-var signingKeyTests = []test{
-	{"RoundTripOldestFirst", func(t *testing.T, s store.Store) {
+var signingKeyTests = []test[store.SigningKeys]{
+	{"RoundTripOldestFirst", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		keys, err := s.ListSigningKeys(ctx)
 		must(t, "ListSigningKeys empty", err)
@@ -47,7 +47,7 @@ var signingKeyTests = []test{
 		equal(t, "keys, oldest first", []signkey.Key{retired, active, next}, keys)
 		wantKind(t, "CreateSigningKey duplicate ID", s.CreateSigningKey(ctx, newKey("k-retired", signkey.Retired, t0)), fault.Conflict)
 	}},
-	{"Rotate", func(t *testing.T, s store.Store) {
+	{"Rotate", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		retired, active, next := seedKeys(t, s)
 		plan := signkey.DefaultPolicy.Decide([]signkey.Key{retired, active, next}, t0, true)
@@ -70,7 +70,7 @@ var signingKeyTests = []test{
 		must(t, "ListSigningKeys", err)
 		equal(t, "keys after the refused plan", keys, after)
 	}},
-	{"RefusedPlanRollsBack", func(t *testing.T, s store.Store) {
+	{"RefusedPlanRollsBack", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		_, active, _ := seedKeys(t, s)
 		before, err := s.ListSigningKeys(ctx)
@@ -83,7 +83,7 @@ var signingKeyTests = []test{
 		must(t, "ListSigningKeys", err)
 		equal(t, "keys after the refused plan", before, after)
 	}},
-	{"NoSecondActiveOrNext", func(t *testing.T, s store.Store) {
+	{"NoSecondActiveOrNext", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		_, _, next := seedKeys(t, s)
 		// Activating without retiring while a key is active.
@@ -96,7 +96,7 @@ var signingKeyTests = []test{
 			t.Errorf("states changed: %v", states)
 		}
 	}},
-	{"CreateSecondNextOrActive", func(t *testing.T, s store.Store) {
+	{"CreateSecondNextOrActive", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		seedKeys(t, s)
 		wantKind(t, "CreateSigningKey second next key",
@@ -109,7 +109,7 @@ var signingKeyTests = []test{
 			t.Errorf("keys after the refused creations: %v", states)
 		}
 	}},
-	{"FirstKeys", func(t *testing.T, s store.Store) {
+	{"FirstKeys", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		plan := signkey.DefaultPolicy.Decide(nil, t0, false)
 		first := newKey("k-1", signkey.Next, t0)
@@ -127,7 +127,7 @@ var signingKeyTests = []test{
 			t.Errorf("states after the first activation: %v", states)
 		}
 	}},
-	{"Drop", func(t *testing.T, s store.Store) {
+	{"Drop", func(t *testing.T, s store.SigningKeys) {
 		ctx := t.Context()
 		retired, active, next := seedKeys(t, s)
 		must(t, "ApplyKeyPlan drop", s.ApplyKeyPlan(ctx, signkey.Plan{Drop: []string{retired.ID}}, nil, t0))

@@ -13,54 +13,230 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-// Run runs the conformance suite against the stores open returns. open is
-// called once per sub-test and must return a fresh, migrated, empty store
-// (and close it in t.Cleanup).
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	groups := []struct {
-		name  string
-		tests []test
-	}{
-		{"Accounts", accountTests},
-		{"Members", memberTests},
-		{"Clients", clientTests},
-		{"AuthRequests", authRequestTests},
-		{"Codes", codeTests},
-		{"Tokens", tokenTests},
-		{"SigningKeys", signingKeyTests},
-		{"Replay", replayTests},
-		{"Expiry", expiryTests},
-		{"Races", raceTests},
-		{"MemberImport", memberImportTests},
-		{"Registrations", registrationTests},
-		{"Letters", letterTests},
-		{"Enrollments", enrollmentTests},
-		{"Proofings", proofingTests},
-		{"RateLimits", rateLimitTests},
-		{"RegistrationRaces", registrationRaceTests},
-		{"Devices", deviceTests},
-		{"Challenges", challengeTests},
-		{"Audit", auditTests},
-		{"EnrollmentCompletion", completionTests},
-		{"DeviceRaces", deviceRaceTests},
-		{"PushedRequests", pushedRequestTests},
-		{"BindingFamilies", bindingFamilyTests},
-		{"Unavailable", unavailableTests},
-	}
-	for _, g := range groups {
-		t.Run(g.name, func(t *testing.T) {
-			for _, tc := range g.tests {
-				t.Run(tc.name, func(t *testing.T) {
-					tc.run(t, open(t))
-				})
-			}
-		})
-	}
+// Run runs the whole conformance suite, every Run* below, against the
+// full stores open returns. open is called once per sub-test and must
+// return a fresh, migrated, empty store (and close it in t.Cleanup).
+func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
+	t.Run("Accounts", func(t *testing.T) { RunAccounts(t, open) })
+	t.Run("Members", func(t *testing.T) { RunMembers(t, open) })
+	t.Run("Clients", func(t *testing.T) { RunClients(t, open) })
+	t.Run("AuthRequests", func(t *testing.T) { RunAuthRequests(t, open) })
+	t.Run("Tokens", func(t *testing.T) { RunTokens(t, open) })
+	t.Run("SigningKeys", func(t *testing.T) { RunSigningKeys(t, open) })
+	t.Run("Replay", func(t *testing.T) { RunReplay(t, open) })
+	t.Run("Expiry", func(t *testing.T) { RunExpiry(t, open) })
+	t.Run("Registrations", func(t *testing.T) { RunRegistrations(t, open) })
+	t.Run("Letters", func(t *testing.T) { RunLetters(t, open) })
+	t.Run("Enrollments", func(t *testing.T) { RunEnrollments(t, open) })
+	t.Run("Proofings", func(t *testing.T) { RunProofings(t, open) })
+	t.Run("RateLimits", func(t *testing.T) { RunRateLimits(t, open) })
+	t.Run("Devices", func(t *testing.T) { RunDevices(t, open) })
+	t.Run("Challenges", func(t *testing.T) { RunChallenges(t, open) })
+	t.Run("Audit", func(t *testing.T) { RunAudit(t, open) })
+	t.Run("EnrollmentCompletion", func(t *testing.T) { RunEnrollmentCompletion(t, open) })
+	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 
-type test struct {
+// Each Run* checks one sub-port of the store. Its type parameter names what
+// it needs: the sub-port under test and the ports its fixtures are made
+// with (a device binding needs an enrollment session, a token family of a
+// device login a binding). open is as for Run.
+
+// MemberStore is what RunMembers needs.
+type MemberStore interface {
+	store.Members
+	store.MemberImport
+}
+
+// TokenStore is what RunTokens needs: codes are redeemed before their
+// families are created, and a family of a device login needs its binding.
+type TokenStore interface {
+	store.Tokens
+	store.AuthRequests
+	store.Devices
+	store.Enrollments
+}
+
+// ExpiryStore is what RunExpiry needs: one DeleteExpired clears what
+// expired of all of these.
+type ExpiryStore interface {
+	store.AuthRequests
+	store.Tokens
+	store.Replay
+}
+
+// EnrollmentStore is what RunEnrollments needs.
+type EnrollmentStore interface {
+	store.Enrollments
+	store.Accounts
+}
+
+// ProofingStore is what RunProofings needs: expired proofings go with
+// DeleteExpired.
+type ProofingStore interface {
+	store.Proofings
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// RateLimitStore is what RunRateLimits needs: windows that are over go
+// with DeleteExpired.
+type RateLimitStore interface {
+	store.RateLimits
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// DeviceStore is what RunDevices and RunEnrollmentCompletion need.
+type DeviceStore interface {
+	store.Devices
+	store.Challenges
+	store.Enrollments
+	store.Accounts
+	store.Audit
+	store.EnrollmentCompletion
+}
+
+// ChallengeStore is what RunChallenges needs: expired challenges go with
+// DeleteExpired.
+type ChallengeStore interface {
+	store.Challenges
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// AuditStore is what RunAudit needs: DeleteExpired never touches the log.
+type AuditStore interface {
+	store.Audit
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// RunAccounts checks store.Accounts.
+func RunAccounts[S store.Accounts](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Accounts { return open(t) }, accountTests)
+}
+
+// RunMembers checks store.Members and store.MemberImport.
+func RunMembers[S MemberStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) MemberStore { return open(t) }, memberTests)
+	t.Run("Import", func(t *testing.T) { runTests(t, func(t *testing.T) MemberStore { return open(t) }, memberImportTests) })
+}
+
+// RunClients checks store.Clients.
+func RunClients[S store.Clients](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Clients { return open(t) }, clientTests)
+}
+
+// RunAuthRequests checks store.AuthRequests: requests, codes, pushed
+// requests and the races on them.
+func RunAuthRequests[S store.AuthRequests](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.AuthRequests { return open(t) }, authRequestTests)
+	t.Run("Codes", func(t *testing.T) { runTests(t, func(t *testing.T) store.AuthRequests { return open(t) }, codeTests) })
+	t.Run("PushedRequests", func(t *testing.T) {
+		runTests(t, func(t *testing.T) store.AuthRequests { return open(t) }, pushedRequestTests)
+	})
+	t.Run("Races", func(t *testing.T) {
+		runTests(t, func(t *testing.T) store.AuthRequests { return open(t) }, authRequestRaceTests)
+	})
+}
+
+// RunTokens checks store.Tokens, the families of device logins among them,
+// and the races on them.
+func RunTokens[S TokenStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) TokenStore { return open(t) }, tokenTests)
+	t.Run("BindingFamilies", func(t *testing.T) { runTests(t, func(t *testing.T) TokenStore { return open(t) }, bindingFamilyTests) })
+	t.Run("Races", func(t *testing.T) { runTests(t, func(t *testing.T) TokenStore { return open(t) }, tokenRaceTests) })
+}
+
+// RunSigningKeys checks store.SigningKeys.
+func RunSigningKeys[S store.SigningKeys](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.SigningKeys { return open(t) }, signingKeyTests)
+	t.Run("Races", func(t *testing.T) {
+		runTests(t, func(t *testing.T) store.SigningKeys { return open(t) }, signingKeyRaceTests)
+	})
+}
+
+// RunReplay checks store.Replay.
+func RunReplay[S store.Replay](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Replay { return open(t) }, replayTests)
+	t.Run("Races", func(t *testing.T) { runTests(t, func(t *testing.T) store.Replay { return open(t) }, replayRaceTests) })
+}
+
+// RunExpiry checks DeleteExpired across requests, codes, tokens and
+// replay entries.
+func RunExpiry[S ExpiryStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) ExpiryStore { return open(t) }, expiryTests)
+}
+
+// RunRegistrations checks store.Registrations, the queue of letter
+// requests.
+func RunRegistrations[S store.Registrations](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Registrations { return open(t) }, registrationTests)
+	t.Run("Races", func(t *testing.T) {
+		runTests(t, func(t *testing.T) store.Registrations { return open(t) }, registrationRaceTests)
+	})
+}
+
+// RunLetters checks store.Letters.
+func RunLetters[S store.Letters](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Letters { return open(t) }, letterTests)
+	t.Run("Races", func(t *testing.T) { runTests(t, func(t *testing.T) store.Letters { return open(t) }, letterRaceTests) })
+}
+
+// RunEnrollments checks store.Enrollments.
+func RunEnrollments[S EnrollmentStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) EnrollmentStore { return open(t) }, enrollmentTests)
+}
+
+// RunProofings checks store.Proofings, the proofings waiting for a
+// method's callback.
+func RunProofings[S ProofingStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) ProofingStore { return open(t) }, proofingTests)
+}
+
+// RunRateLimits checks store.RateLimits.
+func RunRateLimits[S RateLimitStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) RateLimitStore { return open(t) }, rateLimitTests)
+	t.Run("Races", func(t *testing.T) {
+		runTests(t, func(t *testing.T) RateLimitStore { return open(t) }, rateLimitRaceTests)
+	})
+}
+
+// RunDevices checks store.Devices, the wrong-PIN race among them.
+func RunDevices[S DeviceStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) DeviceStore { return open(t) }, deviceTests)
+	t.Run("Races", func(t *testing.T) { runTests(t, func(t *testing.T) DeviceStore { return open(t) }, deviceRaceTests) })
+}
+
+// RunChallenges checks store.Challenges.
+func RunChallenges[S ChallengeStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) ChallengeStore { return open(t) }, challengeTests)
+}
+
+// RunAudit checks store.Audit.
+func RunAudit[S AuditStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) AuditStore { return open(t) }, auditTests)
+}
+
+// RunEnrollmentCompletion checks store.EnrollmentCompletion.
+func RunEnrollmentCompletion[S DeviceStore](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) DeviceStore { return open(t) }, completionTests)
+}
+
+// RunUnavailable checks that every method of a full store answers a
+// cancelled context with Unavailable.
+func RunUnavailable[S store.Store](t *testing.T, open func(t *testing.T) S) {
+	runTests(t, func(t *testing.T) store.Store { return open(t) }, unavailableTests)
+}
+
+// test is one sub-test on a fresh store of type P.
+type test[P any] struct {
 	name string
-	run  func(t *testing.T, s store.Store)
+	run  func(t *testing.T, s P)
+}
+
+// runTests runs each of tests as a sub-test on a fresh store from open.
+func runTests[P any](t *testing.T, open func(t *testing.T) P, tests []test[P]) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
 }
 
 // zone is deliberately not UTC: every time the suite stores is in it, and

@@ -12,7 +12,7 @@ import (
 
 // seedFamily stores family id (issued for codeHash) with refresh token
 // "rt-<id>" and access token "at-<id>".
-func seedFamily(t *testing.T, ctx context.Context, s store.Store, id, codeHash string) (grant.Family, grant.RefreshToken, grant.AccessToken) {
+func seedFamily(t *testing.T, ctx context.Context, s store.Tokens, id, codeHash string) (grant.Family, grant.RefreshToken, grant.AccessToken) {
 	t.Helper()
 	f := newFamily(id, codeHash)
 	rt := newRefreshToken("rt-"+id, id)
@@ -24,7 +24,7 @@ func seedFamily(t *testing.T, ctx context.Context, s store.Store, id, codeHash s
 // redeemedCode stores a code with hash for a fresh request reqID (expiring
 // at t0 + 1 min) and redeems it at t0 + 1 s, as the winner of an exchange
 // does before it stores the tokens.
-func redeemedCode(t *testing.T, ctx context.Context, s store.Store, reqID, hash string) grant.Code {
+func redeemedCode(t *testing.T, ctx context.Context, s store.AuthRequests, reqID, hash string) grant.Code {
 	t.Helper()
 	r := completedRequest(reqID)
 	must(t, "CreateAuthRequest "+reqID, s.CreateAuthRequest(ctx, r))
@@ -36,7 +36,7 @@ func redeemedCode(t *testing.T, ctx context.Context, s store.Store, reqID, hash 
 
 // wantNoFamily fails unless nothing of family id (with refresh token rtHash
 // and access token jti) is stored.
-func wantNoFamily(t *testing.T, ctx context.Context, s store.Store, id, rtHash, jti string) {
+func wantNoFamily(t *testing.T, ctx context.Context, s store.Tokens, id, rtHash, jti string) {
 	t.Helper()
 	_, err := s.AccessToken(ctx, jti)
 	wantKind(t, "access token of the refused family", err, fault.NotFound)
@@ -45,8 +45,8 @@ func wantNoFamily(t *testing.T, ctx context.Context, s store.Store, id, rtHash, 
 	wantKind(t, "the refused family", s.RevokeFamily(ctx, id, t0), fault.NotFound)
 }
 
-var tokenTests = []test{
-	{"FamilyRoundTrip", func(t *testing.T, s store.Store) {
+var tokenTests = []test[TokenStore]{
+	{"FamilyRoundTrip", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, at := seedFamily(t, ctx, s, "fam-1", "code-1")
 		gotRT, gotF, err := s.RefreshToken(ctx, rt.Hash)
@@ -60,7 +60,7 @@ var tokenTests = []test{
 		must(t, "AccessToken", err)
 		equal(t, "access token", at, gotAT)
 	}},
-	{"FamilyWithoutRefreshToken", func(t *testing.T, s store.Store) {
+	{"FamilyWithoutRefreshToken", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f := newFamily("fam-2", "code-2")
 		f.AuthTime, f.AMR, f.ACR = time.Time{}, nil, ""
@@ -74,7 +74,7 @@ var tokenTests = []test{
 		must(t, "AccessToken", err)
 		sameInstant(t, "RevokedAt via family", t0, got.RevokedAt)
 	}},
-	{"NotFound", func(t *testing.T, s store.Store) {
+	{"NotFound", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		_, _, err := s.RefreshToken(ctx, "nope")
 		wantKind(t, "RefreshToken", err, fault.NotFound)
@@ -90,7 +90,7 @@ var tokenTests = []test{
 			t.Errorf("RevokeFamiliesOfCode of an unknown code = %d", n)
 		}
 	}},
-	{"CreateFamilyConflictRollsBack", func(t *testing.T, s store.Store) {
+	{"CreateFamilyConflictRollsBack", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		seedFamily(t, ctx, s, "fam-3", "code-3")
 		// Same family ID.
@@ -115,7 +115,7 @@ var tokenTests = []test{
 		_, err = s.AccessToken(ctx, "at-5")
 		wantKind(t, "access token of the rolled-back family", err, fault.NotFound)
 	}},
-	{"Rotate", func(t *testing.T, s store.Store) {
+	{"Rotate", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-r", "code-r")
 		now := t0.Add(time.Minute)
@@ -146,7 +146,7 @@ var tokenTests = []test{
 		must(t, "RotateRefreshToken next", s.RotateRefreshToken(ctx, next.Hash,
 			newRefreshToken("rt-third", f.ID), newAccessToken("at-third", f.ID), now.Add(time.Minute)))
 	}},
-	{"RotateRollsBack", func(t *testing.T, s store.Store) {
+	{"RotateRollsBack", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-rb", "code-rb")
 		_, rt2, _ := seedFamily(t, ctx, s, "fam-other", "code-other")
@@ -164,7 +164,7 @@ var tokenTests = []test{
 		must(t, "RotateRefreshToken after the failure", s.RotateRefreshToken(ctx, rt.Hash,
 			newRefreshToken("rt-ok", f.ID), newAccessToken("at-ok", f.ID), t0))
 	}},
-	{"RotateExpired", func(t *testing.T, s store.Store) {
+	{"RotateExpired", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		_, rt, _ := seedFamily(t, ctx, s, "fam-x", "code-x")
 		err := s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-late", "fam-x"), newAccessToken("at-late", "fam-x"), rt.ExpiresAt)
@@ -175,7 +175,7 @@ var tokenTests = []test{
 			t.Errorf("expired token marked used")
 		}
 	}},
-	{"RevokeFamily", func(t *testing.T, s store.Store) {
+	{"RevokeFamily", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, at := seedFamily(t, ctx, s, "fam-v", "code-v")
 		_, _, other := seedFamily(t, ctx, s, "fam-keep", "code-keep")
@@ -205,7 +205,7 @@ var tokenTests = []test{
 			t.Errorf("revoking one family revoked another")
 		}
 	}},
-	{"RevokeFamilyAfterRotation", func(t *testing.T, s store.Store) {
+	{"RevokeFamilyAfterRotation", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-w", "code-w")
 		next, at := newRefreshToken("rt-w2", f.ID), newAccessToken("at-w2", f.ID)
@@ -221,7 +221,7 @@ var tokenTests = []test{
 		err = s.RotateRefreshToken(ctx, rt.Hash, newRefreshToken("rt-w4", f.ID), newAccessToken("at-w4", f.ID), t0)
 		wantKind(t, "RotateRefreshToken of a spent token in a revoked family", err, fault.Conflict)
 	}},
-	{"RevokeFamiliesOfCode", func(t *testing.T, s store.Store) {
+	{"RevokeFamiliesOfCode", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		_, _, at1 := seedFamily(t, ctx, s, "fam-c1", "code-shared")
 		_, _, at2 := seedFamily(t, ctx, s, "fam-c2", "code-shared")
@@ -249,7 +249,7 @@ var tokenTests = []test{
 	// A replay that comes between RedeemCode and CreateFamily finds no
 	// family to revoke; the mark RevokeFamiliesOfCode leaves on the code
 	// stops the family from being stored afterwards.
-	{"CreateFamilyAfterReplay", func(t *testing.T, s store.Store) {
+	{"CreateFamilyAfterReplay", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		c := redeemedCode(t, ctx, s, "req-rp", "code-rp")
 		replay := t0.Add(2 * time.Second)
@@ -296,7 +296,7 @@ var tokenTests = []test{
 		f3 := newFamily("fam-nocode", "")
 		must(t, "CreateFamily without a code", s.CreateFamily(ctx, f3, nil, newAccessToken("at-nocode", f3.ID)))
 	}},
-	{"CreateFamilyOtherFamily", func(t *testing.T, s store.Store) {
+	{"CreateFamilyOtherFamily", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f := newFamily("fam-of", "code-of")
 		rt := newRefreshToken("rt-of", "fam-else")
@@ -317,7 +317,7 @@ var tokenTests = []test{
 			t.Errorf("tokens stored under %q and %q, want %q", gotRT.FamilyID, gotAT.FamilyID, f.ID)
 		}
 	}},
-	{"RotateOtherFamily", func(t *testing.T, s store.Store) {
+	{"RotateOtherFamily", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-ro", "code-ro")
 		seedFamily(t, ctx, s, "fam-else", "code-else")
@@ -341,7 +341,7 @@ var tokenTests = []test{
 			t.Errorf("next token stored in family %q, want %q", gotF.ID, f.ID)
 		}
 	}},
-	{"RotateFamilyExpired", func(t *testing.T, s store.Store) {
+	{"RotateFamilyExpired", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, _ := seedFamily(t, ctx, s, "fam-fx", "code-fx")
 		if !f.ExpiresAt.Before(rt.ExpiresAt) {
@@ -352,7 +352,7 @@ var tokenTests = []test{
 		must(t, "RotateRefreshToken just before", s.RotateRefreshToken(ctx, rt.Hash,
 			newRefreshToken("rt-fx2", f.ID), newAccessToken("at-fx2", f.ID), f.ExpiresAt.Add(-time.Millisecond)))
 	}},
-	{"AccessTokenWithoutFamily", func(t *testing.T, s store.Store) {
+	{"AccessTokenWithoutFamily", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		at := newAccessToken("cc-1", "")
 		at.Subject = "service-client"
@@ -372,7 +372,7 @@ var tokenTests = []test{
 		got, _ = s.AccessToken(ctx, at.JTI)
 		sameInstant(t, "RevokedAt after the second revocation", revoked, got.RevokedAt)
 	}},
-	{"RevokeOneAccessTokenOfAFamily", func(t *testing.T, s store.Store) {
+	{"RevokeOneAccessTokenOfAFamily", func(t *testing.T, s TokenStore) {
 		ctx := t.Context()
 		f, rt, at := seedFamily(t, ctx, s, "fam-one", "code-one")
 		must(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, at.JTI, t0))

@@ -16,7 +16,7 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-var unavailableTests = []test{
+var unavailableTests = []test[store.Store]{
 	{"Ping", func(t *testing.T, s store.Store) {
 		must(t, "Ping", s.Ping(t.Context()))
 		wantKind(t, "Ping with a cancelled context", s.Ping(cancelled(t)), fault.Unavailable)
