@@ -331,10 +331,9 @@ func TestSetPINRefusesBadPINs(t *testing.T) {
 func TestSetPINRefusesTheBirthDateOfAProof(t *testing.T) {
 	f := setup(t)
 	// The eID says another date of birth than the directory: both count.
-	token, sess := f.session(t, anna, true)
-	f.w.mu.Lock()
-	f.w.proofs[sess.AccountID][0].Attributes.BirthDate = "1984-07-10"
-	f.w.mu.Unlock()
+	proved := anna
+	proved.BirthDate = "1984-07-10"
+	token, _ := f.session(t, proved, true)
 	f.bind(t, token, newPhone(), "Phone")
 	_, err := f.svc.SetPIN(ctx, token, "100784", clientIP)
 	wantKind(t, "proof's birth date", err, fault.Invalid)

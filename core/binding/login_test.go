@@ -5,12 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/proof"
 )
 
 // Authorization request ids as core/authz issues them (opaque here).
@@ -27,13 +29,6 @@ func (f *fixture) loginChallenge(t *testing.T, ph *phone, bindingID, request str
 		t.Fatalf("BeginLogin: %v", err)
 	}
 	return id, ph.assert(opts)
-}
-
-func (w *world) challenge(id string) (device.Challenge, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	c, ok := w.challenges[id]
-	return c, ok
 }
 
 func TestAuthenticateLogin(t *testing.T) {
@@ -265,9 +260,15 @@ func TestLoginPINLockout(t *testing.T) {
 func TestLoginOfEIDProofedAccount(t *testing.T) {
 	f := setup(t)
 	ph, b := f.enrolled(t, anna, "Phone")
+	// The member proves their identity again with the eID card.
 	a := f.w.account(b.AccountID)
-	a.Proofing = loa.High
-	f.w.setAccount(a)
+	now := f.w.clock()
+	sess := enrollment.Session{ID: grant.NewID(), TokenHash: grant.Hash(grant.NewSecret()), KVNR: a.KVNR,
+		Method: proof.EID, CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL)}
+	eid := proof.Proof{Method: proof.EID, Level: loa.High, KVNR: a.KVNR, Time: now}
+	if stored, err := f.w.StartEnrollment(ctx, sess, a, eid); err != nil || stored.Proofing != loa.High {
+		t.Fatalf("StartEnrollment with the eID: %+v, %v", stored, err)
+	}
 	id, resp := f.loginChallenge(t, ph, b.ID, loginRequest)
 	got, err := f.svc.AuthenticateLogin(ctx, id, resp, goodPIN, clientIP, loginRequest)
 	if err != nil {
@@ -276,10 +277,4 @@ func TestLoginOfEIDProofedAccount(t *testing.T) {
 	if got.Proofing != loa.High {
 		t.Fatalf("proofing %v, want high", got.Proofing)
 	}
-}
-
-func (w *world) setAccount(a account.Account) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.accounts[a.ID] = a
 }

@@ -127,7 +127,7 @@ func devConfig() binding.Config {
 
 func setup(t *testing.T, opts ...option) *fixture {
 	t.Helper()
-	w := newWorld(t0)
+	w := newWorld(t, t0)
 	for _, m := range []member.Member{anna, bodo} {
 		_ = w.UpsertMember(ctx, m)
 	}

@@ -9,4 +9,9 @@
 // run that skips one says so on the terminal, once, with the command that
 // runs them; PFORTE_TEST_REQUIRE_POSTGRES=1 (set by CI) turns the skip
 // into a failure, so that CI never passes by skipping.
+//
+// Open gives the tests of other packages a migrated store on SQLite: the
+// use cases in core run their tests on the real store, whose behaviour the
+// conformance suite (ports/store/storetest) checks, instead of on
+// hand-written copies of it.
 package sqlstoretest
