@@ -10,6 +10,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/notify/logsink"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/ports/notify"
+	"github.com/pforte-id/pforte/ports/notify/notifytest"
 )
 
 func TestNotifyLogsTheMessage(t *testing.T) {
@@ -83,4 +84,30 @@ func TestNewNilUsesDefault(t *testing.T) {
 	if !bytes.Contains(buf.Bytes(), []byte("kind=pin.changed")) {
 		t.Fatalf("default logger got %q", buf.String())
 	}
+}
+
+// The sink passes the suite of the notification port; its far end is the
+// log.
+func TestConformance(t *testing.T) {
+	notifytest.Run(t, func(t *testing.T) notifytest.Subject {
+		var buf bytes.Buffer
+		s := logsink.New(slog.New(slog.NewJSONHandler(&buf, nil)))
+		return notifytest.Subject{Notifier: s, Delivered: func(t *testing.T) []notify.Message {
+			var out []notify.Message
+			dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+			for dec.More() {
+				var rec struct {
+					Msg                     string `json:"msg"`
+					To, Subject, Body, Kind string
+				}
+				if err := dec.Decode(&rec); err != nil {
+					t.Fatalf("log line: %v", err)
+				}
+				if rec.Msg == "notification" {
+					out = append(out, notify.Message{To: rec.To, Subject: rec.Subject, Body: rec.Body, Kind: rec.Kind})
+				}
+			}
+			return out
+		}}
+	})
 }
