@@ -182,7 +182,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 					t.Fatalf("RedirectError{%q, %q}, want {%q, %q}", re.RedirectURI, re.State, req.RedirectURI, state)
 				}
 			}
-			if n := len(e.st.requests); n != 0 {
+			if n := len(e.st.requests()); n != 0 {
 				t.Fatalf("%d authorization requests stored after a refusal", n)
 			}
 		})
@@ -383,14 +383,14 @@ func TestCompleteLoginIssuesACode(t *testing.T) {
 			if tt.client == "form" && q.Get("form") != "umzug" {
 				t.Errorf("registered query lost: %s", to)
 			}
-			if n := len(e.st.codes); n != 1 {
+			if n := len(e.st.codes()); n != 1 {
 				t.Fatalf("%d codes stored, want 1", n)
 			}
-			for h := range e.st.codes {
+			for h := range e.st.codes() {
 				if h == q.Get("code") || h != hash(q.Get("code")) {
 					t.Fatal("the code is not stored as its hash")
 				}
-				if c := e.st.codes[h]; c.ExpiresAt.Sub(e.clock.Now()) > authz.MaxCodeTTL {
+				if c := e.st.codes()[h]; c.ExpiresAt.Sub(e.clock.Now()) > authz.MaxCodeTTL {
 					t.Fatalf("code lives %v, more than 60s", c.ExpiresAt.Sub(e.clock.Now()))
 				}
 			}
@@ -449,7 +449,7 @@ func TestCompleteLoginRefusals(t *testing.T) {
 			} else if re != nil && (re.RedirectURI != webRedirect || re.State != req.State) {
 				t.Fatalf("RedirectError{%q, %q}", re.RedirectURI, re.State)
 			}
-			if len(e.st.codes) != 0 {
+			if len(e.st.codes()) != 0 {
 				t.Fatal("a code was issued for a refused login")
 			}
 		})
@@ -548,8 +548,8 @@ func TestCompleteLoginTwice(t *testing.T) {
 		// IssueCode deleted the request (ports/store), so it is gone.
 		_, err = e.svc.CompleteLogin(e.ctx, r.ID, e.passwordLogin())
 		wantKind(t, err, fault.NotFound)
-		if len(e.st.codes) != 1 {
-			t.Fatalf("%d codes, want 1", len(e.st.codes))
+		if len(e.st.codes()) != 1 {
+			t.Fatalf("%d codes, want 1", len(e.st.codes()))
 		}
 	})
 	t.Run("after the login was recorded", func(t *testing.T) {
@@ -565,7 +565,7 @@ func TestCompleteLoginTwice(t *testing.T) {
 		e.st.failWith("IssueCode", nil)
 		_, err = e.svc.CompleteLogin(e.ctx, r.ID, e.passwordLogin())
 		wantKind(t, err, fault.Conflict)
-		if len(e.st.codes) != 0 {
+		if len(e.st.codes()) != 0 {
 			t.Fatal("a second completion issued a code")
 		}
 	})
@@ -592,8 +592,8 @@ func TestCompleteLoginTwice(t *testing.T) {
 				t.Errorf("a losing completion: %v, want Conflict or NotFound", err)
 			}
 		}
-		if wins != 1 || len(e.st.codes) != 1 {
-			t.Fatalf("%d completions won, %d codes; want exactly one", wins, len(e.st.codes))
+		if wins != 1 || len(e.st.codes()) != 1 {
+			t.Fatalf("%d completions won, %d codes; want exactly one", wins, len(e.st.codes()))
 		}
 	})
 }

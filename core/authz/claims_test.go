@@ -50,7 +50,7 @@ func TestPairwiseSubject(t *testing.T) {
 			t.Errorf("shop sub #%d (ID token, access token, userinfo, introspection) = %q, want %q", i, s, want)
 		}
 	}
-	if rec := e.st.access[e.accessClaims(resp.AccessToken).JTI]; rec.Subject != annaID {
+	if rec := e.st.access()[e.accessClaims(resp.AccessToken).JTI]; rec.Subject != annaID {
 		t.Errorf("access token record subject %q, want the account id", rec.Subject)
 	}
 	again, _ := e.subjects("shop", sectorRedirect)

@@ -109,10 +109,10 @@ func TestDPoPTokensOfAPublicClient(t *testing.T) {
 	if at.Cnf == nil || at.Cnf.JKT != keyA {
 		t.Fatalf("access token cnf %+v, want jkt %s", at.Cnf, keyA)
 	}
-	if rec := e.st.access[at.JTI]; rec.DPoPJKT != keyA {
+	if rec := e.st.access()[at.JTI]; rec.DPoPJKT != keyA {
 		t.Errorf("access token record DPoPJKT %q", rec.DPoPJKT)
 	}
-	fam := e.st.families[e.st.access[at.JTI].FamilyID]
+	fam := e.st.families()[e.st.access()[at.JTI].FamilyID]
 	if fam.DPoPJKT != keyA {
 		t.Errorf("family DPoPJKT %q, want the proof's key", fam.DPoPJKT)
 	}
@@ -144,7 +144,7 @@ func TestDPoPTokensOfAConfidentialClient(t *testing.T) {
 	if resp.TokenType != "DPoP" || at.Cnf == nil || at.Cnf.JKT != keyA {
 		t.Fatalf("token_type %q cnf %+v", resp.TokenType, at.Cnf)
 	}
-	if fam := e.st.families[e.st.access[at.JTI].FamilyID]; fam.DPoPJKT != "" {
+	if fam := e.st.families()[e.st.access()[at.JTI].FamilyID]; fam.DPoPJKT != "" {
 		t.Errorf("a confidential client's family is bound to %q", fam.DPoPJKT)
 	}
 	bearer, err := e.svc.Refresh(e.ctx, e.client("web"), resp.RefreshToken, "", noPoP)
@@ -232,7 +232,7 @@ func TestDPoPTokenEndpointRefusals(t *testing.T) {
 			} else {
 				wantNotDPoP(t, err, tt.kind)
 			}
-			if len(e.st.families) != 0 {
+			if len(e.st.families()) != 0 {
 				t.Fatal("tokens stored after a refusal")
 			}
 			// The code is unspent: the retry with a good proof works.
@@ -313,8 +313,8 @@ func TestDPoPJKTBindsTheCode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.DPoPJKT != keyA || e.st.requests[r.ID].DPoPJKT != keyA {
-				t.Fatalf("stored dpop_jkt %q", e.st.requests[r.ID].DPoPJKT)
+			if r.DPoPJKT != keyA || e.st.requests()[r.ID].DPoPJKT != keyA {
+				t.Fatalf("stored dpop_jkt %q", e.st.requests()[r.ID].DPoPJKT)
 			}
 			code := codeOf(t, e, r.ID)
 			resp, err := e.svc.ExchangeCode(e.ctx, e.client("app"), code, appRedirect, v, tt.pop(e))
@@ -404,7 +404,7 @@ func TestDPoPRefreshBinding(t *testing.T) {
 			} else {
 				wantNotDPoP(t, err, tt.kind)
 			}
-			for _, f := range e.st.families {
+			for _, f := range e.st.families() {
 				if !f.RevokedAt.IsZero() {
 					t.Fatal("the family was revoked")
 				}

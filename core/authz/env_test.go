@@ -62,11 +62,11 @@ func mustCheck(prefix string) string {
 	return k.String()
 }
 
-// env is one authorization server over fresh fakes, at a fixed time.
+// env is one authorization server over a fresh store, at a fixed time.
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	st      *fakeStore
+	st      *testStore
 	jws     *fakeJWS
 	clock   *clock
 	secrets client.SecretHasher
@@ -88,7 +88,7 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 	e := &env{
 		t:       t,
 		ctx:     context.Background(),
-		st:      newFakeStore(),
+		st:      newTestStore(t),
 		jws:     &fakeJWS{key: pforteKey},
 		clock:   &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)},
 		secrets: secrets,

@@ -37,10 +37,10 @@ func TestPushAuthorization(t *testing.T) {
 	}
 	// Only the hash of the request_uri's secret is stored, and the pushed
 	// request is no pending login until it is used.
-	if len(e.st.pushed) != 1 || len(e.st.requests) != 0 {
-		t.Fatalf("%d pushed, %d pending requests", len(e.st.pushed), len(e.st.requests))
+	if len(e.st.pushed()) != 1 || len(e.st.requests()) != 0 {
+		t.Fatalf("%d pushed, %d pending requests", len(e.st.pushed()), len(e.st.requests()))
 	}
-	if _, ok := e.st.pushed[hash(secret)]; !ok {
+	if _, ok := e.st.pushed()[hash(secret)]; !ok {
 		t.Fatal("the pushed request is not stored under the hash of the request_uri")
 	}
 
@@ -153,7 +153,7 @@ func TestPushAuthorizationRefusals(t *testing.T) {
 			if re := redirectErr(err); re != nil {
 				t.Fatalf("a pushed request's error is a redirect: %v", err)
 			}
-			if uri != "" || len(e.st.pushed) != 0 || len(e.st.requests) != 0 {
+			if uri != "" || len(e.st.pushed()) != 0 || len(e.st.requests()) != 0 {
 				t.Fatal("something was stored after a refusal")
 			}
 		})
@@ -180,7 +180,7 @@ func TestRequirePARRefusesPlainRequests(t *testing.T) {
 	if redirectErr(err) != nil {
 		t.Fatal("an unregistered redirect URI got a redirect")
 	}
-	if len(e.st.requests) != 0 {
+	if len(e.st.requests()) != 0 {
 		t.Fatal("a plain request of a PAR client was stored")
 	}
 	// Clients without the switch may push too.

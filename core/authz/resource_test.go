@@ -302,7 +302,7 @@ func TestUserInfo(t *testing.T) {
 
 func TestUserInfoWithoutMasterData(t *testing.T) {
 	e := newEnv(t)
-	delete(e.st.members, annaKVNR)
+	e.st.hide("member:" + annaKVNR.String())
 	resp := e.tokens("web", webRedirect, "openid profile kvnr")
 	cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 	if err != nil {
@@ -344,7 +344,7 @@ func TestUserInfoRefusals(t *testing.T) {
 		{"garbage", func(*env) string { return "a.b.c" }, fault.Unauthenticated},
 		{"account deleted", func(e *env) string {
 			tok := e.webTokens().AccessToken
-			delete(e.st.accounts, annaID)
+			e.st.hide("account:" + annaID)
 			return tok
 		}, fault.Unauthenticated},
 	}

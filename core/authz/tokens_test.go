@@ -119,7 +119,7 @@ func TestExchangeCodeRefusals(t *testing.T) {
 		{"verifier with a bad character", func(_ *env, f *flow) { f.verifier = f.verifier[:42] + "+" }, fault.Invalid, false},
 		{"wrong verifier", func(_ *env, f *flow) { f.verifier = other }, fault.Forbidden, true},
 		{"the challenge as verifier", func(e *env, f *flow) {
-			for _, c := range e.st.codes {
+			for _, c := range e.st.codes() {
 				f.verifier = c.Request.CodeChallenge
 			}
 		}, fault.Forbidden, true},
@@ -145,7 +145,7 @@ func TestExchangeCodeRefusals(t *testing.T) {
 			if resp.AccessToken != "" || resp.RefreshToken != "" || resp.IDToken != "" {
 				t.Fatal("tokens returned with an error")
 			}
-			if len(e.st.families) != 0 {
+			if len(e.st.families()) != 0 {
 				t.Fatal("a token family was created for a refused exchange")
 			}
 			if tt.spent {
@@ -196,8 +196,8 @@ func TestExchangeCodeReplayRevokes(t *testing.T) {
 	wantKind(t, err, fault.Unauthenticated)
 }
 
-// A replay after the code's lifetime still revokes (the fake store reports
-// a used code as Conflict, not Expired; see RedeemCode).
+// A replay after the code's lifetime still revokes (the store reports
+// a used code as Conflict, not Expired; see store.AuthRequests.RedeemCode).
 func TestExchangeCodeLateReplayRevokes(t *testing.T) {
 	e := newEnv(t)
 	f := e.codeFor("web", webRedirect, "openid")
@@ -244,10 +244,10 @@ func TestExchangeCodeConcurrent(t *testing.T) {
 	if wins > 1 {
 		t.Fatalf("%d of %d concurrent exchanges succeeded, want at most 1", wins, n)
 	}
-	if len(e.st.families) > 1 {
-		t.Fatalf("%d token families, want at most 1", len(e.st.families))
+	if len(e.st.families()) > 1 {
+		t.Fatalf("%d token families, want at most 1", len(e.st.families()))
 	}
-	for id, fam := range e.st.families {
+	for id, fam := range e.st.families() {
 		if fam.RevokedAt.IsZero() {
 			t.Errorf("family %s of a replayed code is not revoked", id)
 		}
@@ -292,8 +292,8 @@ func TestExchangeCodeReplayBeforeTokensAreStored(t *testing.T) {
 	if won.AccessToken != "" || won.RefreshToken != "" || won.IDToken != "" {
 		t.Error("a refused exchange handed out tokens")
 	}
-	if len(e.st.families) != 0 || len(e.st.access) != 0 {
-		t.Errorf("a refused exchange stored %d families and %d access tokens", len(e.st.families), len(e.st.access))
+	if len(e.st.families()) != 0 || len(e.st.access()) != 0 {
+		t.Errorf("a refused exchange stored %d families and %d access tokens", len(e.st.families()), len(e.st.access()))
 	}
 	// The code stays replayed: another try changes nothing.
 	_, err = e.exchange(f)
@@ -533,7 +533,7 @@ func TestRefreshRefusals(t *testing.T) {
 			return err
 		}, fault.Forbidden, false},
 		{"deleted account", func(e *env, rt string) error {
-			delete(e.st.accounts, annaID)
+			e.st.hide("account:" + annaID)
 			_, err := e.svc.Refresh(e.ctx, e.client("web"), rt, "", noPoP)
 			return err
 		}, fault.Forbidden, false},
@@ -597,7 +597,7 @@ func TestClientCredentials(t *testing.T) {
 			resp, err := e.svc.ClientCredentials(e.ctx, c, tt.scope, noPoP)
 			if tt.kind != 0 {
 				wantKind(t, err, tt.kind)
-				if len(e.st.access) != 0 {
+				if len(e.st.access()) != 0 {
 					t.Fatal("an access token was recorded for a refused request")
 				}
 				return
@@ -621,7 +621,7 @@ func TestClientCredentials(t *testing.T) {
 			if !e.active(resp.AccessToken) {
 				t.Error("the token does not introspect active")
 			}
-			if len(e.st.access) != 0 {
+			if len(e.st.access()) != 0 {
 				t.Error("issuing a client's token wrote a record")
 			}
 			// Not a member's token: no userinfo, even with openid.
@@ -666,14 +666,14 @@ func TestClientCredentialsRevocation(t *testing.T) {
 		t.Error("revoking one token revoked another")
 	}
 	cl := e.accessClaims(tok)
-	rec := e.st.access[cl.JTI]
+	rec := e.st.access()[cl.JTI]
 	if rec.RevokedAt.IsZero() || rec.ClientID != "svc" || rec.FamilyID != "" || rec.ExpiresAt.Unix() != cl.Expiry {
 		t.Errorf("revocation record %+v", rec)
 	}
 	first := rec.RevokedAt
 	e.clock.Advance(time.Second)
-	if err := e.svc.Revoke(e.ctx, e.client("svc"), tok, ""); err != nil || !e.st.access[cl.JTI].RevokedAt.Equal(first) {
-		t.Errorf("a second revocation: %v, revoked at %v, want %v", err, e.st.access[cl.JTI].RevokedAt, first)
+	if err := e.svc.Revoke(e.ctx, e.client("svc"), tok, ""); err != nil || !e.st.access()[cl.JTI].RevokedAt.Equal(first) {
+		t.Errorf("a second revocation: %v, revoked at %v, want %v", err, e.st.access()[cl.JTI].RevokedAt, first)
 	}
 }
 
@@ -686,7 +686,7 @@ func TestMemberTokenNeedsItsRecord(t *testing.T) {
 	if cl.SID == "" {
 		t.Fatal("a member's access token carries no sid")
 	}
-	delete(e.st.access, cl.JTI)
+	e.st.hide("access:" + cl.JTI)
 	if e.active(resp.AccessToken) {
 		t.Error("a member's token without its record is active")
 	}
