@@ -48,7 +48,7 @@ type fixture struct {
 // authenticates as a letter-proofed member.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{srv: newServer(t0), phone: &phone{auth: letterLogin}}
+	f := &fixture{srv: newServer(t, t0), phone: &phone{auth: letterLogin}}
 	f.srv.add(grant.AuthRequest{ID: requestID, RedirectURI: app.RedirectURIs[0], State: "st-1", Nonce: "n-1"}, app)
 	svc, err := applogin.New(f.srv, f.phone, nil)
 	if err != nil {
@@ -93,14 +93,16 @@ func TestAppLogin(t *testing.T) {
 	if !slices.Equal(begun, []string{bindingID + "/" + requestID}) || !slices.Equal(answered, []string{challenge + "/" + requestID}) {
 		t.Fatalf("device calls: begun %v, answered %v", begun, answered)
 	}
-	if c := f.srv.completions(); len(c) != 1 || c[0].BindingID != bindingID || c[0].Subject != letterLogin.Subject {
-		t.Fatalf("completions %+v", c)
+	// The code carries the login, with the binding it was made with.
+	if l := f.srv.redeem(q.Get("code")); l.BindingID != bindingID || l.Subject != letterLogin.Subject {
+		t.Fatalf("login in the code %+v", l)
 	}
-	// The request is done: neither step works again.
+	// The request is done — its code took its place — so neither step
+	// works again.
 	_, _, err = f.svc.Begin(ctx, requestID, bindingID)
-	wantKind(t, "Begin after the login", err, fault.Conflict)
+	wantKind(t, "Begin after the login", err, fault.NotFound)
 	_, err = f.svc.Complete(ctx, requestID, challenge, nil, pin, ip)
-	wantKind(t, "Complete after the login", err, fault.Conflict)
+	wantKind(t, "Complete after the login", err, fault.NotFound)
 }
 
 // TestRequestRefusals: requests the app may not complete are refused by
@@ -133,7 +135,7 @@ func TestRequestRefusals(t *testing.T) {
 			return "req-portal"
 		}, fault.Forbidden, "im Browser"},
 		{"store unavailable", func(f *fixture) string {
-			f.srv.err = fault.New(fault.Unavailable, "fake", "")
+			f.srv.setDown(fault.New(fault.Unavailable, "test", ""))
 			return requestID
 		}, fault.Unavailable, ""},
 	} {
@@ -154,8 +156,8 @@ func TestRequestRefusals(t *testing.T) {
 			if begun, answered := f.phone.calls(); len(begun)+len(answered) != 0 {
 				t.Fatalf("the device was asked: begun %v, answered %v", begun, answered)
 			}
-			if c := f.srv.completions(); len(c) != 0 {
-				t.Fatalf("completed %+v", c)
+			if l := f.srv.login(id); l != nil && l.Subject == letterLogin.Subject {
+				t.Fatalf("completed %+v", l)
 			}
 		})
 	}
@@ -185,8 +187,8 @@ func TestDeviceRefusals(t *testing.T) {
 			if err != tc.err {
 				t.Fatalf("error %v, want %v unchanged", err, tc.err)
 			}
-			if c := f.srv.completions(); len(c) != 0 {
-				t.Fatalf("completed after a refused device step: %+v", c)
+			if l := f.srv.login(requestID); l != nil {
+				t.Fatalf("completed after a refused device step: %+v", l)
 			}
 			// The request is still pending: the app may try again.
 			f.phone.err = nil
@@ -292,7 +294,7 @@ func TestNew(t *testing.T) {
 	if _, err := applogin.New(nil, &phone{}, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("without authorization server: %v", err)
 	}
-	if _, err := applogin.New(newServer(t0), nil, nil); !errors.Is(err, fault.Invalid) {
+	if _, err := applogin.New(newServer(t, t0), nil, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("without devices: %v", err)
 	}
 }
