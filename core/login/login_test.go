@@ -53,10 +53,10 @@ var shared = sync.OnceValues(func() (*password.Hasher, string) {
 // setup returns a login service over accounts for Anna (active), Bodo
 // (blocked), Carl (pending) and Dina (no password yet), all with Anna's
 // password where they have one.
-func setup(t *testing.T) (*login.Service, *fakeAccounts) {
+func setup(t *testing.T) (*login.Service, *accounts) {
 	t.Helper()
 	h, hash := shared()
-	st := newFakeAccounts()
+	st := newAccounts(t)
 	for _, a := range []account.Account{
 		{ID: "acc-anna", KVNR: annaKVNR, PasswordHash: hash, Status: account.Active, Proofing: loa.Substantial},
 		{ID: "acc-bodo", KVNR: bodoKVNR, PasswordHash: hash, Status: account.Blocked, Proofing: loa.Substantial},
@@ -198,12 +198,10 @@ func TestPasswordRehash(t *testing.T) {
 	})
 	t.Run("a failing upgrade does not fail the login", func(t *testing.T) {
 		svc, st := setup(t)
-		st.accounts["acc-anna"] = func() account.Account {
-			a := st.accounts["acc-anna"]
-			a.PasswordHash = oldHash
-			return a
-		}()
-		failing := &failingHashWrites{fakeAccounts: st}
+		if err := st.SetPasswordHash(ctx, "acc-anna", oldHash, now); err != nil {
+			t.Fatal(err)
+		}
+		failing := &failingHashWrites{accounts: st}
 		h, _ := shared()
 		svc = login.New(failing, h, func() time.Time { return now })
 		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
@@ -213,7 +211,7 @@ func TestPasswordRehash(t *testing.T) {
 }
 
 // failingHashWrites is a store whose password writes fail.
-type failingHashWrites struct{ *fakeAccounts }
+type failingHashWrites struct{ *accounts }
 
 func (f *failingHashWrites) SetPasswordHash(context.Context, string, string, time.Time) error {
 	return fault.New(fault.Unavailable, "fake.SetPasswordHash", "")
