@@ -31,13 +31,14 @@
 // NUL and 0xff bytes, a sign counter beyond 31 bits), the session rules of
 // BindDevice (unknown, expired, completed, one key per session, a
 // credential bound once), UpdateBinding (what f may change, f refusing
-// with its own error, which comes back unchanged,
-// identity fields refused), RevokeBindings (keep, idempotence, first
-// revocation time kept), single-use and expiring challenges,
-// DeleteExpired of challenges, single-use and expiring proofings by
-// redirect (with DeleteExpired and a race of N concurrent TakeProofing of
-// which one wins), the append-only audit log (newest first,
-// limits, never expired), and CompleteEnrollment with each missing step,
+// with its own error, which comes back unchanged, identity fields
+// refused, token families left to the caller), RevokeBindings (keep,
+// idempotence, first revocation time kept, the families of the revoked
+// bindings), CreateFamily racing either way of revoking a binding,
+// single-use and expiring challenges, DeleteExpired of challenges,
+// single-use and expiring proofings by redirect (with DeleteExpired and a
+// race of N concurrent TakeProofing of which one wins), the append-only
+// audit log (newest first, limits, never expired), and CompleteEnrollment with each missing step,
 // a binding that is not active, expiry and rollback; and the races: of N
 // concurrent ConsumeChallenge one wins; of 10 concurrent BindDevice in one
 // session one wins; of N concurrent CompleteEnrollment one wins, with one
