@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
@@ -71,7 +72,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	w := registrationtest.NewWorld(t0)
+	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
 	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Clock})
@@ -114,6 +115,34 @@ func (f *fixture) handedOver(t *testing.T, mem member.Member) (letter.Letter, st
 	return l, pw, code
 }
 
+// rendered runs the path to a letter for mem that was rendered into the
+// outbox but not handed over (the worker stopped before it recorded the
+// hand-over) and returns it with the secrets printed on it.
+func (f *fixture) rendered(t *testing.T, mem member.Member) (letter.Letter, string, string) {
+	t.Helper()
+	in := registration.RequestInput{KVNR: string(mem.KVNR), BirthDate: mem.BirthDate, Method: "letter", ClientIP: "192.0.2.1"}
+	if err := f.svc.Request(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	f.w.SetInject(func(at string) error {
+		if at == "Letters.MarkHandedOver:before" {
+			return registrationtest.ErrCrash
+		}
+		return nil
+	})
+	_, _ = f.svc.ProcessLetters(ctx, 10) // fails at the hand-over
+	f.w.SetInject(nil)
+	l := f.w.LettersOf(mem.KVNR)[0]
+	if l.State != letter.Rendered {
+		t.Fatalf("letter %s, want rendered", l.State)
+	}
+	pw, code := registrationtest.SecretsOf(f.w.Outbox()[l.OutboxName])
+	return l, pw, code
+}
+
 // presentation is what a member presents: their number and the secrets.
 type presentation struct {
 	k kvnr.KVNR
@@ -146,7 +175,7 @@ func wrongPassword(pw string) string {
 }
 
 func TestNew(t *testing.T) {
-	w := registrationtest.NewWorld(t0)
+	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	good := letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer}
 	for name, change := range map[string]func(d *letterproof.Deps){
 		"no letters":  func(d *letterproof.Deps) { d.Letters = nil },
@@ -209,8 +238,7 @@ func TestCheckSecretsSameAnswer(t *testing.T) {
 			return bodo.KVNR, fresh.InitialPassword, fresh.ActivationCode
 		}, false},
 		{"letter not handed over yet, right secrets", func(f *fixture) (kvnr.KVNR, string, string) {
-			_, pw, code := f.handedOver(t, anna)
-			f.w.EditLetters(func(l *letter.Letter) { l.State = letter.Rendered })
+			_, pw, code := f.rendered(t, anna)
 			return anna.KVNR, pw, code
 		}, false},
 		{"wrong secrets, expired letter", func(f *fixture) (kvnr.KVNR, string, string) {

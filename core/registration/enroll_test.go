@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
@@ -199,15 +201,6 @@ func TestSetPassword(t *testing.T) {
 
 func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	f := setup(t, withMethods(&fakeMethod{name: proof.Letter, level: loa.Substantial}))
-	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Completed sessions take no more steps.
-	f.w.EditSession(s.ID, func(done *enrollment.Session) { done.CompletedAt = t0 })
-	if err := f.svc.SetPassword(ctx, token, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) {
-		t.Fatalf("completed session: %v", err)
-	}
 	// The session ends while the password is hashed: the store's check
 	// wins, and the member sees the same text.
 	token2, _, _ := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
@@ -223,6 +216,33 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	}
 	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "" || enrollment.TTL != 30*time.Minute {
 		t.Fatal("password stored in an expired session")
+	}
+	f.w.SetInject(nil)
+
+	// Completed sessions take no more steps: the member set a password,
+	// bound a phone with its PIN and completed, as core/binding does.
+	token, s, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.w.Clock()
+	if err := f.st.SetEnrollmentPassword(ctx, s.ID, "hash-of-the-completed-session", now); err != nil {
+		t.Fatal(err)
+	}
+	b := device.Binding{ID: grant.NewID(), EnrollmentID: s.ID, Name: "Phone", Platform: device.Android,
+		CredentialID: []byte("cred"), PublicKey: []byte("key"), Status: device.Active, PINHash: "pin-hash", CreatedAt: now}
+	if err := f.st.BindDevice(ctx, b, now); err != nil {
+		t.Fatal(err)
+	}
+	done := audit.Event{ID: grant.NewID(), Time: now, Kind: audit.EnrollmentCompleted, Actor: audit.Member}
+	if _, err := f.st.CompleteEnrollment(ctx, s.ID, done, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SetPassword(ctx, token, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) {
+		t.Fatalf("completed session: %v", err)
+	}
+	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "hash-of-the-completed-session" {
+		t.Fatal("password replaced in a completed session")
 	}
 }
 

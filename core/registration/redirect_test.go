@@ -119,7 +119,7 @@ func setupRedirect(t *testing.T) *redirectFixture {
 			t.Fatal(err)
 		}
 	}
-	w := registrationtest.NewWorld(t0)
+	w := registrationtest.NewWorld(t0, st) // its renderer and outbox
 	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &syncBuffer{}}
 	f.svc, err = registration.New(registration.Config{Issuer: issuer, Sender: sender}, registration.Deps{
 		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st,
@@ -357,7 +357,7 @@ func TestBeginProofingRateLimitedPerAddress(t *testing.T) {
 }
 
 func TestNewNeedsProofingStoreForRedirects(t *testing.T) {
-	w := registrationtest.NewWorld(t0)
+	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	d := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
 		LetterHasher: letterHasher, Passwords: passwordHasher(), Methods: []proofing.Method{&fakeRedirector{name: proof.EID}},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/registration"
@@ -56,7 +57,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewRequiresDependencies(t *testing.T) {
-	w := registrationtest.NewWorld(t0)
+	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	full := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
 		LetterHasher: letterHasher, Passwords: passwordHasher(),

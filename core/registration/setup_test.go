@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -96,7 +98,9 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	w    *registrationtest.World
+	w *registrationtest.World
+	// st is the store under the world, for steps of other use cases.
+	st   *sqlstore.Store
 	svc  *registration.Service
 	logs *syncBuffer
 }
@@ -113,7 +117,8 @@ func withEstimator(e password.Estimator) option {
 
 func setup(t *testing.T, opts ...option) *fixture {
 	t.Helper()
-	w := registrationtest.NewWorld(t0)
+	st := sqlstoretest.Open(t)
+	w := registrationtest.NewWorld(t0, st)
 	for _, m := range []member.Member{anna, bodo, carl} {
 		_ = w.UpsertMember(ctx, m)
 	}
@@ -131,7 +136,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{w: w, svc: svc, logs: logs}
+	return &fixture{w: w, st: st, svc: svc, logs: logs}
 }
 
 // request is a well-formed request from a fresh address.
