@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"io"
 	"log/slog"
 	"mime"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/applogin"
-	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -47,7 +47,7 @@ type Config struct {
 type Logins interface {
 	Begin(ctx context.Context, authRequestID, bindingID string) (challengeID string, options []byte, err error)
 	Complete(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (redirect string, err error)
-	ErrorRedirect(e *authz.RedirectError, oauthCode string) string
+	ErrorRedirect(r fault.Redirect, oauthCode, description string) string
 }
 
 var _ Logins = (*applogin.Service)(nil)
@@ -92,10 +92,24 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}", a.completeLogin)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, a.log, fault.New(fault.NotFound, "httpapi", "Unbekannter Pfad oder Methode. / Unknown path or method."))
+		writeProblem(w, r, a.log, fault.Coded(fault.NotFound, "httpapi", codeUnknownPath))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The language of every text of this request, e-mails included.
+		p := catalog.Match(r.Header.Get("Accept-Language"))
+		mux.ServeHTTP(w, r.WithContext(catalog.WithPrinter(r.Context(), p)))
+	})
 }
+
+// Codes of the API's own refusals; none has parameters.
+const (
+	codeUnknownPath  fault.Code = "api.unknown_path"
+	codeTooLarge     fault.Code = "api.too_large"
+	codeContentType  fault.Code = "api.content_type"
+	codeJSON         fault.Code = "api.json"
+	codeTrailing     fault.Code = "api.trailing"
+	codeTokenMissing fault.Code = "enrollment.token_missing"
+)
 
 // registrationRequest is the body of POST /registrations.
 type registrationRequest struct {
@@ -106,10 +120,8 @@ type registrationRequest struct {
 
 // accepted is the one answer to every well-formed registration request:
 // whether a letter is sent is decided later and never told.
-var accepted = map[string]string{
-	"status": "accepted",
-	"message": "Wenn Ihre Angaben zu unseren Daten passen, erhalten Sie in 2–3 Tagen einen Passwortbrief per Post. " +
-		"/ If your details match our records, you will receive a password letter by post within 2–3 days.",
+func accepted(r *http.Request) map[string]string {
+	return map[string]string{"status": "accepted", "message": catalog.From(r.Context()).Text("registration.accepted")}
 }
 
 func (a *API) register(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +137,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, "application/json", accepted)
+	writeJSON(w, r, http.StatusAccepted, "application/json", accepted(r))
 }
 
 // activationRequest is the body of POST /activations.
@@ -163,7 +175,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, "application/json", activationResponse{
+	writeJSON(w, r, http.StatusCreated, "application/json", activationResponse{
 		EnrollmentToken: token, TokenType: "Bearer", ExpiresAt: s.ExpiresAt.UTC(),
 		// From the session's own times, not the wall clock: both come from
 		// the service's clock, so expires_in and expires_at agree.
@@ -180,8 +192,7 @@ type passwordRequest struct {
 func (a *API) setPassword(w http.ResponseWriter, r *http.Request) {
 	token, ok := bearer(r)
 	if !ok {
-		writeProblem(w, r, a.log, fault.New(fault.Unauthenticated, "httpapi",
-			"Die Anmeldung zur Einrichtung fehlt. / The enrollment token is missing."))
+		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
 		return
 	}
 	var in passwordRequest
@@ -198,7 +209,7 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // errTooLarge is answered with 413 rather than its kind's 400.
-var errTooLarge = fault.New(fault.Invalid, "httpapi.decode", "Die Anfrage ist zu groß. / The request is too large.")
+var errTooLarge = fault.Coded(fault.Invalid, "httpapi.decode", codeTooLarge)
 
 // decode reads exactly one JSON object of the expected shape: the right
 // content type, no unknown fields, nothing after it, within the size limit.
@@ -207,7 +218,7 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, into any) error {
 	const op = "httpapi.decode"
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return fault.New(fault.Invalid, op, "Content-Type muss application/json sein. / Content-Type must be application/json.")
+		return fault.Coded(fault.Invalid, op, codeContentType)
 	}
 	if r.ContentLength > a.cfg.MaxBodyBytes {
 		return errTooLarge
@@ -219,10 +230,10 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, into any) error {
 		if errors.As(err, &tooBig) {
 			return errTooLarge
 		}
-		return fault.New(fault.Invalid, op, "Die Anfrage ist kein gültiges JSON dieser Form. / The request is not valid JSON of the expected shape.")
+		return fault.Coded(fault.Invalid, op, codeJSON)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fault.New(fault.Invalid, op, "Nach dem JSON-Objekt folgen weitere Daten. / There is data after the JSON object.")
+		return fault.Coded(fault.Invalid, op, codeTrailing)
 	}
 	return nil
 }

@@ -21,8 +21,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestProblemTableCoversEveryKind(t *testing.T) {
 	for _, k := range fault.Kinds() {
-		st, ok := statuses[k]
-		if !ok {
+		wi, ok := kinds[k]
+		st := wi.status
+		if !ok || wi.oauth == "" {
 			t.Fatalf("no status for %v", k)
 		}
 		infra := k == fault.Unavailable || k == fault.Internal

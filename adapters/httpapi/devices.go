@@ -2,12 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -32,8 +29,7 @@ func challengeOut(id string, options []byte) challengeResponse {
 func (a *API) enrollmentToken(w http.ResponseWriter, r *http.Request) (string, bool) {
 	token, ok := bearer(r)
 	if !ok {
-		writeProblem(w, r, a.log, fault.New(fault.Unauthenticated, "httpapi",
-			"Die Anmeldung zur Einrichtung fehlt. / The enrollment token is missing."))
+		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
 	}
 	return token, ok
 }
@@ -48,7 +44,7 @@ func (a *API) beginBinding(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, "application/json", challengeOut(id, options))
+	writeJSON(w, r, http.StatusCreated, "application/json", challengeOut(id, options))
 }
 
 // bindRequest is the body of POST /enrollment/device.
@@ -87,7 +83,7 @@ func (a *API) finishBinding(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, "application/json", deviceOut{
+	writeJSON(w, r, http.StatusCreated, "application/json", deviceOut{
 		ID: b.ID, Name: b.Name, Platform: string(b.Platform), Status: string(b.Status), CreatedAt: b.CreatedAt.UTC(),
 	})
 }
@@ -112,7 +108,7 @@ func (a *API) setPIN(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]string{"account_status": string(acc.Status)})
+	writeJSON(w, r, http.StatusOK, "application/json", map[string]string{"account_status": string(acc.Status)})
 }
 
 func (a *API) beginDeviceAuth(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +117,7 @@ func (a *API) beginDeviceAuth(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, "application/json", challengeOut(id, options))
+	writeJSON(w, r, http.StatusCreated, "application/json", challengeOut(id, options))
 }
 
 // proof is possession (an assertion over a challenge) and knowledge (the
@@ -147,27 +143,10 @@ func (a *API) authenticated(w http.ResponseWriter, r *http.Request) (device.Bind
 	}
 	b, err := a.bind.AuthenticateDevice(r.Context(), in.Proof.ChallengeID, in.Proof.Assertion, in.Proof.PIN, a.clientIP(r))
 	if err != nil {
-		a.pinProblem(w, r, err)
+		writeProblem(w, r, a.log, err)
 		return device.Binding{}, in, false
 	}
 	return b, in, true
-}
-
-// pinProblem adds the remaining attempts and the retry time of a wrong
-// or early PIN to the problem document's headers.
-func (a *API) pinProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var pe *binding.PINError
-	if errors.As(err, &pe) {
-		w.Header().Set("Pforte-PIN-Attempts-Remaining", strconv.Itoa(pe.Remaining))
-		if !pe.RetryAt.IsZero() {
-			// From the service's clock, not this host's: RetryAt was
-			// computed with it, and Retry-After must agree with it.
-			secs := int((pe.RetryAfter + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
-			w.Header().Set("Pforte-PIN-Retry-At", pe.RetryAt.UTC().Format(time.RFC3339))
-		}
-	}
-	writeProblem(w, r, a.log, err)
 }
 
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +168,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 			out[i].LastUsedAt = &t
 		}
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]any{"devices": out})
+	writeJSON(w, r, http.StatusOK, "application/json", map[string]any{"devices": out})
 }
 
 func (a *API) renameDevice(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +205,7 @@ func (a *API) revokeOtherDevices(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, "application/json", map[string]int{"revoked": n})
+	writeJSON(w, r, http.StatusOK, "application/json", map[string]int{"revoked": n})
 }
 
 // pinResetRequest is the body of POST /pin/reset: the bound key and the

@@ -1,10 +1,9 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -28,10 +27,10 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	id, options, err := a.logins.Begin(r.Context(), r.PathValue("id"), in.BindingID)
 	if err != nil {
-		a.pinProblem(w, r, err)
+		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, "application/json", challengeOut(id, options))
+	writeJSON(w, r, http.StatusCreated, "application/json", challengeOut(id, options))
 }
 
 // loginResponse is the answer of POST /logins/{id}: where the app goes on,
@@ -47,18 +46,19 @@ func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to, err := a.logins.Complete(r.Context(), r.PathValue("id"), in.ChallengeID, in.Assertion, in.PIN, a.clientIP(r))
-	var re *authz.RedirectError
+	back, toClient := fault.RedirectOf(err)
 	switch {
-	case errors.As(err, &re):
+	case err != nil && toClient:
 		// The member authenticated, but not as the request asks (a level
 		// the account does not reach): an OAuth error for the client, on
 		// its validated redirect URI, which the app reads like a browser
 		// redirect. Not a problem document: the login step did its job.
-		code := authz.ErrorCode(fault.KindOf(re.Err))
-		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: a.logins.ErrorRedirect(re, code)})
+		_, wi := wireOf(fault.KindOf(err))
+		writeJSON(w, r, http.StatusOK, "application/json",
+			loginResponse{RedirectURI: a.logins.ErrorRedirect(back, wi.oauth, catalog.Describe(err))})
 	case err != nil:
-		a.pinProblem(w, r, err)
+		writeProblem(w, r, a.log, err)
 	default:
-		writeJSON(w, http.StatusOK, "application/json", loginResponse{RedirectURI: to})
+		writeJSON(w, r, http.StatusOK, "application/json", loginResponse{RedirectURI: to})
 	}
 }

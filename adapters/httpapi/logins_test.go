@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/pin"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -35,14 +36,17 @@ func (f *fakeLogins) Complete(_ context.Context, authRequestID, challengeID stri
 	return f.redirect, f.err
 }
 
-func (f *fakeLogins) ErrorRedirect(e *authz.RedirectError, code string) string {
-	return e.RedirectURI + "?" + url.Values{"error": {code}, "error_description": {fault.PublicOf(e.Err)}, "state": {e.State}}.Encode()
+func (f *fakeLogins) ErrorRedirect(r fault.Redirect, code, description string) string {
+	return r.URI + "?" + url.Values{"error": {code}, "error_description": {description}, "state": {r.State}}.Encode()
 }
 
-func serveLogin(t *testing.T, f *fakeLogins, path, body string) *httptest.ResponseRecorder {
+func serveLogin(t *testing.T, f *fakeLogins, path, body string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, Prefix+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	req.RemoteAddr = "203.0.113.9:4711"
 	rec := httptest.NewRecorder()
 	New(Config{}, nil, nil, f, quiet).Handler().ServeHTTP(rec, req)
@@ -72,10 +76,42 @@ func TestLoginChallenge(t *testing.T) {
 			t.Errorf("%s: status %d", name, rec.Code)
 		}
 	}
-	f.err = fault.New(fault.Forbidden, "applogin.Begin", "Diese Anmeldung kann nicht in der App abgeschlossen werden.")
+	f.err = fault.Coded(fault.Forbidden, "applogin.Begin", "login.not_app")
 	rec = serveLogin(t, f, "logins/req-1/challenge", `{"binding_id":"b-1"}`)
-	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "nicht in der App") {
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusForbidden || p.Code != "login.not_app" ||
+		p.Detail != catalog.German.Code("login.not_app") || !strings.Contains(p.Detail, "nicht in der App") ||
+		rec.Header().Get("Content-Language") != "de" {
 		t.Fatalf("refused: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestProblemInTheRequestedLanguage: the detail of a problem document is
+// the catalog's text in the language Accept-Language asks for, German
+// unless English is preferred; the code stays the same.
+func TestProblemInTheRequestedLanguage(t *testing.T) {
+	f := &fakeLogins{err: fault.Coded(fault.Unauthenticated, "binding.AuthenticateLogin", pin.CodeWrong, 2)}
+	f.err.(*fault.Error).Remaining = 2
+	for header, want := range map[string]string{
+		"":                          "Die PIN ist falsch. Verbleibende Versuche: 2.",
+		"en":                        "The PIN is wrong. Attempts left: 2.",
+		"en-GB,en;q=0.9,de;q=0.5":   "The PIN is wrong. Attempts left: 2.",
+		"de-DE,de;q=0.9,en;q=0.8":   "Die PIN ist falsch. Verbleibende Versuche: 2.",
+		"fr-FR":                     "Die PIN ist falsch. Verbleibende Versuche: 2.",
+		"fr;q=0.9, en;q=0.5":        "The PIN is wrong. Attempts left: 2.",
+		"not a ; language header,,": "Die PIN ist falsch. Verbleibende Versuche: 2.",
+	} {
+		rec := serveLogin(t, f, "logins/req-1", `{"challenge_id":"ch-1","assertion":{"id":"k"},"pin":"583920"}`, "Accept-Language", header)
+		var p problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusUnauthorized {
+			t.Fatalf("%q: %d %s", header, rec.Code, rec.Body)
+		}
+		if p.Detail != want || p.Code != string(pin.CodeWrong) || p.Kind != "unauthenticated" {
+			t.Errorf("Accept-Language %q: %+v, want detail %q", header, p, want)
+		}
+		if rec.Header().Get("Pforte-PIN-Attempts-Remaining") != "2" || !strings.Contains(rec.Header().Get("Vary"), "Accept-Language") {
+			t.Errorf("Accept-Language %q: headers %v", header, rec.Header())
+		}
 	}
 }
 
@@ -89,11 +125,11 @@ func TestLoginComplete(t *testing.T) {
 		want     string // in the redirect_uri, or the problem kind
 	}{
 		{"code", cb + "?code=c&state=s&iss=x", nil, http.StatusOK, "code=c"},
-		{"level not reachable", "", &authz.RedirectError{RedirectURI: cb, State: "s",
-			Err: fault.New(fault.Forbidden, "applogin.Complete", "This service requires the level of assurance high.")},
+		{"level not reachable", "", fault.New(fault.Forbidden, "applogin.Complete", "This service requires the level of assurance high.").
+			WithRedirect(fault.Redirect{URI: cb, State: "s"}),
 			http.StatusOK, "error=access_denied"},
-		{"max_age", "", &authz.RedirectError{RedirectURI: cb, State: "s",
-			Err: fault.New(fault.Unauthenticated, "authz.CompleteLogin", "the authentication is older than max_age")},
+		{"max_age", "", fault.New(fault.Unauthenticated, "authz.CompleteLogin", "the authentication is older than max_age").
+			WithRedirect(fault.Redirect{URI: cb, State: "s"}),
 			http.StatusOK, "error=login_required"},
 		{"wrong PIN", "", fault.New(fault.Unauthenticated, "binding.AuthenticateLogin", "Die PIN ist falsch."), http.StatusUnauthorized, "unauthenticated"},
 		{"blocked", "", fault.New(fault.Locked, "binding.AuthenticateLogin", "gesperrt"), http.StatusLocked, "locked"},

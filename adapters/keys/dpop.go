@@ -82,7 +82,7 @@ var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // Verify implements token.DPoPVerifier: raw is the value of the DPoP
 // header. Missing claims come back empty for dpop.Policy.Check to refuse;
 // claims of the wrong JSON type make the proof malformed.
-// Errors: Unauthenticated wrapping dpop.ErrInvalidProof, with a public
+// Errors: Unauthenticated with dpop.CodeInvalidProof, with a public
 // text naming what is wrong.
 func (*DPoPVerifier) Verify(_ context.Context, raw string) (dpop.Proof, error) {
 	const op = "keys.VerifyDPoP"

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -207,8 +206,8 @@ func TestDPoPVerifyRejects(t *testing.T) {
 func wantDPoPError(t *testing.T, err error, public string) {
 	t.Helper()
 	wantKind(t, err, fault.Unauthenticated)
-	if !errors.Is(err, dpop.ErrInvalidProof) || dpop.Code(err) != dpop.CodeInvalidProof {
-		t.Fatalf("%v does not wrap dpop.ErrInvalidProof", err)
+	if code, _ := fault.CodeOf(err); code != dpop.CodeInvalidProof {
+		t.Fatalf("%v is not dpop.CodeInvalidProof", err)
 	}
 	if p := fault.PublicOf(err); !strings.HasPrefix(p, "DPoP proof") || !strings.Contains(p, public) {
 		t.Fatalf("public text %q, want it to contain %q", p, public)

@@ -2,7 +2,9 @@
 // discovery (OpenID Connect and RFC 8414), JWKS, authorize, pushed
 // authorization requests (/par), token, userinfo, introspection, revocation
 // and end_session, translating HTTP to the calls of core/authz and core
-// errors to OAuth errors. It reads the one DPoP header of a request,
+// errors to OAuth errors (errors.go holds the tables) with English
+// descriptions, and to pages for the member in the language of the
+// browser's Accept-Language (words from the message catalog). It reads the one DPoP header of a request,
 // verifies its JOSE layer with a token.DPoPVerifier and hands the proof to
 // core with the endpoint's path; core decides whether it fits.
 //
@@ -15,6 +17,6 @@
 // lets a confidential client skip PKCE. Decisions are made in core/authz;
 // this package decides nothing.
 //
-// Layer: adapter. Imports: core, ports (token), zitadel/oidc, chi, standard library;
-// never another adapter.
+// Layer: adapter. Imports: core, ports (token), catalog, zitadel/oidc, chi,
+// standard library; never another adapter.
 package oidc

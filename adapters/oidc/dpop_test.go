@@ -37,7 +37,7 @@ func TestReadProof(t *testing.T) {
 		headers []string
 		v       fakeVerifier
 		proof   bool
-		code    string
+		code    fault.Code
 	}{
 		{"no header", nil, fakeVerifier{}, false, ""},
 		{"one good header", []string{"good"}, fakeVerifier{}, true, ""},
@@ -53,7 +53,7 @@ func TestReadProof(t *testing.T) {
 				h.Add("DPoP", v)
 			}
 			pop, err := readProof(context.Background(), tt.v, h, http.MethodPost, pathToken)
-			if got := dpop.Code(err); got != tt.code {
+			if got := codeOf(err); err != nil && got != tt.code || err == nil && tt.code != "" {
 				t.Fatalf("error code %q (%v), want %q", got, err, tt.code)
 			}
 			if (pop.Proof != nil) != tt.proof || pop.Method != http.MethodPost || pop.Path != pathToken {

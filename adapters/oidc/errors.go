@@ -7,12 +7,15 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
-// The one place where core error kinds become OAuth errors, one table per
-// kind of endpoint. Clients see fault.PublicOf(err), never err.Error().
+// The one place where core errors (kinds and codes) become OAuth errors and
+// pages, one table per kind of endpoint. Clients see catalog.Describe(err)
+// as error_description and members the catalog's text on a page, never
+// err.Error().
 
 // tokenErrors is the table for endpoints that answer JSON to a client
 // (token, introspection, revocation; RFC 6749 §5.2).
@@ -39,12 +42,12 @@ var tokenErrors = map[fault.Kind]struct {
 // and §8), resourceStatus the userinfo endpoint's (401 with a DPoP
 // challenge, RFC 9449 §7.1 and §9). Every answer of both endpoints carries
 // a fresh DPoP-Nonce header, so use_dpop_nonce needs nothing more.
-var dpopErrors = map[string]struct {
+var dpopErrors = map[fault.Code]struct {
 	make                        func() *oidc.Error
 	tokenStatus, resourceStatus int
 }{
-	dpop.CodeInvalidProof: {func() *oidc.Error { return &oidc.Error{ErrorType: dpop.CodeInvalidProof} }, http.StatusBadRequest, http.StatusUnauthorized},
-	dpop.CodeUseNonce:     {func() *oidc.Error { return &oidc.Error{ErrorType: dpop.CodeUseNonce} }, http.StatusBadRequest, http.StatusUnauthorized},
+	dpop.CodeInvalidProof: {func() *oidc.Error { return &oidc.Error{ErrorType: "invalid_dpop_proof"} }, http.StatusBadRequest, http.StatusUnauthorized},
+	dpop.CodeUseNonce:     {func() *oidc.Error { return &oidc.Error{ErrorType: "use_dpop_nonce"} }, http.StatusBadRequest, http.StatusUnauthorized},
 }
 
 // tokenError converts a core error for the library's error writer. A
@@ -52,20 +55,18 @@ var dpopErrors = map[string]struct {
 // invalid_grant: a client must not throw away a valid grant because
 // Pforte's database hiccupped.
 func tokenError(err error) error {
-	if m, ok := dpopErrors[dpop.Code(err)]; ok {
-		e := m.make().WithDescription("%s", fault.PublicOf(err))
-		return op.NewStatusError(e.WithParent(errors.New(fault.PublicOf(err))), m.tokenStatus)
+	desc := catalog.Describe(err)
+	if m, ok := dpopErrors[codeOf(err)]; ok {
+		e := m.make().WithDescription("%s", desc)
+		return op.NewStatusError(e.WithParent(errors.New(desc)), m.tokenStatus)
 	}
 	k := fault.KindOf(err)
 	m, ok := tokenErrors[k]
 	if !ok {
 		m = tokenErrors[fault.Internal]
 	}
-	e := m.make().WithDescription("%s", fault.PublicOf(err))
-	if k == fault.Internal || k == fault.Unavailable {
-		e = e.WithDescription("%s", fault.FixedText(k))
-	}
-	return op.NewStatusError(e.WithParent(errors.New(fault.PublicOf(err))), m.status)
+	e := m.make().WithDescription("%s", desc)
+	return op.NewStatusError(e.WithParent(errors.New(desc)), m.status)
 }
 
 // pushStatus is the HTTP status of a refused pushed authorization request
@@ -115,4 +116,34 @@ var resourceErrors = map[fault.Kind]struct {
 	fault.RateLimited:     {"invalid_request", http.StatusTooManyRequests},
 	fault.Unavailable:     {"server_error", http.StatusServiceUnavailable},
 	fault.Internal:        {"server_error", http.StatusInternalServerError},
+}
+
+// authorizeErrors is the table for errors sent to the client's redirect
+// URI (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6) and for refused
+// pushed requests (RFC 9126 §2.3), which use the same codes.
+var authorizeErrors = map[fault.Kind]string{
+	fault.Invalid:         "invalid_request",
+	fault.Unauthenticated: "login_required",
+	fault.Forbidden:       "access_denied",
+	fault.NotFound:        "invalid_request",
+	fault.Expired:         "invalid_request",
+	fault.Locked:          "access_denied",
+	fault.Conflict:        "invalid_request",
+	fault.RateLimited:     "temporarily_unavailable",
+	fault.Unavailable:     "temporarily_unavailable",
+	fault.Internal:        "server_error",
+}
+
+// authorizeError is the authorization response error code of kind k.
+func authorizeError(k fault.Kind) string {
+	if c, ok := authorizeErrors[k]; ok {
+		return c
+	}
+	return "server_error"
+}
+
+// codeOf is the code of err ("" when it has none).
+func codeOf(err error) fault.Code {
+	c, _ := fault.CodeOf(err)
+	return c
 }

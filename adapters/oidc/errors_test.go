@@ -9,7 +9,6 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -28,7 +27,7 @@ func TestErrorTablesCoverEveryKind(t *testing.T) {
 		if got := string(tm.make().ErrorType); infra != (got == "server_error") || infra != (tm.status >= 500) {
 			t.Errorf("token table: %v → %s %d", k, got, tm.status)
 		}
-		code := authz.ErrorCode(k)
+		code := authorizeError(k)
 		if code == "" {
 			t.Errorf("redirect table misses %v", k)
 		}
@@ -51,26 +50,26 @@ func TestErrorTablesCoverEveryKind(t *testing.T) {
 	// The DPoP codes: each has an entry with its own code, a client error
 	// at the token endpoint (400, RFC 9449 §5) and an authentication
 	// challenge at the resource (401, §7.1); and core's errors reach them.
-	for _, code := range []string{dpop.CodeInvalidProof, dpop.CodeUseNonce} {
+	for code, oauth := range map[fault.Code]string{dpop.CodeInvalidProof: "invalid_dpop_proof", dpop.CodeUseNonce: "use_dpop_nonce"} {
 		m, ok := dpopErrors[code]
 		if !ok {
 			t.Errorf("DPoP table misses %s", code)
 			continue
 		}
-		if got := string(m.make().ErrorType); got != code || m.tokenStatus != http.StatusBadRequest || m.resourceStatus != http.StatusUnauthorized {
+		if got := string(m.make().ErrorType); got != oauth || m.tokenStatus != http.StatusBadRequest || m.resourceStatus != http.StatusUnauthorized {
 			t.Errorf("DPoP table: %s → %s %d/%d", code, got, m.tokenStatus, m.resourceStatus)
 		}
 	}
 	if len(dpopErrors) != 2 {
 		t.Errorf("DPoP table has %d entries", len(dpopErrors))
 	}
-	if _, ok := dpopErrors[dpop.Code(dpop.InvalidProof("x", "y"))]; !ok {
+	if _, ok := dpopErrors[codeOf(dpop.InvalidProof("x", "y"))]; !ok {
 		t.Error("dpop.InvalidProof does not reach the DPoP table")
 	}
-	if _, ok := dpopErrors[dpop.Code(dpop.UseNonce("x", "y"))]; !ok {
+	if _, ok := dpopErrors[codeOf(dpop.UseNonce("x", "y"))]; !ok {
 		t.Error("dpop.UseNonce does not reach the DPoP table")
 	}
-	if _, ok := dpopErrors[dpop.Code(fault.New(fault.Unauthenticated, "x", "y"))]; ok {
+	if _, ok := dpopErrors[codeOf(fault.New(fault.Unauthenticated, "x", "y"))]; ok {
 		t.Error("a plain Unauthenticated error reaches the DPoP table")
 	}
 }
@@ -85,15 +84,15 @@ func TestTokenErrorHidesInternalText(t *testing.T) {
 		wantText   string
 	}{
 		{fault.Wrap(fault.Unavailable, "store.RedeemCode", errors.New("dial tcp 10.0.0.5:5432: connection refused")),
-			http.StatusServiceUnavailable, "server_error", fault.FixedText(fault.Unavailable)},
+			http.StatusServiceUnavailable, "server_error", "The service is temporarily unavailable."},
 		{fault.Wrap(fault.Internal, "x", errors.New("pq: secret detail")),
-			http.StatusInternalServerError, "server_error", fault.FixedText(fault.Internal)},
+			http.StatusInternalServerError, "server_error", "An internal error occurred."},
 		{fault.New(fault.Conflict, "authz.ExchangeCode", "the authorization code was already used"),
 			http.StatusBadRequest, "invalid_grant", "the authorization code was already used"},
 		{fault.New(fault.Unauthenticated, "authz.AuthenticateClient", "client authentication failed"),
 			http.StatusUnauthorized, "invalid_client", "client authentication failed"},
 		{errors.New("plain error with secret detail"),
-			http.StatusInternalServerError, "server_error", fault.FixedText(fault.Internal)},
+			http.StatusInternalServerError, "server_error", "An internal error occurred."},
 		// DPoP errors are Unauthenticated in core, but not invalid_client.
 		{dpop.InvalidProof("authz.checkProof", "DPoP proof was already used (jti)"),
 			http.StatusBadRequest, "invalid_dpop_proof", "DPoP proof was already used (jti)"},

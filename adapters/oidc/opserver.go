@@ -96,7 +96,7 @@ func (s *opServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRe
 // readProof reads the DPoP header of a request to the endpoint at path:
 // none, or exactly one (RFC 9449 §4.3 step 1), verified by v. Whether the
 // proof fits the request, is new and is required is core's decision.
-// Errors: Unauthenticated wrapping dpop.ErrInvalidProof.
+// Errors: Unauthenticated with dpop.CodeInvalidProof.
 func readProof(ctx context.Context, v token.DPoPVerifier, h http.Header, method, path string) (authz.DPoPRequest, error) {
 	pop := authz.DPoPRequest{Method: method, Path: path}
 	switch vals := h.Values("DPoP"); len(vals) {
@@ -105,7 +105,7 @@ func readProof(ctx context.Context, v token.DPoPVerifier, h http.Header, method,
 	case 1:
 		p, err := v.Verify(ctx, vals[0])
 		if err != nil {
-			if dpop.Code(err) == "" {
+			if code, _ := fault.CodeOf(err); code != dpop.CodeInvalidProof && code != dpop.CodeUseNonce {
 				// The port promises a proof error; anything else is
 				// refused the same way, never taken for a missing proof.
 				return pop, dpop.InvalidProof("oidc.readProof", "DPoP proof is invalid")

@@ -3,26 +3,48 @@ package oidc
 import (
 	"html/template"
 	"net/http"
+
+	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/fault"
 )
 
-// page is a minimal member-facing page (errors, logged out).
+// page is a minimal member-facing page (errors, logged out), in the
+// language of the request.
 type page struct {
+	Lang  string
 	Title string
 	Text  string
 }
 
-func errorPage(title, text string) page { return page{Title: title, Text: text} }
-
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="de"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} – Pforte</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}h1{font-size:1.4rem}</style>
 </head><body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body></html>
 `))
 
-// writePage renders p with headers that forbid framing, caching and
+// pageText is what a member reads about err on a page: the catalog's text
+// of its code; for an error without one (a malformed request from a
+// client, whose diagnostic is English) the Public diagnostic, else the
+// kind's text.
+func pageText(r *http.Request, err error) string {
+	p := catalog.Match(r.Header.Get("Accept-Language"))
+	if code, _ := fault.CodeOf(err); code != "" {
+		return p.Error(err)
+	}
+	if k := fault.KindOf(err); k != fault.Internal && k != fault.Unavailable {
+		if pub := fault.PublicOf(err); pub != "" {
+			return pub
+		}
+	}
+	return p.Error(err)
+}
+
+// writePage renders the page titled by catalog key title with text, in
+// the language of r, with headers that forbid framing, caching and
 // referrer leaks.
-func writePage(w http.ResponseWriter, status int, p page) {
+func writePage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	p := catalog.Match(r.Header.Get("Accept-Language"))
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -30,6 +52,8 @@ func writePage(w http.ResponseWriter, status int, p page) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Language", p.Lang())
+	h.Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, p)
+	_ = pageTmpl.Execute(w, page{Lang: p.Lang(), Title: p.Text(title), Text: text})
 }

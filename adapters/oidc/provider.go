@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/ports/token"
 )
@@ -184,11 +184,11 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writePage(w, http.StatusMethodNotAllowed, errorPage("Methode nicht erlaubt / Method not allowed", ""))
+		writePage(w, r, http.StatusMethodNotAllowed, "page.method_not_allowed", "")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		writePage(w, http.StatusBadRequest, errorPage("Ungültige Anfrage / Invalid request", "The request could not be read."))
+		writePage(w, r, http.StatusBadRequest, "page.invalid_request", catalog.Match(r.Header.Get("Accept-Language")).Text("page.unreadable"))
 		return
 	}
 	f := r.Form
@@ -196,7 +196,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		// OAuth 2.0 §3.1: parameters must not be repeated; a repeated one
 		// could be read differently by different components.
 		if len(vals) > 1 {
-			writePage(w, http.StatusBadRequest, errorPage("Ungültige Anfrage / Invalid request", "Parameter "+key+" is repeated."))
+			writePage(w, r, http.StatusBadRequest, "page.invalid_request", catalog.Match(r.Header.Get("Accept-Language")).Text("page.repeated", key))
 			return
 		}
 	}
@@ -319,7 +319,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 	k := fault.KindOf(err)
 	if k == fault.Internal || k == fault.Unavailable {
 		p.log.ErrorContext(r.Context(), "pushed authorization request failed", "kind", k.String(), "err", err)
-		writeJSONError(w, pushStatus[k], "server_error", fault.FixedText(k))
+		writeJSONError(w, pushStatus[k], "server_error", catalog.Describe(err))
 		return
 	}
 	if auth {
@@ -329,26 +329,26 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 			// gets the challenge of the scheme it used.
 			w.Header().Set("WWW-Authenticate", `Basic realm="pforte"`)
 		}
-		writeJSONError(w, m.status, string(m.make().ErrorType), fault.PublicOf(err))
+		writeJSONError(w, m.status, string(m.make().ErrorType), catalog.Describe(err))
 		return
 	}
-	writeJSONError(w, pushStatus[k], authz.ErrorCode(k), fault.PublicOf(err))
+	writeJSONError(w, pushStatus[k], authorizeError(k), catalog.Describe(err))
 }
 
 // AuthorizeError answers an error of the authorization flow: a
-// *authz.RedirectError goes to the client's validated redirect URI with
-// iss (RFC 9207); anything else is a page for the member.
+// error with a fault.Redirect goes to the client's validated redirect URI
+// with iss (RFC 9207); anything else is a page for the member, in the
+// language of the request.
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
-	var re *authz.RedirectError
-	if errors.As(err, &re) {
-		http.Redirect(w, r, p.svc.ErrorRedirect(re, authz.ErrorCode(fault.KindOf(re.Err))), http.StatusFound)
+	if back, ok := fault.RedirectOf(err); ok {
+		http.Redirect(w, r, p.svc.ErrorRedirect(back, authorizeError(fault.KindOf(err)), catalog.Describe(err)), http.StatusFound)
 		return
 	}
 	k := fault.KindOf(err)
 	if k == fault.Internal || k == fault.Unavailable {
 		p.log.ErrorContext(r.Context(), "authorize failed", "kind", k.String(), "err", err)
 	}
-	writePage(w, pageStatus[k], errorPage("Anmeldung nicht möglich / Login not possible", fault.PublicOf(err)))
+	writePage(w, r, pageStatus[k], "page.error.heading", pageText(r, err))
 }
 
 // userinfo serves the UserInfo endpoint (OIDC Core §5.3) for bearer tokens
@@ -391,17 +391,17 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 // for a DPoP-bound token sent as Bearer (the client must switch); Bearer
 // otherwise.
 func (p *Provider) resourceError(w http.ResponseWriter, r *http.Request, err error, scheme string) {
-	if m, ok := dpopErrors[dpop.Code(err)]; ok {
-		code := dpop.Code(err)
+	if m, ok := dpopErrors[codeOf(err)]; ok {
+		code := string(m.make().ErrorType)
 		w.Header().Set("WWW-Authenticate", `DPoP error="`+code+`", algs="`+dpopAlgs+`"`)
-		writeJSONError(w, m.resourceStatus, code, fault.PublicOf(err))
+		writeJSONError(w, m.resourceStatus, code, catalog.Describe(err))
 		return
 	}
 	k := fault.KindOf(err)
 	m := resourceErrors[k]
 	if m.status >= 500 {
 		p.log.ErrorContext(r.Context(), "userinfo failed", "kind", k.String(), "err", err)
-		writeJSONError(w, m.status, m.code, fault.FixedText(k))
+		writeJSONError(w, m.status, m.code, catalog.Describe(err))
 		return
 	}
 	if scheme == authz.TokenTypeDPoP || errors.Is(err, authz.ErrDPoPBound) {
@@ -409,7 +409,7 @@ func (p *Provider) resourceError(w http.ResponseWriter, r *http.Request, err err
 	} else {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="`+m.code+`"`)
 	}
-	writeJSONError(w, m.status, m.code, fault.PublicOf(err))
+	writeJSONError(w, m.status, m.code, catalog.Describe(err))
 }
 
 // accessToken reads the access token of a resource request and the scheme
@@ -439,11 +439,9 @@ func accessToken(r *http.Request) (tok, scheme string, ok bool) {
 	return "", "", false
 }
 
-func (p *Provider) loggedOut(w http.ResponseWriter, _ *http.Request) {
-	writePage(w, http.StatusOK, page{
-		Title: "Abgemeldet / Logged out",
-		Text:  "Sie sind abgemeldet. Sie können dieses Fenster schließen. / You are logged out. You may close this window.",
-	})
+func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusOK, "page.logged_out.title",
+		catalog.Match(r.Header.Get("Accept-Language")).Text("page.logged_out.text"))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -83,7 +83,7 @@ func TestTranslate(t *testing.T) {
 		if !errors.Is(err, c.err) && c.err != nil {
 			t.Errorf("%s: the cause is lost", c.name)
 		}
-		if fault.PublicOf(err) != fault.FixedText(c.want) && c.name != "fault passes through" {
+		if fault.PublicOf(err) != "" && c.name != "fault passes through" {
 			t.Errorf("%s: public text %q shows more than the kind", c.name, fault.PublicOf(err))
 		}
 	}

@@ -17,14 +17,14 @@ import (
 
 var _ password.Estimator = (*Estimator)(nil)
 
-// Reasons Weak gives, in German and English. core/password shows them
-// after its own "too easy to guess" text.
+// Codes Weak gives; none has parameters. Their texts in the catalog say
+// that the password is too easy to guess, and why.
 const (
-	ReasonPersonal = "Es besteht im Wesentlichen aus Ihren persönlichen Daten. / It is mostly made of your personal data."
-	ReasonWords    = "Bekannte Wörter und Namen sind leicht zu erraten. / Common words and names are easy to guess."
-	ReasonDates    = "Jahreszahlen und Daten sind leicht zu erraten. / Years and dates are easy to guess."
-	ReasonPatterns = "Tastaturmuster, Folgen und Wiederholungen sind leicht zu erraten. / Keyboard patterns, sequences and repeats are easy to guess."
-	ReasonShort    = "Verwenden Sie mehrere ungewöhnliche Wörter. / Use several uncommon words."
+	ReasonPersonal fault.Code = "password.guessable_personal" // mostly the member's own data
+	ReasonWords    fault.Code = "password.guessable_words"    // common words and names
+	ReasonDates    fault.Code = "password.guessable_dates"    // years and dates
+	ReasonPatterns fault.Code = "password.guessable_patterns" // keyboard patterns, sequences, repeats
+	ReasonShort    fault.Code = "password.guessable_short"    // too short for its kind: use several uncommon words
 )
 
 // MaxRunes bounds what is estimated: the first MaxRunes runes. zxcvbn's
@@ -78,7 +78,7 @@ func New(c Config) (*Estimator, error) {
 
 // Weak reports whether pw is too easy to guess for someone who knows
 // userInputs (member number, names, date of birth) and, if so, why.
-func (e *Estimator) Weak(pw string, userInputs []string) (bool, string) {
+func (e *Estimator) Weak(pw string, userInputs []string) (bool, fault.Code) {
 	if !utf8.ValidString(pw) {
 		return true, ReasonShort
 	}
@@ -104,7 +104,7 @@ func (e *Estimator) Weak(pw string, userInputs []string) (bool, string) {
 }
 
 // reason names the weakest kind of piece zxcvbn found, for the member.
-func reason(seq []*match.Match, personal []string) string {
+func reason(seq []*match.Match, personal []string) fault.Code {
 	var words, dates, patterns bool
 	for _, m := range seq {
 		switch m.Pattern {

@@ -30,7 +30,7 @@ func TestWeak(t *testing.T) {
 		pw     string
 		inputs []string
 		weak   bool
-		reason string // checked when not empty
+		reason fault.Code // checked when not empty
 	}{
 		{pw: "passwort123", weak: true, reason: strength.ReasonWords},
 		{pw: "Sommer2026!", weak: true, reason: strength.ReasonWords},
@@ -91,12 +91,13 @@ func TestUserInputsAreUsed(t *testing.T) {
 	}
 }
 
-func TestReasonsAreBilingual(t *testing.T) {
-	for _, r := range []string{strength.ReasonPersonal, strength.ReasonWords, strength.ReasonDates, strength.ReasonPatterns, strength.ReasonShort} {
-		de, en, ok := strings.Cut(r, " / ")
-		if !ok || de == "" || en == "" {
-			t.Errorf("reason %q is not German / English", r)
+func TestReasonsAreCodes(t *testing.T) {
+	seen := map[fault.Code]bool{}
+	for _, r := range []fault.Code{strength.ReasonPersonal, strength.ReasonWords, strength.ReasonDates, strength.ReasonPatterns, strength.ReasonShort} {
+		if !strings.HasPrefix(string(r), "password.guessable_") || seen[r] {
+			t.Errorf("reason %q is not a distinct password.guessable_ code", r)
 		}
+		seen[r] = true
 	}
 }
 

@@ -19,11 +19,12 @@ import (
 
 var _ devicekey.Ceremony = (*Ceremony)(nil)
 
-// Public texts. They say as little as possible on purpose: which check
-// failed helps an attacker more than a member, and the cause is logged.
+// Codes of a refused answer; none has parameters. They say as little as
+// possible on purpose: which check failed helps an attacker more than a
+// member, and the cause is logged.
 const (
-	publicMalformed = "Die Antwort der App ist ungültig. / The app's response is malformed."
-	publicFailed    = "Der Geräteschlüssel konnte nicht bestätigt werden. / The device key could not be verified."
+	CodeMalformed fault.Code = "device.answer_malformed" // the app's answer cannot be read
+	CodeFailed    fault.Code = "device.key_unverified"   // the device key could not be verified
 )
 
 // Ceremony runs the registration and assertion ceremonies for one relying
@@ -188,7 +189,7 @@ func (c *Ceremony) session(op string, state []byte) (gowebauthn.SessionData, err
 		return s, fault.Wrap(fault.Internal, op, err)
 	}
 	if !c.now().Before(s.Expires) {
-		return s, fault.Wrap(fault.Unauthenticated, op, errors.New("ceremony state expired")).WithPublic(publicFailed)
+		return s, fault.Wrap(fault.Unauthenticated, op, errors.New("ceremony state expired")).WithCode(CodeFailed)
 	}
 	return s, nil
 }
@@ -209,26 +210,26 @@ func (c *Ceremony) VerifyRegistration(_ context.Context, state, response []byte)
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
-		return devicekey.NewKey{}, fault.Wrap(fault.Invalid, op, err).WithPublic(publicMalformed)
+		return devicekey.NewKey{}, fault.Wrap(fault.Invalid, op, err).WithCode(CodeMalformed)
 	}
 	// The expiry is checked above against c.now; go-webauthn would check it
 	// again against the wall clock.
 	s.Expires = time.Time{}
 	cred, err := c.wa.CreateCredential(user{devicekey.User{Handle: s.UserID}}, s, parsed)
 	if err != nil {
-		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
 	}
 	// ES256 is the only algorithm offered and go-webauthn holds the key's
 	// alg to it; the curve is checked here, as "ES256" on another curve
 	// would not be the P-256 key the platforms' secure hardware makes.
 	if k, err := webauthncose.ParsePublicKey(cred.PublicKey); err != nil {
-		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
 	} else if ec, ok := k.(webauthncose.EC2PublicKeyData); !ok || ec.Algorithm != int64(webauthncose.AlgES256) || ec.Curve != coseP256 {
-		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, errors.New("the credential key is not an ES256 P-256 key")).WithPublic(publicFailed)
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, errors.New("the credential key is not an ES256 P-256 key")).WithCode(CodeFailed)
 	}
 	att, err := report(parsed.Response.AttestationObject, c.packedRoots, c.googleRoots, c.now())
 	if err != nil {
-		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
 	}
 	return devicekey.NewKey{
 		CredentialID: slices.Clone(cred.ID),
@@ -258,10 +259,10 @@ func (c *Ceremony) VerifyAssertion(_ context.Context, state, response []byte, ke
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
-		return devicekey.Assertion{}, fault.Wrap(fault.Invalid, op, err).WithPublic(publicMalformed)
+		return devicekey.Assertion{}, fault.Wrap(fault.Invalid, op, err).WithCode(CodeMalformed)
 	}
 	fail := func(err error) (devicekey.Assertion, error) {
-		return devicekey.Assertion{}, fault.Wrap(fault.Unauthenticated, op, err).WithPublic(publicFailed)
+		return devicekey.Assertion{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
 	}
 	switch {
 	case len(key.CredentialID) == 0 || !bytes.Equal(parsed.RawID, key.CredentialID):

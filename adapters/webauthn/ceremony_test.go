@@ -26,8 +26,8 @@ const (
 	rpID   = "pforte.example"
 	origin = "https://pforte.example"
 
-	publicMalformed = "Die Antwort der App ist ungültig. / The app's response is malformed."
-	publicFailed    = "Der Geräteschlüssel konnte nicht bestätigt werden. / The device key could not be verified."
+	publicMalformed = webauthn.CodeMalformed
+	publicFailed    = webauthn.CodeFailed
 )
 
 // appOrigin is the Android app's origin: the hash of its signing
@@ -256,9 +256,9 @@ func wantKind(t *testing.T, name string, err error, kind fault.Kind) {
 	if got := fault.KindOf(err); got != kind {
 		t.Errorf("%s: kind %v, want %v (%v)", name, got, kind, err)
 	}
-	want := map[fault.Kind]string{fault.Invalid: publicMalformed, fault.Unauthenticated: publicFailed}[kind]
-	if got := fault.PublicOf(err); got != want {
-		t.Errorf("%s: public text %q, want %q", name, got, want)
+	want := map[fault.Kind]fault.Code{fault.Invalid: publicMalformed, fault.Unauthenticated: publicFailed}[kind]
+	if got, _ := fault.CodeOf(err); got != want {
+		t.Errorf("%s: code %q, want %q", name, got, want)
 	}
 }
 

@@ -11,7 +11,7 @@ const ActivatePath = "/app/activate"
 
 // ActivateHandler serves the browser fallback of the activation link.
 func (u *UI) ActivateHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		u.render(w, http.StatusOK, "activate.html", view{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.render(w, r, http.StatusOK, "activate.html", view{})
 	})
 }

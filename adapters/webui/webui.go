@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -62,7 +63,7 @@ func (u *UI) Handler() http.Handler {
 			u.submit(w, r)
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			u.render(w, http.StatusMethodNotAllowed, "error.html", view{Message: "Methode nicht erlaubt / Method not allowed"})
+			u.render(w, r, http.StatusMethodNotAllowed, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.method_not_allowed")})
 		}
 	})
 }
@@ -77,6 +78,11 @@ type view struct {
 	Message    string
 	// Again, when set, is where the member can start the login again.
 	Again string
+	// T returns the catalog's text of a key in the request's language;
+	// render sets it.
+	T func(key string, params ...any) string
+	// Lang is the language of the page; render sets it.
+	Lang string
 	// redirectURI is the client's redirect URI of the authorization request
 	// a page with a form belongs to; see contentSecurityPolicy.
 	redirectURI string
@@ -94,7 +100,7 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = c.ID
 	}
-	u.render(w, http.StatusOK, "login.html", view{
+	u.render(w, r, http.StatusOK, "login.html", view{
 		RequestID: req.ID, ClientName: name, CSRF: csrf, KVNR: req.LoginHint, Step: string(u.login.Steps()[0]),
 		redirectURI: req.RedirectURI,
 	})
@@ -103,7 +109,7 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request) {
 func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, u.maxBytes)
 	if err := r.ParseForm(); err != nil {
-		u.render(w, http.StatusBadRequest, "error.html", view{Message: "Ungültige Anfrage / Invalid request"})
+		u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
 		return
 	}
 	id := r.PostForm.Get("id")
@@ -133,9 +139,10 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		if name == "" {
 			name = c.ID
 		}
-		u.render(w, status, "login.html", view{
+		u.render(w, r, status, "login.html", view{
 			RequestID: req.ID, ClientName: name, CSRF: cookie.Value, KVNR: rawKVNR,
-			Step: string(login.StepPassword), Message: fault.PublicOf(err), redirectURI: req.RedirectURI,
+			Step: string(login.StepPassword), Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err),
+			redirectURI: req.RedirectURI,
 		})
 		return
 	}
@@ -153,19 +160,15 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 // request is still pending, the page leads back to its login page, which
 // sets a fresh cookie.
 func (u *UI) refuse(w http.ResponseWriter, r *http.Request, id string) {
-	v := view{Message: "Die Anmeldung wurde nicht angenommen: Das Formular kam nicht von der Anmeldeseite in diesem " +
-		"Browser, oder der Browser hat deren Cookie nicht mitgeschickt. Es wurde nichts übermittelt. / The login was " +
-		"not accepted: the form did not come from the login page in this browser, or the browser did not send its " +
-		"cookie. Nothing was submitted."}
+	v := view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.csrf")}
 	if _, _, err := u.authz.PendingLogin(r.Context(), id); err == nil {
 		v.Again = Path + "?" + url.Values{"id": {id}}.Encode()
 	}
-	u.render(w, http.StatusForbidden, "error.html", v)
+	u.render(w, r, http.StatusForbidden, "error.html", v)
 }
 
 func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	var re *authz.RedirectError
-	if errors.As(err, &re) {
+	if _, ok := fault.RedirectOf(err); ok {
 		u.onError(w, r, err)
 		return
 	}
@@ -189,7 +192,7 @@ func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
-	u.render(w, status, "error.html", view{Message: fault.PublicOf(err)})
+	u.render(w, r, status, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err)})
 }
 
 // retryAfterUnavailable is the Retry-After of a 503: overload and outages
@@ -211,8 +214,14 @@ func (u *UI) ensureCSRF(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-func (u *UI) render(w http.ResponseWriter, status int, name string, v view) {
+// render writes template name with v in the language of r's
+// Accept-Language (German by default).
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	p := catalog.Match(r.Header.Get("Accept-Language"))
+	v.T, v.Lang = p.Text, p.Lang()
 	h := w.Header()
+	h.Set("Content-Language", v.Lang)
+	h.Add("Vary", "Accept-Language")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", contentSecurityPolicy(v.redirectURI))

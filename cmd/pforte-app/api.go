@@ -29,7 +29,11 @@ const maxResponseSize = 64 << 10
 // initial passwords, activation codes and enrollment tokens, so the issuer
 // must use https; plain http only on the loopback interface, for a
 // development instance (the same rule the server applies to itself).
-func newAppAPI(issuer string) (*appAPI, error) {
+//
+// lang is the language the server words its answers in (the
+// Accept-Language header of every request); empty: none is sent, and the
+// server answers in German.
+func newAppAPI(issuer, lang string) (*appAPI, error) {
 	issuer = strings.TrimRight(issuer, "/")
 	u, err := url.Parse(issuer)
 	switch {
@@ -39,11 +43,46 @@ func newAppAPI(issuer string) (*appAPI, error) {
 		return nil, usageError{fmt.Errorf("--issuer must use https (http only for localhost): %s", issuer)}
 	}
 	return &appAPI{issuer: issuer, hc: &http.Client{
-		Timeout: 30 * time.Second,
+		Timeout:   30 * time.Second,
+		Transport: languageTransport{lang: lang, next: http.DefaultTransport},
 		// A redirect would resend the body (a secret) somewhere the
 		// member did not choose.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}, nil
+}
+
+// languageTransport asks for answers in lang.
+type languageTransport struct {
+	lang string
+	next http.RoundTripper
+}
+
+func (t languageTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.lang != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Accept-Language", t.lang)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// language is the language the member reads: PFORTE_APP_LANG, else the
+// locale (LC_ALL, LC_MESSAGES, LANG), as "de" or "en"; empty for any
+// other (the server's German).
+func (e *env) language() string {
+	for _, k := range []string{"PFORTE_APP_LANG", "LC_ALL", "LC_MESSAGES", "LANG"} {
+		v := strings.ToLower(e.getenv(k))
+		if v == "" {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(v, "en"):
+			return "en"
+		case strings.HasPrefix(v, "de"):
+			return "de"
+		}
+		return ""
+	}
+	return ""
 }
 
 func loopback(host string) bool {

@@ -95,7 +95,7 @@ func (e *env) enrollmentSession() (state, string, *appAPI, error) {
 	case st.Enrollment == nil || st.Enrollment.Token == "":
 		return st, path, nil, fmt.Errorf("no enrollment session in %s: activate the app first (pforte-app activate)", path)
 	}
-	api, err := newAppAPI(pick(st.Issuer, defaultIssuer))
+	api, err := newAppAPI(pick(st.Issuer, defaultIssuer), e.language())
 	return st, path, api, err
 }
 
@@ -278,7 +278,7 @@ func (e *env) boundDevice() (state, string, *appAPI, error) {
 	if !exists || st.Device == nil || st.Device.Key == nil || st.Device.BindingID == "" {
 		return st, path, nil, fmt.Errorf("no device is bound in %s: bind one with pforte-app bind-device", path)
 	}
-	api, err := newAppAPI(pick(st.Issuer, defaultIssuer))
+	api, err := newAppAPI(pick(st.Issuer, defaultIssuer), e.language())
 	return st, path, api, err
 }
 

@@ -223,7 +223,7 @@ func TestBindDeviceAndSetPINRefusals(t *testing.T) {
 	r = app(t, stateFile, "", nil, "bind-device", "--name", "Phone")
 	wantStderr(t, r, 1, "bind before the password", "Bitte legen Sie zuerst Ihr Passwort fest", "(forbidden, HTTP 403)")
 	wantExit(t, app(t, stateFile, "", nil, "set-password", "--password", testPassword), 0, "set-password")
-	r = app(t, stateFile, "", nil, "set-pin", "--pin", testPIN)
+	r = appIn(t, "en_GB.UTF-8", stateFile, "", nil, "set-pin", "--pin", testPIN)
 	wantStderr(t, r, 1, "PIN before the device", "Please bind your device first", "(forbidden, HTTP 403)")
 
 	wantExit(t, app(t, stateFile, "", nil, "bind-device", "--name", "Phone"), 0, "bind-device")
@@ -240,7 +240,7 @@ func TestBindDeviceAndSetPINRefusals(t *testing.T) {
 		{"140385", "The PIN must not be your date of birth."},
 		{"850314", "The PIN must not be your date of birth."},
 	} {
-		r = app(t, stateFile, "", nil, "set-pin", "--pin", tc.pin)
+		r = appIn(t, "en_US.UTF-8", stateFile, "", nil, "set-pin", "--pin", tc.pin)
 		wantStderr(t, r, 1, "trivial PIN "+tc.pin, tc.want, "(invalid, HTTP 400)")
 	}
 	// A PIN that is not six digits is not sent at all.
@@ -260,9 +260,11 @@ func TestBindDeviceAndSetPINRefusals(t *testing.T) {
 	wantStderr(t, r, 1, "bind after completion", "the enrollment is complete")
 
 	// The PIN reset needs the right password and a PIN that is not trivial.
-	r = app(t, stateFile, "", nil, "reset-pin", "--password", "Falsches-Pferd-Batterie", "--new-pin", "582946")
+	r = appIn(t, "en", stateFile, "", nil, "reset-pin", "--password", "Falsches-Pferd-Batterie", "--new-pin", "582946")
 	wantStderr(t, r, 1, "reset with a wrong password", "The password is wrong.", "(unauthenticated, HTTP 401)")
-	r = app(t, stateFile, "", nil, "reset-pin", "--password", testPassword, "--new-pin", "000000")
+	r = app(t, stateFile, "", nil, "reset-pin", "--password", "Falsches-Pferd-Batterie", "--new-pin", "582946")
+	wantStderr(t, r, 1, "reset with a wrong password, in German", "Das Passwort ist falsch.", "(unauthenticated, HTTP 401)")
+	r = appIn(t, "en", stateFile, "", nil, "reset-pin", "--password", testPassword, "--new-pin", "000000")
 	wantStderr(t, r, 1, "reset to a trivial PIN", "The PIN must not repeat one digit.", "(invalid, HTTP 400)")
 	r = app(t, stateFile, "", nil, "devices", "list", "--pin", testPIN)
 	wantExit(t, r, 0, "the old PIN still works")

@@ -264,7 +264,7 @@ func (e *env) session(ctx context.Context) (state, string, *appclient.Client, er
 	if !exists || st.Session == nil || st.Session.DPoPKey == nil || st.Session.AccessToken == "" {
 		return st, path, nil, fmt.Errorf("not logged in (no session in %s): log in with pforte-app login", path)
 	}
-	api, err := newAppAPI(pick(st.Issuer, defaultIssuer))
+	api, err := newAppAPI(pick(st.Issuer, defaultIssuer), e.language())
 	if err != nil {
 		return st, path, nil, err
 	}

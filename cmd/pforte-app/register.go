@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/pforte-id/pforte/catalog"
 	"io"
 	"net/http"
 	"net/url"
@@ -52,14 +53,15 @@ func pick(vs ...string) string {
 	return ""
 }
 
-// parseKVNR checks a member number as the app does before sending it.
-func parseKVNR(s string) (kvnr.KVNR, error) {
+// parseKVNR checks a member number as the app does before sending it, and
+// words a refusal in lang (see env.language).
+func parseKVNR(s, lang string) (kvnr.KVNR, error) {
 	if s == "" {
 		return "", usagef("--kvnr is required")
 	}
 	k, err := kvnr.Parse(s)
 	if err != nil {
-		return "", usageError{errors.New(fault.PublicOf(err))}
+		return "", usageError{errors.New(catalog.Match(lang).Error(err))}
 	}
 	return k, nil
 }
@@ -77,7 +79,7 @@ func registerCommand(e *env) *cobra.Command {
 		Example: "  pforte-app register --issuer http://localhost:8080 --kvnr A123456780 --birthdate 1985-03-14",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := parseKVNR(kv)
+			k, err := parseKVNR(kv, e.language())
 			if err != nil {
 				return err
 			}
@@ -91,7 +93,7 @@ func registerCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer))
+			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer), e.language())
 			if err != nil {
 				return err
 			}
@@ -145,11 +147,11 @@ func activateCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, err := parseKVNR(pick(kv, st.KVNR))
+			k, err := parseKVNR(pick(kv, st.KVNR), e.language())
 			if err != nil {
 				return err
 			}
-			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer))
+			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer), e.language())
 			if err != nil {
 				return err
 			}
@@ -270,7 +272,7 @@ func setPasswordCommand(e *env) *cobra.Command {
 			if st.Enrollment == nil || st.Enrollment.Token == "" {
 				return fmt.Errorf("no enrollment session in %s: activate the app first (pforte-app activate)", path)
 			}
-			api, err := newAppAPI(pick(st.Issuer, defaultIssuer))
+			api, err := newAppAPI(pick(st.Issuer, defaultIssuer), e.language())
 			if err != nil {
 				return err
 			}

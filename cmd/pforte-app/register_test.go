@@ -145,8 +145,20 @@ func app(t *testing.T, stateFile, stdin string, secrets []string, args ...string
 // when a test moves it.
 func appAt(t *testing.T, now func() time.Time, stateFile, stdin string, secrets []string, args ...string) appResult {
 	t.Helper()
+	return appEnv(t, now, nil, stateFile, stdin, secrets, args...)
+}
+
+// appIn is app in the locale lang (LANG).
+func appIn(t *testing.T, lang, stateFile, stdin string, secrets []string, args ...string) appResult {
+	t.Helper()
+	return appEnv(t, nil, map[string]string{"LANG": lang}, stateFile, stdin, secrets, args...)
+}
+
+// appEnv is appAt with the environment vars.
+func appEnv(t *testing.T, now func() time.Time, vars map[string]string, stateFile, stdin string, secrets []string, args ...string) appResult {
+	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: now}
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }, now: now}
 	if secrets != nil {
 		e.readSecret = func(string) (string, error) {
 			s := secrets[0]
@@ -198,7 +210,7 @@ func TestRegisterActivateSetPassword(t *testing.T) {
 
 	r := app(t, stateFile, "", nil, "register", "--issuer", p.issuer, "--kvnr", testKVNR, "--birthdate", "14.03.1985")
 	wantExit(t, r, 0, "register")
-	if !strings.Contains(r.stdout, "Passwortbrief") || !strings.Contains(r.stdout, "password letter") {
+	if !strings.Contains(r.stdout, "Passwortbrief") || strings.Contains(r.stdout, "password letter") {
 		t.Errorf("register: %q", r.stdout)
 	}
 	if st := readState(t, stateFile); st.Issuer != p.issuer || st.KVNR != testKVNR || st.Enrollment != nil {
@@ -265,6 +277,11 @@ func TestRegisterActivateSetPassword(t *testing.T) {
 	}
 	if st := readState(t, stateFile); !st.Enrollment.PasswordSet {
 		t.Errorf("state after set-password: %+v", st.Enrollment)
+	}
+	// In an English locale the server's answer is English.
+	if en := appIn(t, "en_US.UTF-8", filepath.Join(t.TempDir(), "en.json"), "", nil, "register", "--issuer", p.issuer, "--kvnr", testKVNR, "--birthdate", "14.03.1985"); en.code != 0 ||
+		!strings.Contains(en.stdout, "you will receive a password letter by post") {
+		t.Errorf("register in English: %d %q %q", en.code, en.stdout, en.stderr)
 	}
 }
 

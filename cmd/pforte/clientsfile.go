@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pforte-id/pforte/catalog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,10 +255,15 @@ func publicJWKS(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// publicText is the message of a core error without its operation prefix.
+// publicText is the message of a core error without its operation prefix:
+// the catalog's German text of its code (the rule a member would be told),
+// else its public text.
 func publicText(err error) string {
 	var fe *fault.Error
 	if errors.As(err, &fe) {
+		if code, _ := fault.CodeOf(err); code != "" {
+			return catalog.German.Error(err)
+		}
 		return fault.PublicOf(err)
 	}
 	return err.Error()

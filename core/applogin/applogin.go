@@ -2,7 +2,6 @@ package applogin
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/pforte-id/pforte/core/authz"
@@ -21,12 +20,12 @@ type Authorizer interface {
 	PendingLogin(ctx context.Context, id string) (grant.AuthRequest, client.Client, error)
 	// CompleteLogin records the login on request id and returns the
 	// client's redirect URI with code, state and iss. Errors: as
-	// PendingLogin; *authz.RedirectError when the login does not satisfy
+	// PendingLogin; an error with a fault.Redirect when the login does not satisfy
 	// the request (acr_values, max_age); Unavailable.
 	CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error)
-	// ErrorRedirect returns the redirect URI that reports e to the client
+	// ErrorRedirect returns the redirect URI that reports an error to the client
 	// as OAuth error oauthCode.
-	ErrorRedirect(e *authz.RedirectError, oauthCode string) string
+	ErrorRedirect(r fault.Redirect, oauthCode, description string) string
 }
 
 // Devices is the part of device binding (core/binding) the app login
@@ -41,11 +40,12 @@ var (
 	_ Devices    = (*binding.Service)(nil)
 )
 
-// Texts of the app login.
+// Codes of the app login.
 const (
-	unknownText = "Die Anmeldung ist unbekannt oder abgelaufen. / The login request is unknown or has expired."
-	notAppText  = "Diese Anmeldung kann nicht in der App abgeschlossen werden; bitte melden Sie sich im Browser an. / " +
-		"This login cannot be completed in the app; please log in in the browser."
+	unknownText = authz.CodeLoginUnknown
+	// notAppText: the request is not a native client's; log in in the
+	// browser. No parameters.
+	notAppText fault.Code = "login.not_app"
 )
 
 // maxID bounds the ids the app sends; longer ones are none Pforte issued.
@@ -84,7 +84,7 @@ func New(az Authorizer, dev Devices, log *slog.Logger) (*Service, error) {
 // native client); Unavailable.
 func (s *Service) pending(ctx context.Context, op, id string) (grant.AuthRequest, client.Client, error) {
 	if id == "" || len(id) > maxID {
-		return grant.AuthRequest{}, client.Client{}, fault.New(fault.NotFound, op, unknownText)
+		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.NotFound, op, unknownText)
 	}
 	r, c, err := s.authz.PendingLogin(ctx, id)
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *Service) pending(ctx context.Context, op, id string) (grant.AuthRequest
 	if c.Kind != client.Native {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "app login refused: not a native client's request",
 			slog.String("request", r.ID), slog.String("client", c.ID), slog.String("kind", string(c.Kind)))
-		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Forbidden, op, notAppText)
+		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.Forbidden, op, notAppText)
 	}
 	return r, c, nil
 }
@@ -106,7 +106,7 @@ func (s *Service) pending(ctx context.Context, op, id string) (grant.AuthRequest
 //
 // Errors: NotFound, Expired, Conflict (the request); Forbidden (not a
 // native client's request; binding unknown, revoked, suspect or not
-// enrolled); Locked (*binding.PINError: the binding is blocked);
+// enrolled); Locked (pin.CodeBlocked: the binding is blocked);
 // Unavailable.
 func (s *Service) Begin(ctx context.Context, authRequestID, bindingID string) (challengeID string, options []byte, err error) {
 	const op = "applogin.Begin"
@@ -130,7 +130,7 @@ func (s *Service) Begin(ctx context.Context, authRequestID, bindingID string) (c
 //
 // When the login does not satisfy the request — acr_values asks for a
 // level the member's proofing cannot reach, e.g. high for a member
-// proofed by letter — the error is a *authz.RedirectError, for the
+// proofed by letter — the error carries a fault.Redirect, for the
 // client: the caller hands the app its ErrorRedirect, exactly as a
 // browser would be redirected. Its text says which level was asked for
 // and why the account does not reach it. The request stays pending until
@@ -138,8 +138,8 @@ func (s *Service) Begin(ctx context.Context, authRequestID, bindingID string) (c
 //
 // Errors: NotFound, Expired, Conflict (the request); Forbidden (not a
 // native client's request); those of binding.AuthenticateLogin
-// (*binding.PINError for a wrong, early or blocked PIN); a
-// *authz.RedirectError (Forbidden: level not reachable; Unauthenticated:
+// (the pin codes for a wrong, early or blocked PIN); a
+// an error with a fault.Redirect (Forbidden: level not reachable; Unauthenticated:
 // max_age); Unavailable.
 func (s *Service) Complete(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (redirect string, err error) {
 	const op = "applogin.Complete"
@@ -152,17 +152,16 @@ func (s *Service) Complete(ctx context.Context, authRequestID, challengeID strin
 		return "", err
 	}
 	to, err := s.authz.CompleteLogin(ctx, authRequestID, a)
-	var re *authz.RedirectError
+	back, toClient := fault.RedirectOf(err)
 	switch {
-	case errors.As(err, &re):
-		if fault.KindOf(re.Err) == fault.Forbidden && len(r.ACRValues) > 0 && a.Proofing < loa.High {
-			re = &authz.RedirectError{RedirectURI: re.RedirectURI, State: re.State,
-				Err: fault.Wrap(fault.Forbidden, op, re.Err).WithPublic(levelText(a.Proofing))}
+	case err != nil && toClient:
+		if fault.KindOf(err) == fault.Forbidden && len(r.ACRValues) > 0 && a.Proofing < loa.High {
+			err = fault.Wrap(fault.Forbidden, op, err).WithPublic(levelText(a.Proofing)).WithRedirect(back)
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "app login does not satisfy the request",
 			slog.String("request", authRequestID), slog.String("client", c.ID), slog.String("binding", a.BindingID),
-			slog.String("kind", fault.KindOf(re.Err).String()))
-		return "", re
+			slog.String("kind", fault.KindOf(err).String()))
+		return "", err
 	case err != nil:
 		return "", err
 	}
@@ -172,11 +171,11 @@ func (s *Service) Complete(ctx context.Context, authRequestID, challengeID strin
 	return to, nil
 }
 
-// ErrorRedirect returns the redirect URI that reports e to its client as
+// ErrorRedirect returns the redirect URI that reports an error to its client at r as
 // OAuth error oauthCode (with error_description, state and iss); the
 // driving adapter maps the error kind to the code.
-func (s *Service) ErrorRedirect(e *authz.RedirectError, oauthCode string) string {
-	return s.authz.ErrorRedirect(e, oauthCode)
+func (s *Service) ErrorRedirect(r fault.Redirect, oauthCode, description string) string {
+	return s.authz.ErrorRedirect(r, oauthCode, description)
 }
 
 // levelText explains why an account proofed at proofing (below high)

@@ -3,6 +3,7 @@ package applogin_test
 import (
 	"context"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/applogin"
-	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
@@ -146,11 +146,10 @@ func TestRequestRefusals(t *testing.T) {
 			wantKind(t, "Begin", err, tc.kind)
 			_, err = f.svc.Complete(ctx, id, "challenge-for-"+id, []byte(`{}`), pin, ip)
 			wantKind(t, "Complete", err, tc.kind)
-			if !strings.Contains(fault.PublicOf(err), tc.text) {
-				t.Errorf("text %q lacks %q", fault.PublicOf(err), tc.text)
+			if !strings.Contains(catalog.German.Error(err), tc.text) {
+				t.Errorf("text %q lacks %q", catalog.German.Error(err), tc.text)
 			}
-			var re *authz.RedirectError
-			if errors.As(err, &re) {
+			if re := asRedirect(err); re != nil {
 				t.Errorf("a request the app may not complete must not redirect to its client: %v", err)
 			}
 			if begun, answered := f.phone.calls(); len(begun)+len(answered) != 0 {
@@ -164,7 +163,7 @@ func TestRequestRefusals(t *testing.T) {
 }
 
 // TestDeviceRefusals: what core/binding refuses reaches the caller
-// unchanged (the HTTP layer reads *binding.PINError from it), and the
+// unchanged (the HTTP layer reads the PIN code, Remaining and RetryAt from it), and the
 // request is not completed.
 func TestDeviceRefusals(t *testing.T) {
 	for _, tc := range []struct {
@@ -239,9 +238,9 @@ func TestLevelNotReachable(t *testing.T) {
 				}
 				return
 			}
-			var re *authz.RedirectError
-			if !errors.As(err, &re) {
-				t.Fatalf("error %v, want a *authz.RedirectError", err)
+			re := asRedirect(err)
+			if re == nil {
+				t.Fatalf("error %v, want an error for the client", err)
 			}
 			wantKind(t, tc.name, re.Err, tc.kind)
 			if re.RedirectURI != app.RedirectURIs[0] || re.State != "st-acr" {
@@ -256,7 +255,7 @@ func TestLevelNotReachable(t *testing.T) {
 					t.Fatalf("error_description must be printable ASCII without quote and backslash (RFC 6749 §4.1.2.1): %q", text)
 				}
 			}
-			u, err := url.Parse(f.svc.ErrorRedirect(re, "access_denied"))
+			u, err := url.Parse(f.svc.ErrorRedirect(fault.Redirect{URI: re.RedirectURI, State: re.State}, "access_denied", text))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,9 +279,9 @@ func TestMaxAgePassesThrough(t *testing.T) {
 	f.srv.add(grant.AuthRequest{ID: "req-age", RedirectURI: app.RedirectURIs[0], MaxAge: &zero}, app)
 	f.phone.auth.Time = t0.Add(-time.Hour) // never so in core/binding
 	_, err := f.svc.Complete(ctx, "req-age", "challenge-for-req-age", []byte(`{}`), pin, ip)
-	var re *authz.RedirectError
-	if !errors.As(err, &re) {
-		t.Fatalf("error %v, want a *authz.RedirectError", err)
+	re := asRedirect(err)
+	if re == nil {
+		t.Fatalf("error %v, want an error for the client", err)
 	}
 	wantKind(t, "max_age", re.Err, fault.Unauthenticated)
 	if !strings.Contains(fault.PublicOf(re.Err), "max_age") {

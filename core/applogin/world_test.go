@@ -187,3 +187,18 @@ func (p *phone) calls() (begun, answered []string) {
 	defer p.mu.Unlock()
 	return append([]string(nil), p.begun...), append([]string(nil), p.answered...)
 }
+
+// redirectError is an error that goes to the client, as the tests read it.
+type redirectError struct {
+	RedirectURI, State string
+	Err                error
+}
+
+// asRedirect returns err's redirect, or nil when err is for the user agent.
+func asRedirect(err error) *redirectError {
+	r, ok := fault.RedirectOf(err)
+	if err == nil || !ok {
+		return nil
+	}
+	return &redirectError{RedirectURI: r.URI, State: r.State, Err: err}
+}

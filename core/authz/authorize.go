@@ -45,19 +45,6 @@ type AuthorizeRequest struct {
 // RequestURIPrefix starts every request_uri Pforte issues (RFC 9126 §2.2).
 const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 
-// RedirectError is an error that may be sent to the client's redirect URI,
-// because the redirect URI was validated before it happened. Errors that
-// are not RedirectErrors must be shown to the user agent, never redirected:
-// an unvalidated redirect URI would make Pforte an open redirector.
-type RedirectError struct {
-	RedirectURI string
-	State       string
-	Err         error
-}
-
-func (e *RedirectError) Error() string { return e.Err.Error() }
-func (e *RedirectError) Unwrap() error { return e.Err }
-
 // Parameter limits: anything longer is refused as malformed.
 const (
 	maxStateLen  = 1024
@@ -79,7 +66,8 @@ const (
 // Errors: NotFound (unknown client) and Invalid (redirect URI) for the user
 // agent; for a request_uri: Invalid (malformed), NotFound or Expired ("used
 // or expired"), Forbidden (pushed by another client), all for the user
-// agent; a *RedirectError for everything after the redirect URI is known.
+// agent; an error with a fault.Redirect for everything after the redirect
+// URI is known.
 func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.AuthRequest, error) {
 	const op = "authz.Authorize"
 	if in.RequestURI != "" {
@@ -91,14 +79,14 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 	}
 	if len(in.State) > maxStateLen {
 		// The state is too long to echo back safely.
-		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, Err: fault.New(fault.Invalid, op, "state is too long")}
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "state is too long").WithRedirect(fault.Redirect{URI: in.RedirectURI})
 	}
 	if c.RequirePAR {
 		// RFC 9126 §5: the request must come through the back channel,
 		// where the client authenticates and nothing can be changed in
 		// the browser.
-		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, State: in.State,
-			Err: fault.New(fault.Invalid, op, "pushed authorization request required")}
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "pushed authorization request required").
+			WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
 	r, err := s.newRequest(c, in, op)
 	if err != nil {
@@ -139,15 +127,15 @@ func (s *Service) authorizeClient(ctx context.Context, op string, in AuthorizeRe
 
 // newRequest validates the parameters of an authorization request of
 // client c, whose redirect URI is validated, and returns the request to
-// store. Every refusal is a *RedirectError (with the state when it is
+// store. Every refusal carries a fault.Redirect (with the state when it is
 // short enough to echo).
 func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (grant.AuthRequest, error) {
 	redirect := func(kind fault.Kind, msg string) error {
-		return &RedirectError{RedirectURI: in.RedirectURI, State: in.State, Err: fault.New(kind, op, msg)}
+		return fault.New(kind, op, msg).WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
 	if len(in.State) > maxStateLen {
 		// The state is too long to echo back safely.
-		return grant.AuthRequest{}, &RedirectError{RedirectURI: in.RedirectURI, Err: fault.New(fault.Invalid, op, "state is too long")}
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "state is too long").WithRedirect(fault.Redirect{URI: in.RedirectURI})
 	}
 	if in.Request != "" {
 		return grant.AuthRequest{}, redirect(fault.Invalid, "request objects are not supported")
@@ -242,7 +230,7 @@ func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (g
 // Errors are for the client, never for a redirect: Invalid (client_id
 // other than c, a request_uri pushed, redirect_uri missing or not
 // registered, or any parameter refused: the inner error of Authorize's
-// *RedirectError, with its kind); Forbidden (c may not use the code flow);
+// error with a fault.Redirect, with its kind); Forbidden (c may not use the code flow);
 // Unauthenticated (prompt=none: login required); Unavailable.
 func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in AuthorizeRequest) (requestURI string, expiresIn time.Duration, err error) {
 	const op = "authz.PushAuthorization"
@@ -262,11 +250,8 @@ func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in Aut
 	in.ClientID = c.ID
 	r, err := s.newRequest(c, in, op)
 	if err != nil {
-		var re *RedirectError
-		if errors.As(err, &re) {
-			return "", 0, re.Err
-		}
-		return "", 0, err
+		// Nothing of a pushed request is redirected (RFC 9126 §2.3).
+		return "", 0, fault.WithoutRedirect(err)
 	}
 	secret := grant.NewSecret()
 	ttl := min(s.cfg.PushedRequestTTL, s.cfg.AuthRequestTTL)
@@ -276,10 +261,19 @@ func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in Aut
 	return RequestURIPrefix + secret, ttl, nil
 }
 
-// requestUsedOrExpired answers every request_uri that cannot be used (any
-// more), so that the answer does not tell which.
-const requestUsedOrExpired = "Die Anmeldeanfrage ist nicht mehr gültig. Bitte starten Sie die Anmeldung neu. / " +
-	"request_uri used or expired. Please start the login again."
+// Codes of the login a pending authorization request waits for; none has
+// parameters.
+const (
+	// CodeRequestGone answers every request_uri that cannot be used (any
+	// more), so that the answer does not tell which.
+	CodeRequestGone fault.Code = "login.request_gone"
+	// CodeLoginUnknown: no such pending login (or it is gone).
+	CodeLoginUnknown fault.Code = "login.unknown"
+	// CodeLoginExpired: the login request expired; start again.
+	CodeLoginExpired fault.Code = "login.expired"
+	// CodeLoginDone: the login was completed already.
+	CodeLoginDone fault.Code = "login.completed"
+)
 
 // authorizePushed takes the pushed request named by in.RequestURI for
 // in.ClientID, once (RFC 9126 §4). Every error is for the user agent: the
@@ -299,7 +293,7 @@ func (s *Service) authorizePushed(ctx context.Context, in AuthorizeRequest) (gra
 	r, err := s.st.Requests.ConsumePushedRequest(ctx, grant.Hash(secret), in.ClientID, s.clock())
 	switch {
 	case errors.Is(err, fault.NotFound), errors.Is(err, fault.Expired):
-		return grant.AuthRequest{}, fault.New(fault.KindOf(err), op, requestUsedOrExpired)
+		return grant.AuthRequest{}, fault.Coded(fault.KindOf(err), op, CodeRequestGone)
 	case errors.Is(err, fault.Forbidden):
 		return grant.AuthRequest{}, fault.New(fault.Forbidden, op, "request_uri was pushed by another client")
 	case err != nil:
@@ -332,16 +326,16 @@ func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthReques
 	const op = "authz.PendingLogin"
 	r, err := s.st.Requests.AuthRequestByID(ctx, id)
 	if errors.Is(err, fault.NotFound) {
-		return grant.AuthRequest{}, client.Client{}, fault.New(fault.NotFound, op, "Die Anmeldung ist unbekannt oder abgelaufen. / The login request is unknown or has expired.")
+		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.NotFound, op, CodeLoginUnknown)
 	}
 	if err != nil {
 		return grant.AuthRequest{}, client.Client{}, err
 	}
 	if !s.clock().Before(r.ExpiresAt) {
-		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Expired, op, "Die Anmeldung ist abgelaufen. Bitte starten Sie sie neu. / The login request has expired. Please start again.")
+		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.Expired, op, CodeLoginExpired)
 	}
 	if r.Login != nil {
-		return grant.AuthRequest{}, client.Client{}, fault.New(fault.Conflict, op, "Diese Anmeldung wurde bereits abgeschlossen. / This login has already been completed.")
+		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.Conflict, op, CodeLoginDone)
 	}
 	c, err := s.clients.ClientByID(ctx, r.ClientID)
 	if err != nil {
@@ -354,7 +348,7 @@ func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthReques
 // authorization code and returns the URL to redirect the user agent to.
 // It enforces acr_values and max_age: a login that does not reach the
 // requested level ends the request with an error for the client.
-// Errors: as PendingLogin; a *RedirectError when the login does not satisfy
+// Errors: as PendingLogin; an error with a fault.Redirect when the login does not satisfy
 // the request; Unavailable.
 func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error) {
 	const op = "authz.CompleteLogin"
@@ -369,7 +363,7 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 	fail := func(kind fault.Kind, msg string) (string, error) {
 		// The request stays pending until it expires, so a stronger login
 		// (step-up, a later issue) can still complete it.
-		return "", &RedirectError{RedirectURI: r.RedirectURI, State: r.State, Err: fault.New(kind, op, msg)}
+		return "", fault.New(kind, op, msg).WithRedirect(fault.Redirect{URI: r.RedirectURI, State: r.State})
 	}
 	if want, ok := s.minimumLevel(r.ACRValues); ok && reached.Level < want {
 		return fail(fault.Forbidden, "the requested level of assurance ("+s.cfg.Vocabulary.ACR(want)+") cannot be reached with this login; reached "+s.cfg.Vocabulary.ACR(reached.Level))
@@ -414,40 +408,19 @@ func (s *Service) minimumLevel(acrs []string) (loa.Level, bool) {
 	return best, found
 }
 
-// errorCodes maps error kinds to the error codes of an authorization
-// response (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6). It is the one
-// table for every adapter that answers authorization requests: the browser
-// redirect, the app login, and the pushed request (RFC 9126 §2.3).
-var errorCodes = map[fault.Kind]string{
-	fault.Invalid:         "invalid_request",
-	fault.Unauthenticated: "login_required",
-	fault.Forbidden:       "access_denied",
-	fault.NotFound:        "invalid_request",
-	fault.Expired:         "invalid_request",
-	fault.Locked:          "access_denied",
-	fault.Conflict:        "invalid_request",
-	fault.RateLimited:     "temporarily_unavailable",
-	fault.Unavailable:     "temporarily_unavailable",
-	fault.Internal:        "server_error",
-}
-
-// ErrorCode is the authorization response error code of kind k.
-func ErrorCode(k fault.Kind) string {
-	if c, ok := errorCodes[k]; ok {
-		return c
+// ErrorRedirect returns the URL that reports an error to the client at r:
+// error, error_description, state and iss (RFC 9207) on the redirect URI.
+// oauthCode and description are what the driving adapter mapped the error
+// to (RFC 6749 §4.1.2.1: the description is printable ASCII).
+func (s *Service) ErrorRedirect(r fault.Redirect, oauthCode, description string) string {
+	q := url.Values{"error": {oauthCode}, "iss": {s.cfg.Issuer}}
+	if description != "" {
+		q.Set("error_description", description)
 	}
-	return "server_error"
-}
-
-// ErrorRedirect returns the URL that reports err to the client: error,
-// error_description, state and iss (RFC 9207) on the redirect URI.
-// oauthCode is the OAuth error code the driving adapter mapped err to.
-func (s *Service) ErrorRedirect(e *RedirectError, oauthCode string) string {
-	q := url.Values{"error": {oauthCode}, "error_description": {fault.PublicOf(e.Err)}, "iss": {s.cfg.Issuer}}
-	if e.State != "" {
-		q.Set("state", e.State)
+	if r.State != "" {
+		q.Set("state", r.State)
 	}
-	return appendQuery(e.RedirectURI, q)
+	return appendQuery(r.URI, q)
 }
 
 func appendQuery(base string, q url.Values) string {

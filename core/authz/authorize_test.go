@@ -90,7 +90,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 		name     string
 		mod      func(*authz.AuthorizeRequest)
 		kind     fault.Kind
-		redirect bool // a *RedirectError
+		redirect bool // a error for the client
 	}{
 		{"missing client_id", func(r *authz.AuthorizeRequest) { r.ClientID = "" }, fault.Invalid, false},
 		{"unknown client", func(r *authz.AuthorizeRequest) { r.ClientID = "nobody" }, fault.NotFound, false},
@@ -174,12 +174,12 @@ func TestAuthorizeRefusals(t *testing.T) {
 			re := redirectErr(err)
 			switch {
 			case tt.redirect && re == nil:
-				t.Fatalf("err = %v, want a *RedirectError", err)
+				t.Fatalf("err = %v, want a error for the client", err)
 			case !tt.redirect && re != nil:
-				t.Fatalf("err = %v is a *RedirectError to %q; it must be shown, never redirected", err, re.RedirectURI)
+				t.Fatalf("err = %v is a error for the client to %q; it must be shown, never redirected", err, re.RedirectURI)
 			case tt.redirect:
 				if re.RedirectURI != req.RedirectURI || re.State != state {
-					t.Fatalf("RedirectError{%q, %q}, want {%q, %q}", re.RedirectURI, re.State, req.RedirectURI, state)
+					t.Fatalf("redirect{%q, %q}, want {%q, %q}", re.RedirectURI, re.State, req.RedirectURI, state)
 				}
 			}
 			if n := len(e.st.requests()); n != 0 {
@@ -197,7 +197,7 @@ func TestAuthorizeOversizedStateIsNotEchoed(t *testing.T) {
 	wantKind(t, err, fault.Invalid)
 	re := redirectErr(err)
 	if re == nil || re.RedirectURI != webRedirect {
-		t.Fatalf("err = %v, want a *RedirectError to %s", err, webRedirect)
+		t.Fatalf("err = %v, want a error for the client to %s", err, webRedirect)
 	}
 	if re.State != "" {
 		t.Fatalf("the oversized state is echoed back (%d bytes)", len(re.State))
@@ -318,9 +318,9 @@ func TestErrorRedirect(t *testing.T) {
 	_, err := e.svc.Authorize(e.ctx, req)
 	re := redirectErr(err)
 	if re == nil {
-		t.Fatalf("err = %v, want a *RedirectError", err)
+		t.Fatalf("err = %v, want a error for the client", err)
 	}
-	to := e.svc.ErrorRedirect(re, "unsupported_response_type")
+	to := e.svc.ErrorRedirect(fault.Redirect{URI: re.RedirectURI, State: re.State}, "unsupported_response_type", fault.PublicOf(err))
 	u, perr := url.Parse(to)
 	if perr != nil {
 		t.Fatal(perr)
@@ -445,9 +445,9 @@ func TestCompleteLoginRefusals(t *testing.T) {
 			_, err = e.svc.CompleteLogin(e.ctx, r.ID, tt.auth(e))
 			wantKind(t, err, tt.kind)
 			if re := redirectErr(err); (re != nil) != tt.redirect {
-				t.Fatalf("err = %v, RedirectError: %v, want %v", err, re != nil, tt.redirect)
+				t.Fatalf("err = %v, for the client: %v, want %v", err, re != nil, tt.redirect)
 			} else if re != nil && (re.RedirectURI != webRedirect || re.State != req.State) {
-				t.Fatalf("RedirectError{%q, %q}", re.RedirectURI, re.State)
+				t.Fatalf("redirect{%q, %q}", re.RedirectURI, re.State)
 			}
 			if len(e.st.codes()) != 0 {
 				t.Fatal("a code was issued for a refused login")
@@ -525,7 +525,7 @@ func TestCompleteLoginStepUpAfterRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.CompleteLogin(e.ctx, r.ID, e.passwordLogin()); redirectErr(err) == nil {
-		t.Fatalf("password login for substantial: %v, want a RedirectError", err)
+		t.Fatalf("password login for substantial: %v, want an error for the client", err)
 	}
 	a := e.passwordLogin()
 	a.AMR = []string{loa.AMRHardware, loa.AMRPIN}

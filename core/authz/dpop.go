@@ -81,8 +81,8 @@ func (s *Service) DPoPNonce() string { return s.cfg.DPoPNonces.Current(s.clock()
 // checkProof checks r's proof against the request (accessToken: the token
 // it accompanies, "" at the token endpoint) and spends its jti. It returns
 // the thumbprint of the proof's key, or "" when there is no proof.
-// Errors: Unauthenticated wrapping dpop.ErrInvalidProof or
-// dpop.ErrUseNonce; Unavailable; Internal for a request without a path.
+// Errors: Unauthenticated with dpop.CodeInvalidProof or
+// dpop.CodeUseNonce; Unavailable; Internal for a request without a path.
 func (s *Service) checkProof(ctx context.Context, r DPoPRequest, accessToken string, now time.Time) (string, error) {
 	const op = "authz.checkProof"
 	if r.Proof == nil {

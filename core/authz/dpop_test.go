@@ -60,12 +60,12 @@ func changed(r authz.DPoPRequest, f func(*dpop.Proof)) authz.DPoPRequest {
 
 // wantDPoP fails unless err is the DPoP error code (invalid_dpop_proof or
 // use_dpop_nonce).
-func wantDPoP(t *testing.T, err error, code string) {
+func wantDPoP(t *testing.T, err error, code fault.Code) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("err = nil, want %s", code)
 	}
-	if got := dpop.Code(err); got != code {
+	if got, _ := fault.CodeOf(err); got != code {
 		t.Fatalf("DPoP error code %q, want %q (err: %v)", got, code, err)
 	}
 	if fault.KindOf(err) != fault.Unauthenticated || !strings.HasPrefix(fault.PublicOf(err), "DPoP ") {
@@ -78,7 +78,7 @@ func wantDPoP(t *testing.T, err error, code string) {
 func wantNotDPoP(t *testing.T, err error, want fault.Kind) {
 	t.Helper()
 	wantKind(t, err, want)
-	if c := dpop.Code(err); c != "" {
+	if c, _ := fault.CodeOf(err); c == dpop.CodeInvalidProof || c == dpop.CodeUseNonce {
 		t.Fatalf("err %v is DPoP error %s", err, c)
 	}
 }
@@ -174,7 +174,7 @@ func TestDPoPTokenEndpointRefusals(t *testing.T) {
 		name   string
 		client string
 		pop    func(e *env) authz.DPoPRequest
-		code   string     // DPoP error code, or
+		code   fault.Code // DPoP error code, or
 		kind   fault.Kind // the kind when code is ""
 	}{
 		{"RequireDPoP client without a proof", "dpop-app", func(*env) authz.DPoPRequest { return noPoP }, dpop.CodeInvalidProof, 0},
@@ -298,7 +298,7 @@ func TestDPoPJKTBindsTheCode(t *testing.T) {
 		name string
 		pop  func(e *env) authz.DPoPRequest
 		ok   bool
-		code string
+		code fault.Code
 	}{
 		{"proof by the named key", func(e *env) authz.DPoPRequest { return e.tokenProof(keyA) }, true, ""},
 		{"no proof", func(*env) authz.DPoPRequest { return noPoP }, false, dpop.CodeInvalidProof},
@@ -371,7 +371,7 @@ func TestDPoPRefreshBinding(t *testing.T) {
 		name  string
 		pop   func(e *env) authz.DPoPRequest
 		spent bool // present the spent first token instead of the current one
-		code  string
+		code  fault.Code
 		kind  fault.Kind
 	}{
 		{"no proof", func(*env) authz.DPoPRequest { return noPoP }, false, dpop.CodeInvalidProof, 0},
@@ -467,7 +467,7 @@ func TestDPoPUserInfo(t *testing.T) {
 	tests := []struct {
 		name string
 		in   func(e *env, tk tokens) authz.PresentedToken
-		code string     // DPoP error code, or
+		code fault.Code // DPoP error code, or
 		kind fault.Kind // the kind; 0: success
 		// bound: the error wraps ErrDPoPBound (answer with a DPoP challenge).
 		bound bool

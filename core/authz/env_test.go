@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -348,13 +347,22 @@ func wantKind(t *testing.T, err error, want fault.Kind) {
 	}
 }
 
-// redirectErr returns err as a *RedirectError, or nil.
-func redirectErr(err error) *authz.RedirectError {
-	var re *authz.RedirectError
-	if errors.As(err, &re) {
-		return re
+// redirectErr returns err's redirect, or nil.
+func redirectErr(err error) *redirectError { return asRedirect(err) }
+
+// redirectError is an error that goes to the client, as the tests read it.
+type redirectError struct {
+	RedirectURI, State string
+	Err                error
+}
+
+// asRedirect returns err's redirect, or nil when err is for the user agent.
+func asRedirect(err error) *redirectError {
+	r, ok := fault.RedirectOf(err)
+	if err == nil || !ok {
+		return nil
 	}
-	return nil
+	return &redirectError{RedirectURI: r.URI, State: r.State, Err: err}
 }
 
 // hash is how the store keys bearer secrets; tests use it to look inside.

@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"github.com/pforte-id/pforte/catalog"
 	"slices"
 	"strings"
 	"testing"
@@ -100,8 +101,12 @@ func TestPushedRequestURIOnce(t *testing.T) {
 			if re := redirectErr(err); re != nil {
 				t.Fatalf("refusal redirected to %s", re.RedirectURI)
 			}
-			if !strings.Contains(fault.PublicOf(err), tt.text) {
-				t.Errorf("public text %q, want it to say %q", fault.PublicOf(err), tt.text)
+			text := catalog.English.Error(err) // the page's text
+			if fault.CodedOf(err) == nil {
+				text = fault.PublicOf(err)
+			}
+			if !strings.Contains(text, tt.text) {
+				t.Errorf("page text %q, want it to say %q", text, tt.text)
 			}
 		})
 	}

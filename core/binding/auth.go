@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -18,60 +17,19 @@ import (
 	"github.com/pforte-id/pforte/ports/devicekey"
 )
 
-// Texts of device authentication.
+// Codes of device authentication; none has parameters.
 const (
 	// deviceGoneText is the one answer for an unknown, revoked, suspect or
 	// not yet enrolled binding: which of them it is, is nobody's business
 	// but the member's, who sees it in the device list.
-	deviceGoneText = "Dieses Gerät ist nicht (mehr) mit einem Zugang verbunden. Bitte verbinden Sie es neu. / " +
-		"This device is not (or no longer) bound to an account. Please bind it again."
-	blockedText = "Die PIN wurde zu oft falsch eingegeben; dieses Gerät ist gesperrt. " +
-		"Bitte legen Sie mit Ihrem Passwort eine neue PIN fest. / " +
-		"The PIN was wrong too often; this device is blocked. Please reset the PIN with your password."
-	otherKeyText = "Die Antwort stammt nicht vom Schlüssel dieses Geräts. / The answer was not made by this device's key."
-	accountText  = "Ihr Zugang ist nicht aktiv. Bitte wenden Sie sich an Ihre Krankenkasse. / " +
-		"Your account is not active. Please contact your health insurer."
-	wrongPasswordText = "Das Passwort ist falsch. / The password is wrong."
+	deviceGoneText fault.Code = "device.gone"
+	// otherKeyText: the assertion was not made by the binding's key.
+	otherKeyText fault.Code = "device.other_key"
+	// accountText: the member's account is not active.
+	accountText fault.Code = "account.inactive"
+	// wrongPasswordText: the member's password is wrong.
+	wrongPasswordText fault.Code = "password.wrong"
 )
-
-// PINError is a refused PIN entry. It is a fault.Error of kind
-// Unauthenticated (wrong PIN), RateLimited (entered before RetryAt) or
-// Locked (the binding is blocked) — errors.Is and fault.KindOf see the
-// kind — and carries what the app shows the member.
-type PINError struct {
-	// Remaining is the number of wrong entries left before the binding
-	// is blocked; 0 when it is blocked.
-	Remaining int
-	// RetryAt is when the next entry will be evaluated; zero when at once.
-	RetryAt time.Time
-	// RetryAfter is the wait until RetryAt by the service's clock, which
-	// is the one RetryAt was computed with (the caller's wall clock may
-	// differ from it); zero when at once.
-	RetryAfter time.Duration
-	err        *fault.Error
-}
-
-func (e *PINError) Error() string { return e.err.Error() }
-
-// Unwrap returns the fault.Error.
-func (e *PINError) Unwrap() error { return e.err }
-
-func pinError(op string, a pin.Attempt, now time.Time) *PINError {
-	var wait time.Duration
-	if !a.RetryAt.IsZero() {
-		wait = max(0, a.RetryAt.Sub(now))
-	}
-	switch {
-	case a.Next.Blocked:
-		return &PINError{err: fault.New(fault.Locked, op, blockedText)}
-	case !a.Evaluated:
-		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, RetryAfter: wait, err: fault.New(fault.RateLimited, op,
-			"Bitte warten Sie, bevor Sie die PIN erneut eingeben. / Please wait before entering the PIN again.")}
-	default:
-		return &PINError{Remaining: a.Remaining, RetryAt: a.RetryAt, RetryAfter: wait, err: fault.New(fault.Unauthenticated, op,
-			fmt.Sprintf("Die PIN ist falsch. Verbleibende Versuche: %d. / The PIN is wrong. Attempts left: %d.", a.Remaining, a.Remaining))}
-	}
-}
 
 // gone reports whether binding b can never authenticate again, or not yet:
 // revoked, suspect, or without a PIN (its enrollment is not complete).
@@ -100,7 +58,7 @@ func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challe
 // cannot log in before its PIN is reset, and the app should say so before
 // the member enters a PIN.
 func (s *Service) begin(ctx context.Context, op, bindingID string, purpose device.Purpose, boundTo string) (string, []byte, error) {
-	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	refused := fault.Coded(fault.Forbidden, op, deviceGoneText)
 	if bindingID == "" || len(bindingID) > 128 {
 		return "", nil, refused
 	}
@@ -113,7 +71,7 @@ func (s *Service) begin(ctx context.Context, op, bindingID string, purpose devic
 	case gone(b):
 		return "", nil, refused
 	case purpose == device.Login && blocked(b):
-		return "", nil, &PINError{err: fault.New(fault.Locked, op, blockedText)}
+		return "", nil, pin.Blocked(op)
 	}
 	options, state, err := s.ceremony.AssertionOptions(ctx, [][]byte{b.CredentialID})
 	if err != nil {
@@ -143,7 +101,7 @@ type asserted struct {
 // and the account is active. Blocked bindings pass; the caller decides.
 // Errors: Forbidden; Unauthenticated; Invalid; Unavailable.
 func (s *Service) assert(ctx context.Context, op string, c device.Challenge, response []byte, ip string) (asserted, error) {
-	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	refused := fault.Coded(fault.Forbidden, op, deviceGoneText)
 	b, err := s.devices.BindingByID(ctx, c.Subject)
 	switch {
 	case errors.Is(err, fault.NotFound):
@@ -162,7 +120,7 @@ func (s *Service) assert(ctx context.Context, op string, c device.Challenge, res
 	// binding's key, not from another key of the member or of anyone.
 	if !bytes.Equal(a.CredentialID, b.CredentialID) {
 		s.logWarn(ctx, "device assertion by another key", slog.String("binding", b.ID))
-		return asserted{}, fault.New(fault.Unauthenticated, op, otherKeyText)
+		return asserted{}, fault.Coded(fault.Unauthenticated, op, otherKeyText)
 	}
 	if _, err := device.CounterAfter(b.SignCount, a.SignCount); err != nil {
 		return asserted{}, s.suspect(ctx, op, b.ID, a.SignCount, ip)
@@ -174,7 +132,7 @@ func (s *Service) assert(ctx context.Context, op string, c device.Challenge, res
 	case err != nil:
 		return asserted{}, err
 	case !acct.CanLogIn():
-		return asserted{}, fault.New(fault.Forbidden, op, accountText)
+		return asserted{}, fault.Coded(fault.Forbidden, op, accountText)
 	}
 	return asserted{binding: b, signCount: a.SignCount, account: acct}, nil
 }
@@ -208,7 +166,7 @@ func (s *Service) suspect(ctx context.Context, op, id string, reported uint32, i
 			return err
 		}
 	}
-	return fault.New(fault.Forbidden, op, deviceGoneText)
+	return fault.Coded(fault.Forbidden, op, deviceGoneText)
 }
 
 // suspected follows the write that marked b suspect: it records and tells
@@ -255,9 +213,9 @@ func (s *Service) suspected(ctx context.Context, b device.Binding, reported uint
 //
 // Errors: Unauthenticated (challenge unknown, used or of another purpose —
 // a login challenge included; the answer does not verify or comes from
-// another key; wrong PIN: *PINError with Remaining); RateLimited
-// (*PINError with RetryAt: the entry was not evaluated); Locked
-// (*PINError: the binding is blocked — the member resets the PIN with
+// another key; wrong PIN: pin.CodeWrong with Remaining); RateLimited
+// (pin.CodeWait with RetryAt: the entry was not evaluated); Locked
+// (pin.CodeBlocked: the binding is blocked — the member resets the PIN with
 // their password, ResetPIN); Expired (challenge); Forbidden (binding
 // unknown, revoked, suspect or not enrolled; sign counter rollback;
 // account not active); Invalid (malformed answer); Unavailable.
@@ -295,14 +253,14 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		// request id, a second tab) must not complete that one.
 		s.logWarn(ctx, "challenge answered in another context", slog.String("binding", c.Subject),
 			slog.String("purpose", string(purpose)))
-		return verified{}, fault.New(fault.Unauthenticated, op, otherLoginText)
+		return verified{}, fault.Coded(fault.Unauthenticated, op, otherLoginText)
 	}
 	as, err := s.assert(ctx, op, c, response, ip)
 	if err != nil {
 		return verified{}, err
 	}
 	if blocked(as.binding) {
-		return verified{}, &PINError{err: fault.New(fault.Locked, op, blockedText)}
+		return verified{}, pin.Blocked(op)
 	}
 	now := s.clock()
 	// att is the PIN policy's verdict in the run of the closure whose
@@ -312,9 +270,9 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		att = pin.Attempt{}
 		switch {
 		case gone(*cur):
-			return fault.New(fault.Forbidden, op, deviceGoneText)
+			return fault.Coded(fault.Forbidden, op, deviceGoneText)
 		case blocked(*cur):
-			return &PINError{err: fault.New(fault.Locked, op, blockedText)}
+			return pin.Blocked(op)
 		case rollback(cur, as.signCount):
 			return nil
 		}
@@ -345,7 +303,7 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 	switch {
 	case errors.Is(err, errUnchanged):
 		s.logInfo(ctx, "PIN entry too early", slog.String("binding", as.binding.ID), slog.Time("retry_at", att.RetryAt))
-		return verified{}, pinError(op, att, now)
+		return verified{}, att.Err(op, now)
 	case err != nil:
 		return verified{}, err
 	case b.Status == device.Suspect:
@@ -353,7 +311,7 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		if err := s.suspected(ctx, b, as.signCount, ip); err != nil {
 			return verified{}, err
 		}
-		return verified{}, fault.New(fault.Forbidden, op, deviceGoneText)
+		return verified{}, fault.Coded(fault.Forbidden, op, deviceGoneText)
 	case att.OK:
 		s.logInfo(ctx, "device authenticated", slog.String("binding", b.ID), slog.String("account", b.AccountID),
 			slog.String("purpose", string(purpose)))
@@ -364,13 +322,13 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		}))
 		s.logWarn(ctx, "PIN wrong too often: binding blocked", slog.String("binding", b.ID), slog.String("account", b.AccountID))
 		s.tell(ctx, as.account.KVNR, pinLocked(b.Name, now))
-		return verified{}, pinError(op, att, now)
+		return verified{}, att.Err(op, now)
 	default:
 		s.record(ctx, s.event(audit.PINFailed, b.AccountID, ip, map[string]string{
 			"binding": b.ID, "failures": strconv.Itoa(att.Next.Failures), "remaining": strconv.Itoa(att.Remaining),
 		}))
 		s.logInfo(ctx, "PIN wrong", slog.String("binding", b.ID), slog.Int("remaining", att.Remaining))
-		return verified{}, pinError(op, att, now)
+		return verified{}, att.Err(op, now)
 	}
 }
 
@@ -408,7 +366,7 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 		if err := s.passwords.VerifyDummy(ctx, pw); err != nil {
 			return err
 		}
-		return fault.New(fault.Unauthenticated, op, wrongPasswordText)
+		return fault.Coded(fault.Unauthenticated, op, wrongPasswordText)
 	}
 	ok, _, err := s.passwords.Verify(ctx, pw, as.account.PasswordHash)
 	if err != nil {
@@ -416,7 +374,7 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 	}
 	if !ok {
 		s.logWarn(ctx, "PIN reset: wrong password", slog.String("binding", as.binding.ID), slog.String("account", as.account.ID))
-		return fault.New(fault.Unauthenticated, op, wrongPasswordText)
+		return fault.Coded(fault.Unauthenticated, op, wrongPasswordText)
 	}
 	now := s.clock()
 	var wasBlocked bool // the state before, for the record
@@ -424,7 +382,7 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 		wasBlocked = blocked(*cur)
 		switch {
 		case gone(*cur):
-			return fault.New(fault.Forbidden, op, deviceGoneText)
+			return fault.Coded(fault.Forbidden, op, deviceGoneText)
 		case rollback(cur, as.signCount):
 			return nil
 		}
@@ -444,7 +402,7 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 		if err := s.suspected(ctx, b, as.signCount, ip); err != nil {
 			return err
 		}
-		return fault.New(fault.Forbidden, op, deviceGoneText)
+		return fault.Coded(fault.Forbidden, op, deviceGoneText)
 	}
 	if wasBlocked {
 		s.record(ctx, s.event(audit.DeviceUnblocked, b.AccountID, ip, map[string]string{"binding": b.ID, "by": "pin_reset"}))

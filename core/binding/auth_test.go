@@ -1,7 +1,6 @@
 package binding_test
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -16,13 +15,15 @@ import (
 	"github.com/pforte-id/pforte/core/pin"
 )
 
-// pinErr returns err as *binding.PINError or fails.
-func pinErr(t *testing.T, what string, err error, k fault.Kind) *binding.PINError {
+// pinErr returns err's PIN error (the error with a pin code of kind k) or
+// fails.
+func pinErr(t *testing.T, what string, err error, k fault.Kind) *fault.Error {
 	t.Helper()
 	wantKind(t, what, err, k)
-	var pe *binding.PINError
-	if !errors.As(err, &pe) {
-		t.Fatalf("%s: %v is no *binding.PINError", what, err)
+	want := map[fault.Kind]fault.Code{fault.Unauthenticated: pin.CodeWrong, fault.RateLimited: pin.CodeWait, fault.Locked: pin.CodeBlocked}[k]
+	pe := fault.CodedOf(err)
+	if pe == nil || pe.Code != want {
+		t.Fatalf("%s: %v has not the code %q", what, err, want)
 	}
 	return pe
 }
@@ -333,7 +334,7 @@ func TestPINLockout(t *testing.T) {
 	}
 	msgs := f.w.sent()
 	if m := msgs[len(msgs)-1]; m.Kind != string(audit.PINLocked) || !strings.Contains(m.Body, "gesperrt") ||
-		!strings.Contains(m.Body, "blocked") {
+		m.Subject != "Gerät gesperrt" {
 		t.Fatalf("lock notification %+v", m)
 	}
 	// The right PIN does not help now, and is not even compared.
@@ -373,8 +374,8 @@ func TestConcurrentWrongPINs(t *testing.T) {
 
 	var wrong, locked []int
 	for _, err := range errs {
-		var pe *binding.PINError
-		if !errors.As(err, &pe) {
+		pe := fault.CodedOf(err)
+		if pe == nil || (pe.Code != pin.CodeWrong && pe.Code != pin.CodeBlocked) {
 			t.Fatalf("not a PIN error: %v", err)
 		}
 		switch fault.KindOf(err) {

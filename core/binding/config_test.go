@@ -64,16 +64,17 @@ func TestConfigDefaults(t *testing.T) {
 func TestNewRefusesMissingDependencies(t *testing.T) {
 	f := setup(t)
 	for name, drop := range map[string]func(*binding.Deps){
-		"enrollments": func(d *binding.Deps) { d.Enrollments = nil },
-		"devices":     func(d *binding.Deps) { d.Devices = nil },
-		"challenges":  func(d *binding.Deps) { d.Challenges = nil },
-		"audit":       func(d *binding.Deps) { d.Audit = nil },
-		"completion":  func(d *binding.Deps) { d.Completion = nil },
-		"accounts":    func(d *binding.Deps) { d.Accounts = nil },
-		"members":     func(d *binding.Deps) { d.Members = nil },
-		"ceremony":    func(d *binding.Deps) { d.Ceremony = nil },
-		"PIN hasher":  func(d *binding.Deps) { d.PINs = nil },
-		"passwords":   func(d *binding.Deps) { d.Passwords = nil },
+		"enrollments":  func(d *binding.Deps) { d.Enrollments = nil },
+		"devices":      func(d *binding.Deps) { d.Devices = nil },
+		"challenges":   func(d *binding.Deps) { d.Challenges = nil },
+		"audit":        func(d *binding.Deps) { d.Audit = nil },
+		"completion":   func(d *binding.Deps) { d.Completion = nil },
+		"accounts":     func(d *binding.Deps) { d.Accounts = nil },
+		"members":      func(d *binding.Deps) { d.Members = nil },
+		"ceremony":     func(d *binding.Deps) { d.Ceremony = nil },
+		"PIN hasher":   func(d *binding.Deps) { d.PINs = nil },
+		"passwords":    func(d *binding.Deps) { d.Passwords = nil },
+		"mail wording": func(d *binding.Deps) { d.Mail = nil },
 	} {
 		d := f.deps
 		drop(&d)
@@ -82,7 +83,7 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 		}
 	}
 	d := f.deps
-	d.Notifier, d.Now, d.Logger = nil, nil, nil
+	d.Notifier, d.Mail, d.Now, d.Logger = nil, nil, nil, nil
 	if _, err := binding.New(f.cfg, d); err != nil {
 		t.Fatalf("optional dependencies: %v", err)
 	}

@@ -17,36 +17,39 @@ import (
 	"github.com/pforte-id/pforte/ports/devicekey"
 )
 
-// Texts of the enrollment steps.
+// Codes of the enrollment steps; none has parameters.
 const (
-	unknownSessionText = "Die Registrierungssitzung ist unbekannt. / Unknown enrollment session."
-	expiredSessionText = "Die Registrierungssitzung ist abgelaufen. Bitte aktivieren Sie die App erneut. / " +
-		"The enrollment session has expired. Please activate the app again."
-	passwordFirstText = "Bitte legen Sie zuerst Ihr Passwort fest. Die Reihenfolge ist: Passwort, Gerät, PIN. / " +
-		"Please set your password first. The order is: password, device, PIN."
-	deviceFirstText = "Bitte verbinden Sie zuerst Ihr Gerät. Die Reihenfolge ist: Passwort, Gerät, PIN. / " +
-		"Please bind your device first. The order is: password, device, PIN."
-	alreadyBoundText = "In dieser Registrierung ist bereits ein Gerät verbunden. / A device is already bound in this enrollment."
-	keyBoundText     = "Dieser Schlüssel ist bereits verbunden. / This key is already bound."
-	pinAlreadySet    = "Die PIN für dieses Gerät ist bereits festgelegt. / The PIN for this device is already set."
-	platformText     = "Unbekannte Plattform. / Unknown platform."
-	stepMissingText  = "Die Registrierung ist noch nicht vollständig. / The enrollment is not complete yet."
+	unknownSessionText fault.Code = "enrollment.unknown"
+	expiredSessionText fault.Code = "enrollment.expired"
+	passwordFirstText  fault.Code = "enrollment.password_first"
+	deviceFirstText    fault.Code = "enrollment.device_first"
+	alreadyBoundText   fault.Code = "enrollment.device_bound"
+	keyBoundText       fault.Code = "device.key_bound"
+	pinAlreadySet      fault.Code = "pin.already_set"
+	platformText       fault.Code = "device.platform"
+	stepMissingText    fault.Code = "enrollment.incomplete"
+	// challengeUnknownText: unknown or used challenge.
+	challengeUnknownText fault.Code = "challenge.unknown"
+	// challengeExpiredText: the challenge expired; start again.
+	challengeExpiredText fault.Code = "challenge.expired"
+	// challengeOtherText: the challenge is another enrollment's.
+	challengeOtherText fault.Code = "challenge.other_enrollment"
 )
 
 // session returns the open enrollment session of a bearer token.
 // Errors: Unauthenticated (unknown token); Expired (over or completed).
 func (s *Service) session(ctx context.Context, op, token string) (enrollment.Session, error) {
 	if token == "" || len(token) > 256 {
-		return enrollment.Session{}, fault.New(fault.Unauthenticated, op, unknownSessionText)
+		return enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, unknownSessionText)
 	}
 	sess, err := s.enrolls.EnrollmentByTokenHash(ctx, grant.Hash(token))
 	switch {
 	case errors.Is(err, fault.NotFound):
-		return enrollment.Session{}, fault.New(fault.Unauthenticated, op, unknownSessionText)
+		return enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, unknownSessionText)
 	case err != nil:
 		return enrollment.Session{}, err
 	case !sess.Open(s.clock()):
-		return enrollment.Session{}, fault.New(fault.Expired, op, expiredSessionText)
+		return enrollment.Session{}, fault.Coded(fault.Expired, op, expiredSessionText)
 	}
 	return sess, nil
 }
@@ -85,7 +88,7 @@ func (s *Service) BeginBinding(ctx context.Context, token string) (challengeID s
 		return "", nil, err
 	}
 	if sess.PasswordSetAt.IsZero() {
-		return "", nil, fault.New(fault.Forbidden, op, passwordFirstText)
+		return "", nil, fault.Coded(fault.Forbidden, op, passwordFirstText)
 	}
 	bs, err := s.devices.ListBindings(ctx, sess.AccountID)
 	if err != nil {
@@ -94,7 +97,7 @@ func (s *Service) BeginBinding(ctx context.Context, token string) (challengeID s
 	var exclude [][]byte
 	for _, b := range bs {
 		if b.EnrollmentID == sess.ID {
-			return "", nil, fault.New(fault.Conflict, op, alreadyBoundText)
+			return "", nil, fault.Coded(fault.Conflict, op, alreadyBoundText)
 		}
 		exclude = append(exclude, b.CredentialID)
 	}
@@ -120,8 +123,7 @@ func (s *Service) BeginBinding(ctx context.Context, token string) (challengeID s
 // same challenge again) finds nothing.
 // Errors: Unauthenticated (unknown, used, other purpose); Expired.
 func (s *Service) consume(ctx context.Context, op, id string, purpose device.Purpose) (device.Challenge, error) {
-	unknown := fault.New(fault.Unauthenticated, op,
-		"Die Anfrage ist unbekannt oder wurde schon verwendet. / The challenge is unknown or was already used.")
+	unknown := fault.Coded(fault.Unauthenticated, op, challengeUnknownText)
 	if id == "" || len(id) > 128 {
 		return device.Challenge{}, unknown
 	}
@@ -130,8 +132,7 @@ func (s *Service) consume(ctx context.Context, op, id string, purpose device.Pur
 	case errors.Is(err, fault.NotFound):
 		return device.Challenge{}, unknown
 	case errors.Is(err, fault.Expired):
-		return device.Challenge{}, fault.New(fault.Expired, op,
-			"Die Anfrage ist abgelaufen. Bitte beginnen Sie erneut. / The challenge has expired. Please start again.")
+		return device.Challenge{}, fault.Coded(fault.Expired, op, challengeExpiredText)
 	case err != nil:
 		return device.Challenge{}, err
 	case c.Purpose != purpose:
@@ -174,10 +175,10 @@ func (s *Service) FinishBinding(ctx context.Context, token, challengeID string, 
 		return device.Binding{}, err
 	}
 	if !validPlatform(platform) || (platform == device.Software && !s.cfg.Device.AllowUnattested) {
-		return device.Binding{}, fault.New(fault.Invalid, op, platformText)
+		return device.Binding{}, fault.Coded(fault.Invalid, op, platformText)
 	}
 	if sess.PasswordSetAt.IsZero() {
-		return device.Binding{}, fault.New(fault.Forbidden, op, passwordFirstText)
+		return device.Binding{}, fault.Coded(fault.Forbidden, op, passwordFirstText)
 	}
 	c, err := s.consume(ctx, op, challengeID, device.Registration)
 	if err != nil {
@@ -187,8 +188,7 @@ func (s *Service) FinishBinding(ctx context.Context, token, challengeID string, 
 		// A challenge issued to another enrollment session: whoever
 		// answers it here did not get it from this session.
 		s.logWarn(ctx, "registration challenge of another session", slog.String("session", sess.ID))
-		return device.Binding{}, fault.New(fault.Unauthenticated, op,
-			"Die Anfrage gehört nicht zu dieser Registrierung. / The challenge does not belong to this enrollment.")
+		return device.Binding{}, fault.Coded(fault.Unauthenticated, op, challengeOtherText)
 	}
 	key, err := s.ceremony.VerifyRegistration(ctx, c.State, response)
 	if err != nil {
@@ -208,14 +208,14 @@ func (s *Service) FinishBinding(ctx context.Context, token, challengeID string, 
 	}
 	switch err := s.devices.BindDevice(ctx, b, now); {
 	case errors.Is(err, fault.NotFound):
-		return device.Binding{}, fault.New(fault.Unauthenticated, op, unknownSessionText)
+		return device.Binding{}, fault.Coded(fault.Unauthenticated, op, unknownSessionText)
 	case errors.Is(err, fault.Expired):
-		return device.Binding{}, fault.New(fault.Expired, op, expiredSessionText)
+		return device.Binding{}, fault.Coded(fault.Expired, op, expiredSessionText)
 	case errors.Is(err, fault.Conflict):
 		if _, bound, lerr := s.sessionBinding(ctx, sess); lerr == nil && bound {
-			return device.Binding{}, fault.New(fault.Conflict, op, alreadyBoundText)
+			return device.Binding{}, fault.Coded(fault.Conflict, op, alreadyBoundText)
 		}
-		return device.Binding{}, fault.New(fault.Conflict, op, keyBoundText)
+		return device.Binding{}, fault.Coded(fault.Conflict, op, keyBoundText)
 	case err != nil:
 		return device.Binding{}, err
 	}
@@ -293,9 +293,9 @@ func (s *Service) SetPIN(ctx context.Context, token, p, ip string) (account.Acco
 	case err != nil:
 		return account.Account{}, err
 	case !bound:
-		return account.Account{}, fault.New(fault.Forbidden, op, deviceFirstText)
+		return account.Account{}, fault.Coded(fault.Forbidden, op, deviceFirstText)
 	case b.Status != device.Active:
-		return account.Account{}, fault.New(fault.Forbidden, op, deviceGoneText)
+		return account.Account{}, fault.Coded(fault.Forbidden, op, deviceGoneText)
 	}
 	if err := s.checkPIN(ctx, sess.KVNR, sess.AccountID, p); err != nil {
 		return account.Account{}, err
@@ -305,14 +305,14 @@ func (s *Service) SetPIN(ctx context.Context, token, p, ip string) (account.Acco
 	stored, err := s.devices.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 		switch {
 		case cur.Status != device.Active:
-			return fault.New(fault.Forbidden, op, deviceGoneText)
+			return fault.Coded(fault.Forbidden, op, deviceGoneText)
 		case cur.PINHash != "":
 			// Set before: the same PIN again is a retry after a failed
 			// completion; anything else is a second PIN.
 			if again, _ := s.pins.Verify(cur.ID, p, cur.PINHash); again {
 				return errUnchanged
 			}
-			return fault.New(fault.Conflict, op, pinAlreadySet)
+			return fault.Coded(fault.Conflict, op, pinAlreadySet)
 		}
 		cur.PINHash = s.pins.Hash(cur.ID, p)
 		cur.PINSetAt = now
@@ -334,11 +334,11 @@ func (s *Service) SetPIN(ctx context.Context, token, p, ip string) (account.Acco
 		s.event(audit.EnrollmentCompleted, sess.AccountID, ip, map[string]string{"binding": b.ID, "session": sess.ID}), s.clock())
 	switch {
 	case errors.Is(err, fault.NotFound):
-		return account.Account{}, fault.New(fault.Unauthenticated, op, unknownSessionText)
+		return account.Account{}, fault.Coded(fault.Unauthenticated, op, unknownSessionText)
 	case errors.Is(err, fault.Expired):
-		return account.Account{}, fault.New(fault.Expired, op, expiredSessionText)
+		return account.Account{}, fault.Coded(fault.Expired, op, expiredSessionText)
 	case errors.Is(err, fault.Forbidden):
-		return account.Account{}, fault.New(fault.Forbidden, op, stepMissingText)
+		return account.Account{}, fault.Coded(fault.Forbidden, op, stepMissingText)
 	case err != nil:
 		return account.Account{}, err
 	}

@@ -11,8 +11,11 @@ import (
 
 // otherLoginText answers a login challenge presented for another
 // authorization request than the one it was issued for.
-const otherLoginText = "Diese Anfrage gehört zu einer anderen Anmeldung. Bitte starten Sie die Anmeldung neu. / " +
-	"This challenge belongs to another login. Please start the login again."
+// No parameters.
+const otherLoginText fault.Code = "challenge.other_login"
+
+// unknownLoginText answers a login step for a malformed request id.
+const unknownLoginText fault.Code = "login.unknown_request"
 
 // maxRequestID bounds authorization request ids; longer ones are no ids
 // Pforte issued.
@@ -36,11 +39,11 @@ const maxRequestID = 128
 //
 // Errors: Invalid (authRequestID empty or too long); Forbidden, with one
 // text for an unknown, revoked, suspect or not yet enrolled binding;
-// Locked (*PINError, the binding is blocked); Unavailable.
+// Locked (pin.CodeBlocked, the binding is blocked); Unavailable.
 func (s *Service) BeginLogin(ctx context.Context, bindingID, authRequestID string) (challengeID string, options []byte, err error) {
 	const op = "binding.BeginLogin"
 	if authRequestID == "" || len(authRequestID) > maxRequestID {
-		return "", nil, fault.New(fault.Invalid, op, "Die Anmeldung ist unbekannt. / The login request is unknown.")
+		return "", nil, fault.Coded(fault.Invalid, op, unknownLoginText)
 	}
 	return s.begin(ctx, op, bindingID, device.Login, authRequestID)
 }
@@ -67,7 +70,7 @@ func (s *Service) BeginLogin(ctx context.Context, bindingID, authRequestID strin
 func (s *Service) AuthenticateLogin(ctx context.Context, challengeID string, response []byte, pin, ip, authRequestID string) (loa.Authentication, error) {
 	const op = "binding.AuthenticateLogin"
 	if authRequestID == "" || len(authRequestID) > maxRequestID {
-		return loa.Authentication{}, fault.New(fault.Unauthenticated, op, otherLoginText)
+		return loa.Authentication{}, fault.Coded(fault.Unauthenticated, op, otherLoginText)
 	}
 	v, err := s.authenticate(ctx, op, device.Login, authRequestID, challengeID, response, pin, ip)
 	if err != nil {

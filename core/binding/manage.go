@@ -37,14 +37,18 @@ func view(b device.Binding, current string) Device {
 	}
 }
 
-const deviceNotFoundText = "Dieses Gerät gibt es nicht. / There is no such device."
+// Codes of device management; none has parameters.
+const (
+	deviceNotFoundText fault.Code = "device.not_found"
+	deviceRemovedText  fault.Code = "device.removed"
+)
 
 // acting re-reads the binding a management call is made with: it must
 // still be active now, not only when AuthenticateDevice returned it (it
 // may have been revoked by another call in between).
 // Errors: Forbidden; Unavailable.
 func (s *Service) acting(ctx context.Context, op string, b device.Binding) (device.Binding, error) {
-	refused := fault.New(fault.Forbidden, op, deviceGoneText)
+	refused := fault.Coded(fault.Forbidden, op, deviceGoneText)
 	if b.ID == "" || b.AccountID == "" {
 		return device.Binding{}, refused
 	}
@@ -102,9 +106,9 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 	_, err = s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
 		switch {
 		case x.AccountID != cur.AccountID:
-			return fault.New(fault.NotFound, op, deviceNotFoundText)
+			return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 		case x.Status == device.Revoked:
-			return fault.New(fault.Conflict, op, "Dieses Gerät ist bereits entfernt. / This device has been removed already.")
+			return fault.Coded(fault.Conflict, op, deviceRemovedText)
 		case x.Name == name:
 			return errUnchanged
 		}
@@ -115,7 +119,7 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 	case errors.Is(err, errUnchanged):
 		return nil
 	case errors.Is(err, fault.NotFound):
-		return fault.New(fault.NotFound, op, deviceNotFoundText)
+		return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 	case err != nil:
 		return err
 	}
@@ -151,7 +155,7 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip str
 	x, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
 		switch {
 		case x.AccountID != cur.AccountID:
-			return fault.New(fault.NotFound, op, deviceNotFoundText)
+			return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 		case x.Status == device.Revoked:
 			return errUnchanged
 		}
@@ -164,7 +168,7 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip str
 		// failed; doing it again is harmless.
 		return s.endLogins(ctx, id, now)
 	case errors.Is(err, fault.NotFound):
-		return fault.New(fault.NotFound, op, deviceNotFoundText)
+		return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 	case err != nil:
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -68,130 +67,67 @@ func maskKVNR(k kvnr.KVNR) string {
 	return s[:1] + "******" + s[7:]
 }
 
-// berlin is the time zone notification times are given in.
-var berlin = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}()
-
-// when formats t for a notification, German and English.
-func when(t time.Time) (de, en string) {
-	l := t.In(berlin)
-	return l.Format("02.01.2006") + " um " + l.Format("15:04") + " Uhr",
-		l.Format("02.01.2006") + " at " + l.Format("15:04") + " (German time)"
-}
-
-// notice is a notification before it is addressed: German first, then
-// English. It never contains a secret.
+// notice is a notification before it is addressed and worded: a code and
+// its params, which Deps.Mail words. It never contains a secret.
 type notice struct {
-	kind      audit.Kind
-	subjectDE string
-	subjectEN string
-	bodyDE    string
-	bodyEN    string
+	kind   audit.Kind
+	code   fault.Code
+	params []any
 }
 
+// Codes of notifications. The params of each are the device name (string)
+// and the time of the change (time.Time), then what the code adds.
 const (
-	notMeDE = "Wenn Sie das nicht waren, melden Sie sich bitte sofort bei Ihrer Krankenkasse; " +
-		"in der Service-App können Sie unter „Geräte“ jedes Gerät entfernen."
-	notMeEN = "If this was not you, please contact your health insurer at once; " +
-		"in the Service-App you can remove any device under “Devices”."
-	signature = "\n\nDiese Nachricht wurde automatisch versandt. / This message was sent automatically."
+	mailDeviceBound       fault.Code = "mail.device_bound"
+	mailEnrollmentDone    fault.Code = "mail.enrollment_completed"
+	mailPINReset          fault.Code = "mail.pin_reset"
+	mailPINResetUnblocked fault.Code = "mail.pin_reset_unblocked"
+	mailPINLocked         fault.Code = "mail.pin_locked"
+	mailDeviceSuspect     fault.Code = "mail.device_suspect"
+	mailDeviceRenamed     fault.Code = "mail.device_renamed" // then the new name (string)
+	mailDeviceRevoked     fault.Code = "mail.device_revoked"
+	mailOthersRevoked     fault.Code = "mail.others_revoked" // the kept device; then how many were removed (int)
+	mailOperatorUnblocked fault.Code = "mail.operator_unblocked"
 )
 
 func deviceBound(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceBound, subjectDE: "Neues Gerät verbunden", subjectEN: "New device bound",
-		bodyDE: fmt.Sprintf("Das Gerät „%s“ wurde am %s mit Ihrem Zugang verbunden.\n\n%s", name, de, notMeDE),
-		bodyEN: fmt.Sprintf("The device “%s” was bound to your account on %s.\n\n%s", name, en, notMeEN),
-	}
+	return notice{kind: audit.DeviceBound, code: mailDeviceBound, params: []any{name, at}}
 }
 
 func enrollmentDone(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.EnrollmentCompleted, subjectDE: "Registrierung abgeschlossen", subjectEN: "Registration completed",
-		bodyDE: fmt.Sprintf("Für das Gerät „%s“ wurde am %s die Freigabe-PIN festgelegt; Ihre Registrierung ist abgeschlossen.\n\n%s", name, de, notMeDE),
-		bodyEN: fmt.Sprintf("The release PIN for the device “%s” was set on %s; your registration is complete.\n\n%s", name, en, notMeEN),
-	}
+	return notice{kind: audit.EnrollmentCompleted, code: mailEnrollmentDone, params: []any{name, at}}
 }
 
 func pinReset(name string, at time.Time, wasBlocked bool) notice {
-	de, en := when(at)
-	n := notice{
-		kind: audit.PINSet, subjectDE: "Freigabe-PIN geändert", subjectEN: "Release PIN changed",
-		bodyDE: fmt.Sprintf("Die Freigabe-PIN des Geräts „%s“ wurde am %s mit Ihrem Passwort neu festgelegt.", name, de),
-		bodyEN: fmt.Sprintf("The release PIN of the device “%s” was reset with your password on %s.", name, en),
-	}
+	code := mailPINReset
 	if wasBlocked {
-		n.bodyDE += " Die Sperre des Geräts ist damit aufgehoben."
-		n.bodyEN += " The device is no longer blocked."
+		code = mailPINResetUnblocked
 	}
-	n.bodyDE += "\n\n" + notMeDE
-	n.bodyEN += "\n\n" + notMeEN
-	return n
+	return notice{kind: audit.PINSet, code: code, params: []any{name, at}}
 }
 
 func pinLocked(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.PINLocked, subjectDE: "Gerät gesperrt", subjectEN: "Device blocked",
-		bodyDE: fmt.Sprintf("Am %s wurde die Freigabe-PIN des Geräts „%s“ zu oft falsch eingegeben; das Gerät ist gesperrt. "+
-			"Sie können die PIN in der Service-App mit Ihrem Passwort neu festlegen.\n\n%s", de, name, notMeDE),
-		bodyEN: fmt.Sprintf("On %s the release PIN of the device “%s” was entered wrongly too often; the device is blocked. "+
-			"You can reset the PIN in the Service-App with your password.\n\n%s", en, name, notMeEN),
-	}
+	return notice{kind: audit.PINLocked, code: mailPINLocked, params: []any{name, at}}
 }
 
 func deviceSuspect(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceSuspect, subjectDE: "Gerät aus Sicherheitsgründen gesperrt", subjectEN: "Device blocked for your security",
-		bodyDE: fmt.Sprintf("Am %s hat sich das Gerät „%s“ so gemeldet, als gäbe es eine Kopie seines Schlüssels. "+
-			"Wir haben es zu Ihrem Schutz gesperrt. Bitte verbinden Sie Ihr Gerät neu.\n\n%s", de, name, notMeDE),
-		bodyEN: fmt.Sprintf("On %s the device “%s” answered as if a copy of its key existed. "+
-			"We have blocked it for your protection. Please bind your device again.\n\n%s", en, name, notMeEN),
-	}
+	return notice{kind: audit.DeviceSuspect, code: mailDeviceSuspect, params: []any{name, at}}
 }
 
 func deviceRenamed(oldName, newName string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceRenamed, subjectDE: "Gerät umbenannt", subjectEN: "Device renamed",
-		bodyDE: fmt.Sprintf("Das Gerät „%s“ heißt seit %s „%s“.\n\n%s", oldName, de, newName, notMeDE),
-		bodyEN: fmt.Sprintf("The device “%s” has been called “%s” since %s.\n\n%s", oldName, newName, en, notMeEN),
-	}
+	return notice{kind: audit.DeviceRenamed, code: mailDeviceRenamed, params: []any{oldName, at, newName}}
 }
 
 func deviceRevoked(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceRevoked, subjectDE: "Gerät entfernt", subjectEN: "Device removed",
-		bodyDE: fmt.Sprintf("Das Gerät „%s“ wurde am %s von Ihrem Zugang entfernt; es kann sich nicht mehr anmelden.\n\n%s", name, de, notMeDE),
-		bodyEN: fmt.Sprintf("The device “%s” was removed from your account on %s; it can no longer log in.\n\n%s", name, en, notMeEN),
-	}
+	return notice{kind: audit.DeviceRevoked, code: mailDeviceRevoked, params: []any{name, at}}
 }
 
 func othersRevoked(n int, kept string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceRevoked, subjectDE: "Geräte entfernt", subjectEN: "Devices removed",
-		bodyDE: fmt.Sprintf("Am %s wurden %d Geräte von Ihrem Zugang entfernt; nur „%s“ bleibt verbunden.\n\n%s", de, n, kept, notMeDE),
-		bodyEN: fmt.Sprintf("On %s, %d devices were removed from your account; only “%s” remains bound.\n\n%s", en, n, kept, notMeEN),
-	}
+	return notice{kind: audit.DeviceRevoked, code: mailOthersRevoked, params: []any{kept, at, n}}
 }
 
 func operatorUnblocked(name string, at time.Time) notice {
-	de, en := when(at)
-	return notice{
-		kind: audit.DeviceUnblocked, subjectDE: "Gerät entsperrt", subjectEN: "Device unblocked",
-		bodyDE: fmt.Sprintf("Der Kundenservice hat das Gerät „%s“ am %s entsperrt. Sie können sich wieder mit Ihrer Freigabe-PIN anmelden.\n\n%s", name, de, notMeDE),
-		bodyEN: fmt.Sprintf("Customer service unblocked the device “%s” on %s. You can log in with your release PIN again.\n\n%s", name, en, notMeEN),
-	}
+	return notice{kind: audit.DeviceUnblocked, code: mailOperatorUnblocked, params: []any{name, at}}
 }
 
 // tell sends n to the e-mail address the directory has for the member k,
@@ -210,12 +146,8 @@ func (s *Service) tell(ctx context.Context, k kvnr.KVNR, n notice) {
 		s.logWarn(ctx, "notification not sent", slog.String("kind", string(n.kind)), slog.Any("error", err))
 		return
 	}
-	msg := notify.Message{
-		To:      strings.TrimSpace(m.Email),
-		Subject: n.subjectDE + " / " + n.subjectEN,
-		Body:    n.bodyDE + "\n\n---\n\n" + n.bodyEN + signature,
-		Kind:    string(n.kind),
-	}
+	subject, body := s.mail(ctx, n.code, n.params...)
+	msg := notify.Message{To: strings.TrimSpace(m.Email), Subject: subject, Body: body, Kind: string(n.kind)}
 	if err := s.notifier.Notify(ctx, msg); err != nil {
 		s.logWarn(ctx, "notification not sent", slog.String("kind", string(n.kind)), slog.Any("error", err))
 	}

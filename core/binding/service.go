@@ -86,6 +86,10 @@ type Deps struct {
 	Ceremony devicekey.Ceremony
 	// Notifier tells members about changes; nil: nobody is told.
 	Notifier notify.Notifier
+	// Mail words a notification (its code and params) in the language of
+	// the request ctx belongs to; cmd passes the message catalog's.
+	// Required with a Notifier: core holds no words.
+	Mail func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	// PINs hashes release PINs under the server-side pepper.
 	PINs *pin.Hasher
 	// Passwords verifies the account password for a PIN reset.
@@ -112,6 +116,7 @@ type Service struct {
 	members    store.Members
 	ceremony   devicekey.Ceremony
 	notifier   notify.Notifier
+	mail       func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	pins       *pin.Hasher
 	passwords  *password.Hasher
 	now        func() time.Time
@@ -150,6 +155,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, missing("PIN hasher")
 	case d.Passwords == nil:
 		return nil, missing("password hasher")
+	case d.Notifier != nil && d.Mail == nil:
+		return nil, missing("mail wording")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -164,7 +171,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, families: d.Families, challenges: d.Challenges, audit: d.Audit,
 		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
-		notifier: d.Notifier, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
+		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
 	}, nil
 }
 

@@ -67,13 +67,20 @@ type Binding struct {
 // Usable reports whether the binding can authenticate.
 func (b Binding) Usable() bool { return b.Status == Active && b.PINHash != "" }
 
+// CodeName: a device name must have 1 to 64 printable characters. No
+// parameters.
+const CodeName fault.Code = "device.name"
+
+// CodeRollback: the sign counter did not grow; the binding can no longer
+// be used and must be bound anew. No parameters.
+const CodeRollback fault.Code = "device.rollback"
+
 // NameOK checks a member-given device name: 1 to 64 printable characters.
 // Errors: fault.Invalid.
 func NameOK(name string) error {
 	n := len([]rune(strings.TrimSpace(name)))
 	if n == 0 || n > 64 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fault.New(fault.Invalid, "device.NameOK",
-			"Der Gerätename muss 1 bis 64 Zeichen haben. / The device name must have 1 to 64 characters.")
+		return fault.Coded(fault.Invalid, "device.NameOK", CodeName)
 	}
 	return nil
 }
@@ -88,8 +95,7 @@ func CounterAfter(stored, reported uint32) (uint32, error) {
 		return 0, nil
 	}
 	if reported <= stored {
-		return stored, fault.New(fault.Forbidden, "device.CounterAfter",
-			"Dieses Gerät kann nicht mehr verwendet werden. Bitte binden Sie es neu. / This device can no longer be used. Please bind it again.")
+		return stored, fault.Coded(fault.Forbidden, "device.CounterAfter", CodeRollback)
 	}
 	return reported, nil
 }
@@ -156,27 +162,39 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// Codes of a refused key (Accept); none has parameters.
+const (
+	CodeSynced       fault.Code = "device.synced"             // a synced passkey
+	CodeNotHardware  fault.Code = "device.not_hardware"       // not proven to be in secure hardware
+	CodeOtherApp     fault.Code = "device.other_app"          // another app's key
+	CodeAppSigner    fault.Code = "device.app_signer"         // the app is not signed with the insurer's key
+	CodeSelfAttested fault.Code = "device.self_attested"      // self attestation outside development
+	CodeUntrusted    fault.Code = "device.untrusted"          // an attestation without a trusted chain
+	CodeUnattested   fault.Code = "device.unattested"         // no attestation outside development
+	CodeFormat       fault.Code = "device.attestation_format" // an unsupported attestation format
+)
+
 // Accept decides whether a key with attestation a may be bound.
-// Errors: fault.Forbidden with a reason.
+// Errors: fault.Forbidden with one of the codes above.
 func (p Policy) Accept(a Attestation) error {
-	no := func(why string) error {
-		return fault.New(fault.Forbidden, "device.Policy.Accept", why)
+	no := func(why fault.Code) error {
+		return fault.Coded(fault.Forbidden, "device.Policy.Accept", why)
 	}
 	// A synced passkey lives in a cloud account and on other devices: it
 	// proves no possession of this phone.
 	if a.BackupEligible || a.BackedUp {
-		return no("Synchronisierte Passkeys sind keine Gerätebindung. / A synced passkey is not a device binding.")
+		return no(CodeSynced)
 	}
 	switch a.Format {
 	case "android-key":
 		if !a.Trusted || !a.HardwareBacked {
-			return no("Der Schlüssel liegt nicht nachweislich in sicherer Hardware. / The key is not proven to be in secure hardware.")
+			return no(CodeNotHardware)
 		}
 		if p.AndroidPackage == "" || a.PackageName != p.AndroidPackage {
-			return no("Der Schlüssel gehört nicht zur Service-App. / The key does not belong to the Service-App.")
+			return no(CodeOtherApp)
 		}
 		if !p.certKnown(a.SigningCertDigests) {
-			return no("Die App ist nicht mit dem Schlüssel der Krankenkasse signiert. / The app is not signed with the insurer's key.")
+			return no(CodeAppSigner)
 		}
 		return nil
 	case "packed":
@@ -184,19 +202,19 @@ func (p Policy) Accept(a Attestation) error {
 			if p.AllowUnattested {
 				return nil
 			}
-			return no("Selbst-Attestierung ist nur in der Entwicklung erlaubt. / Self attestation is allowed in development only.")
+			return no(CodeSelfAttested)
 		}
 		if p.AllowPacked && a.Trusted {
 			return nil
 		}
-		return no("Die Attestierung ist nicht vertrauenswürdig. / The attestation is not trusted.")
+		return no(CodeUntrusted)
 	case "none":
 		if p.AllowUnattested {
 			return nil
 		}
-		return no("Ein Schlüssel ohne Attestierung ist nur in der Entwicklung erlaubt. / A key without attestation is allowed in development only.")
+		return no(CodeUnattested)
 	}
-	return no("Dieses Attestierungsformat wird nicht unterstützt. / This attestation format is not supported.")
+	return no(CodeFormat)
 }
 
 func (p Policy) certKnown(digests [][]byte) bool {

@@ -16,9 +16,9 @@
 // nonce another one issued without shared state.
 //
 // Errors are fault.Unauthenticated with a public text for the client's
-// error_description, and wrap ErrInvalidProof (OAuth error
-// invalid_dpop_proof) or ErrUseNonce (use_dpop_nonce: answer with a fresh
-// DPoP-Nonce header); Code names the OAuth error of any error.
+// error_description and the code CodeInvalidProof (OAuth error
+// invalid_dpop_proof) or CodeUseNonce (use_dpop_nonce: answer with a fresh
+// DPoP-Nonce header).
 //
 // Layer: core domain. Imports: standard library and core/fault.
 package dpop

@@ -14,21 +14,17 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 )
 
-// OAuth error codes of RFC 9449 (§5, §7.1, §8).
+// Codes of DPoP errors; none has parameters. Driving adapters answer them
+// with the OAuth errors of RFC 9449 (§5, §7.1, §8).
 const (
-	CodeInvalidProof = "invalid_dpop_proof"
-	CodeUseNonce     = "use_dpop_nonce"
-)
-
-// Errors every DPoP failure wraps, for errors.Is in driving adapters.
-var (
-	// ErrInvalidProof: the proof is malformed, badly signed or does not fit
-	// the request. OAuth error invalid_dpop_proof.
-	ErrInvalidProof = errors.New(CodeInvalidProof)
-	// ErrUseNonce: the proof lacks the server nonce or carries a stale one.
-	// The answer carries a fresh nonce in the DPoP-Nonce header. OAuth error
-	// use_dpop_nonce.
-	ErrUseNonce = errors.New(CodeUseNonce)
+	// CodeInvalidProof: the proof is missing where required, malformed,
+	// badly signed, replayed or does not fit the request. OAuth error
+	// invalid_dpop_proof.
+	CodeInvalidProof fault.Code = "dpop.invalid_proof"
+	// CodeUseNonce: the proof lacks the server nonce or carries a stale
+	// one. The answer carries a fresh nonce in the DPoP-Nonce header.
+	// OAuth error use_dpop_nonce.
+	CodeUseNonce fault.Code = "dpop.use_nonce"
 )
 
 // Defaults of Policy.
@@ -172,7 +168,7 @@ func (pol Policy) ReplayUntil(p Proof) time.Time {
 // The key binding (Proof.BoundTo) and the replay check (store.Replay with
 // ReplayKey) are the caller's, because they need the token and the store.
 //
-// Errors: fault.Unauthenticated wrapping ErrInvalidProof, or ErrUseNonce
+// Errors: fault.Unauthenticated with CodeInvalidProof, or CodeUseNonce
 // when only the nonce is missing or stale, each with a public text;
 // fault.Internal when requestURL is not an absolute http(s) URL (a bug of
 // the caller).
@@ -229,31 +225,17 @@ func (pol Policy) Check(p Proof, method, requestURL string, now time.Time, acces
 }
 
 // InvalidProof is the error of a proof that is malformed, badly signed or
-// does not fit the request: fault.Unauthenticated wrapping ErrInvalidProof,
+// does not fit the request: fault.Unauthenticated with CodeInvalidProof,
 // with public as the client's error_description. Adapters that verify
 // proofs use it too, so that every DPoP failure maps the same way.
 func InvalidProof(op, public string) error {
-	return fault.Wrap(fault.Unauthenticated, op, ErrInvalidProof).WithPublic(public)
+	return fault.Coded(fault.Unauthenticated, op, CodeInvalidProof).WithPublic(public)
 }
 
 // UseNonce is the error of a proof without a valid server nonce:
-// fault.Unauthenticated wrapping ErrUseNonce.
+// fault.Unauthenticated with CodeUseNonce.
 func UseNonce(op, public string) error {
-	return fault.Wrap(fault.Unauthenticated, op, ErrUseNonce).WithPublic(public)
-}
-
-// Code is the OAuth error code of a DPoP error: CodeUseNonce,
-// CodeInvalidProof, or "" for any other error (and nil).
-func Code(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrUseNonce):
-		return CodeUseNonce
-	case errors.Is(err, ErrInvalidProof):
-		return CodeInvalidProof
-	}
-	return ""
+	return fault.Coded(fault.Unauthenticated, op, CodeUseNonce).WithPublic(public)
 }
 
 // normalizeURL returns the form of an absolute http(s) URL that htu and the

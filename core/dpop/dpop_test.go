@@ -1,7 +1,6 @@
 package dpop_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -138,11 +137,8 @@ func wantInvalid(t *testing.T, err error, public string) {
 	if k := fault.KindOf(err); k != fault.Unauthenticated {
 		t.Fatalf("kind %s (%v), want unauthenticated", k, err)
 	}
-	if !errors.Is(err, dpop.ErrInvalidProof) || errors.Is(err, dpop.ErrUseNonce) {
-		t.Fatalf("%v does not wrap exactly ErrInvalidProof", err)
-	}
-	if got := dpop.Code(err); got != "invalid_dpop_proof" {
-		t.Fatalf("Code = %q", got)
+	if got, _ := fault.CodeOf(err); got != dpop.CodeInvalidProof {
+		t.Fatalf("%v: code %q, want %q", err, got, dpop.CodeInvalidProof)
 	}
 	if p := fault.PublicOf(err); !strings.Contains(p, public) || !strings.HasPrefix(p, "DPoP ") {
 		t.Fatalf("public text %q, want it to contain %q", p, public)
@@ -157,11 +153,8 @@ func wantUseNonce(t *testing.T, err error) {
 	if k := fault.KindOf(err); k != fault.Unauthenticated {
 		t.Fatalf("kind %s (%v), want unauthenticated", k, err)
 	}
-	if !errors.Is(err, dpop.ErrUseNonce) || errors.Is(err, dpop.ErrInvalidProof) {
-		t.Fatalf("%v does not wrap exactly ErrUseNonce", err)
-	}
-	if got := dpop.Code(err); got != "use_dpop_nonce" {
-		t.Fatalf("Code = %q", got)
+	if got, _ := fault.CodeOf(err); got != dpop.CodeUseNonce {
+		t.Fatalf("%v: code %q, want %q", err, got, dpop.CodeUseNonce)
 	}
 	if p := fault.PublicOf(err); !strings.Contains(p, "nonce") {
 		t.Fatalf("public text %q", p)
@@ -171,7 +164,7 @@ func wantUseNonce(t *testing.T, err error) {
 func TestCheckBadRequestURLIsInternal(t *testing.T) {
 	for _, u := range []string{"", "/token", "token", "ftp://login.example/token", "https://", "https://u:p@login.example/token", "://x"} {
 		err := dpop.Policy{}.Check(proof(), "POST", u, t0, "")
-		if err == nil || fault.KindOf(err) != fault.Internal || dpop.Code(err) != "" {
+		if err == nil || fault.KindOf(err) != fault.Internal || fault.CodedOf(err) != nil {
 			t.Errorf("request URL %q: %v, want an internal error", u, err)
 		}
 	}
@@ -353,10 +346,13 @@ func TestAccessTokenHash(t *testing.T) {
 }
 
 func TestCode(t *testing.T) {
-	if dpop.Code(nil) != "" || dpop.Code(errors.New("x")) != "" || dpop.Code(fault.New(fault.Unauthenticated, "op", "")) != "" {
-		t.Error("Code names an error that is not a DPoP error")
+	if c, _ := fault.CodeOf(fault.New(fault.Unauthenticated, "op", "")); c != "" {
+		t.Error("a plain error has a DPoP code")
 	}
-	if dpop.Code(dpop.InvalidProof("op", "x")) != dpop.CodeInvalidProof || dpop.Code(dpop.UseNonce("op", "x")) != dpop.CodeUseNonce {
-		t.Error("Code misses a DPoP error")
+	if c, _ := fault.CodeOf(dpop.InvalidProof("op", "x")); c != dpop.CodeInvalidProof {
+		t.Error("InvalidProof lacks its code")
+	}
+	if c, _ := fault.CodeOf(dpop.UseNonce("op", "x")); c != dpop.CodeUseNonce {
+		t.Error("UseNonce lacks its code")
 	}
 }

@@ -3,6 +3,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error by what the caller can do about it.
@@ -65,18 +66,54 @@ func (k Kind) String() string {
 // Error makes a Kind usable as an errors.Is target.
 func (k Kind) Error() string { return k.String() }
 
-// Error is Pforte's error. Op names the operation ("authz.ExchangeCode"),
-// Public is the text a client may see (empty: the kind's fixed text).
+// Redirect is where an error of an authorization request may be sent: the
+// client's redirect URI, validated against the client's registration
+// before the error happened, and the request's state. An error without a
+// Redirect is shown to the user agent, never redirected: an unvalidated
+// redirect URI would make Pforte an open redirector.
+type Redirect struct {
+	URI   string
+	State string
+}
+
+// Error is Pforte's error.
+//
+// Op names the operation ("authz.ExchangeCode"). Code, when set, names what
+// happened for the member; the words for it live in the message catalog
+// (package catalog), which fills in Params — see codes.go for each code
+// and its parameters. Public is a diagnostic for the developer of a client
+// (an OAuth error_description: English, printable ASCII) or an operator;
+// it is never the text a member reads when the error has a Code.
+//
+// Remaining, RetryAt and RetryAfter are what a counted or delayed attempt
+// tells the caller (the release PIN, a rate limit): Remaining is the number
+// of wrong entries left before a lock (meaningful for codes whose doc says
+// so); RetryAt is when the next attempt is accepted and RetryAfter the wait
+// until then by the service's clock, which computed RetryAt (the caller's
+// wall clock may differ from it); both zero when the caller may retry at
+// once. Redirect, when not nil, says the error goes to the client.
 type Error struct {
-	Kind   Kind
-	Op     string
-	Public string
-	cause  error
+	Kind       Kind
+	Op         string
+	Code       Code
+	Params     []any
+	Public     string
+	Remaining  int
+	RetryAt    time.Time
+	RetryAfter time.Duration
+	Redirect   *Redirect
+	cause      error
 }
 
 // New returns an error of kind with a public text.
 func New(kind Kind, op, public string) *Error {
 	return &Error{Kind: kind, Op: op, Public: public}
+}
+
+// Coded returns an error of kind with code, whose text for people takes
+// params (in the order the code's doc names them).
+func Coded(kind Kind, op string, code Code, params ...any) *Error {
+	return &Error{Kind: kind, Op: op, Code: code, Params: params}
 }
 
 // Wrap returns an error of kind that keeps cause for logs and errors.Is, but
@@ -92,8 +129,33 @@ func (e *Error) WithPublic(public string) *Error {
 	return &c
 }
 
+// WithCode returns a copy of e with code and params.
+func (e *Error) WithCode(code Code, params ...any) *Error {
+	c := *e
+	c.Code, c.Params = code, params
+	return &c
+}
+
+// WithRetry returns a copy of e that may be retried at at, after wait by
+// the service's clock.
+func (e *Error) WithRetry(at time.Time, wait time.Duration) *Error {
+	c := *e
+	c.RetryAt, c.RetryAfter = at, wait
+	return &c
+}
+
+// WithRedirect returns a copy of e that goes to the client at r.
+func (e *Error) WithRedirect(r Redirect) *Error {
+	c := *e
+	c.Redirect = &r
+	return &c
+}
+
 func (e *Error) Error() string {
 	msg := e.Op + ": " + e.Kind.String()
+	if e.Code != "" {
+		msg += " (" + string(e.Code) + ")"
+	}
 	if e.Public != "" {
 		msg += ": " + e.Public
 	}
@@ -125,43 +187,68 @@ func KindOf(err error) Kind {
 	return Internal
 }
 
-// PublicOf returns the text a client may see: the outermost Public text, or
-// the fixed text of the kind.
-func PublicOf(err error) string {
+// find returns the outermost *Error in err's chain for which has is true.
+func find(err error, has func(*Error) bool) *Error {
 	var e *Error
 	for cur := err; errors.As(cur, &e); cur = e.cause {
-		if e.Public != "" {
-			return e.Public
+		if has(e) {
+			return e
 		}
 		if e.cause == nil {
 			break
 		}
 	}
-	return FixedText(KindOf(err))
+	return nil
 }
 
-// FixedText is the generic client text of a kind.
-func FixedText(k Kind) string {
-	switch k {
-	case Invalid:
-		return "The request is invalid."
-	case Unauthenticated:
-		return "Authentication failed."
-	case Forbidden:
-		return "This is not allowed."
-	case NotFound:
-		return "Not found."
-	case Expired:
-		return "This has expired."
-	case Locked:
-		return "This is locked."
-	case RateLimited:
-		return "Too many attempts. Please try again later."
-	case Conflict:
-		return "This has already been used or changed."
-	case Unavailable:
-		return "The service is temporarily unavailable."
-	default:
-		return "An internal error occurred."
+// PublicOf returns the outermost Public text of err's chain: the diagnostic
+// for a client's developer; empty when there is none.
+func PublicOf(err error) string {
+	if e := find(err, func(e *Error) bool { return e.Public != "" }); e != nil {
+		return e.Public
 	}
+	return ""
+}
+
+// CodeOf returns the outermost Code of err's chain and its params; empty
+// when there is none.
+func CodeOf(err error) (Code, []any) {
+	if e := find(err, func(e *Error) bool { return e.Code != "" }); e != nil {
+		return e.Code, e.Params
+	}
+	return "", nil
+}
+
+// RetryOf returns the outermost error of err's chain that carries a retry
+// time, or nil.
+func RetryOf(err error) *Error {
+	return find(err, func(e *Error) bool { return e.RetryAfter > 0 || !e.RetryAt.IsZero() })
+}
+
+// RedirectOf returns where err goes to the client: the outermost Redirect
+// of its chain; false when err is for the user agent.
+func RedirectOf(err error) (Redirect, bool) {
+	if e := find(err, func(e *Error) bool { return e.Redirect != nil }); e != nil {
+		return *e.Redirect, true
+	}
+	return Redirect{}, false
+}
+
+// WithoutRedirect returns err without the Redirect of its outermost *Error:
+// the same error, for the user agent. Errors are made with their Redirect
+// on the outermost *Error (WithRedirect), so that is the one there is.
+func WithoutRedirect(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Redirect == nil {
+		return err
+	}
+	c := *e
+	c.Redirect = nil
+	return &c
+}
+
+// CodedOf returns the outermost *Error of err's chain that carries a Code,
+// or nil: the one whose Params, Remaining and retry times go with it.
+func CodedOf(err error) *Error {
+	return find(err, func(e *Error) bool { return e.Code != "" })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -20,8 +21,8 @@ func TestKindThroughWraps(t *testing.T) {
 	if got := fault.KindOf(err); got != fault.Unavailable {
 		t.Fatalf("KindOf = %v", got)
 	}
-	if got := fault.PublicOf(err); got != fault.FixedText(fault.Unavailable) {
-		t.Fatalf("PublicOf leaked or changed text: %q", got)
+	if got := fault.PublicOf(err); got != "" {
+		t.Fatalf("PublicOf leaked the cause: %q", got)
 	}
 }
 
@@ -33,7 +34,7 @@ func TestPublicText(t *testing.T) {
 	if got := fault.KindOf(errors.New("plain")); got != fault.Internal {
 		t.Fatalf("plain error kind = %v", got)
 	}
-	if got := fault.PublicOf(errors.New("secret detail")); got != fault.FixedText(fault.Internal) {
+	if got := fault.PublicOf(errors.New("secret detail")); got != "" {
 		t.Fatalf("plain error public text = %q", got)
 	}
 }
@@ -49,5 +50,30 @@ func TestKindsNamed(t *testing.T) {
 	}
 	if len(seen) != 10 {
 		t.Fatalf("want 10 kinds, got %d", len(seen))
+	}
+}
+
+func TestCodeRetryRedirectThroughWraps(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	inner := fault.Coded(fault.Unauthenticated, "pin.Try", "pin.wrong", 2).WithRetry(at, time.Minute)
+	inner.Remaining = 2
+	err := fault.Wrap(fault.Unauthenticated, "outer", inner).WithRedirect(fault.Redirect{URI: "https://rp.example/cb", State: "s"})
+	if code, params := fault.CodeOf(err); code != "pin.wrong" || len(params) != 1 || params[0] != 2 {
+		t.Fatalf("CodeOf = %q %v", code, params)
+	}
+	if e := fault.CodedOf(err); e == nil || e.Remaining != 2 {
+		t.Fatalf("CodedOf = %+v", e)
+	}
+	if e := fault.RetryOf(err); e == nil || !e.RetryAt.Equal(at) || e.RetryAfter != time.Minute {
+		t.Fatalf("RetryOf = %+v", e)
+	}
+	if r, ok := fault.RedirectOf(err); !ok || r.URI != "https://rp.example/cb" || r.State != "s" {
+		t.Fatalf("RedirectOf = %+v %v", r, ok)
+	}
+	if _, ok := fault.RedirectOf(fault.WithoutRedirect(err)); ok {
+		t.Fatal("WithoutRedirect kept the redirect")
+	}
+	if _, ok := fault.RedirectOf(inner); ok {
+		t.Fatal("an error without a redirect has one")
 	}
 }

@@ -86,7 +86,10 @@ func checkDigit(letter byte, digits []byte) byte {
 	return byte(sum % 10)
 }
 
+// CodeInvalid: the member number is not one letter and nine digits with
+// a valid check digit. No parameters.
+const CodeInvalid fault.Code = "kvnr.invalid"
+
 func invalid() error {
-	return fault.New(fault.Invalid, "kvnr.Parse",
-		"Die Versichertennummer ist ungültig: ein Buchstabe und neun Ziffern. / The member number is invalid: one letter and nine digits.")
+	return fault.Coded(fault.Invalid, "kvnr.Parse", CodeInvalid)
 }

@@ -27,21 +27,16 @@ const Level = loa.Substantial
 // EvidenceType is the evidence type of a letter proof.
 const EvidenceType = "postal_letter"
 
-// Public texts. The wrong-secrets text is the one answer for every attempt
+// Codes of a refused activation; none has parameters. The wrong-secrets code is the one answer for every attempt
 // that must not reveal anything: unknown member, no letter, a letter that
 // cannot be activated, wrong secrets.
 const (
-	textWrong = "Versichertennummer, Initialpasswort oder Aktivierungscode ist falsch. / " +
-		"Member number, initial password or activation code is wrong."
-	textMalformed = "Bitte geben Sie Initialpasswort (12 Zeichen) und Aktivierungscode (26 Zeichen) so ein, wie sie im Brief stehen. / " +
-		"Please enter the initial password (12 characters) and the activation code (26 characters) as printed in the letter."
-	textAttempts = "Der Brief wurde nach zu vielen Fehlversuchen gesperrt. Bitte fordern Sie einen neuen Brief an. / " +
-		"The letter was voided after too many wrong attempts. Please request a new letter."
-	textVoided = "Dieser Brief ist nicht mehr gültig. Bitte fordern Sie einen neuen Brief an. / " +
-		"This letter is no longer valid. Please request a new letter."
-	textExpired = "Der Brief ist abgelaufen. Bitte fordern Sie einen neuen Brief an. / " +
-		"The letter has expired. Please request a new letter."
-	textUsed = "Dieser Brief wurde bereits verwendet. / This letter has already been used."
+	textWrong     fault.Code = "letter.wrong"     // member number, initial password or activation code is wrong
+	textMalformed fault.Code = "letter.malformed" // the secrets are not typed as printed in the letter
+	textAttempts  fault.Code = "letter.attempts"  // voided after too many wrong attempts
+	textVoided    fault.Code = "letter.voided"    // no longer valid (a newer letter)
+	textExpired   fault.Code = "letter.expired"   // expired
+	textUsed      fault.Code = "letter.used"      // already used
 )
 
 // Method proves a member's identity by the password letter sent to the
@@ -121,7 +116,7 @@ func (m *Method) Name() proof.Method { return proof.Letter }
 // Expired; Conflict (already used); Unavailable.
 func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secrets) (proof.Proof, error) {
 	const op = "letterproof.CheckSecrets"
-	wrong := fault.New(fault.Unauthenticated, op, textWrong)
+	wrong := fault.Coded(fault.Unauthenticated, op, textWrong)
 	k, err := kvnr.Parse(string(k))
 	if err != nil {
 		return proof.Proof{}, err
@@ -129,7 +124,7 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 	pw := letter.Normalize(s[SecretInitialPassword].Reveal())
 	code := letter.Normalize(s[SecretActivationCode].Reveal())
 	if !letter.WellFormed(pw, letter.PasswordLength) || !letter.WellFormed(code, letter.CodeLength) {
-		return proof.Proof{}, fault.New(fault.Invalid, op, textMalformed)
+		return proof.Proof{}, fault.Coded(fault.Invalid, op, textMalformed)
 	}
 
 	l, err := m.letters.LatestLetter(ctx, k)
@@ -153,18 +148,18 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 		case err != nil:
 			return proof.Proof{}, err
 		case m.policy.Exhausted(n):
-			return proof.Proof{}, fault.New(fault.Locked, op, textAttempts)
+			return proof.Proof{}, fault.Coded(fault.Locked, op, textAttempts)
 		}
 		return proof.Proof{}, wrong
 	case letter.AttemptExpired:
-		return proof.Proof{}, fault.New(fault.Expired, op, textExpired)
+		return proof.Proof{}, fault.Coded(fault.Expired, op, textExpired)
 	case letter.AttemptUsed:
-		return proof.Proof{}, fault.New(fault.Conflict, op, textUsed)
+		return proof.Proof{}, fault.Coded(fault.Conflict, op, textUsed)
 	case letter.AttemptVoided:
 		if l.VoidReason == letter.ReasonAttempts {
-			return proof.Proof{}, fault.New(fault.Locked, op, textAttempts)
+			return proof.Proof{}, fault.Coded(fault.Locked, op, textAttempts)
 		}
-		return proof.Proof{}, fault.New(fault.Locked, op, textVoided)
+		return proof.Proof{}, fault.Coded(fault.Locked, op, textVoided)
 	case letter.AttemptValid:
 	default: // AttemptUnknown, AttemptNotYet
 		return proof.Proof{}, wrong
@@ -184,7 +179,7 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 	case errors.Is(err, fault.Conflict):
 		// Another activation won, or the letter was voided or expired
 		// between the read and now.
-		return proof.Proof{}, fault.New(fault.Conflict, op, textUsed)
+		return proof.Proof{}, fault.Coded(fault.Conflict, op, textUsed)
 	case errors.Is(err, fault.NotFound):
 		return proof.Proof{}, wrong
 	case err != nil:

@@ -41,10 +41,13 @@ func New(accounts store.Accounts, hasher *password.Hasher, now func() time.Time)
 // step when web two-factor login exists.
 func (s *Service) Steps() []Step { return []Step{StepPassword} }
 
+// CodeFailed: the member number or the password is wrong (never which).
+// No parameters.
+const CodeFailed fault.Code = "login.failed"
+
 // errFailed is the one answer for every failed password login.
 func errFailed(op string) error {
-	return fault.New(fault.Unauthenticated, op,
-		"Versichertennummer oder Passwort ist falsch. / Member number or password is wrong.")
+	return fault.Coded(fault.Unauthenticated, op, CodeFailed)
 }
 
 // Password authenticates a member by KVNR and password.

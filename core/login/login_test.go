@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"github.com/pforte-id/pforte/catalog"
 	"slices"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func TestPasswordFailuresLookAlike(t *testing.T) {
 	svc, _ := setup(t)
 	_, ref := svc.Password(context.Background(), annaKVNR.String(), "wrong-password")
 	wantKind(t, ref, fault.Unauthenticated)
-	text := fault.PublicOf(ref)
+	text := catalog.German.Error(ref)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, st := setup(t)
@@ -124,16 +125,17 @@ func TestPasswordFailuresLookAlike(t *testing.T) {
 			if a.Subject != "" {
 				t.Fatalf("a failed login returned subject %q", a.Subject)
 			}
-			if fault.PublicOf(err) != text {
-				t.Fatalf("public text %q, want %q as for a wrong password", fault.PublicOf(err), text)
+			if catalog.German.Error(err) != text {
+				t.Fatalf("public text %q, want %q as for a wrong password", catalog.German.Error(err), text)
 			}
 			if st.hashWrites != 0 {
 				t.Fatal("a failed login rewrote a password hash")
 			}
 		})
 	}
-	if !strings.Contains(text, "Passwort") || !strings.Contains(text, "password") {
-		t.Errorf("public text %q is not German and English", text)
+	if code, _ := fault.CodeOf(ref); code != login.CodeFailed || !strings.Contains(text, "Passwort") ||
+		!strings.Contains(catalog.English.Error(ref), "password") {
+		t.Errorf("code %q, text %q: not the one answer in German and English", code, text)
 	}
 }
 

@@ -7,16 +7,21 @@ import "github.com/pforte-id/pforte/core/fault"
 // zxcvbn). userInputs are words an attacker who knows the member would try
 // first: member number, names, dates of birth.
 //
-// Weak reports whether pw is too weak and, if so, a short reason that may be
-// shown to the member (empty: the generic text is shown). Implementations
-// must be safe for concurrent use and must never log pw.
+// Weak reports whether pw is too weak and, if so, the code of the refusal,
+// whose text says why (empty: CodeGuessable); its text in the catalog
+// starts as CodeGuessable's. Implementations must be safe for concurrent
+// use and must never log pw.
 type Estimator interface {
-	Weak(pw string, userInputs []string) (weak bool, reason string)
+	Weak(pw string, userInputs []string) (weak bool, reason fault.Code)
 }
 
+// CodeGuessable: the estimator finds the password too easy to guess. No
+// parameters.
+const CodeGuessable fault.Code = "password.guessable"
+
 // CheckWith applies Check and then, when est is not nil, est. The personal
-// inputs go to both. Errors: fault.Invalid with a reason in German and
-// English (the estimator's reason is appended when it gives one).
+// inputs go to both. Errors: fault.Invalid with a code of Check, or the
+// estimator's code (CodeGuessable when it gives none).
 func (p Policy) CheckWith(est Estimator, pw string, personal ...string) error {
 	if err := p.Check(pw, personal...); err != nil {
 		return err
@@ -25,11 +30,10 @@ func (p Policy) CheckWith(est Estimator, pw string, personal ...string) error {
 		return nil
 	}
 	if weak, reason := est.Weak(pw, personal); weak {
-		msg := "Das Passwort ist zu leicht zu erraten. / The password is too easy to guess."
-		if reason != "" {
-			msg += " (" + reason + ")"
+		if reason == "" {
+			reason = CodeGuessable
 		}
-		return fault.New(fault.Invalid, "password.Policy", msg)
+		return fault.Coded(fault.Invalid, "password.Policy", reason)
 	}
 	return nil
 }

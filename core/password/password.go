@@ -201,8 +201,7 @@ func (h *Hasher) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return fault.Wrap(fault.Unavailable, op, ctx.Err())
 	case <-timeout:
-		return fault.Wrap(fault.Unavailable, op, ErrBusy).
-			WithPublic("Pforte ist gerade sehr beschäftigt. Bitte versuchen Sie es in einigen Sekunden noch einmal. / Pforte is very busy right now. Please try again in a few seconds.")
+		return fault.Wrap(fault.Unavailable, op, ErrBusy).WithCode(CodeBusy)
 	}
 }
 
@@ -248,29 +247,29 @@ type Policy struct {
 var DefaultPolicy = Policy{MinLength: 10, MaxLength: 128}
 
 // Check refuses a password that is too short, too long or too common, or that
-// contains the member's own identifiers. Errors: fault.Invalid with a reason
-// in German and English.
+// contains the member's own identifiers. Errors: fault.Invalid with one of
+// the codes below.
 func (p Policy) Check(pw string, personal ...string) error {
 	n := utf8.RuneCountInString(pw)
 	if !utf8.ValidString(pw) {
-		return reject("Das Passwort enthält ungültige Zeichen. / The password contains invalid characters.")
+		return reject(CodeEncoding)
 	}
 	if n < p.MinLength {
-		return reject(fmt.Sprintf("Das Passwort muss mindestens %d Zeichen lang sein. / The password must be at least %d characters long.", p.MinLength, p.MinLength))
+		return reject(CodeTooShort, p.MinLength)
 	}
 	if n > p.MaxLength {
-		return reject(fmt.Sprintf("Das Passwort darf höchstens %d Zeichen lang sein. / The password must be at most %d characters long.", p.MaxLength, p.MaxLength))
+		return reject(CodeTooLong, p.MaxLength)
 	}
 	lower := strings.ToLower(pw)
 	if _, common := commonPasswords[lower]; common {
-		return reject("Dieses Passwort ist zu verbreitet. / This password is too common.")
+		return reject(CodeCommon)
 	}
 	if distinctRunes(lower) < 4 {
-		return reject("Das Passwort ist zu einfach. / The password is too simple.")
+		return reject(CodeSimple)
 	}
 	for _, s := range personal {
 		if len(s) >= 4 && strings.Contains(lower, strings.ToLower(s)) {
-			return reject("Das Passwort darf Ihre Versichertennummer, Ihren Namen oder Ihr Geburtsdatum nicht enthalten. / The password must not contain your member number, name or date of birth.")
+			return reject(CodePersonal)
 		}
 	}
 	return nil
@@ -284,7 +283,23 @@ func distinctRunes(s string) int {
 	return len(seen)
 }
 
-func reject(msg string) error { return fault.New(fault.Invalid, "password.Policy", msg) }
+// Codes of a refused password (Check).
+const (
+	CodeEncoding fault.Code = "password.encoding"  // not valid UTF-8
+	CodeTooShort fault.Code = "password.too_short" // params: the least length (int)
+	CodeTooLong  fault.Code = "password.too_long"  // params: the greatest length (int)
+	CodeCommon   fault.Code = "password.common"    // a frequent password
+	CodeSimple   fault.Code = "password.simple"    // fewer than four distinct characters
+	CodePersonal fault.Code = "password.personal"  // contains the member's number, name or date of birth
+)
+
+// CodeBusy: every hashing slot stayed busy; try again in a few seconds.
+// No parameters.
+const CodeBusy fault.Code = "password.busy"
+
+func reject(code fault.Code, params ...any) error {
+	return fault.Coded(fault.Invalid, "password.Policy", code, params...)
+}
 
 // commonPasswords holds frequent passwords of at least 10 characters from
 // public breach corpora, German and international.

@@ -3,6 +3,7 @@ package password_test
 import (
 	"context"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"strings"
 	"sync"
 	"testing"
@@ -131,10 +132,18 @@ func BenchmarkVerify(b *testing.B) {
 // one of its words or a user input.
 type weakWords []string
 
-func (w weakWords) Weak(pw string, inputs []string) (bool, string) {
-	for _, s := range append(append([]string{}, w...), inputs...) {
+func (w weakWords) Weak(pw string, inputs []string) (bool, fault.Code) {
+	for _, s := range w {
+		if s == "" {
+			return true, "" // no reason given
+		}
 		if strings.Contains(strings.ToLower(pw), strings.ToLower(s)) {
-			return true, "contains " + s
+			return true, "password.guessable_words"
+		}
+	}
+	for _, s := range inputs {
+		if strings.Contains(strings.ToLower(pw), strings.ToLower(s)) {
+			return true, "password.guessable_personal"
 		}
 	}
 	return false, ""
@@ -149,11 +158,12 @@ func TestCheckWith(t *testing.T) {
 		wantErr  string
 	}{
 		{"no estimator", "korrekt pferd batterie", nil, ""},
-		{"estimator refuses", "korrekt pferd batterie", est, "(contains pferd)"},
+		{"estimator refuses", "korrekt pferd batterie", est, "zu leicht zu erraten. (Bekannte Wörter"},
+		{"estimator without a reason", "korrekt pferd batterie", weakWords{""}, "Das Passwort ist zu leicht zu erraten."},
 		{"estimator accepts", "Grüße aus Köln 2026", est, ""},
 		{"policy first", "kurz", est, "mindestens 10 Zeichen"},
 		// "Bo" is too short for Policy's own check; the estimator judges it.
-		{"estimator sees personal inputs", "ich heisse Bo, 2026!", weakWords{}, "(contains Bo)"},
+		{"estimator sees personal inputs", "ich heisse Bo, 2026!", weakWords{}, "(Es besteht im Wesentlichen aus Ihren persönlichen Daten.)"},
 	} {
 		err := p.CheckWith(tc.est, tc.pw, "Bo")
 		if tc.wantErr == "" {
@@ -162,7 +172,7 @@ func TestCheckWith(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, fault.Invalid) || !strings.Contains(fault.PublicOf(err), tc.wantErr) {
+		if !errors.Is(err, fault.Invalid) || !strings.Contains(catalog.German.Error(err), tc.wantErr) {
 			t.Errorf("%s: got %v, want Invalid with %q", tc.name, err, tc.wantErr)
 		}
 	}

@@ -89,19 +89,44 @@ func (p Policy) Try(c Counter, now time.Time, compare func() bool) Attempt {
 	return Attempt{Evaluated: true, Next: next, Remaining: p.MaxFailures - next.Failures, RetryAt: next.NotBefore}
 }
 
-// Err is the error an unsuccessful attempt reports, with what the app shows.
-// Errors: Locked (blocked); RateLimited (delayed); Unauthenticated (wrong).
-func (a Attempt) Err() error {
+// Codes of a refused PIN entry. The error carries the attempt's Remaining
+// (wrong entries left before the block), and RetryAt and RetryAfter when
+// the next entry is delayed.
+const (
+	// CodeWrong: the PIN is wrong. Params: attempts left (int).
+	CodeWrong fault.Code = "pin.wrong"
+	// CodeWait: entered before RetryAt; the PIN was not compared.
+	CodeWait fault.Code = "pin.wait"
+	// CodeBlocked: wrong too often; the device binding is blocked until
+	// the member sets a new PIN with the password.
+	CodeBlocked fault.Code = "pin.blocked"
+)
+
+// Err is the error an unsuccessful attempt reports for operation op at
+// now (the clock RetryAt was computed with), nil for a successful one.
+// Errors: Locked (CodeBlocked); RateLimited (CodeWait); Unauthenticated
+// (CodeWrong).
+func (a Attempt) Err(op string, now time.Time) error {
+	var e *fault.Error
 	switch {
 	case a.OK:
 		return nil
 	case a.Next.Blocked:
-		return fault.New(fault.Locked, "pin.Try",
-			"Die PIN wurde zu oft falsch eingegeben; dieses Gerät ist gesperrt. / The PIN was wrong too often; this device is blocked.")
+		return Blocked(op)
 	case !a.Evaluated:
-		return fault.New(fault.RateLimited, "pin.Try",
-			"Bitte warten Sie, bevor Sie die PIN erneut eingeben. / Please wait before entering the PIN again.")
+		e = fault.Coded(fault.RateLimited, op, CodeWait)
 	default:
-		return fault.New(fault.Unauthenticated, "pin.Try", "Die PIN ist falsch. / The PIN is wrong.")
+		e = fault.Coded(fault.Unauthenticated, op, CodeWrong, a.Remaining)
 	}
+	e.Remaining = a.Remaining
+	if !a.RetryAt.IsZero() {
+		e = e.WithRetry(a.RetryAt, max(0, a.RetryAt.Sub(now)))
+	}
+	return e
+}
+
+// Blocked is the error of an entry on a blocked binding: Locked,
+// CodeBlocked, no attempts left.
+func Blocked(op string) error {
+	return fault.Coded(fault.Locked, op, CodeBlocked)
 }

@@ -31,27 +31,36 @@ var common = map[string]bool{
 // all digits equal, an ascending or descending run, a common PIN, or the
 // member's date of birth (birthDate YYYY-MM-DD) in the forms of
 // birthDateForms.
-// Errors: fault.Invalid with a reason in German and English.
+// Errors: fault.Invalid with one of the Code* reasons below.
 func Check(p, birthDate string) error {
 	if len(p) != Length || strings.Trim(p, "0123456789") != "" {
-		return reject("Die PIN muss genau 6 Ziffern haben. / The PIN must be exactly 6 digits.")
+		return reject(CodeFormat)
 	}
 	if strings.Count(p, p[:1]) == Length {
-		return reject("Die PIN darf nicht aus lauter gleichen Ziffern bestehen. / The PIN must not repeat one digit.")
+		return reject(CodeRepeated)
 	}
 	if isRun(p, 1) || isRun(p, -1) {
-		return reject("Die PIN darf keine Zahlenfolge wie 123456 sein. / The PIN must not be a sequence like 123456.")
+		return reject(CodeSequence)
 	}
 	if common[p] || isRepeatedPair(p) || isRepeatedTriple(p) {
-		return reject("Diese PIN ist zu verbreitet. / This PIN is too common.")
+		return reject(CodeCommon)
 	}
 	if slices.Contains(birthDateForms(birthDate), p) {
-		return reject("Die PIN darf nicht Ihr Geburtsdatum sein. / The PIN must not be your date of birth.")
+		return reject(CodeBirthDate)
 	}
 	return nil
 }
 
-func reject(msg string) error { return fault.New(fault.Invalid, "pin.Check", msg) }
+// Codes of a refused PIN (Check); none has parameters.
+const (
+	CodeFormat    fault.Code = "pin.format"     // not exactly six digits
+	CodeRepeated  fault.Code = "pin.repeated"   // one digit six times
+	CodeSequence  fault.Code = "pin.sequence"   // an ascending or descending run
+	CodeCommon    fault.Code = "pin.common"     // a PIN chosen far too often
+	CodeBirthDate fault.Code = "pin.birth_date" // the member's date of birth
+)
+
+func reject(code fault.Code) error { return fault.Coded(fault.Invalid, "pin.Check", code) }
 
 // isRun reports whether each digit is the previous plus step, modulo 10
 // (so 890123 and 321098 count as runs too).

@@ -12,20 +12,21 @@ import (
 
 func TestCheck(t *testing.T) {
 	const birth = "1985-03-14"
-	for p, ok := range map[string]bool{
-		"583920": true, "904417": true,
-		"12345": false, "1234567": false, "12a456": false, "": false, "１２３４５６": false,
-		"000000": false, "777777": false,
-		"123456": false, "234567": false, "890123": false, "654321": false, "109876": false,
-		"121212": false, "123123": false, "112233": false, "147258": false,
-		"140385": false, "850314": false, "031485": false, "031985": false, "198503": false, "403198": false,
+	for p, want := range map[string]fault.Code{
+		"583920": "", "904417": "",
+		"12345": pin.CodeFormat, "1234567": pin.CodeFormat, "12a456": pin.CodeFormat, "": pin.CodeFormat, "１２３４５６": pin.CodeFormat,
+		"000000": pin.CodeRepeated, "777777": pin.CodeRepeated,
+		"123456": pin.CodeSequence, "234567": pin.CodeSequence, "890123": pin.CodeSequence, "654321": pin.CodeSequence, "109876": pin.CodeSequence,
+		"121212": pin.CodeCommon, "123123": pin.CodeCommon, "112233": pin.CodeCommon, "147258": pin.CodeCommon,
+		"140385": pin.CodeBirthDate, "850314": pin.CodeBirthDate, "031485": pin.CodeBirthDate, "031985": pin.CodeBirthDate,
+		"198503": pin.CodeBirthDate, "403198": pin.CodeBirthDate,
 	} {
 		err := pin.Check(p, birth)
-		if (err == nil) != ok {
-			t.Errorf("Check(%q) = %v, want ok=%v", p, err, ok)
+		if (err == nil) != (want == "") {
+			t.Errorf("Check(%q) = %v, want code %q", p, err, want)
 		}
-		if err != nil && (!errors.Is(err, fault.Invalid) || !strings.Contains(fault.PublicOf(err), " / ")) {
-			t.Errorf("Check(%q): %v lacks kind Invalid or a bilingual reason", p, err)
+		if code, _ := fault.CodeOf(err); err != nil && (!errors.Is(err, fault.Invalid) || code != want) {
+			t.Errorf("Check(%q): %v, want kind Invalid and code %q", p, err, want)
 		}
 	}
 	if err := pin.Check("140385", ""); err != nil {
@@ -99,13 +100,23 @@ func TestTryDelaysAndBlocks(t *testing.T) {
 		{5 * time.Minute, true, 5, 0, 0, fault.Locked},
 		{time.Hour, false, 5, 0, 0, fault.Locked}, // blocked stays blocked
 	}
+	codes := map[fault.Kind]fault.Code{fault.Unauthenticated: pin.CodeWrong, fault.RateLimited: pin.CodeWait, fault.Locked: pin.CodeBlocked}
 	for i, st := range steps {
 		now = now.Add(st.advance)
 		calls := 0
 		a := p.Try(c, now, func() bool { calls++; return wrong() })
 		if a.Evaluated != st.evaluated || calls != map[bool]int{true: 1, false: 0}[st.evaluated] ||
-			a.Next.Failures != st.failures || a.Remaining != st.remaining || fault.KindOf(a.Err()) != st.kind {
-			t.Fatalf("step %d: %+v calls=%d err=%v", i+1, a, calls, a.Err())
+			a.Next.Failures != st.failures || a.Remaining != st.remaining || fault.KindOf(a.Err("pin.Try", now)) != st.kind {
+			t.Fatalf("step %d: %+v calls=%d err=%v", i+1, a, calls, a.Err("pin.Try", now))
+		}
+		wait := st.delay
+		if st.kind == fault.RateLimited {
+			wait = 30 * time.Second // the rest of the minute
+		}
+		var e *fault.Error
+		if !errors.As(a.Err("pin.Try", now), &e) || e.Code != codes[st.kind] || e.Remaining != st.remaining ||
+			e.RetryAfter != wait || (st.kind == fault.Unauthenticated && e.Params[0] != st.remaining) {
+			t.Fatalf("step %d: error %+v, want code %q, %d left, retry after %v", i+1, e, codes[st.kind], st.remaining, wait)
 		}
 		if st.delay > 0 && !a.RetryAt.Equal(now.Add(st.delay)) {
 			t.Fatalf("step %d: retry at %v, want %v", i+1, a.RetryAt, now.Add(st.delay))
@@ -119,7 +130,7 @@ func TestTryCorrectResets(t *testing.T) {
 	now := time.Now()
 	c := pin.Counter{Failures: 2}
 	a := p.Try(c, now, func() bool { return true })
-	if !a.OK || a.Err() != nil || a.Next != (pin.Counter{}) || a.Remaining != 5 {
+	if !a.OK || a.Err("pin.Try", now) != nil || a.Next != (pin.Counter{}) || a.Remaining != 5 {
 		t.Fatalf("correct PIN: %+v", a)
 	}
 }

@@ -36,7 +36,7 @@ import (
 // members' letters from one place.
 //
 // Errors: Invalid for an unknown method or one that takes no secrets;
-// RateLimited (*RateLimitError); those of the method, unchanged (Invalid,
+// RateLimited (CodeRateLimited, with the wait); those of the method, unchanged (Invalid,
 // Unauthenticated, Locked, Expired, Conflict — see
 // ports/proofing.SecretChecker); Unavailable; Internal when clientIP is
 // empty or the method returns a proof that does not fit the member.
@@ -44,7 +44,7 @@ func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Me
 	const op = "registration.Activate"
 	m, ok := s.methods[method].(proofing.SecretChecker)
 	if !ok {
-		return "", enrollment.Session{}, fault.New(fault.Invalid, op, textUnknownMethod)
+		return "", enrollment.Session{}, fault.Coded(fault.Invalid, op, textUnknownMethod)
 	}
 	ip, ok := ipKey(clientIP)
 	if !ok {
@@ -100,6 +100,13 @@ func (s *Service) enroll(ctx context.Context, pr proof.Proof) (token string, ses
 	return token, session, nil
 }
 
+// Codes of the enrollment session (the same as core/binding's for the
+// steps that follow); none has parameters.
+const (
+	CodeSessionUnknown fault.Code = "enrollment.unknown"
+	CodeSessionExpired fault.Code = "enrollment.expired"
+)
+
 // SetPassword sets the member's own password in the enrollment session
 // the token opens. The password must pass password.DefaultPolicy (10 to
 // 128 characters, not common, not trivial) without containing the
@@ -109,14 +116,12 @@ func (s *Service) enroll(ctx context.Context, pr proof.Proof) (token string, ses
 // with two factors until device binding and PIN are done too.
 //
 // Errors: Unauthenticated for an unknown token; Expired when the session
-// is over or completed; Invalid with a reason in German and English for a
+// is over or completed; Invalid with the code of core/password for a
 // refused password; Unavailable.
 func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 	const op = "registration.SetPassword"
-	unknown := fault.New(fault.Unauthenticated, op,
-		"Die Registrierungssitzung ist unbekannt. / Unknown enrollment session.")
-	expired := fault.New(fault.Expired, op,
-		"Die Registrierungssitzung ist abgelaufen. Bitte aktivieren Sie die App erneut. / The enrollment session has expired. Please activate the app again.")
+	unknown := fault.Coded(fault.Unauthenticated, op, CodeSessionUnknown)
+	expired := fault.Coded(fault.Expired, op, CodeSessionExpired)
 	if token == "" || len(token) > 256 {
 		return unknown
 	}

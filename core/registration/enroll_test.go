@@ -3,6 +3,7 @@ package registration_test
 import (
 	"context"
 	"errors"
+	"github.com/pforte-id/pforte/catalog"
 	"strings"
 	"testing"
 	"time"
@@ -122,10 +123,10 @@ func TestActivate(t *testing.T) {
 // weakList is a strength estimator that refuses a fixed list.
 type weakList []string
 
-func (w weakList) Weak(pw string, inputs []string) (bool, string) {
+func (w weakList) Weak(pw string, inputs []string) (bool, fault.Code) {
 	for _, s := range w {
 		if strings.Contains(pw, s) {
-			return true, "Enthält ein bekanntes Muster. / Contains a known pattern."
+			return true, "password.guessable_words"
 		}
 	}
 	return false, ""
@@ -159,8 +160,8 @@ func TestSetPassword(t *testing.T) {
 		{"Sonnenschein über Kiel", "zu leicht zu erraten"},
 	} {
 		err := f.svc.SetPassword(ctx, token, tc.pw)
-		if !errors.Is(err, fault.Invalid) || !strings.Contains(fault.PublicOf(err), tc.reason) {
-			t.Errorf("SetPassword(%q) = %v (%q), want Invalid with %q", tc.pw, err, fault.PublicOf(err), tc.reason)
+		if !errors.Is(err, fault.Invalid) || !strings.Contains(bothTexts(err), tc.reason) {
+			t.Errorf("SetPassword(%q) = %v (%q), want Invalid with %q", tc.pw, err, bothTexts(err), tc.reason)
 		}
 	}
 	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "" {
@@ -194,7 +195,7 @@ func TestSetPassword(t *testing.T) {
 		t.Fatalf("before expiry: %v", err)
 	}
 	f.w.Advance(time.Second)
-	if err := f.svc.SetPassword(ctx, token, good); !errors.Is(err, fault.Expired) || !strings.Contains(fault.PublicOf(err), "abgelaufen") {
+	if err := f.svc.SetPassword(ctx, token, good); !errors.Is(err, fault.Expired) || !strings.Contains(catalog.German.Error(err), "abgelaufen") {
 		t.Fatalf("expired session: %v", err)
 	}
 }
@@ -211,7 +212,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 		return nil
 	})
 	if err := f.svc.SetPassword(ctx, token2, "Lindenblüten im Juli duften"); !errors.Is(err, fault.Expired) ||
-		!strings.Contains(fault.PublicOf(err), "abgelaufen") {
+		!strings.Contains(catalog.German.Error(err), "abgelaufen") {
 		t.Fatalf("expired during hashing: %v", err)
 	}
 	if a, _ := f.w.Account(anna.KVNR); a.PasswordHash != "" || enrollment.TTL != 30*time.Minute {
@@ -269,8 +270,8 @@ func TestActivateRateLimitedPerAddress(t *testing.T) {
 		}
 	}
 	_, _, err := f.svc.Activate(ctx, "192.0.2.7", "letter", anna.KVNR, nil)
-	if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d <= 0 {
-		t.Fatalf("attempt over the limit: %v (retry after %v)", err, d)
+	if e := fault.RetryOf(err); !errors.Is(err, fault.RateLimited) || e == nil || e.RetryAfter <= 0 || e.Code != registration.CodeRateLimited {
+		t.Fatalf("attempt over the limit: %v", err)
 	}
 	if _, _, err := f.svc.Activate(ctx, "198.51.100.1", "letter", anna.KVNR, nil); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("another address: %v", err)

@@ -16,20 +16,16 @@ import (
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
-// Texts of proofing by redirect. The mismatch text is the one answer for
-// an unknown member and for attributes that are not the member's: only a
-// proofing service's verified answer gets this far, and it must not tell
-// its holder whether some other member number exists.
+// Codes of proofing by redirect; none has parameters. The mismatch code is
+// the one answer for an unknown member and for attributes that are not the
+// member's: only a proofing service's verified answer gets this far, and it
+// must not tell its holder whether some other member number exists.
 const (
-	textUnknownMethod = "Unbekanntes Verfahren. / Unknown method."
-	textNoProofing    = "Dieser Identitätsnachweis ist unbekannt oder schon abgeschlossen. Bitte beginnen Sie erneut. / " +
-		"This identity proofing is unknown or finished already. Please start again."
-	textProofingExpired = "Der Identitätsnachweis hat zu lange gedauert. Bitte beginnen Sie erneut. / " +
-		"The identity proofing took too long. Please start again."
-	textMismatch = "Die Angaben des Ausweises passen nicht zu den Daten dieser Versichertennummer. / " +
-		"The identity document's data do not match this member number."
-	textIneligible = "Mit dieser Versichertennummer ist zurzeit keine Registrierung möglich. / " +
-		"Registration is not possible with this member number at the moment."
+	textUnknownMethod              = CodeUnknownMethod
+	textNoProofing      fault.Code = "proofing.unknown"    // unknown or finished already; start again
+	textProofingExpired fault.Code = "proofing.expired"    // took too long; start again
+	textMismatch        fault.Code = "proofing.mismatch"   // the document's data do not match the member number
+	textIneligible      fault.Code = "proofing.ineligible" // no registration possible with this member number now
 )
 
 // BeginProofing begins a proofing of member k with a method that sends the
@@ -47,14 +43,14 @@ const (
 // cannot fill the store with proofings.
 //
 // Errors: Invalid for an unknown method, one that does not redirect, or a
-// malformed member number; RateLimited (*RateLimitError); Unavailable;
+// malformed member number; RateLimited (CodeRateLimited, with the wait); Unavailable;
 // Internal when clientIP is empty, callbackURL is not an absolute URL, or
 // the method returns no URL.
 func (s *Service) BeginProofing(ctx context.Context, clientIP string, method proof.Method, k kvnr.KVNR, callbackURL string) (redirectURL string, err error) {
 	const op = "registration.BeginProofing"
 	m, ok := s.methods[method].(proofing.Redirector)
 	if !ok {
-		return "", fault.New(fault.Invalid, op, textUnknownMethod)
+		return "", fault.Coded(fault.Invalid, op, textUnknownMethod)
 	}
 	k, err = kvnr.Parse(string(k))
 	if err != nil {
@@ -110,9 +106,9 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 	const op = "registration.FinishProofing"
 	m, ok := s.methods[method].(proofing.Redirector)
 	if !ok {
-		return "", enrollment.Session{}, fault.New(fault.Invalid, op, textUnknownMethod)
+		return "", enrollment.Session{}, fault.Coded(fault.Invalid, op, textUnknownMethod)
 	}
-	unknown := fault.New(fault.Unauthenticated, op, textNoProofing)
+	unknown := fault.Coded(fault.Unauthenticated, op, textNoProofing)
 	state := c.State.Reveal()
 	if state == "" || len(state) > 256 {
 		return "", enrollment.Session{}, unknown
@@ -123,7 +119,7 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 	case errors.Is(err, fault.NotFound):
 		return "", enrollment.Session{}, unknown
 	case errors.Is(err, fault.Expired):
-		return "", enrollment.Session{}, fault.New(fault.Expired, op, textProofingExpired)
+		return "", enrollment.Session{}, fault.Coded(fault.Expired, op, textProofingExpired)
 	case err != nil:
 		return "", enrollment.Session{}, err
 	case p.Method != method:
@@ -152,7 +148,7 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 // pr.KVNR and that the member is eligible at now (see FinishProofing).
 func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time) error {
 	const op = "registration.FinishProofing"
-	mismatch := fault.New(fault.Unauthenticated, op, textMismatch)
+	mismatch := fault.Coded(fault.Unauthenticated, op, textMismatch)
 	mem, err := s.members.MemberByKVNR(ctx, pr.KVNR)
 	switch {
 	case errors.Is(err, fault.NotFound):
@@ -167,7 +163,7 @@ func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time
 			slog.String("evidence", pr.Evidence.Reference))
 		return mismatch
 	case !s.cfg.Eligibility.Eligible(mem, now):
-		return fault.New(fault.Forbidden, op, textIneligible)
+		return fault.Coded(fault.Forbidden, op, textIneligible)
 	}
 	return nil
 }

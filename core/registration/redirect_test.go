@@ -271,8 +271,8 @@ func TestFinishProofingRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("FinishProofing succeeded, want %v %q", tc.kind, tc.text)
 			}
-			if fault.KindOf(err) != tc.kind || !strings.Contains(fault.PublicOf(err), tc.text) {
-				t.Fatalf("FinishProofing = %v (%q), want %v %q", err, fault.PublicOf(err), tc.kind, tc.text)
+			if fault.KindOf(err) != tc.kind || !strings.Contains(bothTexts(err), tc.text) {
+				t.Fatalf("FinishProofing = %v (%q), want %v %q", err, bothTexts(err), tc.kind, tc.text)
 			}
 			for _, k := range []kvnr.KVNR{anna.KVNR, bodo.KVNR, carl.KVNR, nobody} {
 				if _, err := f.st.AccountByKVNR(ctx, k); !errors.Is(err, fault.NotFound) {
@@ -348,7 +348,7 @@ func TestBeginProofingRateLimitedPerAddress(t *testing.T) {
 		}
 	}
 	_, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL)
-	if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d <= 0 {
+	if e := fault.RetryOf(err); !errors.Is(err, fault.RateLimited) || e == nil || e.RetryAfter <= 0 || e.Code != registration.CodeRateLimited {
 		t.Fatalf("begin over the limit: %v", err)
 	}
 	if _, err := f.svc.BeginProofing(ctx, "198.51.100.1", proof.EID, anna.KVNR, callbackURL); err != nil {

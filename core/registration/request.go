@@ -29,34 +29,18 @@ type RequestInput struct {
 	ClientIP string
 }
 
-// RateLimitError is returned when a rate limit refuses a request. It is a
-// fault.RateLimited (errors.Is and fault.KindOf see it) and carries how
-// long the client should wait, for a Retry-After header.
-type RateLimitError struct {
-	RetryAfter time.Duration
-	err        *fault.Error
-}
-
-func (e *RateLimitError) Error() string { return e.err.Error() }
-
-// Unwrap returns the fault.Error.
-func (e *RateLimitError) Unwrap() error { return e.err }
-
-// RetryAfter returns the wait a rate-limited error asks for, rounded up to
-// whole seconds and at least one, and false for any other error.
-func RetryAfter(err error) (time.Duration, bool) {
-	var rl *RateLimitError
-	if !errors.As(err, &rl) {
-		return 0, false
-	}
-	d := rl.RetryAfter.Round(time.Second)
-	if d < rl.RetryAfter {
-		d += time.Second
-	}
-	return max(d, time.Second), true
-}
-
-const rateLimitedText = "Zu viele Anfragen. Bitte versuchen Sie es später erneut. / Too many requests. Please try again later."
+// Codes of registration requests; none has parameters.
+const (
+	// CodeRateLimited: a rate limit refused the request. The error
+	// carries RetryAt and RetryAfter.
+	CodeRateLimited fault.Code = "registration.rate_limited"
+	// CodeBirthDate: the date of birth is malformed or implausible.
+	CodeBirthDate fault.Code = "registration.birth_date"
+	// CodeMethod: the method cannot be requested by post.
+	CodeMethod fault.Code = "registration.method"
+	// CodeUnknownMethod: no such method (or not one of this kind).
+	CodeUnknownMethod fault.Code = "registration.unknown_method"
+)
 
 // Request accepts a member's request for a password letter.
 //
@@ -64,7 +48,7 @@ const rateLimitedText = "Zu viele Anfragen. Bitte versuchen Sie es später erneu
 // number (kvnr.Parse's fault.Invalid and text), a malformed or implausible
 // birth date and an unknown method (fault.Invalid). Then it counts the
 // request against the limits per client address and per member number
-// (*RateLimitError). Then it queues the request and returns nil.
+// (CodeRateLimited, with the wait). Then it queues the request and returns nil.
 //
 // Member enumeration: whether the number belongs to a member, whether the
 // birth date matches, whether the member is eligible and whether a letter
@@ -76,7 +60,7 @@ const rateLimitedText = "Zu viele Anfragen. Bitte versuchen Sie es später erneu
 // well-formed number alike for the same reason; it stops flooding one
 // member's letterbox (and the queue) from many addresses.
 //
-// Errors: Invalid; RateLimited (*RateLimitError); Unavailable; Internal
+// Errors: Invalid; RateLimited (CodeRateLimited, with RetryAt and RetryAfter); Unavailable; Internal
 // when ClientIP is empty (a wiring bug of the caller).
 func (s *Service) Request(ctx context.Context, in RequestInput) error {
 	const op = "registration.Request"
@@ -87,12 +71,10 @@ func (s *Service) Request(ctx context.Context, in RequestInput) error {
 	now := s.clock()
 	birth, ok := plausibleBirthDate(in.BirthDate, now)
 	if !ok {
-		return fault.New(fault.Invalid, op,
-			"Das Geburtsdatum ist ungültig (TT.MM.JJJJ oder JJJJ-MM-TT). / The date of birth is invalid (DD.MM.YYYY or YYYY-MM-DD).")
+		return fault.Coded(fault.Invalid, op, CodeBirthDate)
 	}
 	if in.Method != string(proof.Letter) {
-		return fault.New(fault.Invalid, op,
-			"Dieses Verfahren kann nicht angefordert werden. / This method cannot be requested.")
+		return fault.Coded(fault.Invalid, op, CodeMethod)
 	}
 	ip, ok := ipKey(in.ClientIP)
 	if !ok {
@@ -113,7 +95,7 @@ func (s *Service) hit(ctx context.Context, key string, l Limit, now time.Time) e
 		return err
 	}
 	if !allowed {
-		return &RateLimitError{RetryAfter: retry, err: fault.New(fault.RateLimited, "registration.Request", rateLimitedText)}
+		return fault.Coded(fault.RateLimited, "registration.Request", CodeRateLimited).WithRetry(now.Add(retry), retry)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package registration_test
 import (
 	"errors"
 	"fmt"
+	"github.com/pforte-id/pforte/catalog"
 	"slices"
 	"strings"
 	"testing"
@@ -117,8 +118,8 @@ func TestRequestRefusesMalformedInputBeforeAnythingElse(t *testing.T) {
 		in := good
 		tc.edit(&in)
 		err := f.svc.Request(ctx, in)
-		if fault.KindOf(err) != tc.kind || !strings.Contains(fault.PublicOf(err), tc.text) {
-			t.Errorf("%s: Request = %v (%q), want %v with %q", tc.name, err, fault.PublicOf(err), tc.kind, tc.text)
+		if fault.KindOf(err) != tc.kind || !strings.Contains(bothTexts(err), tc.text) {
+			t.Errorf("%s: Request = %v (%q), want %v with %q", tc.name, err, bothTexts(err), tc.kind, tc.text)
 		}
 		if calls := f.w.CallLog(); len(calls) != 0 {
 			t.Errorf("%s: the store was called: %v", tc.name, calls)
@@ -221,10 +222,10 @@ func TestRequestRateLimits(t *testing.T) {
 			}
 		}
 		err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate))
-		if !errors.Is(err, fault.RateLimited) || !strings.Contains(fault.PublicOf(err), "Too many requests") {
+		if !errors.Is(err, fault.RateLimited) || fault.CodedOf(err) == nil || fault.CodedOf(err).Code != registration.CodeRateLimited {
 			t.Fatalf("11th request: %v", err)
 		}
-		if d, ok := registration.RetryAfter(err); !ok || d != time.Hour {
+		if d, ok := retryAfter(err); !ok || d != time.Hour {
 			t.Fatalf("RetryAfter = %v %v, want 1h (the window started at t0)", d, ok)
 		}
 		if len(f.w.Queued()) != 10 {
@@ -273,7 +274,7 @@ func TestRequestRateLimits(t *testing.T) {
 			in.KVNR, in.ClientIP = k, "203.0.113.99"
 			f.w.Advance(90 * time.Minute)
 			err := f.svc.Request(ctx, in)
-			if d, ok := registration.RetryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 12*time.Hour+30*time.Minute {
+			if d, ok := retryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 12*time.Hour+30*time.Minute {
 				t.Fatalf("%s 4th request: %v, retry after %v", k, err, d)
 			}
 			f.w.Advance(24 * time.Hour)
@@ -298,7 +299,7 @@ func TestRequestRateLimits(t *testing.T) {
 			t.Fatal("queued without a counted hit")
 		}
 	})
-	if _, ok := registration.RetryAfter(fault.New(fault.RateLimited, "x", "")); ok {
+	if _, ok := retryAfter(fault.New(fault.RateLimited, "x", "")); ok {
 		t.Fatal("RetryAfter of a plain error")
 	}
 }
@@ -311,11 +312,10 @@ func TestRetryAfterRounding(t *testing.T) {
 	}
 	in := request(anna.KVNR, anna.BirthDate)
 	err := f.svc.Request(ctx, in)
-	if d, _ := registration.RetryAfter(err); d != time.Hour-time.Second {
+	if d, _ := retryAfter(err); d != time.Hour-time.Second {
 		t.Fatalf("RetryAfter = %v", d)
 	}
-	var rl *registration.RateLimitError
-	if !errors.As(err, &rl) || rl.RetryAfter != time.Hour-1500*time.Millisecond || fault.KindOf(err) != fault.RateLimited {
+	if rl := fault.RetryOf(err); rl == nil || rl.RetryAfter != time.Hour-1500*time.Millisecond || fault.KindOf(err) != fault.RateLimited {
 		t.Fatalf("error %#v", err)
 	}
 }
@@ -448,4 +448,24 @@ func TestProcessRegistrations(t *testing.T) {
 			t.Fatal("failure not logged")
 		}
 	})
+}
+
+// retryAfter is the wait a rate-limited error asks for, rounded up to
+// whole seconds and at least one, as the app API's Retry-After says it.
+func retryAfter(err error) (time.Duration, bool) {
+	e := fault.RetryOf(err)
+	if e == nil {
+		return 0, false
+	}
+	d := (e.RetryAfter + time.Second - 1) / time.Second * time.Second
+	return max(d, time.Second), true
+}
+
+// bothTexts is what the catalog says about err in German, then English;
+// the error must have a code.
+func bothTexts(err error) string {
+	if fault.CodedOf(err) == nil {
+		return ""
+	}
+	return catalog.German.Error(err) + " / " + catalog.English.Error(err)
 }

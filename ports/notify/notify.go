@@ -6,8 +6,9 @@ import "context"
 type Message struct {
 	// To is the member's e-mail address on file.
 	To string
-	// Subject and Body are German with English after it; plain text. They
-	// never contain a secret.
+	// Subject and Body are plain text in the language of the request that
+	// caused the message (German by default), worded by the message
+	// catalog. They never contain a secret.
 	Subject string
 	Body    string
 	// Kind is the audit kind that caused it (for logs and tests).

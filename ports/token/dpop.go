@@ -14,7 +14,7 @@ import (
 type DPoPVerifier interface {
 	// Verify checks raw, the value of the DPoP header, and returns its
 	// claims with the RFC 7638 thumbprint of the signing key. Missing
-	// claims come back empty. Errors: Unauthenticated wrapping
-	// dpop.ErrInvalidProof, with a public text.
+	// claims come back empty. Errors: Unauthenticated with
+	// dpop.CodeInvalidProof, with a public text.
 	Verify(ctx context.Context, raw string) (dpop.Proof, error)
 }

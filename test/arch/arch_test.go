@@ -57,6 +57,7 @@ const (
 	ruleTest      = "nothing outside test/ imports test/"
 	ruleCmd       = "only cmd/ and test/ import cmd/"
 	ruleDoc       = "every package has a doc.go that states its layer (\"Layer: ...\")"
+	ruleCatalog   = "catalog (the message catalog) imports only the standard library, golang.org/x/text and core/fault; core and ports never import it"
 )
 
 // forbiddenEverywhereInCore are import path prefixes no core or ports
@@ -162,6 +163,16 @@ func check(module string, pkgs []pkg) []violation {
 		}
 
 		switch {
+		case hasPrefixPath(r, "catalog"):
+			for _, imp := range p.Imports {
+				ir, inModule := rel(imp)
+				switch {
+				case isStd(imp), hasPrefixPath(imp, "golang.org/x/text"):
+				case inModule && hasPrefixPath(ir, "core/fault"):
+				default:
+					add(p, imp, ruleCatalog, false)
+				}
+			}
 		case hasPrefixPath(r, "core/fault"):
 			for _, imp := range p.Imports {
 				if !isStd(imp) {
@@ -307,7 +318,9 @@ func TestCheckerCatchesViolations(t *testing.T) {
 		p("adapters/sqlstore/migrations", []string{"embed"}),
 		p("adapters/oidc", []string{"net/http", "github.com/zitadel/oidc/v3/pkg/op", "core/authz"}, "ports/store"),
 		p("adapters/proofing/eid", []string{"net/http"}),
-		p("cmd/pforte", []string{"adapters/sqlstore", "adapters/oidc", "core/authz"}),
+		p("catalog", []string{"context", "golang.org/x/text/language", "core/fault"}),
+		p("adapters/webui", []string{"net/http", "catalog", "core/authz"}),
+		p("cmd/pforte", []string{"adapters/sqlstore", "adapters/oidc", "core/authz", "catalog"}),
 		p("test/e2e", []string{"net/http", "test/e2e/fixture"}),
 		p("test/e2e/fixture", []string{"net/http"}),
 	}
@@ -352,6 +365,14 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			"adapters/oidc depends on example.org/p/adapters/sqlstore/migrations: " + ruleAdapters},
 		{"nested adapters are separate", p("adapters/proofing/eid", []string{"adapters/proofing/videoident"}),
 			"adapters/proofing/eid imports example.org/p/adapters/proofing/videoident: " + ruleAdapters},
+		{"catalog imports an adapter", p("catalog", []string{"adapters/oidc"}),
+			"catalog imports example.org/p/adapters/oidc: " + ruleCatalog},
+		{"catalog imports a use case", p("catalog", []string{"core/authz"}),
+			"catalog imports example.org/p/core/authz: " + ruleCatalog},
+		{"core imports the catalog", p("core/kvnr", []string{"core/fault", "catalog"}),
+			"core/kvnr imports example.org/p/catalog: " + ruleCore},
+		{"ports import the catalog", p("ports/store", []string{"catalog"}),
+			"ports/store imports example.org/p/catalog: " + rulePorts},
 		{"no doc.go", pkg{ImportPath: m + "/core/loa"}, "core/loa: " + ruleDoc},
 		{"doc.go without layer", pkg{ImportPath: m + "/core/loa", DocGo: "// Package loa.\npackage loa\n"}, "core/loa: " + ruleDoc},
 	} {
@@ -389,7 +410,7 @@ func prefixed(module string, paths []string) []string {
 	for i, p := range paths {
 		first, _, _ := strings.Cut(p, "/")
 		switch first {
-		case "core", "ports", "adapters", "cmd", "test", "configs":
+		case "core", "ports", "adapters", "cmd", "test", "configs", "catalog":
 			out[i] = module + "/" + p
 		default:
 			out[i] = p

@@ -94,9 +94,16 @@ type page struct {
 	lastShot string
 }
 
-// newPage starts headless Chromium with a fresh profile and opens a tab.
-// The browser ends with t.
+// newPage starts headless Chromium with a fresh profile and opens a tab,
+// for a member whose browser asks for German. The browser ends with t.
 func newPage(t *testing.T) *page {
+	t.Helper()
+	return newPageIn(t, "de-DE,de;q=0.9")
+}
+
+// newPageIn is newPage for a browser whose languages are acceptLanguage
+// (an Accept-Language value; its first tag is also Chromium's --lang).
+func newPageIn(t *testing.T, acceptLanguage string) *page {
 	t.Helper()
 	exe := chromiumPath(t)
 	if _, err := axeSource(); err != nil {
@@ -117,12 +124,23 @@ func newPage(t *testing.T) *page {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1000, 900),
+		chromedp.Flag("lang", strings.Split(acceptLanguage, ",")[0]),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	p := &page{t: t, name: regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")}
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
 	p.ctx = ctx
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+	// Headless Chromium does not always derive Accept-Language from
+	// --lang; the header is set for every request of the tab as well.
+	_, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, network.SetExtraHTTPHeaders,
+			network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": acceptLanguage}})
+	}
+	if err != nil {
 		cancelCtx()
 		cancelAlloc()
 		t.Fatalf("start Chromium (%s): %v", exe, err)
@@ -206,6 +224,13 @@ func (p *page) text(sel string) string {
 func (p *page) value(sel string) string {
 	p.t.Helper()
 	return get(p, "read "+sel, chromedp.Value(chromedp.CSS(sel)))
+}
+
+// attribute returns the attribute name of the element sel (CSS); empty
+// when it has none.
+func (p *page) attribute(sel, name string) string {
+	p.t.Helper()
+	return get(p, "read "+sel+" "+name, chromedp.Attributes(chromedp.CSS(sel)))[name]
 }
 
 // clearCookies drops every cookie of the browser.

@@ -34,8 +34,11 @@ func TestWebLogin(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
 	)
-	if msg := p.text(`[role="alert"]`); !strings.Contains(msg, "Passwort") {
-		t.Errorf("the error says %q, want it to name the password", msg)
+	if msg := p.text(`[role="alert"]`); msg != "Versichertennummer oder Passwort ist falsch." {
+		t.Errorf("the error says %q, want the German text that names the password", msg)
+	}
+	if h := p.text("main h1"); h != "Anmelden" {
+		t.Errorf("the heading is %q, want the German Anmelden", h)
 	}
 	if got := p.value("#kvnr"); got != memberKVNR.String() {
 		t.Errorf("after a wrong password the KVNR field holds %q, want %q kept", got, memberKVNR)
@@ -122,6 +125,43 @@ func TestOtherPages(t *testing.T) {
 	for _, pg := range pages {
 		p.run("open "+pg.name, chromedp.Navigate(pg.url), chromedp.WaitVisible(pg.sel))
 		p.checkPage(pg.name)
+	}
+}
+
+// TestPagesInEnglish: a browser that asks for English gets the login page,
+// its error and Pforte's error pages in English, and says so in <html lang>.
+func TestPagesInEnglish(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPageIn(t, "en-GB,en;q=0.9")
+
+	p.run("open the relying party", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	if h, l := p.text("main h1"), p.text(`label[for="kvnr"]`); h != "Log in" || l != "Member number" {
+		t.Errorf("login page heading %q, label %q, want English", h, l)
+	}
+	p.run("submit a wrong password",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), "not-the-password"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
+	)
+	if msg := p.text(`[role="alert"]`); msg != "Member number or password is wrong." {
+		t.Errorf("the error says %q, want it in English", msg)
+	}
+	if lang := p.attribute("html", "lang"); lang != "en" {
+		t.Errorf("<html lang=%q>, want en", lang)
+	}
+	p.checkPage("login-wrong-password-en")
+
+	p.run("open an unknown login", chromedp.Navigate(in.issuer+"/login?id=unknown"), chromedp.WaitVisible(`[role="alert"]`))
+	if h, msg := p.text("main h1"), p.text(`[role="alert"]`); h != "Login not possible" || msg != "The login request is unknown or has expired." {
+		t.Errorf("unknown login page: %q / %q, want English", h, msg)
+	}
+	p.checkPage("login-unknown-en")
+
+	p.run("open the logged-out page", chromedp.Navigate(in.issuer+"/end_session"), chromedp.WaitVisible("main h1"))
+	if h := p.text("main h1"); h != "Logged out" {
+		t.Errorf("logged-out page: %q, want English", h)
 	}
 }
 

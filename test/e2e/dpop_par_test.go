@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/authz"
 	"net"
 	"net/http"
 	"net/url"
@@ -419,7 +421,7 @@ func TestPAR(t *testing.T) {
 		// Used twice: an error page, not a redirect.
 		page := newBrowser(t).getNoFollow(t, in.base+"/authorize?"+byReference(cs.portal.ID, uri).Encode())
 		if page.status != http.StatusBadRequest || page.header.Get("Location") != "" ||
-			!strings.Contains(string(page.body), "request_uri used or expired") {
+			!strings.Contains(string(page.body), catalog.German.Code(authz.CodeRequestGone)) {
 			t.Fatalf("request_uri used twice: %d %q\n%s", page.status, page.header.Get("Location"), page.body)
 		}
 
@@ -428,7 +430,7 @@ func TestPAR(t *testing.T) {
 		uri = pushed(q)
 		w.clock.Advance(90 * time.Second)
 		page = newBrowser(t).getNoFollow(t, in.base+"/authorize?"+byReference(cs.portal.ID, uri).Encode())
-		if page.status != http.StatusBadRequest || !strings.Contains(string(page.body), "request_uri used or expired") {
+		if page.status != http.StatusBadRequest || !strings.Contains(string(page.body), catalog.German.Code(authz.CodeRequestGone)) {
 			t.Fatalf("request_uri after 90 s: %d\n%s", page.status, page.body)
 		}
 

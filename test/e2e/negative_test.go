@@ -62,9 +62,9 @@ func TestWrongCodeVerifier(t *testing.T) {
 	})
 }
 
-// authorizeRedirectError checks an error sent to the client's redirect
+// authorizeErrorAtClient checks an error sent to the client's redirect
 // URI: the error code, the state and iss (RFC 9207).
-func authorizeRedirectError(t *testing.T, r result, redirect, state, issuer, code string) {
+func authorizeErrorAtClient(t *testing.T, r result, redirect, state, issuer, code string) {
 	t.Helper()
 	cb := callback(t, r)
 	if got := cb.Scheme + "://" + cb.Host + cb.Path; got != redirect {
@@ -86,7 +86,7 @@ func TestConfidentialClientWithoutCodeChallenge(t *testing.T) {
 		state := randomHex(8)
 		// x/oauth2 without S256ChallengeOption: no PKCE at all.
 		r := newBrowser(t).get(t, conf.AuthCodeURL(state, oauth2.SetAuthURLParam("nonce", "n")))
-		authorizeRedirectError(t, r, rp.conf.RedirectURL, state, in.issuer, "invalid_request")
+		authorizeErrorAtClient(t, r, rp.conf.RedirectURL, state, in.issuer, "invalid_request")
 	})
 }
 
@@ -106,7 +106,7 @@ func TestPlainCodeChallengeRefused(t *testing.T) {
 				state := randomHex(8)
 				r := newBrowser(t).get(t, conf.AuthCodeURL(state, params...))
 				t.Run(rp.c.ID+"/"+name, func(t *testing.T) {
-					authorizeRedirectError(t, r, rp.conf.RedirectURL, state, in.issuer, "invalid_request")
+					authorizeErrorAtClient(t, r, rp.conf.RedirectURL, state, in.issuer, "invalid_request")
 				})
 			}
 		}
@@ -470,13 +470,13 @@ func TestAuthorizationErrorsCarryIss(t *testing.T) {
 
 		// prompt=none: Pforte keeps no session yet, so a login is required.
 		r := newBrowser(t).get(t, conf.AuthCodeURL("st-1", pkce, oauth2.SetAuthURLParam("prompt", "none")))
-		authorizeRedirectError(t, r, rp.conf.RedirectURL, "st-1", in.issuer, "login_required")
+		authorizeErrorAtClient(t, r, rp.conf.RedirectURL, "st-1", in.issuer, "login_required")
 
 		// acr_values above what a password reaches: refused after the login.
 		b := newBrowser(t)
 		page := b.get(t, conf.AuthCodeURL("st-2", pkce, oauth2.SetAuthURLParam("acr_values", "http://eidas.europa.eu/LoA/substantial")))
 		r = b.submitLogin(t, in.base, page, memberKVNR.String(), memberPassword)
-		authorizeRedirectError(t, r, rp.conf.RedirectURL, "st-2", in.issuer, "access_denied")
+		authorizeErrorAtClient(t, r, rp.conf.RedirectURL, "st-2", in.issuer, "access_denied")
 	})
 }
 

@@ -46,7 +46,7 @@ func TestPasswordLoginShedsLoad(t *testing.T) {
 		case a.status == http.StatusFound && strings.Contains(a.header.Get("Location"), "code="):
 			ok = append(ok, i)
 		case a.status == http.StatusServiceUnavailable:
-			if a.header.Get("Retry-After") != "5" || !strings.Contains(string(a.body), "try again in a few seconds") {
+			if a.header.Get("Retry-After") != "5" || !strings.Contains(string(a.body), "versuchen Sie es in einigen Sekunden noch einmal") {
 				t.Errorf("503 without Retry-After or the member's text: %v\n%s", a.header, a.body)
 			}
 			busy = append(busy, i)

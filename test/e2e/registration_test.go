@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/pforte-id/pforte/catalog"
 	"io"
 	"math"
 	mrand "math/rand/v2"
@@ -141,6 +142,37 @@ func wantProblem(t *testing.T, r result, status int, kind string) string {
 	}
 	detail, _ := m["detail"].(string)
 	return detail
+}
+
+// wantProblemInBothLanguages sends a request twice, as a client without
+// Accept-Language and as one that asks for English, and checks that both
+// answers are the problem (status, kind) with the same code; the German
+// detail contains german and is the catalog's German text of the code, the
+// English one is its English text (compared whole for a code without
+// parameters). It returns the code.
+func wantProblemInBothLanguages(t *testing.T, send func(header map[string]string) result, status int, kind, german string) string {
+	t.Helper()
+	de := send(nil)
+	deDetail := wantProblem(t, de, status, kind)
+	en := send(map[string]string{"Accept-Language": "en-US,en;q=0.9"})
+	enDetail := wantProblem(t, en, status, kind)
+	code, _ := de.json(t)["code"].(string)
+	if code == "" || en.json(t)["code"] != code {
+		t.Fatalf("codes %v and %v, want one code", de.json(t)["code"], en.json(t)["code"])
+	}
+	if de.header.Get("Content-Language") != "de" || en.header.Get("Content-Language") != "en" {
+		t.Errorf("Content-Language %q and %q", de.header.Get("Content-Language"), en.header.Get("Content-Language"))
+	}
+	if !strings.Contains(deDetail, german) || strings.Contains(deDetail, " / ") {
+		t.Errorf("%s: German detail %q, want %q alone", code, deDetail, german)
+	}
+	if plain := catalog.German.Text(code); !strings.Contains(plain, "%") && (deDetail != plain || enDetail != catalog.English.Text(code)) {
+		t.Errorf("%s: details %q and %q, want the catalog's %q and %q", code, deDetail, enDetail, plain, catalog.English.Text(code))
+	}
+	if enDetail == "" || enDetail == deDetail {
+		t.Errorf("%s: English detail %q", code, enDetail)
+	}
+	return code
 }
 
 // enrollmentToken checks a successful activation and returns its token.
@@ -427,10 +459,11 @@ func TestRegistrationWrongCheckDigit(t *testing.T) {
 		in.importMembers(t, m)
 		k := m.KVNR.String()
 		wrong := k[:9] + string('0'+(k[9]-'0'+1)%10)
-		for range 12 {
-			detail := wantProblem(t, in.requestLetter(t, wrong, m.BirthDate, nil), http.StatusBadRequest, "invalid")
-			if !strings.Contains(detail, "Versichertennummer ist ungültig") || !strings.Contains(detail, "member number is invalid") {
-				t.Fatalf("detail %q does not say that the member number is invalid", detail)
+		for range 6 {
+			code := wantProblemInBothLanguages(t, func(h map[string]string) result { return in.requestLetter(t, wrong, m.BirthDate, h) },
+				http.StatusBadRequest, "invalid", "Versichertennummer ist ungültig")
+			if code != "kvnr.invalid" {
+				t.Fatalf("code %q, want kvnr.invalid", code)
 			}
 		}
 		// Refused before anything is counted or queued: twelve of them
@@ -598,9 +631,12 @@ func TestWeakPassword(t *testing.T) {
 			{"Sommer2024!", "zu leicht zu erraten"},
 			{"qwertzuiop12", "zu leicht zu erraten"},
 		} {
-			detail := wantProblem(t, in.setPassword(t, token, tc.pw), http.StatusBadRequest, "invalid")
-			if !strings.Contains(detail, tc.reason) || !strings.Contains(detail, " / ") {
-				t.Errorf("password %.12q: detail %q, want the reason %q in German and English", tc.pw, detail, tc.reason)
+			code := wantProblemInBothLanguages(t, func(h map[string]string) result {
+				return sendJSON(t, http.MethodPut, in.base+"/app/v1/enrollment/password", map[string]string{"password": tc.pw},
+					map[string]string{"Authorization": "Bearer " + token, "Accept-Language": h["Accept-Language"]})
+			}, http.StatusBadRequest, "invalid", tc.reason)
+			if !strings.HasPrefix(code, "password.") {
+				t.Errorf("password %.12q: code %q", tc.pw, code)
 			}
 		}
 		// The session survives refused passwords.

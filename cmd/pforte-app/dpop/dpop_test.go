@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +100,7 @@ func TestProofsFailTheServerWhenWrong(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = pol.Check(p, tc.checkMethod, tc.checkURL, now, tc.presented)
-			if !errors.Is(err, coredpop.ErrInvalidProof) {
+			if code, _ := fault.CodeOf(err); code != coredpop.CodeInvalidProof {
 				t.Fatalf("got %v, want an invalid proof", err)
 			}
 		})
@@ -131,7 +130,7 @@ func TestVerifierRefusesBrokenProofs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := verify(t, bad)
-			if err == nil || fault.KindOf(err) != fault.Unauthenticated || !errors.Is(err, coredpop.ErrInvalidProof) {
+			if err == nil || fault.KindOf(err) != fault.Unauthenticated || fault.CodedOf(err) == nil || fault.CodedOf(err).Code != coredpop.CodeInvalidProof {
 				t.Fatalf("got %v, want an invalid proof", err)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pforte-id/pforte/catalog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -413,7 +414,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	}
 	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
-		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier,
+		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
 		PINs: pins, Passwords: s.hasher, Now: o.Now, Logger: o.Log,
 	})
 }
@@ -613,3 +614,9 @@ func KeyPolicy(base signkey.Policy, lifetimes ...time.Duration) signkey.Policy {
 // redactURL drops the query and fragment of a URL for logs: queries carry
 // codes, states and tokens.
 func redactURL(u *url.URL) string { return u.Path }
+
+// mailText words a notification with the message catalog, in the language
+// of the request ctx belongs to (German for the operator CLI).
+func mailText(ctx context.Context, code fault.Code, params ...any) (subject, body string) {
+	return catalog.From(ctx).Mail(code, params...)
+}
