@@ -137,6 +137,8 @@ var texts = map[string]text{
 	"page.unreadable":         {"Die Anfrage konnte nicht gelesen werden.", "The request could not be read."},
 	"page.repeated":           {"Der Parameter %[1]s ist mehrfach angegeben.", "Parameter %[1]s is repeated."},
 	"page.csrf":               {"Die Anmeldung wurde nicht angenommen: Das Formular kam nicht von der Anmeldeseite in diesem Browser, oder der Browser hat deren Cookie nicht mitgeschickt. Es wurde nichts übermittelt.", "The login was not accepted: the form did not come from the login page in this browser, or the browser did not send its cookie. Nothing was submitted."},
+	"page.bad_request":        {"Die Anwendung, von der Sie kommen, hat eine fehlerhafte Anmeldeanfrage gesendet. Bitte versuchen Sie es dort noch einmal.", "The application you came from sent a malformed login request. Please try again there."},
+	"page.detail":             {"Technische Angabe", "Technical detail"},
 	"page.logged_out.title":   {"Abgemeldet", "Logged out"},
 	"page.logged_out.text":    {"Sie sind abgemeldet. Sie können dieses Fenster schließen.", "You are logged out. You may close this window."},
 	"page.activate.heading":   {"Service-App aktivieren", "Activate the Service-App"},

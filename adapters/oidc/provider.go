@@ -348,7 +348,8 @@ func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err er
 	if k == fault.Internal || k == fault.Unavailable {
 		p.log.ErrorContext(r.Context(), "authorize failed", "kind", k.String(), "err", err)
 	}
-	writePage(w, r, pageStatus[k], "page.error.heading", pageText(r, err))
+	text, detail := pageText(r, err)
+	writePageDetail(w, r, pageStatus[k], "page.error.heading", text, detail)
 }
 
 // userinfo serves the UserInfo endpoint (OIDC Core §5.3) for bearer tokens

@@ -159,6 +159,18 @@ func TestPagesInEnglish(t *testing.T) {
 	}
 	p.checkPage("login-unknown-en")
 
+	p.run("open an authorization request of an unknown client", chromedp.Navigate(in.issuer+"/authorize?"+url.Values{
+		"client_id": {"no-such-client"}, "response_type": {"code"}, "scope": {"openid"},
+		"redirect_uri": {"https://attacker.example/cb"},
+	}.Encode()), chromedp.WaitVisible("main h1"))
+	if h, msg := p.text("main h1"), p.text("main p"); h != "Login not possible" || !strings.HasPrefix(msg, "The application you came from") {
+		t.Errorf("authorization error page: %q / %q, want English", h, msg)
+	}
+	if d := p.text("main p small"); d != "Technical detail: unknown client" {
+		t.Errorf("authorization error page: detail %q", d)
+	}
+	p.checkPage("authorize-error-en")
+
 	p.run("open the logged-out page", chromedp.Navigate(in.issuer+"/end_session"), chromedp.WaitVisible("main h1"))
 	if h := p.text("main h1"); h != "Logged out" {
 		t.Errorf("logged-out page: %q, want English", h)
