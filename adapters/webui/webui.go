@@ -126,15 +126,12 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 	rawKVNR := r.PostForm.Get("kvnr")
 	result, err := u.login.Password(r.Context(), rawKVNR, r.PostForm.Get("password"))
 	if err != nil {
-		k := fault.KindOf(err)
-		if k == fault.Unavailable || k == fault.Internal {
+		st := statusOf(fault.KindOf(err))
+		if st.form == 0 {
 			u.pageError(w, r, err)
 			return
 		}
-		status := http.StatusUnauthorized
-		if k == fault.Invalid {
-			status = http.StatusBadRequest
-		}
+		status := st.form
 		name := c.Name
 		if name == "" {
 			name = c.ID
@@ -173,15 +170,7 @@ func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	k := fault.KindOf(err)
-	status := http.StatusBadRequest
-	switch k {
-	case fault.Unavailable:
-		status = http.StatusServiceUnavailable
-	case fault.Internal:
-		status = http.StatusInternalServerError
-	case fault.Conflict:
-		status = http.StatusConflict
-	}
+	status := statusOf(k).page
 	switch {
 	case errors.Is(err, password.ErrBusy):
 		// Overload, not a fault: the member is asked to try again.
@@ -193,6 +182,34 @@ func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	u.render(w, r, status, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err)})
+}
+
+// wire is how the pages answer an error of one kind: the status of the
+// error page, and the status of the login page shown again with the error
+// for a refused password step (0: the error page instead).
+type wire struct{ page, form int }
+
+// statuses is the one table from error kinds to the pages' answers. The
+// member reads the catalog's text of the error's code or kind.
+var statuses = map[fault.Kind]wire{
+	fault.Invalid:         {http.StatusBadRequest, http.StatusBadRequest},
+	fault.Unauthenticated: {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.Forbidden:       {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.NotFound:        {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.Expired:         {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.Locked:          {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.RateLimited:     {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.Conflict:        {http.StatusConflict, http.StatusUnauthorized},
+	fault.Unavailable:     {http.StatusServiceUnavailable, 0},
+	fault.Internal:        {http.StatusInternalServerError, 0},
+}
+
+// statusOf returns the answer to kind k (Internal's for an unknown kind).
+func statusOf(k fault.Kind) wire {
+	if w, ok := statuses[k]; ok {
+		return w
+	}
+	return statuses[fault.Internal]
 }
 
 // retryAfterUnavailable is the Retry-After of a 503: overload and outages
