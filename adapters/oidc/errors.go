@@ -12,42 +12,82 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 )
 
-// The one place where core errors (kinds and codes) become OAuth errors and
-// pages, one table per kind of endpoint. Clients see catalog.Describe(err)
-// as error_description and members the catalog's text on a page, never
-// err.Error().
+// The one place where core errors become OAuth errors and pages: kinds
+// holds one row per error kind with its answer at every kind of endpoint,
+// codes the few codes that answer differently from their kind. Clients see
+// catalog.Describe(err) as error_description and members the catalog's text
+// on a page, never err.Error().
 
-// tokenErrors is the table for endpoints that answer JSON to a client
-// (token, introspection, revocation; RFC 6749 §5.2).
-var tokenErrors = map[fault.Kind]struct {
-	make   func() *oidc.Error
-	status int
-}{
-	fault.Invalid:         {oidc.ErrInvalidRequest, http.StatusBadRequest},
-	fault.Unauthenticated: {oidc.ErrInvalidClient, http.StatusUnauthorized},
-	fault.Forbidden:       {oidc.ErrInvalidGrant, http.StatusBadRequest},
-	fault.NotFound:        {oidc.ErrInvalidGrant, http.StatusBadRequest},
-	fault.Expired:         {oidc.ErrInvalidGrant, http.StatusBadRequest},
-	fault.Locked:          {oidc.ErrInvalidGrant, http.StatusBadRequest},
-	fault.Conflict:        {oidc.ErrInvalidGrant, http.StatusBadRequest},
-	fault.RateLimited:     {oidc.ErrInvalidRequest, http.StatusTooManyRequests},
-	fault.Unavailable:     {oidc.ErrServerError, http.StatusServiceUnavailable},
-	fault.Internal:        {oidc.ErrServerError, http.StatusInternalServerError},
+// wire is how the adapter answers an error of one kind.
+type wire struct {
+	// token is the OAuth error of the endpoints that answer JSON to a
+	// client (token, introspection, revocation; RFC 6749 §5.2), with its
+	// status tokenStatus.
+	token       func() *oidc.Error
+	tokenStatus int
+	// authorize is the error code of an authorization response (RFC 6749
+	// §4.1.2.1, OpenID Connect Core §3.1.2.6), sent to the client's
+	// redirect URI, and of a refused pushed request (RFC 9126 §2.3), which
+	// answers with pushStatus.
+	authorize  string
+	pushStatus int
+	// pageStatus is the status of an error shown as a page to the user
+	// agent (authorize before the redirect URI is validated).
+	pageStatus int
+	// resource is the error of a bearer-token protected resource
+	// (userinfo; RFC 6750 §3.1), with its status resourceStatus.
+	resource       string
+	resourceStatus int
 }
 
-// dpopErrors is the table for DPoP proof errors (RFC 9449 §5, §7.1, §8,
-// §9), which core reports as Unauthenticated wrapping a dpop error and
-// which go before the kind tables: a bad proof is not a failed client
-// authentication. tokenStatus is the token endpoint's (400, RFC 9449 §5
-// and §8), resourceStatus the userinfo endpoint's (401 with a DPoP
-// challenge, RFC 9449 §7.1 and §9). Every answer of both endpoints carries
-// a fresh DPoP-Nonce header, so use_dpop_nonce needs nothing more.
-var dpopErrors = map[fault.Code]struct {
-	make                        func() *oidc.Error
+// kinds is the table of error kinds.
+var kinds = map[fault.Kind]wire{
+	fault.Invalid: {oidc.ErrInvalidRequest, http.StatusBadRequest,
+		"invalid_request", http.StatusBadRequest, http.StatusBadRequest, "invalid_request", http.StatusBadRequest},
+	fault.Unauthenticated: {oidc.ErrInvalidClient, http.StatusUnauthorized,
+		"login_required", http.StatusBadRequest, http.StatusUnauthorized, "invalid_token", http.StatusUnauthorized},
+	fault.Forbidden: {oidc.ErrInvalidGrant, http.StatusBadRequest,
+		"access_denied", http.StatusBadRequest, http.StatusForbidden, "insufficient_scope", http.StatusForbidden},
+	fault.NotFound: {oidc.ErrInvalidGrant, http.StatusBadRequest,
+		"invalid_request", http.StatusBadRequest, http.StatusBadRequest, "invalid_token", http.StatusUnauthorized},
+	fault.Expired: {oidc.ErrInvalidGrant, http.StatusBadRequest,
+		"invalid_request", http.StatusBadRequest, http.StatusBadRequest, "invalid_token", http.StatusUnauthorized},
+	fault.Locked: {oidc.ErrInvalidGrant, http.StatusBadRequest,
+		"access_denied", http.StatusBadRequest, http.StatusForbidden, "invalid_token", http.StatusUnauthorized},
+	fault.Conflict: {oidc.ErrInvalidGrant, http.StatusBadRequest,
+		"invalid_request", http.StatusBadRequest, http.StatusConflict, "invalid_token", http.StatusUnauthorized},
+	fault.RateLimited: {oidc.ErrInvalidRequest, http.StatusTooManyRequests,
+		"temporarily_unavailable", http.StatusTooManyRequests, http.StatusTooManyRequests, "invalid_request", http.StatusTooManyRequests},
+	fault.Unavailable: {oidc.ErrServerError, http.StatusServiceUnavailable,
+		"temporarily_unavailable", http.StatusServiceUnavailable, http.StatusServiceUnavailable, "server_error", http.StatusServiceUnavailable},
+	fault.Internal: {oidc.ErrServerError, http.StatusInternalServerError,
+		"server_error", http.StatusInternalServerError, http.StatusInternalServerError, "server_error", http.StatusInternalServerError},
+}
+
+// wireOf returns the row of kind k (Internal's for an unknown kind).
+func wireOf(k fault.Kind) wire {
+	if w, ok := kinds[k]; ok {
+		return w
+	}
+	return kinds[fault.Internal]
+}
+
+// codes is the table of codes that answer differently from their kind: the
+// DPoP proof errors (RFC 9449 §5, §7.1, §8, §9), which core reports as
+// Unauthenticated and which go before the kind's row: a bad proof is not a
+// failed client authentication. tokenStatus is the token endpoint's (400,
+// RFC 9449 §5 and §8), resourceStatus the userinfo endpoint's (401 with a
+// DPoP challenge, RFC 9449 §7.1 and §9). Every answer of both endpoints
+// carries a fresh DPoP-Nonce header, so use_dpop_nonce needs nothing more.
+var codes = map[fault.Code]struct {
+	oauth                       string
+	token                       func() *oidc.Error
 	tokenStatus, resourceStatus int
 }{
-	dpop.CodeInvalidProof: {func() *oidc.Error { return &oidc.Error{ErrorType: "invalid_dpop_proof"} }, http.StatusBadRequest, http.StatusUnauthorized},
-	dpop.CodeUseNonce:     {func() *oidc.Error { return &oidc.Error{ErrorType: "use_dpop_nonce"} }, http.StatusBadRequest, http.StatusUnauthorized},
+	dpop.CodeInvalidProof: {"invalid_dpop_proof", func() *oidc.Error { return &oidc.Error{ErrorType: "invalid_dpop_proof"} },
+		http.StatusBadRequest, http.StatusUnauthorized},
+	dpop.CodeUseNonce: {"use_dpop_nonce", func() *oidc.Error { return &oidc.Error{ErrorType: "use_dpop_nonce"} },
+		http.StatusBadRequest, http.StatusUnauthorized},
 }
 
 // tokenError converts a core error for the library's error writer. A
@@ -56,90 +96,13 @@ var dpopErrors = map[fault.Code]struct {
 // Pforte's database hiccupped.
 func tokenError(err error) error {
 	desc := catalog.Describe(err)
-	if m, ok := dpopErrors[codeOf(err)]; ok {
-		e := m.make().WithDescription("%s", desc)
-		return op.NewStatusError(e.WithParent(errors.New(desc)), m.tokenStatus)
+	if c, ok := codes[codeOf(err)]; ok {
+		e := c.token().WithDescription("%s", desc)
+		return op.NewStatusError(e.WithParent(errors.New(desc)), c.tokenStatus)
 	}
-	k := fault.KindOf(err)
-	m, ok := tokenErrors[k]
-	if !ok {
-		m = tokenErrors[fault.Internal]
-	}
-	e := m.make().WithDescription("%s", desc)
-	return op.NewStatusError(e.WithParent(errors.New(desc)), m.status)
-}
-
-// pushStatus is the HTTP status of a refused pushed authorization request
-// (RFC 9126 §2.3: 400 with the authorization endpoint's error codes, or a
-// server error). Client authentication failures come from tokenErrors.
-var pushStatus = map[fault.Kind]int{
-	fault.Invalid:         http.StatusBadRequest,
-	fault.Unauthenticated: http.StatusBadRequest,
-	fault.Forbidden:       http.StatusBadRequest,
-	fault.NotFound:        http.StatusBadRequest,
-	fault.Expired:         http.StatusBadRequest,
-	fault.Locked:          http.StatusBadRequest,
-	fault.Conflict:        http.StatusBadRequest,
-	fault.RateLimited:     http.StatusTooManyRequests,
-	fault.Unavailable:     http.StatusServiceUnavailable,
-	fault.Internal:        http.StatusInternalServerError,
-}
-
-// pageStatus is the table for errors shown as a page to the user agent
-// (authorize before the redirect URI is validated, end_session).
-var pageStatus = map[fault.Kind]int{
-	fault.Invalid:         http.StatusBadRequest,
-	fault.Unauthenticated: http.StatusUnauthorized,
-	fault.Forbidden:       http.StatusForbidden,
-	fault.NotFound:        http.StatusBadRequest,
-	fault.Expired:         http.StatusBadRequest,
-	fault.Locked:          http.StatusForbidden,
-	fault.Conflict:        http.StatusConflict,
-	fault.RateLimited:     http.StatusTooManyRequests,
-	fault.Unavailable:     http.StatusServiceUnavailable,
-	fault.Internal:        http.StatusInternalServerError,
-}
-
-// resourceErrors is the table for bearer-token protected resources
-// (userinfo; RFC 6750 §3.1).
-var resourceErrors = map[fault.Kind]struct {
-	code   string
-	status int
-}{
-	fault.Invalid:         {"invalid_request", http.StatusBadRequest},
-	fault.Unauthenticated: {"invalid_token", http.StatusUnauthorized},
-	fault.Forbidden:       {"insufficient_scope", http.StatusForbidden},
-	fault.NotFound:        {"invalid_token", http.StatusUnauthorized},
-	fault.Expired:         {"invalid_token", http.StatusUnauthorized},
-	fault.Locked:          {"invalid_token", http.StatusUnauthorized},
-	fault.Conflict:        {"invalid_token", http.StatusUnauthorized},
-	fault.RateLimited:     {"invalid_request", http.StatusTooManyRequests},
-	fault.Unavailable:     {"server_error", http.StatusServiceUnavailable},
-	fault.Internal:        {"server_error", http.StatusInternalServerError},
-}
-
-// authorizeErrors is the table for errors sent to the client's redirect
-// URI (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6) and for refused
-// pushed requests (RFC 9126 §2.3), which use the same codes.
-var authorizeErrors = map[fault.Kind]string{
-	fault.Invalid:         "invalid_request",
-	fault.Unauthenticated: "login_required",
-	fault.Forbidden:       "access_denied",
-	fault.NotFound:        "invalid_request",
-	fault.Expired:         "invalid_request",
-	fault.Locked:          "access_denied",
-	fault.Conflict:        "invalid_request",
-	fault.RateLimited:     "temporarily_unavailable",
-	fault.Unavailable:     "temporarily_unavailable",
-	fault.Internal:        "server_error",
-}
-
-// authorizeError is the authorization response error code of kind k.
-func authorizeError(k fault.Kind) string {
-	if c, ok := authorizeErrors[k]; ok {
-		return c
-	}
-	return "server_error"
+	w := wireOf(fault.KindOf(err))
+	e := w.token().WithDescription("%s", desc)
+	return op.NewStatusError(e.WithParent(errors.New(desc)), w.tokenStatus)
 }
 
 // codeOf is the code of err ("" when it has none).

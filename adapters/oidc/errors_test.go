@@ -13,64 +13,60 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 )
 
-// TestErrorTablesCoverEveryKind walks each table: every kind has an entry,
-// infrastructure kinds are 5xx server errors, and nothing else is.
+// TestErrorTablesCoverEveryKind walks the table: every kind has a row,
+// infrastructure kinds are 5xx server errors at every kind of endpoint, and
+// nothing else is.
 func TestErrorTablesCoverEveryKind(t *testing.T) {
 	for _, k := range fault.Kinds() {
 		infra := k == fault.Unavailable || k == fault.Internal
-
-		tm, ok := tokenErrors[k]
+		w, ok := kinds[k]
 		if !ok {
-			t.Errorf("token table misses %v", k)
+			t.Errorf("the table misses %v", k)
 			continue
 		}
-		if got := string(tm.make().ErrorType); infra != (got == "server_error") || infra != (tm.status >= 500) {
-			t.Errorf("token table: %v → %s %d", k, got, tm.status)
+		if got := string(w.token().ErrorType); infra != (got == "server_error") || infra != (w.tokenStatus >= 500) {
+			t.Errorf("token: %v → %s %d", k, got, w.tokenStatus)
 		}
-		code := authorizeError(k)
-		if code == "" {
-			t.Errorf("redirect table misses %v", k)
+		if w.authorize == "" || infra && w.authorize != "server_error" && w.authorize != "temporarily_unavailable" {
+			t.Errorf("authorize: %v → %q", k, w.authorize)
 		}
-		if infra && code != "server_error" && code != "temporarily_unavailable" {
-			t.Errorf("redirect table: %v → %s", k, code)
+		if infra != (w.pageStatus >= 500) || w.pageStatus < 400 {
+			t.Errorf("page: %v → %d", k, w.pageStatus)
 		}
-		st, ok := pageStatus[k]
-		if !ok || infra != (st >= 500) {
-			t.Errorf("page table: %v → %d (present %v)", k, st, ok)
+		if infra != (w.resourceStatus >= 500) || w.resource == "" || infra != (w.resource == "server_error") {
+			t.Errorf("resource: %v → %s %d", k, w.resource, w.resourceStatus)
 		}
-		rm, ok := resourceErrors[k]
-		if !ok || infra != (rm.status >= 500) {
-			t.Errorf("resource table: %v → %+v (present %v)", k, rm, ok)
-		}
-		ps, ok := pushStatus[k]
-		if !ok || infra != (ps >= 500) {
-			t.Errorf("push table: %v → %d (present %v)", k, ps, ok)
+		if infra != (w.pushStatus >= 500) || w.pushStatus < 400 {
+			t.Errorf("push: %v → %d", k, w.pushStatus)
 		}
 	}
-	// The DPoP codes: each has an entry with its own code, a client error
-	// at the token endpoint (400, RFC 9449 §5) and an authentication
+	if wireOf(fault.Kind(200)).tokenStatus != http.StatusInternalServerError {
+		t.Error("an unknown kind is not answered as internal")
+	}
+	// The DPoP codes: each has a row with its own OAuth error, a client
+	// error at the token endpoint (400, RFC 9449 §5) and an authentication
 	// challenge at the resource (401, §7.1); and core's errors reach them.
 	for code, oauth := range map[fault.Code]string{dpop.CodeInvalidProof: "invalid_dpop_proof", dpop.CodeUseNonce: "use_dpop_nonce"} {
-		m, ok := dpopErrors[code]
+		m, ok := codes[code]
 		if !ok {
-			t.Errorf("DPoP table misses %s", code)
+			t.Errorf("the code table misses %s", code)
 			continue
 		}
-		if got := string(m.make().ErrorType); got != oauth || m.tokenStatus != http.StatusBadRequest || m.resourceStatus != http.StatusUnauthorized {
-			t.Errorf("DPoP table: %s → %s %d/%d", code, got, m.tokenStatus, m.resourceStatus)
+		if got := string(m.token().ErrorType); got != oauth || m.oauth != oauth || m.tokenStatus != http.StatusBadRequest || m.resourceStatus != http.StatusUnauthorized {
+			t.Errorf("code table: %s → %s %d/%d", code, got, m.tokenStatus, m.resourceStatus)
 		}
 	}
-	if len(dpopErrors) != 2 {
-		t.Errorf("DPoP table has %d entries", len(dpopErrors))
+	if len(codes) != 2 {
+		t.Errorf("the code table has %d rows", len(codes))
 	}
-	if _, ok := dpopErrors[codeOf(dpop.InvalidProof("x", "y"))]; !ok {
-		t.Error("dpop.InvalidProof does not reach the DPoP table")
+	if _, ok := codes[codeOf(dpop.InvalidProof("x", "y"))]; !ok {
+		t.Error("dpop.InvalidProof does not reach the code table")
 	}
-	if _, ok := dpopErrors[codeOf(dpop.UseNonce("x", "y"))]; !ok {
-		t.Error("dpop.UseNonce does not reach the DPoP table")
+	if _, ok := codes[codeOf(dpop.UseNonce("x", "y"))]; !ok {
+		t.Error("dpop.UseNonce does not reach the code table")
 	}
-	if _, ok := dpopErrors[codeOf(fault.New(fault.Unauthenticated, "x", "y"))]; ok {
-		t.Error("a plain Unauthenticated error reaches the DPoP table")
+	if _, ok := codes[codeOf(fault.New(fault.Unauthenticated, "x", "y"))]; ok {
+		t.Error("a plain Unauthenticated error reaches the code table")
 	}
 }
 

@@ -319,20 +319,20 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 	k := fault.KindOf(err)
 	if k == fault.Internal || k == fault.Unavailable {
 		p.log.ErrorContext(r.Context(), "pushed authorization request failed", "kind", k.String(), "err", err)
-		writeJSONError(w, pushStatus[k], "server_error", catalog.Describe(err))
+		writeJSONError(w, wireOf(k).pushStatus, "server_error", catalog.Describe(err))
 		return
 	}
 	if auth {
-		m := tokenErrors[k]
+		wi := wireOf(k)
 		if k == fault.Unauthenticated && r.Header.Get("Authorization") != "" {
 			// RFC 6749 §5.2: a client that tried HTTP authentication
 			// gets the challenge of the scheme it used.
 			w.Header().Set("WWW-Authenticate", `Basic realm="pforte"`)
 		}
-		writeJSONError(w, m.status, string(m.make().ErrorType), catalog.Describe(err))
+		writeJSONError(w, wi.tokenStatus, string(wi.token().ErrorType), catalog.Describe(err))
 		return
 	}
-	writeJSONError(w, pushStatus[k], authorizeError(k), catalog.Describe(err))
+	writeJSONError(w, wireOf(k).pushStatus, wireOf(k).authorize, catalog.Describe(err))
 }
 
 // AuthorizeError answers an error of the authorization flow: a
@@ -341,7 +341,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 // language of the request.
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
 	if back, ok := fault.RedirectOf(err); ok {
-		http.Redirect(w, r, p.svc.ErrorRedirect(back, authorizeError(fault.KindOf(err)), catalog.Describe(err)), http.StatusFound)
+		http.Redirect(w, r, p.svc.ErrorRedirect(back, wireOf(fault.KindOf(err)).authorize, catalog.Describe(err)), http.StatusFound)
 		return
 	}
 	k := fault.KindOf(err)
@@ -349,7 +349,7 @@ func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err er
 		p.log.ErrorContext(r.Context(), "authorize failed", "kind", k.String(), "err", err)
 	}
 	text, detail := pageText(r, err)
-	writePageDetail(w, r, pageStatus[k], "page.error.heading", text, detail)
+	writePageDetail(w, r, wireOf(k).pageStatus, "page.error.heading", text, detail)
 }
 
 // userinfo serves the UserInfo endpoint (OIDC Core §5.3) for bearer tokens
@@ -392,25 +392,24 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 // for a DPoP-bound token sent as Bearer (the client must switch); Bearer
 // otherwise.
 func (p *Provider) resourceError(w http.ResponseWriter, r *http.Request, err error, scheme string) {
-	if m, ok := dpopErrors[codeOf(err)]; ok {
-		code := string(m.make().ErrorType)
-		w.Header().Set("WWW-Authenticate", `DPoP error="`+code+`", algs="`+dpopAlgs+`"`)
-		writeJSONError(w, m.resourceStatus, code, catalog.Describe(err))
+	if c, ok := codes[codeOf(err)]; ok {
+		w.Header().Set("WWW-Authenticate", `DPoP error="`+c.oauth+`", algs="`+dpopAlgs+`"`)
+		writeJSONError(w, c.resourceStatus, c.oauth, catalog.Describe(err))
 		return
 	}
 	k := fault.KindOf(err)
-	m := resourceErrors[k]
-	if m.status >= 500 {
+	m := wireOf(k)
+	if m.resourceStatus >= 500 {
 		p.log.ErrorContext(r.Context(), "userinfo failed", "kind", k.String(), "err", err)
-		writeJSONError(w, m.status, m.code, catalog.Describe(err))
+		writeJSONError(w, m.resourceStatus, m.resource, catalog.Describe(err))
 		return
 	}
 	if scheme == authz.TokenTypeDPoP || errors.Is(err, authz.ErrDPoPBound) {
-		w.Header().Set("WWW-Authenticate", `DPoP error="`+m.code+`", algs="`+dpopAlgs+`"`)
+		w.Header().Set("WWW-Authenticate", `DPoP error="`+m.resource+`", algs="`+dpopAlgs+`"`)
 	} else {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="`+m.code+`"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="`+m.resource+`"`)
 	}
-	writeJSONError(w, m.status, m.code, catalog.Describe(err))
+	writeJSONError(w, m.resourceStatus, m.resource, catalog.Describe(err))
 }
 
 // accessToken reads the access token of a resource request and the scheme
