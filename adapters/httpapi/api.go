@@ -213,7 +213,8 @@ var errTooLarge = fault.Coded(fault.Invalid, "httpapi.decode", codeTooLarge)
 
 // decode reads exactly one JSON object of the expected shape: the right
 // content type, no unknown fields, nothing after it, within the size limit.
-// Errors: Invalid with a public text naming the problem.
+// Errors: Invalid with a code naming the problem (codeContentType, codeJSON,
+// codeTrailing, codeTooLarge).
 func (a *API) decode(w http.ResponseWriter, r *http.Request, into any) error {
 	const op = "httpapi.decode"
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))

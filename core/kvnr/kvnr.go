@@ -10,7 +10,7 @@ type KVNR string
 
 // Parse validates s and returns it as a KVNR. Lower-case letters and
 // surrounding spaces are accepted and normalised, because members type it.
-// Errors: fault.Invalid with a German and English public text.
+// Errors: fault.Invalid with CodeInvalid.
 func Parse(s string) (KVNR, error) {
 	b := []byte(s)
 	// Trim ASCII spaces only; anything else is a typo to report.
