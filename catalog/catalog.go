@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"golang.org/x/text/language"
@@ -38,10 +37,18 @@ type Printer struct {
 	en bool
 }
 
+// maxAcceptLanguage bounds the header Match parses: real browsers send a
+// few dozen bytes, and a client must not make every request parse a
+// megabyte of language tags.
+const maxAcceptLanguage = 512
+
 // Match returns the Printer for an Accept-Language header value: English
 // when the client prefers English to German, German otherwise (also for
-// an empty or malformed header).
+// an empty, malformed or oversized header).
 func Match(acceptLanguage string) Printer {
+	if len(acceptLanguage) > maxAcceptLanguage {
+		return Printer{}
+	}
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {
 		return Printer{}
@@ -95,10 +102,6 @@ func (p Printer) param(v any) any {
 			return l.Format("02.01.2006") + " at " + l.Format("15:04") + " (German time)"
 		}
 		return l.Format("02.01.2006") + " um " + l.Format("15:04") + " Uhr"
-	case fault.Code:
-		return p.Text(string(v))
-	case fmt.Stringer:
-		return v.String()
 	}
 	return v
 }

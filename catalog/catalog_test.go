@@ -191,6 +191,7 @@ func TestMatch(t *testing.T) {
 	for header, want := range map[string]string{
 		"": "de", "de": "de", "en": "en", "en-US": "en", "de-AT,en;q=0.8": "de", "en;q=0.8,de;q=0.9": "de",
 		"en;q=0.9,de;q=0.8": "en", "fr": "de", "fr,en;q=0.5": "en", "*": "de", ";;;": "de",
+		strings.Repeat("x-private,", 60) + "en": "de", // oversized: not parsed
 	} {
 		if got := Match(header).Lang(); got != want {
 			t.Errorf("Accept-Language %q: %s, want %s", header, got, want)
