@@ -80,8 +80,8 @@ type Redirect struct {
 //
 // Op names the operation ("authz.ExchangeCode"). Code, when set, names what
 // happened for the member; the words for it live in the message catalog
-// (package catalog), which fills in Params — see codes.go for each code
-// and its parameters. Public is a diagnostic for the developer of a client
+// (package catalog), which fills in Params in the order the code's
+// constant documents (see Code). Public is a diagnostic for the developer of a client
 // (an OAuth error_description: English, printable ASCII) or an operator;
 // it is never the text a member reads when the error has a Code.
 //
