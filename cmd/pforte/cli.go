@@ -340,7 +340,11 @@ func (c *cli) clientsCommand() *cobra.Command {
 				var secret string
 				if needsSecret {
 					secret = client.GenerateSecret()
-					cl.SecretHash = a.SecretHasher().Hash(secret)
+					hash, err := a.SecretHasher().HashNew(secret)
+					if err != nil {
+						return fmt.Errorf("clients add: %w", err)
+					}
+					cl.SecretHash = hash
 				}
 				if err := cl.Validate(); err != nil {
 					return usageError{errors.New(publicText(err))}

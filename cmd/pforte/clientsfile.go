@@ -68,11 +68,6 @@ type clientsFileOptions struct {
 	Now time.Time
 }
 
-// minSecretLen is the shortest plaintext client secret accepted from a file.
-// Secrets are stored under a fast keyed hash, which is sound only for
-// high-entropy secrets (client.SecretHasher); Pforte's own are 43 characters.
-const minSecretLen = 32
-
 // parseClientsFile parses a clients YAML file strictly into validated
 // clients, with plaintext secrets replaced by their keyed hash. Errors name
 // the entry and key: "clients[2].secret: ...".
@@ -189,20 +184,22 @@ func (s clientSpec) secretHash(at func(string) string, opts clientsFileOptions) 
 		if err != nil {
 			return "", fmt.Errorf("%s: %v", at("secret_file"), err)
 		}
-		if len(secret.Reveal()) < minSecretLen {
-			return "", fmt.Errorf("%s: the secret must have at least %d characters (use `pforte clients add` to generate one)", at("secret_file"), minSecretLen)
+		hash, err := opts.Hasher.HashNew(secret.Reveal())
+		if err != nil {
+			return "", fmt.Errorf("%s: the secret %s (use `pforte clients add` to generate one)", at("secret_file"), fault.PublicOf(err))
 		}
-		return opts.Hasher.Hash(secret.Reveal()), nil
+		return hash, nil
 	default:
 		// A plaintext secret in a file that is checked in, copied and
 		// backed up is a leaked secret; only demo data may do it.
 		if opts.Environment != Development {
 			return "", fmt.Errorf("%s: a plaintext secret is refused in production; use secret_hash or secret_file", at("secret"))
 		}
-		if len(s.Secret.Reveal()) < minSecretLen {
-			return "", fmt.Errorf("%s: the secret must have at least %d characters", at("secret"), minSecretLen)
+		hash, err := opts.Hasher.HashNew(s.Secret.Reveal())
+		if err != nil {
+			return "", fmt.Errorf("%s: the secret %s", at("secret"), fault.PublicOf(err))
 		}
-		return opts.Hasher.Hash(s.Secret.Reveal()), nil
+		return hash, nil
 	}
 }
 

@@ -88,3 +88,23 @@ func TestWithDefaults(t *testing.T) {
 		t.Error("an unknown kind has defaults")
 	}
 }
+
+func TestHashNew(t *testing.T) {
+	h, err := client.NewSecretHasher(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := strings.Repeat("s", client.MinSecretLength-1)
+	if _, err := h.HashNew(short); !errors.Is(err, fault.Invalid) {
+		t.Errorf("HashNew(%d characters) = %v, want fault.Invalid", len(short), err)
+	}
+	for _, secret := range []string{strings.Repeat("s", client.MinSecretLength), client.GenerateSecret()} {
+		stored, err := h.HashNew(secret)
+		if err != nil {
+			t.Fatalf("HashNew(%d characters): %v", len(secret), err)
+		}
+		if !h.Verify(secret, stored) {
+			t.Errorf("Verify does not accept what HashNew stored for %d characters", len(secret))
+		}
+	}
+}
