@@ -24,6 +24,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
@@ -670,7 +671,7 @@ func (c *Config) Validate() error {
 		}
 		return bad("server.issuer", "required when server.addr has no fixed port")
 	}
-	if err := authz.CheckIssuer(s.Issuer); err != nil {
+	if err := issuer.Check(s.Issuer); err != nil {
 		return c.keyed(err)
 	}
 	if s.DataDir == "" {
@@ -783,6 +784,7 @@ var fieldKeys = map[string]string{
 	"keys.CheckMaster":                      "keys.master_key",
 	"signkey.Policy.Lifetime":               "keys.rotation_days",
 	"signkey.Policy.Publish":                "keys.publish_hours",
+	"issuer.Check":                          "server.issuer",
 	"authz.Config.Issuer":                   "server.issuer",
 	"authz.Config.AccessTokenTTL":           "tokens.access_token_ttl",
 	"authz.Config.IDTokenTTL":               "tokens.id_token_ttl",

@@ -2,8 +2,6 @@ package authz
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/ports/store"
 	"github.com/pforte-id/pforte/ports/token"
@@ -145,8 +144,8 @@ func (c Config) Validate() error {
 			return field(d.name, fault.PublicOf(err))
 		}
 	}
-	if err := CheckIssuer(c.Issuer); err != nil {
-		return err
+	if err := issuer.Check(c.Issuer); err != nil {
+		return field("Issuer", fault.PublicOf(err))
 	}
 	switch {
 	case c.RefreshAbsoluteTTL < c.RefreshIdleTTL:
@@ -165,48 +164,6 @@ func (c Config) Validate() error {
 		return field("KVNRClaims", fault.PublicOf(err))
 	}
 	return nil
-}
-
-// CheckIssuer enforces OpenID Connect Discovery §3 and RFC 8414 §2 on the
-// issuer: an https URL without user information, query or fragment; http
-// only for localhost or a loopback address (development). A trailing
-// slash is refused rather than removed: relying parties compare the
-// issuer as an exact string, and rewriting what the operator wrote would
-// hide the mismatch until the first login fails. Errors: fault.Invalid
-// with Op "authz.Config.Issuer".
-func CheckIssuer(iss string) error {
-	bad := func(msg string) error { return fault.New(fault.Invalid, "authz.Config.Issuer", msg) }
-	u, err := url.Parse(iss)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return bad(fmt.Sprintf("%q is not an absolute URL", iss))
-	}
-	if u.User != nil {
-		return bad("must not contain user information")
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(iss, "#") {
-		return bad("must not have a query or fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLocalHost(u.Hostname()) {
-			return bad("must use https (http only for localhost or a loopback address)")
-		}
-	default:
-		return bad("must be an https URL")
-	}
-	if strings.HasSuffix(iss, "/") {
-		return bad(fmt.Sprintf("must not end with a slash: use %q", strings.TrimRight(iss, "/")))
-	}
-	return nil
-}
-
-func isLocalHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // CheckLifetime checks a configured lifetime: at least a second, at most

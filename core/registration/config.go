@@ -1,11 +1,11 @@
 package registration
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 )
@@ -95,14 +95,12 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	field := func(name, msg string) error { return fault.New(fault.Invalid, "registration.Config."+name, msg) }
-	u, err := url.Parse(c.Issuer)
+	// The activation code travels in <Issuer>/app/activate#<code>: the
+	// issuer's rule (https, http only on loopback) is what protects it.
+	if err := issuer.Check(c.Issuer); err != nil {
+		return field("Issuer", fault.PublicOf(err))
+	}
 	switch {
-	case c.Issuer == "" || err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		return field("Issuer", "must be an absolute URL without query or fragment")
-	case u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())):
-		// The activation code travels in this URL: only a local
-		// development server may use plain HTTP.
-		return field("Issuer", "must use https (http only for localhost)")
 	case strings.TrimSpace(c.Sender) == "":
 		return field("Sender", "required: the insurer's return address line, printed above the recipient")
 	case strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
@@ -128,8 +126,4 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.Eligibility.Validate()
-}
-
-func loopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

@@ -35,6 +35,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad letter policy":  func(c *registration.Config) { c.Letter.Validity, c.Letter.MaxAttempts = time.Hour, 0 },
 		"negative window":    func(c *registration.Config) { c.Eligibility.Ahead = -time.Hour },
 		"issuer with anchor": func(c *registration.Config) { c.Issuer = issuer + "#x" },
+		"issuer with user":   func(c *registration.Config) { c.Issuer = "https://u:p@id.beispiel-bkk.de" },
 	} {
 		c := ok
 		edit(&c)
@@ -42,7 +43,9 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Validate = %v", name, err)
 		}
 	}
-	for _, good := range []string{"http://localhost:8080", "http://127.0.0.1:9000/pforte", issuer + "/"} {
+	// The issuer's rule is the authorization server's (issuer.Check): any
+	// loopback address may use http, as authz.Config accepts it.
+	for _, good := range []string{"http://localhost:8080", "http://127.0.0.1:9000/pforte", "http://127.0.0.2:9000", issuer + "/"} {
 		c := ok
 		c.Issuer = good
 		if err := c.Validate(); err != nil {
