@@ -167,7 +167,8 @@ type RegistrationConfig struct {
 	// may register.
 	EligibleAhead time.Duration `yaml:"eligible_ahead"`
 	// EligibleGrace: members whose insurance ended at most this long ago
-	// may register.
+	// may register. 0 means 0 for either: both 0 admit only members
+	// insured today.
 	EligibleGrace time.Duration `yaml:"eligible_grace"`
 	// RequestsPerIPPerHour and RequestsPerKVNRPerDay limit letter requests;
 	// ActivationsPerIPPerHour limits activation attempts. They hold across

@@ -15,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
 )
 
@@ -347,5 +348,30 @@ func TestMaskKVNR(t *testing.T) {
 	}
 	if got := maskKVNR("short"); got != "**********" {
 		t.Errorf("maskKVNR(short) = %q", got)
+	}
+}
+
+// registration.eligible_ahead and eligible_grace 0 reach the registration
+// use case as 0 (only members insured today), as `pforte members show`
+// reads them, never as the defaults.
+func TestZeroEligibilityWindowsReachRegistration(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig(loadOptions{Getenv: operatorEnv(dir, map[string]string{
+		"PFORTE_ELIGIBLE_AHEAD": "0s", "PFORTE_ELIGIBLE_GRACE": "0s",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := baseOptions(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := server.OpenBackend(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if e := b.Registration().Config().Eligibility; *e != cfg.eligibility() || *e != (member.Eligibility{}) {
+		t.Fatalf("registration eligibility %+v, want both windows 0", *e)
 	}
 }

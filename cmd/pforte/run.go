@@ -141,6 +141,9 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		return o, err
 	}
 	t, lt, rg := cfg.Tokens, cfg.Letters, cfg.Registration
+	// Both windows 0 is a setting (only members insured today), not
+	// "unset": the defaults are in cfg already (defaultConfig).
+	eligibility := cfg.eligibility()
 	return server.Options{
 		Issuer:      cfg.Server.Issuer,
 		Storage:     storageConfig(cfg),
@@ -159,7 +162,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		Registration: registration.Config{
 			Sender:            lt.Sender,
 			Letter:            letter.Policy{Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts},
-			Eligibility:       cfg.eligibility(),
+			Eligibility:       &eligibility,
 			PerIP:             registration.Limit{Max: rg.RequestsPerIPPerHour, Window: time.Hour},
 			PerKVNR:           registration.Limit{Max: rg.RequestsPerKVNRPerDay, Window: 24 * time.Hour},
 			ActivationsPerIP:  registration.Limit{Max: rg.ActivationsPerIPPerHour, Window: time.Hour},

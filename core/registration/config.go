@@ -27,9 +27,11 @@ type Config struct {
 	// Letter is the letter policy (validity, interval, attempts); the
 	// zero value takes letter.DefaultPolicy.
 	Letter letter.Policy
-	// Eligibility decides who may register; the zero value takes
-	// member.DefaultEligibility.
-	Eligibility member.Eligibility
+	// Eligibility decides who may register; nil takes
+	// member.DefaultEligibility. It is a pointer because its zero value
+	// is a setting of its own: both windows 0 admit only members insured
+	// today, as member.Eligibility.Eligible reads them everywhere else.
+	Eligibility *member.Eligibility
 	// PerIP limits requests per client address (IPv6: per /64), PerKVNR
 	// per member number, whether or not it belongs to a member.
 	PerIP   Limit
@@ -67,9 +69,13 @@ func (c Config) withDefaults() Config {
 	if c.Letter == (letter.Policy{}) {
 		c.Letter = letter.DefaultPolicy
 	}
-	if c.Eligibility == (member.Eligibility{}) {
-		c.Eligibility = member.DefaultEligibility
+	// A copy: neither the caller's value nor the package default is
+	// shared with the service.
+	e := member.DefaultEligibility
+	if c.Eligibility != nil {
+		e = *c.Eligibility
 	}
+	c.Eligibility = &e
 	if c.PerIP == (Limit{}) {
 		c.PerIP = DefaultPerIP
 	}

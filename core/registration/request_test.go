@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/registration/registrationtest"
 )
@@ -33,7 +34,7 @@ func TestConfigValidate(t *testing.T) {
 		"short lease":        func(c *registration.Config) { c.LetterLease = time.Second },
 		"long lease":         func(c *registration.Config) { c.RegistrationLease = 2 * time.Hour },
 		"bad letter policy":  func(c *registration.Config) { c.Letter.Validity, c.Letter.MaxAttempts = time.Hour, 0 },
-		"negative window":    func(c *registration.Config) { c.Eligibility.Ahead = -time.Hour },
+		"negative window":    func(c *registration.Config) { c.Eligibility = &member.Eligibility{Ahead: -time.Hour} },
 		"issuer with anchor": func(c *registration.Config) { c.Issuer = issuer + "#x" },
 		"issuer with user":   func(c *registration.Config) { c.Issuer = "https://u:p@id.beispiel-bkk.de" },
 	} {
@@ -471,4 +472,31 @@ func bothTexts(err error) string {
 		return ""
 	}
 	return catalog.German.Error(err) + " / " + catalog.English.Error(err)
+}
+
+// Both eligibility windows 0 is a setting of its own, never replaced by
+// the defaults: only members insured today may register.
+func TestZeroEligibilityWindowsAdmitOnlyTheInsured(t *testing.T) {
+	tomorrow := member.Member{InsuredFrom: t0.Add(24 * time.Hour)}
+	endedYesterday := member.Member{InsuredFrom: t0.AddDate(-1, 0, 0), InsuredUntil: t0.Add(-24 * time.Hour)}
+	insured := member.Member{InsuredFrom: t0.AddDate(-1, 0, 0)}
+
+	f := setup(t, func(c *registration.Config, _ *registration.Deps) { c.Eligibility = &member.Eligibility{} })
+	e := f.svc.Config().Eligibility
+	if e == nil || *e != (member.Eligibility{}) {
+		t.Fatalf("Eligibility = %+v, want both windows 0", e)
+	}
+	if e.Eligible(tomorrow, t0) || e.Eligible(endedYesterday, t0) || !e.Eligible(insured, t0) {
+		t.Errorf("windows 0 must admit only the insured")
+	}
+
+	// nil takes the defaults, and the service keeps its own copy.
+	f = setup(t)
+	if e := f.svc.Config().Eligibility; e == nil || *e != member.DefaultEligibility {
+		t.Fatalf("Eligibility = %+v, want the default", e)
+	}
+	*f.svc.Config().Eligibility = member.Eligibility{}
+	if e := f.svc.Config().Eligibility; *e != member.DefaultEligibility {
+		t.Fatalf("the service's eligibility changed through Config: %+v", e)
+	}
 }

@@ -130,7 +130,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}, nil
 }
 
-// Config returns the effective configuration (defaults applied).
-func (s *Service) Config() Config { return s.cfg }
+// Config returns the effective configuration (defaults applied), a copy:
+// changing it does not change the service.
+func (s *Service) Config() Config {
+	c := s.cfg
+	e := *c.Eligibility
+	c.Eligibility = &e
+	return c
+}
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
