@@ -113,7 +113,7 @@ func (d sqlDevices) Device(ctx context.Context, id string) (operatorDevice, erro
 func (d sqlDevices) Close() error { return d.backend.Close() }
 
 // openDevices builds the device binding use case of cfg for `pforte
-// devices` and `pforte audit`: the store (schema as openStore), the PIN
+// devices` and `pforte audit`: the store (as openStore opens it), the PIN
 // peppers, the policies and the notifier exactly as `pforte serve` builds
 // them, without signing keys, clients, demo members or a listener
 // (server.OpenBackend).

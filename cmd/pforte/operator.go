@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -37,10 +38,26 @@ type letterAdmin interface {
 	Close() error
 }
 
-// openMembers opens the store of cfg for `pforte members` (see openStore
-// for the schema).
-func openMembers(ctx context.Context, cfg *Config, _ *slog.Logger) (memberAdmin, error) {
-	return openStore(ctx, cfg)
+// openMembers opens the store of cfg for `pforte members` as `pforte
+// serve` opens it (server.OpenStore: the same storage and schema check).
+// It needs no master key: master data is neither sealed nor hashed.
+func openMembers(ctx context.Context, cfg *Config, log *slog.Logger) (memberAdmin, error) {
+	return openStore(ctx, cfg, log)
+}
+
+// openStore opens the store of cfg alone, as `pforte serve` opens it.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*sqlstore.Store, error) {
+	if err := prepareStorage(storageConfig(cfg)); err != nil {
+		return nil, err
+	}
+	// The whole mapping, so that the storage options are serve's; only
+	// they are used.
+	o, err := serverOptions(cfg, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	o.Log = log
+	return server.OpenStore(ctx, o)
 }
 
 // sqlLetters is the registration use case of a server.Backend.
@@ -52,7 +69,7 @@ type sqlLetters struct {
 func (l sqlLetters) Close() error { return l.backend.Close() }
 
 // openLetters builds the registration use case of cfg for `pforte
-// letters`: the store (schema as openStore), the letter hash key derived
+// letters`: the store (as openStore opens it), the letter hash key derived
 // from the master key, the renderer and the outbox, exactly as `pforte
 // serve` builds them, but without signing keys, clients, demo members or
 // a listener (server.OpenBackend).

@@ -149,7 +149,7 @@ func TestMembersShow(t *testing.T) {
 	// An account: its status and level are shown, its hash never.
 	const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 	cfg := operatorConfig(t, dir)
-	st, err := openStore(t.Context(), cfg)
+	st, err := openStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +179,29 @@ func TestMembersShow(t *testing.T) {
 	}
 }
 
-func TestMembersRefusesAnOutdatedSchema(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"members", "show", demoKVNR}, &out, &errb,
-		operatorEnv(t.TempDir(), map[string]string{"PFORTE_AUTO_MIGRATE": "false"}))
-	assertOneLine(t, result{code, out.String(), errb.String()}, exitError,
-		"pforte: the database schema is not up to date: run `pforte migrate up` first")
+// Every operator command opens the store along the server's path
+// (cmd/pforte/server), so each refuses an outdated schema with the
+// server's words.
+func TestOperatorCommandsRefuseAnOutdatedSchema(t *testing.T) {
+	const want = "pforte: the database schema is at version 0, this Pforte needs "
+	for _, args := range [][]string{
+		{"members", "show", demoKVNR},
+		{"clients", "list"},
+		{"keys", "list"},
+		{"keys", "rotate"},
+		{"letters", "list"},
+		{"devices", "list", "--kvnr", demoKVNR},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, &out, &errb,
+			operatorEnv(t.TempDir(), map[string]string{"PFORTE_AUTO_MIGRATE": "false", "PFORTE_MASTER_KEY": testMasterKey()}))
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			assertOneLine(t, result{code, out.String(), errb.String()}, exitError, want)
+			if !strings.Contains(errb.String(), ": run `pforte migrate up` first (auto-migration is off)") {
+				t.Errorf("stderr %q does not say what to do", errb.String())
+			}
+		})
+	}
 }
 
 func operatorConfig(t *testing.T, dir string) *Config {
@@ -264,7 +281,7 @@ func TestLetters(t *testing.T) {
 	}
 
 	// The list shows the state and the file, never the hashes.
-	st, err := openStore(t.Context(), operatorConfig(t, dir))
+	st, err := openStore(t.Context(), operatorConfig(t, dir), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -363,67 +363,37 @@ func openMigrator(ctx context.Context, cfg *Config, _ *slog.Logger) (migrator, e
 	return sqlMigrator{st}, nil
 }
 
-// sqlAdmin is the operator back end for `pforte clients` and `pforte keys`.
+// sqlAdmin is server.Admin as the operator back end for `pforte clients`
+// and `pforte keys`.
 type sqlAdmin struct {
 	*sqlstore.Store
-	secrets client.SecretHasher
-	ring    func(context.Context) (*keys.Ring, error)
+	admin *server.Admin
 }
 
-func (a sqlAdmin) SecretHasher() client.SecretHasher { return a.secrets }
+func (a sqlAdmin) SecretHasher() client.SecretHasher { return a.admin.SecretHasher() }
 
 func (a sqlAdmin) RotateKeys(ctx context.Context, force bool) (signkey.Plan, error) {
-	r, err := a.ring(ctx)
+	r, err := a.admin.Keys(ctx)
 	if err != nil {
 		return signkey.Plan{}, err
 	}
 	return r.Rotate(ctx, force)
 }
 
-// openAdmin opens the store and the signing keys of cfg for `pforte
-// clients` and `pforte keys` (see openStore for the schema).
-func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error) {
-	master, err := resolveMasterKey(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	secrets, err := server.SecretHasher(master)
-	if err != nil {
-		return nil, err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	ring := func(ctx context.Context) (*keys.Ring, error) {
-		return keys.New(ctx, st, master, keys.Config{Policy: cfg.KeyPolicy()}, time.Now, log)
-	}
-	return sqlAdmin{Store: st, secrets: secrets, ring: ring}, nil
-}
+func (a sqlAdmin) Close() error { return a.admin.Close() }
 
-// openStore opens the store of cfg for an operator command: it migrates
-// the schema when storage.auto_migrate is on and refuses a schema that is
-// not up to date otherwise.
-func openStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
-	sc := storageConfig(cfg)
-	if err := prepareStorage(sc); err != nil {
-		return nil, err
-	}
-	st, err := sqlstore.Open(ctx, sc)
+// openAdmin opens the store, the client secret hash and the signing keys
+// of cfg for `pforte clients` and `pforte keys` as `pforte serve` builds
+// them (server.OpenAdmin): the same schema check, master key and key
+// policy, without use cases, clients, members or a listener.
+func openAdmin(ctx context.Context, cfg *Config, log *slog.Logger) (admin, error) {
+	o, err := baseOptions(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Storage.AutoMigrate {
-		if _, err := st.Migrate(ctx); err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-	} else if ms, err := st.MigrationStatus(ctx); err != nil || !ms.UpToDate() {
-		_ = st.Close()
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("the database schema is not up to date: run `pforte migrate up` first")
+	a, err := server.OpenAdmin(ctx, o)
+	if err != nil {
+		return nil, err
 	}
-	return st, nil
+	return sqlAdmin{Store: a.Store(), admin: a}, nil
 }

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/registration"
 )
 
@@ -39,6 +41,61 @@ func OpenBackend(ctx context.Context, o Options) (*Backend, error) {
 	}
 	return &Backend{store: s.store, reg: s.reg, bind: s.bind}, nil
 }
+
+// OpenStore opens the store of o as New does (o.Storage; migrated when
+// o.AutoMigrate, else refused when its schema is not up to date) and
+// builds nothing else: what the operator commands on master data need.
+// Only Storage, AutoMigrate and Log of o are used, so no master key is
+// needed. Close the store when done.
+func OpenStore(ctx context.Context, o Options) (*sqlstore.Store, error) {
+	return openStore(ctx, o.withDefaults())
+}
+
+// Admin is the store with the server's client secret hash and signing key
+// ring: what the operator commands for clients and keys need. Like
+// Backend it applies no clients or members and builds no handler or use
+// case; the key ring is loaded only when asked for (Keys).
+type Admin struct {
+	store   *sqlstore.Store
+	secrets client.SecretHasher
+	opts    Options
+	parts   parts
+}
+
+// OpenAdmin validates o as New does and opens its store (see OpenStore).
+// A secret hashed by its SecretHasher is one the server accepts, and its
+// Keys are sealed and rotated as the server's. Close releases the store.
+func OpenAdmin(ctx context.Context, o Options) (*Admin, error) {
+	o, p, err := prepare(o)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := SecretHasher(o.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Admin{store: st, secrets: secrets, opts: o, parts: p}, nil
+}
+
+// Store is the storage adapter.
+func (a *Admin) Store() *sqlstore.Store { return a.store }
+
+// SecretHasher is the keyed hash client secrets are stored under.
+func (a *Admin) SecretHasher() client.SecretHasher { return a.secrets }
+
+// Keys loads the signing key ring as New does: it creates the first keys
+// of a new database and applies a rotation that is due, as a starting
+// server would. Listing the keys needs no ring (Store().ListSigningKeys).
+func (a *Admin) Keys(ctx context.Context) (*keys.Ring, error) {
+	return newRing(ctx, a.store, a.opts, a.parts)
+}
+
+// Close releases the store.
+func (a *Admin) Close() error { return a.store.Close() }
 
 // Registration is the registration use case.
 func (b *Backend) Registration() *registration.Service { return b.reg }

@@ -264,29 +264,50 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
-// open is the start every construction shares: defaults, validation,
-// the store (migrated, or refused when not up to date), and the
-// registration and device binding use cases, which New and OpenBackend
-// both serve. Close the store when a later step fails. quiet silences
-// what device binding logs while it is built (see OpenBackend).
-func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
+// prepare is what every construction that derives package
+// configurations starts with: defaults, validation, the parts.
+func prepare(o Options) (Options, parts, error) {
 	o = o.withDefaults()
 	if err := o.Validate(); err != nil {
-		return nil, parts{}, err
+		return o, parts{}, err
 	}
 	p, err := o.parts()
-	if err != nil {
-		return nil, p, err
+	return o, p, err
+}
+
+// openStore opens the store of o (defaults applied) as every construction
+// does: storage by o.Storage, migrated when o.AutoMigrate, else refused
+// when its schema is not up to date.
+func openStore(ctx context.Context, o Options) (*sqlstore.Store, error) {
+	if err := o.Storage.Validate(); err != nil {
+		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, o.Storage)
 	if err != nil {
-		return nil, p, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
+		return nil, fmt.Errorf("open %s store: %w", o.Storage.Driver, err)
+	}
+	if err := migrate(ctx, st, o.AutoMigrate, o.Log); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// open is the start New and OpenBackend share: prepare, the store
+// (openStore), and the registration and device binding use cases, which
+// both serve. Close the store when a later step fails. quiet silences
+// what device binding logs while it is built (see OpenBackend).
+func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
+	o, p, err := prepare(o)
+	if err != nil {
+		return nil, p, err
+	}
+	st, err := openStore(ctx, o)
+	if err != nil {
+		return nil, p, err
 	}
 	s := &Server{opts: o, store: st, log: o.Log}
 	err = func() error {
-		if err := s.migrate(ctx); err != nil {
-			return err
-		}
 		if s.hasher, err = password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait); err != nil {
 			return err
 		}
@@ -314,14 +335,24 @@ func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
 	return s, p, nil
 }
 
+// newRing loads the signing key ring of o from st, as every construction
+// does: sealed under the master key, rotated by the policy of p.
+func newRing(ctx context.Context, st *sqlstore.Store, o Options, p parts) (*keys.Ring, error) {
+	ring, err := keys.New(ctx, st, o.MasterKey, p.keys, o.Now, o.Log)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
 // build adds what only a serving instance has: the signing keys, the
 // authorization server, the clients and members applied, and the HTTP
 // handler.
 func (s *Server) build(ctx context.Context, p parts) error {
 	o := s.opts
-	ring, err := keys.New(ctx, s.store, o.MasterKey, p.keys, o.Now, o.Log)
+	ring, err := newRing(ctx, s.store, o, p)
 	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return err
 	}
 	s.ring = ring
 	secrets, err := SecretHasher(o.MasterKey)
@@ -422,18 +453,20 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 // Binding is the device binding use case (operator commands and tests).
 func (s *Server) Binding() *binding.Service { return s.bind }
 
-func (s *Server) migrate(ctx context.Context) error {
-	if s.opts.AutoMigrate {
-		applied, err := s.store.Migrate(ctx)
+// migrate applies the pending migrations of st when auto, else refuses a
+// schema that is not up to date.
+func migrate(ctx context.Context, store *sqlstore.Store, auto bool, log *slog.Logger) error {
+	if auto {
+		applied, err := store.Migrate(ctx)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		if len(applied) > 0 {
-			s.log.Info("database migrated", "applied", applied)
+			log.Info("database migrated", "applied", applied)
 		}
 		return nil
 	}
-	st, err := s.store.MigrationStatus(ctx)
+	st, err := store.MigrationStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("migration status: %w", err)
 	}
