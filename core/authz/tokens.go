@@ -347,16 +347,21 @@ func (s *Service) subjectActive(ctx context.Context, subject string) (account.Ac
 	return a, nil
 }
 
+// accessTTL and idTTL are a client's own lifetimes, or the server's, never
+// above MaxTokenTTL: a client stored with a longer one (its definition is
+// checked where it is written, not here) still gets no token that
+// outlives the publication of its signing key, which is kept for
+// MaxTokenTTL after the key retires.
 func (s *Service) accessTTL(c client.Client) time.Duration {
 	if c.AccessTokenTTL > 0 {
-		return c.AccessTokenTTL
+		return min(c.AccessTokenTTL, MaxTokenTTL)
 	}
 	return s.cfg.AccessTokenTTL
 }
 
 func (s *Service) idTTL(c client.Client) time.Duration {
 	if c.IDTokenTTL > 0 {
-		return c.IDTokenTTL
+		return min(c.IDTokenTTL, MaxTokenTTL)
 	}
 	return s.cfg.IDTokenTTL
 }

@@ -799,3 +799,34 @@ func TestStoreUnavailable(t *testing.T) {
 		}
 	})
 }
+
+// A client's own lifetimes apply up to MaxTokenTTL, however long the
+// stored definition says: the signing key policy keeps a retired key
+// published for MaxTokenTTL, no longer.
+func TestClientLifetimesStopAtTheCeiling(t *testing.T) {
+	e := newEnv(t)
+	for id, ttl := range map[string]time.Duration{"web-30m": 30 * time.Minute, "web-2h": 2 * time.Hour} {
+		c := e.client("web")
+		c.ID, c.AccessTokenTTL, c.IDTokenTTL = id, ttl, ttl
+		if err := e.st.CreateClient(e.ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range map[string]time.Duration{"web-30m": 30 * time.Minute, "web-2h": authz.MaxTokenTTL} {
+		f := e.codeFor(id, webRedirect, "openid")
+		resp, err := e.exchange(f)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		now := e.clock.Now()
+		if resp.ExpiresIn != want {
+			t.Errorf("%s: expires_in %v, want %v", id, resp.ExpiresIn, want)
+		}
+		if exp := e.accessClaims(resp.AccessToken).Expiry; exp != now.Add(want).Unix() {
+			t.Errorf("%s: access token exp %d, want %d", id, exp, now.Add(want).Unix())
+		}
+		if exp := e.idClaims(resp.IDToken).Expiry; exp != now.Add(want).Unix() {
+			t.Errorf("%s: ID token exp %d, want %d", id, exp, now.Add(want).Unix())
+		}
+	}
+}
