@@ -1066,16 +1066,16 @@ func (c *Config) mailConfig() mail.Config {
 	}
 }
 
-// KeyPolicy returns the signing key rotation policy. MaxTokenLifetime is the
-// longest lifetime of a token signed, so a retired key stays published until
-// every token it signed has expired.
+// KeyPolicy returns the signing key rotation policy of keys.*. Its
+// MaxTokenLifetime, how long a retired key stays published, is not a
+// setting: it is the longest lifetime of any token signed, which a
+// client's own lifetimes may reach (authz.MaxTokenTTL), not the server's
+// defaults; package server holds every policy to it.
 func (c *Config) KeyPolicy() signkey.Policy {
-	// The lifetimes in effect: a zero lifetime is authz's default.
-	eff := authz.Config{AccessTokenTTL: c.Tokens.AccessTokenTTL, IDTokenTTL: c.Tokens.IDTokenTTL}.WithDefaults()
 	return signkey.Policy{
 		Publish:          time.Duration(c.Keys.PublishHours) * time.Hour,
 		Lifetime:         time.Duration(c.Keys.RotationDays) * 24 * time.Hour,
-		MaxTokenLifetime: max(eff.AccessTokenTTL, eff.IDTokenTTL),
+		MaxTokenLifetime: authz.MaxTokenTTL,
 	}
 }
 

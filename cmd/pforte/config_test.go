@@ -546,20 +546,19 @@ func TestDerivedPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A retired key stays published for the longest lifetime a client
+	// can get, whatever the server's defaults.
 	p := cfg.KeyPolicy()
-	if p.Publish != 24*time.Hour || p.Lifetime != 30*24*time.Hour || p.MaxTokenLifetime != 10*time.Minute {
+	if p.Publish != 24*time.Hour || p.Lifetime != 30*24*time.Hour || p.MaxTokenLifetime != authz.MaxTokenTTL {
 		t.Fatalf("key policy %+v", p)
 	}
 	if err := cfg.PasswordParams().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	// A zero lifetime is authz's default, for the key policy too.
-	cfg, err = loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ACCESS_TOKEN_TTL": "0s", "PFORTE_ID_TOKEN_TTL": "0s"})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := cfg.KeyPolicy(); p.MaxTokenLifetime != authz.DefaultAccessTokenTTL {
-		t.Fatalf("key policy with default lifetimes %+v", p)
+	// Both keys.* 0 is refused, never taken for the default policy.
+	_, err = loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_KEYS_PUBLISH_HOURS": "0", "PFORTE_KEYS_ROTATION_DAYS": "0"})})
+	if err == nil || !strings.Contains(err.Error(), "keys.publish_hours") {
+		t.Fatalf("publish_hours and rotation_days 0: %v", err)
 	}
 }
 

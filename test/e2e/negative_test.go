@@ -13,8 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/core/authz"
 )
 
 // The negative cases: each is refused the way the protocol says, and none
@@ -272,61 +271,64 @@ func TestReusedRefreshToken(t *testing.T) {
 	})
 }
 
-func TestTokenOfADroppedKey(t *testing.T) {
+// A client may have token lifetimes of its own up to authz.MaxTokenTTL,
+// longer than the server's defaults. A retired signing key stays
+// published until the last token it signed has expired, so a relying
+// party that fetches the key set then still verifies it; only after that
+// is the key dropped. (That a token whose key is no longer published is
+// refused is adapters/keys' test: the key policy leaves no such token.)
+func TestRetiredKeyOutlivesTheLongestClientToken(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, eng engine) {
 		w := newWorld(t)
-		// Retired keys are kept for the longest token lifetime plus a
-		// minute. Here the key policy promises tokens of at most one
-		// minute while access tokens live five, so that the access token
-		// outlives its key: its refusal below can only come from the
-		// missing key, not from its expiry.
-		in := w.start(t, eng.storage(t), func(o *server.Options) {
-			o.Keys.Policy = signkey.Policy{Publish: 24 * time.Hour, Lifetime: 0, MaxTokenLifetime: time.Minute}
-		})
+		w.web.AccessTokenTTL, w.web.IDTokenTTL = authz.MaxTokenTTL, authz.MaxTokenTTL
+		in := w.start(t, eng.storage(t))
 		rp := in.rp(t, w.web, nil)
 		tok := rp.login(t, "openid")
 		kid := idKid(t, tok.access)
+		_, p := jwtParts(t, tok.access)
+		exp := time.Unix(int64(p["exp"].(float64)), 0)
+		if got := exp.Sub(in.clock.Now()); got < authz.MaxTokenTTL-time.Second {
+			t.Fatalf("the access token lives %s, want the client's %s", got, authz.MaxTokenTTL)
+		}
 
 		for range 2 {
 			if _, err := in.srv.Keys().Rotate(t.Context(), true); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if !slices.Contains(jwksKids(t, in), kid) {
-			t.Fatal("a retired key is no longer published before its keep time")
-		}
-		if r := userinfo(t, in, tok.access); r.status != http.StatusOK {
-			t.Fatalf("userinfo with a retired key's token: %d %s", r.status, r.body)
-		}
-
-		in.clock.Advance(2*time.Minute + time.Second)
+		// A minute before the tokens expire, long after the server's
+		// default lifetimes: the key is still published.
+		in.clock.Advance(authz.MaxTokenTTL - time.Minute)
 		// The ring reloads on its timer; Rotate applies the due plan now.
 		plan, err := in.srv.Keys().Rotate(t.Context(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(plan.Drop, kid) {
-			t.Fatalf("plan %+v does not drop %s", plan, kid)
+		if slices.Contains(plan.Drop, kid) || !slices.Contains(jwksKids(t, in), kid) {
+			t.Fatalf("the retired key is dropped (plan %+v) while a token it signed lives until %s", plan, exp)
 		}
-		if slices.Contains(jwksKids(t, in), kid) {
-			t.Fatal("the dropped key is still published")
+		if r := userinfo(t, in, tok.access); r.status != http.StatusOK {
+			t.Fatalf("userinfo with a retired key's token: %d %s", r.status, r.body)
 		}
-		_, p := jwtParts(t, tok.access)
-		if exp := time.Unix(int64(p["exp"].(float64)), 0); !in.clock.Now().Before(exp) {
-			t.Fatalf("the access token expired (%s); the test needs it alive", exp)
+		// A relying party that fetches the key set only now verifies it.
+		if _, err := in.rp(t, w.web, nil).verifier.Verify(t.Context(), tok.id); err != nil {
+			t.Fatalf("go-oidc with a fresh key set: %v", err)
 		}
-		r := userinfo(t, in, tok.access)
-		wantOAuthError(t, r, http.StatusUnauthorized, "invalid_token")
-		if h := r.header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) {
-			t.Errorf("WWW-Authenticate = %q", h)
+
+		// Once every token it signed has expired, the key is dropped.
+		in.clock.Advance(3 * time.Minute)
+		if !in.clock.Now().After(exp) {
+			t.Fatalf("the access token still lives (%s)", exp)
 		}
-		if active(w.introspect(t, in, tok.access)) {
-			t.Error("introspection calls a token of a dropped key active")
+		plan, err = in.srv.Keys().Rotate(t.Context(), false)
+		if err != nil {
+			t.Fatal(err)
 		}
-		// A relying party that fetches the key set now cannot verify the
-		// ID token either (a long-running one keeps the key it cached).
-		if _, err := in.rp(t, w.web, nil).verifier.Verify(t.Context(), tok.id); err == nil {
-			t.Error("go-oidc verified an ID token of a dropped key with a fresh key set")
+		if !slices.Contains(plan.Drop, kid) || slices.Contains(jwksKids(t, in), kid) {
+			t.Fatalf("plan %+v does not drop %s after its tokens expired", plan, kid)
+		}
+		if r := userinfo(t, in, tok.access); r.status != http.StatusUnauthorized {
+			t.Errorf("userinfo with an expired token of a dropped key: %d", r.status)
 		}
 	})
 }

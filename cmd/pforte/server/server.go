@@ -38,7 +38,6 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
-	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
@@ -61,7 +60,10 @@ type Options struct {
 	// MasterKey (32 bytes) seals the signing keys and keys the client
 	// secret hash.
 	MasterKey []byte
-	Keys      keys.Config
+	// Keys is the signing key ring's configuration. Its
+	// Policy.MaxTokenLifetime is raised to authz.MaxTokenTTL, the
+	// longest lifetime of any token the server signs.
+	Keys keys.Config
 	// Authz carries the token lifetimes; Issuer and TokenEndpoint are set
 	// from Issuer.
 	Authz          authz.Config
@@ -192,6 +194,12 @@ func (o Options) parts() (parts, error) {
 	p.authz.DPoPNonces.Key = keys.DeriveKey(o.MasterKey, purposeDPoPNonce)
 	p.authz.PairwiseKey = keys.DeriveKey(o.MasterKey, purposePairwiseSub)
 	p.keys = o.Keys.WithDefaults()
+	// A retired key stays published until every token it signed has
+	// expired, so that relying parties can still verify them: that is
+	// the longest lifetime authz gives any client (a client's own
+	// lifetimes may reach MaxTokenTTL), not the server's defaults. A
+	// longer keep time configured is kept.
+	p.keys.Policy.MaxTokenLifetime = max(p.keys.Policy.MaxTokenLifetime, authz.MaxTokenTTL)
 
 	p.registration = o.Registration
 	p.registration.Issuer = o.Issuer
@@ -632,17 +640,6 @@ func (s *Server) DiscoveryURL() string {
 
 // Vocabulary is the acr vocabulary in use.
 func (s *Server) Vocabulary() loa.Vocabulary { return s.authz.Config().Vocabulary }
-
-// KeyPolicy is a helper for the configuration: the longest token lifetime
-// decides how long a retired key stays published.
-func KeyPolicy(base signkey.Policy, lifetimes ...time.Duration) signkey.Policy {
-	for _, l := range lifetimes {
-		if l > base.MaxTokenLifetime {
-			base.MaxTokenLifetime = l
-		}
-	}
-	return base
-}
 
 // redactURL drops the query and fragment of a URL for logs: queries carry
 // codes, states and tokens.
