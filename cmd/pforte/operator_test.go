@@ -7,16 +7,20 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/signkey"
 )
 
 // These tests run the operator commands in-process with the real wiring on
@@ -390,5 +394,50 @@ func TestZeroEligibilityWindowsReachRegistration(t *testing.T) {
 	defer b.Close()
 	if e := b.Registration().Config().Eligibility; *e != cfg.eligibility() || *e != (member.Eligibility{}) {
 		t.Fatalf("registration eligibility %+v, want both windows 0", *e)
+	}
+}
+
+// `pforte clients add` and `pforte keys rotate` store what the server
+// then uses: a secret it accepts and keys it unseals and signs with.
+func TestClientsAndKeysCommandsServeTheServer(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"clients", "add", "--id", "forms", "--kind", "web", "--redirect-uri", "https://forms.example/cb", "--scope", "openid"}
+	r := pforte(t, dir, args...)
+	wantCode(t, r, exitOK, args...)
+	_, rest, ok := strings.Cut(r.stdout, "client_secret: ")
+	secret, _, _ := strings.Cut(rest, "\n")
+	if !ok || len(secret) < client.MinSecretLength {
+		t.Fatalf("no secret in:\n%s", r.stdout)
+	}
+	r = pforte(t, dir, "keys", "rotate", "--force")
+	wantCode(t, r, exitOK, "keys rotate --force")
+	_, rest, ok = strings.Cut(r.stdout, "activated ")
+	kid, _, _ := strings.Cut(rest, "\n")
+	if !ok || kid == "" {
+		t.Fatalf("keys rotate activated nothing:\n%s", r.stdout)
+	}
+
+	o, err := options(t.Context(), operatorConfig(t, dir), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := srv.Store().ClientByID(t.Context(), "forms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := server.SecretHasher(o.MasterKey); err != nil || !h.Verify(secret, c.SecretHash) {
+		t.Errorf("the server does not accept the secret clients add printed (%v)", err)
+	}
+	ks, err := srv.Keys().Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(ks, func(k keys.KeyInfo) bool { return k.ID == kid }); i < 0 || ks[i].State != signkey.Active {
+		t.Errorf("the server does not sign with the key keys rotate activated: %s not active in %+v", kid, ks)
 	}
 }
