@@ -14,6 +14,7 @@ import (
 type clientRow struct {
 	ID                     string        `db:"id"`
 	Name                   string        `db:"name"`
+	NameEN                 string        `db:"name_en"`
 	Kind                   string        `db:"kind"`
 	AuthMethod             string        `db:"auth_method"`
 	SecretHash             string        `db:"secret_hash"`
@@ -32,14 +33,14 @@ type clientRow struct {
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at`
+	sector_identifier, created_at, name_en`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
-		ms(c.CreatedAt),
+		ms(c.CreatedAt), c.NameEN,
 	}
 }
 
@@ -47,6 +48,7 @@ func (r clientRow) client() (client.Client, error) {
 	c := client.Client{
 		ID:               r.ID,
 		Name:             r.Name,
+		NameEN:           r.NameEN,
 		Kind:             client.Kind(r.Kind),
 		AuthMethod:       client.AuthMethod(r.AuthMethod),
 		SecretHash:       r.SecretHash,
@@ -75,7 +77,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -90,7 +92,7 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 	return s.do(ctx, "sqlstore.PutClient", func() error {
 		_, err := s.w.ExecContext(ctx, s.db.Rebind(insertClient+`
 			ON CONFLICT (id) DO UPDATE SET
-				name = excluded.name, kind = excluded.kind, auth_method = excluded.auth_method,
+				name = excluded.name, name_en = excluded.name_en, kind = excluded.kind, auth_method = excluded.auth_method,
 				secret_hash = excluded.secret_hash, jwks = excluded.jwks,
 				redirect_uris = excluded.redirect_uris,
 				post_logout_redirect_uris = excluded.post_logout_redirect_uris,

@@ -1,12 +1,8 @@
 package webui
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"errors"
-	"github.com/pforte-id/pforte/catalog"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -14,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/password"
@@ -28,10 +26,27 @@ var templates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 // Path is where the login page is served.
 const Path = "/login"
 
-// csrfCookie holds the double-submit token of the login form. The cookie is
-// SameSite=Strict and host-only, so a cross-site form post carries neither
-// it nor the matching field (login CSRF).
-const csrfCookie = "pforte_csrf"
+// ForgotPath is the page the login page's "Passwort vergessen?" link leads
+// to: what a member who forgot the password can do.
+const ForgotPath = "/login/forgot"
+
+// Config is what the pages need besides the use cases.
+type Config struct {
+	// Secure: the issuer is https, so cookies are Secure and the CSRF
+	// cookie carries the __Host- prefix.
+	Secure bool
+	// CSRFKey keys the login form's CSRF tokens (csrf.go): at least 32
+	// bytes, derived from the master key, the same on every replica.
+	CSRFKey []byte
+}
+
+// Validate checks c. Errors: fault.Invalid whose Op names the field.
+func (c Config) Validate() error {
+	if len(c.CSRFKey) < 32 {
+		return fault.New(fault.Invalid, "webui.Config.CSRFKey", "must be at least 32 bytes")
+	}
+	return nil
+}
 
 // ErrorResponder answers authorization flow errors the way the OIDC
 // adapter does (redirect to the client or a page); the composition root
@@ -40,17 +55,20 @@ type ErrorResponder func(w http.ResponseWriter, r *http.Request, err error)
 
 // UI serves the login pages.
 type UI struct {
+	cfg      Config
 	authz    *authz.Service
 	login    *login.Service
 	onError  ErrorResponder
-	secure   bool
 	log      *slog.Logger
 	maxBytes int64
 }
 
-// New returns the UI. secure marks cookies Secure (an https issuer).
-func New(az *authz.Service, ln *login.Service, onError ErrorResponder, secure bool, log *slog.Logger) *UI {
-	return &UI{authz: az, login: ln, onError: onError, secure: secure, log: log, maxBytes: 16 << 10}
+// New returns the UI. Errors: those of cfg.Validate.
+func New(cfg Config, az *authz.Service, ln *login.Service, onError ErrorResponder, log *slog.Logger) (*UI, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &UI{cfg: cfg, authz: az, login: ln, onError: onError, log: log, maxBytes: 16 << 10}, nil
 }
 
 // Handler returns the handler for Path.
@@ -72,10 +90,14 @@ func (u *UI) Handler() http.Handler {
 type view struct {
 	RequestID  string
 	ClientName string
-	CSRF       string
-	KVNR       string
-	Step       string
-	Message    string
+	// ClientNameLang is the language of ClientName when it differs from
+	// the page's (a German name on an English page): the template marks
+	// it with lang.
+	ClientNameLang string
+	CSRF           string
+	KVNR           string
+	Step           string
+	Message        string
 	// Again, when set, is where the member can start the login again.
 	Again string
 	// T returns the catalog's text of a key in the request's language;
@@ -95,15 +117,25 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request) {
 		u.pageError(w, r, err)
 		return
 	}
-	csrf := u.ensureCSRF(w, r)
-	name := c.Name
-	if name == "" {
-		name = c.ID
+	v := view{
+		RequestID: req.ID, CSRF: u.csrfToken(u.csrfBinding(w, r), req.ID), KVNR: req.LoginHint,
+		Step: string(u.login.Steps()[0]), redirectURI: req.RedirectURI,
 	}
-	u.render(w, r, http.StatusOK, "login.html", view{
-		RequestID: req.ID, ClientName: name, CSRF: csrf, KVNR: req.LoginHint, Step: string(u.login.Steps()[0]),
-		redirectURI: req.RedirectURI,
-	})
+	v.setClient(c, r)
+	u.render(w, r, http.StatusOK, "login.html", v)
+}
+
+// setClient sets the client's name in the language of r's Accept-Language.
+func (v *view) setClient(c client.Client, r *http.Request) {
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	lang := catalog.Match(r.Header.Get("Accept-Language")).Lang()
+	name, nameLang := c.DisplayName(lang)
+	v.ClientName = name
+	if nameLang != lang {
+		v.ClientNameLang = nameLang
+	}
 }
 
 func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
@@ -113,8 +145,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostForm.Get("id")
-	cookie, err := r.Cookie(csrfCookie)
-	if err != nil || cookie.Value == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+	if !u.csrfOK(r, id) {
 		u.refuse(w, r, id)
 		return
 	}
@@ -131,16 +162,13 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 			u.pageError(w, r, err)
 			return
 		}
-		status := st.form
-		name := c.Name
-		if name == "" {
-			name = c.ID
-		}
-		u.render(w, r, status, "login.html", view{
-			RequestID: req.ID, ClientName: name, CSRF: cookie.Value, KVNR: rawKVNR,
+		v := view{
+			RequestID: req.ID, CSRF: r.PostForm.Get("csrf"), KVNR: rawKVNR,
 			Step: string(login.StepPassword), Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err),
 			redirectURI: req.RedirectURI,
-		})
+		}
+		v.setClient(c, r)
+		u.render(w, r, st.form, "login.html", v)
 		return
 	}
 	to, err := u.authz.CompleteLogin(r.Context(), id, result)
@@ -215,21 +243,6 @@ func statusOf(k fault.Kind) wire {
 // retryAfterUnavailable is the Retry-After of a 503: overload and outages
 // are expected to pass within seconds.
 const retryAfterUnavailable = "5"
-
-func (u *UI) ensureCSRF(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{
-		Name: csrfCookie, Value: v, Path: Path, HttpOnly: true, Secure: u.secure, SameSite: http.SameSiteStrictMode,
-	})
-	return v
-}
 
 // render writes template name with v in the language of r's
 // Accept-Language (German by default).

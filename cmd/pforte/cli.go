@@ -312,9 +312,9 @@ func (c *cli) withAdmin(cmd *cobra.Command, f func(context.Context, admin) error
 
 // clientAddFlags are the flags of `pforte clients add`.
 type clientAddFlags struct {
-	id, name, kind, authMethod, jwksFile string
-	redirectURIs, postLogoutURIs         []string
-	grantTypes, scopes                   []string
+	id, name, nameEN, kind, authMethod, jwksFile string
+	redirectURIs, postLogoutURIs                 []string
+	grantTypes, scopes                           []string
 }
 
 func (c *cli) clientsCommand() *cobra.Command {
@@ -367,7 +367,8 @@ func (c *cli) clientsCommand() *cobra.Command {
 	}
 	fl := add.Flags()
 	fl.StringVar(&af.id, "id", "", "client_id (required)")
-	fl.StringVar(&af.name, "name", "", "display name (default: the id)")
+	fl.StringVar(&af.name, "name", "", "display name, German (default: the id)")
+	fl.StringVar(&af.nameEN, "name-en", "", "display name for members who read English (default: --name)")
 	fl.StringVar(&af.kind, "kind", "", "native, web, portal or service (required)")
 	fl.StringVar(&af.authMethod, "auth-method", "", "token endpoint auth method (default by kind)")
 	fl.StringVar(&af.jwksFile, "jwks-file", "", "public JWKS of a private_key_jwt client")
@@ -428,7 +429,7 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		return client.Client{}, false, usagef("--kind must be native, web, portal or service")
 	}
 	c := client.Client{
-		ID: f.id, Name: f.name, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
+		ID: f.id, Name: f.name, NameEN: f.nameEN, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
 		GrantTypes: f.grantTypes, Scopes: f.scopes, CreatedAt: now,
 	}.WithDefaults(nil, nil)

@@ -37,6 +37,7 @@ type clientsFile struct {
 type clientSpec struct {
 	ID                     string        `yaml:"id"`
 	Name                   string        `yaml:"name"`
+	NameEN                 string        `yaml:"name_en"`
 	Kind                   string        `yaml:"kind"`
 	AuthMethod             string        `yaml:"auth_method"`
 	Secret                 Secret        `yaml:"secret"`
@@ -97,6 +98,7 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 	c := client.Client{
 		ID:                     s.ID,
 		Name:                   s.Name,
+		NameEN:                 s.NameEN,
 		Kind:                   client.Kind(s.Kind),
 		AuthMethod:             client.AuthMethod(s.AuthMethod),
 		RedirectURIs:           s.RedirectURIs,

@@ -126,6 +126,8 @@ clients:
     scopes: [openid]
     access_token_ttl: 2m
   - id: svc
+    name: Leistungsservice
+    name_en: Claims service
     kind: service
     auth_method: client_secret_post
     secret_file: svc.secret
@@ -138,6 +140,9 @@ clients:
 	}
 	if cs[0].SecretHash != hash || cs[0].AccessTokenTTL != 2*time.Minute || cs[0].Name != "forms" {
 		t.Fatalf("forms %+v", cs[0])
+	}
+	if cs[1].Name != "Leistungsservice" || cs[1].NameEN != "Claims service" || cs[0].NameEN != "" {
+		t.Fatalf("names: %q/%q, %q/%q", cs[0].Name, cs[0].NameEN, cs[1].Name, cs[1].NameEN)
 	}
 	if !testHasher().Verify(strings.Repeat("s", 40), cs[1].SecretHash) {
 		t.Fatal("secret_file not hashed")

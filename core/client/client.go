@@ -49,8 +49,11 @@ const (
 
 // Client is a registered relying party.
 type Client struct {
-	ID         string
+	ID string
+	// Name is the name members see, in German; NameEN is its English
+	// form for a member who reads English (empty: Name there too).
 	Name       string
+	NameEN     string
 	Kind       Kind
 	AuthMethod AuthMethod
 	// SecretHash is the keyed hash of the client secret (SecretHasher);
@@ -150,6 +153,17 @@ func (c Client) WithDefaults(requirePAR, requireDPoP *bool) Client {
 		c.RequireDPoP = *requireDPoP
 	}
 	return c
+}
+
+// DisplayName returns the client's name for a member reading lang ("de",
+// "en") and the language the name is in: NameEN for English when set,
+// otherwise Name, which is German. A page in another language than the
+// name's marks the name with it, so screen readers pronounce it right.
+func (c Client) DisplayName(lang string) (name, nameLang string) {
+	if lang == "en" && c.NameEN != "" {
+		return c.NameEN, "en"
+	}
+	return c.Name, "de"
 }
 
 // Public reports whether the client cannot keep a secret.

@@ -480,7 +480,7 @@ func newRelyingParty(t *testing.T) *relyingParty {
 	}
 	rp := &relyingParty{base: "http://" + ln.Addr().String(), secret: randomHex(24), pending: map[string]attempt{}}
 	rp.client = client.Client{
-		ID: "browser-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+		ID: "browser-forms", Name: "Online-Formulare", NameEN: "Online forms", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 		RedirectURIs:           []string{rp.base + "/callback"},
 		PostLogoutRedirectURIs: []string{rp.base + "/"},
 		GrantTypes:             []string{client.GrantCode, client.GrantRefresh},

@@ -105,6 +105,43 @@ func TestRefusedPostStartsAgain(t *testing.T) {
 	p.noCSPViolation()
 }
 
+// TestForgotPassword: the login page's "Passwort vergessen?" link leads
+// to a page that says what to do, and from there back to the same login.
+func TestForgotPassword(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPage(t)
+
+	p.run("open the login page", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	login := p.location()
+	if l := p.text("a#forgot"); l != "Passwort vergessen?" {
+		t.Errorf("the link reads %q, want Passwort vergessen?", l)
+	}
+	p.run("follow the link", chromedp.Click(chromedp.CSS("a#forgot")), chromedp.WaitVisible(chromedp.CSS("a#back")))
+	if u := p.location(); !strings.HasPrefix(u, in.issuer+"/login/forgot?") {
+		t.Fatalf("the link leads to %s", u)
+	}
+	if h, text := p.text("main h1"), p.text("main p"); h != "Passwort vergessen" || !strings.Contains(text, "Passwortbrief") {
+		t.Errorf("the page says %q / %q, want what to do", h, text)
+	}
+	p.checkPage("forgot-password")
+
+	p.run("back to the login", chromedp.Click(chromedp.CSS("a#back")), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	if u := p.location(); u != login {
+		t.Errorf("back leads to %s, want the login page %s", u, login)
+	}
+	p.run("log in",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+	)
+	p.waitAt(rp.base + "/callback")
+	if res, err := rp.lastResult(); err != nil || res.Err != "" || res.Subject == "" {
+		t.Fatalf("the login after the forgot page failed: %+v %v", res, err)
+	}
+	p.noCSPViolation()
+}
+
 // TestOtherPages checks every other page a member can reach: the
 // activation link's browser fallback, an unknown login, an authorization
 // error shown by Pforte, and the logged-out page.
@@ -138,6 +175,9 @@ func TestPagesInEnglish(t *testing.T) {
 	p.run("open the relying party", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
 	if h, l := p.text("main h1"), p.text(`label[for="kvnr"]`); h != "Log in" || l != "Member number" {
 		t.Errorf("login page heading %q, label %q, want English", h, l)
+	}
+	if got := p.text("main p"); got != "for "+rp.client.NameEN {
+		t.Errorf("the English login page names the client as %q, want its English name once", got)
 	}
 	p.run("submit a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),

@@ -81,6 +81,7 @@ func TestPasswordLoginBurstMemory(t *testing.T) {
 		kvnr, password string
 		right          bool
 		id, csrf       string
+		cookie         *http.Cookie
 	}
 	attempts := make([]attempt, burstLogins)
 	for i := range attempts {
@@ -105,12 +106,12 @@ func TestPasswordLoginBurstMemory(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				id, csrf, err := p.loginPage(prep, web, redirect)
+				id, csrf, cookie, err := p.loginPage(prep, web, redirect)
 				if err != nil {
 					prepOnce.Do(func() { prepErr = err })
 					continue
 				}
-				attempts[i].id, attempts[i].csrf = id, csrf
+				attempts[i].id, attempts[i].csrf, attempts[i].cookie = id, csrf, cookie
 			}
 		})
 	}
@@ -170,7 +171,7 @@ func TestPasswordLoginBurstMemory(t *testing.T) {
 				return
 			}
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: "pforte_csrf", Value: a.csrf})
+			req.AddCookie(a.cookie)
 			<-startGun
 			resp, err := burst.Do(req)
 			if err != nil {
@@ -321,9 +322,9 @@ func startPforteBinary(t *testing.T) *pforteProcess {
 }
 
 // loginPage opens an authorization request of client (PKCE S256) and
-// returns the login page's request id and CSRF token (the value of its
-// cookie too).
-func (p *pforteProcess) loginPage(hc *http.Client, client, redirect string) (id, csrf string, err error) {
+// returns the login page's request id, CSRF token and the cookie the token
+// belongs to.
+func (p *pforteProcess) loginPage(hc *http.Client, client, redirect string) (id, csrf string, cookie *http.Cookie, err error) {
 	sum := sha256.Sum256([]byte(randomHex(32)))
 	q := url.Values{
 		"client_id": {client}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {redirect},
@@ -332,30 +333,35 @@ func (p *pforteProcess) loginPage(hc *http.Client, client, redirect string) (id,
 	}
 	resp, err := hc.Get(p.base + "/authorize?" + q.Encode())
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	resp.Body.Close()
 	loc, err := resp.Location()
 	if err != nil || resp.StatusCode != http.StatusFound {
-		return "", "", fmt.Errorf("authorize: status %d, no redirect to the login page", resp.StatusCode)
+		return "", "", nil, fmt.Errorf("authorize: status %d, no redirect to the login page", resp.StatusCode)
 	}
 	resp, err = hc.Get(loc.String())
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if strings.HasSuffix(c.Name, "pforte_csrf") {
+			cookie = &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("login page: status %d %v", resp.StatusCode, err)
+		return "", "", nil, fmt.Errorf("login page: status %d %v", resp.StatusCode, err)
 	}
 	form := url.Values{}
 	for _, m := range hiddenInput.FindAllStringSubmatch(string(body), -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
-	if form.Get("id") == "" || form.Get("csrf") == "" {
-		return "", "", errors.New("the login page lacks the hidden id or csrf input")
+	if form.Get("id") == "" || form.Get("csrf") == "" || cookie == nil {
+		return "", "", nil, errors.New("the login page lacks the hidden id or csrf input, or sets no CSRF cookie")
 	}
-	return form.Get("id"), form.Get("csrf"), nil
+	return form.Get("id"), form.Get("csrf"), cookie, nil
 }
 
 // memory is a process's resident memory in bytes.

@@ -68,3 +68,20 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// hstsValue tells browsers to reach this host over https only, for a year
+// (RFC 6797), so that a member who types the address or follows an http
+// link is never served a login page an attacker on the network could
+// replace. Subdomains are left out: they belong to whoever runs the
+// insurer's domain, not to Pforte.
+const hstsValue = "max-age=31536000"
+
+// strictTransport sets Strict-Transport-Security on every response of an
+// https issuer, before the handler runs, so that errors, redirects and
+// answers to panics carry it too.
+func strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", hstsValue)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -138,6 +138,7 @@ const (
 	purposeAuditIP       = "pforte/v1/audit-ip-hash"
 	purposeDPoPNonce     = "pforte/v1/dpop-nonce"
 	purposePairwiseSub   = "pforte/v1/pairwise-sub"
+	purposeLoginCSRF     = "pforte/v1/login-csrf"
 )
 
 // DefaultWorkerInterval and DefaultJanitorInterval are the intervals of
@@ -388,17 +389,25 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
-	ui := webui.New(s.authz, login.New(s.store, s.hasher, o.Now), provider.AuthorizeError,
-		strings.HasPrefix(o.Issuer, "https://"), o.Log)
+	secure := strings.HasPrefix(o.Issuer, "https://")
+	ui, err := webui.New(webui.Config{Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF)},
+		s.authz, login.New(s.store, s.hasher, o.Now), provider.AuthorizeError, o.Log)
+	if err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", provider.Handler())
 	mux.Handle(webui.Path, ui.Handler())
 	mux.Handle(httpapi.Prefix, api.Handler())
 	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
+	mux.Handle("GET "+webui.ForgotPath, ui.ForgotHandler())
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
+	if secure {
+		s.handler = strictTransport(s.handler)
+	}
 	return nil
 }
 

@@ -57,6 +57,7 @@ func newClient(id string) client.Client {
 	return client.Client{
 		ID:                     id,
 		Name:                   "Online-Formular " + id,
+		NameEN:                 "Online form " + id,
 		Kind:                   client.Portal,
 		AuthMethod:             client.AuthPrivateKeyJWT,
 		SecretHash:             "hmac-sha256:abc",
