@@ -31,7 +31,7 @@ func pinErr(t *testing.T, what string, err error, k fault.Kind) *fault.Error {
 func TestAuthenticateDevice(t *testing.T) {
 	f := setup(t)
 	ph, b := f.enrolled(t, anna, "Phone")
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	got, err := f.auth(t, ph, b.ID, goodPIN)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestAuthenticateDeviceRefusals(t *testing.T) {
 		}, fault.Unauthenticated, "schon verwendet"},
 		{"expired challenge", func(t *testing.T, f *fixture, ph *phone, b device.Binding) error {
 			id, resp := f.challenge(t, ph, b.ID)
-			f.w.advance(device.ChallengeTTL + time.Second)
+			f.w.clock.Advance(device.ChallengeTTL + time.Second)
 			_, err := f.svc.AuthenticateDevice(ctx, id, resp, goodPIN, clientIP)
 			return err
 		}, fault.Expired, "abgelaufen"},
@@ -175,7 +175,7 @@ func TestCounterRollbackMarksSuspect(t *testing.T) {
 	}
 	login := f.w.appLogin(t, b)
 	// A copy of the key made when the counter stood at 1 answers now.
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	ph.setCount(1)
 	_, err := f.auth(t, ph, b.ID, goodPIN)
 	wantKind(t, "rollback", err, fault.Forbidden)
@@ -184,8 +184,8 @@ func TestCounterRollbackMarksSuspect(t *testing.T) {
 	}
 	// A copy of the key may have logged in to the app: those logins end,
 	// at the service's clock.
-	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock()) {
-		t.Fatalf("app login ended at %v, want %v", got, f.w.clock())
+	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock.Now()) {
+		t.Fatalf("app login ended at %v, want %v", got, f.w.clock.Now())
 	}
 	events := f.w.auditEvents()
 	last := events[len(events)-1]
@@ -281,14 +281,14 @@ func TestPINDelaysFollowTheClock(t *testing.T) {
 			t.Fatalf("delay before the 3rd failure: %v", pe.RetryAt)
 		}
 	}
-	now := f.w.clock()
+	now := f.w.clock.Now()
 	_, err := f.auth(t, ph, b.ID, otherPIN)
 	pe := pinErr(t, "3rd failure", err, fault.Unauthenticated)
 	if pe.Remaining != 2 || !pe.RetryAt.Equal(now.Add(time.Minute)) || pe.RetryAfter != time.Minute {
 		t.Fatalf("3rd failure: remaining %d, retry %v after %v", pe.Remaining, pe.RetryAt, pe.RetryAfter)
 	}
 	// Too early: even the right PIN is not evaluated, and nothing counts.
-	f.w.advance(59 * time.Second)
+	f.w.clock.Advance(59 * time.Second)
 	_, err = f.auth(t, ph, b.ID, goodPIN)
 	pe = pinErr(t, "too early", err, fault.RateLimited)
 	// The wait is by the service's clock, not the wall clock.
@@ -298,14 +298,14 @@ func TestPINDelaysFollowTheClock(t *testing.T) {
 	if got := f.w.binding(b.ID).PIN.Failures; got != 3 {
 		t.Fatalf("failures %d after a delayed entry", got)
 	}
-	f.w.advance(time.Second)
-	now = f.w.clock()
+	f.w.clock.Advance(time.Second)
+	now = f.w.clock.Now()
 	_, err = f.auth(t, ph, b.ID, otherPIN)
 	if pe := pinErr(t, "4th failure", err, fault.Unauthenticated); pe.Remaining != 1 || !pe.RetryAt.Equal(now.Add(5*time.Minute)) ||
 		pe.RetryAfter != 5*time.Minute {
 		t.Fatalf("4th failure: remaining %d, retry %v after %v", pe.Remaining, pe.RetryAt, pe.RetryAfter)
 	}
-	f.w.advance(5 * time.Minute)
+	f.w.clock.Advance(5 * time.Minute)
 	_, err = f.auth(t, ph, b.ID, otherPIN)
 	if pe := pinErr(t, "5th failure", err, fault.Locked); pe.Remaining != 0 {
 		t.Fatalf("5th failure: remaining %d", pe.Remaining)

@@ -116,7 +116,7 @@ func TestBeginBindingRefusals(t *testing.T) {
 	wantKind(t, "completed session", err, fault.Expired)
 
 	late, _ := f.session(t, bodo, true)
-	f.w.advance(31 * time.Minute)
+	f.w.clock.Advance(31 * time.Minute)
 	_, _, err = f.svc.BeginBinding(ctx, late)
 	wantKind(t, "expired session", err, fault.Expired)
 }
@@ -178,7 +178,7 @@ func TestFinishBindingRefusals(t *testing.T) {
 		}, fault.Unauthenticated, "unbekannt"},
 		{"expired challenge", nil, func(t *testing.T, f *fixture, token string) error {
 			id, opts, _ := f.svc.BeginBinding(ctx, token)
-			f.w.advance(device.ChallengeTTL + time.Second)
+			f.w.clock.Advance(device.ChallengeTTL + time.Second)
 			_, err := f.svc.FinishBinding(ctx, token, id, newPhone().register(opts), "P", device.Android, clientIP)
 			return err
 		}, fault.Expired, "abgelaufen"},
@@ -244,7 +244,7 @@ func TestFinishBindingRefusals(t *testing.T) {
 		}, fault.Conflict, "bereits ein Gerät"},
 		{"session expired after BeginBinding", nil, func(t *testing.T, f *fixture, token string) error {
 			id, opts, _ := f.svc.BeginBinding(ctx, token)
-			f.w.advance(enrollment.TTL)
+			f.w.clock.Advance(enrollment.TTL)
 			_, err := f.svc.FinishBinding(ctx, token, id, newPhone().register(opts), "P", device.Android, clientIP)
 			return err
 		}, fault.Expired, "Registrierungssitzung"},
@@ -449,7 +449,7 @@ func TestEnrollmentExpiredHalfWayLeavesNothingUsable(t *testing.T) {
 	f := setup(t)
 	token, sess := f.session(t, anna, true)
 	b := f.bind(t, token, newPhone(), "Phone")
-	f.w.advance(enrollment.TTL)
+	f.w.clock.Advance(enrollment.TTL)
 	_, err := f.svc.SetPIN(ctx, token, goodPIN, clientIP)
 	wantKind(t, "expired before the PIN", err, fault.Expired)
 	if f.w.account(sess.AccountID).Status != account.Pending || f.w.binding(b.ID).PINHash != "" {

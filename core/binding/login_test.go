@@ -34,14 +34,14 @@ func (f *fixture) loginChallenge(t *testing.T, ph *phone, bindingID, request str
 func TestAuthenticateLogin(t *testing.T) {
 	f := setup(t)
 	ph, b := f.enrolled(t, anna, "Phone")
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	id, resp := f.loginChallenge(t, ph, b.ID, loginRequest)
 	c, ok := f.w.challenge(id)
 	if !ok || c.Purpose != device.Login || c.Subject != b.ID || c.Context != loginRequest ||
 		!c.ExpiresAt.Equal(t0.Add(time.Minute+device.ChallengeTTL)) {
 		t.Fatalf("stored challenge %+v", c)
 	}
-	f.w.advance(10 * time.Second)
+	f.w.clock.Advance(10 * time.Second)
 	got, err := f.svc.AuthenticateLogin(ctx, id, resp, goodPIN, clientIP, loginRequest)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestAuthenticateLoginRefusals(t *testing.T) {
 		}, fault.Unauthenticated, "schon verwendet", 0},
 		{"expired challenge", func(t *testing.T, f *fixture, ph *phone, b device.Binding) error {
 			id, resp := f.loginChallenge(t, ph, b.ID, loginRequest)
-			f.w.advance(device.ChallengeTTL)
+			f.w.clock.Advance(device.ChallengeTTL)
 			_, err := f.svc.AuthenticateLogin(ctx, id, resp, goodPIN, clientIP, loginRequest)
 			return err
 		}, fault.Expired, "abgelaufen", 0},
@@ -262,7 +262,7 @@ func TestLoginOfEIDProofedAccount(t *testing.T) {
 	ph, b := f.enrolled(t, anna, "Phone")
 	// The member proves their identity again with the eID card.
 	a := f.w.account(b.AccountID)
-	now := f.w.clock()
+	now := f.w.clock.Now()
 	sess := enrollment.Session{ID: grant.NewID(), TokenHash: grant.Hash(grant.NewSecret()), KVNR: a.KVNR,
 		Method: proof.EID, CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL)}
 	eid := proof.Proof{Method: proof.EID, Level: loa.High, KVNR: a.KVNR, Time: now}

@@ -19,7 +19,7 @@ import (
 func twoPhones(t *testing.T, f *fixture) (me device.Binding, ph2 *phone, b2 device.Binding) {
 	t.Helper()
 	ph1, b1 := f.enrolled(t, anna, "Erstes Handy")
-	f.w.advance(time.Hour)
+	f.w.clock.Advance(time.Hour)
 	ph2, b2 = f.enrolled(t, anna, "Zweites Handy")
 	me, err := f.auth(t, ph1, b1.ID, goodPIN)
 	if err != nil {
@@ -139,13 +139,13 @@ func TestRevokeDevice(t *testing.T) {
 	me, ph2, b2 := twoPhones(t, f)
 	_, bodoBinding := f.enrolled(t, bodo, "Bodos Phone")
 	login, mine, bodos := f.w.appLogin(t, b2), f.w.appLogin(t, me), f.w.appLogin(t, bodoBinding)
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	before := len(f.w.sent())
 	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}
 	got := f.w.binding(b2.ID)
-	if got.Status != device.Revoked || !got.RevokedAt.Equal(f.w.clock()) {
+	if got.Status != device.Revoked || !got.RevokedAt.Equal(f.w.clock.Now()) {
 		t.Fatalf("after revoking: %s %v", got.Status, got.RevokedAt)
 	}
 	events := f.w.auditEvents()
@@ -157,8 +157,8 @@ func TestRevokeDevice(t *testing.T) {
 		t.Fatalf("notifications %+v", msgs)
 	}
 	// Its app logins end, at the service's clock; no other's do.
-	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock()) {
-		t.Fatalf("app login of the revoked device ended at %v, want %v", got, f.w.clock())
+	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock.Now()) {
+		t.Fatalf("app login of the revoked device ended at %v, want %v", got, f.w.clock.Now())
 	}
 	if !f.w.loginEndedAt(t, mine).IsZero() || !f.w.loginEndedAt(t, bodos).IsZero() {
 		t.Fatal("the app logins of other devices ended")
@@ -209,12 +209,12 @@ func TestRevokeDeviceEndsLoginsOnRetry(t *testing.T) {
 	if got := f.w.loginEndedAt(t, login); !got.IsZero() {
 		t.Fatalf("app login ended at %v", got)
 	}
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatalf("second revoke: %v", err)
 	}
-	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock()) {
-		t.Fatalf("app login ended at %v, want %v", got, f.w.clock())
+	if got := f.w.loginEndedAt(t, login); !got.Equal(f.w.clock.Now()) {
+		t.Fatalf("app login ended at %v, want %v", got, f.w.clock.Now())
 	}
 }
 
@@ -295,7 +295,7 @@ func TestOperatorViews(t *testing.T) {
 	f := setup(t)
 	me, _, b2 := twoPhones(t, f)
 	// Later than the events of the enrollments: the log is ordered by time.
-	f.w.advance(time.Minute)
+	f.w.clock.Advance(time.Minute)
 	if err := f.svc.RevokeDevice(ctx, me, b2.ID, clientIP); err != nil {
 		t.Fatal(err)
 	}

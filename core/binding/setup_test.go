@@ -1,26 +1,22 @@
 package binding_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"github.com/pforte-id/pforte/catalog"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
-	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/proof"
 )
@@ -28,49 +24,22 @@ import (
 var (
 	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	ctx  = context.Background()
-	anna = member.Member{
-		KVNR: mustKVNR("A12345678"), GivenName: "Anna-Lena", FamilyName: "Schmidt", BirthDate: "1984-07-09",
-		Email: "anna@example.de",
-	}
+	anna = coretest.Anna
 	// bodo has no e-mail address on file.
-	bodo = member.Member{KVNR: mustKVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31"}
+	bodo = coretest.Bodo
 )
 
 const (
 	goodPIN      = "583920"
 	otherPIN     = "904417"
 	thirdPIN     = "271836"
-	userPassword = "Lindenblüte im Hafenbecken"
+	userPassword = coretest.Password
 	clientIP     = "203.0.113.7"
 	operatorName = "Erika Support"
 )
 
 // noDelays blocks after five failures without waiting in between.
 var noDelays = pin.Policy{MaxFailures: 5, DelayFrom: 3}
-
-func mustKVNR(prefix string) kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-var passwords = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2, 0)
-	if err != nil {
-		panic(err)
-	}
-	return h
-})
-
-var passwordHash = sync.OnceValue(func() string {
-	h, err := passwords().Hash(context.Background(), userPassword)
-	if err != nil {
-		panic(err)
-	}
-	return h
-})
 
 var pepper1 = pin.Pepper{Version: 1, Key: []byte(strings.Repeat("pepper-one-", 4))}
 
@@ -83,30 +52,12 @@ func pinHasher(t *testing.T, current int, peppers ...pin.Pepper) *pin.Hasher {
 	return h
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	w    *world
 	svc  *binding.Service
 	cfg  binding.Config
 	deps binding.Deps
-	logs *syncBuffer
+	logs *coretest.Log
 }
 
 type option func(*binding.Config, *binding.Deps)
@@ -132,12 +83,12 @@ func setup(t *testing.T, opts ...option) *fixture {
 	for _, m := range []member.Member{anna, bodo} {
 		_ = w.UpsertMember(ctx, m)
 	}
-	logs := &syncBuffer{}
+	logs := &coretest.Log{}
 	cfg := devConfig()
 	deps := binding.Deps{
 		Enrollments: w, Devices: w, Families: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
-		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: passwords(),
-		Now: w.clock, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: coretest.Passwords(),
+		Now: w.clock.Now, Logger: logs.JSON(),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)
@@ -154,7 +105,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 // member has set their own password in it.
 func (f *fixture) session(t *testing.T, m member.Member, withPassword bool) (string, enrollment.Session) {
 	t.Helper()
-	now := f.w.clock()
+	now := f.w.clock.Now()
 	token := grant.NewSecret()
 	s := enrollment.Session{
 		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: m.KVNR, Method: proof.Letter,
@@ -169,7 +120,7 @@ func (f *fixture) session(t *testing.T, m member.Member, withPassword bool) (str
 	}
 	s.AccountID = stored.ID
 	if withPassword {
-		if err := f.w.SetEnrollmentPassword(ctx, s.ID, passwordHash(), now); err != nil {
+		if err := f.w.SetEnrollmentPassword(ctx, s.ID, coretest.PasswordHash(), now); err != nil {
 			t.Fatal(err)
 		}
 		s = f.w.sessionByID(s.ID)

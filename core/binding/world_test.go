@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/grant"
@@ -34,8 +35,9 @@ import (
 type world struct {
 	*sqlstore.Store
 
+	clock *coretest.Clock
+
 	mu     sync.Mutex
-	now    time.Time
 	inject func(method string) error
 
 	messages []notify.Message
@@ -66,20 +68,8 @@ var (
 )
 
 func newWorld(t *testing.T, now time.Time) *world {
-	return &world{Store: sqlstoretest.Open(t), now: now, seq: map[string]int{}, tokens: map[string]string{},
+	return &world{Store: sqlstoretest.Open(t), clock: coretest.NewClock(now), seq: map[string]int{}, tokens: map[string]string{},
 		challenges: map[string]device.Challenge{}}
-}
-
-func (w *world) clock() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-func (w *world) advance(d time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
 }
 
 func (w *world) setInject(f func(string) error) {
@@ -185,7 +175,7 @@ func (w *world) updateCounts() (updates, writes int) {
 // and returns the JTI of its access token.
 func (w *world) appLogin(t *testing.T, b device.Binding) string {
 	t.Helper()
-	now := w.clock()
+	now := w.clock.Now()
 	f := grant.Family{ID: grant.NewID(), ClientID: "service-app", Subject: b.AccountID, BindingID: b.ID,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	rt := grant.RefreshToken{Hash: grant.NewID(), FamilyID: f.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
