@@ -11,6 +11,7 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -18,7 +19,6 @@ import (
 	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/registration/registrationtest"
@@ -30,21 +30,13 @@ var (
 	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	ctx  = context.Background()
 	anna = member.Member{
-		KVNR: mustKVNR("A12345678"), GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09",
+		KVNR: coretest.KVNR("A12345678"), GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09",
 		Address:     member.Address{Street: "Lindenallee 7", PostalCode: "20259", Locality: "Hamburg", Country: "DE"},
 		InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
-	bodo   = member.Member{KVNR: mustKVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31", Address: anna.Address, InsuredFrom: anna.InsuredFrom}
-	nobody = mustKVNR("Z00000001")
+	bodo   = member.Member{KVNR: coretest.KVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31", Address: anna.Address, InsuredFrom: anna.InsuredFrom}
+	nobody = coretest.KVNR("Z00000001")
 )
-
-func mustKVNR(prefix string) kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
 
 const issuer = "https://id.beispiel-bkk.de"
 
@@ -55,14 +47,6 @@ var hasher = func() letter.Hasher {
 	}
 	return h
 }()
-
-var passwordHasher = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2, 0)
-	if err != nil {
-		panic(err)
-	}
-	return h
-})
 
 type fixture struct {
 	w      *registrationtest.World
@@ -75,13 +59,13 @@ func setup(t *testing.T) *fixture {
 	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Clock})
+	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc, err := registration.New(registration.Config{Issuer: issuer, Sender: "Beispiel-BKK"}, registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		Methods: []proofing.Method{m}, LetterHasher: hasher, Passwords: passwordHasher(), Now: w.Clock,
+		Methods: []proofing.Method{m}, LetterHasher: hasher, Passwords: coretest.Passwords(), Now: w.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

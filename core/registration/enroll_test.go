@@ -10,6 +10,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
@@ -40,7 +41,7 @@ func (m *fakeMethod) CheckSecrets(_ context.Context, k kvnr.KVNR, _ proofing.Sec
 		return proof.Proof{}, m.err
 	}
 	if m.kvnr != "" {
-		k = mustKVNR(m.kvnr)
+		k = coretest.KVNR(m.kvnr)
 	}
 	return proof.Proof{
 		Method: m.name, Level: m.level, KVNR: k,
@@ -173,7 +174,7 @@ func TestSetPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := f.w.Account(anna.KVNR)
-	if ok, _, err := passwordHasher().Verify(ctx, good, a.PasswordHash); err != nil || !ok || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+	if ok, _, err := coretest.Passwords().Verify(ctx, good, a.PasswordHash); err != nil || !ok || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
 		t.Fatalf("stored hash %q: %v %v", a.PasswordHash, ok, err)
 	}
 	if sess, _ := f.w.EnrollmentByTokenHash(ctx, s.TokenHash); !sess.PasswordSetAt.Equal(t0) {
@@ -226,7 +227,7 @@ func TestSetPasswordCompletedSessionAndRaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := f.w.Clock()
+	now := f.w.Now()
 	if err := f.st.SetEnrollmentPassword(ctx, s.ID, "hash-of-the-completed-session", now); err != nil {
 		t.Fatal(err)
 	}

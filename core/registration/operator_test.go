@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -18,7 +19,7 @@ func TestListLetters(t *testing.T) {
 	f.letterFor(t, anna)
 	f.w.Advance(time.Minute)
 	dina := anna
-	dina.KVNR, dina.GivenName = mustKVNR("D12121212"), "Dina"
+	dina.KVNR, dina.GivenName = coretest.KVNR("D12121212"), "Dina"
 	_ = f.w.UpsertMember(ctx, dina)
 	f.requested(t, dina)
 
@@ -164,7 +165,7 @@ func TestRetryLetter(t *testing.T) {
 		f.w.Advance(8 * 24 * time.Hour)
 		second, _, _ := f.letterFor(t, anna)
 		for range 5 {
-			_, _ = f.w.FailActivation(ctx, second.ID, 5, f.w.Clock())
+			_, _ = f.w.FailActivation(ctx, second.ID, 5, f.w.Now())
 		}
 		if _, err := f.svc.RetryLetter(ctx, second.ID); !errors.Is(err, fault.Conflict) || !strings.Contains(fault.PublicOf(err), "attempts") {
 			t.Fatalf("voided: %v", err)

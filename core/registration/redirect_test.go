@@ -3,7 +3,6 @@ package registration_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -97,7 +97,7 @@ type redirectFixture struct {
 	svc  *registration.Service
 	eid  *fakeRedirector
 	now  time.Time
-	logs *syncBuffer
+	logs *coretest.Log
 }
 
 func (f *redirectFixture) clock() time.Time { return f.now }
@@ -120,14 +120,14 @@ func setupRedirect(t *testing.T) *redirectFixture {
 		}
 	}
 	w := registrationtest.NewWorld(t0, st) // its renderer and outbox
-	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &syncBuffer{}}
+	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &coretest.Log{}}
 	f.svc, err = registration.New(registration.Config{Issuer: issuer, Sender: sender}, registration.Deps{
 		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st,
-		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: passwordHasher(), Now: f.clock,
+		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: f.clock,
 		Methods: []proofing.Method{
 			&fakeMethod{name: proof.Letter, level: loa.Substantial}, f.eid, &fakeRedirector{name: "other"},
 		},
-		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: f.logs.Text(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +360,7 @@ func TestNewNeedsProofingStoreForRedirects(t *testing.T) {
 	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	d := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		LetterHasher: letterHasher, Passwords: passwordHasher(), Methods: []proofing.Method{&fakeRedirector{name: proof.EID}},
+		LetterHasher: letterHasher, Passwords: coretest.Passwords(), Methods: []proofing.Method{&fakeRedirector{name: proof.EID}},
 	}
 	if _, err := registration.New(registration.Config{Issuer: issuer, Sender: sender}, d); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("a redirect method without a proofing store: %v", err)

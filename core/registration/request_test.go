@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -65,7 +66,7 @@ func TestNewRequiresDependencies(t *testing.T) {
 	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	full := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		LetterHasher: letterHasher, Passwords: passwordHasher(),
+		LetterHasher: letterHasher, Passwords: coretest.Passwords(),
 	}
 	cfg := registration.Config{Issuer: issuer, Sender: sender}
 	if _, err := registration.New(cfg, full); err != nil {
@@ -220,7 +221,7 @@ func TestRequestRateLimits(t *testing.T) {
 	t.Run("per client address", func(t *testing.T) {
 		f := setup(t)
 		for i := range 10 {
-			in := request(mustKVNR(fmt.Sprintf("D%08d", i)), "1980-01-01")
+			in := request(coretest.KVNR(fmt.Sprintf("D%08d", i)), "1980-01-01")
 			if err := f.svc.Request(ctx, in); err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
@@ -248,7 +249,7 @@ func TestRequestRateLimits(t *testing.T) {
 	t.Run("IPv6 per /64", func(t *testing.T) {
 		f := setup(t)
 		for i := range 10 {
-			in := request(mustKVNR(fmt.Sprintf("E%08d", i)), "1980-01-01")
+			in := request(coretest.KVNR(fmt.Sprintf("E%08d", i)), "1980-01-01")
 			in.ClientIP = fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)
 			if err := f.svc.Request(ctx, in); err != nil {
 				t.Fatal(err)

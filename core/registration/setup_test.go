@@ -1,16 +1,14 @@
 package registration_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -21,47 +19,18 @@ import (
 )
 
 var (
-	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	ctx  = context.Background()
-	anna = member.Member{
-		KVNR: mustKVNR("A12345678"), GivenName: "Anna-Lena", FamilyName: "Schmidt", BirthDate: "1984-07-09",
-		Address:     member.Address{Street: "Lindenallee 7", PostalCode: "20259", Locality: "Hamburg", Country: "DE"},
-		InsuredFrom: day("2010-01-01"),
-	}
-	// bodo left the insurer long ago.
-	bodo = member.Member{
-		KVNR: mustKVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31",
-		Address:     member.Address{Street: "Hafenstraße 1", PostalCode: "28195", Locality: "Bremen"},
-		InsuredFrom: day("2000-01-01"), InsuredUntil: day("2025-06-30"),
-	}
-	// carl has no address on file.
-	carl = member.Member{
-		KVNR: mustKVNR("C11223344"), GivenName: "Carl", FamilyName: "Cordes", BirthDate: "1991-12-24",
-		InsuredFrom: day("2010-01-01"),
-	}
-	nobody = mustKVNR("Z00000001")
+	t0     = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ctx    = context.Background()
+	anna   = coretest.Anna
+	bodo   = coretest.Bodo // left the insurer long ago
+	carl   = coretest.Carl // has no address on file
+	nobody = coretest.Nobody
 )
 
 const (
 	issuer = "https://id.beispiel-bkk.de"
 	sender = "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg"
 )
-
-func mustKVNR(prefix string) kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func day(s string) time.Time {
-	t, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
 
 var letterHasher = func() letter.Hasher {
 	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
@@ -71,38 +40,12 @@ var letterHasher = func() letter.Hasher {
 	return h
 }()
 
-var passwordHasher = sync.OnceValue(func() *password.Hasher {
-	h, err := password.NewHasher(password.DefaultParams, 2, 0)
-	if err != nil {
-		panic(err)
-	}
-	return h
-})
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	w *registrationtest.World
 	// st is the store under the world, for steps of other use cases.
 	st   *sqlstore.Store
 	svc  *registration.Service
-	logs *syncBuffer
+	logs *coretest.Log
 }
 
 type option func(*registration.Config, *registration.Deps)
@@ -122,12 +65,12 @@ func setup(t *testing.T, opts ...option) *fixture {
 	for _, m := range []member.Member{anna, bodo, carl} {
 		_ = w.UpsertMember(ctx, m)
 	}
-	logs := &syncBuffer{}
+	logs := &coretest.Log{}
 	cfg := registration.Config{Issuer: issuer, Sender: sender}
 	d := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		LetterHasher: letterHasher, Passwords: passwordHasher(), Now: w.Clock,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: w.Now,
+		Logger: logs.Text(),
 	}
 	for _, o := range opts {
 		o(&cfg, &d)

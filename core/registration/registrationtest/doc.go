@@ -6,7 +6,7 @@
 // in memory, and a clock.
 //
 // Layer: core use case test helper. Imports: standard library, core domain
-// packages (account, enrollment, fault, kvnr, letter, member, proof) and
+// packages (account, coretest, enrollment, fault, kvnr, letter, member, proof) and
 // ports (letterprint, store). Never net/http or a storage library: the
 // test hands the store in.
 package registrationtest

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -44,10 +45,12 @@ type Store interface {
 // list (the queued requests, the sessions started), and it can make a
 // member disappear from the directory (DeleteMember).
 type World struct {
+	// Clock is the world's clock; pass its Now as the service's Now.
+	*coretest.Clock
+
 	st Store
 
 	mu     sync.Mutex
-	now    time.Time
 	calls  []string
 	inject func(point string) error
 
@@ -70,22 +73,8 @@ var (
 // NewWorld returns a world over st, an empty store, whose clock stands at
 // now.
 func NewWorld(now time.Time, st Store) *World {
-	return &World{st: st, now: now, gone: map[kvnr.KVNR]bool{}, queued: map[string]letter.Request{},
+	return &World{Clock: coretest.NewClock(now), st: st, gone: map[kvnr.KVNR]bool{}, queued: map[string]letter.Request{},
 		files: map[string][]byte{}}
-}
-
-// Clock returns the world's current time; pass it as the service's Now.
-func (w *World) Clock() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-// Advance moves the clock forward by d.
-func (w *World) Advance(d time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
 }
 
 // SetInject sets the function run at every named point (nil: none). An
