@@ -12,10 +12,10 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
-	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/ports/token"
@@ -50,16 +50,8 @@ var (
 	pairwiseKey = []byte("pairwise-sub-key-of-32-bytes-ok!")
 	portalKey   = []byte("portal-test-jwks")
 	hashKey     = []byte("client-secret-hash-key-of-32-bytes")
-	annaKVNR    = kvnr.MustParse(mustCheck("A12345678"))
+	annaKVNR    = coretest.KVNR("A12345678")
 )
-
-func mustCheck(prefix string) string {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k.String()
-}
 
 // env is one authorization server over a fresh store, at a fixed time.
 type env struct {

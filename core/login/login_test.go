@@ -5,11 +5,11 @@ import (
 	"github.com/pforte-id/pforte/catalog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
@@ -17,46 +17,24 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 )
 
-const annaPassword = "Lindenallee-7-Hamburg"
+const annaPassword = coretest.Password
 
 var (
 	// now is in German winter time: authentication times must come out UTC.
 	now      = time.Date(2026, 3, 2, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	annaKVNR = mustKVNR("A12345678")
-	bodoKVNR = mustKVNR("B98765432")
-	carlKVNR = mustKVNR("C11223344")
-	dinaKVNR = mustKVNR("D55667788")
-	nobody   = mustKVNR("Z00000001")
+	annaKVNR = coretest.KVNR("A12345678")
+	bodoKVNR = coretest.KVNR("B98765432")
+	carlKVNR = coretest.KVNR("C11223344")
+	dinaKVNR = coretest.KVNR("D55667788")
+	nobody   = coretest.KVNR("Z00000001")
 )
-
-func mustKVNR(prefix string) kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// Argon2id at the floor costs 19 MiB and tens of milliseconds per hash, so
-// the package shares one hasher and one hash of Anna's password.
-var shared = sync.OnceValues(func() (*password.Hasher, string) {
-	h, err := password.NewHasher(password.DefaultParams, 0, 0)
-	if err != nil {
-		panic(err)
-	}
-	hash, err := h.Hash(context.Background(), annaPassword)
-	if err != nil {
-		panic(err)
-	}
-	return h, hash
-})
 
 // setup returns a login service over accounts for Anna (active), Bodo
 // (blocked), Carl (pending) and Dina (no password yet), all with Anna's
 // password where they have one.
 func setup(t *testing.T) (*login.Service, *accounts) {
 	t.Helper()
-	h, hash := shared()
+	h, hash := coretest.Passwords(), coretest.PasswordHash()
 	st := newAccounts(t)
 	for _, a := range []account.Account{
 		{ID: "acc-anna", KVNR: annaKVNR, PasswordHash: hash, Status: account.Active, Proofing: loa.Substantial},
@@ -192,7 +170,7 @@ func TestPasswordRehash(t *testing.T) {
 		if !strings.Contains(got, "m=19456,t=2,p=1") {
 			t.Fatalf("new hash %q is not under the current parameters", got)
 		}
-		h, _ := shared()
+		h := coretest.Passwords()
 		ok, rehash, err := h.Verify(ctx, annaPassword, got)
 		if err != nil || !ok || rehash {
 			t.Fatalf("new hash: ok %v, needs rehash %v, err %v", ok, rehash, err)
@@ -204,7 +182,7 @@ func TestPasswordRehash(t *testing.T) {
 			t.Fatal(err)
 		}
 		failing := &failingHashWrites{accounts: st}
-		h, _ := shared()
+		h := coretest.Passwords()
 		svc = login.New(failing, h, func() time.Time { return now })
 		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
 			t.Fatalf("login failed because the rehash could not be stored: %v", err)
