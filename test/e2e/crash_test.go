@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,9 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
@@ -148,12 +149,7 @@ func newCrashRig(t *testing.T) *crashRig {
 	if _, err := rand.Read(c.master); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := servertest.FreeAddr(t)
 	c.base = "http://" + addr
 	// No demo members: hashing their passwords would slow every start.
 	noMembers := filepath.Join(dir, "members.yaml")
@@ -431,7 +427,7 @@ func (c *crashRig) inspect(run int) string {
 // every lease, runs the workers until the queue is empty.
 func (c *crashRig) drain() {
 	c.t.Helper()
-	var logs syncBuffer
+	var logs coretest.Log
 	srv, err := server.New(c.t.Context(), server.Options{
 		Issuer:         c.base,
 		Storage:        sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: c.dbPath},

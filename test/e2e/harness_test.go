@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +11,6 @@ import (
 	"errors"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,15 +31,10 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/account"
-	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/device"
-	"github.com/pforte-id/pforte/core/kvnr"
-	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/registration"
 )
 
 // ---- database engines ----
@@ -80,62 +72,20 @@ func sqliteStorage(t *testing.T) sqlstore.Config {
 // server t is skipped (see sqlstoretest).
 func postgresStorage(t *testing.T) sqlstore.Config { return sqlstoretest.Postgres(t, 5) }
 
-// ---- clock ----
-
-// fakeClock is the server's clock; tests move it forward.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // ---- the world: clients and a member ----
 
 // The test member. Its identity is letter-proofed (substantial), so that a
 // password-only login visibly reaches only the low level.
 const (
 	memberID       = "e2e0000000000000000000000000a001"
-	memberPassword = "e2e-Korrekt-Pferd-Batterie"
+	memberPassword = coretest.Password
 	memberGiven    = "Erika"
 	memberFamily   = "Musterfrau"
 	memberEmail    = "erika.musterfrau@example.org"
 	memberBirth    = "1964-08-12"
 )
 
-var memberKVNR = mustKVNR("T12345678")
-
-func mustKVNR(prefix string) kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit(prefix)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// memberHash hashes the member's password once per test binary: Argon2id
-// costs tens of milliseconds, and the PHC string is valid for every server.
-var memberHash = sync.OnceValues(func() (string, error) {
-	h, err := password.NewHasher(password.DefaultParams, 0, 0)
-	if err != nil {
-		return "", err
-	}
-	return h.Hash(context.Background(), memberPassword)
-})
+var memberKVNR = coretest.KVNR("T12345678")
 
 // testClient is a registered relying party and its credentials.
 type testClient struct {
@@ -148,7 +98,7 @@ type testClient struct {
 // world is what one test's servers are configured with.
 type world struct {
 	master []byte
-	clock  *fakeClock
+	clock  *coretest.Clock
 	outbox string     // the letter outbox folder
 	web    testClient // confidential web form, client_secret_basic
 	svc    testClient // service, client_secret_post, client_credentials
@@ -158,7 +108,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{master: make([]byte, 32), clock: newFakeClock(), outbox: t.TempDir()}
+	w := &world{master: make([]byte, 32), clock: coretest.NewClock(time.Now().UTC().Truncate(time.Second)), outbox: t.TempDir()}
 	if _, err := rand.Read(w.master); err != nil {
 		t.Fatal(err)
 	}
@@ -221,38 +171,21 @@ func publicJWKS(t *testing.T, key *ecdsa.PrivateKey, kid string) []byte {
 }
 
 // options are the server options of w on storage st for issuer.
-func (w *world) options(t *testing.T, issuer string, st sqlstore.Config, log *slog.Logger) server.Options {
+func (w *world) options(t *testing.T, issuer string, st sqlstore.Config) server.Options {
 	t.Helper()
-	hash, err := memberHash()
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := w.clock.Now()
-	return server.Options{
-		Issuer:         issuer,
-		Storage:        st,
-		AutoMigrate:    true,
-		MasterKey:      w.master,
-		PasswordParams: password.DefaultParams,
-		Clients:        []client.Client{w.web.Client, w.svc.Client, w.portal.Client, w.app.Client},
-		Members: []server.Member{{
-			Account: account.Account{
-				ID: memberID, KVNR: memberKVNR, PasswordHash: hash, Status: account.Active,
-				Proofing: loa.Substantial, CreatedAt: now, UpdatedAt: now,
-			},
-			Member: member.Member{
-				KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: memberBirth,
-				Email: memberEmail, InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: now,
-				Address: member.Address{Street: "Domshof 8", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
-			},
-		}},
-		OutboxDir:      w.outbox,
-		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
-		WorkerInterval: -1, // tests drive the letter workers themselves
-		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
-		Now:            w.clock.Now,
-		Log:            log,
-	}
+	o := servertest.Options(t, issuer)
+	o.Storage = st
+	o.MasterKey = w.master
+	o.OutboxDir = w.outbox
+	o.Clients = []client.Client{w.web.Client, w.svc.Client, w.portal.Client, w.app.Client}
+	o.Members = []server.Member{servertest.Member(memberID, member.Member{
+		KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: memberBirth,
+		Email: memberEmail, InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
+		Address: member.Address{Street: "Domshof 8", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
+	}, now)}
+	o.Now = w.clock.Now
+	return o
 }
 
 // ---- server instances ----
@@ -262,26 +195,8 @@ type instance struct {
 	srv    *server.Server
 	base   string // where this instance listens: http://127.0.0.1:port
 	issuer string
-	clock  *fakeClock
-	logs   *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	clock  *coretest.Clock
+	logs   *coretest.Log
 }
 
 // startOption changes the options of one server.
@@ -290,49 +205,25 @@ type startOption func(*server.Options)
 // start runs a server of w on st, with the issuer set to its own URL.
 func (w *world) start(t *testing.T, st sqlstore.Config, opts ...startOption) *instance {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
+	ln, base := servertest.Listen(t)
 	return w.serve(t, ln, base, st, opts...)
 }
 
 // serve runs a server of w on ln with the given issuer (another
-// instance's, for replicas behind one name).
+// instance's, for replicas behind one name) until t ends.
 func (w *world) serve(t *testing.T, ln net.Listener, issuer string, st sqlstore.Config, opts ...startOption) *instance {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	o := w.options(t, issuer, st, log)
+	o := w.options(t, issuer, st)
 	for _, f := range opts {
 		f(&o)
 	}
-	srv, err := server.New(t.Context(), o)
-	if err != nil {
-		ln.Close()
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, 5*time.Second) }()
-	in := &instance{srv: srv, base: "http://" + ln.Addr().String(), issuer: issuer, clock: w.clock, logs: logs}
-	t.Cleanup(func() {
-		// A connection the shared client dialled during a burst of
-		// concurrent requests but never used is new, not idle, to the
-		// server, and graceful shutdown waits 5 seconds for it: close the
-		// client's idle connections first.
-		httpClient.CloseIdleConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		_ = srv.Close()
-		if t.Failed() {
-			t.Logf("server log of %s:\n%s", in.base, logs.String())
-		}
-	})
-	return in
+	s := servertest.Serve(t, ln, o)
+	// Runs before the server shuts down: a connection the shared client
+	// dialled during a burst of concurrent requests but never used is new,
+	// not idle, to the server, and graceful shutdown waits 5 seconds for
+	// it, so the client closes its idle connections first.
+	t.Cleanup(httpClient.CloseIdleConnections)
+	return &instance{srv: s.Server, base: s.URL, issuer: issuer, clock: w.clock, logs: s.Logs}
 }
 
 // ---- HTTP ----

@@ -10,7 +10,6 @@ import (
 	"html"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/kvnr"
 )
 
@@ -245,12 +245,7 @@ func startPforteBinary(t *testing.T) *pforteProcess {
 	t.Helper()
 	bin := buildPforte(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := servertest.FreeAddr(t)
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)

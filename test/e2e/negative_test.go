@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/coretest"
 )
 
 // The negative cases: each is refused the way the protocol says, and none
@@ -502,7 +503,7 @@ func TestLoginFormReplay(t *testing.T) {
 		b = newBrowser(t)
 		wrong := b.submitLogin(t, in.base, b.get(t, rp.authURL(newAttempt("openid"))), memberKVNR.String(), "falsch-falsch-falsch")
 		b = newBrowser(t)
-		unknown := b.submitLogin(t, in.base, b.get(t, rp.authURL(newAttempt("openid"))), mustKVNR("Z99999999").String(), "falsch-falsch-falsch")
+		unknown := b.submitLogin(t, in.base, b.get(t, rp.authURL(newAttempt("openid"))), coretest.KVNR("Z99999999").String(), "falsch-falsch-falsch")
 		if wrong.status != http.StatusUnauthorized || unknown.status != http.StatusUnauthorized {
 			t.Fatalf("wrong password %d, unknown member %d; want 401 both", wrong.status, unknown.status)
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pforte-id/pforte/core/coretest"
 )
 
 // TestDatabaseOutage: when the database is gone, every endpoint answers a
@@ -158,9 +160,9 @@ func TestTwoInstancesOnOnePostgreSQL(t *testing.T) {
 // sets it) — and looks for every secret of the run in them.
 func TestLogsHoldNoSecrets(t *testing.T) {
 	// Not parallel: it owns the process's default logger meanwhile.
-	buf := &syncBuffer{}
+	buf := &coretest.Log{}
 	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	slog.SetDefault(buf.JSON())
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
 	for _, eng := range []engine{sqliteEngine, postgresEngine} {
