@@ -1,7 +1,6 @@
 package browser
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -29,17 +27,11 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/account"
-	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/device"
-	"github.com/pforte-id/pforte/core/kvnr"
-	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/registration"
 )
 
 // ---- what the browser needs ----
@@ -329,24 +321,18 @@ func (p *page) screenshot(name string) {
 
 // The member of the browser tests: letter-proofed, with a password.
 const (
-	memberPassword = "Browser-Korrekt-Pferd-Batterie"
+	memberPassword = coretest.Password
 	memberGiven    = "Erika"
 	memberFamily   = "Musterfrau"
 )
 
-var memberKVNR = func() kvnr.KVNR {
-	k, err := kvnr.WithCheckDigit("B12345678")
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
+var memberKVNR = coretest.KVNR("B12345678")
 
 // instance is a running Pforte with one web client whose redirect URI is
 // the test relying party's.
 type instance struct {
 	issuer string
-	logs   *syncBuffer
+	logs   *coretest.Log
 }
 
 // startPforte runs the real server on loopback with a fresh SQLite
@@ -354,91 +340,21 @@ type instance struct {
 // to it.
 func startPforte(t *testing.T, rp *relyingParty) *instance {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.DefaultParams, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := hasher.Hash(t.Context(), memberPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets, err := server.SecretHasher(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	web := rp.client
-	web.SecretHash = secrets.Hash(rp.secret)
-	now := time.Now().UTC()
-	logs := &syncBuffer{}
-	srv, err := server.New(t.Context(), server.Options{
-		Issuer:         issuer,
-		Storage:        sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")},
-		AutoMigrate:    true,
-		MasterKey:      master,
-		PasswordParams: password.DefaultParams,
-		Clients:        []client.Client{web},
-		Members: []server.Member{{
-			Account: account.Account{
-				ID: "browser000000000000000000000a001", KVNR: memberKVNR, PasswordHash: hash,
-				Status: account.Active, Proofing: loa.Substantial, CreatedAt: now, UpdatedAt: now,
-			},
-			Member: member.Member{
-				KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: "1964-08-12",
-				InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: now,
-			},
-		}},
-		OutboxDir:      t.TempDir(),
-		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
-		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
-		WorkerInterval: -1,
-		Log:            slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		ln.Close()
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+	s := servertest.Start(t, func(o *server.Options) {
+		secrets, err := server.SecretHasher(o.MasterKey)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_ = srv.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
+		web := rp.client
+		web.SecretHash = secrets.Hash(rp.secret)
+		o.Clients = []client.Client{web}
+		o.Members = []server.Member{servertest.Member("browser000000000000000000000a001", member.Member{
+			KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: "1964-08-12",
+			InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
+		}, time.Now().UTC())}
 	})
-	rp.connect(t, issuer)
-	return &instance{issuer: issuer, logs: logs}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	rp.connect(t, s.URL)
+	return &instance{issuer: s.URL, logs: s.Logs}
 }
 
 // ---- the relying party ----
