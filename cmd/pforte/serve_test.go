@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"html"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,45 +13,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/configs"
+	"github.com/pforte-id/pforte/core/coretest"
 )
-
-// lockedBuffer collects the server's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // TestServeSmoke runs `pforte serve` as a newcomer would, with flags only:
 // it starts, becomes ready, serves discovery and a login of a demo member
@@ -63,12 +32,12 @@ func TestServeSmoke(t *testing.T) {
 	prev := slog.Default() // serve installs its logger as the default
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := servertest.FreeAddr(t), servertest.FreeAddr(t)
 	issuer := "http://" + addr
 	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr coretest.Log
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", addr, "--issuer", issuer, "--data-dir", dataDir}, &stdout, &stderr,
