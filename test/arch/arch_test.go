@@ -58,6 +58,7 @@ const (
 	ruleCmd       = "only cmd/ and test/ import cmd/"
 	ruleDoc       = "every package has a doc.go that states its layer (\"Layer: ...\")"
 	ruleCatalog   = "catalog (the message catalog) imports only the standard library, golang.org/x/text and core/fault; core and ports never import it"
+	ruleSupport   = "only tests, test/ and other test-support packages import a test-support package (<name>test)"
 )
 
 // forbiddenEverywhereInCore are import path prefixes no core or ports
@@ -76,6 +77,14 @@ var forbiddenInPorts = []string{
 func isStd(path string) bool {
 	first, _, _ := strings.Cut(path, "/")
 	return !strings.Contains(first, ".")
+}
+
+// isSupport reports whether path is a test-support package: its last
+// element ends in "test" (coretest, sqlstoretest, servertest), as
+// net/http/httptest does.
+func isSupport(path string) bool {
+	last := path[strings.LastIndex(path, "/")+1:]
+	return len(last) > len("test") && strings.HasSuffix(last, "test")
 }
 
 func hasPrefixPath(path, prefix string) bool {
@@ -159,6 +168,16 @@ func check(module string, pkgs []pkg) []violation {
 			}
 			if hasPrefixPath(ir, "cmd") && !hasPrefixPath(r, "cmd") && !hasPrefixPath(r, "test") {
 				add(p, imp, ruleCmd, false)
+			}
+		}
+		// Test support is test code that lives outside _test.go files so
+		// that several packages can share it; the server must never link it
+		// (a fixed password hash, a clock the caller moves).
+		if !hasPrefixPath(r, "test") && !isSupport(p.ImportPath) {
+			for _, imp := range p.Imports {
+				if _, inModule := rel(imp); inModule && isSupport(imp) {
+					add(p, imp, ruleSupport, false)
+				}
 			}
 		}
 
@@ -323,6 +342,8 @@ func TestCheckerCatchesViolations(t *testing.T) {
 		p("cmd/pforte", []string{"adapters/sqlstore", "adapters/oidc", "core/authz", "catalog"}),
 		p("test/e2e", []string{"net/http", "test/e2e/fixture"}),
 		p("test/e2e/fixture", []string{"net/http"}),
+		p("core/coretest", []string{"sync", "core/kvnr"}),
+		p("ports/store/storetest", []string{"testing", "ports/store", "core/coretest"}),
 	}
 	if v := check(m, clean); len(v) != 0 {
 		t.Fatalf("clean module reported: %v", v)
@@ -393,6 +414,19 @@ func TestCheckerCatchesViolations(t *testing.T) {
 	want := "core/kvnr imports example.org/p/test/e2e/fixture: " + ruleTest
 	if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == want }) {
 		t.Errorf("test import: want %q, got %v", want, got)
+	}
+
+	// Test support: tests may import it, other test support too (the
+	// clean module's storetest does), the code of a package may not.
+	supportTest := p("core/client", []string{"net/url", "core/fault"})
+	supportTest.XTestImports = []string{m + "/core/coretest"}
+	if v := check(m, append(slices.Clone(clean), supportTest)); len(v) != 0 {
+		t.Errorf("a test importing test support reported: %v", v)
+	}
+	got = check(m, append(slices.Clone(clean), p("cmd/pforte", []string{"core/authz", "core/coretest"})))
+	want = "cmd/pforte imports example.org/p/core/coretest: " + ruleSupport
+	if !slices.ContainsFunc(got, func(v violation) bool { return v.String() == want }) {
+		t.Errorf("test support import: want %q, got %v", want, got)
 	}
 
 	cmdUser := p("adapters/oidc", []string{"cmd/pforte/internal/x"})
