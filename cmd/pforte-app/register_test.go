@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,18 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/registration"
 )
 
 // The member of these tests: the demo member of configs/dev/members.yaml.
@@ -74,31 +69,14 @@ var appClient = client.Client{
 
 func startServer(t *testing.T) *pforteServer {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	master := make([]byte, 32)
-	rand.Read(master)
-	outbox := filepath.Join(t.TempDir(), "outbox")
 	clock := &offsetClock{}
-	srv, err := server.New(t.Context(), server.Options{
-		Clients:        []client.Client{appClient},
-		Now:            clock.Now,
-		Issuer:         issuer,
-		Storage:        sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")},
-		AutoMigrate:    true,
-		MasterKey:      master,
-		PasswordParams: password.DefaultParams,
-		OutboxDir:      outbox,
-		Registration:   registration.Config{Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen"},
-		WorkerInterval: -1,
-		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
-		Log:            slog.New(slog.DiscardHandler),
+	outbox := filepath.Join(t.TempDir(), "outbox")
+	s := servertest.Start(t, func(o *server.Options) {
+		o.Clients = []client.Client{appClient}
+		o.Now = clock.Now
+		o.OutboxDir = outbox
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	err = srv.Store().UpsertMember(t.Context(), member.Member{
+	err := s.Store().UpsertMember(t.Context(), member.Member{
 		KVNR: kvnr.MustParse(testKVNR), GivenName: "Anna", FamilyName: "Beispiel", BirthDate: testBirth,
 		Address:     member.Address{Street: "Hauptstraße 12", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
 		InsuredFrom: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Now().UTC(),
@@ -106,10 +84,7 @@ func startServer(t *testing.T) *pforteServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &pforteServer{srv: srv, issuer: issuer, outbox: outbox, clock: clock}
+	return &pforteServer{srv: s.Server, issuer: s.URL, outbox: outbox, clock: clock}
 }
 
 // deliver runs the letter workers and returns the letter PDF's path.

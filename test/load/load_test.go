@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
-	"log/slog"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
 )
 
@@ -39,22 +32,14 @@ type testServer struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	hasher, err := server.SecretHasher(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{issuer: "http://" + ln.Addr().String(), outbox: t.TempDir(), secret: client.GenerateSecret()}
+	ts := &testServer{outbox: t.TempDir(), secret: client.GenerateSecret()}
 	lots := registration.Limit{Max: 1 << 20, Window: time.Hour}
-	ts.srv, err = server.New(t.Context(), server.Options{
-		Issuer: ts.issuer, AutoMigrate: true, MasterKey: master, PasswordParams: password.DefaultParams,
-		Storage: sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")},
-		Clients: []client.Client{{
+	s := servertest.Start(t, func(o *server.Options) {
+		hasher, err := server.SecretHasher(o.MasterKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Clients = []client.Client{{
 			ID: "pforte-app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
 			RedirectURIs: []string{"de.hkk.serviceapp:/oauth2redirect"},
 			GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
@@ -67,28 +52,11 @@ func startServer(t *testing.T) *testServer {
 			ID: "online-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
 			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid", "profile"},
-		}},
-		OutboxDir: ts.outbox, WorkerInterval: 50 * time.Millisecond,
-		Registration: registration.Config{
-			Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen", PerIP: lots, ActivationsPerIP: lots,
-		},
-		Binding: binding.Config{Device: device.Policy{AllowUnattested: true}},
-		Log:     slog.New(slog.DiscardHandler),
+		}}
+		o.OutboxDir, o.WorkerInterval = ts.outbox, 50*time.Millisecond
+		o.Registration.PerIP, o.Registration.ActivationsPerIP = lots, lots
 	})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ts.srv.Serve(ctx, ln, 5*time.Second) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		ts.srv.Close()
-	})
+	ts.srv, ts.issuer = s.Server, s.URL
 	return ts
 }
 
