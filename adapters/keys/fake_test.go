@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/adapters/keys"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/ports/store"
@@ -99,24 +100,9 @@ func (f *fakeKeys) states() map[signkey.State]int {
 	return m
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a clock standing at a fixed time; tests move it.
+func newClock() *coretest.Clock {
+	return coretest.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
 }
 
 var testPolicy = signkey.Policy{Publish: time.Hour, Lifetime: 24 * time.Hour, MaxTokenLifetime: 5 * time.Minute}
@@ -129,9 +115,9 @@ func testMaster(b byte) []byte {
 	return m
 }
 
-func newRing(t testing.TB, st store.SigningKeys, clk *clock) *keys.Ring {
+func newRing(t testing.TB, st store.SigningKeys, clk *coretest.Clock) *keys.Ring {
 	t.Helper()
-	r, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.now, nil)
+	r, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.Now, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -85,7 +85,7 @@ func TestFirstStartCreatesNextAndActiveKeys(t *testing.T) {
 	}
 	list, _ := r.Keys(context.Background())
 	for _, k := range list {
-		if k.Algorithm != "ES256" || !k.CreatedAt.Equal(clk.now()) {
+		if k.Algorithm != "ES256" || !k.CreatedAt.Equal(clk.Now()) {
 			t.Errorf("key %+v", k)
 		}
 		if (k.State == signkey.Active) == k.ActivatedAt.IsZero() || !k.RetiredAt.IsZero() {
@@ -237,7 +237,7 @@ func TestETagFollowsTheKeySet(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, etag2 := r.JWKS()
-	clk.advance(testPolicy.MaxTokenLifetime + 2*time.Minute)
+	clk.Advance(testPolicy.MaxTokenLifetime + 2*time.Minute)
 	plan, err := r.Rotate(ctx, false) // drops the retired key
 	if err != nil || len(plan.Drop) != 1 {
 		t.Fatalf("plan %+v, %v", plan, err)
@@ -260,14 +260,14 @@ func TestDroppedKeyNoLongerVerifies(t *testing.T) {
 	if _, err := r.Rotate(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(testPolicy.MaxTokenLifetime) // still within the keep time
+	clk.Advance(testPolicy.MaxTokenLifetime) // still within the keep time
 	if plan, err := r.Rotate(ctx, false); err != nil || len(plan.Drop) != 0 {
 		t.Fatalf("plan %+v, %v", plan, err)
 	}
 	if err := r.Verify(ctx, raw, token.TypeAccess, &testClaims{}); err != nil {
 		t.Fatalf("retired key within its keep time: %v", err)
 	}
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	plan, err := r.Rotate(ctx, false)
 	if err != nil || !slices.Equal(plan.Drop, []string{old}) {
 		t.Fatalf("plan %+v, %v", plan, err)
@@ -284,7 +284,7 @@ func TestAutomaticRotationReachesOtherReplicas(t *testing.T) {
 	st, clk := &fakeKeys{}, newClock()
 	a, b := newRing(t, st, clk), newRing(t, st, clk)
 	next := keyIDs(t, a, signkey.Next)[0]
-	clk.advance(testPolicy.Lifetime)
+	clk.Advance(testPolicy.Lifetime)
 	plan, err := a.Rotate(ctx, false)
 	if err != nil || plan.Activate != next {
 		t.Fatalf("plan %+v, %v", plan, err)
@@ -341,7 +341,7 @@ func TestConcurrentFirstStart(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			if _, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.now, nil); err != nil {
+			if _, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.Now, nil); err != nil {
 				t.Errorf("New: %v", err)
 			}
 		})
@@ -356,7 +356,7 @@ func TestRunReloadsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st, clk := &fakeKeys{}, newClock()
 	a := newRing(t, st, clk)
-	b, err := keys.New(ctx, st, testMaster(7), keys.Config{Policy: testPolicy, Refresh: time.Millisecond}, clk.now, nil)
+	b, err := keys.New(ctx, st, testMaster(7), keys.Config{Policy: testPolicy, Refresh: time.Millisecond}, clk.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestRunReloadsAndStops(t *testing.T) {
 func TestWrongMasterKeyFailsAtStart(t *testing.T) {
 	st, clk := &fakeKeys{}, newClock()
 	newRing(t, st, clk)
-	_, err := keys.New(context.Background(), st, testMaster(8), keys.Config{Policy: testPolicy}, clk.now, nil)
+	_, err := keys.New(context.Background(), st, testMaster(8), keys.Config{Policy: testPolicy}, clk.Now, nil)
 	wantKind(t, err, fault.Internal)
 }
 
@@ -395,15 +395,15 @@ func TestSealedKeyMovedToAnotherRowFails(t *testing.T) {
 	st.mu.Lock()
 	st.keys[0].Sealed, st.keys[1].Sealed = st.keys[1].Sealed, st.keys[0].Sealed
 	st.mu.Unlock()
-	_, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.now, nil)
+	_, err := keys.New(context.Background(), st, testMaster(7), keys.Config{Policy: testPolicy}, clk.Now, nil)
 	wantKind(t, err, fault.Internal)
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
 	ctx, clk := context.Background(), newClock()
-	_, err := keys.New(ctx, &fakeKeys{}, make([]byte, 16), keys.Config{}, clk.now, nil)
+	_, err := keys.New(ctx, &fakeKeys{}, make([]byte, 16), keys.Config{}, clk.Now, nil)
 	wantKind(t, err, fault.Invalid)
-	_, err = keys.New(ctx, &fakeKeys{}, testMaster(1), keys.Config{Refresh: 2 * time.Minute}, clk.now, nil)
+	_, err = keys.New(ctx, &fakeKeys{}, testMaster(1), keys.Config{Refresh: 2 * time.Minute}, clk.Now, nil)
 	wantKind(t, err, fault.Invalid)
 }
 

@@ -59,7 +59,7 @@ type env struct {
 	ctx     context.Context
 	st      *testStore
 	jws     *fakeJWS
-	clock   *clock
+	clock   *coretest.Clock
 	secrets client.SecretHasher
 	svc     *authz.Service
 }
@@ -81,7 +81,7 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 		ctx:     context.Background(),
 		st:      newTestStore(t),
 		jws:     &fakeJWS{key: pforteKey},
-		clock:   &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)},
+		clock:   coretest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)),
 		secrets: secrets,
 	}
 	clients := []client.Client{

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/ports/token"
@@ -118,24 +117,4 @@ func (s *fakeJWS) VerifyAssertion(_ context.Context, raw string, jwks []byte, cl
 		return fault.New(fault.Unauthenticated, "fake.VerifyAssertion", "invalid assertion")
 	}
 	return nil
-}
-
-// --- clock ---
-
-// clock is the injected now: it moves only when a test advances it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
