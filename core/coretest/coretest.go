@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 )
@@ -89,6 +91,16 @@ func Passwords() *password.Hasher { return passwords() }
 // password.DefaultParams, computed once per test binary; every hasher with
 // those parameters verifies it.
 func PasswordHash() string { return passwordHash() }
+
+// LetterHasher returns a letter.Hasher under a fixed key, for tests that
+// print letters and read their secrets back.
+func LetterHasher() letter.Hasher {
+	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
 
 // Log collects log output from concurrent goroutines (a service's, a
 // server's); String returns everything written so far. The zero Log is

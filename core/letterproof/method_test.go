@@ -29,24 +29,19 @@ import (
 var (
 	t0   = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	ctx  = context.Background()
-	anna = member.Member{
-		KVNR: coretest.KVNR("A12345678"), GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09",
-		Address:     member.Address{Street: "Lindenallee 7", PostalCode: "20259", Locality: "Hamburg", Country: "DE"},
-		InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
-	}
-	bodo   = member.Member{KVNR: coretest.KVNR("B98765432"), GivenName: "Bodo", FamilyName: "Brandt", BirthDate: "1970-01-31", Address: anna.Address, InsuredFrom: anna.InsuredFrom}
-	nobody = coretest.KVNR("Z00000001")
+	anna = coretest.Anna
+	// bodo is still insured, at Anna's address.
+	bodo = func() member.Member {
+		m := coretest.Bodo
+		m.Address, m.InsuredUntil = coretest.Anna.Address, time.Time{}
+		return m
+	}()
+	nobody = coretest.Nobody
 )
 
 const issuer = "https://id.beispiel-bkk.de"
 
-var hasher = func() letter.Hasher {
-	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
+var hasher = coretest.LetterHasher()
 
 type fixture struct {
 	w      *registrationtest.World
@@ -193,7 +188,7 @@ func TestCheckSecretsProves(t *testing.T) {
 	}
 	want := proof.Proof{
 		Method: proof.Letter, Level: loa.Substantial, KVNR: anna.KVNR,
-		Attributes: proof.Attributes{GivenName: "Anna", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
+		Attributes: proof.Attributes{GivenName: "Anna-Lena", FamilyName: "Schmidt", BirthDate: "1984-07-09", Address: anna.Address},
 		Evidence:   proof.Evidence{Type: "postal_letter", Reference: l.ID, Issuer: issuer, IssuedAt: t0, DeliveredTo: anna.Address},
 		Time:       t0.Add(3 * 24 * time.Hour),
 	}

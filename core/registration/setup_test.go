@@ -2,7 +2,6 @@ package registration_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,13 +31,7 @@ const (
 	sender = "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg"
 )
 
-var letterHasher = func() letter.Hasher {
-	h, err := letter.NewHasher([]byte(strings.Repeat("letter-key-", 4)))
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
+var letterHasher = coretest.LetterHasher()
 
 type fixture struct {
 	w *registrationtest.World
