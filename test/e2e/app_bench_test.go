@@ -3,14 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,11 +27,9 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
 	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
-	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/registration"
 )
 
@@ -112,27 +108,15 @@ func newLoginRig(parent, sb *testing.B, eng string, members int) *loginRig {
 	case "postgres":
 		storage = benchPostgres(parent, sb, sqlstoretest.PostgresDSN(sb))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		sb.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	master := make([]byte, 32)
-	rand.Read(master)
-	outbox := parent.TempDir()
+	ln, issuer := servertest.Listen(sb)
+	o := servertest.Options(parent, issuer)
+	o.Storage, o.Clients = storage, []client.Client{serviceApp}
+	// The seeding registers every member from one address.
 	lots := registration.Limit{Max: 1 << 30, Window: time.Hour}
-	srv, err := server.New(ctx, server.Options{
-		Issuer: issuer, Storage: storage, AutoMigrate: true, MasterKey: master,
-		PasswordParams: password.DefaultParams, Clients: []client.Client{serviceApp},
-		OutboxDir: outbox, WorkerInterval: -1,
-		Registration: registration.Config{
-			Sender: "Pforte Test-BKK · Postfach 1 · 28195 Bremen",
-			// The seeding registers every member from one address.
-			PerIP: lots, ActivationsPerIP: lots,
-		},
-		Binding: binding.Config{Device: device.Policy{AllowUnattested: true}},
-		Log:     slog.New(slog.DiscardHandler),
-	})
+	o.Registration.PerIP, o.Registration.ActivationsPerIP = lots, lots
+	o.Log = slog.New(slog.DiscardHandler)
+	outbox := o.OutboxDir
+	srv, err := server.New(ctx, o)
 	if err != nil {
 		ln.Close()
 		sb.Fatalf("server.New: %v", err)

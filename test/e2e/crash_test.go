@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
@@ -23,14 +22,10 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
-	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/coretest"
-	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/password"
-	"github.com/pforte-id/pforte/core/registration"
 )
 
 // The crash test: the real pforte binary is killed (SIGKILL: no deferred
@@ -52,7 +47,7 @@ const (
 	// crashPool is the size of the member directory: more members than
 	// the runs can request.
 	crashPool   = 1000
-	crashSender = "Pforte Test-BKK · Postfach 1 · 28195 Bremen"
+	crashSender = servertest.Sender
 )
 
 // TestLetterProductionSurvivesCrashes kills `pforte serve` (SQLite) at
@@ -428,19 +423,12 @@ func (c *crashRig) inspect(run int) string {
 func (c *crashRig) drain() {
 	c.t.Helper()
 	var logs coretest.Log
-	srv, err := server.New(c.t.Context(), server.Options{
-		Issuer:         c.base,
-		Storage:        sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: c.dbPath},
-		AutoMigrate:    true,
-		MasterKey:      c.master,
-		PasswordParams: password.DefaultParams,
-		OutboxDir:      c.outbox,
-		Registration:   registration.Config{Sender: crashSender},
-		WorkerInterval: -1,
-		Binding:        binding.Config{Device: device.Policy{AllowUnattested: true}},
-		Now:            func() time.Time { return time.Now().Add(10 * time.Minute) },
-		Log:            slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
+	o := servertest.Options(c.t, c.base)
+	o.Storage = sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: c.dbPath}
+	o.MasterKey, o.OutboxDir = c.master, c.outbox
+	o.Now = func() time.Time { return time.Now().Add(10 * time.Minute) }
+	o.Log = logs.JSON()
+	srv, err := server.New(c.t.Context(), o)
 	if err != nil {
 		c.fatalf("drain: %v", err)
 	}
