@@ -472,6 +472,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"token_families", "expires_at", now},
 		{"replay_values", "expires_at", now},
 		{"rate_windows", "expires_at", now},
+		{"password_throttles", "expires_at", now},
 		{"challenges", "expires_at", now},
 		{"proofings", "expires_at", now},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},

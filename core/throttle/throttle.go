@@ -116,6 +116,23 @@ func (p Policy) Try(c Counter, now time.Time, check func() bool) Attempt {
 	}
 }
 
+// Reserve is Try for a check whose outcome is stored after it ran: it
+// counts the check as a failure before it runs (Evaluated false when the
+// account is delayed: the check must not run). The use case stores Next
+// atomically, checks the password, and on success stores the zero Counter
+// (a correct password resets the count); on failure nothing more, the
+// failure is counted already. Counting first is what makes the rule hold
+// against parallel guesses: N checks that start together are N failures
+// in the store before any of them is evaluated, so the delay after Free
+// failures stops the rest instead of all of them running against a count
+// that has not grown yet.
+func (p Policy) Reserve(c Counter, now time.Time) Attempt {
+	return p.Try(c, now, func() bool { return false })
+}
+
+// Expiry is when the store may forget c: Forget after its last failure.
+func (p Policy) Expiry(c Counter) time.Time { return c.LastFailure.Add(p.Forget) }
+
 // Delay is the wait after the failures-th consecutive failure.
 func (p Policy) Delay(failures int) time.Duration {
 	over := failures - p.Free

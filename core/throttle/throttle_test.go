@@ -124,3 +124,23 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReserveCountsBeforeTheCheck: a reserved check is a failure until the
+// use case stores the reset; during a delay nothing is reserved.
+func TestReserveCountsBeforeTheCheck(t *testing.T) {
+	p := throttle.DefaultPolicy
+	var c throttle.Counter
+	for i := 1; i <= p.Free+1; i++ {
+		a := p.Reserve(c, t0)
+		if !a.Evaluated || a.OK || a.Next.Failures != i {
+			t.Fatalf("reservation %d: %+v", i, a)
+		}
+		c = a.Next
+	}
+	if a := p.Reserve(c, t0); a.Evaluated || a.Next != c || !a.RetryAt.Equal(t0.Add(p.First)) {
+		t.Fatalf("during the delay: %+v", a)
+	}
+	if got := p.Expiry(c); !got.Equal(t0.Add(p.Forget)) {
+		t.Fatalf("Expiry = %v", got)
+	}
+}

@@ -112,4 +112,10 @@ type RateLimits interface {
 	// limit; when not, retryAfter is the time until the window ends.
 	// Atomic: N concurrent hits count N.
 	Hit(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error)
+	// Count returns the events Hit counted for key in the fixed window of
+	// length window that contains now, and the time until that window
+	// ends; it counts nothing. A use case that counts only some outcomes
+	// (failed password checks) asks Count before and Hit after. Errors:
+	// Invalid for a window shorter than a millisecond.
+	Count(ctx context.Context, key string, window time.Duration, now time.Time) (hits int, untilEnd time.Duration, err error)
 }

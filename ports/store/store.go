@@ -263,6 +263,7 @@ type Store interface {
 	Enrollments
 	Proofings
 	RateLimits
+	PasswordThrottles
 	Devices
 	Challenges
 	Audit

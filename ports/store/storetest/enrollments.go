@@ -237,6 +237,42 @@ var rateLimitTests = []test[RateLimitStore]{
 			t.Errorf("the next window is limited")
 		}
 	}},
+	{"Count", func(t *testing.T, s RateLimitStore) {
+		ctx := t.Context()
+		end := time.Date(2031, time.May, 17, 8, 31, 0, 0, time.UTC)
+		n, until, err := s.Count(ctx, "net:a", time.Minute, t0)
+		must(t, "Count of an unknown key", err)
+		if n != 0 || until != end.Sub(t0) {
+			t.Fatalf("Count of an unknown key: %d, %v; want 0, %v", n, until, end.Sub(t0))
+		}
+		for range 3 {
+			_, _, err := s.Hit(ctx, "net:a", 10, time.Minute, t0)
+			must(t, "Hit", err)
+		}
+		for range 2 {
+			n, _, err = s.Count(ctx, "net:a", time.Minute, t0.Add(time.Second))
+			must(t, "Count", err)
+			if n != 3 {
+				t.Fatalf("Count = %d after 3 hits, want 3 (and Count counts nothing)", n)
+			}
+		}
+		if n, _, err = s.Count(ctx, "net:a", time.Hour, t0); err != nil || n != 0 {
+			t.Errorf("Count with another window length = %d, %v; want 0", n, err)
+		}
+		if n, _, err = s.Count(ctx, "net:a", time.Minute, end); err != nil || n != 0 {
+			t.Errorf("Count in the next window = %d, %v; want 0", n, err)
+		}
+		_, _, err = s.Count(ctx, "net:a", 0, t0)
+		wantKind(t, "Count with no window", err, fault.Invalid)
+		// N concurrent hits count N.
+		errs := race(func(int) error { _, _, err := s.Hit(ctx, "net:b", N, time.Minute, t0); return err })
+		for _, err := range errs {
+			must(t, "concurrent Hit", err)
+		}
+		if n, _, err = s.Count(ctx, "net:b", time.Minute, t0); err != nil || n != N {
+			t.Errorf("Count after %d concurrent hits = %d, %v", N, n, err)
+		}
+	}},
 	{"DeleteExpiredKeepsLiveWindows", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
 		for range 2 {

@@ -30,6 +30,7 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Enrollments", func(t *testing.T) { RunEnrollments(t, open) })
 	t.Run("Proofings", func(t *testing.T) { RunProofings(t, open) })
 	t.Run("RateLimits", func(t *testing.T) { RunRateLimits(t, open) })
+	t.Run("PasswordThrottles", func(t *testing.T) { RunPasswordThrottles(t, open) })
 	t.Run("Devices", func(t *testing.T) { RunDevices(t, open) })
 	t.Run("Challenges", func(t *testing.T) { RunChallenges(t, open) })
 	t.Run("Audit", func(t *testing.T) { RunAudit(t, open) })

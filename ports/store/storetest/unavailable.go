@@ -13,6 +13,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/core/throttle"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -170,6 +171,11 @@ var unavailableTests = []test[store.Store]{
 			{"SetEnrollmentPassword unknown", func() error { return s.SetEnrollmentPassword(c, "nope", "$argon2id$x", t0) }},
 			{"Proofs", func() error { _, err := s.Proofs(c, "acct-3"); return err }},
 			{"Hit", func() error { _, _, err := s.Hit(c, "ip:a", 1, time.Minute, t0); return err }},
+			{"Count", func() error { _, _, err := s.Count(c, "ip:a", time.Minute, t0); return err }},
+			{"UpdatePasswordThrottle", func() error {
+				_, err := s.UpdatePasswordThrottle(c, "kvnr:a", keepDay, func(x *throttle.Counter) error { x.Failures++; return nil })
+				return err
+			}},
 		}
 		for _, call := range calls {
 			wantKind(t, call.name, call.err(), fault.Unavailable)
