@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"golang.org/x/text/language"
@@ -102,8 +103,39 @@ func (p Printer) param(v any) any {
 			return l.Format("02.01.2006") + " at " + l.Format("15:04") + " (German time)"
 		}
 		return l.Format("02.01.2006") + " um " + l.Format("15:04") + " Uhr"
+	case time.Duration:
+		return p.duration(v)
 	}
 	return v
+}
+
+// duration words a wait, rounded up: whole seconds below two minutes,
+// whole minutes below two hours, whole hours beyond.
+func (p Printer) duration(d time.Duration) string {
+	units := []struct {
+		size                         time.Duration
+		deOne, deMany, enOne, enMany string
+	}{
+		{time.Hour, "1 Stunde", "%d Stunden", "1 hour", "%d hours"},
+		{time.Minute, "1 Minute", "%d Minuten", "1 minute", "%d minutes"},
+		{time.Second, "1 Sekunde", "%d Sekunden", "1 second", "%d seconds"},
+	}
+	u := units[2]
+	switch {
+	case d >= 2*time.Hour:
+		u = units[0]
+	case d >= 2*time.Minute:
+		u = units[1]
+	}
+	n := int((d + u.size - 1) / u.size)
+	one, many := u.deOne, u.deMany
+	if p.en {
+		one, many = u.enOne, u.enMany
+	}
+	if n <= 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }
 
 // berlin is the time zone times are given in.

@@ -236,3 +236,27 @@ func TestMail(t *testing.T) {
 		t.Errorf("German mail %q: %q", subject, body)
 	}
 }
+
+// TestWaitTexts: a wait is worded in the member's language, rounded up to
+// a unit people read.
+func TestWaitTexts(t *testing.T) {
+	for _, tc := range []struct {
+		d      time.Duration
+		de, en string
+	}{
+		{time.Second, "1 Sekunde", "1 second"},
+		{1500 * time.Millisecond, "2 Sekunden", "2 seconds"},
+		{90 * time.Second, "90 Sekunden", "90 seconds"},
+		{2 * time.Minute, "2 Minuten", "2 minutes"},
+		{(14*60 + 1) * time.Second, "15 Minuten", "15 minutes"},
+		{3 * time.Hour, "3 Stunden", "3 hours"},
+	} {
+		err := fault.Coded(fault.RateLimited, "login", "login.wait", tc.d)
+		if got, want := German.Error(err), "Zu viele Fehlversuche. Bitte warten Sie "+tc.de+" und versuchen Sie es dann erneut."; got != want {
+			t.Errorf("%v German: %q, want %q", tc.d, got, want)
+		}
+		if got, want := English.Error(err), "Too many failed attempts. Please wait "+tc.en+" and then try again."; got != want {
+			t.Errorf("%v English: %q, want %q", tc.d, got, want)
+		}
+	}
+}

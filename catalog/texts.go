@@ -25,6 +25,7 @@ var texts = map[string]text{
 	// Member number, login, account.
 	"kvnr.invalid":          {"Die Versichertennummer ist ungültig: ein Buchstabe und neun Ziffern.", "The member number is invalid: one letter and nine digits."},
 	"login.failed":          {"Versichertennummer oder Passwort ist falsch.", "Member number or password is wrong."},
+	"login.wait":            {"Zu viele Fehlversuche. Bitte warten Sie %[1]s und versuchen Sie es dann erneut.", "Too many failed attempts. Please wait %[1]s and then try again."},
 	"login.unknown":         {"Die Anmeldung ist unbekannt oder abgelaufen.", "The login request is unknown or has expired."},
 	"login.expired":         {"Die Anmeldung ist abgelaufen. Bitte starten Sie sie neu.", "The login request has expired. Please start again."},
 	"login.completed":       {"Diese Anmeldung wurde bereits abgeschlossen.", "This login has already been completed."},
@@ -171,6 +172,8 @@ var texts = map[string]text{
 	"mail.device_revoked.body":          {"Das Gerät „%[1]s“ wurde am %[2]s von Ihrem Zugang entfernt; es kann sich nicht mehr anmelden.", "The device “%[1]s” was removed from your account on %[2]s; it can no longer log in."},
 	"mail.others_revoked.subject":       {"Geräte entfernt", "Devices removed"},
 	"mail.others_revoked.body":          {"Am %[2]s wurden %[3]d Geräte von Ihrem Zugang entfernt; nur „%[1]s“ bleibt verbunden.", "On %[2]s, %[3]d devices were removed from your account; only “%[1]s” remains bound."},
+	"mail.password_failures.subject":    {"Fehlgeschlagene Anmeldeversuche", "Failed login attempts"},
+	"mail.password_failures.body":       {"Ihr Passwort wurde %[1]d-mal in Folge falsch eingegeben, zuletzt am %[2]s. Weitere Versuche werden verzögert. Ihre Service-App (Gerät und PIN) ist davon nicht betroffen.", "Your password was entered wrongly %[1]d times in a row, last on %[2]s. Further attempts are delayed. Your Service-App (device and PIN) is not affected."},
 	"mail.operator_unblocked.subject":   {"Gerät entsperrt", "Device unblocked"},
 	"mail.operator_unblocked.body":      {"Der Kundenservice hat das Gerät „%[1]s“ am %[2]s entsperrt. Sie können sich wieder mit Ihrer Freigabe-PIN anmelden.", "Customer service unblocked the device “%[1]s” on %[2]s. You can log in with your release PIN again."},
 }

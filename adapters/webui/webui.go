@@ -6,9 +6,12 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/authz"
@@ -38,6 +41,9 @@ type Config struct {
 	// CSRFKey keys the login form's CSRF tokens (csrf.go): at least 32
 	// bytes, derived from the master key, the same on every replica.
 	CSRFKey []byte
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address the password checks are throttled by.
+	TrustedProxies []netip.Prefix
 }
 
 // Validate checks c. Errors: fault.Invalid whose Op names the field.
@@ -155,12 +161,17 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rawKVNR := r.PostForm.Get("kvnr")
-	result, err := u.login.Password(r.Context(), rawKVNR, r.PostForm.Get("password"))
+	result, err := u.login.Password(r.Context(), rawKVNR, r.PostForm.Get("password"),
+		login.Origin{IP: u.clientIP(r), ClientID: c.ID, Via: login.ViaWebLogin})
 	if err != nil {
 		st := statusOf(fault.KindOf(err))
 		if st.form == 0 {
 			u.pageError(w, r, err)
 			return
+		}
+		if e := fault.RetryOf(err); e != nil {
+			// The wait by the service's clock, which computed it.
+			w.Header().Set("Retry-After", strconv.Itoa(max(int((e.RetryAfter+time.Second-1)/time.Second), 1)))
 		}
 		v := view{
 			RequestID: req.ID, CSRF: r.PostForm.Get("csrf"), KVNR: rawKVNR,
@@ -226,7 +237,7 @@ var statuses = map[fault.Kind]wire{
 	fault.NotFound:        {http.StatusBadRequest, http.StatusUnauthorized},
 	fault.Expired:         {http.StatusBadRequest, http.StatusUnauthorized},
 	fault.Locked:          {http.StatusBadRequest, http.StatusUnauthorized},
-	fault.RateLimited:     {http.StatusBadRequest, http.StatusUnauthorized},
+	fault.RateLimited:     {http.StatusTooManyRequests, http.StatusTooManyRequests},
 	fault.Conflict:        {http.StatusConflict, http.StatusUnauthorized},
 	fault.Unavailable:     {http.StatusServiceUnavailable, 0},
 	fault.Internal:        {http.StatusInternalServerError, 0},

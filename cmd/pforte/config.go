@@ -33,6 +33,7 @@ import (
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/core/signkey"
+	"github.com/pforte-id/pforte/core/throttle"
 )
 
 // Environment says whether Pforte runs for development or production.
@@ -142,6 +143,29 @@ type LoginConfig struct {
 	HashMaxWait time.Duration `yaml:"hash_max_wait"`
 	// ACRVocabulary is eidas or gematik.
 	ACRVocabulary string `yaml:"acr_vocabulary"`
+	// The throttling rule of every password check (core/throttle): per
+	// member number, ThrottleFree failures cost nothing, then the wait
+	// starts at ThrottleFirstDelay and doubles up to ThrottleMaxDelay;
+	// the count is forgotten ThrottleForget after the last failure; the
+	// member is told at the ThrottleNotifyAt-th failure (0: never). Per
+	// client network, ThrottleNetworkBudget failures per
+	// ThrottleNetworkWindow.
+	ThrottleFree          int           `yaml:"throttle_free"`
+	ThrottleFirstDelay    time.Duration `yaml:"throttle_first_delay"`
+	ThrottleMaxDelay      time.Duration `yaml:"throttle_max_delay"`
+	ThrottleForget        time.Duration `yaml:"throttle_forget"`
+	ThrottleNotifyAt      int           `yaml:"throttle_notify_at"`
+	ThrottleNetworkBudget int           `yaml:"throttle_network_budget"`
+	ThrottleNetworkWindow time.Duration `yaml:"throttle_network_window"`
+}
+
+// ThrottlePolicy is the throttling rule the login keys describe.
+func (c *Config) ThrottlePolicy() throttle.Policy {
+	l := c.Login
+	return throttle.Policy{
+		Free: l.ThrottleFree, First: l.ThrottleFirstDelay, Max: l.ThrottleMaxDelay, Forget: l.ThrottleForget,
+		NotifyAt: l.ThrottleNotifyAt, NetworkBudget: l.ThrottleNetworkBudget, NetworkWindow: l.ThrottleNetworkWindow,
+	}
 }
 
 // LettersConfig is the password letter: where letters go and their rules.
@@ -252,7 +276,7 @@ type LogConfig struct {
 // cmd/pforte's own.
 func defaultConfig() Config {
 	pw, keyPolicy, lt := password.DefaultConfig(), signkey.DefaultPolicy, letter.DefaultPolicy
-	pinPolicy := pin.DefaultPolicy
+	pinPolicy, tp := pin.DefaultPolicy, throttle.DefaultPolicy
 	return Config{
 		Server: ServerConfig{
 			Addr:            "127.0.0.1:8080",
@@ -281,6 +305,14 @@ func defaultConfig() Config {
 			HashConcurrency:   pw.Concurrency,
 			HashMaxWait:       pw.MaxWait,
 			ACRVocabulary:     loa.DefaultVocabulary,
+
+			ThrottleFree:          tp.Free,
+			ThrottleFirstDelay:    tp.First,
+			ThrottleMaxDelay:      tp.Max,
+			ThrottleForget:        tp.Forget,
+			ThrottleNotifyAt:      tp.NotifyAt,
+			ThrottleNetworkBudget: tp.NetworkBudget,
+			ThrottleNetworkWindow: tp.NetworkWindow,
 		},
 		Letters: LettersConfig{
 			Validity:    lt.Validity,
@@ -439,6 +471,13 @@ var envVars = []envVar{
 	{Name: "PFORTE_HASH_CONCURRENCY", Key: "login.hash_concurrency", field: func(c *Config) any { return &c.Login.HashConcurrency }},
 	{Name: "PFORTE_HASH_MAX_WAIT", Key: "login.hash_max_wait", field: func(c *Config) any { return &c.Login.HashMaxWait }},
 	{Name: "PFORTE_ACR_VOCABULARY", Key: "login.acr_vocabulary", field: func(c *Config) any { return &c.Login.ACRVocabulary }},
+	{Name: "PFORTE_LOGIN_THROTTLE_FREE", Key: "login.throttle_free", field: func(c *Config) any { return &c.Login.ThrottleFree }},
+	{Name: "PFORTE_LOGIN_THROTTLE_FIRST_DELAY", Key: "login.throttle_first_delay", field: func(c *Config) any { return &c.Login.ThrottleFirstDelay }},
+	{Name: "PFORTE_LOGIN_THROTTLE_MAX_DELAY", Key: "login.throttle_max_delay", field: func(c *Config) any { return &c.Login.ThrottleMaxDelay }},
+	{Name: "PFORTE_LOGIN_THROTTLE_FORGET", Key: "login.throttle_forget", field: func(c *Config) any { return &c.Login.ThrottleForget }},
+	{Name: "PFORTE_LOGIN_THROTTLE_NOTIFY_AT", Key: "login.throttle_notify_at", field: func(c *Config) any { return &c.Login.ThrottleNotifyAt }},
+	{Name: "PFORTE_LOGIN_THROTTLE_NETWORK_BUDGET", Key: "login.throttle_network_budget", field: func(c *Config) any { return &c.Login.ThrottleNetworkBudget }},
+	{Name: "PFORTE_LOGIN_THROTTLE_NETWORK_WINDOW", Key: "login.throttle_network_window", field: func(c *Config) any { return &c.Login.ThrottleNetworkWindow }},
 	{Name: "PFORTE_CLIENTS_FILE", Key: "clients_file", field: func(c *Config) any { return &c.ClientsFile }},
 	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
 	{Name: "PFORTE_LETTERS_OUTBOX_DIR", Key: "letters.outbox_dir", field: func(c *Config) any { return &c.Letters.OutboxDir }},
@@ -800,6 +839,13 @@ var fieldKeys = map[string]string{
 	"password.Config.Concurrency":           "login.hash_concurrency",
 	"password.Config.MaxWait":               "login.hash_max_wait",
 	"loa.VocabularyNamed":                   "login.acr_vocabulary",
+	"throttle.Policy.Free":                  "login.throttle_free",
+	"throttle.Policy.First":                 "login.throttle_first_delay",
+	"throttle.Policy.Max":                   "login.throttle_max_delay",
+	"throttle.Policy.Forget":                "login.throttle_forget",
+	"throttle.Policy.NotifyAt":              "login.throttle_notify_at",
+	"throttle.Policy.NetworkBudget":         "login.throttle_network_budget",
+	"throttle.Policy.NetworkWindow":         "login.throttle_network_window",
 	"outbox.Config.Dir":                     "letters.outbox_dir",
 	"registration.Config.Issuer":            "server.issuer",
 	"registration.Config.Sender":            "letters.sender",

@@ -60,6 +60,14 @@ var badValues = map[string]badValue{
 	"login.hash_max_wait":      {value: "1m"},
 	"login.acr_vocabulary":     {value: "nist"},
 
+	"login.throttle_free":           {value: "11"},
+	"login.throttle_first_delay":    {value: "0s"},
+	"login.throttle_max_delay":      {value: "2h"},
+	"login.throttle_forget":         {value: "1m"},
+	"login.throttle_notify_at":      {value: "-1"},
+	"login.throttle_network_budget": {value: "0"},
+	"login.throttle_network_window": {value: "1s"},
+
 	"clients_file": {value: "/nonexistent/clients.yaml"},
 	"members_file": {value: "/nonexistent/members.yaml"},
 

@@ -29,6 +29,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
@@ -171,6 +172,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		},
 		Devices:          dc,
 		Binding:          bc,
+		Login:            login.Config{Throttle: cfg.ThrottlePolicy()},
 		PINPeppers:       peppers,
 		PINPepperVersion: pepperVersion,
 		Notifier:         notifier,

@@ -20,6 +20,10 @@ const (
 	DeviceUnblocked     Kind = "device.unblocked"
 	// AppLogin: the app logged in with the device key and the PIN.
 	AppLogin Kind = "login.app"
+	// LoginFailed: a password check failed or was refused by the
+	// throttling rule; Detail names the reason code (core/login) and
+	// where the check was made.
+	LoginFailed Kind = "login.failed"
 )
 
 // Actor says who acted.

@@ -31,6 +31,10 @@ const (
 	wrongPasswordText fault.Code = "password.wrong"
 )
 
+// viaPINReset names the PIN reset in the password checks' audit events
+// and log lines (the same word as login.ViaPINReset).
+const viaPINReset = "pin_reset"
+
 // gone reports whether binding b can never authenticate again, or not yet:
 // revoked, suspect, or without a PIN (its enrollment is not complete).
 func gone(b device.Binding) bool {
@@ -339,16 +343,17 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 // binding is Active again (audit DeviceUnblocked); audit PINSet and a
 // notification follow.
 //
-// Wrong passwords are logged but not counted here yet: the password
-// attempt counter belongs to the web login and is not in the store ports.
-// Each try costs the attacker a signature by the member's hardware key
-// and one Argon2id hash.
+// The password is checked under the same throttling rule and counter as
+// the web login (Deps.Passwords): a wrong one counts, and while checks
+// are delayed the answer is RateLimited with the wait. The PIN counter and
+// the binding's status are not touched by a wrong password.
 //
 // Errors: Unauthenticated (challenge unknown, used or of another purpose;
 // answer does not verify or comes from another key; wrong password);
 // Expired (challenge); Invalid (new PIN refused, with the reason;
 // malformed answer); Forbidden (binding unknown, revoked, suspect or not
-// enrolled; sign counter rollback; account not active); Unavailable.
+// enrolled; sign counter rollback; account not active); RateLimited
+// (password checks delayed); Unavailable.
 func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []byte, pw, newPIN, ip string) error {
 	const op = "binding.ResetPIN"
 	c, err := s.consume(ctx, op, challengeID, device.Assertion)
@@ -362,19 +367,13 @@ func (s *Service) ResetPIN(ctx context.Context, challengeID string, response []b
 	if err := s.checkPIN(ctx, as.account.KVNR, as.account.ID, newPIN); err != nil {
 		return err
 	}
-	if as.account.PasswordHash == "" {
-		if err := s.passwords.VerifyDummy(ctx, pw); err != nil {
-			return err
-		}
-		return fault.Coded(fault.Unauthenticated, op, wrongPasswordText)
-	}
-	ok, _, err := s.passwords.Verify(ctx, pw, as.account.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	switch err := s.passwords.CheckAccountPassword(ctx, as.account, pw, viaPINReset, s.cfg.AppClientID, ip); {
+	case errors.Is(err, fault.Unauthenticated):
 		s.logWarn(ctx, "PIN reset: wrong password", slog.String("binding", as.binding.ID), slog.String("account", as.account.ID))
 		return fault.Coded(fault.Unauthenticated, op, wrongPasswordText)
+	case err != nil:
+		// RateLimited (with the wait) or an outage, as they are.
+		return err
 	}
 	now := s.clock()
 	var wasBlocked bool // the state before, for the record

@@ -12,7 +12,9 @@ import (
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/throttle"
 )
 
 // pinErr returns err's PIN error (the error with a pin code of kind k) or
@@ -560,5 +562,52 @@ func TestResetPINWhileActive(t *testing.T) {
 	}
 	if _, err := f.auth(t, ph, b.ID, thirdPIN); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResetPINThrottled: the PIN reset's password check runs under the
+// web login's rule and counter: wrong passwords count, then even the right
+// one is refused with the wait until the delay is over. A wrong password
+// never touches the device: the app still logs in with the key and the PIN.
+func TestResetPINThrottled(t *testing.T) {
+	f := setup(t)
+	ph, b := f.enrolled(t, anna, "Phone")
+	free := throttle.DefaultPolicy.Free
+	for range free + 1 {
+		id, resp := f.challenge(t, ph, b.ID)
+		err := f.svc.ResetPIN(ctx, id, resp, "Lindenblüte im Hafenbecken!", thirdPIN, clientIP)
+		if code, _ := fault.CodeOf(err); fault.KindOf(err) != fault.Unauthenticated || code != "password.wrong" {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	id, resp := f.challenge(t, ph, b.ID)
+	err := f.svc.ResetPIN(ctx, id, resp, userPassword, thirdPIN, clientIP)
+	if code, _ := fault.CodeOf(err); fault.KindOf(err) != fault.RateLimited || code != login.CodeWait || fault.RetryOf(err) == nil {
+		t.Fatalf("the right password during the delay: %v", err)
+	}
+	got := f.w.binding(b.ID)
+	if got.Status != device.Active || got.PIN != (pin.Counter{}) {
+		t.Fatalf("wrong passwords changed the device: %s %+v", got.Status, got.PIN)
+	}
+	if _, err := f.auth(t, ph, b.ID, goodPIN); err != nil {
+		t.Fatalf("the app factor after wrong passwords: %v", err)
+	}
+	failed := 0
+	evs, err := f.w.Store.AuditEvents(ctx, b.AccountID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == audit.LoginFailed && e.Detail["via"] == "pin_reset" && e.ClientID == f.svc.Config().AppClientID {
+			failed++
+		}
+	}
+	if failed != free+2 {
+		t.Errorf("%d login.failed events of the PIN reset, want %d", failed, free+2)
+	}
+	f.w.clock.Advance(throttle.DefaultPolicy.First)
+	id, resp = f.challenge(t, ph, b.ID)
+	if err := f.svc.ResetPIN(ctx, id, resp, userPassword, thirdPIN, clientIP); err != nil {
+		t.Fatalf("the right password after the delay: %v", err)
 	}
 }

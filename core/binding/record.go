@@ -2,12 +2,8 @@ package binding
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 	_ "time/tzdata" // notification times are German local time on any host
@@ -37,24 +33,8 @@ func (s *Service) record(ctx context.Context, e audit.Event) {
 	}
 }
 
-// ipHash is a keyed hash of a client address, so that the audit log can
-// tell whether two events came from the same address without storing it.
-// Addresses are canonicalised first ("::ffff:1.2.3.4" is 1.2.3.4; a port
-// is dropped). Empty for an empty address.
-func (s *Service) ipHash(ip string) string {
-	ip = strings.TrimSpace(ip)
-	if ip == "" {
-		return ""
-	}
-	if a, err := netip.ParseAddr(ip); err == nil {
-		ip = a.Unmap().WithZone("").String()
-	} else if ap, err := netip.ParseAddrPort(ip); err == nil {
-		ip = ap.Addr().Unmap().WithZone("").String()
-	}
-	m := hmac.New(sha256.New, s.cfg.IPKey)
-	m.Write([]byte(ip))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}
+// ipHash is audit.IPHash under the configured key.
+func (s *Service) ipHash(ip string) string { return audit.IPHash(s.cfg.IPKey, ip) }
 
 // maskKVNR shows the first letter and the last three digits of a member
 // number: enough for the member to recognise it in a key list, not enough

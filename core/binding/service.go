@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
-	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/ports/devicekey"
 	"github.com/pforte-id/pforte/ports/notify"
@@ -92,13 +92,24 @@ type Deps struct {
 	Mail func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	// PINs hashes release PINs under the server-side pepper.
 	PINs *pin.Hasher
-	// Passwords verifies the account password for a PIN reset.
-	Passwords *password.Hasher
+	// Passwords checks the account password for a PIN reset, under the
+	// throttling rule of every password check (core/login).
+	Passwords PasswordChecker
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a PIN, password,
 	// token or challenge; nil: discard.
 	Logger *slog.Logger
+}
+
+// PasswordChecker checks an account's password under the one throttling
+// rule of password checks; *login.Service implements it.
+type PasswordChecker interface {
+	// CheckAccountPassword checks pw for account a; via names the place
+	// of the check, clientID and ip where it came from. Errors:
+	// Unauthenticated (wrong, or the account cannot log in); RateLimited
+	// while checks are delayed (with RetryAt); Unavailable.
+	CheckAccountPassword(ctx context.Context, a account.Account, pw, via, clientID, ip string) error
 }
 
 // Service is the device binding use case. It is safe for concurrent use
@@ -118,7 +129,7 @@ type Service struct {
 	notifier   notify.Notifier
 	mail       func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	pins       *pin.Hasher
-	passwords  *password.Hasher
+	passwords  PasswordChecker
 	now        func() time.Time
 	log        *slog.Logger
 }
@@ -154,7 +165,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	case d.PINs == nil:
 		return nil, missing("PIN hasher")
 	case d.Passwords == nil:
-		return nil, missing("password hasher")
+		return nil, missing("password checker")
 	case d.Notifier != nil && d.Mail == nil:
 		return nil, missing("mail wording")
 	}

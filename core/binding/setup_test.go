@@ -16,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/proof"
@@ -85,9 +86,16 @@ func setup(t *testing.T, opts ...option) *fixture {
 	}
 	logs := &coretest.Log{}
 	cfg := devConfig()
+	checker, err := login.New(login.Config{IPKey: cfg.IPKey}, login.Deps{
+		Accounts: w, Members: w, Throttles: w, RateLimits: w, Audit: w, Passwords: coretest.Passwords(),
+		Notifier: w, Mail: mailText, Now: w.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := binding.Deps{
 		Enrollments: w, Devices: w, Families: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
-		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: coretest.Passwords(),
+		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: checker,
 		Now: w.clock.Now, Logger: logs.JSON(),
 	}
 	for _, o := range opts {

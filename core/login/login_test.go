@@ -46,14 +46,15 @@ func setup(t *testing.T) (*login.Service, *accounts) {
 			t.Fatal(err)
 		}
 	}
-	return login.New(st, h, func() time.Time { return now }), st
+	f := newFixture(t, st, h)
+	return f.svc, st
 }
 
 func TestPasswordSuccess(t *testing.T) {
 	for _, raw := range []string{annaKVNR.String(), " " + strings.ToLower(annaKVNR.String()) + " "} {
 		t.Run(raw, func(t *testing.T) {
 			svc, st := setup(t)
-			a, err := svc.Password(context.Background(), raw, annaPassword)
+			a, err := svc.Password(context.Background(), raw, annaPassword, web)
 			if err != nil {
 				t.Fatalf("Password: %v", err)
 			}
@@ -92,13 +93,13 @@ func TestPasswordFailuresLookAlike(t *testing.T) {
 		{"oversized password", annaKVNR, strings.Repeat("p", 1025)},
 	}
 	svc, _ := setup(t)
-	_, ref := svc.Password(context.Background(), annaKVNR.String(), "wrong-password")
+	_, ref := svc.Password(context.Background(), annaKVNR.String(), "wrong-password", web)
 	wantKind(t, ref, fault.Unauthenticated)
 	text := catalog.German.Error(ref)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, st := setup(t)
-			a, err := svc.Password(context.Background(), tt.kvnr.String(), tt.pw)
+			a, err := svc.Password(context.Background(), tt.kvnr.String(), tt.pw, web)
 			wantKind(t, err, fault.Unauthenticated)
 			if a.Subject != "" {
 				t.Fatalf("a failed login returned subject %q", a.Subject)
@@ -123,7 +124,7 @@ func TestPasswordMalformedKVNR(t *testing.T) {
 	for _, raw := range []string{"", "A1234", wrongCheck, "1" + good[1:], good + "0", "A12345678\t"} {
 		t.Run(raw, func(t *testing.T) {
 			svc, _ := setup(t)
-			_, err := svc.Password(context.Background(), raw, annaPassword)
+			_, err := svc.Password(context.Background(), raw, annaPassword, web)
 			wantKind(t, err, fault.Invalid)
 		})
 	}
@@ -148,7 +149,7 @@ func TestPasswordRehash(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.hashWrites = 0
-		_, err := svc.Password(ctx, annaKVNR.String(), "not-the-password")
+		_, err := svc.Password(ctx, annaKVNR.String(), "not-the-password", web)
 		wantKind(t, err, fault.Unauthenticated)
 		if st.hashWrites != 0 || st.get("acc-anna").PasswordHash != oldHash {
 			t.Fatal("a wrong password replaced the hash")
@@ -160,7 +161,7 @@ func TestPasswordRehash(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.hashWrites = 0
-		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
+		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword, web); err != nil {
 			t.Fatal(err)
 		}
 		got := st.get("acc-anna").PasswordHash
@@ -183,8 +184,8 @@ func TestPasswordRehash(t *testing.T) {
 		}
 		failing := &failingHashWrites{accounts: st}
 		h := coretest.Passwords()
-		svc = login.New(failing, h, func() time.Time { return now })
-		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword); err != nil {
+		svc = newFixture(t, failing, h).svc
+		if _, err := svc.Password(ctx, annaKVNR.String(), annaPassword, web); err != nil {
 			t.Fatalf("login failed because the rehash could not be stored: %v", err)
 		}
 	})
@@ -202,7 +203,7 @@ func (f *failingHashWrites) SetPasswordHash(context.Context, string, string, tim
 func TestPasswordStoreUnavailable(t *testing.T) {
 	svc, st := setup(t)
 	st.fail = fault.New(fault.Unavailable, "fake.AccountByKVNR", "")
-	_, err := svc.Password(context.Background(), annaKVNR.String(), annaPassword)
+	_, err := svc.Password(context.Background(), annaKVNR.String(), annaPassword, web)
 	wantKind(t, err, fault.Unavailable)
 }
 

@@ -94,6 +94,10 @@ type Options struct {
 	Devices webauthn.Config
 	// Binding carries the attestation and PIN policies.
 	Binding binding.Config
+	// Login carries the throttling rule of password checks (its zero
+	// Throttle: throttle.DefaultPolicy); IPKey is derived from the master
+	// key.
+	Login login.Config
 	// PINPeppers are the versioned PIN peppers; empty: version 1 derived
 	// from the master key. PINPepperVersion is the current version.
 	PINPeppers       []pin.Pepper
@@ -118,6 +122,7 @@ type Server struct {
 	reg     *registration.Service
 	bind    *binding.Service
 	hasher  *password.Hasher
+	login   *login.Service
 	handler http.Handler
 	log     *slog.Logger
 }
@@ -176,6 +181,7 @@ type parts struct {
 	outbox       outbox.Config
 	webauthn     webauthn.Config
 	binding      binding.Config
+	login        login.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
 }
@@ -213,6 +219,8 @@ func (o Options) parts() (parts, error) {
 	p.webauthn = wc
 	p.binding = o.Binding
 	p.binding.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
+	p.login = o.Login
+	p.login.IPKey = p.binding.IPKey
 	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
@@ -252,6 +260,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := p.binding.Validate(); err != nil {
+		return err
+	}
+	if err := p.login.Validate(); err != nil {
 		return err
 	}
 	_, err = pin.NewHasher(p.pinVersion, p.pinPeppers...)
@@ -323,6 +334,12 @@ func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
 		if s.reg, err = s.newRegistration(p); err != nil {
 			return err
 		}
+		if s.login, err = login.New(p.login, login.Deps{
+			Accounts: st, Members: st, Throttles: st, RateLimits: st, Audit: st, Passwords: s.hasher,
+			Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
+		}); err != nil {
+			return err
+		}
 		if !quiet {
 			s.bind, err = s.newBinding(p)
 			return err
@@ -390,8 +407,10 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	secure := strings.HasPrefix(o.Issuer, "https://")
-	ui, err := webui.New(webui.Config{Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF)},
-		s.authz, login.New(s.store, s.hasher, o.Now), provider.AuthorizeError, o.Log)
+	ui, err := webui.New(webui.Config{
+		Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF), TrustedProxies: o.TrustedProxies,
+	},
+		s.authz, s.login, provider.AuthorizeError, o.Log)
 	if err != nil {
 		return err
 	}
@@ -463,7 +482,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
-		PINs: pins, Passwords: s.hasher, Now: o.Now, Logger: o.Log,
+		PINs: pins, Passwords: s.login, Now: o.Now, Logger: o.Log,
 	})
 }
 

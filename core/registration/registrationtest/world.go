@@ -334,6 +334,13 @@ func (w *World) Hit(ctx context.Context, key string, limit int, window time.Dura
 	return w.st.Hit(ctx, key, limit, window, now)
 }
 
+func (w *World) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Duration, error) {
+	if err := w.at("RateLimits.Count:before"); err != nil {
+		return 0, 0, err
+	}
+	return w.st.Count(ctx, key, window, now)
+}
+
 // --- letterprint.Renderer: the "PDF" is the document as JSON.
 
 func (w *World) Render(_ context.Context, d letter.Document) ([]byte, error) {
