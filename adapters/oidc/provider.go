@@ -124,9 +124,9 @@ func (p *Provider) Handler() http.Handler {
 	r.Handle(pathPAR, bodyOnly(p.withNonce(http.HandlerFunc(p.par))))
 	r.HandleFunc(pathUserinfo, p.userinfo)
 	r.Get(loggedOutPath, p.loggedOut)
-	r.Handle(pathToken, bodyOnly(p.withNonce(p.lib)))
-	r.Handle(pathIntrospection, bodyOnly(p.lib))
-	r.Handle(pathRevocation, bodyOnly(p.lib))
+	r.Handle(pathToken, bodyOnly(p.withNonce(clientEndpoint(p.lib))))
+	r.Handle(pathIntrospection, bodyOnly(clientEndpoint(p.lib)))
+	r.Handle(pathRevocation, bodyOnly(clientEndpoint(p.lib)))
 	r.Handle(pathEndSession, p.lib)
 	return r
 }
@@ -145,6 +145,69 @@ func bodyOnly(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// clientEndpoint prepares a request to an endpoint where a client
+// authenticates (token, introspection, revocation) before the library reads
+// it, for what the library lets through or answers otherwise:
+//
+//   - a repeated parameter is refused (RFC 6749 §3.2), as at the
+//     authorization endpoint: the library would take one grant_type and
+//     merge repeated scopes, so two components could read one request two
+//     ways;
+//   - a request with no client authentication at all (no Authorization
+//     header, client_id or client_assertion), or with an Authorization
+//     header that is no readable Basic credential, is invalid_client with
+//     401 (RFC 6749 §5.2, RFC 7662 §2.3), where the library says
+//     invalid_request with 400;
+//   - every 401 carries a Basic challenge (RFC 6749 §5.2 for a client that
+//     tried HTTP Basic; HTTP requires a challenge with every 401).
+func clientEndpoint(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+			return
+		}
+		for key, vals := range r.PostForm {
+			if len(vals) > 1 {
+				writeJSONError(w, http.StatusBadRequest, "invalid_request", "parameter "+key+" is repeated")
+				return
+			}
+		}
+		auth := r.Header.Get("Authorization")
+		_, _, basicOK := parseBasic(r.Header)
+		switch {
+		case auth == "" && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "":
+			w.Header().Set("WWW-Authenticate", basicChallenge)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
+			return
+		case auth != "" && !basicOK:
+			// An Authorization header that is no readable Basic
+			// credential is a failed HTTP authentication, not a missing
+			// client_id.
+			w.Header().Set("WWW-Authenticate", basicChallenge)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+			return
+		}
+		next.ServeHTTP(&challengeWriter{ResponseWriter: w}, r)
+	})
+}
+
+// basicChallenge is the challenge of the client authentication the
+// endpoints accept by HTTP (client_secret_basic).
+const basicChallenge = `Basic realm="pforte"`
+
+// challengeWriter adds basicChallenge to a 401 that has none, before the
+// header is written.
+type challengeWriter struct{ http.ResponseWriter }
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", basicChallenge)
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // withNonce gives every answer of next a fresh DPoP-Nonce (RFC 9449 §8.2),
 // errors included: the header is set before the library writes, so that a
@@ -280,6 +343,9 @@ func pushCredentials(h http.Header, f url.Values) (authz.Credentials, error) {
 		return cr, fault.New(fault.Invalid, op, "client authentication must use one method")
 	}
 	if h.Get("Authorization") == "" {
+		if cr.ClientID == "" && cr.Assertion == "" {
+			return cr, fault.New(fault.Unauthenticated, op, "client authentication is required")
+		}
 		return cr, nil
 	}
 	id, secret, ok := parseBasic(h)
@@ -324,10 +390,11 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 	}
 	if auth {
 		wi := wireOf(k)
-		if k == fault.Unauthenticated && r.Header.Get("Authorization") != "" {
+		if wi.tokenStatus == http.StatusUnauthorized {
 			// RFC 6749 §5.2: a client that tried HTTP authentication
-			// gets the challenge of the scheme it used.
-			w.Header().Set("WWW-Authenticate", `Basic realm="pforte"`)
+			// gets the challenge of the scheme it used; HTTP requires
+			// one with every 401.
+			w.Header().Set("WWW-Authenticate", basicChallenge)
 		}
 		writeJSONError(w, wi.tokenStatus, string(wi.token().ErrorType), catalog.Describe(err))
 		return
