@@ -390,10 +390,13 @@ func (s *Service) release(ctx context.Context, key string, reserved bool) {
 	}
 }
 
-// waitError is the answer while checks are delayed until at.
+// waitError is the answer while checks are delayed until at. The member
+// reads the wait in whole seconds, rounded up: a member who waits what the
+// page says is never refused again.
 func waitError(op string, at time.Time, wait time.Duration) *fault.Error {
 	wait = max(wait, time.Second)
-	return fault.Coded(fault.RateLimited, op, CodeWait, wait.Round(time.Second)).WithRetry(at, wait)
+	shown := (wait + time.Second - 1).Truncate(time.Second)
+	return fault.Coded(fault.RateLimited, op, CodeWait, shown).WithRetry(at, wait)
 }
 
 // counterKey is the store key of a member number's counter.

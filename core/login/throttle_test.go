@@ -147,7 +147,7 @@ func wantWait(t *testing.T, what string, err error, d time.Duration, at time.Tim
 	if e == nil || e.RetryAfter != d || !e.RetryAt.Equal(at) {
 		t.Fatalf("%s: retry %+v, want after %v at %v", what, e, d, at)
 	}
-	if len(fe.Params) != 1 || fe.Params[0] != d.Round(time.Second) {
+	if shown := (d + time.Second - 1).Truncate(time.Second); len(fe.Params) != 1 || fe.Params[0] != shown {
 		t.Fatalf("%s: params %v, want the wait %v", what, fe.Params, d)
 	}
 }

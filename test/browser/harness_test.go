@@ -338,7 +338,7 @@ type instance struct {
 // startPforte runs the real server on loopback with a fresh SQLite
 // database, the test member and rp's client, until t ends, and connects rp
 // to it.
-func startPforte(t *testing.T, rp *relyingParty) *instance {
+func startPforte(t *testing.T, rp *relyingParty, opts ...func(*server.Options)) *instance {
 	t.Helper()
 	s := servertest.Start(t, func(o *server.Options) {
 		secrets, err := server.SecretHasher(o.MasterKey)
@@ -352,6 +352,9 @@ func startPforte(t *testing.T, rp *relyingParty) *instance {
 			KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: "1964-08-12",
 			InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
 		}, time.Now().UTC())}
+		for _, f := range opts {
+			f(o)
+		}
 	})
 	rp.connect(t, s.URL)
 	return &instance{issuer: s.URL, logs: s.Logs}

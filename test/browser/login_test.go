@@ -1,12 +1,17 @@
 package browser
 
 import (
+	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/throttle"
 )
 
 // TestWebLogin walks a member through an online form's login as Chromium
@@ -103,6 +108,51 @@ func TestRefusedPostStartsAgain(t *testing.T) {
 		t.Fatalf("the login after starting again failed: %+v %v", res, err)
 	}
 	p.noCSPViolation()
+}
+
+// TestThrottledLogin: after wrong passwords beyond the free ones, the
+// login page says how long to wait, in the member's language, and does not
+// take even the right password before then.
+func TestThrottledLogin(t *testing.T) {
+	rp := newRelyingParty(t)
+	startPforte(t, rp, func(o *server.Options) {
+		o.Login.Throttle = throttle.DefaultPolicy
+		o.Login.Throttle.Free, o.Login.Throttle.First = 0, 40*time.Second
+	})
+	// The wait counts down from 40 s in real time while the browser works.
+	for _, tc := range []struct {
+		lang string
+		want *regexp.Regexp
+	}{
+		{"de-DE,de;q=0.9", regexp.MustCompile(`^Zu viele Fehlversuche\. Bitte warten Sie (3[0-9]|40) Sekunden und versuchen Sie es dann erneut\.$`)},
+		{"en-GB,en;q=0.9", regexp.MustCompile(`^Too many failed attempts\. Please wait (3[0-9]|40) seconds and then try again\.$`)},
+	} {
+		p := newPageIn(t, tc.lang)
+		p.run("open the login page", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+		if tc.lang[:2] == "de" {
+			p.run("submit a wrong password",
+				chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+				chromedp.SendKeys(chromedp.CSS("#password"), "not-the-password"),
+				chromedp.Click(chromedp.CSS("button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
+			)
+		} else {
+			p.run("fill in the member number", chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()))
+		}
+		p.run("submit the right password during the delay",
+			chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+			chromedp.Click(chromedp.CSS("button[type=submit]")),
+		)
+		msg := p.waitText(`[role="alert"]`, tc.want)
+		if !tc.want.MatchString(msg) {
+			t.Errorf("%s: the page says %q, want %s", tc.lang, msg, tc.want)
+		}
+		if u := p.location(); strings.HasPrefix(u, rp.base) {
+			t.Fatalf("%s: the right password was accepted during the delay", tc.lang)
+		}
+		p.checkPage("login-throttled-" + tc.lang[:2])
+		p.noCSPViolation()
+	}
 }
 
 // TestForgotPassword: the login page's "Passwort vergessen?" link leads
@@ -214,6 +264,22 @@ func TestPagesInEnglish(t *testing.T) {
 	p.run("open the logged-out page", chromedp.Navigate(in.issuer+"/end_session"), chromedp.WaitVisible("main h1"))
 	if h := p.text("main h1"); h != "Logged out" {
 		t.Errorf("logged-out page: %q, want English", h)
+	}
+}
+
+// waitText waits until the text of sel matches want (a page that replaced
+// the one before) and returns it; after 15 s it returns what is there.
+func (p *page) waitText(sel string, want *regexp.Regexp) string {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if (err == nil && want.MatchString(got)) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
