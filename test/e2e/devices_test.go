@@ -29,6 +29,7 @@ import (
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/throttle"
 )
 
 // Device binding and the release PIN over the app API, as the Service-App
@@ -1483,4 +1484,33 @@ func TestDeviceAuditLog(t *testing.T) {
 		wantCleanAudit(t, events, []string{old, ph.pin, wrong}, token, devicePassword, lp.code, lp.initialPassword,
 			strings.ReplaceAll(lp.initialPassword, " ", ""))
 	})
+}
+
+// TestPINResetPasswordThrottled: the PIN reset's password is throttled by
+// the login page's rule and counter: after the free wrong passwords the
+// app is told to wait (429, Retry-After, code login.wait, the wait in the
+// detail) even for the right password, while the device still logs in
+// with its PIN; once the wait is over the reset goes through.
+func TestPINResetPasswordThrottled(t *testing.T) {
+	w := newWorld(t)
+	relay := startMailRelay(t)
+	m := applicant("Hinrich", "Ahlers", "1971-04-19", w.clock.Now())
+	e := w.enroll(t, sqliteEngine, m, "583920", relay.notifier(t))
+	in, ph := e.in, e.phone
+	for range throttle.DefaultPolicy.Free + 1 {
+		wantProblem(t, in.resetPIN(t, ph, "Falsches-Passwort-am-Deich", "264813"), http.StatusUnauthorized, "unauthenticated")
+	}
+	r := in.resetPIN(t, ph, devicePassword, "264813")
+	detail := wantProblem(t, r, http.StatusTooManyRequests, "rate_limited")
+	if code := r.json(t)["code"]; code != "login.wait" || r.header.Get("Retry-After") != "1" ||
+		detail != "Zu viele Fehlversuche. Bitte warten Sie 1 Sekunde und versuchen Sie es dann erneut." {
+		t.Fatalf("the right password during the delay: code %v, Retry-After %q, detail %q", code, r.header.Get("Retry-After"), detail)
+	}
+	if r := in.manage(t, "/list", in.proof(t, ph, ph.pin)); r.status != http.StatusOK {
+		t.Fatalf("the device with its PIN after wrong passwords: %d %s", r.status, r.body)
+	}
+	w.clock.Advance(time.Second)
+	if r := in.resetPIN(t, ph, devicePassword, "264813"); r.status != http.StatusNoContent {
+		t.Fatalf("the PIN reset after the wait: %d %s", r.status, r.body)
+	}
 }
