@@ -145,9 +145,6 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}, nil
 }
 
-// Policy returns the throttling rule in force.
-func (s *Service) Policy() throttle.Policy { return s.cfg.Throttle }
-
 // Steps returns the steps a browser login needs, in order. Today a password
 // is enough for the low level; the app confirmation joins here as a second
 // step when web two-factor login exists.
