@@ -58,10 +58,12 @@ type proofJSON struct {
 }
 
 type attributesJSON struct {
-	GivenName  string      `json:"given_name"`
-	FamilyName string      `json:"family_name"`
-	BirthDate  string      `json:"birth_date"`
-	Address    addressJSON `json:"address"`
+	GivenName    string      `json:"given_name"`
+	FamilyName   string      `json:"family_name"`
+	BirthName    string      `json:"birth_name,omitempty"`
+	BirthDate    string      `json:"birth_date"`
+	PlaceOfBirth string      `json:"place_of_birth,omitempty"`
+	Address      addressJSON `json:"address"`
 }
 
 type evidenceJSON struct {
@@ -79,10 +81,12 @@ func encodeProof(p proof.Proof) string {
 		Level:  p.Level.String(),
 		KVNR:   string(p.KVNR),
 		Attributes: attributesJSON{
-			GivenName:  p.Attributes.GivenName,
-			FamilyName: p.Attributes.FamilyName,
-			BirthDate:  p.Attributes.BirthDate,
-			Address:    toAddressJSON(p.Attributes.Address),
+			GivenName:    p.Attributes.GivenName,
+			FamilyName:   p.Attributes.FamilyName,
+			BirthName:    p.Attributes.BirthName,
+			BirthDate:    p.Attributes.BirthDate,
+			PlaceOfBirth: p.Attributes.PlaceOfBirth,
+			Address:      toAddressJSON(p.Attributes.Address),
 		},
 		Evidence: evidenceJSON{
 			Type:        p.Evidence.Type,
@@ -115,10 +119,12 @@ func decodeProof(s string) (proof.Proof, error) {
 		Level:  level,
 		KVNR:   kvnr.KVNR(j.KVNR),
 		Attributes: proof.Attributes{
-			GivenName:  j.Attributes.GivenName,
-			FamilyName: j.Attributes.FamilyName,
-			BirthDate:  j.Attributes.BirthDate,
-			Address:    j.Attributes.Address.address(),
+			GivenName:    j.Attributes.GivenName,
+			FamilyName:   j.Attributes.FamilyName,
+			BirthName:    j.Attributes.BirthName,
+			BirthDate:    j.Attributes.BirthDate,
+			PlaceOfBirth: j.Attributes.PlaceOfBirth,
+			Address:      j.Attributes.Address.address(),
 		},
 		Evidence: proof.Evidence{
 			Type:        j.Evidence.Type,

@@ -2,7 +2,7 @@
 // the method (password letter, electronic ID card), the level it reaches,
 // the attributes it verified and the evidence; a proofing by redirect
 // while it waits for the service's answer (Pending); and the rule that
-// matches verified attributes to the insurer's record (Matches). Proofing
+// compares verified attributes with the insurer's record (Compare). Proofing
 // methods sit behind ports/proofing; core stores their proofs with the
 // account and derives acr and verified claims from them.
 //

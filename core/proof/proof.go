@@ -21,10 +21,17 @@ const (
 
 // Attributes are the identity attributes a proofing verified.
 type Attributes struct {
+	// GivenName holds all given names, separated by spaces.
 	GivenName  string
 	FamilyName string
-	BirthDate  string // YYYY-MM-DD
-	Address    member.Address
+	// BirthName is the family name at birth where it differs (an ID
+	// card's "geb."); empty when the service does not know it.
+	BirthName string
+	// BirthDate is YYYY-MM-DD; an identity document may leave the day or
+	// the month unknown (see Compare), never filled in.
+	BirthDate    string
+	PlaceOfBirth string
+	Address      member.Address
 }
 
 // Evidence says how the proof was obtained (OpenID Connect for Identity

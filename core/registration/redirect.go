@@ -90,14 +90,16 @@ func (s *Service) BeginProofing(ctx context.Context, clientIP string, method pro
 // FinishProofing takes the proofing service's answer c to a proofing that
 // BeginProofing began with method, and, when the method accepts it and the
 // attributes it verified match the record of the member who began
-// (proof.Matches), records the proof and opens an enrollment session
+// (proof.Compare), records the proof and opens an enrollment session
 // exactly as Activate does. The state is spent by the first answer that
 // names it, whatever the outcome: an answer cannot be replayed, and a
 // failed proofing begins anew.
 //
 // Errors: Invalid for an unknown method or one that does not redirect;
 // Unauthenticated for an unknown, spent or foreign state, and (one text)
-// for attributes that do not match or a member not in the directory;
+// for attributes that do not match, or need a person's review
+// (proof.Review: refused for now, its reason code logged), or a member
+// not in the directory;
 // Expired when the proofing took longer than proof.PendingTTL; Forbidden
 // for a member who is not eligible now; those of the method, unchanged
 // (Unauthenticated, Forbidden — see ports/proofing.Redirector);
@@ -157,12 +159,21 @@ func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time
 		return mismatch
 	case err != nil:
 		return err
-	case !proof.Matches(mem, pr.Attributes):
+	}
+	// Only a full match opens an account. A result that needs a person's
+	// review (a probable name change, a partial date of birth, a name
+	// equal only without accents) is refused too until support staff can
+	// review it; its reason code, never the attributes, is logged so that
+	// they can tell the member why. Matching comes before eligibility, so
+	// that a card of another person learns nothing about the member.
+	if r := proof.Compare(mem, pr.Attributes); r.Outcome != proof.Match {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
 			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
-			slog.String("evidence", pr.Evidence.Reference))
+			slog.String("evidence", pr.Evidence.Reference),
+			slog.String("outcome", r.Outcome.String()), slog.String("reason", string(r.Reason)))
 		return mismatch
-	case !s.cfg.Eligibility.Eligible(mem, now):
+	}
+	if !s.cfg.Eligibility.Eligible(mem, now) {
 		return fault.Coded(fault.Forbidden, op, textIneligible)
 	}
 	return nil

@@ -236,7 +236,11 @@ func TestFinishProofingRefuses(t *testing.T) {
 		{name: "another birth date", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
 			f.eid.verified.BirthDate = "1984-07-10"
 		}, kind: fault.Unauthenticated, text: "passen nicht"},
+		{name: "married since (needs review)", member: anna.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
+			f.eid.verified.FamilyName, f.eid.verified.BirthName = "Meyer", anna.FamilyName
+		}, kind: fault.Unauthenticated, text: "passen nicht"},
 		{name: "not a member", member: nobody, kind: fault.Unauthenticated, text: "passen nicht"},
+		{name: "a card not the ineligible member's", member: bodo.KVNR, kind: fault.Unauthenticated, text: "passen nicht"},
 		{name: "no longer insured", member: bodo.KVNR, edit: func(f *redirectFixture, _ *proofing.Callback) {
 			f.eid.verified = idCardOf(bodo)
 		}, kind: fault.Forbidden, text: "keine Registrierung"},
@@ -364,5 +368,47 @@ func TestNewNeedsProofingStoreForRedirects(t *testing.T) {
 	}
 	if _, err := registration.New(registration.Config{Issuer: issuer, Sender: sender}, d); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("a redirect method without a proofing store: %v", err)
+	}
+}
+
+// TestFinishProofingLogsReason: a refused match is logged with its outcome
+// and reason code, never with the attributes of either side.
+func TestFinishProofingLogsReason(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(a *proof.Attributes)
+		want string
+	}{
+		{"name change", func(a *proof.Attributes) { a.FamilyName, a.BirthName = "Meyer", anna.FamilyName }, "outcome=review reason=birth_name"},
+		{"partial date of birth, other address", func(a *proof.Attributes) {
+			a.BirthDate, a.Address = "1984-07-00", member.Address{Street: "Am Markt 1", PostalCode: "10115"}
+		}, "outcome=review reason=partial_birth_date"},
+		{"upper case on the card matches", func(a *proof.Attributes) { a.GivenName, a.FamilyName = "ANNA LENA", "SCHMIDT" }, ""},
+		{"another given name", func(a *proof.Attributes) { a.GivenName = "Berta" }, "outcome=mismatch reason=given_name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setupRedirect(t)
+			tc.edit(&f.eid.verified)
+			state := f.begin(t, anna.KVNR)
+			_, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+			logs := f.logs.String()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("FinishProofing: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "passen nicht") {
+				t.Fatalf("FinishProofing = %v", err)
+			}
+			if !strings.Contains(logs, tc.want) {
+				t.Fatalf("log lacks %q:\n%s", tc.want, logs)
+			}
+			for _, v := range []string{"Meyer", "Berta", "Schmidt", "1984", "Markt", "Anna"} {
+				if strings.Contains(logs, v) {
+					t.Fatalf("log names %q:\n%s", v, logs)
+				}
+			}
+		})
 	}
 }

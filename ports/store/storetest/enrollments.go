@@ -31,10 +31,12 @@ func newProof(k kvnr.KVNR, method proof.Method, level loa.Level, at time.Time) p
 		Level:  level,
 		KVNR:   k,
 		Attributes: proof.Attributes{
-			GivenName:  "Jürgen",
-			FamilyName: "Müller-Lüdenscheidt",
-			BirthDate:  "1970-01-31",
-			Address:    addr,
+			GivenName:    "Jürgen Karl",
+			FamilyName:   "Müller-Lüdenscheidt",
+			BirthName:    "Schulze",
+			BirthDate:    "1970-01-31",
+			PlaceOfBirth: "Bremen",
+			Address:      addr,
 		},
 		Evidence: proof.Evidence{
 			Type:        "postal_letter",
