@@ -2,7 +2,8 @@ package proof
 
 // decomposed is the canonical decomposition (Unicode NFD) of the
 // precomposed Latin letters that survive upper-casing, from Latin-1
-// Supplement, Latin Extended-A and -B and Latin Extended Additional:
+// Supplement, Latin Extended-A and -B, Latin Extended Additional and
+// the two Latin letter-like symbols:
 // "É" is "E" followed by U+0301 COMBINING ACUTE ACCENT.
 //
 // Why a table: core imports only the standard library and x/crypto, and
@@ -65,4 +66,6 @@ var decomposed = map[rune]string{
 	0x1EE4: "U\u0323", 0x1EE6: "U\u0309", 0x1EE8: "U\u031b\u0301", 0x1EEA: "U\u031b\u0300", 0x1EEC: "U\u031b\u0309",
 	0x1EEE: "U\u031b\u0303", 0x1EF0: "U\u031b\u0323", 0x1EF2: "Y\u0300", 0x1EF4: "Y\u0323", 0x1EF6: "Y\u0309",
 	0x1EF8: "Y\u0303",
+	// KELVIN SIGN and ANGSTROM SIGN, letters by Unicode's reckoning.
+	0x212A: "K", 0x212B: "A\u030a",
 }

@@ -192,8 +192,10 @@ func normalize(s string) name {
 			d.WriteRune(r)
 		}
 	}
+	// Once more: a few lower-case letters have no upper-case precomposed
+	// form (ǰ) and decompose into a lower-case base letter.
 	var n name
-	for _, tok := range strings.FieldsFunc(d.String(), isSeparator) {
+	for _, tok := range strings.FieldsFunc(strings.ToUpper(d.String()), isSeparator) {
 		if isTitle(tok) {
 			continue
 		}
