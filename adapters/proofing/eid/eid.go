@@ -70,6 +70,9 @@ type broker struct {
 	// issParam: the broker names itself in every authorization response
 	// (RFC 9207), so an answer without or with another iss is refused.
 	issParam bool
+	// claimsParam: the broker takes the claims request parameter; one
+	// that does not may refuse a request that carries it.
+	claimsParam bool
 }
 
 // Options are the method's collaborators; zero values mean the defaults.
@@ -138,7 +141,9 @@ func (m *Method) Begin(ctx context.Context, b proofing.Begin) (proofing.Redirect
 		"code_challenge":        {oidc.NewSHACodeChallenge(p.Verifier)},
 		"code_challenge_method": {string(oidc.CodeChallengeMethodS256)},
 		"acr_values":            {strings.Join(p.ACR, " ")},
-		"claims":                {m.claimsRequest()},
+	}
+	if br.claimsParam {
+		params.Set("claims", m.claimsRequest())
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -352,7 +357,9 @@ func (m *Method) discover(ctx context.Context) (*broker, error) {
 	}
 	unavailable := func(err error) error { return fault.Wrap(fault.Unavailable, op, err).WithPublic(textUnavailable) }
 	// The discovery document once more for what zitadel's struct lacks:
-	// the pushed authorization request endpoint.
+	// the pushed authorization request endpoint. The lock is held while
+	// it runs (at most Config.Timeout): the first proofing waits for it,
+	// the others for its result.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.cfg.Issuer, "/")+oidc.DiscoveryEndpoint, nil)
 	if err != nil {
 		return nil, unavailable(err)
@@ -361,6 +368,7 @@ func (m *Method) discover(ctx context.Context) (*broker, error) {
 		Issuer   string `json:"issuer"`
 		PAR      string `json:"pushed_authorization_request_endpoint"`
 		IssParam bool   `json:"authorization_response_iss_parameter_supported"`
+		Claims   bool   `json:"claims_parameter_supported"`
 	}
 	if err := httphelper.HttpRequest(m.client, req, &d); err != nil {
 		return nil, unavailable(err)
@@ -391,7 +399,7 @@ func (m *Method) discover(ctx context.Context) (*broker, error) {
 	if d.PAR != "" && !sameOrigin(d.PAR, m.cfg.Issuer) {
 		return nil, unavailable(errors.New("pushed authorization request endpoint of another origin"))
 	}
-	m.broker = &broker{rp: party, par: d.PAR, issParam: d.IssParam}
+	m.broker = &broker{rp: party, par: d.PAR, issParam: d.IssParam, claimsParam: d.Claims}
 	return m.broker, nil
 }
 

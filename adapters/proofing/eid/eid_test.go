@@ -106,6 +106,19 @@ func TestProofing(t *testing.T) {
 				t.Errorf("claims request %q", req.Get("claims"))
 			}
 
+			// A broker that does not announce the claims parameter does
+			// not get it.
+			f.noClaimsParam = true
+			m2 := newMethod(t, f, nil)
+			r2, err := m2.Begin(t.Context(), proofing.Begin{State: newState(), CallbackURL: callbackURL, ExpiresAt: time.Now().Add(proof.PendingTTL)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, req2 := f.authorize(r2.URL); req2.Has("claims") || req2.Get("nonce") == "" {
+				t.Errorf("request to a broker without the claims parameter: %v", req2)
+			}
+			f.noClaimsParam = false
+
 			before := time.Now()
 			p, err := m.Finish(t.Context(), r.Data, proofing.Callback{State: state, Params: params})
 			if err != nil {

@@ -31,6 +31,8 @@ type fakeOP struct {
 	mu sync.Mutex
 	// par: offer pushed authorization requests; issParam: announce RFC 9207.
 	par, issParam bool
+	// noClaimsParam: do not announce the claims request parameter.
+	noClaimsParam bool
 	// discoveryIssuer, when set, is the issuer the discovery document names.
 	discoveryIssuer string
 	key, otherKey   *ecdsa.PrivateKey
@@ -94,6 +96,7 @@ func (f *fakeOP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"code_challenge_methods_supported":      []string{"S256"},
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"pairwise"},
+		"claims_parameter_supported":            !f.noClaimsParam,
 	}
 	if f.discoveryIssuer != "" {
 		d["issuer"] = f.discoveryIssuer
