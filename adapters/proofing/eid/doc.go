@@ -11,5 +11,25 @@
 // The adapter decides nothing about members: it reports what the broker
 // verified, and core (proof.Compare) matches it to the record.
 //
+// # What a broker must offer
+//
+//   - OpenID Connect discovery at the issuer, a JWKS, the authorization
+//     code flow with PKCE (S256) and client_secret_basic at the token
+//     endpoint; a pushed authorization request endpoint is used when
+//     announced, and so are the RFC 9207 iss parameter and the claims
+//     request parameter.
+//   - ID tokens signed with an algorithm its discovery names, carrying the
+//     nonce and an acr that is one of Profile.HighACR and was requested
+//     (Config.ACRValues, sent as acr_values).
+//   - A JSON userinfo response (not a signed JWT) for the same subject,
+//     or the claims in the ID token: given names, family name and date of
+//     birth (required); birth name, place of birth and address (used when
+//     present); and the card's restricted identifier ("sub" at most
+//     brokers) in the encoding Profile.Pseudonym names.
+//
+// The pseudonym is kept only as PseudonymHash, over the broker's issuer
+// and its bytes; a development broker for laptops and tests is in the
+// devbroker package.
+//
 // Layer: adapters. Imports: core, ports, zitadel/oidc, x/oauth2, x/text.
 package eid
