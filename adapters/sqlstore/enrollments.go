@@ -15,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/store"
 )
 
 const enrollmentColumns = `id, token_hash, account_id, kvnr, method, created_at, expires_at, password_set_at, completed_at`
@@ -143,8 +144,11 @@ func decodeProof(s string) (proof.Proof, error) {
 // keeping its ID, status and password), records proof p for it, and
 // inserts session sess with AccountID set to the account's ID. A new
 // account gets at least p.Level. Empty KVNRs in a and sess are taken as
-// p.KVNR. Returns the account as stored. Errors: Conflict on a duplicate
-// session ID or token hash (or an account ID taken by another member);
+// p.KVNR. A proof with Evidence.Subject links (Evidence.Issuer,
+// Evidence.Subject) to p.KVNR in proof_holders, first come first served.
+// Returns the account as stored. Errors: Conflict on a duplicate session
+// ID or token hash (or an account ID taken by another member); Conflict
+// wrapping store.ErrHolderLinked for a pseudonym of another member;
 // Invalid when a or sess names another member than p.
 //
 // Two enrollments of one member at once (a letter and an eID, say) do not
@@ -192,6 +196,24 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 			}
 			stored.Proofing = p.Level
 			stored.UpdatedAt = fromMS(ms(changed))
+		}
+		if p.Evidence.Subject != "" {
+			// The first member a pseudonym is recorded for keeps it. On
+			// PostgreSQL a concurrent insert of the same pair makes this
+			// one wait for its commit, and the SELECT then sees its row.
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proof_holders (issuer, subject, kvnr, created_at)
+					VALUES (?, ?, ?, ?) ON CONFLICT (issuer, subject) DO NOTHING`),
+				p.Evidence.Issuer, p.Evidence.Subject, string(p.KVNR), ms(p.Time)); err != nil {
+				return err
+			}
+			var holder string
+			if err := tx.GetContext(ctx, &holder, tx.Rebind(`SELECT kvnr FROM proof_holders WHERE issuer = ? AND subject = ?`),
+				p.Evidence.Issuer, p.Evidence.Subject); err != nil {
+				return err
+			}
+			if holder != string(p.KVNR) {
+				return fault.Wrap(fault.Conflict, op, store.ErrHolderLinked)
+			}
 		}
 		var seq int64
 		if err := tx.GetContext(ctx, &seq, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM proofs WHERE account_id = ?`),

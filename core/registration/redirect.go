@@ -14,6 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/ports/proofing"
+	"github.com/pforte-id/pforte/ports/store"
 )
 
 // Codes of proofing by redirect; none has parameters. The mismatch code is
@@ -98,8 +99,9 @@ func (s *Service) BeginProofing(ctx context.Context, clientIP string, method pro
 // Errors: Invalid for an unknown method or one that does not redirect;
 // Unauthenticated for an unknown, spent or foreign state, and (one text)
 // for attributes that do not match, or need a person's review
-// (proof.Review: refused for now, its reason code logged), or a member
-// not in the directory;
+// (proof.Review: refused for now, its reason code logged), a card linked
+// to another member number (store.ErrHolderLinked), or a member not in
+// the directory;
 // Expired when the proofing took longer than proof.PendingTTL; Forbidden
 // for a member who is not eligible now; those of the method, unchanged
 // (Unauthenticated, Forbidden — see ports/proofing.Redirector);
@@ -143,8 +145,23 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 	if err := s.matchMember(ctx, pr, now); err != nil {
 		return "", enrollment.Session{}, err
 	}
-	return s.enroll(ctx, pr)
+	token, session, err = s.enroll(ctx, pr)
+	if errors.Is(err, store.ErrHolderLinked) {
+		// The card (the service's pseudonym of its holder) registered
+		// another member number before: one card, one member. The member
+		// hears what a mismatch hears; support staff find the reason.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
+			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
+			slog.String("evidence", pr.Evidence.Reference),
+			slog.String("outcome", proof.Mismatch.String()), slog.String("reason", reasonHolderLinked))
+		return "", enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, textMismatch)
+	}
+	return token, session, err
 }
+
+// reasonHolderLinked is the log's reason code for a card whose pseudonym
+// is linked to another member.
+const reasonHolderLinked = "holder_linked"
 
 // matchMember checks that the attributes of pr are those on record for
 // pr.KVNR and that the member is eligible at now (see FinishProofing).

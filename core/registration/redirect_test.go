@@ -412,3 +412,30 @@ func TestFinishProofingLogsReason(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishProofingOneCardOneMember: a card that registered one member
+// number cannot register another; it can register its own again.
+func TestFinishProofingOneCardOneMember(t *testing.T) {
+	f := setupRedirect(t)
+	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+		t.Fatal(err)
+	}
+	// The same card (the fake service's pseudonym restricted-id-1) with
+	// Carl's attributes, for Carl's member number.
+	f.eid.verified = idCardOf(carl)
+	_, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, carl.KVNR)))
+	if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "passen nicht") {
+		t.Fatalf("another member with the same card: %v", err)
+	}
+	if _, err := f.st.AccountByKVNR(ctx, carl.KVNR); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("an account for the second member: %v", err)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "reason=holder_linked") || strings.Contains(logs, "restricted-id-1") {
+		t.Fatalf("log:\n%s", logs)
+	}
+	// Anna's own card again (a new phone, say): fine.
+	f.eid.verified = idCardOf(anna)
+	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+		t.Fatalf("the same card for its own member again: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
@@ -72,14 +73,23 @@ type Letters interface {
 	ActivateLetter(ctx context.Context, id string, max int, now time.Time) error
 }
 
+// ErrHolderLinked is the cause of StartEnrollment's Conflict when the
+// proof's pseudonym (an eID card) is linked to another member already.
+var ErrHolderLinked = errors.New("the proof's holder is linked to another member")
+
 // Enrollments stores enrollment sessions and the proofs behind accounts.
 type Enrollments interface {
 	// StartEnrollment, in one transaction, creates the account a for
 	// p.KVNR if none exists (else raises its proofing level to p.Level when
 	// higher, keeping its ID, status and password), records proof p for
 	// it, and inserts session s with s.AccountID set to the account's ID.
+	// A proof whose Evidence.Subject is set (a service's pseudonym of the
+	// holder: an eID card's) links the pair (Evidence.Issuer,
+	// Evidence.Subject) to p.KVNR for good; a pair linked to another
+	// member already stops the enrollment, and nothing is stored.
 	// Returns the account as stored. Errors: Conflict on a duplicate
-	// session ID or token hash.
+	// session ID or token hash; Conflict wrapping ErrHolderLinked for a
+	// pseudonym linked to another member.
 	StartEnrollment(ctx context.Context, s enrollment.Session, a account.Account, p proof.Proof) (account.Account, error)
 	// EnrollmentByTokenHash returns the session. Errors: NotFound.
 	EnrollmentByTokenHash(ctx context.Context, tokenHash string) (enrollment.Session, error)

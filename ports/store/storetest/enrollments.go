@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/store"
 )
 
 func newSession(id string, k kvnr.KVNR) enrollment.Session {
@@ -199,6 +203,64 @@ var enrollmentTests = []test[EnrollmentStore]{
 		_, err := s.StartEnrollment(ctx, sess, pendingAccount("acct-1", k, loa.Substantial), newProof(k, proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment", err)
 		wantKind(t, "SetEnrollmentPassword of a completed session", s.SetEnrollmentPassword(ctx, sess.ID, "$argon2id$x", t0.Add(2*time.Minute)), fault.Expired)
+	}},
+	{"HolderLinkedOnce", func(t *testing.T, s EnrollmentStore) {
+		ctx := t.Context()
+		card := func(k kvnr.KVNR, issuer, subject string) proof.Proof {
+			p := newProof(k, proof.EID, loa.High, t0)
+			p.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid-1", Issuer: issuer, Subject: subject, IssuedAt: t0}
+			return p
+		}
+		k1, k2 := kvnrOf(1), kvnrOf(2)
+		_, err := s.StartEnrollment(ctx, newSession("enr-1", k1), pendingAccount("acct-1", k1, loa.High), card(k1, "https://eid.example", "card-a"))
+		must(t, "StartEnrollment", err)
+		// The same card for the same member again: fine.
+		_, err = s.StartEnrollment(ctx, newSession("enr-2", k1), pendingAccount("acct-x", k1, loa.High), card(k1, "https://eid.example", "card-a"))
+		must(t, "StartEnrollment with the same card", err)
+		// The same card for another member: refused, and nothing stored.
+		_, err = s.StartEnrollment(ctx, newSession("enr-3", k2), pendingAccount("acct-2", k2, loa.High), card(k2, "https://eid.example", "card-a"))
+		wantKind(t, "StartEnrollment with another member's card", err, fault.Conflict)
+		if !errors.Is(err, store.ErrHolderLinked) {
+			t.Fatalf("another member's card: %v, want ErrHolderLinked", err)
+		}
+		_, err = s.AccountByKVNR(ctx, k2)
+		wantKind(t, "the refused member's account", err, fault.NotFound)
+		_, err = s.EnrollmentByTokenHash(ctx, "token-hash-enr-3")
+		wantKind(t, "the refused session", err, fault.NotFound)
+		// The same pseudonym from another service is another holder's; a
+		// proof without a pseudonym (a letter) links nothing.
+		_, err = s.StartEnrollment(ctx, newSession("enr-4", k2), pendingAccount("acct-2", k2, loa.High), card(k2, "https://other.example", "card-a"))
+		must(t, "StartEnrollment with another service's pseudonym", err)
+		_, err = s.StartEnrollment(ctx, newSession("enr-5", k2), pendingAccount("acct-2", k2, loa.Substantial), newProof(k2, proof.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment with a letter", err)
+	}},
+	{"HolderLinkRace", func(t *testing.T, s EnrollmentStore) {
+		// N members register one card at once: exactly one wins.
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				k := kvnrOf(i + 1)
+				p := newProof(k, proof.EID, loa.High, t0)
+				p.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid", Issuer: "https://eid.example", Subject: "card-raced"}
+				_, errs[i] = s.StartEnrollment(t.Context(), newSession(fmt.Sprintf("enr-%d", i), k),
+					pendingAccount(fmt.Sprintf("acct-%d", i), k, loa.High), p)
+			})
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrHolderLinked):
+				t.Errorf("member %d: %v", i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d members registered one card, want 1", won)
+		}
 	}},
 }
 
