@@ -35,15 +35,14 @@ import (
 // EvidenceType is the evidence type of an eID proof.
 const EvidenceType = "electronic_id"
 
-// Texts for members (German first, English second). They say nothing
-// about which check failed: that is in the error's cause, for the log.
+// Diagnostics of the method's errors (fault.Error's Public: English,
+// printable ASCII, for a client's developer or an operator). They say
+// nothing about which check failed: that is in the error's cause, for the
+// log. The words a member reads are the driving adapter's, by kind.
 const (
-	textRefused = "Der Ausweis-Dienst hat Ihre Identität nicht bestätigt. Bitte versuchen Sie es erneut. / " +
-		"The eID service did not confirm your identity. Please try again."
-	textInvalid = "Die Antwort des Ausweis-Dienstes ist ungültig. Bitte beginnen Sie erneut. / " +
-		"The eID service's answer is not valid. Please start again."
-	textUnavailable = "Der Ausweis-Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später erneut. / " +
-		"The eID service cannot be reached right now. Please try again later."
+	textRefused     = "the eID service did not confirm the identity at the required level"
+	textInvalid     = "the eID service's answer is not valid for this proofing"
+	textUnavailable = "the eID service cannot be reached"
 )
 
 // Method is the eID proofing method for one broker. It is safe for
