@@ -189,6 +189,12 @@ func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time
 			slog.String("evidence", pr.Evidence.Reference),
 			slog.String("outcome", r.Outcome.String()), slog.String("reason", string(r.Reason)))
 		return mismatch
+	} else if r.Reason != "" {
+		// A match with a note (a partial date of birth the address
+		// corroborated): kept for the audit trail.
+		s.log.LogAttrs(ctx, slog.LevelInfo, "proofing matched the record",
+			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
+			slog.String("evidence", pr.Evidence.Reference), slog.String("reason", string(r.Reason)))
 	}
 	if !s.cfg.Eligibility.Eligible(mem, now) {
 		return fault.Coded(fault.Forbidden, op, textIneligible)

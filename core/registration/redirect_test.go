@@ -384,6 +384,7 @@ func TestFinishProofingLogsReason(t *testing.T) {
 			a.BirthDate, a.Address = "1984-07-00", member.Address{Street: "Am Markt 1", PostalCode: "10115"}
 		}, "outcome=review reason=partial_birth_date"},
 		{"upper case on the card matches", func(a *proof.Attributes) { a.GivenName, a.FamilyName = "ANNA LENA", "SCHMIDT" }, ""},
+		{"partial date of birth, same address", func(a *proof.Attributes) { a.BirthDate = "1984-07-00" }, "reason=address_corroborated"},
 		{"another given name", func(a *proof.Attributes) { a.GivenName = "Berta" }, "outcome=mismatch reason=given_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,9 +393,12 @@ func TestFinishProofingLogsReason(t *testing.T) {
 			state := f.begin(t, anna.KVNR)
 			_, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
 			logs := f.logs.String()
-			if tc.want == "" {
+			if tc.want == "" || strings.Contains(tc.want, "corroborated") {
 				if err != nil {
 					t.Fatalf("FinishProofing: %v", err)
+				}
+				if !strings.Contains(logs, tc.want) {
+					t.Fatalf("log lacks %q:\n%s", tc.want, logs)
 				}
 				return
 			}

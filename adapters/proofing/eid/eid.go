@@ -110,7 +110,10 @@ type pending struct {
 	StateHash []byte `json:"state_hash"`
 	Nonce     string `json:"nonce"`
 	// Verifier is the PKCE code verifier.
-	Verifier    string   `json:"verifier"`
+	Verifier string `json:"verifier"`
+	// Transaction names the proofing in logs and in the proof's evidence
+	// when the broker's ID token has no jti.
+	Transaction string   `json:"transaction"`
 	RedirectURI string   `json:"redirect_uri"`
 	ACR         []string `json:"acr"`
 	ExpiresAt   int64    `json:"expires_at"`
@@ -127,8 +130,9 @@ func (m *Method) Begin(ctx context.Context, b proofing.Begin) (proofing.Redirect
 	state := b.State.Reveal()
 	sum := sha256.Sum256([]byte(state))
 	p := pending{
-		StateHash: sum[:], Nonce: random(), Verifier: oauth2.GenerateVerifier(), RedirectURI: b.CallbackURL,
-		ACR: m.cfg.ACRValues, ExpiresAt: b.ExpiresAt.Unix(),
+		StateHash: sum[:], Nonce: random(), Verifier: oauth2.GenerateVerifier(), Transaction: "eid-" + random()[:22],
+		RedirectURI: b.CallbackURL,
+		ACR:         m.cfg.ACRValues, ExpiresAt: b.ExpiresAt.Unix(),
 	}
 	params := url.Values{
 		"response_type":         {"code"},
@@ -163,12 +167,16 @@ func (m *Method) Begin(ctx context.Context, b proofing.Begin) (proofing.Redirect
 	}, nil
 }
 
-// claimsRequest asks for each configured attribute as essential in the
-// userinfo response (OpenID Connect Core 5.5).
+// claimsRequest asks for the configured attributes in the userinfo
+// response (OpenID Connect Core 5.5): names and date of birth as
+// essential, the others as wanted where the card has them.
 func (m *Method) claimsRequest() string {
 	cl := m.cfg.Profile.Claims
 	want := map[string]any{}
-	for _, c := range []string{cl.GivenName, cl.FamilyName, cl.BirthName, cl.BirthDate, cl.PlaceOfBirth, cl.Address} {
+	for _, c := range []string{cl.BirthName, cl.PlaceOfBirth, cl.Address} {
+		want[c] = nil
+	}
+	for _, c := range []string{cl.GivenName, cl.FamilyName, cl.BirthDate} {
 		want[c] = map[string]bool{"essential": true}
 	}
 	b, _ := json.Marshal(map[string]any{"userinfo": want})
@@ -304,7 +312,7 @@ func (m *Method) Finish(ctx context.Context, data []byte, c proofing.Callback) (
 	}
 	ref := idt.JWTID
 	if ref == "" {
-		ref = "eid-" + hex.EncodeToString(p.StateHash[:12])
+		ref = p.Transaction
 	}
 	return proof.Proof{
 		Method: proof.EID, Level: loa.High, Attributes: a,
