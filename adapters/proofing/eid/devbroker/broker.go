@@ -206,10 +206,31 @@ func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sweep(time.Now())
 	a := &authRequest{id: newID(), req: *r, created: time.Now()}
 	a.acr = s.cfg.ACR
 	s.requests[a.id] = a
 	return a, nil
+}
+
+// sweep forgets expired requests, their codes and expired tokens, so that
+// a broker left running does not grow. The caller holds s.mu.
+func (s *storage) sweep(now time.Time) {
+	for id, a := range s.requests {
+		if now.Sub(a.created) > requestTTL {
+			delete(s.requests, id)
+		}
+	}
+	for c, id := range s.codes {
+		if _, ok := s.requests[id]; !ok {
+			delete(s.codes, c)
+		}
+	}
+	for id, t := range s.tokens {
+		if now.After(t.expires) {
+			delete(s.tokens, id)
+		}
+	}
 }
 
 func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
