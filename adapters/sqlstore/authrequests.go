@@ -475,6 +475,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"password_throttles", "expires_at", now},
 		{"challenges", "expires_at", now},
 		{"proofings", "expires_at", now},
+		{"approvals", "expires_at", now},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {

@@ -268,4 +268,5 @@ type Store interface {
 	Challenges
 	Audit
 	EnrollmentCompletion
+	Approvals
 }

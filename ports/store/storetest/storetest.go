@@ -35,6 +35,7 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Challenges", func(t *testing.T) { RunChallenges(t, open) })
 	t.Run("Audit", func(t *testing.T) { RunAudit(t, open) })
 	t.Run("EnrollmentCompletion", func(t *testing.T) { RunEnrollmentCompletion(t, open) })
+	t.Run("Approvals", func(t *testing.T) { RunApprovals(t, open) })
 	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 
