@@ -176,4 +176,26 @@ var texts = map[string]text{
 	"mail.password_failures.body":       {"Ihr Passwort wurde %[1]d-mal in Folge falsch eingegeben, zuletzt am %[2]s. Weitere Versuche werden verzögert. Ihre Service-App (Gerät und PIN) ist davon nicht betroffen.", "Your password was entered wrongly %[1]d times in a row, last on %[2]s. Further attempts are delayed. Your Service-App (device and PIN) is not affected."},
 	"mail.operator_unblocked.subject":   {"Gerät entsperrt", "Device unblocked"},
 	"mail.operator_unblocked.body":      {"Der Kundenservice hat das Gerät „%[1]s“ am %[2]s entsperrt. Sie können sich wieder mit Ihrer Freigabe-PIN anmelden.", "Customer service unblocked the device “%[1]s” on %[2]s. You can log in with your release PIN again."},
+
+	// Web login confirmed in the app (core/weblogin). Kept together, after
+	// the rest, so that the texts of one feature are read in one place.
+	"challenge.other_approval":      {"Diese Anfrage gehört zu einer anderen Freigabe. Bitte öffnen Sie die Freigabe neu.", "This challenge belongs to another approval. Please open the approval again."},
+	"approval.no_device":            {"Für Ihr Konto ist kein Gerät eingerichtet, mit dem Sie die Anmeldung bestätigen können.", "Your account has no device you could confirm the login with."},
+	"approval.unknown":              {"Diese Freigabe ist unbekannt oder gehört nicht zu diesem Browser. Bitte starten Sie die Anmeldung neu.", "This approval is unknown or does not belong to this browser. Please start the login again."},
+	"approval.expired":              {"Die Zeit für die Bestätigung ist abgelaufen. Bitte starten Sie die Anmeldung neu.", "The time to confirm has run out. Please start the login again."},
+	"approval.pending":              {"Die Anmeldung ist noch nicht bestätigt. Bitte bestätigen Sie sie in Ihrer Service-App und wählen Sie dann „Weiter“.", "The login is not confirmed yet. Please confirm it in your Service-App, then choose “Continue”."},
+	"approval.denied":               {"Die Anmeldung wurde in der Service-App abgelehnt.", "The login was denied in the Service-App."},
+	"approval.wrong_number":         {"In der Service-App wurde eine andere Zahl gewählt als die hier angezeigte. Die Anmeldung wurde deshalb abgelehnt. Bitte starten Sie sie neu.", "A different number than the one shown here was chosen in the Service-App, so the login was refused. Please start again."},
+	"approval.decided":              {"Über diese Anmeldung wurde bereits entschieden.", "This login has already been decided."},
+	"page.approval.heading":         {"Bestätigen Sie die Anmeldung in Ihrer Service-App", "Confirm the login in your Service-App"},
+	"page.approval.number":          {"Wählen Sie in der App diese Zahl:", "Choose this number in the app:"},
+	"page.approval.explain":         {"Die App zeigt drei Zahlen. Tippen Sie auf die Zahl, die hier steht, und geben Sie Ihre Freigabe-PIN ein. Wenn Sie diese Anmeldung nicht begonnen haben, wählen Sie in der App „Das war ich nicht“.", "The app shows three numbers. Tap the number shown here and enter your release PIN. If you did not start this login, choose “That was not me” in the app."},
+	"page.approval.continue":        {"Weiter", "Continue"},
+	"page.approval.waiting":         {"Warten auf die Bestätigung …", "Waiting for the confirmation …"},
+	"page.approval.valid":           {"Die Bestätigung ist zwei Minuten lang möglich.", "You can confirm for two minutes."},
+	"page.no_device.heading":        {"Kein Gerät für die Bestätigung", "No device to confirm with"},
+	"page.no_device.text":           {"Die Anmeldung im Browser wird in Ihrer Service-App bestätigt. Für Ihr Konto ist noch kein Gerät eingerichtet, oder es ist gesperrt.", "A browser login is confirmed in your Service-App. Your account has no device yet, or it is blocked."},
+	"page.no_device.how":            {"So richten Sie ein Gerät ein: Installieren Sie die Service-App Ihrer Krankenkasse, bestellen Sie dort einen Passwortbrief, aktivieren Sie die App mit dem QR-Code aus dem Brief und legen Sie eine Freigabe-PIN fest. Ist Ihr Gerät gesperrt, setzen Sie die PIN in der App mit Ihrem Passwort neu. Danach starten Sie die Anmeldung hier neu.", "How to set up a device: install your health insurer's Service-App, order a password letter in it, activate the app with the QR code of the letter and set a release PIN. If your device is blocked, reset the PIN in the app with your password. Then start the login here again."},
+	"mail.web_login_denied.subject": {"Anmeldung abgelehnt", "Login refused"},
+	"mail.web_login_denied.body":    {"Am %[2]s wurde eine Anmeldung bei „%[1]s“ (%[3]s) in Ihrer Service-App abgelehnt. Wenn Sie das nicht selbst waren, kennt möglicherweise jemand Ihr Passwort: Bitte ändern Sie es.", "On %[2]s a login to “%[1]s” (%[3]s) was refused in your Service-App. If that was not you, someone may know your password: please change it."},
 }

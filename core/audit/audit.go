@@ -24,6 +24,11 @@ const (
 	// throttling rule; Detail names the reason code (core/login) and
 	// where the check was made.
 	LoginFailed Kind = "login.failed"
+	// WebLoginApproved: the member approved a browser login in the app.
+	WebLoginApproved Kind = "login.web_approved"
+	// WebLoginDenied: the member denied a browser login in the app, or
+	// chose a number the browser did not show (Detail "reason").
+	WebLoginDenied Kind = "login.web_denied"
 )
 
 // Actor says who acted.

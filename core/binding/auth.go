@@ -56,11 +56,12 @@ func (s *Service) BeginDeviceAuth(ctx context.Context, bindingID string) (challe
 	return s.begin(ctx, "binding.BeginDeviceAuth", bindingID, device.Assertion, "")
 }
 
-// begin issues a challenge of purpose (Assertion or Login) for binding
-// bindingID, bound to boundTo (the authorization request of a login;
-// empty for Assertion). A blocked binding is refused only for a login: it
-// cannot log in before its PIN is reset, and the app should say so before
-// the member enters a PIN.
+// begin issues a challenge of purpose (Assertion, Login or Approval) for
+// binding bindingID, bound to boundTo (the authorization request of a
+// login, the approval of a decision; empty for Assertion). A blocked
+// binding is refused a login or approval challenge: it cannot log in or
+// approve before its PIN is reset, and the app should say so before the
+// member enters a PIN.
 func (s *Service) begin(ctx context.Context, op, bindingID string, purpose device.Purpose, boundTo string) (string, []byte, error) {
 	refused := fault.Coded(fault.Forbidden, op, deviceGoneText)
 	if bindingID == "" || len(bindingID) > 128 {
@@ -74,7 +75,7 @@ func (s *Service) begin(ctx context.Context, op, bindingID string, purpose devic
 		return "", nil, err
 	case gone(b):
 		return "", nil, refused
-	case purpose == device.Login && blocked(b):
+	case (purpose == device.Login || purpose == device.Approval) && blocked(b):
 		return "", nil, pin.Blocked(op)
 	}
 	options, state, err := s.ceremony.AssertionOptions(ctx, [][]byte{b.CredentialID})

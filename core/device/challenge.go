@@ -22,6 +22,12 @@ const (
 	// login challenge never authorises a device change or a PIN reset,
 	// whatever its context says.
 	Login Purpose = "login"
+	// Approval: proving possession of a bound key to decide one approval
+	// of a web login (core/approval); Context names the approval. A
+	// purpose of its own for the same reason as Login: an approval
+	// challenge neither logs the app in nor changes a device, and neither
+	// of theirs decides an approval.
+	Approval Purpose = "approval"
 )
 
 // Challenge is an issued, not yet answered challenge. It is single use.
@@ -29,10 +35,12 @@ type Challenge struct {
 	ID      string
 	Purpose Purpose
 	// Subject binds the challenge: the enrollment session id for
-	// Registration, the device binding id for Assertion and Login.
+	// Registration, the device binding id for Assertion, Login and
+	// Approval.
 	Subject string
 	// Context is what else the challenge is bound to: for Login the id of
-	// the authorization request the login completes; empty otherwise. The
+	// the authorization request the login completes, for Approval the id
+	// of the approval; empty otherwise. The
 	// verifier refuses an answer given in another context.
 	Context string
 	// State is the key verifier's opaque ceremony state (it contains the
