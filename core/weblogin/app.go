@@ -163,6 +163,7 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision, ip string) 
 		return err
 	})
 	switch {
+	case err == nil:
 	case errors.Is(err, fault.NotFound):
 		s.log.LogAttrs(ctx, slog.LevelWarn, "approval decided by another member's device",
 			slog.String("approval", id), slog.String("binding", b.ID))
