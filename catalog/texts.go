@@ -180,6 +180,8 @@ var texts = map[string]text{
 	// Web login confirmed in the app (core/weblogin). Kept together, after
 	// the rest, so that the texts of one feature are read in one place.
 	"challenge.other_approval":      {"Diese Anfrage gehört zu einer anderen Freigabe. Bitte öffnen Sie die Freigabe neu.", "This challenge belongs to another approval. Please open the approval again."},
+	"api.device_proof_missing":      {"Die Anfrage muss mit dem Schlüssel des Geräts beantwortet werden (Pforte-Device-Challenge, Pforte-Device-Assertion).", "The request must be answered with the device's key (Pforte-Device-Challenge, Pforte-Device-Assertion)."},
+	"api.approval_decision":         {"Die Entscheidung muss „approve“ oder „deny“ sein.", "The decision must be “approve” or “deny”."},
 	"approval.no_device":            {"Für Ihr Konto ist kein Gerät eingerichtet, mit dem Sie die Anmeldung bestätigen können.", "Your account has no device you could confirm the login with."},
 	"approval.unknown":              {"Diese Freigabe ist unbekannt oder gehört nicht zu diesem Browser. Bitte starten Sie die Anmeldung neu.", "This approval is unknown or does not belong to this browser. Please start the login again."},
 	"approval.expired":              {"Die Zeit für die Bestätigung ist abgelaufen. Bitte starten Sie die Anmeldung neu.", "The time to confirm has run out. Please start the login again."},

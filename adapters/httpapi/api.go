@@ -58,15 +58,17 @@ type API struct {
 	reg    *registration.Service
 	bind   *binding.Service
 	logins Logins
-	log    *slog.Logger
+	// approvals is the app's side of the web login.
+	approvals Approvals
+	log       *slog.Logger
 }
 
 // New returns the API.
-func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Logins, log *slog.Logger) *API {
+func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Logins, approvals Approvals, log *slog.Logger) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
 	}
-	return &API{cfg: cfg, reg: reg, bind: bind, logins: logins, log: log}
+	return &API{cfg: cfg, reg: reg, bind: bind, logins: logins, approvals: approvals, log: log}
 }
 
 // Handler returns the handler for everything under Prefix.
@@ -91,6 +93,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}", a.completeLogin)
+	mux.HandleFunc("GET "+Prefix+"approvals", a.listApprovals)
+	mux.HandleFunc("POST "+Prefix+"approvals/{id}/challenge", a.beginApproval)
+	mux.HandleFunc("POST "+Prefix+"approvals/{id}", a.decideApproval)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, fault.Coded(fault.NotFound, "httpapi", codeUnknownPath))
 	})

@@ -47,7 +47,7 @@ func TestProblemTableCoversEveryKind(t *testing.T) {
 }
 
 func TestDecodeRefusesBadBodies(t *testing.T) {
-	a := New(Config{}, nil, nil, nil, quiet)
+	a := New(Config{}, nil, nil, nil, nil, quiet)
 	for _, tc := range []struct {
 		name, contentType, body string
 		status                  int
@@ -100,7 +100,7 @@ func TestClientIP(t *testing.T) {
 		{"garbage header", []netip.Prefix{proxy}, "10.0.0.2:5000", "not-an-ip", "10.0.0.2"},
 		{"ipv4-mapped", nil, "[::ffff:203.0.113.9]:5000", "", "203.0.113.9"},
 	} {
-		a := New(Config{TrustedProxies: tc.trusted}, nil, nil, nil, quiet)
+		a := New(Config{TrustedProxies: tc.trusted}, nil, nil, nil, nil, quiet)
 		req := httptest.NewRequest(http.MethodPost, "/", nil)
 		req.RemoteAddr = tc.remote
 		if tc.xff != "" {
@@ -128,7 +128,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		"/enrollment/device/challenge": "post", "/enrollment/device": "post", "/enrollment/pin": "put",
 		"/devices/{id}/challenge": "post", "/devices/list": "post", "/devices/{id}/rename": "post",
 		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/pin/reset": "post",
-		"/logins/{id}/challenge": "post", "/logins/{id}": "post"}
+		"/logins/{id}/challenge": "post", "/logins/{id}": "post",
+		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post"}
 	for path, method := range routes {
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("openapi.yaml does not describe %s %s", strings.ToUpper(method), path)
@@ -137,7 +138,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if len(doc.Paths) != len(routes) {
 		t.Errorf("openapi.yaml describes %d paths, the handler serves %d", len(doc.Paths), len(routes))
 	}
-	h := New(Config{}, nil, nil, nil, quiet).Handler()
+	h := New(Config{}, nil, nil, nil, nil, quiet).Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Prefix+"openapi.yaml", nil))
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), OpenAPI) {

@@ -38,6 +38,7 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/weblogin"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
 )
@@ -401,7 +402,14 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, logins, o.Log)
+	web, err := weblogin.New(weblogin.Config{IPKey: p.binding.IPKey, AppClientID: p.binding.AppClientID}, weblogin.Deps{
+		Approvals: s.store, Bindings: s.store, Accounts: s.store, Clients: s.store, Members: s.store, Audit: s.store,
+		Authz: s.authz, Devices: s.bind, Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
+	})
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, logins, web, o.Log)
 	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, keys.NewDPoPVerifier(), o.Log)
 	if err != nil {
 		return err
