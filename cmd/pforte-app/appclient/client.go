@@ -314,24 +314,39 @@ func pageText(body []byte) string {
 // answer into out. An error answer is a *Problem when it is a problem
 // document.
 func (c *Client) appCall(ctx context.Context, path string, in, out any) error {
+	return c.appRequest(ctx, http.MethodPost, path, nil, in, out)
+}
+
+// appRequest is appCall for any method, with extra headers; in is sent
+// as JSON unless it is nil.
+func (c *Client) appRequest(ctx context.Context, method, path string, header map[string]string, in, out any) error {
 	endpoint := c.cfg.Issuer + "/app/v1" + path
-	b, err := json.Marshal(in)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(b))
-	if err != nil {
-		return err
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, application/problem+json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	a, err := c.do(req)
 	if err != nil {
 		return err
 	}
 	if a.status == http.StatusOK || a.status == http.StatusCreated {
 		if err := json.Unmarshal(a.body, out); err != nil {
-			return fmt.Errorf("POST %s: the answer is not the expected JSON: %w", endpoint, err)
+			return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", method, endpoint, err)
 		}
 		return nil
 	}
@@ -342,5 +357,5 @@ func (c *Client) appCall(ctx context.Context, path string, in, out any) error {
 	if ct == "" {
 		ct = "no content type"
 	}
-	return fmt.Errorf("POST %s: unexpected answer HTTP %d (%s)", endpoint, a.status, ct)
+	return fmt.Errorf("%s %s: unexpected answer HTTP %d (%s)", method, endpoint, a.status, ct)
 }
