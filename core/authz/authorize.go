@@ -346,13 +346,15 @@ func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthReques
 
 // CompleteLogin records a member's authentication on request id, issues the
 // authorization code and returns the URL to redirect the user agent to.
-// It enforces acr_values and max_age: a login that does not reach the
-// requested level ends the request with an error for the client.
+// It enforces the required level (RequiredLevel: the client's MinACR,
+// raised by acr_values) and max_age: a login that does not reach the
+// level ends the request with an error for the client, so a client never
+// receives a token below its MinACR.
 // Errors: as PendingLogin; an error with a fault.Redirect when the login does not satisfy
 // the request; Unavailable.
 func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error) {
 	const op = "authz.CompleteLogin"
-	r, _, err := s.PendingLogin(ctx, id)
+	r, c, err := s.PendingLogin(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -365,7 +367,7 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 		// (step-up, a later issue) can still complete it.
 		return "", fault.New(kind, op, msg).WithRedirect(fault.Redirect{URI: r.RedirectURI, State: r.State})
 	}
-	if want, ok := s.minimumLevel(r.ACRValues); ok && reached.Level < want {
+	if want := s.RequiredLevel(r, c); reached.Level < want {
 		return fail(fault.Forbidden, "the requested level of assurance ("+s.cfg.Vocabulary.ACR(want)+") cannot be reached with this login; reached "+s.cfg.Vocabulary.ACR(reached.Level))
 	}
 	if r.MaxAge != nil && s.clock().Sub(a.Time) > *r.MaxAge+time.Second {
@@ -380,6 +382,7 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 		return "", err
 	}
 	r.Login = &login
+	r.Scopes = ReleasableScopes(r.Scopes, reached.Level)
 	code := grant.NewSecret()
 	if err := s.st.Requests.IssueCode(ctx, grant.Code{
 		Hash: grant.Hash(code), Request: r, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
@@ -391,6 +394,19 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 		q.Set("state", r.State)
 	}
 	return appendQuery(r.RedirectURI, q), nil
+}
+
+// RequiredLevel is the level a login must reach to complete request r of
+// client c: the client's MinimumLevel, raised by the request's acr_values (the
+// lowest of those Pforte knows, as minimumLevel says) but never lowered.
+// The login page asks for the app's confirmation when the password alone
+// (loa.Low) does not reach it.
+func (s *Service) RequiredLevel(r grant.AuthRequest, c client.Client) loa.Level {
+	need := c.MinimumLevel()
+	if want, ok := s.minimumLevel(r.ACRValues); ok && want > need {
+		need = want
+	}
+	return need
 }
 
 // minimumLevel returns the lowest level among the requested acr values that

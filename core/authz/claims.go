@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 // Claims are released member claims, ready to be encoded as JSON.
@@ -96,6 +97,26 @@ func (s *Service) subjectFor(c client.Client, accountID string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(accountID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// personalScopes are the scopes that release personal data a login must
+// be worth: the member number, the address and the date of birth.
+var personalScopes = []string{ScopeKVNR, ScopeAddress, ScopeBirthdate}
+
+// MinPersonalLevel is the lowest level at which personalScopes are
+// released, whatever the client may ask for: a password alone (low) is
+// one guessable factor, and it must not be enough to learn a member's
+// number and address.
+const MinPersonalLevel = loa.Substantial
+
+// ReleasableScopes returns scopes without personalScopes when level is
+// below MinPersonalLevel; the code, its tokens and the claims then carry
+// only what is left.
+func ReleasableScopes(scopes []string, level loa.Level) []string {
+	if level >= MinPersonalLevel {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return slices.Contains(personalScopes, sc) })
 }
 
 // memberClaims releases the claims of account a that scopes allow,

@@ -108,7 +108,7 @@ func TestKVNRClaims(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnvWith(t, func(c *authz.Config) { c.KVNRClaims = tt.claims })
-			resp := e.tokens("web", webRedirect, "openid kvnr")
+			resp := e.confirmedTokens("web", webRedirect, "openid kvnr")
 			cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 			if err != nil {
 				t.Fatal(err)

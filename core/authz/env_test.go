@@ -30,6 +30,7 @@ const (
 	svcSecret  = "svc-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 	webRedirect    = "https://forms.kasse.example/cb"
+	strictRedirect = "https://antrag.kasse.example/cb"
 	formRedirect   = "https://antrag.kasse.example/cb?form=umzug"
 	appRedirect    = "http://127.0.0.1/callback"
 	portalRedirect = "https://portal.partner.example/oidc/cb"
@@ -158,6 +159,20 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 			Scopes:       []string{"audit.read"},
 		},
 	}
+	// These tests exercise the protocol with a member's password login
+	// (loa.Low): their clients accept it, as a client must state
+	// explicitly. The levels themselves are tested with "strict", which
+	// states no minimum and so gets client.DefaultMinACR.
+	for i := range clients {
+		clients[i].MinACR = loa.Low
+	}
+	clients = append(clients, client.Client{
+		ID: "strict", Name: "Online-Antrag", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+		SecretHash:   secrets.Hash(webSecret),
+		RedirectURIs: []string{strictRedirect},
+		GrantTypes:   []string{client.GrantCode},
+		Scopes:       []string{"openid", "profile", "kvnr", "address", "birthdate"},
+	})
 	for _, c := range clients {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("test client %s: %v", c.ID, err)
@@ -252,6 +267,14 @@ func (e *env) passwordLogin() loa.Authentication {
 	return loa.Authentication{Subject: annaID, Proofing: loa.Substantial, AMR: []string{loa.AMRPassword}, Time: e.clock.Now()}
 }
 
+// confirmedLogin is a login of Anna with the password confirmed in the
+// app (device key and PIN): substantial, her proofing level.
+func (e *env) confirmedLogin() loa.Authentication {
+	a := e.passwordLogin()
+	a.AMR = []string{loa.AMRPassword, loa.AMRHardware, loa.AMRPIN}
+	return a
+}
+
 // flow is one authorization code ready for the token endpoint.
 type flow struct {
 	client, code, verifier, redirectURI string
@@ -263,12 +286,17 @@ type flow struct {
 // returns the code from the redirect.
 func (e *env) codeFor(clientID, redirectURI, scope string) flow {
 	e.t.Helper()
+	return e.codeWith(clientID, redirectURI, scope, e.passwordLogin())
+}
+
+// codeWith is codeFor with login a.
+func (e *env) codeWith(clientID, redirectURI, scope string, a loa.Authentication) flow {
+	e.t.Helper()
 	req, v := request(clientID, redirectURI, scope)
 	r, err := e.svc.Authorize(e.ctx, req)
 	if err != nil {
 		e.t.Fatalf("Authorize: %v", err)
 	}
-	a := e.passwordLogin()
 	to, err := e.svc.CompleteLogin(e.ctx, r.ID, a)
 	if err != nil {
 		e.t.Fatalf("CompleteLogin: %v", err)
@@ -288,6 +316,17 @@ func (e *env) exchange(f flow) (authz.TokenResponse, error) {
 func (e *env) tokens(clientID, redirectURI, scope string) authz.TokenResponse {
 	e.t.Helper()
 	resp, err := e.exchange(e.codeFor(clientID, redirectURI, scope))
+	if err != nil {
+		e.t.Fatalf("ExchangeCode: %v", err)
+	}
+	return resp
+}
+
+// confirmedTokens is tokens after a login confirmed in the app
+// (substantial), the level personal data need.
+func (e *env) confirmedTokens(clientID, redirectURI, scope string) authz.TokenResponse {
+	e.t.Helper()
+	resp, err := e.exchange(e.codeWith(clientID, redirectURI, scope, e.confirmedLogin()))
 	if err != nil {
 		e.t.Fatalf("ExchangeCode: %v", err)
 	}

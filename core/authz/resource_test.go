@@ -266,7 +266,7 @@ func TestUserInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scope, func(t *testing.T) {
 			e := newEnv(t)
-			resp := e.tokens("web", webRedirect, tt.scope)
+			resp := e.confirmedTokens("web", webRedirect, tt.scope)
 			cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 			if err != nil {
 				t.Fatal(err)
@@ -303,7 +303,7 @@ func TestUserInfo(t *testing.T) {
 func TestUserInfoWithoutMasterData(t *testing.T) {
 	e := newEnv(t)
 	e.st.hide("member:" + annaKVNR.String())
-	resp := e.tokens("web", webRedirect, "openid profile kvnr")
+	resp := e.confirmedTokens("web", webRedirect, "openid profile kvnr")
 	cl, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 	if err != nil {
 		t.Fatal(err)

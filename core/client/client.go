@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 // Kind is what sort of relying party a client is.
@@ -84,7 +85,14 @@ type Client struct {
 	// link theirs. Empty: the client gets the public sub. The operator
 	// configures it; Pforte fetches no sector_identifier_uri.
 	SectorIdentifier string
-	CreatedAt        time.Time
+	// MinACR is the lowest level of assurance the client accepts: a login
+	// below it never reaches the client (the member is asked for more, or
+	// shown why it cannot be reached); acr_values may raise it per
+	// request, never lower it. WithDefaults sets loa.Substantial, and a
+	// client without one (loa.None) is held to it as well (MinimumLevel):
+	// a client accepts the password alone (loa.Low) only when it says so.
+	MinACR    loa.Level
+	CreatedAt time.Time
 }
 
 // Defaults of a kind: what a client definition that leaves them open gets,
@@ -127,7 +135,8 @@ func DefaultsOf(k Kind, grants []string) (Defaults, bool) {
 }
 
 // WithDefaults returns c with what its definition leaves open set by its
-// kind: Name (the ID), AuthMethod, GrantTypes, and RequirePAR and
+// kind: Name (the ID), AuthMethod, GrantTypes, MinACR (DefaultMinACR when
+// not stated), and RequirePAR and
 // RequireDPoP unless requirePAR or requireDPoP state them (nil: not
 // stated; a stated false turns the default off). An unknown kind gets only
 // the name; Validate refuses it.
@@ -146,6 +155,7 @@ func (c Client) WithDefaults(requirePAR, requireDPoP *bool) Client {
 		c.GrantTypes = slices.Clone(d.GrantTypes)
 	}
 	c.RequirePAR, c.RequireDPoP = d.RequirePAR, d.RequireDPoP
+	c.MinACR = c.MinimumLevel()
 	if requirePAR != nil {
 		c.RequirePAR = *requirePAR
 	}
@@ -153,6 +163,20 @@ func (c Client) WithDefaults(requirePAR, requireDPoP *bool) Client {
 		c.RequireDPoP = *requireDPoP
 	}
 	return c
+}
+
+// DefaultMinACR is the lowest level every kind of client accepts unless
+// its definition lowers it: a password alone (low) is one factor, and
+// online forms and partner portals handle health insurance data.
+const DefaultMinACR = loa.Substantial
+
+// MinimumLevel is the lowest level the client accepts: MinACR, or
+// DefaultMinACR when the client states none.
+func (c Client) MinimumLevel() loa.Level {
+	if c.MinACR == loa.None {
+		return DefaultMinACR
+	}
+	return c.MinACR
 }
 
 // DisplayName returns the client's name for a member reading lang ("de",
