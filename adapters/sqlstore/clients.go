@@ -9,7 +9,16 @@ import (
 
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 )
+
+// minACR is the column value of a client's MinACR (” for none).
+func minACR(l loa.Level) string {
+	if l == loa.None {
+		return ""
+	}
+	return l.String()
+}
 
 type clientRow struct {
 	ID                     string        `db:"id"`
@@ -28,19 +37,20 @@ type clientRow struct {
 	RequirePAR             bool          `db:"require_par"`
 	RequireDPoP            bool          `db:"require_dpop"`
 	SectorIdentifier       string        `db:"sector_identifier"`
+	MinACR                 string        `db:"min_acr"`
 	CreatedAt              sql.NullInt64 `db:"created_at"`
 }
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at, name_en`
+	sector_identifier, created_at, name_en, min_acr`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
-		ms(c.CreatedAt), c.NameEN,
+		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR),
 	}
 }
 
@@ -61,6 +71,9 @@ func (r clientRow) client() (client.Client, error) {
 		CreatedAt:        fromMS(r.CreatedAt),
 	}
 	var err error
+	if c.MinACR, err = loa.ParseLevel(r.MinACR); err != nil {
+		return client.Client{}, err
+	}
 	for _, f := range []struct {
 		dst *[]string
 		src string
@@ -77,7 +90,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -99,7 +112,8 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				grant_types = excluded.grant_types, scopes = excluded.scopes,
 				access_token_ttl = excluded.access_token_ttl, id_token_ttl = excluded.id_token_ttl,
 				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
-				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at`), clientArgs(c)...)
+				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at,
+				min_acr = excluded.min_acr`), clientArgs(c)...)
 		return err
 	})
 }

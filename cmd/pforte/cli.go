@@ -16,6 +16,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/signkey"
 )
 
@@ -313,8 +314,10 @@ func (c *cli) withAdmin(cmd *cobra.Command, f func(context.Context, admin) error
 // clientAddFlags are the flags of `pforte clients add`.
 type clientAddFlags struct {
 	id, name, nameEN, kind, authMethod, jwksFile string
-	redirectURIs, postLogoutURIs                 []string
-	grantTypes, scopes                           []string
+	// minACR is the lowest level the client accepts ("": the default).
+	minACR                       string
+	redirectURIs, postLogoutURIs []string
+	grantTypes, scopes           []string
 }
 
 func (c *cli) clientsCommand() *cobra.Command {
@@ -328,7 +331,9 @@ func (c *cli) clientsCommand() *cobra.Command {
 			"  native   auth none, grants authorization_code refresh_token\n" +
 			"  web      auth client_secret_basic, grants authorization_code refresh_token\n" +
 			"  portal   auth private_key_jwt (needs --jwks-file), grants authorization_code refresh_token\n" +
-			"  service  auth client_secret_post, grant client_credentials",
+			"  service  auth client_secret_post, grant client_credentials\n" +
+			"Every kind accepts logins from level substantial (password confirmed in the app) up;\n" +
+			"--min-acr low lets a password alone reach the client (never kvnr, address, birthdate).",
 		Example: "  pforte clients add --id forms --kind web --redirect-uri https://forms.example/cb --scope openid --scope profile",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -369,6 +374,7 @@ func (c *cli) clientsCommand() *cobra.Command {
 	fl.StringVar(&af.id, "id", "", "client_id (required)")
 	fl.StringVar(&af.name, "name", "", "display name, German (default: the id)")
 	fl.StringVar(&af.nameEN, "name-en", "", "display name for members who read English (default: --name)")
+	fl.StringVar(&af.minACR, "min-acr", "", "lowest level of assurance the client accepts: low, substantial or high (default substantial)")
 	fl.StringVar(&af.kind, "kind", "", "native, web, portal or service (required)")
 	fl.StringVar(&af.authMethod, "auth-method", "", "token endpoint auth method (default by kind)")
 	fl.StringVar(&af.jwksFile, "jwks-file", "", "public JWKS of a private_key_jwt client")
@@ -428,10 +434,14 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 	if _, ok := client.DefaultsOf(kind, nil); !ok {
 		return client.Client{}, false, usagef("--kind must be native, web, portal or service")
 	}
+	minACR, err := loa.ParseLevel(f.minACR)
+	if err != nil || (f.minACR != "" && minACR == loa.None) {
+		return client.Client{}, false, usagef("--min-acr must be low, substantial or high")
+	}
 	c := client.Client{
 		ID: f.id, Name: f.name, NameEN: f.nameEN, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
-		GrantTypes: f.grantTypes, Scopes: f.scopes, CreatedAt: now,
+		GrantTypes: f.grantTypes, Scopes: f.scopes, MinACR: minACR, CreatedAt: now,
 	}.WithDefaults(nil, nil)
 	if f.jwksFile != "" {
 		if c.AuthMethod != client.AuthPrivateKeyJWT {

@@ -16,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 // clientsFile is the schema of a clients YAML file (configs/dev/clients.yaml
@@ -31,7 +32,7 @@ type clientsFile struct {
 // Key Set, public keys only) or jwks_file.
 //
 // What an entry leaves open (name, auth_method, grant_types, require_par,
-// require_dpop) takes the defaults of its kind from client.WithDefaults,
+// require_dpop, min_acr) takes the defaults of its kind from client.WithDefaults,
 // as `pforte clients add` does; require_par and require_dpop are pointers
 // because absent and false differ: writing false turns either off.
 type clientSpec struct {
@@ -54,6 +55,9 @@ type clientSpec struct {
 	RequirePAR             *bool         `yaml:"require_par"`
 	RequireDPoP            *bool         `yaml:"require_dpop"`
 	SectorIdentifier       string        `yaml:"sector_identifier"`
+	// MinACR is the lowest level of assurance the client accepts: low,
+	// substantial or high (absent: client.DefaultMinACR).
+	MinACR string `yaml:"min_acr"`
 }
 
 // clientsFileOptions are what parsing a clients file depends on.
@@ -109,6 +113,13 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		IDTokenTTL:             s.IDTokenTTL,
 		SectorIdentifier:       s.SectorIdentifier,
 		CreatedAt:              opts.Now,
+	}
+	if s.MinACR != "" {
+		l, err := loa.ParseLevel(s.MinACR)
+		if err != nil || l == loa.None {
+			return client.Client{}, fmt.Errorf("%s: must be low, substantial or high, not %q", at("min_acr"), s.MinACR)
+		}
+		c.MinACR = l
 	}
 	c = c.WithDefaults(s.RequirePAR, s.RequireDPoP)
 	for _, t := range []struct {
