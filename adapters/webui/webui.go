@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"crypto/hmac"
 	"embed"
 	"errors"
 	"html/template"
@@ -17,6 +18,7 @@ import (
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/password"
 )
@@ -61,20 +63,21 @@ type ErrorResponder func(w http.ResponseWriter, r *http.Request, err error)
 
 // UI serves the login pages.
 type UI struct {
-	cfg      Config
-	authz    *authz.Service
-	login    *login.Service
-	onError  ErrorResponder
-	log      *slog.Logger
-	maxBytes int64
+	cfg       Config
+	authz     *authz.Service
+	login     *login.Service
+	approvals Approvals
+	onError   ErrorResponder
+	log       *slog.Logger
+	maxBytes  int64
 }
 
 // New returns the UI. Errors: those of cfg.Validate.
-func New(cfg Config, az *authz.Service, ln *login.Service, onError ErrorResponder, log *slog.Logger) (*UI, error) {
+func New(cfg Config, az *authz.Service, ln *login.Service, ap Approvals, onError ErrorResponder, log *slog.Logger) (*UI, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &UI{cfg: cfg, authz: az, login: ln, onError: onError, log: log, maxBytes: 16 << 10}, nil
+	return &UI{cfg: cfg, authz: az, login: ln, approvals: ap, onError: onError, log: log, maxBytes: 16 << 10}, nil
 }
 
 // Handler returns the handler for Path.
@@ -106,6 +109,13 @@ type view struct {
 	Message        string
 	// Again, when set, is where the member can start the login again.
 	Again string
+	// Back, when set, returns to the client with an error (a level the
+	// member cannot reach).
+	Back string
+	// ApprovalID, Number and StatusURL are the approval page's.
+	ApprovalID string
+	Number     string
+	StatusURL  string
 	// T returns the catalog's text of a key in the request's language;
 	// render sets it.
 	T func(key string, params ...any) string
@@ -114,6 +124,9 @@ type view struct {
 	// redirectURI is the client's redirect URI of the authorization request
 	// a page with a form belongs to; see contentSecurityPolicy.
 	redirectURI string
+	// script: the page loads approval.js (the only page that runs a
+	// script); see contentSecurityPolicy.
+	script bool
 }
 
 func (u *UI) show(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +195,20 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, st.form, "login.html", v)
 		return
 	}
+	// The password alone reaches loa.Low. A request that needs more (the
+	// client's MinACR, raised by acr_values) goes on to the app's
+	// confirmation, which reaches the member's proofing level; one the
+	// proofing cannot reach either ends here, on a page that says why.
+	need := u.authz.RequiredLevel(req, c)
+	switch {
+	case loa.Reach(result.Proofing, result.AMR).Level >= need:
+	case result.Proofing < need:
+		u.unreachable(w, r, req.RedirectURI, req.State, need, result.Proofing)
+		return
+	default:
+		u.startApproval(w, r, id, result)
+		return
+	}
 	to, err := u.authz.CompleteLogin(r.Context(), id, result)
 	if err != nil {
 		u.onError(w, r, err)
@@ -189,6 +216,35 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, to, http.StatusFound)
 }
+
+// unreachable explains that the service asks for level need, which the
+// member's identity proofing (proofing) does not reach, and offers the way
+// back to the service (access_denied on its redirect URI).
+func (u *UI) unreachable(w http.ResponseWriter, r *http.Request, redirectURI, state string, need, proofing loa.Level) {
+	p := catalog.Match(r.Header.Get("Accept-Language"))
+	v := view{
+		Message: p.Text("page.level.need", p.Text(levelKey(need)), p.Text(levelKey(proofing))),
+		Back: u.authz.ErrorRedirect(fault.Redirect{URI: redirectURI, State: state}, "access_denied",
+			"the login does not reach the level of assurance the client requires ("+need.String()+")"),
+	}
+	u.render(w, r, http.StatusForbidden, "level.html", v)
+}
+
+// levelKey is the catalog key of a level's name.
+func levelKey(l loa.Level) string {
+	switch l {
+	case loa.Low:
+		return "level.low"
+	case loa.Substantial:
+		return "level.substantial"
+	case loa.High:
+		return "level.high"
+	}
+	return "level.none"
+}
+
+// hmacEqual compares two tokens in constant time.
+func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
 
 // refuse answers a login form that came without the login page's cookie
 // or with another token: a cross-site post (login CSRF), or a browser that
@@ -265,7 +321,12 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	h.Add("Vary", "Accept-Language")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", contentSecurityPolicy(v.redirectURI))
+	csp := contentSecurityPolicy(v.redirectURI)
+	if v.script {
+		// The approval page's one same-origin script, and its polling.
+		csp += "; script-src 'self'; connect-src 'self'"
+	}
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// same-origin, not no-referrer: with no-referrer, browsers send the

@@ -2,18 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/mail"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/configs"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/pin"
 )
 
 // membersFile is the schema of a demo members YAML file
@@ -38,6 +41,21 @@ type memberSpec struct {
 	Address      addressSpec `yaml:"address"`
 	InsuredFrom  string      `yaml:"insured_from"`  // YYYY-MM-DD
 	InsuredUntil string      `yaml:"insured_until"` // YYYY-MM-DD, empty: open-ended
+	// Device is a reference client's device the member starts with, so
+	// that a browser login can be confirmed in pforte-app at once.
+	Device *deviceSpec `yaml:"device"`
+}
+
+// deviceSpec is a demo member's bound device: the public half of a
+// pforte-app software key (its state file holds the private half) and the
+// release PIN.
+type deviceSpec struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// CredentialID and PublicKey (a COSE_Key) are base64url without padding.
+	CredentialID string `yaml:"credential_id"`
+	PublicKey    string `yaml:"public_key"`
+	PIN          Secret `yaml:"pin"`
 }
 
 type addressSpec struct {
@@ -51,6 +69,7 @@ type addressSpec struct {
 type demoMember struct {
 	Account account.Account
 	Member  member.Member
+	Device  *server.Device
 }
 
 // membersFileOptions are what parsing a members file depends on.
@@ -172,7 +191,25 @@ func (s memberSpec) toRecord(ctx context.Context, at func(string) string, opts m
 		return demoMember{}, fmt.Errorf("%s: %v", at("password"), err)
 	}
 	now := opts.Now.UTC()
+	var dev *server.Device
+	if d := s.Device; d != nil {
+		cred, err1 := base64.RawURLEncoding.DecodeString(d.CredentialID)
+		pub, err2 := base64.RawURLEncoding.DecodeString(d.PublicKey)
+		switch {
+		case len(d.ID) < 8 || len(d.ID) > 128 || strings.ContainsAny(d.ID, " \t\r\n"):
+			return demoMember{}, fmt.Errorf("%s: must be 8-128 characters without spaces", at("device.id"))
+		case err1 != nil || len(cred) == 0:
+			return demoMember{}, fmt.Errorf("%s: must be base64url without padding", at("device.credential_id"))
+		case err2 != nil || len(pub) == 0:
+			return demoMember{}, fmt.Errorf("%s: must be base64url without padding", at("device.public_key"))
+		}
+		if err := pin.Check(d.PIN.Reveal(), s.BirthDate); err != nil {
+			return demoMember{}, fmt.Errorf("%s: %s", at("device.pin"), publicText(err))
+		}
+		dev = &server.Device{ID: d.ID, Name: d.Name, CredentialID: cred, PublicKey: pub, PIN: d.PIN.Reveal()}
+	}
 	return demoMember{
+		Device: dev,
 		Account: account.Account{
 			ID: s.ID, KVNR: k, PasswordHash: hash, Status: status, Proofing: proofing,
 			CreatedAt: now, UpdatedAt: now,

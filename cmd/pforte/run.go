@@ -90,7 +90,7 @@ func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options
 	}
 	o.Members = make([]server.Member, len(demo))
 	for i, d := range demo {
-		o.Members[i] = server.Member{Account: d.Account, Member: d.Member}
+		o.Members[i] = server.Member{Account: d.Account, Member: d.Member, Device: d.Device}
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
+	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/configs"
 	"github.com/pforte-id/pforte/core/coretest"
@@ -120,15 +124,34 @@ func TestServeSmoke(t *testing.T) {
 	if err := decodeStrict(configs.DevMembers, &members); err != nil {
 		t.Fatal(err)
 	}
-	demo := members.Members[0]
+	// Björn: letter-proofed, with the demo device of
+	// configs/dev/pforte-app-demo.json; the online form accepts
+	// substantial, so he confirms the login in the app.
+	demo := members.Members[1]
+	if demo.Device == nil {
+		t.Fatal("configs/dev/members.yaml: the second demo member has no device")
+	}
 
 	conf := oauth2.Config{
 		ClientID: forms.ID, ClientSecret: forms.Secret.Reveal(), Endpoint: provider.Endpoint(),
 		RedirectURL: forms.RedirectURIs[0], Scopes: []string{oidc.ScopeOpenID, "profile"},
 	}
 	verifier, state, nonce := oauth2.GenerateVerifier(), "smoke-state", "smoke-nonce"
+	phone := demoPhone(t, issuer)
 	code := browserLogin(t, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)),
-		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state)
+		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state, func(number int) {
+			app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			as, err := app.Approvals(ctx, phone)
+			if err != nil || len(as) != 1 {
+				t.Fatalf("the demo device's approvals: %+v, %v", as, err)
+			}
+			if d, err := app.Approve(ctx, phone, as[0].ID, number, demo.Device.PIN.Reveal()); err != nil || d.Status != "approved" {
+				t.Fatalf("approve: %+v, %v", d, err)
+			}
+		})
 	tok, err := conf.Exchange(octx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
@@ -177,12 +200,39 @@ func TestServeSmoke(t *testing.T) {
 	}
 }
 
+// shownNumber is the number on the approval page.
+var shownNumber = regexp.MustCompile(`<p class="number" id="number"[^>]*>([0-9]{2})</p>`)
+
+// demoPhone is the demo device of configs/dev/pforte-app-demo.json, for
+// an issuer on loopback (the WebAuthn relying party localhost).
+func demoPhone(t *testing.T, issuer string) appclient.Device {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "configs", "dev", "pforte-app-demo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Device struct {
+			BindingID string                       `json:"binding_id"`
+			Key       *authenticator.Authenticator `json:"key"`
+		} `json:"device"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return appclient.Device{BindingID: st.Device.BindingID, Key: st.Device.Key, Origin: "http://localhost:" + u.Port()}
+}
+
 var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
 // browserLogin plays the member's browser: it opens authURL, fills the
 // login page with kvnr and password and returns the code from the redirect
 // to redirectURI, which it does not follow.
-func browserLogin(t *testing.T, authURL, issuer, kvnr, password, redirectURI, state string) string {
+func browserLogin(t *testing.T, authURL, issuer, kvnr, password, redirectURI, state string, approve func(number int)) string {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -215,6 +265,25 @@ func browserLogin(t *testing.T, authURL, issuer, kvnr, password, redirectURI, st
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if approve != nil {
+		// The approval page (after the 303 the client followed): the app
+		// approves with its number, then "Weiter".
+		m := shownNumber.FindSubmatch(body)
+		if resp.StatusCode != http.StatusOK || m == nil {
+			t.Fatalf("after the password: %d, want the approval page:\n%s", resp.StatusCode, body)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		approve(n)
+		form = url.Values{}
+		for _, m := range hiddenField.FindAllStringSubmatch(string(body), -1) {
+			form.Set(m[1], html.UnescapeString(m[2]))
+		}
+		if resp, err = b.PostForm(issuer+"/login/approval", form); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("login: %d %s", resp.StatusCode, body)
 	}

@@ -325,3 +325,10 @@ func (s *Service) refusal(ctx context.Context, op, id string, err error) error {
 	}
 	return fault.Coded(fault.Conflict, op, CodeDecided)
 }
+
+// Show returns approval id to the browser that started it (session), for
+// its page: the number to show, and the request it belongs to.
+// Errors: NotFound (CodeUnknown, also for another browser); Unavailable.
+func (s *Service) Show(ctx context.Context, id, session string) (approval.Approval, error) {
+	return s.forBrowser(ctx, "weblogin.Show", id, session)
+}

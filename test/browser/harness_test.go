@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
+	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
@@ -328,18 +331,52 @@ const (
 
 var memberKVNR = coretest.KVNR("B12345678")
 
+// memberPIN is the release PIN of the member's phone; otherKVNR is a
+// second member, letter-proofed too, who has no device (and the same
+// password).
+const (
+	memberPIN     = "470815"
+	otherPassword = coretest.Password
+)
+
+var otherKVNR = coretest.KVNR("C12345678")
+
 // instance is a running Pforte with one web client whose redirect URI is
-// the test relying party's.
+// the test relying party's, and the member's phone: the reference
+// client's software key, bound to the member's account.
 type instance struct {
 	issuer string
 	logs   *coretest.Log
+	phone  appclient.Device
+	// skew moves the server's clock ahead of the wall clock.
+	skew *atomic.Int64
+}
+
+// advance moves the server's clock ahead by d.
+func (in *instance) advance(d time.Duration) { in.skew.Add(int64(d)) }
+
+// app is the reference client's connection to the instance.
+func (in *instance) app(t *testing.T) *appclient.Client {
+	t.Helper()
+	c, err := appclient.Discover(t.Context(), appclient.Config{
+		Issuer: in.issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect",
+	})
+	if err != nil {
+		t.Fatalf("the reference client cannot discover Pforte: %v", err)
+	}
+	return c
 }
 
 // startPforte runs the real server on loopback with a fresh SQLite
-// database, the test member and rp's client, until t ends, and connects rp
-// to it.
+// database, the test members (the first with a bound phone) and rp's
+// client, and whatever opts change, until t ends, and connects rp to it.
 func startPforte(t *testing.T, rp *relyingParty, opts ...func(*server.Options)) *instance {
 	t.Helper()
+	key, err := authenticator.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	skew := new(atomic.Int64)
 	s := servertest.Start(t, func(o *server.Options) {
 		secrets, err := server.SecretHasher(o.MasterKey)
 		if err != nil {
@@ -348,16 +385,30 @@ func startPforte(t *testing.T, rp *relyingParty, opts ...func(*server.Options)) 
 		web := rp.client
 		web.SecretHash = secrets.Hash(rp.secret)
 		o.Clients = []client.Client{web}
-		o.Members = []server.Member{servertest.Member("browser000000000000000000000a001", member.Member{
+		now := time.Now().UTC()
+		m := servertest.Member("browser000000000000000000000a001", member.Member{
 			KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: "1964-08-12",
 			InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
-		}, time.Now().UTC())}
+		}, now)
+		m.Device = &server.Device{
+			ID: "browser-phone-0001", Name: "Telefon von Erika", CredentialID: key.CredentialID(),
+			PublicKey: key.PublicKey(), PIN: memberPIN,
+		}
+		o.Members = []server.Member{m, servertest.Member("browser000000000000000000000a002", member.Member{
+			KVNR: otherKVNR, GivenName: "Max", FamilyName: "Mustermann", BirthDate: "1971-02-03",
+			InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
+		}, now)}
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 		for _, f := range opts {
 			f(o)
 		}
 	})
 	rp.connect(t, s.URL)
-	return &instance{issuer: s.URL, logs: s.Logs}
+	// A loopback issuer is the WebAuthn relying party localhost, so the
+	// app's client data carry http://localhost:PORT.
+	origin := "http://localhost:" + strings.TrimPrefix(s.URL, "http://127.0.0.1:")
+	return &instance{issuer: s.URL, logs: s.Logs, skew: skew,
+		phone: appclient.Device{BindingID: "browser-phone-0001", Key: key, Origin: origin}}
 }
 
 // ---- the relying party ----
@@ -390,7 +441,9 @@ type loginResult struct {
 }
 
 // newRelyingParty listens on loopback; its registration is ready before
-// Pforte starts, its OIDC configuration after (connect).
+// Pforte starts, its OIDC configuration after (connect). Its client
+// states no minimum level: substantial, the default, so a password alone
+// does not reach it.
 func newRelyingParty(t *testing.T) *relyingParty {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

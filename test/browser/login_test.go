@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/throttle"
 )
 
@@ -21,6 +23,10 @@ import (
 // login page's form-action directive.
 func TestWebLogin(t *testing.T) {
 	rp := newRelyingParty(t)
+	// The password page alone: a client that accepts the password
+	// (loa.Low), as it must say explicitly. The confirmation in the app
+	// is TestWebLoginConfirmedInTheApp's.
+	rp.client.MinACR = loa.Low
 	in := startPforte(t, rp)
 	p := newPage(t)
 
@@ -66,8 +72,8 @@ func TestWebLogin(t *testing.T) {
 	if res.Err != "" || res.Subject == "" {
 		t.Fatalf("the relying party's login failed: %+v", res)
 	}
-	if res.ACR == "" {
-		t.Errorf("the ID token has no acr: %+v", res)
+	if res.ACR != "http://eidas.europa.eu/LoA/low" || !slices.Equal(res.AMR, []string{"pwd"}) {
+		t.Errorf("a password login: acr %q amr %v, want low and pwd", res.ACR, res.AMR)
 	}
 	p.noCSPViolation()
 }
@@ -78,6 +84,7 @@ func TestWebLogin(t *testing.T) {
 // that works.
 func TestRefusedPostStartsAgain(t *testing.T) {
 	rp := newRelyingParty(t)
+	rp.client.MinACR = loa.Low // the password page alone
 	in := startPforte(t, rp)
 	p := newPage(t)
 
@@ -159,6 +166,7 @@ func TestThrottledLogin(t *testing.T) {
 // to a page that says what to do, and from there back to the same login.
 func TestForgotPassword(t *testing.T) {
 	rp := newRelyingParty(t)
+	rp.client.MinACR = loa.Low // the password page alone
 	in := startPforte(t, rp)
 	p := newPage(t)
 

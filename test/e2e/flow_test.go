@@ -101,15 +101,22 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 			}
 		}
 
-		// With every scope, every claim comes.
+		// With every scope, every claim comes that a password login (low)
+		// may release: the KVNR, the address and the date of birth need
+		// substantial, whatever the client asks for.
 		all := rp.login(t, "openid", "profile", "email", "address", "birthdate", "kvnr")
 		r := userinfo(t, in, all.access)
 		if r.status != http.StatusOK {
 			t.Fatalf("userinfo: %d %s", r.status, r.body)
 		}
 		full := r.json(t)
-		if full["email"] != memberEmail || full["birthdate"] != memberBirth || full["kvnr"] != memberKVNR.String() || full["address"] == nil {
+		if full["email"] != memberEmail || full["name"] != memberGiven+" "+memberFamily {
 			t.Errorf("userinfo with all scopes = %v", full)
+		}
+		for _, personal := range []string{"kvnr", "urn:telematik:claims:id", "address", "birthdate"} {
+			if _, ok := full[personal]; ok {
+				t.Errorf("a low login releases %s: %v", personal, full)
+			}
 		}
 	})
 }

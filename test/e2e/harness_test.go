@@ -34,6 +34,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/coretest"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 )
 
@@ -144,6 +145,13 @@ func newWorld(t *testing.T) *world {
 		ID: "e2e-app", Name: "E2E Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
 		RedirectURIs: []string{"http://127.0.0.1/callback"},
 		GrantTypes:   []string{client.GrantCode, client.GrantRefresh}, Scopes: member,
+	}
+	// These tests drive the protocol with the password page alone (loa.Low):
+	// their clients accept it, as a client must state explicitly. A client
+	// that does not (client.DefaultMinACR) is tested where the app confirms
+	// the login (test/browser) and in TestMinACRRefusesPasswordAlone.
+	for _, c := range []*testClient{&w.web, &w.portal, &w.app} {
+		c.MinACR = loa.Low
 	}
 	return w
 }

@@ -54,10 +54,11 @@ const (
 // requests of the online form, and then posts all 1,000 login forms at
 // once on 1,000 connections: right passwords of two demo members, a wrong
 // password of the third, unknown member numbers. Every post must be
-// answered — the redirect to the client with a code for a right password,
-// the login page again (401) for a wrong password or unknown member, 429
-// with Retry-After once the throttling rule delays that member number
-// (hundreds of checks of one number at once), or
+// answered — after a right password the redirect to the app's confirmation
+// or the page that says why it cannot follow (the online form accepts
+// substantial), the login page again (401) for a wrong password or unknown
+// member, 429 with Retry-After once the throttling rule delays that member
+// number (hundreds of checks of one number at once), or
 // 503 with Retry-After should the server shed load — and the server's
 // peak resident memory (VmHWM of /proc/PID/status, and VmRSS sampled
 // every 20 ms) must stay under burstRSSBound. Linux only (/proc).
@@ -212,6 +213,16 @@ func TestPasswordLoginBurstMemory(t *testing.T) {
 			}
 		case want.right && a.status == http.StatusFound && strings.HasPrefix(a.location, redirect+"?") && strings.Contains(a.location, "code="):
 			outcomes["302 with a code"]++
+		case want.right && a.status == http.StatusSeeOther && strings.HasPrefix(a.location, "/login/approval?id="):
+			// The online form accepts substantial: after the password the
+			// member confirms in the app (the password step is what this
+			// test loads).
+			outcomes["303 to the app's confirmation"]++
+		case want.right && a.status == http.StatusForbidden &&
+			(strings.Contains(a.body, "Vertrauensniveau") || strings.Contains(a.body, "Kein Gerät")):
+			// A demo member whose proofing (low) cannot reach substantial,
+			// or who has no device: the page that says why.
+			outcomes["403 page that says why"]++
 		case !want.right && a.status == http.StatusUnauthorized && strings.Contains(a.body, "Versichertennummer oder Passwort ist falsch"):
 			outcomes["401 login page"]++
 		case a.status == http.StatusTooManyRequests && a.retryAfter != "" && strings.Contains(a.body, "Bitte warten Sie"):

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/base64"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/coretest"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 // The negative cases: each is refused the way the protocol says, and none
@@ -475,11 +478,51 @@ func TestAuthorizationErrorsCarryIss(t *testing.T) {
 		r := newBrowser(t).get(t, conf.AuthCodeURL("st-1", pkce, oauth2.SetAuthURLParam("prompt", "none")))
 		authorizeErrorAtClient(t, r, rp.conf.RedirectURL, "st-1", in.issuer, "login_required")
 
-		// acr_values above what a password reaches: refused after the login.
+		// acr_values above what the member's proofing reaches (high, for a
+		// letter-proofed member): after the password, a page says why, and
+		// its way back is the error for the client, with iss.
 		b := newBrowser(t)
-		page := b.get(t, conf.AuthCodeURL("st-2", pkce, oauth2.SetAuthURLParam("acr_values", "http://eidas.europa.eu/LoA/substantial")))
+		page := b.get(t, conf.AuthCodeURL("st-2", pkce, oauth2.SetAuthURLParam("acr_values", "http://eidas.europa.eu/LoA/high")))
 		r = b.submitLogin(t, in.base, page, memberKVNR.String(), memberPassword)
-		authorizeErrorAtClient(t, r, rp.conf.RedirectURL, "st-2", in.issuer, "access_denied")
+		if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "Vertrauensniveau") {
+			t.Fatalf("a level the member cannot reach: status %d, want the page that says why:\n%s", r.status, r.body)
+		}
+		m := backLink.FindSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("the page has no way back to the client:\n%s", r.body)
+		}
+		authorizeErrorAtClient(t, result{status: http.StatusFound, header: http.Header{"Location": {html.UnescapeString(string(m[1]))}}},
+			rp.conf.RedirectURL, "st-2", in.issuer, "access_denied")
+	})
+}
+
+// backLink is the level page's way back to the client.
+var backLink = regexp.MustCompile(`<a id="back" href="([^"]+)"`)
+
+// TestMinACRRefusesPasswordAlone: a client that states no minimum level
+// accepts substantial; a password alone never gets it a code, with or
+// without acr_values low. The member here has no device, so the login
+// ends on the page that says how to bind one.
+func TestMinACRRefusesPasswordAlone(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		w := newWorld(t)
+		w.web.MinACR = loa.None
+		in := w.start(t, eng.storage(t))
+		rp := in.rp(t, w.web, nil)
+		conf := rp.conf
+		conf.Scopes = []string{"openid", "kvnr"}
+		for i, acr := range []string{"", "http://eidas.europa.eu/LoA/low"} {
+			b := newBrowser(t)
+			state := "st-" + strconv.Itoa(i)
+			page := b.get(t, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+				oauth2.SetAuthURLParam("acr_values", acr)))
+			r := b.submitLogin(t, in.base, page, memberKVNR.String(), memberPassword)
+			if r.status != http.StatusForbidden || strings.Contains(r.header.Get("Location"), "code=") ||
+				!strings.Contains(string(r.body), "Kein Gerät") {
+				t.Fatalf("acr_values %q: status %d, Location %q; want the no-device page and no code:\n%s",
+					acr, r.status, r.header.Get("Location"), r.body)
+			}
+		}
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pforte-id/pforte/catalog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,12 +23,16 @@ import (
 	"github.com/pforte-id/pforte/adapters/strength"
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/adapters/webui"
+	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/letterproof"
 	"github.com/pforte-id/pforte/core/loa"
@@ -37,6 +40,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/weblogin"
 	"github.com/pforte-id/pforte/ports/notify"
@@ -47,6 +51,24 @@ import (
 type Member struct {
 	Account account.Account
 	Member  member.Member
+	// Device, when set, is a device binding the member starts with, so
+	// that a demo or test member can confirm browser logins in the
+	// reference client without first going through a letter.
+	Device *Device
+}
+
+// Device is a demo or test member's bound device: the public half of a
+// reference client's software key (cmd/pforte-app/authenticator) and the
+// release PIN.
+type Device struct {
+	// ID is the binding's id; a binding with this id that exists already
+	// is left as it is (its PIN counter, its sign counter).
+	ID           string
+	Name         string
+	CredentialID []byte
+	// PublicKey is the credential public key as a COSE_Key.
+	PublicKey []byte
+	PIN       string
 }
 
 // Options are everything the server needs, resolved: secrets read,
@@ -122,6 +144,7 @@ type Server struct {
 	authz   *authz.Service
 	reg     *registration.Service
 	bind    *binding.Service
+	pins    *pin.Hasher
 	hasher  *password.Hasher
 	login   *login.Service
 	handler http.Handler
@@ -418,7 +441,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	ui, err := webui.New(webui.Config{
 		Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF), TrustedProxies: o.TrustedProxies,
 	},
-		s.authz, s.login, provider.AuthorizeError, o.Log)
+		s.authz, s.login, web, provider.AuthorizeError, o.Log)
 	if err != nil {
 		return err
 	}
@@ -429,6 +452,9 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.Handle(httpapi.Prefix, api.Handler())
 	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
 	mux.Handle("GET "+webui.ForgotPath, ui.ForgotHandler())
+	mux.Handle(webui.ApprovalPath, ui.ApprovalHandler())
+	mux.Handle("GET "+webui.ApprovalStatusPath, ui.StatusHandler())
+	mux.Handle("GET "+webui.ApprovalScriptPath, ui.ScriptHandler())
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
@@ -487,6 +513,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.pins = pins
 	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
@@ -546,7 +573,59 @@ func (s *Server) applyMembers(ctx context.Context) error {
 			return fmt.Errorf("apply account %s: %w", m.Account.KVNR, err)
 		}
 	}
+	for _, m := range s.opts.Members {
+		if m.Device == nil {
+			continue
+		}
+		if err := s.applyDevice(ctx, m); err != nil {
+			return fmt.Errorf("apply device %s of %s: %w", m.Device.ID, m.Account.KVNR, err)
+		}
+	}
 	return nil
+}
+
+// applyDevice binds m.Device to m's account unless a binding with its id
+// exists: through an enrollment session of the account's own proofing
+// level (the store binds keys only in one), with the PIN hashed under the
+// server's pepper. The PIN must pass the PIN rules like any other.
+func (s *Server) applyDevice(ctx context.Context, m Member) error {
+	d := m.Device
+	if _, err := s.store.BindingByID(ctx, d.ID); err == nil {
+		return nil
+	} else if !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	if err := pin.Check(d.PIN, m.Member.BirthDate); err != nil {
+		return err
+	}
+	acct, err := s.store.AccountByKVNR(ctx, m.Account.KVNR)
+	if err != nil {
+		return err
+	}
+	now := s.opts.Now().UTC()
+	sess := enrollment.Session{
+		ID: grant.NewID(), TokenHash: grant.Hash(grant.NewSecret()), KVNR: acct.KVNR, Method: proof.Letter,
+		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
+	}
+	if _, err := s.store.StartEnrollment(ctx, sess, acct, proof.Proof{
+		Method: proof.Letter, Level: acct.Proofing, KVNR: acct.KVNR, Time: now,
+		Evidence: proof.Evidence{Type: "configured_device", Issuer: s.opts.Issuer},
+	}); err != nil {
+		return err
+	}
+	b := device.Binding{
+		ID: d.ID, AccountID: acct.ID, EnrollmentID: sess.ID, Name: d.Name, Platform: device.Software,
+		CredentialID: d.CredentialID, PublicKey: d.PublicKey, AttestationFormat: "none", Status: device.Active,
+		CreatedAt: now,
+	}
+	if err := s.store.BindDevice(ctx, b, now); err != nil {
+		return err
+	}
+	_, err = s.store.UpdateBinding(ctx, d.ID, func(b *device.Binding) error {
+		b.PINHash, b.PINSetAt = s.pins.Hash(d.ID, d.PIN), now
+		return nil
+	})
+	return err
 }
 
 // Handler is the whole HTTP handler.
