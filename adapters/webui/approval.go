@@ -50,10 +50,13 @@ var approvalScript []byte
 // The browser session cookie an approval is bound to: a random value the
 // approval stores only hashed (approval.SessionHash). Over https it carries
 // the __Host- prefix (Secure, host-only, path /: no sibling domain can plant
-// or overwrite it). On a development issuer on http://127.0.0.1 the prefix
-// is left off: a __Host- cookie must be Secure, and Chromium stores Secure
-// cookies from http only for localhost names, not for 127.0.0.1 — the
-// browser tests run on 127.0.0.1 and would lose the cookie.
+// or overwrite it). On an http issuer the prefix is left off, as for the
+// CSRF cookie: __Host- requires Secure, and a Secure cookie from plain http
+// is dropped by every browser except on loopback — Chromium (checked in
+// the browser tests' Chromium, on http://127.0.0.1 and http://localhost)
+// keeps Secure and __Host- cookies from both, as loopback is a potentially
+// trustworthy origin, but other browsers and any non-loopback development
+// host would lose the cookie, and with it every approval.
 const (
 	sessionCookieName         = "__Host-pforte_login"
 	sessionCookieNameInsecure = "pforte_login"
