@@ -67,12 +67,29 @@ var appClient = client.Client{
 	RequireDPoP:  true,
 }
 
+// webClient is an online form whose browser logins the app confirms;
+// webSecret is its secret.
+var (
+	webSecret = "web-secret-of-the-approval-tests"
+	webClient = client.Client{
+		ID: "online-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+		RedirectURIs: []string{"https://forms.example/callback"},
+		GrantTypes:   []string{client.GrantCode}, Scopes: []string{"openid", "profile"},
+	}
+)
+
 func startServer(t *testing.T) *pforteServer {
 	t.Helper()
 	clock := &offsetClock{}
 	outbox := filepath.Join(t.TempDir(), "outbox")
 	s := servertest.Start(t, func(o *server.Options) {
-		o.Clients = []client.Client{appClient}
+		secrets, err := server.SecretHasher(o.MasterKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := webClient
+		web.SecretHash = secrets.Hash(webSecret)
+		o.Clients = []client.Client{appClient, web}
 		o.Now = clock.Now
 		o.OutboxDir = outbox
 	})
