@@ -13,6 +13,7 @@ import (
 
 	"github.com/pforte-id/pforte/configs"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -51,8 +52,14 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 	}
 	forms := byID["online-forms"]
 	if forms.AuthMethod != client.AuthSecretBasic || !testHasher().Verify("dev-online-forms-secret-NOT-FOR-PRODUCTION", forms.SecretHash) ||
-		forms.RequirePAR || forms.RequireDPoP {
+		forms.RequirePAR || forms.RequireDPoP || forms.MinACR != loa.Substantial {
 		t.Errorf("online-forms %+v", forms)
+	}
+	if calc := byID["beitragsrechner"]; calc.MinACR != loa.Low || calc.Kind != client.Web {
+		t.Errorf("beitragsrechner %+v: want a web client that accepts low", calc)
+	}
+	if portal := byID["partner-portal"]; portal.MinACR != loa.Substantial {
+		t.Errorf("partner-portal MinACR %v, want the default substantial", portal.MinACR)
 	}
 	svc := byID["claims-service"]
 	if svc.Kind != client.Service || svc.AuthMethod != client.AuthSecretPost || !svc.AllowsGrant(client.GrantClientCredentials) ||
@@ -259,7 +266,7 @@ func TestLoadClientsPicksTheSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, err := loadClients(cfg, testHasher(), testNow)
-	if err != nil || len(cs) != 4 {
+	if err != nil || len(cs) != 5 {
 		t.Fatalf("development default: %d clients, %v", len(cs), err)
 	}
 	p := writeFile(t, "clients.yaml", "clients:\n  - id: app\n    kind: native\n    auth_method: none\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code]\n")

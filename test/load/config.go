@@ -26,7 +26,7 @@ const (
 )
 
 // workloadNames lists the workloads.
-var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "registration"}
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -79,12 +79,17 @@ Workloads:
   password-login      Pforte: the browser login of a web client (--client-id, --client-secret,
                       --web-redirect-uri): authorize with PKCE, login page, KVNR + password,
                       redirect with the code, code exchange, ID token verified; a random
-                      seeded member per login
+                      seeded member per login; the client must accept low (min_acr: low)
+  web-login           Pforte: the browser login confirmed in the app, with a client that
+                      accepts substantial (--client-id, --client-secret, --web-redirect-uri):
+                      as password-login up to the approval page, then the member's phone
+                      (simulated here) lists the approval and approves it with the number
+                      shown, device key and PIN, then "Weiter", the code, its exchange
   registration        Pforte: one member's registration by letter: order the letter, wait
                       for it in the outbox, activate, set a password; each member of
                       --members-csv once, so at most as many operations as members
 
-app-login, refresh and password-login seed members through the public app API before the
+app-login, refresh, password-login and web-login seed members through the public app API before the
 timer: the members of --members-csv (imported with 'pforte members import') request a
 letter, the letters are read from the server's outbox folder (--outbox, same machine),
 then each member activates, sets a password, binds a software device key and sets a PIN
@@ -119,14 +124,14 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to run (at most 10m); ignored with --requests")
 	fs.Uint64Var(&c.Requests, "requests", 0, "run this many operations instead of a duration")
 	fs.Float64Var(&c.Rate, "rate", 0, "target operations per second (0: as fast as the concurrency allows)")
-	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect; the web client for password-login")
+	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect; the web client for password-login and web-login")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret")
 	fs.StringVar(&c.AuthMethod, "auth-method", "client_secret_basic", "client_secret_basic or client_secret_post")
 	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory and CPU of this process (the server) during the run")
-	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login: a redirect URI registered for --client-id")
+	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login, web-login: a redirect URI registered for --client-id")
 	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
 	fs.IntVar(&c.Cores, "cores", runtime.NumCPU(), "password-login with --argon2-ms: the server's cores")
 	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
@@ -191,10 +196,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
 	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
 		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
-	case c.Workload == "password-login" && (c.ClientID == "" || c.WebRedirectURI == ""):
-		return errors.New("password-login needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)")
-	case c.WebRedirectURI != "" && c.Workload != "password-login":
-		return errors.New("--web-redirect-uri is for password-login")
+	case (c.Workload == "password-login" || c.Workload == "web-login") && (c.ClientID == "" || c.WebRedirectURI == ""):
+		return fmt.Errorf("%s needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)", c.Workload)
+	case c.WebRedirectURI != "" && c.Workload != "password-login" && c.Workload != "web-login":
+		return errors.New("--web-redirect-uri is for password-login and web-login")
 	case c.Argon2MS < 0 || c.Argon2MS > 10_000:
 		return errors.New("--argon2-ms must be between 0 and 10000")
 	case c.Argon2MS > 0 && c.Workload != "password-login":

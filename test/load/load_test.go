@@ -16,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
 )
@@ -49,6 +50,12 @@ func startServer(t *testing.T) *testServer {
 			SecretHash: hasher.Hash(ts.secret), GrantTypes: []string{client.GrantClientCredentials},
 			Scopes: []string{"claims.read"},
 		}, {
+			// The password alone: password-login.
+			ID: "beitragsrechner", Name: "Beitragsrechner", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
+			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid", "profile"}, MinACR: loa.Low,
+		}, {
+			// The default, substantial: web-login.
 			ID: "online-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
 			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid", "profile"},
@@ -130,13 +137,21 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		members := ts.newMembers(t, 4)
 		r := runTool(t, "--issuer", ts.issuer, "--requests", "20", "--concurrency", "4", "--workload", "password-login",
 			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
-			"--client-id", "online-forms", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect,
+			"--client-id", "beitragsrechner", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect,
 			"--argon2-ms", "20", "--cores", "2")
 		checkResult(t, r, 20)
 		checkSteps(t, r, stepPage, stepPassword, stepToken)
 		if a := r.Argon2; a == nil || a.CeilingPerSec != 100 || a.Reached != r.Throughput/100 {
 			t.Fatalf("argon2 ceiling: %+v, want 100/s (2 cores ÷ 20 ms) and the throughput %.1f/s over it", a, r.Throughput)
 		}
+	})
+	t.Run("web-login", func(t *testing.T) {
+		members := ts.newMembers(t, 4)
+		r := runTool(t, "--issuer", ts.issuer, "--requests", "12", "--concurrency", "4", "--workload", "web-login",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
+			"--client-id", "online-forms", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect)
+		checkResult(t, r, 12)
+		checkSteps(t, r, stepPage, stepPassword, stepApprove, stepContinue, stepToken)
 	})
 	t.Run("registration", func(t *testing.T) {
 		members := ts.newMembers(t, 12)

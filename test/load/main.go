@@ -120,6 +120,8 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &refreshLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
 	case "password-login":
 		return &passwordLoginLoad{env: e, progress: progress}, nil
+	case "web-login":
+		return &webLoginLoad{passwordLoginLoad: &passwordLoginLoad{env: e, progress: progress}}, nil
 	case "registration":
 		return &registrationLoad{env: e, progress: progress}, nil
 	}

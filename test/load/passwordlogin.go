@@ -36,9 +36,21 @@ type passwordLoginLoad struct {
 	verifier *oidc.IDTokenVerifier
 	redirect *url.URL
 	scope    string
+	// phones are the members' devices, aligned with members.
+	phones []*phone
 }
 
 func (w *passwordLoginLoad) Setup(ctx context.Context) error {
+	if err := w.setup(ctx); err != nil {
+		return err
+	}
+	// One login before the timer: a client or redirect URI the server
+	// does not know fails here, once, with its reason.
+	return w.Do(ctx)
+}
+
+// setup discovers the issuer and seeds the members.
+func (w *passwordLoginLoad) setup(ctx context.Context) error {
 	if err := needSeeds(w.cfg); err != nil {
 		return err
 	}
@@ -72,14 +84,13 @@ func (w *passwordLoginLoad) Setup(ctx context.Context) error {
 	// A password alone activates no account: the enrollment ends with the
 	// device and the PIN, so the members are seeded as for app-login.
 	start := time.Now()
-	if _, err := w.enrollMembers(ctx, ms, origin); err != nil {
+	phones, err := w.enrollMembers(ctx, ms, origin)
+	if err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
 	fmt.Fprintf(w.progress, "%d members registered by letter with password, device and PIN in %v\n", len(ms), time.Since(start).Round(time.Millisecond))
-	w.members = ms
-	// One login before the timer: a client or redirect URI the server
-	// does not know fails here, once, with its reason.
-	return w.Do(ctx)
+	w.members, w.phones = ms, phones
+	return nil
 }
 
 // stepError names the step of an operation that failed.
@@ -113,42 +124,57 @@ var (
 
 func (w *passwordLoginLoad) Do(ctx context.Context) error {
 	m := w.members[mrand.IntN(len(w.members))]
+	_, f, back, err := w.password(ctx, m)
+	if err != nil {
+		return err
+	}
+	return w.complete(ctx, back, f, stepPassword, nil)
+}
+
+// flow is what a relying party keeps of one login: state, nonce and the
+// PKCE verifier.
+type flow struct{ state, nonce, verifier string }
+
+// password opens an authorization request in a new browser of member m
+// and posts KVNR and password; it returns the browser, the flow and the
+// answer to the post, redirects within the issuer followed.
+func (w *passwordLoginLoad) password(ctx context.Context, m seedMember) (*http.Client, flow, page, error) {
 	jar, _ := cookiejar.New(nil)
 	browser := *w.hc // shares the transport; redirects are not followed
 	browser.Jar = jar
-	state, nonce, verifier := randomString(), randomString(), randomString()
-	sum := sha256.Sum256([]byte(verifier))
+	f := flow{state: randomString(), nonce: randomString(), verifier: randomString()}
+	sum := sha256.Sum256([]byte(f.verifier))
 	q := url.Values{
 		"client_id": {w.cfg.ClientID}, "response_type": {"code"}, "scope": {w.scope},
-		"redirect_uri": {w.cfg.WebRedirectURI}, "state": {state}, "nonce": {nonce},
+		"redirect_uri": {w.cfg.WebRedirectURI}, "state": {f.state}, "nonce": {f.nonce},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	authURL, err := url.Parse(w.md.AuthorizationEndpoint)
 	if err != nil {
-		return err
+		return nil, f, page{}, err
 	}
 	authURL.RawQuery = q.Encode()
 
 	t := time.Now()
-	page, pageURL, err := w.browse(ctx, &browser, http.MethodGet, authURL, nil)
+	pg, pageURL, err := w.browse(ctx, &browser, http.MethodGet, authURL, nil)
 	if err != nil {
-		return inStep(stepAuthorize, err)
+		return nil, f, page{}, inStep(stepAuthorize, err)
 	}
-	if page.status != http.StatusOK {
-		return inStep(stepPage, &httpError{Status: page.status, Code: "no login page"})
+	if pg.status != http.StatusOK {
+		return nil, f, page{}, inStep(stepPage, &httpError{Status: pg.status, Code: "no login page"})
 	}
 	w.steps.record(stepPage, time.Since(t))
 	form := url.Values{}
-	for _, f := range hiddenInput.FindAllStringSubmatch(string(page.body), -1) {
-		form.Set(f[1], html.UnescapeString(f[2]))
+	for _, fi := range hiddenInput.FindAllStringSubmatch(string(pg.body), -1) {
+		form.Set(fi[1], html.UnescapeString(fi[2]))
 	}
-	action := formAction.FindStringSubmatch(string(page.body))
+	action := formAction.FindStringSubmatch(string(pg.body))
 	if action == nil || form.Get("id") == "" || form.Get("csrf") == "" {
-		return inStep(stepPage, &httpError{Status: page.status, Code: "no login form"})
+		return nil, f, page{}, inStep(stepPage, &httpError{Status: pg.status, Code: "no login form"})
 	}
 	target, err := pageURL.Parse(html.UnescapeString(action[1]))
 	if err != nil {
-		return inStep(stepPage, err)
+		return nil, f, page{}, inStep(stepPage, err)
 	}
 	form.Set("kvnr", m.KVNR)
 	form.Set("password", seedPassword)
@@ -156,35 +182,42 @@ func (w *passwordLoginLoad) Do(ctx context.Context) error {
 	t = time.Now()
 	back, _, err := w.browse(ctx, &browser, http.MethodPost, target, form)
 	if err != nil {
-		return inStep(stepPassword, err)
-	}
-	if back.status != http.StatusFound {
-		return inStep(stepPassword, &httpError{Status: back.status, Code: "login refused"})
+		return nil, f, page{}, inStep(stepPassword, err)
 	}
 	w.steps.record(stepPassword, time.Since(t))
+	return &browser, f, back, nil
+}
+
+// complete checks back, the answer of step, as the redirect to the client
+// with the code of flow f, exchanges the code and verifies the ID token,
+// then lets check look at its claims (nil: none).
+func (w *passwordLoginLoad) complete(ctx context.Context, back page, f flow, step string, check func(*oidc.IDToken) error) error {
+	if back.status != http.StatusFound {
+		return inStep(step, &httpError{Status: back.status, Code: "login refused"})
+	}
 	cb, err := url.Parse(back.header.Get("Location"))
 	if err != nil {
-		return inStep(stepPassword, err)
+		return inStep(step, err)
 	}
 	if cb.Scheme != w.redirect.Scheme || cb.Host != w.redirect.Host || cb.Path != w.redirect.Path {
-		return inStep(stepPassword, fmt.Errorf("redirected to %s, not to --web-redirect-uri", cb.Redacted()))
+		return inStep(step, fmt.Errorf("redirected to %s, not to --web-redirect-uri", cb.Redacted()))
 	}
 	cq := cb.Query()
 	switch {
 	case cq.Get("error") != "":
-		return inStep(stepPassword, &httpError{Status: back.status, Code: cq.Get("error")})
-	case cq.Get("state") != state:
-		return inStep(stepPassword, errors.New("the redirect carries another state"))
+		return inStep(step, &httpError{Status: back.status, Code: cq.Get("error")})
+	case cq.Get("state") != f.state:
+		return inStep(step, errors.New("the redirect carries another state"))
 	case cq.Get("iss") != "" && cq.Get("iss") != w.md.Issuer:
-		return inStep(stepPassword, errors.New("the redirect names another issuer (RFC 9207)"))
+		return inStep(step, errors.New("the redirect names another issuer (RFC 9207)"))
 	case cq.Get("code") == "":
-		return inStep(stepPassword, errors.New("the redirect carries no code"))
+		return inStep(step, errors.New("the redirect carries no code"))
 	}
 
-	t = time.Now()
+	t := time.Now()
 	body, err := w.postClient(ctx, w.md.TokenEndpoint, url.Values{
 		"grant_type": {"authorization_code"}, "code": {cq.Get("code")},
-		"redirect_uri": {w.cfg.WebRedirectURI}, "code_verifier": {verifier},
+		"redirect_uri": {w.cfg.WebRedirectURI}, "code_verifier": {f.verifier},
 	})
 	if err != nil {
 		return inStep(stepToken, err)
@@ -200,11 +233,16 @@ func (w *passwordLoginLoad) Do(ctx context.Context) error {
 	if err != nil {
 		return inStep(stepToken, err)
 	}
-	if idt.Nonce != nonce {
+	if idt.Nonce != f.nonce {
 		return inStep(stepToken, errors.New("the ID token carries another nonce"))
 	}
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 		return inStep(stepToken, err)
+	}
+	if check != nil {
+		if err := check(idt); err != nil {
+			return inStep(stepToken, err)
+		}
 	}
 	w.steps.record(stepToken, time.Since(t))
 	return nil
