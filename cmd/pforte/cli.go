@@ -394,9 +394,13 @@ func (c *cli) clientsCommand() *cobra.Command {
 					return fmt.Errorf("clients list: %w", err)
 				}
 				tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tKIND\tAUTH\tGRANTS\tREDIRECT URIS")
+				fmt.Fprintln(tw, "ID\tKIND\tAUTH\tMIN ACR\tGRANTS\tREDIRECT URIS")
 				for _, cl := range cs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Kind, cl.AuthMethod,
+					minACR := "-" // a service client logs no member in
+					if cl.Kind != client.Service {
+						minACR = cl.MinimumLevel().String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Kind, cl.AuthMethod, minACR,
 						strings.Join(cl.GrantTypes, ","), orDash(strings.Join(cl.RedirectURIs, " ")))
 				}
 				return tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/signkey"
 )
 
@@ -313,6 +315,10 @@ func TestClientsAddListRemove(t *testing.T) {
 		t.Fatalf("no secret_hash line:\n%s", r.stdout)
 	}
 
+	if c.MinACR != loa.Substantial {
+		t.Fatalf("a web client without --min-acr accepts %v, want substantial", c.MinACR)
+	}
+
 	// A native client gets no secret.
 	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "app", "--kind", "native", "--redirect-uri", "http://127.0.0.1/cb")
 	if r.code != 0 || strings.Contains(r.stdout, "secret") || f.admin.clients[1].SecretHash != "" {
@@ -322,6 +328,22 @@ func TestClientsAddListRemove(t *testing.T) {
 	jwks := writeFile(t, "jwks.json", `{"keys":[{"kty":"EC","crv":"P-256","x":"7o_ozw2t0b-Jn21nsxSjBKn0i_jhiZJRCFEn9A3l7CI","y":"ZzRwULMaR6XDXl4_tDZfRvFm9Ke9QGOo8x7xYdOyemU"}]}`)
 	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "portal", "--kind", "portal", "--redirect-uri", "https://p.example.org/cb", "--jwks-file", jwks)
 	if r.code != 0 || len(f.admin.clients[2].JWKS) == 0 {
+		t.Fatalf("%+v", r)
+	}
+	// --min-acr low: the password alone reaches it; an unknown level is a usage error.
+	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "calc", "--kind", "web", "--redirect-uri", "https://calc.example.org/cb", "--min-acr", "low")
+	if r.code != 0 || f.admin.clients[3].MinACR != loa.Low {
+		t.Fatalf("--min-acr low: %+v", r)
+	}
+	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "bad3", "--kind", "web", "--redirect-uri", "https://calc.example.org/cb", "--min-acr", "medium")
+	assertOneLine(t, r, exitUsage, "pforte: --min-acr must be low, substantial or high")
+	r = runCLI(t, w, nil, "clients", "list", "--data-dir", dir)
+	if !strings.Contains(r.stdout, "MIN ACR") || !regexp.MustCompile(`(?m)^calc +web +client_secret_basic +low `).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^forms +web +client_secret_basic +substantial `).MatchString(r.stdout) {
+		t.Fatalf("clients list:\n%s", r.stdout)
+	}
+	r = runCLI(t, w, nil, "clients", "remove", "calc", "--data-dir", dir)
+	if r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
 	// Invalid definitions are usage errors, checked before anything is stored.

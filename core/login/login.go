@@ -145,9 +145,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}, nil
 }
 
-// Steps returns the steps a browser login needs, in order. Today a password
-// is enough for the low level; the app confirmation joins here as a second
-// step when web two-factor login exists.
+// Steps returns the steps of the login form, in order: the password, which
+// reaches the low level. A request that needs more goes on to the
+// confirmation in the app, which core/weblogin runs after this step.
 func (s *Service) Steps() []Step { return []Step{StepPassword} }
 
 // Codes of a password check.
