@@ -156,3 +156,36 @@ func TestApproveRefusals(t *testing.T) {
 	wantExit(t, app(t, stateFile, "", nil, "approve", "--number", b.number(), "--pin", testPIN), 0, "approve after a wrong PIN")
 	b.weiter(http.StatusFound)
 }
+
+// TestApprovalStaysInItsBrowser: another browser — another session cookie —
+// neither learns the approval's outcome nor sees its number, and cannot
+// complete the login with it, even once the member approved.
+func TestApprovalStaysInItsBrowser(t *testing.T) {
+	p := startServer(t)
+	stateFile := enrolled(t, p)
+	b := startWebLogin(t, p)
+	id := form(b.page).Get("approval")
+	wantExit(t, app(t, stateFile, "", nil, "approve", "--number", b.number(), "--pin", testPIN), 0, "approve")
+
+	other := startWebLogin(t, p) // the same member's other browser, its own approval
+	resp, err := other.hc.Get(p.issuer + "/login/approval/status?id=" + url.QueryEscape(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"unknown"`) {
+		t.Fatalf("status of another browser's approval: %d %s", resp.StatusCode, body)
+	}
+	if page := other.get(p.issuer + "/login/approval?id=" + url.QueryEscape(id)); shown.MatchString(page) {
+		t.Fatalf("another browser sees the approval's number:\n%s", page)
+	}
+	// Its own form, with the first browser's approval id: refused.
+	f := form(other.page)
+	f.Set("approval", id)
+	other.post(p.issuer+"/login/approval", f, http.StatusForbidden)
+	// The browser that started it still completes the login.
+	if to := b.weiter(http.StatusFound); !strings.Contains(to, "code=") {
+		t.Fatalf("the right browser after the attempts: %q", to)
+	}
+}
