@@ -38,10 +38,14 @@ func Ready(ready func(context.Context) error) http.HandlerFunc {
 //	GET /debug/pprof/profile CPU profile (?seconds=N), and the other
 //	                         net/http/pprof endpoints (heap, goroutine,
 //	                         allocs, block, mutex, trace, cmdline, symbol)
-func Handler(ready func(context.Context) error) http.Handler {
+//	GET /metrics             metrics (Prometheus exposition), when not nil
+func Handler(ready func(context.Context) error, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", Health)
 	mux.HandleFunc("GET /readyz", Ready(ready))
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	// Importing net/http/pprof also registers these on
 	// http.DefaultServeMux; Pforte never serves the default mux (the
 	// public listener's handler is its own), which a test of `pforte

@@ -20,7 +20,9 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestHandler(t *testing.T) {
 	var notReady error
-	h := Handler(func(context.Context) error { return notReady })
+	h := Handler(func(context.Context) error { return notReady }, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("pforte_up 1\n"))
+	}))
 
 	if code, _ := get(t, h, "/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d", code)
@@ -43,7 +45,13 @@ func TestHandler(t *testing.T) {
 	if code, _ := get(t, h, "/nope"); code != http.StatusNotFound {
 		t.Errorf("unknown path: %d", code)
 	}
-	if code, _ := get(t, Handler(nil), "/readyz"); code != http.StatusOK {
+	if code, body := get(t, h, "/metrics"); code != http.StatusOK || body != "pforte_up 1\n" {
+		t.Errorf("/metrics: %d %q", code, body)
+	}
+	if code, _ := get(t, Handler(nil, nil), "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz without a check: %d", code)
+	}
+	if code, _ := get(t, Handler(nil, nil), "/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics without metrics: %d", code)
 	}
 }

@@ -292,13 +292,13 @@ func serveAdmin(ctx context.Context, addr string, srv *server.Server, log *slog.
 		return nil, fmt.Errorf("listen on %s (server.admin_addr): %w", addr, err)
 	}
 	hs := &http.Server{
-		Handler:           ops.Handler(srv.Ready),
+		Handler:           ops.Handler(srv.Ready, srv.Metrics()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No write timeout: a CPU profile or trace streams for ?seconds=N.
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("admin endpoints (pprof, health) are listening", "addr", ln.Addr().String())
+	log.Info("admin endpoints (metrics, pprof, health) are listening", "addr", ln.Addr().String())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

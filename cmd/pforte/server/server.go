@@ -16,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/httpapi"
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/letterpdf"
+	"github.com/pforte-id/pforte/adapters/metrics"
 	"github.com/pforte-id/pforte/adapters/oidc"
 	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/outbox"
@@ -149,6 +150,9 @@ type Server struct {
 	login   *login.Service
 	handler http.Handler
 	log     *slog.Logger
+	// metrics counts what the audit events tell (login, binding and web
+	// login append through metrics.Audit) and the HTTP requests.
+	metrics *metrics.Metrics
 }
 
 // SecretHasher returns the keyed hash client secrets are stored under,
@@ -350,7 +354,7 @@ func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
 	if err != nil {
 		return nil, p, err
 	}
-	s := &Server{opts: o, store: st, log: o.Log}
+	s := &Server{opts: o, store: st, log: o.Log, metrics: metrics.New()}
 	err = func() error {
 		if s.hasher, err = password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait); err != nil {
 			return err
@@ -359,7 +363,7 @@ func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
 			return err
 		}
 		if s.login, err = login.New(p.login, login.Deps{
-			Accounts: st, Members: st, Throttles: st, RateLimits: st, Audit: st, Passwords: s.hasher,
+			Accounts: st, Members: st, Throttles: st, RateLimits: st, Audit: s.metrics.Audit(st), Passwords: s.hasher,
 			Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
 		}); err != nil {
 			return err
@@ -426,7 +430,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	web, err := weblogin.New(weblogin.Config{IPKey: p.binding.IPKey, AppClientID: p.binding.AppClientID}, weblogin.Deps{
-		Approvals: s.store, Bindings: s.store, Accounts: s.store, Clients: s.store, Members: s.store, Audit: s.store,
+		Approvals: s.store, Bindings: s.store, Accounts: s.store, Clients: s.store, Members: s.store, Audit: s.metrics.Audit(s.store),
 		Authz: s.authz, Devices: s.bind, Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
@@ -458,6 +462,8 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
+	s.handler = countRequests(s.metrics, s.handler)
+	s.watch()
 	if secure {
 		s.handler = strictTransport(s.handler)
 	}
@@ -515,7 +521,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	}
 	s.pins = pins
 	return binding.New(p.binding, binding.Deps{
-		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.store, Completion: s.store,
+		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.metrics.Audit(s.store), Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
 		PINs: pins, Passwords: s.login, Now: o.Now, Logger: o.Log,
 	})

@@ -1,0 +1,264 @@
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/ports/store"
+)
+
+const namespace = "pforte"
+
+// Metrics holds one registry of Pforte's metrics. Each Server has its own
+// (never the process-wide default registry), so that servers built in one
+// test process do not share counters. All methods are safe for concurrent
+// use.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	pwFails  *prometheus.CounterVec
+	pinFails prometheus.Counter
+	pinLocks prometheus.Counter
+}
+
+// RequestBuckets are the latency buckets of the request histogram, in
+// seconds: from a cached JWKS (well under a millisecond) to an Argon2id
+// password check queued behind others (hundreds of milliseconds).
+var RequestBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// New returns the metrics with the Go runtime and process collectors
+// registered.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "Time to answer an HTTP request on the public listener, by registered route pattern and status class.",
+			Buckets: RequestBuckets,
+		}, []string{"route", "status"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "logins_total",
+			Help: "Member logins by method (app, web) and outcome (success, failure, denied).",
+		}, []string{"method", "outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "audit_events_total",
+			Help: "Audit events written, by kind.",
+		}, []string{"kind"}),
+		pwFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "password_failures_total",
+			Help: "Refused password checks by reason; the throttle.* reasons are delays (too many failures for an account or from a network).",
+		}, []string{"reason"}),
+		pinFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "pin_failures_total",
+			Help: "Wrong release PINs that did not block the device binding.",
+		}),
+		pinLocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "pin_lockouts_total",
+			Help: "Device bindings blocked after too many wrong release PINs.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series that an alert compares should exist before the first event,
+	// so that rate() sees the first increase.
+	for _, k := range []audit.Kind{audit.AppLogin, audit.WebLoginApproved, audit.WebLoginDenied, audit.LoginFailed} {
+		m.observe(audit.Event{Kind: k}, false)
+	}
+	for _, r := range passwordReasons {
+		m.pwFails.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text (or OpenMetrics)
+// exposition format. Mount it on the admin listener only.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry is the registry the metrics live in (tests gather from it).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveRequest counts one answered request. route must be a registered
+// pattern (never the raw path: that would make a series per URL).
+func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, statusClass(status)).Observe(d.Seconds())
+}
+
+// statusClass is "2xx" … "5xx"; anything outside 100–599 is "other".
+func statusClass(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code/100) + "xx"
+}
+
+// passwordReasons are the reasons core/login records on a refused password
+// check (login.Reason*); any other value is counted as "other", so that the
+// label stays bounded whatever an event carries.
+var passwordReasons = []string{
+	"password.wrong", "account.unknown", "account.no_password", "account.inactive",
+	"throttle.account", "throttle.network", "other",
+}
+
+// knownKinds bounds the kind label the same way.
+var knownKinds = map[audit.Kind]bool{
+	audit.EnrollmentStarted: true, audit.EnrollmentCompleted: true, audit.PasswordSet: true,
+	audit.DeviceBound: true, audit.DeviceRenamed: true, audit.DeviceRevoked: true, audit.DeviceSuspect: true,
+	audit.PINSet: true, audit.PINFailed: true, audit.PINLocked: true, audit.DeviceUnblocked: true,
+	audit.AppLogin: true, audit.LoginFailed: true, audit.WebLoginApproved: true, audit.WebLoginDenied: true,
+}
+
+// observe counts e; count false only creates the series.
+func (m *Metrics) observe(e audit.Event, count bool) {
+	var c []prometheus.Counter
+	add := func(x prometheus.Counter) { c = append(c, x) }
+	kind := string(e.Kind)
+	if !knownKinds[e.Kind] {
+		kind = "other"
+	}
+	add(m.events.WithLabelValues(kind))
+	switch e.Kind {
+	case audit.AppLogin:
+		add(m.logins.WithLabelValues("app", "success"))
+	case audit.WebLoginApproved:
+		add(m.logins.WithLabelValues("web", "success"))
+	case audit.WebLoginDenied:
+		add(m.logins.WithLabelValues("web", "denied"))
+	case audit.LoginFailed:
+		// A refused password check: the first step of a web login.
+		add(m.logins.WithLabelValues("web", "failure"))
+		if count {
+			reason := e.Detail["reason"]
+			known := false
+			for _, r := range passwordReasons {
+				known = known || r == reason
+			}
+			if !known {
+				reason = "other"
+			}
+			add(m.pwFails.WithLabelValues(reason))
+		}
+	case audit.PINFailed:
+		add(m.pinFails)
+	case audit.PINLocked:
+		add(m.pinLocks)
+	}
+	if count {
+		for _, x := range c {
+			x.Inc()
+		}
+	}
+}
+
+// Audit returns next with every event it appends also counted: logins,
+// password and PIN failures and lockouts are what core already records as
+// audit events, so counting them here keeps core free of any metrics code.
+// An event is counted whether or not next stored it: it happened.
+func (m *Metrics) Audit(next store.Audit) store.Audit { return countingAudit{next: next, m: m} }
+
+type countingAudit struct {
+	next store.Audit
+	m    *Metrics
+}
+
+var _ store.Audit = countingAudit{}
+
+func (a countingAudit) AppendAudit(ctx context.Context, e audit.Event) error {
+	err := a.next.AppendAudit(ctx, e)
+	a.m.observe(e, true)
+	return err
+}
+
+func (a countingAudit) AuditEvents(ctx context.Context, accountID string, limit int) ([]audit.Event, error) {
+	return a.next.AuditEvents(ctx, accountID, limit)
+}
+
+// WatchPools exports the statistics (sql.DBStats) of each pool, by name,
+// as the go_sql_* metrics with a db_name label.
+func (m *Metrics) WatchPools(pools map[string]*sql.DB) {
+	for name, db := range pools {
+		m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
+	}
+}
+
+// scrapeTimeout bounds a query made while a scrape waits.
+const scrapeTimeout = 2 * time.Second
+
+// WatchLetters exports pforte_letters{state}, read by count at each
+// scrape; a failed count leaves the metric out of that scrape (and the
+// scrape error metric of Prometheus shows nothing: the absent series is the
+// signal, as with any target whose data source is down).
+func (m *Metrics) WatchLetters(count func(context.Context) (map[letter.State]int, error)) {
+	desc := prometheus.NewDesc(namespace+"_letters", "Password letters by state.", []string{"state"}, nil)
+	states := []letter.State{letter.Requested, letter.Rendered, letter.HandedOver, letter.Activated, letter.Voided}
+	m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		defer cancel()
+		n, err := count(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(desc, err)
+			return
+		}
+		for _, st := range states {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n[st]), string(st))
+		}
+	}})
+}
+
+// Key is a signing key as the key age gauge needs it.
+type Key struct {
+	// State is "active" or "next" (others are not exported).
+	State string
+	// Since is when the key entered State.
+	Since time.Time
+}
+
+// WatchKeys exports pforte_signing_key_age_seconds{state}: how long the
+// active key has signed and the next key has been published, read at each
+// scrape from keys. With several keys in one state the oldest counts.
+func (m *Metrics) WatchKeys(keys func(context.Context) ([]Key, error), now func() time.Time) {
+	desc := prometheus.NewDesc(namespace+"_signing_key_age_seconds",
+		"Seconds since the active signing key was activated, or the next key was published.", []string{"state"}, nil)
+	m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		defer cancel()
+		ks, err := keys(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(desc, err)
+			return
+		}
+		oldest := map[string]time.Time{}
+		for _, k := range ks {
+			if k.State != "active" && k.State != "next" {
+				continue
+			}
+			if t, ok := oldest[k.State]; !ok || k.Since.Before(t) {
+				oldest[k.State] = k.Since
+			}
+		}
+		for st, t := range oldest {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, now().Sub(t).Seconds(), st)
+		}
+	}})
+}
+
+// collectorFunc is a collector of one metric family computed at scrape time.
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
