@@ -13,6 +13,8 @@ import (
 
 	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -30,7 +32,10 @@ type Metrics struct {
 	pwFails  *prometheus.CounterVec
 	pinFails prometheus.Counter
 	pinLocks prometheus.Counter
+	regs     *prometheus.CounterVec
 }
+
+var _ metrics.Recorder = (*Metrics)(nil)
 
 // RequestBuckets are the latency buckets of the request histogram, in
 // seconds: from a cached JWKS (well under a millisecond) to an Argon2id
@@ -49,7 +54,7 @@ func New() *Metrics {
 		}, []string{"route", "status"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "logins_total",
-			Help: "Member logins by method (app, web) and outcome (success, failure, denied).",
+			Help: "Logins by method (app, web, client_credentials, refresh) and outcome (success, failure, denied, error).",
 		}, []string{"method", "outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "audit_events_total",
@@ -67,8 +72,12 @@ func New() *Metrics {
 			Namespace: namespace, Name: "pin_lockouts_total",
 			Help: "Device bindings blocked after too many wrong release PINs.",
 		}),
+		regs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "registrations_total",
+			Help: "Completed proofings (enrollments started) by method.",
+		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks,
+	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks, m.regs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that an alert compares should exist before the first event,
 	// so that rate() sees the first increase.
@@ -78,7 +87,30 @@ func New() *Metrics {
 	for _, r := range passwordReasons {
 		m.pwFails.WithLabelValues(r)
 	}
+	for _, g := range []metrics.Grant{metrics.ClientCredentials, metrics.Refresh} {
+		for _, o := range []metrics.Outcome{metrics.Success, metrics.Failure, metrics.Error} {
+			m.logins.WithLabelValues(string(g), string(o))
+		}
+	}
+	for _, p := range []proof.Method{proof.Letter, proof.EID} {
+		m.regs.WithLabelValues(string(p))
+	}
 	return m
+}
+
+// Grant counts a client credentials or refresh grant as a login of that
+// method (metrics.Recorder).
+func (m *Metrics) Grant(_ context.Context, g metrics.Grant, o metrics.Outcome) {
+	m.logins.WithLabelValues(string(g), string(o)).Inc()
+}
+
+// Registration counts a completed proofing (metrics.Recorder); a method
+// other than letter and eid is counted as "other".
+func (m *Metrics) Registration(_ context.Context, p proof.Method) {
+	if p != proof.Letter && p != proof.EID {
+		p = "other"
+	}
+	m.regs.WithLabelValues(string(p)).Inc()
 }
 
 // Handler serves the metrics in the Prometheus text (or OpenMetrics)

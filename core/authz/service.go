@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/store"
 	"github.com/pforte-id/pforte/ports/token"
 )
@@ -190,6 +192,9 @@ type Stores struct {
 	Accounts store.Accounts
 	Members  store.Members
 	Replay   store.Replay
+	// Metrics counts client credentials and refresh grants by outcome
+	// (not a store, but a driven port like them); nil: nothing is counted.
+	Metrics metrics.Recorder
 }
 
 // Service is the authorization server. It is safe for concurrent use; all
@@ -217,10 +222,26 @@ func New(cfg Config, st Stores, signer token.Signer, assertions token.AssertionV
 	// The window of a proof's iat is dpop's default; the nonce is always
 	// required, so the window only bounds clock skew and the replay cache.
 	pol := dpop.Policy{RequireNonce: true, Nonces: cfg.DPoPNonces}
+	if st.Metrics == nil {
+		st.Metrics = metrics.Nop{}
+	}
 	return &Service{
 		cfg: cfg, dpop: pol, st: st, clients: newClientCache(st.Clients, cfg.ClientCacheTTL, now),
 		signer: signer, assertions: assertions, secrets: secrets, now: now,
 	}, nil
+}
+
+// count records the outcome of a grant: a refused request (the client's
+// or the member's side) is a Failure, Unavailable and Internal an Error.
+func (s *Service) count(ctx context.Context, g metrics.Grant, err error) {
+	o := metrics.Success
+	if err != nil {
+		o = metrics.Failure
+		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.Internal {
+			o = metrics.Error
+		}
+	}
+	s.st.Metrics.Grant(ctx, g, o)
 }
 
 // Config returns the effective configuration (defaults applied), without

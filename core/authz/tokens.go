@@ -15,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/token"
 )
 
@@ -208,8 +209,9 @@ const codeReplayed = "the authorization code was already used; tokens issued for
 //
 // Errors: Invalid; NotFound, Expired, Conflict (reuse) and Forbidden (all
 // invalid_grant); Unauthenticated wrapping a dpop error; Unavailable.
-func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, scope string, pop DPoPRequest) (TokenResponse, error) {
+func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, scope string, pop DPoPRequest) (_ TokenResponse, err error) {
 	const op = "authz.Refresh"
+	defer func() { s.count(ctx, metrics.Refresh, err) }()
 	if refreshToken == "" || len(refreshToken) > 512 {
 		return TokenResponse{}, fault.New(fault.Invalid, op, "refresh_token is missing or malformed")
 	}
@@ -302,8 +304,9 @@ func (s *Service) reuse(ctx context.Context, familyID string, now time.Time) err
 // in pop the token is bound to its key.
 // Errors: Forbidden (unauthorized_client); Unauthenticated wrapping a dpop
 // error; Unavailable.
-func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope string, pop DPoPRequest) (TokenResponse, error) {
+func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope string, pop DPoPRequest) (_ TokenResponse, err error) {
 	const op = "authz.ClientCredentials"
+	defer func() { s.count(ctx, metrics.ClientCredentials, err) }()
 	if c.Public() || !c.AllowsGrant(client.GrantClientCredentials) {
 		return TokenResponse{}, fault.New(fault.Forbidden, op, "the client may not use client_credentials")
 	}

@@ -94,6 +94,7 @@ func (s *Service) enroll(ctx context.Context, pr proof.Proof) (token string, ses
 		return "", enrollment.Session{}, err
 	}
 	session.AccountID = stored.ID
+	s.metrics.Registration(ctx, pr.Method)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "enrollment started",
 		slog.String("session", session.ID), slog.String("account", stored.ID),
 		slog.String("method", string(pr.Method)), slog.String("evidence", pr.Evidence.Reference))

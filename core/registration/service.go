@@ -9,12 +9,13 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/letterprint"
+	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/proofing"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
 // Deps are the ports and tools the service needs. All are required except
-// Proofings (only with a Redirector), Estimator, Now and Logger.
+// Proofings (only with a Redirector), Estimator, Metrics, Now and Logger.
 type Deps struct {
 	// Members is the member directory (lookup by KVNR).
 	Members       store.Members
@@ -40,6 +41,9 @@ type Deps struct {
 	// Estimator judges password strength beyond the fixed policy; nil:
 	// none.
 	Estimator password.Estimator
+	// Metrics counts completed proofings by method; nil: nothing is
+	// counted.
+	Metrics metrics.Recorder
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a secret, birth date
@@ -64,6 +68,7 @@ type Service struct {
 	lh        letter.Hasher
 	passwords *password.Hasher
 	estimator password.Estimator
+	metrics   metrics.Recorder
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -122,11 +127,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.Nop{}
+	}
 	return &Service{
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
 		enrolls: d.Enrollments, proofings: d.Proofings, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
 		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
-		now: d.Now, log: d.Logger,
+		metrics: d.Metrics, now: d.Now, log: d.Logger,
 	}, nil
 }
 

@@ -415,6 +415,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	}
 	s.authz, err = authz.New(p.authz, authz.Stores{
 		Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store, Replay: s.store,
+		Metrics: s.metrics,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
 	if err != nil {
 		return err
@@ -503,7 +504,7 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
 		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
-		Passwords: s.hasher, Estimator: est, Now: o.Now, Logger: o.Log,
+		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Now: o.Now, Logger: o.Log,
 	})
 }
 

@@ -1,0 +1,59 @@
+// Package metrics is the driven port through which core use cases count
+// what only they know and no audit event records: token grants to clients
+// (client credentials, refresh) and completed proofings. Logins, password
+// and PIN failures and lockouts are not counted here: core appends them as
+// audit events, and an adapter counts those on their way to the store.
+//
+// Every value passed is from a closed set (the constants below, the
+// methods of core/proof), never member data, so an implementation can use
+// them as labels without bounding them again.
+//
+// Layer: ports. Imports: standard library and core domain packages only.
+package metrics
+
+import (
+	"context"
+
+	"github.com/pforte-id/pforte/core/proof"
+)
+
+// Grant is a token grant counted by Recorder.Grant.
+type Grant string
+
+const (
+	ClientCredentials Grant = "client_credentials"
+	Refresh           Grant = "refresh"
+)
+
+// Outcome is how a counted attempt ended.
+type Outcome string
+
+const (
+	// Success: tokens were issued.
+	Success Outcome = "success"
+	// Failure: the request was refused (invalid, expired, forbidden,
+	// reused).
+	Failure Outcome = "failure"
+	// Error: the server could not answer (Unavailable, Internal).
+	Error Outcome = "error"
+)
+
+// Recorder counts. Methods never fail and must not block: a use case
+// calls them on its hot path and goes on whatever happens to the count.
+// Implementations are safe for concurrent use.
+type Recorder interface {
+	// Grant counts one token request of grant g with its outcome.
+	Grant(ctx context.Context, g Grant, o Outcome)
+	// Registration counts one completed proofing (an enrollment started)
+	// by method.
+	Registration(ctx context.Context, m proof.Method)
+}
+
+// Nop is a Recorder that counts nothing, for use cases built without
+// metrics (operator commands, tests).
+type Nop struct{}
+
+func (Nop) Grant(context.Context, Grant, Outcome)      {}
+func (Nop) Registration(context.Context, proof.Method) {}
+
+var _ Recorder = Nop{}
