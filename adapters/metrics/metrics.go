@@ -114,9 +114,12 @@ func (m *Metrics) Registration(_ context.Context, p proof.Method) {
 }
 
 // Handler serves the metrics in the Prometheus text (or OpenMetrics)
-// exposition format. Mount it on the admin listener only.
+// exposition format. Mount it on the admin listener only. A family that
+// cannot be read (the database is down) is left out of that scrape and the
+// rest is served, so that runtime and request metrics stay visible exactly
+// when they matter.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Registry is the registry the metrics live in (tests gather from it).
@@ -229,9 +232,8 @@ func (m *Metrics) WatchPools(pools map[string]*sql.DB) {
 const scrapeTimeout = 2 * time.Second
 
 // WatchLetters exports pforte_letters{state}, read by count at each
-// scrape; a failed count leaves the metric out of that scrape (and the
-// scrape error metric of Prometheus shows nothing: the absent series is the
-// signal, as with any target whose data source is down).
+// scrape; a failed count leaves the family out of that scrape (see
+// Handler): an alert on absent(pforte_letters) notices.
 func (m *Metrics) WatchLetters(count func(context.Context) (map[letter.State]int, error)) {
 	desc := prometheus.NewDesc(namespace+"_letters", "Password letters by state.", []string{"state"}, nil)
 	states := []letter.State{letter.Requested, letter.Rendered, letter.HandedOver, letter.Activated, letter.Voided}
