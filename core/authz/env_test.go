@@ -63,6 +63,7 @@ type env struct {
 	clock   *coretest.Clock
 	secrets client.SecretHasher
 	svc     *authz.Service
+	grants  *grantCounter
 }
 
 func newEnv(t *testing.T) *env {
@@ -198,8 +199,9 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
+	e.grants = &grantCounter{}
 	svc, err := authz.New(cfg,
-		authz.Stores{Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st},
+		authz.Stores{Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st, Metrics: e.grants},
 		e.jws, e.jws, secrets, e.clock.Now)
 	if err != nil {
 		t.Fatal(err)
