@@ -102,7 +102,11 @@ func (a *API) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The language of every text of this request, e-mails included.
 		p := catalog.Match(r.Header.Get("Accept-Language"))
-		mux.ServeHTTP(w, r.WithContext(catalog.WithPrinter(r.Context(), p)))
+		inner := r.WithContext(catalog.WithPrinter(r.Context(), p))
+		mux.ServeHTTP(w, inner)
+		// The pattern that matched, for the server's request metrics
+		// around this handler (ServeMux sets it on the copy it was given).
+		r.Pattern = inner.Pattern
 	})
 }
 

@@ -73,15 +73,17 @@ func TestServeSmoke(t *testing.T) {
 		}
 	}
 
-	// Profiles and health on the admin listener only.
+	// Profiles, metrics and health on the admin listener only.
 	for _, c := range []struct {
 		url  string
 		want int
 	}{
 		{"http://" + adminAddr + "/debug/pprof/", http.StatusOK},
 		{"http://" + adminAddr + "/readyz", http.StatusOK},
+		{"http://" + adminAddr + "/metrics", http.StatusOK},
 		{issuer + "/debug/pprof/", http.StatusNotFound},
 		{issuer + "/debug/pprof/heap", http.StatusNotFound},
+		{issuer + "/metrics", http.StatusNotFound},
 	} {
 		resp, err := hc.Get(c.url)
 		if err != nil {
@@ -173,6 +175,26 @@ func TestServeSmoke(t *testing.T) {
 	}
 	if err := ui.Claims(&claims); err != nil || claims.GivenName != demo.GivenName {
 		t.Errorf("userinfo given_name %q (%v), want %q", claims.GivenName, err, demo.GivenName)
+	}
+
+	// The login moved the counters the admin listener serves: one web
+	// login, confirmed in the app with the right PIN, and its requests.
+	resp, err := hc.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{
+		`pforte_logins_total{method="web",outcome="success"} 1`,
+		`pforte_logins_total{method="web",outcome="failure"} 0`,
+		`pforte_pin_failures_total 0`,
+		`pforte_audit_events_total{kind="login.web_approved"} 1`,
+		`pforte_http_request_duration_seconds_count{route="/token",status="2xx"} 1`,
+	} {
+		if !strings.Contains(string(body), "\n"+line+"\n") {
+			t.Errorf("the admin listener's metrics lack %s", line)
+		}
 	}
 
 	// Graceful shutdown: run returns 0 and the port is released.
