@@ -28,7 +28,9 @@ func (a *auditLog) AppendAudit(_ context.Context, e audit.Event) error {
 	return a.err
 }
 
-func (a *auditLog) AuditEvents(context.Context, string, int) ([]audit.Event, error) { return a.events, nil }
+func (a *auditLog) AuditEvents(context.Context, string, int) ([]audit.Event, error) {
+	return a.events, nil
+}
 
 func TestAuditCounts(t *testing.T) {
 	m := New()
