@@ -13,6 +13,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/store"
@@ -143,8 +144,8 @@ func statusClass(code int) string {
 // check (login.Reason*); any other value is counted as "other", so that the
 // label stays bounded whatever an event carries.
 var passwordReasons = []string{
-	"password.wrong", "account.unknown", "account.no_password", "account.inactive",
-	"throttle.account", "throttle.network", "other",
+	login.ReasonWrongPassword, login.ReasonUnknown, login.ReasonNoPassword, login.ReasonInactive,
+	login.ReasonDelayed, login.ReasonNetwork, "other",
 }
 
 // knownKinds bounds the kind label the same way.
@@ -172,8 +173,11 @@ func (m *Metrics) observe(e audit.Event, count bool) {
 	case audit.WebLoginDenied:
 		add(m.logins.WithLabelValues("web", "denied"))
 	case audit.LoginFailed:
-		// A refused password check: the first step of a web login.
-		add(m.logins.WithLabelValues("web", "failure"))
+		// A refused password check; at the first step of a web login it
+		// is a failed web login (a PIN reset checks the password too).
+		if !count || e.Detail["via"] == login.ViaWebLogin {
+			add(m.logins.WithLabelValues("web", "failure"))
+		}
 		if count {
 			reason := e.Detail["reason"]
 			known := false

@@ -42,9 +42,10 @@ func TestAuditCounts(t *testing.T) {
 		{Kind: audit.AppLogin},
 		{Kind: audit.WebLoginApproved},
 		{Kind: audit.WebLoginDenied},
-		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "password.wrong"}},
-		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "throttle.account"}},
-		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "1234567890 K"}}, // never a label value
+		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "password.wrong", "via": "web_login"}},
+		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "throttle.account", "via": "web_login"}},
+		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "1234567890 K", "via": "web_login"}}, // never a label value
+		{Kind: audit.LoginFailed, Detail: map[string]string{"reason": "password.wrong", "via": "pin_reset"}},
 		{Kind: audit.PINFailed},
 		{Kind: audit.PINLocked},
 		{Kind: "something.new"},
@@ -53,8 +54,8 @@ func TestAuditCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(log.events) != 10 {
-		t.Fatalf("the decorator stored %d events, want 10", len(log.events))
+	if len(log.events) != 11 {
+		t.Fatalf("the decorator stored %d events, want 11", len(log.events))
 	}
 	// A store that fails still sees the event counted, and the error passes.
 	log.err = errors.New("disk full")
@@ -71,7 +72,7 @@ func TestAuditCounts(t *testing.T) {
 		{"web success", testutil.ToFloat64(m.logins.WithLabelValues("web", "success")), 1},
 		{"web denied", testutil.ToFloat64(m.logins.WithLabelValues("web", "denied")), 1},
 		{"web failure", testutil.ToFloat64(m.logins.WithLabelValues("web", "failure")), 3},
-		{"wrong password", testutil.ToFloat64(m.pwFails.WithLabelValues("password.wrong")), 1},
+		{"wrong password", testutil.ToFloat64(m.pwFails.WithLabelValues("password.wrong")), 2},
 		{"delayed", testutil.ToFloat64(m.pwFails.WithLabelValues("throttle.account")), 1},
 		{"unknown reason", testutil.ToFloat64(m.pwFails.WithLabelValues("other")), 1},
 		{"PIN failures", testutil.ToFloat64(m.pinFails), 1},
