@@ -91,8 +91,16 @@ type Client struct {
 	// request, never lower it. WithDefaults sets loa.Substantial, and a
 	// client without one (loa.None) is held to it as well (MinimumLevel):
 	// a client accepts the password alone (loa.Low) only when it says so.
-	MinACR    loa.Level
-	CreatedAt time.Time
+	MinACR loa.Level
+	// IntrospectionAudiences are the client IDs of the resource servers
+	// this client's access tokens are meant for (each registered as a
+	// confidential client itself, usually of kind service, so that it can
+	// authenticate at the introspection endpoint). They are the token's
+	// aud beside the issuer (RFC 9068 §3), and they alone, with the client
+	// itself, see the token as active at introspection (MayIntrospect).
+	// Empty, the default of every kind: only the client itself.
+	IntrospectionAudiences []string
+	CreatedAt              time.Time
 }
 
 // Defaults of a kind: what a client definition that leaves them open gets,
@@ -190,6 +198,26 @@ func (c Client) DisplayName(lang string) (name, nameLang string) {
 	return c.Name, "de"
 }
 
+// MayIntrospect reports whether the client callerID may see c's access
+// token with the signed audience aud as active at introspection: the
+// client the token was issued to, or a resource server that is both in
+// the token's aud and still registered in c.IntrospectionAudiences (so
+// that the operator's removal takes effect at once, and a resource server
+// added later does not see tokens issued before it was). Everyone else
+// must get the answer an unknown token gets: any confidential client can
+// call the endpoint, and a foreign client's token would otherwise tell it
+// the member's subject, level and scopes (and whether the member is still
+// logged in there).
+func (c Client) MayIntrospect(callerID string, aud []string) bool {
+	if callerID == "" {
+		return false
+	}
+	if callerID == c.ID {
+		return true
+	}
+	return slices.Contains(c.IntrospectionAudiences, callerID) && slices.Contains(aud, callerID)
+}
+
 // Public reports whether the client cannot keep a secret.
 func (c Client) Public() bool { return c.AuthMethod == AuthNone }
 
@@ -245,7 +273,7 @@ func isLoopbackIP(u *url.URL) bool {
 // Errors: fault.Invalid naming the field.
 func (c Client) Validate() error {
 	bad := func(msg string) error { return fault.New(fault.Invalid, "client.Validate", "client "+c.ID+": "+msg) }
-	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
+	if !IDOK(c.ID) {
 		return bad("id must be 1-128 characters without spaces or colons")
 	}
 	switch c.Kind {
@@ -303,6 +331,16 @@ func (c Client) Validate() error {
 			return bad(fault.PublicOf(err))
 		}
 	}
+	for i, a := range c.IntrospectionAudiences {
+		switch {
+		case !IDOK(a):
+			return bad("introspection audience " + a + " is not a client id")
+		case a == c.ID:
+			return bad("introspection_audiences names the client itself, which always may introspect its tokens")
+		case slices.Contains(c.IntrospectionAudiences[:i], a):
+			return bad("introspection audience " + a + " is listed twice")
+		}
+	}
 	for _, r := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
@@ -313,6 +351,13 @@ func (c Client) Validate() error {
 		}
 	}
 	return nil
+}
+
+// IDOK reports whether id is a well-formed client ID: 1 to 128
+// characters without white space or colons (a colon would make
+// client_secret_basic's user:password ambiguous).
+func IDOK(id string) bool {
+	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, " \t\r\n:")
 }
 
 // SectorIdentifierOK checks a sector identifier: a DNS host name of

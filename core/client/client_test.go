@@ -108,3 +108,55 @@ func TestHashNew(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateIntrospectionAudiences(t *testing.T) {
+	ok := portal()
+	ok.IntrospectionAudiences = []string{"antraege-api", "postfach-api"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid audiences refused: %v", err)
+	}
+	for name, auds := range map[string][]string{
+		"itself":     {"portal"},
+		"twice":      {"antraege-api", "antraege-api"},
+		"empty":      {""},
+		"with colon": {"a:b"},
+		"with space": {"a b"},
+		"too long":   {strings.Repeat("a", 129)},
+	} {
+		c := portal()
+		c.IntrospectionAudiences = auds
+		if err := c.Validate(); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s: got %v, want Invalid", name, err)
+		}
+	}
+}
+
+// Who sees a client's access token at introspection: the client, and a
+// resource server registered for it that the token also names; nobody
+// else, whatever the token or the registration alone says.
+func TestMayIntrospect(t *testing.T) {
+	c := portal()
+	c.IntrospectionAudiences = []string{"antraege-api"}
+	const issuer = "https://login.example"
+	for _, tc := range []struct {
+		caller string
+		aud    []string
+		want   bool
+	}{
+		{"portal", []string{issuer}, true},
+		{"portal", nil, true},
+		{"antraege-api", []string{issuer, "antraege-api"}, true},
+		{"antraege-api", []string{issuer}, false},                 // issued before it was registered
+		{"postfach-api", []string{issuer, "postfach-api"}, false}, // no longer registered
+		{"other-form", []string{issuer, "antraege-api"}, false},
+		{issuer, []string{issuer}, false},
+		{"", []string{issuer, ""}, false},
+	} {
+		if got := c.MayIntrospect(tc.caller, tc.aud); got != tc.want {
+			t.Errorf("MayIntrospect(%q, %q) = %v, want %v", tc.caller, tc.aud, got, tc.want)
+		}
+	}
+	if got := portal().MayIntrospect("antraege-api", []string{"antraege-api"}); got {
+		t.Error("a client without introspection audiences lets a resource server introspect")
+	}
+}
