@@ -38,19 +38,20 @@ type clientRow struct {
 	RequireDPoP            bool          `db:"require_dpop"`
 	SectorIdentifier       string        `db:"sector_identifier"`
 	MinACR                 string        `db:"min_acr"`
+	IntrospectionAudiences string        `db:"introspection_audiences"`
 	CreatedAt              sql.NullInt64 `db:"created_at"`
 }
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at, name_en, min_acr`
+	sector_identifier, created_at, name_en, min_acr, introspection_audiences`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
-		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR),
+		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences),
 	}
 }
 
@@ -82,6 +83,7 @@ func (r clientRow) client() (client.Client, error) {
 		{&c.PostLogoutRedirectURIs, r.PostLogoutRedirectURIs},
 		{&c.GrantTypes, r.GrantTypes},
 		{&c.Scopes, r.Scopes},
+		{&c.IntrospectionAudiences, r.IntrospectionAudiences},
 	} {
 		if *f.dst, err = fromList(f.src); err != nil {
 			return client.Client{}, err
@@ -90,7 +92,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -113,7 +115,7 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				access_token_ttl = excluded.access_token_ttl, id_token_ttl = excluded.id_token_ttl,
 				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
 				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at,
-				min_acr = excluded.min_acr`), clientArgs(c)...)
+				min_acr = excluded.min_acr, introspection_audiences = excluded.introspection_audiences`), clientArgs(c)...)
 		return err
 	})
 }

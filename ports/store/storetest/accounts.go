@@ -156,6 +156,7 @@ var clientTests = []test[store.Clients]{
 		c.JWKS = nil
 		c.RedirectURIs = []string{"https://web.example/only"}
 		c.PostLogoutRedirectURIs = nil
+		c.IntrospectionAudiences = []string{"postfach-api"}
 		c.AccessTokenTTL = 0
 		c.CreatedAt = t0.Add(time.Hour)
 		must(t, "PutClient replace", s.PutClient(ctx, c))

@@ -71,6 +71,7 @@ func newClient(id string) client.Client {
 		RequirePAR:             true,
 		RequireDPoP:            true,
 		SectorIdentifier:       "portal.example",
+		IntrospectionAudiences: []string{"antraege-api", "postfach-api"},
 		CreatedAt:              t0,
 	}
 }
