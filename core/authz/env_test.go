@@ -164,8 +164,15 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 	// (loa.Low): their clients accept it, as a client must state
 	// explicitly. The levels themselves are tested with "strict", which
 	// states no minimum and so gets client.DefaultMinACR.
+	// The back end "svc" is the resource server of every client that
+	// logs members in (its introspection audience), as the insurer's own
+	// back ends are; "form" and "batch" are confidential clients that are
+	// not, which makes them foreign to every other client's tokens.
 	for i := range clients {
 		clients[i].MinACR = loa.Low
+		if clients[i].AllowsGrant(client.GrantCode) && clients[i].ID != "form" {
+			clients[i].IntrospectionAudiences = []string{"svc"}
+		}
 	}
 	clients = append(clients, client.Client{
 		ID: "strict", Name: "Online-Antrag", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
@@ -359,10 +366,23 @@ func (e *env) idClaims(raw string) authz.IDClaims {
 	return cl
 }
 
-// active reports whether introspection by the web client calls tok active.
+// active reports whether introspection calls tok active, asked by one
+// who may see it: the client that holds it when that client is
+// confidential, else the resource server "svc".
 func (e *env) active(tok string) bool {
 	e.t.Helper()
-	in, err := e.svc.Introspect(e.ctx, e.client("web"), tok)
+	caller := e.client("svc")
+	var holder string
+	var cl authz.AccessClaims
+	if e.jws.Verify(e.ctx, tok, token.TypeAccess, &cl) == nil {
+		holder = cl.ClientID
+	} else if _, fam, err := e.st.RefreshToken(e.ctx, grant.Hash(tok)); err == nil {
+		holder = fam.ClientID
+	}
+	if c, err := e.st.ClientByID(e.ctx, holder); err == nil && !c.Public() {
+		caller = c
+	}
+	in, err := e.svc.Introspect(e.ctx, caller, tok)
 	if err != nil {
 		e.t.Fatalf("Introspect: %v", err)
 	}

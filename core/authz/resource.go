@@ -45,7 +45,13 @@ const maxTokenLen = 8192
 
 // Introspect reports whether tok is active. Only confidential clients may
 // introspect (they are resource servers). An unknown, expired, revoked or
-// foreign token is simply inactive: RFC 7662 §2.2 gives no reasons.
+// foreign token is simply inactive: RFC 7662 §2.2 gives no reasons. An
+// access token is foreign unless client.MayIntrospect says the caller may
+// see it (its own client, or a resource server registered as its
+// audience); a refresh token unless the caller holds it. The foreign
+// answer is decided before the token's record is read, so that it is the
+// answer and the work of a revoked token: a caller learns neither the
+// claims nor whether the member's login there is still alive.
 // Errors: Forbidden for public clients; Unavailable.
 func (s *Service) Introspect(ctx context.Context, caller client.Client, tok string) (Introspection, error) {
 	if caller.Public() {
@@ -55,7 +61,14 @@ func (s *Service) Introspect(ctx context.Context, caller client.Client, tok stri
 		return Introspection{}, nil
 	}
 	if strings.Count(tok, ".") == 2 {
-		cl, rec, err := s.activeAccess(ctx, tok)
+		cl, owner, err := s.verifyAccess(ctx, tok)
+		if err == nil && !owner.MayIntrospect(caller.ID, cl.Audience) {
+			return Introspection{}, nil
+		}
+		var rec grant.AccessToken
+		if err == nil {
+			rec, err = s.accessRecord(ctx, cl)
+		}
 		if errors.Is(err, fault.Unavailable) || errors.Is(err, fault.Internal) {
 			return Introspection{}, err
 		}
@@ -100,41 +113,64 @@ func unixOrZero(sec int64) time.Time {
 // expired nor revoked.
 // Errors: Unauthenticated (invalid_token); Unavailable.
 func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, grant.AccessToken, error) {
-	const op = "authz.activeAccess"
+	cl, _, err := s.verifyAccess(ctx, raw)
+	if err != nil {
+		return cl, grant.AccessToken{}, err
+	}
+	rec, err := s.accessRecord(ctx, cl)
+	return cl, rec, err
+}
+
+// verifyAccess checks what the token itself says, and returns its claims
+// and its client: Pforte's signature, the issuer, a jti, the expiry, and
+// that the client still exists. Whether it was revoked is accessRecord's.
+// Errors: Unauthenticated (invalid_token); Unavailable.
+func (s *Service) verifyAccess(ctx context.Context, raw string) (AccessClaims, client.Client, error) {
+	const op = "authz.verifyAccess"
 	var cl AccessClaims
 	if len(raw) > maxTokenLen {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+		return cl, client.Client{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
 	if err := s.signer.Verify(ctx, raw, token.TypeAccess, &cl); err != nil {
 		if errors.Is(err, fault.Unavailable) {
-			return cl, grant.AccessToken{}, err
+			return cl, client.Client{}, err
 		}
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+		return cl, client.Client{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
 	now := s.clock()
 	if cl.Issuer != s.cfg.Issuer || cl.JTI == "" || !now.Before(time.Unix(cl.Expiry, 0)) {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid or expired")
+		return cl, client.Client{}, fault.New(fault.Unauthenticated, op, "the access token is invalid or expired")
 	}
 	// A token outlives no client: once the operator removed its client
 	// (seen within the client cache's TTL), it is refused.
-	if _, err := s.clients.ClientByID(ctx, cl.ClientID); errors.Is(err, fault.NotFound) {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token's client no longer exists")
-	} else if err != nil {
-		return cl, grant.AccessToken{}, err
+	owner, err := s.clients.ClientByID(ctx, cl.ClientID)
+	if errors.Is(err, fault.NotFound) {
+		return cl, client.Client{}, fault.New(fault.Unauthenticated, op, "the access token's client no longer exists")
 	}
+	if err != nil {
+		return cl, client.Client{}, err
+	}
+	return cl, owner, nil
+}
+
+// accessRecord returns the record of a verified access token and checks
+// that it was not revoked and that it agrees with the claims.
+// Errors: Unauthenticated (invalid_token); Unavailable.
+func (s *Service) accessRecord(ctx context.Context, cl AccessClaims) (grant.AccessToken, error) {
+	const op = "authz.accessRecord"
 	rec, err := s.st.Tokens.AccessToken(ctx, cl.JTI)
 	if errors.Is(err, fault.NotFound) && cl.SID == "" {
 		// A client's own token, recorded only once revoked: not revoked.
 		rec, err = unrecordedAccess(cl), nil
 	}
 	if errors.Is(err, fault.NotFound) {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+		return grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
 	if err != nil {
-		return cl, grant.AccessToken{}, err
+		return grant.AccessToken{}, err
 	}
 	if !rec.RevokedAt.IsZero() {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token was revoked")
+		return grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token was revoked")
 	}
 	// The signed cnf and the record must agree; they always do for tokens
 	// Pforte minted, so a difference is a forgery or a bug: invalid.
@@ -143,9 +179,9 @@ func (s *Service) activeAccess(ctx context.Context, raw string) (AccessClaims, g
 		cnf = cl.Cnf.JKT
 	}
 	if cnf != rec.DPoPJKT {
-		return cl, grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
+		return grant.AccessToken{}, fault.New(fault.Unauthenticated, op, "the access token is invalid")
 	}
-	return cl, rec, nil
+	return rec, nil
 }
 
 // Revoke revokes tok for client c (RFC 7009): a refresh token revokes its

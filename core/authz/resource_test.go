@@ -27,7 +27,7 @@ func TestIntrospectAccessToken(t *testing.T) {
 		t.Fatalf("active %v kind %q type %q jkt %q", in.Active, in.Kind, in.TokenType, in.JKT)
 	case in.ClientID != "web", in.Subject != annaID, !slices.Equal(in.Scopes, []string{"openid", "profile"}):
 		t.Errorf("client %q sub %q scopes %q", in.ClientID, in.Subject, in.Scopes)
-	case !slices.Equal(in.Audience, []string{issuer}), in.JTI == "":
+	case !slices.Equal(in.Audience, []string{issuer, "svc"}), in.JTI == "":
 		t.Errorf("aud %q jti %q", in.Audience, in.JTI)
 	case in.ExpiresAt.Unix() != now.Add(authz.DefaultAccessTokenTTL).Unix(), in.IssuedAt.Unix() != now.Unix():
 		t.Errorf("iat %v exp %v", in.IssuedAt, in.ExpiresAt)

@@ -370,8 +370,8 @@ func (s *Service) idTTL(c client.Client) time.Duration {
 }
 
 // mintAccess signs a JWT access token (RFC 9068) and returns its record.
-// The audience is the issuer: Pforte's own userinfo endpoint is the one
-// resource server until resource indicators are supported. sub is what
+// The audience (accessAudience) is the issuer, for Pforte's own userinfo
+// endpoint, and the resource servers registered for the client. sub is what
 // the client sees (subjectFor); the record keeps the account id
 // (fam.Subject) for Pforte's own lookups. jkt, when set, binds the token
 // to a DPoP key (cnf.jkt).
@@ -381,7 +381,7 @@ func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Fam
 		exp = fam.ExpiresAt
 	}
 	cl := AccessClaims{
-		Issuer: s.cfg.Issuer, Subject: sub, Audience: []string{s.cfg.Issuer},
+		Issuer: s.cfg.Issuer, Subject: sub, Audience: s.accessAudience(c),
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: grant.NewID(), ClientID: c.ID, SID: fam.ID,
 		Scope: strings.Join(scopes, " "), ACR: fam.ACR, AMR: fam.AMR,
 	}
@@ -399,6 +399,17 @@ func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Fam
 		JTI: cl.JTI, FamilyID: fam.ID, ClientID: c.ID, Subject: fam.Subject, Scopes: scopes,
 		DPoPJKT: jkt, IssuedAt: now, ExpiresAt: exp,
 	}, nil
+}
+
+// accessAudience is the aud of c's access tokens (RFC 9068 §3): the
+// issuer first, since every access token is good at Pforte's own userinfo
+// endpoint (given the scope), then c.IntrospectionAudiences in their
+// registered order. The audience comes from the client's registration
+// only: resource indicators (RFC 8707, the resource parameter) are not
+// supported, and a resource parameter is ignored like any other unknown
+// parameter (RFC 6749 §3.1).
+func (s *Service) accessAudience(c client.Client) []string {
+	return append([]string{s.cfg.Issuer}, c.IntrospectionAudiences...)
 }
 
 func (s *Service) mintID(ctx context.Context, c client.Client, fam grant.Family, nonce, accessToken string, now time.Time) (string, error) {

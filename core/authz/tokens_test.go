@@ -42,8 +42,8 @@ func TestExchangeCode(t *testing.T) {
 
 	at := e.accessClaims(resp.AccessToken)
 	switch {
-	case at.Issuer != issuer, at.Subject != annaID, !slices.Equal(at.Audience, []string{issuer}):
-		t.Errorf("access token iss %q sub %q aud %q", at.Issuer, at.Subject, at.Audience)
+	case at.Issuer != issuer, at.Subject != annaID, !slices.Equal(at.Audience, []string{issuer, "svc"}):
+		t.Errorf("access token iss %q sub %q aud %q, want the issuer (userinfo) and the registered resource server", at.Issuer, at.Subject, at.Audience)
 	case at.ClientID != "web", at.Scope != "openid profile", at.JTI == "":
 		t.Errorf("access token client_id %q scope %q jti %q", at.ClientID, at.Scope, at.JTI)
 	case at.IssuedAt != now.Unix(), at.Expiry != now.Add(5*time.Minute).Unix():
