@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -473,4 +474,128 @@ func TestUserInfoDatabaseFaultIsNotAnInvalidToken(t *testing.T) {
 	e.st.failWith("AccountByID", unavailable("fake.AccountByID"))
 	_, err := e.svc.UserInfo(e.ctx, bearer(resp.AccessToken))
 	wantKind(t, err, fault.Unavailable)
+}
+
+// TestIntrospectWhoMaySee: a member's access token is active at
+// introspection for the client it was issued to and for the resource
+// server registered as its audience; every other confidential client gets
+// exactly what an unknown token gets, with nothing of the token in it.
+func TestIntrospectWhoMaySee(t *testing.T) {
+	e := newEnv(t)
+	resp := e.webTokens()
+	neverIssued := e.accessClaims(resp.AccessToken)
+	neverIssued.JTI = "never-issued"
+	unknown, err := e.jws.Sign(e.ctx, token.TypeAccess, neverIssued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		caller string
+		want   bool
+	}{
+		{"web", true},   // the client the token was issued to
+		{"svc", true},   // its registered resource server
+		{"form", false}, // confidential, not registered for web
+		{"batch", false},
+		{"portal", false}, // private_key_jwt, and registers svc itself
+		{"shop", false},
+	} {
+		t.Run(tc.caller, func(t *testing.T) {
+			in, err := e.svc.Introspect(e.ctx, e.client(tc.caller), resp.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want {
+				if !in.Active || in.ClientID != "web" || in.Subject != annaID {
+					t.Fatalf("introspection %+v, want the active token", in)
+				}
+				return
+			}
+			asUnknown, err := e.svc.Introspect(e.ctx, e.client(tc.caller), unknown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(in, authz.Introspection{}) || !reflect.DeepEqual(in, asUnknown) {
+				t.Fatalf("foreign introspection %+v, unknown token %+v: want both the bare inactive answer", in, asUnknown)
+			}
+		})
+	}
+	// A client's own client_credentials token is its own: the resource
+	// server of other clients does not see it, nor does any other client.
+	own, err := e.svc.ClientCredentials(e.ctx, e.client("batch"), "", noPoP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for caller, want := range map[string]bool{"batch": true, "svc": false, "web": false} {
+		in, err := e.svc.Introspect(e.ctx, e.client(caller), own.AccessToken)
+		if err != nil || in.Active != want {
+			t.Errorf("%s introspects batch's own token: %+v, %v; want active %v", caller, in, err, want)
+		}
+	}
+}
+
+// TestIntrospectForeignReadsNoRecord: a foreign caller's answer is decided
+// before the token's record is read, so a revoked and a live token look
+// the same to it, in answer and in work; with the record's table down it
+// still gets the inactive answer, where the token's client gets a 5xx.
+func TestIntrospectForeignReadsNoRecord(t *testing.T) {
+	e := newEnv(t)
+	live, revoked := e.webTokens(), e.webTokens()
+	if err := e.svc.Revoke(e.ctx, e.client("web"), revoked.AccessToken, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	e.st.failWith("AccessToken", unavailable("fake.AccessToken"))
+	for _, tok := range []string{live.AccessToken, revoked.AccessToken} {
+		in, err := e.svc.Introspect(e.ctx, e.client("form"), tok)
+		if err != nil || !reflect.DeepEqual(in, authz.Introspection{}) {
+			t.Errorf("foreign introspection %+v, %v; want inactive without reading the record", in, err)
+		}
+	}
+	_, err := e.svc.Introspect(e.ctx, e.client("web"), live.AccessToken)
+	wantKind(t, err, fault.Unavailable)
+}
+
+// TestIntrospectAudienceChanges: a resource server sees a token only while
+// it is registered for the token's client and only when the token names
+// it: removing it takes effect within the client cache's TTL, and one
+// added later does not see tokens issued before.
+func TestIntrospectAudienceChanges(t *testing.T) {
+	e := newEnv(t)
+	before := e.webTokens()
+	web := e.client("web")
+	web.IntrospectionAudiences = nil
+	if err := e.st.PutClient(e.ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(authz.DefaultClientCacheTTL)
+	if introspectActive(t, e, "svc", before.AccessToken) {
+		t.Error("a resource server no longer registered still sees the token")
+	}
+	unnamed := e.webTokens()
+	if got := e.accessClaims(unnamed.AccessToken).Audience; !slices.Equal(got, []string{issuer}) {
+		t.Errorf("aud %q without a registered resource server, want the issuer alone", got)
+	}
+	web.IntrospectionAudiences = []string{"svc"}
+	if err := e.st.PutClient(e.ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(authz.DefaultClientCacheTTL)
+	if introspectActive(t, e, "svc", unnamed.AccessToken) {
+		t.Error("a resource server registered after the token was issued sees it")
+	}
+	if !introspectActive(t, e, "svc", before.AccessToken) {
+		t.Error("registered again, the resource server the token names does not see it")
+	}
+	if !introspectActive(t, e, "web", unnamed.AccessToken) {
+		t.Error("the token's own client does not see it")
+	}
+}
+
+func introspectActive(t *testing.T, e *env, caller, tok string) bool {
+	t.Helper()
+	in, err := e.svc.Introspect(e.ctx, e.client(caller), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.Active
 }
