@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -318,6 +319,8 @@ type clientAddFlags struct {
 	minACR                       string
 	redirectURIs, postLogoutURIs []string
 	grantTypes, scopes           []string
+	// introspectionAudiences are the client's resource servers.
+	introspectionAudiences []string
 }
 
 func (c *cli) clientsCommand() *cobra.Command {
@@ -333,7 +336,9 @@ func (c *cli) clientsCommand() *cobra.Command {
 			"  portal   auth private_key_jwt (needs --jwks-file), grants authorization_code refresh_token\n" +
 			"  service  auth client_secret_post, grant client_credentials\n" +
 			"Every kind accepts logins from level substantial (password confirmed in the app) up;\n" +
-			"--min-acr low lets a password alone reach the client (never kvnr, address, birthdate).",
+			"--min-acr low lets a password alone reach the client (never kvnr, address, birthdate).\n" +
+			"Only the client itself sees its access tokens at introspection, and the resource servers\n" +
+			"named by --introspection-audience (registered confidential clients, usually of kind service).",
 		Example: "  pforte clients add --id forms --kind web --redirect-uri https://forms.example/cb --scope openid --scope profile",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -353,6 +358,9 @@ func (c *cli) clientsCommand() *cobra.Command {
 				}
 				if err := cl.Validate(); err != nil {
 					return usageError{errors.New(publicText(err))}
+				}
+				if err := checkAudiences(ctx, a, cl.IntrospectionAudiences); err != nil {
+					return err
 				}
 				if err := a.CreateClient(ctx, cl); err != nil {
 					if errors.Is(err, fault.Conflict) {
@@ -382,6 +390,8 @@ func (c *cli) clientsCommand() *cobra.Command {
 	fl.StringArrayVar(&af.postLogoutURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
 	fl.StringSliceVar(&af.grantTypes, "grant-type", nil, "grant type (repeatable; default by kind)")
 	fl.StringSliceVar(&af.scopes, "scope", nil, "scope the client may request (repeatable)")
+	fl.StringArrayVar(&af.introspectionAudiences, "introspection-audience", nil,
+		"client id of a resource server the client's access tokens are for: in their aud, may introspect them (repeatable; default none)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -446,6 +456,7 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		ID: f.id, Name: f.name, NameEN: f.nameEN, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
 		GrantTypes: f.grantTypes, Scopes: f.scopes, MinACR: minACR, CreatedAt: now,
+		IntrospectionAudiences: f.introspectionAudiences,
 	}.WithDefaults(nil, nil)
 	if f.jwksFile != "" {
 		if c.AuthMethod != client.AuthPrivateKeyJWT {
@@ -470,6 +481,27 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		return client.Client{}, false, usageError{errors.New(publicText(err))}
 	}
 	return c, needsSecret, nil
+}
+
+// checkAudiences reports an error unless every id in auds is a registered
+// confidential client, which can authenticate at the introspection
+// endpoint: a misspelt one would sit in every token's aud and lock the
+// intended resource server out.
+func checkAudiences(ctx context.Context, a admin, auds []string) error {
+	if len(auds) == 0 {
+		return nil
+	}
+	cs, err := a.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("clients add: %w", err)
+	}
+	for _, id := range auds {
+		i := slices.IndexFunc(cs, func(c client.Client) bool { return c.ID == id })
+		if i < 0 || cs[i].Public() {
+			return usagef("--introspection-audience %s is not a registered confidential client", id)
+		}
+	}
+	return nil
 }
 
 func (c *cli) keysCommand() *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,6 +421,40 @@ func TestAdminCommandsLoadTheConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "master.key")); err == nil {
 		t.Fatal("the CLI created a master key on its own; that is the wiring's decision")
+	}
+}
+
+// --introspection-audience names registered confidential clients only:
+// a public or unknown one is a usage error and nothing is stored.
+func TestClientsAddIntrospectionAudience(t *testing.T) {
+	f := &fakes{}
+	w := f.wiring()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--id", "api", "--kind", "service"},
+		{"--id", "app", "--kind", "native", "--redirect-uri", "http://127.0.0.1/cb"},
+		{"--id", "forms", "--kind", "web", "--redirect-uri", "https://forms.example.org/cb", "--introspection-audience", "api"},
+	} {
+		if r := runCLI(t, w, nil, append([]string{"clients", "add", "--data-dir", dir}, args...)...); r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	if got := f.admin.clients[2].IntrospectionAudiences; !slices.Equal(got, []string{"api"}) {
+		t.Fatalf("introspection audiences %q, want api", got)
+	}
+	if got := f.admin.clients[0].IntrospectionAudiences; len(got) != 0 {
+		t.Errorf("default introspection audiences %q, want none", got)
+	}
+	for _, aud := range []string{"app", "nope"} {
+		r := runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "forms2", "--kind", "web",
+			"--redirect-uri", "https://forms.example.org/cb", "--introspection-audience", aud)
+		assertOneLine(t, r, exitUsage, "pforte: --introspection-audience "+aud+" is not a registered confidential client")
+	}
+	r := runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "forms3", "--kind", "web",
+		"--redirect-uri", "https://forms.example.org/cb", "--introspection-audience", "forms3")
+	assertOneLine(t, r, exitUsage, "pforte: client forms3: introspection_audiences names the client itself")
+	if len(f.admin.clients) != 3 {
+		t.Fatalf("%d clients stored, want 3", len(f.admin.clients))
 	}
 }
 

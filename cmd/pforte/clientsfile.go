@@ -58,6 +58,10 @@ type clientSpec struct {
 	// MinACR is the lowest level of assurance the client accepts: low,
 	// substantial or high (absent: client.DefaultMinACR).
 	MinACR string `yaml:"min_acr"`
+	// IntrospectionAudiences are the client IDs of the resource servers
+	// the client's access tokens are for (client.Client's field of that
+	// name); each must be a confidential client of the same file.
+	IntrospectionAudiences []string `yaml:"introspection_audiences"`
 }
 
 // clientsFileOptions are what parsing a clients file depends on.
@@ -95,6 +99,17 @@ func parseClientsFile(data []byte, opts clientsFileOptions) ([]client.Client, er
 		}
 		out = append(out, c)
 	}
+	// An audience must be able to introspect: a client of the file that
+	// authenticates. A misspelt one would otherwise sit in every token's
+	// aud and lock the intended resource server out.
+	for i, c := range out {
+		for j, a := range c.IntrospectionAudiences {
+			k, ok := seen[a]
+			if !ok || out[k].Public() {
+				return nil, fmt.Errorf("clients[%d].introspection_audiences[%d]: %q is not a confidential client of this file", i, j, a)
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -112,6 +127,7 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		AccessTokenTTL:         s.AccessTokenTTL,
 		IDTokenTTL:             s.IDTokenTTL,
 		SectorIdentifier:       s.SectorIdentifier,
+		IntrospectionAudiences: s.IntrospectionAudiences,
 		CreatedAt:              opts.Now,
 	}
 	if s.MinACR != "" {

@@ -61,6 +61,14 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 	if portal := byID["partner-portal"]; portal.MinACR != loa.Substantial {
 		t.Errorf("partner-portal MinACR %v, want the default substantial", portal.MinACR)
 	}
+	for _, id := range []string{"pforte-app", "online-forms"} {
+		if got := byID[id].IntrospectionAudiences; !slices.Equal(got, []string{"claims-service"}) {
+			t.Errorf("%s introspection audiences %q, want the claims service", id, got)
+		}
+	}
+	if got := byID["partner-portal"].IntrospectionAudiences; len(got) != 0 {
+		t.Errorf("partner-portal introspection audiences %q, want none: the insurer's services are not the partner's", got)
+	}
 	svc := byID["claims-service"]
 	if svc.Kind != client.Service || svc.AuthMethod != client.AuthSecretPost || !svc.AllowsGrant(client.GrantClientCredentials) ||
 		!testHasher().Verify("dev-claims-service-secret-NOT-FOR-PRODUCTION", svc.SecretHash) {
@@ -211,6 +219,12 @@ func TestClientsFileErrors(t *testing.T) {
 			"clients[0]: client svc: require_par needs the authorization_code grant"},
 		{"clients:\n  - id: svc\n    kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    sector_identifier: svc.example.org\n",
 			"clients[0]: client svc: service clients have no member subject"},
+		{"clients:" + ok + "    introspection_audiences: [api]\n",
+			`clients[0].introspection_audiences[0]: "api" is not a confidential client of this file`},
+		{"clients:" + ok + "    introspection_audiences: [app]\n",
+			"clients[0]: client app: introspection_audiences names the client itself"},
+		{"clients:" + ok + "    introspection_audiences: [other]\n  - id: other\n    kind: native\n    auth_method: none\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code]\n",
+			`clients[0].introspection_audiences[0]: "other" is not a confidential client of this file`},
 	} {
 		_, err := parseClientsFile([]byte(tc.yaml), devClientsOpts())
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
