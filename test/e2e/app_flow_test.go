@@ -27,13 +27,16 @@ import (
 // go-oidc, independently of the client.
 
 // serviceApp is the app client as configs/dev/clients.yaml defines it:
-// public, native, DPoP required, the loopback and the app's own redirect.
+// public, native, DPoP required, the loopback and the app's own redirect,
+// with the world's service as its resource server (claims-service there).
 var serviceApp = client.Client{
 	ID: "pforte-app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
 	RedirectURIs: []string{"http://127.0.0.1/callback", "de.hkk.serviceapp:/oauth2redirect"},
 	GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
 	Scopes:       []string{"openid", "profile", "birthdate", "address", "email", "kvnr", "offline_access"},
 	RequireDPoP:  true,
+	// The world's service (newWorld).
+	IntrospectionAudiences: []string{"e2e-service"},
 }
 
 // withServiceApp registers the app client.

@@ -51,7 +51,7 @@ func newDPPClients(t *testing.T, w *world) *dppClients {
 			RedirectURIs: []string{redirect}, GrantTypes: []string{client.GrantCode, client.GrantRefresh},
 			Scopes: []string{"openid", "profile", "kvnr"}, RequirePAR: par, SectorIdentifier: sector,
 			// The password page alone, as for the clients of newWorld.
-			MinACR: loa.Low,
+			MinACR: loa.Low, IntrospectionAudiences: []string{w.svc.ID},
 		}
 		return c
 	}
@@ -60,6 +60,7 @@ func newDPPClients(t *testing.T, w *world) *dppClients {
 			ID: "dpp-app", Name: "DPoP-App", Kind: client.Native, AuthMethod: client.AuthNone,
 			RedirectURIs: []string{dppAppRedirect}, GrantTypes: []string{client.GrantCode, client.GrantRefresh},
 			Scopes: []string{"openid", "profile", "kvnr", "offline_access"}, RequireDPoP: true, MinACR: loa.Low,
+			IntrospectionAudiences: []string{w.svc.ID},
 		}},
 		portal: conf("dpp-portal", dppPortalRedirect, "portal.example", true),
 		shop:   conf("dpp-shop", dppShopRedirect, "portal.example", false),

@@ -250,6 +250,86 @@ func TestRevocationThenIntrospection(t *testing.T) {
 	})
 }
 
+// TestIntrospectionOnlyForThoseWhoMaySee: a member's access token is
+// active at introspection for the client it was issued to and for the
+// resource server registered as its audience, which the token's aud names
+// (RFC 9068); any other confidential client gets exactly the body an
+// unknown token gets. A refresh token is shown to its holder alone.
+func TestIntrospectionOnlyForThoseWhoMaySee(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		w := newWorld(t)
+		cs := newDPPClients(t, w)
+		in := w.start(t, eng.storage(t), cs.option)
+		asWeb := func(tok string) result {
+			t.Helper()
+			return postForm(t, in.base+"/introspect", url.Values{"token": {tok}}, basic(w.web.ID, w.web.secret))
+		}
+		asService := func(tok string) result {
+			t.Helper()
+			return postForm(t, in.base+"/introspect", url.Values{
+				"token": {tok}, "client_id": {w.svc.ID}, "client_secret": {w.svc.secret},
+			}, nil)
+		}
+
+		web := in.rp(t, w.web, nil).login(t, "openid", "profile")
+		if _, claims := jwtParts(t, web.access); !slices.Equal(anyStrings(claims["aud"]), []string{in.issuer, w.svc.ID}) {
+			t.Errorf("access token aud %v, want the issuer and the registered resource server", claims["aud"])
+		}
+		for name, r := range map[string]result{"the issuing client": asWeb(web.access), "the registered resource server": asService(web.access)} {
+			if m := r.json(t); !active(m) || m["client_id"] != w.web.ID || m["sub"] != memberID {
+				t.Errorf("%s: introspection %d %v, want active", name, r.status, m)
+			}
+		}
+		if m := asService(web.refresh).json(t); active(m) {
+			t.Errorf("the resource server sees the web client's refresh token: %v", m)
+		}
+
+		// The shop's token is foreign to the web client, which is
+		// confidential but neither the shop nor its resource server.
+		shop := in.rp(t, cs.shop, nil).login(t, "openid", "profile")
+		unknown := shop.access[:strings.LastIndex(shop.access, ".")+1] + "AAAA"
+		want := asWeb(unknown)
+		if want.status != http.StatusOK || strings.TrimSpace(string(want.body)) != `{"active":false}` {
+			t.Fatalf("unknown token: %d %s", want.status, want.body)
+		}
+		for name, tok := range map[string]string{"access token": shop.access, "refresh token": shop.refresh} {
+			if got := asWeb(tok); got.status != want.status || string(got.body) != string(want.body) || !slices.Equal(headerLines(got), headerLines(want)) {
+				t.Errorf("foreign %s: %d %s %v, want what an unknown token gets: %d %s %v",
+					name, got.status, got.body, headerLines(got), want.status, want.body, headerLines(want))
+			}
+		}
+		if !active(asService(shop.access).json(t)) {
+			t.Error("the shop's registered resource server does not see its token")
+		}
+	})
+}
+
+// headerLines are r's header fields but Date, sorted, as "Name: value".
+func headerLines(r result) []string {
+	var out []string
+	for k, vs := range r.header {
+		if k != "Date" {
+			out = append(out, k+": "+strings.Join(vs, ", "))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case string:
+		out = append(out, v)
+	case []any:
+		for _, s := range v {
+			str, _ := s.(string)
+			out = append(out, str)
+		}
+	}
+	return out
+}
+
 func TestClientCredentials(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, eng engine) {
 		w := newWorld(t)
@@ -281,8 +361,9 @@ func TestClientCredentials(t *testing.T) {
 		if !active(m) || m["client_id"] != w.svc.ID || m["scope"] != "claims.read" {
 			t.Errorf("introspection = %v", m)
 		}
-		if !active(w.introspect(t, in, tok.AccessToken)) {
-			t.Error("another resource server sees the token inactive")
+		// Another client sees nothing of the service's own token.
+		if r := postForm(t, in.base+"/introspect", url.Values{"token": {tok.AccessToken}}, basic(w.web.ID, w.web.secret)); strings.TrimSpace(string(r.body)) != `{"active":false}` {
+			t.Errorf("another client introspects the service's token: %d %s", r.status, r.body)
 		}
 		// The client must use its registered method: Basic is refused.
 		cc.AuthStyle = oauth2.AuthStyleInHeader

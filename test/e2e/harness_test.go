@@ -150,8 +150,11 @@ func newWorld(t *testing.T) *world {
 	// their clients accept it, as a client must state explicitly. A client
 	// that does not (client.DefaultMinACR) is tested where the app confirms
 	// the login (test/browser) and in TestMinACRRefusesPasswordAlone.
+	// The service is the resource server of the clients that log members
+	// in (their introspection audience), as the insurer's back ends are.
 	for _, c := range []*testClient{&w.web, &w.portal, &w.app} {
 		c.MinACR = loa.Low
+		c.IntrospectionAudiences = []string{w.svc.ID}
 	}
 	return w
 }
@@ -566,14 +569,44 @@ func oauthError(t *testing.T, err error) (string, int) {
 }
 
 // introspect asks the introspection endpoint about tok, authenticated as
-// the confidential web client.
+// one who may see it: the confidential web client for its own tokens and
+// for anything that is not another client's JWT (refresh tokens are only
+// ever shown to their holder), the service, the registered resource
+// server of the other clients, for theirs.
 func (w *world) introspect(t *testing.T, in *instance, tok string) map[string]any {
 	t.Helper()
-	r := postForm(t, in.base+"/introspect", url.Values{"token": {tok}}, basic(w.web.ID, w.web.secret))
+	auth := basic(w.web.ID, w.web.secret)
+	form := url.Values{"token": {tok}}
+	if holder := jwtClientID(tok); holder != "" && holder != w.web.ID {
+		form.Set("client_id", w.svc.ID)
+		form.Set("client_secret", w.svc.secret)
+		auth = nil
+	}
+	r := postForm(t, in.base+"/introspect", form, auth)
 	if r.status != http.StatusOK {
 		t.Fatalf("introspect: status %d: %s", r.status, r.body)
 	}
 	return r.json(t)
+}
+
+// jwtClientID is the client_id claim of tok when it is a compact JWS
+// (unverified); "" otherwise.
+func jwtClientID(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var cl struct {
+		ClientID string `json:"client_id"`
+	}
+	if json.Unmarshal(b, &cl) != nil {
+		return ""
+	}
+	return cl.ClientID
 }
 
 func active(m map[string]any) bool { v, _ := m["active"].(bool); return v }
