@@ -406,8 +406,7 @@ func (s *Service) mintAccess(ctx context.Context, c client.Client, fam grant.Fam
 // endpoint (given the scope), then c.IntrospectionAudiences in their
 // registered order. The audience comes from the client's registration
 // only: resource indicators (RFC 8707, the resource parameter) are not
-// supported, and a resource parameter is ignored like any other unknown
-// parameter (RFC 6749 §3.1).
+// supported, and a resource parameter changes nothing.
 func (s *Service) accessAudience(c client.Client) []string {
 	return append([]string{s.cfg.Issuer}, c.IntrospectionAudiences...)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -300,6 +301,22 @@ func TestIntrospectionOnlyForThoseWhoMaySee(t *testing.T) {
 		}
 		if !active(asService(shop.access).json(t)) {
 			t.Error("the shop's registered resource server does not see its token")
+		}
+
+		// Resource indicators (RFC 8707) are not supported: a resource
+		// parameter changes nothing, the audience is the registration's.
+		r := postForm(t, in.base+"/token", url.Values{
+			"grant_type": {"client_credentials"}, "resource": {"https://api.other.example/"},
+			"client_id": {w.svc.ID}, "client_secret": {w.svc.secret},
+		}, nil)
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &tok) != nil {
+			t.Fatalf("client_credentials with resource: %d %s", r.status, r.body)
+		}
+		if _, claims := jwtParts(t, tok.AccessToken); !slices.Equal(anyStrings(claims["aud"]), []string{in.issuer}) {
+			t.Errorf("aud %v with a resource parameter, want the issuer alone", claims["aud"])
 		}
 	})
 }
