@@ -20,6 +20,7 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/notify/mail"
+	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
@@ -66,6 +67,7 @@ type Config struct {
 	Devices      DevicesConfig      `yaml:"devices"`
 	PIN          PINConfig          `yaml:"pin"`
 	Notify       NotifyConfig       `yaml:"notify"`
+	EID          EIDConfig          `yaml:"eid"`
 	Log          LogConfig          `yaml:"log"`
 }
 
@@ -264,6 +266,61 @@ type NotifyConfig struct {
 	StartTLS string `yaml:"starttls"`
 }
 
+// EIDConfig is registration with the electronic ID card through an eID
+// service that speaks OpenID Connect (adapters/proofing/eid). Every key
+// but enabled maps onto eid.Config, whose defaults and bounds apply.
+type EIDConfig struct {
+	// Enabled offers the eID method to the app.
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the eID service's issuer identifier.
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	// ClientSecretFile holds ClientSecret; read at load time.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// RedirectURI is Pforte's callback as registered at the eID service;
+	// empty: <issuer>/eid/callback. It must lie under <issuer>/eid/.
+	RedirectURI string        `yaml:"redirect_uri"`
+	Scopes      []string      `yaml:"scopes"`
+	ACRValues   []string      `yaml:"acr_values"`
+	Timeout     time.Duration `yaml:"timeout"`
+	// The broker profile: the acr values that mean level high, how the
+	// card's pseudonym is encoded, and the claims each attribute is in.
+	HighACR           []string `yaml:"high_acr"`
+	Pseudonym         string   `yaml:"pseudonym"`
+	ClaimGivenName    string   `yaml:"claim_given_name"`
+	ClaimFamilyName   string   `yaml:"claim_family_name"`
+	ClaimBirthName    string   `yaml:"claim_birth_name"`
+	ClaimBirthDate    string   `yaml:"claim_birthdate"`
+	ClaimPlaceOfBirth string   `yaml:"claim_place_of_birth"`
+	ClaimAddress      string   `yaml:"claim_address"`
+	ClaimRestrictedID string   `yaml:"claim_restricted_id"`
+}
+
+// eidOptions is eid.* as the server's eID options; nil when the method is
+// not enabled.
+func (c *Config) eidOptions() *server.EIDOptions {
+	e := c.EID
+	if !e.Enabled {
+		return nil
+	}
+	return &server.EIDOptions{
+		Broker: eid.Config{
+			Issuer: e.Issuer, ClientID: e.ClientID, ClientSecret: e.ClientSecret,
+			Scopes: slices.Clone(e.Scopes), ACRValues: slices.Clone(e.ACRValues), Timeout: e.Timeout,
+			Profile: eid.Profile{
+				HighACR: slices.Clone(e.HighACR), Pseudonym: eid.Encoding(e.Pseudonym),
+				Claims: eid.Claims{
+					GivenName: e.ClaimGivenName, FamilyName: e.ClaimFamilyName, BirthName: e.ClaimBirthName,
+					BirthDate: e.ClaimBirthDate, PlaceOfBirth: e.ClaimPlaceOfBirth, Address: e.ClaimAddress,
+					RestrictedID: e.ClaimRestrictedID,
+				},
+			},
+		},
+		RedirectURI: e.RedirectURI,
+	}
+}
+
 // LogConfig is the structured log output.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -277,6 +334,7 @@ type LogConfig struct {
 func defaultConfig() Config {
 	pw, keyPolicy, lt := password.DefaultConfig(), signkey.DefaultPolicy, letter.DefaultPolicy
 	pinPolicy, tp := pin.DefaultPolicy, throttle.DefaultPolicy
+	ec := eid.DefaultClaims
 	return Config{
 		Server: ServerConfig{
 			Addr:            "127.0.0.1:8080",
@@ -331,7 +389,14 @@ func defaultConfig() Config {
 		},
 		PIN:    PINConfig{MaxFailures: pinPolicy.MaxFailures, Delays: slices.Clone(pinPolicy.Delays)},
 		Notify: NotifyConfig{Type: "log", SMTPPort: mail.DefaultPort, StartTLS: string(mail.StartTLSRequired)},
-		Log:    LogConfig{Level: "info", Format: "json"},
+		EID: EIDConfig{
+			Scopes: slices.Clone(eid.DefaultScopes), Timeout: eid.DefaultTimeout,
+			HighACR: []string{eid.DefaultHighACR}, Pseudonym: string(eid.Opaque),
+			ClaimGivenName: ec.GivenName, ClaimFamilyName: ec.FamilyName, ClaimBirthName: ec.BirthName,
+			ClaimBirthDate: ec.BirthDate, ClaimPlaceOfBirth: ec.PlaceOfBirth, ClaimAddress: ec.Address,
+			ClaimRestrictedID: ec.RestrictedID,
+		},
+		Log: LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -397,6 +462,9 @@ func loadConfig(opts loadOptions) (*Config, error) {
 		}
 		if cfg.Storage.DSN != "" && cfg.Storage.DSNFile != "" {
 			return nil, bad("storage.dsn", "set dsn or dsn_file, not both")
+		}
+		if cfg.EID.ClientSecret != "" && cfg.EID.ClientSecretFile != "" {
+			return nil, bad("eid.client_secret", "set client_secret or client_secret_file, not both")
 		}
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
@@ -517,6 +585,26 @@ var envVars = []envVar{
 		clears: func(c *Config) { c.Notify.SMTPPassword = "" }},
 	{Name: "PFORTE_NOTIFY_FROM", Key: "notify.from", field: func(c *Config) any { return &c.Notify.From }},
 	{Name: "PFORTE_SMTP_STARTTLS", Key: "notify.starttls", field: func(c *Config) any { return &c.Notify.StartTLS }},
+	{Name: "PFORTE_EID_ENABLED", Key: "eid.enabled", field: func(c *Config) any { return &c.EID.Enabled }},
+	{Name: "PFORTE_EID_ISSUER", Key: "eid.issuer", field: func(c *Config) any { return &c.EID.Issuer }},
+	{Name: "PFORTE_EID_CLIENT_ID", Key: "eid.client_id", field: func(c *Config) any { return &c.EID.ClientID }},
+	{Name: "PFORTE_EID_CLIENT_SECRET", Key: "eid.client_secret", field: func(c *Config) any { return &c.EID.ClientSecret },
+		clears: func(c *Config) { c.EID.ClientSecretFile = "" }},
+	{Name: "PFORTE_EID_CLIENT_SECRET_FILE", Key: "eid.client_secret_file", field: func(c *Config) any { return &c.EID.ClientSecretFile },
+		clears: func(c *Config) { c.EID.ClientSecret = "" }},
+	{Name: "PFORTE_EID_REDIRECT_URI", Key: "eid.redirect_uri", field: func(c *Config) any { return &c.EID.RedirectURI }},
+	{Name: "PFORTE_EID_SCOPES", Key: "eid.scopes", field: func(c *Config) any { return &c.EID.Scopes }},
+	{Name: "PFORTE_EID_ACR_VALUES", Key: "eid.acr_values", field: func(c *Config) any { return &c.EID.ACRValues }},
+	{Name: "PFORTE_EID_TIMEOUT", Key: "eid.timeout", field: func(c *Config) any { return &c.EID.Timeout }},
+	{Name: "PFORTE_EID_HIGH_ACR", Key: "eid.high_acr", field: func(c *Config) any { return &c.EID.HighACR }},
+	{Name: "PFORTE_EID_PSEUDONYM", Key: "eid.pseudonym", field: func(c *Config) any { return &c.EID.Pseudonym }},
+	{Name: "PFORTE_EID_CLAIM_GIVEN_NAME", Key: "eid.claim_given_name", field: func(c *Config) any { return &c.EID.ClaimGivenName }},
+	{Name: "PFORTE_EID_CLAIM_FAMILY_NAME", Key: "eid.claim_family_name", field: func(c *Config) any { return &c.EID.ClaimFamilyName }},
+	{Name: "PFORTE_EID_CLAIM_BIRTH_NAME", Key: "eid.claim_birth_name", field: func(c *Config) any { return &c.EID.ClaimBirthName }},
+	{Name: "PFORTE_EID_CLAIM_BIRTHDATE", Key: "eid.claim_birthdate", field: func(c *Config) any { return &c.EID.ClaimBirthDate }},
+	{Name: "PFORTE_EID_CLAIM_PLACE_OF_BIRTH", Key: "eid.claim_place_of_birth", field: func(c *Config) any { return &c.EID.ClaimPlaceOfBirth }},
+	{Name: "PFORTE_EID_CLAIM_ADDRESS", Key: "eid.claim_address", field: func(c *Config) any { return &c.EID.ClaimAddress }},
+	{Name: "PFORTE_EID_CLAIM_RESTRICTED_ID", Key: "eid.claim_restricted_id", field: func(c *Config) any { return &c.EID.ClaimRestrictedID }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
 }
@@ -528,6 +616,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		{"PFORTE_STORAGE_DSN", "PFORTE_STORAGE_DSN_FILE"},
 		{"PFORTE_PIN_PEPPERS", "PFORTE_PIN_PEPPERS_FILE"},
 		{"PFORTE_SMTP_PASSWORD", "PFORTE_SMTP_PASSWORD_FILE"},
+		{"PFORTE_EID_CLIENT_SECRET", "PFORTE_EID_CLIENT_SECRET_FILE"},
 	} {
 		if getenv(pair[0]) != "" && getenv(pair[1]) != "" {
 			return &configError{Key: pair[0], Msg: "set " + pair[0] + " or " + pair[1] + ", not both"}
@@ -656,6 +745,13 @@ func (c *Config) resolve() error {
 			return bad("notify.smtp_password_file", "%s", err)
 		}
 		c.Notify.SMTPPassword = s
+	}
+	if c.EID.ClientSecretFile != "" {
+		s, err := readSecretFile(c.EID.ClientSecretFile)
+		if err != nil {
+			return bad("eid.client_secret_file", "%s", err)
+		}
+		c.EID.ClientSecret = s
 	}
 	if c.Keys.MasterKeyFile != "" {
 		s, err := readSecretFile(c.Keys.MasterKeyFile)
@@ -818,61 +914,77 @@ func (c *Config) validatePackages() error {
 // secret and its file, the value's key is named here; keyed names the
 // file's key when the file was set.
 var fieldKeys = map[string]string{
-	"sqlstore.Config.Driver":                "storage.type",
-	"sqlstore.Config.DSN":                   "storage.dsn",
-	"sqlstore.Config.MaxOpenConns":          "storage.max_open_conns",
-	"keys.CheckMaster":                      "keys.master_key",
-	"signkey.Policy.Lifetime":               "keys.rotation_days",
-	"signkey.Policy.Publish":                "keys.publish_hours",
-	"issuer.Check":                          "server.issuer",
-	"authz.Config.Issuer":                   "server.issuer",
-	"authz.Config.AccessTokenTTL":           "tokens.access_token_ttl",
-	"authz.Config.IDTokenTTL":               "tokens.id_token_ttl",
-	"authz.Config.RefreshIdleTTL":           "tokens.refresh_idle_ttl",
-	"authz.Config.RefreshAbsoluteTTL":       "tokens.refresh_absolute_ttl",
-	"authz.Config.CodeTTL":                  "tokens.code_ttl",
-	"authz.Config.AuthRequestTTL":           "tokens.auth_request_ttl",
-	"authz.Config.KVNRClaims":               "tokens.kvnr_claims",
-	"password.Params.MemoryKiB":             "login.argon2_memory_kib",
-	"password.Params.Iterations":            "login.argon2_iterations",
-	"password.Params.Parallelism":           "login.argon2_parallelism",
-	"password.Config.Concurrency":           "login.hash_concurrency",
-	"password.Config.MaxWait":               "login.hash_max_wait",
-	"loa.VocabularyNamed":                   "login.acr_vocabulary",
-	"throttle.Policy.Free":                  "login.throttle_free",
-	"throttle.Policy.First":                 "login.throttle_first_delay",
-	"throttle.Policy.Max":                   "login.throttle_max_delay",
-	"throttle.Policy.Forget":                "login.throttle_forget",
-	"throttle.Policy.NotifyAt":              "login.throttle_notify_at",
-	"throttle.Policy.NetworkBudget":         "login.throttle_network_budget",
-	"throttle.Policy.NetworkWindow":         "login.throttle_network_window",
-	"outbox.Config.Dir":                     "letters.outbox_dir",
-	"registration.Config.Issuer":            "server.issuer",
-	"registration.Config.Sender":            "letters.sender",
-	"letter.Policy.Validity":                "letters.validity",
-	"letter.Policy.MinInterval":             "letters.min_interval",
-	"letter.Policy.MaxAttempts":             "letters.max_attempts",
-	"member.Eligibility.Ahead":              "registration.eligible_ahead",
-	"member.Eligibility.Grace":              "registration.eligible_grace",
-	"registration.Config.PerIP":             "registration.requests_per_ip_per_hour",
-	"registration.Config.PerKVNR":           "registration.requests_per_kvnr_per_day",
-	"registration.Config.ActivationsPerIP":  "registration.activations_per_ip_per_hour",
-	"registration.Config.RegistrationLease": "registration.request_lease",
-	"registration.Config.LetterLease":       "registration.letter_lease",
-	"webauthn.Config.RPID":                  "devices.rp_id",
-	"webauthn.Config.Origins":               "devices.app_origins",
-	"webauthn.Config.PackedRoots":           "devices.packed_roots_file",
-	"device.Policy.AndroidPackage":          "devices.android_package",
-	"device.Policy.AndroidCertDigests":      "devices.android_cert_digests",
-	"pin.NewHasher":                         "pin.peppers",
-	"pin.Policy.MaxFailures":                "pin.max_failures",
-	"pin.Policy.Delays":                     "pin.delays",
-	"mail.Config.Host":                      "notify.smtp_host",
-	"mail.Config.Port":                      "notify.smtp_port",
-	"mail.Config.Username":                  "notify.smtp_username",
-	"mail.Config.Password":                  "notify.smtp_password",
-	"mail.Config.From":                      "notify.from",
-	"mail.Config.StartTLS":                  "notify.starttls",
+	"sqlstore.Config.Driver":                 "storage.type",
+	"sqlstore.Config.DSN":                    "storage.dsn",
+	"sqlstore.Config.MaxOpenConns":           "storage.max_open_conns",
+	"keys.CheckMaster":                       "keys.master_key",
+	"signkey.Policy.Lifetime":                "keys.rotation_days",
+	"signkey.Policy.Publish":                 "keys.publish_hours",
+	"issuer.Check":                           "server.issuer",
+	"authz.Config.Issuer":                    "server.issuer",
+	"authz.Config.AccessTokenTTL":            "tokens.access_token_ttl",
+	"authz.Config.IDTokenTTL":                "tokens.id_token_ttl",
+	"authz.Config.RefreshIdleTTL":            "tokens.refresh_idle_ttl",
+	"authz.Config.RefreshAbsoluteTTL":        "tokens.refresh_absolute_ttl",
+	"authz.Config.CodeTTL":                   "tokens.code_ttl",
+	"authz.Config.AuthRequestTTL":            "tokens.auth_request_ttl",
+	"authz.Config.KVNRClaims":                "tokens.kvnr_claims",
+	"password.Params.MemoryKiB":              "login.argon2_memory_kib",
+	"password.Params.Iterations":             "login.argon2_iterations",
+	"password.Params.Parallelism":            "login.argon2_parallelism",
+	"password.Config.Concurrency":            "login.hash_concurrency",
+	"password.Config.MaxWait":                "login.hash_max_wait",
+	"loa.VocabularyNamed":                    "login.acr_vocabulary",
+	"throttle.Policy.Free":                   "login.throttle_free",
+	"throttle.Policy.First":                  "login.throttle_first_delay",
+	"throttle.Policy.Max":                    "login.throttle_max_delay",
+	"throttle.Policy.Forget":                 "login.throttle_forget",
+	"throttle.Policy.NotifyAt":               "login.throttle_notify_at",
+	"throttle.Policy.NetworkBudget":          "login.throttle_network_budget",
+	"throttle.Policy.NetworkWindow":          "login.throttle_network_window",
+	"outbox.Config.Dir":                      "letters.outbox_dir",
+	"registration.Config.Issuer":             "server.issuer",
+	"registration.Config.Sender":             "letters.sender",
+	"letter.Policy.Validity":                 "letters.validity",
+	"letter.Policy.MinInterval":              "letters.min_interval",
+	"letter.Policy.MaxAttempts":              "letters.max_attempts",
+	"member.Eligibility.Ahead":               "registration.eligible_ahead",
+	"member.Eligibility.Grace":               "registration.eligible_grace",
+	"registration.Config.PerIP":              "registration.requests_per_ip_per_hour",
+	"registration.Config.PerKVNR":            "registration.requests_per_kvnr_per_day",
+	"registration.Config.ActivationsPerIP":   "registration.activations_per_ip_per_hour",
+	"registration.Config.RegistrationLease":  "registration.request_lease",
+	"registration.Config.LetterLease":        "registration.letter_lease",
+	"webauthn.Config.RPID":                   "devices.rp_id",
+	"webauthn.Config.Origins":                "devices.app_origins",
+	"webauthn.Config.PackedRoots":            "devices.packed_roots_file",
+	"device.Policy.AndroidPackage":           "devices.android_package",
+	"device.Policy.AndroidCertDigests":       "devices.android_cert_digests",
+	"pin.NewHasher":                          "pin.peppers",
+	"pin.Policy.MaxFailures":                 "pin.max_failures",
+	"pin.Policy.Delays":                      "pin.delays",
+	"mail.Config.Host":                       "notify.smtp_host",
+	"mail.Config.Port":                       "notify.smtp_port",
+	"mail.Config.Username":                   "notify.smtp_username",
+	"mail.Config.Password":                   "notify.smtp_password",
+	"mail.Config.From":                       "notify.from",
+	"mail.Config.StartTLS":                   "notify.starttls",
+	"eid.Config.Issuer":                      "eid.issuer",
+	"eid.Config.ClientID":                    "eid.client_id",
+	"eid.Config.ClientSecret":                "eid.client_secret",
+	"eid.Config.Scopes":                      "eid.scopes",
+	"eid.Config.ACRValues":                   "eid.acr_values",
+	"eid.Config.Timeout":                     "eid.timeout",
+	"eid.Config.Profile.HighACR":             "eid.high_acr",
+	"eid.Config.Profile.Pseudonym":           "eid.pseudonym",
+	"eid.Config.Profile.Claims.GivenName":    "eid.claim_given_name",
+	"eid.Config.Profile.Claims.FamilyName":   "eid.claim_family_name",
+	"eid.Config.Profile.Claims.BirthName":    "eid.claim_birth_name",
+	"eid.Config.Profile.Claims.BirthDate":    "eid.claim_birthdate",
+	"eid.Config.Profile.Claims.PlaceOfBirth": "eid.claim_place_of_birth",
+	"eid.Config.Profile.Claims.Address":      "eid.claim_address",
+	"eid.Config.Profile.Claims.RestrictedID": "eid.claim_restricted_id",
+	"server.EIDOptions.RedirectURI":          "eid.redirect_uri",
 }
 
 // keyed turns a package's refusal into the one line that names the key:
@@ -897,6 +1009,8 @@ func (c *Config) keyed(err error) error {
 		key = pepperKey(c.PIN)
 	case key == "notify.smtp_password" && c.Notify.SMTPPasswordFile != "":
 		key = "notify.smtp_password_file"
+	case key == "eid.client_secret" && c.EID.ClientSecretFile != "":
+		key = "eid.client_secret_file"
 	}
 	return bad(key, "%s", fault.PublicOf(err))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -635,6 +636,10 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 			reflect.TypeOf(true): "false", reflect.TypeOf(0): "12345", reflect.TypeOf(time.Duration(0)): "17s",
 			reflect.TypeOf([]string(nil)): "10.0.0.0/8, 192.0.2.1", reflect.TypeOf([]time.Duration(nil)): "2m, 7m",
 		}[reflect.TypeOf(v.field(&cfg)).Elem()]
+		if b, ok := v.field(&cfg).(*bool); ok {
+			// The value that is not the default, whichever it is.
+			raw = strconv.FormatBool(!*b)
+		}
 		if err := setValue(v.field(&cfg), raw); err != nil {
 			t.Errorf("%s: %v", v.Name, err)
 		}
@@ -673,14 +678,18 @@ func TestProductionExampleIsValid(t *testing.T) {
 	// The secret files of the example do not exist here; the variables
 	// stand in for them, as they would in a container.
 	cfg, err := loadConfig(loadOptions{File: example, Getenv: env(map[string]string{
-		"PFORTE_STORAGE_DSN":   "postgres://pforte:pw@db/pforte",
-		"PFORTE_MASTER_KEY":    testMasterKey(),
-		"PFORTE_CLIENTS_FILE":  clients,
-		"PFORTE_PIN_PEPPERS":   "1:" + testMasterKey(),
-		"PFORTE_SMTP_PASSWORD": "smtp-secret",
+		"PFORTE_STORAGE_DSN":       "postgres://pforte:pw@db/pforte",
+		"PFORTE_MASTER_KEY":        testMasterKey(),
+		"PFORTE_CLIENTS_FILE":      clients,
+		"PFORTE_PIN_PEPPERS":       "1:" + testMasterKey(),
+		"PFORTE_SMTP_PASSWORD":     "smtp-secret",
+		"PFORTE_EID_CLIENT_SECRET": "eid-secret",
 	})})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o := cfg.eidOptions(); o == nil || o.Broker.Profile.Pseudonym != "hex" || len(o.Broker.Profile.HighACR) != 2 {
+		t.Fatalf("eid options %+v", o)
 	}
 	if cfg.Server.Environment != Production || cfg.Storage.Type != "postgres" || cfg.Storage.AutoMigrate ||
 		!strings.HasPrefix(cfg.Server.Issuer, "https://") {

@@ -24,6 +24,15 @@ var smtp = map[string]string{
 	"notify.type": "smtp", "notify.smtp_host": "mail.example.org", "notify.from": "service@example.org",
 }
 
+// eidOn is the context of the eid.* keys: the method enabled with a
+// valid eID service.
+var eidOn = map[string]string{
+	"eid.enabled": "true", "eid.issuer": "https://eid.example.org", "eid.client_id": "pforte", "eid.client_secret": "s3cret",
+}
+
+// eidNoSecret is eidOn without the client secret.
+var eidNoSecret = map[string]string{"eid.enabled": "true", "eid.issuer": "https://eid.example.org", "eid.client_id": "pforte"}
+
 // badValues holds one bad value for every key of Config. A key added to
 // Config without an entry here fails TestEveryKeyRefusesABadValueByName.
 var badValues = map[string]badValue{
@@ -108,6 +117,25 @@ var badValues = map[string]badValue{
 	"notify.smtp_password_file": {value: "FILE:pw", with: smtp},
 	"notify.from":               {value: "Meine Kasse", with: map[string]string{"notify.type": "smtp", "notify.smtp_host": "mail.example.org"}},
 	"notify.starttls":           {value: "none", with: smtp},
+
+	"eid.enabled":              {value: "perhaps"},
+	"eid.issuer":               {value: "http://eid.example.org", with: eidOn},
+	"eid.client_id":            {value: "pforte client", with: eidOn},
+	"eid.client_secret":        {value: "", with: eidNoSecret},
+	"eid.client_secret_file":   {value: "/nonexistent/secret", with: eidNoSecret},
+	"eid.redirect_uri":         {value: "https://evil.example/eid/callback", with: eidOn},
+	"eid.scopes":               {value: "profile,address", with: eidOn},
+	"eid.acr_values":           {value: "http://eidas.europa.eu/LoA/low", with: eidOn},
+	"eid.timeout":              {value: "500ms", with: eidOn},
+	"eid.high_acr":             {value: "level high", with: eidOn},
+	"eid.pseudonym":            {value: "base32", with: eidOn},
+	"eid.claim_given_name":     {value: "given name", with: eidOn},
+	"eid.claim_family_name":    {value: "family name", with: eidOn},
+	"eid.claim_birth_name":     {value: "birth name", with: eidOn},
+	"eid.claim_birthdate":      {value: "birth date", with: eidOn},
+	"eid.claim_place_of_birth": {value: "place of birth", with: eidOn},
+	"eid.claim_address":        {value: "postal address", with: eidOn},
+	"eid.claim_restricted_id":  {value: "restricted id", with: eidOn},
 
 	"log.level":  {value: "loud"},
 	"log.format": {value: "xml"},

@@ -178,6 +178,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		Notifier:         notifier,
 		TrustedProxies:   proxies,
 		WorkerInterval:   rg.WorkerInterval,
+		EID:              cfg.eidOptions(),
 	}, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/oidc"
 	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/outbox"
+	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/strength"
 	"github.com/pforte-id/pforte/adapters/webauthn"
@@ -132,9 +133,44 @@ type Options struct {
 	// letters rendered (default 2s); a negative value runs no workers
 	// (tests drive them through Registration()).
 	WorkerInterval time.Duration
+	// EID, when set, offers registration with the electronic ID card
+	// through the eID service it names (nil: the method is not offered).
+	EID *EIDOptions
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 	Log *slog.Logger
+}
+
+// EIDOptions configure the eID registration.
+type EIDOptions struct {
+	// Broker is the eID service and its profile.
+	Broker eid.Config
+	// RedirectURI is where the eID service sends the member back to, as
+	// registered there (default: Issuer + EIDCallbackPath). It must lie
+	// under the issuer's /eid/ path: the server serves its callback at
+	// the URI's path, and nothing else is served there.
+	RedirectURI string
+}
+
+// EIDCallbackPath is the default path, under the issuer, of the eID
+// service's redirect back to Pforte.
+const EIDCallbackPath = "/eid/callback"
+
+// redirectURI returns the callback URL of e for issuer (no trailing
+// slash): the configured one or the default. Errors: Invalid (Op
+// server.EIDOptions.RedirectURI) for one outside the issuer's /eid/ path.
+func (e *EIDOptions) redirectURI(issuer string) (string, error) {
+	if e.RedirectURI == "" {
+		return issuer + EIDCallbackPath, nil
+	}
+	u, err := url.Parse(e.RedirectURI)
+	if err != nil || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		!strings.HasPrefix(e.RedirectURI, issuer+"/eid/") || len(e.RedirectURI) == len(issuer+"/eid/") ||
+		strings.Contains(u.Path, "..") || strings.ContainsAny(u.Path, "{} ") {
+		return "", fault.New(fault.Invalid, "server.EIDOptions.RedirectURI",
+			"must be a URL under the issuer's /eid/ path, without query or fragment")
+	}
+	return e.RedirectURI, nil
 }
 
 // Server is a built Pforte server.
@@ -212,6 +248,9 @@ type parts struct {
 	login        login.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
+	// eid and eidRedirect are set when the eID method is offered.
+	eid         *eid.Config
+	eidRedirect string
 }
 
 // parts derives the package configurations of o (defaults applied).
@@ -253,6 +292,13 @@ func (o Options) parts() (parts, error) {
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
 	}
+	if o.EID != nil {
+		if p.eidRedirect, err = o.EID.redirectURI(o.Issuer); err != nil {
+			return p, err
+		}
+		b := o.EID.Broker
+		p.eid = &b
+	}
 	return p, nil
 }
 
@@ -293,8 +339,13 @@ func (o Options) Validate() error {
 	if err := p.login.Validate(); err != nil {
 		return err
 	}
-	_, err = pin.NewHasher(p.pinVersion, p.pinPeppers...)
-	return err
+	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
+		return err
+	}
+	if p.eid != nil {
+		return p.eid.Validate()
+	}
+	return nil
 }
 
 // New builds the server: opens and migrates the store, loads or creates
@@ -471,8 +522,9 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	return nil
 }
 
-// newRegistration builds the letter registration: the letter proofing
-// method, the PDF renderer, the outbox and the strength estimator.
+// newRegistration builds the registration: the letter proofing method
+// (and the eID method when configured), the PDF renderer, the outbox and
+// the strength estimator.
 func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	o := s.opts
 	rc := p.registration
@@ -501,9 +553,17 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	methods := []proofing.Method{method}
+	if p.eid != nil {
+		m, err := eid.New(*p.eid, eid.Options{Now: o.Now})
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, m)
+	}
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
-		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: []proofing.Method{method}, LetterHasher: lh,
+		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
 		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Now: o.Now, Logger: o.Log,
 	})
 }
