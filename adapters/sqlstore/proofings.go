@@ -11,7 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/proof"
 )
 
-const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at`
+const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at, token_hash`
 
 type proofingRow struct {
 	StateHash string        `db:"state_hash"`
@@ -20,13 +20,14 @@ type proofingRow struct {
 	Data      []byte        `db:"data"`
 	CreatedAt sql.NullInt64 `db:"created_at"`
 	ExpiresAt int64         `db:"expires_at"`
+	TokenHash string        `db:"token_hash"`
 }
 
 // BeginProofing stores p. Errors: Conflict on a duplicate StateHash.
 func (s *Store) BeginProofing(ctx context.Context, p proof.Pending) error {
 	return s.do(ctx, "sqlstore.BeginProofing", func() error {
-		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt))
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt), p.TokenHash)
 		return err
 	})
 }
@@ -54,5 +55,6 @@ func (s *Store) TakeProofing(ctx context.Context, stateHash string, now time.Tim
 		Data:      fromBlob(r.Data),
 		CreatedAt: fromMS(r.CreatedAt),
 		ExpiresAt: fromMSInt(r.ExpiresAt),
+		TokenHash: r.TokenHash,
 	}, nil
 }

@@ -24,7 +24,12 @@ type Pending struct {
 	// attributes the service verified match their record (Matches).
 	KVNR kvnr.KVNR
 	// Data is the method's own (a nonce, a PKCE verifier), opaque to core.
-	Data      []byte
+	Data []byte
+	// TokenHash is the hash of the enrollment token the session opened by
+	// a successful answer is opened with. The token was handed to whoever
+	// began, and only to them: the browser that brings the answer back
+	// never sees it, so the answer alone opens nobody's enrollment.
+	TokenHash string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

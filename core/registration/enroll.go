@@ -65,7 +65,12 @@ func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Me
 	if pr.KVNR != k || !s.fits(m, pr) {
 		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
 	}
-	return s.enroll(ctx, pr)
+	token = grant.NewSecret()
+	session, err = s.enroll(ctx, pr, grant.Hash(token))
+	if err != nil {
+		return "", enrollment.Session{}, err
+	}
+	return token, session, nil
 }
 
 // fits reports whether pr is a proof method m may report: its own name, a
@@ -77,28 +82,27 @@ func (s *Service) fits(m proofing.Method, pr proof.Proof) bool {
 }
 
 // enroll records proof pr and opens an enrollment session for the
-// member's account (see Activate).
-func (s *Service) enroll(ctx context.Context, pr proof.Proof) (token string, session enrollment.Session, err error) {
+// member's account (see Activate) whose token has the hash tokenHash.
+func (s *Service) enroll(ctx context.Context, pr proof.Proof, tokenHash string) (session enrollment.Session, err error) {
 	now := s.clock()
 	a := account.Account{
 		ID: grant.NewID(), KVNR: pr.KVNR, Status: account.Pending, Proofing: pr.Level,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	token = grant.NewSecret()
 	session = enrollment.Session{
-		ID: grant.NewID(), TokenHash: grant.Hash(token), KVNR: pr.KVNR, Method: pr.Method,
+		ID: grant.NewID(), TokenHash: tokenHash, KVNR: pr.KVNR, Method: pr.Method,
 		CreatedAt: now, ExpiresAt: now.Add(enrollment.TTL),
 	}
 	stored, err := s.enrolls.StartEnrollment(ctx, session, a, pr)
 	if err != nil {
-		return "", enrollment.Session{}, err
+		return enrollment.Session{}, err
 	}
 	session.AccountID = stored.ID
 	s.metrics.Registration(ctx, pr.Method)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "enrollment started",
 		slog.String("session", session.ID), slog.String("account", stored.ID),
 		slog.String("method", string(pr.Method)), slog.String("evidence", pr.Evidence.Reference))
-	return token, session, nil
+	return session, nil
 }
 
 // Codes of the enrollment session (the same as core/binding's for the
@@ -107,6 +111,31 @@ const (
 	CodeSessionUnknown fault.Code = "enrollment.unknown"
 	CodeSessionExpired fault.Code = "enrollment.expired"
 )
+
+// EnrollmentStatus returns the open enrollment session token opens. The
+// app that began a proofing by redirect asks it until the proofing
+// service's answer has opened the session (BeginProofing): only the
+// token's holder learns the outcome, and nothing else is kept for it.
+//
+// Errors: Unauthenticated (CodeSessionUnknown) for a token that opens no
+// session, or none yet; Expired when the session is over or completed;
+// Unavailable.
+func (s *Service) EnrollmentStatus(ctx context.Context, token string) (enrollment.Session, error) {
+	const op = "registration.EnrollmentStatus"
+	if token == "" || len(token) > 256 {
+		return enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, CodeSessionUnknown)
+	}
+	sess, err := s.enrolls.EnrollmentByTokenHash(ctx, grant.Hash(token))
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, CodeSessionUnknown)
+	case err != nil:
+		return enrollment.Session{}, err
+	case !sess.Open(s.clock()):
+		return enrollment.Session{}, fault.Coded(fault.Expired, op, CodeSessionExpired)
+	}
+	return sess, nil
+}
 
 // SetPassword sets the member's own password in the enrollment session
 // the token opens. The password must pass password.DefaultPolicy (10 to

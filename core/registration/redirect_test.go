@@ -98,6 +98,8 @@ type redirectFixture struct {
 	eid  *fakeRedirector
 	now  time.Time
 	logs *coretest.Log
+	// token is the enrollment token of the last begin.
+	token string
 }
 
 func (f *redirectFixture) clock() time.Time { return f.now }
@@ -138,10 +140,14 @@ func setupRedirect(t *testing.T) *redirectFixture {
 // begin begins an eID proofing of k and returns its state.
 func (f *redirectFixture) begin(t *testing.T, k kvnr.KVNR) string {
 	t.Helper()
-	u, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, k, callbackURL)
+	u, token, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, k, callbackURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(token) < 43 || token == f.token {
+		t.Fatalf("enrollment token %q", token)
+	}
+	f.token = token
 	state := f.eid.lastState()
 	if u != "https://eid.example.de/authorize?state="+state {
 		t.Fatalf("redirect URL %q", u)
@@ -163,11 +169,22 @@ func TestProofingByRedirect(t *testing.T) {
 	}
 
 	f.now = t0.Add(3 * time.Minute)
-	token, s, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+	token := f.token
+	// Before the answer, the token opens nothing.
+	if _, err := f.svc.EnrollmentStatus(ctx, token); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("status before the answer: %v", err)
+	}
+	s, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token == "" || s.KVNR != anna.KVNR || s.Method != proof.EID || !s.CreatedAt.Equal(f.now) || s.AccountID == "" {
+	if strings.Contains(f.eid.begins[0].CallbackURL+f.eid.lastState(), token) {
+		t.Fatal("the enrollment token reached the proofing service")
+	}
+	if got, err := f.svc.EnrollmentStatus(ctx, token); err != nil || got.ID != s.ID {
+		t.Fatalf("status after the answer: %+v %v", got, err)
+	}
+	if s.KVNR != anna.KVNR || s.Method != proof.EID || !s.CreatedAt.Equal(f.now) || s.AccountID == "" {
 		t.Fatalf("session %+v", s)
 	}
 	a, err := f.st.AccountByKVNR(ctx, anna.KVNR)
@@ -191,7 +208,7 @@ func TestProofingByRedirect(t *testing.T) {
 	}
 
 	// The answer cannot be replayed.
-	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
+	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("replayed answer: %v", err)
 	}
 	if logs := f.logs.String(); strings.Contains(logs, state) || strings.Contains(logs, token) ||
@@ -271,7 +288,7 @@ func TestFinishProofingRefuses(t *testing.T) {
 			if tc.method != "" {
 				method = tc.method
 			}
-			_, _, err := f.svc.FinishProofing(ctx, method, c)
+			_, err := f.svc.FinishProofing(ctx, method, c)
 			if err == nil {
 				t.Fatalf("FinishProofing succeeded, want %v %q", tc.kind, tc.text)
 			}
@@ -286,7 +303,7 @@ func TestFinishProofingRefuses(t *testing.T) {
 			// The state is spent: the right answer after a refused one is
 			// refused too (unless the refused one named another state).
 			f.now, f.eid.finish, f.eid.verified = t0, nil, idCardOf(anna)
-			_, _, err = f.svc.FinishProofing(ctx, proof.EID, answer(state))
+			_, err = f.svc.FinishProofing(ctx, proof.EID, answer(state))
 			switch {
 			case tc.kept && tc.member == anna.KVNR && err != nil:
 				t.Fatalf("the state after an answer for another: %v", err)
@@ -314,7 +331,7 @@ func TestBeginProofingRefuses(t *testing.T) {
 		{"relative callback", "192.0.2.7", proof.EID, anna.KVNR, "/app/v1/proofing/eid/callback", fault.Internal},
 		{"callback without http", "192.0.2.7", proof.EID, anna.KVNR, "app://callback", fault.Internal},
 	} {
-		if _, err := f.svc.BeginProofing(ctx, tc.ip, tc.method, tc.k, tc.callback); err == nil || fault.KindOf(err) != tc.kind {
+		if _, _, err := f.svc.BeginProofing(ctx, tc.ip, tc.method, tc.k, tc.callback); err == nil || fault.KindOf(err) != tc.kind {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
 		}
 	}
@@ -327,11 +344,11 @@ func TestBeginProofingRefuses(t *testing.T) {
 	}
 
 	f.eid.beginErr = fault.New(fault.Unavailable, "fake", "")
-	if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Unavailable) {
+	if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Unavailable) {
 		t.Fatalf("service down: %v", err)
 	}
 	f.eid.beginErr, f.eid.noURL = nil, true
-	if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Internal) {
+	if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Internal) {
 		t.Fatalf("no URL: %v", err)
 	}
 	// Neither left a proofing behind.
@@ -347,15 +364,15 @@ func TestBeginProofingRefuses(t *testing.T) {
 func TestBeginProofingRateLimitedPerAddress(t *testing.T) {
 	f := setupRedirect(t)
 	for i := range registration.DefaultActivationsPerIP.Max {
-		if _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); err != nil {
+		if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); err != nil {
 			t.Fatalf("begin %d: %v", i+1, err)
 		}
 	}
-	_, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+	_, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL)
 	if e := fault.RetryOf(err); !errors.Is(err, fault.RateLimited) || e == nil || e.RetryAfter <= 0 || e.Code != registration.CodeRateLimited {
 		t.Fatalf("begin over the limit: %v", err)
 	}
-	if _, err := f.svc.BeginProofing(ctx, "198.51.100.1", proof.EID, anna.KVNR, callbackURL); err != nil {
+	if _, _, err := f.svc.BeginProofing(ctx, "198.51.100.1", proof.EID, anna.KVNR, callbackURL); err != nil {
 		t.Fatalf("another address: %v", err)
 	}
 }
@@ -391,7 +408,7 @@ func TestFinishProofingLogsReason(t *testing.T) {
 			f := setupRedirect(t)
 			tc.edit(&f.eid.verified)
 			state := f.begin(t, anna.KVNR)
-			_, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+			_, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
 			logs := f.logs.String()
 			if tc.want == "" || strings.Contains(tc.want, "corroborated") {
 				if err != nil {
@@ -421,13 +438,13 @@ func TestFinishProofingLogsReason(t *testing.T) {
 // number cannot register another; it can register its own again.
 func TestFinishProofingOneCardOneMember(t *testing.T) {
 	f := setupRedirect(t)
-	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
 		t.Fatal(err)
 	}
 	// The same card (the fake service's pseudonym restricted-id-1) with
 	// Carl's attributes, for Carl's member number.
 	f.eid.verified = idCardOf(carl)
-	_, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, carl.KVNR)))
+	_, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, carl.KVNR)))
 	if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "passen nicht") {
 		t.Fatalf("another member with the same card: %v", err)
 	}
@@ -439,7 +456,28 @@ func TestFinishProofingOneCardOneMember(t *testing.T) {
 	}
 	// Anna's own card again (a new phone, say): fine.
 	f.eid.verified = idCardOf(anna)
-	if _, _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
 		t.Fatalf("the same card for its own member again: %v", err)
+	}
+}
+
+// TestFinishProofingWithoutToken: a proofing stored without the hash of
+// an enrollment token opens no session, since nobody could continue it.
+func TestFinishProofingWithoutToken(t *testing.T) {
+	f := setupRedirect(t)
+	state := f.begin(t, anna.KVNR)
+	p, err := f.st.TakeProofing(ctx, grant.Hash(state), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.TokenHash = ""
+	if err := f.st.BeginProofing(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("FinishProofing: %v", err)
+	}
+	if _, err := f.st.AccountByKVNR(ctx, anna.KVNR); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("an account: %v", err)
 	}
 }

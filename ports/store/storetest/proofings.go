@@ -16,6 +16,7 @@ func newPending(stateHash string, created time.Time) proof.Pending {
 		Data:      []byte{0x00, '{', '"', 'n', '"', ':', 0xff, 0xfe, '}'},
 		CreatedAt: created,
 		ExpiresAt: created.Add(proof.PendingTTL),
+		TokenHash: "token-hash-" + stateHash,
 	}
 }
 
