@@ -90,6 +90,7 @@ var texts = map[string]text{
 	// Registration and enrollment.
 	"registration.rate_limited":   {"Zu viele Anfragen. Bitte versuchen Sie es später erneut.", "Too many requests. Please try again later."},
 	"registration.birth_date":     {"Das Geburtsdatum ist ungültig (TT.MM.JJJJ oder JJJJ-MM-TT).", "The date of birth is invalid (DD.MM.YYYY or YYYY-MM-DD)."},
+	"registration.eid_birth_date": {"Bei der Registrierung mit dem Ausweis wird das Geburtsdatum nicht abgefragt: Es steht auf dem Ausweis.", "Registration with the ID card does not ask for the date of birth: the card states it."},
 	"registration.method":         {"Dieses Verfahren kann nicht angefordert werden.", "This method cannot be requested."},
 	"registration.unknown_method": {"Unbekanntes Verfahren.", "Unknown method."},
 	"proofing.unknown":            {"Dieser Identitätsnachweis ist unbekannt oder schon abgeschlossen. Bitte beginnen Sie erneut.", "This identity proofing is unknown or finished already. Please start again."},
@@ -147,6 +148,10 @@ var texts = map[string]text{
 	"page.detail":             {"Technische Angabe", "Technical detail"},
 	"page.logged_out.title":   {"Abgemeldet", "Logged out"},
 	"page.logged_out.text":    {"Sie sind abgemeldet. Sie können dieses Fenster schließen.", "You are logged out. You may close this window."},
+	"page.eid.heading":        {"Identität bestätigt", "Identity confirmed"},
+	"page.eid.text":           {"Ihr Ausweis hat Ihre Identität bestätigt. Kehren Sie jetzt zur Service-App zurück und legen Sie dort Passwort, Gerät und Freigabe-PIN fest.", "Your ID card has confirmed your identity. Now return to the Service-App and set your password, device and release PIN there."},
+	"page.eid.refused":        {"Der eID-Dienst hat Ihre Identität nicht auf dem nötigen Niveau bestätigt, oder der Vorgang wurde abgebrochen. Bitte beginnen Sie in der Service-App erneut.", "The eID service did not confirm your identity at the required level, or the process was cancelled. Please start again in the Service-App."},
+	"page.eid.invalid":        {"Die Antwort des eID-Dienstes gehört nicht zu diesem Vorgang oder ist ungültig. Bitte beginnen Sie in der Service-App erneut.", "The eID service's answer does not belong to this process or is not valid. Please start again in the Service-App."},
 	"page.activate.heading":   {"Service-App aktivieren", "Activate the Service-App"},
 	"page.activate.text":      {"Dieser Link gehört zu Ihrem Passwortbrief. Installieren Sie die Service-App Ihrer Krankenkasse und scannen Sie den QR-Code aus dem Brief mit der App – oder geben Sie den Aktivierungscode in der App von Hand ein.", "This link belongs to your password letter. Install your health insurer's Service-App and scan the QR code in the letter with the app, or type the activation code into the app."},
 	"page.activate.never":     {"Geben Sie Passwort und Code niemals auf einer Webseite ein.", "Never enter the password or the code on a web page."},

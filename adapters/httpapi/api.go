@@ -20,6 +20,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letterproof"
+	coreproof "github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/secret"
 	"github.com/pforte-id/pforte/ports/proofing"
@@ -41,6 +42,11 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds request bodies (default 16 KiB).
 	MaxBodyBytes int64
+	// EIDCallbackURL is where the eID service sends the member back (the
+	// redirect URI registered there); empty: registration with the eID
+	// is not offered, and method eid is refused as any method that
+	// cannot be requested.
+	EIDCallbackURL string
 }
 
 // Logins is the app login use case (core/applogin.Service).
@@ -81,6 +87,7 @@ func (a *API) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST "+Prefix+"registrations", a.register)
 	mux.HandleFunc("POST "+Prefix+"activations", a.activate)
+	mux.HandleFunc("GET "+Prefix+"enrollment", a.enrollmentStatus)
 	mux.HandleFunc("PUT "+Prefix+"enrollment/password", a.setPassword)
 	mux.HandleFunc("POST "+Prefix+"enrollment/device/challenge", a.beginBinding)
 	mux.HandleFunc("POST "+Prefix+"enrollment/device", a.finishBinding)
@@ -118,6 +125,7 @@ const (
 	codeJSON         fault.Code = "api.json"
 	codeTrailing     fault.Code = "api.trailing"
 	codeTokenMissing fault.Code = "enrollment.token_missing"
+	codeEIDBirthDate fault.Code = "registration.eid_birth_date"
 )
 
 // registrationRequest is the body of POST /registrations.
@@ -133,10 +141,27 @@ func accepted(r *http.Request) map[string]string {
 	return map[string]string{"status": "accepted", "message": catalog.From(r.Context()).Text("registration.accepted")}
 }
 
+// proofingResponse is the answer to a registration with the eID: where
+// to send the member, and the token of the enrollment session that the
+// eID service's answer opens. The token is the app's alone: it is not in
+// the URL and the browser never sees it.
+type proofingResponse struct {
+	Status           string   `json:"status"`
+	AuthorizationURL string   `json:"authorization_url"`
+	EnrollmentToken  string   `json:"enrollment_token"`
+	TokenType        string   `json:"token_type"`
+	ExpiresIn        int      `json:"expires_in"`
+	NextSteps        []string `json:"next_steps"`
+}
+
 func (a *API) register(w http.ResponseWriter, r *http.Request) {
 	var in registrationRequest
 	if err := a.decode(w, r, &in); err != nil {
 		writeProblem(w, r, a.log, err)
+		return
+	}
+	if in.Method == string(coreproof.EID) && a.cfg.EIDCallbackURL != "" {
+		a.beginEID(w, r, in)
 		return
 	}
 	err := a.reg.Request(r.Context(), registration.RequestInput{
@@ -147,6 +172,54 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, r, http.StatusAccepted, "application/json", accepted(r))
+}
+
+// beginEID begins a registration with the eID card: the member proves
+// the identity at the eID service, whose answer to Pforte's callback opens
+// the enrollment session of the token returned here; the app asks
+// GET /enrollment with it until the session is open. The date of birth
+// is not asked: the card states it, and it is compared with the record.
+func (a *API) beginEID(w http.ResponseWriter, r *http.Request, in registrationRequest) {
+	if in.BirthDate != "" {
+		writeProblem(w, r, a.log, fault.Coded(fault.Invalid, "httpapi", codeEIDBirthDate))
+		return
+	}
+	u, token, err := a.reg.BeginProofing(r.Context(), a.clientIP(r), coreproof.EID, kvnr.KVNR(in.KVNR), a.cfg.EIDCallbackURL)
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, r, http.StatusCreated, "application/json", proofingResponse{
+		Status: "redirect", AuthorizationURL: u, EnrollmentToken: token, TokenType: "Bearer",
+		ExpiresIn: int(coreproof.PendingTTL / time.Second), NextSteps: []string{"eid", "password", "device", "pin"},
+	})
+}
+
+// enrollmentStatus answers whether the token opens an enrollment session:
+// after a registration with the eID, once the eID service's answer has
+// been taken. Until then, and for a refused answer, it is
+// enrollment.unknown; the member reads the reason in the browser.
+func (a *API) enrollmentStatus(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearer(r)
+	if !ok {
+		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
+		return
+	}
+	s, err := a.reg.EnrollmentStatus(r.Context(), token)
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, "application/json", enrollmentState{
+		ExpiresAt: s.ExpiresAt.UTC(), NextSteps: []string{"password", "device", "pin"},
+	})
+}
+
+// enrollmentState is an open enrollment session as GET /enrollment
+// describes it.
+type enrollmentState struct {
+	ExpiresAt time.Time `json:"expires_at"`
+	NextSteps []string  `json:"next_steps"`
 }
 
 // activationRequest is the body of POST /activations.

@@ -488,7 +488,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies}, s.reg, s.bind, logins, web, o.Log)
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies, EIDCallbackURL: p.eidRedirect}, s.reg, s.bind, logins, web, o.Log)
 	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, keys.NewDPoPVerifier(), o.Log)
 	if err != nil {
 		return err
@@ -507,6 +507,15 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.Handle(webui.Path, ui.Handler())
 	mux.Handle(httpapi.Prefix, api.Handler())
 	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
+	if p.eidRedirect != "" {
+		// Validate made sure the path lies under /eid/, where nothing
+		// else is served.
+		u, err := url.Parse(p.eidRedirect)
+		if err != nil {
+			return err
+		}
+		mux.Handle("GET "+u.Path, ui.EIDCallbackHandler(s.reg))
+	}
 	mux.Handle("GET "+webui.ForgotPath, ui.ForgotHandler())
 	mux.Handle(webui.ApprovalPath, ui.ApprovalHandler())
 	mux.Handle("GET "+webui.ApprovalStatusPath, ui.StatusHandler())

@@ -1,0 +1,66 @@
+package webui
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/enrollment"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/secret"
+	"github.com/pforte-id/pforte/ports/proofing"
+)
+
+// ProofingFinisher takes a proofing service's answer
+// (core/registration.Service.FinishProofing).
+type ProofingFinisher interface {
+	FinishProofing(ctx context.Context, method proof.Method, c proofing.Callback) (enrollment.Session, error)
+}
+
+// EIDCallbackHandler serves the eID service's redirect back to Pforte: it
+// hands the answer to f and tells the member, in the browser, whether the
+// identity was confirmed. The browser learns nothing it could continue
+// with: the enrollment session is opened with the token the app received
+// when it began (core/registration.BeginProofing), and the app goes on
+// from there. An answer is taken once; reloading the page shows that it
+// was taken.
+func (u *UI) EIDCallbackHandler(f ProofingFinisher) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		c := proofing.Callback{State: secret.String(q.Get("state")), Params: map[string]string{}}
+		for k, vs := range q {
+			if k != "state" && len(vs) > 0 {
+				c.Params[k] = vs[0]
+			}
+		}
+		if _, err := f.FinishProofing(r.Context(), proof.EID, c); err != nil {
+			u.eidError(w, r, err)
+			return
+		}
+		u.render(w, r, http.StatusOK, "eid.html", view{})
+	})
+}
+
+// eidError shows why the identity was not confirmed. The eID method's own
+// refusals carry no code (their words are the driving adapter's, by
+// kind); core's carry the code of their text.
+func (u *UI) eidError(w http.ResponseWriter, r *http.Request, err error) {
+	if code, _ := fault.CodeOf(err); code != "" {
+		u.pageError(w, r, err)
+		return
+	}
+	p := catalog.Match(r.Header.Get("Accept-Language"))
+	var msg string
+	switch k := fault.KindOf(err); k {
+	case fault.Forbidden:
+		msg = p.Text("page.eid.refused")
+	case fault.Unauthenticated:
+		msg = p.Text("page.eid.invalid")
+	default:
+		u.pageError(w, r, err)
+		return
+	}
+	u.log.InfoContext(r.Context(), "eID proofing refused", "kind", fault.KindOf(err).String(), "err", err)
+	u.render(w, r, http.StatusBadRequest, "error.html", view{Message: msg})
+}
