@@ -247,6 +247,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	if wantsDevEID(cfg) {
+		stopEID, err := startDevEID(ctx, cfg, &o, log)
+		if err != nil {
+			return err
+		}
+		defer stopEID()
+	}
 	srv, err := server.New(ctx, o)
 	if err != nil {
 		return err
