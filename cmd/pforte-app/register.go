@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/pforte-id/pforte/catalog"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/letterscan"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -68,26 +70,40 @@ func parseKVNR(s, lang string) (kvnr.KVNR, error) {
 
 func registerCommand(e *env) *cobra.Command {
 	var issuer, kv, birth, method string
+	var auto bool
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "register",
-		Short: "request credentials: order a password letter (Zugangsdaten anfordern)",
+		Short: "request credentials: order a password letter, or register with the ID card (eID)",
 		Long: "register asks the issuer for a password letter (POST /app/v1/registrations). The letter\n" +
 			"goes by post to the address the insurer has on file, never to one given here. The answer\n" +
 			"is the same whether or not the details match, so that nobody can find out who is\n" +
 			"insured: if no letter arrives within a few days, check the member number and the date\n" +
-			"of birth. The issuer and member number are kept in the state file for activate.",
-		Example: "  pforte-app register --issuer http://localhost:8080 --kvnr A123456780 --birthdate 1985-03-14",
-		Args:    noArgs,
+			"of birth. The issuer and member number are kept in the state file for activate.\n\n" +
+			"With --method eid it registers with the electronic ID card instead: it prints the eID\n" +
+			"service's URL to open in a browser, waits until the identity has been confirmed there\n" +
+			"(at most --wait), and keeps the enrollment session that opens in the state file, for\n" +
+			"set-password. No date of birth is sent: the card states it. --auto confirms the identity\n" +
+			"at the development eID broker itself, picking the demo identity of --kvnr (for tests;\n" +
+			"a real eID service needs the card).",
+		Example: "  pforte-app register --issuer http://localhost:8080 --kvnr A123456780 --birthdate 1985-03-14\n" +
+			"  pforte-app register --kvnr A123456780 --method eid\n" +
+			"  pforte-app register --kvnr A123456780 --method eid --auto",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			k, err := parseKVNR(kv, e.language())
 			if err != nil {
 				return err
 			}
-			if birth == "" {
+			switch {
+			case method != "letter" && method != "eid":
+				return usagef("--method must be letter or eid")
+			case method == "letter" && birth == "":
 				return usagef("--birthdate is required (YYYY-MM-DD or DD.MM.YYYY)")
-			}
-			if method != "letter" {
-				return usagef("--method must be letter: the eID is not supported by this client yet")
+			case method == "eid" && birth != "":
+				return usagef("--birthdate is not sent with --method eid: the ID card states it")
+			case method == "letter" && auto:
+				return usagef("--auto goes with --method eid")
 			}
 			st, path, _, err := e.loadState()
 			if err != nil {
@@ -96,6 +112,9 @@ func registerCommand(e *env) *cobra.Command {
 			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer), e.language())
 			if err != nil {
 				return err
+			}
+			if method == "eid" {
+				return registerEID(cmd, e, api, k, st, path, auto, wait)
 			}
 			var ans struct {
 				Status  string `json:"status"`
@@ -121,9 +140,97 @@ func registerCommand(e *env) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&issuer, "issuer", "", "the Pforte issuer URL (default: the state file's, else "+defaultIssuer+")")
 	fl.StringVar(&kv, "kvnr", "", "the member number (Krankenversichertennummer), e.g. A123456780")
-	fl.StringVar(&birth, "birthdate", "", "the date of birth, YYYY-MM-DD or DD.MM.YYYY")
-	fl.StringVar(&method, "method", "letter", "how to prove the identity: letter")
+	fl.StringVar(&birth, "birthdate", "", "the date of birth, YYYY-MM-DD or DD.MM.YYYY (letter only)")
+	fl.StringVar(&method, "method", "letter", "how to prove the identity: letter or eid")
+	fl.BoolVar(&auto, "auto", false, "eid: confirm the identity at the development eID broker (tests)")
+	fl.DurationVar(&wait, "wait", 15*time.Minute, "eid: how long to wait for the identity to be confirmed")
 	return cmd
+}
+
+// eidPollInterval is how often registerEID asks whether the eID proofing
+// has opened the enrollment session (the API asks for at most every 2s).
+var eidPollInterval = 2 * time.Second
+
+// registerEID begins a registration with the ID card, shows the URL (or,
+// with auto, confirms at the development broker), waits until the token
+// opens the enrollment session, and keeps the session in the state file.
+func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state, path string, auto bool, wait time.Duration) error {
+	ctx := cmd.Context()
+	var begun struct {
+		Status    string `json:"status"`
+		URL       string `json:"authorization_url"`
+		Token     string `json:"enrollment_token"`
+		TokenType string `json:"token_type"`
+		ExpiresIn int    `json:"expires_in"`
+	}
+	err := api.call(ctx, http.MethodPost, "/registrations", "",
+		map[string]string{"kvnr": string(k), "method": "eid"}, http.StatusCreated, &begun)
+	if err != nil {
+		return err
+	}
+	if begun.Token == "" || begun.URL == "" || !strings.EqualFold(begun.TokenType, "Bearer") {
+		return errors.New("the issuer's answer holds no eID URL or enrollment token")
+	}
+	if auto {
+		status, page, err := appclient.ConfirmAtDevBroker(ctx, nil, begun.URL, string(k))
+		if err != nil {
+			return fmt.Errorf("--auto: %w", err)
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("the identity was not confirmed: %s", pageMessage(page))
+		}
+		fmt.Fprintln(e.stdout, "Confirmed the identity at the development eID broker.")
+	} else {
+		fmt.Fprintln(e.stdout, "Open this address in a browser and confirm your identity with the ID card:")
+		fmt.Fprintln(e.stdout, begun.URL)
+		fmt.Fprintln(e.stdout, "Waiting for the confirmation …")
+	}
+	if limit := time.Duration(begun.ExpiresIn) * time.Second; limit > 0 && limit < wait {
+		wait = limit
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var ans struct {
+			ExpiresAt time.Time `json:"expires_at"`
+			NextSteps []string  `json:"next_steps"`
+		}
+		err := api.call(ctx, http.MethodGet, "/enrollment", begun.Token, nil, http.StatusOK, &ans)
+		if err == nil {
+			if st.Issuer != api.issuer || st.KVNR != string(k) {
+				st = state{}
+			}
+			st.Issuer, st.KVNR = api.issuer, string(k)
+			st.Enrollment = &enrollmentState{Token: begun.Token, ExpiresAt: ans.ExpiresAt.UTC(), NextSteps: ans.NextSteps}
+			if err := saveState(path, st); err != nil {
+				return fmt.Errorf("registered, but the enrollment session could not be kept: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "Identity confirmed. The enrollment session is open until %s.\n", ans.ExpiresAt.Local().Format("15:04:05 MST"))
+			fmt.Fprintln(e.stdout, "Next: set your own password with pforte-app set-password.")
+			return nil
+		}
+		var p *appclient.Problem
+		if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the identity was not confirmed in time (or the eID service's answer was refused: the browser shows why); start again")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(eidPollInterval):
+		}
+	}
+}
+
+// pageMessage is the message of Pforte's error page, for the terminal.
+func pageMessage(page string) string {
+	if _, rest, ok := strings.Cut(page, `role="alert">`); ok {
+		if msg, _, ok := strings.Cut(rest, "<"); ok {
+			return html.UnescapeString(msg)
+		}
+	}
+	return "see the browser"
 }
 
 func activateCommand(e *env) *cobra.Command {
