@@ -5,7 +5,7 @@
 // it refuses to start with -environment production or on an address that
 // is not loopback.
 //
-//	pforte-eid-dev -redirect-uri http://127.0.0.1:8080/app/v1/proofing/eid/callback
+//	pforte-eid-dev -redirect-uri http://localhost:8080/eid/callback
 //
 // The identities default to the embedded identities.json (the demo
 // members of configs/dev and two that must not match); -identities names
