@@ -855,6 +855,15 @@ func (c *Config) Validate() error {
 	if s.Environment == Production && c.Devices.AndroidPackage == "" && c.Devices.PackedRootsFile == "" {
 		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests) or packed_roots_file: otherwise no device can be bound")
 	}
+	if s.Environment == Production && c.EID.Enabled {
+		// The app that begins an eID registration polls for the session
+		// with a token; the confirmation happens in whatever browser opens
+		// the broker's URL. Someone who begins with a member's number and
+		// gets the member to confirm at that URL would hold the session
+		// (a relayed confirmation). Until the callback is bound to the
+		// device that began, eID registration stays a development feature.
+		return bad("eid.enabled", "eID registration is not yet allowed in production: its confirmation can be relayed to an app other than the member's")
+	}
 	switch c.Notify.Type {
 	case "log":
 		if s.Environment == Production {

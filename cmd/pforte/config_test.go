@@ -688,8 +688,9 @@ func TestProductionExampleIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := cfg.eidOptions(); o == nil || o.Broker.Profile.Pseudonym != "hex" || len(o.Broker.Profile.HighACR) != 2 {
-		t.Fatalf("eid options %+v", o)
+	// The eID section shows its shape but stays off: production refuses it.
+	if o := cfg.eidOptions(); o != nil || cfg.EID.Pseudonym != "hex" || len(cfg.EID.HighACR) != 2 {
+		t.Fatalf("eid options %+v, section %+v", o, cfg.EID)
 	}
 	if cfg.Server.Environment != Production || cfg.Storage.Type != "postgres" || cfg.Storage.AutoMigrate ||
 		!strings.HasPrefix(cfg.Server.Issuer, "https://") {
@@ -699,5 +700,32 @@ func TestProductionExampleIsValid(t *testing.T) {
 	_, err = loadConfig(loadOptions{File: example, Getenv: env(nil)})
 	if err == nil || !strings.HasPrefix(err.Error(), "config: storage.dsn_file: cannot read /run/secrets/pforte-dsn") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// eID registration's confirmation happens in whatever browser opens the
+// broker's URL, while the app that began holds the session token: until
+// the callback is bound to that app, production refuses to enable it.
+func TestProductionRefusesEID(t *testing.T) {
+	vars := map[string]string{
+		"PFORTE_ENVIRONMENT": "production", "PFORTE_ISSUER": "https://id.example.org",
+		"PFORTE_MASTER_KEY":                   testMasterKey(),
+		"PFORTE_DEVICES_ANDROID_PACKAGE":      "de.example.serviceapp",
+		"PFORTE_DEVICES_ANDROID_CERT_DIGESTS": strings.Repeat("ab", 32),
+		"PFORTE_NOTIFY_TYPE":                  "smtp",
+		"PFORTE_SMTP_HOST":                    "mail.example.org",
+		"PFORTE_NOTIFY_FROM":                  "service@example.org",
+		"PFORTE_LETTERS_SENDER":               "Beispiel-BKK · Postfach 1 · 20001 Hamburg",
+	}
+	if _, err := loadConfig(loadOptions{Getenv: env(vars)}); err != nil {
+		t.Fatalf("production without eID: %v", err)
+	}
+	vars["PFORTE_EID_ENABLED"] = "true"
+	vars["PFORTE_EID_ISSUER"] = "https://eid.example.org"
+	vars["PFORTE_EID_CLIENT_ID"] = "pforte"
+	vars["PFORTE_EID_CLIENT_SECRET"] = "s3cret-s3cret-s3cret"
+	_, err := loadConfig(loadOptions{Getenv: env(vars)})
+	if err == nil || !strings.HasPrefix(err.Error(), "config: eid.enabled: ") {
+		t.Fatalf("production with eID: %v, want a refusal naming eid.enabled", err)
 	}
 }
