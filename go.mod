@@ -2,6 +2,11 @@ module github.com/pforte-id/pforte
 
 go 1.26.0
 
+// The toolchain Pforte is built and tested with: go1.26.8 and older have
+// vulnerabilities in net/http (HTTP/2 server), crypto/tls, crypto/x509 and
+// html/template that Pforte's code reaches. README, "Go toolchain".
+toolchain go1.27.3
+
 require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1

@@ -69,6 +69,10 @@
 
 set -uo pipefail
 
+# The Go toolchain go.mod names (README, "Go toolchain"): the go command
+# fetches it through the module proxy when the installed Go is another one.
+export GOTOOLCHAIN=go1.27.3
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CONCURRENCY=${PEERS_CONCURRENCY:-8}
 DURATION=${PEERS_DURATION:-10s}

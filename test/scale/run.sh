@@ -45,6 +45,10 @@
 
 set -uo pipefail
 
+# The Go toolchain go.mod names (README, "Go toolchain"): the go command
+# fetches it through the module proxy when the installed Go is another one.
+export GOTOOLCHAIN=go1.27.3
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SMALL=${SCALE_SMALL:-10000}
 LARGE=${SCALE_LARGE:-1000000}
