@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -445,6 +446,10 @@ func loadConfig(opts loadOptions) (*Config, error) {
 		getenv = func(string) string { return "" }
 	}
 	cfg := defaultConfig()
+	// Whether the file or a variable names the environment: the default
+	// development instance is for this machine only (see
+	// checkImplicitDevelopment), one set explicitly may serve anywhere.
+	cfg.Server.Environment = ""
 	file := opts.File
 	if file == "" {
 		file = getenv("PFORTE_CONFIG")
@@ -470,6 +475,10 @@ func loadConfig(opts loadOptions) (*Config, error) {
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return nil, err
 	}
+	explicit := cfg.Server.Environment != ""
+	if !explicit {
+		cfg.Server.Environment = Development
+	}
 	applyFlags(&cfg, opts.Flags)
 	if err := cfg.resolve(); err != nil {
 		return nil, err
@@ -477,7 +486,40 @@ func loadConfig(opts loadOptions) (*Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if !explicit {
+		if err := checkImplicitDevelopment(&cfg.Server); err != nil {
+			return nil, err
+		}
+	}
 	return &cfg, nil
+}
+
+// checkImplicitDevelopment refuses to serve the development instance that
+// no one asked for beyond this machine: without server.environment Pforte
+// loads demo members whose passwords are published and accepts development
+// attestation, which is harmless on loopback and an open door anywhere
+// else. An address or issuer that is not loopback therefore needs
+// server.environment set (to development, knowingly, or to production).
+func checkImplicitDevelopment(s *ServerConfig) error {
+	const why = "without server.environment this is the development instance, whose demo members' passwords are published; " +
+		"set server.environment (PFORTE_ENVIRONMENT) to production, or to development to expose it knowingly"
+	if host, _, err := net.SplitHostPort(s.Addr); err == nil && !isLoopbackHost(host) {
+		return bad("server.addr", "%q is not a loopback address: %s", s.Addr, why)
+	}
+	if u, err := url.Parse(s.Issuer); err == nil && s.Issuer != "" && !isLoopbackHost(u.Hostname()) {
+		return bad("server.issuer", "%q is not on a loopback host: %s", s.Issuer, why)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host names this machine only: localhost
+// or a loopback IP. The empty host (":8080") listens on every interface.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fileError places a decoding error of file: "config: tokens.code_ttl:

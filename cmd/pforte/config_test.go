@@ -406,7 +406,9 @@ func TestIssuerTrailingSlashRefused(t *testing.T) {
 		}
 	}
 	for _, iss := range []string{"http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "https://id.example.org", "https://id.example.org/pforte"} {
-		cfg, err := loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ISSUER": iss})})
+		// Explicitly development: a public issuer needs it (see
+		// TestImplicitDevelopmentStaysOnLoopback).
+		cfg, err := loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ISSUER": iss, "PFORTE_ENVIRONMENT": "development"})})
 		if err != nil {
 			t.Errorf("%s refused: %v", iss, err)
 		} else if cfg.Server.Issuer != iss {
@@ -727,5 +729,51 @@ func TestProductionRefusesEID(t *testing.T) {
 	_, err := loadConfig(loadOptions{Getenv: env(vars)})
 	if err == nil || !strings.HasPrefix(err.Error(), "config: eid.enabled: ") {
 		t.Fatalf("production with eID: %v, want a refusal naming eid.enabled", err)
+	}
+}
+
+// The development instance that comes without configuration serves demo
+// members with published passwords: it stays on loopback unless
+// server.environment is set, by the file or the variable.
+func TestImplicitDevelopmentStaysOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags flagOverrides
+		want  string // error prefix; empty: accepted
+	}{
+		{"defaults", flagOverrides{}, ""},
+		{"loopback IPv4", flagOverrides{Addr: strp("127.0.0.2:9000")}, ""},
+		{"loopback IPv6", flagOverrides{Addr: strp("[::1]:9000"), Issuer: strp("http://[::1]:9000")}, ""},
+		{"localhost", flagOverrides{Addr: strp("localhost:9000"), Issuer: strp("http://127.0.0.1:9000")}, ""},
+		{"every interface", flagOverrides{Addr: strp("0.0.0.0:9000")}, `config: server.addr: "0.0.0.0:9000" is not a loopback address: `},
+		{"empty host", flagOverrides{Addr: strp(":9000")}, `config: server.addr: ":9000" is not a loopback address: `},
+		{"host name", flagOverrides{Addr: strp("id.example.org:9000")}, "config: server.addr: "},
+		{"public issuer", flagOverrides{Issuer: strp("https://id.example.org")}, `config: server.issuer: "https://id.example.org" is not on a loopback host: `},
+		{"both", flagOverrides{Addr: strp("0.0.0.0:9000"), Issuer: strp("https://id.example.org")}, "config: server.addr: "},
+	} {
+		_, err := loadConfig(loadOptions{Getenv: env(nil), Flags: tc.flags})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want %s…", tc.name, err, tc.want)
+		case tc.want != "" && (!strings.Contains(err.Error(), "set server.environment (PFORTE_ENVIRONMENT)") || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%s: the error must say in one line what to set: %v", tc.name, err)
+		}
+	}
+	public := flagOverrides{Addr: strp("0.0.0.0:9000"), Issuer: strp("https://id.example.org")}
+	// Set explicitly, development may serve anywhere: the operator chose it.
+	cfg, err := loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ENVIRONMENT": "development"}), Flags: public})
+	if err != nil || cfg.Server.Environment != Development {
+		t.Errorf("explicit development by variable: %v", err)
+	}
+	p := writeFile(t, "pforte.yaml", "server:\n  environment: development\n")
+	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil), Flags: public}); err != nil {
+		t.Errorf("explicit development in the file: %v", err)
+	}
+	// A file without the key is no choice: still refused.
+	p = writeFile(t, "pforte.yaml", "log:\n  level: debug\n")
+	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil), Flags: public}); err == nil {
+		t.Error("a file without server.environment exposed the development instance")
 	}
 }
