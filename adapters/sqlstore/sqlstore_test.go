@@ -2,10 +2,12 @@ package sqlstore_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -352,5 +354,26 @@ func TestDeleteExpiredRegistration(t *testing.T) {
 				t.Errorf("second DeleteExpired = %d, %v", n, err)
 			}
 		})
+	}
+}
+
+// The SQLite database holds members' data: its file and the WAL and shared
+// memory files beside it are the owner's only, whatever the umask allows.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "pforte.db")
+	s := mustOpen(t, sqlstore.Config{Driver: "sqlite", DSN: sqlstore.SQLiteDSN(path)})
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("after a write under WAL: %v", err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(p), mode)
+		}
 	}
 }

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +57,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	dsn := cfg.dsn()
 	if cfg.Driver == DriverSQLite {
+		if err := createPrivate(cfg.DSN); err != nil {
+			return nil, fault.Wrap(fault.Unavailable, op, err)
+		}
 		// The read pool refuses writes, so that a write put on it by
 		// mistake fails every test instead of bypassing the writer.
 		dsn = withPragma(dsn, "query_only(1)")
@@ -85,6 +91,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates the SQLite database file of dsn with mode 0600 when
+// it does not exist yet: it holds members' data and encrypted keys, and
+// SQLite would create it with 0644 (less the umask). SQLite gives the -wal
+// and -shm files the mode of the database file, so they are 0600 too. An
+// in-memory database has no file; an existing file keeps its mode.
+func createPrivate(dsn string) error {
+	path, query, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	if path == "" || strings.HasPrefix(path, ":memory:") || strings.Contains(query, "mode=memory") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // withPragma adds a _pragma parameter to a SQLite DSN.

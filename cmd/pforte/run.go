@@ -65,6 +65,22 @@ func prepareStorage(sc sqlstore.Config) error {
 	return nil
 }
 
+// warnOpenDataDir warns when others than the owner may read or enter the
+// data directory: it holds the database and, in development, the master
+// key. Pforte creates it 0700 (and the database files 0600) but leaves the
+// mode of an existing directory to its operator.
+func warnOpenDataDir(log *slog.Logger, dir string) {
+	if dir == "" {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	log.Warn("the data directory is open to other users; restrict it with chmod 700",
+		"data_dir", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+}
+
 // options resolves cfg into the server's options: the master key, the
 // clients and, in development, the demo members.
 func options(ctx context.Context, cfg *Config, log *slog.Logger) (server.Options, error) {
@@ -247,6 +263,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	warnOpenDataDir(log, cfg.Server.DataDir)
 	if wantsDevEID(cfg) {
 		stopEID, err := startDevEID(ctx, cfg, &o, log)
 		if err != nil {

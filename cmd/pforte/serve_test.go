@@ -213,8 +213,11 @@ func TestServeSmoke(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"pforte.db", "master.key"} {
-		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+		fi, err := os.Stat(filepath.Join(dataDir, f))
+		if err != nil {
 			t.Errorf("data dir: %v", err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %o, want 600", f, fi.Mode().Perm())
 		}
 	}
 	if !strings.Contains(stderr.String(), "online-forms") {
@@ -318,4 +321,27 @@ func browserLogin(t *testing.T, authURL, issuer, kvnr, password, redirectURI, st
 		t.Fatalf("callback %s: want the state, iss=%s and a code", cb, issuer)
 	}
 	return q.Get("code")
+}
+
+// A data directory that others can read is reported at start, one that
+// only the owner can enter is not.
+func TestWarnOpenDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o700, false}, {0o750, true}, {0o755, true}, {0o701, true}} {
+		dir := filepath.Join(t.TempDir(), "data")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		warnOpenDataDir(slog.New(slog.NewTextHandler(&out, nil)), dir)
+		got := strings.Contains(out.String(), "level=WARN") && strings.Contains(out.String(), "chmod 700")
+		if got != tc.warn {
+			t.Errorf("mode %o: warned %v, want %v: %q", tc.mode, got, tc.warn, out.String())
+		}
+	}
 }
