@@ -407,6 +407,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 // with iss (RFC 9207); anything else is a page for the member, in the
 // language of the request.
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
+	logReason(w, reasonOf(err))
 	if back, ok := fault.RedirectOf(err); ok {
 		http.Redirect(w, r, p.svc.ErrorRedirect(back, wireOf(fault.KindOf(err)).authorize, catalog.Describe(err)), http.StatusFound)
 		return
@@ -518,6 +519,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
+	logReason(w, code)
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 

@@ -178,6 +178,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		login.Origin{IP: u.clientIP(r), ClientID: c.ID, Via: login.ViaWebLogin})
 	if err != nil {
 		st := statusOf(fault.KindOf(err))
+		logReason(w, reasonOf(err))
 		if st.form == 0 {
 			u.pageError(w, r, err)
 			return
@@ -252,6 +253,7 @@ func hmacEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
 // request is still pending, the page leads back to its login page, which
 // sets a fresh cookie.
 func (u *UI) refuse(w http.ResponseWriter, r *http.Request, id string) {
+	logReason(w, "csrf")
 	v := view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.csrf")}
 	if _, _, err := u.authz.PendingLogin(r.Context(), id); err == nil {
 		v.Again = Path + "?" + url.Values{"id": {id}}.Encode()
@@ -260,6 +262,7 @@ func (u *UI) refuse(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	logReason(w, reasonOf(err))
 	if _, ok := fault.RedirectOf(err); ok {
 		u.onError(w, r, err)
 		return

@@ -257,8 +257,9 @@ func pinPeppers(cfg *Config) ([]pin.Pepper, int, error) {
 // within cfg.Server.ShutdownTimeout.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
 	// Libraries log through the default logger: make it ours, so that
-	// their lines are structured and go where ours go.
-	slog.SetDefault(log)
+	// their lines are structured and go where ours go, with their refused
+	// requests at INFO (libraryHandler).
+	slog.SetDefault(slog.New(libraryHandler{log.Handler()}))
 	o, err := options(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ func (s *Service) pending(ctx context.Context, op, id string) (grant.AuthRequest
 		return grant.AuthRequest{}, client.Client{}, err
 	}
 	if c.Kind != client.Native {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "app login refused: not a native client's request",
+		s.log.LogAttrs(ctx, slog.LevelInfo, "app login refused: not a native client's request",
 			slog.String("request", r.ID), slog.String("client", c.ID), slog.String("kind", string(c.Kind)))
 		return grant.AuthRequest{}, client.Client{}, fault.Coded(fault.Forbidden, op, notAppText)
 	}

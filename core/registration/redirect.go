@@ -163,6 +163,8 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 		// The card (the service's pseudonym of its holder) registered
 		// another member number before: one card, one member. The member
 		// hears what a mismatch hears; support staff find the reason.
+		// WARN, unlike a mismatch: one card for two member numbers is what
+		// fraud looks like, and an operator should look.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
 			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
 			slog.String("evidence", pr.Evidence.Reference),
@@ -184,7 +186,7 @@ func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time
 	mem, err := s.members.MemberByKVNR(ctx, pr.KVNR)
 	switch {
 	case errors.Is(err, fault.NotFound):
-		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: no such member",
+		s.log.LogAttrs(ctx, slog.LevelInfo, "proofing refused: no such member",
 			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)))
 		return mismatch
 	case err != nil:
@@ -197,7 +199,9 @@ func (s *Service) matchMember(ctx context.Context, pr proof.Proof, now time.Time
 	// they can tell the member why. Matching comes before eligibility, so
 	// that a card of another person learns nothing about the member.
 	if r := proof.Compare(mem, pr.Attributes); r.Outcome != proof.Match {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
+		// INFO: a typing error or a card of another person, answered as a
+		// mismatch; the reason code is for support staff.
+		s.log.LogAttrs(ctx, slog.LevelInfo, "proofing refused: attributes do not match the record",
 			slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
 			slog.String("evidence", pr.Evidence.Reference),
 			slog.String("outcome", r.Outcome.String()), slog.String("reason", string(r.Reason)))

@@ -6,11 +6,19 @@ import (
 	"time"
 )
 
-// statusRecorder captures the status code for the access log.
+// statusRecorder captures the status code for the access log, and the
+// reason code a handler gives for a refusal.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	reason string
 }
+
+// SetLogReason records the machine-readable reason of an error answer
+// ("invalid_client", "pin.wrong", "not_found") for the request's log line.
+// Adapters find it through the ResponseWriter's Unwrap chain by its method
+// alone, so that they need not import this package.
+func (r *statusRecorder) SetLogReason(code string) { r.reason = code }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
@@ -29,8 +37,15 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // logRequests writes one access log line per request: method, path (never
-// the query, which carries codes and states), status and duration. Bodies
-// and headers are never logged: they carry passwords, secrets and tokens.
+// the query, which carries codes and states), status, the reason code of
+// an error answer when the handler gave one, and duration_ms, the time to
+// the handler's return in milliseconds (a number, with microseconds as
+// its fraction, so that log pipelines need not parse a unit). Bodies and
+// headers are never logged: they carry passwords, secrets and tokens.
+//
+// The level says who should act: ERROR for a 5xx, which an operator
+// should look at; INFO for everything else, client errors (4xx) included,
+// which are the clients' and members' mistakes and are answered as such.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -43,14 +58,21 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(r.Context(), level, "http request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", redactURL(r.URL)),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
-		)
+		}
+		if rec.reason != "" {
+			attrs = append(attrs, slog.String("reason", rec.reason))
+		}
+		attrs = append(attrs, slog.Float64("duration_ms", durationMS(time.Since(start))))
+		log.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
 }
+
+// durationMS is d in milliseconds, to the microsecond.
+func durationMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // recoverPanics turns a panic in a handler into a 500 and a log line
 // instead of a dropped connection.
