@@ -306,6 +306,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if cfg.Server.Environment == Development {
 		log.Info("Next steps: open the discovery URL, or start a login with the demo client online-forms; " +
 			"demo members and their passwords are in configs/dev/members.yaml. See README.md.")
+		if cfg.ClientsFile == "" && cfg.MembersFile == "" {
+			// The embedded demo files: the welcome's member and client exist.
+			if err := printWelcome(stdout, srv.Issuer(), o.Clients); err != nil {
+				ln.Close()
+				return err
+			}
+		}
 	}
 	return srv.Serve(ctx, ln, cfg.Server.ShutdownTimeout)
 }

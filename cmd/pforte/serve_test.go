@@ -140,20 +140,21 @@ func TestServeSmoke(t *testing.T) {
 	}
 	verifier, state, nonce := oauth2.GenerateVerifier(), "smoke-state", "smoke-nonce"
 	phone := demoPhone(t, issuer)
+	approveOnPhone := func(number int) {
+		app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := app.Approvals(ctx, phone)
+		if err != nil || len(as) != 1 {
+			t.Fatalf("the demo device's approvals: %+v, %v", as, err)
+		}
+		if d, err := app.Approve(ctx, phone, as[0].ID, number, demo.Device.PIN.Reveal()); err != nil || d.Status != "approved" {
+			t.Fatalf("approve: %+v, %v", d, err)
+		}
+	}
 	code := browserLogin(t, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)),
-		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state, func(number int) {
-			app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			as, err := app.Approvals(ctx, phone)
-			if err != nil || len(as) != 1 {
-				t.Fatalf("the demo device's approvals: %+v, %v", as, err)
-			}
-			if d, err := app.Approve(ctx, phone, as[0].ID, number, demo.Device.PIN.Reveal()); err != nil || d.Status != "approved" {
-				t.Fatalf("approve: %+v, %v", d, err)
-			}
-		})
+		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state, approveOnPhone)
 	tok, err := conf.Exchange(octx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
@@ -197,6 +198,27 @@ func TestServeSmoke(t *testing.T) {
 		}
 	}
 
+	// The start message's login URL works as pasted into a browser, for
+	// the member, PIN and secret it names, and its verifier redeems the
+	// code.
+	if demo.KVNR != welcomeKVNR || demo.Password.Reveal() != welcomePassword || demo.Device.PIN.Reveal() != welcomePIN ||
+		forms.ID != welcomeClient || forms.Secret.Reveal() != welcomeSecret {
+		t.Errorf("the start message names another demo login than configs/dev")
+	}
+	welcome := stdout.String()
+	loginURL, welcomeVerifier := welcomeURL.FindString(welcome), welcomeVerifierRE.FindStringSubmatch(welcome)
+	if loginURL == "" || welcomeVerifier == nil {
+		t.Fatalf("the start message has no login URL or verifier:\n%s", welcome)
+	}
+	lu, err := url.Parse(loginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = browserLogin(t, loginURL, issuer, welcomeKVNR, welcomePassword, forms.RedirectURIs[0], lu.Query().Get("state"), approveOnPhone)
+	if _, err := conf.Exchange(octx, code, oauth2.VerifierOption(welcomeVerifier[1])); err != nil {
+		t.Fatalf("exchange of the start message's login: %v", err)
+	}
+
 	// Graceful shutdown: run returns 0 and the port is released.
 	cancel()
 	select {
@@ -224,6 +246,13 @@ func TestServeSmoke(t *testing.T) {
 		t.Error("the startup log does not name the demo clients")
 	}
 }
+
+// welcomeURL and welcomeVerifierRE find the login URL and the PKCE
+// verifier in the development instance's start message.
+var (
+	welcomeURL        = regexp.MustCompile(`http://\S+/authorize\?\S+`)
+	welcomeVerifierRE = regexp.MustCompile(`code_verifier=(\S+)`)
+)
 
 // shownNumber is the number on the approval page.
 var shownNumber = regexp.MustCompile(`<p class="number" id="number"[^>]*>([0-9]{2})</p>`)
