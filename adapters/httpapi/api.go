@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/binding"
+	"github.com/pforte-id/pforte/core/clientaddr"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letterproof"
@@ -329,40 +329,7 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// clientIP is the address rate limits count: the peer, or, behind a
-// trusted proxy, the right-most address in X-Forwarded-For that is not a
-// trusted proxy itself (the left part of the header is client-controlled).
+// clientIP is the address rate limits count (core/clientaddr's rule).
 func (a *API) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	peer = peer.Unmap()
-	if !a.trusted(peer) {
-		return peer.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if ip = ip.Unmap(); !a.trusted(ip) {
-			return ip.String()
-		}
-	}
-	return peer.String()
-}
-
-func (a *API) trusted(ip netip.Addr) bool {
-	for _, p := range a.cfg.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return clientaddr.Of(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), a.cfg.TrustedProxies)
 }
