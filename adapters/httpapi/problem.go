@@ -66,7 +66,7 @@ func wireOf(k fault.Kind) (fault.Kind, wire) {
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	k, wi := wireOf(fault.KindOf(err))
 	status := wi.status
-	logReason(w, reasonOf(err))
+	logReason(w, fault.ReasonOf(err))
 	if err == errTooLarge {
 		status = http.StatusRequestEntityTooLarge
 	}

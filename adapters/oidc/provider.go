@@ -407,7 +407,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 // with iss (RFC 9207); anything else is a page for the member, in the
 // language of the request.
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
-	logReason(w, reasonOf(err))
+	logReason(w, fault.ReasonOf(err))
 	if back, ok := fault.RedirectOf(err); ok {
 		http.Redirect(w, r, p.svc.ErrorRedirect(back, wireOf(fault.KindOf(err)).authorize, catalog.Describe(err)), http.StatusFound)
 		return

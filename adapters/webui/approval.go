@@ -199,7 +199,7 @@ func (u *UI) finishApproval(w http.ResponseWriter, r *http.Request) {
 // approvalError shows why an approval ended, with the way back to the
 // login page while its authorization request is still pending.
 func (u *UI) approvalError(w http.ResponseWriter, r *http.Request, requestID string, err error) {
-	logReason(w, reasonOf(err))
+	logReason(w, fault.ReasonOf(err))
 	v := view{Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err)}
 	if _, _, perr := u.authz.PendingLogin(r.Context(), requestID); perr == nil {
 		v.Again = Path + "?" + url.Values{"id": {requestID}}.Encode()

@@ -178,7 +178,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		login.Origin{IP: u.clientIP(r), ClientID: c.ID, Via: login.ViaWebLogin})
 	if err != nil {
 		st := statusOf(fault.KindOf(err))
-		logReason(w, reasonOf(err))
+		logReason(w, fault.ReasonOf(err))
 		if st.form == 0 {
 			u.pageError(w, r, err)
 			return
@@ -262,7 +262,7 @@ func (u *UI) refuse(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (u *UI) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	logReason(w, reasonOf(err))
+	logReason(w, fault.ReasonOf(err))
 	if _, ok := fault.RedirectOf(err); ok {
 		u.onError(w, r, err)
 		return

@@ -219,6 +219,16 @@ func CodeOf(err error) (Code, []any) {
 	return "", nil
 }
 
+// ReasonOf is the machine-readable reason of err for a log line: its
+// code ("pin.wrong") when it has one, else its kind ("not_found"). Never a
+// text, so a log never carries what a client or member was told.
+func ReasonOf(err error) string {
+	if c, _ := CodeOf(err); c != "" {
+		return string(c)
+	}
+	return KindOf(err).String()
+}
+
 // RetryOf returns the outermost error of err's chain that carries a retry
 // time, or nil.
 func RetryOf(err error) *Error {

@@ -77,3 +77,12 @@ func TestCodeRetryRedirectThroughWraps(t *testing.T) {
 		t.Fatal("an error without a redirect has one")
 	}
 }
+
+func TestReasonOf(t *testing.T) {
+	if got := fault.ReasonOf(fault.New(fault.Unauthenticated, "op", "a text").WithCode("pin.wrong")); got != "pin.wrong" {
+		t.Errorf("ReasonOf(coded) = %q, want the code", got)
+	}
+	if got := fault.ReasonOf(fault.New(fault.NotFound, "op", "a text")); got != "not_found" {
+		t.Errorf("ReasonOf(uncoded) = %q, want the kind", got)
+	}
+}
