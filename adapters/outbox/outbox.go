@@ -256,3 +256,42 @@ func (o *Outbox) Clean(olderThan time.Duration) (int, error) {
 	}
 	return n, nil
 }
+
+// Probe checks, without creating the directory, that c.Dir exists and
+// that a letter could be handed over there now: it writes, syncs and
+// removes a temporary file, named as Put names its temporary files, so
+// the print service never collects it and Clean removes it should the
+// process die in between. Errors: Invalid for a bad configuration or a
+// Dir that is not a directory; NotFound when Dir does not exist (New
+// creates it); Unavailable when the file cannot be written (permissions,
+// a read-only or full file system).
+func Probe(c Config) error {
+	const op = "outbox.Probe"
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	dir := filepath.Clean(c.Dir)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fault.Wrap(fault.NotFound, op, err).WithPublic(dir + " does not exist")
+	case err != nil:
+		return fault.Wrap(fault.Unavailable, op, err)
+	case !st.IsDir():
+		return fault.New(fault.Invalid, op, dir+" is not a directory")
+	}
+	f, err := createTemp(dir, ".probe.*"+tempSuffix)
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, op, err)
+	}
+	_, werr := f.Write([]byte("probe\n"))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	cerr := f.Close()
+	rerr := os.Remove(f.Name())
+	if err := errors.Join(werr, cerr, rerr); err != nil {
+		return fault.Wrap(fault.Unavailable, op, err)
+	}
+	return nil
+}

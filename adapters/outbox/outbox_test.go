@@ -359,3 +359,44 @@ func TestReaderNeverSeesPartialFile(t *testing.T) {
 		t.Fatal("the reader never read a letter")
 	}
 }
+
+// Probe writes and removes a file, creates nothing else, and names what
+// is wrong: a missing directory, a file in its place, one it cannot
+// write to.
+func TestProbe(t *testing.T) {
+	o := open(t)
+	if err := Probe(Config{Dir: o.Dir()}); err != nil {
+		t.Fatalf("Probe of a writable outbox: %v", err)
+	}
+	if got := names(t, o.Dir()); len(got) != 0 {
+		t.Errorf("Probe left %v", got)
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	if err := Probe(Config{Dir: missing}); !errors.Is(err, fault.NotFound) {
+		t.Errorf("Probe of a missing directory: %v, want NotFound", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("Probe created the directory")
+	}
+
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Probe(Config{Dir: file}); !errors.Is(err, fault.Invalid) {
+		t.Errorf("Probe of a file: %v, want Invalid", err)
+	}
+	if err := Probe(Config{}); !errors.Is(err, fault.Invalid) {
+		t.Errorf("Probe without a directory: %v, want Invalid", err)
+	}
+
+	// A directory no process may create files in, the superuser (who
+	// ignores file modes) included: procfs.
+	if fi, err := os.Stat("/proc/self"); err != nil || !fi.IsDir() {
+		t.Skip("no /proc on this system")
+	}
+	if err := Probe(Config{Dir: "/proc/self"}); !errors.Is(err, fault.Unavailable) {
+		t.Errorf("Probe of a directory that takes no files: %v, want Unavailable", err)
+	}
+}

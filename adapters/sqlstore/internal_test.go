@@ -169,3 +169,27 @@ func TestPreparedStatements(t *testing.T) {
 		t.Error("a malformed statement ran")
 	}
 }
+
+// A backup lifts query_only on the read connection it borrows and sets it
+// again: afterwards the read pool still refuses writes, also when the
+// backup failed or was cancelled.
+func TestBackupKeepsReadPoolReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), Config{Driver: DriverSQLite, DSN: SQLiteDSN(filepath.Join(dir, "p.db")), MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Backup(t.Context(), filepath.Join(dir, "b.db")); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Backup(cancelled, filepath.Join(dir, "c.db")); err == nil {
+		t.Error("a cancelled backup succeeded")
+	}
+	// One connection in the read pool: the one the backups used.
+	if _, err := s.db.ExecContext(t.Context(), `CREATE TABLE t (x INTEGER)`); err == nil {
+		t.Error("the read pool accepted a write after a backup")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/ports/notify"
@@ -147,11 +148,45 @@ func (n *Notifier) compose(to *netmail.Address, m notify.Message) *gomail.Msg {
 	return msg
 }
 
-// send delivers msg over a connection of its own. It dials itself so that
-// the connection is closed whatever happens (go-mail v0.8.1 leaves it open
-// when the handshake fails after the dial) and so that cancelling ctx
-// aborts a session that hangs between commands, not only the dial.
-func (n *Notifier) send(ctx context.Context, msg *gomail.Msg) (err error) {
+// send delivers msg over a session of its own (see session).
+func (n *Notifier) send(ctx context.Context, msg *gomail.Msg) error {
+	return n.session(ctx, func(client *gomail.Client, sc *smtp.Client) error {
+		if err := client.SendWithSMTPClient(sc, msg); err != nil {
+			_ = client.CloseWithSMTPClient(sc)
+			return err
+		}
+		// The relay accepted the message (250 after DATA) and is
+		// responsible for it now; a failed QUIT must not make the caller
+		// send it again.
+		_ = client.CloseWithSMTPClient(sc)
+		return nil
+	})
+}
+
+// Probe checks that the relay takes a session as Notify opens one:
+// it connects, greets (EHLO), starts TLS and authenticates as configured,
+// then ends the session with QUIT. It sends no mail. Errors: Unavailable
+// (the text never contains the relay password).
+func (n *Notifier) Probe(ctx context.Context) error {
+	err := n.session(ctx, func(client *gomail.Client, sc *smtp.Client) error {
+		return client.CloseWithSMTPClient(sc)
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = errors.Join(ctx.Err(), err)
+	}
+	return fault.Wrap(fault.Unavailable, "mail.Probe", n.scrub(err))
+}
+
+// session opens a session with the relay, over a connection of its own,
+// and runs use on it; the session is greeted, on TLS and authenticated as
+// configured. It dials itself so that the connection is closed whatever
+// happens (go-mail v0.8.1 leaves it open when the handshake fails after
+// the dial) and so that cancelling ctx aborts a session that hangs between
+// commands, not only the dial.
+func (n *Notifier) session(ctx context.Context, use func(*gomail.Client, *smtp.Client) error) (err error) {
 	var (
 		mu   sync.Mutex
 		conn net.Conn
@@ -215,14 +250,7 @@ func (n *Notifier) send(ctx context.Context, msg *gomail.Msg) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := client.SendWithSMTPClient(sc, msg); err != nil {
-		_ = client.CloseWithSMTPClient(sc)
-		return err
-	}
-	// The relay accepted the message (250 after DATA) and is responsible
-	// for it now; a failed QUIT must not make the caller send it again.
-	_ = client.CloseWithSMTPClient(sc)
-	return nil
+	return use(client, sc)
 }
 
 func tlsPolicy(s StartTLS) gomail.TLSPolicy {

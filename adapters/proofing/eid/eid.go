@@ -353,6 +353,16 @@ func decode(e Encoding, s string) ([]byte, error) {
 	}
 }
 
+// Probe checks that the eID service can be used now: its discovery
+// document names the configured issuer, and its keys and endpoints are
+// set up as for a proofing. A successful probe is kept, so a later
+// proofing does not fetch discovery again. It sends no authorization
+// request. Errors: Unavailable.
+func (m *Method) Probe(ctx context.Context) error {
+	_, err := m.discover(ctx)
+	return err
+}
+
 // discover fetches the broker's discovery document once and sets up the
 // relying party. Errors: Unavailable.
 func (m *Method) discover(ctx context.Context) (*broker, error) {

@@ -363,3 +363,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("New with an empty config: %v", err)
 	}
 }
+
+// Probe reads the broker's discovery document and refuses one of another
+// issuer or a broker that is down.
+func TestProbe(t *testing.T) {
+	f := newFakeOP(t)
+	if err := newMethod(t, f, nil).Probe(t.Context()); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	g := newFakeOP(t)
+	g.discoveryIssuer = "https://eid.example.org"
+	if err := newMethod(t, g, nil).Probe(t.Context()); !errors.Is(err, fault.Unavailable) {
+		t.Errorf("Probe of a broker naming another issuer: %v", err)
+	}
+	h := newFakeOP(t)
+	m := newMethod(t, h, nil)
+	h.srv.Close()
+	if err := m.Probe(t.Context()); !errors.Is(err, fault.Unavailable) {
+		t.Errorf("Probe of a broker that is down: %v", err)
+	}
+}
