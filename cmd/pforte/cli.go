@@ -158,7 +158,8 @@ func (c *cli) rootCommand() *cobra.Command {
 	pf.StringVar(&c.dataDir, "data-dir", "", "directory for the SQLite database and the development master key (default ./data)")
 
 	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.clientsCommand(), c.keysCommand(),
-		c.membersCommand(), c.lettersCommand(), c.devicesCommand(), c.auditCommand(), c.versionCommand())
+		c.membersCommand(), c.lettersCommand(), c.devicesCommand(), c.auditCommand(), c.doctorCommand(),
+		c.backupCommand(), c.healthcheckCommand(), c.versionCommand())
 	return root
 }
 

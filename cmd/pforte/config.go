@@ -1186,35 +1186,47 @@ func decodeMasterKey(s Secret) ([]byte, error) {
 // devMasterKeyFile is where development keeps its generated master key.
 const devMasterKeyFile = "master.key"
 
-// resolveMasterKey returns the 32-byte master key. A configured key is used
-// as it is. Without one, development reads <data_dir>/master.key, creating
-// it (mode 0600) on first start and saying so in a warning; production never
-// gets here, because Validate requires a key there.
-func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
+// readMasterKey returns the configured master key, or in development the
+// one in <data_dir>/master.key. It creates nothing: a development key that
+// does not exist yet is a nil key with its path (resolveMasterKey then
+// generates it). Errors name the key.
+func readMasterKey(cfg *Config) (key []byte, devPath string, err error) {
 	if cfg.Keys.MasterKey != "" {
 		key, err := decodeMasterKey(cfg.Keys.MasterKey)
 		if err != nil {
-			return nil, cfg.keyed(err)
+			return nil, "", cfg.keyed(err)
 		}
-		return key, nil
+		return key, "", nil
 	}
 	if cfg.Server.Environment != Development {
-		return nil, bad("keys.master_key", "required in production")
+		return nil, "", bad("keys.master_key", "required in production")
 	}
 	path := filepath.Join(cfg.Server.DataDir, devMasterKeyFile)
 	if s, err := readSecretFile(path); err == nil {
 		key, err := decodeMasterKey(s)
 		if err != nil {
-			return nil, bad("keys.master_key", "%s: %s", path, fault.PublicOf(err))
+			return nil, path, bad("keys.master_key", "%s: %s", path, fault.PublicOf(err))
 		}
-		return key, nil
+		return key, path, nil
 	} else if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
-		return nil, bad("keys.master_key", "%s", err)
+		return nil, path, bad("keys.master_key", "%s", err)
+	}
+	return nil, path, nil
+}
+
+// resolveMasterKey returns the 32-byte master key. A configured key is used
+// as it is. Without one, development reads <data_dir>/master.key, creating
+// it (mode 0600) on first start and saying so in a warning; production never
+// gets here, because Validate requires a key there.
+func resolveMasterKey(cfg *Config, log *slog.Logger) ([]byte, error) {
+	key, path, err := readMasterKey(cfg)
+	if err != nil || key != nil {
+		return key, err
 	}
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
 		return nil, bad("server.data_dir", "%v", err)
 	}
-	key := make([]byte, 32)
+	key = make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}

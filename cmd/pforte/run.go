@@ -70,15 +70,23 @@ func prepareStorage(sc sqlstore.Config) error {
 // key. Pforte creates it 0700 (and the database files 0600) but leaves the
 // mode of an existing directory to its operator.
 func warnOpenDataDir(log *slog.Logger, dir string) {
+	if mode, open := openToOthers(dir); open {
+		log.Warn("the data directory is open to other users; restrict it with chmod 700",
+			"data_dir", dir, "mode", fmt.Sprintf("%04o", mode))
+	}
+}
+
+// openToOthers reports whether dir is an existing directory that users
+// other than its owner may read or enter, and its permission bits.
+func openToOthers(dir string) (os.FileMode, bool) {
 	if dir == "" {
-		return
+		return 0, false
 	}
 	fi, err := os.Stat(dir)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 == 0 {
-		return
+	if err != nil || !fi.IsDir() {
+		return 0, false
 	}
-	log.Warn("the data directory is open to other users; restrict it with chmod 700",
-		"data_dir", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
 }
 
 // options resolves cfg into the server's options: the master key, the
