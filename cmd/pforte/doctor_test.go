@@ -20,6 +20,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/pforte-id/pforte/adapters/proofing/eid/devbroker"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
@@ -403,4 +404,42 @@ func TestSpan(t *testing.T) {
 			t.Errorf("span(%s) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// With eid.enabled the doctor reads the eID service's discovery: a
+// running broker passes, one on a closed port fails by name.
+func TestDoctorEID(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerURL := "http://" + l.Addr().String()
+	b, err := devbroker.New(devbroker.Config{
+		Issuer: brokerURL, Environment: "development", Identities: []devbroker.Identity{devCard(coretest.Anna)},
+		Clients: []devbroker.Client{{ID: "pforte", Secret: "doctor-test-secret-of-32-characters", RedirectURIs: []string{"http://localhost:8080/eid/callback"}}},
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Serve(ctx, l) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	eidEnv := func(issuer string) map[string]string {
+		return map[string]string{
+			"PFORTE_EID_ENABLED": "true", "PFORTE_EID_ISSUER": issuer, "PFORTE_EID_CLIENT_ID": "pforte",
+			"PFORTE_EID_CLIENT_SECRET": "doctor-test-secret-of-32-characters",
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	r := runCLI(t, defaultWiring(), eidEnv(brokerURL), "doctor", "--data-dir", dir)
+	if got := doctorLines(t, r.stdout); got[checkEID] != verdictOK {
+		t.Errorf("eid with a running broker: %s\n%s", got[checkEID], r.stdout)
+	}
+	r = runCLI(t, defaultWiring(), eidEnv("http://"+servertest.FreeAddr(t)), "doctor", "--data-dir", dir)
+	if got := doctorLines(t, r.stdout); got[checkEID] != verdictFail {
+		t.Errorf("eid with the broker down: %s\n%s", got[checkEID], r.stdout)
+	}
+	assertOneLine(t, r, exitError, "pforte: doctor: 1 check failed")
 }
