@@ -18,7 +18,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/configs"
 	"github.com/pforte-id/pforte/core/coretest"
@@ -257,20 +256,7 @@ func memberLogin(t *testing.T, issuer string, forms confidential) *oauth2.Token 
 	}
 	demo := members.Members[1]
 	ctx := t.Context()
-	phone := demoPhone(t, issuer)
-	approve := func(number int) {
-		app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		as, err := app.Approvals(ctx, phone)
-		if err != nil || len(as) != 1 {
-			t.Fatalf("approvals: %+v, %v", as, err)
-		}
-		if d, err := app.Approve(ctx, phone, as[0].ID, number, demo.Device.PIN.Reveal()); err != nil || d.Status != "approved" {
-			t.Fatalf("approve: %+v, %v", d, err)
-		}
-	}
+	approve := demoApprover(t, issuer, demo.Device.PIN.Reveal())
 	conf := oauth2.Config{
 		ClientID: forms.id, ClientSecret: forms.secret, RedirectURL: "http://localhost:8081/callback",
 		Endpoint: oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader},

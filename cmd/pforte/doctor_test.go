@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/pforte-id/pforte/adapters/notify/mail/mailtest"
 
 	"github.com/pforte-id/pforte/adapters/proofing/eid/devbroker"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
@@ -37,24 +38,7 @@ type smtpRelay struct {
 func startSMTPRelay(t *testing.T) *smtpRelay {
 	t.Helper()
 	r := &smtpRelay{messages: make(chan struct{}, 100)}
-	s := gosmtp.NewServer(r)
-	s.Domain = "relay.test"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.port = ln.Addr().(*net.TCPAddr).Port
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		_ = s.Close()
-		<-done
-	})
+	r.port = mailtest.Serve(t, "", r, nil)
 	return r
 }
 

@@ -139,20 +139,7 @@ func TestServeSmoke(t *testing.T) {
 		RedirectURL: forms.RedirectURIs[0], Scopes: []string{oidc.ScopeOpenID, "profile"},
 	}
 	verifier, state, nonce := oauth2.GenerateVerifier(), "smoke-state", "smoke-nonce"
-	phone := demoPhone(t, issuer)
-	approveOnPhone := func(number int) {
-		app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		as, err := app.Approvals(ctx, phone)
-		if err != nil || len(as) != 1 {
-			t.Fatalf("the demo device's approvals: %+v, %v", as, err)
-		}
-		if d, err := app.Approve(ctx, phone, as[0].ID, number, demo.Device.PIN.Reveal()); err != nil || d.Status != "approved" {
-			t.Fatalf("approve: %+v, %v", d, err)
-		}
-	}
+	approveOnPhone := demoApprover(t, issuer, demo.Device.PIN.Reveal())
 	code := browserLogin(t, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)),
 		issuer, demo.KVNR, demo.Password.Reveal(), conf.RedirectURL, state, approveOnPhone)
 	tok, err := conf.Exchange(octx, code, oauth2.VerifierOption(verifier))
@@ -279,6 +266,28 @@ func demoPhone(t *testing.T, issuer string) appclient.Device {
 		t.Fatal(err)
 	}
 	return appclient.Device{BindingID: st.Device.BindingID, Key: st.Device.Key, Origin: "http://localhost:" + u.Port()}
+}
+
+// demoApprover returns what the member does on the demo device when the
+// browser shows a number: the reference client lists the one pending
+// approval and approves it with that number and pin.
+func demoApprover(t *testing.T, issuer, pin string) func(number int) {
+	t.Helper()
+	phone := demoPhone(t, issuer)
+	return func(number int) {
+		ctx := t.Context()
+		app, err := appclient.Discover(ctx, appclient.Config{Issuer: issuer, ClientID: "pforte-app", RedirectURI: "de.hkk.serviceapp:/oauth2redirect"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := app.Approvals(ctx, phone)
+		if err != nil || len(as) != 1 {
+			t.Fatalf("the demo device's approvals: %+v, %v", as, err)
+		}
+		if d, err := app.Approve(ctx, phone, as[0].ID, number, pin); err != nil || d.Status != "approved" {
+			t.Fatalf("approve: %+v, %v", d, err)
+		}
+	}
 }
 
 var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)

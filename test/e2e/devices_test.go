@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	netmail "net/mail"
 	"net/url"
@@ -22,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	mailnotify "github.com/pforte-id/pforte/adapters/notify/mail"
+	"github.com/pforte-id/pforte/adapters/notify/mail/mailtest"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/account"
@@ -378,24 +377,7 @@ type relayed struct {
 func startMailRelay(t *testing.T) *mailRelay {
 	t.Helper()
 	r := &mailRelay{}
-	s := smtp.NewServer(r)
-	s.Domain = "relay.test"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.port = ln.Addr().(*net.TCPAddr).Port
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		_ = s.Close()
-		<-done
-	})
+	r.port = mailtest.Serve(t, "", r, nil)
 	return r
 }
 

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"log"
 	"math/big"
 	"net"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/pforte-id/pforte/adapters/notify/mail/mailtest"
 )
 
 // relay is a real SMTP server (github.com/emersion/go-smtp) in the test
@@ -84,30 +85,11 @@ func startRelay(t *testing.T, opts ...relayOption) *relay {
 
 func startRelayOn(t *testing.T, ip string, opts ...relayOption) *relay {
 	t.Helper()
-	r := &relay{}
-	s := smtp.NewServer(r)
-	s.Domain = "relay.test"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	for _, o := range opts {
-		o(r, s)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	r.host = ip
-	r.port = ln.Addr().(*net.TCPAddr).Port
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		// Close the listener too: Serve registers it with the server only
-		// once its goroutine runs, which may be after s.Close.
-		_ = ln.Close()
-		_ = s.Close()
-		<-done
+	r := &relay{host: ip}
+	r.port = mailtest.Serve(t, ip, r, func(s *smtp.Server) {
+		for _, o := range opts {
+			o(r, s)
+		}
 	})
 	return r
 }
