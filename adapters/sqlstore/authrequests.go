@@ -36,14 +36,18 @@ type authRequestRow struct {
 	LoginAMR            sql.NullString `db:"login_amr"`
 	LoginACR            sql.NullString `db:"login_acr"`
 	LoginBindingID      sql.NullString `db:"login_binding_id"`
+	LoginSessionID      sql.NullString `db:"login_session_id"`
+	HintSubject         string         `db:"hint_subject"`
+	HintClientID        string         `db:"hint_client_id"`
 }
 
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge,
 	code_challenge_method, prompt, max_age, acr_values, ui_locales, login_hint, dpop_jkt, created_at,
-	expires_at, login_subject, login_auth_time, login_amr, login_acr, login_binding_id`
+	expires_at, hint_subject, hint_client_id, login_subject, login_auth_time, login_amr, login_acr,
+	login_binding_id, login_session_id`
 
 // authRequestValues are the placeholders of authRequestColumns.
-const authRequestValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const authRequestValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // pending is the condition on auth_requests rows that are ordinary
 // authorization requests: not pushed, or pushed and taken by
@@ -64,6 +68,8 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 		MaxAge:              fromDuration(r.MaxAge),
 		LoginHint:           r.LoginHint,
 		DPoPJKT:             r.DPoPJKT,
+		HintSubject:         r.HintSubject,
+		HintClientID:        r.HintClientID,
 		CreatedAt:           fromMS(r.CreatedAt),
 		ExpiresAt:           fromMSInt(r.ExpiresAt),
 	}
@@ -86,6 +92,7 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 			AuthTime:  fromMS(r.LoginAuthTime),
 			ACR:       r.LoginACR.String,
 			BindingID: r.LoginBindingID.String,
+			SessionID: r.LoginSessionID.String,
 		}
 		if l.AMR, err = fromOptList(r.LoginAMR); err != nil {
 			return a, err
@@ -98,9 +105,9 @@ func (r authRequestRow) request() (grant.AuthRequest, error) {
 // loginArgs are the login_* column values of l (all NULL without a login).
 func loginArgs(l *grant.Login) []any {
 	if l == nil {
-		return []any{sql.NullString{}, sql.NullInt64{}, sql.NullString{}, sql.NullString{}, sql.NullString{}}
+		return []any{sql.NullString{}, sql.NullInt64{}, sql.NullString{}, sql.NullString{}, sql.NullString{}, sql.NullString{}}
 	}
-	return []any{l.Subject, ms(l.AuthTime), list(l.AMR), l.ACR, l.BindingID}
+	return []any{l.Subject, ms(l.AuthTime), list(l.AMR), l.ACR, l.BindingID, l.SessionID}
 }
 
 // authRequestArgs are the values of authRequestColumns for r.
@@ -108,7 +115,7 @@ func authRequestArgs(r grant.AuthRequest) []any {
 	return append([]any{
 		r.ID, r.ClientID, r.RedirectURI, list(r.Scopes), r.State, r.Nonce, r.CodeChallenge,
 		r.CodeChallengeMethod, list(r.Prompt), duration(r.MaxAge), list(r.ACRValues), list(r.UILocales),
-		r.LoginHint, r.DPoPJKT, ms(r.CreatedAt), msInt(r.ExpiresAt),
+		r.LoginHint, r.DPoPJKT, ms(r.CreatedAt), msInt(r.ExpiresAt), r.HintSubject, r.HintClientID,
 	}, loginArgs(r.Login)...)
 }
 
@@ -222,7 +229,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, l grant.Logi
 	args := append(loginArgs(&l), id, msInt(now))
 	return s.do(ctx, op, func() error {
 		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE auth_requests
-			SET login_subject = ?, login_auth_time = ?, login_amr = ?, login_acr = ?, login_binding_id = ?
+			SET login_subject = ?, login_auth_time = ?, login_amr = ?, login_acr = ?, login_binding_id = ?, login_session_id = ?
 			WHERE id = ? AND login_subject IS NULL AND expires_at > ? AND `+pending), args...)
 		if err != nil || n == 1 {
 			return err
@@ -263,6 +270,8 @@ type codeRequest struct {
 	UILocales           []string   `json:"ui_locales,omitempty"`
 	LoginHint           string     `json:"login_hint,omitempty"`
 	DPoPJKT             string     `json:"dpop_jkt,omitempty"`
+	HintSubject         string     `json:"hint_sub,omitempty"`
+	HintClientID        string     `json:"hint_client_id,omitempty"`
 	CreatedAt           *int64     `json:"created_at,omitempty"`
 	ExpiresAt           *int64     `json:"expires_at,omitempty"`
 	Login               *codeLogin `json:"login,omitempty"`
@@ -275,6 +284,8 @@ type codeLogin struct {
 	ACR      string   `json:"acr,omitempty"`
 	// BindingID is absent in snapshots written before 00005: "".
 	BindingID string `json:"binding_id,omitempty"`
+	// SessionID is absent in snapshots written before 00014: "".
+	SessionID string `json:"sid,omitempty"`
 }
 
 func msPtr(t time.Time) *int64 {
@@ -298,6 +309,7 @@ func encodeRequest(r grant.AuthRequest) (string, error) {
 		State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: r.CodeChallengeMethod, Prompt: r.Prompt, ACRValues: r.ACRValues,
 		UILocales: r.UILocales, LoginHint: r.LoginHint, DPoPJKT: r.DPoPJKT,
+		HintSubject: r.HintSubject, HintClientID: r.HintClientID,
 		CreatedAt: msPtr(r.CreatedAt), ExpiresAt: msPtr(r.ExpiresAt),
 	}
 	if r.MaxAge != nil {
@@ -306,7 +318,7 @@ func encodeRequest(r grant.AuthRequest) (string, error) {
 	}
 	if r.Login != nil {
 		c.Login = &codeLogin{Subject: r.Login.Subject, AuthTime: msPtr(r.Login.AuthTime), AMR: r.Login.AMR, ACR: r.Login.ACR,
-			BindingID: r.Login.BindingID}
+			BindingID: r.Login.BindingID, SessionID: r.Login.SessionID}
 	}
 	b, err := json.Marshal(c)
 	return string(b), err
@@ -322,7 +334,7 @@ func decodeRequest(s string) (grant.AuthRequest, error) {
 		State: c.State, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge,
 		CodeChallengeMethod: c.CodeChallengeMethod, Prompt: nilIfEmpty(c.Prompt),
 		ACRValues: nilIfEmpty(c.ACRValues), UILocales: nilIfEmpty(c.UILocales), LoginHint: c.LoginHint,
-		DPoPJKT: c.DPoPJKT, CreatedAt: fromMSPtr(c.CreatedAt), ExpiresAt: fromMSPtr(c.ExpiresAt),
+		DPoPJKT: c.DPoPJKT, HintSubject: c.HintSubject, HintClientID: c.HintClientID, CreatedAt: fromMSPtr(c.CreatedAt), ExpiresAt: fromMSPtr(c.ExpiresAt),
 	}
 	if c.MaxAge != nil {
 		d := time.Duration(*c.MaxAge)
@@ -330,7 +342,7 @@ func decodeRequest(s string) (grant.AuthRequest, error) {
 	}
 	if c.Login != nil {
 		r.Login = &grant.Login{Subject: c.Login.Subject, AuthTime: fromMSPtr(c.Login.AuthTime), AMR: nilIfEmpty(c.Login.AMR),
-			ACR: c.Login.ACR, BindingID: c.Login.BindingID}
+			ACR: c.Login.ACR, BindingID: c.Login.BindingID, SessionID: c.Login.SessionID}
 	}
 	return r, nil
 }
@@ -476,6 +488,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"challenges", "expires_at", now},
 		{"proofings", "expires_at", now},
 		{"approvals", "expires_at", now},
+		{"sessions", "expires_at", now.Add(-sessionRetention)},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {
 		err := s.do(ctx, "sqlstore.DeleteExpired", func() error {

@@ -15,8 +15,8 @@ import (
 
 const insertFamily = `INSERT INTO token_families
 	(id, client_id, subject, scopes, auth_time, amr, acr, code_hash, binding_id, dpop_jkt,
-	 created_at, expires_at, revoked_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	 created_at, expires_at, revoked_at, session_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertRefreshToken = `INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at, used_at)
 	VALUES (?, ?, ?, ?, ?)`
@@ -103,9 +103,14 @@ func (s *Store) CreateFamily(ctx context.Context, f grant.Family, rt *grant.Refr
 				return err
 			}
 		}
+		if f.SessionID != "" {
+			if err := s.sessionOpen(ctx, tx, op, f.SessionID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(insertFamily),
 			f.ID, f.ClientID, f.Subject, list(f.Scopes), ms(f.AuthTime), list(f.AMR), f.ACR, f.CodeHash,
-			f.BindingID, f.DPoPJKT, ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt)); err != nil {
+			f.BindingID, f.DPoPJKT, ms(f.CreatedAt), msInt(f.ExpiresAt), ms(f.RevokedAt), f.SessionID); err != nil {
 			return err
 		}
 		if rt != nil {
@@ -200,6 +205,7 @@ type familyRow struct {
 	CodeHash  string        `db:"f_code_hash"`
 	BindingID string        `db:"f_binding_id"`
 	DPoPJKT   string        `db:"f_dpop_jkt"`
+	SessionID string        `db:"f_session_id"`
 	CreatedAt sql.NullInt64 `db:"f_created_at"`
 	ExpiresAt int64         `db:"f_expires_at"`
 	RevokedAt sql.NullInt64 `db:"f_revoked_at"`
@@ -207,7 +213,7 @@ type familyRow struct {
 
 const familyColumns = `f.id AS f_id, f.client_id AS f_client_id, f.subject AS f_subject,
 	f.scopes AS f_scopes, f.auth_time AS f_auth_time, f.amr AS f_amr, f.acr AS f_acr,
-	f.code_hash AS f_code_hash, f.binding_id AS f_binding_id, f.dpop_jkt AS f_dpop_jkt,
+	f.code_hash AS f_code_hash, f.binding_id AS f_binding_id, f.dpop_jkt AS f_dpop_jkt, f.session_id AS f_session_id,
 	f.created_at AS f_created_at, f.expires_at AS f_expires_at, f.revoked_at AS f_revoked_at`
 
 func (r familyRow) family() (grant.Family, error) {
@@ -220,6 +226,7 @@ func (r familyRow) family() (grant.Family, error) {
 		CodeHash:  r.CodeHash,
 		BindingID: r.BindingID,
 		DPoPJKT:   r.DPoPJKT,
+		SessionID: r.SessionID,
 		CreatedAt: fromMS(r.CreatedAt),
 		ExpiresAt: fromMSInt(r.ExpiresAt),
 		RevokedAt: fromMS(r.RevokedAt),

@@ -28,9 +28,14 @@ type AuthRequest struct {
 	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the JWK SHA-256
 	// thumbprint (RFC 7638, base64url) of the key the client will prove
 	// possession of at the token endpoint; empty when absent.
-	DPoPJKT   string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	DPoPJKT string
+	// HintSubject and HintClientID are the sub and the audience of the
+	// request's id_token_hint, verified when the request was made; empty
+	// without one. The member they name must be the one who logs in.
+	HintSubject  string
+	HintClientID string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 	// Login is set once the member has authenticated.
 	Login *Login
 }
@@ -44,6 +49,9 @@ type Login struct {
 	// BindingID is the device binding that authenticated; empty for a
 	// password login.
 	BindingID string
+	// SessionID is the single sign-on session of the login (the sid of
+	// the ID token); empty outside a browser.
+	SessionID string
 }
 
 // Code is an issued authorization code. Only its hash is stored.
@@ -76,7 +84,11 @@ type Family struct {
 	// DPoPJKT is the JWK SHA-256 thumbprint (RFC 7638, base64url) of the
 	// key the family's refresh tokens are bound to (RFC 9449 §5): a
 	// refresh needs a DPoP proof with that key. Empty: unbound.
-	DPoPJKT   string
+	DPoPJKT string
+	// SessionID is the single sign-on session the login was made in;
+	// ending the session revokes the family
+	// (store.Sessions.EndSession). Empty outside a browser.
+	SessionID string
 	CreatedAt time.Time
 	// ExpiresAt is the absolute limit of the family.
 	ExpiresAt time.Time

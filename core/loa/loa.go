@@ -162,4 +162,9 @@ type Authentication struct {
 	// login); empty for a password login. Tokens issued from the login
 	// are tied to it, so that revoking the binding revokes them.
 	BindingID string
+	// SessionID is the single sign-on session the login was made in or
+	// answered from (core/session); empty outside a browser. Tokens
+	// issued from the login are tied to it, so that ending the session
+	// revokes them.
+	SessionID string
 }

@@ -135,6 +135,11 @@ type Tokens interface {
 	// the gap between a device login and its code exchange, in which a
 	// revocation finds no family yet.)
 	//
+	// When f.SessionID is not empty, the family is stored only while that
+	// session exists and has not ended, checked under the session's row
+	// lock against Sessions.EndSession: either CreateFamily fails with
+	// Forbidden or EndSession revokes the family it created.
+	//
 	// When f.CodeHash is not empty and names a code that
 	// RevokeFamiliesOfCode has marked replayed, it creates nothing and
 	// returns Conflict. The check is atomic with the insert: whatever the
@@ -269,4 +274,6 @@ type Store interface {
 	Audit
 	EnrollmentCompletion
 	Approvals
+	Sessions
+	Consents
 }

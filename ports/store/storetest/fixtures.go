@@ -93,6 +93,8 @@ func newAuthRequest(id string) grant.AuthRequest {
 		UILocales:           []string{"de-DE", "en"},
 		LoginHint:           "X000000001",
 		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+		HintSubject:         "sub-of-acct-1",
+		HintClientID:        "portal",
 		CreatedAt:           t0.Add(-time.Minute),
 		ExpiresAt:           t0.Add(10 * time.Minute),
 	}
@@ -105,6 +107,7 @@ func newLogin() grant.Login {
 		AMR:       []string{loa.AMRPassword, loa.AMRHardware, loa.AMRMulti},
 		ACR:       "http://eidas.europa.eu/LoA/substantial",
 		BindingID: "bind-login",
+		SessionID: "sess-login",
 	}
 }
 

@@ -36,6 +36,8 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Audit", func(t *testing.T) { RunAudit(t, open) })
 	t.Run("EnrollmentCompletion", func(t *testing.T) { RunEnrollmentCompletion(t, open) })
 	t.Run("Approvals", func(t *testing.T) { RunApprovals(t, open) })
+	t.Run("Sessions", func(t *testing.T) { RunSessions(t, open) })
+	t.Run("Consents", func(t *testing.T) { RunConsents(t, open) })
 	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 
