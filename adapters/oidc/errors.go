@@ -10,6 +10,7 @@ import (
 	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/sso"
 )
 
 // The one place where core errors become OAuth errors and pages: kinds
@@ -88,6 +89,23 @@ var codes = map[fault.Code]struct {
 		http.StatusBadRequest, http.StatusUnauthorized},
 	dpop.CodeUseNonce: {"use_dpop_nonce", func() *oidc.Error { return &oidc.Error{ErrorType: "use_dpop_nonce"} },
 		http.StatusBadRequest, http.StatusUnauthorized},
+}
+
+// authorizeCodes are the codes whose authorization error is not their
+// kind's: what a session could not answer with prompt=none (OpenID
+// Connect Core §3.1.2.6).
+var authorizeCodes = map[fault.Code]string{
+	sso.CodeLoginRequired:       "login_required",
+	sso.CodeInteractionRequired: "interaction_required",
+	sso.CodeConsentRequired:     "consent_required",
+}
+
+// authorizeCode is the error code of an authorization response for err.
+func authorizeCode(err error) string {
+	if c, ok := authorizeCodes[codeOf(err)]; ok {
+		return c
+	}
+	return wireOf(fault.KindOf(err)).authorize
 }
 
 // tokenError converts a core error for the library's error writer. A

@@ -170,22 +170,6 @@ func (s *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revo
 	return op.NewResponse(struct{}{}), nil
 }
 
-// EndSession ends an RP-initiated logout by redirecting to the registered
-// post_logout_redirect_uri, or to Pforte's own logged-out page.
-func (s *opServer) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
-	to, err := s.svc.EndSession(ctx, authz.EndSessionRequest{
-		IDTokenHint: r.Data.IdTokenHint, ClientID: r.Data.ClientID,
-		PostLogoutRedirectURI: r.Data.PostLogoutRedirectURI, State: r.Data.State,
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if to == "" {
-		to = loggedOutPath
-	}
-	return op.NewRedirect(to), nil
-}
-
 // fail converts err for the client with tokenError. A server-side fault is
 // logged with its cause first: the client sees only a fixed text, and the
 // library logs only what the client sees.

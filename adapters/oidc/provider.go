@@ -32,7 +32,6 @@ const (
 	pathIntrospection = "/introspect"
 	pathRevocation    = "/revoke"
 	pathEndSession    = "/end_session"
-	loggedOutPath     = "/logged-out"
 )
 
 // dpopAlgs is the one DPoP proof algorithm Pforte's verifier accepts:
@@ -104,7 +103,6 @@ func New(cfg Config, svc *authz.Service, keys KeySet, proofs token.DPoPVerifier,
 		Token:         op.NewEndpoint(pathToken),
 		Introspection: op.NewEndpoint(pathIntrospection),
 		Revocation:    op.NewEndpoint(pathRevocation),
-		EndSession:    op.NewEndpoint(pathEndSession),
 	}
 	p.lib = op.RegisterServer(&opServer{svc: svc, dpop: proofs, log: log}, endpoints)
 	return p, nil
@@ -123,11 +121,9 @@ func (p *Provider) Handler() http.Handler {
 	// use_dpop_nonce round trip (RFC 9449 §8.2).
 	r.Handle(pathPAR, bodyOnly(p.withNonce(http.HandlerFunc(p.par))))
 	r.HandleFunc(pathUserinfo, p.userinfo)
-	r.Get(loggedOutPath, p.loggedOut)
 	r.Handle(pathToken, bodyOnly(p.withNonce(clientEndpoint(p.lib))))
 	r.Handle(pathIntrospection, bodyOnly(clientEndpoint(p.lib)))
 	r.Handle(pathRevocation, bodyOnly(clientEndpoint(p.lib)))
-	r.Handle(pathEndSession, p.lib)
 	return r
 }
 
@@ -280,7 +276,7 @@ func authorizeRequest(f url.Values) authz.AuthorizeRequest {
 		CodeChallenge: f.Get("code_challenge"), CodeChallengeMethod: f.Get("code_challenge_method"),
 		Prompt: f.Get("prompt"), MaxAge: f.Get("max_age"), ACRValues: f.Get("acr_values"),
 		UILocales: f.Get("ui_locales"), LoginHint: f.Get("login_hint"), DPoPJKT: f.Get("dpop_jkt"),
-		Request: f.Get("request"), RequestURI: f.Get("request_uri"),
+		Request: f.Get("request"), RequestURI: f.Get("request_uri"), IDTokenHint: f.Get("id_token_hint"),
 	}
 }
 
@@ -409,7 +405,7 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 func (p *Provider) AuthorizeError(w http.ResponseWriter, r *http.Request, err error) {
 	logReason(w, fault.ReasonOf(err))
 	if back, ok := fault.RedirectOf(err); ok {
-		http.Redirect(w, r, p.svc.ErrorRedirect(back, wireOf(fault.KindOf(err)).authorize, catalog.Describe(err)), http.StatusFound)
+		http.Redirect(w, r, p.svc.ErrorRedirect(back, authorizeCode(err), catalog.Describe(err)), http.StatusFound)
 		return
 	}
 	k := fault.KindOf(err)
@@ -505,11 +501,6 @@ func accessToken(r *http.Request) (tok, scheme string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {
-	writePage(w, r, http.StatusOK, "page.logged_out.title",
-		catalog.Match(r.Header.Get("Accept-Language")).Text("page.logged_out.text"))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -24,7 +24,7 @@ var _ store.Sessions = (*Store)(nil)
 const sessionRetention = 90 * 24 * time.Hour
 
 const sessionColumns = `id, secret_hash, account_id, level, amr, auth_time, binding_id, browser, clients,
-	created_at, last_seen_at, idle_until, expires_at, ended_at, end_reason`
+	created_at, last_seen_at, idle_until, expires_at, ended_at, end_reason, notified_at`
 
 type sessionRow struct {
 	ID         string        `db:"id"`
@@ -42,6 +42,7 @@ type sessionRow struct {
 	ExpiresAt  int64         `db:"expires_at"`
 	EndedAt    sql.NullInt64 `db:"ended_at"`
 	EndReason  string        `db:"end_reason"`
+	NotifiedAt sql.NullInt64 `db:"notified_at"`
 }
 
 func (r sessionRow) session() (session.Session, error) {
@@ -50,6 +51,7 @@ func (r sessionRow) session() (session.Session, error) {
 		AuthTime: fromMSInt(r.AuthTime), BindingID: r.BindingID, Browser: r.Browser,
 		CreatedAt: fromMSInt(r.CreatedAt), LastSeenAt: fromMSInt(r.LastSeenAt), IdleUntil: fromMSInt(r.IdleUntil),
 		ExpiresAt: fromMSInt(r.ExpiresAt), EndedAt: fromMS(r.EndedAt), EndReason: session.EndReason(r.EndReason),
+		NotifiedAt: fromMS(r.NotifiedAt),
 	}
 	var err error
 	if s.AMR, err = fromList(r.AMR); err != nil {
@@ -63,10 +65,10 @@ func (r sessionRow) session() (session.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, ss session.Session) error {
 	return s.do(ctx, "sqlstore.CreateSession", func() error {
 		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			ss.ID, ss.SecretHash, ss.AccountID, int(ss.Level), list(ss.AMR), msInt(ss.AuthTime), ss.BindingID,
 			ss.Browser, list(ss.Clients), msInt(ss.CreatedAt), msInt(ss.LastSeenAt), msInt(ss.IdleUntil),
-			msInt(ss.ExpiresAt), ms(ss.EndedAt), string(ss.EndReason))
+			msInt(ss.ExpiresAt), ms(ss.EndedAt), string(ss.EndReason), ms(ss.NotifiedAt))
 		return err
 	})
 }
@@ -145,7 +147,47 @@ func (s *Store) UpdateSession(ctx context.Context, id string, f func(*session.Se
 func sameSessionIdentity(a, b session.Session) bool {
 	return a.ID == b.ID && a.SecretHash == b.SecretHash && a.AccountID == b.AccountID && a.Browser == b.Browser &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.EndedAt.Equal(b.EndedAt) &&
-		a.EndReason == b.EndReason
+		a.EndReason == b.EndReason && a.NotifiedAt.Equal(b.NotifiedAt)
+}
+
+// MarkNotified records that the session's back-channel logouts were queued.
+func (s *Store) MarkNotified(ctx context.Context, id string, now time.Time) error {
+	const op = "sqlstore.MarkNotified"
+	return s.do(ctx, op, func() error {
+		n, err := exec(ctx, s.w, s.db.Rebind(`UPDATE sessions SET notified_at = COALESCE(notified_at, ?) WHERE id = ?`), msInt(now), id)
+		if err == nil && n == 0 {
+			return fault.New(fault.NotFound, op, "")
+		}
+		return err
+	})
+}
+
+// UnnotifiedSessions returns ended sessions whose logouts were not queued.
+func (s *Store) UnnotifiedSessions(ctx context.Context, endedBefore time.Time, limit int) ([]session.Session, error) {
+	const op = "sqlstore.UnnotifiedSessions"
+	var rows []sessionRow
+	err := s.do(ctx, op, func() error {
+		rows = nil
+		return s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+sessionColumns+` FROM sessions
+			WHERE ended_at IS NOT NULL AND ended_at < ? AND notified_at IS NULL ORDER BY ended_at, id LIMIT ?`),
+			msInt(endedBefore), limit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sessionsOf(op, rows)
+}
+
+func sessionsOf(op string, rows []sessionRow) ([]session.Session, error) {
+	out := make([]session.Session, 0, len(rows))
+	for _, r := range rows {
+		ss, err := r.session()
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, op, err)
+		}
+		out = append(out, ss)
+	}
+	return out, nil
 }
 
 // EndSession ends session id and revokes its token families in one
@@ -204,15 +246,7 @@ func (s *Store) activeSessions(ctx context.Context, op, where, arg string, now t
 	if err != nil {
 		return nil, err
 	}
-	out := make([]session.Session, 0, len(rows))
-	for _, r := range rows {
-		ss, err := r.session()
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, op, err)
-		}
-		out = append(out, ss)
-	}
-	return out, nil
+	return sessionsOf(op, rows)
 }
 
 // ActiveSessions returns the account's active sessions, newest first.

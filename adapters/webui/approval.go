@@ -39,7 +39,7 @@ type Approvals interface {
 	Start(ctx context.Context, requestID string, pw loa.Authentication, browser, session string) (approval.Approval, error)
 	Show(ctx context.Context, id, session string) (approval.Approval, error)
 	Status(ctx context.Context, id, session string) (weblogin.Outcome, error)
-	Finish(ctx context.Context, id, session string) (string, error)
+	Confirmed(ctx context.Context, id, session string) (approval.Approval, loa.Authentication, error)
 }
 
 var _ Approvals = (*weblogin.Service)(nil)
@@ -180,7 +180,7 @@ func (u *UI) finishApproval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session, _ := u.session(r)
-	to, err := u.approvals.Finish(r.Context(), id, session)
+	to, err := u.finish(w, r, id, session)
 	switch {
 	case err == nil:
 		http.Redirect(w, r, to, http.StatusFound)
@@ -194,6 +194,17 @@ func (u *UI) finishApproval(w http.ResponseWriter, r *http.Request) {
 		}
 		u.approvalError(w, r, r.PostForm.Get("id"), err)
 	}
+}
+
+// finish uses approval id of the browser with login session session and
+// completes its login in the browser's SSO session (a new one, or the
+// current one raised).
+func (u *UI) finish(w http.ResponseWriter, r *http.Request, id, session string) (string, error) {
+	a, auth, err := u.approvals.Confirmed(r.Context(), id, session)
+	if err != nil {
+		return "", err
+	}
+	return u.beginSession(w, r, a.RequestID, auth)
 }
 
 // approvalError shows why an approval ended, with the way back to the

@@ -21,6 +21,7 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/password"
+	"github.com/pforte-id/pforte/core/sso"
 )
 
 //go:embed templates/*.html
@@ -67,17 +68,18 @@ type UI struct {
 	authz     *authz.Service
 	login     *login.Service
 	approvals Approvals
+	sso       *sso.Service
 	onError   ErrorResponder
 	log       *slog.Logger
 	maxBytes  int64
 }
 
 // New returns the UI. Errors: those of cfg.Validate.
-func New(cfg Config, az *authz.Service, ln *login.Service, ap Approvals, onError ErrorResponder, log *slog.Logger) (*UI, error) {
+func New(cfg Config, az *authz.Service, ln *login.Service, ap Approvals, ss *sso.Service, onError ErrorResponder, log *slog.Logger) (*UI, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &UI{cfg: cfg, authz: az, login: ln, approvals: ap, onError: onError, log: log, maxBytes: 16 << 10}, nil
+	return &UI{cfg: cfg, authz: az, login: ln, approvals: ap, sso: ss, onError: onError, log: log, maxBytes: 16 << 10}, nil
 }
 
 // Handler returns the handler for Path.
@@ -112,6 +114,10 @@ type view struct {
 	// Back, when set, returns to the client with an error (a level the
 	// member cannot reach).
 	Back string
+	// Scopes are the consent page's: what the client will get, in words.
+	Scopes []string
+	// Logout is the logout confirmation's form.
+	Logout logoutView
 	// ApprovalID, Number and StatusURL are the approval page's.
 	ApprovalID string
 	Number     string
@@ -134,6 +140,9 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request) {
 	req, c, err := u.authz.PendingLogin(r.Context(), id)
 	if err != nil {
 		u.pageError(w, r, err)
+		return
+	}
+	if u.resume(w, r, id) {
 		return
 	}
 	v := view{
@@ -210,7 +219,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) {
 		u.startApproval(w, r, id, result)
 		return
 	}
-	to, err := u.authz.CompleteLogin(r.Context(), id, result)
+	to, err := u.beginSession(w, r, id, result)
 	if err != nil {
 		u.onError(w, r, err)
 		return

@@ -34,6 +34,7 @@ import (
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/secret"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/core/throttle"
 )
@@ -160,6 +161,11 @@ type LoginConfig struct {
 	ThrottleNotifyAt      int           `yaml:"throttle_notify_at"`
 	ThrottleNetworkBudget int           `yaml:"throttle_network_budget"`
 	ThrottleNetworkWindow time.Duration `yaml:"throttle_network_window"`
+	// SessionIdle and SessionAbsolute are the single sign-on session's
+	// lifetimes (core/session): it ends after SessionIdle without use and
+	// SessionAbsolute after its login.
+	SessionIdle     time.Duration `yaml:"session_idle"`
+	SessionAbsolute time.Duration `yaml:"session_absolute"`
 }
 
 // ThrottlePolicy is the throttling rule the login keys describe.
@@ -372,6 +378,8 @@ func defaultConfig() Config {
 			ThrottleNotifyAt:      tp.NotifyAt,
 			ThrottleNetworkBudget: tp.NetworkBudget,
 			ThrottleNetworkWindow: tp.NetworkWindow,
+			SessionIdle:           session.DefaultPolicy.Idle,
+			SessionAbsolute:       session.DefaultPolicy.Absolute,
 		},
 		Letters: LettersConfig{
 			Validity:    lt.Validity,
@@ -588,6 +596,8 @@ var envVars = []envVar{
 	{Name: "PFORTE_LOGIN_THROTTLE_NOTIFY_AT", Key: "login.throttle_notify_at", field: func(c *Config) any { return &c.Login.ThrottleNotifyAt }},
 	{Name: "PFORTE_LOGIN_THROTTLE_NETWORK_BUDGET", Key: "login.throttle_network_budget", field: func(c *Config) any { return &c.Login.ThrottleNetworkBudget }},
 	{Name: "PFORTE_LOGIN_THROTTLE_NETWORK_WINDOW", Key: "login.throttle_network_window", field: func(c *Config) any { return &c.Login.ThrottleNetworkWindow }},
+	{Name: "PFORTE_LOGIN_SESSION_IDLE", Key: "login.session_idle", field: func(c *Config) any { return &c.Login.SessionIdle }},
+	{Name: "PFORTE_LOGIN_SESSION_ABSOLUTE", Key: "login.session_absolute", field: func(c *Config) any { return &c.Login.SessionAbsolute }},
 	{Name: "PFORTE_CLIENTS_FILE", Key: "clients_file", field: func(c *Config) any { return &c.ClientsFile }},
 	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
 	{Name: "PFORTE_LETTERS_OUTBOX_DIR", Key: "letters.outbox_dir", field: func(c *Config) any { return &c.Letters.OutboxDir }},
@@ -993,6 +1003,8 @@ var fieldKeys = map[string]string{
 	"throttle.Policy.NotifyAt":               "login.throttle_notify_at",
 	"throttle.Policy.NetworkBudget":          "login.throttle_network_budget",
 	"throttle.Policy.NetworkWindow":          "login.throttle_network_window",
+	"session.Policy.Idle":                    "login.session_idle",
+	"session.Policy.Absolute":                "login.session_absolute",
 	"outbox.Config.Dir":                      "letters.outbox_dir",
 	"registration.Config.Issuer":             "server.issuer",
 	"registration.Config.Sender":             "letters.sender",

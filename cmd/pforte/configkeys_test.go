@@ -76,6 +76,8 @@ var badValues = map[string]badValue{
 	"login.throttle_notify_at":      {value: "-1"},
 	"login.throttle_network_budget": {value: "0"},
 	"login.throttle_network_window": {value: "1s"},
+	"login.session_idle":            {value: "10s"},
+	"login.session_absolute":        {value: "200h"},
 
 	"clients_file": {value: "/nonexistent/clients.yaml"},
 	"members_file": {value: "/nonexistent/members.yaml"},

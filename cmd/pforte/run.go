@@ -33,6 +33,7 @@ import (
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/signkey"
 	"github.com/pforte-id/pforte/ports/notify"
 )
@@ -197,6 +198,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		Devices:          dc,
 		Binding:          bc,
 		Login:            login.Config{Throttle: cfg.ThrottlePolicy()},
+		Session:          session.Policy{Idle: cfg.Login.SessionIdle, Absolute: cfg.Login.SessionAbsolute},
 		PINPeppers:       peppers,
 		PINPepperVersion: pepperVersion,
 		Notifier:         notifier,

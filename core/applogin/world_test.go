@@ -79,7 +79,7 @@ func newServer(t *testing.T, now time.Time) *server {
 		DPoPNonces: dpop.NonceSource{Key: []byte("dpop-nonce-key-of-thirty-two-b!!")}, PairwiseKey: []byte("pairwise-sub-key-of-32-bytes-ok!"),
 	}
 	srv := &server{st: st, t: t, now: now}
-	svc, err := authz.New(cfg, authz.Stores{Clients: st, Requests: st, Tokens: st, Accounts: st, Members: st, Replay: st},
+	svc, err := authz.New(cfg, authz.Stores{Consents: st, Clients: st, Requests: st, Tokens: st, Accounts: st, Members: st, Replay: st},
 		unusedKeys{}, unusedKeys{}, secrets, func() time.Time { return srv.now })
 	if err != nil {
 		t.Fatal(err)

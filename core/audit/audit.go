@@ -29,6 +29,13 @@ const (
 	// WebLoginDenied: the member denied a browser login in the app, or
 	// chose a number the browser did not show (Detail "reason").
 	WebLoginDenied Kind = "login.web_denied"
+	// SessionEnded: a single sign-on session ended (Detail "sid",
+	// "reason": logout, everywhere, device, support, replaced).
+	SessionEnded Kind = "session.ended"
+	// ConsentGranted and ConsentRevoked: the member allowed a third-party
+	// client scopes (Detail "scopes"), or took the consent back.
+	ConsentGranted Kind = "consent.granted"
+	ConsentRevoked Kind = "consent.revoked"
 )
 
 // Actor says who acted.

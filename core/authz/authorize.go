@@ -31,6 +31,10 @@ type AuthorizeRequest struct {
 	ACRValues           string
 	UILocales           string
 	LoginHint           string
+	// IDTokenHint is an ID token Pforte issued to the client before
+	// (OpenID Connect Core §3.1.2.1): the member it names must be the one
+	// who logs in.
+	IDTokenHint string
 	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the thumbprint of
 	// the DPoP key the code will be redeemed with.
 	DPoPJKT string
@@ -88,7 +92,7 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeRequest) (grant.Aut
 		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "pushed authorization request required").
 			WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
-	r, err := s.newRequest(c, in, op)
+	r, err := s.newRequest(ctx, c, in, op)
 	if err != nil {
 		return grant.AuthRequest{}, err
 	}
@@ -129,7 +133,7 @@ func (s *Service) authorizeClient(ctx context.Context, op string, in AuthorizeRe
 // client c, whose redirect URI is validated, and returns the request to
 // store. Every refusal carries a fault.Redirect (with the state when it is
 // short enough to echo).
-func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (grant.AuthRequest, error) {
+func (s *Service) newRequest(ctx context.Context, c client.Client, in AuthorizeRequest, op string) (grant.AuthRequest, error) {
 	redirect := func(kind fault.Kind, msg string) error {
 		return fault.New(kind, op, msg).WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
@@ -179,13 +183,12 @@ func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (g
 			return grant.AuthRequest{}, redirect(fault.Invalid, "unknown prompt value")
 		}
 	}
-	if slices.Contains(prompt, "none") {
-		if len(prompt) > 1 {
-			return grant.AuthRequest{}, redirect(fault.Invalid, "prompt=none cannot be combined")
-		}
-		// Pforte keeps no browser session yet, so it can never answer
-		// without showing the login.
-		return grant.AuthRequest{}, redirect(fault.Unauthenticated, "login required")
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return grant.AuthRequest{}, redirect(fault.Invalid, "prompt=none cannot be combined")
+	}
+	hint, err := s.readHint(ctx, in.IDTokenHint, c.ID)
+	if err != nil {
+		return grant.AuthRequest{}, err.WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
 	var maxAge *time.Duration
 	if in.MaxAge != "" {
@@ -213,6 +216,8 @@ func (s *Service) newRequest(c client.Client, in AuthorizeRequest, op string) (g
 		UILocales:           strings.Fields(in.UILocales),
 		LoginHint:           in.LoginHint,
 		DPoPJKT:             in.DPoPJKT,
+		HintSubject:         hint.Subject,
+		HintClientID:        hint.client(),
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.AuthRequestTTL),
 	}
@@ -248,7 +253,7 @@ func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in Aut
 		return "", 0, err
 	}
 	in.ClientID = c.ID
-	r, err := s.newRequest(c, in, op)
+	r, err := s.newRequest(ctx, c, in, op)
 	if err != nil {
 		// Nothing of a pushed request is redirected (RFC 9126 §2.3).
 		return "", 0, fault.WithoutRedirect(err)
@@ -347,9 +352,15 @@ func (s *Service) PendingLogin(ctx context.Context, id string) (grant.AuthReques
 // CompleteLogin records a member's authentication on request id, issues the
 // authorization code and returns the URL to redirect the user agent to.
 // It enforces the required level (RequiredLevel: the client's MinACR,
-// raised by acr_values) and max_age: a login that does not reach the
-// level ends the request with an error for the client, so a client never
-// receives a token below its MinACR.
+// raised by acr_values), max_age and the request's id_token_hint (the
+// member who logged in must be the one it names): a login that does not
+// satisfy the request ends it with an error for the client, so a client
+// never receives a token below its MinACR or for another member.
+//
+// When the member must first consent (NeedsConsent), the login is
+// recorded and the returned URL is the consent page's
+// (Config.ConsentPath?id=…); DecideConsent issues the code.
+//
 // Errors: as PendingLogin; an error with a fault.Redirect when the login does not satisfy
 // the request; Unavailable.
 func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error) {
@@ -364,7 +375,7 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 	}
 	fail := func(kind fault.Kind, msg string) (string, error) {
 		// The request stays pending until it expires, so a stronger login
-		// (step-up, a later issue) can still complete it.
+		// (step-up) can still complete it.
 		return "", fault.New(kind, op, msg).WithRedirect(fault.Redirect{URI: r.RedirectURI, State: r.State})
 	}
 	if want := s.RequiredLevel(r, c); reached.Level < want {
@@ -373,16 +384,41 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 	if r.MaxAge != nil && s.clock().Sub(a.Time) > *r.MaxAge+time.Second {
 		return fail(fault.Unauthenticated, "the authentication is older than max_age")
 	}
+	if same, err := s.HintNames(ctx, r.HintSubject, r.HintClientID, a.Subject); err != nil {
+		return "", err
+	} else if !same {
+		return fail(fault.Unauthenticated, "the member who logged in is not the one id_token_hint names")
+	}
 	login := grant.Login{
 		Subject: a.Subject, AuthTime: a.Time.UTC(), AMR: reached.AMR, ACR: s.cfg.Vocabulary.ACR(reached.Level),
-		BindingID: a.BindingID,
+		BindingID: a.BindingID, SessionID: a.SessionID,
 	}
 	now := s.clock()
 	if err := s.st.Requests.CompleteAuthRequest(ctx, id, login, now); err != nil {
 		return "", err
 	}
 	r.Login = &login
-	r.Scopes = ReleasableScopes(r.Scopes, reached.Level)
+	ask, err := s.NeedsConsent(ctx, r, c, a.Subject)
+	if err != nil {
+		return "", err
+	}
+	if ask {
+		if a.SessionID == "" {
+			// Consent is asked in a browser session, the one that logged
+			// in; a login without one (the app's) cannot give it.
+			return fail(fault.Forbidden, "the client needs the member's consent, which is given in the browser")
+		}
+		return s.cfg.ConsentPath + "?" + url.Values{"id": {id}}.Encode(), nil
+	}
+	return s.issueCode(ctx, r, now)
+}
+
+// issueCode issues the code of request r, whose login is recorded, and
+// returns the client's redirect URI with code, state and iss. The scopes
+// are those the login's level may release.
+func (s *Service) issueCode(ctx context.Context, r grant.AuthRequest, now time.Time) (string, error) {
+	level, _ := s.cfg.Vocabulary.Level(r.Login.ACR)
+	r.Scopes = ReleasableScopes(r.Scopes, level)
 	code := grant.NewSecret()
 	if err := s.st.Requests.IssueCode(ctx, grant.Code{
 		Hash: grant.Hash(code), Request: r, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),

@@ -155,7 +155,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"oversized acr_values", func(r *authz.AuthorizeRequest) { r.ACRValues = strings.Repeat("a", 2049) }, fault.Invalid, true},
 		{"oversized login_hint", func(r *authz.AuthorizeRequest) { r.LoginHint = strings.Repeat("h", 257) }, fault.Invalid, true},
 		{"too many scopes", func(r *authz.AuthorizeRequest) { r.Scope = strings.Repeat("openid ", 33) }, fault.Invalid, true},
-		{"prompt=none", func(r *authz.AuthorizeRequest) { r.Prompt = "none" }, fault.Unauthenticated, true},
+		{"forged id_token_hint", func(r *authz.AuthorizeRequest) { r.IDTokenHint = "eyJhbGciOiJIUzI1NiJ9.e30.c2ln" }, fault.Invalid, true},
 		{"prompt=none login", func(r *authz.AuthorizeRequest) { r.Prompt = "none login" }, fault.Invalid, true},
 		{"unknown prompt", func(r *authz.AuthorizeRequest) { r.Prompt = "create" }, fault.Invalid, true},
 		{"negative max_age", func(r *authz.AuthorizeRequest) { r.MaxAge = "-1" }, fault.Invalid, true},

@@ -142,7 +142,7 @@ func TestPushAuthorizationRefusals(t *testing.T) {
 		{"no code_challenge", "portal", func(r *authz.AuthorizeRequest) { r.CodeChallenge = "" }, fault.Invalid},
 		{"plain PKCE", "portal", func(r *authz.AuthorizeRequest) { r.CodeChallengeMethod = "plain" }, fault.Invalid},
 		{"bad dpop_jkt", "portal", func(r *authz.AuthorizeRequest) { r.DPoPJKT = "abc" }, fault.Invalid},
-		{"prompt=none", "portal", func(r *authz.AuthorizeRequest) { r.Prompt = "none" }, fault.Unauthenticated},
+		{"forged id_token_hint", "portal", func(r *authz.AuthorizeRequest) { r.IDTokenHint = "eyJhbGciOiJIUzI1NiJ9.e30.c2ln" }, fault.Invalid},
 		{"oversized state", "portal", func(r *authz.AuthorizeRequest) { r.State = strings.Repeat("s", 1025) }, fault.Invalid},
 		{"client without the code grant", "batch", func(r *authz.AuthorizeRequest) {
 			r.ClientID, r.RedirectURI = "", "https://batch.kasse.example/cb"

@@ -337,50 +337,62 @@ type EndSessionRequest struct {
 	State                 string
 }
 
+// Logout is a validated RP-initiated logout.
+type Logout struct {
+	// To is where the user agent goes afterwards: the registered
+	// post_logout_redirect_uri with state, or "" for Pforte's own page.
+	To string
+	// Hint is the verified id_token_hint; its SID names the session to
+	// end. Zero without a hint: the member confirms the logout in the
+	// browser, which ends that browser's session.
+	Hint Hint
+	// ClientID is the client that asked (client_id, or the hint's one
+	// audience); empty when unknown.
+	ClientID string
+}
+
 // EndSession validates an RP-initiated logout (OpenID Connect RP-Initiated
-// Logout 1.0) and returns where to send the user agent: the registered
-// post_logout_redirect_uri with state, or "" to show Pforte's own page.
-// The ID token hint may have expired (it usually has), but it must be
-// Pforte's and name the client. A post_logout_redirect_uri is only followed
-// when the client is known and the URI registered exactly.
-// Errors: Invalid for an unverifiable hint or an unregistered URI;
-// Unavailable.
-func (s *Service) EndSession(ctx context.Context, in EndSessionRequest) (string, error) {
+// Logout 1.0 §2–§3). The ID token hint may have expired (it usually has),
+// but it must be Pforte's, not older than MaxHintAge, and name the client.
+// A post_logout_redirect_uri is only followed when the client is known and
+// the URI registered exactly; state is returned with it.
+// Errors: Invalid for an unverifiable hint, an unregistered URI or a URI
+// without a client; Unavailable.
+func (s *Service) EndSession(ctx context.Context, in EndSessionRequest) (Logout, error) {
 	const op = "authz.EndSession"
-	clientID := in.ClientID
-	if in.IDTokenHint != "" {
-		var cl IDClaims
-		if len(in.IDTokenHint) > maxTokenLen || s.signer.Verify(ctx, in.IDTokenHint, token.TypeID, &cl) != nil || cl.Issuer != s.cfg.Issuer {
-			return "", fault.New(fault.Invalid, op, "id_token_hint is not a valid ID token of this issuer")
-		}
-		if clientID != "" && !slices.Contains(cl.Audience, clientID) {
-			return "", fault.New(fault.Invalid, op, "id_token_hint was not issued to client_id")
-		}
-		if clientID == "" && len(cl.Audience) == 1 {
-			clientID = cl.Audience[0]
-		}
+	if len(in.ClientID) > 256 || len(in.PostLogoutRedirectURI) > maxParamLen {
+		return Logout{}, fault.New(fault.Invalid, op, "client_id or post_logout_redirect_uri is too long")
+	}
+	hint, herr := s.readHint(ctx, in.IDTokenHint, in.ClientID)
+	if herr != nil {
+		return Logout{}, herr
+	}
+	out := Logout{Hint: hint, ClientID: in.ClientID}
+	if out.ClientID == "" {
+		out.ClientID = hint.client()
 	}
 	if in.PostLogoutRedirectURI == "" {
-		return "", nil
+		return out, nil
 	}
-	if clientID == "" {
-		return "", fault.New(fault.Invalid, op, "post_logout_redirect_uri needs client_id or id_token_hint")
+	if out.ClientID == "" {
+		return Logout{}, fault.New(fault.Invalid, op, "post_logout_redirect_uri needs client_id or id_token_hint")
 	}
-	c, err := s.clients.ClientByID(ctx, clientID)
+	c, err := s.clients.ClientByID(ctx, out.ClientID)
 	if errors.Is(err, fault.NotFound) {
-		return "", fault.New(fault.Invalid, op, "unknown client")
+		return Logout{}, fault.New(fault.Invalid, op, "unknown client")
 	}
 	if err != nil {
-		return "", err
+		return Logout{}, err
 	}
 	if !slices.Contains(c.PostLogoutRedirectURIs, in.PostLogoutRedirectURI) {
-		return "", fault.New(fault.Invalid, op, "post_logout_redirect_uri is not registered for this client")
-	}
-	if in.State == "" {
-		return in.PostLogoutRedirectURI, nil
+		return Logout{}, fault.New(fault.Invalid, op, "post_logout_redirect_uri is not registered for this client")
 	}
 	if len(in.State) > maxStateLen {
-		return "", fault.New(fault.Invalid, op, "state is too long")
+		return Logout{}, fault.New(fault.Invalid, op, "state is too long")
 	}
-	return appendQuery(in.PostLogoutRedirectURI, map[string][]string{"state": {in.State}}), nil
+	out.To = in.PostLogoutRedirectURI
+	if in.State != "" {
+		out.To = appendQuery(in.PostLogoutRedirectURI, map[string][]string{"state": {in.State}})
+	}
+	return out, nil
 }

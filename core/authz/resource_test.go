@@ -426,16 +426,16 @@ func TestEndSession(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			to, err := e.svc.EndSession(e.ctx, tt.in(e))
+			out, err := e.svc.EndSession(e.ctx, tt.in(e))
 			if tt.kind != 0 {
 				wantKind(t, err, tt.kind)
-				if to != "" {
-					t.Fatalf("redirect %q with an error", to)
+				if out.To != "" {
+					t.Fatalf("redirect %q with an error", out.To)
 				}
 				return
 			}
-			if err != nil || to != tt.want {
-				t.Fatalf("EndSession = %q, %v; want %q", to, err, tt.want)
+			if err != nil || out.To != tt.want {
+				t.Fatalf("EndSession = %q, %v; want %q", out.To, err, tt.want)
 			}
 		})
 	}

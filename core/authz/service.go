@@ -54,6 +54,10 @@ type Config struct {
 	// and userinfo endpoints must echo one, so that no proof can be made
 	// ahead of time, whatever the client's clock says.
 	DPoPNonces dpop.NonceSource
+	// ConsentPath is the consent page a login goes to when the member must
+	// first allow a third-party client its scopes (NeedsConsent); the
+	// request id is appended as ?id=. Default DefaultConsentPath.
+	ConsentPath string
 	// PairwiseKey keys the pairwise subject identifiers of clients with a
 	// sector identifier (at least 32 bytes; derive it from the master
 	// key). Changing it changes every pairwise sub.
@@ -98,6 +102,9 @@ const (
 
 // WithDefaults returns c with its zero values replaced by the defaults,
 // as New applies them.
+// DefaultConsentPath is the consent page's path (adapters/webui).
+const DefaultConsentPath = "/consent"
+
 func (c Config) WithDefaults() Config { return c.withDefaults() }
 
 func (c Config) withDefaults() Config {
@@ -117,6 +124,9 @@ func (c Config) withDefaults() Config {
 	def(&c.ClientCacheTTL, DefaultClientCacheTTL)
 	if len(c.KVNRClaims) == 0 {
 		c.KVNRClaims = DefaultKVNRClaims
+	}
+	if c.ConsentPath == "" {
+		c.ConsentPath = DefaultConsentPath
 	}
 	if c.Vocabulary == (loa.Vocabulary{}) {
 		c.Vocabulary = loa.EIDAS
@@ -186,6 +196,8 @@ func shortDuration(d time.Duration) string {
 
 // Stores are the storage ports the service needs.
 type Stores struct {
+	// Consents remembers what members allowed third-party clients.
+	Consents store.Consents
 	Clients  store.Clients
 	Requests store.AuthRequests
 	Tokens   store.Tokens

@@ -69,6 +69,9 @@ type IDClaims struct {
 	AMR      []string `json:"amr,omitempty"`
 	AZP      string   `json:"azp"`
 	ATHash   string   `json:"at_hash,omitempty"`
+	// SID is the single sign-on session of the login (OpenID Connect
+	// Back-Channel Logout 1.0 §2.1); absent outside a browser.
+	SID string `json:"sid,omitempty"`
 }
 
 // ScopeOpenID and ScopeOfflineAccess are the scopes with protocol meaning.
@@ -158,7 +161,8 @@ func (s *Service) ExchangeCode(ctx context.Context, c client.Client, code, redir
 	fam := grant.Family{
 		ID: grant.NewID(), ClientID: c.ID, Subject: r.Login.Subject, Scopes: r.Scopes,
 		AuthTime: r.Login.AuthTime, AMR: r.Login.AMR, ACR: r.Login.ACR, CodeHash: hash,
-		BindingID: r.Login.BindingID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
+		BindingID: r.Login.BindingID, SessionID: r.Login.SessionID, CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
 	}
 	if c.Public() {
 		// RFC 9449 §5: the refresh tokens of a public client are bound to
@@ -415,7 +419,7 @@ func (s *Service) mintID(ctx context.Context, c client.Client, fam grant.Family,
 	cl := IDClaims{
 		Issuer: s.cfg.Issuer, Subject: s.subjectFor(c, fam.Subject), Audience: []string{c.ID},
 		Expiry: now.Add(s.idTTL(c)).Unix(), IssuedAt: now.Unix(), AuthTime: fam.AuthTime.Unix(),
-		Nonce: nonce, ACR: fam.ACR, AMR: fam.AMR, AZP: c.ID, ATHash: halfHash(accessToken),
+		Nonce: nonce, ACR: fam.ACR, AMR: fam.AMR, AZP: c.ID, ATHash: halfHash(accessToken), SID: fam.SessionID,
 	}
 	return s.signer.Sign(ctx, token.TypeID, cl)
 }

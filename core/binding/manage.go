@@ -195,6 +195,24 @@ func (s *Service) endLogins(ctx context.Context, id string, now time.Time) error
 	if n > 0 {
 		s.logInfo(ctx, "app logins of the binding ended", slog.String("binding", id), slog.Int("families", n))
 	}
+	return s.endSessions(ctx, id)
+}
+
+// endSessions ends the browser sessions binding id confirmed, with
+// back-channel logout to their relying parties. Errors: Unavailable.
+func (s *Service) endSessions(ctx context.Context, id string) error {
+	if s.sessions == nil {
+		return nil
+	}
+	n, err := s.sessions.EndOfBinding(ctx, id)
+	if err != nil {
+		s.logWarn(ctx, "the browser sessions of a revoked or suspect binding could not be ended", slog.String("binding", id),
+			slog.Any("error", err))
+		return err
+	}
+	if n > 0 {
+		s.logInfo(ctx, "browser sessions of the binding ended", slog.String("binding", id), slog.Int("sessions", n))
+	}
 	return nil
 }
 
@@ -218,6 +236,13 @@ func (s *Service) RevokeOtherDevices(ctx context.Context, b device.Binding, ip s
 	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, ip, map[string]string{
 		"kept_binding": cur.ID, "count": strconv.Itoa(n),
 	}))
+	if all, err := s.devices.ListBindings(ctx, cur.AccountID); err == nil {
+		for _, o := range all {
+			if o.ID != cur.ID && o.Status == device.Revoked {
+				_ = s.endSessions(ctx, o.ID)
+			}
+		}
+	}
 	s.logInfo(ctx, "other devices revoked", slog.String("account", cur.AccountID), slog.Int("count", n))
 	s.tellAccount(ctx, cur.AccountID, othersRevoked(n, cur.Name, now))
 	return n, nil

@@ -64,6 +64,12 @@ func (c Config) Validate() error {
 	return c.PIN.Validate()
 }
 
+// Sessions ends the browser sessions a device binding confirmed
+// (core/sso.Service).
+type Sessions interface {
+	EndOfBinding(ctx context.Context, bindingID string) (int, error)
+}
+
 // Deps are the ports and tools the service needs. All are required except
 // Notifier, Now and Logger.
 type Deps struct {
@@ -72,7 +78,10 @@ type Deps struct {
 	Devices     store.Devices
 	// Families ends the app logins of a binding this service revokes or
 	// marks suspect.
-	Families   store.BindingFamilies
+	Families store.BindingFamilies
+	// Sessions ends the single sign-on sessions a revoked or blocked
+	// device confirmed, with back-channel logout (core/sso); nil: none.
+	Sessions   Sessions
 	Challenges store.Challenges
 	Audit      store.Audit
 	// Completion activates the account when every enrollment step is done.
@@ -120,6 +129,7 @@ type Service struct {
 	enrolls    store.Enrollments
 	devices    store.Devices
 	families   store.BindingFamilies
+	sessions   Sessions
 	challenges store.Challenges
 	audit      store.Audit
 	completion store.EnrollmentCompletion
@@ -180,7 +190,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		d.Logger.Warn("device binding accepts keys without attestation and self-attested keys: development only")
 	}
 	return &Service{
-		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, families: d.Families, challenges: d.Challenges, audit: d.Audit,
+		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, sessions: d.Sessions, families: d.Families, challenges: d.Challenges, audit: d.Audit,
 		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
 		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
 	}, nil

@@ -100,7 +100,12 @@ type Client struct {
 	// itself, see the token as active at introspection (MayIntrospect).
 	// Empty, the default of every kind: only the client itself.
 	IntrospectionAudiences []string
-	CreatedAt              time.Time
+	// Consent: the client is a third party (a partner portal), so a
+	// member allows it the requested data on a consent page before it
+	// gets any, once per scope set (authz.NeedsConsent). The insurer's own
+	// services leave it off.
+	Consent   bool
+	CreatedAt time.Time
 }
 
 // Defaults of a kind: what a client definition that leaves them open gets,

@@ -78,6 +78,9 @@ type Session struct {
 	ExpiresAt time.Time
 	EndedAt   time.Time
 	EndReason EndReason
+	// NotifiedAt is when the back-channel logouts of the ended session
+	// were queued; zero until then (store.Sessions.UnnotifiedSessions).
+	NotifiedAt time.Time
 }
 
 // New returns a session for login a of the browser described by browser,

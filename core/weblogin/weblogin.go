@@ -267,9 +267,29 @@ func (s *Service) Status(ctx context.Context, id, session string) (Outcome, erro
 // among them an error with a fault.Redirect when the login does not
 // reach the request's level; Unavailable.
 func (s *Service) Finish(ctx context.Context, id, session string) (string, error) {
+	a, auth, err := s.Confirmed(ctx, id, session)
+	if err != nil {
+		return "", err
+	}
+	to, err := s.d.Authz.CompleteLogin(ctx, a.RequestID, auth)
+	if err != nil {
+		return "", err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "web login completed with the app", slog.String("approval", a.ID),
+		slog.String("request", a.RequestID), slog.String("client", a.ClientID), slog.String("binding", a.BindingID))
+	return to, nil
+}
+
+// Confirmed uses approval id in the browser that started it (session),
+// once, as Finish does, and returns it with the authentication it
+// confirmed (amr pwd hwk pin at the member's proofing level, tied to the
+// binding that approved it), for a caller that completes the login
+// itself (single sign-on: core/sso). Errors: as Finish, without those of
+// authz.CompleteLogin.
+func (s *Service) Confirmed(ctx context.Context, id, session string) (approval.Approval, loa.Authentication, error) {
 	const op = "weblogin.Finish"
 	if _, err := s.forBrowser(ctx, op, id, session); err != nil {
-		return "", err
+		return approval.Approval{}, loa.Authentication{}, err
 	}
 	now := s.clock()
 	a, err := s.d.Approvals.UpdateApproval(ctx, id, func(cur *approval.Approval) error {
@@ -278,25 +298,19 @@ func (s *Service) Finish(ctx context.Context, id, session string) (string, error
 		return err
 	})
 	if err != nil {
-		return "", s.refusal(ctx, op, id, err)
+		return approval.Approval{}, loa.Authentication{}, s.refusal(ctx, op, id, err)
 	}
 	acct, err := s.d.Accounts.AccountByID(ctx, a.AccountID)
 	if err != nil {
-		return "", err
+		return approval.Approval{}, loa.Authentication{}, err
 	}
 	if !acct.CanLogIn() {
-		return "", fault.Coded(fault.Forbidden, op, CodeDenied)
+		return approval.Approval{}, loa.Authentication{}, fault.Coded(fault.Forbidden, op, CodeDenied)
 	}
-	to, err := s.d.Authz.CompleteLogin(ctx, a.RequestID, loa.Authentication{
+	return a, loa.Authentication{
 		Subject: acct.ID, Proofing: acct.Proofing, AMR: []string{loa.AMRPassword, loa.AMRHardware, loa.AMRPIN},
 		Time: a.DecidedAt, BindingID: a.BindingID,
-	})
-	if err != nil {
-		return "", err
-	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "web login completed with the app", slog.String("approval", a.ID),
-		slog.String("request", a.RequestID), slog.String("client", a.ClientID), slog.String("binding", a.BindingID))
-	return to, nil
+	}, nil
 }
 
 // refusal turns approval.Use's refusal of approval id into the browser's

@@ -134,7 +134,7 @@ func newWorld(t *testing.T) *world {
 		Issuer: issuer, TokenEndpoint: issuer + "/oauth/token", PAREndpoint: issuer + "/par",
 		DPoPNonces:  dpop.NonceSource{Key: []byte("dpop-nonce-key-of-thirty-two-b!!")},
 		PairwiseKey: []byte("pairwise-sub-key-of-32-bytes-ok!"),
-	}, authz.Stores{Clients: w, Requests: w, Tokens: w, Accounts: w, Members: w, Replay: w},
+	}, authz.Stores{Consents: w, Clients: w, Requests: w, Tokens: w, Accounts: w, Members: w, Replay: w},
 		noKeys{}, noKeys{}, secrets, w.clock)
 	if err != nil {
 		t.Fatal(err)

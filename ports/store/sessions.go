@@ -39,6 +39,13 @@ type Sessions interface {
 	// stored and whether this call ended it (false: it had ended before).
 	// Errors: NotFound.
 	EndSession(ctx context.Context, id string, reason session.EndReason, now time.Time) (s session.Session, ended bool, err error)
+	// MarkNotified records that the back-channel logouts of ended session
+	// id were queued at now. Errors: NotFound.
+	MarkNotified(ctx context.Context, id string, now time.Time) error
+	// UnnotifiedSessions returns up to limit sessions that ended before
+	// endedBefore and whose back-channel logouts were not queued, oldest
+	// end first: the ones a crash between ending and queueing left behind.
+	UnnotifiedSessions(ctx context.Context, endedBefore time.Time, limit int) ([]session.Session, error)
 	// ActiveSessions returns the sessions of account accountID that are
 	// active at now (session.Session.Active), newest first.
 	ActiveSessions(ctx context.Context, accountID string, now time.Time) ([]session.Session, error)

@@ -10,7 +10,8 @@
 -- reached (loa.Level); amr and auth_time are that login's; binding_id the
 -- device binding that confirmed it (empty for the password alone). clients
 -- are the relying parties the session served (JSON list of client ids).
--- ended_at is set once, by logout or revocation, with end_reason.
+-- ended_at is set once, by logout or revocation, with end_reason;
+-- notified_at once its relying parties' back-channel logouts are queued.
 CREATE TABLE sessions (
     id           TEXT PRIMARY KEY,
     secret_hash  TEXT NOT NULL UNIQUE,
@@ -26,7 +27,8 @@ CREATE TABLE sessions (
     idle_until   BIGINT NOT NULL,
     expires_at   BIGINT NOT NULL,
     ended_at     BIGINT,
-    end_reason   TEXT NOT NULL DEFAULT ''
+    end_reason   TEXT NOT NULL DEFAULT '',
+    notified_at  BIGINT
 );
 CREATE INDEX sessions_account_id ON sessions (account_id);
 CREATE INDEX sessions_binding_id ON sessions (binding_id);

@@ -44,6 +44,8 @@ import (
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/session"
+	"github.com/pforte-id/pforte/core/sso"
 	"github.com/pforte-id/pforte/core/weblogin"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
@@ -123,6 +125,9 @@ type Options struct {
 	// Throttle: throttle.DefaultPolicy); IPKey is derived from the master
 	// key.
 	Login login.Config
+	// Session is how long single sign-on sessions live (zero:
+	// session.DefaultPolicy).
+	Session session.Policy
 	// PINPeppers are the versioned PIN peppers; empty: version 1 derived
 	// from the master key. PINPepperVersion is the current version.
 	PINPeppers       []pin.Pepper
@@ -184,6 +189,7 @@ type Server struct {
 	pins    *pin.Hasher
 	hasher  *password.Hasher
 	login   *login.Service
+	sso     *sso.Service
 	handler http.Handler
 	log     *slog.Logger
 	// metrics counts what the audit events tell (login, binding and web
@@ -246,6 +252,7 @@ type parts struct {
 	webauthn     webauthn.Config
 	binding      binding.Config
 	login        login.Config
+	sso          sso.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
 	// eid and eidRedirect are set when the eID method is offered.
@@ -288,6 +295,7 @@ func (o Options) parts() (parts, error) {
 	p.binding.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
 	p.login = o.Login
 	p.login.IPKey = p.binding.IPKey
+	p.sso = sso.Config{Policy: o.Session, IPKey: p.binding.IPKey}
 	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
@@ -337,6 +345,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := p.login.Validate(); err != nil {
+		return err
+	}
+	if err := p.sso.Validate(); err != nil {
 		return err
 	}
 	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
@@ -465,7 +476,8 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	s.authz, err = authz.New(p.authz, authz.Stores{
-		Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store, Replay: s.store,
+		Consents: s.store, Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store,
+		Replay:  s.store,
 		Metrics: s.metrics,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
 	if err != nil {
@@ -494,10 +506,16 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	secure := strings.HasPrefix(o.Issuer, "https://")
+	s.sso, err = sso.New(p.sso, sso.Deps{
+		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, Now: o.Now, Logger: o.Log,
+	})
+	if err != nil {
+		return err
+	}
 	ui, err := webui.New(webui.Config{
 		Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF), TrustedProxies: o.TrustedProxies,
 	},
-		s.authz, s.login, web, provider.AuthorizeError, o.Log)
+		s.authz, s.login, web, s.sso, provider.AuthorizeError, o.Log)
 	if err != nil {
 		return err
 	}
@@ -520,6 +538,9 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.Handle(webui.ApprovalPath, ui.ApprovalHandler())
 	mux.Handle("GET "+webui.ApprovalStatusPath, ui.StatusHandler())
 	mux.Handle("GET "+webui.ApprovalScriptPath, ui.ScriptHandler())
+	mux.Handle(webui.ConsentPath, ui.ConsentHandler())
+	mux.Handle(webui.EndSessionPath, ui.EndSessionHandler())
+	mux.Handle("GET "+webui.LoggedOutPath, ui.LoggedOutHandler())
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
@@ -577,6 +598,18 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	})
 }
 
+// lateSessions ends a binding's browser sessions with the server's SSO
+// service, which is built after the binding service (it needs the
+// authorization server).
+type lateSessions struct{ s *Server }
+
+func (l lateSessions) EndOfBinding(ctx context.Context, bindingID string) (int, error) {
+	if l.s.sso == nil {
+		return 0, nil
+	}
+	return l.s.sso.EndOfBinding(ctx, bindingID)
+}
+
 // newBinding builds device binding: the WebAuthn ceremonies for the
 // issuer's host and the apps' origins, the PIN hasher and the policies.
 func (s *Server) newBinding(p parts) (*binding.Service, error) {
@@ -591,7 +624,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	}
 	s.pins = pins
 	return binding.New(p.binding, binding.Deps{
-		Enrollments: s.store, Devices: s.store, Families: s.store, Challenges: s.store, Audit: s.metrics.Audit(s.store), Completion: s.store,
+		Enrollments: s.store, Devices: s.store, Families: s.store, Sessions: lateSessions{s}, Challenges: s.store, Audit: s.metrics.Audit(s.store), Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
 		PINs: pins, Passwords: s.login, Now: o.Now, Logger: o.Log,
 	})
@@ -786,6 +819,11 @@ func (s *Server) janitor(ctx context.Context) {
 			s.log.Warn("janitor failed", "err", err)
 		} else if n > 0 {
 			s.log.Debug("janitor removed expired rows", "rows", n)
+		}
+		if n, err := s.sso.Sweep(ctx); err != nil {
+			s.log.Warn("queueing the logouts of ended sessions failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("queued the logouts of sessions a failure had left", "sessions", n)
 		}
 	}
 }

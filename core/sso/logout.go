@@ -1,0 +1,129 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/session"
+)
+
+// End ends session sid for reason: the store ends it and revokes every
+// token family issued in it in one transaction; then the relying parties
+// it served are told (back-channel logout) and the end is audited. Ending
+// an ended session again changes nothing but completes a notification an
+// earlier call could not queue. Errors: NotFound; Unavailable.
+func (s *Service) End(ctx context.Context, sid string, reason session.EndReason) error {
+	ss, first, err := s.d.Sessions.EndSession(ctx, sid, reason, s.clock())
+	if err != nil {
+		return err
+	}
+	if first {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "sso session ended", slog.String("sid", ss.ID),
+			slog.String("account", ss.AccountID), slog.String("reason", string(reason)))
+		if err := s.d.Audit.AppendAudit(ctx, audit.Event{
+			ID: grant.NewID(), Time: ss.EndedAt, Kind: audit.SessionEnded, Actor: actorOf(reason),
+			AccountID: ss.AccountID, Detail: map[string]string{"sid": ss.ID, "reason": string(reason)},
+		}); err != nil {
+			// The session has ended; the notification below and Sweep do
+			// not depend on the audit entry.
+			s.log.ErrorContext(ctx, "audit of an ended session failed", "sid", ss.ID, "err", err)
+		}
+	}
+	return s.notify(ctx, ss)
+}
+
+func actorOf(r session.EndReason) audit.Actor {
+	switch r {
+	case session.EndSupport:
+		return audit.Operator
+	case session.EndDevice:
+		return audit.System
+	}
+	return audit.Member
+}
+
+// notify queues the back-channel logouts of ended session ss, once.
+func (s *Service) notify(ctx context.Context, ss session.Session) error {
+	if !ss.NotifiedAt.IsZero() {
+		return nil
+	}
+	if s.d.BackChannel != nil && len(ss.Clients) > 0 {
+		targets := make([]Target, 0, len(ss.Clients))
+		for _, id := range ss.Clients {
+			sub, err := s.d.Authz.SubjectFor(ctx, id, ss.AccountID)
+			if errors.Is(err, fault.NotFound) {
+				continue // the client was removed: nobody to tell
+			}
+			if err != nil {
+				return err
+			}
+			targets = append(targets, Target{ClientID: id, Subject: sub})
+		}
+		if err := s.d.BackChannel.Enqueue(ctx, ss.ID, targets); err != nil {
+			return err
+		}
+	}
+	return s.d.Sessions.MarkNotified(ctx, ss.ID, s.clock())
+}
+
+// EndAll ends every active session of account accountID for reason ("sign
+// out everywhere", a blocked account) and returns how many ended.
+// Errors: Unavailable (some may have ended; calling again finishes).
+func (s *Service) EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error) {
+	all, err := s.d.Sessions.ActiveSessions(ctx, accountID, s.clock())
+	if err != nil {
+		return 0, err
+	}
+	return s.endEach(ctx, all, reason)
+}
+
+// EndOfBinding ends the active sessions device binding bindingID confirmed
+// (the device was revoked, or blocked by a lockout) and returns how many.
+// Errors: Invalid for an empty id; Unavailable.
+func (s *Service) EndOfBinding(ctx context.Context, bindingID string) (int, error) {
+	all, err := s.d.Sessions.ActiveSessionsOfBinding(ctx, bindingID, s.clock())
+	if err != nil {
+		return 0, err
+	}
+	return s.endEach(ctx, all, session.EndDevice)
+}
+
+func (s *Service) endEach(ctx context.Context, all []session.Session, reason session.EndReason) (int, error) {
+	n := 0
+	for _, ss := range all {
+		if err := s.End(ctx, ss.ID, reason); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SweepAfter is how long after its end a session whose logouts were not
+// queued is taken up by Sweep: long enough for the call that ended it to
+// have queued them itself.
+const SweepAfter = time.Minute
+
+// Sweep queues the back-channel logouts that a crash or an outage left
+// unqueued after their session ended, and returns how many sessions it
+// completed. Run it periodically (every replica may; queueing twice
+// queues once). Errors: Unavailable.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	left, err := s.d.Sessions.UnnotifiedSessions(ctx, s.clock().Add(-SweepAfter), 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ss := range left {
+		if err := s.notify(ctx, ss); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
