@@ -39,19 +39,20 @@ type clientRow struct {
 	SectorIdentifier       string        `db:"sector_identifier"`
 	MinACR                 string        `db:"min_acr"`
 	IntrospectionAudiences string        `db:"introspection_audiences"`
+	Consent                bool          `db:"consent"`
 	CreatedAt              sql.NullInt64 `db:"created_at"`
 }
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at, name_en, min_acr, introspection_audiences`
+	sector_identifier, created_at, name_en, min_acr, introspection_audiences, consent`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
-		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences),
+		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences), c.Consent,
 	}
 }
 
@@ -69,6 +70,7 @@ func (r clientRow) client() (client.Client, error) {
 		RequirePAR:       r.RequirePAR,
 		RequireDPoP:      r.RequireDPoP,
 		SectorIdentifier: r.SectorIdentifier,
+		Consent:          r.Consent,
 		CreatedAt:        fromMS(r.CreatedAt),
 	}
 	var err error
@@ -92,7 +94,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -115,7 +117,8 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				access_token_ttl = excluded.access_token_ttl, id_token_ttl = excluded.id_token_ttl,
 				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
 				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at,
-				min_acr = excluded.min_acr, introspection_audiences = excluded.introspection_audiences`), clientArgs(c)...)
+				min_acr = excluded.min_acr, introspection_audiences = excluded.introspection_audiences,
+				consent = excluded.consent`), clientArgs(c)...)
 		return err
 	})
 }

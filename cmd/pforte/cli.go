@@ -322,6 +322,8 @@ type clientAddFlags struct {
 	grantTypes, scopes           []string
 	// introspectionAudiences are the client's resource servers.
 	introspectionAudiences []string
+	// consent marks a third party: members allow it their data first.
+	consent bool
 }
 
 func (c *cli) clientsCommand() *cobra.Command {
@@ -391,6 +393,7 @@ func (c *cli) clientsCommand() *cobra.Command {
 	fl.StringArrayVar(&af.postLogoutURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
 	fl.StringSliceVar(&af.grantTypes, "grant-type", nil, "grant type (repeatable; default by kind)")
 	fl.StringSliceVar(&af.scopes, "scope", nil, "scope the client may request (repeatable)")
+	fl.BoolVar(&af.consent, "consent", false, "the client is a third party: members allow it their data on a consent page first")
 	fl.StringArrayVar(&af.introspectionAudiences, "introspection-audience", nil,
 		"client id of a resource server the client's access tokens are for: in their aud, may introspect them (repeatable; default none)")
 
@@ -457,7 +460,7 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		ID: f.id, Name: f.name, NameEN: f.nameEN, Kind: kind, AuthMethod: client.AuthMethod(f.authMethod),
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
 		GrantTypes: f.grantTypes, Scopes: f.scopes, MinACR: minACR, CreatedAt: now,
-		IntrospectionAudiences: f.introspectionAudiences,
+		IntrospectionAudiences: f.introspectionAudiences, Consent: f.consent,
 	}.WithDefaults(nil, nil)
 	if f.jwksFile != "" {
 		if c.AuthMethod != client.AuthPrivateKeyJWT {

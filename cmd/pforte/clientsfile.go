@@ -62,6 +62,9 @@ type clientSpec struct {
 	// the client's access tokens are for (client.Client's field of that
 	// name); each must be a confidential client of the same file.
 	IntrospectionAudiences []string `yaml:"introspection_audiences"`
+	// Consent: the client is a third party; members allow it their data
+	// on a consent page first (client.Client's field of that name).
+	Consent bool `yaml:"consent"`
 }
 
 // clientsFileOptions are what parsing a clients file depends on.
@@ -128,6 +131,7 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		IDTokenTTL:             s.IDTokenTTL,
 		SectorIdentifier:       s.SectorIdentifier,
 		IntrospectionAudiences: s.IntrospectionAudiences,
+		Consent:                s.Consent,
 		CreatedAt:              opts.Now,
 	}
 	if s.MinACR != "" {

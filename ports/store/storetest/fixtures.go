@@ -72,6 +72,7 @@ func newClient(id string) client.Client {
 		RequireDPoP:            true,
 		SectorIdentifier:       "portal.example",
 		IntrospectionAudiences: []string{"antraege-api", "postfach-api"},
+		Consent:                true,
 		CreatedAt:              t0,
 	}
 }
