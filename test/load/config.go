@@ -26,7 +26,7 @@ const (
 )
 
 // workloadNames lists the workloads.
-var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "registration"}
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "sso-login", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -85,6 +85,11 @@ Workloads:
                       as password-login up to the approval page, then the member's phone
                       (simulated here) lists the approval and approves it with the number
                       shown, device key and PIN, then "Weiter", the code, its exchange
+  sso-login           Pforte: a relying party's login answered from an existing single sign-on
+                      session (--client-id, --client-secret, --web-redirect-uri of a client
+                      that accepts low): every member logs in once with the password before
+                      the timer, then each operation is authorize with prompt=none, the
+                      redirect with the code, its exchange and the ID token verified
   registration        Pforte: one member's registration by letter: order the letter, wait
                       for it in the outbox, activate, set a password; each member of
                       --members-csv once, so at most as many operations as members
@@ -108,6 +113,12 @@ machine the tool's cores are not the server's: compare with the ceiling accordin
 
 Flags:
 `
+
+// browserLogin reports whether workload logs members in in a browser with
+// a web client.
+func browserLogin(workload string) bool {
+	return workload == "password-login" || workload == "web-login" || workload == "sso-login"
+}
 
 // parseFlags reads args into a Config and checks its bounds.
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -196,10 +207,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
 	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
 		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
-	case (c.Workload == "password-login" || c.Workload == "web-login") && (c.ClientID == "" || c.WebRedirectURI == ""):
+	case browserLogin(c.Workload) && (c.ClientID == "" || c.WebRedirectURI == ""):
 		return fmt.Errorf("%s needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)", c.Workload)
-	case c.WebRedirectURI != "" && c.Workload != "password-login" && c.Workload != "web-login":
-		return errors.New("--web-redirect-uri is for password-login and web-login")
+	case c.WebRedirectURI != "" && !browserLogin(c.Workload):
+		return errors.New("--web-redirect-uri is for password-login, web-login and sso-login")
 	case c.Argon2MS < 0 || c.Argon2MS > 10_000:
 		return errors.New("--argon2-ms must be between 0 and 10000")
 	case c.Argon2MS > 0 && c.Workload != "password-login":

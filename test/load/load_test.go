@@ -153,6 +153,14 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		checkResult(t, r, 12)
 		checkSteps(t, r, stepPage, stepPassword, stepApprove, stepContinue, stepToken)
 	})
+	t.Run("sso-login", func(t *testing.T) {
+		members := ts.newMembers(t, 4)
+		r := runTool(t, "--issuer", ts.issuer, "--requests", "40", "--concurrency", "4", "--workload", "sso-login",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
+			"--client-id", "beitragsrechner", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect)
+		checkResult(t, r, 40)
+		checkSteps(t, r, stepSSO, stepToken)
+	})
 	t.Run("registration", func(t *testing.T) {
 		members := ts.newMembers(t, 12)
 		r := runTool(t, "--issuer", ts.issuer, "--requests", "10", "--concurrency", "4", "--workload", "registration",
