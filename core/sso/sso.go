@@ -305,14 +305,18 @@ func (s *Service) Complete(ctx context.Context, id string, ss session.Session, a
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.d.Sessions.UpdateSession(ctx, ss.ID, func(c *session.Session) error {
-		*c = c.Served(r.ClientID)
-		return nil
-	}); err != nil {
-		if errors.Is(err, fault.Conflict) {
-			return "", fault.New(fault.NotFound, "sso.Complete", "the session ended")
+	if !slices.Contains(ss.Clients, r.ClientID) {
+		// Once per client: a session that served it before is not written
+		// again (an ended session is refused at the code exchange).
+		if _, err := s.d.Sessions.UpdateSession(ctx, ss.ID, func(c *session.Session) error {
+			*c = c.Served(r.ClientID)
+			return nil
+		}); err != nil {
+			if errors.Is(err, fault.Conflict) {
+				return "", fault.New(fault.NotFound, "sso.Complete", "the session ended")
+			}
+			return "", err
 		}
-		return "", err
 	}
 	a.SessionID = ss.ID
 	return s.d.Authz.CompleteLogin(ctx, id, a)
