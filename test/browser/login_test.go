@@ -269,7 +269,12 @@ func TestPagesInEnglish(t *testing.T) {
 	}
 	p.checkPage("authorize-error-en")
 
-	p.run("open the logged-out page", chromedp.Navigate(in.issuer+"/end_session"), chromedp.WaitVisible("main h1"))
+	p.run("open the logout confirmation", chromedp.Navigate(in.issuer+"/end_session"), chromedp.WaitVisible("main h1"))
+	if h := p.text("main h1"); h != "Do you want to log out?" {
+		t.Errorf("logout confirmation: %q, want English", h)
+	}
+	p.checkPage("logout-confirm-en")
+	p.run("confirm the logout", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible("main h1"))
 	if h := p.text("main h1"); h != "Logged out" {
 		t.Errorf("logged-out page: %q, want English", h)
 	}
