@@ -618,3 +618,23 @@ func TestPendingLogin(t *testing.T) {
 	_, _, err = e.svc.PendingLogin(e.ctx, r.ID)
 	wantKind(t, err, fault.Expired)
 }
+
+// TestMaxAgeCountsLoginsMadeForTheRequest: a login made after the request
+// began is fresh however long the member took to confirm it (max_age=0
+// with the app's confirmation); one from before, older than max_age, is
+// not.
+func TestMaxAgeCountsLoginsMadeForTheRequest(t *testing.T) {
+	e := newEnv(t)
+	req, _ := request("web", webRedirect, "openid")
+	req.MaxAge = "0"
+	r, err := e.svc.Authorize(e.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Second) // the password, then the app
+	a := e.passwordLogin()
+	e.clock.Advance(3 * time.Second) // the browser's "Weiter"
+	if _, err := e.svc.CompleteLogin(e.ctx, r.ID, a); err != nil {
+		t.Fatalf("a login made for the request, completed 3 s later with max_age=0: %v", err)
+	}
+}

@@ -438,6 +438,12 @@ type loginResult struct {
 	Subject string
 	ACR     string
 	AMR     []string
+	// SID, AuthTime, IDToken and RefreshToken are the login's, for the
+	// tests of single sign-on and logout.
+	SID          string
+	AuthTime     int64
+	IDToken      string
+	RefreshToken string
 }
 
 // newRelyingParty listens on loopback; its registration is ready before
@@ -450,9 +456,16 @@ func newRelyingParty(t *testing.T) *relyingParty {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRelyingPartyOn(t, ln, "browser-forms", "Online-Formulare", "Online forms")
+}
+
+// newRelyingPartyOn is a relying party listening on ln, registered as id
+// with the names members see.
+func newRelyingPartyOn(t *testing.T, ln net.Listener, id, name, nameEN string) *relyingParty {
+	t.Helper()
 	rp := &relyingParty{base: "http://" + ln.Addr().String(), secret: randomHex(24), pending: map[string]attempt{}}
 	rp.client = client.Client{
-		ID: "browser-forms", Name: "Online-Formulare", NameEN: "Online forms", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+		ID: id, Name: name, NameEN: nameEN, Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 		RedirectURIs:           []string{rp.base + "/callback"},
 		PostLogoutRedirectURIs: []string{rp.base + "/"},
 		GrantTypes:             []string{client.GrantCode, client.GrantRefresh},
@@ -492,7 +505,14 @@ func (rp *relyingParty) start(w http.ResponseWriter, r *http.Request) {
 	rp.pending[state] = a
 	conf := rp.conf
 	rp.mu.Unlock()
-	http.Redirect(w, r, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(a.verifier), oidc.Nonce(a.nonce)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.verifier), oidc.Nonce(a.nonce)}
+	// The test asks for protocol parameters through the start page's query.
+	for _, k := range []string{"prompt", "max_age", "acr_values"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			opts = append(opts, oauth2.SetAuthURLParam(k, v))
+		}
+	}
+	http.Redirect(w, r, conf.AuthCodeURL(state, opts...), http.StatusFound)
 }
 
 func (rp *relyingParty) callback(w http.ResponseWriter, r *http.Request) {
@@ -533,13 +553,16 @@ func (rp *relyingParty) redeem(r *http.Request) loginResult {
 		return loginResult{Err: "nonce mismatch"}
 	}
 	var claims struct {
-		ACR string   `json:"acr"`
-		AMR []string `json:"amr"`
+		ACR      string   `json:"acr"`
+		AMR      []string `json:"amr"`
+		SID      string   `json:"sid"`
+		AuthTime int64    `json:"auth_time"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return loginResult{Err: "claims: " + err.Error()}
 	}
-	return loginResult{Subject: idt.Subject, ACR: claims.ACR, AMR: claims.AMR}
+	return loginResult{Subject: idt.Subject, ACR: claims.ACR, AMR: claims.AMR, SID: claims.SID, AuthTime: claims.AuthTime,
+		IDToken: raw, RefreshToken: tok.RefreshToken}
 }
 
 // lastResult is what the relying party saw at its last callback.

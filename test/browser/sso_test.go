@@ -1,0 +1,149 @@
+package browser
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/pforte-id/pforte/cmd/pforte/server"
+	"github.com/pforte-id/pforte/core/client"
+)
+
+// secondParty is another relying party of the same Pforte, registered by
+// opts before Pforte starts.
+func secondParty(t *testing.T, id, name, nameEN string, consent bool) (*relyingParty, func(*server.Options)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := newRelyingPartyOn(t, ln, id, name, nameEN)
+	rp.client.Consent = consent
+	return rp, func(o *server.Options) {
+		secrets, err := server.SecretHasher(o.MasterKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := rp.client
+		c.SecretHash = secrets.Hash(rp.secret)
+		o.Clients = append(o.Clients, c)
+	}
+}
+
+// confirmInApp approves the approval the browser shows with the member's
+// phone and waits for the relying party's callback.
+func confirmInApp(t *testing.T, p *page, in *instance, rp *relyingParty, number int) loginResult {
+	t.Helper()
+	app := in.app(t)
+	as, err := app.Approvals(t.Context(), in.phone)
+	if err != nil || len(as) != 1 {
+		t.Fatalf("the app's approvals: %+v, %v", as, err)
+	}
+	if d, err := app.Approve(t.Context(), in.phone, as[0].ID, number, memberPIN); err != nil || d.Status != "approved" {
+		t.Fatalf("Approve: %+v, %v", d, err)
+	}
+	return atCallback(t, p, rp)
+}
+
+// atCallback waits until the browser is back at rp and returns what rp saw.
+func atCallback(t *testing.T, p *page, rp *relyingParty) loginResult {
+	t.Helper()
+	p.waitAt(rp.base + "/callback")
+	p.run("the relying party's page", chromedp.WaitVisible(chromedp.CSS("main h1")))
+	res, err := rp.lastResult()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err != "" {
+		t.Fatalf("the relying party's login failed: %+v", res)
+	}
+	return res
+}
+
+// refreshWorks reports whether rp can still use its refresh token rt.
+func refreshWorks(t *testing.T, rp *relyingParty, rt string) bool {
+	t.Helper()
+	rp.mu.Lock()
+	conf := rp.conf
+	rp.mu.Unlock()
+	_, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: rt, Expiry: time.Unix(1, 0)}).Token()
+	return err == nil
+}
+
+// TestSingleSignOnInTheBrowser: RP A → two-factor login → RP B logs in
+// without a login page → RP B with max_age=0 asks for the password (and
+// the app) again → a third-party portal shows the consent page → logout
+// at RP A ends the session: the refresh tokens of every relying party are
+// dead, and a new login at RP B shows the login page.
+func TestSingleSignOnInTheBrowser(t *testing.T) {
+	rpA := newRelyingParty(t)
+	rpA.client.Scopes = append(rpA.client.Scopes, "offline_access")
+	rpA.client.GrantTypes = []string{client.GrantCode, client.GrantRefresh}
+	rpB, withB := secondParty(t, "browser-portal", "Bonusprogramm", "Bonus programme", false)
+	rpC, withC := secondParty(t, "browser-partner", "Partnerportal Reha", "Rehab partner portal", true)
+	in := startPforte(t, rpA, withB, withC)
+	rpB.connect(t, in.issuer)
+	rpC.connect(t, in.issuer)
+	p := newPage(t)
+
+	first := confirmInApp(t, p, in, rpA, toApproval(t, p, rpA, in))
+	if first.SID == "" {
+		t.Fatal("RP A's ID token has no sid")
+	}
+
+	p.run("open RP B", chromedp.Navigate(rpB.base+"/"))
+	second := atCallback(t, p, rpB)
+	if second.SID != first.SID || second.AuthTime != first.AuthTime || second.ACR != first.ACR {
+		t.Fatalf("RP B: sid %q auth_time %d acr %q, want the session's %q %d %q", second.SID, second.AuthTime, second.ACR,
+			first.SID, first.AuthTime, first.ACR)
+	}
+
+	in.advance(2 * time.Second)
+	p.run("RP B asks for a fresh login", chromedp.Navigate(rpB.base+"/?max_age=0"), chromedp.WaitVisible(chromedp.CSS("#password")))
+	p.run("the password again",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#number")),
+	)
+	number := 0
+	if _, err := fmtSscan(p.text("#number"), &number); err != nil {
+		t.Fatal(err)
+	}
+	fresh := confirmInApp(t, p, in, rpB, number)
+	if fresh.AuthTime <= first.AuthTime || fresh.SID != first.SID {
+		t.Fatalf("after max_age=0: auth_time %d (before %d), sid %q; want a newer login in the same session", fresh.AuthTime, first.AuthTime, fresh.SID)
+	}
+
+	p.run("open the third-party portal", chromedp.Navigate(rpC.base+"/"), chromedp.WaitVisible(chromedp.CSS("#allow")))
+	if h := p.text("main h1"); !strings.Contains(h, "Partnerportal Reha") {
+		t.Errorf("the consent page's heading: %q", h)
+	}
+	if items := p.text("#scopes"); !strings.Contains(items, "Ihren Namen") {
+		t.Errorf("the consent page names %q, want the name", items)
+	}
+	p.checkPage("consent")
+	p.run("allow", chromedp.Click(chromedp.CSS("#allow")))
+	third := atCallback(t, p, rpC)
+	if third.SID != first.SID {
+		t.Fatalf("the portal's sid %q, want the session's", third.SID)
+	}
+
+	p.run("log out at RP A", chromedp.Navigate(in.issuer+"/end_session?"+url.Values{
+		"id_token_hint": {first.IDToken}, "post_logout_redirect_uri": {rpA.base + "/"}, "state": {"bye"},
+	}.Encode()))
+	if refreshWorks(t, rpA, first.RefreshToken) {
+		t.Error("RP A's refresh token works after the logout")
+	}
+	p.run("RP B again", chromedp.Navigate(rpB.base+"/"), chromedp.WaitVisible(chromedp.CSS("#password")))
+	p.noCSPViolation()
+}
+
+// fmtSscan reads an integer from s.
+func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(strings.TrimSpace(s), n) }
