@@ -327,6 +327,9 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 		}))
 		s.logWarn(ctx, "PIN wrong too often: binding blocked", slog.String("binding", b.ID), slog.String("account", b.AccountID))
 		s.tell(ctx, as.account.KVNR, pinLocked(b.Name, now))
+		// The browser sessions the device confirmed end with it; their
+		// relying parties are told (back-channel logout).
+		_ = s.endSessions(ctx, b.ID)
 		return verified{}, att.Err(op, now)
 	default:
 		s.record(ctx, s.event(audit.PINFailed, b.AccountID, ip, map[string]string{
