@@ -13,6 +13,7 @@ import (
 
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/loa"
 )
 
 // secondParty is another relying party of the same Pforte, registered by
@@ -147,3 +148,35 @@ func TestSingleSignOnInTheBrowser(t *testing.T) {
 
 // fmtSscan reads an integer from s.
 func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(strings.TrimSpace(s), n) }
+
+// TestStepUpWithoutThePassword: a session made with the password alone
+// (a client that accepts low) meets a client that needs substantial: the
+// browser goes straight to the number, the member confirms in the app,
+// and the second client gets substantial in the same session — the
+// password is not typed again.
+func TestStepUpWithoutThePassword(t *testing.T) {
+	rpLow := newRelyingParty(t)
+	rpLow.client.MinACR = loa.Low
+	rpHigh, withHigh := secondParty(t, "browser-portal", "Bonusprogramm", "Bonus programme", false)
+	in := startPforte(t, rpLow, withHigh)
+	rpHigh.connect(t, in.issuer)
+	p := newPage(t)
+	p.run("log in with the password alone", chromedp.Navigate(rpLow.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")),
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	low := atCallback(t, p, rpLow)
+	if low.ACR != "http://eidas.europa.eu/LoA/low" {
+		t.Fatalf("the password alone gave acr %q", low.ACR)
+	}
+	p.run("open the client that needs substantial", chromedp.Navigate(rpHigh.base+"/"), chromedp.WaitVisible(chromedp.CSS("#number")))
+	var number int
+	if _, err := fmtSscan(p.text("#number"), &number); err != nil {
+		t.Fatal(err)
+	}
+	p.checkPage("step-up")
+	high := confirmInApp(t, p, in, rpHigh, number)
+	if high.ACR != "http://eidas.europa.eu/LoA/substantial" || high.SID != low.SID {
+		t.Fatalf("after the step-up: acr %q sid %q, want substantial in the session %q", high.ACR, high.SID, low.SID)
+	}
+}
