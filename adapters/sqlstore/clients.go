@@ -40,38 +40,40 @@ type clientRow struct {
 	MinACR                 string        `db:"min_acr"`
 	IntrospectionAudiences string        `db:"introspection_audiences"`
 	Consent                bool          `db:"consent"`
+	BackchannelLogoutURI   string        `db:"backchannel_logout_uri"`
 	CreatedAt              sql.NullInt64 `db:"created_at"`
 }
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at, name_en, min_acr, introspection_audiences, consent`
+	sector_identifier, created_at, name_en, min_acr, introspection_audiences, consent, backchannel_logout_uri`
 
 func clientArgs(c client.Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Kind), string(c.AuthMethod), c.SecretHash, blob(c.JWKS),
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
-		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences), c.Consent,
+		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences), c.Consent, c.BackchannelLogoutURI,
 	}
 }
 
 func (r clientRow) client() (client.Client, error) {
 	c := client.Client{
-		ID:               r.ID,
-		Name:             r.Name,
-		NameEN:           r.NameEN,
-		Kind:             client.Kind(r.Kind),
-		AuthMethod:       client.AuthMethod(r.AuthMethod),
-		SecretHash:       r.SecretHash,
-		JWKS:             fromBlob(r.JWKS),
-		AccessTokenTTL:   time.Duration(r.AccessTokenTTL),
-		IDTokenTTL:       time.Duration(r.IDTokenTTL),
-		RequirePAR:       r.RequirePAR,
-		RequireDPoP:      r.RequireDPoP,
-		SectorIdentifier: r.SectorIdentifier,
-		Consent:          r.Consent,
-		CreatedAt:        fromMS(r.CreatedAt),
+		ID:                   r.ID,
+		Name:                 r.Name,
+		NameEN:               r.NameEN,
+		Kind:                 client.Kind(r.Kind),
+		AuthMethod:           client.AuthMethod(r.AuthMethod),
+		SecretHash:           r.SecretHash,
+		JWKS:                 fromBlob(r.JWKS),
+		AccessTokenTTL:       time.Duration(r.AccessTokenTTL),
+		IDTokenTTL:           time.Duration(r.IDTokenTTL),
+		RequirePAR:           r.RequirePAR,
+		RequireDPoP:          r.RequireDPoP,
+		SectorIdentifier:     r.SectorIdentifier,
+		BackchannelLogoutURI: r.BackchannelLogoutURI,
+		Consent:              r.Consent,
+		CreatedAt:            fromMS(r.CreatedAt),
 	}
 	var err error
 	if c.MinACR, err = loa.ParseLevel(r.MinACR); err != nil {
@@ -94,7 +96,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -118,7 +120,7 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
 				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at,
 				min_acr = excluded.min_acr, introspection_audiences = excluded.introspection_audiences,
-				consent = excluded.consent`), clientArgs(c)...)
+				consent = excluded.consent, backchannel_logout_uri = excluded.backchannel_logout_uri`), clientArgs(c)...)
 		return err
 	})
 }

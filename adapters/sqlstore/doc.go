@@ -68,6 +68,15 @@
 // or flags one binding with UpdateBinding calls RevokeFamiliesOfBinding
 // after it (CreateFamily explains the interleavings).
 //
+// Back-channel logout (00016): logout_jobs is a queue worked by every
+// replica. ClaimLogoutJobs leases due rows as ClaimLetters does and writes
+// the worker's claim token and one more attempt in the same statement;
+// FinishLogoutJob and RetryLogoutJob are a DELETE and an UPDATE
+// conditional on that claim, so a worker whose lease ran out and whose job
+// another worker took over changes nothing. A unique index on (session,
+// client, subject) with ON CONFLICT DO NOTHING keeps one queued job per
+// target.
+//
 // Authorization codes outlive their expiry by store.CodeRetention before
 // DeleteExpired removes them, so that a late replay is still a replay.
 //

@@ -178,7 +178,9 @@ func TestConcurrentMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("MigrationStatus: %v", err)
 			}
-			if !st.UpToDate() || total != int(st.Latest) {
+			// Versions need not be consecutive (numbers are assigned to
+			// changes before they land), so count the migrations.
+			if !st.UpToDate() || total != len(st.Migrations) {
 				t.Errorf("after concurrent Migrate: status %+v, %d migrations applied in all", st, total)
 			}
 		})

@@ -104,8 +104,14 @@ type Client struct {
 	// member allows it the requested data on a consent page before it
 	// gets any, once per scope set (authz.NeedsConsent). The insurer's own
 	// services leave it off.
-	Consent   bool
-	CreatedAt time.Time
+	Consent bool
+	// BackchannelLogoutURI is where Pforte posts a logout token when a
+	// session the client took part in ends (OpenID Connect Back-Channel
+	// Logout 1.0 §2.2); empty: the client is not told. Every logout token
+	// carries sid, so backchannel_logout_session_required is true for
+	// every client that registers a URI, and is not stored.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
 }
 
 // Defaults of a kind: what a client definition that leaves them open gets,
@@ -346,6 +352,14 @@ func (c Client) Validate() error {
 			return bad("introspection audience " + a + " is listed twice")
 		}
 	}
+	if c.BackchannelLogoutURI != "" {
+		if c.Kind == Service {
+			return bad("service clients log no member in: no backchannel_logout_uri")
+		}
+		if err := BackchannelLogoutURIOK(c.BackchannelLogoutURI); err != nil {
+			return bad(fault.PublicOf(err))
+		}
+	}
 	for _, r := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
 		u, err := url.Parse(r)
 		if err != nil || !u.IsAbs() || u.Fragment != "" {
@@ -356,6 +370,49 @@ func (c Client) Validate() error {
 		}
 	}
 	return nil
+}
+
+// MaxBackchannelLogoutURI is the longest back-channel logout URI
+// accepted, in bytes.
+const MaxBackchannelLogoutURI = 2048
+
+// BackchannelLogoutURIOK checks a back-channel logout URI by the rule of
+// redirect URIs: absolute, https, or http on a loopback host (a relying
+// party on the same machine, in development), no fragment (OpenID
+// Connect Back-Channel Logout 1.0 §2.2). It must not carry user
+// information either: credentials in a registered URL would end up in
+// logs and listings, and Pforte does not authenticate to relying parties.
+// A query is allowed; Pforte keeps it as it is and posts the logout token
+// in the body. Errors: fault.Invalid.
+func BackchannelLogoutURIOK(uri string) error {
+	bad := func(msg string) error {
+		return fault.New(fault.Invalid, "client.BackchannelLogoutURIOK", "backchannel_logout_uri "+msg)
+	}
+	if len(uri) > MaxBackchannelLogoutURI {
+		return bad(fmt.Sprintf("must have at most %d characters", MaxBackchannelLogoutURI))
+	}
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return bad(quoted(uri) + " must be an absolute https URL")
+	case u.Fragment != "" || strings.Contains(uri, "#"):
+		return bad(quoted(uri) + " must not have a fragment")
+	case u.User != nil:
+		return bad(quoted(uri) + " must not contain user information")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (isLoopbackIP(u) || u.Hostname() == "localhost"):
+		return nil
+	}
+	return bad(quoted(uri) + " must use https (http only for loopback)")
+}
+
+// quoted quotes s for a message, cut to a readable length.
+func quoted(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // IDOK reports whether id is a well-formed client ID: 1 to 128

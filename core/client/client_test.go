@@ -160,3 +160,51 @@ func TestMayIntrospect(t *testing.T) {
 		t.Error("a client without introspection audiences lets a resource server introspect")
 	}
 }
+
+// A back-channel logout URI follows the rule of redirect URIs (https, or
+// http on loopback), without fragment or user information; a service
+// client, which logs no member in, has none.
+func TestValidateBackchannelLogoutURI(t *testing.T) {
+	for _, uri := range []string{
+		"https://portal.example/backchannel",
+		"https://portal.example:8443/logout?tenant=kasse",
+		"http://127.0.0.1:9000/logout",
+		"http://[::1]/logout",
+		"http://localhost:3000/logout",
+	} {
+		c := portal()
+		c.BackchannelLogoutURI = uri
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s refused: %v", uri, err)
+		}
+	}
+	for name, uri := range map[string]string{
+		"plain http":         "http://portal.example/logout",
+		"http on a LAN":      "http://10.0.0.5/logout",
+		"relative":           "/logout",
+		"no host":            "https:///logout",
+		"opaque":             "https:portal.example",
+		"fragment":           "https://portal.example/logout#x",
+		"empty fragment":     "https://portal.example/logout#",
+		"user information":   "https://rp:secret@portal.example/logout",
+		"other scheme":       "ftp://portal.example/logout",
+		"javascript":         "javascript:alert(1)",
+		"not a URL":          "https://portal.example/%zz",
+		"too long":           "https://portal.example/" + strings.Repeat("a", client.MaxBackchannelLogoutURI),
+		"white space inside": "https://portal .example/logout",
+	} {
+		c := portal()
+		c.BackchannelLogoutURI = uri
+		err := c.Validate()
+		if !errors.Is(err, fault.Invalid) {
+			t.Errorf("%s (%s): got %v, want Invalid", name, uri, err)
+		} else if !strings.Contains(fault.PublicOf(err), "backchannel_logout_uri") {
+			t.Errorf("%s: the refusal does not name the setting: %v", name, fault.PublicOf(err))
+		}
+	}
+	svc := client.Client{ID: "api", Kind: client.Service, AuthMethod: client.AuthSecretPost, SecretHash: "h",
+		GrantTypes: []string{client.GrantClientCredentials}, BackchannelLogoutURI: "https://api.example/logout"}
+	if err := svc.Validate(); !errors.Is(err, fault.Invalid) {
+		t.Errorf("service client with a back-channel logout URI: got %v, want Invalid", err)
+	}
+}

@@ -38,6 +38,29 @@ type Recorder interface {
 	Registration(ctx context.Context, m proof.Method)
 }
 
+// Delivery is how one attempt of a back-channel logout delivery ended.
+type Delivery string
+
+const (
+	// Delivered: the relying party accepted the logout token.
+	Delivered Delivery = "delivered"
+	// Failed: the attempt failed and the delivery is retried later.
+	Failed Delivery = "failed"
+	// GivenUp: the attempt failed and the delivery was given up (audited).
+	GivenUp Delivery = "given_up"
+	// Dropped: the relying party no longer exists or no longer has a
+	// back-channel logout URI; nothing was sent.
+	Dropped Delivery = "dropped"
+)
+
+// LogoutRecorder counts back-channel logout deliveries. Like Recorder,
+// it never fails and must not block. A separate interface, because only
+// core/backchannel counts them.
+type LogoutRecorder interface {
+	// LogoutDelivery counts one delivery attempt by how it ended.
+	LogoutDelivery(ctx context.Context, d Delivery)
+}
+
 // Nop is a Recorder that counts nothing, for use cases built without
 // metrics (operator commands, tests).
 type Nop struct{}
@@ -45,4 +68,9 @@ type Nop struct{}
 func (Nop) Grant(context.Context, Grant, Outcome)      {}
 func (Nop) Registration(context.Context, proof.Method) {}
 
-var _ Recorder = Nop{}
+func (Nop) LogoutDelivery(context.Context, Delivery) {}
+
+var (
+	_ Recorder       = Nop{}
+	_ LogoutRecorder = Nop{}
+)

@@ -276,4 +276,5 @@ type Store interface {
 	Approvals
 	Sessions
 	Consents
+	LogoutJobs
 }

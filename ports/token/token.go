@@ -6,6 +6,10 @@ import "context"
 const (
 	TypeAccess = "at+jwt" // RFC 9068
 	TypeID     = "JWT"    // ID tokens carry the plain type
+	// TypeLogout is the type of logout tokens (OpenID Connect
+	// Back-Channel Logout 1.0 §2.4), so that a logout token cannot be
+	// taken for an ID token or the other way round.
+	TypeLogout = "logout+jwt"
 )
 
 // Signer signs claims with the active signing key (ES256).

@@ -73,6 +73,7 @@ func newClient(id string) client.Client {
 		SectorIdentifier:       "portal.example",
 		IntrospectionAudiences: []string{"antraege-api", "postfach-api"},
 		Consent:                true,
+		BackchannelLogoutURI:   "https://portal.example/backchannel-logout?tenant=1",
 		CreatedAt:              t0,
 	}
 }

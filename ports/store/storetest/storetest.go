@@ -38,6 +38,7 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Approvals", func(t *testing.T) { RunApprovals(t, open) })
 	t.Run("Sessions", func(t *testing.T) { RunSessions(t, open) })
 	t.Run("Consents", func(t *testing.T) { RunConsents(t, open) })
+	t.Run("LogoutJobs", func(t *testing.T) { RunLogoutJobs(t, open) })
 	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 
