@@ -36,6 +36,12 @@ const (
 	// client scopes (Detail "scopes"), or took the consent back.
 	ConsentGranted Kind = "consent.granted"
 	ConsentRevoked Kind = "consent.revoked"
+	// BackchannelLogoutGivenUp: a logout token for an ended session could
+	// not be delivered to a relying party's back-channel logout endpoint
+	// within the configured time, and Pforte stopped trying; the relying
+	// party may still hold a session of the member. ClientID names it;
+	// Detail has "session", "attempts" and "reason" (of the last failure).
+	BackchannelLogoutGivenUp Kind = "logout.backchannel_given_up"
 )
 
 // Actor says who acted.

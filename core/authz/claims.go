@@ -99,6 +99,13 @@ func (s *Service) subjectFor(c client.Client, accountID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// ClientSubject is the sub client c received for account accountID in
+// its ID tokens and userinfo (see subjectFor): what a logout token for the
+// client must name (core/backchannel).
+func (s *Service) ClientSubject(c client.Client, accountID string) string {
+	return s.subjectFor(c, accountID)
+}
+
 // personalScopes are the scopes that release personal data a login must
 // be worth: the member number, the address and the date of birth.
 var personalScopes = []string{ScopeKVNR, ScopeAddress, ScopeBirthdate}
