@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,9 +35,13 @@ type Metrics struct {
 	pinFails prometheus.Counter
 	pinLocks prometheus.Counter
 	regs     *prometheus.CounterVec
+	logouts  *prometheus.CounterVec
 }
 
-var _ metrics.Recorder = (*Metrics)(nil)
+var (
+	_ metrics.Recorder       = (*Metrics)(nil)
+	_ metrics.LogoutRecorder = (*Metrics)(nil)
+)
 
 // RequestBuckets are the latency buckets of the request histogram, in
 // seconds: from a cached JWKS (well under a millisecond) to an Argon2id
@@ -77,8 +82,12 @@ func New() *Metrics {
 			Namespace: namespace, Name: "registrations_total",
 			Help: "Completed proofings (enrollments started) by method.",
 		}, []string{"method"}),
+		logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "backchannel_logout_deliveries_total",
+			Help: "Back-channel logout delivery attempts by outcome (delivered, failed and retried, given_up, dropped: the client is gone or has no URI).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks, m.regs,
+	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks, m.regs, m.logouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that an alert compares should exist before the first event,
 	// so that rate() sees the first increase.
@@ -96,7 +105,23 @@ func New() *Metrics {
 	for _, p := range []proof.Method{proof.Letter, proof.EID} {
 		m.regs.WithLabelValues(string(p))
 	}
+	for _, d := range logoutOutcomes {
+		m.logouts.WithLabelValues(string(d))
+	}
 	return m
+}
+
+// logoutOutcomes bounds the outcome label of the logout deliveries.
+var logoutOutcomes = []metrics.Delivery{metrics.Delivered, metrics.Failed, metrics.GivenUp, metrics.Dropped}
+
+// LogoutDelivery counts one back-channel logout delivery attempt
+// (metrics.LogoutRecorder); an outcome outside the port's set is
+// counted as "other".
+func (m *Metrics) LogoutDelivery(_ context.Context, d metrics.Delivery) {
+	if !slices.Contains(logoutOutcomes, d) {
+		d = "other"
+	}
+	m.logouts.WithLabelValues(string(d)).Inc()
 }
 
 // Grant counts a client credentials or refresh grant as a login of that
@@ -154,6 +179,7 @@ var knownKinds = map[audit.Kind]bool{
 	audit.DeviceBound: true, audit.DeviceRenamed: true, audit.DeviceRevoked: true, audit.DeviceSuspect: true,
 	audit.PINSet: true, audit.PINFailed: true, audit.PINLocked: true, audit.DeviceUnblocked: true,
 	audit.AppLogin: true, audit.LoginFailed: true, audit.WebLoginApproved: true, audit.WebLoginDenied: true,
+	audit.BackchannelLogoutGivenUp: true,
 }
 
 // observe counts e; count false only creates the series.
@@ -252,6 +278,25 @@ func (m *Metrics) WatchLetters(count func(context.Context) (map[letter.State]int
 		for _, st := range states {
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n[st]), string(st))
 		}
+	}})
+}
+
+// WatchLogoutQueue exports pforte_backchannel_logout_queue: the logout
+// tokens waiting for delivery (due or waiting for a retry), read by count
+// at each scrape from the database, so every replica reports the whole
+// queue. A failed count leaves the family out of that scrape.
+func (m *Metrics) WatchLogoutQueue(count func(context.Context) (int, error)) {
+	desc := prometheus.NewDesc(namespace+"_backchannel_logout_queue",
+		"Back-channel logout tokens waiting for delivery, due or waiting for a retry.", nil, nil)
+	m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		defer cancel()
+		n, err := count(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(desc, err)
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n))
 	}})
 }
 

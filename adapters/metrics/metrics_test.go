@@ -118,6 +118,11 @@ func TestExposition(t *testing.T) {
 	m.WatchLetters(func(context.Context) (map[letter.State]int, error) {
 		return map[letter.State]int{letter.HandedOver: 4, letter.Requested: 2}, nil
 	})
+	m.WatchLogoutQueue(func(context.Context) (int, error) { return 7, nil })
+	m.LogoutDelivery(context.Background(), metrics.Delivered)
+	m.LogoutDelivery(context.Background(), metrics.Delivered)
+	m.LogoutDelivery(context.Background(), metrics.GivenUp)
+	m.LogoutDelivery(context.Background(), "bogus")
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	m.WatchKeys(func(context.Context) ([]Key, error) {
 		return []Key{
@@ -142,6 +147,12 @@ func TestExposition(t *testing.T) {
 		`pforte_signing_key_age_seconds{state="next"} 3600`,
 		`pforte_logins_total{method="app",outcome="success"} 0`,
 		`pforte_pin_lockouts_total 0`,
+		`pforte_backchannel_logout_queue 7`,
+		`pforte_backchannel_logout_deliveries_total{outcome="delivered"} 2`,
+		`pforte_backchannel_logout_deliveries_total{outcome="given_up"} 1`,
+		`pforte_backchannel_logout_deliveries_total{outcome="failed"} 0`,
+		`pforte_backchannel_logout_deliveries_total{outcome="dropped"} 0`,
+		`pforte_backchannel_logout_deliveries_total{outcome="other"} 1`,
 		"go_goroutines ",
 		"process_cpu_seconds_total ",
 	} {

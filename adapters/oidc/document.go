@@ -22,6 +22,10 @@ type metadata struct {
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 	// RFC 9449 §5.1: the algorithms of DPoP proofs Pforte accepts.
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
+	// OpenID Connect Front-Channel Logout 1.0 is not offered: relying
+	// parties are told by back-channel logout, which needs no browser.
+	// Stated, not left out, so that a relying party does not guess.
+	FrontchannelLogoutSupported *bool `json:"frontchannel_logout_supported,omitempty"`
 }
 
 // discoveryDocument advertises only what Pforte really supports: the code
@@ -62,12 +66,22 @@ func discoveryDocument(issuer string, acrValues, claims []string, withOIDC bool)
 		d.ClaimsSupported = claims
 		d.ACRValuesSupported = acrValues
 		d.ClaimsParameterSupported = false
+		// OpenID Connect Back-Channel Logout 1.0: logout tokens go to
+		// every relying party of an ended session that registered a
+		// backchannel_logout_uri, and always carry sid.
+		d.BackChannelLogoutSupported = true
+		d.BackChannelLogoutSessionSupported = true
 	}
-	return metadata{
+	m := metadata{
 		DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true,
 		PushedAuthorizationRequestEndpoint: issuer + pathPAR, RequirePushedAuthorizationRequests: false,
 		DPoPSigningAlgValuesSupported: []string{dpopAlgs},
 	}
+	if withOIDC {
+		no := false
+		m.FrontchannelLogoutSupported = &no
+	}
+	return m
 }
 
 // document is a JSON body computed once, served with an entity tag.

@@ -27,6 +27,9 @@ type metadata struct {
 	IntrospectionEndpoint         string   `json:"introspection_endpoint"`
 	RevocationEndpoint            string   `json:"revocation_endpoint"`
 	IntrospectionEndpointAuthMeth []string `json:"introspection_endpoint_auth_methods_supported"`
+	BackchannelLogout             *bool    `json:"backchannel_logout_supported"`
+	BackchannelLogoutSession      *bool    `json:"backchannel_logout_session_supported"`
+	FrontchannelLogout            *bool    `json:"frontchannel_logout_supported"`
 }
 
 func sameSet(got, want []string) bool {
@@ -90,6 +93,18 @@ func TestDiscovery(t *testing.T) {
 		if !slices.Contains(m.ACRValues, "http://eidas.europa.eu/LoA/low") {
 			t.Errorf("acr_values_supported = %v", m.ACRValues)
 		}
+		// Back-channel logout with sid; front-channel logout stated as
+		// not supported rather than left out.
+		for name, v := range map[string]*bool{
+			"backchannel_logout_supported": m.BackchannelLogout, "backchannel_logout_session_supported": m.BackchannelLogoutSession,
+		} {
+			if v == nil || !*v {
+				t.Errorf("%s is not true", name)
+			}
+		}
+		if m.FrontchannelLogout == nil || *m.FrontchannelLogout {
+			t.Errorf("frontchannel_logout_supported = %v, want false", m.FrontchannelLogout)
+		}
 
 		// RFC 8414 metadata: the same promises, without the OpenID parts.
 		r := get(t, in.base+"/.well-known/oauth-authorization-server", nil)
@@ -103,6 +118,9 @@ func TestDiscovery(t *testing.T) {
 		checkAdvertised(t, as, in.issuer)
 		if as.UserinfoEndpoint != "" {
 			t.Errorf("RFC 8414 metadata carries userinfo_endpoint %q", as.UserinfoEndpoint)
+		}
+		if as.BackchannelLogout != nil || as.FrontchannelLogout != nil {
+			t.Error("RFC 8414 metadata carries OpenID Connect logout metadata")
 		}
 
 		// Conditional requests: a matching If-None-Match is 304 without a

@@ -16,10 +16,11 @@ import (
 func (s *Server) Metrics() http.Handler { return s.metrics.Handler() }
 
 // watch registers the gauges read at scrape time: database pools, letters
-// by state and the signing keys' age.
+// by state, the back-channel logout queue and the signing keys' age.
 func (s *Server) watch() {
 	s.metrics.WatchPools(s.store.Pools())
 	s.metrics.WatchLetters(s.store.LetterCounts)
+	s.metrics.WatchLogoutQueue(s.store.CountLogoutJobs)
 	s.metrics.WatchKeys(func(ctx context.Context) ([]metrics.Key, error) {
 		ks, err := s.ring.Keys(ctx)
 		if err != nil {

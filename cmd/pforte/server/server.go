@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	logouthttp "github.com/pforte-id/pforte/adapters/backchannel"
 	"github.com/pforte-id/pforte/adapters/httpapi"
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/letterpdf"
@@ -29,6 +30,7 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
@@ -138,6 +140,13 @@ type Options struct {
 	// letters rendered (default 2s); a negative value runs no workers
 	// (tests drive them through Registration()).
 	WorkerInterval time.Duration
+	// Logout configures the delivery of back-channel logout tokens;
+	// Issuer is set from Issuer.
+	Logout backchannel.Config
+	// LogoutInterval is how often every replica looks for due logout
+	// tokens (default 1s; a replica that queued some looks at once); a
+	// negative value runs no worker (tests drive it through Logout()).
+	LogoutInterval time.Duration
 	// EID, when set, offers registration with the electronic ID card
 	// through the eID service it names (nil: the method is not offered).
 	EID *EIDOptions
@@ -185,6 +194,7 @@ type Server struct {
 	ring    *keys.Ring
 	authz   *authz.Service
 	reg     *registration.Service
+	logout  *backchannel.Service
 	bind    *binding.Service
 	pins    *pin.Hasher
 	hasher  *password.Hasher
@@ -221,6 +231,13 @@ const (
 const (
 	DefaultWorkerInterval  = 2 * time.Second
 	DefaultJanitorInterval = time.Minute
+	DefaultLogoutInterval  = time.Second
+)
+
+// Bounds of LogoutInterval.
+const (
+	MinLogoutInterval = 50 * time.Millisecond
+	MaxLogoutInterval = time.Minute
 )
 
 // withDefaults returns o with the zero values that have defaults set.
@@ -236,6 +253,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WorkerInterval == 0 {
 		o.WorkerInterval = DefaultWorkerInterval
+	}
+	if o.LogoutInterval == 0 {
+		o.LogoutInterval = DefaultLogoutInterval
 	}
 	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
 	return o
@@ -253,6 +273,7 @@ type parts struct {
 	binding      binding.Config
 	login        login.Config
 	sso          sso.Config
+	logout       backchannel.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
 	// eid and eidRedirect are set when the eID method is offered.
@@ -296,6 +317,8 @@ func (o Options) parts() (parts, error) {
 	p.login = o.Login
 	p.login.IPKey = p.binding.IPKey
 	p.sso = sso.Config{Policy: o.Session, IPKey: p.binding.IPKey}
+	p.logout = o.Logout
+	p.logout.Issuer = o.Issuer
 	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
@@ -349,6 +372,13 @@ func (o Options) Validate() error {
 	}
 	if err := p.sso.Validate(); err != nil {
 		return err
+	}
+	if err := p.logout.Validate(); err != nil {
+		return err
+	}
+	if o.LogoutInterval > 0 && (o.LogoutInterval < MinLogoutInterval || o.LogoutInterval > MaxLogoutInterval) {
+		return fault.New(fault.Invalid, "server.Options.LogoutInterval",
+			"must be between "+MinLogoutInterval.String()+" and "+MaxLogoutInterval.String())
 	}
 	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
 		return err
@@ -484,6 +514,14 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	if err := s.applyClients(ctx); err != nil {
+		return err
+	}
+	s.logout, err = backchannel.New(p.logout, backchannel.Deps{
+		Jobs: s.store, Clients: s.store, Signer: ring,
+		Deliverer: logouthttp.New(logouthttp.Config{Timeout: p.logout.Timeout}),
+		Audit:     s.metrics.Audit(s.store), Subjects: s.authz, Metrics: s.metrics, Now: o.Now, Logger: o.Log,
+	})
+	if err != nil {
 		return err
 	}
 	if err := s.applyMembers(ctx); err != nil {
@@ -783,6 +821,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	if s.opts.WorkerInterval > 0 {
 		go s.letterWorker(bg)
 	}
+	if s.opts.LogoutInterval > 0 {
+		go s.logout.Run(bg, s.opts.LogoutInterval)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -854,6 +895,11 @@ func (s *Server) letterWorker(ctx context.Context) {
 		}
 	}
 }
+
+// Logout is the back-channel logout delivery: the end of a session
+// queues logout tokens with it (Enqueue, EnqueueSession), and tests drive
+// its worker (DeliverDue).
+func (s *Server) Logout() *backchannel.Service { return s.logout }
 
 // Registration is the registration use case (operator commands and tests
 // drive its workers).
