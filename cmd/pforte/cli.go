@@ -324,6 +324,8 @@ type clientAddFlags struct {
 	introspectionAudiences []string
 	// consent marks a third party: members allow it their data first.
 	consent bool
+	// backchannelLogoutURI is where the client takes logout tokens.
+	backchannelLogoutURI string
 }
 
 func (c *cli) clientsCommand() *cobra.Command {
@@ -341,7 +343,9 @@ func (c *cli) clientsCommand() *cobra.Command {
 			"Every kind accepts logins from level substantial (password confirmed in the app) up;\n" +
 			"--min-acr low lets a password alone reach the client (never kvnr, address, birthdate).\n" +
 			"Only the client itself sees its access tokens at introspection, and the resource servers\n" +
-			"named by --introspection-audience (registered confidential clients, usually of kind service).",
+			"named by --introspection-audience (registered confidential clients, usually of kind service).\n" +
+			"--backchannel-logout-uri registers where the client takes logout tokens (OpenID Connect\n" +
+			"Back-Channel Logout 1.0; https, http only on loopback); every token carries sid.",
 		Example: "  pforte clients add --id forms --kind web --redirect-uri https://forms.example/cb --scope openid --scope profile",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -396,6 +400,8 @@ func (c *cli) clientsCommand() *cobra.Command {
 	fl.BoolVar(&af.consent, "consent", false, "the client is a third party: members allow it their data on a consent page first")
 	fl.StringArrayVar(&af.introspectionAudiences, "introspection-audience", nil,
 		"client id of a resource server the client's access tokens are for: in their aud, may introspect them (repeatable; default none)")
+	fl.StringVar(&af.backchannelLogoutURI, "backchannel-logout-uri", "",
+		"where Pforte posts a logout token when a session the client took part in ends (https; http only on loopback; default none)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -408,14 +414,14 @@ func (c *cli) clientsCommand() *cobra.Command {
 					return fmt.Errorf("clients list: %w", err)
 				}
 				tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tKIND\tAUTH\tMIN ACR\tGRANTS\tREDIRECT URIS")
+				fmt.Fprintln(tw, "ID\tKIND\tAUTH\tMIN ACR\tGRANTS\tBACKCHANNEL LOGOUT\tREDIRECT URIS")
 				for _, cl := range cs {
 					minACR := "-" // a service client logs no member in
 					if cl.Kind != client.Service {
 						minACR = cl.MinimumLevel().String()
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Kind, cl.AuthMethod, minACR,
-						strings.Join(cl.GrantTypes, ","), orDash(strings.Join(cl.RedirectURIs, " ")))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Kind, cl.AuthMethod, minACR,
+						strings.Join(cl.GrantTypes, ","), orDash(cl.BackchannelLogoutURI), orDash(strings.Join(cl.RedirectURIs, " ")))
 				}
 				return tw.Flush()
 			})
@@ -461,6 +467,7 @@ func (f clientAddFlags) client(now time.Time) (client.Client, bool, error) {
 		RedirectURIs: f.redirectURIs, PostLogoutRedirectURIs: f.postLogoutURIs,
 		GrantTypes: f.grantTypes, Scopes: f.scopes, MinACR: minACR, CreatedAt: now,
 		IntrospectionAudiences: f.introspectionAudiences, Consent: f.consent,
+		BackchannelLogoutURI: f.backchannelLogoutURI,
 	}.WithDefaults(nil, nil)
 	if f.jwksFile != "" {
 		if c.AuthMethod != client.AuthPrivateKeyJWT {

@@ -507,3 +507,48 @@ func TestClientsAddAndClientsFileAgree(t *testing.T) {
 		}
 	}
 }
+
+// --backchannel-logout-uri registers where the client takes logout
+// tokens; clients list shows it; a URI that is not https (http only on
+// loopback) or has a fragment is a usage error and nothing is stored.
+func TestClientsAddBackchannelLogoutURI(t *testing.T) {
+	f := &fakes{}
+	w := f.wiring()
+	dir := t.TempDir()
+	r := runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "forms", "--kind", "web",
+		"--redirect-uri", "https://forms.example.org/cb", "--backchannel-logout-uri", "https://forms.example.org/backchannel")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := f.admin.clients[0].BackchannelLogoutURI; got != "https://forms.example.org/backchannel" {
+		t.Fatalf("stored %q", got)
+	}
+	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "dev", "--kind", "web",
+		"--redirect-uri", "http://127.0.0.1:8081/cb", "--backchannel-logout-uri", "http://127.0.0.1:8081/logout")
+	if r.code != 0 {
+		t.Fatalf("loopback http: %+v", r)
+	}
+	for uri, want := range map[string]string{
+		"http://forms.example.org/backchannel":    "must use https (http only for loopback)",
+		"https://forms.example.org/backchannel#x": "must not have a fragment",
+		"https://rp:pw@forms.example.org/logout":  "must not contain user information",
+		"/backchannel":                            "must be an absolute https URL",
+	} {
+		r := runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "bad", "--kind", "web",
+			"--redirect-uri", "https://forms.example.org/cb", "--backchannel-logout-uri", uri)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "backchannel_logout_uri") || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: %+v", uri, r)
+		}
+	}
+	r = runCLI(t, w, nil, "clients", "add", "--data-dir", dir, "--id", "api", "--kind", "service",
+		"--backchannel-logout-uri", "https://api.example.org/logout")
+	assertOneLine(t, r, exitUsage, "pforte: client api: service clients log no member in: no backchannel_logout_uri")
+	if len(f.admin.clients) != 2 {
+		t.Fatalf("%d clients stored, want 2", len(f.admin.clients))
+	}
+	r = runCLI(t, w, nil, "clients", "list", "--data-dir", dir)
+	if !strings.Contains(r.stdout, "BACKCHANNEL LOGOUT") ||
+		!regexp.MustCompile(`(?m)^forms +web .* https://forms\.example\.org/backchannel +https://forms\.example\.org/cb$`).MatchString(r.stdout) {
+		t.Fatalf("clients list:\n%s", r.stdout)
+	}
+}

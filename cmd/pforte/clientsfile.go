@@ -65,6 +65,9 @@ type clientSpec struct {
 	// Consent: the client is a third party; members allow it their data
 	// on a consent page first (client.Client's field of that name).
 	Consent bool `yaml:"consent"`
+	// BackchannelLogoutURI is where the client takes logout tokens
+	// (client.Client's field of that name); absent: it is not told.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
 }
 
 // clientsFileOptions are what parsing a clients file depends on.
@@ -132,6 +135,7 @@ func (s clientSpec) toClient(at func(string) string, opts clientsFileOptions) (c
 		SectorIdentifier:       s.SectorIdentifier,
 		IntrospectionAudiences: s.IntrospectionAudiences,
 		Consent:                s.Consent,
+		BackchannelLogoutURI:   s.BackchannelLogoutURI,
 		CreatedAt:              opts.Now,
 	}
 	if s.MinACR != "" {

@@ -66,6 +66,9 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 			t.Errorf("%s introspection audiences %q, want the claims service", id, got)
 		}
 	}
+	if got := byID["online-forms"].BackchannelLogoutURI; got != "http://localhost:8081/backchannel-logout" {
+		t.Errorf("online-forms backchannel_logout_uri %q", got)
+	}
 	if got := byID["partner-portal"].IntrospectionAudiences; len(got) != 0 {
 		t.Errorf("partner-portal introspection audiences %q, want none: the insurer's services are not the partner's", got)
 	}
@@ -219,6 +222,12 @@ func TestClientsFileErrors(t *testing.T) {
 			"clients[0]: client svc: require_par needs the authorization_code grant"},
 		{"clients:\n  - id: svc\n    kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    sector_identifier: svc.example.org\n",
 			"clients[0]: client svc: service clients have no member subject"},
+		{"clients:" + ok + "    backchannel_logout_uri: http://app.example.org/logout\n",
+			"clients[0]: client app: backchannel_logout_uri \"http://app.example.org/logout\" must use https (http only for loopback)"},
+		{"clients:" + ok + "    backchannel_logout_uri: https://app.example.org/logout#frag\n",
+			"clients[0]: client app: backchannel_logout_uri \"https://app.example.org/logout#frag\" must not have a fragment"},
+		{"clients:\n  - id: svc\n    kind: service\n    auth_method: client_secret_post\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    backchannel_logout_uri: https://svc.example.org/logout\n",
+			"clients[0]: client svc: service clients log no member in"},
 		{"clients:" + ok + "    introspection_audiences: [api]\n",
 			`clients[0].introspection_audiences[0]: "api" is not a confidential client of this file`},
 		{"clients:" + ok + "    introspection_audiences: [app]\n",

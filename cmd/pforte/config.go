@@ -25,6 +25,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/letter"
@@ -70,6 +71,7 @@ type Config struct {
 	PIN          PINConfig          `yaml:"pin"`
 	Notify       NotifyConfig       `yaml:"notify"`
 	EID          EIDConfig          `yaml:"eid"`
+	Logout       LogoutConfig       `yaml:"logout"`
 	Log          LogConfig          `yaml:"log"`
 }
 
@@ -328,6 +330,23 @@ func (c *Config) eidOptions() *server.EIDOptions {
 	}
 }
 
+// LogoutConfig is how relying parties are told that a session ended:
+// the delivery of back-channel logout tokens (core/backchannel).
+type LogoutConfig struct {
+	// BackchannelTimeout bounds one delivery to a relying party.
+	BackchannelTimeout time.Duration `yaml:"backchannel_timeout"`
+	// BackchannelGiveUpAfter is how long after the session ended a
+	// delivery is tried before it is given up (and audited).
+	BackchannelGiveUpAfter time.Duration `yaml:"backchannel_give_up_after"`
+	// BackchannelRetryFirst is the wait after the first failed attempt;
+	// it doubles up to BackchannelRetryMax.
+	BackchannelRetryFirst time.Duration `yaml:"backchannel_retry_first"`
+	BackchannelRetryMax   time.Duration `yaml:"backchannel_retry_max"`
+	// BackchannelInterval is how often each replica looks for due
+	// deliveries.
+	BackchannelInterval time.Duration `yaml:"backchannel_interval"`
+}
+
 // LogConfig is the structured log output.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -404,6 +423,11 @@ func defaultConfig() Config {
 			ClaimGivenName: ec.GivenName, ClaimFamilyName: ec.FamilyName, ClaimBirthName: ec.BirthName,
 			ClaimBirthDate: ec.BirthDate, ClaimPlaceOfBirth: ec.PlaceOfBirth, ClaimAddress: ec.Address,
 			ClaimRestrictedID: ec.RestrictedID,
+		},
+		Logout: LogoutConfig{
+			BackchannelTimeout: backchannel.DefaultTimeout, BackchannelGiveUpAfter: backchannel.DefaultGiveUpAfter,
+			BackchannelRetryFirst: backchannel.DefaultRetryFirst, BackchannelRetryMax: backchannel.DefaultRetryMax,
+			BackchannelInterval: server.DefaultLogoutInterval,
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -657,6 +681,11 @@ var envVars = []envVar{
 	{Name: "PFORTE_EID_CLAIM_PLACE_OF_BIRTH", Key: "eid.claim_place_of_birth", field: func(c *Config) any { return &c.EID.ClaimPlaceOfBirth }},
 	{Name: "PFORTE_EID_CLAIM_ADDRESS", Key: "eid.claim_address", field: func(c *Config) any { return &c.EID.ClaimAddress }},
 	{Name: "PFORTE_EID_CLAIM_RESTRICTED_ID", Key: "eid.claim_restricted_id", field: func(c *Config) any { return &c.EID.ClaimRestrictedID }},
+	{Name: "PFORTE_LOGOUT_BACKCHANNEL_TIMEOUT", Key: "logout.backchannel_timeout", field: func(c *Config) any { return &c.Logout.BackchannelTimeout }},
+	{Name: "PFORTE_LOGOUT_BACKCHANNEL_GIVE_UP_AFTER", Key: "logout.backchannel_give_up_after", field: func(c *Config) any { return &c.Logout.BackchannelGiveUpAfter }},
+	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST", Key: "logout.backchannel_retry_first", field: func(c *Config) any { return &c.Logout.BackchannelRetryFirst }},
+	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_MAX", Key: "logout.backchannel_retry_max", field: func(c *Config) any { return &c.Logout.BackchannelRetryMax }},
+	{Name: "PFORTE_LOGOUT_BACKCHANNEL_INTERVAL", Key: "logout.backchannel_interval", field: func(c *Config) any { return &c.Logout.BackchannelInterval }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
 }
@@ -895,6 +924,11 @@ func (c *Config) Validate() error {
 	if rg := c.Registration; rg.WorkerInterval < 100*time.Millisecond || rg.WorkerInterval > 10*time.Minute {
 		return bad("registration.worker_interval", "must be between 100ms and 10m")
 	}
+	// 0 or less would mean the server's default or no worker at all; a
+	// replica always works the queue.
+	if iv := c.Logout.BackchannelInterval; iv < server.MinLogoutInterval || iv > server.MaxLogoutInterval {
+		return bad("logout.backchannel_interval", "must be between %s and %s", server.MinLogoutInterval, server.MaxLogoutInterval)
+	}
 	switch c.Devices.Attestation {
 	case "production":
 	case "development":
@@ -1048,6 +1082,12 @@ var fieldKeys = map[string]string{
 	"eid.Config.Profile.Claims.Address":      "eid.claim_address",
 	"eid.Config.Profile.Claims.RestrictedID": "eid.claim_restricted_id",
 	"server.EIDOptions.RedirectURI":          "eid.redirect_uri",
+	"backchannel.Config.Issuer":              "server.issuer",
+	"backchannel.Config.Timeout":             "logout.backchannel_timeout",
+	"backchannel.Config.GiveUpAfter":         "logout.backchannel_give_up_after",
+	"backchannel.Config.RetryFirst":          "logout.backchannel_retry_first",
+	"backchannel.Config.RetryMax":            "logout.backchannel_retry_max",
+	"server.Options.LogoutInterval":          "logout.backchannel_interval",
 }
 
 // keyed turns a package's refusal into the one line that names the key:

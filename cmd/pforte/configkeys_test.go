@@ -139,6 +139,12 @@ var badValues = map[string]badValue{
 	"eid.claim_address":        {value: "postal address", with: eidOn},
 	"eid.claim_restricted_id":  {value: "restricted id", with: eidOn},
 
+	"logout.backchannel_timeout":       {value: "2m"},
+	"logout.backchannel_give_up_after": {value: "10s"},
+	"logout.backchannel_retry_first":   {value: "1ms"},
+	"logout.backchannel_retry_max":     {value: "1s"},
+	"logout.backchannel_interval":      {value: "0s"},
+
 	"log.level":  {value: "loud"},
 	"log.format": {value: "xml"},
 }

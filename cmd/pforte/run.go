@@ -23,6 +23,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
@@ -204,7 +205,12 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		Notifier:         notifier,
 		TrustedProxies:   proxies,
 		WorkerInterval:   rg.WorkerInterval,
-		EID:              cfg.eidOptions(),
+		Logout: backchannel.Config{
+			Timeout: cfg.Logout.BackchannelTimeout, GiveUpAfter: cfg.Logout.BackchannelGiveUpAfter,
+			RetryFirst: cfg.Logout.BackchannelRetryFirst, RetryMax: cfg.Logout.BackchannelRetryMax,
+		},
+		LogoutInterval: cfg.Logout.BackchannelInterval,
+		EID:            cfg.eidOptions(),
 	}, nil
 }
 
