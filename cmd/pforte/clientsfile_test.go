@@ -66,9 +66,6 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 			t.Errorf("%s introspection audiences %q, want the claims service", id, got)
 		}
 	}
-	if got := byID["online-forms"].BackchannelLogoutURI; got != "http://localhost:8081/backchannel-logout" {
-		t.Errorf("online-forms backchannel_logout_uri %q", got)
-	}
 	if got := byID["partner-portal"].IntrospectionAudiences; len(got) != 0 {
 		t.Errorf("partner-portal introspection audiences %q, want none: the insurer's services are not the partner's", got)
 	}
@@ -309,5 +306,20 @@ func TestLoadClientsPicksTheSource(t *testing.T) {
 	cs, err = loadClients(cfg, testHasher(), testNow)
 	if err != nil || cs != nil {
 		t.Fatalf("production without clients_file: %v, %v", cs, err)
+	}
+}
+
+func TestClientsFileBackchannelLogoutURI(t *testing.T) {
+	const yaml = "clients:\n  - id: forms\n    kind: web\n    secret: long-enough-development-secret-0123456789\n" +
+		"    redirect_uris: [https://forms.example.org/cb]\n" +
+		"    backchannel_logout_uri: https://forms.example.org/backchannel-logout?tenant=1\n" +
+		"  - id: quiet\n    kind: web\n    secret: long-enough-development-secret-0123456789\n" +
+		"    redirect_uris: [https://quiet.example.org/cb]\n"
+	cs, err := parseClientsFile([]byte(yaml), devClientsOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs[0].BackchannelLogoutURI != "https://forms.example.org/backchannel-logout?tenant=1" || cs[1].BackchannelLogoutURI != "" {
+		t.Errorf("backchannel_logout_uri %q and %q", cs[0].BackchannelLogoutURI, cs[1].BackchannelLogoutURI)
 	}
 }
