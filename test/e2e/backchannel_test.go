@@ -416,3 +416,37 @@ func metricsText(t *testing.T, in *instance) string {
 	in.srv.Metrics().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Body.String()
 }
+
+// An endpoint that never answers, or answers without end, holds a
+// delivery no longer than logout.backchannel_timeout; the token is
+// retried later with the reason "timeout".
+func TestBackchannelLogoutSlowEndpoint(t *testing.T) {
+	lw := newLogoutWorld(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release) // before Close, which waits for the handler
+	lw.forms.BackchannelLogoutURI = hang.URL + "/backchannel-logout"
+	in := lw.start(t, sqliteEngine, backchannel.Config{Timeout: 200 * time.Millisecond}, -1)
+	if err := in.srv.Logout().EnqueueSession(t.Context(), "e2e-session-3", memberID, []string{lw.forms.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := deliverDue(t, in); n != 1 {
+		t.Fatalf("DeliverDue took %d", n)
+	}
+	if n := queued(t, in); n != 1 {
+		t.Fatalf("%d queued after a timeout, want the token kept for a retry", n)
+	}
+	if !strings.Contains(in.logs.String(), `"reason":"timeout"`) {
+		t.Errorf("the failed delivery is not logged with its reason:\n%s", in.logs.String())
+	}
+	if !strings.Contains(metricsText(t, in), `pforte_backchannel_logout_deliveries_total{outcome="failed"} 1`) {
+		t.Error("the timeout is not counted as a failed delivery")
+	}
+}
