@@ -68,7 +68,7 @@
 // or flags one binding with UpdateBinding calls RevokeFamiliesOfBinding
 // after it (CreateFamily explains the interleavings).
 //
-// Back-channel logout (00016): logout_jobs is a queue worked by every
+// Back-channel logout (00015): logout_jobs is a queue worked by every
 // replica. ClaimLogoutJobs leases due rows as ClaimLetters does and writes
 // the worker's claim token and one more attempt in the same statement;
 // FinishLogoutJob and RetryLogoutJob are a DELETE and an UPDATE

@@ -99,7 +99,7 @@ func (c *counter) get(d metrics.Delivery) int {
 // pairwise is the Subjects of the tests: the sector and the account.
 type pairwise struct{}
 
-func (pairwise) SubjectFor(c client.Client, accountID string) string {
+func (pairwise) ClientSubject(c client.Client, accountID string) string {
 	if c.SectorIdentifier == "" {
 		return accountID
 	}
