@@ -2,12 +2,10 @@ package sso
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/pforte-id/pforte/core/audit"
-	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/session"
 )
@@ -53,18 +51,7 @@ func (s *Service) notify(ctx context.Context, ss session.Session) error {
 		return nil
 	}
 	if s.d.BackChannel != nil && len(ss.Clients) > 0 {
-		targets := make([]Target, 0, len(ss.Clients))
-		for _, id := range ss.Clients {
-			sub, err := s.d.Authz.SubjectFor(ctx, id, ss.AccountID)
-			if errors.Is(err, fault.NotFound) {
-				continue // the client was removed: nobody to tell
-			}
-			if err != nil {
-				return err
-			}
-			targets = append(targets, Target{ClientID: id, Subject: sub})
-		}
-		if err := s.d.BackChannel.Enqueue(ctx, ss.ID, targets); err != nil {
+		if err := s.d.BackChannel.EnqueueSession(ctx, ss.ID, ss.AccountID, ss.Clients); err != nil {
 			return err
 		}
 	}

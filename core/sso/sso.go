@@ -11,6 +11,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
@@ -37,25 +38,22 @@ type Authorizer interface {
 	RequiredLevel(r grant.AuthRequest, c client.Client) loa.Level
 	NeedsConsent(ctx context.Context, r grant.AuthRequest, c client.Client, accountID string) (bool, error)
 	HintNames(ctx context.Context, hintSubject, hintClient, accountID string) (bool, error)
-	SubjectFor(ctx context.Context, clientID, accountID string) (string, error)
 	ErrorRedirect(r fault.Redirect, oauthCode, description string) string
 }
 
 var _ Authorizer = (*authz.Service)(nil)
 
-// Target is one relying party to tell about an ended session: the client
-// and the sub it knows the member by.
-type Target struct {
-	ClientID string
-	Subject  string
+// BackChannel queues back-channel logout tokens (OpenID Connect
+// Back-Channel Logout 1.0) for the relying parties clientIDs of ended
+// session sid of account accountID, each with the sub that client knows
+// the member by; clients without a backchannel_logout_uri are skipped.
+// Queueing a session and client that are waiting already queues nothing
+// more. core/backchannel.Service implements it.
+type BackChannel interface {
+	EnqueueSession(ctx context.Context, sid, accountID string, clientIDs []string) error
 }
 
-// BackChannel queues back-channel logout tokens (OpenID Connect
-// Back-Channel Logout 1.0) for the relying parties of ended session sid.
-// Queueing the same session and client twice must queue one token.
-type BackChannel interface {
-	Enqueue(ctx context.Context, sid string, targets []Target) error
-}
+var _ BackChannel = (*backchannel.Service)(nil)
 
 // Config holds the session rules.
 type Config struct {

@@ -450,3 +450,51 @@ func TestBackchannelLogoutSlowEndpoint(t *testing.T) {
 		t.Error("the timeout is not counted as a failed delivery")
 	}
 }
+
+// TestLogoutEndsTheSessionAtEveryRelyingParty: the member logs into two
+// online forms in one browser (the second by single sign-on) and logs out
+// at the first: each form's back-channel endpoint receives one logout
+// token with the session's sid and the sub that form knows, and both
+// forms' tokens are dead.
+func TestLogoutEndsTheSessionAtEveryRelyingParty(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		lw := newLogoutWorld(t)
+		in := lw.start(t, eng, backchannel.Config{}, -1)
+		rpA, rpB := in.rp(t, lw.forms, nil), in.rp(t, lw.forms2, nil)
+		b := newBrowser(t)
+		tokA := rpA.logIn(t, b, "openid", "offline_access")
+		tokB := rpB.silent(t, b, nil, "openid")
+		sid := sidOf(t, tokA)
+		if sidOf(t, tokB) != sid {
+			t.Fatal("the second form was not answered from the session")
+		}
+		r := b.getNoFollow(t, in.base+"/end_session?id_token_hint="+tokA.id)
+		if r.status != http.StatusFound {
+			t.Fatalf("logout: %d", r.status)
+		}
+		if n := deliverDue(t, in); n != 2 {
+			t.Fatalf("DeliverDue took %d jobs, want 2", n)
+		}
+		lw.formsRP.checkNoProblems(t)
+		lw.forms2RP.checkNoProblems(t)
+		for _, tc := range []struct {
+			rp  *logoutRP
+			sub string
+		}{{lw.formsRP, tokA.idToken.Subject}, {lw.forms2RP, tokB.idToken.Subject}} {
+			if got := tc.rp.received(); len(got) != 1 || got[0].SID != sid || got[0].Sub != tc.sub {
+				t.Errorf("%s received %+v, want one token for sid %s and sub %s", tc.rp.clientID, got, sid, tc.sub)
+			}
+		}
+		if _, err := rpA.refresh(tokA.refresh); err == nil {
+			t.Error("the first form's refresh token works after the logout")
+		}
+		if st := userinfo(t, in, tokB.access).status; st != http.StatusUnauthorized {
+			t.Errorf("the second form's access token at userinfo after the logout: %d", st)
+		}
+		// A second logout with the same hint tells nobody again.
+		b.getNoFollow(t, in.base+"/end_session?id_token_hint="+tokA.id)
+		if n := queued(t, in); n != 0 {
+			t.Errorf("a repeated logout queued %d more tokens", n)
+		}
+	})
+}

@@ -545,7 +545,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	}
 	secure := strings.HasPrefix(o.Issuer, "https://")
 	s.sso, err = sso.New(p.sso, sso.Deps{
-		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, Now: o.Now, Logger: o.Log,
+		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, BackChannel: s.logout, Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
 		return err
