@@ -37,6 +37,22 @@ func Of(remoteAddr string, forwardedFor []string, trusted []netip.Prefix) string
 	return peer.String()
 }
 
+// PeerTrusted reports whether the peer remoteAddr ("host:port" as
+// net/http gives it) is one of the trusted proxies: whether what it says
+// about the request it forwards (X-Forwarded-For, a trace context) may be
+// believed.
+func PeerTrusted(remoteAddr string, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && isTrusted(peer.Unmap(), trusted)
+}
+
 func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(ip) {

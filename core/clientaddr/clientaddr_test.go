@@ -30,3 +30,26 @@ func TestOf(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerTrusted(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/64")}
+	for _, tc := range []struct {
+		remote string
+		want   bool
+	}{
+		{"10.1.2.3:443", true},
+		{"[::ffff:10.1.2.3]:443", true},
+		{"[2001:db8::7]:443", true},
+		{"203.0.113.7:5555", false},
+		{"[2001:db8:0:1::7]:443", false},
+		{"pipe", false},
+		{"", false},
+	} {
+		if got := clientaddr.PeerTrusted(tc.remote, proxies); got != tc.want {
+			t.Errorf("PeerTrusted(%q) = %v, want %v", tc.remote, got, tc.want)
+		}
+	}
+	if clientaddr.PeerTrusted("10.1.2.3:443", nil) {
+		t.Error("a peer is trusted with no proxies configured")
+	}
+}
