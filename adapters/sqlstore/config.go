@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	MaxIdleConns int
 	// ConnMaxLifetime recycles connections (0: keep them).
 	ConnMaxLifetime time.Duration
+	// Tracer, when set, gets a span for every call of the store
+	// ("store.ClientByID"; see trace.go). Nil: no span, at no cost.
+	Tracer trace.TracerProvider
 }
 
 // Pool defaults per driver.

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
 	"github.com/pforte-id/pforte/core/fault"
@@ -33,6 +34,8 @@ type Store struct {
 	w      *pool
 	driver string // DriverSQLite or DriverPostgres
 	closed atomic.Bool
+	// tracer starts the span of each call (nil: tracing is off).
+	tracer trace.Tracer
 }
 
 var bindOnce sync.Once
@@ -75,6 +78,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	sqlite := cfg.Driver == DriverSQLite
 	s := &Store{db: newPool(db, sqlite), driver: cfg.Driver}
+	if cfg.Tracer != nil {
+		s.tracer = cfg.Tracer.Tracer(tracerScope)
+	}
 	s.w = s.db
 	if sqlite {
 		w, err := sqlx.Open(driverName, cfg.dsn())
@@ -168,7 +174,13 @@ const maxAttempts = 3
 
 // do runs f, retrying transient conflicts, and translates its error.
 // f must be safe to repeat: it either applied completely or not at all.
-func (s *Store) do(ctx context.Context, op string, f func() error) error {
+// Every call of the store's ports comes through here (inTx too), which
+// makes it the one place a call's span is recorded (trace.go).
+func (s *Store) do(ctx context.Context, op string, f func() error) (err error) {
+	if s.tracer != nil && trace.SpanContextFromContext(ctx).IsValid() {
+		span := s.startSpan(ctx, op)
+		defer func() { endSpan(span, err) }()
+	}
 	if s.closed.Load() {
 		return fault.Wrap(fault.Unavailable, op, errClosed)
 	}
