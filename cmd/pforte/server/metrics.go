@@ -48,11 +48,7 @@ func (s *Server) watch() {
 func countRequests(m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// A chi router that finds a routing context in the request uses it
-		// rather than its own, so the pattern it matched is readable here
-		// afterwards.
-		rctx := chi.NewRouteContext()
-		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
+		r, rctx := withRouteContext(r)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
@@ -60,6 +56,20 @@ func countRequests(m *metrics.Metrics, next http.Handler) http.Handler {
 		}
 		m.ObserveRequest(routeOf(r, rctx), rec.status, time.Since(start))
 	})
+}
+
+// withRouteContext returns r with a chi routing context, and the context:
+// a chi router that finds one in the request uses it rather than its own,
+// so the pattern it matched is readable afterwards. A context an outer
+// middleware put there is used as it is, and r is then returned
+// unchanged, so that the ServeMux pattern set on the request the muxes
+// are handed (Request.Pattern) is visible to that middleware too.
+func withRouteContext(r *http.Request) (*http.Request, *chi.Context) {
+	if rctx, ok := r.Context().Value(chi.RouteCtxKey).(*chi.Context); ok && rctx != nil {
+		return r, rctx
+	}
+	rctx := chi.NewRouteContext()
+	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
 }
 
 // routeOf is the registered pattern r matched (see countRequests). The

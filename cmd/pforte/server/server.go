@@ -24,6 +24,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/strength"
+	"github.com/pforte-id/pforte/adapters/tracing"
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/adapters/webui"
 	"github.com/pforte-id/pforte/catalog"
@@ -51,6 +52,8 @@ import (
 	"github.com/pforte-id/pforte/core/weblogin"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Member is a demo or test member: the account and the master data.
@@ -150,6 +153,14 @@ type Options struct {
 	// EID, when set, offers registration with the electronic ID card
 	// through the eID service it names (nil: the method is not offered).
 	EID *EIDOptions
+	// Tracing configures OpenTelemetry tracing; the zero value is off.
+	// When on, every request on the public listener (and on the handlers
+	// Instrument wraps) and every store call is a span, and every log
+	// line written for a request carries its trace_id and span_id.
+	Tracing tracing.Config
+	// TraceExporter, when set, receives the spans instead of the OTLP
+	// exporter to Tracing.Endpoint (tests: the SDK's in-memory exporter).
+	TraceExporter sdktrace.SpanExporter
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 	Log *slog.Logger
@@ -205,6 +216,8 @@ type Server struct {
 	// metrics counts what the audit events tell (login, binding and web
 	// login append through metrics.Audit) and the HTTP requests.
 	metrics *metrics.Metrics
+	// tracing records the spans of requests and store calls; nil: off.
+	tracing *tracing.Tracing
 }
 
 // SecretHasher returns the keyed hash client secrets are stored under,
@@ -355,6 +368,9 @@ func (o Options) Validate() error {
 	if err := o.PasswordParams.Validate(); err != nil {
 		return err
 	}
+	if err := o.Tracing.Validate(); err != nil {
+		return err
+	}
 	if err := p.registration.Validate(); err != nil {
 		return err
 	}
@@ -389,16 +405,32 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// New builds the server: opens and migrates the store, loads or creates
-// the signing keys, applies clients and members, and assembles the HTTP
-// handler. Close releases what New opened.
+// New builds the server: starts tracing when o.Tracing enables it, opens
+// and migrates the store, loads or creates the signing keys, applies
+// clients and members, and assembles the HTTP handler. Close releases
+// what New opened.
 func New(ctx context.Context, o Options) (*Server, error) {
-	s, p, err := open(ctx, o, false)
+	o = o.withDefaults()
+	tr, err := tracing.New(o.Tracing, tracing.Options{
+		Exporter: o.TraceExporter, TrustedProxies: o.TrustedProxies, Log: o.Log,
+	})
 	if err != nil {
 		return nil, err
 	}
+	if tr != nil {
+		// Everything built from here on logs with the trace context of
+		// the request it serves, and the store records its calls.
+		o.Log = slog.New(tracing.LogHandler(o.Log.Handler()))
+		o.Storage.Tracer = tr.TracerProvider()
+	}
+	s, p, err := open(ctx, o, false)
+	if err != nil {
+		_ = tr.Shutdown(ctx)
+		return nil, err
+	}
+	s.tracing = tr
 	if err := s.build(ctx, p); err != nil {
-		_ = s.store.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -583,6 +615,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
 	s.handler = countRequests(s.metrics, s.handler)
+	s.handler = s.Instrument(s.handler)
 	s.watch()
 	if secure {
 		s.handler = strictTransport(s.handler)
@@ -905,8 +938,24 @@ func (s *Server) Logout() *backchannel.Service { return s.logout }
 // drive its workers).
 func (s *Server) Registration() *registration.Service { return s.reg }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// traceFlushTimeout bounds how long Close waits for the collector to take
+// the spans still waiting.
+const traceFlushTimeout = 5 * time.Second
+
+// Close releases the store and, when tracing is on, sends the spans still
+// waiting to the collector (within traceFlushTimeout) and stops tracing.
+// Calling it again does nothing more.
+func (s *Server) Close() error {
+	err := s.store.Close()
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+		defer cancel()
+		if terr := s.tracing.Shutdown(ctx); terr != nil {
+			s.log.Warn("spans could not be sent at shutdown", "err", terr)
+		}
+	}
+	return err
+}
 
 // DiscoveryURL is the OpenID Connect discovery document's URL.
 func (s *Server) DiscoveryURL() string {
