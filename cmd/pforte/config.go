@@ -23,6 +23,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/notify/mail"
 	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/tracing"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/backchannel"
@@ -72,6 +73,7 @@ type Config struct {
 	Notify       NotifyConfig       `yaml:"notify"`
 	EID          EIDConfig          `yaml:"eid"`
 	Logout       LogoutConfig       `yaml:"logout"`
+	Tracing      TracingConfig      `yaml:"tracing"`
 	Log          LogConfig          `yaml:"log"`
 }
 
@@ -347,6 +349,19 @@ type LogoutConfig struct {
 	BackchannelInterval time.Duration `yaml:"backchannel_interval"`
 }
 
+// TracingConfig is OpenTelemetry tracing (adapters/tracing), off by
+// default; its defaults and bounds are tracing.Config's.
+type TracingConfig struct {
+	// Enabled records spans and sends them to Endpoint.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector's OTLP/HTTP URL.
+	Endpoint string `yaml:"endpoint"`
+	// SampleRatio is the share of traces that begin at Pforte recorded.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans.
+	ServiceName string `yaml:"service_name"`
+}
+
 // LogConfig is the structured log output.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -360,6 +375,7 @@ type LogConfig struct {
 func defaultConfig() Config {
 	pw, keyPolicy, lt := password.DefaultConfig(), signkey.DefaultPolicy, letter.DefaultPolicy
 	pinPolicy, tp := pin.DefaultPolicy, throttle.DefaultPolicy
+	tc := tracing.DefaultConfig()
 	ec := eid.DefaultClaims
 	return Config{
 		Server: ServerConfig{
@@ -429,7 +445,8 @@ func defaultConfig() Config {
 			BackchannelRetryFirst: backchannel.DefaultRetryFirst, BackchannelRetryMax: backchannel.DefaultRetryMax,
 			BackchannelInterval: server.DefaultLogoutInterval,
 		},
-		Log: LogConfig{Level: "info", Format: "json"},
+		Tracing: TracingConfig{Enabled: tc.Enabled, Endpoint: tc.Endpoint, SampleRatio: tc.SampleRatio, ServiceName: tc.ServiceName},
+		Log:     LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -686,6 +703,10 @@ var envVars = []envVar{
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST", Key: "logout.backchannel_retry_first", field: func(c *Config) any { return &c.Logout.BackchannelRetryFirst }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_MAX", Key: "logout.backchannel_retry_max", field: func(c *Config) any { return &c.Logout.BackchannelRetryMax }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_INTERVAL", Key: "logout.backchannel_interval", field: func(c *Config) any { return &c.Logout.BackchannelInterval }},
+	{Name: "PFORTE_TRACING_ENABLED", Key: "tracing.enabled", field: func(c *Config) any { return &c.Tracing.Enabled }},
+	{Name: "PFORTE_TRACING_ENDPOINT", Key: "tracing.endpoint", field: func(c *Config) any { return &c.Tracing.Endpoint }},
+	{Name: "PFORTE_TRACING_SAMPLE_RATIO", Key: "tracing.sample_ratio", field: func(c *Config) any { return &c.Tracing.SampleRatio }},
+	{Name: "PFORTE_TRACING_SERVICE_NAME", Key: "tracing.service_name", field: func(c *Config) any { return &c.Tracing.ServiceName }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
 	{Name: "PFORTE_LOG_FORMAT", Key: "log.format", field: func(c *Config) any { return &c.Log.Format }},
 }
@@ -739,6 +760,12 @@ func setValue(p any, raw string) error {
 			return fmt.Errorf("%q is not a whole number", raw)
 		}
 		*f = n
+	case *float64:
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", raw)
+		}
+		*f = x
 	case *[]string:
 		var out []string
 		for _, part := range strings.Split(raw, ",") {
@@ -1088,6 +1115,9 @@ var fieldKeys = map[string]string{
 	"backchannel.Config.RetryFirst":          "logout.backchannel_retry_first",
 	"backchannel.Config.RetryMax":            "logout.backchannel_retry_max",
 	"server.Options.LogoutInterval":          "logout.backchannel_interval",
+	"tracing.Config.Endpoint":                "tracing.endpoint",
+	"tracing.Config.SampleRatio":             "tracing.sample_ratio",
+	"tracing.Config.ServiceName":             "tracing.service_name",
 }
 
 // keyed turns a package's refusal into the one line that names the key:

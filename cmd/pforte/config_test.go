@@ -636,6 +636,7 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 		raw := map[reflect.Type]string{
 			reflect.TypeOf(""): "x", reflect.TypeOf(Secret("")): "x", reflect.TypeOf(Environment("")): "x",
 			reflect.TypeOf(true): "false", reflect.TypeOf(0): "12345", reflect.TypeOf(time.Duration(0)): "17s",
+			reflect.TypeOf(0.0):           "0.25",
 			reflect.TypeOf([]string(nil)): "10.0.0.0/8, 192.0.2.1", reflect.TypeOf([]time.Duration(nil)): "2m, 7m",
 		}[reflect.TypeOf(v.field(&cfg)).Elem()]
 		if b, ok := v.field(&cfg).(*bool); ok {
@@ -775,5 +776,57 @@ func TestImplicitDevelopmentStaysOnLoopback(t *testing.T) {
 	p = writeFile(t, "pforte.yaml", "log:\n  level: debug\n")
 	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil), Flags: public}); err == nil {
 		t.Error("a file without server.environment exposed the development instance")
+	}
+}
+
+// The tracing section: off by default; a file turns it on and its values
+// reach the server's options unchanged; a refused value names its key,
+// whether it comes from the file or a variable.
+func TestTracingKeys(t *testing.T) {
+	cfg, err := loadConfig(loadOptions{Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tracing.Enabled || cfg.Tracing.SampleRatio != 1 || cfg.Tracing.ServiceName != "pforte" {
+		t.Fatalf("tracing defaults: %+v", cfg.Tracing)
+	}
+	p := writeFile(t, "pforte.yaml", `
+tracing:
+  enabled: true
+  endpoint: http://otel-collector:4318
+  sample_ratio: 0.25
+  service_name: pforte-test
+`)
+	if cfg, err = loadConfig(loadOptions{File: p, Getenv: env(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := serverOptions(cfg, bytes.Repeat([]byte{7}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := o.Tracing; !tc.Enabled || tc.Endpoint != "http://otel-collector:4318" || tc.SampleRatio != 0.25 || tc.ServiceName != "pforte-test" {
+		t.Fatalf("server options carry %+v", tc)
+	}
+	for _, tc := range []struct {
+		yaml string
+		env  map[string]string
+		want string
+	}{
+		{yaml: "tracing:\n  sample_ratio: lots\n", want: "config: tracing.sample_ratio: must be a number"},
+		{yaml: "tracing:\n  sample_ratio: -0.1\n", want: "config: tracing.sample_ratio: must be between 0 and 1"},
+		{yaml: "tracing:\n  enabled: true\n", want: "config: tracing.endpoint: required when tracing is enabled"},
+		{yaml: "tracing:\n  endpoint: http://user:pw@collector:4318\n", want: "config: tracing.endpoint: must not carry credentials"},
+		{yaml: "tracing:\n  exporter: otlp\n", want: "config: tracing.exporter: "},
+		{env: map[string]string{"PFORTE_TRACING_SAMPLE_RATIO": "NaN"}, want: "config: tracing.sample_ratio: must be between 0 and 1"},
+		{env: map[string]string{"PFORTE_TRACING_SAMPLE_RATIO": "half"}, want: "config: tracing.sample_ratio: PFORTE_TRACING_SAMPLE_RATIO: \"half\" is not a number"},
+	} {
+		opts := loadOptions{Getenv: env(tc.env)}
+		if tc.yaml != "" {
+			opts.File = writeFile(t, "pforte.yaml", tc.yaml)
+		}
+		_, err := loadConfig(opts)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q %v: got %v, want %s…", tc.yaml, tc.env, err, tc.want)
+		}
 	}
 }

@@ -144,6 +144,10 @@ var badValues = map[string]badValue{
 	"logout.backchannel_retry_first":   {value: "1ms"},
 	"logout.backchannel_retry_max":     {value: "1s"},
 	"logout.backchannel_interval":      {value: "0s"},
+	"tracing.enabled":                  {value: "perhaps"},
+	"tracing.endpoint":                 {value: "grpc://otel-collector:4317", with: map[string]string{"tracing.enabled": "true"}},
+	"tracing.sample_ratio":             {value: "1.5"},
+	"tracing.service_name":             {value: "pforte produktion"},
 
 	"log.level":  {value: "loud"},
 	"log.format": {value: "xml"},

@@ -20,6 +20,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/notify/mail"
 	"github.com/pforte-id/pforte/adapters/ops"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/tracing"
 	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
@@ -211,6 +212,10 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		},
 		LogoutInterval: cfg.Logout.BackchannelInterval,
 		EID:            cfg.eidOptions(),
+		Tracing: tracing.Config{
+			Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
+			SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName,
+		},
 	}, nil
 }
 
@@ -275,6 +280,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	// Libraries log through the default logger: make it ours, so that
 	// their lines are structured and go where ours go, with their refused
 	// requests at INFO (libraryHandler).
+	if cfg.Tracing.Enabled {
+		// The lines libraries write for a request carry its trace too.
+		log = slog.New(tracing.LogHandler(log.Handler()))
+	}
 	slog.SetDefault(slog.New(libraryHandler{log.Handler()}))
 	o, err := options(ctx, cfg, log)
 	if err != nil {
@@ -341,7 +350,7 @@ func serveAdmin(ctx context.Context, addr string, srv *server.Server, log *slog.
 		return nil, fmt.Errorf("listen on %s (server.admin_addr): %w", addr, err)
 	}
 	hs := &http.Server{
-		Handler:           ops.Handler(srv.Ready, srv.Metrics()),
+		Handler:           srv.Instrument(ops.Handler(srv.Ready, srv.Metrics())),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No write timeout: a CPU profile or trace streams for ?seconds=N.
 		MaxHeaderBytes: 64 << 10,

@@ -100,6 +100,8 @@ func describeType(t reflect.Type) string {
 		return "a whole number"
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "a whole number, not negative"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	case reflect.String:
 		return "a string"
 	case reflect.Slice, reflect.Array:
