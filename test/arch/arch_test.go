@@ -50,9 +50,9 @@ func (v violation) String() string {
 const (
 	ruleFault     = "core/fault imports only the standard library"
 	ruleCore      = "core imports only the standard library, golang.org/x/crypto and other core packages (use cases also ports)"
-	ruleCoreNever = "nothing in core may depend on net/http or database/sql"
+	ruleCoreNever = "nothing in core may depend on net/http, database/sql or OpenTelemetry (tracing is an adapter concern)"
 	rulePorts     = "ports import only the standard library, core domain packages and other ports"
-	rulePortsNot  = "nothing in ports may depend on net/http, database/sql or a protocol, storage or JOSE library"
+	rulePortsNot  = "nothing in ports may depend on net/http, database/sql, OpenTelemetry or a protocol, storage or JOSE library"
 	ruleAdapters  = "an adapter never depends on another adapter; cmd wires them"
 	ruleTest      = "nothing outside test/ imports test/"
 	ruleCmd       = "only cmd/ and test/ import cmd/"
@@ -63,11 +63,11 @@ const (
 
 // forbiddenEverywhereInCore are import path prefixes no core or ports
 // package may reach, even through the standard library.
-var forbiddenInCore = []string{"net/http", "database/sql"}
+var forbiddenInCore = []string{"net/http", "database/sql", "go.opentelemetry.io/"}
 
 // forbiddenInPorts adds the libraries that belong to adapters.
 var forbiddenInPorts = []string{
-	"net/http", "database/sql",
+	"net/http", "database/sql", "go.opentelemetry.io/",
 	"github.com/jmoiron/sqlx", "github.com/zitadel/", "github.com/go-webauthn/",
 	"github.com/lestrrat-go/jwx", "github.com/jackc/pgx", "modernc.org/sqlite",
 }
@@ -362,6 +362,12 @@ func TestCheckerCatchesViolations(t *testing.T) {
 			"core/kvnr imports net/http: " + ruleCoreNever},
 		{"domain reaches database/sql", p("core/kvnr", []string{"core/fault"}, "database/sql/driver"),
 			"core/kvnr depends on database/sql/driver: " + ruleCoreNever},
+		{"use case imports OpenTelemetry", p("core/authz", []string{"ports/store", "go.opentelemetry.io/otel/trace"}),
+			"core/authz imports go.opentelemetry.io/otel/trace: " + ruleCoreNever},
+		{"domain reaches OpenTelemetry", p("core/kvnr", []string{"core/fault"}, "go.opentelemetry.io/otel/attribute"),
+			"core/kvnr depends on go.opentelemetry.io/otel/attribute: " + ruleCoreNever},
+		{"ports import OpenTelemetry", p("ports/store", []string{"go.opentelemetry.io/otel/trace"}),
+			"ports/store imports go.opentelemetry.io/otel/trace: " + rulePortsNot},
 		{"domain imports a third-party module", p("core/client", []string{"github.com/google/uuid"}),
 			"core/client imports github.com/google/uuid: " + ruleCore},
 		{"domain imports golang.org/x/net", p("core/client", []string{"golang.org/x/net/idna"}),
