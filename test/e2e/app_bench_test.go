@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
+	"github.com/pforte-id/pforte/adapters/tracing"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
@@ -80,6 +82,102 @@ func BenchmarkAppLogin(b *testing.B) {
 	}
 }
 
+// BenchmarkAppLoginTracing compares the app login of BenchmarkAppLogin
+// (SQLite) on two servers side by side, one with tracing off (the
+// default) and one with it on: every request and store call a span,
+// every trace recorded (sample ratio 1), the spans sent over OTLP/HTTP to
+// a collector in this process that reads and drops them, so serialising,
+// compressing and sending them is paid on the same cores. The logins
+// alternate between the two servers, four per core at a time, so that
+// whatever else the machine does slows both alike. Reported: the mean and
+// p50 of a login on each, and on/off, the ratio of the means.
+//
+//	PFORTE_BENCH_MEMBERS=50 go test ./test/e2e -run '^$' -bench AppLoginTracing -benchtime 2000x -count 3
+func BenchmarkAppLoginTracing(b *testing.B) {
+	members := 50
+	if v := os.Getenv("PFORTE_BENCH_MEMBERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("PFORTE_BENCH_MEMBERS=%q", v)
+		}
+		members = n
+	}
+	var received atomic.Int64
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	// Cleanups run last first: the servers close (sending their last
+	// spans), then the collector, then the check.
+	b.Cleanup(func() {
+		if received.Load() == 0 {
+			b.Error("the collector received nothing from the server with tracing on")
+		}
+	})
+	b.Cleanup(collector.Close)
+	var off, on *loginRig
+	b.Run("sqlite", func(sb *testing.B) {
+		if off == nil {
+			off = newLoginRig(b, sb, "sqlite", members)
+			on = newLoginRig(b, sb, "sqlite", members, func(o *server.Options) {
+				o.Tracing = tracing.Config{Enabled: true, Endpoint: collector.URL, SampleRatio: 1}
+			})
+		}
+		var (
+			mu     sync.Mutex
+			lat    [2][]time.Duration
+			failed atomic.Int64
+			turn   atomic.Int64
+		)
+		sb.SetParallelism(4)
+		sb.ReportAllocs()
+		sb.ResetTimer()
+		sb.RunParallel(func(pb *testing.PB) {
+			var mine [2][]time.Duration
+			steps := make([]time.Duration, 5) // one per step of the login; not reported here
+			for pb.Next() {
+				which := int(turn.Add(1) % 2)
+				rig := off
+				if which == 1 {
+					rig = on
+				}
+				d, err := rig.login(steps)
+				if err != nil {
+					if failed.Add(1) <= 3 {
+						sb.Errorf("login (tracing %s): %v", map[int]string{0: "off", 1: "on"}[which], err)
+					}
+					continue
+				}
+				mine[which] = append(mine[which], d)
+			}
+			mu.Lock()
+			lat[0], lat[1] = append(lat[0], mine[0]...), append(lat[1], mine[1]...)
+			mu.Unlock()
+		})
+		sb.StopTimer()
+		if len(lat[0]) == 0 || len(lat[1]) == 0 {
+			return
+		}
+		mean := func(ds []time.Duration) float64 {
+			var sum time.Duration
+			for _, d := range ds {
+				sum += d
+			}
+			return float64(sum) / float64(len(ds)) / float64(time.Millisecond)
+		}
+		p50 := func(ds []time.Duration) float64 {
+			slices.Sort(ds)
+			return float64(ds[len(ds)/2]) / float64(time.Millisecond)
+		}
+		sb.ReportMetric(mean(lat[0]), "off-mean-ms")
+		sb.ReportMetric(mean(lat[1]), "on-mean-ms")
+		sb.ReportMetric(p50(lat[0]), "off-p50-ms")
+		sb.ReportMetric(p50(lat[1]), "on-p50-ms")
+		sb.ReportMetric(mean(lat[1])/mean(lat[0]), "on/off")
+	})
+}
+
 // loginRig is a running server with enrolled phones.
 type loginRig struct {
 	issuer string
@@ -97,9 +195,10 @@ type benchPhone struct {
 // that makes it trivial).
 const benchPIN = "470815"
 
-// newLoginRig starts a server on eng and enrolls members phones. Resources
-// belong to parent; failures are reported on sb.
-func newLoginRig(parent, sb *testing.B, eng string, members int) *loginRig {
+// newLoginRig starts a server on eng, changed by each of configure, and
+// enrolls members phones. Resources belong to parent; failures are
+// reported on sb.
+func newLoginRig(parent, sb *testing.B, eng string, members int, configure ...func(*server.Options)) *loginRig {
 	ctx := context.Background()
 	var storage sqlstore.Config
 	switch eng {
@@ -115,6 +214,9 @@ func newLoginRig(parent, sb *testing.B, eng string, members int) *loginRig {
 	lots := registration.Limit{Max: 1 << 30, Window: time.Hour}
 	o.Registration.PerIP, o.Registration.ActivationsPerIP = lots, lots
 	o.Log = slog.New(slog.DiscardHandler)
+	for _, f := range configure {
+		f(&o)
+	}
 	outbox := o.OutboxDir
 	srv, err := server.New(ctx, o)
 	if err != nil {
@@ -192,30 +294,14 @@ func (rig *loginRig) measure(b *testing.B) {
 		var mine []time.Duration
 		mySteps := make([]time.Duration, len(steps))
 		for pb.Next() {
-			ph := <-rig.phones
-			key, err := dpop.NewKey()
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			t0 := time.Now()
-			last, i := t0, 0
-			_, err = rig.client.LoginTraced(context.Background(), appclient.LoginRequest{
-				Scope: "openid profile kvnr", PIN: benchPIN, DPoP: key,
-				Device: appclient.Device{BindingID: ph.binding, Key: ph.key, Origin: benchOrigin(rig.issuer)},
-			}, func(string) {
-				now := time.Now()
-				mySteps[i] += now.Sub(last)
-				last, i = now, i+1
-			})
-			rig.phones <- ph
+			d, err := rig.login(mySteps)
 			if err != nil {
 				if failed.Add(1) <= 3 {
 					b.Errorf("login: %v", err)
 				}
 				continue
 			}
-			mine = append(mine, time.Since(t0))
+			mine = append(mine, d)
 		}
 		mu.Lock()
 		latencies = append(latencies, mine...)
@@ -241,6 +327,29 @@ func (rig *loginRig) measure(b *testing.B) {
 	for i, name := range []string{"par", "authorize", "challenge", "assert", "token"} {
 		b.ReportMetric(float64(stepSum[i])/float64(len(latencies))/float64(time.Millisecond), name+"-ms")
 	}
+}
+
+// login logs in with one of the rig's phones (waiting for a free one)
+// and returns how long the login took; the time of each step is added to
+// steps.
+func (rig *loginRig) login(steps []time.Duration) (time.Duration, error) {
+	ph := <-rig.phones
+	defer func() { rig.phones <- ph }()
+	key, err := dpop.NewKey()
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	last, i := t0, 0
+	_, err = rig.client.LoginTraced(context.Background(), appclient.LoginRequest{
+		Scope: "openid profile kvnr", PIN: benchPIN, DPoP: key,
+		Device: appclient.Device{BindingID: ph.binding, Key: ph.key, Origin: benchOrigin(rig.issuer)},
+	}, func(string) {
+		now := time.Now()
+		steps[i] += now.Sub(last)
+		last, i = now, i+1
+	})
+	return time.Since(t0), err
 }
 
 // benchOrigin is the WebAuthn origin of a loopback issuer.
