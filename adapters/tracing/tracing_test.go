@@ -2,20 +2,16 @@ package tracing_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -23,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pforte-id/pforte/adapters/tracing"
+	"github.com/pforte-id/pforte/adapters/tracing/tracingtest"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -85,83 +82,22 @@ func TestOffIsNil(t *testing.T) {
 	}
 }
 
-// collector is an OTLP/HTTP trace receiver: it decodes what the exporter
-// posts as a collector would.
-type collector struct {
-	mu      sync.Mutex
-	names   []string
-	service []string
-	paths   []string
-	headers []http.Header
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	raw, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var req coltrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(raw, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.paths = append(c.paths, r.URL.Path)
-	c.headers = append(c.headers, r.Header.Clone())
-	for _, rs := range req.ResourceSpans {
-		for _, a := range rs.Resource.GetAttributes() {
-			if a.Key == "service.name" {
-				c.service = append(c.service, a.Value.GetStringValue())
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				c.names = append(c.names, sp.Name)
-			}
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	resp, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	_, _ = w.Write(resp)
-}
-
-func (c *collector) spans() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.names...)
-}
-
 // Spans go to the configured collector over OTLP/HTTP (protobuf, gzip,
 // the default path when the URL has none) only when Shutdown flushes
 // them — the batch waits 5 s otherwise — and the OTEL_* variables the
 // SDK would read change nothing: not the endpoint, not the headers, not
 // the sampler, not the service name.
 func TestExportToCollectorAndShutdownFlushes(t *testing.T) {
-	col := &collector{}
-	srv := httptest.NewServer(col)
-	defer srv.Close()
-	decoy := &collector{}
-	other := httptest.NewServer(decoy)
-	defer other.Close()
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", other.URL)
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", other.URL+"/v1/traces")
+	col := tracingtest.Start(t)
+	decoy := tracingtest.Start(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", decoy.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", decoy.URL+"/v1/traces")
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer leaked")
 	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
 	t.Setenv("OTEL_SERVICE_NAME", "not-pforte")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=not-pforte")
 
-	tr, err := tracing.New(tracing.Config{Enabled: true, Endpoint: srv.URL, SampleRatio: 1, ServiceName: "pforte-test"}, tracing.Options{})
+	tr, err := tracing.New(tracing.Config{Enabled: true, Endpoint: col.URL, SampleRatio: 1, ServiceName: "pforte-test"}, tracing.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,22 +110,23 @@ func TestExportToCollectorAndShutdownFlushes(t *testing.T) {
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	got := col.spans()
-	if len(got) != 2 || !contains(got, "POST /token") || !contains(got, "store.RedeemCode") {
+	got := col.Names()
+	if len(got) != 2 || !slices.Contains(got, "POST /token") || !slices.Contains(got, "store.RedeemCode") {
 		t.Fatalf("the collector got %q, want POST /token and store.RedeemCode", got)
 	}
-	if col.paths[0] != "/v1/traces" {
-		t.Errorf("posted to %s, want /v1/traces", col.paths[0])
+	ex := col.Exports()[0]
+	if ex.Path != "/v1/traces" {
+		t.Errorf("posted to %s, want /v1/traces", ex.Path)
 	}
-	if h := col.headers[0]; h.Get("Authorization") != "" || h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != "application/x-protobuf" {
+	if h := ex.Header; h.Get("Authorization") != "" || h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != "application/x-protobuf" {
 		t.Errorf("headers %v", h)
 	}
-	for _, s := range col.service {
-		if s != "pforte-test" {
-			t.Errorf("service.name %q", s)
+	for _, s := range col.Spans() {
+		if s.Service != "pforte-test" {
+			t.Errorf("service.name %q", s.Service)
 		}
 	}
-	if n := len(decoy.spans()); n != 0 {
+	if n := len(decoy.Spans()); n != 0 {
 		t.Errorf("%d spans went to the endpoint of OTEL_EXPORTER_OTLP_ENDPOINT", n)
 	}
 	// Shut down, tracing records and sends nothing more.
@@ -198,18 +135,9 @@ func TestExportToCollectorAndShutdownFlushes(t *testing.T) {
 	if err := tr.Shutdown(context.Background()); err != nil {
 		t.Errorf("a second Shutdown: %v", err)
 	}
-	if len(col.spans()) != 2 {
-		t.Errorf("spans after Shutdown were sent: %q", col.spans())
+	if len(col.Spans()) != 2 {
+		t.Errorf("spans after Shutdown were sent: %q", col.Names())
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A collector that refuses the spans costs them, not the requests: the

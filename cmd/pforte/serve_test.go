@@ -21,6 +21,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/pforte-id/pforte/adapters/tracing/tracingtest"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
@@ -381,5 +382,100 @@ func TestWarnOpenDataDir(t *testing.T) {
 		if got != tc.warn {
 			t.Errorf("mode %o: warned %v, want %v: %q", tc.mode, got, tc.warn, out.String())
 		}
+	}
+}
+
+// TestServeTracing runs `pforte serve` with tracing configured by its
+// variables only, pointed at a collector: requests on the public and the
+// admin listener become spans, the request log lines carry their trace
+// ids, and the spans still waiting in the batch reach the collector when
+// serve shuts down.
+func TestServeTracing(t *testing.T) {
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	col := tracingtest.Start(t)
+	addr, adminAddr := servertest.FreeAddr(t), servertest.FreeAddr(t)
+	issuer := "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr coretest.Log
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--issuer", issuer, "--data-dir", t.TempDir()}, &stdout, &stderr,
+			env(map[string]string{
+				"PFORTE_ADMIN_ADDR": adminAddr, "PFORTE_TRACING_ENABLED": "true", "PFORTE_TRACING_ENDPOINT": col.URL,
+				"PFORTE_TRACING_SERVICE_NAME": "pforte-serve-test",
+			}))
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	})
+	hc := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d before it was ready", code)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+	}
+	for _, u := range []string{issuer + "/.well-known/openid-configuration", "http://" + adminAddr + "/metrics"} {
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+	hc.CloseIdleConnections()
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	names := col.Names()
+	for _, want := range []string{"GET /readyz", "GET /.well-known/openid-configuration", "GET /metrics"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the collector lacks %q: %q", want, names)
+		}
+	}
+	traceOf := map[string]string{}
+	for _, s := range col.Spans() {
+		if s.Service != "pforte-serve-test" {
+			t.Errorf("span %q of service %q", s.Name, s.Service)
+		}
+		traceOf[s.Name] = s.TraceID
+	}
+	var line struct {
+		Msg     string `json:"msg"`
+		Path    string `json:"path"`
+		TraceID string `json:"trace_id"`
+	}
+	found := false
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "http request" && line.Path == "/.well-known/openid-configuration" {
+			found = line.TraceID != "" && line.TraceID == traceOf["GET /.well-known/openid-configuration"]
+		}
+	}
+	if !found {
+		t.Errorf("no request line of the discovery request with its trace id %s", traceOf["GET /.well-known/openid-configuration"])
 	}
 }
