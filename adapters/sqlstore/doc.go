@@ -2,7 +2,8 @@
 // SQLite (modernc.org/sqlite, no cgo) and PostgreSQL (pgx stdlib).
 //
 // Layer: adapters. Imports: core domain packages, ports/store, database/sql,
-// sqlx, the two drivers and goose; never another adapter.
+// sqlx, the two drivers, goose and the OpenTelemetry trace API (a span per
+// store call when Config.Tracer is set, trace.go); never another adapter.
 //
 // Schema conventions, the same on both engines so that one set of migrations
 // serves both:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	logouthttp "github.com/pforte-id/pforte/adapters/backchannel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/pforte-id/pforte/adapters/httpapi"
 	"github.com/pforte-id/pforte/adapters/keys"
 	"github.com/pforte-id/pforte/adapters/letterpdf"
@@ -52,8 +54,6 @@ import (
 	"github.com/pforte-id/pforte/core/weblogin"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
-
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Member is a demo or test member: the account and the master data.

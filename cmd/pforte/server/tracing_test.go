@@ -138,6 +138,7 @@ func TestTracingOfAnAppLogin(t *testing.T) {
 		t.Error("Close did not shut the exporter down")
 	}
 	spans := exp.GetSpans()
+	t.Logf("%d spans exported", len(spans))
 	servers := map[trace.SpanID]tracetest.SpanStub{}
 	var names []string
 	for _, sp := range spans {
