@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/codes"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/tracing"
 	"github.com/pforte-id/pforte/adapters/tracing/tracingtest"
+	"github.com/pforte-id/pforte/core/coretest"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -147,9 +147,9 @@ func TestExportFailureIsLogged(t *testing.T) {
 		http.Error(w, "no", http.StatusBadRequest) // not retried
 	}))
 	defer srv.Close()
-	var buf syncBuffer
+	var buf coretest.Log
 	tr, err := tracing.New(tracing.Config{Enabled: true, Endpoint: srv.URL + "/otlp/v1/traces", SampleRatio: 1},
-		tracing.Options{Log: slog.New(slog.NewJSONHandler(&buf, nil))})
+		tracing.Options{Log: buf.JSON()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,23 +161,6 @@ func TestExportFailureIsLogged(t *testing.T) {
 	if !strings.Contains(buf.String(), `"level":"WARN","msg":"trace export failed; these spans are lost","spans":1`) {
 		t.Errorf("log: %s", buf.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newMemory is tracing into the SDK's in-memory exporter.

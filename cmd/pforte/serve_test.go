@@ -55,24 +55,7 @@ func TestServeSmoke(t *testing.T) {
 	})
 
 	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(issuer + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d before it was ready", code)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not become ready")
-		}
-	}
+	waitReady(t, hc, issuer, done)
 
 	// Profiles, metrics and health on the admin listener only.
 	for _, c := range []struct {
@@ -208,15 +191,7 @@ func TestServeSmoke(t *testing.T) {
 	}
 
 	// Graceful shutdown: run returns 0 and the port is released.
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve exited with %d, want 0", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stopServe(t, cancel, done)
 	for _, u := range []string{issuer + "/healthz", "http://" + adminAddr + "/healthz"} {
 		if _, err := hc.Get(u); err == nil {
 			t.Errorf("%s still answers after shutdown", u)
@@ -385,6 +360,46 @@ func TestWarnOpenDataDir(t *testing.T) {
 	}
 }
 
+// waitReady waits until the server at issuer answers /readyz with 200,
+// failing t when serve ends first (its exit code arrives on done) or
+// takes longer than 30 seconds to start.
+func waitReady(t *testing.T, hc *http.Client, issuer string, done <-chan int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d before it was ready", code)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+	}
+}
+
+// stopServe ends serve's context, as SIGTERM does, and fails t unless
+// serve then returns 0 within 30 seconds.
+func stopServe(t *testing.T, cancel context.CancelFunc, done <-chan int) {
+	t.Helper()
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
 // TestServeTracing runs `pforte serve` with tracing configured by its
 // variables only, pointed at a collector: requests on the public and the
 // admin listener become spans, the request log lines carry their trace
@@ -413,24 +428,7 @@ func TestServeTracing(t *testing.T) {
 		}
 	})
 	hc := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(issuer + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d before it was ready", code)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not become ready")
-		}
-	}
+	waitReady(t, hc, issuer, done)
 	for _, u := range []string{issuer + "/.well-known/openid-configuration", "http://" + adminAddr + "/metrics"} {
 		resp, err := hc.Get(u)
 		if err != nil {
@@ -442,15 +440,7 @@ func TestServeTracing(t *testing.T) {
 		}
 	}
 	hc.CloseIdleConnections()
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve exited with %d, want 0", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stopServe(t, cancel, done)
 	names := col.Names()
 	for _, want := range []string{"GET /readyz", "GET /.well-known/openid-configuration", "GET /metrics"} {
 		if !slices.Contains(names, want) {

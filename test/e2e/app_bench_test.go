@@ -59,14 +59,7 @@ import (
 //
 //	go test ./test/e2e -run '^$' -bench BenchmarkAppLogin -benchtime 400x
 func BenchmarkAppLogin(b *testing.B) {
-	members := 200
-	if v := os.Getenv("PFORTE_BENCH_MEMBERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("PFORTE_BENCH_MEMBERS=%q", v)
-		}
-		members = n
-	}
+	members := benchMembers(b, 200)
 	for _, eng := range []string{"sqlite", "postgres"} {
 		// The rig lives as long as the parent benchmark: the testing
 		// package calls the sub-benchmark's function once per b.N it
@@ -82,6 +75,20 @@ func BenchmarkAppLogin(b *testing.B) {
 	}
 }
 
+// benchMembers is the number of members a login benchmark enrolls:
+// PFORTE_BENCH_MEMBERS, else def.
+func benchMembers(b *testing.B, def int) int {
+	v := os.Getenv("PFORTE_BENCH_MEMBERS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("PFORTE_BENCH_MEMBERS=%q", v)
+	}
+	return n
+}
+
 // BenchmarkAppLoginTracing compares the app login of BenchmarkAppLogin
 // (SQLite) on two servers side by side, one with tracing off (the
 // default) and one with it on: every request and store call a span,
@@ -94,14 +101,7 @@ func BenchmarkAppLogin(b *testing.B) {
 //
 //	PFORTE_BENCH_MEMBERS=50 go test ./test/e2e -run '^$' -bench AppLoginTracing -benchtime 2000x -count 3
 func BenchmarkAppLoginTracing(b *testing.B) {
-	members := 50
-	if v := os.Getenv("PFORTE_BENCH_MEMBERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("PFORTE_BENCH_MEMBERS=%q", v)
-		}
-		members = n
-	}
+	members := benchMembers(b, 50)
 	var received atomic.Int64
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
