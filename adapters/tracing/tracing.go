@@ -111,10 +111,10 @@ func New(cfg Config, o Options) (*Tracing, error) {
 }
 
 // otlpExporter is the OTLP/HTTP exporter of cfg: protobuf, gzip, retried
-// for up to a minute, configured here only — the exporter's options
-// override every OTEL_EXPORTER_OTLP_* variable it would otherwise read,
-// and the collector is reached directly, never through an HTTP proxy
-// named by the environment.
+// on passing failures (unreachable, 429, 502–504) for as long as one
+// export may take. It is configured here only: its options override every
+// OTEL_EXPORTER_OTLP_* variable it would otherwise read, and the collector
+// is reached directly, never through an HTTP proxy the environment names.
 func otlpExporter(cfg Config) (sdktrace.SpanExporter, error) {
 	endpoint, err := cfg.endpointURL()
 	if err != nil {
@@ -128,7 +128,7 @@ func otlpExporter(cfg Config) (sdktrace.SpanExporter, error) {
 		otlptracehttp.WithCompression(otlptracehttp.GzipCompression),
 		otlptracehttp.WithHTTPClient(&http.Client{Timeout: requestTimeout, Transport: transport}),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-			Enabled: true, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxElapsedTime: time.Minute,
+			Enabled: true, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxElapsedTime: exportTimeout,
 		}),
 	)
 	if err != nil {
