@@ -60,6 +60,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Log receives export failures (nil: slog.Default()).
 	Log *slog.Logger
+	// Version is Pforte's release, the spans' service.version (empty: the
+	// module version the binary was built as, if any).
+	Version string
 }
 
 // Tracing is a running tracer provider with its exporter. A nil *Tracing
@@ -104,7 +107,7 @@ func New(cfg Config, o Options) (*Tracing, error) {
 		// A trace a trusted proxy began keeps its decision; a trace that
 		// begins here is recorded with the configured probability.
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
-		sdktrace.WithResource(serviceResource(cfg.ServiceName)),
+		sdktrace.WithResource(serviceResource(cfg.ServiceName, o.Version)),
 		sdktrace.WithRawSpanLimits(limits),
 	)
 	return &Tracing{provider: tp, tracer: tp.Tracer(Scope), trusted: o.TrustedProxies}, nil
@@ -141,7 +144,7 @@ func otlpExporter(cfg Config) (sdktrace.SpanExporter, error) {
 // Pforte's version, the host and an id of this process, so that the
 // replicas of one deployment are told apart. The SDK's default resource
 // would also read OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
-func serviceResource(name string) *resource.Resource {
+func serviceResource(name, version string) *resource.Resource {
 	attrs := []attribute.KeyValue{
 		semconv.ServiceName(name),
 		semconv.ServiceInstanceID(instanceID()),
@@ -149,8 +152,11 @@ func serviceResource(name string) *resource.Resource {
 		semconv.TelemetrySDKName("opentelemetry"),
 		semconv.TelemetrySDKVersion(sdk.Version()),
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		attrs = append(attrs, semconv.ServiceVersion(bi.Main.Version))
+	if bi, ok := debug.ReadBuildInfo(); version == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	if version != "" {
+		attrs = append(attrs, semconv.ServiceVersion(version))
 	}
 	if host, err := os.Hostname(); err == nil {
 		attrs = append(attrs, semconv.HostName(host))

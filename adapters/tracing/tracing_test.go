@@ -97,7 +97,7 @@ func TestExportToCollectorAndShutdownFlushes(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "not-pforte")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=not-pforte")
 
-	tr, err := tracing.New(tracing.Config{Enabled: true, Endpoint: col.URL, SampleRatio: 1, ServiceName: "pforte-test"}, tracing.Options{})
+	tr, err := tracing.New(tracing.Config{Enabled: true, Endpoint: col.URL, SampleRatio: 1, ServiceName: "pforte-test"}, tracing.Options{Version: "v1.2.3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func TestExportToCollectorAndShutdownFlushes(t *testing.T) {
 		t.Errorf("headers %v", h)
 	}
 	for _, s := range col.Spans() {
-		if s.Service != "pforte-test" {
-			t.Errorf("service.name %q", s.Service)
+		if s.Service != "pforte-test" || s.Version != "v1.2.3" {
+			t.Errorf("service.name %q, service.version %q", s.Service, s.Version)
 		}
 	}
 	if n := len(decoy.Spans()); n != 0 {

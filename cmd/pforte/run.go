@@ -289,6 +289,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	o.Version = version
 	warnOpenDataDir(log, cfg.Server.DataDir)
 	if wantsDevEID(cfg) {
 		stopEID, err := startDevEID(ctx, cfg, &o, log)

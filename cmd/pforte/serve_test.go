@@ -449,8 +449,8 @@ func TestServeTracing(t *testing.T) {
 	}
 	traceOf := map[string]string{}
 	for _, s := range col.Spans() {
-		if s.Service != "pforte-serve-test" {
-			t.Errorf("span %q of service %q", s.Name, s.Service)
+		if s.Service != "pforte-serve-test" || s.Version != version {
+			t.Errorf("span %q of service %q version %q, want version %q", s.Name, s.Service, s.Version, version)
 		}
 		traceOf[s.Name] = s.TraceID
 	}

@@ -15,8 +15,9 @@ import (
 // Span is one span as the collector received it.
 type Span struct {
 	Name string
-	// Service is the service.name of the resource it came with.
-	Service string
+	// Service and Version are the service.name and service.version of
+	// the resource it came with.
+	Service, Version string
 	// TraceID and SpanID are lower-case hex.
 	TraceID, SpanID string
 }
@@ -72,16 +73,19 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.exports = append(c.exports, Export{Path: r.URL.Path, Header: r.Header.Clone()})
 	for _, rs := range req.ResourceSpans {
-		service := ""
+		var service, version string
 		for _, a := range rs.Resource.GetAttributes() {
-			if a.Key == "service.name" {
+			switch a.Key {
+			case "service.name":
 				service = a.Value.GetStringValue()
+			case "service.version":
+				version = a.Value.GetStringValue()
 			}
 		}
 		for _, ss := range rs.ScopeSpans {
 			for _, sp := range ss.Spans {
 				c.spans = append(c.spans, Span{
-					Name: sp.Name, Service: service, TraceID: hexOf(sp.TraceId), SpanID: hexOf(sp.SpanId),
+					Name: sp.Name, Service: service, Version: version, TraceID: hexOf(sp.TraceId), SpanID: hexOf(sp.SpanId),
 				})
 			}
 		}

@@ -161,6 +161,8 @@ type Options struct {
 	// TraceExporter, when set, receives the spans instead of the OTLP
 	// exporter to Tracing.Endpoint (tests: the SDK's in-memory exporter).
 	TraceExporter sdktrace.SpanExporter
+	// Version is Pforte's release, named in the spans (service.version).
+	Version string
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 	Log *slog.Logger
@@ -412,7 +414,7 @@ func (o Options) Validate() error {
 func New(ctx context.Context, o Options) (*Server, error) {
 	o = o.withDefaults()
 	tr, err := tracing.New(o.Tracing, tracing.Options{
-		Exporter: o.TraceExporter, TrustedProxies: o.TrustedProxies, Log: o.Log,
+		Exporter: o.TraceExporter, TrustedProxies: o.TrustedProxies, Log: o.Log, Version: o.Version,
 	})
 	if err != nil {
 		return nil, err
