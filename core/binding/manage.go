@@ -72,14 +72,20 @@ func (s *Service) ListDevices(ctx context.Context, b device.Binding) ([]Device, 
 	if err != nil {
 		return nil, err
 	}
-	bs, err := s.devices.ListBindings(ctx, cur.AccountID)
+	return s.devicesOf(ctx, cur.AccountID, cur.ID)
+}
+
+// devicesOf lists the unrevoked devices of account accountID, marking
+// binding current.
+func (s *Service) devicesOf(ctx context.Context, accountID, current string) ([]Device, error) {
+	bs, err := s.devices.ListBindings(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	out := []Device{}
 	for _, x := range bs {
 		if x.Status != device.Revoked {
-			out = append(out, view(x, cur.ID))
+			out = append(out, view(x, current))
 		}
 	}
 	return out, nil
@@ -97,15 +103,49 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 	if err := device.NameOK(name); err != nil {
 		return err
 	}
-	name = strings.TrimSpace(name)
 	cur, err := s.acting(ctx, op, b)
 	if err != nil {
 		return err
 	}
+	return s.rename(ctx, op, actor{account: cur.AccountID, binding: cur.ID, client: s.cfg.AppClientID}, id, name, ip)
+}
+
+// RenameMemberDevice is RenameDevice for a member who logged in with two
+// factors elsewhere than in the app (the account page, whose client id is
+// clientID): the device must be one of account accountID's, which the
+// caller has authenticated. Errors: those of RenameDevice but Forbidden.
+func (s *Service) RenameMemberDevice(ctx context.Context, accountID, id, name, ip, clientID string) error {
+	const op = "binding.RenameMemberDevice"
+	if err := device.NameOK(name); err != nil {
+		return err
+	}
+	if accountID == "" {
+		return fault.Coded(fault.NotFound, op, deviceNotFoundText)
+	}
+	return s.rename(ctx, op, actor{account: accountID, client: clientID}, id, name, ip)
+}
+
+// actor is who manages a device: the member of account, through the app
+// with device binding (binding set) or through the client (the account
+// page, binding empty).
+type actor struct {
+	account, binding, client string
+}
+
+// detail adds who acted to an audit event's detail.
+func (a actor) detail(d map[string]string) map[string]string {
+	if a.binding != "" {
+		d["by_binding"] = a.binding
+	}
+	return d
+}
+
+func (s *Service) rename(ctx context.Context, op string, by actor, id, name, ip string) error {
+	name = strings.TrimSpace(name)
 	var old string // the name before, for the record
-	_, err = s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
+	_, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
 		switch {
-		case x.AccountID != cur.AccountID:
+		case x.AccountID != by.account:
 			return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 		case x.Status == device.Revoked:
 			return fault.Coded(fault.Conflict, op, deviceRemovedText)
@@ -123,11 +163,11 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 	case err != nil:
 		return err
 	}
-	s.record(ctx, s.event(audit.DeviceRenamed, cur.AccountID, ip, map[string]string{
-		"binding": id, "by_binding": cur.ID, "old_name": old, "name": name,
+	s.record(ctx, s.eventBy(audit.DeviceRenamed, by, ip, map[string]string{
+		"binding": id, "old_name": old, "name": name,
 	}))
-	s.logInfo(ctx, "device renamed", slog.String("binding", id), slog.String("account", cur.AccountID))
-	s.tellAccount(ctx, cur.AccountID, deviceRenamed(old, name, s.clock()))
+	s.logInfo(ctx, "device renamed", slog.String("binding", id), slog.String("account", by.account))
+	s.tellAccount(ctx, by.account, deviceRenamed(old, name, s.clock()))
 	return nil
 }
 
@@ -140,7 +180,8 @@ func (s *Service) RenameDevice(ctx context.Context, b device.Binding, id, name, 
 // once: after the binding is stored revoked, the refresh token families
 // issued through its app logins are revoked (store.BindingFamilies), and
 // from the revocation on the store issues no new family for it, so no
-// token the key obtained survives it. When that second step fails
+// token the key obtained survives it; the browser sessions it confirmed
+// end too, with back-channel logout. When that second step fails
 // (Unavailable), calling RevokeDevice again completes it.
 //
 // Errors: Forbidden (b is no longer active); NotFound (no such device of
@@ -151,10 +192,26 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip str
 	if err != nil {
 		return err
 	}
+	return s.revoke(ctx, op, actor{account: cur.AccountID, binding: cur.ID, client: s.cfg.AppClientID}, id, ip)
+}
+
+// RevokeMemberDevice is RevokeDevice for a member who logged in with two
+// factors elsewhere than in the app (the account page, whose client id is
+// clientID): the device must be one of account accountID's, which the
+// caller has authenticated. Errors: those of RevokeDevice but Forbidden.
+func (s *Service) RevokeMemberDevice(ctx context.Context, accountID, id, ip, clientID string) error {
+	const op = "binding.RevokeMemberDevice"
+	if accountID == "" {
+		return fault.Coded(fault.NotFound, op, deviceNotFoundText)
+	}
+	return s.revoke(ctx, op, actor{account: accountID, client: clientID}, id, ip)
+}
+
+func (s *Service) revoke(ctx context.Context, op string, by actor, id, ip string) error {
 	now := s.clock()
 	x, err := s.devices.UpdateBinding(ctx, id, func(x *device.Binding) error {
 		switch {
-		case x.AccountID != cur.AccountID:
+		case x.AccountID != by.account:
 			return fault.Coded(fault.NotFound, op, deviceNotFoundText)
 		case x.Status == device.Revoked:
 			return errUnchanged
@@ -173,13 +230,19 @@ func (s *Service) RevokeDevice(ctx context.Context, b device.Binding, id, ip str
 		return err
 	}
 	ended := s.endLogins(ctx, id, now)
-	s.record(ctx, s.event(audit.DeviceRevoked, cur.AccountID, ip, map[string]string{
-		"binding": id, "by_binding": cur.ID, "name": x.Name,
-	}))
-	s.logInfo(ctx, "device revoked", slog.String("binding", id), slog.String("account", cur.AccountID),
-		slog.Bool("self", id == cur.ID))
-	s.tellAccount(ctx, cur.AccountID, deviceRevoked(x.Name, now))
+	s.record(ctx, s.eventBy(audit.DeviceRevoked, by, ip, map[string]string{"binding": id, "name": x.Name}))
+	s.logInfo(ctx, "device revoked", slog.String("binding", id), slog.String("account", by.account),
+		slog.Bool("self", id == by.binding))
+	s.tellAccount(ctx, by.account, deviceRevoked(x.Name, now))
 	return ended
+}
+
+// MemberDevices is ListDevices for a member who logged in with two factors
+// elsewhere than in the app (the account page): the devices of account
+// accountID, which the caller has authenticated, oldest first, revoked
+// ones left out; none is Current. Errors: Unavailable.
+func (s *Service) MemberDevices(ctx context.Context, accountID string) ([]Device, error) {
+	return s.devicesOf(ctx, accountID, "")
 }
 
 // endLogins revokes the token families of binding id, which was just

@@ -23,6 +23,13 @@ func (s *Service) event(kind audit.Kind, accountID, ip string, detail map[string
 	}
 }
 
+// eventBy is an audit event of the member acting through by.client.
+func (s *Service) eventBy(kind audit.Kind, by actor, ip string, detail map[string]string) audit.Event {
+	e := s.event(kind, by.account, ip, by.detail(detail))
+	e.ClientID = by.client
+	return e
+}
+
 // record appends e to the audit log. The change it describes has been
 // stored already and cannot be taken back, so a failure is logged as an
 // error and does not fail the member's request.

@@ -164,11 +164,7 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 	case !sess.Open(s.clock()):
 		return expired
 	}
-	personal, err := s.personalInputs(ctx, sess)
-	if err != nil {
-		return err
-	}
-	if err := password.DefaultPolicy.CheckWith(s.estimator, pw, personal...); err != nil {
+	if err := s.CheckPassword(ctx, sess.KVNR, sess.AccountID, pw); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, pw)
@@ -188,15 +184,29 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 	return nil
 }
 
+// CheckPassword applies the rules of a member's own password to pw, for
+// the member k with account accountID: password.DefaultPolicy (10 to 128
+// characters, not common, not trivial) without the member's number, names
+// or date of birth in the usual spellings, then the strength Estimator, if
+// one is configured. Setting a password at enrollment and changing it on
+// the account page apply the same rules through it.
+// Errors: Invalid with the code of core/password; Unavailable.
+func (s *Service) CheckPassword(ctx context.Context, k kvnr.KVNR, accountID, pw string) error {
+	personal, err := s.personalInputs(ctx, k, accountID)
+	if err != nil {
+		return err
+	}
+	return password.DefaultPolicy.CheckWith(s.estimator, pw, personal...)
+}
+
 // personalInputs are the words a password must not contain: the member
 // number (also without its letter), the names from the directory and from
 // every proof (an eID may spell them differently), each name part on its
 // own, and the date of birth in the spellings people use.
-func (s *Service) personalInputs(ctx context.Context, sess enrollment.Session) ([]string, error) {
-	k := string(sess.KVNR)
-	out := []string{k, k[min(1, len(k)):]}
+func (s *Service) personalInputs(ctx context.Context, k kvnr.KVNR, accountID string) ([]string, error) {
+	out := []string{string(k), string(k)[min(1, len(k)):]}
 	var names, births []string
-	m, err := s.members.MemberByKVNR(ctx, sess.KVNR)
+	m, err := s.members.MemberByKVNR(ctx, k)
 	switch {
 	case err == nil:
 		names = append(names, m.GivenName, m.FamilyName)
@@ -204,7 +214,7 @@ func (s *Service) personalInputs(ctx context.Context, sess enrollment.Session) (
 	case !errors.Is(err, fault.NotFound):
 		return nil, err
 	}
-	proofs, err := s.enrolls.Proofs(ctx, sess.AccountID)
+	proofs, err := s.enrolls.Proofs(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
