@@ -104,7 +104,7 @@ func usedKeys(t *testing.T) map[string]string {
 	t.Helper()
 	keys := map[string]string{}
 	patterns := []*regexp.Regexp{
-		regexp.MustCompile(`call \.T "([^"]+)"`),
+		regexp.MustCompile(`call \$?\.T "([^"]+)"`),
 		regexp.MustCompile(`\.Text\("([a-z_.]+)"`),
 		regexp.MustCompile(`writePage\([^"]*"([a-z_.]+)"`),
 	}

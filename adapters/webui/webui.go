@@ -118,6 +118,11 @@ type view struct {
 	Scopes []string
 	// Logout is the logout confirmation's form.
 	Logout logoutView
+	// Account is the account page's.
+	Account *accountView
+	// Title replaces the pages' common title; Wide widens the page.
+	Title string
+	Wide  bool
 	// ApprovalID, Number and StatusURL are the approval page's.
 	ApprovalID string
 	Number     string

@@ -44,6 +44,14 @@ const (
 	BackchannelLogoutGivenUp Kind = "logout.backchannel_given_up"
 )
 
+// Kinds lists every kind, for those that must know them all (the account
+// page words each one; a test keeps the list and the words in step).
+var Kinds = []Kind{
+	EnrollmentStarted, EnrollmentCompleted, PasswordSet, DeviceBound, DeviceRenamed, DeviceRevoked,
+	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLoginApproved,
+	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked,
+}
+
 // Actor says who acted.
 type Actor string
 

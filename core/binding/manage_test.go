@@ -486,3 +486,57 @@ func TestStoreOutagesSurface(t *testing.T) {
 		t.Fatalf("an outage counted %d PIN failures", got)
 	}
 }
+
+// The account page's variants: the member logged in with two factors in a
+// browser names the account; the device must be that account's, and the
+// audit names the account page's client instead of a binding.
+func TestMemberDeviceManagement(t *testing.T) {
+	f := setup(t)
+	me, _, b2 := twoPhones(t, f)
+	_, bodoBinding := f.enrolled(t, bodo, "Bodos Phone")
+	login := f.w.appLogin(t, b2)
+	const page = "pforte-account"
+
+	ds, err := f.svc.MemberDevices(ctx, me.AccountID)
+	if err != nil || len(ds) != 2 || ds[0].Current || ds[1].Current || ds[1].ID != b2.ID {
+		t.Fatalf("MemberDevices: %+v, %v", ds, err)
+	}
+	before := len(f.w.sent())
+	if err := f.svc.RenameMemberDevice(ctx, me.AccountID, b2.ID, "Tablet", clientIP, page); err != nil {
+		t.Fatal(err)
+	}
+	events := f.w.auditEvents()
+	if e := events[len(events)-1]; e.Kind != audit.DeviceRenamed || e.ClientID != page || e.Actor != audit.Member ||
+		e.Detail["by_binding"] != "" || e.Detail["name"] != "Tablet" || e.IPHash == "" {
+		t.Fatalf("audit %+v", e)
+	}
+	for name, err := range map[string]error{
+		"rename another member's device": f.svc.RenameMemberDevice(ctx, me.AccountID, bodoBinding.ID, "Mine", clientIP, page),
+		"revoke another member's device": f.svc.RevokeMemberDevice(ctx, me.AccountID, bodoBinding.ID, clientIP, page),
+		"no account":                     f.svc.RevokeMemberDevice(ctx, "", bodoBinding.ID, clientIP, page),
+		"unknown device":                 f.svc.RevokeMemberDevice(ctx, me.AccountID, "no-such", clientIP, page),
+	} {
+		wantKind(t, name, err, fault.NotFound)
+	}
+	if b := f.w.binding(bodoBinding.ID); b.Status != device.Active || b.Name != "Bodos Phone" {
+		t.Fatalf("another member's device changed: %+v", b)
+	}
+	wantKind(t, "bad name", f.svc.RenameMemberDevice(ctx, me.AccountID, b2.ID, "a\nb", clientIP, page), fault.Invalid)
+
+	if err := f.svc.RevokeMemberDevice(ctx, me.AccountID, b2.ID, clientIP, page); err != nil {
+		t.Fatal(err)
+	}
+	if f.w.binding(b2.ID).Status != device.Revoked || f.w.loginEndedAt(t, login).IsZero() {
+		t.Fatal("the revoked device or its app login lives on")
+	}
+	events = f.w.auditEvents()
+	if e := events[len(events)-1]; e.Kind != audit.DeviceRevoked || e.ClientID != page || e.Detail["binding"] != b2.ID {
+		t.Fatalf("audit %+v", e)
+	}
+	if msgs := f.w.sent()[before:]; len(msgs) != 2 || msgs[1].Kind != string(audit.DeviceRevoked) {
+		t.Fatalf("notifications %+v", msgs)
+	}
+	if ds, _ := f.svc.MemberDevices(ctx, me.AccountID); len(ds) != 1 || ds[0].ID != me.ID {
+		t.Fatalf("after revoking: %+v", ds)
+	}
+}

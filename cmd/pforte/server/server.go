@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,7 @@ import (
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
+	"github.com/pforte-id/pforte/core/selfservice"
 	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/sso"
 	"github.com/pforte-id/pforte/core/weblogin"
@@ -239,6 +241,8 @@ const (
 	purposeDPoPNonce     = "pforte/v1/dpop-nonce"
 	purposePairwiseSub   = "pforte/v1/pairwise-sub"
 	purposeLoginCSRF     = "pforte/v1/login-csrf"
+	purposeAccountPage   = "pforte/v1/account-page"
+	purposeAccountSecret = "pforte/v1/account-client-secret"
 )
 
 // DefaultWorkerInterval and DefaultJanitorInterval are the intervals of
@@ -289,6 +293,7 @@ type parts struct {
 	login        login.Config
 	sso          sso.Config
 	logout       backchannel.Config
+	account      selfservice.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
 	// eid and eidRedirect are set when the eID method is offered.
@@ -334,6 +339,11 @@ func (o Options) parts() (parts, error) {
 	p.sso = sso.Config{Policy: o.Session, IPKey: p.binding.IPKey}
 	p.logout = o.Logout
 	p.logout.Issuer = o.Issuer
+	p.account = selfservice.Config{
+		Issuer: o.Issuer, AuthorizeEndpoint: o.Issuer + "/authorize", RedirectURI: o.Issuer + webui.AccountCallbackPath,
+		Key: keys.DeriveKey(o.MasterKey, purposeAccountPage), IPKey: p.binding.IPKey,
+		Vocabulary: p.authz.WithDefaults().Vocabulary,
+	}
 	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
@@ -397,6 +407,9 @@ func (o Options) Validate() error {
 	if o.LogoutInterval > 0 && (o.LogoutInterval < MinLogoutInterval || o.LogoutInterval > MaxLogoutInterval) {
 		return fault.New(fault.Invalid, "server.Options.LogoutInterval",
 			"must be between "+MinLogoutInterval.String()+" and "+MaxLogoutInterval.String())
+	}
+	if err := p.account.Validate(); err != nil {
+		return err
 	}
 	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
 		return err
@@ -558,6 +571,9 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
+	if err := s.applyAccountClient(ctx, p.account, secrets); err != nil {
+		return err
+	}
 	if err := s.applyMembers(ctx); err != nil {
 		return err
 	}
@@ -580,6 +596,14 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	secure := strings.HasPrefix(o.Issuer, "https://")
 	s.sso, err = sso.New(p.sso, sso.Deps{
 		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, BackChannel: s.logout, Now: o.Now, Logger: o.Log,
+	})
+	if err != nil {
+		return err
+	}
+	account, err := selfservice.New(p.account, selfservice.Deps{
+		Authz: s.authz, Tokens: ring, Sessions: s.sso, SessionStore: s.store, Devices: s.bind, Clients: s.store,
+		Consents: s.store, Accounts: s.store, Members: s.store, Audit: s.metrics.Audit(s.store), Replay: s.store,
+		Rules: s.reg, Passwords: s.hasher, Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
 		return err
@@ -613,6 +637,9 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.Handle(webui.ConsentPath, ui.ConsentHandler())
 	mux.Handle(webui.EndSessionPath, ui.EndSessionHandler())
 	mux.Handle("GET "+webui.LoggedOutPath, ui.LoggedOutHandler())
+	mux.Handle(webui.AccountPath, ui.AccountHandler(account))
+	mux.Handle(webui.AccountCallbackPath, ui.AccountCallbackHandler(account))
+	mux.Handle(webui.AccountPasswordPath, ui.AccountPasswordHandler(account))
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
@@ -734,9 +761,28 @@ func (s *Server) applyClients(ctx context.Context) error {
 		if err := c.Validate(); err != nil {
 			return err
 		}
+		if c.ID == selfservice.DefaultClientID {
+			return fmt.Errorf("client %s: the id is the built-in account page's", c.ID)
+		}
 		if err := s.store.PutClient(ctx, c); err != nil {
 			return fmt.Errorf("apply client %s: %w", c.ID, err)
 		}
+	}
+	return nil
+}
+
+// applyAccountClient registers the account page's built-in client
+// (core/selfservice) as it is built, on every start. Its secret is derived
+// from the master key, so every replica registers the same; nobody uses
+// it, since the page redeems its codes in process.
+func (s *Server) applyAccountClient(ctx context.Context, cfg selfservice.Config, secrets client.SecretHasher) error {
+	secret := base64.RawURLEncoding.EncodeToString(keys.DeriveKey(s.opts.MasterKey, purposeAccountSecret))
+	c := cfg.Client(secrets.Hash(secret), s.opts.Now().UTC())
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.PutClient(ctx, c); err != nil {
+		return fmt.Errorf("apply the account page's client: %w", err)
 	}
 	return nil
 }
