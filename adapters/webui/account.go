@@ -281,12 +281,12 @@ func (a accountPage) act(w http.ResponseWriter, r *http.Request) {
 		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
 		return
 	}
-	switch k := fault.KindOf(err); {
-	case err == nil:
-	case k == fault.Unavailable || k == fault.Internal:
-		a.u.pageError(w, r, err)
-		return
-	default:
+	if err != nil {
+		k := fault.KindOf(err)
+		if k == fault.Unavailable || k == fault.Internal {
+			a.u.pageError(w, r, err)
+			return
+		}
 		logReason(w, fault.ReasonOf(err))
 		a.page(w, r, m, statusOf(k).page, "", catalog.Match(r.Header.Get("Accept-Language")).Error(err))
 		return
@@ -334,9 +334,11 @@ func (a accountPage) setPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	err := a.svc.ChangePassword(r.Context(), m, f.Get("ticket"), f.Get("password"), f.Get("repeat"), a.u.clientIP(r))
-	switch k := fault.KindOf(err); {
-	case err == nil:
+	if err == nil {
 		http.Redirect(w, r, AccountPath+"?done=password", http.StatusSeeOther)
+		return
+	}
+	switch k := fault.KindOf(err); {
 	case k == fault.Invalid:
 		// A refused password: the form again, with the same ticket.
 		logReason(w, fault.ReasonOf(err))

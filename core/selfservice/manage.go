@@ -120,7 +120,7 @@ func (s *Service) RenameDevice(ctx context.Context, m Member, id, name, ip strin
 		return unknown(op)
 	}
 	err := s.d.Devices.RenameMemberDevice(ctx, m.AccountID, id, name, ip, s.cfg.ClientID)
-	if fault.KindOf(err) == fault.NotFound {
+	if errors.Is(err, fault.NotFound) {
 		return unknown(op)
 	}
 	return err
@@ -135,7 +135,7 @@ func (s *Service) RevokeDevice(ctx context.Context, m Member, id, ip string) err
 		return unknown(op)
 	}
 	err := s.d.Devices.RevokeMemberDevice(ctx, m.AccountID, id, ip, s.cfg.ClientID)
-	if fault.KindOf(err) == fault.NotFound {
+	if errors.Is(err, fault.NotFound) {
 		return unknown(op)
 	}
 	return err

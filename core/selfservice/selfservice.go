@@ -374,11 +374,10 @@ func (s *Service) Finish(ctx context.Context, flow string, cb Callback, ssoSecre
 		return Login{}, err
 	}
 	resp, err := s.d.Authz.ExchangeCode(ctx, c, cb.Code, s.cfg.RedirectURI, s.mac("verifier", state), authz.DPoPRequest{})
-	switch k := fault.KindOf(err); {
-	case err == nil:
-	case k == fault.Unavailable || k == fault.Internal:
-		return Login{}, err
-	default:
+	if err != nil {
+		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.Internal {
+			return Login{}, err
+		}
 		return failed("the code was refused: " + fault.PublicOf(err))
 	}
 	var cl authz.IDClaims
