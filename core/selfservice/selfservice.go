@@ -378,7 +378,8 @@ func (s *Service) Finish(ctx context.Context, flow string, cb Callback, ssoSecre
 		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.Internal {
 			return Login{}, err
 		}
-		return failed("the code was refused: " + fault.PublicOf(err))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "account page code refused", slog.String("reason", fault.ReasonOf(err)), slog.Any("error", err))
+		return failed("the code was refused")
 	}
 	var cl authz.IDClaims
 	if err := s.d.Tokens.Verify(ctx, resp.IDToken, token.TypeID, &cl); err != nil {
