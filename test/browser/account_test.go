@@ -9,9 +9,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// confirmInApp approves the login the page shows with the member's phone;
+// approveOnPhone approves the login the page shows with the member's phone;
 // the page's script notices and goes on.
-func confirmInApp(t *testing.T, p *page, in *instance) {
+func approveOnPhone(t *testing.T, p *page, in *instance) {
 	t.Helper()
 	n, err := strconv.Atoi(p.text("#number"))
 	if err != nil {
@@ -42,7 +42,7 @@ func TestAccountPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#number")),
 	)
-	confirmInApp(t, p, in)
+	approveOnPhone(t, p, in)
 	p.waitAt(in.issuer + "/account")
 	p.run("the account page", chromedp.WaitVisible(chromedp.CSS("#end-all")))
 	if h := p.text("main h1"); h != "Mein Konto" {
@@ -72,7 +72,7 @@ func TestAccountPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#number")),
 	)
-	confirmInApp(t, p, in)
+	approveOnPhone(t, p, in)
 	p.run("the new password", chromedp.WaitVisible(chromedp.CSS("#new-password")))
 	p.checkPage("account-password")
 	const newPassword = "Leuchtturm-Nebelhorn-Seemöwe"
@@ -109,7 +109,7 @@ func TestAccountPageInEnglish(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#number")),
 	)
-	confirmInApp(t, p, in)
+	approveOnPhone(t, p, in)
 	p.waitAt(in.issuer + "/account")
 	p.run("the account page", chromedp.WaitVisible(chromedp.CSS("#end-all")))
 	if h := p.text("main h1"); h != "My account" || !strings.Contains(p.text("main"), "Log out everywhere") {

@@ -136,6 +136,25 @@ func TestSingleSignOnInTheBrowser(t *testing.T) {
 		t.Fatalf("the portal's sid %q, want the session's", third.SID)
 	}
 
+	// The account page answers from the session (no login page) and takes
+	// the consent back; the portal's tokens end with it.
+	p.run("open the account page", chromedp.Navigate(in.issuer+"/account"), chromedp.WaitVisible(chromedp.CSS(".consent")))
+	if c := p.text(".consent"); !strings.Contains(c, "Partnerportal Reha") || !strings.Contains(c, "Ihren Namen") {
+		t.Errorf("the account page lists the consent as %q", c)
+	}
+	p.checkPage("account-consents")
+	p.run("revoke the consent",
+		chromedp.Click(chromedp.CSS(`.consent button[value="revoke_consent"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	if p.text("#done") != "Die Freigabe wurde widerrufen. Das Portal erhält keine Daten mehr." {
+		t.Errorf("after revoking: %q", p.text("#done"))
+	}
+	if third.RefreshToken != "" && refreshWorks(t, rpC, third.RefreshToken) {
+		t.Error("the portal's refresh token works after the consent was revoked")
+	}
+	p.run("the portal asks again", chromedp.Navigate(rpC.base+"/"), chromedp.WaitVisible(chromedp.CSS("#allow")))
+
 	p.run("log out at RP A", chromedp.Navigate(in.issuer+"/end_session?"+url.Values{
 		"id_token_hint": {first.IDToken}, "post_logout_redirect_uri": {rpA.base + "/"}, "state": {"bye"},
 	}.Encode()))
