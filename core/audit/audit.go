@@ -49,7 +49,7 @@ const (
 var Kinds = []Kind{
 	EnrollmentStarted, EnrollmentCompleted, PasswordSet, DeviceBound, DeviceRenamed, DeviceRevoked,
 	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLoginApproved,
-	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked,
+	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp,
 }
 
 // Actor says who acted.

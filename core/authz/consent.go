@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
@@ -94,8 +96,16 @@ func (s *Service) DecideConsent(ctx context.Context, id, sessionID string, allow
 		return s.ErrorRedirect(back, "access_denied", "the member did not allow the client access"), nil
 	}
 	now := s.clock()
-	if _, err := s.st.Consents.GrantConsent(ctx, r.Login.Subject, r.ClientID, s.ConsentScopes(r), now); err != nil {
+	granted, err := s.st.Consents.GrantConsent(ctx, r.Login.Subject, r.ClientID, s.ConsentScopes(r), now)
+	if err != nil {
 		return "", err
+	}
+	if s.st.Audit != nil {
+		// The consent is stored; a failed audit entry does not undo it.
+		_ = s.st.Audit.AppendAudit(ctx, audit.Event{
+			ID: grant.NewID(), Time: now, Kind: audit.ConsentGranted, Actor: audit.Member, AccountID: r.Login.Subject,
+			ClientID: r.ClientID, Detail: map[string]string{"scopes": strings.Join(granted.Scopes, " ")},
+		})
 	}
 	to, err := s.issueCode(ctx, r, now)
 	if errors.Is(err, fault.NotFound) || errors.Is(err, fault.Forbidden) {

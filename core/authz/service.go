@@ -198,6 +198,9 @@ func shortDuration(d time.Duration) string {
 type Stores struct {
 	// Consents remembers what members allowed third-party clients.
 	Consents store.Consents
+	// Audit records the consents given (audit.ConsentGranted); nil: not
+	// recorded.
+	Audit    store.Audit
 	Clients  store.Clients
 	Requests store.AuthRequests
 	Tokens   store.Tokens

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"net/http"
+	"slices"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pforte-id/pforte/core/audit"
 )
 
 // Single sign-on, consent and logout as relying parties see them: the web
@@ -224,6 +227,15 @@ func TestConsentForAThirdParty(t *testing.T) {
 	page = rpB.authorize(t, b, a, nil)
 	rpB.exchange(t, rpB.checkCallback(t, callback(t, answerConsent(t, b, in, page, "allow")), a), a)
 	rpB.silent(t, b, url.Values{"prompt": {"none"}}, "openid", "profile")
+	events, err := in.srv.Store().AuditEvents(t.Context(), memberID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(events, func(e audit.Event) bool {
+		return e.Kind == audit.ConsentGranted && e.ClientID == w.app.ID && e.Detail["scopes"] == "openid profile"
+	}) {
+		t.Fatalf("no consent.granted in the audit log: %+v", events)
+	}
 
 	// More scopes ask again; a replayed answer is refused.
 	a = newAttempt("openid", "profile", "email")

@@ -553,7 +553,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 	s.authz, err = authz.New(p.authz, authz.Stores{
-		Consents: s.store, Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store,
+		Consents: s.store, Audit: s.store, Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store,
 		Replay:  s.store,
 		Metrics: s.metrics,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
