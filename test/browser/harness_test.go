@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -428,6 +430,15 @@ type relyingParty struct {
 	issuer   string
 	pending  map[string]attempt // by state
 	results  []loginResult
+	// logouts are the back-channel logout tokens it received and
+	// verified; logoutErrs what it refused.
+	logouts    []logoutToken
+	logoutErrs []string
+}
+
+// logoutToken is what a relying party reads from a verified logout token.
+type logoutToken struct {
+	SID, Subject string
 }
 
 type attempt struct{ nonce, verifier string }
@@ -468,12 +479,14 @@ func newRelyingPartyOn(t *testing.T, ln net.Listener, id, name, nameEN string) *
 		ID: id, Name: name, NameEN: nameEN, Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 		RedirectURIs:           []string{rp.base + "/callback"},
 		PostLogoutRedirectURIs: []string{rp.base + "/"},
+		BackchannelLogoutURI:   rp.base + "/backchannel-logout",
 		GrantTypes:             []string{client.GrantCode, client.GrantRefresh},
 		Scopes:                 []string{"openid", "profile"},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", rp.start)
 	mux.HandleFunc("GET /callback", rp.callback)
+	mux.HandleFunc("POST /backchannel-logout", rp.backchannelLogout)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -495,7 +508,7 @@ func (rp *relyingParty) connect(t *testing.T, issuer string) {
 	ep.AuthStyle = oauth2.AuthStyleInHeader
 	rp.conf = &oauth2.Config{
 		ClientID: rp.client.ID, ClientSecret: rp.secret, Endpoint: ep,
-		RedirectURL: rp.client.RedirectURIs[0], Scopes: []string{"openid", "profile"},
+		RedirectURL: rp.client.RedirectURIs[0], Scopes: rp.client.Scopes,
 	}
 }
 
@@ -563,6 +576,58 @@ func (rp *relyingParty) redeem(r *http.Request) loginResult {
 	}
 	return loginResult{Subject: idt.Subject, ACR: claims.ACR, AMR: claims.AMR, SID: claims.SID, AuthTime: claims.AuthTime,
 		IDToken: raw, RefreshToken: tok.RefreshToken}
+}
+
+// backchannelLogout takes a logout token as a relying party must (OpenID
+// Connect Back-Channel Logout 1.0 §2.6): the signature against Pforte's
+// keys, iss, aud and exp (go-oidc's verifier), typ logout+jwt, the logout
+// event, sid, and no nonce.
+func (rp *relyingParty) backchannelLogout(w http.ResponseWriter, r *http.Request) {
+	raw := r.PostFormValue("logout_token")
+	rp.mu.Lock()
+	verifier := rp.verifier
+	rp.mu.Unlock()
+	fail := func(why string) {
+		rp.mu.Lock()
+		rp.logoutErrs = append(rp.logoutErrs, why)
+		rp.mu.Unlock()
+		http.Error(w, why, http.StatusBadRequest)
+	}
+	tok, err := verifier.Verify(r.Context(), raw)
+	if err != nil {
+		fail("verify: " + err.Error())
+		return
+	}
+	head, err := base64.RawURLEncoding.DecodeString(strings.SplitN(raw, ".", 2)[0])
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	if err != nil || json.Unmarshal(head, &h) != nil || h.Typ != "logout+jwt" {
+		fail("typ is not logout+jwt")
+		return
+	}
+	var cl struct {
+		SID    string                    `json:"sid"`
+		Nonce  *string                   `json:"nonce"`
+		Events map[string]map[string]any `json:"events"`
+	}
+	if err := tok.Claims(&cl); err != nil || cl.SID == "" || cl.Nonce != nil ||
+		cl.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+		fail("claims: sid, events or a nonce")
+		return
+	}
+	rp.mu.Lock()
+	rp.logouts = append(rp.logouts, logoutToken{SID: cl.SID, Subject: tok.Subject})
+	rp.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// receivedLogouts returns the logout tokens received so far and the
+// refusals.
+func (rp *relyingParty) receivedLogouts() ([]logoutToken, []string) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return slices.Clone(rp.logouts), slices.Clone(rp.logoutErrs)
 }
 
 // lastResult is what the relying party saw at its last callback.

@@ -88,6 +88,8 @@ func TestSingleSignOnInTheBrowser(t *testing.T) {
 	rpA.client.GrantTypes = []string{client.GrantCode, client.GrantRefresh}
 	rpB, withB := secondParty(t, "browser-portal", "Bonusprogramm", "Bonus programme", false)
 	rpC, withC := secondParty(t, "browser-partner", "Partnerportal Reha", "Rehab partner portal", true)
+	rpB.client.Scopes = append(rpB.client.Scopes, "offline_access")
+	rpC.client.Scopes = append(rpC.client.Scopes, "offline_access")
 	in := startPforte(t, rpA, withB, withC)
 	rpB.connect(t, in.issuer)
 	rpC.connect(t, in.issuer)
@@ -150,7 +152,7 @@ func TestSingleSignOnInTheBrowser(t *testing.T) {
 	if p.text("#done") != "Die Freigabe wurde widerrufen. Das Portal erhält keine Daten mehr." {
 		t.Errorf("after revoking: %q", p.text("#done"))
 	}
-	if third.RefreshToken != "" && refreshWorks(t, rpC, third.RefreshToken) {
+	if third.RefreshToken == "" || refreshWorks(t, rpC, third.RefreshToken) {
 		t.Error("the portal's refresh token works after the consent was revoked")
 	}
 	p.run("the portal asks again", chromedp.Navigate(rpC.base+"/"), chromedp.WaitVisible(chromedp.CSS("#allow")))
@@ -158,8 +160,40 @@ func TestSingleSignOnInTheBrowser(t *testing.T) {
 	p.run("log out at RP A", chromedp.Navigate(in.issuer+"/end_session?"+url.Values{
 		"id_token_hint": {first.IDToken}, "post_logout_redirect_uri": {rpA.base + "/"}, "state": {"bye"},
 	}.Encode()))
-	if refreshWorks(t, rpA, first.RefreshToken) {
-		t.Error("RP A's refresh token works after the logout")
+	for name, c := range map[string]struct {
+		rp *relyingParty
+		rt string
+	}{"RP A": {rpA, first.RefreshToken}, "RP B": {rpB, fresh.RefreshToken}} {
+		if c.rt == "" {
+			t.Fatalf("%s got no refresh token to check", name)
+		}
+		if refreshWorks(t, c.rp, c.rt) {
+			t.Errorf("%s's refresh token works after the logout", name)
+		}
+	}
+	// Both relying parties of the session are told at their back-channel
+	// endpoints, each with the session's sid and the sub it knows.
+	for name, c := range map[string]struct {
+		rp  *relyingParty
+		sub string
+	}{"RP A": {rpA, first.Subject}, "RP B": {rpB, fresh.Subject}} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, refused := c.rp.receivedLogouts()
+			if len(refused) > 0 {
+				t.Fatalf("%s refused a logout token: %v", name, refused)
+			}
+			if len(got) > 0 {
+				if len(got) != 1 || got[0].SID != first.SID || got[0].Subject != c.sub {
+					t.Errorf("%s received %+v, want one token for sid %s and sub %s", name, got, first.SID, c.sub)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s received no logout token within 15 s", name)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	p.run("RP B again", chromedp.Navigate(rpB.base+"/"), chromedp.WaitVisible(chromedp.CSS("#password")))
 	p.noCSPViolation()
