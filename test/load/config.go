@@ -23,6 +23,8 @@ const (
 	// maxGenerate bounds --generate-members: a file of a million members
 	// is what the scale test imports; the tool uses only its first rows.
 	maxGenerate = 1_000_000
+	// maxReplicas bounds --replica.
+	maxReplicas = 16
 )
 
 // workloadNames lists the workloads.
@@ -43,6 +45,9 @@ type Config struct {
 	AllowRemote  bool
 	JSON         bool
 	ServerPID    int
+	// Replicas are servers of the issuer to send its requests to in turn,
+	// as a round-robin load balancer in front of them does.
+	Replicas []string
 
 	// Password login (Pforte only): the web client is ClientID.
 	WebRedirectURI string
@@ -111,6 +116,11 @@ share of it reached (the target is 90%).
 its value at the end and VmHWM, and the CPU the server and this tool used (on a shared
 machine the tool's cores are not the server's: compare with the ceiling accordingly).
 
+--replica URL, repeated, spreads the run over replicas of one issuer (servers on one
+database, all configured with --issuer's URL): every request for the issuer's host goes
+to the next replica in turn, as a round-robin load balancer in front of them sends it;
+discovery, the endpoints and the tokens stay the issuer's.
+
 Flags:
 `
 
@@ -141,6 +151,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.Func("replica", "a replica of the issuer (http://host:port); repeated, requests for the issuer go to them in turn", func(v string) error {
+		c.Replicas = append(c.Replicas, v)
+		return nil
+	})
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory and CPU of this process (the server) during the run")
 	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login, web-login: a redirect URI registered for --client-id")
 	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
@@ -221,6 +235,18 @@ func (c Config) validate() error {
 		return errors.New("--server-pid must be a process id")
 	case c.ServerPID > 0 && runtime.GOOS != "linux":
 		return errors.New("--server-pid reads /proc/PID/status and works on Linux only")
+	}
+	if len(c.Replicas) > maxReplicas {
+		return fmt.Errorf("--replica may be given at most %d times", maxReplicas)
+	}
+	for _, r := range c.Replicas {
+		ru, err := url.Parse(r)
+		if err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" || (ru.Path != "" && ru.Path != "/") || ru.RawQuery != "" {
+			return fmt.Errorf("--replica %q is not an http(s) URL of a host and port", r)
+		}
+		if !c.AllowRemote && !isLoopback(ru.Hostname()) {
+			return fmt.Errorf("--replica %s is not on a loopback address; pass --allow-remote to load a remote server", ru.Host)
+		}
 	}
 	if c.Requests > 0 && c.Rate > 0 && float64(c.Requests)/c.Rate > maxDuration.Seconds() {
 		return fmt.Errorf("--requests at --rate would take longer than %v", maxDuration)

@@ -62,11 +62,19 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // execute sets the workload up and runs it.
 func execute(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
+	var tr http.RoundTripper = &http.Transport{
+		MaxIdleConns: cfg.Concurrency * 2 * max(1, len(cfg.Replicas)), MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: time.Minute,
+	}
+	if len(cfg.Replicas) > 0 {
+		rr, err := newRoundRobin(cfg.Issuer, cfg.Replicas, tr)
+		if err != nil {
+			return Result{}, err
+		}
+		tr = rr
+	}
 	e := &env{cfg: cfg, hc: &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: time.Minute,
-		},
+		Timeout:       30 * time.Second,
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 	defer e.hc.CloseIdleConnections()

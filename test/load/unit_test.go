@@ -92,6 +92,11 @@ func TestFlagBounds(t *testing.T) {
 		{[]string{"--generate-members", "1000000", "--out", "x.csv"}, ""},
 		{[]string{"--generate-members", "1000001", "--out", "x.csv"}, "--generate-members"},
 		{append(base, "--members", "100001"), "--members"},
+		{append(base, "--replica", "http://127.0.0.1:8081", "--replica", "http://127.0.0.1:8082"), ""},
+		{append(base, "--replica", "http://127.0.0.1:8081/path"), "--replica"},
+		{append(base, "--replica", "127.0.0.1:8081"), "--replica"},
+		{append(base, "--replica", "https://login.example.org"), "loopback"},
+		{append(base, "--allow-remote", "--replica", "https://login.example.org"), ""},
 	} {
 		_, err := parseFlags(c.args, &bytes.Buffer{})
 		switch {
