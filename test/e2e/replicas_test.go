@@ -20,6 +20,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/pin"
@@ -190,11 +191,21 @@ func (w *world) enrollAcross(t *testing.T, rs []*instance, m member.Member, p st
 func TestThreeReplicasOnPostgreSQL(t *testing.T) {
 	w := newWorld(t)
 	w.web.PostLogoutRedirectURIs = []string{webBye}
+	var rs []*instance
+	// The web form takes back-channel logout tokens at an endpoint of the
+	// test's, which verifies each against the replicas' keys.
+	logoutRP := newLogoutRP(t, w.web.ID, func() *instance { return rs[0] })
+	w.web.BackchannelLogoutURI = logoutRP.uri()
 	// The PIN policy without waits, so that a burst of wrong PINs reaches
 	// the block at once; X-Forwarded-For from the loopback proxy is
 	// believed, so each case counts against client addresses of its own.
+	// Every replica runs the back-channel logout worker, as pforte serve
+	// does, often and in small batches, so that they compete for the jobs.
 	pinPolicy := pin.Policy{MaxFailures: 5, DelayFrom: 3}
-	rs := w.replicas(t, 3, trustLoopback, func(o *server.Options) { o.Binding.PIN = pinPolicy })
+	rs = w.replicas(t, 3, trustLoopback, func(o *server.Options) {
+		o.Binding.PIN = pinPolicy
+		o.Logout, o.LogoutInterval = backchannel.Config{Batch: 3}, 50*time.Millisecond
+	})
 	rr := func(i int) *instance { return rs[i%len(rs)] }
 
 	t.Run("password throttle", func(t *testing.T) {
@@ -449,6 +460,12 @@ func TestThreeReplicasOnPostgreSQL(t *testing.T) {
 		replay.c.Jar.SetCookies(mustURL(t, rs[0].base), cookies)
 		a = newAttempt("openid")
 		rp.wantAuthError(t, replay.get(t, rp.authURL(a)+"&prompt=none"), a, "login_required")
+		// The form's endpoint gets the session's logout token exactly once,
+		// though three replicas run the worker.
+		waitDelivered(t, rs[0], logoutRP, 1)
+		if got := logoutRP.received(); len(got) != 1 || got[0].SID != sid || got[0].Sub != first.idToken.Subject {
+			t.Fatalf("logout tokens %+v; want one for session %s and member %s", got, sid, first.idToken.Subject)
+		}
 		// Both refresh tokens of the session are dead at every replica, and
 		// so are the access tokens.
 		for i, in := range rs {
@@ -464,6 +481,44 @@ func TestThreeReplicasOnPostgreSQL(t *testing.T) {
 					t.Errorf("the %s access token at userinfo on replica %d after the logout: %d", name, i+1, st)
 				}
 			}
+		}
+	})
+
+	t.Run("back-channel logout of many sessions", func(t *testing.T) {
+		// Sessions ended on the three replicas at once, as many members
+		// logging out do: each token is delivered once, by whichever
+		// replica's worker claimed it.
+		before := len(logoutRP.received())
+		const n = 30
+		var (
+			wg   sync.WaitGroup
+			errs = make([]error, n)
+		)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = rr(i).srv.Logout().EnqueueSession(t.Context(), "e2e-replicas-"+strconv.Itoa(i), memberID, []string{w.web.ID})
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("end a session: %v", err)
+			}
+		}
+		waitDelivered(t, rs[1], logoutRP, before+n)
+		seen := map[string]int{}
+		for _, c := range logoutRP.received()[before:] {
+			seen[c.SID]++
+		}
+		for i := range n {
+			if sid := "e2e-replicas-" + strconv.Itoa(i); seen[sid] != 1 {
+				t.Errorf("%d logout tokens for %s, want 1", seen[sid], sid)
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("tokens for %d sessions, want %d", len(seen), n)
 		}
 	})
 
@@ -515,6 +570,21 @@ func TestThreeReplicasOnPostgreSQL(t *testing.T) {
 			t.Logf("round %d: %d of %d racing exchanges answered with tokens (revoked by the replays)", round, len(won), len(rs))
 		}
 	})
+}
+
+// waitDelivered waits until the logout queue is empty and rp has received
+// at least n tokens (each replica's worker polls; the deadline only stops
+// a hung test), then checks that rp refused none.
+func waitDelivered(t *testing.T, in *instance, rp *logoutRP, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for queued(t, in) > 0 || len(rp.received()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered: %d queued, %d received, want %d", queued(t, in), len(rp.received()), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rp.checkNoProblems(t)
 }
 
 var (
