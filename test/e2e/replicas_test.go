@@ -587,7 +587,6 @@ func waitDelivered(t *testing.T, in *instance, rp *logoutRP, n int) {
 	rp.checkNoProblems(t)
 }
 
-var (
-	approvalNumber = regexp.MustCompile(`id="number"[^>]*>([0-9]{2})<`)
-	approvalInput  = regexp.MustCompile(`<input type="hidden" name="approval" value="([^"]*)">`)
-)
+// approvalInput is the approval page's hidden approval id (its number:
+// approvalNumber).
+var approvalInput = regexp.MustCompile(`<input type="hidden" name="approval" value="([^"]*)">`)
