@@ -28,7 +28,7 @@ const (
 )
 
 // workloadNames lists the workloads.
-var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "sso-login", "registration"}
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "sso-login", "logout", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -51,8 +51,15 @@ type Config struct {
 
 	// Password login (Pforte only): the web client is ClientID.
 	WebRedirectURI string
-	Argon2MS       float64
-	Cores          int
+	// SecondClientID, SecondClientSecret and SecondRedirectURI are the
+	// second web client of the logout workload; BackchannelAddr is where
+	// the tool serves both clients' back-channel logout endpoints.
+	SecondClientID     string
+	SecondClientSecret string
+	SecondRedirectURI  string
+	BackchannelAddr    string
+	Argon2MS           float64
+	Cores              int
 
 	// Seeded members (Pforte only).
 	MembersCSV  string
@@ -95,6 +102,13 @@ Workloads:
                       that accepts low): every member logs in once with the password before
                       the timer, then each operation is authorize with prompt=none, the
                       redirect with the code, its exchange and the ID token verified
+  logout              Pforte: RP-initiated logout with back-channel logout to two relying parties
+                      (--client-id/--client-secret/--web-redirect-uri and --second-client-id/
+                      --second-client-secret/--second-redirect-uri, both accepting low, each with
+                      backchannel_logout_uri http://BACKCHANNEL-ADDR/backchannel-logout/CLIENT_ID):
+                      a password login at the first, the second answered from the session, the
+                      first's logout with id_token_hint, then both logout tokens received and
+                      verified by the tool
   registration        Pforte: one member's registration by letter: order the letter, wait
                       for it in the outbox, activate, set a password; each member of
                       --members-csv once, so at most as many operations as members
@@ -127,7 +141,7 @@ Flags:
 // browserLogin reports whether workload logs members in in a browser with
 // a web client.
 func browserLogin(workload string) bool {
-	return workload == "password-login" || workload == "web-login" || workload == "sso-login"
+	return workload == "password-login" || workload == "web-login" || workload == "sso-login" || workload == "logout"
 }
 
 // parseFlags reads args into a Config and checks its bounds.
@@ -157,6 +171,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	})
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "Linux: sample the resident memory and CPU of this process (the server) during the run")
 	fs.StringVar(&c.WebRedirectURI, "web-redirect-uri", "", "password-login, web-login: a redirect URI registered for --client-id")
+	fs.StringVar(&c.SecondClientID, "second-client-id", "", "logout: the second web client (accepts low), answered from the session")
+	fs.StringVar(&c.SecondClientSecret, "second-client-secret", "", "logout: its secret (client_secret_basic)")
+	fs.StringVar(&c.SecondRedirectURI, "second-redirect-uri", "", "logout: a redirect URI registered for --second-client-id")
+	fs.StringVar(&c.BackchannelAddr, "backchannel-addr", "127.0.0.1:8099", "logout: where the tool serves POST /backchannel-logout/{client_id} for both clients (register that URI as their backchannel_logout_uri)")
 	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
 	fs.IntVar(&c.Cores, "cores", runtime.NumCPU(), "password-login with --argon2-ms: the server's cores")
 	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
@@ -221,6 +239,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
 	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
 		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
+	case c.Workload == "logout" && (c.SecondClientID == "" || c.SecondRedirectURI == ""):
+		return errors.New("logout needs a second web client: --second-client-id, --second-client-secret and --second-redirect-uri")
 	case browserLogin(c.Workload) && (c.ClientID == "" || c.WebRedirectURI == ""):
 		return fmt.Errorf("%s needs a web client: --client-id, --client-secret and --web-redirect-uri (one of its redirect URIs)", c.Workload)
 	case c.WebRedirectURI != "" && !browserLogin(c.Workload):

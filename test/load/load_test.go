@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,11 +30,14 @@ const webRedirect = "http://127.0.0.1:9/callback"
 type testServer struct {
 	issuer, outbox, secret string
 	srv                    *server.Server
+	// backchannel is where the tool's logout workload serves the
+	// back-channel logout endpoints the two low clients registered.
+	backchannel string
 }
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	ts := &testServer{outbox: t.TempDir(), secret: client.GenerateSecret()}
+	ts := &testServer{outbox: t.TempDir(), secret: client.GenerateSecret(), backchannel: freeAddr(t)}
 	lots := registration.Limit{Max: 1 << 20, Window: time.Hour}
 	s := servertest.Start(t, func(o *server.Options) {
 		hasher, err := server.SecretHasher(o.MasterKey)
@@ -54,6 +58,12 @@ func startServer(t *testing.T) *testServer {
 			ID: "beitragsrechner", Name: "Beitragsrechner", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
 			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid", "profile"}, MinACR: loa.Low,
+			BackchannelLogoutURI: "http://" + ts.backchannel + "/backchannel-logout/beitragsrechner",
+		}, {
+			ID: "bonusprogramm", Name: "Bonusprogramm", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
+			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
+			GrantTypes: []string{client.GrantCode}, Scopes: []string{"openid"}, MinACR: loa.Low,
+			BackchannelLogoutURI: "http://" + ts.backchannel + "/backchannel-logout/bonusprogramm",
 		}, {
 			// The default, substantial: web-login.
 			ID: "online-forms", Name: "Online-Formulare", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
@@ -69,6 +79,20 @@ func startServer(t *testing.T) *testServer {
 
 // importMembers stores the members of a generated file, as the operator's
 // `pforte members import` does.
+// freeAddr is a loopback address with a port nobody listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
 func (ts *testServer) importMembers(t *testing.T, file string) {
 	t.Helper()
 	sms, err := readMembersFile(file, 0)
@@ -160,6 +184,16 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 			"--client-id", "beitragsrechner", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect)
 		checkResult(t, r, 40)
 		checkSteps(t, r, stepSSO, stepToken)
+	})
+	t.Run("logout", func(t *testing.T) {
+		members := ts.newMembers(t, 4)
+		r := runTool(t, "--issuer", ts.issuer, "--requests", "12", "--concurrency", "4", "--workload", "logout",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m",
+			"--client-id", "beitragsrechner", "--client-secret", ts.secret, "--web-redirect-uri", webRedirect,
+			"--second-client-id", "bonusprogramm", "--second-client-secret", ts.secret, "--second-redirect-uri", webRedirect,
+			"--backchannel-addr", ts.backchannel)
+		checkResult(t, r, 12)
+		checkSteps(t, r, stepPage, stepPassword, stepToken, stepSecond, stepLogout, stepDelivered)
 	})
 	t.Run("registration", func(t *testing.T) {
 		members := ts.newMembers(t, 12)

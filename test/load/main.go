@@ -130,6 +130,8 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &passwordLoginLoad{env: e, progress: progress}, nil
 	case "web-login":
 		return &webLoginLoad{passwordLoginLoad: &passwordLoginLoad{env: e, progress: progress}}, nil
+	case "logout":
+		return &logoutLoad{passwordLoginLoad: &passwordLoginLoad{env: e, progress: progress}}, nil
 	case "sso-login":
 		return &ssoLoginLoad{passwordLoginLoad: &passwordLoginLoad{env: e, progress: progress}}, nil
 	case "registration":

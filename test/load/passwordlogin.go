@@ -192,6 +192,15 @@ func (w *passwordLoginLoad) password(ctx context.Context, m seedMember) (*http.C
 // with the code of flow f, exchanges the code and verifies the ID token,
 // then lets check look at its claims (nil: none).
 func (w *passwordLoginLoad) complete(ctx context.Context, back page, f flow, step string, check func(*oidc.IDToken) error) error {
+	var with func(*oidc.IDToken, string) error
+	if check != nil {
+		with = func(idt *oidc.IDToken, _ string) error { return check(idt) }
+	}
+	return w.completeWith(ctx, back, f, step, with)
+}
+
+// completeWith is complete whose check also gets the raw ID token.
+func (w *passwordLoginLoad) completeWith(ctx context.Context, back page, f flow, step string, check func(*oidc.IDToken, string) error) error {
 	if back.status != http.StatusFound {
 		return inStep(step, &httpError{Status: back.status, Code: "login refused"})
 	}
@@ -240,7 +249,7 @@ func (w *passwordLoginLoad) complete(ctx context.Context, back page, f flow, ste
 		return inStep(stepToken, err)
 	}
 	if check != nil {
-		if err := check(idt); err != nil {
+		if err := check(idt, tok.IDToken); err != nil {
 			return inStep(stepToken, err)
 		}
 	}

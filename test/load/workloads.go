@@ -72,6 +72,7 @@ type discovery struct {
 	TokenEndpoint         string `json:"token_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	EndSessionEndpoint    string `json:"end_session_endpoint"`
 }
 
 // env is what every workload shares: the HTTP client and the issuer.
