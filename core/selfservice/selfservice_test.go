@@ -121,7 +121,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.sso, err = sso.New(sso.Config{IPKey: []byte("audit-ip-key-audit-ip-key-audit-ip-key")}, sso.Deps{
+	w.sso, err = sso.New(sso.Config{}, sso.Deps{
 		Sessions: w, Accounts: w, Audit: w, Authz: w.az, Now: w.clock.Now,
 	})
 	if err != nil {

@@ -60,8 +60,6 @@ type Config struct {
 	// Policy is how long sessions live; the zero value takes
 	// session.DefaultPolicy.
 	Policy session.Policy
-	// IPKey keys the hash of client addresses in audit events.
-	IPKey []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -73,11 +71,7 @@ func (c Config) withDefaults() Config {
 
 // Validate checks the configuration after defaults are applied.
 func (c Config) Validate() error {
-	c = c.withDefaults()
-	if len(c.IPKey) < 32 {
-		return fault.New(fault.Invalid, "sso.Config.IPKey", "the audit IP key needs at least 32 bytes")
-	}
-	return c.Policy.Validate()
+	return c.withDefaults().Policy.Validate()
 }
 
 // Deps are what the service needs. BackChannel, Now and Logger are

@@ -82,7 +82,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.svc, err = sso.New(sso.Config{IPKey: []byte("audit-ip-key-audit-ip-key-audit-ip-key")}, sso.Deps{
+	w.svc, err = sso.New(sso.Config{}, sso.Deps{
 		Sessions: w, Accounts: w, Audit: w, Authz: w.az, BackChannel: w.q, Now: w.clock.Now,
 	})
 	if err != nil {

@@ -336,7 +336,7 @@ func (o Options) parts() (parts, error) {
 	p.binding.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
 	p.login = o.Login
 	p.login.IPKey = p.binding.IPKey
-	p.sso = sso.Config{Policy: o.Session, IPKey: p.binding.IPKey}
+	p.sso = sso.Config{Policy: o.Session}
 	p.logout = o.Logout
 	p.logout.Issuer = o.Issuer
 	p.account = selfservice.Config{
