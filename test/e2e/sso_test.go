@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"net/http"
-	"slices"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
