@@ -88,6 +88,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"registrations", a.register)
 	mux.HandleFunc("POST "+Prefix+"activations", a.activate)
 	mux.HandleFunc("GET "+Prefix+"enrollment", a.enrollmentStatus)
+	mux.HandleFunc("POST "+Prefix+"enrollment", a.redeemProofing)
 	mux.HandleFunc("PUT "+Prefix+"enrollment/password", a.setPassword)
 	mux.HandleFunc("POST "+Prefix+"enrollment/device/challenge", a.beginBinding)
 	mux.HandleFunc("POST "+Prefix+"enrollment/device", a.finishBinding)
@@ -133,6 +134,11 @@ type registrationRequest struct {
 	KVNR      string `json:"kvnr"`
 	BirthDate string `json:"birth_date"`
 	Method    string `json:"method"`
+	// ReturnURI, CodeChallenge and CodeChallengeMethod bind a registration
+	// with the eID to the app that begins it (see beginEID).
+	ReturnURI           string `json:"return_uri"`
+	CodeChallenge       string `json:"code_challenge"`
+	CodeChallengeMethod string `json:"code_challenge_method"`
 }
 
 // accepted is the one answer to every well-formed registration request:
@@ -175,16 +181,24 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 }
 
 // beginEID begins a registration with the eID card: the member proves
-// the identity at the eID service, whose answer to Pforte's callback opens
-// the enrollment session of the token returned here; the app asks
-// GET /enrollment with it until the session is open. The date of birth
-// is not asked: the card states it, and it is compared with the record.
+// the identity at the eID service, whose accepted answer at Pforte's
+// callback sends the browser to the app's return_uri with a one-time code;
+// the app redeems it with POST /enrollment, the token returned here and
+// the verifier of its code_challenge (S256). The date of birth is not
+// asked: the card states it, and it is compared with the record.
 func (a *API) beginEID(w http.ResponseWriter, r *http.Request, in registrationRequest) {
 	if in.BirthDate != "" {
 		writeProblem(w, r, a.log, fault.Coded(fault.Invalid, "httpapi", codeEIDBirthDate))
 		return
 	}
-	u, token, err := a.reg.BeginProofing(r.Context(), a.clientIP(r), coreproof.EID, kvnr.KVNR(in.KVNR), a.cfg.EIDCallbackURL)
+	if in.CodeChallengeMethod != "S256" {
+		writeProblem(w, r, a.log, fault.Coded(fault.Invalid, "httpapi", registration.CodeChallenge))
+		return
+	}
+	u, token, err := a.reg.BeginProofing(r.Context(), registration.ProofingStart{
+		ClientIP: a.clientIP(r), Method: coreproof.EID, KVNR: kvnr.KVNR(in.KVNR), CallbackURL: a.cfg.EIDCallbackURL,
+		ReturnURI: in.ReturnURI, CodeChallenge: in.CodeChallenge,
+	})
 	if err != nil {
 		writeProblem(w, r, a.log, err)
 		return
@@ -195,10 +209,40 @@ func (a *API) beginEID(w http.ResponseWriter, r *http.Request, in registrationRe
 	})
 }
 
+// redeemRequest is the body of POST /enrollment.
+type redeemRequest struct {
+	Code         string `json:"code"`
+	CodeVerifier string `json:"code_verifier"`
+}
+
+// redeemProofing opens the enrollment session of a registration with the
+// eID: the app presents its enrollment token, the one-time code its
+// return_uri received and the verifier of its code_challenge. A code that
+// reached another app (a relayed confirmation) opens nothing.
+func (a *API) redeemProofing(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearer(r)
+	if !ok {
+		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
+		return
+	}
+	var in redeemRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	s, err := a.reg.RedeemProofing(r.Context(), token, in.Code, in.CodeVerifier)
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, r, http.StatusCreated, "application/json", enrollmentState{
+		ExpiresAt: s.ExpiresAt.UTC(), NextSteps: []string{"password", "device", "pin"},
+	})
+}
+
 // enrollmentStatus answers whether the token opens an enrollment session:
-// after a registration with the eID, once the eID service's answer has
-// been taken. Until then, and for a refused answer, it is
-// enrollment.unknown; the member reads the reason in the browser.
+// after a registration with the eID, once the app has redeemed the
+// confirmation (POST /enrollment). Until then it is enrollment.unknown.
 func (a *API) enrollmentStatus(w http.ResponseWriter, r *http.Request) {
 	token, ok := bearer(r)
 	if !ok {

@@ -487,6 +487,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"password_throttles", "expires_at", now},
 		{"challenges", "expires_at", now},
 		{"proofings", "expires_at", now},
+		{"proofing_confirmations", "expires_at", now},
 		{"approvals", "expires_at", now},
 		{"sessions", "expires_at", now.Add(-sessionRetention)},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},

@@ -11,7 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/proof"
 )
 
-const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at, token_hash`
+const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at, token_hash, return_uri, code_challenge`
 
 type proofingRow struct {
 	StateHash string        `db:"state_hash"`
@@ -21,13 +21,16 @@ type proofingRow struct {
 	CreatedAt sql.NullInt64 `db:"created_at"`
 	ExpiresAt int64         `db:"expires_at"`
 	TokenHash string        `db:"token_hash"`
+	ReturnURI string        `db:"return_uri"`
+	Challenge string        `db:"code_challenge"`
 }
 
 // BeginProofing stores p. Errors: Conflict on a duplicate StateHash.
 func (s *Store) BeginProofing(ctx context.Context, p proof.Pending) error {
 	return s.do(ctx, "sqlstore.BeginProofing", func() error {
-		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt), p.TokenHash)
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt), p.TokenHash,
+			p.ReturnURI, p.Challenge)
 		return err
 	})
 }
@@ -56,5 +59,53 @@ func (s *Store) TakeProofing(ctx context.Context, stateHash string, now time.Tim
 		CreatedAt: fromMS(r.CreatedAt),
 		ExpiresAt: fromMSInt(r.ExpiresAt),
 		TokenHash: r.TokenHash,
+		ReturnURI: r.ReturnURI,
+		Challenge: r.Challenge,
+	}, nil
+}
+
+const confirmationColumns = `code_hash, token_hash, code_challenge, proof, created_at, expires_at`
+
+type confirmationRow struct {
+	CodeHash  string        `db:"code_hash"`
+	TokenHash string        `db:"token_hash"`
+	Challenge string        `db:"code_challenge"`
+	Proof     string        `db:"proof"`
+	CreatedAt sql.NullInt64 `db:"created_at"`
+	ExpiresAt int64         `db:"expires_at"`
+}
+
+// ConfirmProofing stores c. Errors: Conflict on a duplicate CodeHash.
+func (s *Store) ConfirmProofing(ctx context.Context, c proof.Confirmed) error {
+	return s.do(ctx, "sqlstore.ConfirmProofing", func() error {
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofing_confirmations (`+confirmationColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+			c.CodeHash, c.TokenHash, c.Challenge, encodeProof(c.Proof), ms(c.CreatedAt), msInt(c.ExpiresAt))
+		return err
+	})
+}
+
+// TakeConfirmation deletes the confirmation with codeHash and returns it:
+// one DELETE … RETURNING, so exactly one of concurrent callers gets the
+// row. An expired one is deleted all the same and reported as Expired.
+// Errors: NotFound (unknown or taken before); Expired (ExpiresAt <= now).
+func (s *Store) TakeConfirmation(ctx context.Context, codeHash string, now time.Time) (proof.Confirmed, error) {
+	const op = "sqlstore.TakeConfirmation"
+	var r confirmationRow
+	err := s.do(ctx, op, func() error {
+		return s.w.GetContext(ctx, &r, s.db.Rebind(`DELETE FROM proofing_confirmations WHERE code_hash = ? RETURNING `+confirmationColumns), codeHash)
+	})
+	if err != nil {
+		return proof.Confirmed{}, err
+	}
+	if r.ExpiresAt <= msInt(now) {
+		return proof.Confirmed{}, fault.Wrap(fault.Expired, op, errors.New("the confirmation has expired"))
+	}
+	p, err := decodeProof(r.Proof)
+	if err != nil {
+		return proof.Confirmed{}, fault.Wrap(fault.Internal, op, err)
+	}
+	return proof.Confirmed{
+		CodeHash: r.CodeHash, TokenHash: r.TokenHash, Challenge: r.Challenge, Proof: p,
+		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMSInt(r.ExpiresAt),
 	}, nil
 }

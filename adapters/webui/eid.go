@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/pforte-id/pforte/catalog"
-	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/secret"
@@ -15,16 +14,15 @@ import (
 // ProofingFinisher takes a proofing service's answer
 // (core/registration.Service.FinishProofing).
 type ProofingFinisher interface {
-	FinishProofing(ctx context.Context, method proof.Method, c proofing.Callback) (enrollment.Session, error)
+	FinishProofing(ctx context.Context, method proof.Method, c proofing.Callback) (returnURL string, err error)
 }
 
 // EIDCallbackHandler serves the eID service's redirect back to Pforte: it
-// hands the answer to f and tells the member, in the browser, whether the
-// identity was confirmed. The browser learns nothing it could continue
-// with: the enrollment session is opened with the token the app received
-// when it began (core/registration.BeginProofing), and the app goes on
-// from there. An answer is taken once; reloading the page shows that it
-// was taken.
+// hands the answer to f and, when the identity was confirmed, sends the
+// browser on to the return address of the app that began (with a one-time
+// code that only that app can redeem: core/registration.RedeemProofing);
+// otherwise it tells the member, in the browser, why not. An answer is
+// taken once; reloading the page shows that it was taken.
 func (u *UI) EIDCallbackHandler(f ProofingFinisher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -34,11 +32,16 @@ func (u *UI) EIDCallbackHandler(f ProofingFinisher) http.Handler {
 				c.Params[k] = vs[0]
 			}
 		}
-		if _, err := f.FinishProofing(r.Context(), proof.EID, c); err != nil {
+		next, err := f.FinishProofing(r.Context(), proof.EID, c)
+		if err != nil {
 			u.eidError(w, r, err)
 			return
 		}
-		u.render(w, r, http.StatusOK, "eid.html", view{})
+		// The code in the address is single use and short-lived; keep it
+		// out of caches and of the next site's Referer.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, next, http.StatusSeeOther)
 	})
 }
 

@@ -33,7 +33,7 @@ func startEIDServer(t *testing.T, acr string) string {
 		o.Clients = []client.Client{appClient}
 		o.EID = &server.EIDOptions{Broker: eid.Config{
 			Issuer: brokerIssuer, ClientID: "pforte", ClientSecret: "broker-secret", Profile: eid.Profile{Pseudonym: eid.Hex},
-		}}
+		}, AppLoopback: true}
 		b, err := devbroker.New(devbroker.Config{
 			Issuer: brokerIssuer, Environment: "test", ACR: acr,
 			Clients: []devbroker.Client{{ID: "pforte", Secret: "broker-secret", RedirectURIs: []string{o.Issuer + server.EIDCallbackPath}}},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"github.com/pforte-id/pforte/catalog"
@@ -81,9 +82,10 @@ func registerCommand(e *env) *cobra.Command {
 			"insured: if no letter arrives within a few days, check the member number and the date\n" +
 			"of birth. The issuer and member number are kept in the state file for activate.\n\n" +
 			"With --method eid it registers with the electronic ID card instead: it prints the eID\n" +
-			"service's URL to open in a browser, waits until the identity has been confirmed there\n" +
-			"(at most --wait), and keeps the enrollment session that opens in the state file, for\n" +
-			"set-password. No date of birth is sent: the card states it. --auto confirms the identity\n" +
+			"service's URL to open in a browser on this computer, waits (at most --wait) until the\n" +
+			"browser brings the one-time code to its loopback return address, redeems it with the\n" +
+			"enrollment token and its PKCE verifier, and keeps the enrollment session in the state\n" +
+			"file, for set-password. No date of birth is sent: the card states it. --auto confirms the identity\n" +
 			"at the development eID broker itself, picking the demo identity of --kvnr (for tests;\n" +
 			"a real eID service needs the card).",
 		Example: "  pforte-app register --issuer http://localhost:8080 --kvnr A123456780 --birthdate 1985-03-14\n" +
@@ -147,15 +149,20 @@ func registerCommand(e *env) *cobra.Command {
 	return cmd
 }
 
-// eidPollInterval is how often registerEID asks whether the eID proofing
-// has opened the enrollment session (the API asks for at most every 2s).
-var eidPollInterval = 2 * time.Second
-
 // registerEID begins a registration with the ID card, shows the URL (or,
-// with auto, confirms at the development broker), waits until the token
-// opens the enrollment session, and keeps the session in the state file.
+// with auto, confirms at the development broker), waits for the one-time
+// code at its loopback return address, redeems it with the enrollment
+// token and the verifier of its code challenge (so that a confirmation
+// made in somebody else's browser is of no use to this client), and keeps
+// the enrollment session in the state file.
 func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state, path string, auto bool, wait time.Duration) error {
 	ctx := cmd.Context()
+	ret, err := appclient.ListenEIDReturn()
+	if err != nil {
+		return fmt.Errorf("the return address for the eID service: %w", err)
+	}
+	defer ret.Close()
+	verifier, challenge := appclient.NewVerifier()
 	var begun struct {
 		Status    string `json:"status"`
 		URL       string `json:"authorization_url"`
@@ -163,8 +170,9 @@ func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state,
 		TokenType string `json:"token_type"`
 		ExpiresIn int    `json:"expires_in"`
 	}
-	err := api.call(ctx, http.MethodPost, "/registrations", "",
-		map[string]string{"kvnr": string(k), "method": "eid"}, http.StatusCreated, &begun)
+	err = api.call(ctx, http.MethodPost, "/registrations", "", map[string]string{
+		"kvnr": string(k), "method": "eid", "return_uri": ret.URI, "code_challenge": challenge, "code_challenge_method": "S256",
+	}, http.StatusCreated, &begun)
 	if err != nil {
 		return err
 	}
@@ -181,46 +189,42 @@ func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state,
 		}
 		fmt.Fprintln(e.stdout, "Confirmed the identity at the development eID broker.")
 	} else {
-		fmt.Fprintln(e.stdout, "Open this address in a browser and confirm your identity with the ID card:")
+		fmt.Fprintln(e.stdout, "Open this address in a browser on this computer and confirm your identity with the ID card:")
 		fmt.Fprintln(e.stdout, begun.URL)
 		fmt.Fprintln(e.stdout, "Waiting for the confirmation …")
 	}
 	if limit := time.Duration(begun.ExpiresIn) * time.Second; limit > 0 && limit < wait {
 		wait = limit
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		var ans struct {
-			ExpiresAt time.Time `json:"expires_at"`
-			NextSteps []string  `json:"next_steps"`
-		}
-		err := api.call(ctx, http.MethodGet, "/enrollment", begun.Token, nil, http.StatusOK, &ans)
-		if err == nil {
-			if st.Issuer != api.issuer || st.KVNR != string(k) {
-				st = state{}
-			}
-			st.Issuer, st.KVNR = api.issuer, string(k)
-			st.Enrollment = &enrollmentState{Token: begun.Token, ExpiresAt: ans.ExpiresAt.UTC(), NextSteps: ans.NextSteps}
-			if err := saveState(path, st); err != nil {
-				return fmt.Errorf("registered, but the enrollment session could not be kept: %w", err)
-			}
-			fmt.Fprintf(e.stdout, "Identity confirmed. The enrollment session is open until %s.\n", ans.ExpiresAt.Local().Format("15:04:05 MST"))
-			fmt.Fprintln(e.stdout, "Next: set your own password with pforte-app set-password.")
-			return nil
-		}
-		var p *appclient.Problem
-		if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the identity was not confirmed in time (or the eID service's answer was refused: the browser shows why); start again")
-		}
-		select {
-		case <-ctx.Done():
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	code, err := ret.Wait(wctx)
+	if err != nil {
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case <-time.After(eidPollInterval):
 		}
+		return errors.New("the identity was not confirmed in time (or the eID service's answer was refused: the browser shows why); start again")
 	}
+	var ans struct {
+		ExpiresAt time.Time `json:"expires_at"`
+		NextSteps []string  `json:"next_steps"`
+	}
+	err = api.call(ctx, http.MethodPost, "/enrollment", begun.Token,
+		map[string]string{"code": code, "code_verifier": verifier}, http.StatusCreated, &ans)
+	if err != nil {
+		return err
+	}
+	if st.Issuer != api.issuer || st.KVNR != string(k) {
+		st = state{}
+	}
+	st.Issuer, st.KVNR = api.issuer, string(k)
+	st.Enrollment = &enrollmentState{Token: begun.Token, ExpiresAt: ans.ExpiresAt.UTC(), NextSteps: ans.NextSteps}
+	if err := saveState(path, st); err != nil {
+		return fmt.Errorf("registered, but the enrollment session could not be kept: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "Identity confirmed. The enrollment session is open until %s.\n", ans.ExpiresAt.Local().Format("15:04:05 MST"))
+	fmt.Fprintln(e.stdout, "Next: set your own password with pforte-app set-password.")
+	return nil
 }
 
 // pageMessage is the message of Pforte's error page, for the terminal.

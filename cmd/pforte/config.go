@@ -306,6 +306,13 @@ type EIDConfig struct {
 	ClaimPlaceOfBirth string   `yaml:"claim_place_of_birth"`
 	ClaimAddress      string   `yaml:"claim_address"`
 	ClaimRestrictedID string   `yaml:"claim_restricted_id"`
+	// AppReturnURIs are the Service-App's return addresses (verified app
+	// links or its private-use scheme) that the browser is sent to after
+	// the eID service, with a one-time code only the app that began can
+	// redeem. AppLoopback also admits loopback addresses (RFC 8252 §7.3:
+	// the reference client). One of the two is needed.
+	AppReturnURIs []string `yaml:"app_return_uris"`
+	AppLoopback   bool     `yaml:"app_loopback"`
 }
 
 // eidOptions is eid.* as the server's eID options; nil when the method is
@@ -328,7 +335,9 @@ func (c *Config) eidOptions() *server.EIDOptions {
 				},
 			},
 		},
-		RedirectURI: e.RedirectURI,
+		RedirectURI:   e.RedirectURI,
+		AppReturnURIs: slices.Clone(e.AppReturnURIs),
+		AppLoopback:   e.AppLoopback,
 	}
 }
 
@@ -698,6 +707,8 @@ var envVars = []envVar{
 	{Name: "PFORTE_EID_CLAIM_PLACE_OF_BIRTH", Key: "eid.claim_place_of_birth", field: func(c *Config) any { return &c.EID.ClaimPlaceOfBirth }},
 	{Name: "PFORTE_EID_CLAIM_ADDRESS", Key: "eid.claim_address", field: func(c *Config) any { return &c.EID.ClaimAddress }},
 	{Name: "PFORTE_EID_CLAIM_RESTRICTED_ID", Key: "eid.claim_restricted_id", field: func(c *Config) any { return &c.EID.ClaimRestrictedID }},
+	{Name: "PFORTE_EID_APP_RETURN_URIS", Key: "eid.app_return_uris", field: func(c *Config) any { return &c.EID.AppReturnURIs }},
+	{Name: "PFORTE_EID_APP_LOOPBACK", Key: "eid.app_loopback", field: func(c *Config) any { return &c.EID.AppLoopback }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_TIMEOUT", Key: "logout.backchannel_timeout", field: func(c *Config) any { return &c.Logout.BackchannelTimeout }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_GIVE_UP_AFTER", Key: "logout.backchannel_give_up_after", field: func(c *Config) any { return &c.Logout.BackchannelGiveUpAfter }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST", Key: "logout.backchannel_retry_first", field: func(c *Config) any { return &c.Logout.BackchannelRetryFirst }},
@@ -968,14 +979,10 @@ func (c *Config) Validate() error {
 	if s.Environment == Production && c.Devices.AndroidPackage == "" && c.Devices.PackedRootsFile == "" {
 		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests) or packed_roots_file: otherwise no device can be bound")
 	}
-	if s.Environment == Production && c.EID.Enabled {
-		// The app that begins an eID registration polls for the session
-		// with a token; the confirmation happens in whatever browser opens
-		// the broker's URL. Someone who begins with a member's number and
-		// gets the member to confirm at that URL would hold the session
-		// (a relayed confirmation). Until the callback is bound to the
-		// device that began, eID registration stays a development feature.
-		return bad("eid.enabled", "eID registration is not yet allowed in production: its confirmation can be relayed to an app other than the member's")
+	if c.EID.Enabled && len(c.EID.AppReturnURIs) == 0 && !c.EID.AppLoopback {
+		// The eID service's confirmation is handed to the app that began
+		// through its return address: without one nobody could finish.
+		return bad("eid.app_return_uris", "required with eid.enabled: the Service-App's return addresses (or eid.app_loopback: true for the reference client)")
 	}
 	switch c.Notify.Type {
 	case "log":
@@ -1109,6 +1116,7 @@ var fieldKeys = map[string]string{
 	"eid.Config.Profile.Claims.Address":      "eid.claim_address",
 	"eid.Config.Profile.Claims.RestrictedID": "eid.claim_restricted_id",
 	"server.EIDOptions.RedirectURI":          "eid.redirect_uri",
+	"registration.Config.AppReturnURIs":      "eid.app_return_uris",
 	"backchannel.Config.Issuer":              "server.issuer",
 	"backchannel.Config.Timeout":             "logout.backchannel_timeout",
 	"backchannel.Config.GiveUpAfter":         "logout.backchannel_give_up_after",

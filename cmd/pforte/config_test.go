@@ -691,9 +691,9 @@ func TestProductionExampleIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The eID section shows its shape but stays off: production refuses it.
-	if o := cfg.eidOptions(); o != nil || cfg.EID.Pseudonym != "hex" || len(cfg.EID.HighACR) != 2 {
-		t.Fatalf("eid options %+v, section %+v", o, cfg.EID)
+	if o := cfg.eidOptions(); o == nil || o.Broker.Profile.Pseudonym != "hex" || len(o.Broker.Profile.HighACR) != 2 ||
+		len(o.AppReturnURIs) != 1 || o.AppLoopback {
+		t.Fatalf("eid options %+v", o)
 	}
 	if cfg.Server.Environment != Production || cfg.Storage.Type != "postgres" || cfg.Storage.AutoMigrate ||
 		!strings.HasPrefix(cfg.Server.Issuer, "https://") {
@@ -706,10 +706,10 @@ func TestProductionExampleIsValid(t *testing.T) {
 	}
 }
 
-// eID registration's confirmation happens in whatever browser opens the
-// broker's URL, while the app that began holds the session token: until
-// the callback is bound to that app, production refuses to enable it.
-func TestProductionRefusesEID(t *testing.T) {
+// eID registration is allowed in production now that the confirmation is
+// bound to the app that began (its return address, token and verifier);
+// it needs the app's return addresses.
+func TestProductionEID(t *testing.T) {
 	vars := map[string]string{
 		"PFORTE_ENVIRONMENT": "production", "PFORTE_ISSUER": "https://id.example.org",
 		"PFORTE_MASTER_KEY":                   testMasterKey(),
@@ -719,63 +719,22 @@ func TestProductionRefusesEID(t *testing.T) {
 		"PFORTE_SMTP_HOST":                    "mail.example.org",
 		"PFORTE_NOTIFY_FROM":                  "service@example.org",
 		"PFORTE_LETTERS_SENDER":               "Beispiel-BKK · Postfach 1 · 20001 Hamburg",
+		"PFORTE_EID_ENABLED":                  "true",
+		"PFORTE_EID_ISSUER":                   "https://eid.example.org",
+		"PFORTE_EID_CLIENT_ID":                "pforte",
+		"PFORTE_EID_CLIENT_SECRET":            "s3cret-s3cret-s3cret",
 	}
-	if _, err := loadConfig(loadOptions{Getenv: env(vars)}); err != nil {
-		t.Fatalf("production without eID: %v", err)
-	}
-	vars["PFORTE_EID_ENABLED"] = "true"
-	vars["PFORTE_EID_ISSUER"] = "https://eid.example.org"
-	vars["PFORTE_EID_CLIENT_ID"] = "pforte"
-	vars["PFORTE_EID_CLIENT_SECRET"] = "s3cret-s3cret-s3cret"
 	_, err := loadConfig(loadOptions{Getenv: env(vars)})
-	if err == nil || !strings.HasPrefix(err.Error(), "config: eid.enabled: ") {
-		t.Fatalf("production with eID: %v, want a refusal naming eid.enabled", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "config: eid.app_return_uris: ") {
+		t.Fatalf("production with eID but no return address: %v, want a refusal naming eid.app_return_uris", err)
 	}
-}
-
-// The development instance that comes without configuration serves demo
-// members with published passwords: it stays on loopback unless
-// server.environment is set, by the file or the variable.
-func TestImplicitDevelopmentStaysOnLoopback(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		flags flagOverrides
-		want  string // error prefix; empty: accepted
-	}{
-		{"defaults", flagOverrides{}, ""},
-		{"loopback IPv4", flagOverrides{Addr: strp("127.0.0.2:9000")}, ""},
-		{"loopback IPv6", flagOverrides{Addr: strp("[::1]:9000"), Issuer: strp("http://[::1]:9000")}, ""},
-		{"localhost", flagOverrides{Addr: strp("localhost:9000"), Issuer: strp("http://127.0.0.1:9000")}, ""},
-		{"every interface", flagOverrides{Addr: strp("0.0.0.0:9000")}, `config: server.addr: "0.0.0.0:9000" is not a loopback address: `},
-		{"empty host", flagOverrides{Addr: strp(":9000")}, `config: server.addr: ":9000" is not a loopback address: `},
-		{"host name", flagOverrides{Addr: strp("id.example.org:9000")}, "config: server.addr: "},
-		{"public issuer", flagOverrides{Issuer: strp("https://id.example.org")}, `config: server.issuer: "https://id.example.org" is not on a loopback host: `},
-		{"both", flagOverrides{Addr: strp("0.0.0.0:9000"), Issuer: strp("https://id.example.org")}, "config: server.addr: "},
-	} {
-		_, err := loadConfig(loadOptions{Getenv: env(nil), Flags: tc.flags})
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
-			t.Errorf("%s: got %v, want %s…", tc.name, err, tc.want)
-		case tc.want != "" && (!strings.Contains(err.Error(), "set server.environment (PFORTE_ENVIRONMENT)") || strings.Contains(err.Error(), "\n")):
-			t.Errorf("%s: the error must say in one line what to set: %v", tc.name, err)
-		}
+	vars["PFORTE_EID_APP_RETURN_URIS"] = "https://app.example.org/eid/return"
+	cfg, err := loadConfig(loadOptions{Getenv: env(vars)})
+	if err != nil {
+		t.Fatalf("production with eID: %v", err)
 	}
-	public := flagOverrides{Addr: strp("0.0.0.0:9000"), Issuer: strp("https://id.example.org")}
-	// Set explicitly, development may serve anywhere: the operator chose it.
-	cfg, err := loadConfig(loadOptions{Getenv: env(map[string]string{"PFORTE_ENVIRONMENT": "development"}), Flags: public})
-	if err != nil || cfg.Server.Environment != Development {
-		t.Errorf("explicit development by variable: %v", err)
-	}
-	p := writeFile(t, "pforte.yaml", "server:\n  environment: development\n")
-	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil), Flags: public}); err != nil {
-		t.Errorf("explicit development in the file: %v", err)
-	}
-	// A file without the key is no choice: still refused.
-	p = writeFile(t, "pforte.yaml", "log:\n  level: debug\n")
-	if _, err := loadConfig(loadOptions{File: p, Getenv: env(nil), Flags: public}); err == nil {
-		t.Error("a file without server.environment exposed the development instance")
+	if o := cfg.eidOptions(); o == nil || len(o.AppReturnURIs) != 1 {
+		t.Fatalf("eid options %+v", o)
 	}
 }
 

@@ -28,10 +28,13 @@ var smtp = map[string]string{
 // valid eID service.
 var eidOn = map[string]string{
 	"eid.enabled": "true", "eid.issuer": "https://eid.example.org", "eid.client_id": "pforte", "eid.client_secret": "s3cret",
+	"eid.app_return_uris": "de.example.serviceapp:/eid",
 }
 
 // eidNoSecret is eidOn without the client secret.
-var eidNoSecret = map[string]string{"eid.enabled": "true", "eid.issuer": "https://eid.example.org", "eid.client_id": "pforte"}
+var eidNoSecret = map[string]string{
+	"eid.enabled": "true", "eid.issuer": "https://eid.example.org", "eid.client_id": "pforte", "eid.app_return_uris": "de.example.serviceapp:/eid",
+}
 
 // badValues holds one bad value for every key of Config. A key added to
 // Config without an entry here fails TestEveryKeyRefusesABadValueByName.
@@ -138,6 +141,8 @@ var badValues = map[string]badValue{
 	"eid.claim_place_of_birth": {value: "place of birth", with: eidOn},
 	"eid.claim_address":        {value: "postal address", with: eidOn},
 	"eid.claim_restricted_id":  {value: "restricted id", with: eidOn},
+	"eid.app_return_uris":      {value: "http://app.example.org/eid", with: eidOn},
+	"eid.app_loopback":         {value: "perhaps"},
 
 	"logout.backchannel_timeout":       {value: "2m"},
 	"logout.backchannel_give_up_after": {value: "10s"},

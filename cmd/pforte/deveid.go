@@ -65,6 +65,8 @@ func startDevEID(ctx context.Context, cfg *Config, o *server.Options, log *slog.
 			Profile: eid.Profile{Pseudonym: eid.Hex},
 		},
 		RedirectURI: redirect,
+		// pforte-app receives the confirmation on a loopback address.
+		AppLoopback: true,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

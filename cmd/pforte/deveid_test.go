@@ -52,7 +52,15 @@ func TestServeDevEID(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	body, _ := json.Marshal(map[string]string{"kvnr": "A123456780", "method": "eid"})
+	ret, err := appclient.ListenEIDReturn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ret.Close()
+	verifier, challenge := appclient.NewVerifier()
+	body, _ := json.Marshal(map[string]string{
+		"kvnr": "A123456780", "method": "eid", "return_uri": ret.URI, "code_challenge": challenge, "code_challenge_method": "S256",
+	})
 	resp, err := hc.Post(issuer+"/app/v1/registrations", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -73,15 +81,21 @@ func TestServeDevEID(t *testing.T) {
 	if err != nil || status != http.StatusOK || !strings.Contains(page, "Identität bestätigt") {
 		t.Fatalf("at the broker: %d %v\n%s", status, err, page)
 	}
-	req, _ := http.NewRequest(http.MethodGet, issuer+"/app/v1/enrollment", nil)
+	code, err := ret.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = json.Marshal(map[string]string{"code": code, "code_verifier": verifier})
+	req, _ := http.NewRequest(http.MethodPost, issuer+"/app/v1/enrollment", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+begun.Token)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err = hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("enrollment status: %s", resp.Status)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("redeem: %s", resp.Status)
 	}
 }
 

@@ -30,6 +30,39 @@ type Pending struct {
 	// began, and only to them: the browser that brings the answer back
 	// never sees it, so the answer alone opens nobody's enrollment.
 	TokenHash string
+	// ReturnURI is where the browser goes after an accepted answer: an
+	// address only the app that began receives (a verified app link, or a
+	// loopback address on the device of the browser), with a one-time code.
+	ReturnURI string
+	// Challenge is the S256 code challenge the app sent when it began
+	// (base64url of SHA-256 of a verifier only the app knows); the
+	// confirmation is redeemed only with the verifier.
+	Challenge string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ConfirmTTL is how long the app that began a proofing by redirect has to
+// redeem the confirmation the service's answer produced: the time it takes
+// the browser to hand the return address to the app, and no more.
+const ConfirmTTL = 5 * time.Minute
+
+// Confirmed is a proofing by redirect whose answer was accepted and whose
+// attributes matched the record, waiting for the app that began it to
+// redeem it. The answer came through a browser that may not be the
+// member's own app's (a relayed link): so it opens nothing by itself. The
+// browser is sent to the app's return address with a one-time code, and
+// only the app that holds the code, the enrollment token and the verifier
+// of its code challenge redeems it.
+type Confirmed struct {
+	// CodeHash is the hash of the one-time code handed to the return
+	// address; the code itself is kept nowhere.
+	CodeHash string
+	// TokenHash and Challenge are those of the Pending it came from.
+	TokenHash string
+	Challenge string
+	// Proof is what was proven, with the member's number.
+	Proof     Proof
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -44,6 +44,19 @@ type Config struct {
 	// letter takes (see ProcessLetters).
 	RegistrationLease time.Duration
 	LetterLease       time.Duration
+	// AppReturnURIs are the Service-App's addresses that a proofing by
+	// redirect (the eID) sends the browser back to, with a one-time code
+	// the app redeems (BeginProofing, RedeemProofing): verified app links
+	// (https: Android App Links, iOS universal links) or the app's
+	// private-use scheme (RFC 8252 §7.1, reverse domain name). The app
+	// names one when it begins; it must equal one of these.
+	AppReturnURIs []string
+	// LoopbackReturn also admits http://127.0.0.1:<port>/… and
+	// http://[::1]:<port>/… as return addresses (RFC 8252 §7.3: the
+	// reference client on a desktop). A loopback address reaches only
+	// the device whose browser opens it, so it does not carry a relayed
+	// confirmation to the device of whoever began.
+	LoopbackReturn bool
 }
 
 // Defaults.
@@ -126,6 +139,11 @@ func (c Config) Validate() error {
 	}{{"RegistrationLease", c.RegistrationLease}, {"LetterLease", c.LetterLease}} {
 		if l.d < MinLease || l.d > MaxLease {
 			return field(l.name, "must be between 10s and 1h, not "+l.d.String())
+		}
+	}
+	for _, u := range c.AppReturnURIs {
+		if !appReturnURI(u) {
+			return field("AppReturnURIs", "must be absolute https URLs or URLs of a private-use scheme with a dot (de.example.app:/eid), without fragment: "+u)
 		}
 	}
 	if err := c.Letter.Validate(); err != nil {

@@ -2,7 +2,10 @@ package registration_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/coretest"
+	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/kvnr"
@@ -24,7 +28,26 @@ import (
 	"github.com/pforte-id/pforte/ports/proofing"
 )
 
-const callbackURL = "https://id.beispiel-bkk.de/app/v1/proofing/eid/callback"
+const (
+	callbackURL = "https://id.beispiel-bkk.de/app/v1/proofing/eid/callback"
+	// appReturn is the Service-App's return address; appVerifier the
+	// verifier of the code challenge the app sends when it begins.
+	appReturn   = "de.beispiel-bkk.serviceapp:/eid?from=pforte"
+	appVerifier = "app-verifier-0123456789-0123456789-0123456789"
+)
+
+// challengeOf is the S256 code challenge of verifier.
+func challengeOf(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// start is what the app sends to begin a proofing.
+func start(ip string, method proof.Method, k kvnr.KVNR, callback string) registration.ProofingStart {
+	return registration.ProofingStart{
+		ClientIP: ip, Method: method, KVNR: k, CallbackURL: callback, ReturnURI: appReturn, CodeChallenge: challengeOf(appVerifier),
+	}
+}
 
 // fakeRedirector is a redirect method whose service verifies whatever
 // attributes it is told to. It records what core gave it.
@@ -123,7 +146,9 @@ func setupRedirect(t *testing.T) *redirectFixture {
 	}
 	w := registrationtest.NewWorld(t0, st) // its renderer and outbox
 	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &coretest.Log{}}
-	f.svc, err = registration.New(registration.Config{Issuer: issuer, Sender: sender}, registration.Deps{
+	f.svc, err = registration.New(registration.Config{
+		Issuer: issuer, Sender: sender, AppReturnURIs: []string{appReturn}, LoopbackReturn: true,
+	}, registration.Deps{
 		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st,
 		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: f.clock,
 		Methods: []proofing.Method{
@@ -140,7 +165,7 @@ func setupRedirect(t *testing.T) *redirectFixture {
 // begin begins an eID proofing of k and returns its state.
 func (f *redirectFixture) begin(t *testing.T, k kvnr.KVNR) string {
 	t.Helper()
-	u, token, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, k, callbackURL)
+	u, token, err := f.svc.BeginProofing(ctx, start("192.0.2.7", proof.EID, k, callbackURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +178,36 @@ func (f *redirectFixture) begin(t *testing.T, k kvnr.KVNR) string {
 		t.Fatalf("redirect URL %q", u)
 	}
 	return state
+}
+
+// finish is the service's answer for state arriving at the callback; it
+// returns the one-time code the browser is sent on to the app with.
+func (f *redirectFixture) finish(t *testing.T, state string) (string, error) {
+	t.Helper()
+	next, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+	if err != nil {
+		return "", err
+	}
+	u, perr := url.Parse(next)
+	if perr != nil || !strings.HasPrefix(next, "de.beispiel-bkk.serviceapp:/eid?") || u.Query().Get("from") != "pforte" {
+		t.Fatalf("return URL %q", next)
+	}
+	code := u.Query().Get("code")
+	if len(code) < 43 {
+		t.Fatalf("return URL %q without a code", next)
+	}
+	return code, nil
+}
+
+// complete is the whole honest path after begin: the answer, and the app
+// that began redeeming the code with its token and verifier.
+func (f *redirectFixture) complete(t *testing.T, state string) (enrollment.Session, error) {
+	t.Helper()
+	code, err := f.finish(t, state)
+	if err != nil {
+		return enrollment.Session{}, err
+	}
+	return f.svc.RedeemProofing(ctx, f.token, code, appVerifier)
 }
 
 // answer is the service's answer for state.
@@ -174,12 +229,24 @@ func TestProofingByRedirect(t *testing.T) {
 	if _, err := f.svc.EnrollmentStatus(ctx, token); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("status before the answer: %v", err)
 	}
-	s, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+	code, err := f.finish(t, state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(f.eid.begins[0].CallbackURL+f.eid.lastState(), token) {
 		t.Fatal("the enrollment token reached the proofing service")
+	}
+	// The accepted answer alone opens nothing: the app redeems the code.
+	if _, err := f.svc.EnrollmentStatus(ctx, token); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("status before the app redeemed the code: %v", err)
+	}
+	if _, err := f.st.AccountByKVNR(ctx, anna.KVNR); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("an account before the app redeemed the code: %v", err)
+	}
+	f.now = t0.Add(4 * time.Minute)
+	s, err := f.svc.RedeemProofing(ctx, token, code, appVerifier)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if got, err := f.svc.EnrollmentStatus(ctx, token); err != nil || got.ID != s.ID {
 		t.Fatalf("status after the answer: %+v %v", got, err)
@@ -207,11 +274,15 @@ func TestProofingByRedirect(t *testing.T) {
 		t.Fatalf("password with the family name: %v", err)
 	}
 
-	// The answer cannot be replayed.
+	// Neither the answer nor the code can be replayed.
 	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
 		t.Fatalf("replayed answer: %v", err)
 	}
-	if logs := f.logs.String(); strings.Contains(logs, state) || strings.Contains(logs, token) ||
+	if _, err := f.svc.RedeemProofing(ctx, token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) ||
+		!strings.Contains(bothTexts(err), "schon verwendet") {
+		t.Fatalf("replayed code: %v", err)
+	}
+	if logs := f.logs.String(); strings.Contains(logs, state) || strings.Contains(logs, token) || strings.Contains(logs, code) ||
 		strings.Contains(logs, string(anna.KVNR)) {
 		t.Fatalf("state, token or member number logged:\n%s", logs)
 	}
@@ -331,7 +402,7 @@ func TestBeginProofingRefuses(t *testing.T) {
 		{"relative callback", "192.0.2.7", proof.EID, anna.KVNR, "/app/v1/proofing/eid/callback", fault.Internal},
 		{"callback without http", "192.0.2.7", proof.EID, anna.KVNR, "app://callback", fault.Internal},
 	} {
-		if _, _, err := f.svc.BeginProofing(ctx, tc.ip, tc.method, tc.k, tc.callback); err == nil || fault.KindOf(err) != tc.kind {
+		if _, _, err := f.svc.BeginProofing(ctx, start(tc.ip, tc.method, tc.k, tc.callback)); err == nil || fault.KindOf(err) != tc.kind {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.kind)
 		}
 	}
@@ -344,11 +415,11 @@ func TestBeginProofingRefuses(t *testing.T) {
 	}
 
 	f.eid.beginErr = fault.New(fault.Unavailable, "fake", "")
-	if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Unavailable) {
+	if _, _, err := f.svc.BeginProofing(ctx, start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)); !errors.Is(err, fault.Unavailable) {
 		t.Fatalf("service down: %v", err)
 	}
 	f.eid.beginErr, f.eid.noURL = nil, true
-	if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); !errors.Is(err, fault.Internal) {
+	if _, _, err := f.svc.BeginProofing(ctx, start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)); !errors.Is(err, fault.Internal) {
 		t.Fatalf("no URL: %v", err)
 	}
 	// Neither left a proofing behind.
@@ -364,15 +435,15 @@ func TestBeginProofingRefuses(t *testing.T) {
 func TestBeginProofingRateLimitedPerAddress(t *testing.T) {
 	f := setupRedirect(t)
 	for i := range registration.DefaultActivationsPerIP.Max {
-		if _, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL); err != nil {
+		if _, _, err := f.svc.BeginProofing(ctx, start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)); err != nil {
 			t.Fatalf("begin %d: %v", i+1, err)
 		}
 	}
-	_, _, err := f.svc.BeginProofing(ctx, "192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+	_, _, err := f.svc.BeginProofing(ctx, start("192.0.2.7", proof.EID, anna.KVNR, callbackURL))
 	if e := fault.RetryOf(err); !errors.Is(err, fault.RateLimited) || e == nil || e.RetryAfter <= 0 || e.Code != registration.CodeRateLimited {
 		t.Fatalf("begin over the limit: %v", err)
 	}
-	if _, _, err := f.svc.BeginProofing(ctx, "198.51.100.1", proof.EID, anna.KVNR, callbackURL); err != nil {
+	if _, _, err := f.svc.BeginProofing(ctx, start("198.51.100.1", proof.EID, anna.KVNR, callbackURL)); err != nil {
 		t.Fatalf("another address: %v", err)
 	}
 }
@@ -408,7 +479,7 @@ func TestFinishProofingLogsReason(t *testing.T) {
 			f := setupRedirect(t)
 			tc.edit(&f.eid.verified)
 			state := f.begin(t, anna.KVNR)
-			_, err := f.svc.FinishProofing(ctx, proof.EID, answer(state))
+			_, err := f.finish(t, state)
 			logs := f.logs.String()
 			if tc.want == "" || strings.Contains(tc.want, "corroborated") {
 				if err != nil {
@@ -438,13 +509,13 @@ func TestFinishProofingLogsReason(t *testing.T) {
 // number cannot register another; it can register its own again.
 func TestFinishProofingOneCardOneMember(t *testing.T) {
 	f := setupRedirect(t)
-	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+	if _, err := f.complete(t, f.begin(t, anna.KVNR)); err != nil {
 		t.Fatal(err)
 	}
 	// The same card (the fake service's pseudonym restricted-id-1) with
 	// Carl's attributes, for Carl's member number.
 	f.eid.verified = idCardOf(carl)
-	_, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, carl.KVNR)))
+	_, err := f.complete(t, f.begin(t, carl.KVNR))
 	if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "passen nicht") {
 		t.Fatalf("another member with the same card: %v", err)
 	}
@@ -456,28 +527,192 @@ func TestFinishProofingOneCardOneMember(t *testing.T) {
 	}
 	// Anna's own card again (a new phone, say): fine.
 	f.eid.verified = idCardOf(anna)
-	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(f.begin(t, anna.KVNR))); err != nil {
+	if _, err := f.complete(t, f.begin(t, anna.KVNR)); err != nil {
 		t.Fatalf("the same card for its own member again: %v", err)
 	}
 }
 
-// TestFinishProofingWithoutToken: a proofing stored without the hash of
-// an enrollment token opens no session, since nobody could continue it.
-func TestFinishProofingWithoutToken(t *testing.T) {
+// TestFinishProofingWithoutBinding: a proofing stored without the hash of
+// an enrollment token, a return address or a code challenge (begun before
+// proofings were bound to the app) confirms nothing, since nobody could
+// redeem it safely.
+func TestFinishProofingWithoutBinding(t *testing.T) {
+	for name, edit := range map[string]func(*proof.Pending){
+		"token":     func(p *proof.Pending) { p.TokenHash = "" },
+		"return":    func(p *proof.Pending) { p.ReturnURI = "" },
+		"challenge": func(p *proof.Pending) { p.Challenge = "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := setupRedirect(t)
+			state := f.begin(t, anna.KVNR)
+			p, err := f.st.TakeProofing(ctx, grant.Hash(state), t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit(&p)
+			if err := f.st.BeginProofing(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
+				t.Fatalf("FinishProofing: %v", err)
+			}
+			if _, err := f.st.AccountByKVNR(ctx, anna.KVNR); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("an account: %v", err)
+			}
+		})
+	}
+}
+
+// TestRelayedConfirmationRefused is the relay attack: somebody begins with
+// Anna's member number in their own app and gets Anna to confirm at the
+// eID service's URL. Anna's browser takes the one-time code to the return
+// address on her own device; the app that began holds the token and the
+// verifier but not the code, and whoever holds the code lacks them. No
+// combination short of all three opens the session, and every attempt
+// spends the code.
+func TestRelayedConfirmationRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		token, verifier func(f *redirectFixture) string
+	}{
+		{"the code with another app's token and verifier (Anna's own app)",
+			func(*redirectFixture) string { return grant.NewSecret() },
+			func(*redirectFixture) string { return "annas-own-app-verifier-0123456789-0123456789" }},
+		{"the code with the token but another verifier",
+			func(f *redirectFixture) string { return f.token },
+			func(*redirectFixture) string { return "a-guessed-verifier-0123456789-0123456789-012" }},
+		{"the code with the verifier but another token",
+			func(*redirectFixture) string { return grant.NewSecret() },
+			func(*redirectFixture) string { return appVerifier }},
+		{"the code with the challenge instead of the verifier",
+			func(f *redirectFixture) string { return f.token },
+			func(*redirectFixture) string { return challengeOf(appVerifier) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setupRedirect(t)
+			code, err := f.finish(t, f.begin(t, anna.KVNR))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.RedeemProofing(ctx, tc.token(f), code, tc.verifier(f))
+			if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "gehört nicht zu dieser App") {
+				t.Fatalf("RedeemProofing = %v", err)
+			}
+			if !strings.Contains(f.logs.String(), "presented by an app that did not begin") {
+				t.Fatalf("log:\n%s", f.logs.String())
+			}
+			// Spent: the rightful combination afterwards is refused too.
+			if _, err := f.svc.RedeemProofing(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) {
+				t.Fatalf("redeem after a foreign attempt: %v", err)
+			}
+			if _, err := f.st.AccountByKVNR(ctx, anna.KVNR); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("an account: %v", err)
+			}
+			if _, err := f.svc.EnrollmentStatus(ctx, f.token); !errors.Is(err, fault.Unauthenticated) {
+				t.Fatalf("the token opens a session: %v", err)
+			}
+		})
+	}
+	t.Run("the app that began without the code", func(t *testing.T) {
+		f := setupRedirect(t)
+		if _, err := f.finish(t, f.begin(t, anna.KVNR)); err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range []string{"", grant.NewSecret(), strings.Repeat("a", 300)} {
+			if _, err := f.svc.RedeemProofing(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) {
+				t.Fatalf("code %q: %v", code, err)
+			}
+		}
+		if _, err := f.svc.EnrollmentStatus(ctx, f.token); !errors.Is(err, fault.Unauthenticated) {
+			t.Fatalf("the token opens a session: %v", err)
+		}
+	})
+}
+
+// TestConfirmationExpires: a code redeemed after proof.ConfirmTTL is
+// refused, and spent.
+func TestConfirmationExpires(t *testing.T) {
 	f := setupRedirect(t)
-	state := f.begin(t, anna.KVNR)
-	p, err := f.st.TakeProofing(ctx, grant.Hash(state), t0)
+	code, err := f.finish(t, f.begin(t, anna.KVNR))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.TokenHash = ""
-	if err := f.st.BeginProofing(ctx, p); err != nil {
+	f.now = t0.Add(proof.ConfirmTTL)
+	_, err = f.svc.RedeemProofing(ctx, f.token, code, appVerifier)
+	if !errors.Is(err, fault.Expired) || !strings.Contains(bothTexts(err), "abgelaufen") {
+		t.Fatalf("late redeem: %v", err)
+	}
+	f.now = t0
+	if _, err := f.svc.RedeemProofing(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("redeem after the expired attempt: %v", err)
+	}
+}
+
+// TestConcurrentRedeem: of N redemptions of one code at once, one opens
+// the session.
+func TestConcurrentRedeem(t *testing.T) {
+	f := setupRedirect(t)
+	code, err := f.finish(t, f.begin(t, anna.KVNR))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.FinishProofing(ctx, proof.EID, answer(state)); !errors.Is(err, fault.Unauthenticated) {
-		t.Fatalf("FinishProofing: %v", err)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = f.svc.RedeemProofing(ctx, f.token, code, appVerifier) })
 	}
-	if _, err := f.st.AccountByKVNR(ctx, anna.KVNR); !errors.Is(err, fault.NotFound) {
-		t.Fatalf("an account: %v", err)
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, fault.Unauthenticated):
+			t.Fatalf("redeem: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d redemptions won, want 1", won)
+	}
+}
+
+// TestBeginProofingBindsTheApp: the return address must be the app's and
+// the challenge an S256 one.
+func TestBeginProofingBindsTheApp(t *testing.T) {
+	f := setupRedirect(t)
+	for _, tc := range []struct {
+		name      string
+		ret, chal string
+		code      string
+	}{
+		{"no return address", "", challengeOf(appVerifier), "proofing.return_uri"},
+		{"an attacker's site", "https://evil.example/eid", challengeOf(appVerifier), "proofing.return_uri"},
+		{"the app's address with another query", "de.beispiel-bkk.serviceapp:/eid?from=evil", challengeOf(appVerifier), "proofing.return_uri"},
+		{"localhost by name", "http://localhost:8000/eid", challengeOf(appVerifier), "proofing.return_uri"},
+		{"loopback without port", "http://127.0.0.1/eid", challengeOf(appVerifier), "proofing.return_uri"},
+		{"loopback over https", "https://127.0.0.1:8000/eid", challengeOf(appVerifier), "proofing.return_uri"},
+		{"a private address", "http://192.168.1.5:8000/eid", challengeOf(appVerifier), "proofing.return_uri"},
+		{"oversized", "http://127.0.0.1:8000/" + strings.Repeat("a", 3000), challengeOf(appVerifier), "proofing.return_uri"},
+		{"no challenge", appReturn, "", "proofing.code_challenge"},
+		{"a plain verifier as challenge", appReturn, "too-short", "proofing.code_challenge"},
+		{"not base64url", appReturn, strings.Repeat("+", 43), "proofing.code_challenge"},
+	} {
+		in := start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+		in.ReturnURI, in.CodeChallenge = tc.ret, tc.chal
+		_, _, err := f.svc.BeginProofing(ctx, in)
+		if c, _ := fault.CodeOf(err); !errors.Is(err, fault.Invalid) || string(c) != tc.code {
+			t.Errorf("%s: %v, want Invalid %s", tc.name, err, tc.code)
+		}
+	}
+	for _, ret := range []string{"http://127.0.0.1:49152/eid", "http://[::1]:8000/cb?x=1"} {
+		in := start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+		in.ReturnURI = ret
+		if _, _, err := f.svc.BeginProofing(ctx, in); err != nil {
+			t.Errorf("loopback %s: %v", ret, err)
+		}
+	}
+	if len(f.eid.begins) != 2 {
+		t.Fatalf("the method saw %d begins, want the 2 accepted", len(f.eid.begins))
 	}
 }

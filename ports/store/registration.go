@@ -113,6 +113,14 @@ type Proofings interface {
 	// all the same. Errors: NotFound (unknown, or taken before); Expired
 	// (ExpiresAt <= now).
 	TakeProofing(ctx context.Context, stateHash string, now time.Time) (proof.Pending, error)
+	// ConfirmProofing stores c, an accepted answer waiting for the app
+	// that began to redeem it. Errors: Conflict on a duplicate CodeHash.
+	ConfirmProofing(ctx context.Context, c proof.Confirmed) error
+	// TakeConfirmation removes the confirmation with codeHash and returns
+	// it: exactly one of concurrent callers gets it, whatever it then
+	// decides. An expired one is removed all the same. Errors: NotFound
+	// (unknown, or taken before); Expired (ExpiresAt <= now).
+	TakeConfirmation(ctx context.Context, codeHash string, now time.Time) (proof.Confirmed, error)
 }
 
 // RateLimits counts events per key across all replicas.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/proofing/eid/devbroker"
@@ -19,17 +20,27 @@ import (
 )
 
 // Registration with the electronic ID card, as the Service-App and the
-// member go through it: POST /app/v1/registrations with method eid gives
-// the app the eID service's URL and the token of the enrollment session to
-// come; the member confirms the identity at the development eID broker,
-// which sends the browser back to Pforte's callback; the app asks
-// GET /app/v1/enrollment until the session is open, then sets password,
+// member go through it: POST /app/v1/registrations with method eid (and
+// the app's return address and code challenge) gives the app the eID
+// service's URL and the token of the enrollment session to come; the
+// member confirms the identity at the development eID broker, which sends
+// the browser back to Pforte's callback, and Pforte on to the app's return
+// address with a one-time code; the app redeems it (POST
+// /app/v1/enrollment) with its token and verifier, then sets password,
 // device and PIN as after a letter. The login that follows reaches high.
 
 const (
 	eidClientID     = "pforte"
 	eidClientSecret = "dev-broker-secret"
+	// eidAppReturn is the Service-App's return address (its app link).
+	eidAppReturn = "de.hkk.serviceapp:/eid"
 )
+
+// eidApp is one app's side of a registration with the eID: what it got
+// and what it keeps.
+type eidApp struct {
+	authURL, token, verifier string
+}
 
 // cardOf is the identity card of m as the development broker states it.
 func cardOf(m member.Member, restrictedID string) devbroker.Identity {
@@ -84,17 +95,21 @@ func (w *world) startWithEID(t *testing.T, eng engine, cards []devbroker.Identit
 		o.EID = &server.EIDOptions{Broker: eid.Config{
 			Issuer: cfg.Issuer, ClientID: eidClientID, ClientSecret: eidClientSecret,
 			Profile: eid.Profile{Pseudonym: eid.Hex},
-		}}
+		}, AppReturnURIs: []string{eidAppReturn}}
 	}
 	in := w.serve(t, ln, base, eng.storage(t), append(opts, withEID)...)
 	return eidServer{instance: in, callback: callback}
 }
 
 // beginEID is the app's POST /app/v1/registrations with method eid; it
-// returns the eID service's URL and the enrollment token.
-func (in eidServer) beginEID(t *testing.T, k string) (string, string) {
+// returns the eID service's URL, the enrollment token and the app's
+// verifier.
+func (in eidServer) beginEID(t *testing.T, k string) eidApp {
 	t.Helper()
-	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/registrations", map[string]string{"kvnr": k, "method": "eid"}, nil)
+	verifier, challenge := appclient.NewVerifier()
+	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/registrations", map[string]string{
+		"kvnr": k, "method": "eid", "return_uri": eidAppReturn, "code_challenge": challenge, "code_challenge_method": "S256",
+	}, nil)
 	if r.status != http.StatusCreated {
 		t.Fatalf("begin eID: status %d, want 201: %s", r.status, r.body)
 	}
@@ -114,10 +129,32 @@ func (in eidServer) beginEID(t *testing.T, k string) (string, string) {
 		t.Fatalf("begin eID: %s", r.body)
 	}
 	// The token is the app's: the URL the browser opens does not carry it.
-	if strings.Contains(body.URL, body.Token) {
-		t.Fatal("the enrollment token is in the eID service's URL")
+	if strings.Contains(body.URL, body.Token) || strings.Contains(body.URL, verifier) {
+		t.Fatal("the enrollment token or verifier is in the eID service's URL")
 	}
-	return body.URL, body.Token
+	return eidApp{authURL: body.URL, token: body.Token, verifier: verifier}
+}
+
+// codeAtApp is the app link receiving the browser that Pforte's callback
+// sent on: it returns the one-time code.
+func codeAtApp(t *testing.T, page result) string {
+	t.Helper()
+	loc := page.header.Get("Location")
+	u, err := url.Parse(loc)
+	if page.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc, eidAppReturn+"?") || u.Query().Get("code") == "" {
+		t.Fatalf("callback: status %d, Location %q, want 303 to the app's return address: %s", page.status, loc, page.body)
+	}
+	if cc := page.header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("callback Cache-Control %q", cc)
+	}
+	return u.Query().Get("code")
+}
+
+// redeem is the app's POST /app/v1/enrollment.
+func (in eidServer) redeem(t *testing.T, token, code, verifier string) result {
+	t.Helper()
+	return sendJSON(t, http.MethodPost, in.base+"/app/v1/enrollment", map[string]string{"code": code, "code_verifier": verifier},
+		map[string]string{"Authorization": "Bearer " + token, "Accept-Language": "de"})
 }
 
 // enrollmentStatus is the app's GET /app/v1/enrollment.
@@ -174,19 +211,33 @@ func TestEIDRegistrationEndToEnd(t *testing.T) {
 		in := w.startWithEID(t, eng, []devbroker.Identity{cardOf(m, "c0ffee00112233445566778899aabbcc")}, nil, withServiceApp)
 		in.importMembers(t, m)
 
-		authURL, token := in.beginEID(t, m.KVNR.String())
+		app := in.beginEID(t, m.KVNR.String())
+		token := app.token
 		if r := in.enrollmentStatus(t, token); r.status != http.StatusUnauthorized {
 			t.Fatalf("status before the eID: %d: %s", r.status, r.body)
 		}
-		back := atBroker(t, authURL, "confirm", "0")
+		back := atBroker(t, app.authURL, "confirm", "0")
 		page := in.backAtPforte(t, back)
-		if page.status != http.StatusOK || !strings.Contains(string(page.body), "Identität bestätigt") ||
-			strings.Contains(string(page.body), token) {
-			t.Fatalf("callback page: status %d: %s", page.status, page.body)
+		code := codeAtApp(t, page)
+		if strings.Contains(page.header.Get("Location"), token) {
+			t.Fatal("the enrollment token is in the return address")
+		}
+		// The browser's arrival alone opens nothing.
+		if r := in.enrollmentStatus(t, token); r.status != http.StatusUnauthorized {
+			t.Fatalf("status before the app redeemed the code: %d: %s", r.status, r.body)
+		}
+		if r := in.redeem(t, token, code, app.verifier); r.status != http.StatusCreated ||
+			!strings.Contains(string(r.body), `"next_steps":["password","device","pin"]`) {
+			t.Fatalf("redeem: %d: %s", r.status, r.body)
 		}
 		r := in.enrollmentStatus(t, token)
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"next_steps":["password","device","pin"]`) {
 			t.Fatalf("status after the eID: %d: %s", r.status, r.body)
+		}
+		// The code is single use.
+		if r := in.redeem(t, token, code, app.verifier); r.status != http.StatusUnauthorized ||
+			!strings.Contains(string(r.body), "proofing.confirmation_unknown") {
+			t.Fatalf("replayed code: %d: %s", r.status, r.body)
 		}
 		// The answer is taken once: the same callback again is refused.
 		again := in.backAtPforte(t, back)
@@ -254,7 +305,8 @@ func TestEIDRegistrationRefusals(t *testing.T) {
 				cardOf(m, "c0ffee00112233445566778899aabbcc"), cardOf(other, "0123456789abcdef0123456789abcdef"),
 			}, tc.edit)
 			in.importMembers(t, m, other)
-			authURL, token := in.beginEID(t, m.KVNR.String())
+			app := in.beginEID(t, m.KVNR.String())
+			authURL, token := app.authURL, app.token
 			pick, action := tc.pick, tc.action
 			if pick == "" {
 				pick = "0"
@@ -273,12 +325,108 @@ func TestEIDRegistrationRefusals(t *testing.T) {
 			if r := in.enrollmentStatus(t, token); r.status != http.StatusUnauthorized {
 				t.Fatalf("status after a refused eID: %d: %s", r.status, r.body)
 			}
+			if loc := page.header.Get("Location"); loc != "" {
+				t.Fatalf("a refused answer sent the browser on to %q", loc)
+			}
 			for _, k := range []member.Member{m, other} {
 				if _, err := in.srv.Store().AccountByKVNR(t.Context(), k.KVNR); err == nil {
 					t.Fatalf("an account for %s", k.GivenName)
 				}
 			}
 		})
+	}
+}
+
+// TestEIDRelayedConfirmationRefused is the relay attack, end to end:
+// Mallory begins a registration with Hannelore's member number in Mallory's
+// own app and sends the eID service's URL to Hannelore, who confirms her
+// identity with her card. Her browser goes to the app link on her own
+// phone with the one-time code; Mallory's app, which holds the token and
+// the verifier, never sees the code and gets no session; Hannelore's own
+// app, which holds the code but not Mallory's token and verifier, cannot
+// redeem it either, and its attempt spends the code, so that a code
+// leaked later is useless too.
+func TestEIDRelayedConfirmationRefused(t *testing.T) {
+	w := newWorld(t)
+	m := applicant("Hannelore", "Kückelhahn", "1958-03-14", w.clock.Now())
+	in := w.startWithEID(t, sqliteEngine, []devbroker.Identity{cardOf(m, "c0ffee00112233445566778899aabbcc")}, nil)
+	in.importMembers(t, m)
+
+	mallory := in.beginEID(t, m.KVNR.String())
+	// Hannelore opens the relayed URL and confirms with her card.
+	code := codeAtApp(t, in.backAtPforte(t, atBroker(t, mallory.authURL, "confirm", "0")))
+
+	// Mallory's app: its token opens nothing, with or without guesses.
+	if r := in.enrollmentStatus(t, mallory.token); r.status != http.StatusUnauthorized {
+		t.Fatalf("Mallory's status: %d: %s", r.status, r.body)
+	}
+	for _, guess := range []string{"", "x", strings.Repeat("A", 43)} {
+		if r := in.redeem(t, mallory.token, guess, mallory.verifier); r.status == http.StatusCreated {
+			t.Fatalf("Mallory redeemed %q: %s", guess, r.body)
+		}
+	}
+	// Hannelore's own app receives the code at its app link, but it did
+	// not begin this registration: its token and verifier are not these.
+	own := in.beginEID(t, m.KVNR.String())
+	r := in.redeem(t, own.token, code, own.verifier)
+	if detail := wantProblem(t, r, http.StatusUnauthorized, "unauthenticated"); !strings.Contains(detail, "gehört nicht zu dieser App") {
+		t.Fatalf("detail %q", detail)
+	}
+	// The code is spent: even Mallory, were it leaked to him now, gets
+	// nothing.
+	if r := in.redeem(t, mallory.token, code, mallory.verifier); r.status != http.StatusUnauthorized {
+		t.Fatalf("Mallory with the leaked code: %d: %s", r.status, r.body)
+	}
+	if r := in.enrollmentStatus(t, mallory.token); r.status != http.StatusUnauthorized {
+		t.Fatalf("Mallory's status after all: %d: %s", r.status, r.body)
+	}
+	if _, err := in.srv.Store().AccountByKVNR(t.Context(), m.KVNR); err == nil {
+		t.Fatal("an account was created")
+	}
+	// The honest path still works for Hannelore's own app.
+	code = codeAtApp(t, in.backAtPforte(t, atBroker(t, own.authURL, "confirm", "0")))
+	if r := in.redeem(t, own.token, code, own.verifier); r.status != http.StatusCreated {
+		t.Fatalf("Hannelore's own registration: %d: %s", r.status, r.body)
+	}
+}
+
+// TestEIDConfirmationExpires: a code redeemed after 5 minutes is refused.
+func TestEIDConfirmationExpires(t *testing.T) {
+	w := newWorld(t)
+	m := applicant("Hannelore", "Kückelhahn", "1958-03-14", w.clock.Now())
+	in := w.startWithEID(t, sqliteEngine, []devbroker.Identity{cardOf(m, "c0ffee00112233445566778899aabbcc")}, nil)
+	in.importMembers(t, m)
+	app := in.beginEID(t, m.KVNR.String())
+	code := codeAtApp(t, in.backAtPforte(t, atBroker(t, app.authURL, "confirm", "0")))
+	w.clock.Advance(5 * time.Minute)
+	r := in.redeem(t, app.token, code, app.verifier)
+	if detail := wantProblem(t, r, http.StatusGone, "expired"); !strings.Contains(detail, "abgelaufen") {
+		t.Fatalf("detail %q", detail)
+	}
+}
+
+// TestEIDBeginNeedsTheAppsBinding: a return address that is not the app's,
+// or no S256 challenge, is refused before anything begins.
+func TestEIDBeginNeedsTheAppsBinding(t *testing.T) {
+	w := newWorld(t)
+	m := applicant("Hannelore", "Kückelhahn", "1958-03-14", w.clock.Now())
+	in := w.startWithEID(t, sqliteEngine, []devbroker.Identity{cardOf(m, "c0ffee00112233445566778899aabbcc")}, nil)
+	_, challenge := appclient.NewVerifier()
+	for _, tc := range []struct {
+		body map[string]string
+		code string
+	}{
+		{map[string]string{"return_uri": "https://evil.example/eid", "code_challenge": challenge, "code_challenge_method": "S256"}, "proofing.return_uri"},
+		{map[string]string{"return_uri": "http://127.0.0.1:9999/eid", "code_challenge": challenge, "code_challenge_method": "S256"}, "proofing.return_uri"},
+		{map[string]string{"return_uri": eidAppReturn, "code_challenge": challenge, "code_challenge_method": "plain"}, "proofing.code_challenge"},
+		{map[string]string{"return_uri": eidAppReturn}, "proofing.code_challenge"},
+	} {
+		tc.body["kvnr"], tc.body["method"] = memberKVNR.String(), "eid"
+		r := sendJSON(t, http.MethodPost, in.base+"/app/v1/registrations", tc.body, nil)
+		wantProblem(t, r, http.StatusBadRequest, "invalid")
+		if !strings.Contains(string(r.body), tc.code) {
+			t.Fatalf("%v: %s, want %s", tc.body, r.body, tc.code)
+		}
 	}
 }
 

@@ -25,8 +25,10 @@ var (
 // (what POST /app/v1/registrations returned), picks the identity whose
 // label contains match (the demo identities name their member number),
 // confirms it, and follows the broker's redirect back to Pforte's
-// callback as a browser would. It returns the callback page's status and
-// text. hc must not follow redirects on its own (nil: a client that does
+// callback as a browser would, and from there to the app's return address
+// when that is a web address (for another scheme the status is the
+// callback's redirect and the page is the address). It returns the last
+// page's status and text. hc must not follow redirects on its own (nil: a client that does
 // not). It works only against the development broker, whose page it
 // reads; a real eID service needs the card.
 func ConfirmAtDevBroker(ctx context.Context, hc *http.Client, authURL, match string) (status int, page string, err error) {
@@ -98,6 +100,19 @@ func ConfirmAtDevBroker(ctx context.Context, hc *http.Client, authURL, match str
 	for range 2 {
 		if u, err = next(u, resp); err != nil {
 			return 0, "", err
+		}
+		if resp, body, err = get(u.String()); err != nil {
+			return 0, "", err
+		}
+	}
+	// Pforte sends a confirmed identity on to the app's return address:
+	// followed when it is a web address (a loopback listener of the app).
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if u, err = next(u, resp); err != nil {
+			return 0, "", err
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return resp.StatusCode, u.String(), nil
 		}
 		if resp, body, err = get(u.String()); err != nil {
 			return 0, "", err

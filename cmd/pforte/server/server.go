@@ -179,6 +179,10 @@ type EIDOptions struct {
 	// under the issuer's /eid/ path: the server serves its callback at
 	// the URI's path, and nothing else is served there.
 	RedirectURI string
+	// AppReturnURIs and AppLoopback are the app's return addresses after
+	// the eID service (registration.Config.AppReturnURIs, LoopbackReturn).
+	AppReturnURIs []string
+	AppLoopback   bool
 }
 
 // EIDCallbackPath is the default path, under the issuer, of the eID
@@ -354,6 +358,8 @@ func (o Options) parts() (parts, error) {
 		}
 		b := o.EID.Broker
 		p.eid = &b
+		p.registration.AppReturnURIs = o.EID.AppReturnURIs
+		p.registration.LoopbackReturn = o.EID.AppLoopback
 	}
 	return p, nil
 }

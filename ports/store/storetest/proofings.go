@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/proof"
 )
 
@@ -17,10 +18,82 @@ func newPending(stateHash string, created time.Time) proof.Pending {
 		CreatedAt: created,
 		ExpiresAt: created.Add(proof.PendingTTL),
 		TokenHash: "token-hash-" + stateHash,
+		ReturnURI: "https://app.example.de/eid?x=1",
+		Challenge: "challenge-" + stateHash,
+	}
+}
+
+func newConfirmed(codeHash string, created time.Time) proof.Confirmed {
+	return proof.Confirmed{
+		CodeHash:  codeHash,
+		TokenHash: "token-hash-" + codeHash,
+		Challenge: "challenge-" + codeHash,
+		Proof: proof.Proof{
+			Method: proof.EID, Level: loa.High, KVNR: kvnrOf(1),
+			Attributes: proof.Attributes{GivenName: "Anna Maria", FamilyName: "Schmidt", BirthDate: "1984-07-09"},
+			Evidence: proof.Evidence{
+				Type: "electronic_id", Reference: "tx-" + codeHash, Issuer: "https://eid.example.de", Subject: "pseudonym-hash",
+				IssuedAt: created.Add(-time.Second),
+			},
+			Time: created,
+		},
+		CreatedAt: created,
+		ExpiresAt: created.Add(proof.ConfirmTTL),
 	}
 }
 
 var proofingTests = []test[ProofingStore]{
+	{"ConfirmAndTake", func(t *testing.T, s ProofingStore) {
+		ctx := t.Context()
+		c := newConfirmed("code-1", t0)
+		must(t, "ConfirmProofing", s.ConfirmProofing(ctx, c))
+		dup := newConfirmed("code-1", t0.Add(time.Second))
+		wantKind(t, "ConfirmProofing duplicate", s.ConfirmProofing(ctx, dup), fault.Conflict)
+		got, err := s.TakeConfirmation(ctx, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
+		must(t, "TakeConfirmation just before expiry", err)
+		equal(t, "confirmation", c, got)
+		_, err = s.TakeConfirmation(ctx, c.CodeHash, t0)
+		wantKind(t, "TakeConfirmation again (replayed)", err, fault.NotFound)
+		_, err = s.TakeConfirmation(ctx, "code-nope", t0)
+		wantKind(t, "TakeConfirmation unknown", err, fault.NotFound)
+	}},
+	{"ConfirmationExpired", func(t *testing.T, s ProofingStore) {
+		ctx := t.Context()
+		c := newConfirmed("code-1", t0)
+		must(t, "ConfirmProofing", s.ConfirmProofing(ctx, c))
+		_, err := s.TakeConfirmation(ctx, c.CodeHash, c.ExpiresAt)
+		wantKind(t, "TakeConfirmation at expiry", err, fault.Expired)
+		_, err = s.TakeConfirmation(ctx, c.CodeHash, t0)
+		wantKind(t, "TakeConfirmation after an expired try (it is gone)", err, fault.NotFound)
+
+		old := newConfirmed("code-old", t0.Add(-time.Hour))
+		live := newConfirmed("code-live", t0)
+		must(t, "ConfirmProofing old", s.ConfirmProofing(ctx, old))
+		must(t, "ConfirmProofing live", s.ConfirmProofing(ctx, live))
+		n, err := s.DeleteExpired(ctx, t0)
+		must(t, "DeleteExpired", err)
+		if n != 1 {
+			t.Errorf("DeleteExpired removed %d rows, want 1 (the old confirmation)", n)
+		}
+		_, err = s.TakeConfirmation(ctx, old.CodeHash, t0)
+		wantKind(t, "TakeConfirmation of a deleted confirmation", err, fault.NotFound)
+		got, err := s.TakeConfirmation(ctx, live.CodeHash, t0)
+		must(t, "TakeConfirmation live", err)
+		equal(t, "live confirmation", live, got)
+	}},
+	{"RaceTakeConfirmation", func(t *testing.T, s ProofingStore) {
+		ctx := t.Context()
+		c := newConfirmed("code-race", t0)
+		must(t, "ConfirmProofing", s.ConfirmProofing(ctx, c))
+		got := make([]proof.Confirmed, N)
+		errs := race(func(i int) error {
+			var err error
+			got[i], err = s.TakeConfirmation(ctx, c.CodeHash, t0)
+			return err
+		})
+		w := oneWinner(t, "TakeConfirmation", errs, fault.NotFound)
+		equal(t, "the winner's confirmation", c, got[w])
+	}},
 	{"BeginAndTake", func(t *testing.T, s ProofingStore) {
 		ctx := t.Context()
 		p := newPending("state-1", t0)
