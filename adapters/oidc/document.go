@@ -26,6 +26,21 @@ type metadata struct {
 	// parties are told by back-channel logout, which needs no browser.
 	// Stated, not left out, so that a relying party does not guess.
 	FrontchannelLogoutSupported *bool `json:"frontchannel_logout_supported,omitempty"`
+	// OpenID Connect for Identity Assurance 1.0 §8: verified_claims at
+	// userinfo (scope verified_claims), under one trust framework, with
+	// electronic_record evidence, for these claims.
+	VerifiedClaimsSupported         bool     `json:"verified_claims_supported,omitempty"`
+	TrustFrameworksSupported        []string `json:"trust_frameworks_supported,omitempty"`
+	EvidenceSupported               []string `json:"evidence_supported,omitempty"`
+	ClaimsInVerifiedClaimsSupported []string `json:"claims_in_verified_claims_supported,omitempty"`
+}
+
+// withIdentityAssurance advertises verified_claims under trustFramework.
+func (m *metadata) withIdentityAssurance(trustFramework string) {
+	m.VerifiedClaimsSupported = true
+	m.TrustFrameworksSupported = []string{trustFramework}
+	m.EvidenceSupported = []string{authz.EvidenceElectronicRecord}
+	m.ClaimsInVerifiedClaimsSupported = []string{"given_name", "family_name", "birth_family_name", "birthdate"}
 }
 
 // discoveryDocument advertises only what Pforte really supports: the code

@@ -93,7 +93,9 @@ func New(cfg Config, svc *authz.Service, keys KeySet, proofs token.DPoPVerifier,
 	p := &Provider{cfg: cfg, svc: svc, keys: keys, dpop: proofs, log: log}
 	issuer := svc.Config().Issuer
 	var err error
-	if p.discovery, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), svc.SupportedClaims(), true)); err != nil {
+	disc := discoveryDocument(issuer, svc.Config().Vocabulary.Values(), svc.SupportedClaims(), true)
+	disc.withIdentityAssurance(svc.Config().TrustFramework)
+	if p.discovery, err = newDocument(disc); err != nil {
 		return nil, err
 	}
 	if p.asMeta, err = newDocument(discoveryDocument(issuer, svc.Config().Vocabulary.Values(), nil, false)); err != nil {

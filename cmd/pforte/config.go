@@ -137,6 +137,8 @@ type TokensConfig struct {
 	// KVNRClaims are the claims the kvnr scope releases the member number
 	// in: the plain kvnr claim and the gematik claim by default.
 	KVNRClaims []string `yaml:"kvnr_claims"`
+	// TrustFramework is the trust framework verified_claims name.
+	TrustFramework string `yaml:"trust_framework"`
 }
 
 // LoginConfig is the password hashing cost and the acr vocabulary.
@@ -406,6 +408,7 @@ func defaultConfig() Config {
 			CodeTTL:            authz.DefaultCodeTTL,
 			AuthRequestTTL:     authz.DefaultAuthRequestTTL,
 			KVNRClaims:         slices.Clone(authz.DefaultKVNRClaims),
+			TrustFramework:     authz.DefaultTrustFramework,
 		},
 		Login: LoginConfig{
 			Argon2MemoryKiB:   int(pw.Params.MemoryKiB),
@@ -633,6 +636,7 @@ var envVars = []envVar{
 	{Name: "PFORTE_CODE_TTL", Key: "tokens.code_ttl", field: func(c *Config) any { return &c.Tokens.CodeTTL }},
 	{Name: "PFORTE_AUTH_REQUEST_TTL", Key: "tokens.auth_request_ttl", field: func(c *Config) any { return &c.Tokens.AuthRequestTTL }},
 	{Name: "PFORTE_KVNR_CLAIMS", Key: "tokens.kvnr_claims", field: func(c *Config) any { return &c.Tokens.KVNRClaims }},
+	{Name: "PFORTE_TRUST_FRAMEWORK", Key: "tokens.trust_framework", field: func(c *Config) any { return &c.Tokens.TrustFramework }},
 	{Name: "PFORTE_ARGON2_MEMORY_KIB", Key: "login.argon2_memory_kib", field: func(c *Config) any { return &c.Login.Argon2MemoryKiB }},
 	{Name: "PFORTE_ARGON2_ITERATIONS", Key: "login.argon2_iterations", field: func(c *Config) any { return &c.Login.Argon2Iterations }},
 	{Name: "PFORTE_ARGON2_PARALLELISM", Key: "login.argon2_parallelism", field: func(c *Config) any { return &c.Login.Argon2Parallelism }},
@@ -1058,6 +1062,7 @@ var fieldKeys = map[string]string{
 	"authz.Config.CodeTTL":                   "tokens.code_ttl",
 	"authz.Config.AuthRequestTTL":            "tokens.auth_request_ttl",
 	"authz.Config.KVNRClaims":                "tokens.kvnr_claims",
+	"authz.Config.TrustFramework":            "tokens.trust_framework",
 	"password.Params.MemoryKiB":              "login.argon2_memory_kib",
 	"password.Params.Iterations":             "login.argon2_iterations",
 	"password.Params.Parallelism":            "login.argon2_parallelism",

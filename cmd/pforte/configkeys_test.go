@@ -64,6 +64,7 @@ var badValues = map[string]badValue{
 	"tokens.code_ttl":             {value: "61s"},
 	"tokens.auth_request_ttl":     {value: "2h"},
 	"tokens.kvnr_claims":          {value: "kvnr,sub"},
+	"tokens.trust_framework":      {value: "DE AML"},
 
 	"login.argon2_memory_kib":  {value: "1024"},
 	"login.argon2_iterations":  {value: "65"},

@@ -181,7 +181,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		Authz: authz.Config{
 			CodeTTL: t.CodeTTL, AuthRequestTTL: t.AuthRequestTTL, AccessTokenTTL: t.AccessTokenTTL,
 			IDTokenTTL: t.IDTokenTTL, RefreshIdleTTL: t.RefreshIdleTTL, RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
-			Vocabulary: vocabulary, KVNRClaims: slices.Clone(t.KVNRClaims),
+			Vocabulary: vocabulary, KVNRClaims: slices.Clone(t.KVNRClaims), TrustFramework: t.TrustFramework,
 		},
 		PasswordParams:  cfg.PasswordParams(),
 		HashConcurrency: cfg.Login.HashConcurrency,

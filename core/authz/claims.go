@@ -37,11 +37,11 @@ const (
 var DefaultKVNRClaims = []string{ClaimKVNR, ClaimTelematikID}
 
 // SupportedScopes are advertised in discovery.
-var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeAddress, ScopeBirthdate, ScopeKVNR, ScopeOfflineAccess}
+var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeAddress, ScopeBirthdate, ScopeKVNR, ScopeVerifiedClaims, ScopeOfflineAccess}
 
 // standardClaims are the claims Pforte issues besides the KVNR claims.
 var standardClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-	"cnf", "name", "given_name", "family_name", "birthdate", "address", "email", "email_verified"}
+	"cnf", "name", "given_name", "family_name", "birthdate", "address", "email", "email_verified", "verified_claims"}
 
 // SupportedClaims are advertised in discovery: the standard claims and the
 // configured KVNR claims.
@@ -107,8 +107,9 @@ func (s *Service) ClientSubject(c client.Client, accountID string) string {
 }
 
 // personalScopes are the scopes that release personal data a login must
-// be worth: the member number, the address and the date of birth.
-var personalScopes = []string{ScopeKVNR, ScopeAddress, ScopeBirthdate}
+// be worth: the member number, the address, the date of birth and the
+// verified identity.
+var personalScopes = []string{ScopeKVNR, ScopeAddress, ScopeBirthdate, ScopeVerifiedClaims}
 
 // MinPersonalLevel is the lowest level at which personalScopes are
 // released, whatever the client may ask for: a password alone (low) is
@@ -131,6 +132,15 @@ func ReleasableScopes(scopes []string, level loa.Level) []string {
 // it. sub is what the client sees as the member's sub (subjectFor).
 func (s *Service) memberClaims(ctx context.Context, a account.Account, sub string, scopes []string) (Claims, error) {
 	out := Claims{"sub": sub}
+	if slices.Contains(scopes, ScopeVerifiedClaims) {
+		vc, ok, err := s.verifiedClaims(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out["verified_claims"] = vc
+		}
+	}
 	needMember := slices.ContainsFunc(scopes, func(sc string) bool {
 		return sc == ScopeProfile || sc == ScopeEmail || sc == ScopeAddress || sc == ScopeBirthdate || sc == ScopeKVNR
 	})

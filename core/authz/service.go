@@ -69,6 +69,9 @@ type Config struct {
 	// in (default: DefaultKVNRClaims, the plain kvnr claim and the gematik
 	// claim).
 	KVNRClaims []string
+	// TrustFramework names the rules the insurer verifies identities
+	// under, in verified_claims (default DefaultTrustFramework).
+	TrustFramework string
 }
 
 // Defaults of ARCHITECTURE.md.
@@ -128,6 +131,9 @@ func (c Config) withDefaults() Config {
 	if c.ConsentPath == "" {
 		c.ConsentPath = DefaultConsentPath
 	}
+	if c.TrustFramework == "" {
+		c.TrustFramework = DefaultTrustFramework
+	}
 	if c.Vocabulary == (loa.Vocabulary{}) {
 		c.Vocabulary = loa.EIDAS
 	}
@@ -175,6 +181,9 @@ func (c Config) Validate() error {
 	if err := CheckKVNRClaims(c.KVNRClaims); err != nil {
 		return field("KVNRClaims", fault.PublicOf(err))
 	}
+	if !validTrustFramework(c.TrustFramework) {
+		return field("TrustFramework", "must be 1 to 64 lower-case letters, digits and underscores (e.g. de_aml)")
+	}
 	return nil
 }
 
@@ -207,6 +216,9 @@ type Stores struct {
 	Accounts store.Accounts
 	Members  store.Members
 	Replay   store.Replay
+	// Proofs reads the proofs behind accounts, for verified_claims; nil:
+	// verified_claims are never released.
+	Proofs store.ProofRecords
 	// Metrics counts client credentials and refresh grants by outcome
 	// (not a store, but a driven port like them); nil: nothing is counted.
 	Metrics metrics.Recorder

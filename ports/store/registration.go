@@ -98,7 +98,15 @@ type Enrollments interface {
 	// session is open at now. Errors: NotFound; Expired (session over or
 	// completed).
 	SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error
+	ProofRecords
+}
+
+// ProofRecords reads the proofs recorded behind accounts (what
+// StartEnrollment recorded): the evidence of OpenID Connect for Identity
+// Assurance's verified_claims.
+type ProofRecords interface {
 	// Proofs returns the proofs recorded for an account, oldest first.
+	// Errors: Unavailable.
 	Proofs(ctx context.Context, accountID string) ([]proof.Proof, error)
 }
 

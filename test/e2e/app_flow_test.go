@@ -33,7 +33,7 @@ var serviceApp = client.Client{
 	ID: "pforte-app", Name: "Service-App", Kind: client.Native, AuthMethod: client.AuthNone,
 	RedirectURIs: []string{"http://127.0.0.1/callback", "de.hkk.serviceapp:/oauth2redirect"},
 	GrantTypes:   []string{client.GrantCode, client.GrantRefresh},
-	Scopes:       []string{"openid", "profile", "birthdate", "address", "email", "kvnr", "offline_access"},
+	Scopes:       []string{"openid", "profile", "birthdate", "address", "email", "kvnr", "verified_claims", "offline_access"},
 	RequireDPoP:  true,
 	// The world's service (newWorld).
 	IntrospectionAudiences: []string{"e2e-service"},

@@ -258,13 +258,33 @@ func TestEIDRegistrationEndToEnd(t *testing.T) {
 		c := in.appClient(t, "de.hkk.serviceapp:/oauth2redirect")
 		key := newDPoPKey(t)
 		toks, err := c.Login(t.Context(), appclient.LoginRequest{
-			Scope: "openid profile", ACRValues: "http://eidas.europa.eu/LoA/high", Device: ph.device(t, in.instance), PIN: appPIN, DPoP: key,
+			Scope: "openid profile verified_claims", ACRValues: "http://eidas.europa.eu/LoA/high", Device: ph.device(t, in.instance), PIN: appPIN, DPoP: key,
 		})
 		if err != nil {
 			t.Fatalf("app login: %v", err)
 		}
 		if _, claims := verifyWithGoOIDC(t, in.instance, toks.IDToken, toks.AccessToken); claims["acr"] != "http://eidas.europa.eu/LoA/high" {
 			t.Fatalf("acr = %v, want high (eID + key + PIN)", claims["acr"])
+		}
+		// OpenID Connect for Identity Assurance: what the card proved.
+		ui, err := c.UserInfo(t.Context(), key, toks.AccessToken)
+		if err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		vc, _ := ui["verified_claims"].(map[string]any)
+		ver, _ := vc["verification"].(map[string]any)
+		vclaims, _ := vc["claims"].(map[string]any)
+		ev, _ := ver["evidence"].([]any)
+		first, _ := func() (map[string]any, bool) {
+			if len(ev) != 1 {
+				return nil, false
+			}
+			m, ok := ev[0].(map[string]any)
+			return m, ok
+		}()
+		if ver["trust_framework"] != "de_aml" || ver["time"] == nil || first["type"] != "electronic_record" ||
+			vclaims["given_name"] != m.GivenName || vclaims["family_name"] != m.FamilyName || vclaims["birthdate"] != m.BirthDate {
+			t.Fatalf("verified_claims %v", ui["verified_claims"])
 		}
 	})
 }

@@ -560,8 +560,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	}
 	s.authz, err = authz.New(p.authz, authz.Stores{
 		Consents: s.store, Audit: s.store, Clients: s.store, Requests: s.store, Tokens: s.store, Accounts: s.store, Members: s.store,
-		Replay:  s.store,
-		Metrics: s.metrics,
+		Replay: s.store, Proofs: s.store, Metrics: s.metrics,
 	}, ring, keys.NewAssertionVerifier(keys.DefaultAssertionCacheSize), secrets, o.Now)
 	if err != nil {
 		return err
