@@ -99,6 +99,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"devices/{id}/revoke", a.revokeDevice)
 	mux.HandleFunc("POST "+Prefix+"devices/revoke-others", a.revokeOtherDevices)
 	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
+	mux.HandleFunc("POST "+Prefix+"step-up", a.beginStepUp)
+	mux.HandleFunc("POST "+Prefix+"step-up/confirmation", a.redeemStepUp)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}", a.completeLogin)
 	mux.HandleFunc("GET "+Prefix+"approvals", a.listApprovals)

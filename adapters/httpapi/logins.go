@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -37,6 +38,11 @@ func (a *API) beginLogin(w http.ResponseWriter, r *http.Request) {
 // exactly as a browser would be redirected.
 type loginResponse struct {
 	RedirectURI string `json:"redirect_uri"`
+	// Code and Detail, with an error for the client that the app can act
+	// on itself: login.step_up_eid (run POST /step-up, then log in again)
+	// and the member's text in the language of Accept-Language.
+	Code   string `json:"code,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
@@ -54,8 +60,16 @@ func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
 		// its validated redirect URI, which the app reads like a browser
 		// redirect. Not a problem document: the login step did its job.
 		_, wi := wireOf(fault.KindOf(err))
-		writeJSON(w, r, http.StatusOK, "application/json",
-			loginResponse{RedirectURI: a.logins.ErrorRedirect(back, wi.oauth, catalog.Describe(err))})
+		out := loginResponse{}
+		if code, _ := fault.CodeOf(err); code == applogin.CodeStepUpEID {
+			// OpenID Connect's error for a login that cannot meet the
+			// requested authentication (acr_values high); the app runs
+			// the eID step-up and logs in again.
+			wi.oauth = "unmet_authentication_requirements"
+			out.Code, out.Detail = string(code), catalog.From(r.Context()).Error(err)
+		}
+		out.RedirectURI = a.logins.ErrorRedirect(back, wi.oauth, catalog.Describe(err))
+		writeJSON(w, r, http.StatusOK, "application/json", out)
 	case err != nil:
 		writeProblem(w, r, a.log, err)
 	default:

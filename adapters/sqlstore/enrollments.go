@@ -167,7 +167,6 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 	if p.KVNR == "" || a.KVNR != p.KVNR || sess.KVNR != p.KVNR {
 		return account.Account{}, fault.New(fault.Invalid, op, "account, session and proof name different members")
 	}
-	encoded := encodeProof(p)
 	changed := sess.CreatedAt
 	if changed.IsZero() {
 		changed = p.Time
@@ -189,40 +188,7 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 		if stored, err = r.account(); err != nil {
 			return err
 		}
-		if stored.Proofing < p.Level {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE accounts SET proofing = ?, updated_at = ? WHERE id = ?`),
-				p.Level.String(), ms(changed), stored.ID); err != nil {
-				return err
-			}
-			stored.Proofing = p.Level
-			stored.UpdatedAt = fromMS(ms(changed))
-		}
-		if p.Evidence.Subject != "" {
-			// The first member a pseudonym is recorded for keeps it. On
-			// PostgreSQL a concurrent insert of the same pair makes this
-			// one wait for its commit, and the SELECT then sees its row.
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proof_holders (issuer, subject, kvnr, created_at)
-					VALUES (?, ?, ?, ?) ON CONFLICT (issuer, subject) DO NOTHING`),
-				p.Evidence.Issuer, p.Evidence.Subject, string(p.KVNR), ms(p.Time)); err != nil {
-				return err
-			}
-			var holder string
-			if err := tx.GetContext(ctx, &holder, tx.Rebind(`SELECT kvnr FROM proof_holders WHERE issuer = ? AND subject = ?`),
-				p.Evidence.Issuer, p.Evidence.Subject); err != nil {
-				return err
-			}
-			if holder != string(p.KVNR) {
-				return fault.Wrap(fault.Conflict, op, store.ErrHolderLinked)
-			}
-		}
-		var seq int64
-		if err := tx.GetContext(ctx, &seq, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM proofs WHERE account_id = ?`),
-			stored.ID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proofs (account_id, seq, kvnr, method, level, proved_at, proof)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			stored.ID, seq, string(p.KVNR), string(p.Method), p.Level.String(), ms(p.Time), encoded); err != nil {
+		if err := s.recordProof(ctx, tx, op, &stored, p, changed); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO enrollments (`+enrollmentColumns+`)
@@ -230,6 +196,80 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 			sess.ID, sess.TokenHash, stored.ID, string(sess.KVNR), string(sess.Method), ms(sess.CreatedAt),
 			msInt(sess.ExpiresAt), ms(sess.PasswordSetAt), ms(sess.CompletedAt))
 		return err
+	})
+	if err != nil {
+		return account.Account{}, err
+	}
+	return stored, nil
+}
+
+// recordProof, inside tx, raises the level of account stored (read FOR
+// UPDATE) to p.Level when higher, links a pseudonym (Evidence.Subject) to
+// p.KVNR, first come first served, and records proof p. Errors: Conflict
+// wrapping store.ErrHolderLinked for a pseudonym of another member.
+func (s *Store) recordProof(ctx context.Context, tx *sqlx.Tx, op string, stored *account.Account, p proof.Proof, changed time.Time) error {
+	if stored.Proofing < p.Level {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE accounts SET proofing = ?, updated_at = ? WHERE id = ?`),
+			p.Level.String(), ms(changed), stored.ID); err != nil {
+			return err
+		}
+		stored.Proofing = p.Level
+		stored.UpdatedAt = fromMS(ms(changed))
+	}
+	if p.Evidence.Subject != "" {
+		// The first member a pseudonym is recorded for keeps it. On
+		// PostgreSQL a concurrent insert of the same pair makes this
+		// one wait for its commit, and the SELECT then sees its row.
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proof_holders (issuer, subject, kvnr, created_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (issuer, subject) DO NOTHING`),
+			p.Evidence.Issuer, p.Evidence.Subject, string(p.KVNR), ms(p.Time)); err != nil {
+			return err
+		}
+		var holder string
+		if err := tx.GetContext(ctx, &holder, tx.Rebind(`SELECT kvnr FROM proof_holders WHERE issuer = ? AND subject = ?`),
+			p.Evidence.Issuer, p.Evidence.Subject); err != nil {
+			return err
+		}
+		if holder != string(p.KVNR) {
+			return fault.Wrap(fault.Conflict, op, store.ErrHolderLinked)
+		}
+	}
+	var seq int64
+	if err := tx.GetContext(ctx, &seq, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM proofs WHERE account_id = ?`),
+		stored.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO proofs (account_id, seq, kvnr, method, level, proved_at, proof)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		stored.ID, seq, string(p.KVNR), string(p.Method), p.Level.String(), ms(p.Time), encodeProof(p)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// RecordProof, in one transaction, records proof p for account accountID
+// (a step-up: no enrollment session), raises its level to p.Level when
+// higher and links a pseudonym as StartEnrollment does. Returns the
+// account as stored. Errors: NotFound (no such account); Invalid (the
+// account is another member's than p names); Conflict wrapping
+// store.ErrHolderLinked.
+func (s *Store) RecordProof(ctx context.Context, accountID string, p proof.Proof) (account.Account, error) {
+	const op = "sqlstore.RecordProof"
+	var stored account.Account
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		var r accountRow
+		if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE id = ?`+s.forUpdate()),
+			accountID); err != nil {
+			return err
+		}
+		var err error
+		if stored, err = r.account(); err != nil {
+			return err
+		}
+		if p.KVNR == "" || stored.KVNR != p.KVNR {
+			return fault.New(fault.Invalid, op, "the proof names another member than the account")
+		}
+		return s.recordProof(ctx, tx, op, &stored, p, p.Time)
 	})
 	if err != nil {
 		return account.Account{}, err

@@ -45,3 +45,29 @@ func TestClientNameInTheMembersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestLevelPageOffersTheStepUp: with the eID step-up offered, the page for
+// an unreachable level tells a letter-proofed member how to reach high in
+// the app; otherwise it explains the levels only.
+func TestLevelPageOffersTheStepUp(t *testing.T) {
+	for _, tc := range []struct {
+		stepUp    bool
+		accept    string
+		want, not string
+	}{
+		{true, "de", "Identität mit Ausweis bestätigen", "noch nicht"},
+		{true, "en", "Confirm identity with ID card", "Identität"},
+		{false, "de", "Passwortbrief bestätigt", "Identität mit Ausweis bestätigen"},
+	} {
+		p := catalog.Match(tc.accept)
+		v := view{Message: "…", StepUp: tc.stepUp, T: p.Text, Lang: p.Lang()}
+		var b bytes.Buffer
+		if err := templates.ExecuteTemplate(&b, "level.html", v); err != nil {
+			t.Fatal(err)
+		}
+		page := b.String()
+		if !strings.Contains(page, tc.want) || strings.Contains(page, tc.not) || strings.Contains(page, `id="stepup"`) != tc.stepUp {
+			t.Errorf("step-up %v, %s: page lacks %q or has %q:\n%s", tc.stepUp, tc.accept, tc.want, tc.not, page)
+		}
+	}
+}

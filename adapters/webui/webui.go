@@ -47,6 +47,10 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client address the password checks are throttled by.
 	TrustedProxies []netip.Prefix
+	// EIDStepUp: members can raise their account to high with the eID in
+	// the Service-App (pforte-app step-up, POST /app/v1/step-up); the
+	// level page then tells a letter-proofed member how.
+	EIDStepUp bool
 }
 
 // Validate checks c. Errors: fault.Invalid whose Op names the field.
@@ -123,6 +127,8 @@ type view struct {
 	// Title replaces the pages' common title; Wide widens the page.
 	Title string
 	Wide  bool
+	// StepUp: the level page offers the eID step-up in the app.
+	StepUp bool
 	// ApprovalID, Number and StatusURL are the approval page's.
 	ApprovalID string
 	Number     string
@@ -241,6 +247,7 @@ func (u *UI) unreachable(w http.ResponseWriter, r *http.Request, redirectURI, st
 		Message: p.Text("page.level.need", p.Text(levelKey(need)), p.Text(levelKey(proofing))),
 		Back: u.authz.ErrorRedirect(fault.Redirect{URI: redirectURI, State: state}, "access_denied",
 			"the login does not reach the level of assurance the client requires ("+need.String()+")"),
+		StepUp: u.cfg.EIDStepUp && need >= loa.High && proofing == loa.Substantial,
 	}
 	u.render(w, r, http.StatusForbidden, "level.html", v)
 }

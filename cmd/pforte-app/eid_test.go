@@ -24,13 +24,32 @@ import (
 // ("" its default, high).
 func startEIDServer(t *testing.T, acr string) string {
 	t.Helper()
+	s := servertest.Start(t, func(o *server.Options) {
+		o.Clients = []client.Client{appClient}
+		withDevBroker(t, acr)(o)
+	})
+	err := s.Store().UpsertMember(t.Context(), member.Member{
+		KVNR: kvnr.MustParse(testKVNR), GivenName: "Anna", FamilyName: "Beispiel", BirthDate: testBirth,
+		Address:     member.Address{Street: "Hauptstraße 12", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
+		InsuredFrom: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Now().UTC(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.URL
+}
+
+// withDevBroker starts a development broker that offers Anna's card
+// (labelled with her member number) and one of somebody else, signing acr
+// ("" its default, high), and points the server's eID method at it.
+func withDevBroker(t *testing.T, acr string) func(*server.Options) {
+	t.Helper()
 	bl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	brokerIssuer := "http://" + bl.Addr().String()
-	s := servertest.Start(t, func(o *server.Options) {
-		o.Clients = []client.Client{appClient}
+	return func(o *server.Options) {
 		o.EID = &server.EIDOptions{Broker: eid.Config{
 			Issuer: brokerIssuer, ClientID: "pforte", ClientSecret: "broker-secret", Profile: eid.Profile{Pseudonym: eid.Hex},
 		}, AppLoopback: true}
@@ -56,16 +75,7 @@ func startEIDServer(t *testing.T, acr string) string {
 		done := make(chan struct{})
 		go func() { defer close(done); _ = b.Serve(ctx, bl) }()
 		t.Cleanup(func() { cancel(); <-done })
-	})
-	err = s.Store().UpsertMember(t.Context(), member.Member{
-		KVNR: kvnr.MustParse(testKVNR), GivenName: "Anna", FamilyName: "Beispiel", BirthDate: testBirth,
-		Address:     member.Address{Street: "Hauptstraße 12", PostalCode: "28195", Locality: "Bremen", Country: "DE"},
-		InsuredFrom: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Now().UTC(),
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return s.URL
 }
 
 // TestRegisterWithEID is the whole path with the reference client:
@@ -102,4 +112,30 @@ func TestRegisterWithEIDRefused(t *testing.T) {
 	if _, err := os.Stat(stateFile); err == nil {
 		t.Fatal("a refused registration wrote the state file")
 	}
+}
+
+// TestStepUpWithEID: a letter-proofed member's login asking for high is
+// refused with the hint to step up; pforte-app step-up (key + PIN, then
+// the eID at the development broker) raises the account, and the same
+// login then reaches high.
+func TestStepUpWithEID(t *testing.T) {
+	p := startServer(t, withDevBroker(t, ""))
+	stateFile := enrolled(t, p)
+	high := "http://eidas.europa.eu/LoA/high"
+	r := appAt(t, p.clock.Now, stateFile, "", nil, "login", "--pin", testPIN, "--acr-values", high)
+	wantStderr(t, r, 1, "acr high before the step-up", "unmet_authentication_requirements", "pforte-app step-up")
+
+	r = appAt(t, p.clock.Now, stateFile, "", nil, "step-up", "--auto", "--pin", testPIN)
+	wantExit(t, r, 0, "step-up")
+	if !strings.Contains(r.stdout, "now proofed at level high") {
+		t.Fatalf("step-up output:\n%s", r.stdout)
+	}
+	r = appAt(t, p.clock.Now, stateFile, "", nil, "login", "--pin", testPIN, "--acr-values", high)
+	wantExit(t, r, 0, "login after the step-up")
+	if !strings.Contains(r.stdout, "acr        "+high) {
+		t.Errorf("login output lacks acr high:\n%s", r.stdout)
+	}
+	// Once high, there is nothing to step up.
+	r = appAt(t, p.clock.Now, stateFile, "", nil, "step-up", "--auto", "--pin", testPIN)
+	wantStderr(t, r, 1, "step-up at high", "bereits auf dem Niveau")
 }

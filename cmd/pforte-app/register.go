@@ -179,31 +179,9 @@ func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state,
 	if begun.Token == "" || begun.URL == "" || !strings.EqualFold(begun.TokenType, "Bearer") {
 		return errors.New("the issuer's answer holds no eID URL or enrollment token")
 	}
-	if auto {
-		status, page, err := appclient.ConfirmAtDevBroker(ctx, nil, begun.URL, string(k))
-		if err != nil {
-			return fmt.Errorf("--auto: %w", err)
-		}
-		if status != http.StatusOK {
-			return fmt.Errorf("the identity was not confirmed: %s", pageMessage(page))
-		}
-		fmt.Fprintln(e.stdout, "Confirmed the identity at the development eID broker.")
-	} else {
-		fmt.Fprintln(e.stdout, "Open this address in a browser on this computer and confirm your identity with the ID card:")
-		fmt.Fprintln(e.stdout, begun.URL)
-		fmt.Fprintln(e.stdout, "Waiting for the confirmation …")
-	}
-	if limit := time.Duration(begun.ExpiresIn) * time.Second; limit > 0 && limit < wait {
-		wait = limit
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	code, err := ret.Wait(wctx)
+	code, err := awaitEID(ctx, e, ret, begun.URL, string(k), auto, wait, begun.ExpiresIn)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errors.New("the identity was not confirmed in time (or the eID service's answer was refused: the browser shows why); start again")
+		return err
 	}
 	var ans struct {
 		ExpiresAt time.Time `json:"expires_at"`
@@ -225,6 +203,40 @@ func registerEID(cmd *cobra.Command, e *env, api *appAPI, k kvnr.KVNR, st state,
 	fmt.Fprintf(e.stdout, "Identity confirmed. The enrollment session is open until %s.\n", ans.ExpiresAt.Local().Format("15:04:05 MST"))
 	fmt.Fprintln(e.stdout, "Next: set your own password with pforte-app set-password.")
 	return nil
+}
+
+// awaitEID has the member confirm the identity at the eID service's
+// authURL — printed for a browser on this computer, or with auto confirmed
+// at the development broker as the demo identity labelled match — and
+// returns the one-time code the browser brings to the return address ret.
+func awaitEID(ctx context.Context, e *env, ret *appclient.EIDReturn, authURL, match string, auto bool, wait time.Duration, expiresIn int) (string, error) {
+	if auto {
+		status, page, err := appclient.ConfirmAtDevBroker(ctx, nil, authURL, match)
+		if err != nil {
+			return "", fmt.Errorf("--auto: %w", err)
+		}
+		if status != http.StatusOK {
+			return "", fmt.Errorf("the identity was not confirmed: %s", pageMessage(page))
+		}
+		fmt.Fprintln(e.stdout, "Confirmed the identity at the development eID broker.")
+	} else {
+		fmt.Fprintln(e.stdout, "Open this address in a browser on this computer and confirm your identity with the ID card:")
+		fmt.Fprintln(e.stdout, authURL)
+		fmt.Fprintln(e.stdout, "Waiting for the confirmation …")
+	}
+	if limit := time.Duration(expiresIn) * time.Second; limit > 0 && limit < wait {
+		wait = limit
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	code, err := ret.Wait(wctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", errors.New("the identity was not confirmed in time (or the eID service's answer was refused: the browser shows why); start again")
+	}
+	return code, nil
 }
 
 // pageMessage is the message of Pforte's error page, for the terminal.

@@ -78,11 +78,14 @@ var (
 	}
 )
 
-func startServer(t *testing.T) *pforteServer {
+func startServer(t *testing.T, opts ...func(*server.Options)) *pforteServer {
 	t.Helper()
 	clock := &offsetClock{}
 	outbox := filepath.Join(t.TempDir(), "outbox")
 	s := servertest.Start(t, func(o *server.Options) {
+		for _, opt := range opts {
+			opt(o)
+		}
 		secrets, err := server.SecretHasher(o.MasterKey)
 		if err != nil {
 			t.Fatal(err)

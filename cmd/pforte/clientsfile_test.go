@@ -45,7 +45,7 @@ func TestDevClientsShowEveryKind(t *testing.T) {
 	app := byID["pforte-app"]
 	if app.Kind != client.Native || !app.Public() || !slices.Contains(app.RedirectURIs, "de.hkk.serviceapp:/oauth2redirect") ||
 		app.MatchRedirectURI("http://127.0.0.1:51234/callback") != nil ||
-		strings.Join(app.Scopes, " ") != "openid profile birthdate address email kvnr offline_access" ||
+		strings.Join(app.Scopes, " ") != "openid profile birthdate address email kvnr verified_claims offline_access" ||
 		strings.Join(app.GrantTypes, " ") != "authorization_code refresh_token" ||
 		!app.RequireDPoP || app.RequirePAR || app.SectorIdentifier != "" {
 		t.Errorf("pforte-app %+v", app)

@@ -46,7 +46,20 @@ const (
 	// notAppText: the request is not a native client's; log in in the
 	// browser. No parameters.
 	notAppText fault.Code = "login.not_app"
+	// CodeStepUpEID: the request asks for level high, the account is
+	// proofed by letter (substantial), and the member can raise it with
+	// the eID in the app (POST /app/v1/step-up). The app answers it by
+	// running the step-up and logging in again. No parameters.
+	CodeStepUpEID fault.Code = "login.step_up_eid"
 )
+
+// Options are the app login's settings.
+type Options struct {
+	// StepUpEID: members can raise their account to high with the eID
+	// (registration.BeginStepUp), so a login refused for want of high
+	// tells the app to run it (CodeStepUpEID).
+	StepUpEID bool
+}
 
 // maxID bounds the ids the app sends; longer ones are none Pforte issued.
 const maxID = 128
@@ -58,20 +71,21 @@ const maxID = 128
 type Service struct {
 	authz   Authorizer
 	devices Devices
+	opts    Options
 	log     *slog.Logger
 }
 
 // New returns a Service over the authorization server az and device
 // binding dev; log may be nil (discard).
 // Errors: Invalid when az or dev is missing.
-func New(az Authorizer, dev Devices, log *slog.Logger) (*Service, error) {
+func New(az Authorizer, dev Devices, opts Options, log *slog.Logger) (*Service, error) {
 	if az == nil || dev == nil {
 		return nil, fault.New(fault.Invalid, "applogin.New", "the authorization server and device binding are required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{authz: az, devices: dev, log: log}, nil
+	return &Service{authz: az, devices: dev, opts: opts, log: log}, nil
 }
 
 // pending returns authorization request id if the app may complete it:
@@ -156,7 +170,11 @@ func (s *Service) Complete(ctx context.Context, authRequestID, challengeID strin
 	switch {
 	case err != nil && toClient:
 		if fault.KindOf(err) == fault.Forbidden && len(r.ACRValues) > 0 && a.Proofing < loa.High {
-			err = fault.Wrap(fault.Forbidden, op, err).WithPublic(levelText(a.Proofing)).WithRedirect(back)
+			e := fault.Wrap(fault.Forbidden, op, err).WithPublic(s.levelText(a.Proofing)).WithRedirect(back)
+			if s.opts.StepUpEID && a.Proofing == loa.Substantial {
+				e = e.WithCode(CodeStepUpEID)
+			}
+			err = e
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "app login does not satisfy the request",
 			slog.String("request", authRequestID), slog.String("client", c.ID), slog.String("binding", a.BindingID),
@@ -185,12 +203,16 @@ func (s *Service) ErrorRedirect(r fault.Redirect, oauthCode, description string)
 // error_description, which RFC 6749 §4.1.2.1 restricts to printable
 // ASCII: English only; the app shows its own German text for the error
 // code.
-func levelText(proofing loa.Level) string {
-	switch proofing {
-	case loa.Substantial:
+func (s *Service) levelText(proofing loa.Level) string {
+	switch {
+	case proofing == loa.Substantial && s.opts.StepUpEID:
 		return "This service requires the level of assurance high, which needs an identity proven with the eID " +
 			"function of the ID card. The account was verified by password letter, which reaches substantial; " +
-			"proving the identity with the eID card in the app is not available yet."
+			"run the eID step-up in the app (POST /app/v1/step-up), then log in again."
+	case proofing == loa.Substantial:
+		return "This service requires the level of assurance high, which needs an identity proven with the eID " +
+			"function of the ID card. The account was verified by password letter, which reaches substantial; " +
+			"proving the identity with the eID card in the app is not available here."
 	default:
 		return "This service requires a level of assurance the account's identity proofing does not reach. " +
 			"Please verify your identity by password letter or eID card first."

@@ -41,6 +41,7 @@ var letterLogin = loa.Authentication{
 type fixture struct {
 	srv   *server
 	phone *phone
+	opts  applogin.Options
 	svc   *applogin.Service
 }
 
@@ -50,7 +51,7 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{srv: newServer(t, t0), phone: &phone{auth: letterLogin}}
 	f.srv.add(grant.AuthRequest{ID: requestID, RedirectURI: app.RedirectURIs[0], State: "st-1", Nonce: "n-1"}, app)
-	svc, err := applogin.New(f.srv, f.phone, nil)
+	svc, err := applogin.New(f.srv, f.phone, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +272,43 @@ func TestLevelNotReachable(t *testing.T) {
 	}
 }
 
+// TestStepUpCode: with the eID step-up offered, a letter-proofed member's
+// login asking for high carries login.step_up_eid, which tells the app to
+// run the step-up; without it, or for an unproofed account, it does not.
+func TestStepUpCode(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		offered  bool
+		proofing loa.Level
+		want     fault.Code
+		text     string
+	}{
+		{"offered, letter-proofed", true, loa.Substantial, applogin.CodeStepUpEID, "/app/v1/step-up"},
+		{"not offered", false, loa.Substantial, "", "not available here"},
+		{"offered, unproofed", true, loa.Low, "", "identity proofing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fixture{srv: newServer(t, t0), phone: &phone{auth: letterLogin}, opts: applogin.Options{StepUpEID: tc.offered}}
+			svc, err := applogin.New(f.srv, f.phone, f.opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.srv.add(grant.AuthRequest{ID: "req-acr", RedirectURI: app.RedirectURIs[0], State: "st", ACRValues: []string{loa.EIDAS.High}}, app)
+			f.phone.auth.Proofing = tc.proofing
+			_, err = svc.Complete(ctx, "req-acr", "challenge-for-req-acr", []byte(`{}`), pin, ip)
+			if _, ok := fault.RedirectOf(err); !ok || !errors.Is(err, fault.Forbidden) {
+				t.Fatalf("error %v, want Forbidden for the client", err)
+			}
+			if code, _ := fault.CodeOf(err); code != tc.want {
+				t.Fatalf("code %q, want %q", code, tc.want)
+			}
+			if !strings.Contains(fault.PublicOf(err), tc.text) {
+				t.Fatalf("text %q lacks %q", fault.PublicOf(err), tc.text)
+			}
+		})
+	}
+}
+
 // TestMaxAgePassesThrough: should the authorization server refuse a
 // login for max_age, the app gets that error redirect unchanged.
 func TestMaxAgePassesThrough(t *testing.T) {
@@ -290,10 +328,10 @@ func TestMaxAgePassesThrough(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, err := applogin.New(nil, &phone{}, nil); !errors.Is(err, fault.Invalid) {
+	if _, err := applogin.New(nil, &phone{}, applogin.Options{}, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("without authorization server: %v", err)
 	}
-	if _, err := applogin.New(newServer(t, t0), nil, nil); !errors.Is(err, fault.Invalid) {
+	if _, err := applogin.New(newServer(t, t0), nil, applogin.Options{}, nil); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("without devices: %v", err)
 	}
 }

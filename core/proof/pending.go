@@ -38,6 +38,10 @@ type Pending struct {
 	// (base64url of SHA-256 of a verifier only the app knows); the
 	// confirmation is redeemed only with the verifier.
 	Challenge string
+	// AccountID is set for a step-up: the account of the logged-in member
+	// who began, whose level the proof raises (no enrollment session).
+	// Empty for a registration.
+	AccountID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -61,6 +65,7 @@ type Confirmed struct {
 	// TokenHash and Challenge are those of the Pending it came from.
 	TokenHash string
 	Challenge string
+	AccountID string
 	// Proof is what was proven, with the member's number.
 	Proof     Proof
 	CreatedAt time.Time

@@ -125,19 +125,34 @@ func withCode(returnURI, code string) string {
 // (CodeConfirmationExpired) after proof.ConfirmTTL; Unavailable.
 func (s *Service) RedeemProofing(ctx context.Context, token, code, verifier string) (enrollment.Session, error) {
 	const op = "registration.RedeemProofing"
+	c, err := s.redeem(ctx, op, token, code, verifier, false)
+	if err != nil {
+		return enrollment.Session{}, err
+	}
+	session, err := s.enroll(ctx, c.Proof, c.TokenHash)
+	if errors.Is(err, store.ErrHolderLinked) {
+		return enrollment.Session{}, s.holderLinked(ctx, op, c.Proof)
+	}
+	return session, err
+}
+
+// redeem takes the confirmation of code and checks that token and
+// verifier are those of the app that began it, and that it is a step-up
+// exactly when stepUp (see RedeemProofing).
+func (s *Service) redeem(ctx context.Context, op, token, code, verifier string, stepUp bool) (proof.Confirmed, error) {
 	unknown := fault.Coded(fault.Unauthenticated, op, CodeConfirmationUnknown)
 	if token == "" || len(token) > 256 || code == "" || len(code) > 256 || len(verifier) < 43 || len(verifier) > 128 {
-		return enrollment.Session{}, unknown
+		return proof.Confirmed{}, unknown
 	}
 	now := s.clock()
 	c, err := s.proofings.TakeConfirmation(ctx, grant.Hash(code), now)
 	switch {
 	case errors.Is(err, fault.NotFound):
-		return enrollment.Session{}, unknown
+		return proof.Confirmed{}, unknown
 	case errors.Is(err, fault.Expired):
-		return enrollment.Session{}, fault.Coded(fault.Expired, op, CodeConfirmationExpired)
+		return proof.Confirmed{}, fault.Coded(fault.Expired, op, CodeConfirmationExpired)
 	case err != nil:
-		return enrollment.Session{}, err
+		return proof.Confirmed{}, err
 	}
 	tokenOK := subtle.ConstantTimeCompare([]byte(c.TokenHash), []byte(grant.Hash(token))) == 1
 	verifierOK := subtle.ConstantTimeCompare([]byte(c.Challenge), []byte(s256(verifier))) == 1
@@ -148,20 +163,25 @@ func (s *Service) RedeemProofing(ctx context.Context, token, code, verifier stri
 		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing confirmation refused: presented by an app that did not begin the proofing",
 			slog.String("method", string(c.Proof.Method)), slog.String("member", s.lh.Pseudonym(c.Proof.KVNR)),
 			slog.Bool("token_matches", tokenOK), slog.Bool("verifier_matches", verifierOK))
-		return enrollment.Session{}, unknown
+		return proof.Confirmed{}, unknown
 	}
-	session, err := s.enroll(ctx, c.Proof, c.TokenHash)
-	if errors.Is(err, store.ErrHolderLinked) {
-		// The card (the service's pseudonym of its holder) registered
-		// another member number before: one card, one member. The member
-		// hears what a mismatch hears; support staff find the reason.
-		// WARN, unlike a mismatch: one card for two member numbers is what
-		// fraud looks like, and an operator should look.
-		s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
-			slog.String("method", string(c.Proof.Method)), slog.String("member", s.lh.Pseudonym(c.Proof.KVNR)),
-			slog.String("evidence", c.Proof.Evidence.Reference),
-			slog.String("outcome", proof.Mismatch.String()), slog.String("reason", reasonHolderLinked))
-		return enrollment.Session{}, fault.Coded(fault.Unauthenticated, op, textMismatch)
+	if (c.AccountID != "") != stepUp {
+		// A registration's code at the step-up or the other way round:
+		// the app's own token, used at the wrong endpoint. Spent.
+		return proof.Confirmed{}, unknown
 	}
-	return session, err
+	return c, nil
+}
+
+// holderLinked logs and answers a card whose pseudonym registered another
+// member number before: one card, one member. The member hears what a
+// mismatch hears; support staff find the reason. WARN, unlike a mismatch:
+// one card for two member numbers is what fraud looks like, and an
+// operator should look.
+func (s *Service) holderLinked(ctx context.Context, op string, pr proof.Proof) error {
+	s.log.LogAttrs(ctx, slog.LevelWarn, "proofing refused: attributes do not match the record",
+		slog.String("method", string(pr.Method)), slog.String("member", s.lh.Pseudonym(pr.KVNR)),
+		slog.String("evidence", pr.Evidence.Reference),
+		slog.String("outcome", proof.Mismatch.String()), slog.String("reason", reasonHolderLinked))
+	return fault.Coded(fault.Unauthenticated, op, textMismatch)
 }

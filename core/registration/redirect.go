@@ -75,7 +75,12 @@ type ProofingStart struct {
 // ClientIP is empty, CallbackURL is not an absolute URL, or the method
 // returns no URL.
 func (s *Service) BeginProofing(ctx context.Context, in ProofingStart) (redirectURL, enrollmentToken string, err error) {
-	const op = "registration.BeginProofing"
+	return s.begin(ctx, "registration.BeginProofing", in, "")
+}
+
+// begin begins a proofing by redirect (BeginProofing, BeginStepUp); a
+// step-up names the account it raises.
+func (s *Service) begin(ctx context.Context, op string, in ProofingStart, accountID string) (redirectURL, token string, err error) {
 	m, ok := s.methods[in.Method].(proofing.Redirector)
 	if !ok {
 		return "", "", fault.Coded(fault.Invalid, op, textUnknownMethod)
@@ -102,10 +107,10 @@ func (s *Service) BeginProofing(ctx context.Context, in ProofingStart) (redirect
 		return "", "", err
 	}
 	state := grant.NewSecret()
-	token := grant.NewSecret()
+	token = grant.NewSecret()
 	p := proof.Pending{
 		StateHash: grant.Hash(state), Method: in.Method, KVNR: k, CreatedAt: now, ExpiresAt: now.Add(proof.PendingTTL),
-		TokenHash: grant.Hash(token), ReturnURI: in.ReturnURI, Challenge: in.CodeChallenge,
+		TokenHash: grant.Hash(token), ReturnURI: in.ReturnURI, Challenge: in.CodeChallenge, AccountID: accountID,
 	}
 	r, err := m.Begin(ctx, proofing.Begin{State: secret.String(state), CallbackURL: in.CallbackURL, ExpiresAt: p.ExpiresAt})
 	if err != nil {
@@ -119,7 +124,7 @@ func (s *Service) BeginProofing(ctx context.Context, in ProofingStart) (redirect
 		return "", "", err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "proofing begun",
-		slog.String("method", string(in.Method)), slog.String("member", s.lh.Pseudonym(k)))
+		slog.String("method", string(in.Method)), slog.String("member", s.lh.Pseudonym(k)), slog.Bool("step_up", accountID != ""))
 	return r.URL, token, nil
 }
 
@@ -188,7 +193,7 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 	}
 	code := grant.NewSecret()
 	if err := s.proofings.ConfirmProofing(ctx, proof.Confirmed{
-		CodeHash: grant.Hash(code), TokenHash: p.TokenHash, Challenge: p.Challenge, Proof: pr,
+		CodeHash: grant.Hash(code), TokenHash: p.TokenHash, Challenge: p.Challenge, AccountID: p.AccountID, Proof: pr,
 		CreatedAt: now, ExpiresAt: now.Add(proof.ConfirmTTL),
 	}); err != nil {
 		return "", err

@@ -149,7 +149,7 @@ func setupRedirect(t *testing.T) *redirectFixture {
 	f.svc, err = registration.New(registration.Config{
 		Issuer: issuer, Sender: sender, AppReturnURIs: []string{appReturn}, LoopbackReturn: true,
 	}, registration.Deps{
-		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st,
+		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st, Accounts: st,
 		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: f.clock,
 		Methods: []proofing.Method{
 			&fakeMethod{name: proof.Letter, level: loa.Substantial}, f.eid, &fakeRedirector{name: "other"},
@@ -714,5 +714,107 @@ func TestBeginProofingBindsTheApp(t *testing.T) {
 	}
 	if len(f.eid.begins) != 2 {
 		t.Fatalf("the method saw %d begins, want the 2 accepted", len(f.eid.begins))
+	}
+}
+
+// letterAccount makes anna an active account proofed by letter.
+func (f *redirectFixture) letterAccount(t *testing.T) account.Account {
+	t.Helper()
+	_, sess, err := f.svc.Activate(ctx, "192.0.2.7", proof.Letter, anna.KVNR, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetAccountStatus(ctx, sess.AccountID, account.Active, f.now); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.st.AccountByID(ctx, sess.AccountID)
+	if err != nil || a.Proofing != loa.Substantial {
+		t.Fatalf("letter account %+v %v", a, err)
+	}
+	return a
+}
+
+// beginStepUp begins a step-up of account id and returns its state.
+func (f *redirectFixture) beginStepUp(t *testing.T, id string) string {
+	t.Helper()
+	_, token, err := f.svc.BeginStepUp(ctx, start("192.0.2.7", proof.EID, "", callbackURL), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.token = token
+	return f.eid.lastState()
+}
+
+// TestStepUp: a letter-proofed member, logged in, proves the identity with
+// the eID; the account is raised to high with the proof recorded, and no
+// enrollment session is opened.
+func TestStepUp(t *testing.T) {
+	f := setupRedirect(t)
+	a := f.letterAccount(t)
+	code, err := f.finish(t, f.beginStepUp(t, a.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A registration's redemption does not take a step-up's code (spent).
+	if _, err := f.svc.RedeemProofing(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("step-up code at the registration: %v", err)
+	}
+	code, err = f.finish(t, f.beginStepUp(t, a.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RedeemStepUp(ctx, f.token, code, "another-verifier-0123456789-0123456789-0123"); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("step-up with another verifier: %v", err)
+	}
+	code, err = f.finish(t, f.beginStepUp(t, a.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.RedeemStepUp(ctx, f.token, code, appVerifier)
+	if err != nil || got.ID != a.ID || got.Proofing != loa.High || got.Status != account.Active {
+		t.Fatalf("RedeemStepUp = %+v, %v", got, err)
+	}
+	ps, err := f.st.Proofs(ctx, a.ID)
+	if err != nil || len(ps) != 2 || ps[1].Method != proof.EID || ps[1].Level != loa.High {
+		t.Fatalf("proofs %+v %v", ps, err)
+	}
+	if _, err := f.svc.EnrollmentStatus(ctx, f.token); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("a step-up opened an enrollment session: %v", err)
+	}
+	if _, err := f.svc.RedeemStepUp(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Unauthenticated) {
+		t.Fatalf("replayed step-up code: %v", err)
+	}
+	// High now: nothing more to raise.
+	_, _, err = f.svc.BeginStepUp(ctx, start("192.0.2.7", proof.EID, "", callbackURL), a.ID)
+	if c, _ := fault.CodeOf(err); !errors.Is(err, fault.Conflict) || c != registration.CodeAlreadyHigh {
+		t.Fatalf("step-up at high: %v", err)
+	}
+}
+
+// TestStepUpProvesOnlyTheMember: the card must be the logged-in member's;
+// another person's card is refused as a mismatch and the level stays.
+func TestStepUpProvesOnlyTheMember(t *testing.T) {
+	f := setupRedirect(t)
+	a := f.letterAccount(t)
+	f.eid.verified = idCardOf(carl)
+	_, err := f.finish(t, f.beginStepUp(t, a.ID))
+	if !errors.Is(err, fault.Unauthenticated) || !strings.Contains(bothTexts(err), "passen nicht") {
+		t.Fatalf("another person's card: %v", err)
+	}
+	if got, _ := f.st.AccountByID(ctx, a.ID); got.Proofing != loa.Substantial {
+		t.Fatalf("level after a refused step-up: %v", got.Proofing)
+	}
+	// A pending account (enrollment not finished) and unknown accounts
+	// cannot step up.
+	_, sess, err := f.svc.Activate(ctx, "192.0.2.7", proof.Letter, carl.KVNR, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.BeginStepUp(ctx, start("192.0.2.7", proof.EID, "", callbackURL), sess.AccountID)
+	if c, _ := fault.CodeOf(err); !errors.Is(err, fault.Forbidden) || c != registration.CodeStepUpUnavailable {
+		t.Fatalf("step-up of a pending account: %v", err)
+	}
+	if _, _, err := f.svc.BeginStepUp(ctx, start("192.0.2.7", proof.EID, "", callbackURL), "acct-nope"); !errors.Is(err, fault.Internal) {
+		t.Fatalf("step-up of an unknown account: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // Deps are the ports and tools the service needs. All are required except
-// Proofings (only with a Redirector), Estimator, Metrics, Now and Logger.
+// Proofings (only with a Redirector), Accounts (only for a step-up), Estimator, Metrics, Now and Logger.
 type Deps struct {
 	// Members is the member directory (lookup by KVNR).
 	Members       store.Members
@@ -24,7 +24,10 @@ type Deps struct {
 	Enrollments   store.Enrollments
 	// Proofings keeps proofings by redirect between begin and answer;
 	// required when a method is a proofing.Redirector.
-	Proofings  store.Proofings
+	Proofings store.Proofings
+	// Accounts reads the account of a logged-in member for a step-up
+	// (BeginStepUp); nil: no step-up.
+	Accounts   store.Accounts
 	RateLimits store.RateLimits
 	Renderer   letterprint.Renderer
 	Outbox     letterprint.Outbox
@@ -61,6 +64,7 @@ type Service struct {
 	letters   store.Letters
 	enrolls   store.Enrollments
 	proofings store.Proofings
+	accounts  store.Accounts
 	limits    store.RateLimits
 	renderer  letterprint.Renderer
 	outbox    letterprint.Outbox
@@ -132,7 +136,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
-		enrolls: d.Enrollments, proofings: d.Proofings, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
+		enrolls: d.Enrollments, proofings: d.Proofings, accounts: d.Accounts, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
 		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
 		metrics: d.Metrics, now: d.Now, log: d.Logger,
 	}, nil

@@ -98,6 +98,12 @@ type Enrollments interface {
 	// session is open at now. Errors: NotFound; Expired (session over or
 	// completed).
 	SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error
+	// RecordProof, in one transaction, records proof p for the existing
+	// account accountID (a step-up: no session), raises its level to
+	// p.Level when higher and links a pseudonym as StartEnrollment does.
+	// Returns the account as stored. Errors: NotFound (no such account);
+	// Invalid (p names another member); Conflict wrapping ErrHolderLinked.
+	RecordProof(ctx context.Context, accountID string, p proof.Proof) (account.Account, error)
 	ProofRecords
 }
 

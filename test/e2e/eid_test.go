@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/proofing/eid/devbroker"
 	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
+	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/member"
@@ -461,5 +463,155 @@ func TestEIDNotConfigured(t *testing.T) {
 	}
 	if r := get(t, in.base+server.EIDCallbackPath+"?state=x&code=y", nil); r.status == http.StatusOK {
 		t.Fatalf("callback without the eID: %d", r.status)
+	}
+}
+
+// letterMember is an instance with the eID method (its broker offers m's
+// card) on which m registered by letter and bound a phone with PIN
+// appPIN: proofed at substantial.
+func (w *world) letterMember(t *testing.T, eng engine, m member.Member, opts ...startOption) (eidServer, *phone) {
+	t.Helper()
+	in := w.startWithEID(t, eng, []devbroker.Identity{cardOf(m, "c0ffee00112233445566778899aabbcc")}, nil, append(opts, withServiceApp)...)
+	in.importMembers(t, m)
+	accepted(t, in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil))
+	in.wantWork(t, 1, 1)
+	lp := w.readLetter(t, in.instance, m.KVNR)
+	token := enrollmentToken(t, in.activate(t, m.KVNR.String(), lp.initialPassword, lp.code))
+	in.passwordSet(t, token)
+	ph := in.bindPhone(t, token, "Telefon von "+m.GivenName)
+	wantActive(t, in.setPIN(t, token, appPIN))
+	ph.pin = appPIN
+	if a := in.account(t, m); a.Proofing.String() != "substantial" {
+		t.Fatalf("letter account at %v", a.Proofing)
+	}
+	return in, ph
+}
+
+// appLogin is the app's login with ph at acr.
+func (in eidServer) appLogin(t *testing.T, ph *phone, scope, acr string) (appclient.Tokens, *dpop.Key, error) {
+	t.Helper()
+	key := newDPoPKey(t)
+	c := in.appClient(t, "de.hkk.serviceapp:/oauth2redirect")
+	toks, err := c.Login(t.Context(), appclient.LoginRequest{Scope: scope, ACRValues: acr, Device: ph.device(t, in.instance), PIN: ph.pin, DPoP: key})
+	return toks, key, err
+}
+
+// TestEIDStepUp: a letter-proofed member's app login asking for high is
+// refused with unmet_authentication_requirements (login.step_up_eid); the
+// logged-in member (key + PIN) steps up with the eID, bound to the app
+// like a registration; the account is then high, and the same login
+// reaches acr high with verified_claims.
+func TestEIDStepUp(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		w := newWorld(t)
+		m := applicant("Tjark", "Oltmanns", "1979-05-21", w.clock.Now())
+		in, ph := w.letterMember(t, eng, m)
+		const high = "http://eidas.europa.eu/LoA/high"
+
+		_, _, err := in.appLogin(t, ph, "openid", high)
+		var ae *appclient.AuthorizationError
+		if !errors.As(err, &ae) || ae.Code != "unmet_authentication_requirements" || !strings.Contains(ae.Description, "step-up") {
+			t.Fatalf("login for high before the step-up: %v", err)
+		}
+
+		verifier, challenge := appclient.NewVerifier()
+		begin := func(p map[string]any) result {
+			return sendJSON(t, http.MethodPost, in.base+"/app/v1/step-up", map[string]any{
+				"proof": p, "return_uri": eidAppReturn, "code_challenge": challenge, "code_challenge_method": "S256",
+			}, map[string]string{"Accept-Language": "de"})
+		}
+		// A wrong PIN begins nothing.
+		wantProblem(t, begin(in.proof(t, ph, "000000")), http.StatusUnauthorized, "unauthenticated")
+		r := begin(in.proof(t, ph, ph.pin))
+		if r.status != http.StatusCreated {
+			t.Fatalf("step-up: %d %s", r.status, r.body)
+		}
+		var begun struct {
+			URL   string `json:"authorization_url"`
+			Token string `json:"step_up_token"`
+		}
+		if err := json.Unmarshal(r.body, &begun); err != nil || begun.URL == "" || len(begun.Token) < 43 {
+			t.Fatalf("step-up answer %s", r.body)
+		}
+		code := codeAtApp(t, in.backAtPforte(t, atBroker(t, begun.URL, "confirm", "0")))
+		// A registration's endpoint does not take it (and spends it).
+		if r := in.redeem(t, begun.Token, code, verifier); r.status != http.StatusUnauthorized {
+			t.Fatalf("step-up code at POST /enrollment: %d %s", r.status, r.body)
+		}
+		r = begin(in.proof(t, ph, ph.pin))
+		if err := json.Unmarshal(r.body, &begun); err != nil || r.status != http.StatusCreated {
+			t.Fatalf("step-up again: %d %s", r.status, r.body)
+		}
+		code = codeAtApp(t, in.backAtPforte(t, atBroker(t, begun.URL, "confirm", "0")))
+		r = sendJSON(t, http.MethodPost, in.base+"/app/v1/step-up/confirmation", map[string]string{"code": code, "code_verifier": verifier},
+			map[string]string{"Authorization": "Bearer " + begun.Token})
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"proofing":"high"`) {
+			t.Fatalf("step-up confirmation: %d %s", r.status, r.body)
+		}
+		if a := in.account(t, m); a.Proofing.String() != "high" {
+			t.Fatalf("account at %v after the step-up", a.Proofing)
+		}
+
+		toks, key, err := in.appLogin(t, ph, "openid verified_claims", high)
+		if err != nil {
+			t.Fatalf("login for high after the step-up: %v", err)
+		}
+		if _, claims := verifyWithGoOIDC(t, in.instance, toks.IDToken, toks.AccessToken); claims["acr"] != high {
+			t.Fatalf("acr %v", claims["acr"])
+		}
+		c := in.appClient(t, "de.hkk.serviceapp:/oauth2redirect")
+		ui, err := c.UserInfo(t.Context(), key, toks.AccessToken)
+		if err != nil || ui["verified_claims"] == nil {
+			t.Fatalf("userinfo %v %v", ui, err)
+		}
+		// High already: nothing to step up.
+		wantProblem(t, begin(in.proof(t, ph, ph.pin)), http.StatusConflict, "conflict")
+	})
+}
+
+// TestEIDRebindsANewPhone: a member with a new phone (or a forgotten PIN)
+// registers again with the eID instead of waiting for a letter: the eID
+// proof opens an enrollment session for the existing account, the new
+// phone is bound with a new PIN, the old binding stays until the member
+// revokes it, and the member is told by mail.
+func TestEIDRebindsANewPhone(t *testing.T) {
+	w := newWorld(t)
+	relay := startMailRelay(t)
+	m := applicant("Gesche", "Harms", "1966-12-03", w.clock.Now())
+	m.Email = "gesche.harms@example.org"
+	in, old := w.letterMember(t, sqliteEngine, m, relay.notifier(t))
+	before := len(relay.messages())
+
+	app := in.beginEID(t, m.KVNR.String())
+	code := codeAtApp(t, in.backAtPforte(t, atBroker(t, app.authURL, "confirm", "0")))
+	if r := in.redeem(t, app.token, code, app.verifier); r.status != http.StatusCreated {
+		t.Fatalf("redeem: %d %s", r.status, r.body)
+	}
+	in.passwordSet(t, app.token)
+	ph := in.bindPhone(t, app.token, "Neues Telefon")
+	wantActive(t, in.setPIN(t, app.token, "582936"))
+	ph.pin = "582936"
+
+	if a := in.account(t, m); a.Proofing.String() != "high" || a.Status != "active" {
+		t.Fatalf("account %+v after the eID", a)
+	}
+	ds := in.devices(t, old)
+	if len(ds) != 2 || ds[0].ID != old.binding || ds[1].ID != ph.binding || ds[0].Status != "active" {
+		t.Fatalf("devices after the new phone: %+v", ds)
+	}
+	// Both phones log in; the new one at high.
+	if _, _, err := in.appLogin(t, old, "openid", ""); err != nil {
+		t.Fatalf("the old phone: %v", err)
+	}
+	if _, _, err := in.appLogin(t, ph, "openid", "http://eidas.europa.eu/LoA/high"); err != nil {
+		t.Fatalf("the new phone at high: %v", err)
+	}
+	msgs := relay.messages()[before:]
+	if len(msgs) < 1 || msgs[0].subject != "Neues Gerät verbunden" || !strings.Contains(msgs[0].body, "„Neues Telefon“") ||
+		len(msgs[0].to) != 1 || msgs[0].to[0] != m.Email {
+		for _, msg := range msgs {
+			t.Logf("mail: %s", msg.subject)
+		}
+		t.Fatal("the member was not told of the new phone")
 	}
 }

@@ -176,6 +176,11 @@ func (e *AuthorizationError) Error() string {
 	if e.Description != "" {
 		s += ": " + e.Description
 	}
+	if e.Code == "unmet_authentication_requirements" {
+		// The account is proofed by letter and the service asks for
+		// high: the eID step-up raises it.
+		s += " (pforte-app step-up: Identität mit dem Ausweis bestätigen / confirm the identity with the ID card)"
+	}
 	return s
 }
 

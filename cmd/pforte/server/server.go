@@ -582,7 +582,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err := s.applyMembers(ctx); err != nil {
 		return err
 	}
-	logins, err := applogin.New(s.authz, s.bind, o.Log)
+	logins, err := applogin.New(s.authz, s.bind, applogin.Options{StepUpEID: p.eid != nil}, o.Log)
 	if err != nil {
 		return err
 	}
@@ -615,6 +615,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	}
 	ui, err := webui.New(webui.Config{
 		Secure: secure, CSRFKey: keys.DeriveKey(o.MasterKey, purposeLoginCSRF), TrustedProxies: o.TrustedProxies,
+		EIDStepUp: p.eid != nil,
 	},
 		s.authz, s.login, web, s.sso, provider.AuthorizeError, o.Log)
 	if err != nil {
@@ -698,7 +699,7 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	}
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
-		RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
+		Accounts: s.store, RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
 		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Now: o.Now, Logger: o.Log,
 	})
 }

@@ -294,6 +294,13 @@ func (w *World) StartEnrollment(ctx context.Context, s enrollment.Session, a acc
 	return stored, err
 }
 
+func (w *World) RecordProof(ctx context.Context, accountID string, p proof.Proof) (account.Account, error) {
+	if err := w.at("Enrollments.RecordProof:before"); err != nil {
+		return account.Account{}, err
+	}
+	return w.st.RecordProof(ctx, accountID, p)
+}
+
 func (w *World) EnrollmentByTokenHash(ctx context.Context, hash string) (enrollment.Session, error) {
 	if err := w.at("Enrollments.EnrollmentByTokenHash:before"); err != nil {
 		return enrollment.Session{}, err

@@ -234,6 +234,53 @@ var enrollmentTests = []test[EnrollmentStore]{
 		_, err = s.StartEnrollment(ctx, newSession("enr-5", k2), pendingAccount("acct-2", k2, loa.Substantial), newProof(k2, proof.Letter, loa.Substantial, t0))
 		must(t, "StartEnrollment with a letter", err)
 	}},
+	{"RecordProof", func(t *testing.T, s EnrollmentStore) {
+		ctx := t.Context()
+		k1, k2 := kvnrOf(1), kvnrOf(2)
+		letter := newProof(k1, proof.Letter, loa.Substantial, t0)
+		_, err := s.StartEnrollment(ctx, newSession("enr-1", k1), pendingAccount("acct-1", k1, loa.Substantial), letter)
+		must(t, "StartEnrollment", err)
+		card := newProof(k1, proof.EID, loa.High, t0.Add(time.Hour))
+		card.Evidence = proof.Evidence{Type: "electronic_id", Reference: "eid-1", Issuer: "https://eid.example", Subject: "card-a", IssuedAt: t0}
+		got, err := s.RecordProof(ctx, "acct-1", card)
+		must(t, "RecordProof", err)
+		want := pendingAccount("acct-1", k1, loa.High)
+		want.UpdatedAt = t0.Add(time.Hour)
+		equal(t, "stepped-up account", want, got)
+		stored, err := s.AccountByID(ctx, "acct-1")
+		must(t, "AccountByID", err)
+		equal(t, "stored account", want, stored)
+		proofs, err := s.Proofs(ctx, "acct-1")
+		must(t, "Proofs", err)
+		equal(t, "proofs", []proof.Proof{letter, card}, proofs)
+		// A lower proof later keeps the level.
+		_, err = s.RecordProof(ctx, "acct-1", newProof(k1, proof.Letter, loa.Substantial, t0.Add(2*time.Hour)))
+		must(t, "RecordProof lower", err)
+		if a, _ := s.AccountByID(ctx, "acct-1"); a.Proofing != loa.High {
+			t.Fatalf("level after a lower proof: %v", a.Proofing)
+		}
+
+		_, err = s.RecordProof(ctx, "acct-nope", card)
+		wantKind(t, "RecordProof unknown account", err, fault.NotFound)
+		_, err = s.RecordProof(ctx, "acct-1", newProof(k2, proof.EID, loa.High, t0))
+		wantKind(t, "RecordProof of another member", err, fault.Invalid)
+		// Another member's account with the same card: refused, nothing
+		// changed.
+		_, err = s.StartEnrollment(ctx, newSession("enr-2", k2), pendingAccount("acct-2", k2, loa.Substantial), newProof(k2, proof.Letter, loa.Substantial, t0))
+		must(t, "StartEnrollment 2", err)
+		other := card
+		other.KVNR = k2
+		_, err = s.RecordProof(ctx, "acct-2", other)
+		if !errors.Is(err, store.ErrHolderLinked) || !errors.Is(err, fault.Conflict) {
+			t.Fatalf("RecordProof with another member's card: %v", err)
+		}
+		if a, _ := s.AccountByID(ctx, "acct-2"); a.Proofing != loa.Substantial {
+			t.Fatalf("level after a refused step-up: %v", a.Proofing)
+		}
+		if ps, _ := s.Proofs(ctx, "acct-2"); len(ps) != 1 {
+			t.Fatalf("proofs after a refused step-up: %d", len(ps))
+		}
+	}},
 	{"HolderLinkRace", func(t *testing.T, s EnrollmentStore) {
 		// N members register one card at once: exactly one wins.
 		const n = 8

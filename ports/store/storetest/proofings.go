@@ -20,6 +20,7 @@ func newPending(stateHash string, created time.Time) proof.Pending {
 		TokenHash: "token-hash-" + stateHash,
 		ReturnURI: "https://app.example.de/eid?x=1",
 		Challenge: "challenge-" + stateHash,
+		AccountID: "acct-" + stateHash,
 	}
 }
 
@@ -28,6 +29,7 @@ func newConfirmed(codeHash string, created time.Time) proof.Confirmed {
 		CodeHash:  codeHash,
 		TokenHash: "token-hash-" + codeHash,
 		Challenge: "challenge-" + codeHash,
+		AccountID: "acct-" + codeHash,
 		Proof: proof.Proof{
 			Method: proof.EID, Level: loa.High, KVNR: kvnrOf(1),
 			Attributes: proof.Attributes{GivenName: "Anna Maria", FamilyName: "Schmidt", BirthDate: "1984-07-09"},

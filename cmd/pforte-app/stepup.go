@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
+)
+
+// stepUpCommand raises a letter-proofed account to level high with the
+// eID, as the Service-App's "Identität mit Ausweis bestätigen" does:
+//
+//	POST /app/v1/devices/{id}/challenge, then POST /app/v1/step-up
+//	(key + PIN, return_uri, code_challenge) → the eID service's URL;
+//	the browser → eID service → Pforte → return_uri?code=…;
+//	POST /app/v1/step-up/confirmation (step-up token, code, verifier).
+func stepUpCommand(e *env) *cobra.Command {
+	var pinValue string
+	var auto bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "step-up",
+		Short: "raise the account to level high with the electronic ID card (POST /app/v1/step-up)",
+		Long: "step-up proves the identity of the logged-in member with the eID function of the ID card,\n" +
+			"so that the account, proofed by letter (substantial), reaches the level high: services that\n" +
+			"ask for acr_values high then accept the app's login. The bound key and the release PIN\n" +
+			"authenticate the member; the eID service's data must match the member's record.\n\n" +
+			"It prints the eID service's URL to open in a browser on this computer and waits (at most\n" +
+			"--wait) for the browser to bring the one-time code to its loopback return address.\n" +
+			"--auto confirms at the development eID broker instead (for tests).",
+		Example: "  pforte-app step-up\n  pforte-app step-up --auto --pin 470815",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, path, api, err := e.boundDevice()
+			if err != nil {
+				return err
+			}
+			p, err := e.currentPIN(pinValue)
+			if err != nil {
+				return err
+			}
+			ret, err := appclient.ListenEIDReturn()
+			if err != nil {
+				return fmt.Errorf("the return address for the eID service: %w", err)
+			}
+			defer ret.Close()
+			verifier, challenge := appclient.NewVerifier()
+			chID, a, err := assert(ctx, api, st, path)
+			if err != nil {
+				return err
+			}
+			var begun struct {
+				URL       string `json:"authorization_url"`
+				Token     string `json:"step_up_token"`
+				TokenType string `json:"token_type"`
+				ExpiresIn int    `json:"expires_in"`
+			}
+			err = api.call(ctx, http.MethodPost, "/step-up", "", map[string]any{
+				"proof":      map[string]any{"challenge_id": chID, "assertion": a, "pin": p},
+				"return_uri": ret.URI, "code_challenge": challenge, "code_challenge_method": "S256",
+			}, http.StatusCreated, &begun)
+			if err != nil {
+				return err
+			}
+			if begun.URL == "" || begun.Token == "" || !strings.EqualFold(begun.TokenType, "Bearer") {
+				return fmt.Errorf("the issuer's answer holds no eID URL or step-up token")
+			}
+			code, err := awaitEID(ctx, e, ret, begun.URL, st.KVNR, auto, wait, begun.ExpiresIn)
+			if err != nil {
+				return err
+			}
+			var ans struct {
+				Proofing string `json:"proofing"`
+			}
+			err = api.call(ctx, http.MethodPost, "/step-up/confirmation", begun.Token,
+				map[string]string{"code": code, "code_verifier": verifier}, http.StatusOK, &ans)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Identity confirmed with the ID card. The account is now proofed at level %s.\n", ans.Proofing)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pinValue, "pin", "", "the release PIN (visible in the process list: for tests)")
+	cmd.Flags().BoolVar(&auto, "auto", false, "confirm the identity at the development eID broker (tests)")
+	cmd.Flags().DurationVar(&wait, "wait", 15*time.Minute, "how long to wait for the identity to be confirmed")
+	return cmd
+}
