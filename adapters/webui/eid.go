@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 
 	"github.com/pforte-id/pforte/catalog"
@@ -18,11 +19,15 @@ type ProofingFinisher interface {
 }
 
 // EIDCallbackHandler serves the eID service's redirect back to Pforte: it
-// hands the answer to f and, when the identity was confirmed, sends the
-// browser on to the return address of the app that began (with a one-time
-// code that only that app can redeem: core/registration.RedeemProofing);
-// otherwise it tells the member, in the browser, why not. An answer is
-// taken once; reloading the page shows that it was taken.
+// hands the answer to f and, when the identity was confirmed, shows a page
+// whose link takes the member back to the app that began, with a one-time
+// code that only that app can redeem (core/registration.RedeemProofing);
+// otherwise it tells the member why not. A page, not a redirect: the
+// browser came here through the eID service's form and its redirects,
+// whose Content-Security-Policy (form-action) may not allow another
+// origin at the end of that chain, and app links open reliably only from
+// a tap. An answer is taken once; reloading the page shows that it was
+// taken.
 func (u *UI) EIDCallbackHandler(f ProofingFinisher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -37,11 +42,10 @@ func (u *UI) EIDCallbackHandler(f ProofingFinisher) http.Handler {
 			u.eidError(w, r, err)
 			return
 		}
-		// The code in the address is single use and short-lived; keep it
-		// out of caches and of the next site's Referer.
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		// The code in the link is single use and short-lived; render's
+		// no-store and same-origin Referrer-Policy keep it out of caches
+		// and of other sites' Referer.
+		u.render(w, r, http.StatusOK, "eid.html", view{AppReturn: template.URL(next)})
 	})
 }
 

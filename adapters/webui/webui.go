@@ -129,6 +129,11 @@ type view struct {
 	Wide  bool
 	// StepUp: the level page offers the eID step-up in the app.
 	StepUp bool
+	// AppReturn is the app's return address with the one-time code of a
+	// confirmed eID proofing: one of the configured app addresses or a
+	// loopback address, checked by core/registration, so it is marked
+	// safe for the template (an app's private-use scheme is not http).
+	AppReturn template.URL
 	// ApprovalID, Number and StatusURL are the approval page's.
 	ApprovalID string
 	Number     string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net"
 	"net/http"
 	"net/url"
@@ -137,17 +138,25 @@ func (in eidServer) beginEID(t *testing.T, k string) eidApp {
 	return eidApp{authURL: body.URL, token: body.Token, verifier: verifier}
 }
 
-// codeAtApp is the app link receiving the browser that Pforte's callback
-// sent on: it returns the one-time code.
+// codeAtApp is the member tapping "Zurück zur Service-App" on Pforte's
+// page after the eID service, and the app link receiving it: it returns
+// the one-time code.
 func codeAtApp(t *testing.T, page result) string {
 	t.Helper()
-	loc := page.header.Get("Location")
-	u, err := url.Parse(loc)
-	if page.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc, eidAppReturn+"?") || u.Query().Get("code") == "" {
-		t.Fatalf("callback: status %d, Location %q, want 303 to the app's return address: %s", page.status, loc, page.body)
+	m := regexp.MustCompile(`id="return" href="([^"]+)"`).FindSubmatch(page.body)
+	if page.status != http.StatusOK || m == nil || !strings.Contains(string(page.body), "Identität bestätigt") {
+		t.Fatalf("callback: status %d, want the page linking to the app: %s", page.status, page.body)
+	}
+	link := html.UnescapeString(string(m[1]))
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, eidAppReturn+"?") || u.Query().Get("code") == "" {
+		t.Fatalf("the page links to %q, want the app's return address with a code", link)
 	}
 	if cc := page.header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("callback Cache-Control %q", cc)
+	}
+	if rp := page.header.Get("Referrer-Policy"); rp != "same-origin" && rp != "no-referrer" {
+		t.Fatalf("callback Referrer-Policy %q", rp)
 	}
 	return u.Query().Get("code")
 }
@@ -221,8 +230,8 @@ func TestEIDRegistrationEndToEnd(t *testing.T) {
 		back := atBroker(t, app.authURL, "confirm", "0")
 		page := in.backAtPforte(t, back)
 		code := codeAtApp(t, page)
-		if strings.Contains(page.header.Get("Location"), token) {
-			t.Fatal("the enrollment token is in the return address")
+		if strings.Contains(string(page.body), token) || strings.Contains(string(page.body), app.verifier) {
+			t.Fatal("the enrollment token or verifier is on the page")
 		}
 		// The browser's arrival alone opens nothing.
 		if r := in.enrollmentStatus(t, token); r.status != http.StatusUnauthorized {
@@ -347,8 +356,8 @@ func TestEIDRegistrationRefusals(t *testing.T) {
 			if r := in.enrollmentStatus(t, token); r.status != http.StatusUnauthorized {
 				t.Fatalf("status after a refused eID: %d: %s", r.status, r.body)
 			}
-			if loc := page.header.Get("Location"); loc != "" {
-				t.Fatalf("a refused answer sent the browser on to %q", loc)
+			if strings.Contains(string(page.body), eidAppReturn) {
+				t.Fatalf("a refused answer links to the app: %s", page.body)
 			}
 			for _, k := range []member.Member{m, other} {
 				if _, err := in.srv.Store().AccountByKVNR(t.Context(), k.KVNR); err == nil {
@@ -596,7 +605,11 @@ func TestEIDRebindsANewPhone(t *testing.T) {
 		t.Fatalf("account %+v after the eID", a)
 	}
 	ds := in.devices(t, old)
-	if len(ds) != 2 || ds[0].ID != old.binding || ds[1].ID != ph.binding || ds[0].Status != "active" {
+	byID := map[string]listed{}
+	for _, d := range ds {
+		byID[d.ID] = d
+	}
+	if len(ds) != 2 || byID[old.binding].Status != "active" || byID[ph.binding].Status != "active" || !byID[ph.binding].PINSet {
 		t.Fatalf("devices after the new phone: %+v", ds)
 	}
 	// Both phones log in; the new one at high.

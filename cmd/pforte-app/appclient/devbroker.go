@@ -16,7 +16,9 @@ import (
 // far as ConfirmAtDevBroker reads it: the request id and one radio button
 // per identity, labelled with the identity's label.
 var (
-	devBrokerID       = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	devBrokerID = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	// returnLink is the link of Pforte's page for a confirmed identity.
+	returnLink        = regexp.MustCompile(`id="return" href="([^"]+)"`)
 	devBrokerIdentity = regexp.MustCompile(`value="(\d+)"[^>]*>\s*<label for="identity-\d+"><strong>([^<]*)</strong>`)
 )
 
@@ -25,9 +27,9 @@ var (
 // (what POST /app/v1/registrations returned), picks the identity whose
 // label contains match (the demo identities name their member number),
 // confirms it, and follows the broker's redirect back to Pforte's
-// callback as a browser would, and from there to the app's return address
-// when that is a web address (for another scheme the status is the
-// callback's redirect and the page is the address). It returns the last
+// callback as a browser would, and from there follows the page's link to
+// the app's return address when that is a web address (for another scheme
+// the page returned is the address). It returns the last
 // page's status and text. hc must not follow redirects on its own (nil: a client that does
 // not). It works only against the development broker, whose page it
 // reads; a real eID service needs the card.
@@ -105,10 +107,11 @@ func ConfirmAtDevBroker(ctx context.Context, hc *http.Client, authURL, match str
 			return 0, "", err
 		}
 	}
-	// Pforte sends a confirmed identity on to the app's return address:
-	// followed when it is a web address (a loopback listener of the app).
-	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		if u, err = next(u, resp); err != nil {
+	// Pforte's page for a confirmed identity links to the app's return
+	// address: followed as the member's tap would, when it is a web
+	// address (a loopback listener of the app).
+	if m := returnLink.FindStringSubmatch(body); resp.StatusCode == http.StatusOK && m != nil {
+		if u, err = u.Parse(html.UnescapeString(m[1])); err != nil {
 			return 0, "", err
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
