@@ -628,3 +628,52 @@ func TestEIDRebindsANewPhone(t *testing.T) {
 		t.Fatal("the member was not told of the new phone")
 	}
 }
+
+// stepUp is the logged-in member's step-up with ph at the development
+// broker, the honest path: it returns when the account is high.
+func (in eidServer) stepUp(t *testing.T, ph *phone) {
+	t.Helper()
+	verifier, challenge := appclient.NewVerifier()
+	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/step-up", map[string]any{
+		"proof": in.proof(t, ph, ph.pin), "return_uri": eidAppReturn, "code_challenge": challenge, "code_challenge_method": "S256",
+	}, nil)
+	var begun struct {
+		URL   string `json:"authorization_url"`
+		Token string `json:"step_up_token"`
+	}
+	if err := json.Unmarshal(r.body, &begun); err != nil || r.status != http.StatusCreated {
+		t.Fatalf("step-up: %d %s", r.status, r.body)
+	}
+	code := codeAtApp(t, in.backAtPforte(t, atBroker(t, begun.URL, "confirm", "0")))
+	r = sendJSON(t, http.MethodPost, in.base+"/app/v1/step-up/confirmation", map[string]string{"code": code, "code_verifier": verifier},
+		map[string]string{"Authorization": "Bearer " + begun.Token})
+	if r.status != http.StatusOK {
+		t.Fatalf("step-up confirmation: %d %s", r.status, r.body)
+	}
+}
+
+// TestEIDStepUpFromTheLoginPage: an online form asks for high; the
+// letter-proofed member's web login ends on the page that explains the
+// eID step-up in the app; after the step-up the same login goes on to the
+// confirmation in the app, which reaches high.
+func TestEIDStepUpFromTheLoginPage(t *testing.T) {
+	w := newWorld(t)
+	m := applicant("Frauke", "Eilers", "1983-09-14", w.clock.Now())
+	in, ph := w.letterMember(t, sqliteEngine, m)
+	rp := in.rp(t, w.web, nil)
+	login := func() result {
+		b := newBrowser(t)
+		u := rp.authURL(newAttempt("openid")) + "&acr_values=" + url.QueryEscape("http://eidas.europa.eu/LoA/high")
+		return b.submitLogin(t, in.base, b.get(t, u), m.KVNR.String(), devicePassword)
+	}
+	page := login()
+	if page.status != http.StatusForbidden || !strings.Contains(string(page.body), `id="stepup"`) ||
+		!strings.Contains(string(page.body), "Identität mit Ausweis bestätigen") {
+		t.Fatalf("level page: status %d:\n%s", page.status, page.body)
+	}
+	in.stepUp(t, ph)
+	page = login()
+	if page.status != http.StatusOK || !strings.Contains(string(page.body), "Bestätigen Sie die Anmeldung in Ihrer Service-App") {
+		t.Fatalf("after the step-up: status %d:\n%s", page.status, page.body)
+	}
+}
