@@ -413,7 +413,8 @@ func TestDoctorEID(t *testing.T) {
 	eidEnv := func(issuer string) map[string]string {
 		return map[string]string{
 			"PFORTE_EID_ENABLED": "true", "PFORTE_EID_ISSUER": issuer, "PFORTE_EID_CLIENT_ID": "pforte",
-			"PFORTE_EID_CLIENT_SECRET": "doctor-test-secret-of-32-characters",
+			"PFORTE_EID_CLIENT_SECRET":   "doctor-test-secret-of-32-characters",
+			"PFORTE_EID_APP_RETURN_URIS": "de.example.serviceapp:/eid",
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "data")
