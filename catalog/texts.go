@@ -170,6 +170,7 @@ var texts = map[string]text{
 	"scope.address":            {"Ihre Anschrift", "your postal address"},
 	"scope.birthdate":          {"Ihr Geburtsdatum", "your date of birth"},
 	"scope.kvnr":               {"Ihre Versichertennummer", "your member number"},
+	"scope.verified_claims":    {"Ihre mit dem Personalausweis bestätigten Namen und Ihr Geburtsdatum", "your names and date of birth as confirmed with your ID card"},
 	"scope.offline_access":     {"Zugriff, auch wenn Sie gerade nicht angemeldet sind", "access while you are not logged in"},
 	"scope.other":              {"weitere Angaben (%[1]s)", "further information (%[1]s)"},
 	"page.logout.title":        {"Abmelden", "Log out"},

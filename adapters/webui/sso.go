@@ -162,6 +162,7 @@ func (u *UI) showConsent(w http.ResponseWriter, r *http.Request) {
 var scopeKeys = map[string]string{
 	"openid": "scope.openid", "profile": "scope.profile", "email": "scope.email", "address": "scope.address",
 	"birthdate": "scope.birthdate", "kvnr": "scope.kvnr", "offline_access": "scope.offline_access",
+	"verified_claims": "scope.verified_claims",
 }
 
 // scopeText is what scope s releases, in words.
