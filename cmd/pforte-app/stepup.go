@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +34,13 @@ func stepUpCommand(e *env) *cobra.Command {
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, path, api, err := e.boundDevice()
+			// The state's member number names the card at the
+			// development broker (--auto).
+			st, _, _, err := e.boundDevice()
+			if err != nil {
+				return err
+			}
+			d, c, err := e.approvalDevice(ctx)
 			if err != nil {
 				return err
 			}
@@ -50,39 +54,19 @@ func stepUpCommand(e *env) *cobra.Command {
 			}
 			defer ret.Close()
 			verifier, challenge := appclient.NewVerifier()
-			chID, a, err := assert(ctx, api, st, path)
+			up, err := c.BeginStepUp(ctx, d, p, ret.URI, challenge)
 			if err != nil {
 				return err
 			}
-			var begun struct {
-				URL       string `json:"authorization_url"`
-				Token     string `json:"step_up_token"`
-				TokenType string `json:"token_type"`
-				ExpiresIn int    `json:"expires_in"`
-			}
-			err = api.call(ctx, http.MethodPost, "/step-up", "", map[string]any{
-				"proof":      map[string]any{"challenge_id": chID, "assertion": a, "pin": p},
-				"return_uri": ret.URI, "code_challenge": challenge, "code_challenge_method": "S256",
-			}, http.StatusCreated, &begun)
+			code, err := awaitEID(ctx, e, ret, up.URL, st.KVNR, auto, wait, up.ExpiresIn)
 			if err != nil {
 				return err
 			}
-			if begun.URL == "" || begun.Token == "" || !strings.EqualFold(begun.TokenType, "Bearer") {
-				return fmt.Errorf("the issuer's answer holds no eID URL or step-up token")
-			}
-			code, err := awaitEID(ctx, e, ret, begun.URL, st.KVNR, auto, wait, begun.ExpiresIn)
+			level, err := c.ConfirmStepUp(ctx, up, code, verifier)
 			if err != nil {
 				return err
 			}
-			var ans struct {
-				Proofing string `json:"proofing"`
-			}
-			err = api.call(ctx, http.MethodPost, "/step-up/confirmation", begun.Token,
-				map[string]string{"code": code, "code_verifier": verifier}, http.StatusOK, &ans)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "Identity confirmed with the ID card. The account is now proofed at level %s.\n", ans.Proofing)
+			fmt.Fprintf(e.stdout, "Identity confirmed with the ID card. The account is now proofed at level %s.\n", level)
 			return nil
 		},
 	}

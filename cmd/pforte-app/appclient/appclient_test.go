@@ -50,16 +50,20 @@ type issuer struct {
 	tokenType     string // token_type of answers (default DPoP)
 	issParam      *string
 	stateParam    *string
-	idNonce       *string // nonce of the ID token (default: the request's)
-	atHashOf      string  // at_hash over this instead of the access token
-	loginError    string  // error the login redirect carries
+	idNonce       *string        // nonce of the ID token (default: the request's)
+	atHashOf      string         // at_hash over this instead of the access token
+	loginError    string         // error the login redirect carries
+	stepUpAnswer  map[string]any // answer of POST /app/v1/step-up (nil: a good one)
+	confirmAnswer map[string]any // answer of POST /app/v1/step-up/confirmation
 	// records
-	pushed   url.Values
-	proofs   []map[string]any
-	tokenReq []url.Values
-	revoked  []url.Values
-	nonce    string // the request's nonce
-	access   string
+	pushed        url.Values
+	proofs        []map[string]any
+	tokenReq      []url.Values
+	revoked       []url.Values
+	stepUps       []map[string]any    // bodies of POST /app/v1/step-up
+	confirmBodies []map[string]string // bodies of POST /app/v1/step-up/confirmation
+	nonce         string              // the request's nonce
+	access        string
 }
 
 func newIssuer(t *testing.T) *issuer {
@@ -229,6 +233,40 @@ func (is *issuer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, 200, map[string]any{"sub": subject, "given_name": "Anna"})
+	case "/app/v1/devices/B1/challenge":
+		writeJSON(w, 201, map[string]any{"challenge_id": "D1", "expires_in": 180,
+			"options": map[string]any{"publicKey": map[string]any{"challenge": b64.EncodeToString([]byte("challenge-d")), "rpId": "localhost"}}})
+	case "/app/v1/step-up":
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		is.stepUps = append(is.stepUps, body)
+		if pr, _ := body["proof"].(map[string]any); pr["pin"] != "470815" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(401)
+			w.Write([]byte(`{"status":401,"kind":"unauthenticated","detail":"Die PIN ist falsch. / The PIN is wrong."}`))
+			return
+		}
+		a := is.stepUpAnswer
+		if a == nil {
+			a = map[string]any{"authorization_url": "http://broker.test/authorize?x=1", "step_up_token": "SUT1",
+				"token_type": "Bearer", "expires_in": 600}
+		}
+		writeJSON(w, 201, a)
+	case "/app/v1/step-up/confirmation":
+		var body map[string]string
+		json.NewDecoder(r.Body).Decode(&body)
+		is.confirmBodies = append(is.confirmBodies, body)
+		if r.Header.Get("Authorization") != "Bearer SUT1" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(401)
+			w.Write([]byte(`{"status":401,"kind":"unauthenticated","detail":"Der Vorgang ist unbekannt. / The process is unknown."}`))
+			return
+		}
+		a := is.confirmAnswer
+		if a == nil {
+			a = map[string]any{"proofing": "high"}
+		}
+		writeJSON(w, 200, a)
 	case "/revoke":
 		r.ParseForm()
 		is.revoked = append(is.revoked, r.PostForm)
@@ -458,5 +496,63 @@ func TestDiscoverRefusesIncompleteIssuers(t *testing.T) {
 	_, err = appclient.Discover(t.Context(), appclient.Config{Issuer: srv.URL + "/other", ClientID: clientID, RedirectURI: redirect})
 	if err == nil {
 		t.Fatal("an issuer whose metadata names another issuer was accepted")
+	}
+}
+
+// TestStepUp: the app's eID step-up sends the device key's answer, the
+// PIN, the return address and the PKCE challenge, and redeems the code
+// with the step-up token and the verifier; answers without what the app
+// needs are refused, and the issuer's problems come back as *Problem.
+func TestStepUp(t *testing.T) {
+	is := newIssuer(t)
+	c := newClient(t, is)
+	req, signed := loginRequest(t, "470815")
+	_, challenge := appclient.NewVerifier()
+
+	up, err := c.BeginStepUp(t.Context(), req.Device, "470815", "http://127.0.0.1:5555/eid", challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.URL != "http://broker.test/authorize?x=1" || up.Token != "SUT1" || up.ExpiresIn != 600 || *signed != 1 {
+		t.Fatalf("step-up %+v, key signed %d times", up, *signed)
+	}
+	body := is.stepUps[0]
+	pr, _ := body["proof"].(map[string]any)
+	if pr["challenge_id"] != "D1" || pr["assertion"] == nil || body["return_uri"] != "http://127.0.0.1:5555/eid" ||
+		body["code_challenge"] != challenge || body["code_challenge_method"] != "S256" {
+		t.Fatalf("step-up request %v", body)
+	}
+	level, err := c.ConfirmStepUp(t.Context(), up, "CODE9", "verifier-9")
+	if err != nil || level != "high" {
+		t.Fatalf("confirmation: %q %v", level, err)
+	}
+	if b := is.confirmBodies[0]; b["code"] != "CODE9" || b["code_verifier"] != "verifier-9" {
+		t.Fatalf("confirmation request %v", b)
+	}
+
+	// A wrong PIN: the issuer's problem.
+	_, err = c.BeginStepUp(t.Context(), req.Device, "000000", "http://127.0.0.1:5555/eid", challenge)
+	var p *appclient.Problem
+	if !errors.As(err, &p) || p.Status != 401 || p.Kind != "unauthenticated" {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	// Another token: refused by the issuer.
+	if _, err := c.ConfirmStepUp(t.Context(), appclient.StepUp{Token: "SUT-other"}, "CODE9", "v"); !errors.As(err, &p) || p.Status != 401 {
+		t.Fatalf("another token: %v", err)
+	}
+	// Answers that lack what the app needs.
+	for name, a := range map[string]map[string]any{
+		"no URL":       {"step_up_token": "SUT1", "token_type": "Bearer"},
+		"no token":     {"authorization_url": "http://broker.test/a", "token_type": "Bearer"},
+		"another type": {"authorization_url": "http://broker.test/a", "step_up_token": "SUT1", "token_type": "DPoP"},
+	} {
+		is.set(func(is *issuer) { is.stepUpAnswer = a })
+		if _, err := c.BeginStepUp(t.Context(), req.Device, "470815", "http://127.0.0.1:5555/eid", challenge); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	is.set(func(is *issuer) { is.confirmAnswer = map[string]any{} })
+	if _, err := c.ConfirmStepUp(t.Context(), up, "CODE9", "v"); err == nil {
+		t.Error("a confirmation without a level: accepted")
 	}
 }
