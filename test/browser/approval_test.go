@@ -19,13 +19,14 @@ import (
 // page asks for the confirmation in the app and shows the number.
 func toApproval(t *testing.T, p *page, rp *relyingParty, in *instance) int {
 	t.Helper()
-	p.run("open the relying party", chromedp.Navigate(rp.base+"/"), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
-	p.run("submit the password",
-		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
-		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
-		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#number")),
-	)
+	return toApprovalFrom(t, p, rp.base+"/", in)
+}
+
+// toApprovalFrom is toApproval for a login the relying party starts at
+// start (its start page with protocol parameters in the query).
+func toApprovalFrom(t *testing.T, p *page, start string, in *instance) int {
+	t.Helper()
+	passwordAt(p, start, "#number")
 	if u := p.location(); !strings.HasPrefix(u, in.issuer+"/login/approval?") {
 		t.Fatalf("after the password the browser is at %s, want the approval page", u)
 	}
@@ -37,6 +38,19 @@ func toApproval(t *testing.T, p *page, rp *relyingParty, in *instance) int {
 		t.Fatalf("the page shows %q, want a two-digit number", p.text("#number"))
 	}
 	return n
+}
+
+// passwordAt opens start, logs the member in with the password and waits
+// for the element next (CSS) of the page that follows.
+func passwordAt(p *page, start, next string) {
+	p.t.Helper()
+	p.run("open the relying party", chromedp.Navigate(start), chromedp.WaitVisible(chromedp.CSS("#kvnr")))
+	p.run("submit the password",
+		chromedp.SendKeys(chromedp.CSS("#kvnr"), memberKVNR.String()),
+		chromedp.SendKeys(chromedp.CSS("#password"), memberPassword),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(next)),
+	)
 }
 
 // waiting is the approval the reference client sees for the browser's

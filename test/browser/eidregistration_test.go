@@ -19,8 +19,8 @@ import (
 )
 
 // withDevBroker starts the development eID broker on loopback, offering
-// the card of the second test member (Max Mustermann) and one of somebody
-// else, and points the server's eID method at it; the app's return
+// the card of the second test member (Max Mustermann), one of somebody
+// else and, third, the first member's (Erika Musterfrau's), and points the server's eID method at it; the app's return
 // address may be a loopback address (the reference client's).
 func withDevBroker(t *testing.T) func(*server.Options) {
 	t.Helper()
@@ -38,6 +38,8 @@ func withDevBroker(t *testing.T) func(*server.Options) {
 					BirthDate: "1971-02-03", RestrictedID: "0a1b2c3d4e5f60718293a4b5c6d7e8f9"},
 				{Label: "Jürgen Weiß, Köln", GivenName: "Jürgen", FamilyName: "Weiß", BirthDate: "1970-01-31",
 					RestrictedID: "00112233445566778899aabbccddeeff"},
+				{Label: "Erika Musterfrau (Demo-Mitglied " + memberKVNR.String() + ")", GivenName: memberGiven, FamilyName: memberFamily,
+					BirthDate: memberBirth, RestrictedID: "5e4d3c2b1a0f9e8d7c6b5a4938271605"},
 			},
 		}, nil)
 		if err != nil {

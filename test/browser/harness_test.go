@@ -329,6 +329,7 @@ const (
 	memberPassword = coretest.Password
 	memberGiven    = "Erika"
 	memberFamily   = "Musterfrau"
+	memberBirth    = "1964-08-12"
 )
 
 var memberKVNR = coretest.KVNR("B12345678")
@@ -389,7 +390,7 @@ func startPforte(t *testing.T, rp *relyingParty, opts ...func(*server.Options)) 
 		o.Clients = []client.Client{web}
 		now := time.Now().UTC()
 		m := servertest.Member("browser000000000000000000000a001", member.Member{
-			KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: "1964-08-12",
+			KVNR: memberKVNR, GivenName: memberGiven, FamilyName: memberFamily, BirthDate: memberBirth,
 			InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC),
 		}, now)
 		m.Device = &server.Device{
