@@ -217,19 +217,30 @@ type redeemRequest struct {
 	CodeVerifier string `json:"code_verifier"`
 }
 
+// readRedeem reads the bearer token and the body of a redemption of a
+// one-time code (registration or step-up by redirect); when it returns
+// false it has answered already.
+func (a *API) readRedeem(w http.ResponseWriter, r *http.Request) (string, redeemRequest, bool) {
+	var in redeemRequest
+	token, ok := bearer(r)
+	if !ok {
+		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
+		return "", in, false
+	}
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return "", in, false
+	}
+	return token, in, true
+}
+
 // redeemProofing opens the enrollment session of a registration with the
 // eID: the app presents its enrollment token, the one-time code its
 // return_uri received and the verifier of its code_challenge. A code that
 // reached another app (a relayed confirmation) opens nothing.
 func (a *API) redeemProofing(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearer(r)
+	token, in, ok := a.readRedeem(w, r)
 	if !ok {
-		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
-		return
-	}
-	var in redeemRequest
-	if err := a.decode(w, r, &in); err != nil {
-		writeProblem(w, r, a.log, err)
 		return
 	}
 	s, err := a.reg.RedeemProofing(r.Context(), token, in.Code, in.CodeVerifier)

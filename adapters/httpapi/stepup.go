@@ -69,14 +69,8 @@ func (a *API) beginStepUp(w http.ResponseWriter, r *http.Request) {
 // redeemStepUp raises the account: the app presents its step-up token,
 // the one-time code its return_uri received and the verifier.
 func (a *API) redeemStepUp(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearer(r)
+	token, in, ok := a.readRedeem(w, r)
 	if !ok {
-		writeProblem(w, r, a.log, fault.Coded(fault.Unauthenticated, "httpapi", codeTokenMissing))
-		return
-	}
-	var in redeemRequest
-	if err := a.decode(w, r, &in); err != nil {
-		writeProblem(w, r, a.log, err)
 		return
 	}
 	acct, err := a.reg.RedeemStepUp(r.Context(), token, in.Code, in.CodeVerifier)
