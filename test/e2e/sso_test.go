@@ -222,6 +222,15 @@ func TestConsentForAThirdParty(t *testing.T) {
 	}
 	rpB.wantAuthError(t, answerConsent(t, b, in, page, "deny"), a, "access_denied")
 
+	// An answer that is neither allow nor deny is refused, and the
+	// consent is still waiting.
+	a = newAttempt("openid", "profile")
+	page = rpB.authorize(t, b, a, nil)
+	if r := answerConsent(t, b, in, page, "maybe"); r.status != http.StatusBadRequest {
+		t.Fatalf("answer maybe: status %d", r.status)
+	}
+	rpB.wantAuthError(t, answerConsent(t, b, in, page, "deny"), a, "access_denied")
+
 	// Allowing gives the code, and it is remembered.
 	a = newAttempt("openid", "profile")
 	page = rpB.authorize(t, b, a, nil)
@@ -279,6 +288,17 @@ func TestLogoutEverywhere(t *testing.T) {
 	tokB := rpB.silent(t, b, nil, "openid", "offline_access")
 	cookies := b.c.Jar.Cookies(mustURL(t, in.base))
 
+	// Malformed requests are refused on a page and end nothing: a repeated
+	// parameter, an oversized state, a hint that is no token.
+	for _, q := range []string{
+		"client_id=" + w.web.ID + "&client_id=" + w.app.ID,
+		url.Values{"client_id": {w.web.ID}, "post_logout_redirect_uri": {webBye}, "state": {strings.Repeat("s", 2000)}}.Encode(),
+		url.Values{"id_token_hint": {"not-a-token"}}.Encode(),
+	} {
+		if r := b.getNoFollow(t, in.base+"/end_session?"+q); r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+			t.Fatalf("end_session?%.60s: status %d, Location %q", q, r.status, r.header.Get("Location"))
+		}
+	}
 	// An unregistered post_logout_redirect_uri is refused on a page.
 	r := b.getNoFollow(t, in.base+"/end_session?"+url.Values{"id_token_hint": {tokA.id}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
 	if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
