@@ -52,6 +52,8 @@ type delivery struct {
 const (
 	stepSecond    = "second client from the session"
 	stepLogout    = "end_session"
+	// stepDelivered is timed from the logout request: the replica that
+	// ends a session delivers at once, often before its answer arrives.
 	stepDelivered = "both back-channel tokens received"
 )
 
@@ -179,7 +181,6 @@ func (w *logoutLoad) Do(ctx context.Context) error {
 		return inStep(stepLogout, &httpError{Status: out.status, Code: "logout refused"})
 	}
 	w.steps.record(stepLogout, time.Since(t))
-	t = time.Now()
 	select {
 	case <-d.done:
 	case <-time.After(30 * time.Second):
