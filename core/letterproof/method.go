@@ -106,10 +106,14 @@ func (m *Method) Name() proof.Method { return proof.Letter }
 // lookup and the same hashing (member enumeration). Only a holder of the
 // right secrets learns the letter's state. Wrong secrets on an activatable
 // letter are counted; the attempt that reaches the policy's maximum voids
-// the letter and says so (Locked) — it stops guessing the 60-bit initial
-// password online. Counting is one store write more than the other wrong
-// cases do; what its timing could tell (that the member has an activatable
-// letter) is bounded by the rate limits the caller applies per client.
+// the letter — it stops guessing the 60-bit initial password online — and
+// is answered exactly like every other wrong attempt: an answer of its own
+// would tell whoever guesses for a member number that a letter is on its
+// way to that member. Only the holder of the right secrets learns that the
+// letter was voided (Locked, letter.attempts). Counting is one store write
+// more than the other wrong cases do; what its timing could tell (that the
+// member has an activatable letter) is bounded by the rate limits the
+// caller applies per client.
 //
 // Errors: Invalid (malformed member number or secrets: says nothing about
 // any member); Unauthenticated; Locked (voided by attempts or replaced);
@@ -140,16 +144,16 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 
 	switch letter.Classify(l, found, match, now) {
 	case letter.AttemptWrong:
-		n, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
+		_, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
 		switch {
 		case errors.Is(err, fault.Conflict), errors.Is(err, fault.NotFound):
 			// Activated, voided or expired meanwhile: as unknown.
 			return proof.Proof{}, wrong
 		case err != nil:
 			return proof.Proof{}, err
-		case m.policy.Exhausted(n):
-			return proof.Proof{}, fault.Coded(fault.Locked, op, textAttempts)
 		}
+		// Also when this attempt voided the letter: the same answer as
+		// every wrong guess (see above).
 		return proof.Proof{}, wrong
 	case letter.AttemptExpired:
 		return proof.Proof{}, fault.Coded(fault.Expired, op, textExpired)

@@ -583,15 +583,26 @@ func TestLetterWrongInitialPasswordFiveTimes(t *testing.T) {
 		in, p := w.letterOrdered(t, eng, m)
 		right := letter.Normalize(p.initialPassword)
 		wrong := right[:11] + string(letter.Alphabet[(strings.IndexByte(letter.Alphabet, right[11])+1)%32])
-		for i := 1; i <= 4; i++ {
-			wantProblem(t, in.activate(t, m.KVNR.String(), wrong, p.code), http.StatusUnauthorized, "unauthenticated")
+		// A guess for a number that has no letter: every wrong attempt on
+		// the letter, the fifth that voids it too, is answered exactly so
+		// (status, headers that matter, body byte for byte), so that
+		// guessing tells nobody that a letter exists.
+		none := in.activate(t, randomKVNR().String(), wrong, p.code)
+		wantProblem(t, none, http.StatusUnauthorized, "unauthenticated")
+		for i := 1; i <= 5; i++ {
+			r := in.activate(t, m.KVNR.String(), wrong, p.code)
+			wantProblem(t, r, http.StatusUnauthorized, "unauthenticated")
+			if !bytes.Equal(r.body, none.body) || r.header.Get("Content-Type") != none.header.Get("Content-Type") ||
+				r.header.Get("Content-Language") != none.header.Get("Content-Language") || r.header.Get("Retry-After") != "" {
+				t.Fatalf("attempt %d answered %d %q %s; a guess without letter %d %q %s", i,
+					r.status, r.header, r.body, none.status, none.header, none.body)
+			}
 		}
-		detail := wantProblem(t, in.activate(t, m.KVNR.String(), wrong, p.code), http.StatusLocked, "locked")
+		// Only the holder of the right secrets learns that it was voided.
+		detail := wantProblem(t, in.activate(t, m.KVNR.String(), p.initialPassword, p.code), http.StatusLocked, "locked")
 		if !strings.Contains(detail, "Fehlversuchen") {
 			t.Errorf("detail %q", detail)
 		}
-		// Now even the right secrets are refused.
-		wantProblem(t, in.activate(t, m.KVNR.String(), p.initialPassword, p.code), http.StatusLocked, "locked")
 		if ls := in.letters(t, m.KVNR); ls[0].State != letter.Voided || ls[0].VoidReason != letter.ReasonAttempts || ls[0].FailedAttempts != 5 {
 			t.Errorf("letter %+v; want voided by 5 attempts", ls[0])
 		}
