@@ -120,6 +120,7 @@ var texts = map[string]text{
 	"letter.voided":    {"Dieser Brief ist nicht mehr gültig. Bitte fordern Sie einen neuen Brief an.", "This letter is no longer valid. Please request a new letter."},
 	"letter.expired":   {"Der Brief ist abgelaufen. Bitte fordern Sie einen neuen Brief an.", "The letter has expired. Please request a new letter."},
 	"letter.used":      {"Dieser Brief wurde bereits verwendet.", "This letter has already been used."},
+	"letter.throttled": {"Die Angaben stimmen nicht, und für diese Versichertennummer gab es zu viele Fehlversuche. Bitte prüfen Sie die Angaben in Ihrem Brief genau und versuchen Sie es später erneut.", "The details do not match, and there were too many wrong attempts for this member number. Please check the details in your letter carefully and try again later."},
 
 	// DPoP (for a client's developer; the app never shows them).
 	"dpop.invalid_proof": {"Der DPoP-Nachweis ist ungültig.", "The DPoP proof is invalid."},

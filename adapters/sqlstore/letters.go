@@ -118,7 +118,8 @@ func decodeRecipient(s string) (letter.Recipient, error) {
 // CreateLetter inserts l in state Requested and voids (reason superseded)
 // every earlier letter of l.KVNR that is neither activated nor voided, in
 // one transaction, unless a letter of l.KVNR was created at or after
-// notBefore. Errors: Conflict (too soon, or a duplicate ID).
+// notBefore; a letter voided by wrong attempts does not count (see
+// store.Letters). Errors: Conflict (too soon, or a duplicate ID).
 //
 // The check and the insert must not interleave with another CreateLetter
 // for the same member, or two requests at once would both find no recent
@@ -135,8 +136,9 @@ func (s *Store) CreateLetter(ctx context.Context, l letter.Letter, notBefore, no
 			return err
 		}
 		var recent int
-		if err := tx.GetContext(ctx, &recent, tx.Rebind(`SELECT COUNT(*) FROM letters WHERE kvnr = ? AND created_at >= ?`),
-			string(l.KVNR), msInt(notBefore)); err != nil {
+		if err := tx.GetContext(ctx, &recent, tx.Rebind(`SELECT COUNT(*) FROM letters WHERE kvnr = ? AND created_at >= ?
+				AND NOT (state = ? AND void_reason = ?)`),
+			string(l.KVNR), msInt(notBefore), string(letter.Voided), letter.ReasonAttempts); err != nil {
 			return err
 		}
 		if recent > 0 {

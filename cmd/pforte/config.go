@@ -198,6 +198,13 @@ type LettersConfig struct {
 	MinInterval time.Duration `yaml:"min_interval"`
 	// MaxAttempts wrong activations void a letter.
 	MaxAttempts int `yaml:"max_attempts"`
+	// AttemptsPerKVNR wrong activations per member number, across its
+	// letters, are answered per AttemptWindow; further ones are throttled.
+	AttemptsPerKVNR int           `yaml:"attempts_per_kvnr"`
+	AttemptWindow   time.Duration `yaml:"attempt_window"`
+	// GuardWindow: after a letter was voided by wrong attempts, wrong
+	// attempts for that member number void no letter for this long.
+	GuardWindow time.Duration `yaml:"guard_window"`
 }
 
 // RegistrationConfig is who may register and how often.
@@ -429,9 +436,12 @@ func defaultConfig() Config {
 			SessionAbsolute:       session.DefaultPolicy.Absolute,
 		},
 		Letters: LettersConfig{
-			Validity:    lt.Validity,
-			MinInterval: lt.MinInterval,
-			MaxAttempts: lt.MaxAttempts,
+			Validity:        lt.Validity,
+			MinInterval:     lt.MinInterval,
+			MaxAttempts:     lt.MaxAttempts,
+			AttemptsPerKVNR: lt.AttemptsPerKVNR,
+			AttemptWindow:   lt.AttemptWindow,
+			GuardWindow:     lt.GuardWindow,
 		},
 		Registration: RegistrationConfig{
 			EligibleAhead:           member.DefaultEligibility.Ahead,
@@ -659,6 +669,9 @@ var envVars = []envVar{
 	{Name: "PFORTE_LETTERS_VALIDITY", Key: "letters.validity", field: func(c *Config) any { return &c.Letters.Validity }},
 	{Name: "PFORTE_LETTERS_MIN_INTERVAL", Key: "letters.min_interval", field: func(c *Config) any { return &c.Letters.MinInterval }},
 	{Name: "PFORTE_LETTERS_MAX_ATTEMPTS", Key: "letters.max_attempts", field: func(c *Config) any { return &c.Letters.MaxAttempts }},
+	{Name: "PFORTE_LETTERS_ATTEMPTS_PER_KVNR", Key: "letters.attempts_per_kvnr", field: func(c *Config) any { return &c.Letters.AttemptsPerKVNR }},
+	{Name: "PFORTE_LETTERS_ATTEMPT_WINDOW", Key: "letters.attempt_window", field: func(c *Config) any { return &c.Letters.AttemptWindow }},
+	{Name: "PFORTE_LETTERS_GUARD_WINDOW", Key: "letters.guard_window", field: func(c *Config) any { return &c.Letters.GuardWindow }},
 	{Name: "PFORTE_ELIGIBLE_AHEAD", Key: "registration.eligible_ahead", field: func(c *Config) any { return &c.Registration.EligibleAhead }},
 	{Name: "PFORTE_ELIGIBLE_GRACE", Key: "registration.eligible_grace", field: func(c *Config) any { return &c.Registration.EligibleGrace }},
 	{Name: "PFORTE_REQUESTS_PER_IP_PER_HOUR", Key: "registration.requests_per_ip_per_hour", field: func(c *Config) any { return &c.Registration.RequestsPerIPPerHour }},
@@ -1084,6 +1097,9 @@ var fieldKeys = map[string]string{
 	"letter.Policy.Validity":                 "letters.validity",
 	"letter.Policy.MinInterval":              "letters.min_interval",
 	"letter.Policy.MaxAttempts":              "letters.max_attempts",
+	"letter.Policy.AttemptsPerKVNR":          "letters.attempts_per_kvnr",
+	"letter.Policy.AttemptWindow":            "letters.attempt_window",
+	"letter.Policy.GuardWindow":              "letters.guard_window",
 	"member.Eligibility.Ahead":               "registration.eligible_ahead",
 	"member.Eligibility.Grace":               "registration.eligible_grace",
 	"registration.Config.PerIP":              "registration.requests_per_ip_per_hour",

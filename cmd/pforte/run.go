@@ -188,8 +188,11 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		HashMaxWait:     cfg.Login.HashMaxWait,
 		OutboxDir:       lt.OutboxDir,
 		Registration: registration.Config{
-			Sender:            lt.Sender,
-			Letter:            letter.Policy{Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts},
+			Sender: lt.Sender,
+			Letter: letter.Policy{
+				Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts,
+				AttemptsPerKVNR: lt.AttemptsPerKVNR, AttemptWindow: lt.AttemptWindow, GuardWindow: lt.GuardWindow,
+			},
 			Eligibility:       &eligibility,
 			PerIP:             registration.Limit{Max: rg.RequestsPerIPPerHour, Window: time.Hour},
 			PerKVNR:           registration.Limit{Max: rg.RequestsPerKVNRPerDay, Window: 24 * time.Hour},

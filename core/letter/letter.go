@@ -83,10 +83,32 @@ type Policy struct {
 	MinInterval time.Duration
 	// MaxAttempts wrong activations void the letter.
 	MaxAttempts int
+	// AttemptsPerKVNR wrong activations per member number, across its
+	// letters, are answered in each AttemptWindow (a fixed window); further
+	// wrong ones are refused as rate limited, with the wait, while the
+	// right secrets still activate. The count runs for every well-formed
+	// number alike — member or not, letter or not — so that the refusal
+	// says nothing about whether a letter exists.
+	AttemptsPerKVNR int
+	AttemptWindow   time.Duration
+	// GuardWindow is how long, after a letter of a member number was voided
+	// by wrong attempts, wrong attempts for that number void no letter
+	// (they are still answered as wrong and counted per number): the
+	// voided letter does not hold back the next one (see MinInterval), and
+	// whoever knows the number cannot void that next one too. The guard
+	// lasts at least GuardWindow and less than twice that (two fixed
+	// windows). It is at least Validity, so that it covers the whole life
+	// of a letter ordered right after the voiding.
+	GuardWindow time.Duration
 }
 
-// DefaultPolicy: valid 60 days, one letter per 7 days, 5 attempts.
-var DefaultPolicy = Policy{Validity: 60 * 24 * time.Hour, MinInterval: 7 * 24 * time.Hour, MaxAttempts: 5}
+// DefaultPolicy: valid 60 days, one letter per 7 days, 5 attempts per
+// letter, 10 wrong attempts per member number and day, a guard of 90 days
+// after a letter was voided by wrong attempts.
+var DefaultPolicy = Policy{
+	Validity: 60 * 24 * time.Hour, MinInterval: 7 * 24 * time.Hour, MaxAttempts: 5,
+	AttemptsPerKVNR: 10, AttemptWindow: 24 * time.Hour, GuardWindow: 90 * 24 * time.Hour,
+}
 
 // Bounds of a Policy.
 const (
@@ -97,6 +119,15 @@ const (
 	MaxValidity = 90 * 24 * time.Hour
 	// MaxMaxAttempts caps the guesses at an initial password (60 bits).
 	MaxMaxAttempts = 10
+	// MaxAttemptsPerKVNR caps the wrong attempts answered per member
+	// number in one AttemptWindow; MinAttemptWindow and MaxAttemptWindow
+	// bound that window (an hour to a week).
+	MaxAttemptsPerKVNR = 100
+	MinAttemptWindow   = time.Hour
+	MaxAttemptWindow   = 7 * 24 * time.Hour
+	// MaxGuardWindow is a year: a guard never outlasts the member's own
+	// need for letters by much.
+	MaxGuardWindow = 365 * 24 * time.Hour
 )
 
 // Validate checks the policy: the one place its bounds are written.
@@ -110,6 +141,14 @@ func (p Policy) Validate() error {
 		return field("MinInterval", fmt.Sprintf("must be between 0 and the validity, not %s", p.MinInterval))
 	case p.MaxAttempts < 1 || p.MaxAttempts > MaxMaxAttempts:
 		return field("MaxAttempts", "must be between 1 and 10")
+	case p.AttemptsPerKVNR < p.MaxAttempts || p.AttemptsPerKVNR > MaxAttemptsPerKVNR:
+		// Below MaxAttempts a letter could never be voided within one
+		// window: the per-letter rule would be dead.
+		return field("AttemptsPerKVNR", fmt.Sprintf("must be between the attempts per letter (%d) and 100, not %d", p.MaxAttempts, p.AttemptsPerKVNR))
+	case p.AttemptWindow < MinAttemptWindow || p.AttemptWindow > MaxAttemptWindow:
+		return field("AttemptWindow", fmt.Sprintf("must be between 1h and 168h (7 days), not %s", p.AttemptWindow))
+	case p.GuardWindow < p.Validity || p.GuardWindow > MaxGuardWindow:
+		return field("GuardWindow", fmt.Sprintf("must be between the validity (%s) and 8760h (365 days), not %s", p.Validity, p.GuardWindow))
 	}
 	return nil
 }

@@ -37,6 +37,16 @@ const (
 	textVoided    fault.Code = "letter.voided"    // no longer valid (a newer letter)
 	textExpired   fault.Code = "letter.expired"   // expired
 	textUsed      fault.Code = "letter.used"      // already used
+	// CodeThrottled: too many wrong attempts for this member number in
+	// the window; the error carries RetryAt and RetryAfter.
+	CodeThrottled fault.Code = "letter.throttled"
+)
+
+// Keys of the counters per member number in the rate limit store; the
+// number appears only as its pseudonym (letter.Hasher.Pseudonym).
+const (
+	keyAttempts = "letter:attempts:" // wrong attempts, every number alike
+	keyVoided   = "letter:voided:"   // letters voided by wrong attempts
 )
 
 // Method proves a member's identity by the password letter sent to the
@@ -45,6 +55,7 @@ const (
 type Method struct {
 	letters store.Letters
 	members store.Members
+	limits  store.RateLimits
 	hasher  letter.Hasher
 	policy  letter.Policy
 	issuer  string
@@ -62,6 +73,9 @@ type Deps struct {
 	// Members is the member directory: a proof carries the names and
 	// birth date on file.
 	Members store.Members
+	// RateLimits counts wrong attempts and voidings per member number,
+	// across letters and replicas.
+	RateLimits store.RateLimits
 	// Hasher is the one letters are produced with.
 	Hasher letter.Hasher
 	// Policy must be the one letters are produced under (MaxAttempts).
@@ -77,8 +91,8 @@ type Deps struct {
 // Errors: fault.Invalid for a missing store, a zero hasher, a bad policy
 // or an empty issuer.
 func New(d Deps) (*Method, error) {
-	if d.Letters == nil || d.Members == nil || d.Hasher.IsZero() || d.Issuer == "" {
-		return nil, fault.New(fault.Invalid, "letterproof.New", "letter store, member directory, hash key and issuer are required")
+	if d.Letters == nil || d.Members == nil || d.RateLimits == nil || d.Hasher.IsZero() || d.Issuer == "" {
+		return nil, fault.New(fault.Invalid, "letterproof.New", "letter store, member directory, rate limit store, hash key and issuer are required")
 	}
 	if err := d.Policy.Validate(); err != nil {
 		return nil, err
@@ -89,9 +103,21 @@ func New(d Deps) (*Method, error) {
 	s := letter.NewSecrets()
 	dummy := letter.Letter{PasswordHash: d.Hasher.Password(s.InitialPassword), CodeHash: d.Hasher.Code(s.ActivationCode)}
 	return &Method{
-		letters: d.Letters, members: d.Members, hasher: d.Hasher, policy: d.Policy, issuer: d.Issuer,
+		letters: d.Letters, members: d.Members, limits: d.RateLimits, hasher: d.Hasher, policy: d.Policy, issuer: d.Issuer,
 		now: d.Now, dummy: dummy,
 	}, nil
+}
+
+// guarded reports whether a letter of the member with this pseudonym was
+// voided by wrong attempts in the current or the previous GuardWindow.
+func (m *Method) guarded(ctx context.Context, pseudonym string, now time.Time) (bool, error) {
+	for _, at := range []time.Time{now, now.Add(-m.policy.GuardWindow)} {
+		n, _, err := m.limits.Count(ctx, keyVoided+pseudonym, m.policy.GuardWindow, at)
+		if err != nil || n > 0 {
+			return n > 0, err
+		}
+	}
+	return false, nil
 }
 
 // Name is proof.Letter.
@@ -104,20 +130,35 @@ func (m *Method) Name() proof.Method { return proof.Letter }
 // A member without a letter, a letter that cannot be activated and wrong
 // secrets all give fault.Unauthenticated with one text, after the same
 // lookup and the same hashing (member enumeration). Only a holder of the
-// right secrets learns the letter's state. Wrong secrets on an activatable
-// letter are counted; the attempt that reaches the policy's maximum voids
-// the letter — it stops guessing the 60-bit initial password online — and
-// is answered exactly like every other wrong attempt: an answer of its own
-// would tell whoever guesses for a member number that a letter is on its
-// way to that member. Only the holder of the right secrets learns that the
-// letter was voided (Locked, letter.attempts). Counting is one store write
-// more than the other wrong cases do; what its timing could tell (that the
-// member has an activatable letter) is bounded by the rate limits the
-// caller applies per client.
+// right secrets learns the letter's state (expired, used, voided).
+//
+// Wrong secrets are counted twice:
+//
+//   - Per member number, across letters (Policy.AttemptsPerKVNR in each
+//     Policy.AttemptWindow), for every well-formed number alike. Beyond the
+//     limit a wrong attempt is refused as RateLimited with the wait and
+//     counts on no letter. The right secrets are never refused by this
+//     count: whoever guesses for a member's number cannot lock the member
+//     out, and guessing both secrets (190 bits) stays hopeless.
+//   - Per letter, on an activatable letter: the attempt that reaches
+//     Policy.MaxAttempts voids the letter — it stops guessing the 60-bit
+//     initial password online — and is answered exactly like every other
+//     wrong attempt: an answer of its own would tell whoever guesses for a
+//     member number that a letter is on its way to that member. A letter
+//     voided so does not hold back the next one (store.Letters.CreateLetter),
+//     and for Policy.GuardWindow after a voiding wrong attempts for that
+//     number void no letter: a third party's guesses leave the member's
+//     next letter working, and cannot make the insurer mail letter after
+//     letter.
+//
+// Counting is a store write or two more than the other wrong cases do;
+// what its timing could tell (that the member has an activatable letter)
+// is bounded by the rate limits the caller applies per client.
 //
 // Errors: Invalid (malformed member number or secrets: says nothing about
-// any member); Unauthenticated; Locked (voided by attempts or replaced);
-// Expired; Conflict (already used); Unavailable.
+// any member); Unauthenticated; RateLimited (CodeThrottled, with the wait);
+// Locked (voided by attempts or replaced); Expired; Conflict (already
+// used); Unavailable.
 func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secrets) (proof.Proof, error) {
 	const op = "letterproof.CheckSecrets"
 	wrong := fault.Coded(fault.Unauthenticated, op, textWrong)
@@ -141,19 +182,44 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 	}
 	match := m.hasher.Matches(l, pw, code) // always, also against the dummy
 	now := m.now().UTC()
+	pseudonym := m.hasher.Pseudonym(k)
+
+	if !match {
+		// Every wrong attempt for any number: the same count, the same
+		// refusal beyond it.
+		allowed, retry, err := m.limits.Hit(ctx, keyAttempts+pseudonym, m.policy.AttemptsPerKVNR, m.policy.AttemptWindow, now)
+		switch {
+		case err != nil:
+			return proof.Proof{}, err
+		case !allowed:
+			return proof.Proof{}, fault.Coded(fault.RateLimited, op, CodeThrottled).WithRetry(now.Add(retry), retry)
+		}
+	}
 
 	switch letter.Classify(l, found, match, now) {
 	case letter.AttemptWrong:
-		_, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
+		guarded, err := m.guarded(ctx, pseudonym, now)
+		if err != nil {
+			return proof.Proof{}, err
+		}
+		if guarded {
+			return proof.Proof{}, wrong
+		}
+		n, err := m.letters.FailActivation(ctx, l.ID, m.policy.MaxAttempts, now)
 		switch {
 		case errors.Is(err, fault.Conflict), errors.Is(err, fault.NotFound):
 			// Activated, voided or expired meanwhile: as unknown.
 			return proof.Proof{}, wrong
 		case err != nil:
 			return proof.Proof{}, err
+		case n == m.policy.MaxAttempts:
+			// This attempt voided the letter (exactly one does: the store
+			// counts only while the letter is handed over). The guard
+			// begins; the answer stays the one of every wrong guess.
+			if _, _, err := m.limits.Hit(ctx, keyVoided+pseudonym, 1, m.policy.GuardWindow, now); err != nil {
+				return proof.Proof{}, err
+			}
 		}
-		// Also when this attempt voided the letter: the same answer as
-		// every wrong guess (see above).
 		return proof.Proof{}, wrong
 	case letter.AttemptExpired:
 		return proof.Proof{}, fault.Coded(fault.Expired, op, textExpired)

@@ -54,7 +54,7 @@ func setup(t *testing.T) *fixture {
 	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Now})
+	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, RateLimits: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +155,11 @@ func wrongPassword(pw string) string {
 
 func TestNew(t *testing.T) {
 	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
-	good := letterproof.Deps{Letters: w, Members: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer}
+	good := letterproof.Deps{Letters: w, Members: w, RateLimits: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer}
 	for name, change := range map[string]func(d *letterproof.Deps){
 		"no letters":  func(d *letterproof.Deps) { d.Letters = nil },
 		"no members":  func(d *letterproof.Deps) { d.Members = nil },
+		"no limits":   func(d *letterproof.Deps) { d.RateLimits = nil },
 		"no key":      func(d *letterproof.Deps) { d.Hasher = letter.Hasher{} },
 		"zero policy": func(d *letterproof.Deps) { d.Policy = letter.Policy{} },
 		"no issuer":   func(d *letterproof.Deps) { d.Issuer = "" },
@@ -259,9 +260,15 @@ func TestCheckSecretsSameAnswer(t *testing.T) {
 			t.Errorf("%s: code %q, want the one answer letter.wrong", c.name, got)
 		}
 		calls := f.w.CallLog()
+		// Every wrong attempt is counted per member number, whatever the
+		// number; one on an activatable letter also on the letter, unless
+		// a guard holds (none does here: no letter was voided).
 		want := []string{"Letters.LatestLetter"}
+		if !strings.Contains(c.name, "right secrets") {
+			want = append(want, "RateLimits.Hit")
+		}
 		if c.counted {
-			want = append(want, "Letters.FailActivation")
+			want = append(want, "RateLimits.Count", "RateLimits.Count", "Letters.FailActivation")
 		}
 		if !slices.Equal(calls, want) {
 			t.Errorf("%s: calls %v, want %v", c.name, calls, want)
@@ -334,10 +341,14 @@ func TestConcurrentWrongAttemptsVoidOnce(t *testing.T) {
 	}
 	wg.Wait()
 	close(kinds)
+	// Of 12 at once, exactly AttemptsPerKVNR (10) are answered as wrong —
+	// the one that voids the letter too — and exactly 2 are throttled.
+	got := map[fault.Kind]int{}
 	for k := range kinds {
-		if k != fault.Unauthenticated {
-			t.Errorf("kind %v; every wrong attempt, the voiding one too, is Unauthenticated", k)
-		}
+		got[k]++
+	}
+	if got[fault.Unauthenticated] != 10 || got[fault.RateLimited] != 2 || len(got) != 2 {
+		t.Errorf("kinds %v; want 10 × Unauthenticated (the voiding one too) and 2 × RateLimited", got)
 	}
 	if got := f.w.Letter(l.ID); got.FailedAttempts != 5 || got.State != letter.Voided {
 		t.Fatalf("letter %s after %d", got.State, got.FailedAttempts)
@@ -479,4 +490,72 @@ func TestRegistrationByLetter(t *testing.T) {
 func codeOf(err error) fault.Code {
 	c, _ := fault.CodeOf(err)
 	return c
+}
+
+// A third party who knows Anna's number voids her letter with five guesses;
+// the answers say nothing. Her next letter is produced at once, and further
+// guesses neither void it nor keep her out: they are answered as wrong,
+// then throttled, and her right secrets still activate.
+func TestGuessesLeaveTheNextLetterWorking(t *testing.T) {
+	f := setup(t)
+	first, pw, code := f.handedOver(t, anna)
+	for range 5 {
+		if _, err := f.check(present(anna.KVNR, wrongPassword(pw), code)); codeOf(err) != "letter.wrong" {
+			t.Fatalf("guess: %v", err)
+		}
+	}
+	if got := f.w.Letter(first.ID); got.State != letter.Voided || got.VoidReason != letter.ReasonAttempts {
+		t.Fatalf("first letter %s (%s)", got.State, got.VoidReason)
+	}
+	f.w.Advance(time.Hour)
+	next, pw2, code2 := f.handedOver(t, anna) // within MinInterval: the voided letter does not count
+	if next.ID == first.ID {
+		t.Fatal("no new letter")
+	}
+	for i := 6; i <= 10; i++ {
+		if _, err := f.check(present(anna.KVNR, wrongPassword(pw2), code2)); codeOf(err) != "letter.wrong" {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if got := f.w.Letter(next.ID); got.State != letter.HandedOver || got.FailedAttempts != 0 {
+		t.Fatalf("next letter %s after %d counted attempts; want untouched", got.State, got.FailedAttempts)
+	}
+	_, err := f.check(present(anna.KVNR, wrongPassword(pw2), code2))
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.RateLimited || codeOf(err) != letterproof.CodeThrottled || fe.RetryAfter <= 0 {
+		t.Fatalf("guess 11: %v; want throttled with a wait", err)
+	}
+	// The throttle is the same for a number without any letter.
+	for range 10 {
+		_, _ = f.check(present(nobody, wrongPassword(pw2), code2))
+	}
+	if _, err := f.check(present(nobody, wrongPassword(pw2), code2)); codeOf(err) != letterproof.CodeThrottled {
+		t.Fatalf("guess 11 for a number without letter: %v", err)
+	}
+	if _, _, err := f.activate(present(anna.KVNR, pw2, code2)); err != nil {
+		t.Fatalf("Anna's own letter while throttled: %v", err)
+	}
+}
+
+// The guard lasts at least GuardWindow and ends within twice that: then
+// wrong attempts void a letter again.
+func TestGuardEnds(t *testing.T) {
+	f := setup(t)
+	first, pw, code := f.handedOver(t, anna)
+	for range 5 {
+		_, _ = f.check(present(anna.KVNR, wrongPassword(pw), code))
+	}
+	if got := f.w.Letter(first.ID); got.State != letter.Voided {
+		t.Fatalf("first letter %s", got.State)
+	}
+	f.w.Advance(2 * letter.DefaultPolicy.GuardWindow)
+	later, pw, code := f.handedOver(t, anna)
+	for range 5 {
+		if _, err := f.check(present(anna.KVNR, wrongPassword(pw), code)); codeOf(err) != "letter.wrong" {
+			t.Fatalf("guess: %v", err)
+		}
+	}
+	if got := f.w.Letter(later.ID); got.State != letter.Voided || got.FailedAttempts != 5 {
+		t.Fatalf("letter after the guard %s after %d", got.State, got.FailedAttempts)
+	}
 }

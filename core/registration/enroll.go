@@ -33,11 +33,12 @@ import (
 // Attempts are counted per client address (IPv6: per /64) before the
 // method sees them: whoever knows a member number could otherwise void that
 // member's letter with a handful of guesses from anywhere, and try many
-// members' letters from one place.
+// members' letters from one place. The letter method counts per member
+// number besides (core/letterproof).
 //
 // Errors: Invalid for an unknown method or one that takes no secrets;
 // RateLimited (CodeRateLimited, with the wait); those of the method, unchanged (Invalid,
-// Unauthenticated, Locked, Expired, Conflict — see
+// Unauthenticated, RateLimited, Locked, Expired, Conflict — see
 // ports/proofing.SecretChecker); Unavailable; Internal when clientIP is
 // empty or the method returns a proof that does not fit the member.
 func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Method, k kvnr.KVNR, secrets proofing.Secrets) (token string, session enrollment.Session, err error) {

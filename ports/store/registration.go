@@ -43,8 +43,10 @@ type Letters interface {
 	// CreateLetter inserts l (state Requested) and voids (reason
 	// superseded) every earlier letter of l.KVNR that is not Activated or
 	// Voided, in one transaction — unless a letter of l.KVNR was created at
-	// or after notBefore: then nothing changes. Errors: Conflict (too soon,
-	// or duplicate ID).
+	// or after notBefore: then nothing changes. A letter voided by wrong
+	// attempts (reason attempts) does not count as created: the interval
+	// guards against mass mailing, not against a member whose letter was
+	// guessed at. Errors: Conflict (too soon, or duplicate ID).
 	CreateLetter(ctx context.Context, l letter.Letter, notBefore, now time.Time) error
 	// LetterByID returns letter id. Errors: NotFound.
 	LetterByID(ctx context.Context, id string) (letter.Letter, error)

@@ -609,6 +609,119 @@ func TestLetterWrongInitialPasswordFiveTimes(t *testing.T) {
 		if _, err := in.srv.Store().AccountByKVNR(t.Context(), m.KVNR); err == nil {
 			t.Error("an account was created")
 		}
+		// The member asks for a new letter the same hour: the voided one
+		// does not count against the interval, the new one is produced at
+		// once and activates.
+		w.clock.Advance(time.Hour)
+		accepted(t, in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil))
+		in.wantWork(t, 1, 1)
+		fresh := w.readLetter(t, in, m.KVNR)
+		enrollmentToken(t, in.activate(t, m.KVNR.String(), fresh.initialPassword, fresh.code))
+	})
+}
+
+// TestThirdPartyGuessesLeaveTheNextLetterWorking: whoever knows a member's
+// number guesses at the member's letter from many addresses at once. The
+// wrong attempts are counted exactly across the replicas' shared store: as
+// many as letters.attempts_per_kvnr are answered as wrong (the one that
+// voids the letter exactly like the others), the rest are throttled. The
+// member's next letter is produced at once, and the guesses that follow
+// void it no more: the member activates it.
+func TestThirdPartyGuessesLeaveTheNextLetterWorking(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		w := newWorld(t)
+		m := applicant("Tjark", "Hinrichs", "1979-09-17", w.clock.Now())
+		in, p := w.letterOrdered(t, eng, m, trustLoopback)
+		right := letter.Normalize(p.initialPassword)
+		wrong := right[:11] + string(letter.Alphabet[(strings.IndexByte(letter.Alphabet, right[11])+1)%32])
+		guess := func(from int) result {
+			return sendJSON(t, http.MethodPost, in.base+"/app/v1/activations",
+				map[string]string{"kvnr": m.KVNR.String(), "initial_password": wrong, "activation_code": p.code},
+				map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.%d.%d", from/250, from%250+1)})
+		}
+		none := sendJSON(t, http.MethodPost, in.base+"/app/v1/activations",
+			map[string]string{"kvnr": randomKVNR().String(), "initial_password": wrong, "activation_code": p.code},
+			map[string]string{"X-Forwarded-For": "203.0.113.200"})
+		wantProblem(t, none, http.StatusUnauthorized, "unauthenticated")
+
+		const n = 14
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			results = make([]result, n)
+			errs    = make([]error, n)
+		)
+		body := func(k string) []byte {
+			b, _ := json.Marshal(map[string]string{"kvnr": k, "initial_password": wrong, "activation_code": p.code})
+			return b
+		}(m.KVNR.String())
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				req, err := http.NewRequest(http.MethodPost, in.base+"/app/v1/activations", bytes.NewReader(body))
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+				resp, err := httpClient.Do(req)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				results[i], errs[i] = result{status: resp.StatusCode, header: resp.Header, body: b}, err
+			})
+		}
+		close(start)
+		wg.Wait()
+		statuses := map[int]int{}
+		for i, r := range results {
+			if errs[i] != nil {
+				t.Fatalf("guess %d: %v", i, errs[i])
+			}
+			statuses[r.status]++
+			switch r.status {
+			case http.StatusUnauthorized:
+				if !bytes.Equal(r.body, none.body) {
+					t.Errorf("a wrong guess answered %s; a guess without letter %s", r.body, none.body)
+				}
+			case http.StatusTooManyRequests:
+				wantRetryAfter(t, r, 24*time.Hour)
+			default:
+				t.Errorf("guess answered %d %s", r.status, r.body)
+			}
+		}
+		if statuses[http.StatusUnauthorized] != 10 || statuses[http.StatusTooManyRequests] != n-10 {
+			t.Fatalf("answers %v; want 10 × 401 and %d × 429", statuses, n-10)
+		}
+		first := in.letters(t, m.KVNR)[0]
+		if first.State != letter.Voided || first.VoidReason != letter.ReasonAttempts || first.FailedAttempts != 5 {
+			t.Fatalf("letter %s (%s) after %d attempts; want voided after exactly 5", first.State, first.VoidReason, first.FailedAttempts)
+		}
+
+		// The member's next letter, at once.
+		w.clock.Advance(time.Hour)
+		accepted(t, in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil))
+		in.wantWork(t, 1, 1)
+		next := w.readLetter(t, in, m.KVNR)
+		if next.letter.ID == first.ID {
+			t.Fatal("no new letter")
+		}
+		// A day later the third party guesses again, from elsewhere: the
+		// guesses are answered as wrong, then throttled, and void nothing.
+		w.clock.Advance(24 * time.Hour)
+		for i := range 10 {
+			wantProblem(t, guess(300+i), http.StatusUnauthorized, "unauthenticated")
+		}
+		wantRetryAfter(t, guess(320), 24*time.Hour)
+		if l := in.letters(t, m.KVNR)[0]; l.ID != next.letter.ID || l.State != letter.HandedOver || l.FailedAttempts != 0 {
+			t.Fatalf("next letter %s after %d counted attempts; want untouched", l.State, l.FailedAttempts)
+		}
+		// While the number is throttled, the member's right secrets work.
+		enrollmentToken(t, in.activate(t, m.KVNR.String(), next.initialPassword, next.code))
 	})
 }
 

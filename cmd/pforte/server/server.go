@@ -672,7 +672,7 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 		return nil, err
 	}
 	method, err := letterproof.New(letterproof.Deps{
-		Letters: s.store, Members: s.store, Hasher: lh, Policy: rc.Letter, Issuer: o.Issuer, Now: o.Now,
+		Letters: s.store, Members: s.store, RateLimits: s.store, Hasher: lh, Policy: rc.Letter, Issuer: o.Issuer, Now: o.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -357,6 +357,26 @@ var letterTests = []test[store.Letters]{
 		wantKind(t, "ActivateLetter of a voided letter", s.ActivateLetter(ctx, l.ID, 3, t0.Add(time.Hour)), fault.Conflict)
 		equal(t, "voided letter after refused changes", l, letterByID(t, s, l.ID))
 	}},
+	{"VoidedByAttemptsDoesNotCountAsRecent", func(t *testing.T, s store.Letters) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		l := handedOver(t, s, "letter-1", k)
+		for i := range 3 {
+			_, err := s.FailActivation(ctx, l.ID, 3, t0.Add(time.Duration(i+1)*time.Minute))
+			must(t, "FailActivation", err)
+		}
+		// The interval guards against mass mailing, not against the
+		// member: a letter voided by wrong attempts leaves room for the
+		// next one at once.
+		now := t0.Add(time.Hour)
+		next := newLetter("letter-2", k, now)
+		must(t, "CreateLetter after a letter voided by attempts", s.CreateLetter(ctx, next, now.Add(-week), now))
+		l.State, l.FailedAttempts, l.VoidReason, l.VoidedAt = letter.Voided, 3, letter.ReasonAttempts, t0.Add(3*time.Minute)
+		equal(t, "voided letter keeps its reason", l, letterByID(t, s, l.ID))
+		// The new letter counts again: a third one must wait.
+		third := newLetter("letter-3", k, now.Add(time.Minute))
+		wantKind(t, "CreateLetter within the interval of a live letter", s.CreateLetter(ctx, third, now.Add(-week), now.Add(time.Minute)), fault.Conflict)
+	}},
 	{"ActivateCountsAttempts", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		l := handedOver(t, s, "letter-1", kvnrOf(1))
