@@ -204,3 +204,9 @@ func From(ctx context.Context) Printer {
 func (p Printer) Mail(code fault.Code, params ...any) (subject, body string) {
 	return p.Text(string(code) + ".subject"), p.Text(string(code)+".body", params...) + "\n\n" + p.Text("mail.footer")
 }
+
+// LetterMail is Mail for notifications about password letters, which end
+// with the footer of letter mails (the device footer does not fit them).
+func (p Printer) LetterMail(code fault.Code, params ...any) (subject, body string) {
+	return p.Text(string(code) + ".subject"), p.Text(string(code)+".body", params...) + "\n\n" + p.Text("mail.letter_footer")
+}

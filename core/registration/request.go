@@ -14,6 +14,7 @@ import (
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/ports/notify"
 )
 
 // RequestInput is a member's request for credentials as the app sends it.
@@ -144,6 +145,7 @@ const (
 	outcomeIneligible   = "ineligible"
 	outcomeNoAddress    = "no_address"
 	outcomeTooSoon      = "too_soon"
+	outcomeTooSoonTold  = "too_soon_told" // too soon; the member was told by e-mail
 	outcomeRetry        = "error_retry"
 	logRegistrationDone = "registration decided"
 )
@@ -154,7 +156,11 @@ const (
 // and have a deliverable address on file; then a letter is created
 // (state Requested), addressed to the name and address on file, and every
 // earlier open letter of the member is voided — unless the member got a
-// letter less than Letter.MinInterval ago. Every decided request is
+// letter less than Letter.MinInterval ago (a letter voided by wrong attempts
+// does not count). Then the member is told by e-mail, at the address on
+// file, when the next letter is possible (see tooSoon): the answer to the
+// request had to be the same for everyone, so it could not say so, and the
+// member must not wait for a letter that will not come. Every decided request is
 // deleted, with the birth date typed in it; what was decided is logged with
 // a reason code, the request id and a pseudonym of the member number.
 //
@@ -222,11 +228,48 @@ func (s *Service) decide(ctx context.Context, r letter.Request, now time.Time) (
 	err = s.letters.CreateLetter(ctx, l, now.Add(-s.cfg.Letter.MinInterval), now)
 	switch {
 	case errors.Is(err, fault.Conflict):
-		return outcomeTooSoon, nil
+		return s.tooSoon(ctx, r, m, now)
 	case err != nil:
 		return "", err
 	}
 	return outcomeCreated, nil
+}
+
+// mailLetterTooSoon tells a member that a request for a letter came too
+// soon after the last letter. Params: when the request was made, when the
+// last letter was ordered, from when on the next is possible.
+const mailLetterTooSoon fault.Code = "mail.letter_too_soon"
+
+// tooSoon decides request r of member m that CreateLetter refused. The
+// refusal is either the interval or the request's own letter, created by
+// an earlier run that crashed before deleting the request (the letter has
+// the request's ID): then the letter exists and nothing is told. Otherwise
+// the member is told, when the directory has an e-mail address, when the
+// next letter is possible; a failed delivery is logged and the request is
+// decided all the same (a retry would repeat the mail to whoever got it).
+//
+// Whoever knows a member's number and birth date can make the member get
+// such a mail, at most as often as Config.PerKVNR admits requests; it
+// tells them nothing, and the member learns that someone asked.
+func (s *Service) tooSoon(ctx context.Context, r letter.Request, m member.Member, now time.Time) (string, error) {
+	last, err := s.letters.LatestLetter(ctx, r.KVNR)
+	switch {
+	case err != nil:
+		return "", err
+	case last.ID == r.ID:
+		return outcomeCreated, nil
+	case s.notifier == nil || strings.TrimSpace(m.Email) == "":
+		return outcomeTooSoon, nil
+	}
+	next := last.CreatedAt.Add(s.cfg.Letter.MinInterval)
+	subject, body := s.mail(ctx, mailLetterTooSoon, r.RequestedAt, last.CreatedAt, next)
+	msg := notify.Message{To: strings.TrimSpace(m.Email), Subject: subject, Body: body, Kind: string(mailLetterTooSoon)}
+	if err := s.notifier.Notify(ctx, msg); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "notification not sent", slog.String("request", r.ID),
+			slog.String("member", s.lh.Pseudonym(r.KVNR)), slog.Any("error", err))
+		return outcomeTooSoon, nil
+	}
+	return outcomeTooSoonTold, nil
 }
 
 // firstErr keeps the first error.

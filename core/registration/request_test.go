@@ -1,11 +1,13 @@
 package registration_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/pforte-id/pforte/catalog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/registration/registrationtest"
+	"github.com/pforte-id/pforte/ports/notify"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -500,4 +503,146 @@ func TestZeroEligibilityWindowsAdmitOnlyTheInsured(t *testing.T) {
 	if e := f.svc.Config().Eligibility; *e != member.DefaultEligibility {
 		t.Fatalf("the service's eligibility changed through Config: %+v", e)
 	}
+}
+
+// sentMail is one notification the fake notifier received, with the
+// params it was worded from.
+type sentMail struct {
+	msg    notify.Message
+	params []any
+}
+
+// mailbox is a notifier (a function field per port without state) that
+// keeps what it is sent; fail makes the next deliveries fail.
+type mailbox struct {
+	mu     sync.Mutex
+	sent   []sentMail
+	params []any
+	fail   error
+}
+
+func (b *mailbox) Notify(_ context.Context, m notify.Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail != nil {
+		return b.fail
+	}
+	b.sent = append(b.sent, sentMail{msg: m, params: b.params})
+	return nil
+}
+
+func withMailbox(b *mailbox) option {
+	return func(_ *registration.Config, d *registration.Deps) {
+		d.Notifier = b
+		d.Mail = func(_ context.Context, code fault.Code, params ...any) (string, string) {
+			b.mu.Lock()
+			b.params = params
+			b.mu.Unlock()
+			return string(code), fmt.Sprint(params...)
+		}
+	}
+}
+
+// A request refused for the interval is answered like any other (that
+// cannot change: member enumeration), so the member is told privately,
+// at the address on file, when the next letter is possible; a letter that
+// is produced, a re-decided request and a member without an address get
+// no mail.
+func TestTooSoonTellsTheMember(t *testing.T) {
+	t.Run("refused for the interval", func(t *testing.T) {
+		b := &mailbox{}
+		f := setup(t, withMailbox(b))
+		f.letterFor(t, anna)
+		first := f.w.LettersOf(anna.KVNR)[0]
+		if len(b.sent) != 0 {
+			t.Fatalf("mail for a letter produced: %+v", b.sent)
+		}
+		f.w.Advance(2 * 24 * time.Hour)
+		requested := f.w.Now().UTC()
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("ProcessRegistrations = %d %v", n, err)
+		}
+		if len(b.sent) != 1 {
+			t.Fatalf("%d mails, want 1", len(b.sent))
+		}
+		got := b.sent[0]
+		next := first.CreatedAt.Add(letter.DefaultPolicy.MinInterval)
+		if got.msg.To != anna.Email || got.msg.Kind != "mail.letter_too_soon" || len(got.params) != 3 ||
+			!got.params[0].(time.Time).Equal(requested) || !got.params[1].(time.Time).Equal(first.CreatedAt) ||
+			!got.params[2].(time.Time).Equal(next) {
+			t.Fatalf("mail %+v; want to %s, next letter from %s", got, anna.Email, next)
+		}
+		if !strings.Contains(f.logs.String(), "outcome=too_soon_told") {
+			t.Error("too_soon_told not logged")
+		}
+	})
+	t.Run("no address on file", func(t *testing.T) {
+		b := &mailbox{}
+		f := setup(t, withMailbox(b))
+		m := anna
+		m.Email = ""
+		_ = f.w.UpsertMember(ctx, m)
+		f.letterFor(t, m)
+		f.w.Advance(time.Hour)
+		if err := f.svc.Request(ctx, request(m.KVNR, m.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || len(b.sent) != 0 {
+			t.Fatalf("%v, %d mails", err, len(b.sent))
+		}
+	})
+	t.Run("delivery fails", func(t *testing.T) {
+		b := &mailbox{}
+		f := setup(t, withMailbox(b))
+		f.letterFor(t, anna)
+		b.fail = fault.New(fault.Unavailable, "mail", "relay down")
+		f.w.Advance(time.Hour)
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		// Decided all the same: a retry would repeat the mail to whoever
+		// got it.
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 || len(f.w.Queued()) != 0 {
+			t.Fatalf("ProcessRegistrations = %d %v, %d queued", n, err, len(f.w.Queued()))
+		}
+		if !strings.Contains(f.logs.String(), "notification not sent") || !strings.Contains(f.logs.String(), "outcome=too_soon") {
+			t.Errorf("logs %s", f.logs.String())
+		}
+	})
+	t.Run("a request decided again after a crash", func(t *testing.T) {
+		b := &mailbox{}
+		f := setup(t, withMailbox(b))
+		if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
+			t.Fatal(err)
+		}
+		crashed := false
+		f.w.SetInject(func(p string) error {
+			if p == "Registrations.DeleteRegistration:before" && !crashed {
+				crashed = true
+				return registrationtest.ErrCrash
+			}
+			return nil
+		})
+		_, _ = f.svc.ProcessRegistrations(ctx, 10)
+		f.w.Advance(registration.DefaultRegistrationLease)
+		if n, err := f.svc.ProcessRegistrations(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("second run = %d %v", n, err)
+		}
+		if len(b.sent) != 0 || strings.Contains(f.logs.String(), "outcome=too_soon") {
+			t.Fatalf("its own letter taken for the interval: %d mails, logs %s", len(b.sent), f.logs.String())
+		}
+	})
+	t.Run("a notifier needs words", func(t *testing.T) {
+		w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
+		_, err := registration.New(registration.Config{Issuer: issuer, Sender: sender}, registration.Deps{
+			Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
+			LetterHasher: letterHasher, Passwords: coretest.Passwords(), Notifier: &mailbox{},
+		})
+		if !errors.Is(err, fault.Invalid) {
+			t.Fatalf("New = %v", err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/ports/letterprint"
 	"github.com/pforte-id/pforte/ports/metrics"
+	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/proofing"
 	"github.com/pforte-id/pforte/ports/store"
 )
@@ -47,6 +49,13 @@ type Deps struct {
 	// Metrics counts completed proofings by method; nil: nothing is
 	// counted.
 	Metrics metrics.Recorder
+	// Notifier tells a member by e-mail (the address on file) when a
+	// request was decided without a letter because of Letter.MinInterval,
+	// and when the next letter is possible; nil: nobody is told.
+	Notifier notify.Notifier
+	// Mail words a notification (its code and params); cmd passes the
+	// message catalog's. Required with a Notifier: core holds no words.
+	Mail func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a secret, birth date
@@ -73,6 +82,8 @@ type Service struct {
 	passwords *password.Hasher
 	estimator password.Estimator
 	metrics   metrics.Recorder
+	notifier  notify.Notifier
+	mail      func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -106,6 +117,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, missing("letter hash key")
 	case d.Passwords == nil:
 		return nil, missing("password hasher")
+	case d.Notifier != nil && d.Mail == nil:
+		return nil, missing("mail wording (with a notifier)")
 	}
 	methods := map[proof.Method]proofing.Method{}
 	for _, m := range d.Methods {
@@ -138,7 +151,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
 		enrolls: d.Enrollments, proofings: d.Proofings, accounts: d.Accounts, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
 		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
-		metrics: d.Metrics, now: d.Now, log: d.Logger,
+		metrics: d.Metrics, notifier: d.Notifier, mail: d.Mail, now: d.Now, log: d.Logger,
 	}, nil
 }
 

@@ -524,14 +524,40 @@ func TestRegistrationSecondRequestWithinSevenDays(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, eng engine) {
 		w := newWorld(t)
 		m := applicant("Frauke", "Hinrichs", "1977-12-01", w.clock.Now())
-		in, first := w.letterOrdered(t, eng, m)
+		m.Email = "frauke.hinrichs@example.org"
+		relay := startMailRelay(t)
+		in, first := w.letterOrdered(t, eng, m, relay.notifier(t))
+		if msgs := relay.messages(); len(msgs) != 0 {
+			t.Fatalf("a mail for a letter that is produced: %+v", msgs)
+		}
 		w.clock.Advance(6*24*time.Hour + 23*time.Hour)
-		accepted(t, in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil))
-		in.wantWork(t, 1, 0)
-		in.wantOutcome(t, "too_soon", 1)
+		// The answer is the one for everyone, and promises no letter: it
+		// says that a recent letter means an e-mail instead.
+		r := in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil)
+		accepted(t, r)
+		if msg := r.json(t)["message"]; msg != catalog.German.Text("registration.accepted") || !strings.Contains(msg.(string), "E-Mail") {
+			t.Errorf("answer %q", msg)
+		}
+		en := in.requestLetter(t, randomKVNR().String(), "1970-01-01", map[string]string{"Accept-Language": "en"})
+		accepted(t, en)
+		if msg := en.json(t)["message"]; msg != catalog.English.Text("registration.accepted") {
+			t.Errorf("English answer %q", msg)
+		}
+		in.wantWork(t, 2, 0)
+		in.wantOutcome(t, "too_soon_told", 1)
 		ls := in.letters(t, m.KVNR)
 		if len(ls) != 1 || ls[0].ID != first.letter.ID || ls[0].State != letter.HandedOver || len(w.outboxFiles(t)) != 1 {
 			t.Fatalf("after a second request within 7 days: letters %+v, outbox %v", ls, w.outboxFiles(t))
+		}
+		// The member learns privately when the next letter is possible:
+		// 7 days after the first one was ordered.
+		msgs := relay.messages()
+		if len(msgs) != 1 || len(msgs[0].to) != 1 || msgs[0].to[0] != m.Email {
+			t.Fatalf("mails %+v; want one to %s", msgs, m.Email)
+		}
+		next := first.letter.CreatedAt.Add(7 * 24 * time.Hour).In(berlinTime(t)).Format("02.01.2006 um 15:04 Uhr")
+		if !strings.Contains(msgs[0].body, "ab dem "+next) || msgs[0].subject != "Ihre Anfrage nach einem Passwortbrief" {
+			t.Errorf("mail %q: %q; want the next letter possible from %s", msgs[0].subject, msgs[0].body, next)
 		}
 		// The first letter is still good.
 		enrollmentToken(t, in.activate(t, m.KVNR.String(), first.initialPassword, first.code))
@@ -1229,4 +1255,14 @@ func mannWhitney(a, b []float64) (u, z, p float64) {
 	z = (u - n1*n2/2) / sigma
 	p = math.Erfc(math.Abs(z) / math.Sqrt2)
 	return u, z, p
+}
+
+// berlinTime is the zone member-facing texts give times in.
+func berlinTime(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

@@ -700,7 +700,8 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
 		Accounts: s.store, RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
-		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Now: o.Now, Logger: o.Log,
+		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Notifier: o.Notifier, Mail: letterMailText,
+		Now: o.Now, Logger: o.Log,
 	})
 }
 
@@ -1027,4 +1028,10 @@ func redactURL(u *url.URL) string { return u.Path }
 // of the request ctx belongs to (German for the operator CLI).
 func mailText(ctx context.Context, code fault.Code, params ...any) (subject, body string) {
 	return catalog.From(ctx).Mail(code, params...)
+}
+
+// letterMailText words a notification about password letters, with the
+// footer of letter mails.
+func letterMailText(ctx context.Context, code fault.Code, params ...any) (subject, body string) {
+	return catalog.From(ctx).LetterMail(code, params...)
 }
