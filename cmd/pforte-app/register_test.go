@@ -275,7 +275,7 @@ func TestRegisterActivateSetPassword(t *testing.T) {
 	}
 	// In an English locale the server's answer is English.
 	if en := appIn(t, "en_US.UTF-8", filepath.Join(t.TempDir(), "en.json"), "", nil, "register", "--issuer", p.issuer, "--kvnr", testKVNR, "--birthdate", "14.03.1985"); en.code != 0 ||
-		!strings.Contains(en.stdout, "you will receive a password letter by post") {
+		!strings.Contains(en.stdout, "we will send you a password letter by post") {
 		t.Errorf("register in English: %d %q %q", en.code, en.stdout, en.stderr)
 	}
 }
