@@ -171,11 +171,13 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 	p.text(infoLeft, 52, "Datum: "+r.germanDate(d.Date))
 	if d.LetterID != "" {
 		p.text(infoLeft, 57, "Brief-Nr.:")
+		// In groups of four, as the secrets: read out on the phone.
+		number := letter.Group(d.LetterID)
 		p.font(fontRegular, 7.5)
-		if p.width(d.LetterID) > TextRight+10-infoLeft {
+		if p.width(number) > TextRight+10-infoLeft {
 			return invalid("the letter ID is too long")
 		}
-		p.text(infoLeft, 61, d.LetterID)
+		p.text(infoLeft, 61, number)
 	}
 
 	// Subject and text.

@@ -29,7 +29,7 @@ func document(t testing.TB) letter.Document {
 	t.Helper()
 	s := letter.NewSecrets()
 	l := letter.Letter{
-		ID: "0b6f1c2e-7d4a-4c1e-9a53-2f8e6d1b9c40",
+		ID: "K7QM3XPA9RTW2HZC",
 		Recipient: letter.Recipient{Name: "Jürgen Müßig", Address: member.Address{
 			Street: "Große Straße 12a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}},
 		ExpiresAt: dated.Add(60 * 24 * time.Hour),

@@ -165,6 +165,16 @@ const (
 	CodeLength     = 26 // 130 bits
 )
 
+// IDLength is the length of a letter's ID (80 bits).
+const IDLength = 16
+
+// NewID draws the ID of a letter request, which becomes the letter's ID
+// and is printed on it as the letter number ("Brief-Nr."). It uses the
+// letters' Alphabet — capitals and digits without look-alikes, no mixed
+// case, no signs — so that a member can read it out to support on the
+// phone without spelling out "small b" or "dash".
+func NewID() string { return randomString(IDLength) }
+
 // Secrets are what is printed on a letter. They exist in memory only while
 // the letter is rendered; the store keeps hashes.
 type Secrets struct {

@@ -31,6 +31,22 @@ func TestSecretsUseTheAlphabet(t *testing.T) {
 	}
 }
 
+// A letter number can be read out on the phone: capitals and digits
+// without look-alikes, no mixed case, no signs.
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		id := letter.NewID()
+		if !letter.WellFormed(id, letter.IDLength) || seen[id] {
+			t.Fatalf("letter ID %q", id)
+		}
+		seen[id] = true
+	}
+	if bits := letter.IDLength * 5; bits < 80 {
+		t.Fatalf("letter IDs have %d bits", bits)
+	}
+}
+
 func TestGroupAndNormalize(t *testing.T) {
 	if got := letter.Group("ABCDEFGHJKLM"); got != "ABCD EFGH JKLM" {
 		t.Fatalf("Group = %q", got)

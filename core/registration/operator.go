@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
-	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/letter"
 )
 
@@ -116,7 +115,7 @@ func (s *Service) RetryLetter(ctx context.Context, id string) (letter.Letter, er
 		return redact(l), fault.New(fault.Forbidden, op, "the member has no deliverable address on file: no replacement")
 	}
 	repl := letter.Letter{
-		ID: grant.NewID(), KVNR: m.KVNR, Recipient: to, State: letter.Requested,
+		ID: letter.NewID(), KVNR: m.KVNR, Recipient: to, State: letter.Requested,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.Letter.Validity),
 	}
 	// notBefore just after now: only a letter created later than this

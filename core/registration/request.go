@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/fault"
-	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
@@ -87,7 +86,7 @@ func (s *Service) Request(ctx context.Context, in RequestInput) error {
 	if err := s.hit(ctx, "registration:kvnr:"+s.lh.Pseudonym(k), s.cfg.PerKVNR, now); err != nil {
 		return err
 	}
-	return s.regs.EnqueueRegistration(ctx, letter.Request{ID: grant.NewID(), KVNR: k, BirthDate: birth, RequestedAt: now})
+	return s.regs.EnqueueRegistration(ctx, letter.Request{ID: letter.NewID(), KVNR: k, BirthDate: birth, RequestedAt: now})
 }
 
 func (s *Service) hit(ctx context.Context, key string, l Limit, now time.Time) error {

@@ -33,7 +33,7 @@ func document(t testing.TB) letter.Document {
 	t.Helper()
 	s := letter.NewSecrets()
 	l := letter.Letter{
-		ID: "0b6f1c2e-7d4a-4c1e-9a53-2f8e6d1b9c40",
+		ID: "K7QM3XPA9RTW2HZC",
 		Recipient: letter.Recipient{Name: "Jürgen Müßig", Address: member.Address{
 			Street: "Große Straße 12a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}},
 		ExpiresAt: dated.Add(60 * 24 * time.Hour),
@@ -217,7 +217,7 @@ func TestTextIsExtractable(t *testing.T) {
 	text := strings.Join(all, "\n")
 	for _, want := range []string{
 		letterpdf.Subject, "Guten Tag Jürgen Müßig,", "Datum: 29.11.2026", "Gültig bis 27.01.2027",
-		"„Zugangsdaten anfordern“", "Freigabe-PIN", "Geben Sie Passwort und Code niemals weiter", d.LetterID,
+		"„Zugangsdaten anfordern“", "Freigabe-PIN", "Geben Sie Passwort und Code niemals weiter", "K7QM 3XPA 9RTW 2HZC",
 		d.InitialPassword, d.ActivationCode,
 	} {
 		if !strings.Contains(text, want) {
