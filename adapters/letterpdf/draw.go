@@ -114,7 +114,8 @@ const (
 var steps = []string{
 	"Öffnen Sie die Service-App auf Ihrem Smartphone.",
 	"Scannen Sie den QR-Code auf diesem Brief, oder geben Sie den Aktivierungscode von Hand ein.",
-	"Geben Sie Ihre Krankenversichertennummer und das Initialpasswort ein.",
+	"Geben Sie Ihre Krankenversichertennummer und das Initialpasswort ein. Die Krankenversichertennummer " +
+		"(ein Buchstabe und neun Ziffern) steht auf der Vorderseite Ihrer elektronischen Gesundheitskarte.",
 	"Legen Sie Ihr eigenes Passwort fest (mindestens 10 Zeichen).",
 	"Binden Sie Ihr Smartphone an Ihr Konto (Gerätebindung) und legen Sie Ihre 6-stellige Freigabe-PIN fest. " +
 		"Danach melden Sie sich mit der Freigabe-PIN oder biometrisch an.",
@@ -179,6 +180,14 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 		}
 		p.text(infoLeft, 61, number)
 	}
+	if d.ContactPhone != "" {
+		p.font(fontRegular, labelSize)
+		line := "Telefon: " + d.ContactPhone
+		if p.width(line) > TextRight+10-infoLeft {
+			return invalid("the contact phone is too long")
+		}
+		p.text(infoLeft, 67, line)
+	}
 
 	// Subject and text.
 	y := 100.5
@@ -239,6 +248,10 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 	y += smallLeading
 	p.font(fontRegular, smallSize)
 	y = p.para(TextLeft, y, bodyWidth, smallLeading, securityText)
+	if c := contactText(d); c != "" {
+		y += 1
+		y = p.para(TextLeft, y, bodyWidth, smallLeading, c)
+	}
 	y += 3
 	p.font(fontRegular, bodySize)
 	p.text(TextLeft, y, closingText)
@@ -253,6 +266,21 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 		return invalid("the letter does not fit one page")
 	}
 	return nil
+}
+
+// contactText tells the member where to ask questions about the letter:
+// the insurer's telephone number and address, as configured.
+func contactText(d letter.Document) string {
+	switch {
+	case d.ContactPhone != "" && d.ContactAddress != "":
+		return "Fragen zu diesem Brief? Sie erreichen uns telefonisch unter " + d.ContactPhone +
+			" und schriftlich unter " + d.ContactAddress + ". Nennen Sie bitte die Brief-Nr."
+	case d.ContactPhone != "":
+		return "Fragen zu diesem Brief? Sie erreichen uns telefonisch unter " + d.ContactPhone + ". Nennen Sie bitte die Brief-Nr."
+	case d.ContactAddress != "":
+		return "Fragen zu diesem Brief? Sie erreichen uns schriftlich unter " + d.ContactAddress + ". Nennen Sie bitte die Brief-Nr."
+	}
+	return ""
 }
 
 // firstLine is the name for the salutation: its first line (a second one

@@ -34,7 +34,9 @@ func document(t testing.TB) letter.Document {
 			Street: "Große Straße 12a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}},
 		ExpiresAt: dated.Add(60 * 24 * time.Hour),
 	}
-	return letter.NewDocument(l, s, "https://id.hkk.example/", "hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", dated)
+	d := letter.NewDocument(l, s, "https://id.hkk.example/", "hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", dated)
+	d.ContactPhone, d.ContactAddress = "0421 3655-0", "hkk Krankenkasse, Martinistraße 26, 28195 Bremen"
+	return d
 }
 
 func renderer(t testing.TB) *Renderer {
@@ -189,6 +191,9 @@ func TestRefusesDocumentsThatDoNotFit(t *testing.T) {
 		{"URL too long", func(d *letter.Document) { d.ActivationURL = "https://x/" + strings.Repeat("a", 600) }},
 		{"no date", func(d *letter.Document) { d.Date = time.Time{} }},
 		{"expired before written", func(d *letter.Document) { d.ValidUntil = d.Date }},
+		{"contact on two lines", func(d *letter.Document) { d.ContactAddress = "Martinistraße 26\n28195 Bremen" }},
+		{"contact phone too long for the block", func(d *letter.Document) { d.ContactPhone = strings.Repeat("0421 3655 ", 8) }},
+		{"contact without glyph", func(d *letter.Document) { d.ContactAddress = "山田" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := document(t)

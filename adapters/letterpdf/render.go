@@ -203,7 +203,10 @@ func (r *Renderer) check(d letter.Document, addr []string) error {
 	if err != nil {
 		return fault.Wrap(fault.Internal, "letterpdf.Render", err)
 	}
-	for _, s := range append(addr, d.Sender, d.LetterID) {
+	if strings.ContainsAny(d.ContactPhone+d.ContactAddress, "\r\n") {
+		return invalid("the contact must be one line each")
+	}
+	for _, s := range append(addr, d.Sender, d.LetterID, d.ContactPhone, d.ContactAddress) {
 		if !printable(fs.regular, s) || !printable(fs.bold, s) {
 			return invalid("the address or sender holds a character that cannot be printed")
 		}

@@ -192,6 +192,10 @@ type LettersConfig struct {
 	// "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg". Required in
 	// production.
 	Sender string `yaml:"sender"`
+	// ContactPhone and ContactAddress are printed on letters: where the
+	// member reaches the insurer with questions. Optional.
+	ContactPhone   string `yaml:"contact_phone"`
+	ContactAddress string `yaml:"contact_address"`
 	// Validity is how long a letter can be activated.
 	Validity time.Duration `yaml:"validity"`
 	// MinInterval is the least time between two letters for one member.
@@ -666,6 +670,8 @@ var envVars = []envVar{
 	{Name: "PFORTE_MEMBERS_FILE", Key: "members_file", field: func(c *Config) any { return &c.MembersFile }},
 	{Name: "PFORTE_LETTERS_OUTBOX_DIR", Key: "letters.outbox_dir", field: func(c *Config) any { return &c.Letters.OutboxDir }},
 	{Name: "PFORTE_LETTERS_SENDER", Key: "letters.sender", field: func(c *Config) any { return &c.Letters.Sender }},
+	{Name: "PFORTE_LETTERS_CONTACT_PHONE", Key: "letters.contact_phone", field: func(c *Config) any { return &c.Letters.ContactPhone }},
+	{Name: "PFORTE_LETTERS_CONTACT_ADDRESS", Key: "letters.contact_address", field: func(c *Config) any { return &c.Letters.ContactAddress }},
 	{Name: "PFORTE_LETTERS_VALIDITY", Key: "letters.validity", field: func(c *Config) any { return &c.Letters.Validity }},
 	{Name: "PFORTE_LETTERS_MIN_INTERVAL", Key: "letters.min_interval", field: func(c *Config) any { return &c.Letters.MinInterval }},
 	{Name: "PFORTE_LETTERS_MAX_ATTEMPTS", Key: "letters.max_attempts", field: func(c *Config) any { return &c.Letters.MaxAttempts }},
@@ -1094,6 +1100,8 @@ var fieldKeys = map[string]string{
 	"outbox.Config.Dir":                      "letters.outbox_dir",
 	"registration.Config.Issuer":             "server.issuer",
 	"registration.Config.Sender":             "letters.sender",
+	"registration.Config.ContactPhone":       "letters.contact_phone",
+	"registration.Config.ContactAddress":     "letters.contact_address",
 	"letter.Policy.Validity":                 "letters.validity",
 	"letter.Policy.MinInterval":              "letters.min_interval",
 	"letter.Policy.MaxAttempts":              "letters.max_attempts",

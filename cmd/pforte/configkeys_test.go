@@ -91,6 +91,8 @@ var badValues = map[string]badValue{
 	"letters.validity":          {value: "1h"},
 	"letters.min_interval":      {value: "2000h"},
 	"letters.max_attempts":      {value: "11"},
+	"letters.contact_phone":     {value: "call us"},
+	"letters.contact_address":   {value: "Martinistraße 26\n28195 Bremen"},
 	"letters.attempts_per_kvnr": {value: "4"},
 	"letters.attempt_window":    {value: "59m"},
 	"letters.guard_window":      {value: "24h"},

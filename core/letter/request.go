@@ -31,4 +31,8 @@ type Document struct {
 	ValidUntil    time.Time
 	// Sender is the insurer's name and return address line.
 	Sender string
+	// ContactPhone and ContactAddress are where the member reaches the
+	// insurer with questions about the letter; either may be empty.
+	ContactPhone   string
+	ContactAddress string
 }

@@ -24,6 +24,11 @@ type Config struct {
 	// Sender is the insurer's name and return address line printed on
 	// letters, e.g. "Beispiel-BKK · Postfach 10 20 30 · 20001 Hamburg".
 	Sender string
+	// ContactPhone and ContactAddress are printed on letters: where the
+	// member reaches the insurer with questions (a telephone number, a
+	// postal or visiting address in one line). Optional.
+	ContactPhone   string
+	ContactAddress string
 	// Letter is the letter policy (validity, interval, attempts); the
 	// zero value takes letter.DefaultPolicy.
 	Letter letter.Policy
@@ -124,6 +129,10 @@ func (c Config) Validate() error {
 		return field("Sender", "required: the insurer's return address line, printed above the recipient")
 	case strings.ContainsAny(c.Sender, "\r\n") || len(c.Sender) > 200:
 		return field("Sender", "must be one line of at most 200 bytes")
+	case !phoneNumber(c.ContactPhone):
+		return field("ContactPhone", "must be a telephone number: digits, spaces and + ( ) / -, at most 40 bytes")
+	case strings.ContainsAny(c.ContactAddress, "\r\n") || len(c.ContactAddress) > 120:
+		return field("ContactAddress", "must be one line of at most 120 bytes")
 	}
 	for _, l := range []struct {
 		name  string
@@ -150,4 +159,23 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.Eligibility.Validate()
+}
+
+// phoneNumber reports whether s is empty or reads as a telephone number
+// printed for people: "0421 3656-0", "+49 (0)421 36 56 0".
+func phoneNumber(s string) bool {
+	if s == "" {
+		return true
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +()/-", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 3 && len(s) <= 40
 }

@@ -133,7 +133,9 @@ func (s *Service) produce(ctx context.Context, l letter.Letter, lease time.Time)
 	case err != nil:
 		return "", err
 	}
-	file, err := s.renderer.Render(ctx, letter.NewDocument(l, secrets, s.cfg.Issuer, s.cfg.Sender, now))
+	doc := letter.NewDocument(l, secrets, s.cfg.Issuer, s.cfg.Sender, now)
+	doc.ContactPhone, doc.ContactAddress = s.cfg.ContactPhone, s.cfg.ContactAddress
+	file, err := s.renderer.Render(ctx, doc)
 	if err != nil {
 		return "", err
 	}

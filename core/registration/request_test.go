@@ -27,20 +27,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, edit := range map[string]func(*registration.Config){
-		"no issuer":          func(c *registration.Config) { c.Issuer = "" },
-		"relative issuer":    func(c *registration.Config) { c.Issuer = "/pforte" },
-		"plain http":         func(c *registration.Config) { c.Issuer = "http://id.beispiel-bkk.de" },
-		"issuer with query":  func(c *registration.Config) { c.Issuer = issuer + "?x=1" },
-		"no sender":          func(c *registration.Config) { c.Sender = " " },
-		"two-line sender":    func(c *registration.Config) { c.Sender = "a\nb" },
-		"zero IP limit":      func(c *registration.Config) { c.PerIP = registration.Limit{Max: 0, Window: time.Hour} },
-		"tiny KVNR window":   func(c *registration.Config) { c.PerKVNR = registration.Limit{Max: 3, Window: time.Millisecond} },
-		"short lease":        func(c *registration.Config) { c.LetterLease = time.Second },
-		"long lease":         func(c *registration.Config) { c.RegistrationLease = 2 * time.Hour },
-		"bad letter policy":  func(c *registration.Config) { c.Letter.Validity, c.Letter.MaxAttempts = time.Hour, 0 },
-		"negative window":    func(c *registration.Config) { c.Eligibility = &member.Eligibility{Ahead: -time.Hour} },
-		"issuer with anchor": func(c *registration.Config) { c.Issuer = issuer + "#x" },
-		"issuer with user":   func(c *registration.Config) { c.Issuer = "https://u:p@id.beispiel-bkk.de" },
+		"no issuer":                    func(c *registration.Config) { c.Issuer = "" },
+		"relative issuer":              func(c *registration.Config) { c.Issuer = "/pforte" },
+		"plain http":                   func(c *registration.Config) { c.Issuer = "http://id.beispiel-bkk.de" },
+		"issuer with query":            func(c *registration.Config) { c.Issuer = issuer + "?x=1" },
+		"no sender":                    func(c *registration.Config) { c.Sender = " " },
+		"two-line sender":              func(c *registration.Config) { c.Sender = "a\nb" },
+		"zero IP limit":                func(c *registration.Config) { c.PerIP = registration.Limit{Max: 0, Window: time.Hour} },
+		"tiny KVNR window":             func(c *registration.Config) { c.PerKVNR = registration.Limit{Max: 3, Window: time.Millisecond} },
+		"short lease":                  func(c *registration.Config) { c.LetterLease = time.Second },
+		"long lease":                   func(c *registration.Config) { c.RegistrationLease = 2 * time.Hour },
+		"bad letter policy":            func(c *registration.Config) { c.Letter.Validity, c.Letter.MaxAttempts = time.Hour, 0 },
+		"negative window":              func(c *registration.Config) { c.Eligibility = &member.Eligibility{Ahead: -time.Hour} },
+		"issuer with anchor":           func(c *registration.Config) { c.Issuer = issuer + "#x" },
+		"contact phone with letters":   func(c *registration.Config) { c.ContactPhone = "call 0421" },
+		"contact phone of two digits":  func(c *registration.Config) { c.ContactPhone = "04" },
+		"contact address on two lines": func(c *registration.Config) { c.ContactAddress = "Martinistraße 26\n28195 Bremen" },
+		"issuer with user":             func(c *registration.Config) { c.Issuer = "https://u:p@id.beispiel-bkk.de" },
 	} {
 		c := ok
 		edit(&c)

@@ -38,7 +38,9 @@ func document(t testing.TB) letter.Document {
 			Street: "Große Straße 12a", PostalCode: "28195", Locality: "Bremen", Country: "DE"}},
 		ExpiresAt: dated.Add(60 * 24 * time.Hour),
 	}
-	return letter.NewDocument(l, s, "https://id.hkk.example/", "hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", dated)
+	d := letter.NewDocument(l, s, "https://id.hkk.example/", "hkk Krankenkasse · Martinistraße 26 · 28195 Bremen", dated)
+	d.ContactPhone, d.ContactAddress = "0421 3655-0", "hkk Krankenkasse, Martinistraße 26, 28195 Bremen"
+	return d
 }
 
 func renderer(t testing.TB) *letterpdf.Renderer {
@@ -218,6 +220,7 @@ func TestTextIsExtractable(t *testing.T) {
 	for _, want := range []string{
 		letterpdf.Subject, "Guten Tag Jürgen Müßig,", "Datum: 29.11.2026", "Gültig bis 27.01.2027",
 		"„Zugangsdaten anfordern“", "Freigabe-PIN", "Geben Sie Passwort und Code niemals weiter", "K7QM 3XPA 9RTW 2HZC",
+		"Telefon: 0421 3655-0", "telefonisch unter 0421 3655-0", "Gesundheitskarte",
 		d.InitialPassword, d.ActivationCode,
 	} {
 		if !strings.Contains(text, want) {
