@@ -50,8 +50,8 @@ type delivery struct {
 
 // Steps of a logout besides the password login's.
 const (
-	stepSecond    = "second client from the session"
-	stepLogout    = "end_session"
+	stepSecond = "second client from the session"
+	stepLogout = "end_session"
 	// stepDelivered is timed from the logout request: the replica that
 	// ends a session delivers at once, often before its answer arrives.
 	stepDelivered = "both back-channel tokens received"
