@@ -320,6 +320,7 @@ var texts = map[string]text{
 	"audit.consent.granted":             {"Daten für ein Partnerportal freigegeben", "Data allowed to a partner portal"},
 	"audit.consent.revoked":             {"Freigabe für ein Partnerportal widerrufen", "Consent for a partner portal revoked"},
 	"audit.logout.backchannel_given_up": {"Ein Dienst konnte über die Abmeldung nicht benachrichtigt werden", "A service could not be told about the logout"},
+	"audit.token.refresh_reused":        {"Eine alte Anmeldung eines Dienstes wurde erneut benutzt; die Anmeldung bei diesem Dienst wurde zu Ihrem Schutz beendet", "An old login of a service was used again; the login at that service was ended for your protection"},
 	"mail.password_changed.subject":     {"Passwort geändert", "Password changed"},
 	"mail.password_changed.body":        {"Ihr Passwort wurde am %[1]s auf der Kontoseite geändert.", "Your password was changed on the account page on %[1]s."},
 }

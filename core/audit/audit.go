@@ -42,6 +42,10 @@ const (
 	// party may still hold a session of the member. ClientID names it;
 	// Detail has "session", "attempts" and "reason" (of the last failure).
 	BackchannelLogoutGivenUp Kind = "logout.backchannel_given_up"
+	// RefreshReused: a spent refresh token was presented again, and its
+	// whole family was revoked (a sign of theft). ClientID names the
+	// client; Detail "family" the token family, never a token.
+	RefreshReused Kind = "token.refresh_reused"
 )
 
 // Kinds lists every kind, for those that must know them all (the account
@@ -49,7 +53,7 @@ const (
 var Kinds = []Kind{
 	EnrollmentStarted, EnrollmentCompleted, PasswordSet, DeviceBound, DeviceRenamed, DeviceRevoked,
 	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLoginApproved,
-	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp,
+	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
 }
 
 // Actor says who acted.

@@ -208,7 +208,7 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 	}
 	e.grants = &grantCounter{}
 	svc, err := authz.New(cfg,
-		authz.Stores{Consents: e.st, Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st, Proofs: e.st, Metrics: e.grants},
+		authz.Stores{Consents: e.st, Audit: e.st, Clients: e.st, Requests: e.st, Tokens: e.st, Accounts: e.st, Members: e.st, Replay: e.st, Proofs: e.st, Metrics: e.grants},
 		e.jws, e.jws, secrets, e.clock.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -207,7 +207,8 @@ func shortDuration(d time.Duration) string {
 type Stores struct {
 	// Consents remembers what members allowed third-party clients.
 	Consents store.Consents
-	// Audit records the consents given (audit.ConsentGranted); nil: not
+	// Audit records the consents given (audit.ConsentGranted) and the
+	// reuse of spent refresh tokens (audit.RefreshReused); nil: not
 	// recorded.
 	Audit    store.Audit
 	Clients  store.Clients

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"github.com/pforte-id/pforte/core/audit"
 	"slices"
 	"strings"
 	"time"
@@ -248,7 +249,7 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 		}
 	}
 	if !old.UsedAt.IsZero() {
-		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
+		return TokenResponse{}, s.reuse(ctx, fam, now)
 	}
 	if !fam.Active(now) || !now.Before(old.ExpiresAt) {
 		return TokenResponse{}, fault.New(fault.Expired, op, "the refresh token has expired or was revoked; please log in again")
@@ -286,7 +287,7 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	switch err := s.st.Tokens.RotateRefreshToken(ctx, hash, next, atRec, now); {
 	case errors.Is(err, fault.Conflict):
 		// Lost a race with another use of the same token: reuse.
-		return TokenResponse{}, s.reuse(ctx, fam.ID, now)
+		return TokenResponse{}, s.reuse(ctx, fam, now)
 	case errors.Is(err, fault.Forbidden), errors.Is(err, fault.NotFound):
 		return TokenResponse{}, fault.New(fault.Expired, op, "the refresh token has expired or was revoked; please log in again")
 	case err != nil:
@@ -296,9 +297,20 @@ func (s *Service) Refresh(ctx context.Context, c client.Client, refreshToken, sc
 	return resp, nil
 }
 
-func (s *Service) reuse(ctx context.Context, familyID string, now time.Time) error {
-	if err := s.st.Tokens.RevokeFamily(ctx, familyID, now); err != nil && !errors.Is(err, fault.NotFound) {
+// reuse revokes fam after one of its spent refresh tokens was presented
+// again, and records it (audit.RefreshReused) unless the family was
+// already revoked when the token was read: a second presentation of a
+// dead family's token is not news.
+func (s *Service) reuse(ctx context.Context, fam grant.Family, now time.Time) error {
+	if err := s.st.Tokens.RevokeFamily(ctx, fam.ID, now); err != nil && !errors.Is(err, fault.NotFound) {
 		return err
+	}
+	if s.st.Audit != nil && fam.RevokedAt.IsZero() {
+		// The family is revoked; a failed audit entry does not undo it.
+		_ = s.st.Audit.AppendAudit(ctx, audit.Event{
+			ID: grant.NewID(), Time: now, Kind: audit.RefreshReused, Actor: audit.System, AccountID: fam.Subject,
+			ClientID: fam.ClientID, Detail: map[string]string{"family": fam.ID},
+		})
 	}
 	return fault.New(fault.Conflict, "authz.Refresh", "the refresh token was already used; the session is revoked")
 }

@@ -3,6 +3,8 @@ package authz_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/grant"
 	"slices"
 	"strings"
 	"sync"
@@ -357,6 +359,46 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	} {
 		if e.active(tok) {
 			t.Errorf("%s is still active after reuse", name)
+		}
+	}
+}
+
+// A reuse is recorded once, with the family's account and client; a
+// further presentation of a token of the revoked family adds nothing.
+func TestRefreshReuseAudited(t *testing.T) {
+	e := newEnv(t)
+	first := e.webTokens()
+	c := e.client("web")
+	if _, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := e.svc.Refresh(e.ctx, c, first.RefreshToken, "", noPoP)
+		wantKind(t, err, fault.Conflict)
+	}
+	_, fam, err := e.st.RefreshToken(e.ctx, grant.Hash(first.RefreshToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.st.AuditEvents(e.ctx, fam.Subject, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.Event
+	for _, ev := range evs {
+		if ev.Kind == audit.RefreshReused {
+			got = append(got, ev)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d refresh reuse events, want 1: %+v", len(got), evs)
+	}
+	if g := got[0]; g.ClientID != "web" || g.Detail["family"] != fam.ID || g.Actor != audit.System {
+		t.Errorf("event %+v, want client web, family %s", g, fam.ID)
+	}
+	for _, v := range got[0].Detail {
+		if strings.Contains(v, first.RefreshToken) {
+			t.Error("the event holds the refresh token")
 		}
 	}
 }
