@@ -314,6 +314,7 @@ var texts = map[string]text{
 	"audit.device.unblocked":            {"Gerät entsperrt", "Device unblocked"},
 	"audit.login.app":                   {"Anmeldung in der Service-App", "Login in the Service-App"},
 	"audit.login.failed":                {"Fehlgeschlagene Anmeldung (falsches Passwort oder zu viele Versuche)", "Failed login (wrong password or too many attempts)"},
+	"audit.login.web":                   {"Anmeldung im Browser", "Login in the browser"},
 	"audit.login.web_approved":          {"Anmeldung im Browser in der App bestätigt", "Browser login confirmed in the app"},
 	"audit.login.web_denied":            {"Anmeldung im Browser in der App abgelehnt", "Browser login refused in the app"},
 	"audit.session.ended":               {"Anmeldung im Browser beendet", "Browser login ended"},

@@ -107,14 +107,14 @@ func (u *UI) beginSession(w http.ResponseWriter, r *http.Request, id string, a l
 			return "", err
 		}
 		a.SessionID = up.ID
-		return u.sso.Complete(ctx, id, up, a)
+		return u.sso.Login(ctx, id, up, a)
 	}
 	secret, ss, err := u.sso.Begin(ctx, a, browserOf(r.UserAgent()), old)
 	if err != nil {
 		return "", err
 	}
 	u.setSSOCookie(w, secret)
-	return u.sso.Complete(ctx, id, ss, a)
+	return u.sso.Login(ctx, id, ss, a)
 }
 
 // ConsentHandler serves ConsentPath: GET shows what the client will get,

@@ -24,6 +24,11 @@ const (
 	// throttling rule; Detail names the reason code (core/login) and
 	// where the check was made.
 	LoginFailed Kind = "login.failed"
+	// WebLogin: a login in the browser completed, with the password alone
+	// or confirmed in the app (not one answered from an earlier session).
+	// ClientID names the relying party; Detail has "sid", "amr" and, when
+	// confirmed in the app, "binding".
+	WebLogin Kind = "login.web"
 	// WebLoginApproved: the member approved a browser login in the app.
 	WebLoginApproved Kind = "login.web_approved"
 	// WebLoginDenied: the member denied a browser login in the app, or
@@ -52,7 +57,7 @@ const (
 // page words each one; a test keeps the list and the words in step).
 var Kinds = []Kind{
 	EnrollmentStarted, EnrollmentCompleted, PasswordSet, DeviceBound, DeviceRenamed, DeviceRevoked,
-	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLoginApproved,
+	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLogin, WebLoginApproved,
 	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
 }
 

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/client"
@@ -293,9 +295,39 @@ func (s *Service) otherMember(ctx context.Context, r grant.AuthRequest, acct acc
 // goes (authz.CompleteLogin). Errors: those of authz.CompleteLogin;
 // NotFound when the session ended meanwhile; Unavailable.
 func (s *Service) Complete(ctx context.Context, id string, ss session.Session, a loa.Authentication) (string, error) {
-	r, _, err := s.d.Authz.PendingLogin(ctx, id)
+	to, _, err := s.complete(ctx, id, ss, a)
+	return to, err
+}
+
+// Login is Complete for a login just made in the browser (the password,
+// alone or confirmed in the app), not answered from an earlier session:
+// once the request is completed it records the login (audit.WebLogin,
+// with the client, the session, the amr and the binding that confirmed
+// it). A failed audit entry is logged; the login stands. Errors: those of
+// Complete.
+func (s *Service) Login(ctx context.Context, id string, ss session.Session, a loa.Authentication) (string, error) {
+	to, clientID, err := s.complete(ctx, id, ss, a)
 	if err != nil {
 		return "", err
+	}
+	detail := map[string]string{"sid": ss.ID, "amr": strings.Join(a.AMR, " ")}
+	if a.BindingID != "" {
+		detail["binding"] = a.BindingID
+	}
+	if err := s.d.Audit.AppendAudit(ctx, audit.Event{
+		ID: grant.NewID(), Time: s.clock(), Kind: audit.WebLogin, Actor: audit.Member,
+		AccountID: a.Subject, ClientID: clientID, Detail: detail,
+	}); err != nil {
+		s.log.ErrorContext(ctx, "audit of a web login failed", "sid", ss.ID, "err", err)
+	}
+	return to, nil
+}
+
+// complete is Complete, also returning the request's client.
+func (s *Service) complete(ctx context.Context, id string, ss session.Session, a loa.Authentication) (string, string, error) {
+	r, _, err := s.d.Authz.PendingLogin(ctx, id)
+	if err != nil {
+		return "", "", err
 	}
 	if !slices.Contains(ss.Clients, r.ClientID) {
 		// Once per client: a session that served it before is not written
@@ -305,11 +337,12 @@ func (s *Service) Complete(ctx context.Context, id string, ss session.Session, a
 			return nil
 		}); err != nil {
 			if errors.Is(err, fault.Conflict) {
-				return "", fault.New(fault.NotFound, "sso.Complete", "the session ended")
+				return "", "", fault.New(fault.NotFound, "sso.Complete", "the session ended")
 			}
-			return "", err
+			return "", "", err
 		}
 	}
 	a.SessionID = ss.ID
-	return s.d.Authz.CompleteLogin(ctx, id, a)
+	to, err := s.d.Authz.CompleteLogin(ctx, id, a)
+	return to, r.ClientID, err
 }

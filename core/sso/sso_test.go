@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -211,5 +212,55 @@ func TestCurrentRefusesBadAndIdleSecrets(t *testing.T) {
 	w.clock.Advance(session.DefaultPolicy.Idle)
 	if _, err := w.svc.Current(t.Context(), secret); !errors.Is(err, fault.NotFound) {
 		t.Fatalf("an idle session: %v, want NotFound", err)
+	}
+}
+
+// A login made in the browser is recorded once, with its client; an
+// answer from the session and a refused completion add nothing.
+func TestLoginAudited(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		name, binding string
+		amr           []string
+	}{
+		{"password only", "", []string{loa.AMRPassword}},
+		{"confirmed in the app", "bind-1", []string{loa.AMRPassword, loa.AMRHardware, loa.AMRPIN}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := loa.Authentication{Subject: w.acct.ID, Proofing: loa.Substantial, Time: w.clock.Now(), BindingID: tc.binding, AMR: tc.amr}
+			secret, ss, err := w.svc.Begin(t.Context(), a, "Firefox, Linux", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.Login(t.Context(), "req-unknown-"+ss.ID, ss, a); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("Login of an unknown request: %v, want NotFound", err)
+			}
+			w.request(t, "req-forms-"+ss.ID, forms)
+			if _, err := w.svc.Login(t.Context(), "req-forms-"+ss.ID, ss, a); err != nil {
+				t.Fatal(err)
+			}
+			w.request(t, "req-portal-"+ss.ID, portal)
+			if out, err := w.svc.Resume(t.Context(), "req-portal-"+ss.ID, secret); err != nil || out.Step != sso.Done {
+				t.Fatalf("Resume: %+v, %v", out, err)
+			}
+			es, err := w.AuditEvents(t.Context(), w.acct.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []audit.Event
+			for _, e := range es {
+				if e.Kind == audit.WebLogin && e.Detail["sid"] == ss.ID {
+					got = append(got, e)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d login.web events for the session, want 1: %+v", len(got), es)
+			}
+			e := got[0]
+			if e.ClientID != forms.ID || e.Actor != audit.Member || e.Detail["binding"] != tc.binding ||
+				e.Detail["amr"] != strings.Join(tc.amr, " ") {
+				t.Errorf("event %+v", e)
+			}
+		})
 	}
 }
