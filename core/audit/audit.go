@@ -47,6 +47,18 @@ const (
 	// party may still hold a session of the member. ClientID names it;
 	// Detail has "session", "attempts" and "reason" (of the last failure).
 	BackchannelLogoutGivenUp Kind = "logout.backchannel_given_up"
+	// Letter events: a password letter was ordered (created for the
+	// worker), rendered (its secrets set), handed over to the outbox,
+	// activated with its secrets, or voided (Detail "reason": superseded
+	// by a newer letter, or attempts: too many wrong ones). They name no
+	// account (the letter comes before it); Detail has "letter" (its id)
+	// and "member" (the member number's pseudonym, letter.Hasher), never
+	// the number.
+	LetterOrdered    Kind = "letter.ordered"
+	LetterRendered   Kind = "letter.rendered"
+	LetterHandedOver Kind = "letter.handed_over"
+	LetterActivated  Kind = "letter.activated"
+	LetterVoided     Kind = "letter.voided"
 	// RefreshReused: a spent refresh token was presented again, and its
 	// whole family was revoked (a sign of theft). ClientID names the
 	// client; Detail "family" the token family, never a token.
@@ -59,6 +71,7 @@ var Kinds = []Kind{
 	EnrollmentStarted, EnrollmentCompleted, PasswordSet, DeviceBound, DeviceRenamed, DeviceRevoked,
 	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLogin, WebLoginApproved,
 	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
+	LetterOrdered, LetterRendered, LetterHandedOver, LetterActivated, LetterVoided,
 }
 
 // Actor says who acted.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/member"
 )
@@ -125,6 +126,16 @@ func Classify(l Letter, found, match bool, now time.Time) Attempt {
 // holding member numbers, and without the key they cannot be reversed by
 // hashing all valid numbers (there are only about 2.6 billion).
 func (h Hasher) Pseudonym(k kvnr.KVNR) string { return h.mac("kvnr-pseudonym", string(k))[:16] }
+
+// AuditEvent is the audit entry of kind for letter id of member k at at,
+// by the system, without an ID: it names no account (a letter comes
+// before the account it opens) and has the letter id and the member
+// number's pseudonym in Detail ("letter", "member"), never the number or
+// a secret.
+func (h Hasher) AuditEvent(kind audit.Kind, id string, k kvnr.KVNR, at time.Time) audit.Event {
+	return audit.Event{Time: at, Kind: kind, Actor: audit.System,
+		Detail: map[string]string{"letter": id, "member": h.Pseudonym(k)}}
+}
 
 // IsZero reports whether h was not made by NewHasher.
 func (h Hasher) IsZero() bool { return len(h.key) == 0 }

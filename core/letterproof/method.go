@@ -3,9 +3,12 @@ package letterproof
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
@@ -59,6 +62,8 @@ type Method struct {
 	hasher  letter.Hasher
 	policy  letter.Policy
 	issuer  string
+	audit   store.Audit
+	log     *slog.Logger
 	now     func() time.Time
 	// dummy is compared against when a member has no letter, so that
 	// "no letter" costs the same hashing as "wrong secrets".
@@ -83,8 +88,14 @@ type Deps struct {
 	// Issuer is Pforte's issuer identifier, named as the evidence's
 	// issuer: Pforte printed and posted the letter.
 	Issuer string
+	// Audit records the activation of a letter and its voiding by wrong
+	// attempts (audit.LetterActivated, audit.LetterVoided); nil: not
+	// recorded.
+	Audit store.Audit
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Logger receives failures to record; nil: discard.
+	Logger *slog.Logger
 }
 
 // New returns the letter method.
@@ -100,11 +111,14 @@ func New(d Deps) (*Method, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := letter.NewSecrets()
 	dummy := letter.Letter{PasswordHash: d.Hasher.Password(s.InitialPassword), CodeHash: d.Hasher.Code(s.ActivationCode)}
 	return &Method{
 		letters: d.Letters, members: d.Members, limits: d.RateLimits, hasher: d.Hasher, policy: d.Policy, issuer: d.Issuer,
-		now: d.Now, dummy: dummy,
+		audit: d.Audit, log: d.Logger, now: d.Now, dummy: dummy,
 	}, nil
 }
 
@@ -216,6 +230,7 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 			// This attempt voided the letter (exactly one does: the store
 			// counts only while the letter is handed over). The guard
 			// begins; the answer stays the one of every wrong guess.
+			m.record(ctx, audit.LetterVoided, l.ID, k, now, letter.ReasonAttempts)
 			if _, _, err := m.limits.Hit(ctx, keyVoided+pseudonym, 1, m.policy.GuardWindow, now); err != nil {
 				return proof.Proof{}, err
 			}
@@ -255,6 +270,7 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 	case err != nil:
 		return proof.Proof{}, err
 	}
+	m.record(ctx, audit.LetterActivated, l.ID, k, now, "")
 	return proof.Proof{
 		Method: proof.Letter,
 		Level:  Level,
@@ -276,4 +292,24 @@ func (m *Method) CheckSecrets(ctx context.Context, k kvnr.KVNR, s proofing.Secre
 		},
 		Time: now,
 	}, nil
+}
+
+// record appends the audit entry of kind for letter id of member k
+// (letter.Hasher.AuditEvent; an activation is the member's, a voiding
+// the system's), with Detail "reason" when reason is set. A failure is logged: the letter's state stands.
+func (m *Method) record(ctx context.Context, kind audit.Kind, id string, k kvnr.KVNR, at time.Time, reason string) {
+	if m.audit == nil {
+		return
+	}
+	e := m.hasher.AuditEvent(kind, id, k, at)
+	e.ID = grant.NewID()
+	if kind == audit.LetterActivated {
+		e.Actor = audit.Member
+	}
+	if reason != "" {
+		e.Detail["reason"] = reason
+	}
+	if err := m.audit.AppendAudit(ctx, e); err != nil {
+		m.log.ErrorContext(ctx, "audit of a letter failed", "letter", id, "kind", string(kind), "err", err)
+	}
 }

@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 )
 
@@ -116,7 +119,7 @@ func (s *Service) produce(ctx context.Context, l letter.Letter, lease time.Time)
 			return "", err
 		}
 		if exists {
-			return s.handOver(ctx, l.ID, l.PasswordHash, l.OutboxName, lease)
+			return s.handOver(ctx, l, l.PasswordHash, l.OutboxName, lease)
 		}
 	}
 	secrets := letter.NewSecrets()
@@ -133,6 +136,7 @@ func (s *Service) produce(ctx context.Context, l letter.Letter, lease time.Time)
 	case err != nil:
 		return "", err
 	}
+	s.recordLetter(ctx, audit.LetterRendered, audit.System, l.ID, l.KVNR, "")
 	doc := letter.NewDocument(l, secrets, s.cfg.Issuer, s.cfg.Sender, now)
 	doc.ContactPhone, doc.ContactAddress = s.cfg.ContactPhone, s.cfg.ContactAddress
 	file, err := s.renderer.Render(ctx, doc)
@@ -145,12 +149,13 @@ func (s *Service) produce(ctx context.Context, l letter.Letter, lease time.Time)
 	if err := s.outbox.Put(ctx, name, file); err != nil {
 		return "", err
 	}
-	return s.handOver(ctx, l.ID, pwHash, name, lease)
+	return s.handOver(ctx, l, pwHash, name, lease)
 }
 
-// handOver marks letter id HandedOver if the render with pwHash and name
+// handOver marks letter l HandedOver if the render with pwHash and name
 // is still the one stored.
-func (s *Service) handOver(ctx context.Context, id, pwHash, name string, lease time.Time) (string, error) {
+func (s *Service) handOver(ctx context.Context, l letter.Letter, pwHash, name string, lease time.Time) (string, error) {
+	id := l.ID
 	if s.leaseLost(lease) {
 		return producedLeaseLost, nil
 	}
@@ -176,7 +181,56 @@ func (s *Service) handOver(ctx context.Context, id, pwHash, name string, lease t
 	case err != nil:
 		return "", err
 	}
+	s.recordLetter(ctx, audit.LetterHandedOver, audit.System, id, l.KVNR, "")
 	return producedHandedOver, nil
+}
+
+// createLetter stores letter l (store.Letters.CreateLetter with notBefore)
+// and records it ordered by actor, and the voiding of the letter it
+// superseded: the member's latest letter, read before, if it was live and
+// is now voided as superseded (at most one letter of a member is live).
+// Errors: those of the store; Conflict as CreateLetter's.
+func (s *Service) createLetter(ctx context.Context, l letter.Letter, actor audit.Actor, notBefore, now time.Time) error {
+	prev, err := s.letters.LatestLetter(ctx, l.KVNR)
+	found := err == nil
+	if err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	if err := s.letters.CreateLetter(ctx, l, notBefore, now); err != nil {
+		return err
+	}
+	s.recordLetter(ctx, audit.LetterOrdered, actor, l.ID, l.KVNR, "")
+	if !found || prev.ID == l.ID || prev.State == letter.Activated || prev.State == letter.Voided {
+		return nil
+	}
+	cur, err := s.letters.LetterByID(ctx, prev.ID)
+	if err != nil {
+		// The new letter stands; only the record of the old one's end is
+		// missing.
+		s.log.ErrorContext(ctx, "reading a superseded letter failed", "letter", prev.ID, "err", err)
+		return nil
+	}
+	if cur.State == letter.Voided && cur.VoidReason == letter.ReasonSuperseded {
+		s.recordLetter(ctx, audit.LetterVoided, audit.System, prev.ID, l.KVNR, letter.ReasonSuperseded)
+	}
+	return nil
+}
+
+// recordLetter appends the audit entry of kind for letter id of member k
+// (letter.Hasher.AuditEvent), with Detail "reason" when reason is set. A
+// failure is logged: the letter's state, already stored, stands.
+func (s *Service) recordLetter(ctx context.Context, kind audit.Kind, actor audit.Actor, id string, k kvnr.KVNR, reason string) {
+	if s.audit == nil {
+		return
+	}
+	e := s.lh.AuditEvent(kind, id, k, s.clock())
+	e.ID, e.Actor = grant.NewID(), actor
+	if reason != "" {
+		e.Detail["reason"] = reason
+	}
+	if err := s.audit.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit of a letter failed", "letter", id, "kind", string(kind), "err", err)
+	}
 }
 
 func (s *Service) leaseLost(lease time.Time) bool {

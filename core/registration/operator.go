@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/letter"
 )
@@ -120,7 +121,7 @@ func (s *Service) RetryLetter(ctx context.Context, id string) (letter.Letter, er
 	}
 	// notBefore just after now: only a letter created later than this
 	// very moment (a concurrent request) stops the replacement.
-	if err := s.letters.CreateLetter(ctx, repl, now.Add(time.Nanosecond), now); errors.Is(err, fault.Conflict) {
+	if err := s.createLetter(ctx, repl, audit.Operator, now.Add(time.Nanosecond), now); errors.Is(err, fault.Conflict) {
 		return redact(l), fault.New(fault.Conflict, op, "a newer letter was created meanwhile: nothing to retry")
 	} else if err != nil {
 		return letter.Letter{}, err

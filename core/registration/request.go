@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
@@ -224,7 +225,7 @@ func (s *Service) decide(ctx context.Context, r letter.Request, now time.Time) (
 		ID: r.ID, KVNR: m.KVNR, Recipient: to, State: letter.Requested,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.Letter.Validity),
 	}
-	err = s.letters.CreateLetter(ctx, l, now.Add(-s.cfg.Letter.MinInterval), now)
+	err = s.createLetter(ctx, l, audit.Member, now.Add(-s.cfg.Letter.MinInterval), now)
 	switch {
 	case errors.Is(err, fault.Conflict):
 		return s.tooSoon(ctx, r, m, now)

@@ -56,6 +56,9 @@ type Deps struct {
 	// Mail words a notification (its code and params); cmd passes the
 	// message catalog's. Required with a Notifier: core holds no words.
 	Mail func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
+	// Audit records the life of letters (audit.LetterOrdered and the
+	// others); nil: not recorded.
+	Audit store.Audit
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a secret, birth date
@@ -79,6 +82,7 @@ type Service struct {
 	outbox    letterprint.Outbox
 	methods   map[proof.Method]proofing.Method
 	lh        letter.Hasher
+	audit     store.Audit
 	passwords *password.Hasher
 	estimator password.Estimator
 	metrics   metrics.Recorder
@@ -150,7 +154,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
 		enrolls: d.Enrollments, proofings: d.Proofings, accounts: d.Accounts, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
-		methods: methods, lh: d.LetterHasher, passwords: d.Passwords, estimator: d.Estimator,
+		methods: methods, lh: d.LetterHasher, audit: d.Audit, passwords: d.Passwords, estimator: d.Estimator,
 		metrics: d.Metrics, notifier: d.Notifier, mail: d.Mail, now: d.Now, log: d.Logger,
 	}, nil
 }

@@ -672,7 +672,8 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 		return nil, err
 	}
 	method, err := letterproof.New(letterproof.Deps{
-		Letters: s.store, Members: s.store, RateLimits: s.store, Hasher: lh, Policy: rc.Letter, Issuer: o.Issuer, Now: o.Now,
+		Letters: s.store, Members: s.store, RateLimits: s.store, Hasher: lh, Policy: rc.Letter, Issuer: o.Issuer,
+		Audit: s.metrics.Audit(s.store), Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -701,7 +702,7 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
 		Accounts: s.store, RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
 		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Notifier: o.Notifier, Mail: letterMailText,
-		Now: o.Now, Logger: o.Log,
+		Audit: s.metrics.Audit(s.store), Now: o.Now, Logger: o.Log,
 	})
 }
 
