@@ -62,7 +62,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 	cfg := registration.Config{Issuer: issuer, Sender: sender}
 	d := registration.Deps{
 		Members: w, Registrations: w, Letters: w, Enrollments: w, RateLimits: w, Renderer: w, Outbox: w,
-		LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: w.Now,
+		LetterHasher: letterHasher, Passwords: coretest.Passwords(), Audit: st, Now: w.Now,
 		Logger: logs.Text(),
 	}
 	for _, o := range opts {
