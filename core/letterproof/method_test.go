@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/coretest"
@@ -45,16 +46,19 @@ var hasher = coretest.LetterHasher()
 
 type fixture struct {
 	w      *registrationtest.World
+	st     *sqlstore.Store
 	method *letterproof.Method
 	svc    *registration.Service
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	w := registrationtest.NewWorld(t0, sqlstoretest.Open(t))
+	st := sqlstoretest.Open(t)
+	w := registrationtest.NewWorld(t0, st)
 	_ = w.UpsertMember(ctx, anna)
 	_ = w.UpsertMember(ctx, bodo)
-	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, RateLimits: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer, Now: w.Now})
+	m, err := letterproof.New(letterproof.Deps{Letters: w, Members: w, RateLimits: w, Hasher: hasher, Policy: letter.DefaultPolicy, Issuer: issuer,
+		Audit: st, Now: w.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{w: w, method: m, svc: svc}
+	return &fixture{w: w, st: st, method: m, svc: svc}
 }
 
 // handedOver runs the registration path for mem and returns its letter
