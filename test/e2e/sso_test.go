@@ -117,6 +117,21 @@ func TestSingleSignOnAcrossRelyingParties(t *testing.T) {
 	if at1.AuthTime != at2.AuthTime {
 		t.Fatalf("auth_time %d at RP B, want the session's login time %d", at2.AuthTime, at1.AuthTime)
 	}
+	// One login, one login.web event (RP A's); RP B's answer from the
+	// session is not a login.
+	events, err := in.srv.Store().AuditEvents(t.Context(), memberID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logins []audit.Event
+	for _, e := range events {
+		if e.Kind == audit.WebLogin {
+			logins = append(logins, e)
+		}
+	}
+	if len(logins) != 1 || logins[0].ClientID != w.web.ID || logins[0].Detail["sid"] != sid {
+		t.Fatalf("login.web events %+v, want one of RP A in session %s", logins, sid)
+	}
 }
 
 func TestPromptAndMaxAgeAgainstASession(t *testing.T) {
