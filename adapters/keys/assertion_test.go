@@ -33,7 +33,7 @@ const assertionPayload = `{"iss":"portal","sub":"portal","aud":"https://login.ex
 
 // clientJWKS renders public keys as a JWKS; kid "" leaves the kid out, alg
 // "" the alg.
-func clientJWKS(t *testing.T, entries ...jwksEntry) []byte {
+func clientJWKS(t testing.TB, entries ...jwksEntry) []byte {
 	t.Helper()
 	var out []json.RawMessage
 	for _, e := range entries {

@@ -119,7 +119,7 @@ type keySpec struct {
 	noAppID         bool
 }
 
-func der(t *testing.T, v any, params string) []byte {
+func der(t testing.TB, v any, params string) []byte {
 	t.Helper()
 	b, err := asn1.MarshalWithParams(v, params)
 	if err != nil {
@@ -128,16 +128,16 @@ func der(t *testing.T, v any, params string) []byte {
 	return b
 }
 
-func explicit(t *testing.T, tag int, inner []byte) []byte {
+func explicit(t testing.TB, tag int, inner []byte) []byte {
 	return der(t, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tag, IsCompound: true, Bytes: inner}, "")
 }
 
-func sequence(t *testing.T, elements ...[]byte) []byte {
+func sequence(t testing.TB, elements ...[]byte) []byte {
 	return der(t, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: slices.Concat(elements...)}, "")
 }
 
 // keyDescriptionDER encodes s as the Android key description extension.
-func keyDescriptionDER(t *testing.T, s keySpec) []byte {
+func keyDescriptionDER(t testing.TB, s keySpec) []byte {
 	t.Helper()
 	appID := s.appID
 	if appID == nil {

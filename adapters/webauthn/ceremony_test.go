@@ -44,7 +44,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newCeremony(t *testing.T, now func() time.Time) *webauthn.Ceremony {
+func newCeremony(t testing.TB, now func() time.Time) *webauthn.Ceremony {
 	t.Helper()
 	c, err := webauthn.New(webauthn.Config{RPID: rpID, RPName: "Pforte Test", Origins: []string{origin, appOrigin}}, now)
 	if err != nil {
@@ -53,7 +53,7 @@ func newCeremony(t *testing.T, now func() time.Time) *webauthn.Ceremony {
 	return c
 }
 
-func member(t *testing.T) devicekey.User {
+func member(t testing.TB) devicekey.User {
 	t.Helper()
 	h := make([]byte, 32)
 	rand.Read(h)
@@ -70,7 +70,7 @@ var (
 // have no leading zero byte: virtualwebauthn encodes them without their
 // leading zeros (big.Int.Bytes), which go-webauthn rightly refuses, so one
 // key in 128 would fail at random.
-func ec2Credential(t *testing.T) virtualwebauthn.Credential {
+func ec2Credential(t testing.TB) virtualwebauthn.Credential {
 	t.Helper()
 	for {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -89,7 +89,7 @@ func ec2Credential(t *testing.T) virtualwebauthn.Credential {
 }
 
 // virtualRegister runs a registration with a virtualwebauthn authenticator.
-func virtualRegister(t *testing.T, c *webauthn.Ceremony, auth virtualwebauthn.Authenticator, cred virtualwebauthn.Credential) (devicekey.NewKey, error) {
+func virtualRegister(t testing.TB, c *webauthn.Ceremony, auth virtualwebauthn.Authenticator, cred virtualwebauthn.Credential) (devicekey.NewKey, error) {
 	t.Helper()
 	options, state, err := c.RegistrationOptions(ctx, member(t), nil)
 	if err != nil {
