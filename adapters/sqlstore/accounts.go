@@ -146,23 +146,50 @@ func (s *Store) MemberByKVNR(ctx context.Context, k kvnr.KVNR) (member.Member, e
 		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+memberColumns+` FROM members WHERE kvnr = ?`), string(k)); err != nil {
 			return err
 		}
-		m = member.Member{
-			KVNR:       kvnr.KVNR(r.KVNR),
-			GivenName:  r.GivenName,
-			FamilyName: r.FamilyName,
-			BirthDate:  r.BirthDate,
-			Address: member.Address{
-				Street:     r.Street,
-				PostalCode: r.PostalCode,
-				Locality:   r.Locality,
-				Country:    r.Country,
-			},
-			Email:        r.Email,
-			InsuredFrom:  fromMS(r.InsuredFrom),
-			InsuredUntil: fromMS(r.InsuredUntil),
-			UpdatedAt:    fromMS(r.UpdatedAt),
-		}
+		m = r.member()
 		return nil
 	})
 	return m, err
+}
+
+// MembersByBirthDate returns the members born on birthDate (YYYY-MM-DD),
+// ordered by KVNR, at most limit (none when limit < 1).
+func (s *Store) MembersByBirthDate(ctx context.Context, birthDate string, limit int) ([]member.Member, error) {
+	var out []member.Member
+	err := s.do(ctx, "sqlstore.MembersByBirthDate", func() error {
+		out = nil
+		if limit < 1 {
+			return nil
+		}
+		var rows []memberRow
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+memberColumns+` FROM members
+				WHERE birth_date = ? ORDER BY kvnr LIMIT ?`), birthDate, limit); err != nil {
+			return err
+		}
+		out = make([]member.Member, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, r.member())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (r memberRow) member() member.Member {
+	return member.Member{
+		KVNR:       kvnr.KVNR(r.KVNR),
+		GivenName:  r.GivenName,
+		FamilyName: r.FamilyName,
+		BirthDate:  r.BirthDate,
+		Address: member.Address{
+			Street:     r.Street,
+			PostalCode: r.PostalCode,
+			Locality:   r.Locality,
+			Country:    r.Country,
+		},
+		Email:        r.Email,
+		InsuredFrom:  fromMS(r.InsuredFrom),
+		InsuredUntil: fromMS(r.InsuredUntil),
+		UpdatedAt:    fromMS(r.UpdatedAt),
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -178,4 +179,49 @@ func (s *Store) CompleteEnrollment(ctx context.Context, sessionID string, e audi
 		return account.Account{}, err
 	}
 	return out, nil
+}
+
+// QueryAudit returns the events q selects, newest first (by Time, then ID
+// descending), at most q.Limit (none when q.Limit < 1).
+func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+	var out []audit.Event
+	err := s.do(ctx, "sqlstore.QueryAudit", func() error {
+		out = nil
+		if q.Limit < 1 {
+			return nil
+		}
+		where, args := []string{"1 = 1"}, []any{}
+		if q.AccountID != "" {
+			where, args = append(where, "account_id = ?"), append(args, q.AccountID)
+		}
+		if len(q.Kinds) > 0 {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Kinds)), ", ")
+			where = append(where, "kind IN ("+marks+")")
+			for _, k := range q.Kinds {
+				args = append(args, string(k))
+			}
+		}
+		if !q.From.IsZero() {
+			where, args = append(where, "event_time >= ?"), append(args, msInt(q.From))
+		}
+		if !q.To.IsZero() {
+			where, args = append(where, "event_time < ?"), append(args, msInt(q.To))
+		}
+		args = append(args, q.Limit)
+		var rows []auditRow
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+auditColumns+` FROM audit_events
+				WHERE `+strings.Join(where, " AND ")+` ORDER BY event_time DESC, id DESC LIMIT ?`), args...); err != nil {
+			return err
+		}
+		out = make([]audit.Event, 0, len(rows))
+		for _, r := range rows {
+			e, err := r.event()
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
 }

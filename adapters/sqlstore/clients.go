@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
@@ -27,6 +29,8 @@ type clientRow struct {
 	Kind                   string        `db:"kind"`
 	AuthMethod             string        `db:"auth_method"`
 	SecretHash             string        `db:"secret_hash"`
+	PreviousSecretHash     string        `db:"previous_secret_hash"`
+	PreviousSecretUntil    sql.NullInt64 `db:"previous_secret_until"`
 	JWKS                   []byte        `db:"jwks"`
 	RedirectURIs           string        `db:"redirect_uris"`
 	PostLogoutRedirectURIs string        `db:"post_logout_redirect_uris"`
@@ -46,7 +50,8 @@ type clientRow struct {
 
 const clientColumns = `id, name, kind, auth_method, secret_hash, jwks, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, access_token_ttl, id_token_ttl, require_par, require_dpop,
-	sector_identifier, created_at, name_en, min_acr, introspection_audiences, consent, backchannel_logout_uri`
+	sector_identifier, created_at, name_en, min_acr, introspection_audiences, consent, backchannel_logout_uri,
+	previous_secret_hash, previous_secret_until`
 
 func clientArgs(c client.Client) []any {
 	return []any{
@@ -54,6 +59,7 @@ func clientArgs(c client.Client) []any {
 		list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), c.RequirePAR, c.RequireDPoP, c.SectorIdentifier,
 		ms(c.CreatedAt), c.NameEN, minACR(c.MinACR), list(c.IntrospectionAudiences), c.Consent, c.BackchannelLogoutURI,
+		c.PreviousSecretHash, ms(c.PreviousSecretUntil),
 	}
 }
 
@@ -65,6 +71,8 @@ func (r clientRow) client() (client.Client, error) {
 		Kind:                 client.Kind(r.Kind),
 		AuthMethod:           client.AuthMethod(r.AuthMethod),
 		SecretHash:           r.SecretHash,
+		PreviousSecretHash:   r.PreviousSecretHash,
+		PreviousSecretUntil:  fromMS(r.PreviousSecretUntil),
 		JWKS:                 fromBlob(r.JWKS),
 		AccessTokenTTL:       time.Duration(r.AccessTokenTTL),
 		IDTokenTTL:           time.Duration(r.IDTokenTTL),
@@ -96,7 +104,7 @@ func (r clientRow) client() (client.Client, error) {
 	return c, nil
 }
 
-const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateClient inserts c. Errors: Conflict when the ID exists.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
@@ -120,7 +128,9 @@ func (s *Store) PutClient(ctx context.Context, c client.Client) error {
 				require_par = excluded.require_par, require_dpop = excluded.require_dpop,
 				sector_identifier = excluded.sector_identifier, created_at = excluded.created_at,
 				min_acr = excluded.min_acr, introspection_audiences = excluded.introspection_audiences,
-				consent = excluded.consent, backchannel_logout_uri = excluded.backchannel_logout_uri`), clientArgs(c)...)
+				consent = excluded.consent, backchannel_logout_uri = excluded.backchannel_logout_uri,
+				previous_secret_hash = excluded.previous_secret_hash,
+				previous_secret_until = excluded.previous_secret_until`), clientArgs(c)...)
 		return err
 	})
 }
@@ -176,4 +186,54 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		return err
 	})
+}
+
+// UpdateClient changes client id under its row lock: f gets the stored
+// client and changes it; when f returns an error nothing is written and
+// the error is returned as it is. The ID and CreatedAt cannot change.
+// Errors: NotFound; Invalid (f changed the ID).
+func (s *Store) UpdateClient(ctx context.Context, id string, f func(c *client.Client) error) (client.Client, error) {
+	const op = "sqlstore.UpdateClient"
+	var out client.Client
+	var refused error
+	err := s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		refused = nil
+		var r clientRow
+		if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+clientColumns+` FROM clients WHERE id = ?`+s.forUpdate()), id); err != nil {
+			return err
+		}
+		c, err := r.client()
+		if err != nil {
+			return err
+		}
+		created := c.CreatedAt
+		if refused = f(&c); refused != nil {
+			return refused
+		}
+		if c.ID != id {
+			return fault.New(fault.Invalid, op, "the update changed the client's id")
+		}
+		c.CreatedAt = created
+		args := clientArgs(c)
+		// Every column but id (first) is written; id is the WHERE.
+		var stored clientRow
+		if err := tx.GetContext(ctx, &stored, tx.Rebind(`UPDATE clients SET
+				name = ?, kind = ?, auth_method = ?, secret_hash = ?, jwks = ?, redirect_uris = ?,
+				post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, access_token_ttl = ?, id_token_ttl = ?,
+				require_par = ?, require_dpop = ?, sector_identifier = ?, created_at = ?, name_en = ?, min_acr = ?,
+				introspection_audiences = ?, consent = ?, backchannel_logout_uri = ?,
+				previous_secret_hash = ?, previous_secret_until = ?
+				WHERE id = ? RETURNING `+clientColumns), append(args[1:], id)...); err != nil {
+			return err
+		}
+		out, err = stored.client()
+		return err
+	})
+	if refused != nil {
+		return client.Client{}, refused
+	}
+	if err != nil {
+		return client.Client{}, err
+	}
+	return out, nil
 }

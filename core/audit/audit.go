@@ -98,3 +98,13 @@ type Event struct {
 	// remaining attempts. Never a PIN, password, code or token.
 	Detail map[string]string
 }
+
+// Query selects audit events for support: those of one account (empty:
+// every account), of the given kinds (empty: every kind), in the time
+// range [From, To) (a zero bound is open), newest first, at most Limit.
+type Query struct {
+	AccountID string
+	Kinds     []Kind
+	From, To  time.Time
+	Limit     int
+}

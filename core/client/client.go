@@ -60,6 +60,12 @@ type Client struct {
 	// SecretHash is the keyed hash of the client secret (SecretHasher);
 	// empty for clients that do not use a secret.
 	SecretHash string
+	// PreviousSecretHash is the hash of the secret before the last
+	// rotation, accepted beside SecretHash until PreviousSecretUntil
+	// (exclusive), so that the client's operator can deploy the new
+	// secret without an outage (AcceptedSecretHashes). Empty: no rollover.
+	PreviousSecretHash  string
+	PreviousSecretUntil time.Time
 	// JWKS is the client's public key set (JSON) for private_key_jwt.
 	JWKS         []byte
 	RedirectURIs []string

@@ -277,4 +277,7 @@ type Store interface {
 	Sessions
 	Consents
 	LogoutJobs
+	MemberSearch
+	AuditQuery
+	ClientUpdates
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
@@ -69,6 +70,12 @@ var unavailableTests = []test[store.Store]{
 			{"ClientByID unknown", func() error { _, err := s.ClientByID(c, "nope"); return err }},
 			{"ListClients", func() error { _, err := s.ListClients(c); return err }},
 			{"DeleteClient unknown", func() error { return s.DeleteClient(c, "nope") }},
+			{"UpdateClient", func() error {
+				_, err := s.UpdateClient(c, "nope", func(*client.Client) error { return nil })
+				return err
+			}},
+			{"MembersByBirthDate", func() error { _, err := s.MembersByBirthDate(c, "1970-01-31", 10); return err }},
+			{"QueryAudit", func() error { _, err := s.QueryAudit(c, audit.Query{Limit: 10}); return err }},
 			{"CreateAuthRequest existing", func() error { return s.CreateAuthRequest(c, pending) }},
 			{"AuthRequestByID unknown", func() error { _, err := s.AuthRequestByID(c, "nope"); return err }},
 			{"CompleteAuthRequest", func() error { return s.CompleteAuthRequest(c, pending.ID, newLogin(), t0) }},
