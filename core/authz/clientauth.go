@@ -88,13 +88,19 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr Credentials) (clien
 		}
 		return client.Client{}, invalidClient(op)
 	}
-	// Compute the hash even for unknown clients: equal work.
-	stored := "hmac-sha256:unknown-client"
+	// Compute the hashes even for unknown clients and clients without a
+	// rollover: equal work. During a rollover (client.RotateSecret) the
+	// previous secret is accepted beside the current one until its time.
+	stored, previous := "hmac-sha256:unknown-client", "hmac-sha256:no-rollover"
 	if found {
 		stored = c.SecretHash
+		if c.RolloverOpen(s.clock()) {
+			previous = c.PreviousSecretHash
+		}
 	}
 	ok := s.secrets.Verify(cr.Secret, stored)
-	if !found || !ok || c.AuthMethod != cr.Method {
+	okPrevious := s.secrets.Verify(cr.Secret, previous)
+	if !found || !(ok || okPrevious) || c.AuthMethod != cr.Method {
 		return client.Client{}, invalidClient(op)
 	}
 	return c, nil

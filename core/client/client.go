@@ -509,3 +509,49 @@ func GenerateSecret() string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// RolloverOpen reports whether the previous secret is still accepted at
+// now (PreviousSecretHash set and now before PreviousSecretUntil).
+func (c Client) RolloverOpen(now time.Time) bool {
+	return c.PreviousSecretHash != "" && now.Before(c.PreviousSecretUntil)
+}
+
+// Secret rollover bounds: how long the previous secret may stay valid
+// after a rotation. A day is enough for most deployments; a month is the
+// most, so that a forgotten rollover does not keep a leaked secret alive.
+const (
+	DefaultRollover = 24 * time.Hour
+	MaxRollover     = 30 * 24 * time.Hour
+)
+
+// RotateSecret returns c with newHash as its secret and its current
+// secret accepted beside it until until (a rollover); a rollover still
+// open at now is replaced (the oldest secret stops working). Errors:
+// Invalid when c uses no secret, or until is not after now or more than
+// MaxRollover ahead (a zero until ends the old secret at once: no
+// rollover).
+func (c Client) RotateSecret(newHash string, until, now time.Time) (Client, error) {
+	const op = "client.RotateSecret"
+	switch {
+	case c.AuthMethod != AuthSecretBasic && c.AuthMethod != AuthSecretPost:
+		return c, fault.New(fault.Invalid, op, "the client does not authenticate with a secret")
+	case newHash == "":
+		return c, fault.New(fault.Invalid, op, "the new secret's hash is missing")
+	case until.IsZero():
+		c.PreviousSecretHash, c.PreviousSecretUntil = "", time.Time{}
+	case !until.After(now) || until.Sub(now) > MaxRollover:
+		return c, fault.New(fault.Invalid, op, "the old secret may stay valid for at most "+MaxRollover.String()+" from now")
+	default:
+		c.PreviousSecretHash, c.PreviousSecretUntil = c.SecretHash, until.UTC()
+	}
+	c.SecretHash = newHash
+	return c, nil
+}
+
+// FinishRollover returns c without its previous secret: the rollover ends
+// before its time. It reports whether there was one to end.
+func (c Client) FinishRollover() (Client, bool) {
+	had := c.PreviousSecretHash != ""
+	c.PreviousSecretHash, c.PreviousSecretUntil = "", time.Time{}
+	return c, had
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
@@ -206,5 +207,53 @@ func TestValidateBackchannelLogoutURI(t *testing.T) {
 		GrantTypes: []string{client.GrantClientCredentials}, BackchannelLogoutURI: "https://api.example/logout"}
 	if err := svc.Validate(); !errors.Is(err, fault.Invalid) {
 		t.Errorf("service client with a back-channel logout URI: got %v, want Invalid", err)
+	}
+}
+
+func TestRotateSecret(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	svc := client.Client{ID: "svc", Kind: client.Service, AuthMethod: client.AuthSecretPost, SecretHash: "old"}
+	tests := []struct {
+		name     string
+		c        client.Client
+		until    time.Time
+		wantPrev string
+		invalid  bool
+	}{
+		{"rollover", svc, now.Add(client.DefaultRollover), "old", false},
+		{"at once", svc, time.Time{}, "", false},
+		{"at the most", svc, now.Add(client.MaxRollover), "old", false},
+		{"too long", svc, now.Add(client.MaxRollover + time.Second), "", true},
+		{"in the past", svc, now.Add(-time.Second), "", true},
+		{"now", svc, now, "", true},
+		{"public client", client.Client{ID: "app", Kind: client.Native, AuthMethod: client.AuthNone}, now.Add(time.Hour), "", true},
+		{"private_key_jwt", client.Client{ID: "p", Kind: client.Portal, AuthMethod: client.AuthPrivateKeyJWT}, now.Add(time.Hour), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.c.RotateSecret("new", tt.until, now)
+			if tt.invalid {
+				if !errors.Is(err, fault.Invalid) {
+					t.Fatalf("err = %v, want Invalid", err)
+				}
+				if got.SecretHash != tt.c.SecretHash {
+					t.Fatal("a refused rotation changed the secret")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.SecretHash != "new" || got.PreviousSecretHash != tt.wantPrev {
+				t.Fatalf("got secret %q, previous %q", got.SecretHash, got.PreviousSecretHash)
+			}
+			if got.RolloverOpen(now) != (tt.wantPrev != "") || got.RolloverOpen(tt.until) {
+				t.Fatalf("rollover open now: %v, at its end: %v", got.RolloverOpen(now), got.RolloverOpen(tt.until))
+			}
+			fin, had := got.FinishRollover()
+			if had != (tt.wantPrev != "") || fin.PreviousSecretHash != "" || fin.RolloverOpen(now) || fin.SecretHash != "new" {
+				t.Fatalf("FinishRollover = %+v, %v", fin, had)
+			}
+		})
 	}
 }
