@@ -130,12 +130,18 @@ func (s *Service) RenameMemberDevice(ctx context.Context, accountID, id, name, i
 // page, binding empty).
 type actor struct {
 	account, binding, client string
+	// operator names support staff acting for the member (actor
+	// Operator in the audit event); empty: the member acts.
+	operator string
 }
 
 // detail adds who acted to an audit event's detail.
 func (a actor) detail(d map[string]string) map[string]string {
 	if a.binding != "" {
 		d["by_binding"] = a.binding
+	}
+	if a.operator != "" {
+		d["operator"] = a.operator
 	}
 	return d
 }

@@ -25,9 +25,23 @@ const OperatorClientID = "operator"
 // suspect: the member binds the device anew; or no PIN was ever set);
 // Unavailable.
 func (s *Service) UnblockDevice(ctx context.Context, bindingID, operator string) error {
+	return s.UnblockDeviceBy(ctx, bindingID, operator, OperatorClientID)
+}
+
+// OperatorOK reports whether name may name the person acting for support
+// in the audit log: 1 to 100 printable characters after trimming.
+func OperatorOK(name string) bool {
+	name = strings.TrimSpace(name)
+	return name != "" && len(name) <= 100 && !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// UnblockDeviceBy is UnblockDevice by an operator acting through clientID
+// (the admin API's client, or OperatorClientID for the CLI), which the
+// audit event names.
+func (s *Service) UnblockDeviceBy(ctx context.Context, bindingID, operator, clientID string) error {
 	const op = "binding.UnblockDevice"
 	operator = strings.TrimSpace(operator)
-	if operator == "" || len(operator) > 100 || strings.ContainsFunc(operator, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !OperatorOK(operator) {
 		return fault.New(fault.Invalid, op, "name the operator (at most 100 printable characters)")
 	}
 	var wasBlocked bool // the state before, for the record
@@ -52,7 +66,7 @@ func (s *Service) UnblockDevice(ctx context.Context, bindingID, operator string)
 	}
 	s.record(ctx, audit.Event{
 		ID: grant.NewID(), Time: s.clock(), Kind: audit.DeviceUnblocked, Actor: audit.Operator, AccountID: b.AccountID,
-		ClientID: OperatorClientID, Detail: map[string]string{"binding": b.ID, "operator": operator, "was_blocked": boolText(wasBlocked)},
+		ClientID: clientID, Detail: map[string]string{"binding": b.ID, "operator": operator, "was_blocked": boolText(wasBlocked)},
 	})
 	s.logInfo(ctx, "device unblocked by operator", slog.String("binding", b.ID), slog.String("account", b.AccountID),
 		slog.String("operator", operator))
@@ -105,4 +119,24 @@ func (s *Service) AuditLog(ctx context.Context, accountID string, limit int) ([]
 		limit = DefaultAuditLimit
 	}
 	return s.audit.AuditEvents(ctx, accountID, min(limit, MaxAuditLimit))
+}
+
+// RevokeDeviceBy lets support revoke device id of account accountID (a
+// lost or stolen phone), as RevokeMemberDevice does for the member: its
+// app logins end at once and its browser sessions with it, the member is
+// told. operator names the person acting and clientID the client they act
+// through; the audit event has actor Operator. Revoking a revoked device
+// changes nothing. Errors: Invalid (operator name); NotFound (no such
+// device of this account: another member's device is the same answer);
+// Unavailable.
+func (s *Service) RevokeDeviceBy(ctx context.Context, accountID, id, operator, clientID string) error {
+	const op = "binding.RevokeDeviceBy"
+	operator = strings.TrimSpace(operator)
+	if !OperatorOK(operator) {
+		return fault.New(fault.Invalid, op, "name the operator (at most 100 printable characters)")
+	}
+	if accountID == "" {
+		return fault.Coded(fault.NotFound, op, deviceNotFoundText)
+	}
+	return s.revoke(ctx, op, actor{account: accountID, client: clientID, operator: operator}, id, "")
 }

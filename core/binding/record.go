@@ -27,6 +27,9 @@ func (s *Service) event(kind audit.Kind, accountID, ip string, detail map[string
 func (s *Service) eventBy(kind audit.Kind, by actor, ip string, detail map[string]string) audit.Event {
 	e := s.event(kind, by.account, ip, by.detail(detail))
 	e.ClientID = by.client
+	if by.operator != "" {
+		e.Actor = audit.Operator
+	}
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/session"
 )
@@ -47,7 +48,7 @@ func actorOf(r session.EndReason) audit.Actor {
 
 // notify queues the back-channel logouts of ended session ss, once.
 func (s *Service) notify(ctx context.Context, ss session.Session) error {
-	if !ss.NotifiedAt.IsZero() {
+	if !ss.NotifiedAt.IsZero() || s.deferNotify {
 		return nil
 	}
 	if s.d.BackChannel != nil && len(ss.Clients) > 0 {
@@ -113,4 +114,40 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// Ender ends sessions from an operator command that runs beside the
+// servers (the CLI), without the authorization server and without the
+// back-channel sender: it ends the sessions, revokes their tokens and
+// audits as Service.End does, but queues no logout tokens itself. The
+// sessions stay unnotified, so that a serving replica's Sweep (run with
+// its janitor) queues their back-channel logouts SweepAfter after their
+// end: the relying parties are told, a little later.
+type Ender struct{ s *Service }
+
+// NewEnder returns an Ender over d.Sessions and d.Audit (d.Accounts,
+// d.Authz and d.BackChannel are not used). Errors: Invalid.
+func NewEnder(d Deps) (*Ender, error) {
+	if d.Sessions == nil || d.Audit == nil {
+		return nil, fault.New(fault.Invalid, "sso.NewEnder", "a dependency is missing")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	d.BackChannel = nil
+	return &Ender{s: &Service{d: d, log: d.Logger, deferNotify: true}}, nil
+}
+
+// EndAll is Service.EndAll, the logouts left to the servers' Sweep.
+func (e *Ender) EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error) {
+	return e.s.EndAll(ctx, accountID, reason)
+}
+
+// EndOfBinding is Service.EndOfBinding, the logouts left to the servers'
+// Sweep.
+func (e *Ender) EndOfBinding(ctx context.Context, bindingID string) (int, error) {
+	return e.s.EndOfBinding(ctx, bindingID)
 }

@@ -93,6 +93,8 @@ type Service struct {
 	cfg Config
 	d   Deps
 	log *slog.Logger
+	// deferNotify: an Ender's; leave the back-channel logouts to Sweep.
+	deferNotify bool
 }
 
 // New returns a Service. Errors: Invalid.

@@ -264,3 +264,37 @@ func TestLoginAudited(t *testing.T) {
 		})
 	}
 }
+
+// An Ender (an operator command) ends the sessions and leaves their
+// back-channel logouts to a serving replica's Sweep.
+func TestEnderLeavesLogoutsToSweep(t *testing.T) {
+	w := newWorld(t)
+	_, ss1 := w.login(t, "bind-1")
+	_, ss2 := w.login(t, "bind-2")
+	end, err := sso.NewEnder(sso.Deps{Sessions: w, Audit: w, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := end.EndAll(t.Context(), w.acct.ID, session.EndSupport); err != nil || n != 2 {
+		t.Fatalf("EndAll: %d, %v", n, err)
+	}
+	for _, id := range []string{ss1.ID, ss2.ID} {
+		if cur, _ := w.SessionByID(t.Context(), id); cur.EndedAt.IsZero() || cur.EndReason != session.EndSupport {
+			t.Fatalf("session %s: %+v, want ended by support", id, cur)
+		}
+	}
+	if len(w.q.queued) != 0 {
+		t.Fatalf("the Ender queued %+v itself", w.q.queued)
+	}
+	w.clock.Advance(sso.SweepAfter + time.Second)
+	if n, err := w.svc.Sweep(t.Context()); err != nil || n != 2 || len(w.q.queued[ss1.ID]) != 2 || len(w.q.queued[ss2.ID]) != 2 {
+		t.Fatalf("Sweep: %d, %v, queued %+v", n, err, w.q.queued)
+	}
+	es, _ := w.QueryAudit(t.Context(), audit.Query{AccountID: w.acct.ID, Kinds: []audit.Kind{audit.SessionEnded}, Limit: 10})
+	if len(es) != 2 || es[0].Actor != audit.Operator {
+		t.Fatalf("audit %+v, want two session.ended by the operator", es)
+	}
+	if _, err := sso.NewEnder(sso.Deps{Sessions: w}); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("NewEnder without audit: %v", err)
+	}
+}

@@ -208,17 +208,19 @@ func (e *EIDOptions) redirectURI(issuer string) (string, error) {
 
 // Server is a built Pforte server.
 type Server struct {
-	opts    Options
-	store   *sqlstore.Store
-	ring    *keys.Ring
-	authz   *authz.Service
-	reg     *registration.Service
-	logout  *backchannel.Service
-	bind    *binding.Service
-	pins    *pin.Hasher
-	hasher  *password.Hasher
-	login   *login.Service
-	sso     *sso.Service
+	opts   Options
+	store  *sqlstore.Store
+	ring   *keys.Ring
+	authz  *authz.Service
+	reg    *registration.Service
+	logout *backchannel.Service
+	bind   *binding.Service
+	pins   *pin.Hasher
+	hasher *password.Hasher
+	login  *login.Service
+	sso    *sso.Service
+	// ender ends sessions where no SSO service is built (OpenBackend).
+	ender   *sso.Ender
 	handler http.Handler
 	log     *slog.Logger
 	// metrics counts what the audit events tell (login, binding and web
@@ -501,6 +503,9 @@ func open(ctx context.Context, o Options, quiet bool) (*Server, parts, error) {
 	}
 	s := &Server{opts: o, store: st, log: o.Log, metrics: metrics.New()}
 	err = func() error {
+		if s.ender, err = sso.NewEnder(sso.Deps{Sessions: st, Audit: s.metrics.Audit(st), Now: o.Now, Logger: o.Log}); err != nil {
+			return err
+		}
 		if s.hasher, err = password.NewHasher(o.PasswordParams, o.HashConcurrency, o.HashMaxWait); err != nil {
 			return err
 		}
@@ -713,7 +718,9 @@ type lateSessions struct{ s *Server }
 
 func (l lateSessions) EndOfBinding(ctx context.Context, bindingID string) (int, error) {
 	if l.s.sso == nil {
-		return 0, nil
+		// An operator command (OpenBackend) has no SSO service: it ends
+		// the sessions and leaves their logouts to the servers' Sweep.
+		return l.s.ender.EndOfBinding(ctx, bindingID)
 	}
 	return l.s.sso.EndOfBinding(ctx, bindingID)
 }
