@@ -63,6 +63,23 @@ const (
 	// whole family was revoked (a sign of theft). ClientID names the
 	// client; Detail "family" the token family, never a token.
 	RefreshReused Kind = "token.refresh_reused"
+	// Support's actions (core/support). Each has actor Operator, the
+	// client support acted through as ClientID and the person as Detail
+	// "operator". SupportRead: support looked at data (Detail "what":
+	// search, status, audit, client); its account is the member's when
+	// one member's data was read. SupportLetterOrdered: support ordered a
+	// letter (Detail "letter", "interval_overridden", "reason").
+	// SupportSessionsEnded: support ended every browser session (Detail
+	// "sessions": how many). AccountLocked and AccountUnlocked: support
+	// locked or unlocked the account (Detail "reason"). ClientChanged: a
+	// client was edited or its secret rotated, no account (Detail
+	// "client", "what": edit, secret_rotated, rollover_finished).
+	SupportRead          Kind = "support.read"
+	SupportLetterOrdered Kind = "support.letter_ordered"
+	SupportSessionsEnded Kind = "support.sessions_ended"
+	AccountLocked        Kind = "account.locked"
+	AccountUnlocked      Kind = "account.unlocked"
+	ClientChanged        Kind = "client.changed"
 )
 
 // Kinds lists every kind, for those that must know them all (the account
@@ -72,6 +89,7 @@ var Kinds = []Kind{
 	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLogin, WebLoginApproved,
 	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
 	LetterOrdered, LetterRendered, LetterHandedOver, LetterActivated, LetterVoided,
+	SupportRead, SupportLetterOrdered, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
 }
 
 // Actor says who acted.

@@ -540,3 +540,35 @@ func TestMemberDeviceManagement(t *testing.T) {
 		t.Fatalf("after revoking: %+v", ds)
 	}
 }
+
+// Support revokes a member's lost phone: it cannot log in any more, the
+// event names the operator and the client, the member is told, and
+// another member's device is out of reach.
+func TestRevokeDeviceBy(t *testing.T) {
+	f := setup(t)
+	_, b := f.enrolled(t, anna, "Phone")
+	_, other := f.enrolled(t, bodo, "Bodo's phone")
+	wantKind(t, "no operator", f.svc.RevokeDeviceBy(ctx, b.AccountID, b.ID, "", "support-tool"), fault.Invalid)
+	wantKind(t, "another member's device", f.svc.RevokeDeviceBy(ctx, b.AccountID, other.ID, operatorName, "support-tool"), fault.NotFound)
+	if got := f.w.binding(other.ID); got.Status != device.Active {
+		t.Fatalf("another member's device is %s", got.Status)
+	}
+	if err := f.svc.RevokeDeviceBy(ctx, b.AccountID, b.ID, operatorName, "support-tool"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.w.binding(b.ID); got.Status != device.Revoked {
+		t.Fatalf("after revoke: %s", got.Status)
+	}
+	events := f.w.auditEvents()
+	e := events[len(events)-1]
+	if e.Kind != audit.DeviceRevoked || e.Actor != audit.Operator || e.Detail["operator"] != operatorName || e.ClientID != "support-tool" {
+		t.Fatalf("audit %+v", e)
+	}
+	if _, _, err := f.svc.BeginDeviceAuth(ctx, b.ID); err == nil {
+		t.Fatal("a revoked device may begin to authenticate")
+	}
+	n := len(f.w.auditEvents())
+	if err := f.svc.RevokeDeviceBy(ctx, b.AccountID, b.ID, operatorName, "support-tool"); err != nil || len(f.w.auditEvents()) != n {
+		t.Fatalf("revoking again: %v, %d events more", err, len(f.w.auditEvents())-n)
+	}
+}
