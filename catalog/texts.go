@@ -132,6 +132,7 @@ var texts = map[string]text{
 	"api.content_type": {"Content-Type muss application/json sein.", "Content-Type must be application/json."},
 	"api.json":         {"Die Anfrage ist kein gültiges JSON dieser Form.", "The request is not valid JSON of the expected shape."},
 	"api.trailing":     {"Nach dem JSON-Objekt folgen weitere Daten.", "There is data after the JSON object."},
+	"admin.token_missing": {"Ein Zugriffstoken mit dem Geltungsbereich „admin“ ist nötig (Authorization: Bearer).", "An access token with the “admin” scope is required (Authorization: Bearer)."},
 
 	// Pages.
 	"page.title":              {"Anmelden – Pforte", "Log in – Pforte"},

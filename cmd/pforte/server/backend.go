@@ -23,9 +23,11 @@ import (
 // peppers, audit IP key and notifier, so an operator's unblock is recorded
 // and told as the server's own actions are.
 type Backend struct {
-	store *sqlstore.Store
-	reg   *registration.Service
-	bind  *binding.Service
+	store   *sqlstore.Store
+	reg     *registration.Service
+	bind    *binding.Service
+	s       *Server
+	secrets client.SecretHasher
 }
 
 // OpenBackend opens the store of o (migrating it when o.AutoMigrate, else
@@ -39,7 +41,12 @@ func OpenBackend(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{store: s.store, reg: s.reg, bind: s.bind}, nil
+	secrets, err := SecretHasher(s.opts.MasterKey)
+	if err != nil {
+		_ = s.store.Close()
+		return nil, err
+	}
+	return &Backend{store: s.store, reg: s.reg, bind: s.bind, s: s, secrets: secrets}, nil
 }
 
 // OpenStore opens the store of o as New does (o.Storage; migrated when

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pforte-id/pforte/adapters/adminapi"
 	logouthttp "github.com/pforte-id/pforte/adapters/backchannel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -43,6 +44,7 @@ import (
 	"github.com/pforte-id/pforte/core/grant"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/letterproof"
+	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
@@ -627,8 +629,15 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 
+	help, err := s.newSupport(s.sso, secrets)
+	if err != nil {
+		return err
+	}
+	admin := adminapi.New(adminapi.Config{}, s.authz, help, o.Log)
+
 	mux := http.NewServeMux()
 	mux.Handle("/", provider.Handler())
+	mux.Handle(adminapi.Prefix, admin.Handler())
 	mux.Handle(webui.Path, ui.Handler())
 	mux.Handle(httpapi.Prefix, api.Handler())
 	mux.Handle("GET "+webui.ActivatePath, ui.ActivateHandler())
@@ -1029,8 +1038,22 @@ func (s *Server) DiscoveryURL() string {
 func (s *Server) Vocabulary() loa.Vocabulary { return s.authz.Config().Vocabulary }
 
 // redactURL drops the query and fragment of a URL for logs: queries carry
-// codes, states and tokens.
-func redactURL(u *url.URL) string { return u.Path }
+// codes, states and tokens, and the admin API's searches names and dates
+// of birth. The admin API's paths name members by their KVNR, which no
+// log holds in clear: such a segment is logged as {kvnr}.
+func redactURL(u *url.URL) string {
+	if !strings.HasPrefix(u.Path, adminapi.Prefix) {
+		return u.Path
+	}
+	parts := strings.Split(u.Path, "/")
+	for i, p := range parts {
+		// A malformed number after members/ is masked all the same.
+		if _, err := kvnr.Parse(p); err == nil || (i > 0 && parts[i-1] == "members") {
+			parts[i] = "{kvnr}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
 
 // mailText words a notification with the message catalog, in the language
 // of the request ctx belongs to (German for the operator CLI).
