@@ -127,11 +127,11 @@ var texts = map[string]text{
 	"dpop.use_nonce":     {"Der DPoP-Nachweis braucht die aktuelle Nonce des Servers.", "The DPoP proof needs the server's current nonce."},
 
 	// The app API's own refusals.
-	"api.unknown_path": {"Unbekannter Pfad oder Methode.", "Unknown path or method."},
-	"api.too_large":    {"Die Anfrage ist zu groß.", "The request is too large."},
-	"api.content_type": {"Content-Type muss application/json sein.", "Content-Type must be application/json."},
-	"api.json":         {"Die Anfrage ist kein gültiges JSON dieser Form.", "The request is not valid JSON of the expected shape."},
-	"api.trailing":     {"Nach dem JSON-Objekt folgen weitere Daten.", "There is data after the JSON object."},
+	"api.unknown_path":    {"Unbekannter Pfad oder Methode.", "Unknown path or method."},
+	"api.too_large":       {"Die Anfrage ist zu groß.", "The request is too large."},
+	"api.content_type":    {"Content-Type muss application/json sein.", "Content-Type must be application/json."},
+	"api.json":            {"Die Anfrage ist kein gültiges JSON dieser Form.", "The request is not valid JSON of the expected shape."},
+	"api.trailing":        {"Nach dem JSON-Objekt folgen weitere Daten.", "There is data after the JSON object."},
 	"admin.token_missing": {"Ein Zugriffstoken mit dem Geltungsbereich „admin“ ist nötig (Authorization: Bearer).", "An access token with the “admin” scope is required (Authorization: Bearer)."},
 
 	// Pages.

@@ -59,7 +59,7 @@ func (t tokens) AdminToken(_ context.Context, raw string) (authz.AdminCaller, er
 }
 
 var knownTokens = tokens{
-	adminToken:      nil,
+	adminToken:       nil,
 	"member.token.x": fault.New(fault.Forbidden, "test", "a member's token cannot call the admin API"),
 	"other.client.x": fault.New(fault.Forbidden, "test", "the token lacks the admin scope"),
 	"expired.token.": fault.New(fault.Unauthenticated, "test", "expired"),
