@@ -49,6 +49,9 @@ type wiring struct {
 	// openDevices builds the device binding back end for `pforte devices`
 	// and `pforte audit`.
 	openDevices func(ctx context.Context, cfg *Config, log *slog.Logger) (deviceAdmin, error)
+	// openSupport builds support staff's use case for the support
+	// commands (supportcmd.go).
+	openSupport func(ctx context.Context, cfg *Config, log *slog.Logger) (supportAdmin, error)
 }
 
 // migrator runs the embedded database migrations.
@@ -445,7 +448,7 @@ func (c *cli) clientsCommand() *cobra.Command {
 			})
 		},
 	}
-	return group("clients", "Manage the registered clients", add, list, remove)
+	return group("clients", "Manage the registered clients", append([]*cobra.Command{add, list, remove}, c.clientSupportCommands()...)...)
 }
 
 // client builds the client the flags describe. needsSecret reports whether

@@ -22,6 +22,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/support"
 )
 
 // This file is `pforte devices` and `pforte audit`: what support sees of a
@@ -254,7 +255,7 @@ func (c *cli) devicesCommand() *cobra.Command {
 	unblock.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usagef("%v; a device id that starts with '-' goes after '--'", err)
 	})
-	return group("devices", "List a member's devices or unblock one", list, unblock)
+	return group("devices", "List a member's devices, unblock or revoke them", list, unblock, c.devicesRevokeCommand())
 }
 
 // operatorOK checks --operator before anything is opened, as
@@ -263,7 +264,7 @@ func operatorOK(name string) error {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return usagef("--operator is required: the name of the person unblocking, for the audit log")
+		return usagef("--operator is required: the name of the person acting, for the audit log")
 	case len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return usagef("--operator: name the operator (at most 100 printable characters)")
 	}
@@ -335,53 +336,88 @@ func wrongPINs(d operatorDevice) string {
 }
 
 func (c *cli) auditCommand() *cobra.Command {
-	var kv string
-	limit := binding.DefaultAuditLimit
+	var kv, from, to, operator string
+	var kinds []string
+	limit := support.DefaultAuditLimit
 	cmd := &cobra.Command{
-		Use:   "audit --kvnr KVNR [--limit N]",
-		Short: "Show a member's audit log, newest first",
-		Long: "Show the audit log of a member's account, newest first: when, what (enrollment, password,\n" +
-			"device bound, renamed, revoked, suspect, PIN set, wrong, locked, device unblocked), who\n" +
-			"acted (member, operator, system), through which client, and the details (device id and\n" +
-			"name, remaining attempts, the operator's name). The log is append-only and holds no\n" +
-			"secret: never a PIN, password, code or token, and client addresses only as keyed hashes\n" +
-			"(not shown).",
-		Example: "  pforte audit --kvnr A123456780 --limit 20",
-		Args:    args(cobra.NoArgs),
+		Use:   "audit [--kvnr KVNR] [--from T] [--to T] [--kind K ...] [--limit N] --operator NAME",
+		Short: "Query the audit log by member, time range and kind, newest first",
+		Long: "Show audit events, newest first: of one member (--kvnr) or of everyone, from --from\n" +
+			"(inclusive) to --to (exclusive), both RFC 3339 or YYYY-MM-DD, of the kinds --kind names\n" +
+			"(repeatable: login.web, device.revoked, account.locked, ...). Each line: when, what,\n" +
+			"who acted (member, operator, system), through which client, and the details (device\n" +
+			"id and name, remaining attempts, the operator's name). The log is append-only and holds\n" +
+			"no secret: never a PIN, password, code or token, and client addresses only as keyed\n" +
+			"hashes (not shown). The query itself is audited (support.read) with --operator.",
+		Example: "  pforte audit --kvnr A123456780 --limit 20 --operator mmuster\n" +
+			"  pforte audit --kind account.locked --kind account.unlocked --from 2026-12-01 --operator mmuster",
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := parseKVNRFlag(kv)
-			if err != nil {
-				return err
-			}
-			if limit < 1 || limit > binding.MaxAuditLimit {
-				return usagef("--limit must be between 1 and %d", binding.MaxAuditLimit)
-			}
-			return c.withDevices(cmd, func(ctx context.Context, d deviceAdmin) error {
-				acc, err := accountOf(ctx, "audit", d, k)
-				if err != nil {
+			if kv != "" {
+				if _, err := parseKVNRFlag(kv); err != nil {
 					return err
 				}
-				es, err := d.AuditLog(ctx, acc.ID, limit)
+			}
+			if limit < 1 || limit > support.MaxAuditLimit {
+				return usagef("--limit must be between 1 and %d", support.MaxAuditLimit)
+			}
+			var q support.AuditQuery
+			for _, t := range []struct {
+				flag, v string
+				dst     *time.Time
+			}{{"--from", from, &q.From}, {"--to", to, &q.To}} {
+				if t.v == "" {
+					continue
+				}
+				v, err := parseTimeFlag(t.v)
 				if err != nil {
-					return fmt.Errorf("audit: %w", err)
+					return usagef("%s must be an RFC 3339 time or a date (YYYY-MM-DD)", t.flag)
+				}
+				*t.dst = v
+			}
+			q.KVNR, q.Kinds, q.Limit = kv, kinds, limit
+			return c.withSupport(cmd, operator, func(ctx context.Context, a support.Agent, s supportAdmin) error {
+				es, err := s.Audit(ctx, a, q)
+				if err != nil {
+					return supportError("audit", err)
 				}
 				if len(es) == 0 {
-					fmt.Fprintf(c.stdout, "No audit events for member %s.\n", k)
+					fmt.Fprintln(c.stdout, "No audit events.")
 					return nil
 				}
 				tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TIME\tKIND\tACTOR\tCLIENT\tDETAIL")
+				if kv == "" {
+					fmt.Fprintln(tw, "TIME\tACCOUNT\tKIND\tACTOR\tCLIENT\tDETAIL")
+				} else {
+					fmt.Fprintln(tw, "TIME\tKIND\tACTOR\tCLIENT\tDETAIL")
+				}
 				for _, e := range es {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", timeOr(e.Time, "-"), e.Kind, e.Actor, orDash(e.ClientID), detailText(e.Detail))
+					if kv == "" {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOr(e.Time, "-"), orDash(e.AccountID), e.Kind, e.Actor, orDash(e.ClientID), detailText(e.Detail))
+					} else {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", timeOr(e.Time, "-"), e.Kind, e.Actor, orDash(e.ClientID), detailText(e.Detail))
+					}
 				}
 				return tw.Flush()
 			})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&kv, "kvnr", "", "the member number (required)")
-	fl.IntVar(&limit, "limit", binding.DefaultAuditLimit, fmt.Sprintf("at most this many events (1-%d)", binding.MaxAuditLimit))
+	fl.StringVar(&kv, "kvnr", "", "the member number (default: every member)")
+	fl.StringVar(&from, "from", "", "events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	fl.StringVar(&to, "to", "", "events before this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	fl.StringArrayVar(&kinds, "kind", nil, "only events of this kind (repeatable)")
+	fl.IntVar(&limit, "limit", support.DefaultAuditLimit, fmt.Sprintf("at most this many events (1-%d)", support.MaxAuditLimit))
+	fl.StringVar(&operator, "operator", "", "who queries, for the audit log (required)")
 	return cmd
+}
+
+// parseTimeFlag reads an RFC 3339 time or a date (midnight UTC).
+func parseTimeFlag(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, s)
 }
 
 // secretDetailKeys are detail keys that would name a secret. Audit events

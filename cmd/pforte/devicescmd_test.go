@@ -203,7 +203,7 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 	}
 
 	// The audit log, newest first, names the operator and holds no secret.
-	r = pforte(t, dir, "audit", "--kvnr", demoKVNR)
+	r = pforte(t, dir, "audit", "--kvnr", demoKVNR, "--operator", "M. Muster")
 	wantCode(t, r, exitOK, "audit")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) < 2 || strings.Join(strings.Fields(lines[0]), " ") != "TIME KIND ACTOR CLIENT DETAIL" {
@@ -226,7 +226,7 @@ func TestDevicesListUnblockAndAudit(t *testing.T) {
 			t.Errorf("audit shows %q:\n%s", secret, r.stdout)
 		}
 	}
-	r = pforte(t, dir, "audit", "--kvnr", demoKVNR, "--limit", "1")
+	r = pforte(t, dir, "audit", "--kvnr", demoKVNR, "--limit", "1", "--operator", "M. Muster")
 	if n := strings.Count(strings.TrimSpace(r.stdout), "\n"); n != 1 {
 		t.Errorf("--limit 1: %d events:\n%s", n, r.stdout)
 	}
@@ -255,16 +255,17 @@ func TestDevicesAndAuditBadInput(t *testing.T) {
 		{[]string{"devices", "list", "--kvnr", "A123456781"}, `pforte: "A123456781" is not a valid member number`},
 		{[]string{"devices", "list", "--kvnr", "A12345678"}, `pforte: "A12345678" is not a valid member number`},
 		{[]string{"audit", "--kvnr", "123456789X"}, `pforte: "123456789X" is not a valid member number`},
-		{[]string{"audit"}, "pforte: --kvnr is required"},
+		{[]string{"audit", "--kvnr", demoKVNR}, "pforte: --operator is required"},
 		{[]string{"audit", "--kvnr", demoKVNR, "--limit", "0"}, "pforte: --limit must be between 1 and 1000"},
 		{[]string{"audit", "--kvnr", demoKVNR, "--limit", "1001"}, "pforte: --limit must be between 1 and 1000"},
+		{[]string{"audit", "--from", "yesterday", "--operator", "M"}, "pforte: --from must be an RFC 3339 time or a date"},
 		{[]string{"audit", "--kvnr", demoKVNR, "extra"}, `pforte: unknown command "extra" for "pforte audit"`},
 		{[]string{"devices", "unblock", "some-id"}, "pforte: --operator is required"},
 		{[]string{"devices", "unblock", "some-id", "--operator", "  "}, "pforte: --operator is required"},
 		{[]string{"devices", "unblock", "some-id", "--operator", strings.Repeat("x", 101)}, "pforte: --operator: name the operator"},
 		{[]string{"devices", "unblock", "--operator", "M"}, "pforte: accepts 1 arg(s), received 0"},
 		{[]string{"devices", "unblock", "-Bvc4qW4BxLZCZ3DdbmMQQ", "--operator", "M"}, "pforte: unknown shorthand flag: 'B' in -Bvc4qW4BxLZCZ3DdbmMQQ; a device id that starts with '-' goes after '--'"},
-		{[]string{"devices"}, "pforte: devices needs a subcommand: list, unblock"},
+		{[]string{"devices"}, "pforte: devices needs a subcommand: list, revoke, unblock"},
 	} {
 		r := pforte(t, dir, tc.args...)
 		assertOneLine(t, r, exitUsage, tc.want)
@@ -277,12 +278,12 @@ func TestDevicesAndAuditBadInput(t *testing.T) {
 	if r.code != exitError || !strings.HasSuffix(r.stderr, "pforte: devices list: member "+otherKVNR+" has no account: they have not activated a letter or eID yet\n") {
 		t.Errorf("member without an account: exit %d, stderr %q", r.code, r.stderr)
 	}
-	r = pforte(t, dir, "audit", "--kvnr", otherKVNR)
-	assertOneLine(t, r, exitError, "pforte: audit: member "+otherKVNR+" has no account")
+	r = pforte(t, dir, "audit", "--kvnr", otherKVNR, "--operator", "M. Muster")
+	assertOneLine(t, r, exitError, "pforte: audit: The member has no account yet")
 	r = pforte(t, dir, "devices", "list", "--kvnr", "Z999999997")
 	assertOneLine(t, r, exitError, "pforte: devices list: no member Z999999997: neither an account nor an entry in the member directory")
-	r = pforte(t, dir, "audit", "--kvnr", "Z999999997")
-	assertOneLine(t, r, exitError, "pforte: audit: no member Z999999997")
+	r = pforte(t, dir, "audit", "--kvnr", "Z999999997", "--operator", "M. Muster")
+	assertOneLine(t, r, exitError, "pforte: audit: This member is neither in the member directory nor has an account")
 	r = pforte(t, dir, "devices", "unblock", "no-such-device", "--operator", "M. Muster")
 	assertOneLine(t, r, exitError, `pforte: devices unblock: no device "no-such-device"`)
 	r = pforte(t, dir, "devices", "unblock", "--operator", "M. Muster", "--", "-Bvc4qW4BxLZCZ3DdbmMQQ")

@@ -98,7 +98,7 @@ func (c *cli) membersCommand() *cobra.Command {
 			})
 		},
 	}
-	return group("members", "Import or show the insurer's member master data", imp, show)
+	return group("members", "Import, show, find and help members", append([]*cobra.Command{imp, show}, c.supportMemberCommands()...)...)
 }
 
 // importFile imports the open file f (named name) and prints the report.

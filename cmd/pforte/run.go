@@ -47,7 +47,7 @@ import (
 func defaultWiring() wiring {
 	return wiring{
 		serve: serve, openMigrator: openMigrator, openAdmin: openAdmin,
-		openMembers: openMembers, openLetters: openLetters, openDevices: openDevices,
+		openMembers: openMembers, openLetters: openLetters, openDevices: openDevices, openSupport: openSupport,
 	}
 }
 
