@@ -408,3 +408,22 @@ func memberWithMail(k kvnr.KVNR) member.Member {
 		InsuredFrom: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: now,
 	}
 }
+
+// Support reads the counter without changing it.
+func TestPasswordLockoutReadsOnly(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	c, err := svc.PasswordLockout(ctx, annaKVNR)
+	if err != nil || c.Failures != 0 {
+		t.Fatalf("no failures yet: %+v, %v", c, err)
+	}
+	for range 2 {
+		_, _ = svc.Password(ctx, annaKVNR.String(), "wrong-password", web)
+	}
+	for range 2 {
+		c, err = svc.PasswordLockout(ctx, annaKVNR)
+		if err != nil || c.Failures != 2 {
+			t.Fatalf("after two failures: %+v, %v", c, err)
+		}
+	}
+}
