@@ -69,10 +69,14 @@ func (in *instance) admin(t *testing.T, method, path, tok string, body any) resu
 // does support's tasks through the real server; other tokens are refused
 // and change nothing; every call is in the audit log with the agent.
 func TestAdminAPIEndToEnd(t *testing.T) {
+	forEachEngine(t, testAdminAPI)
+}
+
+func testAdminAPI(t *testing.T, eng engine) {
 	w := newWorld(t)
 	supportSecret := client.GenerateSecret()
 	m := applicant("Hauke", "Rickmers", "1979-03-14", w.clock.Now())
-	e := w.enroll(t, sqliteEngine, m, "583920", w.withSupportClient(supportSecret))
+	e := w.enroll(t, eng, m, "583920", w.withSupportClient(supportSecret))
 	in := e.in
 	member := "/members/" + m.KVNR.String()
 
