@@ -119,6 +119,12 @@ func (s *Service) assert(ctx context.Context, op string, c device.Challenge, res
 	a, err := s.ceremony.VerifyAssertion(ctx, c.State, response,
 		devicekey.Key{CredentialID: b.CredentialID, PublicKey: b.PublicKey, SignCount: b.SignCount})
 	if err != nil {
+		// The client learns only that the key was not verified; the log
+		// says why (a forged signature, an answer to another challenge, a
+		// wrong origin, a malformed answer), so that an attack on a member's
+		// device binding is visible beside the request log's 401.
+		s.logWarn(ctx, "device key not verified", slog.String("binding", b.ID), slog.String("account", b.AccountID),
+			slog.String("purpose", string(c.Purpose)), slog.String("reason", fault.ReasonOf(err)), slog.String("cause", err.Error()))
 		return asserted{}, err
 	}
 	// The challenge names the binding; the answer must come from that

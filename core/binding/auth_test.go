@@ -1,6 +1,7 @@
 package binding_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -609,5 +610,49 @@ func TestResetPINThrottled(t *testing.T) {
 	id, resp = f.challenge(t, ph, b.ID)
 	if err := f.svc.ResetPIN(ctx, id, resp, userPassword, thirdPIN, clientIP); err != nil {
 		t.Fatalf("the right password after the delay: %v", err)
+	}
+}
+
+// TestUnverifiedKeyIsLogged: an answer the device key did not sign, or one
+// that cannot be read, is logged with the binding, the account and the
+// reason, not only answered with a 401, so that an attack on a member's
+// binding is visible in the server's log.
+func TestUnverifiedKeyIsLogged(t *testing.T) {
+	for _, tc := range []struct {
+		name, reason string
+		answer       func(ph *phone, opts []byte) []byte
+	}{
+		{"forged signature", fault.Unauthenticated.String(), func(ph *phone, opts []byte) []byte {
+			thief := newPhone()
+			thief.credID = ph.credID
+			return thief.assert(opts)
+		}},
+		{"malformed answer", fault.Invalid.String(), func(*phone, []byte) []byte { return []byte("{") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t)
+			ph, b := f.enrolled(t, anna, "Phone")
+			id, opts, err := f.svc.BeginDeviceAuth(ctx, b.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.AuthenticateDevice(ctx, id, tc.answer(ph, opts), goodPIN, clientIP); err == nil {
+				t.Fatal("accepted")
+			}
+			var found bool
+			for line := range strings.Lines(f.logs.String()) {
+				var e struct{ Msg, Binding, Account, Purpose, Reason, Cause string }
+				if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "device key not verified" {
+					continue
+				}
+				found = true
+				if e.Binding != b.ID || e.Account != b.AccountID || e.Purpose != string(device.Assertion) || e.Reason != tc.reason || e.Cause == "" {
+					t.Errorf("log line %s", line)
+				}
+			}
+			if !found {
+				t.Fatalf("no log line for the unverified key:\n%s", f.logs.String())
+			}
+		})
 	}
 }
