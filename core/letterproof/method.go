@@ -123,15 +123,12 @@ func New(d Deps) (*Method, error) {
 }
 
 // guarded reports whether a letter of the member with this pseudonym was
-// voided by wrong attempts in the current or the previous GuardWindow.
+// voided by wrong attempts within the last GuardWindow, or a little longer:
+// the sliding estimate is rounded up, so a voiding weighs in until the
+// fixed window after its own is over.
 func (m *Method) guarded(ctx context.Context, pseudonym string, now time.Time) (bool, error) {
-	for _, at := range []time.Time{now, now.Add(-m.policy.GuardWindow)} {
-		n, _, err := m.limits.Count(ctx, keyVoided+pseudonym, m.policy.GuardWindow, at)
-		if err != nil || n > 0 {
-			return n > 0, err
-		}
-	}
-	return false, nil
+	n, _, err := m.limits.Count(ctx, keyVoided+pseudonym, 1, m.policy.GuardWindow, now)
+	return n > 0, err
 }
 
 // Name is proof.Letter.

@@ -228,8 +228,9 @@ var errDelayed = errors.New("password checks of the account are delayed")
 // check is the one rule of password checks:
 //
 //   - per client network (throttle.Network: an IPv4 address, an IPv6 /64),
-//     at most NetworkBudget failed checks per NetworkWindow, counted in the
-//     database (asked before, counted after a failure);
+//     at most NetworkBudget failed checks in any span of NetworkWindow (a
+//     sliding window), counted in the database (asked before, counted
+//     after a failure);
 //   - per member number, the check is counted as a failure before it runs
 //     (throttle.Policy.Reserve, one atomic store update), so parallel
 //     guesses cannot outrun the count; a correct password resets it. The
@@ -259,12 +260,12 @@ func (s *Service) check(ctx context.Context, op string, k kvnr.KVNR, known *acco
 	reason := ""
 	netKey, hasNet := networkKey(o.IP)
 	if hasNet {
-		hits, untilEnd, err := s.limits.Count(ctx, netKey, p.NetworkWindow, now)
+		hits, retry, err := s.limits.Count(ctx, netKey, p.NetworkBudget, p.NetworkWindow, now)
 		if err != nil {
 			return account.Account{}, err
 		}
 		if hits >= p.NetworkBudget {
-			wait, reason = waitError(op, now.Add(untilEnd), untilEnd), ReasonNetwork
+			wait, reason = waitError(op, now.Add(retry), retry), ReasonNetwork
 		}
 	}
 

@@ -139,17 +139,22 @@ type Proofings interface {
 	TakeConfirmation(ctx context.Context, codeHash string, now time.Time) (proof.Confirmed, error)
 }
 
-// RateLimits counts events per key across all replicas.
+// RateLimits counts events per key across all replicas, in sliding
+// windows (core/ratelimit): a limit holds over every span of one window
+// length, not only between fixed boundaries.
 type RateLimits interface {
-	// Hit counts one event for key in the fixed window of length window
-	// that contains now, and reports whether the count is still within
-	// limit; when not, retryAfter is the time until the window ends.
-	// Atomic: N concurrent hits count N.
+	// Hit counts one event for key and reports whether the sliding
+	// estimate of key's events within window of now is still within
+	// limit; when not, retryAfter is the time until one more event would
+	// be. Refused events count too. Atomic: N concurrent hits count N.
+	// Errors: Invalid for a window shorter than a millisecond or a
+	// negative limit.
 	Hit(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error)
-	// Count returns the events Hit counted for key in the fixed window of
-	// length window that contains now, and the time until that window
-	// ends; it counts nothing. A use case that counts only some outcomes
-	// (failed password checks) asks Count before and Hit after. Errors:
-	// Invalid for a window shorter than a millisecond.
-	Count(ctx context.Context, key string, window time.Duration, now time.Time) (hits int, untilEnd time.Duration, err error)
+	// Count returns the sliding estimate (rounded up) of key's events
+	// within window of now, and the time until one more event would be
+	// within limit (0 when it is now); it counts nothing. A use case that
+	// counts only some outcomes (failed password checks) asks Count before
+	// and Hit after. Errors: Invalid for a window shorter than a
+	// millisecond.
+	Count(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (hits int, retryAfter time.Duration, err error)
 }

@@ -341,11 +341,11 @@ func (w *World) Hit(ctx context.Context, key string, limit int, window time.Dura
 	return w.st.Hit(ctx, key, limit, window, now)
 }
 
-func (w *World) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Duration, error) {
+func (w *World) Count(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (int, time.Duration, error) {
 	if err := w.at("RateLimits.Count:before"); err != nil {
 		return 0, 0, err
 	}
-	return w.st.Count(ctx, key, window, now)
+	return w.st.Count(ctx, key, limit, window, now)
 }
 
 // --- letterprint.Renderer: the "PDF" is the document as JSON.

@@ -312,10 +312,11 @@ var enrollmentTests = []test[EnrollmentStore]{
 }
 
 var rateLimitTests = []test[RateLimitStore]{
-	{"FixedWindow", func(t *testing.T, s RateLimitStore) {
+	{"SlidingWindow", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
-		// t0 is 15.123 s into its minute; the window ends 44.877 s later.
-		end := time.Date(2031, time.May, 17, 8, 31, 0, 0, time.UTC)
+		// t0 is 15.123 s into its minute; with a minute's window a bucket is
+		// 6 s long, and a hit counts until the eleventh bucket after its own
+		// begins.
 		for i := 1; i <= 3; i++ {
 			ok, _, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, t0.Add(time.Duration(i)*time.Second))
 			must(t, "Hit", err)
@@ -323,14 +324,16 @@ var rateLimitTests = []test[RateLimitStore]{
 				t.Fatalf("hit %d of 3 refused", i)
 			}
 		}
-		now := t0.Add(10 * time.Second)
+		now := t0.Add(10 * time.Second) // 25.123 s
 		ok, retry, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, now)
 		must(t, "Hit", err)
 		if ok {
 			t.Fatalf("hit 4 of 3 allowed")
 		}
-		if retry != end.Sub(now) {
-			t.Errorf("retryAfter %v, want %v (to the end of the window)", retry, end.Sub(now))
+		// The hits at 16.123 and 17.123 s are in the bucket from 12 s, which
+		// counts until 78 s; then 2 of the 4 remain and a third fits.
+		if want := 78*time.Second - 25123*time.Millisecond; retry != want {
+			t.Errorf("retryAfter %v, want %v", retry, want)
 		}
 		ok, _, err = s.Hit(ctx, "kvnr:y", 3, time.Minute, now)
 		must(t, "Hit other key", err)
@@ -342,45 +345,78 @@ var rateLimitTests = []test[RateLimitStore]{
 		if !ok {
 			t.Errorf("another window length shares the count")
 		}
-		ok, _, err = s.Hit(ctx, "kvnr:x", 3, time.Minute, end)
-		must(t, "Hit next window", err)
-		if !ok {
-			t.Errorf("the next window is limited")
+		// The minute's boundary does not reset the count (a fixed window
+		// would let 3 more through at the full minute).
+		boundary := t0.Truncate(time.Minute).Add(time.Minute)
+		ok, _, err = s.Hit(ctx, "kvnr:x", 3, time.Minute, boundary)
+		must(t, "Hit at the boundary", err)
+		if ok {
+			t.Errorf("the next fixed window is not limited: the count restarted at the boundary")
+		}
+	}},
+	{"SlidingWindowRetryAfter", func(t *testing.T, s RateLimitStore) {
+		ctx := t.Context()
+		var retry time.Duration
+		for i := range 4 {
+			ok, r, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, t0.Add(time.Duration(i)*10*time.Second))
+			must(t, "Hit", err)
+			if ok != (i < 3) {
+				t.Fatalf("hit %d: allowed %v", i+1, ok)
+			}
+			retry = r
+		}
+		at := t0.Add(30 * time.Second).Add(retry)
+		if ok, _, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, at.Add(-time.Millisecond)); err != nil || ok {
+			t.Fatalf("allowed before retryAfter (%v, %v)", ok, err)
+		}
+		// That refused hit counts too, in the last bucket: one more fits
+		// when the second hit's bucket is over.
+		if ok, _, err := s.Hit(ctx, "kvnr:x", 3, time.Minute, at.Add(10*time.Second)); err != nil || !ok {
+			t.Fatalf("refused after retryAfter (%v, %v)", ok, err)
 		}
 	}},
 	{"Count", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
-		end := time.Date(2031, time.May, 17, 8, 31, 0, 0, time.UTC)
-		n, until, err := s.Count(ctx, "net:a", time.Minute, t0)
+		n, retry, err := s.Count(ctx, "net:a", 3, time.Minute, t0)
 		must(t, "Count of an unknown key", err)
-		if n != 0 || until != end.Sub(t0) {
-			t.Fatalf("Count of an unknown key: %d, %v; want 0, %v", n, until, end.Sub(t0))
+		if n != 0 || retry != 0 {
+			t.Fatalf("Count of an unknown key: %d, %v; want 0, 0", n, retry)
 		}
 		for range 3 {
 			_, _, err := s.Hit(ctx, "net:a", 10, time.Minute, t0)
 			must(t, "Hit", err)
 		}
 		for range 2 {
-			n, _, err = s.Count(ctx, "net:a", time.Minute, t0.Add(time.Second))
+			n, retry, err = s.Count(ctx, "net:a", 3, time.Minute, t0.Add(time.Second))
 			must(t, "Count", err)
 			if n != 3 {
 				t.Fatalf("Count = %d after 3 hits, want 3 (and Count counts nothing)", n)
 			}
+			// The bucket from 12 s counts until 78 s.
+			if want := 78*time.Second - 16123*time.Millisecond; retry != want {
+				t.Fatalf("Count's retryAfter at the limit = %v, want %v", retry, want)
+			}
 		}
-		if n, _, err = s.Count(ctx, "net:a", time.Hour, t0); err != nil || n != 0 {
+		if n, retry, err = s.Count(ctx, "net:a", 4, time.Minute, t0.Add(time.Second)); err != nil || n != 3 || retry != 0 {
+			t.Errorf("Count below the limit = %d, %v, %v; want 3, 0", n, retry, err)
+		}
+		if n, _, err = s.Count(ctx, "net:a", 3, time.Hour, t0); err != nil || n != 0 {
 			t.Errorf("Count with another window length = %d, %v; want 0", n, err)
 		}
-		if n, _, err = s.Count(ctx, "net:a", time.Minute, end); err != nil || n != 0 {
-			t.Errorf("Count in the next window = %d, %v; want 0", n, err)
+		if n, _, err = s.Count(ctx, "net:a", 3, time.Minute, t0.Add(time.Minute)); err != nil || n != 3 {
+			t.Errorf("Count a minute later, the bucket still counting = %d, %v; want 3", n, err)
 		}
-		_, _, err = s.Count(ctx, "net:a", 0, t0)
+		if n, _, err = s.Count(ctx, "net:a", 3, time.Minute, t0.Add(63*time.Second)); err != nil || n != 0 {
+			t.Errorf("Count once the bucket is over = %d, %v; want 0", n, err)
+		}
+		_, _, err = s.Count(ctx, "net:a", 3, 0, t0)
 		wantKind(t, "Count with no window", err, fault.Invalid)
 		// N concurrent hits count N.
 		errs := race(func(int) error { _, _, err := s.Hit(ctx, "net:b", N, time.Minute, t0); return err })
 		for _, err := range errs {
 			must(t, "concurrent Hit", err)
 		}
-		if n, _, err = s.Count(ctx, "net:b", time.Minute, t0); err != nil || n != N {
+		if n, _, err = s.Count(ctx, "net:b", N, time.Minute, t0); err != nil || n != N {
 			t.Errorf("Count after %d concurrent hits = %d, %v", N, n, err)
 		}
 	}},

@@ -178,7 +178,7 @@ var unavailableTests = []test[store.Store]{
 			{"SetEnrollmentPassword unknown", func() error { return s.SetEnrollmentPassword(c, "nope", "$argon2id$x", t0) }},
 			{"Proofs", func() error { _, err := s.Proofs(c, "acct-3"); return err }},
 			{"Hit", func() error { _, _, err := s.Hit(c, "ip:a", 1, time.Minute, t0); return err }},
-			{"Count", func() error { _, _, err := s.Count(c, "ip:a", time.Minute, t0); return err }},
+			{"Count", func() error { _, _, err := s.Count(c, "ip:a", 1, time.Minute, t0); return err }},
 			{"UpdatePasswordThrottle", func() error {
 				_, err := s.UpdatePasswordThrottle(c, "kvnr:a", keepDay, func(x *throttle.Counter) error { x.Failures++; return nil })
 				return err
