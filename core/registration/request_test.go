@@ -236,8 +236,10 @@ func TestRequestRateLimits(t *testing.T) {
 		if !errors.Is(err, fault.RateLimited) || fault.CodedOf(err) == nil || fault.CodedOf(err).Code != registration.CodeRateLimited {
 			t.Fatalf("11th request: %v", err)
 		}
-		if d, ok := retryAfter(err); !ok || d != time.Hour {
-			t.Fatalf("RetryAfter = %v %v, want 1h (the window started at t0)", d, ok)
+		// The window slides in tenths: the tenth that began at t0 counts
+		// until ten more have begun, 66 minutes later.
+		if d, ok := retryAfter(err); !ok || d != 66*time.Minute {
+			t.Fatalf("RetryAfter = %v %v, want 66m (the first tenth of the window began at t0)", d, ok)
 		}
 		if len(f.w.Queued()) != 10 {
 			t.Fatalf("a refused request was queued: %d", len(f.w.Queued()))
@@ -247,9 +249,15 @@ func TestRequestRateLimits(t *testing.T) {
 		if err := f.svc.Request(ctx, other); err != nil {
 			t.Fatalf("another address was limited: %v", err)
 		}
+		// An hour later the window is not over: a fixed window would
+		// restart here and let ten more through at once.
 		f.w.Advance(time.Hour)
+		if err := f.svc.Request(ctx, request(bodo.KVNR, bodo.BirthDate)); !errors.Is(err, fault.RateLimited) {
+			t.Fatalf("an hour later, the first tenth still counting: %v", err)
+		}
+		f.w.Advance(6 * time.Minute)
 		if err := f.svc.Request(ctx, request(bodo.KVNR, bodo.BirthDate)); err != nil {
-			t.Fatalf("next window: %v", err)
+			t.Fatalf("once the first tenth is over: %v", err)
 		}
 	})
 	t.Run("IPv6 per /64", func(t *testing.T) {
@@ -285,10 +293,12 @@ func TestRequestRateLimits(t *testing.T) {
 			in.KVNR, in.ClientIP = k, "203.0.113.99"
 			f.w.Advance(90 * time.Minute)
 			err := f.svc.Request(ctx, in)
-			if d, ok := retryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 12*time.Hour+30*time.Minute {
+			// The tenths of a day are 2 h 24 min long; t0 (10:00) is in the
+			// one from 9:36, which counts until 12:00 the next day.
+			if d, ok := retryAfter(err); !errors.Is(err, fault.RateLimited) || !ok || d != 24*time.Hour+30*time.Minute {
 				t.Fatalf("%s 4th request: %v, retry after %v", k, err, d)
 			}
-			f.w.Advance(24 * time.Hour)
+			f.w.Advance(24*time.Hour + 30*time.Minute)
 			if err := f.svc.Request(ctx, in); err != nil {
 				t.Fatalf("%s next day: %v", k, err)
 			}
@@ -317,16 +327,16 @@ func TestRequestRateLimits(t *testing.T) {
 
 func TestRetryAfterRounding(t *testing.T) {
 	f := setup(t)
-	f.w.Advance(1500 * time.Millisecond) // window ends in 58m58.5s
+	f.w.Advance(1500 * time.Millisecond) // the first tenth (from t0) counts for 1h5m58.5s more
 	for range 10 {
 		_ = f.svc.Request(ctx, request(nobody, "1980-01-01"))
 	}
 	in := request(anna.KVNR, anna.BirthDate)
 	err := f.svc.Request(ctx, in)
-	if d, _ := retryAfter(err); d != time.Hour-time.Second {
+	if d, _ := retryAfter(err); d != 66*time.Minute-time.Second {
 		t.Fatalf("RetryAfter = %v", d)
 	}
-	if rl := fault.RetryOf(err); rl == nil || rl.RetryAfter != time.Hour-1500*time.Millisecond || fault.KindOf(err) != fault.RateLimited {
+	if rl := fault.RetryOf(err); rl == nil || rl.RetryAfter != 66*time.Minute-1500*time.Millisecond || fault.KindOf(err) != fault.RateLimited {
 		t.Fatalf("error %#v", err)
 	}
 }
@@ -377,7 +387,9 @@ func TestProcessRegistrations(t *testing.T) {
 	t.Run("at most one letter per 7 days", func(t *testing.T) {
 		f := setup(t)
 		f.letterFor(t, anna)
-		for _, d := range []time.Duration{24 * time.Hour, 5 * 24 * time.Hour, 24*time.Hour - time.Second} {
+		// Spread so that no three requests fall within a day (the member
+		// number's limit).
+		for _, d := range []time.Duration{24 * time.Hour, 4 * 24 * time.Hour, 2*24*time.Hour - time.Second} {
 			f.w.Advance(d)
 			if err := f.svc.Request(ctx, request(anna.KVNR, anna.BirthDate)); err != nil {
 				t.Fatal(err)
