@@ -26,9 +26,9 @@ import (
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
-	"github.com/pforte-id/pforte/core/ratelimit"
 	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/ratelimit"
 )
 
 // Registration by password letter, as the Service-App and the member go
