@@ -272,7 +272,7 @@ func TestCheckSecretsSameAnswer(t *testing.T) {
 			want = append(want, "RateLimits.Hit")
 		}
 		if c.counted {
-			want = append(want, "RateLimits.Count", "RateLimits.Count", "Letters.FailActivation")
+			want = append(want, "RateLimits.Count", "Letters.FailActivation")
 		}
 		if !slices.Equal(calls, want) {
 			t.Errorf("%s: calls %v, want %v", c.name, calls, want)

@@ -299,8 +299,8 @@ func TestSecondReplicaSeesTheDelay(t *testing.T) {
 }
 
 // TestNetworkBudget: one client network (an IPv6 /64) may cause a budget
-// of failures across all member numbers; then its checks wait for the
-// window's end, while other networks and the members themselves elsewhere
+// of failures across all member numbers; then its checks wait until the
+// oldest failures leave the sliding window, while other networks and the members themselves elsewhere
 // are not affected.
 func TestNetworkBudget(t *testing.T) {
 	p := throttle.DefaultPolicy
@@ -317,8 +317,9 @@ func TestNetworkBudget(t *testing.T) {
 	o := web
 	o.IP = "2001:db8:1:2:ffff::9"
 	_, err := f.svc.Password(ctx, annaKVNR.String(), annaPassword, o)
-	// The hour window that holds 09:00:00.123 UTC ends at 10:00 UTC.
-	end := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	// The hour slides in tenths: the failures at 09:00:00.123 UTC are in
+	// the tenth from 09:00, which counts until 10:06 UTC.
+	end := time.Date(2026, 3, 2, 10, 6, 0, 0, time.UTC)
 	wantWait(t, "the same /64 over its budget", err, end.Sub(f.now()), end)
 	o.IP = "2001:db8:1:3::1"
 	if _, err := f.svc.Password(ctx, annaKVNR.String(), annaPassword, o); err != nil {
