@@ -254,6 +254,25 @@ type verified struct {
 // another login costs no PIN attempt — and is used up.
 func (s *Service) authenticate(ctx context.Context, op string, purpose device.Purpose, boundTo, challengeID string,
 	response []byte, p, ip string) (verified, error) {
+	return s.authenticateWith(ctx, op, purpose, boundTo, challengeID, response, p, ip, hooks{})
+}
+
+// hooks let a use case take part in authenticate: the credential changes
+// (credentials.go) check their new value before the PIN is looked at, and
+// set a new PIN in the very write that checked the current one.
+type hooks struct {
+	// before runs once the key's answer is verified and before the PIN is
+	// looked at; its error is returned, and no PIN attempt is counted.
+	before func(as asserted) error
+	// apply runs inside the store's UpdateBinding when the PIN is correct,
+	// after the counter was reset; it may run more than once (the store
+	// retries), so it only sets fields.
+	apply func(cur *device.Binding, now time.Time)
+}
+
+// authenticateWith is authenticate with hooks h.
+func (s *Service) authenticateWith(ctx context.Context, op string, purpose device.Purpose, boundTo, challengeID string,
+	response []byte, p, ip string, h hooks) (verified, error) {
 	c, err := s.consume(ctx, op, challengeID, purpose)
 	if err != nil {
 		return verified{}, err
@@ -272,6 +291,11 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 	}
 	if blocked(as.binding) {
 		return verified{}, pin.Blocked(op)
+	}
+	if h.before != nil {
+		if err := h.before(as); err != nil {
+			return verified{}, err
+		}
 	}
 	now := s.clock()
 	// att is the PIN policy's verdict in the run of the closure whose
@@ -305,6 +329,9 @@ func (s *Service) authenticate(ctx context.Context, op string, purpose device.Pu
 			cur.LastUsedAt = now
 			if stale {
 				cur.PINHash = s.pins.Hash(cur.ID, p)
+			}
+			if h.apply != nil {
+				h.apply(cur, now)
 			}
 		} else if att.Next.Blocked {
 			cur.Status = device.Blocked

@@ -74,6 +74,8 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 		"ceremony":     func(d *binding.Deps) { d.Ceremony = nil },
 		"PIN hasher":   func(d *binding.Deps) { d.PINs = nil },
 		"passwords":    func(d *binding.Deps) { d.Passwords = nil },
+		"rules":        func(d *binding.Deps) { d.Rules = nil },
+		"hasher":       func(d *binding.Deps) { d.Hasher = nil },
 		"mail wording": func(d *binding.Deps) { d.Mail = nil },
 	} {
 		d := f.deps

@@ -10,7 +10,9 @@ import (
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/pin"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/ports/devicekey"
 	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/store"
@@ -64,10 +66,22 @@ func (c Config) Validate() error {
 	return c.PIN.Validate()
 }
 
-// Sessions ends the browser sessions a device binding confirmed
-// (core/sso.Service).
+// Sessions ends browser sessions (core/sso.Service): those a device
+// binding confirmed, and all of an account's.
 type Sessions interface {
 	EndOfBinding(ctx context.Context, bindingID string) (int, error)
+	EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error)
+}
+
+// PasswordRules checks a member's new password: the rules of a member's
+// own password with the member's personal inputs (core/registration).
+type PasswordRules interface {
+	CheckPassword(ctx context.Context, k kvnr.KVNR, accountID, pw string) error
+}
+
+// PasswordHasher hashes a new password (core/password.Hasher: Argon2id).
+type PasswordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
 }
 
 // Deps are the ports and tools the service needs. All are required except
@@ -104,6 +118,10 @@ type Deps struct {
 	// Passwords checks the account password for a PIN reset, under the
 	// throttling rule of every password check (core/login).
 	Passwords PasswordChecker
+	// Rules and Hasher check and hash a new password the member sets in
+	// the app (ResetPassword, ChangePassword).
+	Rules  PasswordRules
+	Hasher PasswordHasher
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a PIN, password,
@@ -140,6 +158,8 @@ type Service struct {
 	mail       func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	pins       *pin.Hasher
 	passwords  PasswordChecker
+	rules      PasswordRules
+	hasher     PasswordHasher
 	now        func() time.Time
 	log        *slog.Logger
 }
@@ -176,6 +196,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, missing("PIN hasher")
 	case d.Passwords == nil:
 		return nil, missing("password checker")
+	case d.Rules == nil:
+		return nil, missing("password rules")
+	case d.Hasher == nil:
+		return nil, missing("password hasher")
 	case d.Notifier != nil && d.Mail == nil:
 		return nil, missing("mail wording")
 	}
@@ -192,7 +216,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, sessions: d.Sessions, families: d.Families, challenges: d.Challenges, audit: d.Audit,
 		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
-		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, now: d.Now, log: d.Logger,
+		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, rules: d.Rules, hasher: d.Hasher, now: d.Now, log: d.Logger,
 	}, nil
 }
 

@@ -3,7 +3,9 @@ package binding_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +17,14 @@ import (
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/password"
 	"github.com/pforte-id/pforte/core/pin"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/session"
 )
 
 var (
@@ -96,7 +101,7 @@ func setup(t *testing.T, opts ...option) *fixture {
 	deps := binding.Deps{
 		Enrollments: w, Devices: w, Families: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
 		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: checker,
-		Now: w.clock.Now, Logger: logs.JSON(),
+		Rules: rules{w}, Hasher: coretest.Passwords(), Sessions: &endings{}, Now: w.clock.Now, Logger: logs.JSON(),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)
@@ -210,4 +215,43 @@ func wantPublic(t *testing.T, what string, err error, part string) {
 // does, in the language the context carries (German by default).
 func mailText(ctx context.Context, code fault.Code, params ...any) (subject, body string) {
 	return catalog.From(ctx).Mail(code, params...)
+}
+
+// rules is the rule of a member's own password with the member number and
+// the names on file as personal inputs, as core/registration applies it
+// (which adds the names of proofs and the date of birth).
+type rules struct{ w *world }
+
+func (r rules) CheckPassword(ctx context.Context, k kvnr.KVNR, _ string, pw string) error {
+	personal := []string{string(k)}
+	if m, err := r.w.MemberByKVNR(ctx, k); err == nil {
+		personal = append(personal, m.GivenName, m.FamilyName)
+		personal = append(personal, strings.FieldsFunc(m.GivenName, func(r rune) bool { return r == '-' })...)
+	}
+	return password.DefaultPolicy.Check(pw, personal...)
+}
+
+// endings notes which accounts' browser sessions the service ended, and
+// why; core/sso, which ends them, has its own tests, and test/e2e runs
+// both together.
+type endings struct {
+	mu      sync.Mutex
+	all     []string
+	reasons []session.EndReason
+}
+
+func (e *endings) EndOfBinding(context.Context, string) (int, error) { return 0, nil }
+
+func (e *endings) EndAll(_ context.Context, accountID string, reason session.EndReason) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, accountID)
+	e.reasons = append(e.reasons, reason)
+	return 1, nil
+}
+
+func (e *endings) ended() ([]string, []session.EndReason) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.all), slices.Clone(e.reasons)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/ports/notify"
 )
 
@@ -66,8 +67,17 @@ func (s *Service) ChangePassword(ctx context.Context, m Member, ticket, pw, repe
 	if err := s.d.Accounts.SetPasswordHash(ctx, a.ID, hash, now); err != nil {
 		return err
 	}
+	// The member's other browsers logged in with the old password, maybe
+	// the one someone else learned: they end (their relying parties get
+	// back-channel logout); this browser's session stays. The password is
+	// set already, so a failure here is logged, and "log out everywhere"
+	// on this page ends what is left.
+	ended, err := s.d.Sessions.EndOthers(ctx, a.ID, m.Session.ID, session.EndPassword)
+	if err != nil {
+		s.log.WarnContext(ctx, "other sessions not ended after a password change", "account", a.ID, "error", err)
+	}
 	s.record(ctx, audit.PasswordSet, m, ip, map[string]string{"via": "account_page"})
-	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", slog.String("account", a.ID))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password changed", slog.String("account", a.ID), slog.Int("sessions_ended", ended))
 	s.tell(ctx, m, now)
 	return nil
 }

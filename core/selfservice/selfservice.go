@@ -161,6 +161,7 @@ type Sessions interface {
 	Current(ctx context.Context, secret string) (session.Session, error)
 	End(ctx context.Context, sid string, reason session.EndReason) error
 	EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error)
+	EndOthers(ctx context.Context, accountID, keep string, reason session.EndReason) (int, error)
 }
 
 // Devices manages a member's devices (core/binding).

@@ -482,3 +482,39 @@ func TestConcurrentUsesOfOneTicket(t *testing.T) {
 		t.Fatalf("%d uses of one ticket succeeded, want 1", won)
 	}
 }
+
+// TestPasswordChangeEndsOtherSessions: a new password ends the member's
+// sessions in other browsers (they logged in with the old password), with
+// the reason recorded; the browser that changed it stays logged in.
+func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	otherSecret, otherCookie, other := w.logInCookie(t, w.anna)
+	secret, m := w.logIn(t, w.anna)
+	_, bodo := w.logIn(t, w.bodo)
+	in, err := w.passwordLogin(t, m, secret, w.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := w.svc.Authenticate(ctx, in.Cookie, secret)
+	if err != nil {
+		t.Fatalf("the browser's login for the change: %v", err)
+	}
+	const pw = "Leuchtturm-Nebelhorn-Seemoewe"
+	if err := w.svc.ChangePassword(ctx, cur, in.Ticket, pw, pw, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Authenticate(ctx, otherCookie, otherSecret); err == nil {
+		t.Fatal("the other browser is still logged in")
+	}
+	ss, err := w.SessionByID(ctx, other.Session.ID)
+	if err != nil || ss.EndedAt.IsZero() || ss.EndReason != session.EndPassword {
+		t.Fatalf("the other session: %+v, %v", ss, err)
+	}
+	if _, err := w.svc.Authenticate(ctx, in.Cookie, secret); err != nil {
+		t.Fatalf("the browser that changed the password: %v", err)
+	}
+	if bs, err := w.SessionByID(ctx, bodo.Session.ID); err != nil || !bs.EndedAt.IsZero() {
+		t.Fatalf("another member's session: %+v, %v", bs, err)
+	}
+}

@@ -48,6 +48,9 @@ const (
 	// EndReplaced: the browser logged in again as another member, or again
 	// after prompt=login, and got a new session.
 	EndReplaced EndReason = "replaced"
+	// EndPassword: the member's password was changed or reset; the
+	// browsers logged in with the old one log in again.
+	EndPassword EndReason = "password"
 )
 
 // Session is one browser's single sign-on session.

@@ -70,6 +70,24 @@ func (s *Service) EndAll(ctx context.Context, accountID string, reason session.E
 	return s.endEach(ctx, all, reason)
 }
 
+// EndOthers ends every active session of account accountID but session
+// keep (a password changed in that session's browser) for reason, and
+// returns how many ended. Errors: Unavailable (some may have ended;
+// calling again finishes).
+func (s *Service) EndOthers(ctx context.Context, accountID, keep string, reason session.EndReason) (int, error) {
+	all, err := s.d.Sessions.ActiveSessions(ctx, accountID, s.clock())
+	if err != nil {
+		return 0, err
+	}
+	others := all[:0]
+	for _, ss := range all {
+		if ss.ID != keep {
+			others = append(others, ss)
+		}
+	}
+	return s.endEach(ctx, others, reason)
+}
+
 // EndOfBinding ends the active sessions device binding bindingID confirmed
 // (the device was revoked, or blocked by a lockout) and returns how many.
 // Errors: Invalid for an empty id; Unavailable.

@@ -734,6 +734,13 @@ func (l lateSessions) EndOfBinding(ctx context.Context, bindingID string) (int, 
 	return l.s.sso.EndOfBinding(ctx, bindingID)
 }
 
+func (l lateSessions) EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error) {
+	if l.s.sso == nil {
+		return 0, nil
+	}
+	return l.s.sso.EndAll(ctx, accountID, reason)
+}
+
 // newBinding builds device binding: the WebAuthn ceremonies for the
 // issuer's host and the apps' origins, the PIN hasher and the policies.
 func (s *Server) newBinding(p parts) (*binding.Service, error) {
@@ -750,7 +757,7 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Sessions: lateSessions{s}, Challenges: s.store, Audit: s.metrics.Audit(s.store), Completion: s.store,
 		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
-		PINs: pins, Passwords: s.login, Now: o.Now, Logger: o.Log,
+		PINs: pins, Passwords: s.login, Rules: s.reg, Hasher: s.hasher, Now: o.Now, Logger: o.Log,
 	})
 }
 
