@@ -137,7 +137,9 @@ func TestChangePassword(t *testing.T) {
 func TestCredentialChangeRefusals(t *testing.T) {
 	type call func(f *fixture, id string, resp []byte) error
 	reset := func(p, pw string) call {
-		return func(f *fixture, id string, resp []byte) error { return f.svc.ResetPassword(ctx, id, resp, p, pw, clientIP) }
+		return func(f *fixture, id string, resp []byte) error {
+			return f.svc.ResetPassword(ctx, id, resp, p, pw, clientIP)
+		}
 	}
 	change := func(p, cur, pw string) call {
 		return func(f *fixture, id string, resp []byte) error {
@@ -145,7 +147,9 @@ func TestCredentialChangeRefusals(t *testing.T) {
 		}
 	}
 	changePIN := func(cur, next string) call {
-		return func(f *fixture, id string, resp []byte) error { return f.svc.ChangePIN(ctx, id, resp, cur, next, clientIP) }
+		return func(f *fixture, id string, resp []byte) error {
+			return f.svc.ChangePIN(ctx, id, resp, cur, next, clientIP)
+		}
 	}
 	revoke := func(f *fixture, b device.Binding) {
 		x := f.w.binding(b.ID)
