@@ -60,9 +60,11 @@ var _ Logins = (*applogin.Service)(nil)
 
 // API serves /app/v1.
 type API struct {
-	cfg    Config
-	reg    *registration.Service
-	bind   *binding.Service
+	cfg  Config
+	reg  *registration.Service
+	bind *binding.Service
+	// creds is bind's credential changes (a test's stand-in in tests).
+	creds  Credentials
 	logins Logins
 	// approvals is the app's side of the web login.
 	approvals Approvals
@@ -74,7 +76,11 @@ func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Lo
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
 	}
-	return &API{cfg: cfg, reg: reg, bind: bind, logins: logins, approvals: approvals, log: log}
+	a := &API{cfg: cfg, reg: reg, bind: bind, logins: logins, approvals: approvals, log: log}
+	if bind != nil {
+		a.creds = bind
+	}
+	return a
 }
 
 // Handler returns the handler for everything under Prefix.
@@ -99,6 +105,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"devices/{id}/revoke", a.revokeDevice)
 	mux.HandleFunc("POST "+Prefix+"devices/revoke-others", a.revokeOtherDevices)
 	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
+	mux.HandleFunc("POST "+Prefix+"pin/change", a.changePIN)
+	mux.HandleFunc("POST "+Prefix+"password/reset", a.resetPassword)
+	mux.HandleFunc("POST "+Prefix+"password/change", a.changePassword)
 	mux.HandleFunc("POST "+Prefix+"step-up", a.beginStepUp)
 	mux.HandleFunc("POST "+Prefix+"step-up/confirmation", a.redeemStepUp)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
