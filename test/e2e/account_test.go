@@ -391,9 +391,27 @@ func TestAccountPasswordChange(t *testing.T) {
 	if r := set("Musterfrau1964", "Musterfrau1964"); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Passwort") {
 		t.Fatalf("a personal password: %d", r.status)
 	}
+	// Another browser logged in with the old password.
+	other := newBrowser(t)
+	aw.webRP.logInWith(t, other, memberPassword)
+	st := aw.in.srv.Store()
+	if ss, _ := st.ActiveSessions(t.Context(), memberID, aw.w.clock.Now()); len(ss) != 2 {
+		t.Fatalf("%d sessions before the change, want 2", len(ss))
+	}
 	before := len(aw.relay.messages())
 	if r := set(newPassword, newPassword); !accountPage(r) || !strings.Contains(string(r.body), "Ihr Passwort wurde geändert.") {
 		t.Fatalf("the new password: %d\n%s", r.status, r.body)
+	}
+	// The other browser's session ended; this one's stays.
+	ss, _ := st.ActiveSessions(t.Context(), memberID, aw.w.clock.Now())
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions after the change, want 1 (this browser's)", len(ss))
+	}
+	if !accountPage(b.get(t, aw.in.base+"/account")) {
+		t.Fatal("the browser that changed the password was logged out")
+	}
+	if !loginPage(aw.webRP.authorize(t, other, newAttempt("openid"), nil)) {
+		t.Fatal("the other browser was not asked to log in again")
 	}
 	if r := set("Zweites-Neues-Passwort-Kranich", "Zweites-Neues-Passwort-Kranich"); r.status == http.StatusSeeOther || accountPage(r) {
 		t.Fatal("the ticket was used twice")
@@ -402,7 +420,7 @@ func TestAccountPasswordChange(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("mails %+v", msgs)
 	}
-	wantMail(t, msgs[0], memberEmail, "Passwort geändert", "auf der Kontoseite geändert")
+	wantMail(t, msgs[0], memberEmail, "Passwort geändert", "auf der Kontoseite geändert", "Anmeldungen in anderen Browsern wurden beendet")
 	if kinds, _ := aw.in.auditKinds(t, memberID); kinds[audit.PasswordSet] != 1 {
 		t.Fatalf("audit %v", kinds)
 	}
