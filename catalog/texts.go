@@ -36,6 +36,8 @@ var texts = map[string]text{
 	"account.inactive":      {"Ihr Zugang ist nicht aktiv. Bitte wenden Sie sich an Ihre Krankenkasse.", "Your account is not active. Please contact your health insurer."},
 
 	// Passwords.
+	"recovery.nothing":            {"Bitte geben Sie eine neue Freigabe-PIN, ein neues Passwort oder beides an.", "Please give a new release PIN, a new password or both."},
+	"recovery.other_account":      {"Die Bestätigung mit dem Ausweis gehört zu einem anderen Zugang als dieses Gerät.", "The confirmation with the ID card belongs to another account than this device."},
 	"password.wrong":              {"Das Passwort ist falsch.", "The password is wrong."},
 	"password.encoding":           {"Das Passwort enthält ungültige Zeichen.", "The password contains invalid characters."},
 	"password.too_short":          {"Das Passwort muss mindestens %[1]d Zeichen lang sein.", "The password must be at least %[1]d characters long."},
@@ -210,6 +212,10 @@ var texts = map[string]text{
 	"mail.password_reset_app.body":      {"Ihr Passwort wurde am %[2]s in der Service-App auf dem Gerät „%[1]s“ mit der Freigabe-PIN neu festgelegt. Alle Anmeldungen im Browser wurden beendet; melden Sie sich dort mit dem neuen Passwort an.", "Your password was reset in the Service-App on the device “%[1]s” with the release PIN on %[2]s. Every login in a browser was ended; log in there with the new password."},
 	"mail.password_changed_app.subject": {"Passwort geändert", "Password changed"},
 	"mail.password_changed_app.body":    {"Ihr Passwort wurde am %[2]s in der Service-App auf dem Gerät „%[1]s“ geändert. Alle Anmeldungen im Browser wurden beendet; melden Sie sich dort mit dem neuen Passwort an.", "Your password was changed in the Service-App on the device “%[1]s” on %[2]s. Every login in a browser was ended; log in there with the new password."},
+	"mail.pin_reset_eid.subject":        {"Freigabe-PIN neu festgelegt", "Release PIN reset"},
+	"mail.pin_reset_eid.body":           {"Die Freigabe-PIN des Geräts „%[1]s“ wurde am %[2]s nach einer Bestätigung mit dem Personalausweis neu festgelegt; eine Sperre des Geräts ist damit aufgehoben.", "The release PIN of the device “%[1]s” was reset after a confirmation with the ID card on %[2]s; a block of the device is lifted with it."},
+	"mail.password_reset_eid.subject":   {"Passwort neu festgelegt", "Password reset"},
+	"mail.password_reset_eid.body":      {"Ihr Passwort wurde am %[2]s in der Service-App auf dem Gerät „%[1]s“ nach einer Bestätigung mit dem Personalausweis neu festgelegt. Alle Anmeldungen im Browser wurden beendet; melden Sie sich dort mit dem neuen Passwort an.", "Your password was reset in the Service-App on the device “%[1]s” after a confirmation with the ID card on %[2]s. Every login in a browser was ended; log in there with the new password."},
 	"mail.pin_locked.subject":           {"Gerät gesperrt", "Device blocked"},
 	"mail.pin_locked.body":              {"Am %[2]s wurde die Freigabe-PIN des Geräts „%[1]s“ zu oft falsch eingegeben; das Gerät ist gesperrt. Sie können die PIN in der Service-App mit Ihrem Passwort neu festlegen.", "On %[2]s the release PIN of the device “%[1]s” was entered wrongly too often; the device is blocked. You can reset the PIN in the Service-App with your password."},
 	"mail.device_suspect.subject":       {"Gerät aus Sicherheitsgründen gesperrt", "Device blocked for your security"},

@@ -85,7 +85,7 @@ type PasswordHasher interface {
 }
 
 // Deps are the ports and tools the service needs. All are required except
-// Notifier, Now and Logger.
+// Sessions, Proofs, Notifier, Now and Logger.
 type Deps struct {
 	// Enrollments finds the enrollment session of a bearer token.
 	Enrollments store.Enrollments
@@ -122,6 +122,9 @@ type Deps struct {
 	// the app (ResetPassword, ChangePassword).
 	Rules  PasswordRules
 	Hasher PasswordHasher
+	// Proofs redeems eID proofs for the recovery on a bound device
+	// (RecoverWithEID); nil: no recovery with the eID.
+	Proofs AccountProofs
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger receives decisions and failures, never a PIN, password,
@@ -160,6 +163,7 @@ type Service struct {
 	passwords  PasswordChecker
 	rules      PasswordRules
 	hasher     PasswordHasher
+	proofs     AccountProofs
 	now        func() time.Time
 	log        *slog.Logger
 }
@@ -216,7 +220,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, sessions: d.Sessions, families: d.Families, challenges: d.Challenges, audit: d.Audit,
 		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
-		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, rules: d.Rules, hasher: d.Hasher, now: d.Now, log: d.Logger,
+		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, rules: d.Rules, hasher: d.Hasher, proofs: d.Proofs, now: d.Now, log: d.Logger,
 	}, nil
 }
 

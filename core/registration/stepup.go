@@ -34,7 +34,27 @@ const (
 // account that is not active; Internal for an unknown account or a
 // service built without Deps.Accounts.
 func (s *Service) BeginStepUp(ctx context.Context, in ProofingStart, accountID string) (redirectURL, stepUpToken string, err error) {
-	const op = "registration.BeginStepUp"
+	return s.beginForAccount(ctx, "registration.BeginStepUp", in, accountID, true)
+}
+
+// BeginAccountProof begins an eID proof for account accountID of a member
+// who holds a device bound to it but lost its release PIN or the
+// password: the caller has checked possession of the device's key. It is
+// BeginStepUp for an account at any level (one proofed by the eID
+// already proves it again); the token returned is redeemed by
+// RedeemStepUp, which records the proof, so a letter-proofed account is
+// at level high afterwards. core/binding's RecoverWithEID redeems it and
+// sets the new PIN or password.
+//
+// Errors: those of BeginProofing; Forbidden (CodeStepUpUnavailable) for
+// an account that is not active; Internal as BeginStepUp.
+func (s *Service) BeginAccountProof(ctx context.Context, in ProofingStart, accountID string) (redirectURL, token string, err error) {
+	return s.beginForAccount(ctx, "registration.BeginAccountProof", in, accountID, false)
+}
+
+// beginForAccount begins an eID proof for an existing, active account;
+// raise: only to raise its level (an account at high is a Conflict).
+func (s *Service) beginForAccount(ctx context.Context, op string, in ProofingStart, accountID string, raise bool) (string, string, error) {
 	if s.accounts == nil || accountID == "" {
 		return "", "", fault.New(fault.Internal, op, "")
 	}
@@ -46,7 +66,7 @@ func (s *Service) BeginStepUp(ctx context.Context, in ProofingStart, accountID s
 		return "", "", err
 	case a.Status != account.Active:
 		return "", "", fault.Coded(fault.Forbidden, op, CodeStepUpUnavailable)
-	case a.Proofing >= loa.High:
+	case raise && a.Proofing >= loa.High:
 		return "", "", fault.Coded(fault.Conflict, op, CodeAlreadyHigh)
 	}
 	in.KVNR = a.KVNR
