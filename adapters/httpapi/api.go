@@ -108,6 +108,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"pin/change", a.changePIN)
 	mux.HandleFunc("POST "+Prefix+"password/reset", a.resetPassword)
 	mux.HandleFunc("POST "+Prefix+"password/change", a.changePassword)
+	mux.HandleFunc("POST "+Prefix+"recovery", a.beginRecovery)
+	mux.HandleFunc("POST "+Prefix+"recovery/confirmation", a.confirmRecovery)
 	mux.HandleFunc("POST "+Prefix+"step-up", a.beginStepUp)
 	mux.HandleFunc("POST "+Prefix+"step-up/confirmation", a.redeemStepUp)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)

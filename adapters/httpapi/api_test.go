@@ -128,7 +128,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		"/enrollment/device/challenge": "post", "/enrollment/device": "post", "/enrollment/pin": "put",
 		"/devices/{id}/challenge": "post", "/devices/list": "post", "/devices/{id}/rename": "post",
 		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/pin/reset": "post", "/pin/change": "post",
-		"/password/reset": "post", "/password/change": "post", "/step-up": "post", "/step-up/confirmation": "post",
+		"/password/reset": "post", "/password/change": "post", "/recovery": "post", "/recovery/confirmation": "post", "/step-up": "post", "/step-up/confirmation": "post",
 		"/logins/{id}/challenge": "post", "/logins/{id}": "post",
 		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post"}
 	for path, methods := range routes {

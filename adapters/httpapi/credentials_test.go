@@ -151,3 +151,46 @@ func TestCredentialProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryRefusesBeforeTheUseCase: the recovery endpoints refuse a
+// missing token, bad bodies and a server without an eID service before
+// any device or proof is looked at (the API has no use cases here: a call
+// that reached one would panic).
+func TestRecoveryRefusesBeforeTheUseCase(t *testing.T) {
+	serve := func(cfg Config, path, auth, body string) (int, string) {
+		req := httptest.NewRequest(http.MethodPost, Prefix+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		New(cfg, nil, nil, nil, nil, quiet).Handler().ServeHTTP(rec, req)
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &p)
+		return rec.Code, p.Code
+	}
+	eid := Config{EIDCallbackURL: "https://id.example/eid/callback"}
+	begin := `{"challenge_id":"c-1","assertion":{},"return_uri":"de.example.app:/eid","code_challenge":"x","code_challenge_method":"S256"}`
+	for _, tc := range []struct {
+		name             string
+		cfg              Config
+		path, auth, body string
+		status           int
+		code             string
+	}{
+		{"no eID service", Config{}, "recovery", "", begin, 400, "registration.unknown_method"},
+		{"plain challenge", eid, "recovery", "", strings.Replace(begin, "S256", "plain", 1), 400, "proofing.code_challenge"},
+		{"PIN in the begin", eid, "recovery", "", strings.Replace(begin, `"assertion":{}`, `"assertion":{},"pin":"583920"`, 1), 400, "api.json"},
+		{"oversized begin", eid, "recovery", "", strings.Replace(begin, `"x"`, `"`+strings.Repeat("x", 20<<10)+`"`, 1), 413, "api.too_large"},
+		{"no token", eid, "recovery/confirmation", "", `{"code":"c","code_verifier":"v"}`, 401, "enrollment.token_missing"},
+		{"basic auth", eid, "recovery/confirmation", "Basic YTpi", `{"code":"c","code_verifier":"v"}`, 401, "enrollment.token_missing"},
+		{"unknown field", eid, "recovery/confirmation", "Bearer t", `{"code":"c","kvnr":"A123456780"}`, 400, "api.json"},
+		{"truncated", eid, "recovery/confirmation", "Bearer t", `{"code":"c"`, 400, "api.json"},
+	} {
+		if status, code := serve(tc.cfg, tc.path, tc.auth, tc.body); status != tc.status || code != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, status, code, tc.status, tc.code)
+		}
+	}
+}
