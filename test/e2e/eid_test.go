@@ -19,6 +19,8 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
+	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/member"
 )
 
@@ -676,4 +678,124 @@ func TestEIDStepUpFromTheLoginPage(t *testing.T) {
 	if page.status != http.StatusOK || !strings.Contains(string(page.body), "Bestätigen Sie die Anmeldung in Ihrer Service-App") {
 		t.Fatalf("after the step-up: status %d:\n%s", page.status, page.body)
 	}
+}
+
+// beginRecovery is the app's POST /app/v1/recovery with ph's key alone;
+// it returns the eID service's URL and the recovery token.
+func (in eidServer) beginRecovery(t *testing.T, ph *phone, challenge string) (string, string) {
+	t.Helper()
+	p := in.proof(t, ph, "")
+	delete(p, "pin")
+	p["return_uri"], p["code_challenge"], p["code_challenge_method"] = eidAppReturn, challenge, "S256"
+	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/recovery", p, nil)
+	var begun struct {
+		URL   string `json:"authorization_url"`
+		Token string `json:"recovery_token"`
+		Type  string `json:"token_type"`
+	}
+	if err := json.Unmarshal(r.body, &begun); err != nil || r.status != http.StatusCreated || begun.URL == "" ||
+		len(begun.Token) < 43 || begun.Type != "Bearer" {
+		t.Fatalf("recovery: %d %s", r.status, r.body)
+	}
+	return begun.URL, begun.Token
+}
+
+// confirmRecovery is the app's POST /app/v1/recovery/confirmation with a
+// fresh answer of ph's key and what the member sets.
+func (in eidServer) confirmRecovery(t *testing.T, ph *phone, token, code, verifier string, set map[string]string) result {
+	t.Helper()
+	body := in.proof(t, ph, "")
+	delete(body, "pin")
+	body["code"], body["code_verifier"] = code, verifier
+	for k, v := range set {
+		body[k] = v
+	}
+	return sendJSON(t, http.MethodPost, in.base+"/app/v1/recovery/confirmation", body,
+		map[string]string{"Authorization": "Bearer " + token, "Accept-Language": "de"})
+}
+
+// TestEIDRecoveryOnABoundDevice: a member whose phone is blocked and who
+// forgot the password too proves the identity with the ID card on that
+// phone and sets a new PIN and a new password: the phone is active again
+// with the new PIN, the web login takes the new password and refuses the
+// old one, the account is at level high, and the member is told.
+func TestEIDRecoveryOnABoundDevice(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		w := newWorld(t)
+		relay := startMailRelay(t)
+		m := applicant("Imke", "Feddersen", "1983-09-14", w.clock.Now())
+		m.Email = "imke@example.org"
+		in, ph := w.letterMember(t, eng, m, relay.notifier(t))
+		for range 5 {
+			in.manage(t, "/list", in.proof(t, ph, "000001"))
+			w.clock.Advance(10 * time.Minute)
+		}
+		if b := in.stored(t, ph.binding); b.Status != device.Blocked {
+			t.Fatalf("after five wrong PINs: %s", b.Status)
+		}
+		before := len(relay.messages())
+		const newPassword = "Deichschaf-im-Abendrot"
+
+		verifier, challenge := appclient.NewVerifier()
+		authURL, token := in.beginRecovery(t, ph, challenge)
+		code := codeAtApp(t, in.backAtPforte(t, atBroker(t, authURL, "confirm", "0")))
+		// A refused new PIN leaves the code for the corrected request.
+		if r := in.confirmRecovery(t, ph, token, code, verifier, map[string]string{"new_pin": "123456"}); r.status != http.StatusBadRequest {
+			t.Fatalf("trivial PIN: %d %s", r.status, r.body)
+		}
+		r := in.confirmRecovery(t, ph, token, code, verifier, map[string]string{"new_pin": "271836", "new_password": newPassword})
+		if r.status != http.StatusNoContent {
+			t.Fatalf("recovery: %d %s", r.status, r.body)
+		}
+		// The code is spent.
+		if r := in.confirmRecovery(t, ph, token, code, verifier, map[string]string{"new_pin": "582936"}); r.status != http.StatusUnauthorized {
+			t.Fatalf("the code again: %d %s", r.status, r.body)
+		}
+		if b := in.stored(t, ph.binding); b.Status != device.Active || b.PIN.Failures != 0 {
+			t.Fatalf("the phone after the recovery: %s %+v", b.Status, b.PIN)
+		}
+		ph.pin = "271836"
+		if ds := in.devices(t, ph); len(ds) != 1 {
+			t.Fatalf("devices %+v", ds)
+		}
+		if a := in.account(t, m); a.Proofing.String() != "high" {
+			t.Fatalf("account at %v after the eID", a.Proofing)
+		}
+		rp := in.rp(t, w.web, nil)
+		if in.webLogin(t, rp, newBrowser(t), m.KVNR.String(), devicePassword) {
+			t.Fatal("the old password still logs in")
+		}
+		if !in.webLogin(t, rp, newBrowser(t), m.KVNR.String(), newPassword) {
+			t.Fatal("the new password does not log in")
+		}
+		msgs := relay.messages()[before:]
+		var subjects []string
+		for _, msg := range msgs {
+			subjects = append(subjects, msg.subject)
+		}
+		if len(msgs) != 2 {
+			t.Fatalf("mails %v", subjects)
+		}
+		wantMail(t, msgs[0], m.Email, "Freigabe-PIN neu festgelegt", "Bestätigung mit dem Personalausweis")
+		wantMail(t, msgs[1], m.Email, "Passwort neu festgelegt", "Bestätigung mit dem Personalausweis")
+		_, events := in.auditKinds(t, in.account(t, m).ID)
+		byEID := map[audit.Kind]bool{}
+		for _, ev := range events {
+			if ev.Detail["by"] == "eid" || ev.Detail["via"] == "eid" {
+				byEID[ev.Kind] = true
+			}
+		}
+		if !byEID[audit.DeviceUnblocked] || !byEID[audit.PINSet] || !byEID[audit.PasswordSet] {
+			t.Fatalf("audit by eID: %v", byEID)
+		}
+
+		// A revoked phone begins nothing.
+		held := in.proof(t, ph, "")
+		delete(held, "pin")
+		if r := in.manage(t, "/"+ph.binding+"/revoke", in.proof(t, ph, ph.pin)); r.status != http.StatusNoContent {
+			t.Fatalf("revoke: %d", r.status)
+		}
+		held["return_uri"], held["code_challenge"], held["code_challenge_method"] = eidAppReturn, challenge, "S256"
+		wantProblem(t, sendJSON(t, http.MethodPost, in.base+"/app/v1/recovery", held, nil), http.StatusForbidden, "forbidden")
+	})
 }
