@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 )
 
 // The member's credential changes, as the Service-App makes them:
@@ -16,6 +19,10 @@ import (
 //	change-pin       POST /app/v1/devices/{id}/challenge, then POST /app/v1/pin/change
 //	reset-password   … then POST /app/v1/password/reset   ("Passwort vergessen")
 //	change-password  … then POST /app/v1/password/change
+//	reset-pin --eid, reset-password --eid
+//	                 POST /app/v1/recovery (the key alone) → the eID service's URL;
+//	                 the browser → eID service → Pforte → return_uri?code=…;
+//	                 POST /app/v1/recovery/confirmation (token, code, verifier, the key again)
 //
 // Each sends a proof: the device key's answer to a fresh challenge and the
 // release PIN, which counts toward the lockout like every PIN entry.
@@ -127,6 +134,7 @@ func changePINCommand(e *env) *cobra.Command {
 
 func resetPasswordCommand(e *env) *cobra.Command {
 	var p string
+	var eid eidFlags
 	pw := passwordFlag{name: "new-password", file: "new-password-file"}
 	cmd := &cobra.Command{
 		Use:   "reset-password",
@@ -138,14 +146,32 @@ func resetPasswordCommand(e *env) *cobra.Command {
 			"characters, not common, none of the member number, names or date of birth). Every\n" +
 			"login in a browser ends; log in there with the new password. This device and its PIN\n" +
 			"stay as they are.\n\n" +
+			"With --eid the ID card stands in for the PIN (a forgotten PIN, a blocked device): the\n" +
+			"device key begins an eID proof (POST /app/v1/recovery), the browser confirms the\n" +
+			"identity at the eID service, and the key and the one-time code set the new password\n" +
+			"(POST /app/v1/recovery/confirmation). --auto confirms at the development broker.\n\n" +
 			"The PIN is asked for once and the new password twice, without echo, when stdin is a\n" +
 			"terminal; --new-password-file reads the first line of a file (- for stdin). --pin and\n" +
 			"--new-password are visible in the process list: for tests only.",
-		Example: "  pforte-app reset-password\n  pforte-app reset-password --new-password-file pw.txt",
+		Example: "  pforte-app reset-password\n  pforte-app reset-password --new-password-file pw.txt\n  pforte-app reset-password --eid",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pw.check(); err != nil {
 				return err
+			}
+			if eid.on {
+				if p != "" {
+					return usagef("--eid needs no --pin")
+				}
+				next, err := pw.fresh(e)
+				if err != nil {
+					return err
+				}
+				if err := e.recoverWithEID(cmd.Context(), eid, "", next); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, "Identity confirmed with the ID card. Your new password is set. Every login in a browser has ended; log in there with the new password.")
+				return nil
 			}
 			st, path, api, err := e.boundDevice()
 			if err != nil {
@@ -173,6 +199,7 @@ func resetPasswordCommand(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&p, "pin", "", "the release PIN (visible in the process list: for tests)")
 	pw.register(cmd, "the new password")
+	eid.register(cmd)
 	return cmd
 }
 
@@ -237,4 +264,45 @@ func changePasswordCommand(e *env) *cobra.Command {
 	cur.register(cmd, "the current password")
 	pw.register(cmd, "the new password")
 	return cmd
+}
+
+// eidFlags are the flags of a recovery with the eID.
+type eidFlags struct {
+	on, auto bool
+	wait     time.Duration
+}
+
+func (f *eidFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.on, "eid", false, "prove the identity with the ID card instead (no PIN or password needed)")
+	cmd.Flags().BoolVar(&f.auto, "auto", false, "with --eid: confirm the identity at the development eID broker (tests)")
+	cmd.Flags().DurationVar(&f.wait, "wait", 15*time.Minute, "with --eid: how long to wait for the identity to be confirmed")
+}
+
+// recoverWithEID proves the identity of the bound device's member with
+// the ID card and sets newPIN and/or newPassword on that device and
+// account.
+func (e *env) recoverWithEID(ctx context.Context, f eidFlags, newPIN, newPassword string) error {
+	st, _, _, err := e.boundDevice()
+	if err != nil {
+		return err
+	}
+	d, c, err := e.approvalDevice(ctx)
+	if err != nil {
+		return err
+	}
+	ret, err := appclient.ListenEIDReturn()
+	if err != nil {
+		return fmt.Errorf("the return address for the eID service: %w", err)
+	}
+	defer ret.Close()
+	verifier, challenge := appclient.NewVerifier()
+	r, err := c.BeginRecovery(ctx, d, ret.URI, challenge)
+	if err != nil {
+		return err
+	}
+	code, err := awaitEID(ctx, e, ret, r.URL, st.KVNR, f.auto, f.wait, r.ExpiresIn)
+	if err != nil {
+		return err
+	}
+	return c.ConfirmRecovery(ctx, r, d, code, verifier, newPIN, newPassword)
 }

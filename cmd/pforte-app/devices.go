@@ -466,6 +466,7 @@ func timeOr(t time.Time, zero string) string {
 
 func resetPINCommand(e *env) *cobra.Command {
 	var pw, pwFile, p string
+	var eid eidFlags
 	cmd := &cobra.Command{
 		Use:   "reset-pin",
 		Short: "set a new release PIN with the password (also unblocks a blocked device)",
@@ -473,10 +474,14 @@ func resetPINCommand(e *env) *cobra.Command {
 			"device is blocked after five wrong PINs: the device key signs a fresh challenge\n" +
 			"(possession) and the account password stands in for the PIN (knowledge)\n" +
 			"(POST /app/v1/pin/reset). The device is active again.\n\n" +
+			"With --eid the ID card stands in for the password: the device key begins an eID proof\n" +
+			"(POST /app/v1/recovery), the browser confirms the identity at the eID service, and the\n" +
+			"key and the one-time code set the new PIN (POST /app/v1/recovery/confirmation).\n" +
+			"--auto confirms at the development broker.\n\n" +
 			"The password is asked for once and the new PIN twice, without echo, when stdin is a\n" +
 			"terminal; --password-file reads the password from the first line of a file (- for\n" +
 			"stdin). --password and --new-pin are visible in the process list: for tests only.",
-		Example: "  pforte-app reset-pin",
+		Example: "  pforte-app reset-pin\n  pforte-app reset-pin --eid",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pw != "" && pwFile != "" {
@@ -486,6 +491,20 @@ func resetPINCommand(e *env) *cobra.Command {
 				if err := checkPINFormat("--new-pin", p); err != nil {
 					return err
 				}
+			}
+			if eid.on {
+				if pw != "" || pwFile != "" {
+					return usagef("--eid needs no password")
+				}
+				p, err := e.newPIN("--new-pin", p)
+				if err != nil {
+					return err
+				}
+				if err := e.recoverWithEID(cmd.Context(), eid, p, ""); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, "Identity confirmed with the ID card. Your new release PIN is set; the device is active.")
+				return nil
 			}
 			st, path, api, err := e.boundDevice()
 			if err != nil {
@@ -528,5 +547,6 @@ func resetPINCommand(e *env) *cobra.Command {
 	fl.StringVar(&pw, "password", "", "the account password (visible in the process list: for tests)")
 	fl.StringVar(&pwFile, "password-file", "", "read the password from the first line of this file (- for stdin)")
 	fl.StringVar(&p, "new-pin", "", "the new PIN (visible in the process list: for tests)")
+	eid.register(cmd)
 	return cmd
 }

@@ -139,3 +139,31 @@ func TestStepUpWithEID(t *testing.T) {
 	r = appAt(t, p.clock.Now, stateFile, "", nil, "step-up", "--auto", "--pin", testPIN)
 	wantStderr(t, r, 1, "step-up at high", "bereits auf dem Niveau")
 }
+
+// TestRecoveryWithEID: the PIN and then the password forgotten, the ID
+// card at the development broker (--auto) stands in for each on the bound
+// device.
+func TestRecoveryWithEID(t *testing.T) {
+	p := startServer(t, withDevBroker(t, ""))
+	stateFile := enrolled(t, p)
+	r := appAt(t, p.clock.Now, stateFile, "", nil, "reset-pin", "--eid", "--auto", "--new-pin", "582946")
+	wantExit(t, r, 0, "reset-pin --eid")
+	if !strings.Contains(r.stdout, "Identity confirmed with the ID card. Your new release PIN is set") {
+		t.Fatalf("reset-pin --eid output:\n%s", r.stdout)
+	}
+	wantExit(t, appAt(t, p.clock.Now, stateFile, "", nil, "devices", "list", "--pin", "582946"), 0, "the new PIN")
+
+	const pw = "Nordlicht über Helgoland"
+	r = appAt(t, p.clock.Now, stateFile, "", nil, "reset-password", "--eid", "--auto", "--new-password", pw)
+	wantExit(t, r, 0, "reset-password --eid")
+	if !passwordIs(t, p, pw) || passwordIs(t, p, testPassword) {
+		t.Fatal("reset-password --eid did not set the password")
+	}
+	r = appIn(t, "en", stateFile, "", nil, "reset-pin", "--eid", "--auto", "--new-pin", "123456")
+	wantStderr(t, r, 1, "a trivial PIN after the eID", "The PIN must not be a sequence like 123456.")
+	for _, args := range [][]string{{"reset-pin", "--eid", "--password", "x", "--new-pin", "582946"}, {"reset-password", "--eid", "--pin", testPIN, "--new-password", pw}} {
+		if r := app(t, stateFile, "", nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d %q", args, r.code, r.stderr)
+		}
+	}
+}

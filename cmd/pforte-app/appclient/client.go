@@ -349,6 +349,9 @@ func (c *Client) appRequest(ctx context.Context, method, path string, header map
 	if err != nil {
 		return err
 	}
+	if a.status == http.StatusNoContent && out == nil {
+		return nil
+	}
 	if a.status == http.StatusOK || a.status == http.StatusCreated {
 		if err := json.Unmarshal(a.body, out); err != nil {
 			return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", method, endpoint, err)
