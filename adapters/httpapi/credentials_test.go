@@ -188,6 +188,7 @@ func TestRecoveryRefusesBeforeTheUseCase(t *testing.T) {
 		{"basic auth", eid, "recovery/confirmation", "Basic YTpi", `{"code":"c","code_verifier":"v"}`, 401, "enrollment.token_missing"},
 		{"unknown field", eid, "recovery/confirmation", "Bearer t", `{"code":"c","kvnr":"A123456780"}`, 400, "api.json"},
 		{"truncated", eid, "recovery/confirmation", "Bearer t", `{"code":"c"`, 400, "api.json"},
+		{"confirmation without an eID service", Config{}, "recovery/confirmation", "Bearer t", `{"code":"c","code_verifier":"v"}`, 400, "registration.unknown_method"},
 	} {
 		if status, code := serve(tc.cfg, tc.path, tc.auth, tc.body); status != tc.status || code != tc.code {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, status, code, tc.status, tc.code)

@@ -92,6 +92,10 @@ func (a *API) confirmRecovery(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
+	if a.cfg.EIDCallbackURL == "" {
+		writeProblem(w, r, a.log, fault.Coded(fault.Invalid, "httpapi", registration.CodeUnknownMethod))
+		return
+	}
 	err := a.bind.RecoverWithEID(r.Context(), binding.Recovery{
 		ChallengeID: in.ChallengeID, Response: in.Assertion, Token: token, Code: in.Code, Verifier: in.CodeVerifier,
 		NewPIN: in.NewPIN, NewPassword: in.NewPassword,

@@ -250,6 +250,7 @@ var appRoutes = []string{
 	"enrollment/device", "enrollment/pin", "devices/{id}/challenge", "devices/list", "devices/{id}/rename",
 	"devices/{id}/revoke", "devices/revoke-others", "pin/reset", "step-up", "step-up/confirmation",
 	"logins/{id}/challenge", "logins/{id}", "approvals/{id}/challenge", "approvals/{id}",
+	"pin/change", "password/reset", "password/change", "recovery", "recovery/confirmation",
 }
 
 // FuzzAppAPI fuzzes the JSON body (and the bearer token and path id) of
@@ -262,6 +263,10 @@ func FuzzAppAPI(f *testing.F) {
 		`{"password":"ein langes neues Passwort"}`, `{"challenge_id":"x","response":{"id":"x"},"name":"Telefon","platform":"android"}`,
 		`{"pin":"123456"}`, `{"pin":"975318","password":"x","response":{}}`, `{"name":"` + strings.Repeat("x", 300) + `"}`,
 		`{"choice":47,"approve":true,"response":{"rawId":"AA"},"pin":"975318"}`, `[]`, `null`, `{"kvnr":1e999}`,
+		`{"proof":{"challenge_id":"x","assertion":{"id":"x"},"pin":"975318"},"new_pin":"271836"}`,
+		`{"proof":{"challenge_id":"x","assertion":{},"pin":"975318"},"current_password":"x","new_password":"ein langes neues Passwort"}`,
+		`{"challenge_id":"x","assertion":{},"return_uri":"http://127.0.0.1:1/eid","code_challenge":"x","code_challenge_method":"S256"}`,
+		`{"code":"x","code_verifier":"` + strings.Repeat("v", 43) + `","challenge_id":"x","assertion":{},"new_pin":"271836"}`,
 	} {
 		f.Add(uint8(i), body, "x", "Bearer abc")
 	}
