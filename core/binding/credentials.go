@@ -163,6 +163,13 @@ func (s *Service) setPassword(ctx context.Context, op string, v verified, newPas
 	if err := s.accounts.SetPasswordHash(ctx, v.account.ID, hash, now); err != nil {
 		return err
 	}
+	// Guesses of the old password say nothing about the new one: a member
+	// who reset a forgotten password after a few wrong tries logs in at
+	// once instead of waiting out the delay those tries earned.
+	if err := s.passwords.ForgetFailures(ctx, v.account.KVNR); err != nil {
+		s.logWarn(ctx, "failed password checks not forgotten after a new password", slog.String("account", v.account.ID),
+			slog.Any("error", err))
+	}
 	ended := 0
 	if s.sessions != nil {
 		// The password is set; sessions that could not be ended are

@@ -1,6 +1,7 @@
 package binding_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -346,5 +347,31 @@ func TestConcurrentPasswordResets(t *testing.T) {
 	}
 	if got := f.w.binding(b.ID); got.PIN != (pin.Counter{}) {
 		t.Fatalf("losers counted: %+v", got.PIN)
+	}
+}
+
+// TestResetPasswordForgetsFailures: a member who mistyped the forgotten
+// password until the checks were delayed, then reset it with key and PIN,
+// logs in with the new password at once: the old password's guesses say
+// nothing about the new one.
+func TestResetPasswordForgetsFailures(t *testing.T) {
+	f := setup(t)
+	ph, b := f.enrolled(t, anna, "Phone")
+	checker := f.deps.Passwords
+	acct := f.w.account(b.AccountID)
+	for range throttle.DefaultPolicy.Free + 1 {
+		if err := checker.CheckAccountPassword(ctx, acct, "Möwenschrei am Deich", "web", "forms", clientIP); !errors.Is(err, fault.Unauthenticated) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if err := checker.CheckAccountPassword(ctx, acct, userPassword, "web", "forms", clientIP); !errors.Is(err, fault.RateLimited) {
+		t.Fatalf("checks not delayed after %d wrong passwords: %v", throttle.DefaultPolicy.Free+1, err)
+	}
+	id, resp := f.challenge(t, ph, b.ID)
+	if err := f.svc.ResetPassword(ctx, id, resp, goodPIN, newPassword, clientIP); err != nil {
+		t.Fatal(err)
+	}
+	if err := checker.CheckAccountPassword(ctx, f.w.account(b.AccountID), newPassword, "web", "forms", clientIP); err != nil {
+		t.Fatalf("the new password right after the reset: %v", err)
 	}
 }

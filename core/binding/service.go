@@ -140,6 +140,10 @@ type PasswordChecker interface {
 	// Unauthenticated (wrong, or the account cannot log in); RateLimited
 	// while checks are delayed (with RetryAt); Unavailable.
 	CheckAccountPassword(ctx context.Context, a account.Account, pw, via, clientID, ip string) error
+	// ForgetFailures clears the failed password checks counted against
+	// member number k, after a new password was set with other factors.
+	// Errors: Unavailable.
+	ForgetFailures(ctx context.Context, k kvnr.KVNR) error
 }
 
 // Service is the device binding use case. It is safe for concurrent use

@@ -222,6 +222,18 @@ func (s *Service) CheckAccountPassword(ctx context.Context, a account.Account, p
 	return err
 }
 
+// ForgetFailures clears the failed password checks counted against member
+// number k: a new password was set with other factors (device key and
+// PIN, or the eID), and the guesses of the old one say nothing about it.
+// The client networks' budgets stay as they are. Errors: Unavailable.
+func (s *Service) ForgetFailures(ctx context.Context, k kvnr.KVNR) error {
+	_, err := s.throttles.UpdatePasswordThrottle(ctx, counterKey(k), s.cfg.Throttle.Expiry, func(c *throttle.Counter) error {
+		*c = throttle.Counter{}
+		return nil
+	})
+	return err
+}
+
 // errDelayed stops the counter's update when the account is delayed.
 var errDelayed = errors.New("password checks of the account are delayed")
 
