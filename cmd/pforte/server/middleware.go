@@ -20,9 +20,18 @@ type statusRecorder struct {
 // alone, so that they need not import this package.
 func (r *statusRecorder) SetLogReason(code string) { r.reason = code }
 
+// retryAfterUnavailable is the Retry-After of a 503 whose handler gave
+// none (the protocol library's error writer gives none): an outage of the
+// database or an overload, after which a client should try again soon,
+// not give up and not hammer.
+const retryAfterUnavailable = "5"
+
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+	}
+	if code == http.StatusServiceUnavailable && r.Header().Get("Retry-After") == "" {
+		r.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
