@@ -118,7 +118,7 @@ func TestMetrics(t *testing.T) {
 	// Only the series' names and labels are searched: a sample's value may
 	// well contain the digits 0815.
 	for line := range strings.Lines(after) {
-		if strings.HasPrefix(line, "#") {
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
 			continue
 		}
 		series, _, labeled := strings.Cut(line, "} ")
