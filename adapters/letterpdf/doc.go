@@ -35,7 +35,10 @@
 //     release since 2020.
 //   - The fonts are Go Regular, Go Bold and Go Mono from
 //     golang.org/x/image/font/gofont (BSD licence, like Go), which cover
-//     German umlauts and ß; Go Mono tells similar characters apart.
+//     German umlauts and ß; Go Mono tells similar characters apart. Go
+//     Regular and Go Bold draw '-' as a minus sign, longer than their en
+//     dash; the letter embeds them with their text hyphen in its place
+//     (FontData).
 //
 // Read uses independent libraries, so that a test proves the letter
 // rather than one library agreeing with itself:

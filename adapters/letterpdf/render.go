@@ -16,9 +16,6 @@ import (
 
 	goqr "github.com/piglig/go-qr"
 	"github.com/signintech/gopdf"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/gomono"
-	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/sfnt"
 
 	"github.com/pforte-id/pforte/core/fault"
@@ -68,11 +65,15 @@ func New() (*Renderer, error) {
 type fontSet struct{ regular, bold, mono *sfnt.Font }
 
 var glyphs = sync.OnceValues(func() (*fontSet, error) {
+	data, err := fontData()
+	if err != nil {
+		return nil, err
+	}
 	var fs fontSet
 	for _, f := range []struct {
 		dst **sfnt.Font
 		ttf []byte
-	}{{&fs.regular, goregular.TTF}, {&fs.bold, gobold.TTF}, {&fs.mono, gomono.TTF}} {
+	}{{&fs.regular, data[fontRegular]}, {&fs.bold, data[fontBold]}, {&fs.mono, data[fontMono]}} {
 		p, err := sfnt.Parse(f.ttf)
 		if err != nil {
 			return nil, err
@@ -134,11 +135,8 @@ func (r *Renderer) Render(ctx context.Context, d letter.Document) ([]byte, error
 		Producer:     "Pforte",
 		CreationDate: d.Date,
 	})
-	for _, f := range []struct {
-		name string
-		ttf  []byte
-	}{{fontRegular, goregular.TTF}, {fontBold, gobold.TTF}, {fontMono, gomono.TTF}} {
-		if err := p.pdf.AddTTFFontData(f.name, f.ttf); err != nil {
+	for _, name := range []string{fontRegular, fontBold, fontMono} {
+		if err := p.pdf.AddTTFFontData(name, FontData(name)); err != nil {
 			return nil, fault.Wrap(fault.Internal, op, err)
 		}
 	}

@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/gomono"
-	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 
 	"github.com/pforte-id/pforte/adapters/letterpdf"
@@ -64,8 +61,8 @@ func render(t testing.TB, d letter.Document) []byte {
 // faces measures text as the PDF draws it, from the same fonts.
 var faces = sync.OnceValue(func() map[string]*opentype.Font {
 	m := map[string]*opentype.Font{}
-	for name, ttf := range map[string][]byte{letterpdf.RegularFont: goregular.TTF, letterpdf.BoldFont: gobold.TTF, letterpdf.MonoFont: gomono.TTF} {
-		f, err := opentype.Parse(ttf)
+	for _, name := range []string{letterpdf.RegularFont, letterpdf.BoldFont, letterpdf.MonoFont} {
+		f, err := opentype.Parse(letterpdf.FontData(name))
 		if err != nil {
 			panic(err)
 		}
