@@ -129,7 +129,7 @@ const (
 	qrCaption     = "Mit der Service-App scannen"
 )
 
-func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) error {
+func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr, appQR []byte) error {
 	invalid := func(msg string) error { return fault.New(fault.Invalid, "letterpdf.Render", msg) }
 	pdf := p.pdf
 	bodyWidth := TextRight - TextLeft
@@ -187,6 +187,12 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 			return invalid("the contact phone is too long")
 		}
 		p.text(infoLeft, 67, line)
+	}
+
+	if appQR != nil {
+		if err := r.drawApp(p, infoLeft, d.AppStoreURL, appQR); err != nil {
+			return err
+		}
 	}
 
 	// Subject and text.
@@ -264,6 +270,63 @@ func (r *Renderer) draw(p *page, d letter.Document, addr []string, qr []byte) er
 	p.gray(0)
 	if y > PageHeight-12 {
 		return invalid("the letter does not fit one page")
+	}
+	return nil
+}
+
+// Texts of the block that leads to the app in the stores.
+const (
+	appHead = "Noch keine Service-App?"
+	appText = "Code mit dem Smartphone scannen oder im Browser öffnen:"
+)
+
+// drawApp draws, at the foot of the information block (DIN 5008 form B:
+// from left, up to the subject line), the link to the Service-App in the
+// stores: a QR code of AppQRSize at the right margin and, to its left, a
+// heading, a line of text and the link without its scheme, on up to two
+// lines, broken after a slash when it is longer than one.
+func (r *Renderer) drawApp(p *page, left float64, link string, qr []byte) error {
+	invalid := func(msg string) error { return fault.New(fault.Invalid, "letterpdf.Render", msg) }
+	qrLeft := TextRight - AppQRSize
+	width := qrLeft - 2 - left
+	holder, err := gopdf.ImageHolderByBytes(qr)
+	if err != nil {
+		return fault.Wrap(fault.Internal, "letterpdf.Render", err)
+	}
+	p.fail(p.pdf.ImageByHolder(holder, qrLeft, AppQRTop, &gopdf.Rect{W: AppQRSize, H: AppQRSize}))
+	y := AppQRTop + 3.5
+	p.font(fontBold, 7.5)
+	p.text(left, y, appHead)
+	y += 3.6
+	p.font(fontRegular, 7.5)
+	y = p.para(left, y, width, 3.3, appText)
+	lines := linkLines(p, strings.TrimPrefix(link, "https://"), width)
+	if lines == nil {
+		return invalid("the app link is too long to print")
+	}
+	for _, l := range lines {
+		p.text(left, y, l)
+		y += 3.3
+	}
+	if y > AppQRTop+AppQRSize+1 {
+		return invalid("the app link is too long to print")
+	}
+	return nil
+}
+
+// linkLines writes link on one line of width, or on two, broken after a
+// slash, question mark or ampersand; nil if it does not fit two lines.
+func linkLines(p *page, link string, width float64) []string {
+	if p.width(link) <= width {
+		return []string{link}
+	}
+	for i := len(link) - 1; i > 0; i-- {
+		if !strings.ContainsRune("/?&", rune(link[i-1])) {
+			continue
+		}
+		if first, rest := link[:i], link[i:]; p.width(first) <= width && p.width(rest) <= width {
+			return []string{first, rest}
+		}
 	}
 	return nil
 }

@@ -33,6 +33,11 @@ const (
 	// from a comfortable distance.
 	QRSize      = 45.0
 	QRMinSymbol = 35.0
+	// AppQRSize is the side of the QR code of the link to the app in the
+	// stores (quiet zone included), AppQRTop its top: at the right of the
+	// information block, above the subject line.
+	AppQRSize = 22.0
+	AppQRTop  = 70.0
 	// qrPixels is how many image pixels one QR module gets. Integral, so
 	// that module edges are sharp at any print resolution.
 	qrPixels = 8

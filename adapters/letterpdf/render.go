@@ -117,12 +117,18 @@ func (r *Renderer) Render(ctx context.Context, d letter.Document) ([]byte, error
 	if err := r.check(d, addr); err != nil {
 		return nil, err
 	}
-	qr, symbol, err := qrImage(d.ActivationURL)
+	qr, modules, err := qrImage(d.ActivationURL, qrMinVersion)
 	if err != nil {
 		return nil, err
 	}
-	if symbol < QRMinSymbol {
+	if symbolSide(QRSize, modules) < QRMinSymbol {
 		return nil, fault.New(fault.Invalid, op, "activation URL too long for the QR code")
+	}
+	var appQR []byte
+	if d.AppStoreURL != "" {
+		if appQR, _, err = qrImage(d.AppStoreURL, goqr.MinVersion); err != nil {
+			return nil, err
+		}
 	}
 
 	p := &page{pdf: &gopdf.GoPdf{}}
@@ -142,7 +148,7 @@ func (r *Renderer) Render(ctx context.Context, d letter.Document) ([]byte, error
 	}
 	p.pdf.AddPage()
 
-	if err := r.draw(p, d, addr, qr); err != nil {
+	if err := r.draw(p, d, addr, qr, appQR); err != nil {
 		return nil, err
 	}
 	if p.err != nil {
@@ -217,6 +223,9 @@ func (r *Renderer) check(d letter.Document, addr []string) error {
 	if !utf8.ValidString(d.ActivationURL) || len(d.ActivationURL) > 512 {
 		return invalid("activation URL is not printable")
 	}
+	if d.AppStoreURL != "" && (len(d.AppStoreURL) > 200 || !printable(fs.regular, d.AppStoreURL) || strings.ContainsRune(d.AppStoreURL, ' ')) {
+		return invalid("the app link is not printable")
+	}
 	return nil
 }
 
@@ -257,17 +266,18 @@ var countries = map[string]string{
 const qrMinVersion = 4
 
 // qrImage paints the QR code of url (error correction at least M; the
-// library raises it when the symbol has room) as a 1-bit PNG with the
-// quiet zone, and returns the symbol's printed side in millimetres.
-func qrImage(url string) ([]byte, float64, error) {
+// library raises it when the symbol has room; version at least
+// minVersion) as a 1-bit PNG with the quiet zone, and returns the
+// symbol's width in modules.
+func qrImage(url string, minVersion int) ([]byte, int, error) {
 	const op = "letterpdf.qrImage"
 	segs, err := goqr.MakeSegments(url)
 	if err != nil {
-		return nil, 0, fault.Wrap(fault.Invalid, op, err).WithPublic("activation URL does not fit a QR code")
+		return nil, 0, fault.Wrap(fault.Invalid, op, err).WithPublic("URL does not fit a QR code")
 	}
-	q, err := goqr.EncodeSegments(segs, goqr.Medium, qrMinVersion, goqr.MaxVersion, -1, true)
+	q, err := goqr.EncodeSegments(segs, goqr.Medium, minVersion, goqr.MaxVersion, -1, true)
 	if err != nil {
-		return nil, 0, fault.Wrap(fault.Invalid, op, err).WithPublic("activation URL does not fit a QR code")
+		return nil, 0, fault.Wrap(fault.Invalid, op, err).WithPublic("URL does not fit a QR code")
 	}
 	n := q.Size()
 	side := (n + 2*qrQuiet) * qrPixels
@@ -290,5 +300,11 @@ func qrImage(url string) ([]byte, float64, error) {
 	if err := enc.Encode(&buf, img); err != nil {
 		return nil, 0, fault.Wrap(fault.Internal, op, err)
 	}
-	return buf.Bytes(), QRSize * float64(n) / float64(n+2*qrQuiet), nil
+	return buf.Bytes(), n, nil
+}
+
+// symbolSide is the printed side, in millimetres, of a symbol of modules
+// modules drawn as an image of side mm with its quiet zone.
+func symbolSide(side float64, modules int) float64 {
+	return side * float64(modules) / float64(modules+2*qrQuiet)
 }

@@ -196,6 +196,10 @@ type LettersConfig struct {
 	// member reaches the insurer with questions. Optional.
 	ContactPhone   string `yaml:"contact_phone"`
 	ContactAddress string `yaml:"contact_address"`
+	// AppStoreURL is printed on letters as a link and a QR code that lead
+	// to the Service-App in the member's store. Optional: empty prints
+	// neither.
+	AppStoreURL string `yaml:"app_store_url"`
 	// Validity is how long a letter can be activated.
 	Validity time.Duration `yaml:"validity"`
 	// MinInterval is the least time between two letters for one member.
@@ -672,6 +676,7 @@ var envVars = []envVar{
 	{Name: "PFORTE_LETTERS_SENDER", Key: "letters.sender", field: func(c *Config) any { return &c.Letters.Sender }},
 	{Name: "PFORTE_LETTERS_CONTACT_PHONE", Key: "letters.contact_phone", field: func(c *Config) any { return &c.Letters.ContactPhone }},
 	{Name: "PFORTE_LETTERS_CONTACT_ADDRESS", Key: "letters.contact_address", field: func(c *Config) any { return &c.Letters.ContactAddress }},
+	{Name: "PFORTE_LETTERS_APP_STORE_URL", Key: "letters.app_store_url", field: func(c *Config) any { return &c.Letters.AppStoreURL }},
 	{Name: "PFORTE_LETTERS_VALIDITY", Key: "letters.validity", field: func(c *Config) any { return &c.Letters.Validity }},
 	{Name: "PFORTE_LETTERS_MIN_INTERVAL", Key: "letters.min_interval", field: func(c *Config) any { return &c.Letters.MinInterval }},
 	{Name: "PFORTE_LETTERS_MAX_ATTEMPTS", Key: "letters.max_attempts", field: func(c *Config) any { return &c.Letters.MaxAttempts }},
@@ -1102,6 +1107,7 @@ var fieldKeys = map[string]string{
 	"registration.Config.Sender":             "letters.sender",
 	"registration.Config.ContactPhone":       "letters.contact_phone",
 	"registration.Config.ContactAddress":     "letters.contact_address",
+	"registration.Config.AppStoreURL":        "letters.app_store_url",
 	"letter.Policy.Validity":                 "letters.validity",
 	"letter.Policy.MinInterval":              "letters.min_interval",
 	"letter.Policy.MaxAttempts":              "letters.max_attempts",

@@ -93,6 +93,7 @@ var badValues = map[string]badValue{
 	"letters.max_attempts":      {value: "11"},
 	"letters.contact_phone":     {value: "call us"},
 	"letters.contact_address":   {value: "Martinistraße 26\n28195 Bremen"},
+	"letters.app_store_url":     {value: "http://www.hkk.example/app"},
 	"letters.attempts_per_kvnr": {value: "4"},
 	"letters.attempt_window":    {value: "59m"},
 	"letters.guard_window":      {value: "24h"},

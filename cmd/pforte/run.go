@@ -188,7 +188,7 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 		HashMaxWait:     cfg.Login.HashMaxWait,
 		OutboxDir:       lt.OutboxDir,
 		Registration: registration.Config{
-			Sender: lt.Sender, ContactPhone: lt.ContactPhone, ContactAddress: lt.ContactAddress,
+			Sender: lt.Sender, ContactPhone: lt.ContactPhone, ContactAddress: lt.ContactAddress, AppStoreURL: lt.AppStoreURL,
 			Letter: letter.Policy{
 				Validity: lt.Validity, MinInterval: lt.MinInterval, MaxAttempts: lt.MaxAttempts,
 				AttemptsPerKVNR: lt.AttemptsPerKVNR, AttemptWindow: lt.AttemptWindow, GuardWindow: lt.GuardWindow,

@@ -35,4 +35,8 @@ type Document struct {
 	// insurer with questions about the letter; either may be empty.
 	ContactPhone   string
 	ContactAddress string
+	// AppStoreURL is where the member gets the Service-App (a link that
+	// leads to the app in the member's store); printed with a QR code of
+	// its own. Empty: not printed.
+	AppStoreURL string
 }

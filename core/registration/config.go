@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,13 @@ type Config struct {
 	// postal or visiting address in one line). Optional.
 	ContactPhone   string
 	ContactAddress string
+	// AppStoreURL is printed on letters, as a link and a QR code, for
+	// members who have not installed the Service-App yet: an https URL
+	// that leads to the app in the member's store (one link for both
+	// stores, which the insurer's web server sends on by the phone's
+	// platform). At most MaxAppStoreURL bytes, so that it prints on one
+	// line of the letter's information block. Optional.
+	AppStoreURL string
 	// Letter is the letter policy (validity, interval, attempts); the
 	// zero value takes letter.DefaultPolicy.
 	Letter letter.Policy
@@ -72,6 +80,10 @@ var (
 	// several letters, but not a sweep over many members' letters.
 	DefaultActivationsPerIP = Limit{Max: 20, Window: time.Hour}
 )
+
+// MaxAppStoreURL bounds Config.AppStoreURL: printed without its scheme,
+// it must fit one line of the letter's information block.
+const MaxAppStoreURL = 60
 
 // Default leases, and their bounds: a lease must outlast deciding a
 // request or rendering a letter by far, and a crashed worker's claim must
@@ -133,6 +145,8 @@ func (c Config) Validate() error {
 		return field("ContactPhone", "must be a telephone number: digits, spaces and + ( ) / -, at most 40 bytes")
 	case strings.ContainsAny(c.ContactAddress, "\r\n") || len(c.ContactAddress) > 120:
 		return field("ContactAddress", "must be one line of at most 120 bytes")
+	case c.AppStoreURL != "" && !appStoreURL(c.AppStoreURL):
+		return field("AppStoreURL", "must be an https URL with a host, without user, fragment or spaces, of at most 60 bytes")
 	}
 	for _, l := range []struct {
 		name  string
@@ -159,6 +173,22 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.Eligibility.Validate()
+}
+
+// appStoreURL reports whether s can be printed on letters as the link to
+// the app: https, a host, no user information (which could make a link
+// read as one host and lead to another), no fragment, printable ASCII.
+func appStoreURL(s string) bool {
+	if len(s) > MaxAppStoreURL {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && u.Fragment == "" && !strings.Contains(s, "#")
 }
 
 // phoneNumber reports whether s is empty or reads as a telephone number

@@ -138,7 +138,7 @@ func (s *Service) produce(ctx context.Context, l letter.Letter, lease time.Time)
 	}
 	s.recordLetter(ctx, audit.LetterRendered, audit.System, l.ID, l.KVNR, "")
 	doc := letter.NewDocument(l, secrets, s.cfg.Issuer, s.cfg.Sender, now)
-	doc.ContactPhone, doc.ContactAddress = s.cfg.ContactPhone, s.cfg.ContactAddress
+	doc.ContactPhone, doc.ContactAddress, doc.AppStoreURL = s.cfg.ContactPhone, s.cfg.ContactAddress, s.cfg.AppStoreURL
 	file, err := s.renderer.Render(ctx, doc)
 	if err != nil {
 		return "", err

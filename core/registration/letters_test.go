@@ -75,6 +75,26 @@ func TestProcessLettersHandsOver(t *testing.T) {
 	}
 }
 
+// TestLetterCarriesTheConfiguredContactAndAppLink: the document the
+// renderer gets carries the contact and the link to the app as
+// configured, and none of them when they are not.
+func TestLetterCarriesTheConfiguredContactAndAppLink(t *testing.T) {
+	for _, tc := range []struct{ phone, address, app string }{
+		{"", "", ""},
+		{"0421 3655-0", "Beispiel-BKK, Martinistraße 26, 28195 Bremen", "https://www.beispiel-bkk.de/app"},
+	} {
+		f := setup(t, func(c *registration.Config, _ *registration.Deps) {
+			c.ContactPhone, c.ContactAddress, c.AppStoreURL = tc.phone, tc.address, tc.app
+		})
+		_, _, _ = f.letterFor(t, anna)
+		for _, d := range f.w.Outbox() {
+			if d.ContactPhone != tc.phone || d.ContactAddress != tc.address || d.AppStoreURL != tc.app {
+				t.Errorf("document %+v, want contact %q %q and app link %q", d, tc.phone, tc.address, tc.app)
+			}
+		}
+	}
+}
+
 // checkOneValidLetter is the invariant of letter production: the member
 // has exactly one HandedOver letter (the others are voided), and of all the
 // files ever printed — those in the outbox and those the print service

@@ -44,6 +44,14 @@ func TestConfigValidate(t *testing.T) {
 		"contact phone of two digits":  func(c *registration.Config) { c.ContactPhone = "04" },
 		"contact address on two lines": func(c *registration.Config) { c.ContactAddress = "Martinistraße 26\n28195 Bremen" },
 		"issuer with user":             func(c *registration.Config) { c.Issuer = "https://u:p@id.beispiel-bkk.de" },
+		"app link over http":           func(c *registration.Config) { c.AppStoreURL = "http://www.beispiel-bkk.de/app" },
+		"app link without host":        func(c *registration.Config) { c.AppStoreURL = "https:///app" },
+		"app link with user":           func(c *registration.Config) { c.AppStoreURL = "https://www.beispiel-bkk.de@evil.example/app" },
+		"app link with fragment":       func(c *registration.Config) { c.AppStoreURL = "https://www.beispiel-bkk.de/app#x" },
+		"app link with a space":        func(c *registration.Config) { c.AppStoreURL = "https://www.beispiel-bkk.de/service app" },
+		"app link with umlaut":         func(c *registration.Config) { c.AppStoreURL = "https://www.beispiel-bkk.de/über" },
+		"app link too long":            func(c *registration.Config) { c.AppStoreURL = "https://www.beispiel-bkk.de/" + strings.Repeat("a", 40) },
+		"app link relative":            func(c *registration.Config) { c.AppStoreURL = "/app" },
 	} {
 		c := ok
 		edit(&c)
@@ -53,6 +61,13 @@ func TestConfigValidate(t *testing.T) {
 	}
 	// The issuer's rule is the authorization server's (issuer.Check): any
 	// loopback address may use http, as authz.Config accepts it.
+	for _, app := range []string{"", "https://www.beispiel-bkk.de/app", "https://bkk.example/a?src=brief"} {
+		c := ok
+		c.AppStoreURL = app
+		if err := c.Validate(); err != nil {
+			t.Errorf("app link %q: %v", app, err)
+		}
+	}
 	for _, good := range []string{"http://localhost:8080", "http://127.0.0.1:9000/pforte", "http://127.0.0.2:9000", issuer + "/"} {
 		c := ok
 		c.Issuer = good

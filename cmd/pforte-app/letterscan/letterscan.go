@@ -29,13 +29,17 @@ type Content struct {
 	// printed (in groups).
 	InitialPassword string
 	ActivationCode  string
+	// AppStoreURL is decoded from the other QR code, the one that leads
+	// to the app in the stores; empty when the letter has none.
+	AppStoreURL string
 }
 
 // MaxReadSize bounds the files Read accepts; a letter is far smaller.
 const MaxReadSize = 4 << 20
 
 // Read reads a letter rendered by letterpdf.Renderer: the activation URL from the QR
-// code image and the initial password and activation code from the text
+// code image whose link is an activation link (…/app/activate#…; the
+// other QR code, if any, leads to the app in the stores) and the initial password and activation code from the text
 // (the only monospaced lines; they are told apart by their length in
 // letter.Alphabet symbols). It is for tests and the reference client, which
 // prove that what is printed is what the member needs. Errors: Invalid when
@@ -50,7 +54,7 @@ func Read(file []byte) (Content, error) {
 	if c.InitialPassword, c.ActivationCode, err = readSecrets(file); err != nil {
 		return Content{}, fault.Wrap(fault.Invalid, op, err).WithPublic("not a readable password letter")
 	}
-	if c.ActivationURL, err = readQR(file); err != nil {
+	if c.ActivationURL, c.AppStoreURL, err = readQR(file); err != nil {
 		return Content{}, fault.Wrap(fault.Invalid, op, err).WithPublic("not a readable password letter")
 	}
 	return c, nil
@@ -124,13 +128,16 @@ func readSecrets(file []byte) (password, code string, err error) {
 // directory under the user's home on first use.
 var disablePDFCPUConfig = sync.OnceFunc(api.DisableConfigDir)
 
-func readQR(file []byte) (string, error) {
+// readQR decodes the QR codes of page 1: the activation link and the
+// link to the app (empty if there is none). A letter with two activation
+// links, or two other codes, is not one of ours.
+func readQR(file []byte) (activation, app string, err error) {
 	disablePDFCPUConfig()
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
 	pages, err := api.ExtractImagesRaw(bytes.NewReader(file), []string{"1"}, conf)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, imgs := range pages {
 		for _, im := range imgs {
@@ -138,12 +145,26 @@ func readQR(file []byte) (string, error) {
 			if err != nil {
 				continue
 			}
-			if text, err := decodeQR(img); err == nil {
-				return text, nil
+			text, err := decodeQR(img)
+			switch {
+			case err != nil:
+			case strings.Contains(text, "/app/activate#"):
+				if activation != "" {
+					return "", "", errors.New("two activation QR codes")
+				}
+				activation = text
+			default:
+				if app != "" {
+					return "", "", errors.New("two QR codes that are no activation links")
+				}
+				app = text
 			}
 		}
 	}
-	return "", errors.New("no QR code found")
+	if activation == "" {
+		return "", "", errors.New("no activation QR code found")
+	}
+	return activation, app, nil
 }
 
 func decodeQR(img image.Image) (string, error) {

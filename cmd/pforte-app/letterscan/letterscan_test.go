@@ -228,3 +228,59 @@ func TestTextIsExtractable(t *testing.T) {
 		t.Error("the activation URL is printed as text; it belongs in the QR code only")
 	}
 }
+
+func TestReadWithAppStoreLink(t *testing.T) {
+	d := document(t)
+	d.AppStoreURL = "https://www.hkk.example/service-app"
+	got, err := Read(render(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Content{ActivationURL: d.ActivationURL, InitialPassword: d.InitialPassword, ActivationCode: d.ActivationCode, AppStoreURL: d.AppStoreURL}
+	if got != want {
+		t.Fatalf("Read = %+v, want %+v", got, want)
+	}
+}
+
+// TestNothingOverlaps checks that no two runs of text share space, and
+// that no text lies on a QR code, with and without the link to the app
+// (whose block sits in the information block, beside its QR code).
+func TestNothingOverlaps(t *testing.T) {
+	type rect struct {
+		what                     string
+		left, top, right, bottom float64
+	}
+	apart := func(a, b rect) bool {
+		return a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top
+	}
+	for _, link := range []string{"", "https://www.hkk.example/app", "https://www.hkk-krankenkasse.example/service-app/laden?q=brief"} {
+		d := document(t)
+		d.AppStoreURL = link
+		runs, err := textRuns(render(t, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rs []rect
+		if link != "" {
+			rs = append(rs, rect{"app QR code", letterpdf.TextRight - letterpdf.AppQRSize, letterpdf.AppQRTop,
+				letterpdf.TextRight, letterpdf.AppQRTop + letterpdf.AppQRSize})
+		}
+		for _, r := range runs {
+			l, tp, rt, bt := box(t, r)
+			// Ascent and descent of neighbouring lines may touch; the
+			// ink (about 70 % of them) must not.
+			shrink := (bt - tp) * 0.15
+			rs = append(rs, rect{r.s, l, tp + shrink, rt, bt - shrink})
+		}
+		for i := range rs {
+			for j := i + 1; j < len(rs); j++ {
+				if !apart(rs[i], rs[j]) {
+					t.Errorf("link %q: %q and %q overlap", link, rs[i].what, rs[j].what)
+				}
+			}
+			if rs[i].right > letterpdf.PageWidth-10 {
+				t.Errorf("link %q: %q reaches into the right margin", link, rs[i].what)
+			}
+		}
+	}
+}
