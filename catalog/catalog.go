@@ -210,3 +210,17 @@ func (p Printer) Mail(code fault.Code, params ...any) (subject, body string) {
 func (p Printer) LetterMail(code fault.Code, params ...any) (subject, body string) {
 	return p.Text(string(code) + ".subject"), p.Text(string(code)+".body", params...) + "\n\n" + p.Text("mail.letter_footer")
 }
+
+// mailSeparator stands between the German and the English text of a
+// bilingual mail.
+const mailSeparator = "\n\n---------- English ----------\n\n"
+
+// BilingualLetterMail is LetterMail in German with the English text
+// below it, and the subject in both ("… / …"). Mails about letters are
+// decided by a worker, long after the request whose language was known,
+// and the member may read either language: nobody chose one for them.
+func BilingualLetterMail(code fault.Code, params ...any) (subject, body string) {
+	deSubject, deBody := German.LetterMail(code, params...)
+	enSubject, enBody := English.LetterMail(code, params...)
+	return deSubject + " / " + enSubject, deBody + mailSeparator + enBody
+}

@@ -237,6 +237,30 @@ func TestMail(t *testing.T) {
 	}
 }
 
+// TestBilingualLetterMail: mails about letters are in German with the
+// English text below, both with their footer, the subject in both.
+func TestBilingualLetterMail(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	next := at.Add(7 * 24 * time.Hour)
+	subject, body := BilingualLetterMail("mail.letter_too_soon", at, at, next)
+	if subject != "Ihre Anfrage nach einem Passwortbrief / Your request for a password letter" {
+		t.Errorf("subject %q", subject)
+	}
+	de, en, ok := strings.Cut(body, mailSeparator)
+	if !ok {
+		t.Fatalf("no separator in %q", body)
+	}
+	_, wantDE := German.LetterMail("mail.letter_too_soon", at, at, next)
+	_, wantEN := English.LetterMail("mail.letter_too_soon", at, at, next)
+	if de != wantDE || en != wantEN {
+		t.Errorf("German %q, want %q; English %q, want %q", de, wantDE, en, wantEN)
+	}
+	if !strings.Contains(de, "ab dem 09.03.2026 um 11:00 Uhr möglich") || !strings.HasSuffix(de, "Diese Nachricht wurde automatisch versandt.") ||
+		!strings.Contains(en, "possible from 09.03.2026 at 11:00 (German time)") || !strings.HasSuffix(en, "This message was sent automatically.") {
+		t.Errorf("body %q", body)
+	}
+}
+
 // TestWaitTexts: a wait is worded in the member's language, rounded up to
 // a unit people read.
 func TestWaitTexts(t *testing.T) {

@@ -557,8 +557,14 @@ func TestRegistrationSecondRequestWithinSevenDays(t *testing.T) {
 			t.Fatalf("mails %+v; want one to %s", msgs, m.Email)
 		}
 		next := first.letter.CreatedAt.Add(7 * 24 * time.Hour).In(berlinTime(t)).Format("02.01.2006 um 15:04 Uhr")
-		if !strings.Contains(msgs[0].body, "ab dem "+next) || msgs[0].subject != "Ihre Anfrage nach einem Passwortbrief" {
+		if !strings.Contains(msgs[0].body, "ab dem "+next) || msgs[0].subject != "Ihre Anfrage nach einem Passwortbrief / Your request for a password letter" {
 			t.Errorf("mail %q: %q; want the next letter possible from %s", msgs[0].subject, msgs[0].body, next)
+		}
+		// German first, then English: the worker knows no language of the
+		// member's.
+		nextEN := first.letter.CreatedAt.Add(7 * 24 * time.Hour).In(berlinTime(t)).Format("02.01.2006 at 15:04 (German time)")
+		if de, en, _ := strings.Cut(msgs[0].body, "English"); !strings.Contains(de, "Passwortbrief") || !strings.Contains(en, "possible from "+nextEN) {
+			t.Errorf("mail body %q: want German, then English", msgs[0].body)
 		}
 		// The first letter is still good.
 		enrollmentToken(t, in.activate(t, m.KVNR.String(), first.initialPassword, first.code))

@@ -1069,7 +1069,8 @@ func mailText(ctx context.Context, code fault.Code, params ...any) (subject, bod
 }
 
 // letterMailText words a notification about password letters, with the
-// footer of letter mails.
-func letterMailText(ctx context.Context, code fault.Code, params ...any) (subject, body string) {
-	return catalog.From(ctx).LetterMail(code, params...)
+// footer of letter mails, in German and English: a worker sends it, with
+// no request whose language it could use.
+func letterMailText(_ context.Context, code fault.Code, params ...any) (subject, body string) {
+	return catalog.BilingualLetterMail(code, params...)
 }
