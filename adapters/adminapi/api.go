@@ -19,6 +19,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/support"
 )
 
@@ -49,6 +50,7 @@ type Support interface {
 	SearchMembers(ctx context.Context, a support.Agent, q support.Search) ([]support.Found, error)
 	MemberStatus(ctx context.Context, a support.Agent, k kvnr.KVNR) (support.Status, error)
 	OrderLetter(ctx context.Context, a support.Agent, k kvnr.KVNR, override bool, reason string) (letter.Letter, error)
+	ReportLetterLost(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) (registration.LostResult, error)
 	UnblockDevice(ctx context.Context, a support.Agent, k kvnr.KVNR, id string) (bool, error)
 	RevokeDevice(ctx context.Context, a support.Agent, k kvnr.KVNR, id string) error
 	RevokeAllDevices(ctx context.Context, a support.Agent, k kvnr.KVNR) (int, error)
@@ -108,6 +110,7 @@ func (a *API) Handler() http.Handler {
 		{"GET " + Prefix + "members", a.searchMembers},
 		{"GET " + Prefix + "members/{kvnr}", a.memberStatus},
 		{"POST " + Prefix + "members/{kvnr}/letters", a.orderLetter},
+		{"POST " + Prefix + "members/{kvnr}/letters/lost", a.reportLetterLost},
 		{"POST " + Prefix + "members/{kvnr}/devices/{id}/unblock", a.unblockDevice},
 		{"DELETE " + Prefix + "members/{kvnr}/devices/{id}", a.revokeDevice},
 		{"DELETE " + Prefix + "members/{kvnr}/devices", a.revokeAllDevices},

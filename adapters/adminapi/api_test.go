@@ -29,6 +29,7 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/sso"
 	"github.com/pforte-id/pforte/core/support"
 	"github.com/pforte-id/pforte/core/throttle"
@@ -83,6 +84,16 @@ type letters struct{ orders int }
 func (l *letters) OrderLetter(_ context.Context, k kvnr.KVNR, override bool) (letter.Letter, error) {
 	l.orders++
 	return letter.Letter{ID: "letter-1", KVNR: k, State: letter.Requested, CreatedAt: t0}, nil
+}
+
+// ReportLostByOperator counts as an order: a refused call must reach
+// neither.
+func (l *letters) ReportLostByOperator(_ context.Context, rep registration.LostReport) (registration.LostResult, error) {
+	l.orders++
+	return registration.LostResult{
+		Voided:      letter.Letter{ID: "letter-1", State: letter.Voided, VoidReason: letter.ReasonLost, CreatedAt: t0, VoidedAt: t0},
+		Replacement: letter.Letter{ID: "letter-2", State: letter.HandedOver, CreatedAt: t0, HandedOverAt: t0, ExpiresAt: t0.Add(60 * 24 * time.Hour)},
+	}, nil
 }
 
 type noLockouts struct{}
@@ -202,6 +213,7 @@ var endpoints = []struct{ method, path, body string }{
 	{"GET", "/admin/v1/members?kvnr=" + string(coretest.Anna.KVNR), ""},
 	{"GET", anna, ""},
 	{"POST", anna + "/letters", `{"override_interval":true,"reason":"Brief verloren"}`},
+	{"POST", anna + "/letters/lost", `{"reason":"Brief nicht angekommen"}`},
 	{"POST", anna + "/devices/dev-Anna-Lena/unblock", ""},
 	{"DELETE", anna + "/devices/dev-Anna-Lena", ""},
 	{"DELETE", anna + "/devices", ""},
@@ -416,7 +428,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
 	routes := map[string]string{"/openapi.yaml": "get", "/members": "get", "/members/{kvnr}": "get",
-		"/members/{kvnr}/letters": "post", "/members/{kvnr}/devices/{id}/unblock": "post",
+		"/members/{kvnr}/letters": "post", "/members/{kvnr}/letters/lost": "post", "/members/{kvnr}/devices/{id}/unblock": "post",
 		"/members/{kvnr}/devices/{id}": "delete", "/members/{kvnr}/devices": "delete", "/members/{kvnr}/sessions": "delete",
 		"/members/{kvnr}/lock": "post", "/members/{kvnr}/unlock": "post", "/audit": "get",
 		"/clients/{id}": "get patch", "/clients/{id}/secret": "post", "/clients/{id}/secret/previous": "delete"}

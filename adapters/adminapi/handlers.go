@@ -196,6 +196,44 @@ func (a *API) orderLetter(w http.ResponseWriter, r *http.Request, ag support.Age
 	return nil
 }
 
+// lostRequest is the body of POST /members/{kvnr}/letters/lost.
+type lostRequest struct {
+	Reason string `json:"reason"`
+}
+
+// reportLetterLost voids the member's current letter as lost and sends a
+// new one when the guard admits it (200 either way: the letter is voided;
+// the body says whether a new one went out, or from when it can).
+func (a *API) reportLetterLost(w http.ResponseWriter, r *http.Request, ag support.Agent) error {
+	k, err := pathKVNR(r)
+	if err != nil {
+		return err
+	}
+	var in lostRequest
+	if err := a.decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := a.svc.ReportLetterLost(r.Context(), ag, k, in.Reason)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"voided": letterJSON{ID: res.Voided.ID, State: string(res.Voided.State), VoidReason: res.Voided.VoidReason,
+			CreatedAt: ts(res.Voided.CreatedAt), VoidedAt: ts(res.Voided.VoidedAt)},
+	}
+	if res.Replacement.ID != "" {
+		out["replacement"] = letterJSON{ID: res.Replacement.ID, State: string(res.Replacement.State),
+			CreatedAt: ts(res.Replacement.CreatedAt), HandedOverAt: ts(res.Replacement.HandedOverAt), ExpiresAt: ts(res.Replacement.ExpiresAt)}
+	}
+	if t := ts(res.NextPossible); t != nil {
+		out["next_possible"] = t
+	}
+	if res.Refused != "" {
+		out["refused"] = res.Refused
+	}
+	return ok(w, r, out)
+}
+
 func (a *API) unblockDevice(w http.ResponseWriter, r *http.Request, ag support.Agent) error {
 	k, err := pathKVNR(r)
 	if err != nil {

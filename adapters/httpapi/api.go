@@ -92,6 +92,7 @@ func (a *API) Handler() http.Handler {
 		_, _ = w.Write(OpenAPI)
 	})
 	mux.HandleFunc("POST "+Prefix+"registrations", a.register)
+	mux.HandleFunc("POST "+Prefix+"letters/lost", a.reportLost)
 	mux.HandleFunc("POST "+Prefix+"activations", a.activate)
 	mux.HandleFunc("GET "+Prefix+"enrollment", a.enrollmentStatus)
 	mux.HandleFunc("POST "+Prefix+"enrollment", a.redeemProofing)
@@ -141,6 +142,33 @@ const (
 	codeTokenMissing fault.Code = "enrollment.token_missing"
 	codeEIDBirthDate fault.Code = "registration.eid_birth_date"
 )
+
+// lostRequest is the body of POST /letters/lost.
+type lostRequest struct {
+	KVNR      string `json:"kvnr"`
+	BirthDate string `json:"birth_date"`
+}
+
+// reportLost takes a report that the member's letter was lost. The
+// answer is one for every well-formed report that the guard admits
+// (registration.ReportLost); a refusal of the guard says from when a new
+// letter is possible.
+func (a *API) reportLost(w http.ResponseWriter, r *http.Request) {
+	var in lostRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	err := a.reg.ReportLost(r.Context(), registration.RequestInput{
+		KVNR: in.KVNR, BirthDate: in.BirthDate, Method: string(coreproof.Letter), ClientIP: a.clientIP(r),
+	})
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	writeJSON(w, r, http.StatusAccepted, "application/json",
+		map[string]string{"status": "accepted", "message": catalog.From(r.Context()).Text("registration.lost_accepted")})
+}
 
 // registrationRequest is the body of POST /registrations.
 type registrationRequest struct {

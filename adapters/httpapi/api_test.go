@@ -124,7 +124,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	routes := map[string]string{"/openapi.yaml": "get", "/registrations": "post", "/activations": "post", "/enrollment": "get post", "/enrollment/password": "put",
+	routes := map[string]string{"/openapi.yaml": "get", "/registrations": "post", "/letters/lost": "post", "/activations": "post", "/enrollment": "get post", "/enrollment/password": "put",
 		"/enrollment/device/challenge": "post", "/enrollment/device": "post", "/enrollment/pin": "put",
 		"/devices/{id}/challenge": "post", "/devices/list": "post", "/devices/{id}/rename": "post",
 		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/pin/reset": "post", "/pin/change": "post",

@@ -307,6 +307,13 @@ func (s *Store) ActivateLetter(ctx context.Context, id string, max int, now time
 // changes no row, the letter is missing (NotFound) or not in a state the
 // change allows (Conflict). Letters are never deleted, so the second look
 // cannot mistake a lost race for a missing letter.
+// VoidLetter voids letter id with reason at now unless it is Activated or
+// Voided. Errors: NotFound; Conflict.
+func (s *Store) VoidLetter(ctx context.Context, id, reason string, now time.Time) error {
+	return s.moveLetter(ctx, "sqlstore.VoidLetter", id, `state = ?, void_reason = ?, voided_at = ?`, `state NOT IN (?, ?)`,
+		[]any{string(letter.Voided), reason, msInt(now)}, []any{string(letter.Activated), string(letter.Voided)})
+}
+
 func (s *Store) moveLetter(ctx context.Context, op, id, set, cond string, setArgs, condArgs []any) error {
 	return s.do(ctx, op, func() error {
 		args := append(append(slices.Clone(setArgs), id), condArgs...)

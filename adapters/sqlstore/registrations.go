@@ -21,20 +21,21 @@ import (
 // needed.
 const registrationRetention = 3 * 24 * time.Hour
 
-const registrationColumns = `id, kvnr, birth_date, requested_at`
+const registrationColumns = `id, kvnr, birth_date, requested_at, lost`
 
 type registrationRow struct {
 	ID          string `db:"id"`
 	KVNR        string `db:"kvnr"`
 	BirthDate   string `db:"birth_date"`
 	RequestedAt int64  `db:"requested_at"`
+	Lost        bool   `db:"lost"`
 }
 
 // EnqueueRegistration stores r. Errors: Conflict on a duplicate ID.
 func (s *Store) EnqueueRegistration(ctx context.Context, r letter.Request) error {
 	return s.do(ctx, "sqlstore.EnqueueRegistration", func() error {
 		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO registrations (`+registrationColumns+`)
-			VALUES (?, ?, ?, ?)`), r.ID, string(r.KVNR), r.BirthDate, msInt(r.RequestedAt))
+			VALUES (?, ?, ?, ?, ?)`), r.ID, string(r.KVNR), r.BirthDate, msInt(r.RequestedAt), r.Lost)
 		return err
 	})
 }
@@ -58,7 +59,7 @@ func (s *Store) ClaimRegistrations(ctx context.Context, n int, now, leaseUntil t
 		out = make([]letter.Request, 0, len(rows))
 		for _, r := range rows {
 			out = append(out, letter.Request{ID: r.ID, KVNR: kvnr.KVNR(r.KVNR), BirthDate: r.BirthDate,
-				RequestedAt: fromMSInt(r.RequestedAt)})
+				RequestedAt: fromMSInt(r.RequestedAt), Lost: r.Lost})
 		}
 		slices.SortFunc(out, func(a, b letter.Request) int {
 			return cmp.Or(a.RequestedAt.Compare(b.RequestedAt), strings.Compare(a.ID, b.ID))

@@ -82,7 +82,7 @@ func rootCommand(e *env) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&e.stateFile, "state", "",
 		"the app's state file (default $XDG_STATE_HOME/pforte-app/state.json, else ~/.pforte-app.json)")
-	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), activateCommand(e), setPasswordCommand(e),
+	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), letterLostCommand(e), activateCommand(e), setPasswordCommand(e),
 		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e), changePINCommand(e),
 		resetPasswordCommand(e), changePasswordCommand(e), stepUpCommand(e),
 		loginCommand(e), tokenCommand(e), userinfoCommand(e), logoutCommand(e), approvalsCommand(e), approveCommand(e),

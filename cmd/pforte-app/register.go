@@ -28,6 +28,7 @@ import (
 // Registration by password letter, as the Service-App does it:
 //
 //	register      POST /app/v1/registrations   ("Zugangsdaten anfordern")
+//	letter-lost   POST /app/v1/letters/lost    ("Brief nicht erhalten")
 //	activate      POST /app/v1/activations     (QR code + initial password)
 //	set-password  PUT  /app/v1/enrollment/password
 //
@@ -146,6 +147,64 @@ func registerCommand(e *env) *cobra.Command {
 	fl.StringVar(&method, "method", "letter", "how to prove the identity: letter or eid")
 	fl.BoolVar(&auto, "auto", false, "eid: confirm the identity at the development eID broker (tests)")
 	fl.DurationVar(&wait, "wait", 15*time.Minute, "eid: how long to wait for the identity to be confirmed")
+	return cmd
+}
+
+// letterLostCommand reports the member's letter lost.
+func letterLostCommand(e *env) *cobra.Command {
+	var issuer, kv, birth string
+	cmd := &cobra.Command{
+		Use:   "letter-lost",
+		Short: "report the password letter lost: it is voided and a new one sent (\"Brief nicht erhalten\")",
+		Long: "letter-lost reports the member's password letter lost (POST /app/v1/letters/lost): if the\n" +
+			"member number and the date of birth match, the letter is voided, whoever holds it, and a\n" +
+			"new one goes at once to the address on file. As for register, the answer is the same\n" +
+			"whether or not the details match. One report per member number is taken per interval\n" +
+			"between letters; a further one is refused with the time from which a new letter is\n" +
+			"possible.",
+		Example: "  pforte-app letter-lost --kvnr A123456780 --birthdate 1985-03-14",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, path, _, err := e.loadState()
+			if err != nil {
+				return err
+			}
+			k, err := parseKVNR(pick(kv, st.KVNR), e.language())
+			if err != nil {
+				return err
+			}
+			if birth == "" {
+				return usagef("--birthdate is required (YYYY-MM-DD or DD.MM.YYYY)")
+			}
+			api, err := newAppAPI(pick(issuer, st.Issuer, defaultIssuer), e.language())
+			if err != nil {
+				return err
+			}
+			var ans struct {
+				Status  string `json:"status"`
+				Message string `json:"message"`
+			}
+			err = api.call(cmd.Context(), http.MethodPost, "/letters/lost", "",
+				map[string]string{"kvnr": string(k), "birth_date": birth}, http.StatusAccepted, &ans)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, ans.Message)
+			if st.Issuer != api.issuer || st.KVNR != string(k) {
+				st = state{} // another member or issuer: an old session is not theirs
+			}
+			st.Issuer, st.KVNR, st.RequestedAt = api.issuer, string(k), time.Now().UTC()
+			if err := saveState(path, st); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "When the new letter has arrived: pforte-app activate --letter LETTER.pdf (or --code and --password as printed).")
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&issuer, "issuer", "", "the Pforte issuer URL (default: the state file's, else "+defaultIssuer+")")
+	fl.StringVar(&kv, "kvnr", "", "the member number (default: the state file's)")
+	fl.StringVar(&birth, "birthdate", "", "the date of birth, YYYY-MM-DD or DD.MM.YYYY")
 	return cmd
 }
 

@@ -452,3 +452,44 @@ func TestProblemDocuments(t *testing.T) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 }
+
+// TestLetterLost: the member reports the letter lost with the reference
+// client; the new letter activates, the lost one does not, and a second
+// report the same week is refused with the time of the next letter.
+func TestLetterLost(t *testing.T) {
+	p := startServer(t)
+	stateFile := filepath.Join(t.TempDir(), "app", "state.json")
+	wantExit(t, app(t, stateFile, "", nil, "register", "--issuer", p.issuer, "--kvnr", testKVNR, "--birthdate", testBirth), 0, "register")
+	lost := p.deliver(t)
+
+	r := app(t, stateFile, "", nil, "letter-lost", "--birthdate", testBirth)
+	wantExit(t, r, 0, "letter-lost")
+	if !strings.Contains(r.stdout, "sperren wir Ihren bisherigen Passwortbrief") {
+		t.Errorf("letter-lost: %q", r.stdout)
+	}
+	reg := p.srv.Registration()
+	if n, err := reg.ProcessRegistrations(t.Context(), 10); n != 1 || err != nil {
+		t.Fatalf("ProcessRegistrations = %d, %v", n, err)
+	}
+	if n, err := reg.ProcessLetters(t.Context(), 10); n != 1 || err != nil {
+		t.Fatalf("ProcessLetters = %d, %v", n, err)
+	}
+	files, err := filepath.Glob(filepath.Join(p.outbox, "*.pdf"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("outbox: %v %v", files, err)
+	}
+	fresh := files[0]
+	if fresh == lost {
+		fresh = files[1]
+	}
+
+	r = app(t, stateFile, "", nil, "letter-lost", "--birthdate", testBirth)
+	wantExit(t, r, 1, "letter-lost again")
+	if !strings.Contains(r.stderr, "spätestens ab dem") || !strings.Contains(r.stderr, "HTTP 429") {
+		t.Errorf("second report: %q", r.stderr)
+	}
+	wantExit(t, app(t, stateFile, "", nil, "letter-lost"), 2, "letter-lost without birth date")
+
+	wantExit(t, app(t, stateFile, "", nil, "activate", "--letter", lost), 1, "activate with the lost letter")
+	wantExit(t, app(t, stateFile, "", nil, "activate", "--letter", fresh), 0, "activate with the new letter")
+}

@@ -140,12 +140,84 @@ func (c *cli) lettersCommand() *cobra.Command {
 			})
 		},
 	}
-	for _, cmd := range []*cobra.Command{render, retry} {
+	var lostKVNR, operator, reason string
+	lost := &cobra.Command{
+		Use:   "lost (LETTER_ID | --kvnr KVNR) --operator NAME --reason TEXT",
+		Short: "Void a letter the member reports lost and send a new one at once",
+		Long: "Void a letter the member reports lost (\"Brief verloren / nicht angekommen\") and send a\n" +
+			"new one at once: the letter by its number (Brief-Nr., as printed or as `pforte letters\n" +
+			"list` shows it), or the member's current letter by member number. The letter must be\n" +
+			"requested, rendered or handed over; it is voided in any case (reason lost), since it may\n" +
+			"be in other hands, and the voiding is written to the audit log with --operator and\n" +
+			"--reason. The lost letter does not hold back the new one (the interval between\n" +
+			"letters does not apply to it).\n\n" +
+			"The new letter goes to the address on file now and is rendered into the outbox at once,\n" +
+			"if the member is still eligible and has a deliverable address, and if no other letter of\n" +
+			"the member was reported lost within letters.min_interval (in the app or here: the guard\n" +
+			"against mass mailing). Otherwise the command says why, or from when a new letter is\n" +
+			"possible.\n\n" +
+			"Verify the caller first, as for every change to a member's access.\n\n" + idNote,
+		Example: "  pforte letters lost K7QM3XPA9RTW2HZC --operator \"Erika Muster\" --reason \"not arrived after 10 days\"\n" +
+			"  pforte letters lost --kvnr A123456780 --operator \"Erika Muster\" --reason \"letter thrown away\"",
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			rep := registration.LostReport{KVNR: lostKVNR, Operator: operator, Reason: reason}
+			if len(a) == 1 {
+				// A letter number as printed, in groups of four.
+				rep.LetterID = strings.ReplaceAll(a[0], " ", "")
+			}
+			switch {
+			case (rep.LetterID == "") == (rep.KVNR == ""):
+				return usagef("name the letter (LETTER_ID) or the member (--kvnr), one of them")
+			case strings.TrimSpace(operator) == "":
+				return usagef("--operator is required: who reports the letter lost goes into the audit log")
+			case strings.TrimSpace(reason) == "":
+				return usagef("--reason is required: what the member said goes into the audit log")
+			}
+			return c.withLetters(cmd, func(ctx context.Context, cfg *Config, l letterAdmin) error {
+				res, err := l.ReportLostByOperator(ctx, rep)
+				which := rep.LetterID
+				if which == "" {
+					which = "of " + maskKVNR(kvnr.KVNR(strings.ToUpper(strings.TrimSpace(rep.KVNR))))
+				}
+				switch {
+				case errors.Is(err, fault.NotFound) && rep.LetterID == "":
+					return fmt.Errorf("letters lost: the member %s has no letter", maskKVNR(kvnr.KVNR(strings.ToUpper(strings.TrimSpace(rep.KVNR)))))
+				case errors.Is(err, fault.Invalid):
+					return usagef("%s", publicText(err))
+				case err != nil && res.Voided.ID == "":
+					return letterError("letters lost", which, err)
+				case err != nil:
+					return fmt.Errorf("letters lost: letter %s is voided, but the new letter failed: %w", res.Voided.ID, err)
+				}
+				fmt.Fprintf(c.stdout, "Letter %s is voided (lost).\n", res.Voided.ID)
+				switch {
+				case res.Replacement.State == letter.HandedOver:
+					fmt.Fprintf(c.stdout, "New letter %s with new secrets is handed over: %s\n", res.Replacement.ID,
+						filepath.Join(cfg.Letters.OutboxDir, res.Replacement.OutboxName))
+				case res.Replacement.ID != "":
+					fmt.Fprintf(c.stdout, "New letter %s with new secrets is being produced by a worker (%s).\n", res.Replacement.ID, letterState(res.Replacement))
+				case !res.NextPossible.IsZero():
+					fmt.Fprintf(c.stdout, "No new letter now: a letter of the member was reported lost within letters.min_interval. The member can have a new letter from %s (a request in the app).\n",
+						timeOr(res.NextPossible, "-"))
+				default:
+					fmt.Fprintf(c.stdout, "No new letter: %s.\n", res.Refused)
+				}
+				return nil
+			})
+		},
+	}
+	lfl := lost.Flags()
+	lfl.StringVar(&lostKVNR, "kvnr", "", "the member number, for the member's current letter (instead of LETTER_ID)")
+	lfl.StringVar(&operator, "operator", "", "who reports the letter lost (required; recorded in the audit log)")
+	lfl.StringVar(&reason, "reason", "", "what the member said, one line (required; recorded in the audit log)")
+
+	for _, cmd := range []*cobra.Command{render, retry, lost} {
 		cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 			return usagef("%v; a letter id that starts with '-' goes after '--'", err)
 		})
 	}
-	return group("letters", "List, render or retry password letters", list, render, retry)
+	return group("letters", "List, render, retry or report lost password letters", list, render, retry, lost)
 }
 
 // idNote explains the ids that look like flags: letter ids are random

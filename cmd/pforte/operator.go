@@ -35,6 +35,7 @@ type letterAdmin interface {
 	ListLetters(ctx context.Context, state letter.State, limit int) ([]letter.Letter, error)
 	RenderLetter(ctx context.Context, id string) (letter.Letter, error)
 	RetryLetter(ctx context.Context, id string) (letter.Letter, error)
+	ReportLostByOperator(ctx context.Context, rep registration.LostReport) (registration.LostResult, error)
 	Close() error
 }
 

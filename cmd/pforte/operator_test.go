@@ -340,6 +340,53 @@ func TestLetters(t *testing.T) {
 	}
 }
 
+// TestLettersLost: support reports a letter lost, by its number as
+// printed (in groups) and by member number; the first report sends a new
+// letter at once, the second the same week voids the new one but sends no
+// third (the guard against mass mailing), and says from when one is
+// possible.
+func TestLettersLost(t *testing.T) {
+	dir := t.TempDir()
+	importDemo(t, dir)
+	id := requestLetter(t, dir)
+	wantCode(t, pforte(t, dir, "letters", "render", "--", id), exitOK, "letters render")
+
+	r := pforte(t, dir, "letters", "lost", letter.Group(id), "--operator", "Erika Muster", "--reason", "nicht angekommen")
+	wantCode(t, r, exitOK, "letters lost")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || lines[0] != "Letter "+id+" is voided (lost)." || !strings.HasPrefix(lines[1], "New letter ") ||
+		!strings.Contains(lines[1], filepath.Join(dir, "outbox")) {
+		t.Fatalf("lost: %q", r.stdout)
+	}
+	r = pforte(t, dir, "letters", "list", "--state", "voided")
+	if !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "voided (lost)") {
+		t.Errorf("voided list:\n%s", r.stdout)
+	}
+	r = pforte(t, dir, "letters", "list", "--state", "handed_over")
+	if strings.Count(r.stdout, "handed_over") != 1 {
+		t.Errorf("handed over:\n%s", r.stdout)
+	}
+
+	r = pforte(t, dir, "letters", "lost", "--kvnr", strings.ToLower(demoKVNR), "--operator", "Erika Muster", "--reason", "wieder nicht angekommen")
+	wantCode(t, r, exitOK, "letters lost --kvnr")
+	if !strings.Contains(r.stdout, "is voided (lost).") || !strings.Contains(r.stdout, "No new letter now") || !strings.Contains(r.stdout, "can have a new letter from 20") {
+		t.Fatalf("second lost: %q", r.stdout)
+	}
+	r = pforte(t, dir, "letters", "list", "--state", "handed_over")
+	if r.stdout != "No letters in state handed_over.\n" {
+		t.Errorf("handed over after the second report:\n%s", r.stdout)
+	}
+
+	r = pforte(t, dir, "letters", "lost", "--operator", "x", "--reason", "y", "--", id)
+	assertOneLine(t, r, exitError, "pforte: letters lost: letter "+id+": the letter is voided (lost): the member must request a new letter")
+	r = pforte(t, dir, "letters", "lost", "NOSUCHLETTER", "--operator", "x", "--reason", "y")
+	assertOneLine(t, r, exitError, `pforte: letters lost: no letter "NOSUCHLETTER"`)
+	r = pforte(t, dir, "letters", "lost", "--kvnr", "B987654320", "--operator", "x", "--reason", "y")
+	assertOneLine(t, r, exitError, "pforte: letters lost: the member B98*****20 has no letter")
+	r = pforte(t, dir, "letters", "lost", "--kvnr", "A123", "--operator", "x", "--reason", "y")
+	wantCode(t, r, exitUsage, "letters lost --kvnr A123")
+}
+
 func TestLettersUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -352,7 +399,12 @@ func TestLettersUsageErrors(t *testing.T) {
 		{[]string{"letters", "list", "extra"}, `pforte: unknown command "extra" for "pforte letters list"`},
 		{[]string{"letters", "render"}, "pforte: accepts 1 arg(s), received 0"},
 		{[]string{"letters", "retry", "a", "b"}, "pforte: accepts 1 arg(s), received 2"},
-		{[]string{"letters"}, "pforte: letters needs a subcommand: list, render, retry"},
+		{[]string{"letters"}, "pforte: letters needs a subcommand: list, lost, render, retry"},
+		{[]string{"letters", "lost", "--operator", "x", "--reason", "y"}, "pforte: name the letter (LETTER_ID) or the member (--kvnr), one of them"},
+		{[]string{"letters", "lost", "ABCD", "--kvnr", demoKVNR, "--operator", "x", "--reason", "y"}, "pforte: name the letter (LETTER_ID) or the member (--kvnr), one of them"},
+		{[]string{"letters", "lost", "ABCD", "--reason", "y"}, "pforte: --operator is required: who reports the letter lost goes into the audit log"},
+		{[]string{"letters", "lost", "ABCD", "--operator", "x"}, "pforte: --reason is required: what the member said goes into the audit log"},
+		{[]string{"letters", "lost", "a", "b", "--operator", "x", "--reason", "y"}, "pforte: accepts at most 1 arg(s), received 2"},
 		{[]string{"letters", "render", "-Bvc4qW4BxLZCZ3DdbmMQQ"}, "pforte: unknown shorthand flag: 'B' in -Bvc4qW4BxLZCZ3DdbmMQQ; a letter id that starts with '-' goes after '--'"},
 	} {
 		r := pforte(t, dir, tc.args...)

@@ -69,6 +69,9 @@ const (
 	// search, status, audit, client); its account is the member's when
 	// one member's data was read. SupportLetterOrdered: support ordered a
 	// letter (Detail "letter", "interval_overridden", "reason").
+	// SupportLetterLost: support reported the member's letter lost (Detail
+	// "letter": the lost one, "replacement": the new one or empty,
+	// "reason").
 	// SupportSessionsEnded: support ended every browser session (Detail
 	// "sessions": how many). AccountLocked and AccountUnlocked: support
 	// locked or unlocked the account (Detail "reason"). ClientChanged: a
@@ -76,6 +79,7 @@ const (
 	// "client", "what": edit, secret_rotated, rollover_finished).
 	SupportRead          Kind = "support.read"
 	SupportLetterOrdered Kind = "support.letter_ordered"
+	SupportLetterLost    Kind = "support.letter_lost"
 	SupportSessionsEnded Kind = "support.sessions_ended"
 	AccountLocked        Kind = "account.locked"
 	AccountUnlocked      Kind = "account.unlocked"
@@ -89,7 +93,7 @@ var Kinds = []Kind{
 	DeviceSuspect, PINSet, PINFailed, PINLocked, DeviceUnblocked, AppLogin, LoginFailed, WebLogin, WebLoginApproved,
 	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
 	LetterOrdered, LetterRendered, LetterHandedOver, LetterActivated, LetterVoided,
-	SupportRead, SupportLetterOrdered, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
+	SupportRead, SupportLetterOrdered, SupportLetterLost, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
 }
 
 // Actor says who acted.

@@ -30,7 +30,8 @@ const (
 	HandedOver State = "handed_over"
 	// Activated: used once, successfully. Final.
 	Activated State = "activated"
-	// Voided: replaced by a newer letter or blocked by wrong attempts. Final.
+	// Voided: replaced by a newer letter, blocked by wrong attempts or
+	// reported lost. Final.
 	Voided State = "voided"
 )
 
@@ -58,7 +59,7 @@ type Letter struct {
 	HandedOverAt time.Time
 	ActivatedAt  time.Time
 	VoidedAt     time.Time
-	// VoidReason is "superseded" or "attempts".
+	// VoidReason is "superseded", "attempts" or "lost".
 	VoidReason string
 	// OutboxName is the file name in the outbox once handed over.
 	OutboxName string
@@ -68,7 +69,15 @@ type Letter struct {
 const (
 	ReasonSuperseded = "superseded"
 	ReasonAttempts   = "attempts"
+	// ReasonLost: the member reported the letter lost (in the app, or
+	// to support). It does not hold back its replacement, which comes at
+	// once whatever Policy.MinInterval (core/registration guards how often).
+	ReasonLost = "lost"
 )
+
+// Live reports whether the letter is on its way or can be activated:
+// neither used nor voided.
+func (l Letter) Live() bool { return l.State != Activated && l.State != Voided }
 
 // Activatable reports whether the letter can be activated at now.
 func (l Letter) Activatable(now time.Time) bool {

@@ -16,6 +16,10 @@ type Request struct {
 	// deleted with the request.
 	BirthDate   string
 	RequestedAt time.Time
+	// Lost marks a report that the member's letter was lost: the worker
+	// voids the member's live letter (reason lost) before it decides the
+	// request like any other.
+	Lost bool
 }
 
 // Document is what a rendered letter shows.

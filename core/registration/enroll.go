@@ -51,7 +51,7 @@ func (s *Service) Activate(ctx context.Context, clientIP string, method proof.Me
 	if !ok {
 		return "", enrollment.Session{}, fault.New(fault.Internal, op, "")
 	}
-	if err := s.hit(ctx, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
+	if err := s.hit(ctx, op, "activation:ip:"+ip, s.cfg.ActivationsPerIP, s.clock()); err != nil {
 		return "", enrollment.Session{}, err
 	}
 	// Parsed here too, so that the proof is compared with the number in

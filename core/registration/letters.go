@@ -217,9 +217,10 @@ func (s *Service) createLetter(ctx context.Context, l letter.Letter, actor audit
 }
 
 // recordLetter appends the audit entry of kind for letter id of member k
-// (letter.Hasher.AuditEvent), with Detail "reason" when reason is set. A
-// failure is logged: the letter's state, already stored, stands.
-func (s *Service) recordLetter(ctx context.Context, kind audit.Kind, actor audit.Actor, id string, k kvnr.KVNR, reason string) {
+// (letter.Hasher.AuditEvent), with Detail "reason" when reason is set and
+// the further Detail pairs (key, value, …) of detail. A failure is
+// logged: the letter's state, already stored, stands.
+func (s *Service) recordLetter(ctx context.Context, kind audit.Kind, actor audit.Actor, id string, k kvnr.KVNR, reason string, detail ...string) {
 	if s.audit == nil {
 		return
 	}
@@ -227,6 +228,9 @@ func (s *Service) recordLetter(ctx context.Context, kind audit.Kind, actor audit
 	e.ID, e.Actor = grant.NewID(), actor
 	if reason != "" {
 		e.Detail["reason"] = reason
+	}
+	for i := 0; i+1 < len(detail); i += 2 {
+		e.Detail[detail[i]] = detail[i+1]
 	}
 	if err := s.audit.AppendAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit of a letter failed", "letter", id, "kind", string(kind), "err", err)

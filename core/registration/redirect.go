@@ -103,7 +103,7 @@ func (s *Service) begin(ctx context.Context, op string, in ProofingStart, accoun
 		return "", "", fault.New(fault.Internal, op, "")
 	}
 	now := s.clock()
-	if err := s.hit(ctx, "proofing:ip:"+ip, s.cfg.ActivationsPerIP, now); err != nil {
+	if err := s.hit(ctx, op, "proofing:ip:"+ip, s.cfg.ActivationsPerIP, now); err != nil {
 		return "", "", err
 	}
 	state := grant.NewSecret()

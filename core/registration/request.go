@@ -14,7 +14,6 @@ import (
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
-	"github.com/pforte-id/pforte/ports/notify"
 )
 
 // RequestInput is a member's request for credentials as the app sends it.
@@ -64,39 +63,48 @@ const (
 // Errors: Invalid; RateLimited (CodeRateLimited, with RetryAt and RetryAfter); Unavailable; Internal
 // when ClientIP is empty (a wiring bug of the caller).
 func (s *Service) Request(ctx context.Context, in RequestInput) error {
-	const op = "registration.Request"
-	k, err := kvnr.Parse(in.KVNR)
+	r, err := s.admit(ctx, "registration.Request", in)
 	if err != nil {
 		return err
+	}
+	return s.regs.EnqueueRegistration(ctx, r)
+}
+
+// admit checks request in and counts it against the limits (Request's
+// steps before queueing) and returns the request to queue.
+func (s *Service) admit(ctx context.Context, op string, in RequestInput) (letter.Request, error) {
+	k, err := kvnr.Parse(in.KVNR)
+	if err != nil {
+		return letter.Request{}, err
 	}
 	now := s.clock()
 	birth, ok := plausibleBirthDate(in.BirthDate, now)
 	if !ok {
-		return fault.Coded(fault.Invalid, op, CodeBirthDate)
+		return letter.Request{}, fault.Coded(fault.Invalid, op, CodeBirthDate)
 	}
 	if in.Method != string(proof.Letter) {
-		return fault.Coded(fault.Invalid, op, CodeMethod)
+		return letter.Request{}, fault.Coded(fault.Invalid, op, CodeMethod)
 	}
 	ip, ok := ipKey(in.ClientIP)
 	if !ok {
-		return fault.New(fault.Internal, op, "")
+		return letter.Request{}, fault.New(fault.Internal, op, "")
 	}
-	if err := s.hit(ctx, "registration:ip:"+ip, s.cfg.PerIP, now); err != nil {
-		return err
+	if err := s.hit(ctx, op, "registration:ip:"+ip, s.cfg.PerIP, now); err != nil {
+		return letter.Request{}, err
 	}
-	if err := s.hit(ctx, "registration:kvnr:"+s.lh.Pseudonym(k), s.cfg.PerKVNR, now); err != nil {
-		return err
+	if err := s.hit(ctx, op, "registration:kvnr:"+s.lh.Pseudonym(k), s.cfg.PerKVNR, now); err != nil {
+		return letter.Request{}, err
 	}
-	return s.regs.EnqueueRegistration(ctx, letter.Request{ID: letter.NewID(), KVNR: k, BirthDate: birth, RequestedAt: now})
+	return letter.Request{ID: letter.NewID(), KVNR: k, BirthDate: birth, RequestedAt: now}, nil
 }
 
-func (s *Service) hit(ctx context.Context, key string, l Limit, now time.Time) error {
+func (s *Service) hit(ctx context.Context, op, key string, l Limit, now time.Time) error {
 	allowed, retry, err := s.limits.Hit(ctx, key, l.Max, l.Window, now)
 	if err != nil {
 		return err
 	}
 	if !allowed {
-		return fault.Coded(fault.RateLimited, "registration.Request", CodeRateLimited).WithRetry(now.Add(retry), retry)
+		return fault.Coded(fault.RateLimited, op, CodeRateLimited).WithRetry(now.Add(retry), retry)
 	}
 	return nil
 }
@@ -214,6 +222,14 @@ func (s *Service) decide(ctx context.Context, r letter.Request, now time.Time) (
 	if !m.BirthDateMatches(r.BirthDate) {
 		return outcomeBirthDate, nil
 	}
+	// A report of a lost letter voids the member's live letter, whether
+	// or not a new one can be made: the lost one may be in other hands.
+	var lost letter.Letter
+	if r.Lost {
+		if lost, err = s.voidLive(ctx, r.KVNR, audit.Member, r.RequestedAt, now); err != nil {
+			return "", err
+		}
+	}
 	if !s.cfg.Eligibility.Eligible(m, now) {
 		return outcomeIneligible, nil
 	}
@@ -225,12 +241,22 @@ func (s *Service) decide(ctx context.Context, r letter.Request, now time.Time) (
 		ID: r.ID, KVNR: m.KVNR, Recipient: to, State: letter.Requested,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.Letter.Validity),
 	}
-	err = s.createLetter(ctx, l, audit.Member, now.Add(-s.cfg.Letter.MinInterval), now)
+	notBefore := now.Add(-s.cfg.Letter.MinInterval)
+	if lost.ID != "" {
+		notBefore = replacementNotBefore(lost)
+	}
+	err = s.createLetter(ctx, l, audit.Member, notBefore, now)
 	switch {
 	case errors.Is(err, fault.Conflict):
 		return s.tooSoon(ctx, r, m, now)
 	case err != nil:
 		return "", err
+	}
+	if lost.ID != "" {
+		// The member learns what became of the letter: if someone else
+		// reported it, the member knows to ask.
+		s.tell(ctx, r, m, mailLetterLost, r.RequestedAt, letter.Group(lost.ID))
+		return outcomeLostReplaced, nil
 	}
 	return outcomeCreated, nil
 }
@@ -258,15 +284,9 @@ func (s *Service) tooSoon(ctx context.Context, r letter.Request, m member.Member
 		return "", err
 	case last.ID == r.ID:
 		return outcomeCreated, nil
-	case s.notifier == nil || strings.TrimSpace(m.Email) == "":
-		return outcomeTooSoon, nil
 	}
 	next := last.CreatedAt.Add(s.cfg.Letter.MinInterval)
-	subject, body := s.mail(ctx, mailLetterTooSoon, r.RequestedAt, last.CreatedAt, next)
-	msg := notify.Message{To: strings.TrimSpace(m.Email), Subject: subject, Body: body, Kind: string(mailLetterTooSoon)}
-	if err := s.notifier.Notify(ctx, msg); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "notification not sent", slog.String("request", r.ID),
-			slog.String("member", s.lh.Pseudonym(r.KVNR)), slog.Any("error", err))
+	if !s.tell(ctx, r, m, mailLetterTooSoon, r.RequestedAt, last.CreatedAt, next) {
 		return outcomeTooSoon, nil
 	}
 	return outcomeTooSoonTold, nil

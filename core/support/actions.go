@@ -13,6 +13,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/session"
 )
 
@@ -51,6 +52,37 @@ func (s *Service) OrderLetter(ctx context.Context, a Agent, k kvnr.KVNR, overrid
 	}
 	s.record(ctx, a, audit.SupportLetterOrdered, accountID, d)
 	return l, nil
+}
+
+// ReportLetterLost voids member k's current letter as lost and, when the
+// guard against mass mailing admits it, sends a new one at once
+// (registration.Service.ReportLostByOperator, which records the voiding
+// as letter.voided with the agent as operator and reason as note). It
+// records support.letter_lost (Detail "letter", "replacement", "reason")
+// whenever a letter was voided, also when the new letter then failed.
+// Errors: Invalid coded CodeAgent or CodeReason; NotFound (the member has
+// no letter); Conflict (the letter was used or is voided already);
+// Unavailable.
+func (s *Service) ReportLetterLost(ctx context.Context, a Agent, k kvnr.KVNR, reason string) (registration.LostResult, error) {
+	const op = "support.ReportLetterLost"
+	a, err := a.check(op)
+	if err != nil {
+		return registration.LostResult{}, err
+	}
+	if reason, err = reasonOK(op, reason); err != nil {
+		return registration.LostResult{}, err
+	}
+	res, err := s.d.Letters.ReportLostByOperator(ctx, registration.LostReport{KVNR: string(k), Operator: a.Name, Reason: reason})
+	if res.Voided.ID == "" {
+		return res, err
+	}
+	var accountID string
+	if acc, err := s.d.Accounts.AccountByKVNR(ctx, k); err == nil {
+		accountID = acc.ID
+	}
+	s.record(ctx, a, audit.SupportLetterLost, accountID,
+		map[string]string{"letter": res.Voided.ID, "replacement": res.Replacement.ID, "reason": reason})
+	return res, err
 }
 
 // deviceOf returns binding id when it belongs to account accountID.

@@ -17,6 +17,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/throttle"
 	"github.com/pforte-id/pforte/ports/store"
@@ -107,9 +108,10 @@ type Sessions interface {
 	EndAll(ctx context.Context, accountID string, reason session.EndReason) (int, error)
 }
 
-// Letters orders a letter (core/registration).
+// Letters orders a letter, or reports one lost (core/registration).
 type Letters interface {
 	OrderLetter(ctx context.Context, k kvnr.KVNR, override bool) (letter.Letter, error)
+	ReportLostByOperator(ctx context.Context, rep registration.LostReport) (registration.LostResult, error)
 }
 
 // Lockouts reads a member's password failure counter (core/login).

@@ -21,6 +21,7 @@ import (
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
+	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/sso"
 	"github.com/pforte-id/pforte/core/support"
@@ -57,6 +58,7 @@ func (b *bindings) RevokeDeviceBy(_ context.Context, accountID, id, operator, cl
 // letters records the letters support ordered.
 type letters struct {
 	orders []string
+	lost   []registration.LostReport
 	err    error
 }
 
@@ -66,6 +68,22 @@ func (l *letters) OrderLetter(_ context.Context, k kvnr.KVNR, override bool) (le
 	}
 	l.orders = append(l.orders, string(k))
 	return letter.Letter{ID: "letter-" + string(k), KVNR: k, State: letter.Requested}, nil
+}
+
+// ReportLostByOperator records the report; a member without a letter
+// (no "letter-<kvnr>" ordered) is NotFound, as the registration says.
+func (l *letters) ReportLostByOperator(_ context.Context, rep registration.LostReport) (registration.LostResult, error) {
+	if l.err != nil {
+		return registration.LostResult{}, l.err
+	}
+	if !slices.Contains(l.orders, rep.KVNR) {
+		return registration.LostResult{}, fault.New(fault.NotFound, "test", "the member has no letter")
+	}
+	l.lost = append(l.lost, rep)
+	return registration.LostResult{
+		Voided:      letter.Letter{ID: "letter-" + rep.KVNR, State: letter.Voided, VoidReason: letter.ReasonLost},
+		Replacement: letter.Letter{ID: "replacement-" + rep.KVNR, State: letter.HandedOver},
+	}, nil
 }
 
 type lockouts map[kvnr.KVNR]throttle.Counter
@@ -305,6 +323,41 @@ func TestOrderLetter(t *testing.T) {
 	w.l.err = fault.New(fault.NotFound, "test", "")
 	_, err = w.svc.OrderLetter(t.Context(), agent, coretest.KVNR("Z99999999"), false, "")
 	wantCode(t, err, fault.NotFound, support.CodeUnknownMember)
+}
+
+// Support reports a letter lost through the registration, with the agent
+// as operator and the reason; it needs a reason; the action is audited
+// with the agent, the lost letter and the replacement.
+func TestReportLetterLost(t *testing.T) {
+	w := newWorld(t)
+	id := w.enroll(t, anna)
+	_, err := w.svc.ReportLetterLost(t.Context(), agent, anna.KVNR, " ")
+	wantCode(t, err, fault.Invalid, support.CodeReason)
+	_, err = w.svc.ReportLetterLost(t.Context(), support.Agent{ClientID: agent.ClientID}, anna.KVNR, "Brief nicht angekommen")
+	wantCode(t, err, fault.Invalid, support.CodeAgent)
+	_, err = w.svc.ReportLetterLost(t.Context(), agent, anna.KVNR, "Brief nicht angekommen")
+	if !errors.Is(err, fault.NotFound) || len(w.l.lost) != 0 {
+		t.Fatalf("a member without a letter: %v, %d reports", err, len(w.l.lost))
+	}
+	if es := w.events(t, id, audit.SupportLetterLost); len(es) != 0 {
+		t.Fatalf("a refused report audited: %+v", es)
+	}
+	if _, err := w.svc.OrderLetter(t.Context(), agent, anna.KVNR, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.svc.ReportLetterLost(t.Context(), agent, anna.KVNR, " Brief nicht angekommen ")
+	if err != nil || res.Replacement.ID == "" {
+		t.Fatal(res, err)
+	}
+	if len(w.l.lost) != 1 || w.l.lost[0] != (registration.LostReport{KVNR: string(anna.KVNR), Operator: agent.Name, Reason: "Brief nicht angekommen"}) {
+		t.Fatalf("reports %+v", w.l.lost)
+	}
+	es := w.events(t, id, audit.SupportLetterLost)
+	if len(es) != 1 || es[0].Detail["letter"] != res.Voided.ID || es[0].Detail["replacement"] != res.Replacement.ID ||
+		es[0].Detail["reason"] != "Brief nicht angekommen" {
+		t.Fatalf("report audited as %+v", es)
+	}
+	byAgent(t, es[0])
 }
 
 // Support reaches only the devices of the member it names: another

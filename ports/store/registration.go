@@ -46,7 +46,9 @@ type Letters interface {
 	// or after notBefore: then nothing changes. A letter voided by wrong
 	// attempts (reason attempts) does not count as created: the interval
 	// guards against mass mailing, not against a member whose letter was
-	// guessed at. Errors: Conflict (too soon, or duplicate ID).
+	// guessed at. (A letter reported lost counts: its replacement is made
+	// with a notBefore after it, under a guard of its own.) Errors:
+	// Conflict (too soon, or duplicate ID).
 	CreateLetter(ctx context.Context, l letter.Letter, notBefore, now time.Time) error
 	// LetterByID returns letter id. Errors: NotFound.
 	LetterByID(ctx context.Context, id string) (letter.Letter, error)
@@ -73,6 +75,10 @@ type Letters interface {
 	// failed and the letter has not expired at now; exactly one of
 	// concurrent callers succeeds. Errors: NotFound; Conflict otherwise.
 	ActivateLetter(ctx context.Context, id string, max int, now time.Time) error
+	// VoidLetter voids letter id with reason (letter.ReasonLost) at now if
+	// it is neither Activated nor Voided; exactly one of concurrent
+	// callers succeeds. Errors: NotFound; Conflict otherwise.
+	VoidLetter(ctx context.Context, id, reason string, now time.Time) error
 }
 
 // ErrHolderLinked is the cause of StartEnrollment's Conflict when the

@@ -154,7 +154,10 @@ func testAdminAPI(t *testing.T, eng engine) {
 		t.Fatal("the phone does not work after the unlock")
 	}
 
-	// A letter at once, the interval overridden with a reason.
+	// A letter at once, the interval overridden with a reason. (A minute
+	// on, so that the new letter is the member's latest by its time, not
+	// by a tie with the first one.)
+	w.clock.Advance(time.Minute)
 	r = in.admin(t, "POST", member+"/letters", tok, map[string]any{"override_interval": false})
 	if r.status != http.StatusConflict || r.json(t)["code"] != "support.letter_too_soon" {
 		t.Fatalf("letter within the interval: %d %s", r.status, r.body)
@@ -162,6 +165,27 @@ func testAdminAPI(t *testing.T, eng engine) {
 	r = in.admin(t, "POST", member+"/letters", tok, map[string]any{"override_interval": true, "reason": "Telefon verloren"})
 	if r.status != http.StatusCreated {
 		t.Fatalf("letter: %d %s", r.status, r.body)
+	}
+	ordered, _ := r.json(t)["letter"].(map[string]any)
+
+	// The letter does not arrive: reported lost, it is voided and a new
+	// one is produced at once (handed over, or on its way when the
+	// server's letter worker took it at the same moment).
+	r = in.admin(t, "POST", member+"/letters/lost", tok, map[string]string{"reason": "Brief nicht angekommen"})
+	var lost struct {
+		Voided struct {
+			ID         string `json:"id"`
+			State      string `json:"state"`
+			VoidReason string `json:"void_reason"`
+		} `json:"voided"`
+		Replacement *struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"replacement"`
+	}
+	if err := json.Unmarshal(r.body, &lost); err != nil || r.status != 200 || lost.Voided.ID != ordered["id"] ||
+		lost.Voided.State != "voided" || lost.Voided.VoidReason != "lost" || lost.Replacement == nil || lost.Replacement.ID == "" || lost.Replacement.State == "voided" || lost.Replacement.State == "activated" {
+		t.Fatalf("letter lost: %d %s", r.status, r.body)
 	}
 
 	// End sessions, revoke the phone: it can no longer act.
@@ -176,7 +200,7 @@ func testAdminAPI(t *testing.T, eng engine) {
 	}
 
 	// The audit query shows every action with the agent and the client.
-	r = in.admin(t, "GET", "/audit?kvnr="+m.KVNR.String()+"&kind=account.locked&kind=account.unlocked&kind=support.letter_ordered&kind=device.revoked&kind=support.sessions_ended&kind=support.read", tok, nil)
+	r = in.admin(t, "GET", "/audit?kvnr="+m.KVNR.String()+"&kind=account.locked&kind=account.unlocked&kind=support.letter_ordered&kind=support.letter_lost&kind=device.revoked&kind=support.sessions_ended&kind=support.read", tok, nil)
 	var q struct {
 		Events []struct {
 			Kind     string            `json:"kind"`
@@ -195,7 +219,7 @@ func testAdminAPI(t *testing.T, eng engine) {
 			t.Errorf("event %+v does not name the agent", ev)
 		}
 	}
-	for _, k := range []string{"account.locked", "account.unlocked", "support.letter_ordered", "device.revoked", "support.sessions_ended", "support.read"} {
+	for _, k := range []string{"account.locked", "account.unlocked", "support.letter_ordered", "support.letter_lost", "device.revoked", "support.sessions_ended", "support.read"} {
 		if !seen[k] {
 			t.Errorf("the audit query has no %s: %s", k, r.body)
 		}

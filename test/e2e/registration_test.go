@@ -837,6 +837,7 @@ func TestPasswordWithPersonalData(t *testing.T) {
 func appEndpoints(k string) []struct{ method, path, body string } {
 	return []struct{ method, path, body string }{
 		{http.MethodPost, "/app/v1/registrations", `{"kvnr":"` + k + `","birth_date":"1970-01-01","method":"letter"}`},
+		{http.MethodPost, "/app/v1/letters/lost", `{"kvnr":"` + k + `","birth_date":"1970-01-01"}`},
 		{http.MethodPost, "/app/v1/activations", `{"kvnr":"` + k + `","initial_password":"ABCD EFGH JKLM","activation_code":"ABCDEFGHJKLMNPQRSTUVWXYZ23"}`},
 		{http.MethodPut, "/app/v1/enrollment/password", `{"password":"Deichgraf-Schimmelreiter"}`},
 	}

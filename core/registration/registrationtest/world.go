@@ -258,6 +258,16 @@ func (w *World) ActivateLetter(ctx context.Context, id string, max int, now time
 	return w.st.ActivateLetter(ctx, id, max, now)
 }
 
+func (w *World) VoidLetter(ctx context.Context, id, reason string, now time.Time) error {
+	if err := w.at("Letters.VoidLetter:before"); err != nil {
+		return err
+	}
+	if err := w.st.VoidLetter(ctx, id, reason, now); err != nil {
+		return err
+	}
+	return w.at("Letters.VoidLetter:after")
+}
+
 // Letter returns the letter id, or the zero letter when there is none.
 func (w *World) Letter(id string) letter.Letter {
 	l, _ := w.st.LetterByID(context.Background(), id)

@@ -200,6 +200,17 @@ var registrationTests = []test[store.Registrations]{
 			t.Errorf("ClaimRegistrations(0) returned %d", len(got))
 		}
 	}},
+	{"LostReport", func(t *testing.T, s store.Registrations) {
+		ctx := t.Context()
+		lost := newRequest("reg-lost", kvnrOf(1), t0)
+		lost.Lost = true
+		plain := newRequest("reg-plain", kvnrOf(2), t0.Add(time.Second))
+		must(t, "EnqueueRegistration", s.EnqueueRegistration(ctx, lost))
+		must(t, "EnqueueRegistration", s.EnqueueRegistration(ctx, plain))
+		got, err := s.ClaimRegistrations(ctx, 5, t0.Add(time.Minute), t0.Add(2*time.Minute))
+		must(t, "ClaimRegistrations", err)
+		equal(t, "a report of a lost letter and a request", []letter.Request{lost, plain}, got)
+	}},
 	{"Conflict", func(t *testing.T, s store.Registrations) {
 		ctx := t.Context()
 		r := newRequest("reg-1", kvnrOf(1), t0)
@@ -376,6 +387,42 @@ var letterTests = []test[store.Letters]{
 		// The new letter counts again: a third one must wait.
 		third := newLetter("letter-3", k, now.Add(time.Minute))
 		wantKind(t, "CreateLetter within the interval of a live letter", s.CreateLetter(ctx, third, now.Add(-week), now.Add(time.Minute)), fault.Conflict)
+	}},
+	{"VoidLost", func(t *testing.T, s store.Letters) {
+		ctx := t.Context()
+		k := kvnrOf(1)
+		requested := createLetter(t, s, "letter-requested", kvnrOf(2), t0)
+		l := handedOver(t, s, "letter-1", k)
+		at := t0.Add(time.Hour)
+		must(t, "VoidLetter of a handed-over letter", s.VoidLetter(ctx, l.ID, letter.ReasonLost, at))
+		l.State, l.VoidReason, l.VoidedAt = letter.Voided, letter.ReasonLost, at
+		equal(t, "letter reported lost", l, letterByID(t, s, l.ID))
+		wantKind(t, "VoidLetter again", s.VoidLetter(ctx, l.ID, letter.ReasonLost, at.Add(time.Minute)), fault.Conflict)
+		wantKind(t, "ActivateLetter of a lost letter", s.ActivateLetter(ctx, l.ID, 5, at), fault.Conflict)
+		_, err := s.FailActivation(ctx, l.ID, 5, at)
+		wantKind(t, "FailActivation of a lost letter", err, fault.Conflict)
+		equal(t, "lost letter after refused changes", l, letterByID(t, s, l.ID))
+		wantKind(t, "VoidLetter of no letter", s.VoidLetter(ctx, "nope", letter.ReasonLost, at), fault.NotFound)
+
+		// A letter not yet rendered can be reported lost as well.
+		must(t, "VoidLetter of a requested letter", s.VoidLetter(ctx, requested.ID, letter.ReasonLost, at))
+		requested.State, requested.VoidReason, requested.VoidedAt = letter.Voided, letter.ReasonLost, at
+		equal(t, "requested letter reported lost", requested, letterByID(t, s, requested.ID))
+
+		used := handedOver(t, s, "letter-used", kvnrOf(3))
+		must(t, "ActivateLetter", s.ActivateLetter(ctx, used.ID, 5, at))
+		used = letterByID(t, s, used.ID)
+		wantKind(t, "VoidLetter of an activated letter", s.VoidLetter(ctx, used.ID, letter.ReasonLost, at), fault.Conflict)
+		equal(t, "activated letter after a refused voiding", used, letterByID(t, s, used.ID))
+
+		// A lost letter counts as created (unlike one voided by
+		// attempts): its replacement is made with a notBefore after it.
+		next := newLetter("letter-2", k, at)
+		wantKind(t, "CreateLetter within the interval of a lost letter", s.CreateLetter(ctx, next, at.Add(-week), at), fault.Conflict)
+		must(t, "CreateLetter of the replacement", s.CreateLetter(ctx, next, l.CreatedAt.Add(time.Millisecond), at))
+		equal(t, "lost letter keeps its reason", l, letterByID(t, s, l.ID))
+		third := newLetter("letter-3", k, at.Add(time.Minute))
+		wantKind(t, "CreateLetter within the interval of the replacement", s.CreateLetter(ctx, third, at.Add(-week), at.Add(time.Minute)), fault.Conflict)
 	}},
 	{"ActivateCountsAttempts", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
@@ -557,6 +604,18 @@ var letterRaceTests = []test[store.Letters]{
 		must(t, "ListLetters", err)
 		if len(all) != 20 {
 			t.Errorf("%d letters after 10 rounds, want 20", len(all))
+		}
+	}},
+	{"VoidLetterOneWinner", func(t *testing.T, s store.Letters) {
+		ctx := t.Context()
+		l := handedOver(t, s, "letter-1", kvnrOf(1))
+		errs := race(func(i int) error {
+			return s.VoidLetter(ctx, l.ID, letter.ReasonLost, t0.Add(time.Duration(i)*time.Millisecond))
+		})
+		w := oneWinner(t, "VoidLetter", errs, fault.Conflict)
+		got := letterByID(t, s, l.ID)
+		if got.State != letter.Voided || got.VoidReason != letter.ReasonLost || got.VoidedAt.Sub(t0.Add(time.Duration(w)*time.Millisecond)).Abs() >= time.Millisecond {
+			t.Errorf("letter after concurrent voidings: %+v; want voided (lost) by caller %d", got, w)
 		}
 	}},
 	{"FailActivationCounts", func(t *testing.T, s store.Letters) {
