@@ -36,12 +36,25 @@ type Metrics struct {
 	pinLocks prometheus.Counter
 	regs     *prometheus.CounterVec
 	logouts  *prometheus.CounterVec
+	// hkRuns, hkTasks, hkRows, hkTime and hkLast are the housekeeping
+	// runs, task runs, rows, task durations and last successful task run.
+	hkRuns  *prometheus.CounterVec
+	hkTasks *prometheus.CounterVec
+	hkRows  *prometheus.CounterVec
+	hkTime  *prometheus.HistogramVec
+	hkLast  *prometheus.GaugeVec
 }
 
 var (
-	_ metrics.Recorder       = (*Metrics)(nil)
-	_ metrics.LogoutRecorder = (*Metrics)(nil)
+	_ metrics.Recorder             = (*Metrics)(nil)
+	_ metrics.LogoutRecorder       = (*Metrics)(nil)
+	_ metrics.HousekeepingRecorder = (*Metrics)(nil)
 )
+
+// HousekeepingBuckets are the buckets of the housekeeping task duration,
+// in seconds: from an index lookup that finds nothing to a delete of a
+// day's expired tokens.
+var HousekeepingBuckets = []float64{.001, .01, .1, .5, 1, 5, 30, 120}
 
 // RequestBuckets are the latency buckets of the request histogram, in
 // seconds: from a cached JWKS (well under a millisecond) to an Argon2id
@@ -86,8 +99,29 @@ func New() *Metrics {
 			Namespace: namespace, Name: "backchannel_logout_deliveries_total",
 			Help: "Back-channel logout delivery attempts by outcome (delivered, failed and retried, given_up, dropped: the client is gone or has no URI).",
 		}, []string{"outcome"}),
+		hkRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "housekeeping", Name: "runs_total",
+			Help: "Housekeeping runs of this replica by outcome (done, failed: a task failed, skipped: another replica holds the lease or no run is due, lost: the lease ran out during the run, error: the lease could not be taken).",
+		}, []string{"outcome"}),
+		hkTasks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "housekeeping", Name: "task_runs_total",
+			Help: "Housekeeping task runs by task and outcome (done, failed).",
+		}, []string{"task", "outcome"}),
+		hkRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "housekeeping", Name: "rows_total",
+			Help: "Rows a housekeeping task removed or changed, by task.",
+		}, []string{"task"}),
+		hkTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "housekeeping", Name: "task_duration_seconds",
+			Help: "Time a housekeeping task took, by task.", Buckets: HousekeepingBuckets,
+		}, []string{"task"}),
+		hkLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "housekeeping", Name: "last_success_timestamp_seconds",
+			Help: "Unix time of the last successful run of a housekeeping task on this replica, by task.",
+		}, []string{"task"}),
 	}
 	m.reg.MustRegister(m.requests, m.logins, m.events, m.pwFails, m.pinFails, m.pinLocks, m.regs, m.logouts,
+		m.hkRuns, m.hkTasks, m.hkRows, m.hkTime, m.hkLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series that an alert compares should exist before the first event,
 	// so that rate() sees the first increase.
@@ -108,7 +142,36 @@ func New() *Metrics {
 	for _, d := range logoutOutcomes {
 		m.logouts.WithLabelValues(string(d))
 	}
+	for _, o := range runOutcomes {
+		m.hkRuns.WithLabelValues(string(o))
+	}
 	return m
+}
+
+// runOutcomes bounds the outcome label of the housekeeping runs.
+var runOutcomes = []metrics.RunOutcome{metrics.RunDone, metrics.RunFailed, metrics.RunSkipped, metrics.RunLost, metrics.RunError}
+
+// HousekeepingRun counts one housekeeping run (metrics.HousekeepingRecorder);
+// an outcome outside the port's set is counted as "other".
+func (m *Metrics) HousekeepingRun(_ context.Context, o metrics.RunOutcome) {
+	if !slices.Contains(runOutcomes, o) {
+		o = "other"
+	}
+	m.hkRuns.WithLabelValues(string(o)).Inc()
+}
+
+// HousekeepingTask counts one housekeeping task run
+// (metrics.HousekeepingRecorder). Task names come from core's closed list.
+func (m *Metrics) HousekeepingTask(_ context.Context, task string, o metrics.TaskOutcome, rows int64, d time.Duration) {
+	if o != metrics.TaskDone {
+		o = metrics.TaskFailed
+	}
+	m.hkTasks.WithLabelValues(task, string(o)).Inc()
+	m.hkRows.WithLabelValues(task).Add(float64(max(rows, 0)))
+	m.hkTime.WithLabelValues(task).Observe(d.Seconds())
+	if o == metrics.TaskDone {
+		m.hkLast.WithLabelValues(task).SetToCurrentTime()
+	}
 }
 
 // logoutOutcomes bounds the outcome label of the logout deliveries.

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/pforte-id/pforte/core/proof"
 )
@@ -74,3 +75,45 @@ var (
 	_ Recorder       = Nop{}
 	_ LogoutRecorder = Nop{}
 )
+
+// RunOutcome is how one housekeeping run of a replica ended.
+type RunOutcome string
+
+const (
+	// RunDone: the replica held the lease and ran every task; each
+	// succeeded.
+	RunDone RunOutcome = "done"
+	// RunFailed: the replica ran every task; at least one failed.
+	RunFailed RunOutcome = "failed"
+	// RunSkipped: another replica holds the lease, or no run is due yet.
+	RunSkipped RunOutcome = "skipped"
+	// RunLost: the lease ran out during the run and another replica took
+	// it; the tasks left were not run.
+	RunLost RunOutcome = "lost"
+	// RunError: the lease could not be taken (the database failed).
+	RunError RunOutcome = "error"
+)
+
+// TaskOutcome is how one housekeeping task ended.
+type TaskOutcome string
+
+const (
+	TaskDone   TaskOutcome = "done"
+	TaskFailed TaskOutcome = "failed"
+)
+
+// HousekeepingRecorder counts housekeeping runs (core/housekeeping).
+// Like Recorder, it never fails and must not block. Task names are the
+// closed set of core/housekeeping's tasks.
+type HousekeepingRecorder interface {
+	// HousekeepingRun counts one run of this replica by how it ended.
+	HousekeepingRun(ctx context.Context, o RunOutcome)
+	// HousekeepingTask counts one run of task: its outcome, the rows it
+	// removed or changed, and how long it took.
+	HousekeepingTask(ctx context.Context, task string, o TaskOutcome, rows int64, d time.Duration)
+}
+
+func (Nop) HousekeepingRun(context.Context, RunOutcome)                                 {}
+func (Nop) HousekeepingTask(context.Context, string, TaskOutcome, int64, time.Duration) {}
+
+var _ HousekeepingRecorder = Nop{}

@@ -280,4 +280,7 @@ type Store interface {
 	MemberSearch
 	AuditQuery
 	ClientUpdates
+	Leases
+	LetterSecrets
+	AbandonedEnrollments
 }

@@ -40,6 +40,8 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Consents", func(t *testing.T) { RunConsents(t, open) })
 	t.Run("LogoutJobs", func(t *testing.T) { RunLogoutJobs(t, open) })
 	t.Run("Support", func(t *testing.T) { RunSupport(t, open) })
+	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
+	t.Run("Cleanup", func(t *testing.T) { RunCleanup(t, open) })
 	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 

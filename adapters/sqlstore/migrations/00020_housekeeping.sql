@@ -1,0 +1,16 @@
+-- Leases: named locks with an expiry that the replicas share, so that
+-- one of them at a time does the work a lease guards (core/housekeeping).
+-- holder is empty when nobody holds it; until_at ends a hold by itself
+-- (a holder that died); due_at is when the next scheduled run is due.
+-- Same conventions as 00001 (times BIGINT UTC ms).
+
+-- +goose Up
+CREATE TABLE leases (
+    name     TEXT PRIMARY KEY,
+    holder   TEXT NOT NULL,
+    until_at BIGINT NOT NULL,
+    due_at   BIGINT NOT NULL
+);
+
+-- +goose Down
+DROP TABLE leases;
