@@ -178,3 +178,39 @@ func TestExposition(t *testing.T) {
 		t.Errorf("scrape with the database down: %d, letters or runtime wrong:\n%.300s", rec.Code, body)
 	}
 }
+
+func TestHousekeeping(t *testing.T) {
+	m := New()
+	ctx := context.Background()
+	if v := testutil.ToFloat64(m.hkRuns.WithLabelValues("skipped")); v != 0 {
+		t.Errorf("skipped runs before any: %v", v)
+	}
+	m.HousekeepingRun(ctx, metrics.RunDone)
+	m.HousekeepingRun(ctx, metrics.RunSkipped)
+	m.HousekeepingRun(ctx, metrics.RunSkipped)
+	m.HousekeepingRun(ctx, "bogus")
+	m.HousekeepingTask(ctx, "expired", metrics.TaskDone, 40, 20*time.Millisecond)
+	m.HousekeepingTask(ctx, "expired", metrics.TaskDone, 2, time.Millisecond)
+	m.HousekeepingTask(ctx, "letter-secrets", metrics.TaskFailed, 0, time.Second)
+	m.HousekeepingTask(ctx, "letter-secrets", "bogus", -3, time.Second)
+	for _, c := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"done runs", testutil.ToFloat64(m.hkRuns.WithLabelValues("done")), 1},
+		{"skipped runs", testutil.ToFloat64(m.hkRuns.WithLabelValues("skipped")), 2},
+		{"other runs", testutil.ToFloat64(m.hkRuns.WithLabelValues("other")), 1},
+		{"expired done", testutil.ToFloat64(m.hkTasks.WithLabelValues("expired", "done")), 2},
+		{"expired rows", testutil.ToFloat64(m.hkRows.WithLabelValues("expired")), 42},
+		{"letter-secrets failed", testutil.ToFloat64(m.hkTasks.WithLabelValues("letter-secrets", "failed")), 2},
+		{"letter-secrets rows", testutil.ToFloat64(m.hkRows.WithLabelValues("letter-secrets")), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if v := testutil.ToFloat64(m.hkLast.WithLabelValues("expired")); v <= 0 {
+		t.Errorf("last success of expired: %v", v)
+	}
+}

@@ -52,6 +52,9 @@ type wiring struct {
 	// openSupport builds support staff's use case for the support
 	// commands (supportcmd.go).
 	openSupport func(ctx context.Context, cfg *Config, log *slog.Logger) (supportAdmin, error)
+	// openHousekeeping builds the server's housekeeping for `pforte
+	// housekeeping`.
+	openHousekeeping func(ctx context.Context, cfg *Config, log *slog.Logger) (housekeeper, error)
 }
 
 // migrator runs the embedded database migrations.
@@ -162,7 +165,7 @@ func (c *cli) rootCommand() *cobra.Command {
 
 	root.AddCommand(c.serveCommand(), c.migrateCommand(), c.clientsCommand(), c.keysCommand(),
 		c.membersCommand(), c.lettersCommand(), c.devicesCommand(), c.auditCommand(), c.doctorCommand(),
-		c.backupCommand(), c.healthcheckCommand(), c.versionCommand())
+		c.housekeepingCommand(), c.backupCommand(), c.healthcheckCommand(), c.versionCommand())
 	return root
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/backchannel"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
@@ -73,6 +74,7 @@ type Config struct {
 	Notify       NotifyConfig       `yaml:"notify"`
 	EID          EIDConfig          `yaml:"eid"`
 	Logout       LogoutConfig       `yaml:"logout"`
+	Housekeeping HousekeepingConfig `yaml:"housekeeping"`
 	Tracing      TracingConfig      `yaml:"tracing"`
 	Log          LogConfig          `yaml:"log"`
 }
@@ -375,6 +377,23 @@ type LogoutConfig struct {
 	BackchannelInterval time.Duration `yaml:"backchannel_interval"`
 }
 
+// HousekeepingConfig is the periodic clean-up (core/housekeeping): one
+// replica at a time runs it, under a lease in the database.
+type HousekeepingConfig struct {
+	// Interval is how often a run is due.
+	Interval time.Duration `yaml:"interval"`
+	// Lease is how long a run holds the lock without renewing it (before
+	// each task): how long a replica that died during a run keeps the
+	// others waiting.
+	Lease time.Duration `yaml:"lease"`
+	// LetterSecretsKept is how long after a letter's validity ended its
+	// secret hashes are kept.
+	LetterSecretsKept time.Duration `yaml:"letter_secrets_kept"`
+	// EnrollmentsKept is how long after its end an enrollment session
+	// that bound no device is kept.
+	EnrollmentsKept time.Duration `yaml:"enrollments_kept"`
+}
+
 // TracingConfig is OpenTelemetry tracing (adapters/tracing), off by
 // default; its defaults and bounds are tracing.Config's.
 type TracingConfig struct {
@@ -474,6 +493,10 @@ func defaultConfig() Config {
 			BackchannelTimeout: backchannel.DefaultTimeout, BackchannelGiveUpAfter: backchannel.DefaultGiveUpAfter,
 			BackchannelRetryFirst: backchannel.DefaultRetryFirst, BackchannelRetryMax: backchannel.DefaultRetryMax,
 			BackchannelInterval: server.DefaultLogoutInterval,
+		},
+		Housekeeping: HousekeepingConfig{
+			Interval: housekeeping.DefaultInterval, Lease: housekeeping.DefaultLease,
+			LetterSecretsKept: housekeeping.DefaultLetterSecrets, EnrollmentsKept: housekeeping.DefaultEnrollments,
 		},
 		Tracing: TracingConfig{Enabled: tc.Enabled, Endpoint: tc.Endpoint, SampleRatio: tc.SampleRatio, ServiceName: tc.ServiceName},
 		Log:     LogConfig{Level: "info", Format: "json"},
@@ -742,6 +765,10 @@ var envVars = []envVar{
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST", Key: "logout.backchannel_retry_first", field: func(c *Config) any { return &c.Logout.BackchannelRetryFirst }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_RETRY_MAX", Key: "logout.backchannel_retry_max", field: func(c *Config) any { return &c.Logout.BackchannelRetryMax }},
 	{Name: "PFORTE_LOGOUT_BACKCHANNEL_INTERVAL", Key: "logout.backchannel_interval", field: func(c *Config) any { return &c.Logout.BackchannelInterval }},
+	{Name: "PFORTE_HOUSEKEEPING_INTERVAL", Key: "housekeeping.interval", field: func(c *Config) any { return &c.Housekeeping.Interval }},
+	{Name: "PFORTE_HOUSEKEEPING_LEASE", Key: "housekeeping.lease", field: func(c *Config) any { return &c.Housekeeping.Lease }},
+	{Name: "PFORTE_HOUSEKEEPING_LETTER_SECRETS_KEPT", Key: "housekeeping.letter_secrets_kept", field: func(c *Config) any { return &c.Housekeeping.LetterSecretsKept }},
+	{Name: "PFORTE_HOUSEKEEPING_ENROLLMENTS_KEPT", Key: "housekeeping.enrollments_kept", field: func(c *Config) any { return &c.Housekeeping.EnrollmentsKept }},
 	{Name: "PFORTE_TRACING_ENABLED", Key: "tracing.enabled", field: func(c *Config) any { return &c.Tracing.Enabled }},
 	{Name: "PFORTE_TRACING_ENDPOINT", Key: "tracing.endpoint", field: func(c *Config) any { return &c.Tracing.Endpoint }},
 	{Name: "PFORTE_TRACING_SAMPLE_RATIO", Key: "tracing.sample_ratio", field: func(c *Config) any { return &c.Tracing.SampleRatio }},
@@ -1158,6 +1185,10 @@ var fieldKeys = map[string]string{
 	"backchannel.Config.RetryFirst":          "logout.backchannel_retry_first",
 	"backchannel.Config.RetryMax":            "logout.backchannel_retry_max",
 	"server.Options.LogoutInterval":          "logout.backchannel_interval",
+	"housekeeping.Config.Interval":           "housekeeping.interval",
+	"housekeeping.Config.Lease":              "housekeeping.lease",
+	"housekeeping.Config.LetterSecrets":      "housekeeping.letter_secrets_kept",
+	"housekeeping.Config.Enrollments":        "housekeeping.enrollments_kept",
 	"tracing.Config.Endpoint":                "tracing.endpoint",
 	"tracing.Config.SampleRatio":             "tracing.sample_ratio",
 	"tracing.Config.ServiceName":             "tracing.service_name",

@@ -29,6 +29,7 @@ import (
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
+	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
@@ -48,6 +49,7 @@ func defaultWiring() wiring {
 	return wiring{
 		serve: serve, openMigrator: openMigrator, openAdmin: openAdmin,
 		openMembers: openMembers, openLetters: openLetters, openDevices: openDevices, openSupport: openSupport,
+		openHousekeeping: openHousekeeping,
 	}
 }
 
@@ -214,7 +216,11 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 			RetryFirst: cfg.Logout.BackchannelRetryFirst, RetryMax: cfg.Logout.BackchannelRetryMax,
 		},
 		LogoutInterval: cfg.Logout.BackchannelInterval,
-		EID:            cfg.eidOptions(),
+		Housekeeping: housekeeping.Config{
+			Interval: cfg.Housekeeping.Interval, Lease: cfg.Housekeeping.Lease,
+			LetterSecrets: cfg.Housekeeping.LetterSecretsKept, Enrollments: cfg.Housekeeping.EnrollmentsKept,
+		},
+		EID: cfg.eidOptions(),
 		Tracing: tracing.Config{
 			Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
 			SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName,

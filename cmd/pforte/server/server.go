@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ import (
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
+	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/letterproof"
@@ -114,9 +116,12 @@ type Options struct {
 	// Members are inserted at start when their KVNR has no account yet
 	// (development and tests only).
 	Members []Member
-	// JanitorInterval is how often expired requests and tokens are
-	// deleted (default 1 minute).
-	JanitorInterval time.Duration
+	// Housekeeping is the schedule and the retention periods of the
+	// periodic clean-up, which one replica at a time runs.
+	Housekeeping housekeeping.Config
+	// Replica names this server in the housekeeping lease (default: the
+	// host name).
+	Replica string
 	// OutboxDir is the folder letters are handed to the print service in.
 	OutboxDir string
 	// Registration configures letter requests and activation; Issuer is
@@ -223,6 +228,7 @@ type Server struct {
 	sso    *sso.Service
 	// ender ends sessions where no SSO service is built (OpenBackend).
 	ender   *sso.Ender
+	hk      *housekeeping.Runner
 	handler http.Handler
 	log     *slog.Logger
 	// metrics counts what the audit events tell (login, binding and web
@@ -253,12 +259,11 @@ const (
 	purposeAccountSecret = "pforte/v1/account-client-secret"
 )
 
-// DefaultWorkerInterval and DefaultJanitorInterval are the intervals of
+// DefaultWorkerInterval and DefaultLogoutInterval are the intervals of
 // the background work when Options leave them zero.
 const (
-	DefaultWorkerInterval  = 2 * time.Second
-	DefaultJanitorInterval = time.Minute
-	DefaultLogoutInterval  = time.Second
+	DefaultWorkerInterval = 2 * time.Second
+	DefaultLogoutInterval = time.Second
 )
 
 // Bounds of LogoutInterval.
@@ -275,8 +280,8 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.JanitorInterval == 0 {
-		o.JanitorInterval = DefaultJanitorInterval
+	if o.Replica == "" {
+		o.Replica, _ = os.Hostname()
 	}
 	if o.WorkerInterval == 0 {
 		o.WorkerInterval = DefaultWorkerInterval
@@ -419,6 +424,9 @@ func (o Options) Validate() error {
 			"must be between "+MinLogoutInterval.String()+" and "+MaxLogoutInterval.String())
 	}
 	if err := p.account.Validate(); err != nil {
+		return err
+	}
+	if err := o.Housekeeping.Validate(); err != nil {
 		return err
 	}
 	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
@@ -609,6 +617,14 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	s.sso, err = sso.New(p.sso, sso.Deps{
 		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, BackChannel: s.logout, Now: o.Now, Logger: o.Log,
 	})
+	if err != nil {
+		return err
+	}
+	s.hk, err = housekeeping.New(o.Housekeeping, housekeeping.Deps{
+		Leases: s.store, Metrics: s.metrics, Replica: o.Replica, Now: o.Now, Logger: o.Log,
+	}, o.Housekeeping.Tasks(housekeeping.Sources{
+		Expired: s.store, Logouts: s.sso, Letters: s.store, Enrollments: s.store,
+	}))
 	if err != nil {
 		return err
 	}
@@ -915,7 +931,7 @@ func (s *Server) Ready(ctx context.Context) error {
 
 // Serve serves on ln until ctx ends, then shuts down gracefully within
 // shutdownTimeout: the listener closes, requests in flight finish. It also
-// runs the key rotation loop and the janitor.
+// runs the key rotation loop and the housekeeping.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -929,7 +945,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go func() { _ = s.ring.Run(bg) }()
-	go s.janitor(bg)
+	// Every replica reloads the signing keys (each holds them in memory);
+	// a rotation that two apply at once is safe already (see
+	// core/housekeeping). Housekeeping runs on one replica at a time.
+	go s.hk.Run(bg)
 	if s.opts.WorkerInterval > 0 {
 		go s.letterWorker(bg)
 	}
@@ -956,30 +975,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	return nil
 }
 
-// janitor deletes expired authorization requests, codes and tokens.
-func (s *Server) janitor(ctx context.Context) {
-	t := time.NewTicker(s.opts.JanitorInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := s.opts.Now()
-		n, err := s.store.DeleteExpired(ctx, now)
-		if err != nil {
-			s.log.Warn("janitor failed", "err", err)
-		} else if n > 0 {
-			s.log.Debug("janitor removed expired rows", "rows", n)
-		}
-		if n, err := s.sso.Sweep(ctx); err != nil {
-			s.log.Warn("queueing the logouts of ended sessions failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("queued the logouts of sessions a failure had left", "sessions", n)
-		}
-	}
-}
+// Housekeeping is the periodic clean-up (operator commands and tests run
+// it now: RunNow).
+func (s *Server) Housekeeping() *housekeeping.Runner { return s.hk }
 
 // letterWorker decides queued letter requests and renders letters into
 // the outbox. Several replicas may run it: requests and letters are leased.
