@@ -82,6 +82,9 @@ var texts = map[string]text{
 	"device.unattested":         {"Ein Schlüssel ohne Attestierung ist nur in der Entwicklung erlaubt.", "A key without attestation is allowed in development only."},
 	"device.attestation_format": {"Dieses Attestierungsformat wird nicht unterstützt.", "This attestation format is not supported."},
 	"device.answer_malformed":   {"Die Antwort der App ist ungültig.", "The app's response is malformed."},
+	"device.reconfirm_password":     {"Bitte bestätigen Sie dieses Gerät erneut mit Ihrem Passwort. Aus Sicherheitsgründen fragen wir regelmäßig nach, ob das Gerät noch in Ihrer Hand ist.", "Please confirm this device again with your password. For your security we ask from time to time whether the device is still in your hands."},
+	"device.reconfirm_eid":          {"Bitte bestätigen Sie dieses Gerät erneut mit der Online-Ausweisfunktion (eID) Ihres Personalausweises. Aus Sicherheitsgründen fragen wir regelmäßig nach, ob das Gerät noch in Ihrer Hand ist.", "Please confirm this device again with the online function (eID) of your ID card. For your security we ask from time to time whether the device is still in your hands."},
+	"device.reconfirm_not_password": {"Ihr Konto ist mit dem Personalausweis bestätigt; bitte bestätigen Sie dieses Gerät mit der Online-Ausweisfunktion (eID), nicht mit dem Passwort.", "Your account is confirmed with the ID card; please confirm this device with the online function (eID), not with the password."},
 	"device.key_unverified":     {"Der Geräteschlüssel konnte nicht bestätigt werden.", "The device key could not be verified."},
 
 	// Challenges of the device key.
@@ -329,6 +332,7 @@ var texts = map[string]text{
 	"audit.pin.failed":                  {"Freigabe-PIN falsch eingegeben", "Release PIN entered wrongly"},
 	"audit.pin.locked":                  {"Gerät nach zu vielen falschen PINs gesperrt", "Device blocked after too many wrong PINs"},
 	"audit.device.unblocked":            {"Gerät entsperrt", "Device unblocked"},
+	"audit.device.reconfirmed":          {"Gerät erneut bestätigt", "Device confirmed again"},
 	"audit.login.app":                   {"Anmeldung in der Service-App", "Login in the Service-App"},
 	"audit.login.failed":                {"Fehlgeschlagene Anmeldung (falsches Passwort oder zu viele Versuche)", "Failed login (wrong password or too many attempts)"},
 	"audit.login.web":                   {"Anmeldung im Browser", "Login in the browser"},

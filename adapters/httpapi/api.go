@@ -52,7 +52,7 @@ type Config struct {
 // Logins is the app login use case (core/applogin.Service).
 type Logins interface {
 	Begin(ctx context.Context, authRequestID, bindingID string) (challengeID string, options []byte, err error)
-	Complete(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (redirect string, err error)
+	CompleteLogin(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (applogin.Completed, error)
 	ErrorRedirect(r fault.Redirect, oauthCode, description string) string
 }
 
@@ -105,6 +105,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"devices/{id}/rename", a.renameDevice)
 	mux.HandleFunc("POST "+Prefix+"devices/{id}/revoke", a.revokeDevice)
 	mux.HandleFunc("POST "+Prefix+"devices/revoke-others", a.revokeOtherDevices)
+	mux.HandleFunc("POST "+Prefix+"devices/reconfirm", a.reconfirm)
 	mux.HandleFunc("POST "+Prefix+"pin/reset", a.resetPIN)
 	mux.HandleFunc("POST "+Prefix+"pin/change", a.changePIN)
 	mux.HandleFunc("POST "+Prefix+"password/reset", a.resetPassword)

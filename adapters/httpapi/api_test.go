@@ -127,7 +127,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	routes := map[string]string{"/openapi.yaml": "get", "/registrations": "post", "/letters/lost": "post", "/activations": "post", "/enrollment": "get post", "/enrollment/password": "put",
 		"/enrollment/device/challenge": "post", "/enrollment/device": "post", "/enrollment/pin": "put",
 		"/devices/{id}/challenge": "post", "/devices/list": "post", "/devices/{id}/rename": "post",
-		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/pin/reset": "post", "/pin/change": "post",
+		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/devices/reconfirm": "post", "/pin/reset": "post", "/pin/change": "post",
 		"/password/reset": "post", "/password/change": "post", "/recovery": "post", "/recovery/confirmation": "post", "/step-up": "post", "/step-up/confirmation": "post",
 		"/logins/{id}/challenge": "post", "/logins/{id}": "post",
 		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post"}

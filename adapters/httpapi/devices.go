@@ -65,6 +65,9 @@ type deviceOut struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	Current    bool       `json:"current,omitempty"`
+	// ReconfirmBy is when the device needs a re-confirmation (POST
+	// /devices/reconfirm); the app tells the member ahead of time.
+	ReconfirmBy *time.Time `json:"reconfirm_by,omitempty"`
 }
 
 func (a *API) finishBinding(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +170,10 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
 			t := d.LastUsedAt.UTC()
 			out[i].LastUsedAt = &t
 		}
+		if !d.ReconfirmBy.IsZero() {
+			t := d.ReconfirmBy.UTC()
+			out[i].ReconfirmBy = &t
+		}
 	}
 	writeJSON(w, r, http.StatusOK, "application/json", map[string]any{"devices": out})
 }
@@ -228,4 +235,28 @@ func (a *API) resetPIN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// reconfirmRequest is the body of POST /devices/reconfirm: the bound key,
+// the release PIN and the account password confirm the device again.
+type reconfirmRequest struct {
+	Proof    proof  `json:"proof"`
+	Password string `json:"password"`
+}
+
+// reconfirm confirms the device of the proof again (binding.Reconfirm) and
+// answers when the next re-confirmation is due.
+func (a *API) reconfirm(w http.ResponseWriter, r *http.Request) {
+	var in reconfirmRequest
+	if err := a.decode(w, r, &in); err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	b, err := a.bind.Reconfirm(r.Context(), in.Proof.ChallengeID, in.Proof.Assertion, in.Proof.PIN, in.Password, a.clientIP(r))
+	if err != nil {
+		writeProblem(w, r, a.log, err)
+		return
+	}
+	by := a.bind.Config().Reconfirm.By(b)
+	writeJSON(w, r, http.StatusOK, "application/json", map[string]time.Time{"reconfirm_by": by.UTC()})
 }

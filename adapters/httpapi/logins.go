@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/applogin"
@@ -43,6 +44,10 @@ type loginResponse struct {
 	// and the member's text in the language of Accept-Language.
 	Code   string `json:"code,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// ReconfirmBy, on a completed login, is when the device needs a
+	// re-confirmation (POST /devices/{id}/reconfirm): the app tells the
+	// member ahead of time.
+	ReconfirmBy *time.Time `json:"reconfirm_by,omitempty"`
 }
 
 func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +56,7 @@ func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	to, err := a.logins.Complete(r.Context(), r.PathValue("id"), in.ChallengeID, in.Assertion, in.PIN, a.clientIP(r))
+	done, err := a.logins.CompleteLogin(r.Context(), r.PathValue("id"), in.ChallengeID, in.Assertion, in.PIN, a.clientIP(r))
 	back, toClient := fault.RedirectOf(err)
 	switch {
 	case err != nil && toClient:
@@ -73,6 +78,11 @@ func (a *API) completeLogin(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeProblem(w, r, a.log, err)
 	default:
-		writeJSON(w, r, http.StatusOK, "application/json", loginResponse{RedirectURI: to})
+		out := loginResponse{RedirectURI: done.RedirectURI}
+		if !done.ReconfirmBy.IsZero() {
+			by := done.ReconfirmBy.UTC()
+			out.ReconfirmBy = &by
+		}
+		writeJSON(w, r, http.StatusOK, "application/json", out)
 	}
 }

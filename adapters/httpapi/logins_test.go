@@ -11,6 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pforte-id/pforte/core/applogin"
+	"github.com/pforte-id/pforte/core/device"
 
 	"github.com/pforte-id/pforte/core/fault"
 )
@@ -19,8 +23,10 @@ import (
 type fakeLogins struct {
 	options  []byte
 	redirect string
-	err      error
-	got      []string
+	// reconfirmBy is the completed login's re-confirmation date.
+	reconfirmBy time.Time
+	err         error
+	got         []string
 }
 
 func (f *fakeLogins) Begin(_ context.Context, authRequestID, bindingID string) (string, []byte, error) {
@@ -31,9 +37,9 @@ func (f *fakeLogins) Begin(_ context.Context, authRequestID, bindingID string) (
 	return "challenge-1", f.options, nil
 }
 
-func (f *fakeLogins) Complete(_ context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (string, error) {
+func (f *fakeLogins) CompleteLogin(_ context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (applogin.Completed, error) {
 	f.got = append(f.got, "complete "+authRequestID+" "+challengeID+" "+string(assertion)+" "+pin+" "+ip)
-	return f.redirect, f.err
+	return applogin.Completed{RedirectURI: f.redirect, ReconfirmBy: f.reconfirmBy}, f.err
 }
 
 func (f *fakeLogins) ErrorRedirect(r fault.Redirect, code, description string) string {
@@ -173,5 +179,30 @@ func TestLoginComplete(t *testing.T) {
 	f := &fakeLogins{}
 	if rec := serveLogin(t, f, "logins/req-1", `{"challenge_id":"ch-1","assertion":{},"pin":"583920","extra":1}`); rec.Code != http.StatusBadRequest || len(f.got) != 0 {
 		t.Fatalf("unknown field: %d, calls %v", rec.Code, f.got)
+	}
+}
+
+// TestLoginReconfirm: a completed login tells the app when the device
+// needs a re-confirmation; a login refused because it is due says how
+// to confirm it, in the member's language.
+func TestLoginReconfirm(t *testing.T) {
+	by := time.Date(2027, 6, 8, 10, 0, 0, 0, time.FixedZone("CEST", 7200))
+	f := &fakeLogins{redirect: "http://127.0.0.1:4000/callback?code=c", reconfirmBy: by}
+	rec := serveLogin(t, f, "logins/req-1", `{"challenge_id":"ch-1","assertion":{"id":"k"},"pin":"583920"}`)
+	var out map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	if out["reconfirm_by"] != "2027-06-08T08:00:00Z" {
+		t.Fatalf("reconfirm_by %q", out["reconfirm_by"])
+	}
+	for code, status := range map[string]int{string(device.CodeReconfirmPassword): http.StatusForbidden, string(device.CodeReconfirmEID): http.StatusForbidden} {
+		f := &fakeLogins{err: fault.Coded(fault.Forbidden, "binding.BeginLogin", fault.Code(code))}
+		rec := serveLogin(t, f, "logins/req-1/challenge", `{"binding_id":"b-1"}`, "Accept-Language", "en")
+		var p problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != status || p.Code != code ||
+			p.Detail != catalog.English.Code(fault.Code(code)) || !strings.Contains(p.Detail, "confirm this device again") {
+			t.Fatalf("%s: %d %s", code, rec.Code, rec.Body)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 const bindingColumns = `id, account_id, enrollment_id, name, platform, credential_id, public_key, sign_count,
 	aaguid, attestation_format, status, pin_hash, pin_failures, pin_not_before, pin_blocked,
-	created_at, last_used_at, pin_set_at, revoked_at`
+	created_at, last_used_at, pin_set_at, revoked_at, confirmed_at`
 
 type bindingRow struct {
 	ID                string        `db:"id"`
@@ -39,6 +39,7 @@ type bindingRow struct {
 	LastUsedAt        sql.NullInt64 `db:"last_used_at"`
 	PINSetAt          sql.NullInt64 `db:"pin_set_at"`
 	RevokedAt         sql.NullInt64 `db:"revoked_at"`
+	ConfirmedAt       sql.NullInt64 `db:"confirmed_at"`
 }
 
 func (r bindingRow) binding() device.Binding {
@@ -63,7 +64,8 @@ func (r bindingRow) binding() device.Binding {
 		CreatedAt:  fromMS(r.CreatedAt),
 		LastUsedAt: fromMS(r.LastUsedAt),
 		PINSetAt:   fromMS(r.PINSetAt),
-		RevokedAt:  fromMS(r.RevokedAt),
+		RevokedAt:   fromMS(r.RevokedAt),
+		ConfirmedAt: fromMS(r.ConfirmedAt),
 	}
 }
 
@@ -104,11 +106,11 @@ func (s *Store) BindDevice(ctx context.Context, b device.Binding, now time.Time)
 			return fault.Wrap(fault.Conflict, op, errors.New("the enrollment session has a device binding already"))
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO device_bindings (`+bindingColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			b.ID, accountID, b.EnrollmentID, b.Name, string(b.Platform), b.CredentialID, b.PublicKey,
 			int64(b.SignCount), blob(b.AAGUID), b.AttestationFormat, string(b.Status), b.PINHash,
 			b.PIN.Failures, ms(b.PIN.NotBefore), b.PIN.Blocked,
-			ms(b.CreatedAt), ms(b.LastUsedAt), ms(b.PINSetAt), ms(b.RevokedAt))
+			ms(b.CreatedAt), ms(b.LastUsedAt), ms(b.PINSetAt), ms(b.RevokedAt), ms(b.ConfirmedAt))
 		return err
 	})
 }
@@ -227,10 +229,10 @@ func (s *Store) UpdateBinding(ctx context.Context, id string, f func(b *device.B
 		var stored bindingRow
 		if err := tx.GetContext(ctx, &stored, tx.Rebind(`UPDATE device_bindings SET
 				name = ?, sign_count = ?, status = ?, pin_hash = ?, pin_failures = ?, pin_not_before = ?,
-				pin_blocked = ?, last_used_at = ?, pin_set_at = ?, revoked_at = ?
+				pin_blocked = ?, last_used_at = ?, pin_set_at = ?, revoked_at = ?, confirmed_at = ?
 				WHERE id = ? RETURNING `+bindingColumns),
 			b.Name, int64(b.SignCount), string(b.Status), b.PINHash, b.PIN.Failures, ms(b.PIN.NotBefore),
-			b.PIN.Blocked, ms(b.LastUsedAt), ms(b.PINSetAt), ms(b.RevokedAt), id); err != nil {
+			b.PIN.Blocked, ms(b.LastUsedAt), ms(b.PINSetAt), ms(b.RevokedAt), ms(b.ConfirmedAt), id); err != nil {
 			return err
 		}
 		out = stored.binding()

@@ -84,7 +84,7 @@ func rootCommand(e *env) *cobra.Command {
 		"the app's state file (default $XDG_STATE_HOME/pforte-app/state.json, else ~/.pforte-app.json)")
 	root.AddCommand(discoverCommand(e.stdout), registerCommand(e), letterLostCommand(e), activateCommand(e), setPasswordCommand(e),
 		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e), changePINCommand(e),
-		resetPasswordCommand(e), changePasswordCommand(e), stepUpCommand(e),
+		resetPasswordCommand(e), changePasswordCommand(e), reconfirmCommand(e), stepUpCommand(e),
 		loginCommand(e), tokenCommand(e), userinfoCommand(e), logoutCommand(e), approvalsCommand(e), approveCommand(e),
 		versionCommand(e.stdout))
 	return root

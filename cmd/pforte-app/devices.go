@@ -25,6 +25,7 @@ import (
 //	devices       POST /app/v1/devices/{id}/challenge, then
 //	              POST /app/v1/devices/list | {id}/rename | {id}/revoke | revoke-others
 //	reset-pin     POST /app/v1/devices/{id}/challenge, then POST /app/v1/pin/reset
+//	reconfirm     POST /app/v1/devices/{id}/challenge, then POST /app/v1/devices/reconfirm
 //
 // The device key is the software authenticator (package authenticator):
 // a P-256 key in the state file, packed self attestation. Pforte accepts
@@ -78,6 +79,8 @@ type deviceOut struct {
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at"`
 	Current    bool      `json:"current"`
+	// ReconfirmBy is when the device must be confirmed again.
+	ReconfirmBy time.Time `json:"reconfirm_by"`
 }
 
 // enrollmentSession returns the state with its open enrollment session,
@@ -441,14 +444,14 @@ func (e *env) listDevices(cmd *cobra.Command, p string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tID\tNAME\tPLATFORM\tSTATUS\tBOUND\tLAST USED")
+	fmt.Fprintln(tw, "\tID\tNAME\tPLATFORM\tSTATUS\tBOUND\tLAST USED\tCONFIRM BY")
 	for _, d := range out.Devices {
 		mark := ""
 		if d.Current {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, d.ID, d.Name, d.Platform, d.Status,
-			timeOr(d.CreatedAt, "-"), timeOr(d.LastUsedAt, "never"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, d.ID, d.Name, d.Platform, d.Status,
+			timeOr(d.CreatedAt, "-"), timeOr(d.LastUsedAt, "never"), timeOr(d.ReconfirmBy, "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -548,5 +551,68 @@ func resetPINCommand(e *env) *cobra.Command {
 	fl.StringVar(&pwFile, "password-file", "", "read the password from the first line of this file (- for stdin)")
 	fl.StringVar(&p, "new-pin", "", "the new PIN (visible in the process list: for tests)")
 	eid.register(cmd)
+	return cmd
+}
+
+func reconfirmCommand(e *env) *cobra.Command {
+	var pw, pwFile, p string
+	cmd := &cobra.Command{
+		Use:   "reconfirm",
+		Short: "confirm this device again with the PIN and the password",
+		Long: "reconfirm confirms this device again: the device key signs a fresh challenge, the release\n" +
+			"PIN and the account password go with it (POST /app/v1/devices/reconfirm). Pforte asks\n" +
+			"for it from time to time (devices.reconfirm_period, six months by default): once it is\n" +
+			"due, login and approvals are refused with device.reconfirm_password until the device is\n" +
+			"confirmed. pforte-app login and devices show when it is due next. A wrong password\n" +
+			"counts as at the login page; a wrong PIN as in every other use of the device.\n\n" +
+			"An account whose identity was proven with the ID card confirms with the eID instead\n" +
+			"(device.reconfirm_eid).\n\n" +
+			"The PIN and the password are asked for without echo when stdin is a terminal;\n" +
+			"--password-file reads the password from the first line of a file (- for stdin).\n" +
+			"--pin and --password are visible in the process list: for tests only.",
+		Example: "  pforte-app reconfirm",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pw != "" && pwFile != "" {
+				return usagef("give --password or --password-file, not both")
+			}
+			if p != "" {
+				if err := checkPINFormat("--pin", p); err != nil {
+					return err
+				}
+			}
+			ctx := cmd.Context()
+			d, c, err := e.approvalDevice(ctx)
+			if err != nil {
+				return err
+			}
+			switch {
+			case pwFile != "":
+				if pw, err = readPasswordFile(pwFile, e.stdin); err != nil {
+					return err
+				}
+			case pw == "":
+				if e.readSecret == nil {
+					return usagef("stdin is not a terminal: give --password-file FILE (or - for stdin)")
+				}
+				if pw, err = e.readSecret("Passwort / Password: "); err != nil {
+					return err
+				}
+			}
+			if p, err = e.currentPIN(p); err != nil {
+				return err
+			}
+			by, err := c.Reconfirm(ctx, d, p, pw)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Gerät bestätigt. / Device confirmed. The next confirmation is due on %s.\n", clockTime(by))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&pw, "password", "", "the account password (visible in the process list: for tests)")
+	fl.StringVar(&pwFile, "password-file", "", "read the password from the first line of this file (- for stdin)")
+	fl.StringVar(&p, "pin", "", "the release PIN (visible in the process list: for tests)")
 	return cmd
 }

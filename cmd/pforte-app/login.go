@@ -126,6 +126,9 @@ func loginCommand(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "Access token (DPoP, key %s) valid until %s; refresh token kept in %s.\n",
 				key.Thumbprint(), clockTime(st.Session.ExpiresAt), path)
+			if !toks.ReconfirmBy.IsZero() {
+				fmt.Fprintf(e.stdout, "This device must be confirmed again by %s (pforte-app reconfirm).\n", clockTime(toks.ReconfirmBy))
+			}
 			if old != nil && old.RefreshToken != "" {
 				// The old session's key is gone from the state file, so
 				// its tokens are useless here; end it at the issuer too.

@@ -262,6 +262,11 @@ type DevicesConfig struct {
 	// Attestation is production (android-key and trusted packed only) or
 	// development (also none and self attestation); empty: the environment.
 	Attestation string `yaml:"attestation"`
+	// ReconfirmPeriod is how long a confirmation of a device binding
+	// lasts: after it, the app must confirm the device again (password,
+	// or the eID for an account proven with it) before it logs in or
+	// approves.
+	ReconfirmPeriod time.Duration `yaml:"reconfirm_period"`
 }
 
 // PINConfig is the release PIN's pepper and attempt rule.
@@ -721,6 +726,7 @@ var envVars = []envVar{
 	{Name: "PFORTE_DEVICES_ANDROID_CERT_DIGESTS", Key: "devices.android_cert_digests", field: func(c *Config) any { return &c.Devices.AndroidCertDigests }},
 	{Name: "PFORTE_DEVICES_PACKED_ROOTS_FILE", Key: "devices.packed_roots_file", field: func(c *Config) any { return &c.Devices.PackedRootsFile }},
 	{Name: "PFORTE_DEVICES_ATTESTATION", Key: "devices.attestation", field: func(c *Config) any { return &c.Devices.Attestation }},
+	{Name: "PFORTE_DEVICES_RECONFIRM_PERIOD", Key: "devices.reconfirm_period", field: func(c *Config) any { return &c.Devices.ReconfirmPeriod }},
 	{Name: "PFORTE_PIN_PEPPERS", Key: "pin.peppers", field: func(c *Config) any { return &c.PIN.Peppers },
 		clears: func(c *Config) { c.PIN.PeppersFile = "" }},
 	{Name: "PFORTE_PIN_PEPPERS_FILE", Key: "pin.peppers_file", field: func(c *Config) any { return &c.PIN.PeppersFile },
@@ -1185,6 +1191,7 @@ var fieldKeys = map[string]string{
 	"backchannel.Config.RetryFirst":          "logout.backchannel_retry_first",
 	"backchannel.Config.RetryMax":            "logout.backchannel_retry_max",
 	"server.Options.LogoutInterval":          "logout.backchannel_interval",
+	"device.Reconfirm.Period":                "devices.reconfirm_period",
 	"housekeeping.Config.Interval":           "housekeeping.interval",
 	"housekeeping.Config.Lease":              "housekeeping.lease",
 	"housekeeping.Config.LetterSecrets":      "housekeeping.letter_secrets_kept",

@@ -156,6 +156,7 @@ var badValues = map[string]badValue{
 	"logout.backchannel_retry_first":   {value: "1ms"},
 	"logout.backchannel_retry_max":     {value: "1s"},
 	"logout.backchannel_interval":      {value: "0s"},
+	"devices.reconfirm_period":         {value: "24h"},
 	"housekeeping.interval":            {value: "100ms"},
 	"housekeeping.lease":               {value: "1s"},
 	"housekeeping.letter_secrets_kept": {value: "1m"},

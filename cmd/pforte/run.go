@@ -250,7 +250,8 @@ func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 			AndroidPackage: d.AndroidPackage, AndroidCertDigests: d.AndroidCertDigests,
 			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: d.Attestation == "development",
 		},
-		PIN: pp,
+		PIN:       pp,
+		Reconfirm: device.Reconfirm{Period: d.ReconfirmPeriod},
 	}
 	return wc, bc, nil
 }

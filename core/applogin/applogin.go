@@ -3,6 +3,7 @@ package applogin
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
@@ -33,6 +34,8 @@ type Authorizer interface {
 type Devices interface {
 	BeginLogin(ctx context.Context, bindingID, authRequestID string) (challengeID string, options []byte, err error)
 	AuthenticateLogin(ctx context.Context, challengeID string, response []byte, pin, ip, authRequestID string) (loa.Authentication, error)
+	// ReconfirmBy is when the binding needs a re-confirmation.
+	ReconfirmBy(ctx context.Context, bindingID string) (time.Time, error)
 }
 
 var (
@@ -156,14 +159,31 @@ func (s *Service) Begin(ctx context.Context, authRequestID, bindingID string) (c
 // an error with a fault.Redirect (Forbidden: level not reachable; Unauthenticated:
 // max_age); Unavailable.
 func (s *Service) Complete(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (redirect string, err error) {
+	c, err := s.CompleteLogin(ctx, authRequestID, challengeID, assertion, pin, ip)
+	return c.RedirectURI, err
+}
+
+// Completed is a completed app login.
+type Completed struct {
+	// RedirectURI is the client's redirect URI with code, state and iss.
+	RedirectURI string
+	// ReconfirmBy is when the device binding that logged in needs a
+	// re-confirmation (device.Reconfirm): the app tells the member ahead
+	// of time. Zero when it could not be read (the login stands).
+	ReconfirmBy time.Time
+}
+
+// CompleteLogin is Complete, with what the app is told besides the
+// redirect. Errors: those of Complete.
+func (s *Service) CompleteLogin(ctx context.Context, authRequestID, challengeID string, assertion []byte, pin, ip string) (Completed, error) {
 	const op = "applogin.Complete"
 	r, c, err := s.pending(ctx, op, authRequestID)
 	if err != nil {
-		return "", err
+		return Completed{}, err
 	}
 	a, err := s.devices.AuthenticateLogin(ctx, challengeID, assertion, pin, ip, authRequestID)
 	if err != nil {
-		return "", err
+		return Completed{}, err
 	}
 	to, err := s.authz.CompleteLogin(ctx, authRequestID, a)
 	back, toClient := fault.RedirectOf(err)
@@ -179,14 +199,20 @@ func (s *Service) Complete(ctx context.Context, authRequestID, challengeID strin
 		s.log.LogAttrs(ctx, slog.LevelInfo, "app login does not satisfy the request",
 			slog.String("request", authRequestID), slog.String("client", c.ID), slog.String("binding", a.BindingID),
 			slog.String("kind", fault.KindOf(err).String()))
-		return "", err
+		return Completed{}, err
 	case err != nil:
-		return "", err
+		return Completed{}, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "app login completed",
 		slog.String("request", authRequestID), slog.String("client", c.ID), slog.String("binding", a.BindingID),
 		slog.String("account", a.Subject))
-	return to, nil
+	out := Completed{RedirectURI: to}
+	if out.ReconfirmBy, err = s.devices.ReconfirmBy(ctx, a.BindingID); err != nil {
+		// The login is done and its code issued; the date is a reminder.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "app login: reading the re-confirmation date failed",
+			slog.String("binding", a.BindingID), slog.Any("err", err))
+	}
+	return out, nil
 }
 
 // ErrorRedirect returns the redirect URI that reports an error to its client at r as

@@ -182,6 +182,17 @@ func (p *phone) AuthenticateLogin(_ context.Context, challengeID string, _ []byt
 	return p.auth, nil
 }
 
+// ReconfirmBy answers the binding's re-confirmation date: a day after the
+// login's time.
+func (p *phone) ReconfirmBy(_ context.Context, bindingID string) (time.Time, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bindingID != p.auth.BindingID {
+		return time.Time{}, fault.New(fault.NotFound, "phone.ReconfirmBy", "")
+	}
+	return p.auth.Time.Add(24 * time.Hour), nil
+}
+
 func (p *phone) calls() (begun, answered []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -18,6 +18,9 @@ const (
 	PINFailed           Kind = "pin.failed"
 	PINLocked           Kind = "pin.locked"
 	DeviceUnblocked     Kind = "device.unblocked"
+	// DeviceReconfirmed: the member confirmed a device binding again
+	// (device.Reconfirm); Detail "binding" and "by" (password or eid).
+	DeviceReconfirmed Kind = "device.reconfirmed"
 	// AppLogin: the app logged in with the device key and the PIN.
 	AppLogin Kind = "login.app"
 	// LoginFailed: a password check failed or was refused by the
@@ -94,6 +97,7 @@ var Kinds = []Kind{
 	WebLoginDenied, SessionEnded, ConsentGranted, ConsentRevoked, BackchannelLogoutGivenUp, RefreshReused,
 	LetterOrdered, LetterRendered, LetterHandedOver, LetterActivated, LetterVoided,
 	SupportRead, SupportLetterOrdered, SupportLetterLost, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
+	DeviceReconfirmed,
 }
 
 // Actor says who acted.

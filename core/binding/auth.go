@@ -77,6 +77,12 @@ func (s *Service) begin(ctx context.Context, op, bindingID string, purpose devic
 		return "", nil, refused
 	case (purpose == device.Login || purpose == device.Approval) && blocked(b):
 		return "", nil, pin.Blocked(op)
+	case (purpose == device.Login || purpose == device.Approval) && s.cfg.Reconfirm.Due(b, s.clock()):
+		a, err := s.accounts.AccountByID(ctx, b.AccountID)
+		if err != nil {
+			return "", nil, err
+		}
+		return "", nil, s.reconfirmDue(ctx, op, b, a)
 	}
 	options, state, err := s.ceremony.AssertionOptions(ctx, [][]byte{b.CredentialID})
 	if err != nil {
@@ -298,6 +304,11 @@ func (s *Service) authenticateWith(ctx context.Context, op string, purpose devic
 		}
 	}
 	now := s.clock()
+	if (purpose == device.Login || purpose == device.Approval) && s.cfg.Reconfirm.Due(as.binding, now) {
+		// Due since the challenge was issued: refused before the PIN is
+		// looked at, so no attempt is spent.
+		return verified{}, s.reconfirmDue(ctx, op, as.binding, as.account)
+	}
 	// att is the PIN policy's verdict in the run of the closure whose
 	// outcome counts (the last one).
 	var att pin.Attempt

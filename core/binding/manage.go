@@ -28,12 +28,16 @@ type Device struct {
 	RevokedAt  time.Time
 	// Current marks the binding the request was authenticated with.
 	Current bool
+	// ReconfirmBy is when the binding needs a re-confirmation
+	// (device.Reconfirm); the app tells the member ahead of time.
+	ReconfirmBy time.Time
 }
 
-func view(b device.Binding, current string) Device {
+func (s *Service) view(b device.Binding, current string) Device {
 	return Device{
 		ID: b.ID, Name: b.Name, Platform: b.Platform, Status: b.Status, PINSet: b.PINHash != "",
 		CreatedAt: b.CreatedAt, LastUsedAt: b.LastUsedAt, RevokedAt: b.RevokedAt, Current: b.ID == current,
+		ReconfirmBy: s.cfg.Reconfirm.By(b),
 	}
 }
 
@@ -85,7 +89,7 @@ func (s *Service) devicesOf(ctx context.Context, accountID, current string) ([]D
 	out := []Device{}
 	for _, x := range bs {
 		if x.Status != device.Revoked {
-			out = append(out, view(x, current))
+			out = append(out, s.view(x, current))
 		}
 	}
 	return out, nil

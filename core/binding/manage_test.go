@@ -53,6 +53,7 @@ func TestListDevices(t *testing.T) {
 	want := binding.Device{
 		ID: me.ID, Name: "Erstes Handy", Platform: device.Android, Status: device.Active, PINSet: true,
 		CreatedAt: t0, LastUsedAt: t0.Add(time.Hour), Current: true,
+		ReconfirmBy: t0.Add(device.DefaultReconfirmPeriod),
 	}
 	if ds[0] != want {
 		t.Fatalf("device %+v, want %+v", ds[0], want)

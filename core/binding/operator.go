@@ -97,7 +97,7 @@ func (s *Service) AccountDevices(ctx context.Context, accountID string) ([]Devic
 	}
 	out := make([]Device, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, view(b, ""))
+		out = append(out, s.view(b, ""))
 	}
 	return out, nil
 }

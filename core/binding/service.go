@@ -30,6 +30,12 @@ type Config struct {
 	// AppClientID is the client id audit events of the app API carry;
 	// empty: DefaultAppClientID.
 	AppClientID string
+	// Reconfirm is how long a confirmation of a binding lasts; its zero
+	// value takes device.DefaultReconfirmPeriod.
+	Reconfirm device.Reconfirm
+	// ReconfirmEID: the eID is offered, so bindings of accounts proven at
+	// high confirm again with it (device.WithEID), not with the password.
+	ReconfirmEID bool
 	// IPKey keys the hash of client addresses in audit events (at least
 	// 32 bytes): the address itself is personal data, and an unkeyed hash
 	// of the 2^32 IPv4 addresses is reversed in seconds.
@@ -55,6 +61,9 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if err := c.Device.Validate(); err != nil {
+		return err
+	}
+	if err := c.Reconfirm.Validate(); err != nil {
 		return err
 	}
 	switch {

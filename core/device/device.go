@@ -62,6 +62,9 @@ type Binding struct {
 	LastUsedAt time.Time
 	PINSetAt   time.Time
 	RevokedAt  time.Time
+	// ConfirmedAt is when the member last re-confirmed the binding
+	// (Reconfirm); zero until the first time, when CreatedAt counts.
+	ConfirmedAt time.Time
 }
 
 // Usable reports whether the binding can authenticate.

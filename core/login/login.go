@@ -176,6 +176,9 @@ const (
 const (
 	ViaWebLogin = "web_login"
 	ViaPINReset = "pin_reset"
+	// ViaReconfirm: the re-confirmation of a device binding
+	// (binding.Service.Reconfirm).
+	ViaReconfirm = "reconfirm"
 )
 
 // Origin is where a password check comes from.

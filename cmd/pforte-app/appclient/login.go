@@ -54,6 +54,9 @@ type Tokens struct {
 	Scope        string
 	// Claims are the verified ID token's claims (nil when none came).
 	Claims map[string]any
+	// ReconfirmBy, from the app login's answer, is when the device needs
+	// a re-confirmation (zero: not said, e.g. after a refresh).
+	ReconfirmBy time.Time
 }
 
 // Steps of the login, for errors and timings.
@@ -147,6 +150,7 @@ func (c *Client) LoginTraced(ctx context.Context, r LoginRequest, trace func(ste
 	// it in the browser; Pforte answers with the login it waits for,
 	// which the app completes through its API without a page.
 	cb, loginID, err := c.authorize(ctx, pushed.RequestURI)
+	var reconfirmBy time.Time
 	if err != nil {
 		return fail(StepAuthorize, err)
 	}
@@ -179,7 +183,8 @@ func (c *Client) LoginTraced(ctx context.Context, r LoginRequest, trace func(ste
 			}
 		}
 		var out struct {
-			RedirectURI string `json:"redirect_uri"`
+			RedirectURI string     `json:"redirect_uri"`
+			ReconfirmBy *time.Time `json:"reconfirm_by"`
 		}
 		err = c.appCall(ctx, "/logins/"+url.PathEscape(loginID), map[string]any{
 			"challenge_id": ch.ID, "assertion": json.RawMessage(assertion), "pin": r.PIN,
@@ -189,6 +194,9 @@ func (c *Client) LoginTraced(ctx context.Context, r LoginRequest, trace func(ste
 		}
 		if cb, err = c.callback(out.RedirectURI); err != nil {
 			return fail(StepAssertion, err)
+		}
+		if out.ReconfirmBy != nil {
+			reconfirmBy = *out.ReconfirmBy
 		}
 	}
 	done(StepAssertion)
@@ -214,6 +222,7 @@ func (c *Client) LoginTraced(ctx context.Context, r LoginRequest, trace func(ste
 		return fail(StepToken, err)
 	}
 	done(StepToken)
+	toks.ReconfirmBy = reconfirmBy
 	return toks, nil
 }
 

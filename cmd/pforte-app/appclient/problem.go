@@ -11,8 +11,11 @@ import (
 
 // Problem is an RFC 9457 problem document the app API answered with.
 type Problem struct {
-	Status     int
-	Kind       string
+	Status int
+	Kind   string
+	// Code is the stable machine-readable code of the refusal (empty when
+	// the answer had none), e.g. device.reconfirm_password.
+	Code       string
 	Detail     string
 	RetryAfter string // the Retry-After header, if any
 	// PINAttemptsRemaining and PINRetryAt are the headers of a refused
@@ -46,8 +49,21 @@ func (p *Problem) Error() string {
 	} else if retry != "" {
 		s += "; retry after " + retry
 	}
+	switch p.Code {
+	case CodeReconfirmPassword:
+		s += " (pforte-app reconfirm: Gerät mit dem Passwort erneut bestätigen / confirm this device again with the password)"
+	case CodeReconfirmEID:
+		s += " (pforte-app step-up --reconfirm: Gerät mit dem Ausweis erneut bestätigen / confirm this device again with the ID card)"
+	}
 	return s
 }
+
+// Codes of the answers the app acts on itself: the device must be
+// confirmed again before it logs in or approves.
+const (
+	CodeReconfirmPassword = "device.reconfirm_password"
+	CodeReconfirmEID      = "device.reconfirm_eid"
+)
 
 // AttemptsRemaining returns the wrong PIN entries left before the device
 // is blocked, when the answer said so.
@@ -67,11 +83,12 @@ func ReadProblem(status int, h http.Header, raw []byte) *Problem {
 		Status int    `json:"status"`
 		Detail string `json:"detail"`
 		Kind   string `json:"kind"`
+		Code   string `json:"code"`
 	}
 	if json.Unmarshal(raw, &doc) != nil {
 		return nil
 	}
-	p := &Problem{Status: status, Kind: doc.Kind, Detail: doc.Detail, RetryAfter: h.Get("Retry-After"),
+	p := &Problem{Status: status, Kind: doc.Kind, Code: doc.Code, Detail: doc.Detail, RetryAfter: h.Get("Retry-After"),
 		PINAttemptsRemaining: h.Get("Pforte-PIN-Attempts-Remaining"), PINRetryAt: h.Get("Pforte-PIN-Retry-At")}
 	if p.Detail == "" {
 		p.Detail = doc.Title

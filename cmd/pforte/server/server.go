@@ -347,6 +347,9 @@ func (o Options) parts() (parts, error) {
 	p.webauthn = wc
 	p.binding = o.Binding
 	p.binding.IPKey = keys.DeriveKey(o.MasterKey, purposeAuditIP)
+	// Accounts proven with the eID confirm their devices again with it,
+	// where it is offered; elsewhere with the password.
+	p.binding.ReconfirmEID = o.EID != nil
 	p.login = o.Login
 	p.login.IPKey = p.binding.IPKey
 	p.sso = sso.Config{Policy: o.Session}

@@ -54,6 +54,7 @@ func newBinding(id string, sess enrollment.Session) device.Binding {
 		CreatedAt:         t0.Add(time.Minute),
 		LastUsedAt:        t0.Add(2 * time.Minute),
 		PINSetAt:          t0.Add(time.Minute + time.Second),
+		ConfirmedAt:       t0.Add(time.Minute + 2*time.Second),
 	}
 }
 
@@ -61,6 +62,7 @@ func newBinding(id string, sess enrollment.Session) device.Binding {
 func freshBinding(id string, sess enrollment.Session, at time.Time) device.Binding {
 	b := newBinding(id, sess)
 	b.PINHash, b.PIN, b.PINSetAt, b.LastUsedAt, b.SignCount = "", pin.Counter{}, time.Time{}, time.Time{}, 0
+	b.ConfirmedAt = time.Time{}
 	b.CreatedAt = at
 	return b
 }
@@ -175,12 +177,14 @@ var deviceTests = []test[DeviceStore]{
 		want.LastUsedAt = t0.Add(3 * time.Minute)
 		want.PINSetAt = t0.Add(2 * time.Minute)
 		want.RevokedAt = t0.Add(4 * time.Minute)
+		want.ConfirmedAt = t0.Add(5 * time.Minute)
 		calls := 0
 		got, err := s.UpdateBinding(ctx, b.ID, func(cur *device.Binding) error {
 			calls++
 			equal(t, "f's argument", b, *cur)
 			cur.Name, cur.SignCount, cur.Status, cur.PINHash = want.Name, want.SignCount, want.Status, want.PINHash
 			cur.PIN, cur.LastUsedAt, cur.PINSetAt, cur.RevokedAt = want.PIN, want.LastUsedAt, want.PINSetAt, want.RevokedAt
+			cur.ConfirmedAt = want.ConfirmedAt
 			return nil
 		})
 		must(t, "UpdateBinding", err)

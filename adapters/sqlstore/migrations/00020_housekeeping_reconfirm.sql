@@ -1,3 +1,7 @@
+-- confirmed_at of a device binding is when the member last confirmed it
+-- (core/device.Reconfirm): NULL until the first re-confirmation, when the
+-- binding's creation counts.
+--
 -- Leases: named locks with an expiry that the replicas share, so that
 -- one of them at a time does the work a lease guards (core/housekeeping).
 -- holder is empty when nobody holds it; until_at ends a hold by itself
@@ -5,6 +9,8 @@
 -- Same conventions as 00001 (times BIGINT UTC ms).
 
 -- +goose Up
+ALTER TABLE device_bindings ADD COLUMN confirmed_at BIGINT;
+
 CREATE TABLE leases (
     name     TEXT PRIMARY KEY,
     holder   TEXT NOT NULL,
@@ -14,3 +20,4 @@ CREATE TABLE leases (
 
 -- +goose Down
 DROP TABLE leases;
+ALTER TABLE device_bindings DROP COLUMN confirmed_at;
