@@ -17,6 +17,9 @@ type stepUpRequest struct {
 	ReturnURI           string `json:"return_uri"`
 	CodeChallenge       string `json:"code_challenge"`
 	CodeChallengeMethod string `json:"code_challenge_method"`
+	// Reconfirm: the step-up also confirms this device again
+	// (device.reconfirm_eid); an account at high may run it for that.
+	Reconfirm bool `json:"reconfirm,omitempty"`
 }
 
 // stepUpResponse says where to send the member, and the token the app
@@ -52,10 +55,14 @@ func (a *API) beginStepUp(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	u, token, err := a.reg.BeginStepUp(r.Context(), registration.ProofingStart{
+	start := registration.ProofingStart{
 		ClientIP: a.clientIP(r), Method: coreproof.EID, CallbackURL: a.cfg.EIDCallbackURL,
 		ReturnURI: in.ReturnURI, CodeChallenge: in.CodeChallenge,
-	}, b.AccountID)
+	}
+	if in.Reconfirm {
+		start.BindingID = b.ID
+	}
+	u, token, err := a.reg.BeginStepUp(r.Context(), start, b.AccountID)
 	if err != nil {
 		writeProblem(w, r, a.log, err)
 		return

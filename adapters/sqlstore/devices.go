@@ -61,9 +61,9 @@ func (r bindingRow) binding() device.Binding {
 			NotBefore: fromMS(r.PINNotBefore),
 			Blocked:   r.PINBlocked,
 		},
-		CreatedAt:  fromMS(r.CreatedAt),
-		LastUsedAt: fromMS(r.LastUsedAt),
-		PINSetAt:   fromMS(r.PINSetAt),
+		CreatedAt:   fromMS(r.CreatedAt),
+		LastUsedAt:  fromMS(r.LastUsedAt),
+		PINSetAt:    fromMS(r.PINSetAt),
 		RevokedAt:   fromMS(r.RevokedAt),
 		ConfirmedAt: fromMS(r.ConfirmedAt),
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/pforte-id/pforte/core/proof"
 )
 
-const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at, token_hash, return_uri, code_challenge, account_id`
+const proofingColumns = `state_hash, method, kvnr, data, created_at, expires_at, token_hash, return_uri, code_challenge, account_id, binding_id`
 
 type proofingRow struct {
 	StateHash string        `db:"state_hash"`
@@ -24,14 +24,15 @@ type proofingRow struct {
 	ReturnURI string        `db:"return_uri"`
 	Challenge string        `db:"code_challenge"`
 	AccountID string        `db:"account_id"`
+	BindingID string        `db:"binding_id"`
 }
 
 // BeginProofing stores p. Errors: Conflict on a duplicate StateHash.
 func (s *Store) BeginProofing(ctx context.Context, p proof.Pending) error {
 	return s.do(ctx, "sqlstore.BeginProofing", func() error {
-		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofings (`+proofingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			p.StateHash, string(p.Method), string(p.KVNR), blob(p.Data), ms(p.CreatedAt), msInt(p.ExpiresAt), p.TokenHash,
-			p.ReturnURI, p.Challenge, p.AccountID)
+			p.ReturnURI, p.Challenge, p.AccountID, p.BindingID)
 		return err
 	})
 }
@@ -63,10 +64,11 @@ func (s *Store) TakeProofing(ctx context.Context, stateHash string, now time.Tim
 		ReturnURI: r.ReturnURI,
 		Challenge: r.Challenge,
 		AccountID: r.AccountID,
+		BindingID: r.BindingID,
 	}, nil
 }
 
-const confirmationColumns = `code_hash, token_hash, code_challenge, account_id, proof, created_at, expires_at`
+const confirmationColumns = `code_hash, token_hash, code_challenge, account_id, proof, created_at, expires_at, binding_id`
 
 type confirmationRow struct {
 	CodeHash  string        `db:"code_hash"`
@@ -76,13 +78,14 @@ type confirmationRow struct {
 	Proof     string        `db:"proof"`
 	CreatedAt sql.NullInt64 `db:"created_at"`
 	ExpiresAt int64         `db:"expires_at"`
+	BindingID string        `db:"binding_id"`
 }
 
 // ConfirmProofing stores c. Errors: Conflict on a duplicate CodeHash.
 func (s *Store) ConfirmProofing(ctx context.Context, c proof.Confirmed) error {
 	return s.do(ctx, "sqlstore.ConfirmProofing", func() error {
-		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofing_confirmations (`+confirmationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			c.CodeHash, c.TokenHash, c.Challenge, c.AccountID, encodeProof(c.Proof), ms(c.CreatedAt), msInt(c.ExpiresAt))
+		_, err := s.w.ExecContext(ctx, s.db.Rebind(`INSERT INTO proofing_confirmations (`+confirmationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.CodeHash, c.TokenHash, c.Challenge, c.AccountID, encodeProof(c.Proof), ms(c.CreatedAt), msInt(c.ExpiresAt), c.BindingID)
 		return err
 	})
 }
@@ -108,7 +111,7 @@ func (s *Store) TakeConfirmation(ctx context.Context, codeHash string, now time.
 		return proof.Confirmed{}, fault.Wrap(fault.Internal, op, err)
 	}
 	return proof.Confirmed{
-		CodeHash: r.CodeHash, TokenHash: r.TokenHash, Challenge: r.Challenge, AccountID: r.AccountID, Proof: p,
+		CodeHash: r.CodeHash, TokenHash: r.TokenHash, Challenge: r.Challenge, AccountID: r.AccountID, BindingID: r.BindingID, Proof: p,
 		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMSInt(r.ExpiresAt),
 	}, nil
 }

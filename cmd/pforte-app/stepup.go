@@ -18,7 +18,7 @@ import (
 //	POST /app/v1/step-up/confirmation (step-up token, code, verifier).
 func stepUpCommand(e *env) *cobra.Command {
 	var pinValue string
-	var auto bool
+	var auto, reconfirm bool
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "step-up",
@@ -29,8 +29,10 @@ func stepUpCommand(e *env) *cobra.Command {
 			"authenticate the member; the eID service's data must match the member's record.\n\n" +
 			"It prints the eID service's URL to open in a browser on this computer and waits (at most\n" +
 			"--wait) for the browser to bring the one-time code to its loopback return address.\n" +
-			"--auto confirms at the development eID broker instead (for tests).",
-		Example: "  pforte-app step-up\n  pforte-app step-up --auto --pin 470815",
+			"--auto confirms at the development eID broker instead (for tests).\n\n" +
+			"--reconfirm also confirms this device again: what an account proven with the ID card does\n" +
+			"when the login answers device.reconfirm_eid (see pforte-app reconfirm for the password).",
+		Example: "  pforte-app step-up\n  pforte-app step-up --auto --pin 470815\n  pforte-app step-up --reconfirm",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -54,7 +56,11 @@ func stepUpCommand(e *env) *cobra.Command {
 			}
 			defer ret.Close()
 			verifier, challenge := appclient.NewVerifier()
-			up, err := c.BeginStepUp(ctx, d, p, ret.URI, challenge)
+			begin := c.BeginStepUp
+			if reconfirm {
+				begin = c.BeginReconfirmEID
+			}
+			up, err := begin(ctx, d, p, ret.URI, challenge)
 			if err != nil {
 				return err
 			}
@@ -67,11 +73,15 @@ func stepUpCommand(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Identity confirmed with the ID card. The account is now proofed at level %s.\n", level)
+			if reconfirm {
+				fmt.Fprintln(e.stdout, "Gerät bestätigt. / Device confirmed.")
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&pinValue, "pin", "", "the release PIN (visible in the process list: for tests)")
 	cmd.Flags().BoolVar(&auto, "auto", false, "confirm the identity at the development eID broker (tests)")
+	cmd.Flags().BoolVar(&reconfirm, "reconfirm", false, "also confirm this device again (device.reconfirm_eid)")
 	cmd.Flags().DurationVar(&wait, "wait", 15*time.Minute, "how long to wait for the identity to be confirmed")
 	return cmd
 }

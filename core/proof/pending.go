@@ -42,6 +42,9 @@ type Pending struct {
 	// who began, whose level the proof raises (no enrollment session).
 	// Empty for a registration.
 	AccountID string
+	// BindingID is set for a step-up that confirms a device binding
+	// again (device.Reconfirm): the binding whose key and PIN began it.
+	BindingID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -66,6 +69,7 @@ type Confirmed struct {
 	TokenHash string
 	Challenge string
 	AccountID string
+	BindingID string
 	// Proof is what was proven, with the member's number.
 	Proof     Proof
 	CreatedAt time.Time

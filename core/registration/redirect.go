@@ -43,6 +43,10 @@ type ProofingStart struct {
 	// CodeChallenge is the S256 challenge of a verifier only the app
 	// knows (RFC 7636); RedeemProofing wants the verifier.
 	CodeChallenge string
+	// BindingID, for a step-up only, is the device binding whose key and
+	// PIN began it, to be confirmed again (device.Reconfirm) once the
+	// proof is recorded.
+	BindingID string
 }
 
 // BeginProofing begins a proofing of member in.KVNR with a method that
@@ -111,6 +115,9 @@ func (s *Service) begin(ctx context.Context, op string, in ProofingStart, accoun
 	p := proof.Pending{
 		StateHash: grant.Hash(state), Method: in.Method, KVNR: k, CreatedAt: now, ExpiresAt: now.Add(proof.PendingTTL),
 		TokenHash: grant.Hash(token), ReturnURI: in.ReturnURI, Challenge: in.CodeChallenge, AccountID: accountID,
+	}
+	if accountID != "" {
+		p.BindingID = in.BindingID
 	}
 	r, err := m.Begin(ctx, proofing.Begin{State: secret.String(state), CallbackURL: in.CallbackURL, ExpiresAt: p.ExpiresAt})
 	if err != nil {
@@ -193,7 +200,8 @@ func (s *Service) FinishProofing(ctx context.Context, method proof.Method, c pro
 	}
 	code := grant.NewSecret()
 	if err := s.proofings.ConfirmProofing(ctx, proof.Confirmed{
-		CodeHash: grant.Hash(code), TokenHash: p.TokenHash, Challenge: p.Challenge, AccountID: p.AccountID, Proof: pr,
+		CodeHash: grant.Hash(code), TokenHash: p.TokenHash, Challenge: p.Challenge, AccountID: p.AccountID,
+		BindingID: p.BindingID, Proof: pr,
 		CreatedAt: now, ExpiresAt: now.Add(proof.ConfirmTTL),
 	}); err != nil {
 		return "", err

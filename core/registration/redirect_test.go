@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/sqlstore/sqlstoretest"
 	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/coretest"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/enrollment"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/grant"
@@ -123,6 +125,20 @@ type redirectFixture struct {
 	logs *coretest.Log
 	// token is the enrollment token of the last begin.
 	token string
+	// devices records the bindings a step-up confirmed again.
+	devices *reconfirms
+}
+
+// reconfirms is a registration.Reconfirmer that records its calls and
+// answers err.
+type reconfirms struct {
+	calls []string // "binding/account"
+	err   error
+}
+
+func (r *reconfirms) ReconfirmWithEID(_ context.Context, bindingID, accountID, _ string) (device.Binding, error) {
+	r.calls = append(r.calls, bindingID+"/"+accountID)
+	return device.Binding{ID: bindingID, AccountID: accountID}, r.err
 }
 
 func (f *redirectFixture) clock() time.Time { return f.now }
@@ -145,12 +161,13 @@ func setupRedirect(t *testing.T) *redirectFixture {
 		}
 	}
 	w := registrationtest.NewWorld(t0, st) // its renderer and outbox
-	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &coretest.Log{}}
+	f := &redirectFixture{st: st, eid: &fakeRedirector{name: proof.EID, verified: idCardOf(anna)}, now: t0, logs: &coretest.Log{},
+		devices: &reconfirms{}}
 	f.svc, err = registration.New(registration.Config{
 		Issuer: issuer, Sender: sender, AppReturnURIs: []string{appReturn}, LoopbackReturn: true,
 	}, registration.Deps{
 		Members: st, Registrations: st, Letters: st, Enrollments: st, Proofings: st, RateLimits: st, Accounts: st,
-		Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: f.clock,
+		Devices: f.devices, Renderer: w, Outbox: w, LetterHasher: letterHasher, Passwords: coretest.Passwords(), Now: f.clock,
 		Methods: []proofing.Method{
 			&fakeMethod{name: proof.Letter, level: loa.Substantial}, f.eid, &fakeRedirector{name: "other"},
 		},
@@ -816,5 +833,64 @@ func TestStepUpProvesOnlyTheMember(t *testing.T) {
 	}
 	if _, _, err := f.svc.BeginStepUp(ctx, start("192.0.2.7", proof.EID, "", callbackURL), "acct-nope"); !errors.Is(err, fault.Internal) {
 		t.Fatalf("step-up of an unknown account: %v", err)
+	}
+}
+
+// TestStepUpReconfirmsTheDevice: a step-up begun for a device binding
+// confirms that binding again once the proof is recorded — also for an
+// account at high already, which confirms its devices so; without a
+// binding an account at high has nothing to step up.
+func TestStepUpReconfirmsTheDevice(t *testing.T) {
+	f := setupRedirect(t)
+	a := f.letterAccount(t)
+	code, err := f.finish(t, f.beginStepUp(t, a.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RedeemStepUp(ctx, f.token, code, appVerifier); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.devices.calls) != 0 {
+		t.Fatalf("a step-up without a binding confirmed %v", f.devices.calls)
+	}
+	in := start("192.0.2.7", proof.EID, "", callbackURL)
+	in.BindingID = "bind-1"
+	_, token, err := f.svc.BeginStepUp(ctx, in, a.ID)
+	if err != nil {
+		t.Fatalf("step-up for a device of an account at high: %v", err)
+	}
+	f.token = token
+	code, err = f.finish(t, f.eid.lastState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.RedeemStepUp(ctx, f.token, code, appVerifier)
+	if err != nil || got.Proofing != loa.High {
+		t.Fatalf("RedeemStepUp: %+v, %v", got, err)
+	}
+	if want := []string{"bind-1/" + a.ID}; !slices.Equal(f.devices.calls, want) {
+		t.Fatalf("confirmed %v, want %v", f.devices.calls, want)
+	}
+	// A binding gone meanwhile: the refusal reaches the app.
+	f.devices.err = fault.Coded(fault.Forbidden, "binding.ReconfirmWithEID", "device.gone")
+	_, f.token, err = f.svc.BeginStepUp(ctx, in, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err = f.finish(t, f.eid.lastState()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RedeemStepUp(ctx, f.token, code, appVerifier); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("RedeemStepUp for a binding gone: %v", err)
+	}
+	// A registration carries no binding, whatever the app sent.
+	reg := start("192.0.2.7", proof.EID, anna.KVNR, callbackURL)
+	reg.BindingID = "bind-1"
+	if _, _, err := f.svc.BeginProofing(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.st.TakeProofing(ctx, grant.Hash(f.eid.lastState()), f.now)
+	if err != nil || p.BindingID != "" || p.AccountID != "" {
+		t.Fatalf("registration proofing %+v, %v", p, err)
 	}
 }

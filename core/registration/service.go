@@ -29,7 +29,10 @@ type Deps struct {
 	Proofings store.Proofings
 	// Accounts reads the account of a logged-in member for a step-up
 	// (BeginStepUp); nil: no step-up.
-	Accounts   store.Accounts
+	Accounts store.Accounts
+	// Devices confirms a device binding again after an eID step-up begun
+	// for it (RedeemStepUp); nil: a step-up confirms no device.
+	Devices    Reconfirmer
 	RateLimits store.RateLimits
 	Renderer   letterprint.Renderer
 	Outbox     letterprint.Outbox
@@ -77,6 +80,7 @@ type Service struct {
 	enrolls   store.Enrollments
 	proofings store.Proofings
 	accounts  store.Accounts
+	devices   Reconfirmer
 	limits    store.RateLimits
 	renderer  letterprint.Renderer
 	outbox    letterprint.Outbox
@@ -153,7 +157,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg.withDefaults(), members: d.Members, regs: d.Registrations, letters: d.Letters,
-		enrolls: d.Enrollments, proofings: d.Proofings, accounts: d.Accounts, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
+		enrolls: d.Enrollments, proofings: d.Proofings, accounts: d.Accounts, devices: d.Devices, limits: d.RateLimits, renderer: d.Renderer, outbox: d.Outbox,
 		methods: methods, lh: d.LetterHasher, audit: d.Audit, passwords: d.Passwords, estimator: d.Estimator,
 		metrics: d.Metrics, notifier: d.Notifier, mail: d.Mail, now: d.Now, log: d.Logger,
 	}, nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/pforte-id/pforte/core/account"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/ports/store"
@@ -20,6 +21,12 @@ const (
 	CodeStepUpUnavailable fault.Code = "proofing.step_up_unavailable"
 )
 
+// Reconfirmer confirms a device binding again after the member proved
+// their identity with the eID from it (binding.Service).
+type Reconfirmer interface {
+	ReconfirmWithEID(ctx context.Context, bindingID, accountID, ip string) (device.Binding, error)
+}
+
 // BeginStepUp begins a proofing by redirect (the eID) that raises the
 // account accountID of a logged-in member to the level the method proves:
 // the caller has authenticated the member (device key and release PIN).
@@ -29,9 +36,14 @@ const (
 // the service verifies must match that member's record, so a step-up can
 // only ever prove the member who is logged in.
 //
+// With in.BindingID set (the binding whose key and PIN the caller
+// checked), the step-up also confirms that binding again once the proof
+// is recorded (device.Reconfirm): the way an account proven at high
+// confirms its devices, so such an account may begin one too.
+//
 // Errors: those of BeginProofing; Conflict (CodeAlreadyHigh) for an
-// account at high already; Forbidden (CodeStepUpUnavailable) for an
-// account that is not active; Internal for an unknown account or a
+// account at high already, unless in.BindingID is set; Forbidden
+// (CodeStepUpUnavailable) for an account that is not active; Internal for an unknown account or a
 // service built without Deps.Accounts.
 func (s *Service) BeginStepUp(ctx context.Context, in ProofingStart, accountID string) (redirectURL, stepUpToken string, err error) {
 	return s.beginForAccount(ctx, "registration.BeginStepUp", in, accountID, true)
@@ -66,8 +78,10 @@ func (s *Service) beginForAccount(ctx context.Context, op string, in ProofingSta
 		return "", "", err
 	case a.Status != account.Active:
 		return "", "", fault.Coded(fault.Forbidden, op, CodeStepUpUnavailable)
-	case raise && a.Proofing >= loa.High:
+	case raise && a.Proofing >= loa.High && in.BindingID == "":
 		return "", "", fault.Coded(fault.Conflict, op, CodeAlreadyHigh)
+	case in.BindingID != "" && s.devices == nil:
+		return "", "", fault.New(fault.Internal, op, "")
 	}
 	in.KVNR = a.KVNR
 	return s.begin(ctx, op, in, a.ID)
@@ -102,5 +116,12 @@ func (s *Service) RedeemStepUp(ctx context.Context, token, code, verifier string
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account stepped up",
 		slog.String("account", a.ID), slog.String("method", string(c.Proof.Method)),
 		slog.String("level", a.Proofing.String()), slog.String("evidence", c.Proof.Evidence.Reference))
+	if c.BindingID != "" && s.devices != nil {
+		// The proof stays recorded; a binding revoked meanwhile is not
+		// confirmed, and the app is told so (Forbidden, device.gone).
+		if _, err := s.devices.ReconfirmWithEID(ctx, c.BindingID, a.ID, ""); err != nil {
+			return account.Account{}, err
+		}
+	}
 	return a, nil
 }

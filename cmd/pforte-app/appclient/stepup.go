@@ -24,15 +24,30 @@ type StepUp struct {
 // app's return address (ListenEIDReturn) and challenge the S256 PKCE
 // challenge of the verifier ConfirmStepUp sends.
 func (c *Client) BeginStepUp(ctx context.Context, d Device, pin, returnURI, challenge string) (StepUp, error) {
+	return c.beginStepUp(ctx, d, pin, returnURI, challenge, false)
+}
+
+// BeginReconfirmEID is BeginStepUp that also confirms device d again
+// once the identity is confirmed (the answer device.reconfirm_eid asks
+// for it); an account proven with the ID card already may run it.
+func (c *Client) BeginReconfirmEID(ctx context.Context, d Device, pin, returnURI, challenge string) (StepUp, error) {
+	return c.beginStepUp(ctx, d, pin, returnURI, challenge, true)
+}
+
+func (c *Client) beginStepUp(ctx context.Context, d Device, pin, returnURI, challenge string, reconfirm bool) (StepUp, error) {
 	id, assertion, err := c.sign(ctx, d, "/devices/"+url.PathEscape(d.BindingID)+"/challenge", struct{}{})
 	if err != nil {
 		return StepUp{}, err
 	}
-	var s StepUp
-	err = c.appCall(ctx, "/step-up", map[string]any{
+	body := map[string]any{
 		"proof":      map[string]any{"challenge_id": id, "assertion": assertion, "pin": pin},
 		"return_uri": returnURI, "code_challenge": challenge, "code_challenge_method": "S256",
-	}, &s)
+	}
+	if reconfirm {
+		body["reconfirm"] = true
+	}
+	var s StepUp
+	err = c.appCall(ctx, "/step-up", body, &s)
 	if err != nil {
 		return StepUp{}, err
 	}

@@ -733,7 +733,7 @@ func (s *Server) newRegistration(p parts) (*registration.Service, error) {
 	}
 	return registration.New(rc, registration.Deps{
 		Members: s.store, Registrations: s.store, Letters: s.store, Enrollments: s.store, Proofings: s.store,
-		Accounts: s.store, RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
+		Accounts: s.store, Devices: lateDevices{s}, RateLimits: s.store, Renderer: renderer, Outbox: box, Methods: methods, LetterHasher: lh,
 		Passwords: s.hasher, Estimator: est, Metrics: s.metrics, Notifier: o.Notifier, Mail: letterMailText,
 		Audit: s.metrics.Audit(s.store), Now: o.Now, Logger: o.Log,
 	})
@@ -758,6 +758,17 @@ func (l lateSessions) EndAll(ctx context.Context, accountID string, reason sessi
 		return 0, nil
 	}
 	return l.s.sso.EndAll(ctx, accountID, reason)
+}
+
+// lateDevices confirms a binding again after an eID step-up with the
+// server's device binding, which is built after the registration.
+type lateDevices struct{ s *Server }
+
+func (l lateDevices) ReconfirmWithEID(ctx context.Context, bindingID, accountID, ip string) (device.Binding, error) {
+	if l.s.bind == nil {
+		return device.Binding{}, fault.New(fault.Unavailable, "server.lateDevices", "device binding is not built")
+	}
+	return l.s.bind.ReconfirmWithEID(ctx, bindingID, accountID, ip)
 }
 
 // newBinding builds device binding: the WebAuthn ceremonies for the

@@ -21,6 +21,7 @@ func newPending(stateHash string, created time.Time) proof.Pending {
 		ReturnURI: "https://app.example.de/eid?x=1",
 		Challenge: "challenge-" + stateHash,
 		AccountID: "acct-" + stateHash,
+		BindingID: "bind-" + stateHash,
 	}
 }
 
@@ -30,6 +31,7 @@ func newConfirmed(codeHash string, created time.Time) proof.Confirmed {
 		TokenHash: "token-hash-" + codeHash,
 		Challenge: "challenge-" + codeHash,
 		AccountID: "acct-" + codeHash,
+		BindingID: "bind-" + codeHash,
 		Proof: proof.Proof{
 			Method: proof.EID, Level: loa.High, KVNR: kvnrOf(1),
 			Attributes: proof.Attributes{GivenName: "Anna Maria", FamilyName: "Schmidt", BirthDate: "1984-07-09"},
