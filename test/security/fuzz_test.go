@@ -248,7 +248,7 @@ func FuzzIntrospectionRequest(f *testing.F) {
 var appRoutes = []string{
 	"registrations", "activations", "enrollment", "enrollment/password", "enrollment/device/challenge",
 	"enrollment/device", "enrollment/pin", "devices/{id}/challenge", "devices/list", "devices/{id}/rename",
-	"devices/{id}/revoke", "devices/revoke-others", "pin/reset", "step-up", "step-up/confirmation",
+	"devices/{id}/revoke", "devices/revoke-others", "devices/reconfirm", "pin/reset", "step-up", "step-up/confirmation",
 	"logins/{id}/challenge", "logins/{id}", "approvals/{id}/challenge", "approvals/{id}",
 	"pin/change", "password/reset", "password/change", "recovery", "recovery/confirmation",
 }
