@@ -85,13 +85,25 @@ func redirectOf(t *testing.T, r result) *url.URL {
 	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q on a login answer", cc)
 	}
+	// The redirect; with a code also when the device must be confirmed
+	// again, with an OAuth error nothing else.
 	var body map[string]string
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body) != 1 || body["redirect_uri"] == "" {
+	if err := json.Unmarshal(r.body, &body); err != nil || body["redirect_uri"] == "" {
 		t.Fatalf("login answer: %v: %s", err, r.body)
 	}
 	u, err := url.Parse(body["redirect_uri"])
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := 1
+	if u.Query().Get("code") != "" {
+		want = 2
+		if by, err := time.Parse(time.RFC3339, body["reconfirm_by"]); err != nil || !by.After(time.Now().Add(24*time.Hour)) {
+			t.Fatalf("login answer: reconfirm_by %q (%v): %s", body["reconfirm_by"], err, r.body)
+		}
+	}
+	if len(body) != want {
+		t.Fatalf("login answer: %d fields, want %d: %s", len(body), want, r.body)
 	}
 	return u
 }
