@@ -195,8 +195,17 @@ func (s *Service) FinishBinding(ctx context.Context, token, challengeID string, 
 		return device.Binding{}, err
 	}
 	if err := s.cfg.Device.Accept(key.Attestation); err != nil {
+		// The reason code and what the attestation showed, so that
+		// support can tell a member why and operators can see a pattern
+		// (many unlocked bootloaders, a revoked batch key).
+		reason, _ := fault.CodeOf(err)
+		a := key.Attestation
 		s.logWarn(ctx, "device key refused", slog.String("session", sess.ID), slog.String("account", sess.AccountID),
-			slog.String("format", key.Attestation.Format), slog.String("reason", fault.PublicOf(err)))
+			slog.String("format", a.Format), slog.String("reason", string(reason)),
+			slog.Bool("trusted", a.Trusted), slog.String("attestation_level", string(a.AttestationLevel)),
+			slog.String("key_level", string(a.KeyLevel)), slog.String("boot_state", string(a.BootState)),
+			slog.Bool("device_locked", a.DeviceLocked), slog.String("revocation", string(a.Revocation)),
+			slog.Bool("revocation_checked", a.RevocationChecked))
 		return device.Binding{}, err
 	}
 	now := s.clock()

@@ -294,7 +294,7 @@ func TestFinishBindingLogsARefusedAttestation(t *testing.T) {
 	ph.format, ph.self = "none", false
 	_, err := f.svc.FinishBinding(ctx, token, id, ph.register(opts), "P", device.Android, clientIP)
 	wantKind(t, "none in production", err, fault.Forbidden)
-	if logs := f.logs.String(); !strings.Contains(logs, "device key refused") || !strings.Contains(logs, `"format":"none"`) {
+	if logs := f.logs.String(); !strings.Contains(logs, "device key refused") || !strings.Contains(logs, `"format":"none"`) || !strings.Contains(logs, `"reason":"device.unattested"`) {
 		t.Fatalf("refusal not logged: %s", logs)
 	}
 }

@@ -103,23 +103,96 @@ func CounterAfter(stored, reported uint32) (uint32, error) {
 	return reported, nil
 }
 
+// SecurityLevel is where Android keeps a key, or makes its attestation:
+// the key description's SecurityLevel.
+type SecurityLevel string
+
+const (
+	// LevelSoftware: Android's software keystore; an app with root rights
+	// can read the key.
+	LevelSoftware SecurityLevel = "software"
+	// LevelTEE: the trusted execution environment.
+	LevelTEE SecurityLevel = "tee"
+	// LevelStrongBox: a separate secure element.
+	LevelStrongBox SecurityLevel = "strongbox"
+)
+
+// hardware reports whether l is secure hardware.
+func (l SecurityLevel) hardware() bool { return l == LevelTEE || l == LevelStrongBox }
+
+// BootState is the verified boot state of an Android device's root of
+// trust, as its secure hardware saw the device start.
+type BootState string
+
+const (
+	// BootVerified: the whole boot chain is signed by the manufacturer's
+	// key (Android's "green" state).
+	BootVerified BootState = "verified"
+	// BootSelfSigned: signed by a key the owner installed ("yellow"): a
+	// custom system image.
+	BootSelfSigned BootState = "self_signed"
+	// BootUnverified: nothing is verified ("orange"): the bootloader is
+	// open and the system may be anything, including rooted.
+	BootUnverified BootState = "unverified"
+	// BootFailed: verification failed ("red").
+	BootFailed BootState = "failed"
+)
+
+// Revocation is the status of an attestation certificate on the
+// manufacturer's revocation list; empty: not listed (or no list checked).
+type Revocation string
+
+const (
+	// CertRevoked: the certificate's key leaked or was misused; final.
+	CertRevoked Revocation = "REVOKED"
+	// CertSuspended: withdrawn for now, for example while a leak is examined.
+	CertSuspended Revocation = "SUSPENDED"
+)
+
+// AAGUIDs of Apple App Attest: which App Attest environment made the key.
+var (
+	// AAGUIDAppAttest: the production environment (App Store, TestFlight).
+	AAGUIDAppAttest = []byte("appattest\x00\x00\x00\x00\x00\x00\x00")
+	// AAGUIDAppAttestDevelop: the development environment (builds signed
+	// with a development profile); its keys prove little about the device.
+	AAGUIDAppAttestDevelop = []byte("appattestdevelop")
+)
+
 // Attestation is what the key verifier learned about a new key from its
 // attestation statement. The verifier checks signatures and certificate
-// chains; the Policy decides whether that is enough.
+// chains; the Policy decides whether that is enough. A field the verifier
+// cannot establish keeps its zero value, which reads as "not proven".
 type Attestation struct {
 	// Format is the statement format: "android-key", "packed", "none",
 	// "apple-appattest".
 	Format string
 	// Trusted: the statement chains to a configured trust anchor (Google's
-	// hardware attestation root for android-key, a configured root for
-	// packed).
+	// hardware attestation root for android-key, Apple's App Attestation
+	// root for apple-appattest, a configured root for packed).
 	Trusted bool
 	// Self: packed self attestation (signed by the credential key itself).
 	Self bool
-	// HardwareBacked: android-key reports TEE or StrongBox for the key.
-	HardwareBacked bool
-	// PackageName and SigningCertDigests (SHA-256) are the Android app the
-	// key belongs to, from the key description extension.
+	// AttestationLevel and KeyLevel are the android-key security levels of
+	// the attestation and of the key itself; empty for other formats.
+	AttestationLevel SecurityLevel
+	KeyLevel         SecurityLevel
+	// BootState and DeviceLocked are the android-key root of trust from
+	// the hardware-enforced authorization list: the verified boot state
+	// and whether the bootloader is locked. Empty and false when the
+	// hardware list has no root of trust.
+	BootState    BootState
+	DeviceLocked bool
+	// Revocation is the worst status any certificate of the android-key
+	// chain has on Google's attestation status list; empty when none is
+	// listed or no list is configured (RevocationChecked says which).
+	Revocation        Revocation
+	RevocationChecked bool
+	// PackageName is the app the key belongs to: for android-key the
+	// package names of the key description (joined by ","), for
+	// apple-appattest the App ID (team id "." bundle id) whose hash the
+	// authenticator data carries, when it is the configured one.
+	// SigningCertDigests (SHA-256) are the Android app's signing
+	// certificates.
 	PackageName        string
 	SigningCertDigests [][]byte
 	// BackupEligible and BackedUp are the BE and BS flags of the
@@ -129,13 +202,33 @@ type Attestation struct {
 	AAGUID         []byte
 }
 
+// HardwareBacked reports whether both the android-key attestation and
+// the key live in a trusted execution environment or a StrongBox.
+func (a Attestation) HardwareBacked() bool {
+	return a.AttestationLevel.hardware() && a.KeyLevel.hardware()
+}
+
 // Policy is which attestations are accepted: per environment, from the
-// configuration.
+// configuration. Its zero value is the strictest: every allowance is
+// opt-in.
 type Policy struct {
 	// AndroidPackage and AndroidCertDigests (hex SHA-256 of the signing
 	// certificate) name the insurer's Android app.
 	AndroidPackage     string
 	AndroidCertDigests []string
+	// AllowOpenDevice accepts an android-key attestation whose root of
+	// trust shows an unlocked bootloader or a boot state other than
+	// verified: a developer's phone. Development only: on such a phone
+	// the system may be rooted, and hardware attestation alone then says
+	// nothing about who controls the app.
+	AllowOpenDevice bool
+	// AppleAppID is the insurer's iOS app for apple-appattest: team id,
+	// ".", bundle id ("ABCDE12345.de.example.serviceapp"). Empty: App
+	// Attest keys are refused.
+	AppleAppID string
+	// AllowAppAttestDevelop accepts App Attest keys of the development
+	// environment (AAGUID "appattestdevelop"): development only.
+	AllowAppAttestDevelop bool
 	// AllowPacked accepts packed attestation chaining to a configured
 	// trust anchor.
 	AllowPacked bool
@@ -159,23 +252,52 @@ func (p Policy) Validate() error {
 		return field("AndroidCertDigests", "the Android app needs the SHA-256 digest of its signing certificate")
 	case p.AndroidPackage == "" && len(p.AndroidCertDigests) > 0:
 		return field("AndroidPackage", "set together with the signing certificate digests")
-	case p.AndroidPackage == "" && !p.AllowPacked && !p.AllowUnattested:
-		return field("AndroidPackage", "the device policy accepts no attestation: name the Android app, allow packed attestation, or (development only) allow unattested keys")
+	case p.AppleAppID != "" && !appleAppID(p.AppleAppID):
+		return field("AppleAppID", fmt.Sprintf("%q is not an App ID: the 10-character team id, a dot and the bundle id", p.AppleAppID))
+	case p.AllowAppAttestDevelop && p.AppleAppID == "":
+		return field("AllowAppAttestDevelop", "set together with the App ID")
+	case p.AndroidPackage == "" && p.AppleAppID == "" && !p.AllowPacked && !p.AllowUnattested:
+		return field("AndroidPackage", "the device policy accepts no attestation: name the Android or iOS app, allow packed attestation, or (development only) allow unattested keys")
 	}
 	return nil
 }
 
 // Codes of a refused key (Accept); none has parameters.
 const (
-	CodeSynced       fault.Code = "device.synced"             // a synced passkey
-	CodeNotHardware  fault.Code = "device.not_hardware"       // not proven to be in secure hardware
-	CodeOtherApp     fault.Code = "device.other_app"          // another app's key
-	CodeAppSigner    fault.Code = "device.app_signer"         // the app is not signed with the insurer's key
-	CodeSelfAttested fault.Code = "device.self_attested"      // self attestation outside development
-	CodeUntrusted    fault.Code = "device.untrusted"          // an attestation without a trusted chain
-	CodeUnattested   fault.Code = "device.unattested"         // no attestation outside development
-	CodeFormat       fault.Code = "device.attestation_format" // an unsupported attestation format
+	CodeSynced       fault.Code = "device.synced"                // a synced passkey
+	CodeNotHardware  fault.Code = "device.not_hardware"          // not proven to be in secure hardware
+	CodeOtherApp     fault.Code = "device.other_app"             // another app's key
+	CodeAppSigner    fault.Code = "device.app_signer"            // the app is not signed with the insurer's key
+	CodeSelfAttested fault.Code = "device.self_attested"         // self attestation outside development
+	CodeUntrusted    fault.Code = "device.untrusted"             // an attestation without a trusted chain
+	CodeUnattested   fault.Code = "device.unattested"            // no attestation outside development
+	CodeFormat       fault.Code = "device.attestation_format"    // an unsupported attestation format
+	CodeBootloader   fault.Code = "device.bootloader_unlocked"   // android-key: the bootloader is unlocked
+	CodeBootState    fault.Code = "device.boot_unverified"       // android-key: the boot chain is not verified
+	CodeRevoked      fault.Code = "device.attestation_revoked"   // a certificate of the chain is revoked
+	CodeSuspended    fault.Code = "device.attestation_suspended" // a certificate of the chain is suspended
+	CodeAppDevelop   fault.Code = "device.appattest_develop"     // an App Attest key of the development environment
 )
+
+// appleAppID reports whether id looks like an App ID: a team id of 10
+// upper-case letters and digits, a dot, and a bundle id.
+func appleAppID(id string) bool {
+	team, bundle, ok := strings.Cut(id, ".")
+	if !ok || len(team) != 10 || bundle == "" || strings.HasPrefix(bundle, ".") || strings.HasSuffix(bundle, ".") {
+		return false
+	}
+	for _, r := range team {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	for _, r := range bundle {
+		if (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '.' && r != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Accept decides whether a key with attestation a may be bound.
 // Errors: fault.Forbidden with one of the codes above.
@@ -190,8 +312,30 @@ func (p Policy) Accept(a Attestation) error {
 	}
 	switch a.Format {
 	case "android-key":
-		if !a.Trusted || !a.HardwareBacked {
+		// Key and attestation both in a TEE or StrongBox: a software key
+		// can be copied off a rooted phone.
+		if !a.Trusted || !a.HardwareBacked() {
 			return no(CodeNotHardware)
+		}
+		// A leaked attestation key signs attestations for any key,
+		// software ones included: Google lists its certificates.
+		switch a.Revocation {
+		case "":
+		case CertSuspended:
+			return no(CodeSuspended)
+		default:
+			return no(CodeRevoked)
+		}
+		// With an unlocked bootloader the system may be rooted: the key
+		// is still in the TEE, but whoever controls the system uses it
+		// and sees the PIN typed into the app.
+		if !p.AllowOpenDevice {
+			if !a.DeviceLocked {
+				return no(CodeBootloader)
+			}
+			if a.BootState != BootVerified {
+				return no(CodeBootState)
+			}
 		}
 		if p.AndroidPackage == "" || a.PackageName != p.AndroidPackage {
 			return no(CodeOtherApp)
@@ -211,6 +355,28 @@ func (p Policy) Accept(a Attestation) error {
 			return nil
 		}
 		return no(CodeUntrusted)
+	case "apple-appattest":
+		if p.AppleAppID == "" {
+			return no(CodeFormat)
+		}
+		if !a.Trusted {
+			return no(CodeUntrusted)
+		}
+		// The authenticator data carries the hash of the app's App ID,
+		// written by the Secure Enclave from the app's signature.
+		if a.PackageName != p.AppleAppID {
+			return no(CodeOtherApp)
+		}
+		switch {
+		case bytes.Equal(a.AAGUID, AAGUIDAppAttest):
+		case bytes.Equal(a.AAGUID, AAGUIDAppAttestDevelop):
+			if !p.AllowAppAttestDevelop {
+				return no(CodeAppDevelop)
+			}
+		default:
+			return no(CodeUntrusted)
+		}
+		return nil
 	case "none":
 		if p.AllowUnattested {
 			return nil
