@@ -77,7 +77,7 @@ func TestAndroidKeyDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	const gmsDigest = "f0fd6c5b410f25cb25c3b53346c8972fae30f8ee7411df910480ad6b2d60db83"
-	if a.Format != "android-key" || !a.Trusted || !a.HardwareBacked || a.Self || a.BackupEligible || a.BackedUp {
+	if a.Format != "android-key" || !a.Trusted || !a.HardwareBacked() || a.Self || a.BackupEligible || a.BackedUp {
 		t.Errorf("attestation %+v", a)
 	}
 	// Google Play Services made this key: two packages share its user id.

@@ -20,7 +20,9 @@ import (
 // reads as "not proven". Errors: an android-key extension that does not
 // parse (go-webauthn parsed it already, so this is a defect of the
 // statement, reported as a failed verification by the caller).
-func report(ao protocol.AttestationObject, packedRoots, googleRoots *x509.CertPool, now time.Time) (device.Attestation, error) {
+// revocations may be nil: no list is checked, and RevocationChecked stays
+// false.
+func report(ao protocol.AttestationObject, packedRoots, googleRoots *x509.CertPool, revocations *RevocationList, now time.Time) (device.Attestation, error) {
 	flags := ao.AuthData.Flags
 	a := device.Attestation{
 		Format:         ao.Format,
@@ -54,7 +56,13 @@ func report(ao protocol.AttestationObject, packedRoots, googleRoots *x509.CertPo
 			return a, err
 		}
 		a.Trusted = chainsTo(certs, googleRoots, now)
-		a.HardwareBacked = k.hardwareBacked()
+		a.AttestationLevel, a.KeyLevel = level(k.attestationSecurityLevel), level(k.keyMintSecurityLevel)
+		if k.rootOfTrust {
+			a.BootState, a.DeviceLocked = k.bootState, k.deviceLocked
+		}
+		if revocations != nil {
+			a.Revocation, a.RevocationChecked = revocations.Status(certs), true
+		}
 		a.PackageName = k.packageName()
 		a.SigningCertDigests = k.signatureDigests
 	}
@@ -126,9 +134,22 @@ const (
 	securityStrongBox          = 2
 )
 
-// tagAttestationApplicationID is the authorization list tag of
-// attestationApplicationId.
-const tagAttestationApplicationID = 709
+// Authorization list tags Pforte reads.
+const (
+	tagRootOfTrust              = 704
+	tagAttestationApplicationID = 709
+)
+
+// Verified boot states of the root of trust (VerifiedBootState ::=
+// ENUMERATED).
+var bootStates = map[asn1.Enumerated]device.BootState{
+	0: device.BootVerified, 1: device.BootSelfSigned, 2: device.BootUnverified, 3: device.BootFailed,
+}
+
+// securityLevels maps the key description's SecurityLevel.
+var securityLevels = map[int]device.SecurityLevel{
+	securitySoftware: device.LevelSoftware, securityTrustedEnvironment: device.LevelTEE, securityStrongBox: device.LevelStrongBox,
+}
 
 // keyDescription is the part of the key description extension Pforte
 // reads. The extension's value is (Android "Key and ID attestation",
@@ -152,8 +173,22 @@ const tagAttestationApplicationID = 709
 //
 //	attestationApplicationId  [709] EXPLICIT OCTET STRING OPTIONAL
 //
-// is read here, by walking the elements, so that a field this code does
-// not know cannot shift the others. Its OCTET STRING holds the DER of
+// and
+//
+//	rootOfTrust               [704] EXPLICIT RootOfTrust OPTIONAL
+//	RootOfTrust ::= SEQUENCE {
+//	    verifiedBootKey    OCTET STRING,
+//	    deviceLocked       BOOLEAN,
+//	    verifiedBootState  VerifiedBootState,
+//	    verifiedBootHash   OCTET STRING,   -- attestation version 3 and later
+//	}
+//	VerifiedBootState ::= ENUMERATED { Verified (0), SelfSigned (1), Unverified (2), Failed (3) }
+//
+// are read here, by walking the elements, so that a field this code does
+// not know cannot shift the others. The root of trust counts only in the
+// hardware-enforced list: the secure hardware learns it from the
+// bootloader, while anything in the software list the (possibly rooted)
+// system wrote. attestationApplicationId's OCTET STRING holds the DER of
 //
 //	AttestationApplicationId ::= SEQUENCE {
 //	    packageInfos      SET OF AttestationPackageInfo,
@@ -173,6 +208,18 @@ type keyDescription struct {
 	keyMintSecurityLevel     int
 	packages                 []string
 	signatureDigests         [][]byte
+	// rootOfTrust: the hardware list has one; bootState and deviceLocked
+	// are its values.
+	rootOfTrust  bool
+	bootState    device.BootState
+	deviceLocked bool
+}
+
+type rawRootOfTrust struct {
+	VerifiedBootKey   []byte
+	DeviceLocked      bool
+	VerifiedBootState asn1.Enumerated
+	VerifiedBootHash  []byte `asn1:"optional"`
 }
 
 type rawKeyDescription struct {
@@ -202,6 +249,10 @@ func (k keyDescription) hardwareBacked() bool {
 	hw := func(l int) bool { return l == securityTrustedEnvironment || l == securityStrongBox }
 	return hw(k.attestationSecurityLevel) && hw(k.keyMintSecurityLevel)
 }
+
+// level is the device.SecurityLevel of a key description level; an
+// unknown value is none (not proven).
+func level(l int) device.SecurityLevel { return securityLevels[l] }
 
 // packageName is the one app the key belongs to. Apps sharing a Linux user
 // id share their keys, and the attestation then lists all of them; Pforte
@@ -234,6 +285,13 @@ func parseKeyDescription(cert *x509.Certificate) (keyDescription, error) {
 		attestationSecurityLevel: int(raw.AttestationSecurityLevel),
 		keyMintSecurityLevel:     int(raw.KeyMintSecurityLevel),
 	}
+	rot, found, err := findRootOfTrust(raw.HardwareEnforced)
+	if err != nil {
+		return keyDescription{}, err
+	}
+	if found {
+		k.rootOfTrust, k.deviceLocked, k.bootState = true, rot.DeviceLocked, bootStates[rot.VerifiedBootState]
+	}
 	for _, list := range []asn1.RawValue{raw.HardwareEnforced, raw.SoftwareEnforced} {
 		appID, found, err := findAppID(list)
 		if err != nil {
@@ -253,35 +311,62 @@ func parseKeyDescription(cert *x509.Certificate) (keyDescription, error) {
 	return k, nil
 }
 
-// findAppID returns the attestationApplicationId of an authorization list.
-func findAppID(list asn1.RawValue) (attestationApplicationID, bool, error) {
-	var id attestationApplicationID
+// findField returns the contents of the EXPLICIT field tag of an
+// authorization list, and whether it is there. A field that appears twice
+// is an error: which of the two would count is anybody's guess.
+func findField(list asn1.RawValue, tag int, name string) ([]byte, bool, error) {
 	if list.Class != asn1.ClassUniversal || list.Tag != asn1.TagSequence || !list.IsCompound {
-		return id, false, errors.New("authorization list is not a SEQUENCE")
+		return nil, false, errors.New("authorization list is not a SEQUENCE")
 	}
+	var field []byte
 	found := false
 	for rest := list.Bytes; len(rest) > 0; {
 		var el asn1.RawValue
 		var err error
 		if rest, err = asn1.Unmarshal(rest, &el); err != nil {
-			return id, false, fmt.Errorf("authorization list: %w", err)
+			return nil, false, fmt.Errorf("authorization list: %w", err)
 		}
-		if el.Class != asn1.ClassContextSpecific || el.Tag != tagAttestationApplicationID {
+		if el.Class != asn1.ClassContextSpecific || el.Tag != tag {
 			continue
 		}
 		if found {
-			return id, false, errors.New("attestationApplicationId appears twice")
+			return nil, false, fmt.Errorf("%s appears twice", name)
 		}
-		found = true
-		var octets []byte
-		if r, err := asn1.Unmarshal(el.Bytes, &octets); err != nil || len(r) != 0 {
-			return id, false, errors.New("attestationApplicationId is not an OCTET STRING")
-		}
-		if r, err := asn1.Unmarshal(octets, &id); err != nil {
-			return id, false, fmt.Errorf("attestationApplicationId: %w", err)
-		} else if len(r) != 0 {
-			return id, false, errors.New("attestationApplicationId: trailing data")
-		}
+		found, field = true, el.Bytes
 	}
-	return id, found, nil
+	return field, found, nil
+}
+
+// findRootOfTrust returns the rootOfTrust of an authorization list.
+func findRootOfTrust(list asn1.RawValue) (rawRootOfTrust, bool, error) {
+	var rot rawRootOfTrust
+	field, found, err := findField(list, tagRootOfTrust, "rootOfTrust")
+	if err != nil || !found {
+		return rot, false, err
+	}
+	if r, err := asn1.Unmarshal(field, &rot); err != nil {
+		return rot, false, fmt.Errorf("rootOfTrust: %w", err)
+	} else if len(r) != 0 {
+		return rot, false, errors.New("rootOfTrust: trailing data")
+	}
+	return rot, true, nil
+}
+
+// findAppID returns the attestationApplicationId of an authorization list.
+func findAppID(list asn1.RawValue) (attestationApplicationID, bool, error) {
+	var id attestationApplicationID
+	field, found, err := findField(list, tagAttestationApplicationID, "attestationApplicationId")
+	if err != nil || !found {
+		return id, false, err
+	}
+	var octets []byte
+	if r, err := asn1.Unmarshal(field, &octets); err != nil || len(r) != 0 {
+		return id, false, errors.New("attestationApplicationId is not an OCTET STRING")
+	}
+	if r, err := asn1.Unmarshal(octets, &id); err != nil {
+		return id, false, fmt.Errorf("attestationApplicationId: %w", err)
+	} else if len(r) != 0 {
+		return id, false, errors.New("attestationApplicationId: trailing data")
+	}
+	return id, true, nil
 }

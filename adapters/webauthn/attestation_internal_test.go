@@ -117,6 +117,13 @@ type keySpec struct {
 	appIDInHardware bool
 	appID           []byte // raw attestationApplicationId DER, instead of the above
 	noAppID         bool
+	// The root of trust: by default in the hardware list, locked and
+	// verified (bootState 0).
+	unlocked       bool
+	bootState      int
+	noRoot         bool
+	rootInSoftware bool
+	rootRaw        []byte // raw RootOfTrust DER, instead of the above
 }
 
 func der(t testing.TB, v any, params string) []byte {
@@ -153,6 +160,20 @@ func keyDescriptionDER(t testing.TB, s keySpec) []byte {
 		explicit(t, 702, der(t, 0, "")),         // origin: generated
 	}
 	var sw [][]byte
+	rot := s.rootRaw
+	if rot == nil {
+		rot = der(t, rawRootOfTrust{
+			VerifiedBootKey: make([]byte, 32), DeviceLocked: !s.unlocked,
+			VerifiedBootState: asn1.Enumerated(s.bootState), VerifiedBootHash: make([]byte, 32),
+		}, "")
+	}
+	switch {
+	case s.noRoot:
+	case s.rootInSoftware:
+		sw = append(sw, explicit(t, tagRootOfTrust, rot))
+	default:
+		hw = append(hw, explicit(t, tagRootOfTrust, rot))
+	}
 	switch {
 	case s.noAppID:
 	case s.appIDInHardware:
@@ -204,12 +225,18 @@ func newFakeCA(t *testing.T) fakeCA {
 // none).
 func (ca fakeCA) issue(t *testing.T, ext []byte) []*x509.Certificate {
 	t.Helper()
+	return ca.issueSerial(t, ext, 1)
+}
+
+// issueSerial is issue with the leaf's serial number.
+func (ca fakeCA) issueSerial(t *testing.T, ext []byte, serial int64) []*x509.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Android Keystore Key"},
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "Android Keystore Key"},
 		NotBefore: time.Unix(0, 0), NotAfter: time.Date(2048, 1, 1, 0, 0, 0, 0, time.UTC),
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
@@ -275,6 +302,15 @@ func TestAndroidKeyPolicy(t *testing.T) {
 		{"software attestation", func(s *keySpec) { s.attestationLevel, s.keyMintLevel = 0, 0 }, 0, false},
 		{"software key, TEE attestation", func(s *keySpec) { s.keyMintLevel = 0 }, 0, false},
 		{"no application id", func(s *keySpec) { s.noAppID = true }, 0, false},
+		{"unlocked bootloader", func(s *keySpec) { s.unlocked = true }, 0, false},
+		{"self-signed boot", func(s *keySpec) { s.bootState = 1 }, 0, false},
+		{"unverified boot", func(s *keySpec) { s.bootState = 2 }, 0, false},
+		{"failed boot", func(s *keySpec) { s.bootState = 3 }, 0, false},
+		{"unknown boot state", func(s *keySpec) { s.bootState = 7 }, 0, false},
+		{"no root of trust", func(s *keySpec) { s.noRoot = true }, 0, false},
+		{"root of trust only in the software list", func(s *keySpec) { s.rootInSoftware = true }, 0, false},
+		{"StrongBox key, TEE attestation", func(s *keySpec) { s.keyMintLevel = 2 }, 0, true},
+		{"unknown security level", func(s *keySpec) { s.attestationLevel, s.keyMintLevel = 3, 3 }, 0, false},
 		{"backup eligible", func(*keySpec) {}, protocol.FlagBackupEligible, false},
 		{"backed up", func(*keySpec) {}, protocol.FlagBackupEligible | protocol.FlagBackupState, false},
 	} {
@@ -282,7 +318,7 @@ func TestAndroidKeyPolicy(t *testing.T) {
 		tc.spec(&s)
 		ao := attObj(ca.issue(t, keyDescriptionDER(t, s)), tc.flags)
 
-		a, err := report(ao, nil, googleRoots, now)
+		a, err := report(ao, nil, googleRoots, nil, now)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -293,7 +329,7 @@ func TestAndroidKeyPolicy(t *testing.T) {
 			t.Errorf("%s: accepted without Google's root: %v", tc.name, err)
 		}
 
-		a, err = report(ao, nil, fakeRoots, now)
+		a, err = report(ao, nil, fakeRoots, nil, now)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -305,7 +341,13 @@ func TestAndroidKeyPolicy(t *testing.T) {
 		if s.noAppID {
 			wantPackages, wantDigests = nil, nil
 		}
-		if a.HardwareBacked != (s.attestationLevel > 0 && s.keyMintLevel > 0) ||
+		hw := func(l int) bool { return l == 1 || l == 2 }
+		wantBoot, wantLocked := bootStates[asn1.Enumerated(s.bootState)], !s.unlocked
+		if s.noRoot || s.rootInSoftware {
+			wantBoot, wantLocked = "", false
+		}
+		if a.HardwareBacked() != (hw(s.attestationLevel) && hw(s.keyMintLevel)) ||
+			a.BootState != wantBoot || a.DeviceLocked != wantLocked || a.RevocationChecked ||
 			!slices.Equal(slices.Sorted(slices.Values(strings.Split(a.PackageName, ","))), orEmpty(wantPackages)) ||
 			!slices.Equal(hexes(a.SigningCertDigests), wantDigests) {
 			t.Errorf("%s: read %+v", tc.name, a)
@@ -321,8 +363,19 @@ func TestAndroidKeyPolicy(t *testing.T) {
 		"no key description":     nil,
 		"not DER":                {0x30, 0x03, 0x02},
 		"application id not DER": keyDescriptionDER(t, keySpec{attestationLevel: 1, keyMintLevel: 1, appID: []byte{0x30, 0x05, 0x01}}),
+		"root of trust not DER":  keyDescriptionDER(t, keySpec{attestationLevel: 1, keyMintLevel: 1, rootRaw: []byte{0x30, 0x03, 0x04, 0x05}}),
+		"root of trust twice": func() []byte {
+			// Two rootOfTrust fields in the hardware list: which would count?
+			rot := der(t, rawRootOfTrust{VerifiedBootKey: []byte{1}, DeviceLocked: true}, "")
+			return der(t, rawKeyDescription{
+				AttestationVersion: 300, AttestationSecurityLevel: 1, KeyMintVersion: 300, KeyMintSecurityLevel: 1,
+				AttestationChallenge: []byte{}, UniqueID: []byte{},
+				SoftwareEnforced: asn1.RawValue{FullBytes: sequence(t)},
+				HardwareEnforced: asn1.RawValue{FullBytes: sequence(t, explicit(t, tagRootOfTrust, rot), explicit(t, tagRootOfTrust, rot))},
+			}, "")
+		}(),
 	} {
-		if _, err := report(attObj(ca.issue(t, ext), 0), nil, fakeRoots, now); err == nil {
+		if _, err := report(attObj(ca.issue(t, ext), 0), nil, fakeRoots, nil, now); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -369,18 +422,18 @@ func TestPackedReport(t *testing.T) {
 		{"self attestation", self, roots, device.Attestation{Format: "packed", Self: true}},
 		{"none", none, roots, device.Attestation{Format: "none"}},
 	} {
-		a, err := report(tc.ao, tc.roots, nil, now)
+		a, err := report(tc.ao, tc.roots, nil, nil, now)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		a.AAGUID = nil
-		if a.Format != tc.want.Format || a.Trusted != tc.want.Trusted || a.Self != tc.want.Self || a.HardwareBacked || a.PackageName != "" {
+		if a.Format != tc.want.Format || a.Trusted != tc.want.Trusted || a.Self != tc.want.Self || a.HardwareBacked() || a.PackageName != "" {
 			t.Errorf("%s: %+v, want %+v", tc.name, a, tc.want)
 		}
 	}
 	bad := withChain
 	bad.AttStatement = map[string]any{"x5c": []any{"not bytes"}}
-	if _, err := report(bad, roots, nil, now); err == nil {
+	if _, err := report(bad, roots, nil, nil, now); err == nil {
 		t.Error("malformed x5c reported")
 	}
 }

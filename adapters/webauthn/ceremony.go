@@ -36,6 +36,9 @@ type Ceremony struct {
 	timeout     time.Duration
 	packedRoots *x509.CertPool
 	googleRoots *x509.CertPool
+	appleRoots  *x509.CertPool
+	appleAppID  string
+	revocations *RevocationList
 	now         func() time.Time
 }
 
@@ -88,6 +91,10 @@ func New(cfg Config, now func() time.Time) (*Ceremony, error) {
 	if !googleRoots.AppendCertsFromPEM([]byte(googleRootsPEM)) {
 		return nil, fault.New(fault.Internal, "webauthn.New", "the embedded Google roots do not parse")
 	}
+	appleRoots := x509.NewCertPool()
+	if !appleRoots.AppendCertsFromPEM([]byte(appleRootPEM)) {
+		return nil, fault.New(fault.Internal, "webauthn.New", "the embedded Apple root does not parse")
+	}
 	var packedRoots *x509.CertPool
 	if len(cfg.PackedRoots) > 0 {
 		packedRoots = x509.NewCertPool()
@@ -95,7 +102,10 @@ func New(cfg Config, now func() time.Time) (*Ceremony, error) {
 			packedRoots.AddCert(r)
 		}
 	}
-	return &Ceremony{wa: wa, timeout: cfg.Timeout, packedRoots: packedRoots, googleRoots: googleRoots, now: now}, nil
+	return &Ceremony{
+		wa: wa, timeout: cfg.Timeout, packedRoots: packedRoots, googleRoots: googleRoots,
+		appleRoots: appleRoots, appleAppID: cfg.AppleAppID, revocations: cfg.Revocations, now: now,
+	}, nil
 }
 
 // es256 is the only algorithm offered: a P-256 key is what every phone's
@@ -212,6 +222,9 @@ func (c *Ceremony) VerifyRegistration(_ context.Context, state, response []byte)
 	if err != nil {
 		return devicekey.NewKey{}, fault.Wrap(fault.Invalid, op, err).WithCode(CodeMalformed)
 	}
+	if parsed.Response.AttestationObject.Format == formatAppAttest {
+		return c.verifyAppAttestRegistration(op, s, parsed)
+	}
 	// The expiry is checked above against c.now; go-webauthn would check it
 	// again against the wall clock.
 	s.Expires = time.Time{}
@@ -227,7 +240,7 @@ func (c *Ceremony) VerifyRegistration(_ context.Context, state, response []byte)
 	} else if ec, ok := k.(webauthncose.EC2PublicKeyData); !ok || ec.Algorithm != int64(webauthncose.AlgES256) || ec.Curve != coseP256 {
 		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, errors.New("the credential key is not an ES256 P-256 key")).WithCode(CodeFailed)
 	}
-	att, err := report(parsed.Response.AttestationObject, c.packedRoots, c.googleRoots, c.now())
+	att, err := report(parsed.Response.AttestationObject, c.packedRoots, c.googleRoots, c.revocations, c.now())
 	if err != nil {
 		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
 	}
@@ -235,6 +248,34 @@ func (c *Ceremony) VerifyRegistration(_ context.Context, state, response []byte)
 		CredentialID: slices.Clone(cred.ID),
 		PublicKey:    slices.Clone(cred.PublicKey),
 		SignCount:    cred.Authenticator.SignCount,
+		Attestation:  att,
+	}, nil
+}
+
+// verifyAppAttestRegistration verifies an apple-appattest registration,
+// which go-webauthn cannot: its RP id hash is that of the App ID, not of
+// the relying party, and App Attest sets no user presence flag. The client
+// data is checked as go-webauthn checks it for every other format (type
+// webauthn.create, the state's challenge, a configured origin); the
+// statement by verifyAppAttest.
+func (c *Ceremony) verifyAppAttestRegistration(op string, s gowebauthn.SessionData, parsed *protocol.ParsedCredentialCreationData) (devicekey.NewKey, error) {
+	fail := func(err error) (devicekey.NewKey, error) {
+		return devicekey.NewKey{}, fault.Wrap(fault.Unauthenticated, op, err).WithCode(CodeFailed)
+	}
+	cfg := c.wa.Config
+	if err := parsed.Response.CollectedClientData.Verify(s.Challenge, protocol.CreateCeremony, s.GetOrigins(cfg.RPOrigins),
+		cfg.RPOpaqueOrigins, cfg.RPTopOrigins, cfg.RPTopOriginVerificationMode, cfg.RPAllowCrossOrigin); err != nil {
+		return fail(err)
+	}
+	att, err := verifyAppAttest(parsed, c.appleRoots, c.appleAppID, c.now())
+	if err != nil {
+		return fail(err)
+	}
+	ad := parsed.Response.AttestationObject.AuthData
+	return devicekey.NewKey{
+		CredentialID: slices.Clone(ad.AttData.CredentialID),
+		PublicKey:    slices.Clone(ad.AttData.CredentialPublicKey),
+		SignCount:    ad.Counter,
 		Attestation:  att,
 	}, nil
 }

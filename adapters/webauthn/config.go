@@ -42,6 +42,14 @@ type Config struct {
 	// is reported as such either way). ParseCertificates reads them from
 	// PEM.
 	PackedRoots []*x509.Certificate
+	// AppleAppID is the iOS app's App ID (team id "." bundle id) for Apple
+	// App Attest: an apple-appattest key whose authenticator data carries
+	// its SHA-256 as RP id hash is reported as that app's. Empty: no App
+	// Attest key is reported as the insurer's (the policy refuses them).
+	AppleAppID string
+	// Revocations is Google's attestation status list; nil: android-key
+	// chains are not checked against it.
+	Revocations *RevocationList
 	// Timeout is how long the app has to answer a ceremony, sent in the
 	// options and enforced on the state; 0: device.ChallengeTTL (3 min).
 	Timeout time.Duration

@@ -121,7 +121,7 @@ func TestRoundTrip(t *testing.T) {
 		if string(key.CredentialID) != string(a.CredentialID()) || string(key.PublicKey) != string(a.PublicKey()) || key.SignCount != 0 {
 			t.Errorf("%s: key %+v", from, key)
 		}
-		if att.Format != "packed" || !att.Self || att.Trusted || att.BackupEligible || att.BackedUp || att.HardwareBacked {
+		if att.Format != "packed" || !att.Self || att.Trusted || att.BackupEligible || att.BackedUp || att.HardwareBacked() {
 			t.Errorf("%s: attestation %+v", from, att)
 		}
 		if err := development.Accept(att); err != nil {
