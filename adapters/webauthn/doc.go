@@ -12,7 +12,15 @@
 // whether the chain verifies to a trust anchor (Google's roots for
 // android-key, Config.PackedRoots for packed), and for android-key the
 // security level and the app (package name, signing certificate digests)
-// from the key description extension. core/device.Policy decides.
+// from the key description extension, with its root of trust (verified
+// boot state, bootloader lock) and the status of the chain's certificates
+// on Google's attestation status list (RevocationList). core/device.Policy
+// decides.
+//
+// Apple App Attest ("apple-appattest"), which go-webauthn does not
+// verify, is verified here (appattest.go): the nonce in the credential
+// certificate, the key id, the counter 0, the chain to Apple's App
+// Attestation root, and the App ID hash as RP id hash.
 //
 // Sign counters are reported, not judged: core compares them
 // (device.CounterAfter). Errors carry a fault kind and a generic public
