@@ -400,6 +400,20 @@ func (m *Metrics) WatchKeys(keys func(context.Context) ([]Key, error), now func(
 	}})
 }
 
+// WatchRevocationList exports
+// pforte_android_revocation_list_age_seconds: how long ago the copy of
+// Google's attestation status list in force was written (its file's
+// modification time), read at each scrape from loaded. Alert when it
+// exceeds a few days: the refresh has stopped, and attestation keys that
+// leaked since are not refused.
+func (m *Metrics) WatchRevocationList(loaded func() time.Time, now func() time.Time) {
+	desc := prometheus.NewDesc(namespace+"_android_revocation_list_age_seconds",
+		"Seconds since the Android attestation status list in force was written.", nil, nil)
+	m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, now().Sub(loaded()).Seconds())
+	}})
+}
+
 // collectorFunc is a collector of one metric family computed at scrape time.
 type collectorFunc struct {
 	desc    *prometheus.Desc

@@ -131,6 +131,7 @@ func TestExposition(t *testing.T) {
 			{State: "retired", Since: now.Add(-time.Minute)},
 		}, nil
 	}, func() time.Time { return now })
+	m.WatchRevocationList(func() time.Time { return now.Add(-26 * time.Hour) }, func() time.Time { return now })
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -145,6 +146,7 @@ func TestExposition(t *testing.T) {
 		`pforte_letters{state="voided"} 0`,
 		`pforte_signing_key_age_seconds{state="active"} 5400`,
 		`pforte_signing_key_age_seconds{state="next"} 3600`,
+		`pforte_android_revocation_list_age_seconds 93600`,
 		`pforte_logins_total{method="app",outcome="success"} 0`,
 		`pforte_pin_lockouts_total 0`,
 		`pforte_backchannel_logout_queue 7`,

@@ -67,8 +67,10 @@ func OpenRevocationList(path string) (*RevocationList, error) {
 func (l *RevocationList) Path() string { return l.path }
 
 // Loaded returns the modification time of the file the list in force was
-// read from: the age of what Pforte checks against.
+// read from: the age of what Pforte checks against. It rereads a changed
+// file first, as a lookup would, so that a refresh shows at once.
 func (l *RevocationList) Loaded() time.Time {
+	l.refresh()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.modTime

@@ -257,6 +257,17 @@ type DevicesConfig struct {
 	// certificate) name the insurer's Android app for android-key.
 	AndroidPackage     string   `yaml:"android_package"`
 	AndroidCertDigests []string `yaml:"android_cert_digests"`
+	// AndroidRevocationFile is Google's attestation status list
+	// (https://android.googleapis.com/attestation/status), refreshed by
+	// the operator; empty: android-key chains are not checked against it.
+	AndroidRevocationFile string `yaml:"android_revocation_file"`
+	// AppleAppID is the iOS app's App ID (team id "." bundle id) for Apple
+	// App Attest; empty: App Attest keys are refused.
+	AppleAppID string `yaml:"apple_app_id"`
+	// AppleEnvironment is the App Attest environment accepted: production
+	// (empty) or development (also keys of development builds; refused in
+	// production).
+	AppleEnvironment string `yaml:"apple_environment"`
 	// PackedRootsFile is a PEM file of trust anchors for packed attestation.
 	PackedRootsFile string `yaml:"packed_roots_file"`
 	// Attestation is production (android-key and trusted packed only) or
@@ -724,6 +735,9 @@ var envVars = []envVar{
 	{Name: "PFORTE_DEVICES_APP_ORIGINS", Key: "devices.app_origins", field: func(c *Config) any { return &c.Devices.AppOrigins }},
 	{Name: "PFORTE_DEVICES_ANDROID_PACKAGE", Key: "devices.android_package", field: func(c *Config) any { return &c.Devices.AndroidPackage }},
 	{Name: "PFORTE_DEVICES_ANDROID_CERT_DIGESTS", Key: "devices.android_cert_digests", field: func(c *Config) any { return &c.Devices.AndroidCertDigests }},
+	{Name: "PFORTE_DEVICES_ANDROID_REVOCATION_FILE", Key: "devices.android_revocation_file", field: func(c *Config) any { return &c.Devices.AndroidRevocationFile }},
+	{Name: "PFORTE_DEVICES_APPLE_APP_ID", Key: "devices.apple_app_id", field: func(c *Config) any { return &c.Devices.AppleAppID }},
+	{Name: "PFORTE_DEVICES_APPLE_ENVIRONMENT", Key: "devices.apple_environment", field: func(c *Config) any { return &c.Devices.AppleEnvironment }},
 	{Name: "PFORTE_DEVICES_PACKED_ROOTS_FILE", Key: "devices.packed_roots_file", field: func(c *Config) any { return &c.Devices.PackedRootsFile }},
 	{Name: "PFORTE_DEVICES_ATTESTATION", Key: "devices.attestation", field: func(c *Config) any { return &c.Devices.Attestation }},
 	{Name: "PFORTE_DEVICES_RECONFIRM_PERIOD", Key: "devices.reconfirm_period", field: func(c *Config) any { return &c.Devices.ReconfirmPeriod }},
@@ -1037,8 +1051,20 @@ func (c *Config) Validate() error {
 	default:
 		return bad("devices.attestation", "must be production or development, not %q", c.Devices.Attestation)
 	}
-	if s.Environment == Production && c.Devices.AndroidPackage == "" && c.Devices.PackedRootsFile == "" {
-		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests) or packed_roots_file: otherwise no device can be bound")
+	switch c.Devices.AppleEnvironment {
+	case "", "production":
+	case "development":
+		if s.Environment == Production {
+			return bad("devices.apple_environment", "App Attest keys of development builds are refused in production")
+		}
+		if c.Devices.AppleAppID == "" {
+			return bad("devices.apple_environment", "set together with devices.apple_app_id")
+		}
+	default:
+		return bad("devices.apple_environment", "must be production or development, not %q", c.Devices.AppleEnvironment)
+	}
+	if s.Environment == Production && c.Devices.AndroidPackage == "" && c.Devices.AppleAppID == "" && c.Devices.PackedRootsFile == "" {
+		return bad("devices.android_package", "production needs the Android app (android_package and android_cert_digests), the iOS app (apple_app_id) or packed_roots_file: otherwise no device can be bound")
 	}
 	if c.EID.Enabled && len(c.EID.AppReturnURIs) == 0 && !c.EID.AppLoopback {
 		// The eID service's confirmation is handed to the app that began
@@ -1159,6 +1185,8 @@ var fieldKeys = map[string]string{
 	"webauthn.Config.PackedRoots":            "devices.packed_roots_file",
 	"device.Policy.AndroidPackage":           "devices.android_package",
 	"device.Policy.AndroidCertDigests":       "devices.android_cert_digests",
+	"device.Policy.AppleAppID":               "devices.apple_app_id",
+	"device.Policy.AllowAppAttestDevelop":    "devices.apple_environment",
 	"pin.NewHasher":                          "pin.peppers",
 	"pin.Policy.MaxFailures":                 "pin.max_failures",
 	"pin.Policy.Delays":                      "pin.delays",

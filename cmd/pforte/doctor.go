@@ -17,6 +17,7 @@ import (
 	"github.com/pforte-id/pforte/adapters/outbox"
 	"github.com/pforte-id/pforte/adapters/proofing/eid"
 	"github.com/pforte-id/pforte/adapters/sqlstore"
+	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/signkey"
@@ -64,12 +65,19 @@ const (
 	checkOutbox      = "outbox"
 	checkSMTP        = "smtp"
 	checkEID         = "eid"
+	checkRevocation  = "revocation list"
 )
 
 var allChecks = []string{
 	checkConfig, checkDataDir, checkMasterKey, checkClients, checkDatabase, checkSchema,
-	checkSigningKeys, checkRotation, checkClock, checkOutbox, checkSMTP, checkEID,
+	checkSigningKeys, checkRotation, checkClock, checkOutbox, checkSMTP, checkEID, checkRevocation,
 }
+
+// revocationStale is the age of devices.android_revocation_file beyond
+// which the doctor warns. Google updates its list as leaks become known;
+// a daily refresh keeps it at most a day behind, and a week means the
+// refresh has stopped.
+const revocationStale = 7 * 24 * time.Hour
 
 // Clock skew between this host and the database beyond which the doctor
 // warns and fails. Replicas compare times they wrote with their own clocks
@@ -196,6 +204,7 @@ func runDoctor(ctx context.Context, cfg *Config, cfgErr error, timeout time.Dura
 	d.outbox()
 	d.smtp(ctx)
 	d.eid(ctx)
+	d.revocation()
 	return d.out
 }
 
@@ -492,6 +501,35 @@ func (d *doctor) outbox() {
 		d.fail(checkOutbox, "letters cannot be handed over in "+dir+": "+why(err),
 			"make letters.outbox_dir a directory the user Pforte runs as can write to")
 	}
+}
+
+// revocation checks Google's attestation status list: it reads and
+// parses, and how old it is. The configuration loaded, so the file read
+// a moment ago; it is read again as the server would at its next binding.
+func (d *doctor) revocation() {
+	path := d.cfg.Devices.AndroidRevocationFile
+	refresh := "refresh it daily: curl -fsS -o " + path + ".tmp https://android.googleapis.com/attestation/status && mv " + path + ".tmp " + path
+	if path == "" {
+		if d.cfg.Server.Environment == Production && d.cfg.Devices.AndroidPackage != "" {
+			d.warn(checkRevocation, "not configured: Android attestations signed with a leaked key are not refused",
+				"set devices.android_revocation_file to a copy of Google's attestation status list and refresh it daily")
+			return
+		}
+		d.skip(checkRevocation, "not configured (devices.android_revocation_file)")
+		return
+	}
+	list, err := webauthn.OpenRevocationList(path)
+	if err != nil {
+		d.fail(checkRevocation, path+": "+why(err), refresh)
+		return
+	}
+	age := d.now().Sub(list.Loaded())
+	detail := fmt.Sprintf("%s, written %s ago", path, age.Round(time.Minute))
+	if age > revocationStale {
+		d.warn(checkRevocation, detail, "the refresh has stopped; "+refresh)
+		return
+	}
+	d.ok(checkRevocation, detail)
 }
 
 func (d *doctor) smtp(ctx context.Context) {

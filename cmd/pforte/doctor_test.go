@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ func newDeployment(t *testing.T, storage sqlstore.Config) *deployment {
 	}
 	masterFile := secret("master.key", testMasterKey())
 	dsnFile := secret("dsn", storage.DSN)
+	statusFile := secret("attestation-status.json", `{"entries": {"2c8cdddfd5e03bfc": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}`)
 	d.configFile = secret("pforte.yaml", fmt.Sprintf(`
 server:
   environment: production
@@ -97,6 +99,7 @@ letters:
 devices:
   android_package: de.example.serviceapp
   android_cert_digests: [%s]
+  android_revocation_file: %q
 notify:
   type: smtp
   smtp_host: 127.0.0.1
@@ -106,7 +109,7 @@ notify:
 log:
   level: warn
 `, d.addr, d.admin, d.addr, filepath.Join(d.dir, "data"), storage.Driver, dsnFile, masterFile,
-		filepath.Join(d.dir, "outbox"), strings.Repeat("ab", 32), d.relay.port))
+		filepath.Join(d.dir, "outbox"), strings.Repeat("ab", 32), statusFile, d.relay.port))
 	for _, dir := range []string{"data", "outbox"} {
 		if err := os.Mkdir(filepath.Join(d.dir, dir), 0o700); err != nil {
 			t.Fatal(err)
@@ -392,6 +395,62 @@ func TestSpan(t *testing.T) {
 
 // With eid.enabled the doctor reads the eID service's discovery: a
 // running broker passes, one on a closed port fails by name.
+// TestDoctorRevocationList: the age of Google's attestation status list
+// is reported, a stale one is a warning, an unreadable one a failure, and
+// a production deployment with an Android app but no list is warned.
+func TestDoctorRevocationList(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "status.json")
+	if err := os.WriteFile(path, []byte(`{"entries": {"77": {"status": "SUSPENDED"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"PFORTE_DEVICES_ANDROID_REVOCATION_FILE": path}
+	check := func(name string, env map[string]string, want verdict, wantText string) {
+		t.Helper()
+		r := runCLI(t, defaultWiring(), env, "doctor", "--data-dir", data)
+		if got := doctorLines(t, r.stdout); got[checkRevocation] != want || !strings.Contains(r.stdout, wantText) {
+			t.Errorf("%s: %s, want %s with %q\n%s", name, got[checkRevocation], want, wantText, r.stdout)
+		}
+	}
+	check("fresh", env, verdictOK, "written 0s ago")
+	old := time.Now().Add(-8 * 24 * time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	check("eight days old", env, verdictWarn, "curl -fsS")
+	check("not configured in development", nil, verdictSkip, "not configured")
+
+	// Unreadable and missing files: the configuration does not load, and
+	// the doctor names the key.
+	if err := os.WriteFile(path, []byte(`{"entries": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, defaultWiring(), env, "doctor", "--data-dir", data)
+	if got := doctorLines(t, r.stdout); got[checkConfig] != verdictFail || !strings.Contains(r.stdout, "devices.android_revocation_file") {
+		t.Errorf("broken list: %s\n%s", got[checkConfig], r.stdout)
+	}
+	r = runCLI(t, defaultWiring(), map[string]string{"PFORTE_DEVICES_ANDROID_REVOCATION_FILE": filepath.Join(dir, "missing.json")}, "doctor", "--data-dir", data)
+	if got := doctorLines(t, r.stdout); got[checkConfig] != verdictFail || !strings.Contains(r.stdout, "devices.android_revocation_file") {
+		t.Errorf("missing list: %s\n%s", got[checkConfig], r.stdout)
+	}
+
+	// Production with the Android app and no list.
+	d := newDeployment(t, sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: filepath.Join(t.TempDir(), "pforte.db")})
+	yaml, err := os.ReadFile(d.configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml = regexp.MustCompile(`(?m)^  android_revocation_file: .*\n`).ReplaceAll(yaml, nil)
+	if err := os.WriteFile(d.configFile, yaml, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = d.run(t, nil, "doctor")
+	if got := doctorLines(t, r.stdout); got[checkRevocation] != verdictWarn {
+		t.Errorf("production without a list: %s\n%s", got[checkRevocation], r.stdout)
+	}
+}
+
 func TestDoctorEID(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -243,12 +243,25 @@ func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 			return wc, binding.Config{}, bad("devices.packed_roots_file", "%s", fault.PublicOf(err))
 		}
 	}
+	if d.AndroidRevocationFile != "" {
+		list, err := webauthn.OpenRevocationList(d.AndroidRevocationFile)
+		if err != nil {
+			return wc, binding.Config{}, bad("devices.android_revocation_file", "%s", fault.PublicOf(err))
+		}
+		wc.Revocations = list
+	}
+	wc.AppleAppID = d.AppleAppID
 	pp := pin.DefaultPolicy
 	pp.MaxFailures, pp.Delays = cfg.PIN.MaxFailures, slices.Clone(cfg.PIN.Delays)
+	dev := d.Attestation == "development"
 	bc := binding.Config{
 		Device: device.Policy{
 			AndroidPackage: d.AndroidPackage, AndroidCertDigests: d.AndroidCertDigests,
-			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: d.Attestation == "development",
+			// A developer's test phone often has an open bootloader; a
+			// member's never may (see device.Policy.AllowOpenDevice).
+			AllowOpenDevice: dev,
+			AppleAppID:      d.AppleAppID, AllowAppAttestDevelop: d.AppleEnvironment == "development",
+			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: dev,
 		},
 		PIN:       pp,
 		Reconfirm: device.Reconfirm{Period: d.ReconfirmPeriod},

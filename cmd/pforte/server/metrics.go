@@ -16,8 +16,12 @@ import (
 func (s *Server) Metrics() http.Handler { return s.metrics.Handler() }
 
 // watch registers the gauges read at scrape time: database pools, letters
-// by state, the back-channel logout queue and the signing keys' age.
+// by state, the back-channel logout queue, the signing keys' age and,
+// when one is configured, the age of the Android attestation status list.
 func (s *Server) watch() {
+	if l := s.opts.Devices.Revocations; l != nil {
+		s.metrics.WatchRevocationList(l.Loaded, s.opts.Now)
+	}
 	s.metrics.WatchPools(s.store.Pools())
 	s.metrics.WatchLetters(s.store.LetterCounts)
 	s.metrics.WatchLogoutQueue(s.store.CountLogoutJobs)
