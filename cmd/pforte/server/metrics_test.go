@@ -5,11 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pforte-id/pforte/adapters/webauthn"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/client"
@@ -141,5 +145,47 @@ func TestMetrics(t *testing.T) {
 	}
 	if v := value(after, `pforte_signing_key_age_seconds{state="active"}`); v < 0 {
 		t.Errorf("active key age: %v", v)
+	}
+}
+
+// TestRevocationListMetric: the age of the Android attestation status list
+// is exported when one is configured, counted from the file's modification
+// time, and follows the operator's refresh.
+func TestRevocationListMetric(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.json")
+	if err := os.WriteFile(path, []byte(`{"entries": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(path, written, written); err != nil {
+		t.Fatal(err)
+	}
+	list, err := webauthn.OpenRevocationList(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now time.Time
+	s := servertest.Start(t, func(o *server.Options) {
+		o.Devices.Revocations = list
+		clock := o.Now
+		if clock == nil {
+			clock = time.Now
+		}
+		now = clock()
+		o.Now = func() time.Time { return now }
+	})
+	const series = "pforte_android_revocation_list_age_seconds"
+	if v := value(scrape(t, s), series); v != now.Sub(written).Seconds() {
+		t.Errorf("age %v, want %v", v, now.Sub(written).Seconds())
+	}
+	refreshed := now.Add(-time.Hour)
+	if err := os.Chtimes(path, refreshed, refreshed); err != nil {
+		t.Fatal(err)
+	}
+	if v := value(scrape(t, s), series); v != 3600 {
+		t.Errorf("after a refresh: age %v, want 3600", v)
+	}
+	if v := value(scrape(t, servertest.Start(t)), series); v != -1 {
+		t.Errorf("exported without a list: %v", v)
 	}
 }
