@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/pforte-id/pforte/core/device"
+	"github.com/pforte-id/pforte/ports/devicekey"
 )
 
 // formatAppAttest is Apple App Attest's attestation statement format.
@@ -154,4 +157,58 @@ func appAttestNonce(cert *x509.Certificate) ([]byte, error) {
 		return nil, errors.New("apple-appattest: the nonce is not a SHA-256 OCTET STRING")
 	}
 	return nonce, nil
+}
+
+// verifyAppAttestAssertion verifies an assertion of an App Attest key:
+// DCAppAttestService.generateAssertion's signature and authenticator data
+// over the SHA-256 of the app's clientDataJSON, sent in the WebAuthn
+// assertion form. go-webauthn cannot check it: the RP id hash is that of
+// the App ID, App Attest sets no user presence flag, and the Secure
+// Enclave signs the nonce SHA-256(authData ‖ clientDataHash) as its
+// message, so the ECDSA digest is SHA-256(nonce) where WebAuthn's is the
+// nonce itself (Apple, "Validating apps that connect to your server",
+// "Verify the assertion"). The caller checked that the RP id hash is the
+// configured App ID's and that the credential is key's. Checked here: the
+// client data (type webauthn.get, the state's challenge, a configured
+// origin) and the signature with key.PublicKey; BE/BS must be clear as for
+// any bound key. The counter is reported for core to compare.
+func (c *Ceremony) verifyAppAttestAssertion(s gowebauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData, key devicekey.Key,
+	fail func(error) (devicekey.Assertion, error)) (devicekey.Assertion, error) {
+	cfg := c.wa.Config
+	if err := parsed.Response.CollectedClientData.Verify(s.Challenge, protocol.AssertCeremony, s.GetOrigins(cfg.RPOrigins),
+		cfg.RPOpaqueOrigins, cfg.RPTopOrigins, cfg.RPTopOriginVerificationMode, cfg.RPAllowCrossOrigin); err != nil {
+		return fail(err)
+	}
+	pub, err := ecdsaKey(key.PublicKey)
+	if err != nil {
+		return fail(err)
+	}
+	raw := parsed.Raw.AssertionResponse
+	clientDataHash := sha256.Sum256(raw.ClientDataJSON)
+	nonce := sha256.Sum256(slices.Concat([]byte(raw.AuthenticatorData), clientDataHash[:]))
+	digest := sha256.Sum256(nonce[:])
+	if !ecdsa.VerifyASN1(pub, digest[:], parsed.Response.Signature) {
+		return fail(errors.New("apple-appattest: the assertion's signature does not verify"))
+	}
+	flags := parsed.Response.AuthenticatorData.Flags
+	if flags.HasBackupEligible() || flags.HasBackupState() {
+		return fail(errors.New("backup eligible or backed up: not the bound key"))
+	}
+	return devicekey.Assertion{
+		CredentialID: slices.Clone(parsed.RawID),
+		SignCount:    parsed.Response.AuthenticatorData.Counter,
+	}, nil
+}
+
+// ecdsaKey reads a stored COSE ES256 P-256 key.
+func ecdsaKey(cose []byte) (*ecdsa.PublicKey, error) {
+	k, err := webauthncose.ParsePublicKey(cose)
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := k.(webauthncose.EC2PublicKeyData)
+	if !ok || ec.Curve != coseP256 || len(ec.XCoord) != 32 || len(ec.YCoord) != 32 {
+		return nil, errors.New("the stored key is not a P-256 key")
+	}
+	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), slices.Concat([]byte{4}, ec.XCoord, ec.YCoord))
 }

@@ -114,6 +114,13 @@ type appAttestSpec struct {
 // app with App Attest would.
 func (ca appAttestCA) appAttestResponse(t *testing.T, state []byte, s appAttestSpec, now time.Time) []byte {
 	t.Helper()
+	resp, _ := ca.appAttestKey(t, state, s, now)
+	return resp
+}
+
+// appAttestKey is appAttestResponse that also returns the key.
+func (ca appAttestCA) appAttestKey(t *testing.T, state []byte, s appAttestSpec, now time.Time) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
 	var sess gowebauthn.SessionData
 	if err := json.Unmarshal(state, &sess); err != nil {
 		t.Fatal(err)
@@ -180,6 +187,53 @@ func (ca appAttestCA) appAttestResponse(t *testing.T, state []byte, s appAttestS
 	resp, err := json.Marshal(map[string]any{
 		"id": b64(credID), "rawId": b64(credID), "type": "public-key",
 		"response": map[string]any{"clientDataJSON": b64(clientData), "attestationObject": b64(attObj)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, key
+}
+
+// assertSpec is what a fake App Attest assertion carries.
+type assertSpec struct {
+	appID   string
+	counter uint32
+	flags   byte
+	typ     string
+	// webauthnDigest signs SHA-256(authData ‖ clientDataHash) as the
+	// digest, as a WebAuthn authenticator would, instead of App Attest's
+	// SHA-256 of that nonce.
+	webauthnDigest bool
+}
+
+// appAttestAssertion answers the assertion options of state as an iOS
+// app with DCAppAttestService.generateAssertion would.
+func appAttestAssertion(t *testing.T, state []byte, key *ecdsa.PrivateKey, credID []byte, s assertSpec) []byte {
+	t.Helper()
+	var sess gowebauthn.SessionData
+	if err := json.Unmarshal(state, &sess); err != nil {
+		t.Fatal(err)
+	}
+	rpIDHash := sha256.Sum256([]byte(s.appID))
+	authData := slices.Concat(rpIDHash[:], []byte{s.flags}, binary.BigEndian.AppendUint32(nil, s.counter))
+	clientData, err := json.Marshal(map[string]any{"type": s.typ, "challenge": sess.Challenge, "origin": "https://login.example.de"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientDataHash := sha256.Sum256(clientData)
+	nonce := sha256.Sum256(slices.Concat(authData, clientDataHash[:]))
+	digest := sha256.Sum256(nonce[:])
+	if s.webauthnDigest {
+		digest = nonce
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	resp, err := json.Marshal(map[string]any{
+		"id": b64(credID), "rawId": b64(credID), "type": "public-key",
+		"response": map[string]any{"clientDataJSON": b64(clientData), "authenticatorData": b64(authData), "signature": b64(sig)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -286,5 +340,63 @@ func TestAppAttest(t *testing.T) {
 		if _, err := appAttestNonce(leaf); err == nil {
 			t.Errorf("%s: nonce read", name)
 		}
+	}
+}
+
+// TestAppAttestAssertion: a bound App Attest key logs in with App
+// Attest's assertions, and only with its own, correctly signed ones.
+func TestAppAttestAssertion(t *testing.T) {
+	now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	ca := newAppAttestCA(t)
+	c, err := New(Config{RPID: "login.example.de", Origins: []string{"https://login.example.de"}, AppleAppID: testAppID},
+		func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.appleRoots = pool(t, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.root.Raw}))
+	ctx := context.Background()
+	_, state, err := c.RegistrationOptions(ctx, devicekey.User{Handle: []byte("member-1"), Name: "m", DisplayName: "M"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, priv := ca.appAttestKey(t, state, appAttestSpec{appID: testAppID, aaguid: device.AAGUIDAppAttest, origin: "https://login.example.de", typ: "webauthn.create"}, now)
+	nk, err := c.VerifyRegistration(ctx, state, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := devicekey.Key{CredentialID: nk.CredentialID, PublicKey: nk.PublicKey}
+	good := assertSpec{appID: testAppID, counter: 1, typ: "webauthn.get"}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*assertSpec)
+		key    *ecdsa.PrivateKey
+		ok     bool
+	}{
+		{"the bound key", func(*assertSpec) {}, priv, true},
+		{"another key", func(*assertSpec) {}, newKey(t), false},
+		{"WebAuthn's digest", func(s *assertSpec) { s.webauthnDigest = true }, priv, false},
+		{"registration client data", func(s *assertSpec) { s.typ = "webauthn.create" }, priv, false},
+		{"issuer's RP id hash", func(s *assertSpec) { s.appID = "login.example.de" }, priv, false},
+		{"another app's RP id hash", func(s *assertSpec) { s.appID = "ZZZZZ99999.com.evil.app" }, priv, false},
+		{"backup eligible", func(s *assertSpec) { s.flags = 0x08 }, priv, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, state, err := c.AssertionOptions(ctx, [][]byte{nk.CredentialID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := good
+			tc.mutate(&s)
+			got, err := c.VerifyAssertion(ctx, state, appAttestAssertion(t, state, tc.key, nk.CredentialID, s), bound)
+			if !tc.ok {
+				if !errors.Is(err, fault.Unauthenticated) {
+					t.Fatalf("verified: %+v %v", got, err)
+				}
+				return
+			}
+			if err != nil || got.SignCount != 1 || got.UserVerified || !slices.Equal(got.CredentialID, nk.CredentialID) {
+				t.Fatalf("%+v %v", got, err)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package webauthn
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -310,6 +311,11 @@ func (c *Ceremony) VerifyAssertion(_ context.Context, state, response []byte, ke
 		return fail(errors.New("the assertion is not from the given key"))
 	case len(s.AllowedCredentialIDs) > 0 && !slices.ContainsFunc(s.AllowedCredentialIDs, func(id []byte) bool { return bytes.Equal(id, parsed.RawID) }):
 		return fail(errors.New("the credential is not in the allow list"))
+	}
+	if c.appleAppID != "" {
+		if appHash := sha256.Sum256([]byte(c.appleAppID)); bytes.Equal(parsed.Response.AuthenticatorData.RPIDHash, appHash[:]) {
+			return c.verifyAppAttestAssertion(s, parsed, key, fail)
+		}
 	}
 	cfg := c.wa.Config
 	if err := parsed.Verify(s.Challenge, s.GetRelyingPartyID(cfg.RPID), "", s.GetOrigins(cfg.RPOrigins), cfg.RPOpaqueOrigins,

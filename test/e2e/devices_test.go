@@ -741,8 +741,8 @@ func TestDeviceBindingProductionPolicy(t *testing.T) {
 		if a := in.account(t, m); a.Status != account.Pending {
 			t.Errorf("account %s, want pending", a.Status)
 		}
-		if !strings.Contains(in.logs.String(), "device key refused") {
-			t.Error("the refusal is not logged")
+		if logs := in.logs.String(); !strings.Contains(logs, "device key refused") || !strings.Contains(logs, "device.unattested") || !strings.Contains(logs, "device.self_attested") {
+			t.Error("the refusal is not logged with its reason")
 		}
 	})
 }
