@@ -179,7 +179,13 @@ func ParseRevocationList(data []byte) (map[string]device.Revocation, error) {
 		if e.Status == "" {
 			return nil, bad("the entry %q has no status", serial)
 		}
-		entries[key] = device.Revocation(strings.ToUpper(e.Status))
+		// Two spellings of one serial ("ab", "00AB"): the worse status
+		// counts, whatever order the map is walked in.
+		st := device.Revocation(strings.ToUpper(e.Status))
+		if prev, ok := entries[key]; ok && prev != device.CertSuspended {
+			continue
+		}
+		entries[key] = st
 	}
 	return entries, nil
 }

@@ -27,6 +27,8 @@ func TestParseRevocationList(t *testing.T) {
 			map[string]device.Revocation{"2c8cdddfd5e03bfc": device.CertRevoked, "c8966fcb2fbb0d7a": device.CertSuspended}},
 		{"empty list", `{"entries": {}}`, map[string]device.Revocation{}},
 		{"upper case and leading zeros", `{"entries": {"00ABcd": {"status": "revoked"}}}`, map[string]device.Revocation{"abcd": device.CertRevoked}},
+		{"two spellings, the worse counts", `{"entries": {"ab": {"status": "REVOKED"}, "00AB": {"status": "SUSPENDED"}, "0cd": {"status": "SUSPENDED"}, "CD": {"status": "REVOKED"}}}`,
+			map[string]device.Revocation{"ab": device.CertRevoked, "cd": device.CertRevoked}},
 		{"serial zero", `{"entries": {"00": {"status": "REVOKED"}}}`, map[string]device.Revocation{"0": device.CertRevoked}},
 		{"not JSON", `{"entries": {`, nil},
 		{"no entries", `{"status": "ok"}`, nil},
@@ -176,4 +178,27 @@ func TestRevokedAndroidKeyPolicy(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, code, tc.want)
 		}
 	}
+}
+
+// FuzzParseRevocationList: any file the operator's refresh may leave is
+// either a list of lower-case hex serials with a status, or Invalid.
+func FuzzParseRevocationList(f *testing.F) {
+	f.Add([]byte(`{"entries": {"2c8cdddfd5e03bfc": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}`))
+	f.Add([]byte(`{"entries": {}}`))
+	f.Add([]byte(`{"entries": {"00AB": {"status": "suspended"}}}`))
+	f.Add([]byte(`{"entries": null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := ParseRevocationList(data)
+		if err != nil {
+			if !errors.Is(err, fault.Invalid) {
+				t.Fatalf("kind %v", fault.KindOf(err))
+			}
+			return
+		}
+		for serial, status := range entries {
+			if serial == "" || strings.Trim(serial, "0123456789abcdef") != "" || (len(serial) > 1 && serial[0] == '0') || status == "" {
+				t.Fatalf("entry %q: %q", serial, status)
+			}
+		}
+	})
 }
