@@ -35,7 +35,9 @@ func TestPolicyAccept(t *testing.T) {
 		want      fault.Code
 	}{
 		{"android hardware key of the app", prod, android, true, ""},
-		{"android StrongBox key", prod, with(android, func(a *device.Attestation) { a.AttestationLevel, a.KeyLevel = device.LevelStrongBox, device.LevelStrongBox }), true, ""},
+		{"android StrongBox key", prod, with(android, func(a *device.Attestation) {
+			a.AttestationLevel, a.KeyLevel = device.LevelStrongBox, device.LevelStrongBox
+		}), true, ""},
 		{"android software key", prod, with(android, func(a *device.Attestation) { a.KeyLevel = device.LevelSoftware }), false, device.CodeNotHardware},
 		{"android software attestation", prod, with(android, func(a *device.Attestation) { a.AttestationLevel = device.LevelSoftware }), false, device.CodeNotHardware},
 		{"android no security level", prod, with(android, func(a *device.Attestation) { a.AttestationLevel, a.KeyLevel = "", "" }), false, device.CodeNotHardware},
