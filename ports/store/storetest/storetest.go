@@ -243,7 +243,13 @@ type test[P any] struct {
 // runTests runs each of tests as a sub-test on a fresh store from open.
 func runTests[P any](t *testing.T, open func(t *testing.T) P, tests []test[P]) {
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+		// Each test has a fresh store of its own, so the tests of a group
+		// run in parallel: on PostgreSQL most of a test's time is the new
+		// schema's migration, spent waiting on the server.
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
 	}
 }
 
