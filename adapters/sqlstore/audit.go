@@ -123,9 +123,12 @@ func (s *Store) AuditEvents(ctx context.Context, accountID string, limit int) ([
 // (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction serialises
 // writers), so a binding revoked or blocked meanwhile, or a second
 // completion, cannot slip in between the checks and the writes. When it
-// fails nothing changed. Returns the account as stored.
+// fails nothing changed. Returns the account as stored. A session a device
+// transfer opened leaves the account's status as it is and completes only
+// while the account is Active.
 // Errors: NotFound; Expired (over or completed); Forbidden (a step is
-// missing); Conflict (e's ID exists); Invalid (e names another account).
+// missing; a transfer's account is not active); Conflict (e's ID exists);
+// Invalid (e names another account).
 func (s *Store) CompleteEnrollment(ctx context.Context, sessionID string, e audit.Event, now time.Time) (account.Account, error) {
 	const op = "sqlstore.CompleteEnrollment"
 	var out account.Account
@@ -161,7 +164,17 @@ func (s *Store) CompleteEnrollment(ctx context.Context, sessionID string, e audi
 			return fault.Wrap(fault.Forbidden, op, errors.New("the member has not set a release PIN"))
 		}
 		var r accountRow
-		if err := tx.GetContext(ctx, &r, tx.Rebind(`UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?
+		if sess.TransferID != "" {
+			// A transfer adds a device to an active account and changes
+			// nothing else: an account locked meanwhile stays locked.
+			if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE id = ?`+s.forUpdate()),
+				sess.AccountID); err != nil {
+				return err
+			}
+			if account.Status(r.Status) != account.Active {
+				return fault.Wrap(fault.Forbidden, op, errors.New("the account of the transfer is not active"))
+			}
+		} else if err := tx.GetContext(ctx, &r, tx.Rebind(`UPDATE accounts SET status = ?, updated_at = ? WHERE id = ?
 				RETURNING `+accountColumns), string(account.Active), ms(now), sess.AccountID); err != nil {
 			return err
 		}

@@ -458,7 +458,8 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, now time.Time) (gra
 
 // DeleteExpired removes everything that expired strictly before now:
 // authorization requests, refresh tokens, access tokens and token families,
-// one-time values, rate limit windows and unanswered WebAuthn challenges;
+// one-time values, rate limit windows, unanswered WebAuthn challenges and
+// device transfers;
 // authorization codes only
 // store.CodeRetention after their expiry, so that a replay in that window
 // still finds its code (and RevokeFamiliesOfCode its mark); letter requests
@@ -489,6 +490,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{"proofings", "expires_at", now},
 		{"proofing_confirmations", "expires_at", now},
 		{"approvals", "expires_at", now},
+		{"device_transfers", "expires_at", now},
 		{"sessions", "expires_at", now.Add(-sessionRetention)},
 		{"registrations", "requested_at", now.Add(-registrationRetention)},
 	} {

@@ -121,13 +121,14 @@ type openSession struct {
 	ExpiresAt     int64         `db:"expires_at"`
 	PasswordSetAt sql.NullInt64 `db:"password_set_at"`
 	CompletedAt   sql.NullInt64 `db:"completed_at"`
+	TransferID    string        `db:"transfer_id"`
 }
 
 // openEnrollment reads session id, locking its row, and checks that it is
 // open at now. Errors: NotFound; Expired (over or completed).
 func (s *Store) openEnrollment(ctx context.Context, tx *sqlx.Tx, op, id string, now time.Time) (openSession, error) {
 	var sess openSession
-	err := tx.GetContext(ctx, &sess, tx.Rebind(`SELECT account_id, expires_at, password_set_at, completed_at
+	err := tx.GetContext(ctx, &sess, tx.Rebind(`SELECT account_id, expires_at, password_set_at, completed_at, transfer_id
 			FROM enrollments WHERE id = ?`+s.forUpdate()), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, fault.Wrap(fault.NotFound, op, errors.New("no such enrollment session"))

@@ -18,7 +18,7 @@ import (
 	"github.com/pforte-id/pforte/ports/store"
 )
 
-const enrollmentColumns = `id, token_hash, account_id, kvnr, method, created_at, expires_at, password_set_at, completed_at`
+const enrollmentColumns = `id, token_hash, account_id, kvnr, method, created_at, expires_at, password_set_at, completed_at, transfer_id`
 
 type enrollmentRow struct {
 	ID            string        `db:"id"`
@@ -30,6 +30,7 @@ type enrollmentRow struct {
 	ExpiresAt     int64         `db:"expires_at"`
 	PasswordSetAt sql.NullInt64 `db:"password_set_at"`
 	CompletedAt   sql.NullInt64 `db:"completed_at"`
+	TransferID    string        `db:"transfer_id"`
 }
 
 func (r enrollmentRow) session() enrollment.Session {
@@ -43,6 +44,7 @@ func (r enrollmentRow) session() enrollment.Session {
 		ExpiresAt:     fromMSInt(r.ExpiresAt),
 		PasswordSetAt: fromMS(r.PasswordSetAt),
 		CompletedAt:   fromMS(r.CompletedAt),
+		TransferID:    r.TransferID,
 	}
 }
 
@@ -192,7 +194,7 @@ func (s *Store) StartEnrollment(ctx context.Context, sess enrollment.Session, a 
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO enrollments (`+enrollmentColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '')`),
 			sess.ID, sess.TokenHash, stored.ID, string(sess.KVNR), string(sess.Method), ms(sess.CreatedAt),
 			msInt(sess.ExpiresAt), ms(sess.PasswordSetAt), ms(sess.CompletedAt))
 		return err
@@ -306,21 +308,26 @@ func (s *Store) EnrollmentByTokenHash(ctx context.Context, tokenHash string) (en
 // and PasswordSetAt of the session in one transaction, only while the
 // session is open at now (not completed, ExpiresAt > now). The condition
 // is part of the session's UPDATE, so a session that closes meanwhile
-// cannot take a password. Errors: NotFound; Expired.
+// cannot take a password. A session a device transfer opened takes none:
+// the old phone's approval does not stand in for the password.
+// Errors: NotFound; Expired; Forbidden (a transfer's session).
 func (s *Store) SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error {
 	const op = "sqlstore.SetEnrollmentPassword"
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		var accountID string
 		err := tx.GetContext(ctx, &accountID, tx.Rebind(`UPDATE enrollments SET password_set_at = ?
-			WHERE id = ? AND completed_at IS NULL AND expires_at > ? RETURNING account_id`),
+			WHERE id = ? AND completed_at IS NULL AND expires_at > ? AND transfer_id = '' RETURNING account_id`),
 			ms(now), sessionID, msInt(now))
 		if errors.Is(err, sql.ErrNoRows) {
-			var count int
-			if err := tx.GetContext(ctx, &count, tx.Rebind(`SELECT COUNT(*) FROM enrollments WHERE id = ?`), sessionID); err != nil {
+			var transfers []string
+			if err := tx.SelectContext(ctx, &transfers, tx.Rebind(`SELECT transfer_id FROM enrollments WHERE id = ?`), sessionID); err != nil {
 				return err
 			}
-			if count == 0 {
+			switch {
+			case len(transfers) == 0:
 				return fault.New(fault.NotFound, op, "")
+			case transfers[0] != "":
+				return fault.New(fault.Forbidden, op, "a device transfer's session takes no password")
 			}
 			return fault.New(fault.Expired, op, "")
 		}

@@ -80,9 +80,11 @@ type EnrollmentCompletion interface {
 	// sessionID is open at now, has its password set and an active
 	// binding of this session with a PIN, then sets the account Active,
 	// marks the session completed and appends e (an empty e.AccountID is
-	// taken as the session's account). When it fails nothing changed.
+	// taken as the session's account). A session a device transfer opened
+	// (TransferID set) leaves the account's status as it is and completes
+	// only while the account is Active. When it fails nothing changed.
 	// Returns the account. Errors: NotFound; Expired; Forbidden (a step is
-	// missing); Conflict (e's ID exists); Invalid (e names another
-	// account).
+	// missing, or a transfer's account is not active); Conflict (e's ID
+	// exists); Invalid (e names another account).
 	CompleteEnrollment(ctx context.Context, sessionID string, e audit.Event, now time.Time) (account.Account, error)
 }

@@ -103,8 +103,9 @@ type Enrollments interface {
 	EnrollmentByTokenHash(ctx context.Context, tokenHash string) (enrollment.Session, error)
 	// SetEnrollmentPassword sets the password hash of the session's account
 	// and PasswordSetAt of the session in one transaction, only while the
-	// session is open at now. Errors: NotFound; Expired (session over or
-	// completed).
+	// session is open at now and was not opened by a device transfer.
+	// Errors: NotFound; Expired (session over or completed); Forbidden (a
+	// transfer's session).
 	SetEnrollmentPassword(ctx context.Context, sessionID, passwordHash string, now time.Time) error
 	// RecordProof, in one transaction, records proof p for the existing
 	// account accountID (a step-up: no session), raises its level to

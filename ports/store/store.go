@@ -283,4 +283,5 @@ type Store interface {
 	Leases
 	LetterSecrets
 	AbandonedEnrollments
+	Transfers
 }

@@ -63,6 +63,13 @@ var unavailableTests = []test[store.Store]{
 			{"SetPasswordHash", func() error { return s.SetPasswordHash(c, a.ID, "h", t0) }},
 			{"SetPasswordHash unknown", func() error { return s.SetPasswordHash(c, "nope", "h", t0) }},
 			{"SetAccountStatus", func() error { return s.SetAccountStatus(c, a.ID, account.Blocked, t0) }},
+			{"CreateTransfer", func() error { return s.CreateTransfer(c, newTransfer("tr-c", 1)) }},
+			{"TransferByCodeHash unknown", func() error { _, err := s.TransferByCodeHash(c, "nope"); return err }},
+			{"ApproveTransfer unknown", func() error { _, err := s.ApproveTransfer(c, "nope", a.KVNR, a.ID, "b", t0); return err }},
+			{"RedeemTransfer unknown", func() error {
+				_, _, err := s.RedeemTransfer(c, "nope", transferSession("enr-c"), t0)
+				return err
+			}},
 			{"UpsertMember", func() error { return s.UpsertMember(c, newMember(1)) }},
 			{"MemberByKVNR unknown", func() error { _, err := s.MemberByKVNR(c, kvnrOf(7)); return err }},
 			{"CreateClient existing", func() error { return s.CreateClient(c, newClient("portal")) }},
