@@ -87,6 +87,14 @@ const (
 	AccountLocked        Kind = "account.locked"
 	AccountUnlocked      Kind = "account.unlocked"
 	ClientChanged        Kind = "client.changed"
+	// DeviceTransferApproved: a device of the member approved a new
+	// phone's transfer with its key and PIN; Detail has "transfer" and
+	// "binding" (the approving device).
+	DeviceTransferApproved Kind = "device.transfer_approved"
+	// DeviceTransferRedeemed: the new phone redeemed an approved transfer
+	// and got its enrollment session (key and PIN follow); Detail has
+	// "transfer", "session" and "approved_by".
+	DeviceTransferRedeemed Kind = "device.transfer_redeemed"
 )
 
 // Kinds lists every kind, for those that must know them all (the account
@@ -98,6 +106,7 @@ var Kinds = []Kind{
 	LetterOrdered, LetterRendered, LetterHandedOver, LetterActivated, LetterVoided,
 	SupportRead, SupportLetterOrdered, SupportLetterLost, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
 	DeviceReconfirmed,
+	DeviceTransferApproved, DeviceTransferRedeemed,
 }
 
 // Actor says who acted.

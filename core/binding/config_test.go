@@ -41,6 +41,11 @@ func TestConfigValidate(t *testing.T) {
 		{"negative delay", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key,
 			PIN: pin.Policy{MaxFailures: 5, DelayFrom: 3, Delays: []time.Duration{-time.Second}}}, false},
 		{"client id with spaces", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, AppClientID: " app "}, false},
+		{"transfer 15 minutes", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, TransferTTL: 15 * time.Minute}, true},
+		{"transfer too long", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, TransferTTL: 16 * time.Minute}, false},
+		{"transfer too short", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, TransferTTL: 30 * time.Second}, false},
+		{"transfers per IP negative", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, TransfersPerIP: -1}, false},
+		{"transfer window too short", binding.Config{Device: device.Policy{AllowPacked: true}, IPKey: key, TransferWindow: time.Second}, false},
 	} {
 		err := tc.cfg.Validate()
 		if (err == nil) != tc.ok {
@@ -56,7 +61,8 @@ func TestConfigDefaults(t *testing.T) {
 	f := setup(t, func(c *binding.Config, _ *binding.Deps) { c.PIN = pin.Policy{} })
 	got := f.svc.Config()
 	if got.PIN.MaxFailures != pin.DefaultPolicy.MaxFailures || len(got.PIN.Delays) != len(pin.DefaultPolicy.Delays) ||
-		got.AppClientID != binding.DefaultAppClientID {
+		got.AppClientID != binding.DefaultAppClientID || got.TransferTTL != 5*time.Minute ||
+		got.TransfersPerIP != binding.DefaultTransfersPerIP || got.TransferWindow != binding.DefaultTransferWindow {
 		t.Fatalf("defaults %+v", got)
 	}
 }
@@ -71,6 +77,8 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 		"completion":   func(d *binding.Deps) { d.Completion = nil },
 		"accounts":     func(d *binding.Deps) { d.Accounts = nil },
 		"members":      func(d *binding.Deps) { d.Members = nil },
+		"transfers":    func(d *binding.Deps) { d.Transfers = nil },
+		"rate limits":  func(d *binding.Deps) { d.RateLimits = nil },
 		"ceremony":     func(d *binding.Deps) { d.Ceremony = nil },
 		"PIN hasher":   func(d *binding.Deps) { d.PINs = nil },
 		"passwords":    func(d *binding.Deps) { d.Passwords = nil },

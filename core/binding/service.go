@@ -40,10 +40,30 @@ type Config struct {
 	// 32 bytes): the address itself is personal data, and an unkeyed hash
 	// of the 2^32 IPv4 addresses is reversed in seconds.
 	IPKey []byte
+	// TransferTTL is how long a device transfer's code can be approved
+	// and its secret redeemed (0: DefaultTransferTTL; at most
+	// MaxTransferTTL). Short, because the code is shown on a screen.
+	TransferTTL time.Duration
+	// TransfersPerIP bounds the transfers one client address (IPv6: /64)
+	// may begin per TransferWindow (0: DefaultTransfersPerIP): beginning
+	// one needs no account, and each is a row until it expires.
+	TransfersPerIP int
+	// TransferWindow is the window of TransfersPerIP (0:
+	// DefaultTransferWindow).
+	TransferWindow time.Duration
 }
 
 // DefaultAppClientID is the client id of the app API in audit events.
 const DefaultAppClientID = "app-api"
+
+// Defaults and bounds of the device transfer.
+const (
+	DefaultTransferTTL    = 5 * time.Minute
+	MinTransferTTL        = time.Minute
+	MaxTransferTTL        = 15 * time.Minute
+	DefaultTransfersPerIP = 10
+	DefaultTransferWindow = 10 * time.Minute
+)
 
 func (c Config) withDefaults() Config {
 	if c.PIN.MaxFailures == 0 && c.PIN.DelayFrom == 0 && len(c.PIN.Delays) == 0 {
@@ -51,6 +71,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AppClientID == "" {
 		c.AppClientID = DefaultAppClientID
+	}
+	if c.TransferTTL == 0 {
+		c.TransferTTL = DefaultTransferTTL
+	}
+	if c.TransfersPerIP == 0 {
+		c.TransfersPerIP = DefaultTransfersPerIP
+	}
+	if c.TransferWindow == 0 {
+		c.TransferWindow = DefaultTransferWindow
 	}
 	return c
 }
@@ -71,6 +100,12 @@ func (c Config) Validate() error {
 		return fault.New(fault.Invalid, "binding.Config.IPKey", "the audit IP key needs at least 32 bytes")
 	case strings.TrimSpace(c.AppClientID) != c.AppClientID || len(c.AppClientID) > 100:
 		return fault.New(fault.Invalid, "binding.Config.AppClientID", "the app client id must be at most 100 characters without surrounding spaces")
+	case c.TransferTTL < MinTransferTTL || c.TransferTTL > MaxTransferTTL:
+		return fault.New(fault.Invalid, "binding.Config.TransferTTL", "the transfer lifetime must be between 1 and 15 minutes")
+	case c.TransfersPerIP < 1 || c.TransfersPerIP > 1000:
+		return fault.New(fault.Invalid, "binding.Config.TransfersPerIP", "the transfers per address must be between 1 and 1000")
+	case c.TransferWindow < time.Minute || c.TransferWindow > 24*time.Hour:
+		return fault.New(fault.Invalid, "binding.Config.TransferWindow", "the transfer window must be between 1 minute and 24 hours")
 	}
 	return c.PIN.Validate()
 }
@@ -114,6 +149,10 @@ type Deps struct {
 	// Members is the member directory: date of birth (PIN rules) and
 	// e-mail address (notifications).
 	Members store.Members
+	// Transfers keeps device transfers (a new phone approved by the old).
+	Transfers store.Transfers
+	// RateLimits counts the transfers begun per client address.
+	RateLimits store.RateLimits
 	// Ceremony runs the WebAuthn ceremonies with the app's key.
 	Ceremony devicekey.Ceremony
 	// Notifier tells members about changes; nil: nobody is told.
@@ -169,6 +208,8 @@ type Service struct {
 	completion store.EnrollmentCompletion
 	accounts   store.Accounts
 	members    store.Members
+	transfers  store.Transfers
+	limits     store.RateLimits
 	ceremony   devicekey.Ceremony
 	notifier   notify.Notifier
 	mail       func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
@@ -207,6 +248,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, missing("account store")
 	case d.Members == nil:
 		return nil, missing("member directory")
+	case d.Transfers == nil:
+		return nil, missing("transfer store")
+	case d.RateLimits == nil:
+		return nil, missing("rate limits")
 	case d.Ceremony == nil:
 		return nil, missing("key ceremony")
 	case d.PINs == nil:
@@ -232,8 +277,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, enrolls: d.Enrollments, devices: d.Devices, sessions: d.Sessions, families: d.Families, challenges: d.Challenges, audit: d.Audit,
-		completion: d.Completion, accounts: d.Accounts, members: d.Members, ceremony: d.Ceremony,
-		notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, rules: d.Rules, hasher: d.Hasher, proofs: d.Proofs, now: d.Now, log: d.Logger,
+		completion: d.Completion, accounts: d.Accounts, members: d.Members, transfers: d.Transfers, limits: d.RateLimits,
+		ceremony: d.Ceremony, notifier: d.Notifier, mail: d.Mail, pins: d.PINs, passwords: d.Passwords, rules: d.Rules,
+		hasher: d.Hasher, proofs: d.Proofs, now: d.Now, log: d.Logger,
 	}, nil
 }
 

@@ -100,8 +100,9 @@ func setup(t *testing.T, opts ...option) *fixture {
 	}
 	deps := binding.Deps{
 		Enrollments: w, Devices: w, Families: w, Challenges: w, Audit: w, Completion: w, Accounts: w, Members: w,
-		Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1), Passwords: checker,
-		Rules: rules{w}, Hasher: coretest.Passwords(), Sessions: &endings{}, Now: w.clock.Now, Logger: logs.JSON(),
+		Transfers: w, RateLimits: w, Ceremony: keys{}, Notifier: w, Mail: mailText, PINs: pinHasher(t, 1, pepper1),
+		Passwords: checker, Rules: rules{w}, Hasher: coretest.Passwords(), Sessions: &endings{}, Now: w.clock.Now,
+		Logger: logs.JSON(),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

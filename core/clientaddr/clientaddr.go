@@ -61,3 +61,30 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// LimitKey is the rate limit key of client address raw (as Of returns
+// it): the address itself, IPv6 addresses per /64, since one subscriber
+// usually has a whole /64 and could otherwise rotate addresses for free.
+// Something that is not an address is counted verbatim (bounded), so that
+// a misconfigured proxy header still limits something. ok is false for an
+// empty raw.
+func LimitKey(raw string) (key string, ok bool) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", false
+	}
+	a, err := netip.ParseAddr(raw)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(raw)
+		if err2 != nil {
+			return "raw:" + raw[:min(len(raw), 64)], true
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String(), true
+	}
+	return a.String(), true
+}

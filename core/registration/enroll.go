@@ -111,6 +111,8 @@ func (s *Service) enroll(ctx context.Context, pr proof.Proof, tokenHash string) 
 const (
 	CodeSessionUnknown fault.Code = "enrollment.unknown"
 	CodeSessionExpired fault.Code = "enrollment.expired"
+	// CodeTransferPassword: a device transfer's session takes no password.
+	CodeTransferPassword fault.Code = "enrollment.transfer_password"
 )
 
 // EnrollmentStatus returns the open enrollment session token opens. The
@@ -147,8 +149,9 @@ func (s *Service) EnrollmentStatus(ctx context.Context, token string) (enrollmen
 // with two factors until device binding and PIN are done too.
 //
 // Errors: Unauthenticated for an unknown token; Expired when the session
-// is over or completed; Invalid with the code of core/password for a
-// refused password; Unavailable.
+// is over or completed; Forbidden (CodeTransferPassword) in a session a
+// device transfer opened, which takes no password; Invalid with the code
+// of core/password for a refused password; Unavailable.
 func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 	const op = "registration.SetPassword"
 	unknown := fault.Coded(fault.Unauthenticated, op, CodeSessionUnknown)
@@ -164,6 +167,11 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 		return err
 	case !sess.Open(s.clock()):
 		return expired
+	case sess.Transfer():
+		// A device transfer's session binds a device to an account
+		// whose password stays as it is: the old phone's approval
+		// stands in for a proofing only for that.
+		return fault.Coded(fault.Forbidden, op, CodeTransferPassword)
 	}
 	if err := s.CheckPassword(ctx, sess.KVNR, sess.AccountID, pw); err != nil {
 		return err
@@ -177,6 +185,8 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) error {
 		return unknown
 	case errors.Is(err, fault.Expired):
 		return expired
+	case errors.Is(err, fault.Forbidden):
+		return fault.Coded(fault.Forbidden, op, CodeTransferPassword)
 	case err != nil:
 		return err
 	}

@@ -786,8 +786,9 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 	s.pins = pins
 	return binding.New(p.binding, binding.Deps{
 		Enrollments: s.store, Devices: s.store, Families: s.store, Sessions: lateSessions{s}, Challenges: s.store, Audit: s.metrics.Audit(s.store), Completion: s.store,
-		Accounts: s.store, Members: s.store, Ceremony: ceremony, Notifier: o.Notifier, Mail: mailText,
-		PINs: pins, Passwords: s.login, Rules: s.reg, Hasher: s.hasher, Proofs: s.reg, Now: o.Now, Logger: o.Log,
+		Accounts: s.store, Members: s.store, Transfers: s.store, RateLimits: s.store, Ceremony: ceremony,
+		Notifier: o.Notifier, Mail: mailText, PINs: pins, Passwords: s.login, Rules: s.reg, Hasher: s.hasher,
+		Proofs: s.reg, Now: o.Now, Logger: o.Log,
 	})
 }
 
