@@ -30,7 +30,9 @@ type TransferStore interface {
 // among them.
 func RunTransfers[S TransferStore](t *testing.T, open func(t *testing.T) S) {
 	runTests(t, func(t *testing.T) TransferStore { return open(t) }, transferTests)
-	t.Run("Races", func(t *testing.T) { runTests(t, func(t *testing.T) TransferStore { return open(t) }, transferRaceTests) })
+	t.Run("Races", func(t *testing.T) {
+		runTests(t, func(t *testing.T) TransferStore { return open(t) }, transferRaceTests)
+	})
 }
 
 // newTransfer is a pending transfer for member i, valid 5 minutes from t0.
