@@ -112,6 +112,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"password/change", a.changePassword)
 	mux.HandleFunc("POST "+Prefix+"recovery", a.beginRecovery)
 	mux.HandleFunc("POST "+Prefix+"recovery/confirmation", a.confirmRecovery)
+	mux.HandleFunc("POST "+Prefix+"transfers", a.beginTransfer)
+	mux.HandleFunc("POST "+Prefix+"transfers/approval", a.approveTransfer)
+	mux.HandleFunc("POST "+Prefix+"transfers/redemption", a.redeemTransfer)
 	mux.HandleFunc("POST "+Prefix+"step-up", a.beginStepUp)
 	mux.HandleFunc("POST "+Prefix+"step-up/confirmation", a.redeemStepUp)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)
@@ -307,9 +310,12 @@ func (a *API) enrollmentStatus(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	writeJSON(w, r, http.StatusOK, "application/json", enrollmentState{
-		ExpiresAt: s.ExpiresAt.UTC(), NextSteps: []string{"password", "device", "pin"},
-	})
+	steps := []string{"password", "device", "pin"}
+	if s.Transfer() {
+		// A device transfer's session has no password step.
+		steps = steps[1:]
+	}
+	writeJSON(w, r, http.StatusOK, "application/json", enrollmentState{ExpiresAt: s.ExpiresAt.UTC(), NextSteps: steps})
 }
 
 // enrollmentState is an open enrollment session as GET /enrollment

@@ -130,7 +130,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/devices/reconfirm": "post", "/pin/reset": "post", "/pin/change": "post",
 		"/password/reset": "post", "/password/change": "post", "/recovery": "post", "/recovery/confirmation": "post", "/step-up": "post", "/step-up/confirmation": "post",
 		"/logins/{id}/challenge": "post", "/logins/{id}": "post",
-		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post"}
+		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post",
+		"/transfers": "post", "/transfers/approval": "post", "/transfers/redemption": "post"}
 	for path, methods := range routes {
 		for _, method := range strings.Fields(methods) {
 			if _, ok := doc.Paths[path][method]; !ok {

@@ -27,6 +27,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/backchannel"
+	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/issuer"
@@ -278,6 +279,13 @@ type DevicesConfig struct {
 	// or the eID for an account proven with it) before it logs in or
 	// approves.
 	ReconfirmPeriod time.Duration `yaml:"reconfirm_period"`
+	// TransferTTL is how long a device transfer's code and secret are good
+	// (binding.Config.TransferTTL).
+	TransferTTL time.Duration `yaml:"transfer_ttl"`
+	// TransfersPerIP transfers may begin from one client address per
+	// TransferWindow.
+	TransfersPerIP int           `yaml:"transfers_per_ip"`
+	TransferWindow time.Duration `yaml:"transfer_window"`
 }
 
 // PINConfig is the release PIN's pepper and attempt rule.
@@ -496,7 +504,9 @@ func defaultConfig() Config {
 			RequestLease:            registration.DefaultRegistrationLease,
 			LetterLease:             registration.DefaultLetterLease,
 		},
-		PIN:    PINConfig{MaxFailures: pinPolicy.MaxFailures, Delays: slices.Clone(pinPolicy.Delays)},
+		PIN: PINConfig{MaxFailures: pinPolicy.MaxFailures, Delays: slices.Clone(pinPolicy.Delays)},
+		Devices: DevicesConfig{TransferTTL: binding.DefaultTransferTTL, TransfersPerIP: binding.DefaultTransfersPerIP,
+			TransferWindow: binding.DefaultTransferWindow},
 		Notify: NotifyConfig{Type: "log", SMTPPort: mail.DefaultPort, StartTLS: string(mail.StartTLSRequired)},
 		EID: EIDConfig{
 			Scopes: slices.Clone(eid.DefaultScopes), Timeout: eid.DefaultTimeout,
@@ -741,6 +751,9 @@ var envVars = []envVar{
 	{Name: "PFORTE_DEVICES_PACKED_ROOTS_FILE", Key: "devices.packed_roots_file", field: func(c *Config) any { return &c.Devices.PackedRootsFile }},
 	{Name: "PFORTE_DEVICES_ATTESTATION", Key: "devices.attestation", field: func(c *Config) any { return &c.Devices.Attestation }},
 	{Name: "PFORTE_DEVICES_RECONFIRM_PERIOD", Key: "devices.reconfirm_period", field: func(c *Config) any { return &c.Devices.ReconfirmPeriod }},
+	{Name: "PFORTE_DEVICES_TRANSFER_TTL", Key: "devices.transfer_ttl", field: func(c *Config) any { return &c.Devices.TransferTTL }},
+	{Name: "PFORTE_DEVICES_TRANSFERS_PER_IP", Key: "devices.transfers_per_ip", field: func(c *Config) any { return &c.Devices.TransfersPerIP }},
+	{Name: "PFORTE_DEVICES_TRANSFER_WINDOW", Key: "devices.transfer_window", field: func(c *Config) any { return &c.Devices.TransferWindow }},
 	{Name: "PFORTE_PIN_PEPPERS", Key: "pin.peppers", field: func(c *Config) any { return &c.PIN.Peppers },
 		clears: func(c *Config) { c.PIN.PeppersFile = "" }},
 	{Name: "PFORTE_PIN_PEPPERS_FILE", Key: "pin.peppers_file", field: func(c *Config) any { return &c.PIN.PeppersFile },
@@ -1187,6 +1200,9 @@ var fieldKeys = map[string]string{
 	"device.Policy.AndroidCertDigests":       "devices.android_cert_digests",
 	"device.Policy.AppleAppID":               "devices.apple_app_id",
 	"device.Policy.AllowAppAttestDevelop":    "devices.apple_environment",
+	"binding.Config.TransferTTL":             "devices.transfer_ttl",
+	"binding.Config.TransfersPerIP":          "devices.transfers_per_ip",
+	"binding.Config.TransferWindow":          "devices.transfer_window",
 	"pin.NewHasher":                          "pin.peppers",
 	"pin.Policy.MaxFailures":                 "pin.max_failures",
 	"pin.Policy.Delays":                      "pin.delays",

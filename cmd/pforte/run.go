@@ -263,8 +263,9 @@ func deviceConfig(cfg *Config) (webauthn.Config, binding.Config, error) {
 			AppleAppID:      d.AppleAppID, AllowAppAttestDevelop: d.AppleEnvironment == "development",
 			AllowPacked: len(wc.PackedRoots) > 0, AllowUnattested: dev,
 		},
-		PIN:       pp,
-		Reconfirm: device.Reconfirm{Period: d.ReconfirmPeriod},
+		PIN:         pp,
+		Reconfirm:   device.Reconfirm{Period: d.ReconfirmPeriod},
+		TransferTTL: d.TransferTTL, TransfersPerIP: d.TransfersPerIP, TransferWindow: d.TransferWindow,
 	}
 	return wc, bc, nil
 }

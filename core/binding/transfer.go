@@ -59,6 +59,11 @@ const (
 // approved a transfer: the approving device's name and the time.
 const mailTransferApproved fault.Code = "mail.transfer_approved"
 
+// TransferPollInterval is how long the new phone waits before it asks
+// again while the transfer waits for the approval (the Retry-After of
+// transfer.pending).
+const TransferPollInterval = 2 * time.Second
+
 // maxTransferSecret bounds a transfer code or secret a client sends; the
 // ones Pforte issues are far shorter.
 const maxTransferSecret = 128
@@ -227,7 +232,8 @@ func (s *Service) RedeemTransfer(ctx context.Context, secret, ip string) (token 
 	case errors.Is(err, fault.Expired):
 		return "", enrollment.Session{}, fault.Coded(fault.Expired, op, transferExpiredText)
 	case errors.Is(err, store.ErrTransferPending):
-		return "", enrollment.Session{}, fault.Coded(fault.Conflict, op, transferPendingText)
+		return "", enrollment.Session{}, fault.Coded(fault.Conflict, op, transferPendingText).
+			WithRetry(now.Add(TransferPollInterval), TransferPollInterval)
 	case errors.Is(err, fault.Conflict):
 		return "", enrollment.Session{}, fault.Coded(fault.Conflict, op, transferUsedText)
 	case errors.Is(err, fault.Forbidden):
