@@ -86,6 +86,7 @@ func rootCommand(e *env) *cobra.Command {
 		bindDeviceCommand(e), setPINCommand(e), devicesCommand(e), resetPINCommand(e), changePINCommand(e),
 		resetPasswordCommand(e), changePasswordCommand(e), reconfirmCommand(e), stepUpCommand(e),
 		loginCommand(e), tokenCommand(e), userinfoCommand(e), logoutCommand(e), approvalsCommand(e), approveCommand(e),
+		transferCommand(e),
 		versionCommand(e.stdout))
 	return root
 }

@@ -229,6 +229,8 @@ func setPINCommand(e *env) *cobra.Command {
 		Short: "set the 6-digit release PIN and complete the enrollment (Freigabe-PIN)",
 		Long: "set-pin sets the release PIN of the device bound with bind-device\n" +
 			"(PUT /app/v1/enrollment/pin) and so completes the enrollment: the account is active.\n" +
+			"Then it lists the account's other devices (with the new key and PIN): a new binding\n" +
+			"never removes an old one; remove a lost or old phone with pforte-app devices revoke ID.\n" +
 			"Exactly 6 digits; the issuer refuses one digit repeated (111111), runs (123456,\n" +
 			"654321, 890123), common PINs and the date of birth (140385, 850314, …).\n\n" +
 			"The PIN is asked for twice without echo when stdin is a terminal; --pin puts it on\n" +
@@ -264,6 +266,7 @@ func setPINCommand(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Your release PIN is set. The account is %s: this device and the PIN are your two factors.\n", out.AccountStatus)
+			e.showOtherDevices(cmd, p)
 			return nil
 		},
 	}
@@ -458,6 +461,38 @@ func (e *env) listDevices(cmd *cobra.Command, p string) error {
 	}
 	fmt.Fprintln(e.stdout, "* this device")
 	return nil
+}
+
+// showOtherDevices lists, after an enrollment completed, the devices of
+// the account other than this one, with this device's key and PIN p: the
+// new binding removed none of them, and the member decides which to
+// remove. A failure to list is reported, not an error: the enrollment is
+// complete.
+func (e *env) showOtherDevices(cmd *cobra.Command, p string) {
+	var out struct {
+		Devices []deviceOut `json:"devices"`
+	}
+	if _, _, err := e.manage(cmd, p, "list", nil, http.StatusOK, &out); err != nil {
+		fmt.Fprintf(e.stdout, "The device list could not be read (%v); see pforte-app devices.\n", err)
+		return
+	}
+	var others []deviceOut
+	for _, d := range out.Devices {
+		if !d.Current {
+			others = append(others, d)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "Other devices bound to your account (they keep working until you remove them):")
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, d := range others {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\tbound %s\tlast used %s\n", d.ID, d.Name, d.Status, timeOr(d.CreatedAt, "-"),
+			timeOr(d.LastUsedAt, "never"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(e.stdout, "Remove a lost or old phone with: pforte-app devices revoke ID")
 }
 
 func timeOr(t time.Time, zero string) string {

@@ -27,6 +27,19 @@ type state struct {
 	Enrollment  *enrollmentState `json:"enrollment,omitempty"`
 	Device      *deviceState     `json:"device,omitempty"`
 	Session     *sessionState    `json:"session,omitempty"`
+	// Transfer is the device transfer this phone began (transfer begin),
+	// until it is redeemed.
+	Transfer *transferState `json:"transfer,omitempty"`
+}
+
+// transferState is a device transfer the new phone began: the code its QR
+// code shows and the secret that redeems the transfer once the old phone
+// approved (a bearer secret: the file is private to the user).
+type transferState struct {
+	Code         string    `json:"code"`
+	Secret       string    `json:"secret"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	PollInterval int       `json:"poll_interval,omitempty"`
 }
 
 // enrollmentState is the session POST /app/v1/activations opened.
