@@ -629,6 +629,17 @@ func TestEIDRebindsANewPhone(t *testing.T) {
 		}
 		t.Fatal("the member was not told of the new phone")
 	}
+	// The old phone worked until now; the member removes it from the new
+	// one, and then it can do nothing, approve a transfer included.
+	if r := in.manage(t, "/"+old.binding+"/revoke", in.proof(t, ph, ph.pin)); r.status != http.StatusNoContent {
+		t.Fatalf("revoke the old phone: %d %s", r.status, r.body)
+	}
+	if r := in.deviceChallenge(t, old.binding); r.status != http.StatusForbidden {
+		t.Fatalf("the removed phone got a challenge: %d %s", r.status, r.body)
+	}
+	if ds := in.devices(t, ph); len(ds) != 1 || ds[0].ID != ph.binding {
+		t.Fatalf("devices after the removal: %+v", ds)
+	}
 }
 
 // stepUp is the logged-in member's step-up with ph at the development
