@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
 	"github.com/pforte-id/pforte/core/audit"
 	"github.com/pforte-id/pforte/core/coretest"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/member"
 )
 
@@ -460,5 +463,73 @@ func TestAccountRevokeDevice(t *testing.T) {
 	}
 	if d := aw.in.stored(t, aw.phone2); d.Status != "active" {
 		t.Fatal("the other member's phone was revoked")
+	}
+}
+
+// TestAccountRevokeLostPhone: the member's second device came by a
+// transfer approved on the phone; the phone is lost. The member logs in to
+// the account page with the password and the second device and removes
+// the phone there: this login stays (the phone did not confirm it), the
+// phone can do nothing afterwards.
+func TestAccountRevokeLostPhone(t *testing.T) {
+	aw := newAccountWorld(t)
+	in := aw.in
+	lost := aw.phone
+
+	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/transfers", map[string]string{"kvnr": memberKVNR.String()}, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("begin transfer: %d %s", r.status, r.body)
+	}
+	var begun struct {
+		Code   string `json:"transfer_code"`
+		Secret string `json:"transfer_secret"`
+	}
+	if err := json.Unmarshal(r.body, &begun); err != nil {
+		t.Fatal(err)
+	}
+	id, options := challengeOf(t, in.deviceChallenge(t, lost.BindingID))
+	assertion, err := lost.Key.Assert(options, lost.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = sendJSON(t, http.MethodPost, in.base+"/app/v1/transfers/approval", map[string]any{
+		"transfer_code": begun.Code,
+		"proof":         map[string]any{"challenge_id": id, "assertion": json.RawMessage(assertion), "pin": appPIN},
+	}, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("approve transfer: %d %s", r.status, r.body)
+	}
+	r = sendJSON(t, http.MethodPost, in.base+"/app/v1/transfers/redemption", map[string]string{"transfer_secret": begun.Secret}, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("redeem transfer: %d %s", r.status, r.body)
+	}
+	var session struct {
+		Token string   `json:"enrollment_token"`
+		Next  []string `json:"next_steps"`
+	}
+	if err := json.Unmarshal(r.body, &session); err != nil || !slices.Equal(session.Next, []string{"device", "pin"}) {
+		t.Fatalf("redemption: %s", r.body)
+	}
+	tablet := in.bindPhone(t, session.Token, "Tablet von Erika")
+	wantActive(t, in.setPIN(t, session.Token, appPIN))
+
+	aw.phone = appclient.Device{BindingID: tablet.binding, Key: tablet.auth, Origin: in.origin(t)}
+	b := newBrowser(t)
+	p := aw.logIn(t, b)
+	r = aw.act(t, b, p, "revoke_device", lost.BindingID, nil)
+	if !accountPage(r) {
+		t.Fatalf("after removing the lost phone: %d, want the account page:\n%s", r.status, r.body)
+	}
+	if d := in.stored(t, lost.BindingID); d.Status != device.Revoked {
+		t.Fatalf("the lost phone: %s", d.Status)
+	}
+	if d := in.stored(t, tablet.binding); d.Status != device.Active {
+		t.Fatalf("the tablet: %s", d.Status)
+	}
+	if r := in.deviceChallenge(t, lost.BindingID); r.status != http.StatusForbidden {
+		t.Fatalf("the lost phone got a challenge: %d", r.status)
+	}
+	if r := b.get(t, in.base+"/account"); !accountPage(r) {
+		t.Fatalf("the account page after the removal: %d", r.status)
 	}
 }
