@@ -251,6 +251,7 @@ var appRoutes = []string{
 	"devices/{id}/revoke", "devices/revoke-others", "devices/reconfirm", "pin/reset", "step-up", "step-up/confirmation",
 	"logins/{id}/challenge", "logins/{id}", "approvals/{id}/challenge", "approvals/{id}",
 	"pin/change", "password/reset", "password/change", "recovery", "recovery/confirmation",
+	"transfers", "transfers/approval", "transfers/redemption",
 }
 
 // FuzzAppAPI fuzzes the JSON body (and the bearer token and path id) of
@@ -267,6 +268,8 @@ func FuzzAppAPI(f *testing.F) {
 		`{"proof":{"challenge_id":"x","assertion":{},"pin":"975318"},"current_password":"x","new_password":"ein langes neues Passwort"}`,
 		`{"challenge_id":"x","assertion":{},"return_uri":"http://127.0.0.1:1/eid","code_challenge":"x","code_challenge_method":"S256"}`,
 		`{"code":"x","code_verifier":"` + strings.Repeat("v", 43) + `","challenge_id":"x","assertion":{},"new_pin":"271836"}`,
+		`{"kvnr":"A123456780"}`, `{"transfer_code":"x","proof":{"challenge_id":"x","assertion":{},"pin":"975318"}}`,
+		`{"transfer_secret":"x"}`,
 	} {
 		f.Add(uint8(i), body, "x", "Bearer abc")
 	}
