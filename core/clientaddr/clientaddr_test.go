@@ -2,6 +2,7 @@ package clientaddr_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/pforte-id/pforte/core/clientaddr"
@@ -51,5 +52,29 @@ func TestPeerTrusted(t *testing.T) {
 	}
 	if clientaddr.PeerTrusted("10.1.2.3:443", nil) {
 		t.Error("a peer is trusted with no proxies configured")
+	}
+}
+
+func TestLimitKey(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+		ok        bool
+	}{
+		{"203.0.113.7", "203.0.113.7", true},
+		{" 203.0.113.7 ", "203.0.113.7", true},
+		{"203.0.113.7:5555", "203.0.113.7", true},
+		{"::ffff:203.0.113.7", "203.0.113.7", true},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64", true},
+		{"2001:db8:1:2::9", "2001:db8:1:2::/64", true},
+		{"fe80::1%eth0", "fe80::/64", true},
+		{"pipe", "raw:pipe", true},
+		{strings.Repeat("x", 100), "raw:" + strings.Repeat("x", 64), true},
+		{"", "", false},
+		{"  ", "", false},
+	} {
+		got, ok := clientaddr.LimitKey(tc.raw)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("LimitKey(%q) = %q, %v; want %q, %v", tc.raw, got, ok, tc.want, tc.ok)
+		}
 	}
 }

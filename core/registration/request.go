@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/pforte-id/pforte/core/audit"
+	"github.com/pforte-id/pforte/core/clientaddr"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
@@ -119,31 +119,9 @@ func plausibleBirthDate(typed string, now time.Time) (string, bool) {
 	return d, true
 }
 
-// ipKey is the rate limit key of a client address. IPv6 addresses count
-// per /64, since one subscriber usually has a whole /64 and could
-// otherwise rotate addresses for free.
-func ipKey(raw string) (string, bool) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", false
-	}
-	a, err := netip.ParseAddr(raw)
-	if err != nil {
-		ap, err2 := netip.ParseAddrPort(raw)
-		if err2 != nil {
-			// Not an address: count it verbatim (bounded), so that a
-			// misconfigured proxy header still limits something.
-			return "raw:" + raw[:min(len(raw), 64)], true
-		}
-		a = ap.Addr()
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String(), true
-	}
-	return a.String(), true
-}
+// ipKey is the rate limit key of a client address (clientaddr.LimitKey:
+// IPv6 per /64).
+func ipKey(raw string) (string, bool) { return clientaddr.LimitKey(raw) }
 
 // Outcomes of a registration request, logged as reason codes.
 const (
