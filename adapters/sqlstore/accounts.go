@@ -114,6 +114,7 @@ type memberRow struct {
 	InsuredFrom  sql.NullInt64 `db:"insured_from"`
 	InsuredUntil sql.NullInt64 `db:"insured_until"`
 	UpdatedAt    sql.NullInt64 `db:"updated_at"`
+	RemovedAt    sql.NullInt64 `db:"removed_at"`
 }
 
 const memberColumns = `kvnr, given_name, family_name, birth_date, street, postal_code, locality, country,
@@ -130,7 +131,7 @@ func (s *Store) UpsertMember(ctx context.Context, m member.Member) error {
 				postal_code = excluded.postal_code, locality = excluded.locality,
 				country = excluded.country, email = excluded.email,
 				insured_from = excluded.insured_from, insured_until = excluded.insured_until,
-				updated_at = excluded.updated_at`),
+				updated_at = excluded.updated_at, removed_at = NULL`),
 			string(m.KVNR), m.GivenName, m.FamilyName, m.BirthDate,
 			m.Address.Street, m.Address.PostalCode, m.Address.Locality, m.Address.Country,
 			m.Email, ms(m.InsuredFrom), ms(m.InsuredUntil), ms(m.UpdatedAt))
@@ -143,7 +144,7 @@ func (s *Store) MemberByKVNR(ctx context.Context, k kvnr.KVNR) (member.Member, e
 	var m member.Member
 	err := s.do(ctx, "sqlstore.MemberByKVNR", func() error {
 		var r memberRow
-		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+memberColumns+` FROM members WHERE kvnr = ?`), string(k)); err != nil {
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+memberColumns+`, removed_at FROM members WHERE kvnr = ?`), string(k)); err != nil {
 			return err
 		}
 		m = r.member()
@@ -162,7 +163,7 @@ func (s *Store) MembersByBirthDate(ctx context.Context, birthDate string, limit 
 			return nil
 		}
 		var rows []memberRow
-		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+memberColumns+` FROM members
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+memberColumns+`, removed_at FROM members
 				WHERE birth_date = ? ORDER BY kvnr LIMIT ?`), birthDate, limit); err != nil {
 			return err
 		}
@@ -191,5 +192,6 @@ func (r memberRow) member() member.Member {
 		InsuredFrom:  fromMS(r.InsuredFrom),
 		InsuredUntil: fromMS(r.InsuredUntil),
 		UpdatedAt:    fromMS(r.UpdatedAt),
+		RemovedAt:    fromMS(r.RemovedAt),
 	}
 }

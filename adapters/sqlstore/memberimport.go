@@ -26,15 +26,16 @@ const memberChunkRows = 1000
 // upsertMembersTail is the conflict clause of both upserts. A row whose
 // data equals the stored one is left alone (the WHERE of DO UPDATE), so
 // that importing the same file again writes nothing and keeps updated_at:
-// it says when the data last changed.
+// it says when the data last changed. A member in the file is in the
+// insurer's file again: a removed mark (SyncMembers) is cleared.
 const upsertMembersTail = ` ON CONFLICT (kvnr) DO UPDATE SET
 		given_name = excluded.given_name, family_name = excluded.family_name,
 		birth_date = excluded.birth_date, street = excluded.street,
 		postal_code = excluded.postal_code, locality = excluded.locality,
 		country = excluded.country, email = excluded.email,
 		insured_from = excluded.insured_from, insured_until = excluded.insured_until,
-		updated_at = excluded.updated_at
-	WHERE members.given_name <> excluded.given_name OR members.family_name <> excluded.family_name
+		updated_at = excluded.updated_at, removed_at = NULL
+	WHERE members.removed_at IS NOT NULL OR members.given_name <> excluded.given_name OR members.family_name <> excluded.family_name
 		OR members.birth_date <> excluded.birth_date OR members.street <> excluded.street
 		OR members.postal_code <> excluded.postal_code OR members.locality <> excluded.locality
 		OR members.country <> excluded.country OR members.email <> excluded.email

@@ -59,7 +59,7 @@ type Letter struct {
 	HandedOverAt time.Time
 	ActivatedAt  time.Time
 	VoidedAt     time.Time
-	// VoidReason is "superseded", "attempts" or "lost".
+	// VoidReason is "superseded", "attempts", "lost" or VoidDeleted.
 	VoidReason string
 	// OutboxName is the file name in the outbox once handed over.
 	OutboxName string
@@ -285,3 +285,8 @@ func (h Hasher) Matches(l Letter, password, code string) bool {
 	b := subtle.ConstantTimeCompare([]byte(h.Code(code)), []byte(l.CodeHash))
 	return a&b == 1 && l.PasswordHash != "" && l.CodeHash != ""
 }
+
+// VoidDeleted is the void reason of a letter that was still open when
+// its member's account was deleted, or the member removed from the
+// directory: it may no longer open an account.
+const VoidDeleted = "deleted"

@@ -44,11 +44,36 @@ func (e Eligibility) Eligible(m Member, now time.Time) bool {
 	if from.Sub(day) > e.Ahead {
 		return false
 	}
-	if m.InsuredUntil.IsZero() {
+	until := m.EndedOn()
+	if until.IsZero() {
 		return true
 	}
-	until := m.InsuredUntil.UTC().Truncate(24 * time.Hour)
 	return !until.Before(from) && day.Sub(until) <= e.Grace
+}
+
+// CodeEnded is the refusal of a login of a member whose insurance ended
+// more than the grace period ago (no parameters).
+const CodeEnded fault.Code = "member.ended"
+
+// MayLogIn reports whether m may still log in at now: the membership has
+// not ended, or ended at most Grace ago (the member still needs the
+// insurer's documents). Unlike Eligible, a start in the future does not
+// matter: whoever could register may log in.
+func (e Eligibility) MayLogIn(m Member, now time.Time) bool {
+	until := m.EndedOn()
+	if until.IsZero() {
+		return true
+	}
+	return now.UTC().Truncate(24*time.Hour).Sub(until) <= e.Grace
+}
+
+// CheckLogIn is MayLogIn as an error: nil when m may log in, else
+// fault.Forbidden with CodeEnded, whose text tells the member why.
+func (e Eligibility) CheckLogIn(op string, m Member, now time.Time) error {
+	if e.MayLogIn(m, now) {
+		return nil
+	}
+	return fault.Coded(fault.Forbidden, op, CodeEnded)
 }
 
 // BirthDateMatches compares a birth date as the member typed it (YYYY-MM-DD

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/member"
 )
 
@@ -79,5 +80,49 @@ func TestEligibilityValidate(t *testing.T) {
 		if err := tc.e.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v: %v, want ok=%v", tc.e, err, tc.ok)
 		}
+	}
+}
+
+func TestMayLogIn(t *testing.T) {
+	now := time.Date(2026, 11, 29, 15, 4, 5, 0, time.UTC)
+	e := member.DefaultEligibility
+	for _, tc := range []struct {
+		name           string
+		until, removed string
+		want           bool
+	}{
+		{"open-ended", "", "", true},
+		{"ends later", "2027-01-01", "", true},
+		{"ended 31 days ago", "2026-10-29", "", true},
+		{"ended 32 days ago", "2026-10-28", "", false},
+		{"left the file 31 days ago", "", "2026-10-29", true},
+		{"left the file 32 days ago", "", "2026-10-28", false},
+		{"ends later, but left the file 32 days ago", "2027-01-01", "2026-10-28", false},
+		{"left the file today, ended long ago", "2025-01-01", "2026-11-29", false},
+	} {
+		m := member.Member{InsuredFrom: day("2020-01-01")}
+		if tc.until != "" {
+			m.InsuredUntil = day(tc.until)
+		}
+		if tc.removed != "" {
+			m.RemovedAt = day(tc.removed).Add(13 * time.Hour)
+		}
+		if got := e.MayLogIn(m, now); got != tc.want {
+			t.Errorf("%s: MayLogIn = %v, want %v", tc.name, got, tc.want)
+		}
+		err := e.CheckLogIn("test", m, now)
+		if (err == nil) != tc.want {
+			t.Errorf("%s: CheckLogIn = %v", tc.name, err)
+		}
+		if code, _ := fault.CodeOf(err); err != nil && (fault.KindOf(err) != fault.Forbidden || code != member.CodeEnded) {
+			t.Errorf("%s: CheckLogIn = %v, want Forbidden %s", tc.name, err, member.CodeEnded)
+		}
+		if got := e.Eligible(m, now); got != tc.want {
+			t.Errorf("%s: Eligible = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// A start in the future does not keep a member from logging in.
+	if !e.MayLogIn(member.Member{InsuredFrom: day("2027-06-01")}, now) {
+		t.Error("a member whose insurance starts later may not log in")
 	}
 }

@@ -19,8 +19,9 @@ type MemberImport interface {
 	// UpsertMembers inserts or replaces ms (by KVNR) in one transaction:
 	// all or nothing. A record whose data (all but UpdatedAt) equals the
 	// stored one is left as it is, UpdatedAt included, so that importing
-	// the same data again changes nothing. Errors: Invalid for a duplicate
-	// KVNR within ms.
+	// the same data again changes nothing. A member marked removed
+	// (MemberLifecycle.SyncMembers) is in the insurer's file again: the
+	// mark is cleared. Errors: Invalid for a duplicate KVNR within ms.
 	UpsertMembers(ctx context.Context, ms []member.Member) error
 }
 

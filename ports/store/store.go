@@ -29,7 +29,8 @@ type Accounts interface {
 
 // Members is the insurer's member directory (master data).
 type Members interface {
-	// UpsertMember inserts m or replaces the record with m's KVNR.
+	// UpsertMember inserts m or replaces the record with m's KVNR and
+	// clears its removed mark (MemberLifecycle.SyncMembers).
 	UpsertMember(ctx context.Context, m member.Member) error
 	// MemberByKVNR returns the member k. Errors: NotFound.
 	MemberByKVNR(ctx context.Context, k kvnr.KVNR) (member.Member, error)
@@ -284,4 +285,5 @@ type Store interface {
 	LetterSecrets
 	AbandonedEnrollments
 	Transfers
+	MemberLifecycle
 }

@@ -43,6 +43,7 @@ func Run[S store.Store](t *testing.T, open func(t *testing.T) S) {
 	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
 	t.Run("Cleanup", func(t *testing.T) { RunCleanup(t, open) })
 	t.Run("Transfers", func(t *testing.T) { RunTransfers(t, open) })
+	t.Run("MemberLifecycle", func(t *testing.T) { RunMemberLifecycle(t, open) })
 	t.Run("Unavailable", func(t *testing.T) { RunUnavailable(t, open) })
 }
 
