@@ -69,6 +69,14 @@ var texts = map[string]text{
 	"device.reconfirm_eid":          {"Bitte bestätigen Sie dieses Gerät erneut mit der Online-Ausweisfunktion (eID) Ihres Personalausweises. Aus Sicherheitsgründen fragen wir regelmäßig nach, ob das Gerät noch in Ihrer Hand ist.", "Please confirm this device again with the online function (eID) of your ID card. For your security we ask from time to time whether the device is still in your hands."},
 	"device.reconfirm_not_password": {"Ihr Konto ist mit dem Personalausweis bestätigt; bitte bestätigen Sie dieses Gerät mit der Online-Ausweisfunktion (eID), nicht mit dem Passwort.", "Your account is confirmed with the ID card; please confirm this device with the online function (eID), not with the password."},
 
+	// Membership end and account deletion.
+	"member.ended":              {"Ihre Mitgliedschaft bei uns ist beendet. Eine Anmeldung ist deshalb nicht mehr möglich. Bei Fragen wenden Sie sich bitte an unseren Kundenservice.", "Your membership with us has ended, so you can no longer log in. If you have questions, please contact our customer service."},
+	"members.sync_too_many":     {"Der Abgleich würde %[1]d von %[2]d Mitgliedschaften beenden, mehr als die erlaubten %[3]s. Ist die Datei vollständig? Mit --force und einem Grund (--reason) lässt er sich trotzdem ausführen.", "The sync would end %[1]d of %[2]d memberships, more than the allowed %[3]s. Is the file complete? With --force and a reason (--reason) it runs all the same."},
+	"members.sync_empty":        {"Die Datei enthält keine Mitglieder; ein Abgleich würde jede Mitgliedschaft beenden.", "The file contains no members; a sync would end every membership."},
+	"members.sync_force_reason": {"Ein erzwungener Abgleich braucht einen Grund (--reason).", "A forced sync needs a reason (--reason)."},
+	"account.already_deleted":   {"Dieses Konto wurde bereits gelöscht.", "This account has already been deleted."},
+	"account.not_found":         {"Dieses Konto gibt es nicht.", "There is no such account."},
+
 	// Devices.
 	"transfer.unknown":             {"Dieser Umzugscode ist unbekannt. Bitte lassen Sie sich auf dem neuen Gerät einen neuen Code anzeigen.", "This transfer code is unknown. Please show a new code on the new device."},
 	"transfer.expired":             {"Dieser Umzugscode ist abgelaufen (gültig 5 Minuten). Bitte lassen Sie sich auf dem neuen Gerät einen neuen Code anzeigen.", "This transfer code has expired (valid for 5 minutes). Please show a new code on the new device."},
@@ -366,6 +374,9 @@ var texts = map[string]text{
 	"audit.letter.voided":               {"Brief mit Erstpasswort ungültig geworden (neuer Brief, zu viele Fehlversuche oder als verloren gemeldet)", "Letter with the initial password no longer valid (a newer letter, too many wrong attempts or reported lost)"},
 	"audit.device.transfer_approved":    {"Umzug auf ein neues Gerät mit einem bisherigen Gerät bestätigt", "Transfer to a new device confirmed with a current device"},
 	"audit.device.transfer_redeemed":    {"Neues Gerät hat den bestätigten Umzug übernommen", "New device took over the confirmed transfer"},
+	"audit.account.deleted":             {"Konto gelöscht", "Account deleted"},
+	"audit.member.removed":              {"Mitgliedsdaten nach Ablauf der Aufbewahrungsfrist gelöscht", "Member data deleted after the retention period"},
+	"audit.members.synced":              {"Mitgliederdatei abgeglichen", "Member file synced"},
 	"audit.token.refresh_reused":        {"Eine alte Anmeldung eines Dienstes wurde erneut benutzt; die Anmeldung bei diesem Dienst wurde zu Ihrem Schutz beendet", "An old login of a service was used again; the login at that service was ended for your protection"},
 	"support.unknown_member":            {"Dieses Mitglied ist weder im Mitgliederbestand noch hat es einen Zugang.", "This member is neither in the member directory nor has an account."},
 	"support.no_account":                {"Das Mitglied hat noch keinen Zugang: Es hat weder einen Brief noch den Ausweis eingelöst.", "The member has no account yet: they have activated neither a letter nor their ID card."},

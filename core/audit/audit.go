@@ -95,6 +95,21 @@ const (
 	// and got its enrollment session (key and PIN follow); Detail has
 	// "transfer", "session" and "approved_by".
 	DeviceTransferRedeemed Kind = "device.transfer_redeemed"
+	// AccountDeleted: the account and what belongs to it were deleted.
+	// The entry names the account id (the pseudonym every earlier entry
+	// of the member carries; nothing in Pforte links it to the member
+	// number any more) and, in Detail "member", the member number's
+	// keyed pseudonym (letter.Hasher), never the number; "reason" says
+	// why: request (the member), support, or retention (the membership
+	// ended longer ago than the retention period).
+	AccountDeleted Kind = "account.deleted"
+	// MemberRemoved: a member whose retention period was over was removed
+	// from the member directory (Detail "member": the pseudonym).
+	MemberRemoved Kind = "member.removed"
+	// MembersSynced: a full sync of the insurer's member file (Detail
+	// "present", "removing", "resuming", and "forced"/"reason" when an
+	// operator overrode the limit).
+	MembersSynced Kind = "members.synced"
 )
 
 // Kinds lists every kind, for those that must know them all (the account
@@ -107,6 +122,7 @@ var Kinds = []Kind{
 	SupportRead, SupportLetterOrdered, SupportLetterLost, SupportSessionsEnded, AccountLocked, AccountUnlocked, ClientChanged,
 	DeviceReconfirmed,
 	DeviceTransferApproved, DeviceTransferRedeemed,
+	AccountDeleted, MemberRemoved, MembersSynced,
 }
 
 // Actor says who acted.

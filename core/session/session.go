@@ -51,6 +51,9 @@ const (
 	// EndPassword: the member's password was changed or reset; the
 	// browsers logged in with the old one log in again.
 	EndPassword EndReason = "password"
+	// EndDeleted: the member's account was deleted (on request, by
+	// support, or after the retention period).
+	EndDeleted EndReason = "deleted"
 )
 
 // Session is one browser's single sign-on session.
