@@ -373,6 +373,11 @@ func (s *Service) CompleteLogin(ctx context.Context, id string, a loa.Authentica
 	if reached.Level == loa.None {
 		return "", fault.New(fault.Unauthenticated, op, "no authentication method was used")
 	}
+	// A member whose insurance ended is told so by Pforte, not sent back
+	// to the client with an error it would have to explain.
+	if err := s.MemberMayLogIn(ctx, a.Subject); err != nil && !errors.Is(err, fault.NotFound) {
+		return "", err
+	}
 	fail := func(kind fault.Kind, msg string) (string, error) {
 		// The request stays pending until it expires, so a stronger login
 		// (step-up) can still complete it.

@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/loa"
+	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/ports/metrics"
 	"github.com/pforte-id/pforte/ports/store"
 	"github.com/pforte-id/pforte/ports/token"
@@ -72,6 +73,11 @@ type Config struct {
 	// TrustFramework names the rules the insurer verifies identities
 	// under, in verified_claims (default DefaultTrustFramework).
 	TrustFramework string
+	// Membership decides until when after the end of their insurance
+	// members may still log in (its Grace); nil takes
+	// member.DefaultEligibility. A pointer, as in registration.Config,
+	// so that a zero grace can be configured.
+	Membership *member.Eligibility
 }
 
 // Defaults of ARCHITECTURE.md.
@@ -137,6 +143,11 @@ func (c Config) withDefaults() Config {
 	if c.Vocabulary == (loa.Vocabulary{}) {
 		c.Vocabulary = loa.EIDAS
 	}
+	e := member.DefaultEligibility
+	if c.Membership != nil {
+		e = *c.Membership
+	}
+	c.Membership = &e
 	return c
 }
 
@@ -180,6 +191,9 @@ func (c Config) Validate() error {
 	}
 	if err := CheckKVNRClaims(c.KVNRClaims); err != nil {
 		return field("KVNRClaims", fault.PublicOf(err))
+	}
+	if err := c.Membership.Validate(); err != nil {
+		return err
 	}
 	if !validTrustFramework(c.TrustFramework) {
 		return field("TrustFramework", "must be 1 to 64 lower-case letters, digits and underscores (e.g. de_aml)")

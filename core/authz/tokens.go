@@ -351,7 +351,8 @@ func (s *Service) ClientCredentials(ctx context.Context, c client.Client, scope 
 }
 
 // subjectActive refuses tokens for a member whose account is no longer
-// active (blocked after the login started).
+// active (blocked after the login started, deleted) or whose membership
+// ended more than the grace period ago (member.CodeEnded).
 func (s *Service) subjectActive(ctx context.Context, subject string) (account.Account, error) {
 	a, err := s.st.Accounts.AccountByID(ctx, subject)
 	if errors.Is(err, fault.NotFound) {
@@ -363,7 +364,40 @@ func (s *Service) subjectActive(ctx context.Context, subject string) (account.Ac
 	if a.Status != account.Active {
 		return account.Account{}, fault.New(fault.Forbidden, "authz.subjectActive", "the account is not active")
 	}
+	if err := s.membershipAllows(ctx, "authz.subjectActive", a); err != nil {
+		return account.Account{}, err
+	}
 	return a, nil
+}
+
+// MemberMayLogIn checks that the member of account accountID may still
+// log in: the insurance has not ended more than the grace period ago
+// (member.Eligibility.MayLogIn). Every login ends in CompleteLogin and
+// every token in ExchangeCode or Refresh, which check it; the login steps
+// before them ask it too, so that the member learns why at once.
+// Errors: Forbidden with member.CodeEnded; NotFound (no such account);
+// Unavailable.
+func (s *Service) MemberMayLogIn(ctx context.Context, accountID string) error {
+	a, err := s.st.Accounts.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return s.membershipAllows(ctx, "authz.MemberMayLogIn", a)
+}
+
+// membershipAllows is MemberMayLogIn for account a. An account without a
+// directory record is left to its status: the record goes only after
+// the account (lifecycle.PurgeExpired), so only accounts seeded without
+// master data lack one.
+func (s *Service) membershipAllows(ctx context.Context, op string, a account.Account) error {
+	m, err := s.st.Members.MemberByKVNR(ctx, a.KVNR)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return s.cfg.Membership.CheckLogIn(op, m, s.clock())
 }
 
 // accessTTL and idTTL are a client's own lifetimes, or the server's, never

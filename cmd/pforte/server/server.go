@@ -338,6 +338,11 @@ func (o Options) parts() (parts, error) {
 
 	p.registration = o.Registration
 	p.registration.Issuer = o.Issuer
+	// The grace period after the end of an insurance bounds logins as it
+	// bounds registrations: one rule, configured once.
+	if p.authz.Membership == nil {
+		p.authz.Membership = p.registration.Eligibility
+	}
 	p.outbox = outbox.Config{Dir: o.OutboxDir}
 
 	wc, err := o.Devices.ForIssuer(o.Issuer)
