@@ -30,6 +30,10 @@ type Authorizer interface {
 	// PendingLogin; an error with a fault.Redirect when the login does
 	// not satisfy the request; Unavailable.
 	CompleteLogin(ctx context.Context, id string, a loa.Authentication) (string, error)
+	// MemberMayLogIn refuses a member whose insurance ended more than the
+	// grace period ago. Errors: Forbidden (member.CodeEnded); NotFound;
+	// Unavailable.
+	MemberMayLogIn(ctx context.Context, accountID string) error
 }
 
 // Devices is the part of device binding (core/binding) the approvals use:
@@ -175,7 +179,8 @@ func (s *Service) clock() time.Time { return s.d.Now().UTC() }
 // CodeNoDevice: the page explains how to bind one.
 //
 // Errors: NotFound, Expired, Conflict (the request, as PendingLogin);
-// Forbidden (CodeNoDevice); Invalid (no session secret); Unavailable.
+// Forbidden (CodeNoDevice; member.CodeEnded: the insurance ended more
+// than the grace period ago); Invalid (no session secret); Unavailable.
 func (s *Service) Start(ctx context.Context, requestID string, pw loa.Authentication, browser, session string) (approval.Approval, error) {
 	const op = "weblogin.Start"
 	if len(session) < minSession || len(session) > 256 {
@@ -183,6 +188,11 @@ func (s *Service) Start(ctx context.Context, requestID string, pw loa.Authentica
 	}
 	r, c, err := s.d.Authz.PendingLogin(ctx, requestID)
 	if err != nil {
+		return approval.Approval{}, err
+	}
+	// The member whose insurance ended learns it now, after the
+	// password, not after confirming in the app.
+	if err := s.d.Authz.MemberMayLogIn(ctx, pw.Subject); err != nil {
 		return approval.Approval{}, err
 	}
 	bs, err := s.d.Bindings.ListBindings(ctx, pw.Subject)
