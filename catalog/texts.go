@@ -75,6 +75,8 @@ var texts = map[string]text{
 	"members.sync_empty":        {"Die Datei enthält keine Mitglieder; ein Abgleich würde jede Mitgliedschaft beenden.", "The file contains no members; a sync would end every membership."},
 	"members.sync_force_reason": {"Ein erzwungener Abgleich braucht einen Grund (--reason).", "A forced sync needs a reason (--reason)."},
 	"account.already_deleted":   {"Dieses Konto wurde bereits gelöscht.", "This account has already been deleted."},
+	"account.deleted":           {"Ihr Konto ist gelöscht: Ihre Geräte, Anmeldungen und Freigaben sind entfernt. Sie können sich jederzeit neu registrieren, solange Sie bei uns versichert sind.", "Your account has been deleted: your devices, logins and consents are gone. You can register again at any time while you are insured with us."},
+	"account.delete_confirm":    {"Bitte bestätigen Sie, dass Ihr Konto gelöscht werden soll.", "Please confirm that your account is to be deleted."},
 	"account.not_found":         {"Dieses Konto gibt es nicht.", "There is no such account."},
 
 	// Devices.

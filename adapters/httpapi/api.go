@@ -14,12 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/applogin"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/clientaddr"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letterproof"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	coreproof "github.com/pforte-id/pforte/core/proof"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/core/secret"
@@ -68,15 +70,24 @@ type API struct {
 	logins Logins
 	// approvals is the app's side of the web login.
 	approvals Approvals
-	log       *slog.Logger
+	// accounts deletes the member's account on request.
+	accounts Accounts
+	log      *slog.Logger
 }
 
+// Accounts deletes accounts (core/lifecycle.Service).
+type Accounts interface {
+	DeleteAccount(ctx context.Context, d lifecycle.Deletion) (account.Account, error)
+}
+
+var _ Accounts = (*lifecycle.Service)(nil)
+
 // New returns the API.
-func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Logins, approvals Approvals, log *slog.Logger) *API {
+func New(cfg Config, reg *registration.Service, bind *binding.Service, logins Logins, approvals Approvals, accounts Accounts, log *slog.Logger) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
 	}
-	a := &API{cfg: cfg, reg: reg, bind: bind, logins: logins, approvals: approvals, log: log}
+	a := &API{cfg: cfg, reg: reg, bind: bind, logins: logins, approvals: approvals, accounts: accounts, log: log}
 	if bind != nil {
 		a.creds = bind
 	}
@@ -115,6 +126,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"transfers", a.beginTransfer)
 	mux.HandleFunc("POST "+Prefix+"transfers/approval", a.approveTransfer)
 	mux.HandleFunc("POST "+Prefix+"transfers/redemption", a.redeemTransfer)
+	mux.HandleFunc("POST "+Prefix+"account/delete", a.deleteAccount)
 	mux.HandleFunc("POST "+Prefix+"step-up", a.beginStepUp)
 	mux.HandleFunc("POST "+Prefix+"step-up/confirmation", a.redeemStepUp)
 	mux.HandleFunc("POST "+Prefix+"logins/{id}/challenge", a.beginLogin)

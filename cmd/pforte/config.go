@@ -32,6 +32,7 @@ import (
 	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/issuer"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/password"
@@ -76,6 +77,7 @@ type Config struct {
 	EID          EIDConfig          `yaml:"eid"`
 	Logout       LogoutConfig       `yaml:"logout"`
 	Housekeeping HousekeepingConfig `yaml:"housekeeping"`
+	Members      MembersConfig      `yaml:"members"`
 	Tracing      TracingConfig      `yaml:"tracing"`
 	Log          LogConfig          `yaml:"log"`
 }
@@ -418,6 +420,19 @@ type HousekeepingConfig struct {
 	EnrollmentsKept time.Duration `yaml:"enrollments_kept"`
 }
 
+// MembersConfig is the end of memberships (core/lifecycle): how much a
+// full sync of the insurer's file may remove, and how long the data of a
+// member whose membership ended is kept.
+type MembersConfig struct {
+	// SyncMaxDrop is the largest share of present members one `pforte
+	// members sync` may mark removed (0.05 is 5 %); more is refused
+	// unless forced with a reason.
+	SyncMaxDrop float64 `yaml:"sync_max_drop"`
+	// Retention is how long after the end of a membership the member's
+	// account and master data are kept before housekeeping deletes them.
+	Retention time.Duration `yaml:"retention"`
+}
+
 // TracingConfig is OpenTelemetry tracing (adapters/tracing), off by
 // default; its defaults and bounds are tracing.Config's.
 type TracingConfig struct {
@@ -524,6 +539,7 @@ func defaultConfig() Config {
 			Interval: housekeeping.DefaultInterval, Lease: housekeeping.DefaultLease,
 			LetterSecretsKept: housekeeping.DefaultLetterSecrets, EnrollmentsKept: housekeeping.DefaultEnrollments,
 		},
+		Members: MembersConfig{SyncMaxDrop: lifecycle.DefaultSyncMaxDrop, Retention: lifecycle.DefaultRetention},
 		Tracing: TracingConfig{Enabled: tc.Enabled, Endpoint: tc.Endpoint, SampleRatio: tc.SampleRatio, ServiceName: tc.ServiceName},
 		Log:     LogConfig{Level: "info", Format: "json"},
 	}
@@ -804,6 +820,8 @@ var envVars = []envVar{
 	{Name: "PFORTE_HOUSEKEEPING_ENROLLMENTS_KEPT", Key: "housekeeping.enrollments_kept", field: func(c *Config) any { return &c.Housekeeping.EnrollmentsKept }},
 	{Name: "PFORTE_TRACING_ENABLED", Key: "tracing.enabled", field: func(c *Config) any { return &c.Tracing.Enabled }},
 	{Name: "PFORTE_TRACING_ENDPOINT", Key: "tracing.endpoint", field: func(c *Config) any { return &c.Tracing.Endpoint }},
+	{Name: "PFORTE_MEMBERS_SYNC_MAX_DROP", Key: "members.sync_max_drop", field: func(c *Config) any { return &c.Members.SyncMaxDrop }},
+	{Name: "PFORTE_MEMBERS_RETENTION", Key: "members.retention", field: func(c *Config) any { return &c.Members.Retention }},
 	{Name: "PFORTE_TRACING_SAMPLE_RATIO", Key: "tracing.sample_ratio", field: func(c *Config) any { return &c.Tracing.SampleRatio }},
 	{Name: "PFORTE_TRACING_SERVICE_NAME", Key: "tracing.service_name", field: func(c *Config) any { return &c.Tracing.ServiceName }},
 	{Name: "PFORTE_LOG_LEVEL", Key: "log.level", field: func(c *Config) any { return &c.Log.Level }},
@@ -1242,6 +1260,8 @@ var fieldKeys = map[string]string{
 	"housekeeping.Config.Enrollments":        "housekeeping.enrollments_kept",
 	"tracing.Config.Endpoint":                "tracing.endpoint",
 	"tracing.Config.SampleRatio":             "tracing.sample_ratio",
+	"lifecycle.Config.SyncMaxDrop":           "members.sync_max_drop",
+	"lifecycle.Config.Retention":             "members.retention",
 	"tracing.Config.ServiceName":             "tracing.service_name",
 }
 

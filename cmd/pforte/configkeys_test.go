@@ -57,6 +57,9 @@ var badValues = map[string]badValue{
 	"keys.rotation_days":   {value: "400"},
 	"keys.publish_hours":   {value: "0"},
 
+	"members.sync_max_drop": {value: "1.5"},
+	"members.retention":     {value: "24h"},
+
 	"tokens.access_token_ttl":     {value: "2h"},
 	"tokens.id_token_ttl":         {value: "2h"},
 	"tokens.refresh_idle_ttl":     {value: "-1s"},

@@ -98,7 +98,8 @@ func (c *cli) membersCommand() *cobra.Command {
 			})
 		},
 	}
-	return group("members", "Import, show, find and help members", append([]*cobra.Command{imp, show}, c.supportMemberCommands()...)...)
+	return group("members", "Import, sync, show, find and help members",
+		append([]*cobra.Command{imp, c.membersSyncCommand(), show}, c.supportMemberCommands()...)...)
 }
 
 // importFile imports the open file f (named name) and prints the report.
@@ -145,7 +146,13 @@ func (c *cli) showMember(ctx context.Context, cfg *Config, m memberAdmin, k kvnr
 	row("Address", formatAddress(mb.Address))
 	row("E-mail", orDash(mb.Email))
 	row("Insured", formatInsured(mb))
+	if !mb.RemovedAt.IsZero() {
+		row("Not in the file since", mb.RemovedAt.UTC().Format(time.DateOnly)+" (marked ended by `pforte members sync`)")
+	}
 	now := time.Now()
+	if !cfg.eligibility().MayLogIn(mb, now) {
+		row("Login", "refused: the membership ended on "+mb.EndedOn().Format(time.DateOnly)+", more than registration.eligible_grace ago")
+	}
 	if cfg.eligibility().Eligible(mb, now) {
 		row("Eligible", "yes: may request a password letter")
 	} else {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/pforte-id/pforte/adapters/sqlstore"
 	"github.com/pforte-id/pforte/cmd/pforte/server"
-	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/registration"
 	"github.com/pforte-id/pforte/ports/store"
@@ -22,8 +22,9 @@ import (
 // directly; no master key is needed to read or import master data.
 type memberAdmin interface {
 	store.MemberImport
+	// lifecycle.Store: the full sync (members sync).
+	lifecycle.Store
 	MemberByKVNR(ctx context.Context, k kvnr.KVNR) (member.Member, error)
-	AccountByKVNR(ctx context.Context, k kvnr.KVNR) (account.Account, error)
 	LatestLetter(ctx context.Context, k kvnr.KVNR) (letter.Letter, error)
 	Close() error
 }

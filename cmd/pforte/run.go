@@ -31,6 +31,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/housekeeping"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/password"
@@ -220,7 +221,8 @@ func serverOptions(cfg *Config, master []byte, notifier notify.Notifier) (server
 			Interval: cfg.Housekeeping.Interval, Lease: cfg.Housekeeping.Lease,
 			LetterSecrets: cfg.Housekeeping.LetterSecretsKept, Enrollments: cfg.Housekeeping.EnrollmentsKept,
 		},
-		EID: cfg.eidOptions(),
+		Lifecycle: lifecycle.Config{SyncMaxDrop: cfg.Members.SyncMaxDrop, Retention: cfg.Members.Retention},
+		EID:       cfg.eidOptions(),
 		Tracing: tracing.Config{
 			Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
 			SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName,

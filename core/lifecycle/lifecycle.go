@@ -28,6 +28,9 @@ type Config struct {
 	// ended (member.Member.EndedOn); then PurgeExpired deletes the account
 	// and the directory record.
 	Retention time.Duration
+	// IPKey keys the hash of client addresses in audit events
+	// (audit.IPHash); derive it from the master key.
+	IPKey []byte
 }
 
 // Defaults and bounds (Validate).
@@ -221,9 +224,9 @@ type Deletion struct {
 	Actor audit.Actor
 	// ClientID is where the request came from (the app API, the account
 	// page's client, the admin client); IP the client address (hashed into
-	// the audit event with IPKey).
+	// the audit event with Config.IPKey).
 	ClientID string
-	IPHash   string
+	IP       string
 	// Operator names the support agent (audit.Operator), Reason why.
 	Operator string
 	Reason   string
@@ -293,7 +296,7 @@ func (s *Service) DeleteAccount(ctx context.Context, d Deletion) (account.Accoun
 		detail["note"] = r
 	}
 	e := audit.Event{ID: grant.NewID(), Time: now, Kind: audit.AccountDeleted, Actor: d.Actor, AccountID: a.ID,
-		ClientID: d.ClientID, IPHash: d.IPHash, Detail: detail}
+		ClientID: d.ClientID, IPHash: audit.IPHash(s.cfg.IPKey, d.IP), Detail: detail}
 	deleted, err := s.d.Store.DeleteAccount(ctx, a.ID, e, now)
 	switch {
 	case errors.Is(err, fault.NotFound):

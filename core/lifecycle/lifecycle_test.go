@@ -65,6 +65,7 @@ var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, cfg lifecycle.Config) *world {
 	t.Helper()
+	cfg.IPKey = []byte("audit-ip-key-of-thirty-two-bytes")
 	w := &world{Store: sqlstoretest.Open(t), clock: coretest.NewClock(t0), q: &queue{queued: map[string][]string{}}}
 	secrets, err := client.NewSecretHasher([]byte("client-secret-hash-key-of-32-bytes"))
 	if err != nil {
@@ -229,7 +230,7 @@ func TestDeleteAccount(t *testing.T) {
 	ctx := t.Context()
 	a := w.account(t, "acct-anna", coretest.Anna)
 	ss := w.session(t, a)
-	got, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member, ClientID: "app-api", IPHash: "iphash"})
+	got, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member, ClientID: "app-api", IP: "192.0.2.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,8 @@ func TestDeleteAccount(t *testing.T) {
 		}
 	}
 	if deleted == nil || deleted.Detail["member"] != coretest.LetterHasher().Pseudonym(coretest.Anna.KVNR) ||
-		deleted.Detail["reason"] != "request" || deleted.Actor != audit.Member || deleted.ClientID != "app-api" {
+		deleted.Detail["reason"] != "request" || deleted.Actor != audit.Member || deleted.ClientID != "app-api" ||
+		deleted.IPHash == "" || strings.Contains(deleted.IPHash, "192.0.2.7") {
 		t.Fatalf("the deletion's audit event: %+v", deleted)
 	}
 

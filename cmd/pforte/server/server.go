@@ -47,6 +47,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/letterproof"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/login"
 	"github.com/pforte-id/pforte/core/member"
@@ -159,6 +160,10 @@ type Options struct {
 	// tokens (default 1s; a replica that queued some looks at once); a
 	// negative value runs no worker (tests drive it through Logout()).
 	LogoutInterval time.Duration
+	// Lifecycle configures the end of memberships and the deletion of
+	// accounts (the sync limit, the retention period); IPKey is derived
+	// from the master key.
+	Lifecycle lifecycle.Config
 	// EID, when set, offers registration with the electronic ID card
 	// through the eID service it names (nil: the method is not offered).
 	EID *EIDOptions
@@ -229,6 +234,7 @@ type Server struct {
 	// ender ends sessions where no SSO service is built (OpenBackend).
 	ender   *sso.Ender
 	hk      *housekeeping.Runner
+	members *lifecycle.Service
 	handler http.Handler
 	log     *slog.Logger
 	// metrics counts what the audit events tell (login, binding and web
@@ -307,6 +313,7 @@ type parts struct {
 	sso          sso.Config
 	logout       backchannel.Config
 	account      selfservice.Config
+	lifecycle    lifecycle.Config
 	pinPeppers   []pin.Pepper
 	pinVersion   int
 	// eid and eidRedirect are set when the eID method is offered.
@@ -365,6 +372,8 @@ func (o Options) parts() (parts, error) {
 		Key: keys.DeriveKey(o.MasterKey, purposeAccountPage), IPKey: p.binding.IPKey,
 		Vocabulary: p.authz.WithDefaults().Vocabulary,
 	}
+	p.lifecycle = o.Lifecycle
+	p.lifecycle.IPKey = p.binding.IPKey
 	p.pinPeppers, p.pinVersion = o.PINPeppers, o.PINPepperVersion
 	if len(p.pinPeppers) == 0 {
 		p.pinPeppers, p.pinVersion = []pin.Pepper{{Version: 1, Key: keys.DeriveKey(o.MasterKey, purposePINPepper)}}, 1
@@ -435,6 +444,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := o.Housekeeping.Validate(); err != nil {
+		return err
+	}
+	if err := p.lifecycle.Validate(); err != nil {
 		return err
 	}
 	if _, err := pin.NewHasher(p.pinVersion, p.pinPeppers...); err != nil {
@@ -616,23 +628,37 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies, EIDCallbackURL: p.eidRedirect}, s.reg, s.bind, logins, web, o.Log)
-	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, keys.NewDPoPVerifier(), o.Log)
-	if err != nil {
-		return err
-	}
-	secure := strings.HasPrefix(o.Issuer, "https://")
 	s.sso, err = sso.New(p.sso, sso.Deps{
 		Sessions: s.store, Accounts: s.store, Audit: s.store, Authz: s.authz, BackChannel: s.logout, Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
 		return err
 	}
+	pseudonyms, err := letter.NewHasher(keys.DeriveKey(o.MasterKey, purposeLetterSecrets))
+	if err != nil {
+		return err
+	}
+	s.members, err = lifecycle.New(p.lifecycle, lifecycle.Deps{
+		Store: s.store, Sessions: s.sso, Pseudonyms: pseudonyms, Now: o.Now, Logger: o.Log,
+	})
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies, EIDCallbackURL: p.eidRedirect}, s.reg, s.bind, logins, web, s.members, o.Log)
+	provider, err := oidc.New(oidc.Config{LoginPath: webui.Path}, s.authz, ring, keys.NewDPoPVerifier(), o.Log)
+	if err != nil {
+		return err
+	}
+	secure := strings.HasPrefix(o.Issuer, "https://")
 	s.hk, err = housekeeping.New(o.Housekeeping, housekeeping.Deps{
 		Leases: s.store, Metrics: s.metrics, Replica: o.Replica, Now: o.Now, Logger: o.Log,
-	}, o.Housekeeping.Tasks(housekeeping.Sources{
+	}, append(o.Housekeeping.Tasks(housekeeping.Sources{
 		Expired: s.store, Logouts: s.sso, Letters: s.store, Enrollments: s.store,
-	}))
+	}), housekeeping.Task{Name: "member-retention", Run: func(ctx context.Context, now time.Time) (int64, error) {
+		// Members whose membership ended longer ago than members.retention.
+		n, err := s.members.PurgeExpired(ctx, now)
+		return int64(n), err
+	}}))
 	if err != nil {
 		return err
 	}
@@ -1030,6 +1056,11 @@ func (s *Server) letterWorker(ctx context.Context) {
 // queues logout tokens with it (Enqueue, EnqueueSession), and tests drive
 // its worker (DeliverDue).
 func (s *Server) Logout() *backchannel.Service { return s.logout }
+
+// Members is the member lifecycle use case: account deletion (the admin
+// API, tests), the full member sync and the purge after the retention
+// period.
+func (s *Server) Members() *lifecycle.Service { return s.members }
 
 // Registration is the registration use case (operator commands and tests
 // drive its workers).
