@@ -47,7 +47,7 @@ func TestProblemTableCoversEveryKind(t *testing.T) {
 }
 
 func TestDecodeRefusesBadBodies(t *testing.T) {
-	a := New(Config{}, nil, nil, nil, nil, quiet)
+	a := New(Config{}, nil, nil, nil, nil, nil, quiet)
 	for _, tc := range []struct {
 		name, contentType, body string
 		status                  int
@@ -100,7 +100,7 @@ func TestClientIP(t *testing.T) {
 		{"garbage header", []netip.Prefix{proxy}, "10.0.0.2:5000", "not-an-ip", "10.0.0.2"},
 		{"ipv4-mapped", nil, "[::ffff:203.0.113.9]:5000", "", "203.0.113.9"},
 	} {
-		a := New(Config{TrustedProxies: tc.trusted}, nil, nil, nil, nil, quiet)
+		a := New(Config{TrustedProxies: tc.trusted}, nil, nil, nil, nil, nil, quiet)
 		req := httptest.NewRequest(http.MethodPost, "/", nil)
 		req.RemoteAddr = tc.remote
 		if tc.xff != "" {
@@ -127,7 +127,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	routes := map[string]string{"/openapi.yaml": "get", "/registrations": "post", "/letters/lost": "post", "/activations": "post", "/enrollment": "get post", "/enrollment/password": "put",
 		"/enrollment/device/challenge": "post", "/enrollment/device": "post", "/enrollment/pin": "put",
 		"/devices/{id}/challenge": "post", "/devices/list": "post", "/devices/{id}/rename": "post",
-		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/devices/reconfirm": "post", "/pin/reset": "post", "/pin/change": "post",
+		"/devices/{id}/revoke": "post", "/devices/revoke-others": "post", "/devices/reconfirm": "post", "/pin/reset": "post", "/pin/change": "post", "/account/delete": "post",
 		"/password/reset": "post", "/password/change": "post", "/recovery": "post", "/recovery/confirmation": "post", "/step-up": "post", "/step-up/confirmation": "post",
 		"/logins/{id}/challenge": "post", "/logins/{id}": "post",
 		"/approvals": "get", "/approvals/{id}/challenge": "post", "/approvals/{id}": "post",
@@ -142,7 +142,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if len(doc.Paths) != len(routes) {
 		t.Errorf("openapi.yaml describes %d paths, the handler serves %d", len(doc.Paths), len(routes))
 	}
-	h := New(Config{}, nil, nil, nil, nil, quiet).Handler()
+	h := New(Config{}, nil, nil, nil, nil, nil, quiet).Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Prefix+"openapi.yaml", nil))
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), OpenAPI) {

@@ -53,7 +53,7 @@ func serveApprovals(t *testing.T, f *fakeApprovals, method, path, body string, h
 	}
 	req.RemoteAddr = "203.0.113.9:4711"
 	rec := httptest.NewRecorder()
-	New(Config{}, nil, nil, nil, f, quiet).Handler().ServeHTTP(rec, req)
+	New(Config{}, nil, nil, nil, f, nil, quiet).Handler().ServeHTTP(rec, req)
 	return rec
 }
 

@@ -41,7 +41,7 @@ func serveCredentials(f *fakeCredentials, path, contentType, body string) *httpt
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.RemoteAddr = "203.0.113.9:4711"
-	a := New(Config{}, nil, nil, nil, nil, quiet)
+	a := New(Config{}, nil, nil, nil, nil, nil, quiet)
 	a.creds = f
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
@@ -113,7 +113,7 @@ func TestCredentialEndpointsRefuseBadBodies(t *testing.T) {
 	for _, m := range []string{http.MethodGet, http.MethodPut} {
 		req := httptest.NewRequest(m, Prefix+"password/reset", nil)
 		rec := httptest.NewRecorder()
-		New(Config{}, nil, nil, nil, nil, quiet).Handler().ServeHTTP(rec, req)
+		New(Config{}, nil, nil, nil, nil, nil, quiet).Handler().ServeHTTP(rec, req)
 		if rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusNotFound {
 			t.Errorf("%s password/reset: %d", m, rec.Code)
 		}
@@ -164,7 +164,7 @@ func TestRecoveryRefusesBeforeTheUseCase(t *testing.T) {
 			req.Header.Set("Authorization", auth)
 		}
 		rec := httptest.NewRecorder()
-		New(cfg, nil, nil, nil, nil, quiet).Handler().ServeHTTP(rec, req)
+		New(cfg, nil, nil, nil, nil, nil, quiet).Handler().ServeHTTP(rec, req)
 		var p struct {
 			Code string `json:"code"`
 		}

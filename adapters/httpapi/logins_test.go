@@ -55,7 +55,7 @@ func serveLogin(t *testing.T, f *fakeLogins, path, body string, header ...string
 	}
 	req.RemoteAddr = "203.0.113.9:4711"
 	rec := httptest.NewRecorder()
-	New(Config{}, nil, nil, f, nil, quiet).Handler().ServeHTTP(rec, req)
+	New(Config{}, nil, nil, f, nil, nil, quiet).Handler().ServeHTTP(rec, req)
 	return rec
 }
 
