@@ -87,6 +87,7 @@ func rootCommand(e *env) *cobra.Command {
 		resetPasswordCommand(e), changePasswordCommand(e), reconfirmCommand(e), stepUpCommand(e),
 		loginCommand(e), tokenCommand(e), userinfoCommand(e), logoutCommand(e), approvalsCommand(e), approveCommand(e),
 		transferCommand(e),
+		deleteAccountCommand(e),
 		versionCommand(e.stdout))
 	return root
 }

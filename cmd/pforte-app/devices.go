@@ -311,6 +311,12 @@ func assert(ctx context.Context, api *appAPI, st state, path string) (challengeI
 // manage runs one device management call: a fresh assertion, the PIN,
 // and the request body extra (may be nil) at POST /devices/<path>.
 func (e *env) manage(cmd *cobra.Command, pinValue, endpoint string, extra map[string]any, want int, out any) (state, string, error) {
+	return e.manageAt(cmd, pinValue, "/devices/"+endpoint, extra, want, out)
+}
+
+// manageAt is manage for an endpoint outside /devices/ (path from the
+// API's prefix on).
+func (e *env) manageAt(cmd *cobra.Command, pinValue, endpoint string, extra map[string]any, want int, out any) (state, string, error) {
 	st, path, api, err := e.boundDevice()
 	if err != nil {
 		return st, path, err
@@ -327,7 +333,7 @@ func (e *env) manage(cmd *cobra.Command, pinValue, endpoint string, extra map[st
 	for k, v := range extra {
 		body[k] = v
 	}
-	return st, path, api.call(cmd.Context(), http.MethodPost, "/devices/"+endpoint, "", body, want, out)
+	return st, path, api.call(cmd.Context(), http.MethodPost, endpoint, "", body, want, out)
 }
 
 // idNote explains device ids that look like flags.

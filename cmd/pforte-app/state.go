@@ -40,6 +40,8 @@ type transferState struct {
 	Secret       string    `json:"secret"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	PollInterval int       `json:"poll_interval,omitempty"`
+	// DeletedAt is when delete-account deleted the account.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // enrollmentState is the session POST /app/v1/activations opened.
