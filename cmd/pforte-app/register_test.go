@@ -83,9 +83,6 @@ func startServer(t *testing.T, opts ...func(*server.Options)) *pforteServer {
 	clock := &offsetClock{}
 	outbox := filepath.Join(t.TempDir(), "outbox")
 	s := servertest.Start(t, func(o *server.Options) {
-		for _, opt := range opts {
-			opt(o)
-		}
 		secrets, err := server.SecretHasher(o.MasterKey)
 		if err != nil {
 			t.Fatal(err)
@@ -95,6 +92,9 @@ func startServer(t *testing.T, opts ...func(*server.Options)) *pforteServer {
 		o.Clients = []client.Client{appClient, web}
 		o.Now = clock.Now
 		o.OutboxDir = outbox
+		for _, opt := range opts {
+			opt(o)
+		}
 	})
 	err := s.Store().UpsertMember(t.Context(), member.Member{
 		KVNR: kvnr.MustParse(testKVNR), GivenName: "Anna", FamilyName: "Beispiel", BirthDate: testBirth,
