@@ -33,17 +33,23 @@ func form(page string) url.Values {
 	return f
 }
 
-// startWebLogin opens an authorization request of the online form and
-// logs in with the password: the browser shows the approval page.
-func startWebLogin(t *testing.T, p *pforteServer) *browser {
-	t.Helper()
+// newTestBrowser is a browser with cookies that follows redirects within
+// p and stops at the first to another host.
+func newTestBrowser(t *testing.T, p *pforteServer) *browser {
 	jar, _ := cookiejar.New(nil)
-	b := &browser{t: t, base: p.issuer, hc: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	return &browser{t: t, base: p.issuer, hc: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host != via[0].URL.Host {
 			return http.ErrUseLastResponse
 		}
 		return nil
 	}}}
+}
+
+// startWebLogin opens an authorization request of the online form and
+// logs in with the password: the browser shows the approval page.
+func startWebLogin(t *testing.T, p *pforteServer) *browser {
+	t.Helper()
+	b := newTestBrowser(t, p)
 	q := url.Values{"client_id": {webClient.ID}, "response_type": {"code"}, "scope": {"openid"},
 		"redirect_uri": {webClient.RedirectURIs[0]}, "state": {"st-1"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
