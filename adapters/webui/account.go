@@ -43,6 +43,10 @@ const (
 	AccountPath         = "/account"
 	AccountCallbackPath = "/account/callback"
 	AccountPasswordPath = "/account/password"
+	// AccountDeletePath takes the deletion of the account (POST), and
+	// AccountDeletedPath says that it is done (GET).
+	AccountDeletePath  = "/account/delete"
+	AccountDeletedPath = "/account/deleted"
 )
 
 func (u *UI) cookieName(secure, insecure string) string {
@@ -115,6 +119,75 @@ func (u *UI) AccountPasswordHandler(svc *selfservice.Service) http.Handler {
 	})
 }
 
+// AccountDeleteHandler serves AccountDeletePath: POST with action=begin
+// starts a fresh login (password and the app's confirmation), after which
+// the callback shows the confirmation page; POST with action=delete
+// deletes the account.
+func (u *UI) AccountDeleteHandler(svc *selfservice.Service) http.Handler {
+	a := accountPage{u: u, svc: svc}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			a.notAllowed(w, r)
+			return
+		}
+		a.deletion(w, r)
+	})
+}
+
+// AccountDeletedHandler serves AccountDeletedPath: the page after the
+// deletion.
+func (u *UI) AccountDeletedHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := catalog.Match(r.Header.Get("Accept-Language"))
+		u.render(w, r, http.StatusOK, "account_deleted.html", view{Title: p.Text("page.account.deleted.title"), Message: p.Text("account.deleted")})
+	})
+}
+
+func (a accountPage) deletion(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, a.u.maxBytes)
+	if err := r.ParseForm(); err != nil {
+		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
+		return
+	}
+	switch r.PostForm.Get("action") {
+	case "begin":
+		if _, ok := a.form(w, r, "account"); ok {
+			a.login(w, r, selfservice.ForDeletion)
+		}
+	case "delete":
+		a.deleteAccount(w, r)
+	default:
+		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
+	}
+}
+
+func (a accountPage) deleteAccount(w http.ResponseWriter, r *http.Request) {
+	m, ok := a.form(w, r, "account-delete")
+	if !ok {
+		return
+	}
+	f := r.PostForm
+	err := a.svc.DeleteAccount(r.Context(), m, f.Get("ticket"), f.Get("confirm") == "yes", a.u.clientIP(r))
+	if err == nil {
+		a.u.clearSSOCookie(w)
+		a.u.setCookie(w, a.u.cookieName(accountCookieName, accountCookieNameInsecure), "", -1, http.SameSiteStrictMode)
+		http.Redirect(w, r, AccountDeletedPath, http.StatusSeeOther)
+		return
+	}
+	switch k := fault.KindOf(err); {
+	case k == fault.Invalid:
+		// Not confirmed: the page again, with the same ticket.
+		logReason(w, fault.ReasonOf(err))
+		v := view{CSRF: f.Get("csrf"), Message: catalog.Match(r.Header.Get("Accept-Language")).Error(err),
+			Account: &accountView{Ticket: f.Get("ticket")}}
+		a.render(w, r, http.StatusBadRequest, "account_delete.html", v)
+	case k == fault.Unavailable || k == fault.Internal:
+		a.u.pageError(w, r, err)
+	default:
+		a.failed(w, r, err)
+	}
+}
+
 func (a accountPage) notAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "GET, POST")
 	a.u.render(w, r, http.StatusMethodNotAllowed, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.method_not_allowed")})
@@ -152,6 +225,11 @@ func (a accountPage) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.setCookie(w, u.cookieName(accountCookieName, accountCookieNameInsecure), in.Cookie, 0, http.SameSiteStrictMode)
+	if in.Purpose == selfservice.ForDeletion {
+		v := view{CSRF: u.csrfToken(u.csrfBinding(w, r), "account-delete/"+in.SID), Account: &accountView{Ticket: in.Ticket}}
+		a.render(w, r, http.StatusOK, "account_delete.html", v)
+		return
+	}
 	if in.Purpose != selfservice.ForPassword {
 		http.Redirect(w, r, AccountPath, http.StatusSeeOther)
 		return

@@ -15,11 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/binding"
 	"github.com/pforte-id/pforte/core/client"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/sso"
@@ -69,7 +71,14 @@ const (
 	// ForPassword: to change the password: prompt=login and max_age=0,
 	// the current password and the app's confirmation again.
 	ForPassword Purpose = "password"
+	// ForDeletion: to delete the account: a fresh login as for
+	// ForPassword.
+	ForDeletion Purpose = "delete"
 )
+
+// fresh reports whether purpose needs a fresh two-factor login and
+// gives a ticket for one action.
+func (p Purpose) fresh() bool { return p == ForPassword || p == ForDeletion }
 
 // Config is the account page's client.
 type Config struct {
@@ -206,11 +215,19 @@ type Deps struct {
 	Replay    store.Replay
 	Rules     PasswordRules
 	Passwords Hasher
+	// Deleter deletes the account (core/lifecycle.Service); nil: the
+	// page offers no deletion (DeleteAccount refuses).
+	Deleter Deleter
 	// Notifier tells the member of a password change; Mail words it.
 	Notifier notify.Notifier
 	Mail     func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
 	Now      func() time.Time
 	Logger   *slog.Logger
+}
+
+// Deleter deletes accounts (core/lifecycle.Service).
+type Deleter interface {
+	DeleteAccount(ctx context.Context, d lifecycle.Deletion) (account.Account, error)
 }
 
 // Service is the account page. It keeps no state of its own.
@@ -302,7 +319,7 @@ type Start struct {
 // request with state, nonce and PKCE S256; for ForPassword with
 // prompt=login and max_age=0. Errors: Invalid for an unknown purpose.
 func (s *Service) Begin(purpose Purpose) (Start, error) {
-	if purpose != ForPage && purpose != ForPassword {
+	if purpose != ForPage && !purpose.fresh() {
 		return Start{}, fault.New(fault.Invalid, "selfservice.Begin", "unknown purpose")
 	}
 	state := random()
@@ -314,7 +331,7 @@ func (s *Service) Begin(purpose Purpose) (Start, error) {
 		"scope": {authz.ScopeOpenID}, "state": {state}, "nonce": {s.mac("nonce", state)},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
-	if purpose == ForPassword {
+	if purpose.fresh() {
 		q.Set("prompt", "login")
 		q.Set("max_age", "0")
 	}
@@ -335,7 +352,8 @@ type Login struct {
 	Purpose Purpose
 	// Cookie is the page's login for the browser to keep: the sid, MACed.
 	Cookie string
-	// Ticket, for ForPassword, allows one new password (ChangePassword).
+	// Ticket, for ForPassword, allows one new password (ChangePassword);
+	// for ForDeletion, the deletion (DeleteAccount).
 	Ticket string
 }
 
@@ -398,8 +416,8 @@ func (s *Service) Finish(ctx context.Context, flow string, cb Callback, ssoSecre
 		return failed("the login is below substantial")
 	case cl.SID == "":
 		return failed("the login has no session")
-	case purpose == ForPassword && cl.AuthTime < began:
-		return failed("the login for a password change is not fresh")
+	case purpose.fresh() && cl.AuthTime < began:
+		return failed("the login for a password change or deletion is not fresh")
 	}
 	cur, err := s.d.Sessions.Current(ctx, ssoSecret)
 	switch {
@@ -411,8 +429,13 @@ func (s *Service) Finish(ctx context.Context, flow string, cb Callback, ssoSecre
 		return failed("the login was made in another session")
 	}
 	out := Login{AccountID: cl.Subject, SID: cl.SID, Purpose: purpose, Cookie: s.sealed("login", cl.SID)}
-	if purpose == ForPassword {
+	switch purpose {
+	case ForPassword:
 		out.Ticket = s.sealed("ticket", cl.SID+"."+strconv.FormatInt(now.Unix(), 10)+"."+random())
+	case ForDeletion:
+		// Its own label: a password ticket does not delete, and a
+		// deletion ticket sets no password.
+		out.Ticket = s.sealed("delete-ticket", cl.SID+"."+strconv.FormatInt(now.Unix(), 10)+"."+random())
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account page login", slog.String("sid", cl.SID),
 		slog.String("account", cl.Subject), slog.String("purpose", string(purpose)))

@@ -665,7 +665,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	account, err := selfservice.New(p.account, selfservice.Deps{
 		Authz: s.authz, Tokens: ring, Sessions: s.sso, SessionStore: s.store, Devices: s.bind, Clients: s.store,
 		Consents: s.store, Accounts: s.store, Members: s.store, Audit: s.metrics.Audit(s.store), Replay: s.store,
-		Rules: s.reg, Passwords: s.hasher, Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
+		Rules: s.reg, Passwords: s.hasher, Deleter: s.members, Notifier: o.Notifier, Mail: mailText, Now: o.Now, Logger: o.Log,
 	})
 	if err != nil {
 		return err
@@ -710,6 +710,8 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	mux.Handle(webui.AccountPath, ui.AccountHandler(account))
 	mux.Handle(webui.AccountCallbackPath, ui.AccountCallbackHandler(account))
 	mux.Handle(webui.AccountPasswordPath, ui.AccountPasswordHandler(account))
+	mux.Handle(webui.AccountDeletePath, ui.AccountDeleteHandler(account))
+	mux.Handle("GET "+webui.AccountDeletedPath, ui.AccountDeletedHandler())
 	mux.HandleFunc("GET /healthz", ops.Health)
 	mux.HandleFunc("GET /readyz", ops.Ready(s.Ready))
 	s.handler = recoverPanics(o.Log, logRequests(o.Log, mux))
