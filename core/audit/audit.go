@@ -103,8 +103,10 @@ const (
 	// why: request (the member), support, or retention (the membership
 	// ended longer ago than the retention period).
 	AccountDeleted Kind = "account.deleted"
-	// MemberRemoved: a member whose retention period was over was removed
-	// from the member directory (Detail "member": the pseudonym).
+	// MemberRemoved: a member was removed from the member directory:
+	// the retention period was over, or the member whose membership had
+	// ended deleted the account (Detail "member": the pseudonym; "reason"
+	// deleted in the second case).
 	MemberRemoved Kind = "member.removed"
 	// MembersSynced: a full sync of the insurer's member file (Detail
 	// "present", "removing", "resuming", and "forced"/"reason" when an

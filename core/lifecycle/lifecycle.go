@@ -77,6 +77,7 @@ type Store interface {
 	store.MemberLifecycle
 	store.Accounts
 	store.Audit
+	MemberByKVNR(ctx context.Context, k kvnr.KVNR) (member.Member, error)
 }
 
 // Sessions ends an account's single sign-on sessions with back-channel
@@ -250,8 +251,10 @@ func reasonOf(a audit.Actor) string {
 // starts; then its sessions end, and the relying parties they served are
 // told by back-channel logout; then the store deletes, in one transaction
 // with the audit entry (audit.AccountDeleted). The member directory's
-// record stays (the member may register again while insured); the audit
-// log stays, naming the account id and the member number's pseudonym.
+// record stays while the member is insured (the member may register
+// again); the record of a membership that has ended goes too
+// (audit.MemberRemoved). The audit log stays, naming the account id and
+// the member number's pseudonym.
 //
 // Of concurrent deletions of one account exactly one deletes; the others,
 // and every later one, get NotFound with CodeAlreadyDeleted and change
@@ -259,6 +262,12 @@ func reasonOf(a audit.Actor) string {
 // Errors: NotFound (CodeAlreadyDeleted; CodeNoAccount); Invalid (no
 // Sessions or Pseudonyms); Unavailable.
 func (s *Service) DeleteAccount(ctx context.Context, d Deletion) (account.Account, error) {
+	return s.deleteAccount(ctx, d, true)
+}
+
+// deleteAccount is DeleteAccount; forget says whether the record of an
+// ended membership goes too (PurgeExpired removes it itself).
+func (s *Service) deleteAccount(ctx context.Context, d Deletion, forget bool) (account.Account, error) {
 	const op = "lifecycle.DeleteAccount"
 	if s.d.Sessions == nil || s.d.Pseudonyms == nil {
 		return account.Account{}, fault.New(fault.Invalid, op, "deletion needs the sessions and the pseudonyms")
@@ -306,8 +315,44 @@ func (s *Service) DeleteAccount(ctx context.Context, d Deletion) (account.Accoun
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("account", a.ID),
 		slog.String("reason", detail["reason"]))
+	if !forget {
+		deleted.PasswordHash = ""
+		return deleted, nil
+	}
+	if err := s.forgetEnded(ctx, a.KVNR, now); err != nil {
+		// The account is deleted; the record goes with the next purge.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "the ended member's record stays after the deletion", slog.Any("error", err))
+	}
 	deleted.PasswordHash = ""
 	return deleted, nil
+}
+
+// forgetEnded removes the directory record of member k when the
+// membership has ended before now: the member asked for the deletion and
+// cannot register again, so nothing is left to keep it for. A member
+// still insured keeps the record (the insurer's master data) and may
+// register again.
+func (s *Service) forgetEnded(ctx context.Context, k kvnr.KVNR, now time.Time) error {
+	m, err := s.d.Store.MemberByKVNR(ctx, k)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	if end := m.EndedOn(); end.IsZero() || !end.Before(now) {
+		return nil
+	}
+	err = s.d.Store.DeleteMember(ctx, k, now, now)
+	switch {
+	case errors.Is(err, fault.NotFound) || errors.Is(err, fault.Conflict) || errors.Is(err, fault.Forbidden):
+		return nil
+	case err != nil:
+		return err
+	}
+	s.record(ctx, audit.Event{ID: grant.NewID(), Time: now, Kind: audit.MemberRemoved, Actor: audit.System,
+		Detail: map[string]string{"member": s.d.Pseudonyms.Pseudonym(k), "reason": "deleted"}})
+	return nil
 }
 
 // gone explains why account id is not there: deleted before (the audit
@@ -379,7 +424,7 @@ func (s *Service) purge(ctx context.Context, k kvnr.KVNR, cut, now time.Time) (b
 	case err != nil:
 		return false, err
 	default:
-		if _, err := s.DeleteAccount(ctx, Deletion{AccountID: a.ID, Actor: audit.System}); err != nil && !errors.Is(err, fault.NotFound) {
+		if _, err := s.deleteAccount(ctx, Deletion{AccountID: a.ID, Actor: audit.System}, false); err != nil && !errors.Is(err, fault.NotFound) {
 			return false, err
 		}
 	}

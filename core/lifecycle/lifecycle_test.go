@@ -402,3 +402,28 @@ func deletionOf(evs []audit.Event) *audit.Event {
 	}
 	return nil
 }
+
+// A member whose membership has ended and who deletes the account leaves
+// no directory record behind; a member still insured keeps it.
+func TestDeleteAccountOfAnEndedMembership(t *testing.T) {
+	w := newWorld(t, lifecycle.Config{})
+	ctx := t.Context()
+	ended := coretest.Carl
+	ended.InsuredUntil = t0.AddDate(0, 0, -10).Truncate(24 * time.Hour) // within the grace period
+	a := w.account(t, "acct-carl", ended)
+	if _, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.MemberByKVNR(ctx, ended.KVNR); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("the ended member's record after the deletion: %v", err)
+	}
+	ending := coretest.Anna
+	ending.InsuredUntil = t0.AddDate(0, 1, 0).Truncate(24 * time.Hour) // ends next month
+	b := w.account(t, "acct-anna", ending)
+	if _, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: b.ID, Actor: audit.Member}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.MemberByKVNR(ctx, ending.KVNR); err != nil {
+		t.Fatalf("an insured member's record went with the account: %v", err)
+	}
+}
