@@ -340,10 +340,12 @@ func (s *Service) forgetEnded(ctx context.Context, k kvnr.KVNR, now time.Time) e
 	case err != nil:
 		return err
 	}
-	if end := m.EndedOn(); end.IsZero() || !end.Before(now) {
+	// Calendar days: a member whose insurance ends today is insured today.
+	today := now.UTC().Truncate(24 * time.Hour)
+	if end := m.EndedOn(); end.IsZero() || !end.Before(today) {
 		return nil
 	}
-	err = s.d.Store.DeleteMember(ctx, k, now, now)
+	err = s.d.Store.DeleteMember(ctx, k, today, now)
 	switch {
 	case errors.Is(err, fault.NotFound) || errors.Is(err, fault.Conflict) || errors.Is(err, fault.Forbidden):
 		return nil
