@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -136,7 +138,14 @@ func (s *Store) DeleteAccount(ctx context.Context, id string, e audit.Event, now
 			{`DELETE FROM device_bindings WHERE account_id = ?`, id},
 			{`DELETE FROM enrollments WHERE account_id = ?`, id},
 			{`DELETE FROM proofs WHERE account_id = ?`, id},
-			{`DELETE FROM sessions WHERE account_id = ?`, id},
+			// A session whose relying parties are not told yet is ended
+			// here if it was not, and stays until a server's Sweep has
+			// queued its back-channel logouts (which need only its id,
+			// clients and account id); DeleteExpired removes it later.
+			// A command beside the servers ends sessions that way.
+			{`UPDATE sessions SET ended_at = ` + msText(now) + `, end_reason = '` + string(session.EndDeleted) + `'
+				WHERE account_id = ? AND ended_at IS NULL`, id},
+			{`DELETE FROM sessions WHERE account_id = ? AND notified_at IS NOT NULL`, id},
 			{`DELETE FROM consents WHERE account_id = ?`, id},
 			{`DELETE FROM approvals WHERE account_id = ?`, id},
 			{`DELETE FROM access_tokens WHERE family_id IN (SELECT id FROM token_families WHERE subject = ?)`, id},
@@ -240,3 +249,6 @@ func (s *Store) DeleteMember(ctx context.Context, k kvnr.KVNR, before, now time.
 		return s.forgetMemberNumber(ctx, tx, string(k), now)
 	})
 }
+
+// msText is t as the literal of a time column (UTC milliseconds).
+func msText(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

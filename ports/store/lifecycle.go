@@ -40,7 +40,10 @@ type MemberLifecycle interface {
 	SyncMembers(ctx context.Context, ms []member.Member, now time.Time, allow func(SyncCount) error) (SyncCount, error)
 	// DeleteAccount deletes account id and what belongs to it, in one
 	// transaction: its device bindings, enrollment sessions, proofs,
-	// sessions, consents, approvals, token families with their tokens,
+	// sessions whose back-channel logouts are queued (Sessions.MarkNotified;
+	// the others are ended, reason deleted, and stay for
+	// Sessions.UnnotifiedSessions until they expire), consents,
+	// approvals, token families with their tokens,
 	// pending proofings and their confirmations, the links of eID cards to
 	// its member number, its queued letter requests, and the recipient
 	// (name and address) of its member number's letters, whose open ones

@@ -12,6 +12,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -129,7 +130,13 @@ var lifecycleTests = []test[store.Store]{
 		ss := newSSOSession("sess-1", b.AccountID, t0)
 		must(t, "CreateSession", s.CreateSession(ctx, ss))
 		createSessionFamily(t, s, "fam-1", "sess-1", "portal")
-		_, err := s.GrantConsent(ctx, b.AccountID, "portal", []string{"openid"}, t0)
+		// sess-1 ended and its logouts were queued; sess-2 is active.
+		_, _, err := s.EndSession(ctx, ss.ID, session.EndLogout, t0.Add(time.Minute))
+		must(t, "EndSession", err)
+		must(t, "MarkNotified", s.MarkNotified(ctx, ss.ID, t0.Add(time.Minute)))
+		open := newSSOSession("sess-2", b.AccountID, t0)
+		must(t, "CreateSession sess-2", s.CreateSession(ctx, open))
+		_, err = s.GrantConsent(ctx, b.AccountID, "portal", []string{"openid"}, t0)
 		must(t, "GrantConsent", err)
 		must(t, "AppendAudit", s.AppendAudit(ctx, audit.Event{ID: "ev-before", Time: t0, Kind: audit.DeviceBound,
 			Actor: audit.Member, AccountID: b.AccountID}))
@@ -149,7 +156,17 @@ var lifecycleTests = []test[store.Store]{
 		_, err = s.BindingByID(ctx, b.ID)
 		wantKind(t, "BindingByID", err, fault.NotFound)
 		_, err = s.SessionByID(ctx, ss.ID)
-		wantKind(t, "SessionByID", err, fault.NotFound)
+		wantKind(t, "SessionByID of the notified session", err, fault.NotFound)
+		// The session whose relying parties were not told yet stays,
+		// ended, for the sweep that tells them.
+		left, err := s.SessionByID(ctx, open.ID)
+		must(t, "SessionByID of the unnotified session", err)
+		if left.EndedAt.IsZero() || left.EndReason != session.EndDeleted || !left.NotifiedAt.IsZero() {
+			t.Fatalf("the unnotified session after the deletion: %+v", left)
+		}
+		if un, err := s.UnnotifiedSessions(ctx, t0.Add(2*time.Hour), 10); err != nil || len(un) != 1 || un[0].ID != open.ID {
+			t.Fatalf("UnnotifiedSessions after the deletion: %v, %v", un, err)
+		}
 		_, _, err = s.RefreshToken(ctx, "rt-fam-1")
 		wantKind(t, "RefreshToken", err, fault.NotFound)
 		_, err = s.EnrollmentByTokenHash(ctx, newSession("enr-bind-1", a.KVNR).TokenHash)
