@@ -390,6 +390,7 @@ var texts = map[string]text{
 	"audit.members.synced":              {"Mitgliederdatei abgeglichen", "Member file synced"},
 	"audit.token.refresh_reused":        {"Eine alte Anmeldung eines Dienstes wurde erneut benutzt; die Anmeldung bei diesem Dienst wurde zu Ihrem Schutz beendet", "An old login of a service was used again; the login at that service was ended for your protection"},
 	"support.unknown_member":            {"Dieses Mitglied ist weder im Mitgliederbestand noch hat es einen Zugang.", "This member is neither in the member directory nor has an account."},
+	"support.nothing_to_delete":         {"Das Mitglied hat kein Konto (mehr); es wurde nichts gelöscht.", "The member has no account (any more); nothing was deleted."},
 	"support.no_account":                {"Das Mitglied hat noch keinen Zugang: Es hat weder einen Brief noch den Ausweis eingelöst.", "The member has no account yet: they have activated neither a letter nor their ID card."},
 	"support.unknown_device":            {"Das Mitglied hat kein Gerät mit dieser Kennung.", "The member has no device with this id."},
 	"support.not_active":                {"Nur ein aktiver Zugang kann gesperrt werden; dieser ist noch nicht eingerichtet.", "Only an active account can be locked; this one is not set up yet."},

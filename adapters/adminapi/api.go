@@ -57,6 +57,7 @@ type Support interface {
 	EndSessions(ctx context.Context, a support.Agent, k kvnr.KVNR) (int, error)
 	Lock(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) (bool, error)
 	Unlock(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) error
+	DeleteMember(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) error
 	Audit(ctx context.Context, a support.Agent, q support.AuditQuery) ([]audit.Event, error)
 	Client(ctx context.Context, a support.Agent, id string) (support.Client, error)
 	EditClient(ctx context.Context, a support.Agent, id string, e support.ClientEdit) (support.Client, error)
@@ -109,6 +110,7 @@ func (a *API) Handler() http.Handler {
 	}{
 		{"GET " + Prefix + "members", a.searchMembers},
 		{"GET " + Prefix + "members/{kvnr}", a.memberStatus},
+		{"DELETE " + Prefix + "members/{kvnr}", a.deleteMember},
 		{"POST " + Prefix + "members/{kvnr}/letters", a.orderLetter},
 		{"POST " + Prefix + "members/{kvnr}/letters/lost", a.reportLetterLost},
 		{"POST " + Prefix + "members/{kvnr}/devices/{id}/unblock", a.unblockDevice},

@@ -26,6 +26,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
@@ -122,10 +123,14 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleter, err := lifecycle.New(lifecycle.Config{}, lifecycle.Deps{Store: st, Sessions: end, Pseudonyms: coretest.LetterHasher(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := support.New(support.Deps{
 		Accounts: st, Members: st, Search: st, LatestLetters: st, Devices: st, Families: st, ActiveSessions: st,
 		Audit: st, AuditQuery: st, Bindings: w.b, Sessions: end, Letters: w.l, Lockouts: noLockouts{},
-		Clients: st, Secrets: secrets, Now: clock.Now,
+		Clients: st, Deleter: deleter, Secrets: secrets, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +230,8 @@ var endpoints = []struct{ method, path, body string }{
 	{"PATCH", "/admin/v1/clients/web", `{"name":"Neu"}`},
 	{"POST", "/admin/v1/clients/web/secret", `{}`},
 	{"DELETE", "/admin/v1/clients/web/secret/previous", ""},
+	// Last: the member's account is gone afterwards.
+	{"DELETE", anna, `{"reason":"Wunsch des Mitglieds"}`},
 }
 
 // Without an admin token, with a member's or another client's token, or
@@ -427,7 +434,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if err := yaml.Unmarshal(adminapi.OpenAPI, &doc); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
-	routes := map[string]string{"/openapi.yaml": "get", "/members": "get", "/members/{kvnr}": "get",
+	routes := map[string]string{"/openapi.yaml": "get", "/members": "get", "/members/{kvnr}": "get delete",
 		"/members/{kvnr}/letters": "post", "/members/{kvnr}/letters/lost": "post", "/members/{kvnr}/devices/{id}/unblock": "post",
 		"/members/{kvnr}/devices/{id}": "delete", "/members/{kvnr}/devices": "delete", "/members/{kvnr}/sessions": "delete",
 		"/members/{kvnr}/lock": "post", "/members/{kvnr}/unlock": "post", "/audit": "get",

@@ -318,6 +318,23 @@ func (a *API) unlock(w http.ResponseWriter, r *http.Request, ag support.Agent) e
 	return ok(w, r, map[string]any{"changed": true, "registration": support.Registered})
 }
 
+// DELETE /members/{kvnr} {"reason": "…"}: the account and what belongs to
+// it (core/lifecycle.DeleteAccount, by support).
+func (a *API) deleteMember(w http.ResponseWriter, r *http.Request, ag support.Agent) error {
+	k, err := pathKVNR(r)
+	if err != nil {
+		return err
+	}
+	var in reasonRequest
+	if err := a.decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := a.svc.DeleteMember(r.Context(), ag, k, in.Reason); err != nil {
+		return err
+	}
+	return ok(w, r, map[string]any{"deleted": true})
+}
+
 type eventJSON struct {
 	ID        string            `json:"id"`
 	Time      *time.Time        `json:"time"`

@@ -40,6 +40,7 @@ type supportAdmin interface {
 	EndSessions(ctx context.Context, a support.Agent, k kvnr.KVNR) (int, error)
 	Lock(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) (bool, error)
 	Unlock(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) error
+	DeleteMember(ctx context.Context, a support.Agent, k kvnr.KVNR, reason string) error
 	Audit(ctx context.Context, a support.Agent, q support.AuditQuery) ([]audit.Event, error)
 	Client(ctx context.Context, a support.Agent, id string) (support.Client, error)
 	EditClient(ctx context.Context, a support.Agent, id string, e support.ClientEdit) (support.Client, error)
@@ -300,7 +301,35 @@ func (c *cli) supportMemberCommands() []*cobra.Command {
 	}
 	end.Flags().StringVar(&kv, "kvnr", "", "the member number (required)")
 	operatorFlag(end)
-	return []*cobra.Command{search, status, order, lock, unlock, end}
+
+	del := &cobra.Command{
+		Use:   "delete --kvnr KVNR --operator NAME --reason TEXT",
+		Short: "Delete a member's account at their request",
+		Long: "Delete the member's account after support verified the request: devices, browser sessions\n" +
+			"(relying parties are told by a running server within about a minute), tokens, consents,\n" +
+			"proofs and the names and addresses of letters go; open letters are voided. The audit log\n" +
+			"stays, pseudonymised; the master data stays while the member is insured. Audited as\n" +
+			"account.deleted (reason support) with --operator and --reason.",
+		Example: "  pforte members delete --kvnr A123456780 --operator mmuster --reason 'Wunsch des Mitglieds, Brief vom 1.12.'",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := kvnrFlag(kv)
+			if err != nil {
+				return err
+			}
+			return c.withSupport(cmd, operator, func(ctx context.Context, a support.Agent, s supportAdmin) error {
+				if err := s.DeleteMember(ctx, a, k, reason); err != nil {
+					return supportError("members delete", err)
+				}
+				fmt.Fprintf(c.stdout, "The account of member %s is deleted.\n", k)
+				return nil
+			})
+		},
+	}
+	del.Flags().StringVar(&kv, "kvnr", "", "the member number (required)")
+	del.Flags().StringVar(&reason, "reason", "", "why (required)")
+	operatorFlag(del)
+	return []*cobra.Command{search, status, order, lock, unlock, end, del}
 }
 
 // printStatus prints a member's status for the operator.

@@ -107,6 +107,21 @@ func TestSupportCommands(t *testing.T) {
 	}
 	r = pforte(t, dir, "audit", "--kind", "nope", "--operator", op)
 	assertOneLine(t, r, exitUsage, "pforte: audit: The query is invalid: kind.")
+
+	// Delete: a reason is needed; then the account is gone, once.
+	r = pforte(t, dir, "members", "delete", "--kvnr", demoKVNR, "--operator", op)
+	assertOneLine(t, r, exitUsage, "pforte: members delete: Please give a reason")
+	r = pforte(t, dir, "members", "delete", "--kvnr", demoKVNR, "--operator", op, "--reason", "Wunsch des Mitglieds")
+	wantCode(t, r, exitOK, "members delete")
+	if strings.TrimSpace(r.stdout) != "The account of member "+demoKVNR+" is deleted." {
+		t.Errorf("members delete: %s", r.stdout)
+	}
+	r = pforte(t, dir, "members", "delete", "--kvnr", demoKVNR, "--operator", op, "--reason", "nochmal")
+	assertOneLine(t, r, exitError, "pforte: members delete: The member has no account (any more); nothing was deleted.")
+	r = pforte(t, dir, "audit", "--kind", "account.deleted", "--from", "2000-01-01", "--operator", op)
+	if !strings.Contains(r.stdout, "account.deleted") || !strings.Contains(r.stdout, "reason=support") || strings.Contains(r.stdout, demoKVNR) {
+		t.Errorf("the deletion's audit entry:\n%s", r.stdout)
+	}
 }
 
 func TestSupportClientCommands(t *testing.T) {

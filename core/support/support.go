@@ -152,6 +152,8 @@ type Deps struct {
 	Letters    Letters
 	Lockouts   Lockouts
 	Clients    ClientStore
+	// Deleter deletes accounts (DeleteMember).
+	Deleter Deleter
 	// Secrets hashes new client secrets.
 	Secrets client.SecretHasher
 	// Declared reports whether a client is declared in the clients file
@@ -172,7 +174,7 @@ type Service struct {
 func New(d Deps) (*Service, error) {
 	if d.Accounts == nil || d.Members == nil || d.Search == nil || d.LatestLetters == nil || d.Devices == nil ||
 		d.Families == nil || d.ActiveSessions == nil || d.Audit == nil || d.AuditQuery == nil || d.Bindings == nil ||
-		d.Sessions == nil || d.Letters == nil || d.Lockouts == nil || d.Clients == nil {
+		d.Sessions == nil || d.Letters == nil || d.Lockouts == nil || d.Clients == nil || d.Deleter == nil {
 		return nil, fault.New(fault.Invalid, "support.New", "a dependency is missing")
 	}
 	if d.Now == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
+	"github.com/pforte-id/pforte/core/lifecycle"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/proof"
@@ -113,9 +114,13 @@ func newWorld(t *testing.T, declared ...string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleter, err := lifecycle.New(lifecycle.Config{}, lifecycle.Deps{Store: st, Sessions: end, Pseudonyms: coretest.LetterHasher(), Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.svc, err = support.New(support.Deps{
 		Accounts: st, Members: st, Search: st, LatestLetters: st, Devices: st, Families: st, ActiveSessions: st,
-		Audit: st, AuditQuery: st, Bindings: w.b, Sessions: end, Letters: w.l,
+		Audit: st, AuditQuery: st, Bindings: w.b, Sessions: end, Letters: w.l, Deleter: deleter,
 		Lockouts: lockouts{anna.KVNR: {Failures: 3, NotBefore: t0.Add(time.Minute)}},
 		Clients:  st, Secrets: w.secrets, Declared: func(id string) bool { return slices.Contains(declared, id) },
 		Now: w.clock.Now,

@@ -634,14 +634,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 	if err != nil {
 		return err
 	}
-	pseudonyms, err := letter.NewHasher(keys.DeriveKey(o.MasterKey, purposeLetterSecrets))
-	if err != nil {
-		return err
-	}
-	s.members, err = lifecycle.New(p.lifecycle, lifecycle.Deps{
-		Store: s.store, Sessions: s.sso, Pseudonyms: pseudonyms, Now: o.Now, Logger: o.Log,
-	})
-	if err != nil {
+	if s.members, err = s.newLifecycle(p.lifecycle, s.sso); err != nil {
 		return err
 	}
 	api := httpapi.New(httpapi.Config{TrustedProxies: o.TrustedProxies, EIDCallbackURL: p.eidRedirect}, s.reg, s.bind, logins, web, s.members, o.Log)
@@ -679,7 +672,7 @@ func (s *Server) build(ctx context.Context, p parts) error {
 		return err
 	}
 
-	help, err := s.newSupport(s.sso, secrets)
+	help, err := s.newSupport(s.sso, s.members, secrets)
 	if err != nil {
 		return err
 	}
@@ -822,6 +815,21 @@ func (s *Server) newBinding(p parts) (*binding.Service, error) {
 		Accounts: s.store, Members: s.store, Transfers: s.store, RateLimits: s.store, Ceremony: ceremony,
 		Notifier: o.Notifier, Mail: mailText, PINs: pins, Passwords: s.login, Rules: s.reg, Hasher: s.hasher,
 		Proofs: s.reg, Now: o.Now, Logger: o.Log,
+	})
+}
+
+// newLifecycle builds the member lifecycle (core/lifecycle) of cfg with
+// sessions ending through sessions: the SSO service when serving, the
+// Ender in an operator command (the servers' sweep tells the relying
+// parties). The audit log's pseudonyms of member numbers are the letter
+// entries' (letter.Hasher under the letter key).
+func (s *Server) newLifecycle(cfg lifecycle.Config, sessions lifecycle.Sessions) (*lifecycle.Service, error) {
+	pseudonyms, err := letter.NewHasher(keys.DeriveKey(s.opts.MasterKey, purposeLetterSecrets))
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(cfg, lifecycle.Deps{
+		Store: s.store, Sessions: sessions, Pseudonyms: pseudonyms, Now: s.opts.Now, Logger: s.opts.Log,
 	})
 }
 
