@@ -126,7 +126,7 @@ func TestMembersImportFailures(t *testing.T) {
 		{[]string{"members", "import", "a.csv", "b.csv"}, "pforte: accepts 1 arg(s), received 2"},
 		{[]string{"members", "import", badHeader, "--batch", "0"}, "pforte: --batch must be between 1 and 100000"},
 		{[]string{"members", "import", badHeader, "--batch", "x"}, `pforte: invalid argument "x" for "--batch"`},
-		{[]string{"members"}, "pforte: members needs a subcommand: end-sessions, import, letter, lock, search, show, status, unlock"},
+		{[]string{"members"}, "pforte: members needs a subcommand: delete, end-sessions, import, letter, lock, search, show, status, sync, unlock"},
 	} {
 		r := pforte(t, dir, tc.args...)
 		assertOneLine(t, r, exitUsage, tc.want)
