@@ -30,6 +30,8 @@ type state struct {
 	// Transfer is the device transfer this phone began (transfer begin),
 	// until it is redeemed.
 	Transfer *transferState `json:"transfer,omitempty"`
+	// DeletedAt is when delete-account deleted the account.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // transferState is a device transfer the new phone began: the code its QR
@@ -40,8 +42,6 @@ type transferState struct {
 	Secret       string    `json:"secret"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	PollInterval int       `json:"poll_interval,omitempty"`
-	// DeletedAt is when delete-account deleted the account.
-	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // enrollmentState is the session POST /app/v1/activations opened.
