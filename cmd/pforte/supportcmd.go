@@ -358,7 +358,7 @@ func (c *cli) printStatus(st support.Status) {
 			lockout += ", next attempt from " + timeOr(st.PasswordNotBefore, "")
 		}
 	}
-	fmt.Fprintf(w, "Password:      %s\n", lockout)
+	fmt.Fprintf(w, "Lockout:       %s (password checks)\n", lockout)
 	if st.HasLetter {
 		l := st.Letter
 		state := string(l.State)
