@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"github.com/pforte-id/pforte/catalog"
@@ -322,19 +323,47 @@ func (a *API) enrollmentStatus(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, a.log, err)
 		return
 	}
-	steps := []string{"password", "device", "pin"}
-	if s.Transfer() {
+	state := enrollmentState{ExpiresAt: s.ExpiresAt.UTC(), NextSteps: []string{"device", "pin"}}
+	if s.PasswordSetAt.IsZero() && !s.Transfer() {
 		// A device transfer's session has no password step.
-		steps = steps[1:]
+		state.NextSteps = []string{"password", "device", "pin"}
 	}
-	writeJSON(w, r, http.StatusOK, "application/json", enrollmentState{ExpiresAt: s.ExpiresAt.UTC(), NextSteps: steps})
+	if a.bind != nil {
+		b, bound, err := a.bind.EnrollmentDevice(r.Context(), token)
+		if err != nil {
+			writeProblem(w, r, a.log, err)
+			return
+		}
+		if bound {
+			// The device bound in this session, so that an app whose answer
+			// to the binding was lost goes on with the PIN for its key.
+			state.Device = &enrolledDevice{
+				ID: b.ID, CredentialID: base64.RawURLEncoding.EncodeToString(b.CredentialID),
+				Name: b.Name, PINSet: b.PINHash != "",
+			}
+			state.NextSteps = []string{"pin"}
+			if b.PINHash != "" {
+				state.NextSteps = []string{}
+			}
+		}
+	}
+	writeJSON(w, r, http.StatusOK, "application/json", state)
+}
+
+// enrolledDevice is the device bound in an enrollment session.
+type enrolledDevice struct {
+	ID           string `json:"id"`
+	CredentialID string `json:"credential_id"`
+	Name         string `json:"name"`
+	PINSet       bool   `json:"pin_set"`
 }
 
 // enrollmentState is an open enrollment session as GET /enrollment
 // describes it.
 type enrollmentState struct {
-	ExpiresAt time.Time `json:"expires_at"`
-	NextSteps []string  `json:"next_steps"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	NextSteps []string        `json:"next_steps"`
+	Device    *enrolledDevice `json:"device,omitempty"`
 }
 
 // activationRequest is the body of POST /activations.

@@ -69,6 +69,22 @@ func (s *Service) sessionBinding(ctx context.Context, sess enrollment.Session) (
 	return device.Binding{}, false, nil
 }
 
+// EnrollmentDevice returns the device bound in the enrollment session the
+// token opens, if one is: an app whose answer to FinishBinding was lost
+// (the server or the connection died after the binding was stored) learns
+// from it which binding its key got, and goes on with the PIN; without it
+// the session could neither bind again (Conflict) nor name its device.
+//
+// Errors: Unauthenticated (unknown token); Expired (session over or
+// completed); Unavailable.
+func (s *Service) EnrollmentDevice(ctx context.Context, token string) (device.Binding, bool, error) {
+	sess, err := s.session(ctx, "binding.EnrollmentDevice", token)
+	if err != nil {
+		return device.Binding{}, false, err
+	}
+	return s.sessionBinding(ctx, sess)
+}
+
 // BeginBinding starts binding the app's key in the enrollment session the
 // token opens. The member must have set their password in this session
 // (the order is password → device → PIN), and the session must not have a
