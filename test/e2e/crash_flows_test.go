@@ -33,6 +33,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/letter"
 	"github.com/pforte-id/pforte/core/member"
+	"github.com/pforte-id/pforte/core/throttle"
 )
 
 // The crash test of the member flows: the real pforte binary, on SQLite
@@ -156,6 +157,10 @@ type actor struct {
 	// A correct PIN whose answer was lost may have reset the counter:
 	// the lower bound falls to 0 then.
 	wrongAnswered, wrongSent int
+	// The same for the password on the login page; pwCut counts correct
+	// passwords without an answer since, which a crash may leave counted
+	// (the check is counted before it runs and taken back on success).
+	pwWrongAnswered, pwWrongSent, pwCut int
 	// sids are the sessions whose logout was answered: each must reach
 	// the relying party. pending is a session to end (its ID token).
 	sids    []string
@@ -241,7 +246,7 @@ func newFlowRig(t *testing.T, bin string, eng engine, seed uint64) *flowRig {
 		"PFORTE_WORKER_INTERVAL=100ms", "PFORTE_LETTERS_SENDER="+crashSender,
 		"PFORTE_REQUEST_LEASE=10s", "PFORTE_LETTER_LEASE=10s", "PFORTE_LETTERS_MIN_INTERVAL=0s",
 		"PFORTE_REQUESTS_PER_IP_PER_HOUR=100000", "PFORTE_REQUESTS_PER_KVNR_PER_DAY=1000",
-		"PFORTE_ACTIVATIONS_PER_IP_PER_HOUR=100000",
+		"PFORTE_ACTIVATIONS_PER_IP_PER_HOUR=100000", "PFORTE_LOGIN_THROTTLE_NETWORK_BUDGET=100000",
 		"PFORTE_LOGOUT_BACKCHANNEL_INTERVAL=100ms", "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST=100ms",
 		"PFORTE_LOGOUT_BACKCHANNEL_RETRY_MAX=1s",
 		"PFORTE_LOG_LEVEL=info",
@@ -291,14 +296,16 @@ func newFlowRig(t *testing.T, bin string, eng engine, seed uint64) *flowRig {
 // moment of the kill, kills it and checks what the database holds.
 func (f *flowRig) crashRun(run int) {
 	f.start(run)
+	f.halfBound(run)
 	delay := time.Duration(f.rng.Int64N(int64(flowMaxDelay)))
 	stepSeed := f.rng.Uint64()
 	stop := make(chan struct{})
 	done := make(chan int, 1)
 	go func() { done <- f.drive(run, mrand.New(mrand.NewPCG(stepSeed, uint64(run))), stop) }()
 	time.Sleep(delay)
-	f.kill()
+	// No step starts after the kill; the ones under way are cut.
 	close(stop)
+	f.kill()
 	steps := <-done
 	f.inspectFlows(run)
 	f.t.Logf("run %2d: killed %4d ms after ready after %3d steps; stages %v", run, delay.Milliseconds(), steps, f.stages())
@@ -469,8 +476,10 @@ func (f *flowRig) step(run int, a *actor, rng *mrand.Rand) {
 			f.refreshStep(run, a)
 		case n < 6 && a.wrongSent < flowWrongPINs:
 			f.appLoginStep(run, a, "000000")
+		case n < 7 && a.pwWrongSent < flowWrongPINs:
+			f.webLoginStep(run, a, "Falsches-Passwort-42")
 		case n < 8:
-			f.webLoginStep(run, a)
+			f.webLoginStep(run, a, devicePassword)
 		default:
 			f.appLoginStep(run, a, flowPIN)
 		}
@@ -713,7 +722,7 @@ func (f *flowRig) refreshStep(run int, a *actor) {
 
 // webLoginStep: the browser logs in at the online form, the app
 // approves, the form redeems the code.
-func (f *flowRig) webLoginStep(run int, a *actor) {
+func (f *flowRig) webLoginStep(run int, a *actor, pw string) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host != via[0].URL.Host {
@@ -740,13 +749,30 @@ func (f *flowRig) webLoginStep(run int, a *actor) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
 	form.Set("kvnr", a.m.KVNR.String())
-	form.Set("password", devicePassword)
+	form.Set("password", pw)
+	wrong := pw != devicePassword
+	if wrong {
+		a.pwWrongSent++
+	}
 	page, err = f.send(b, http.MethodPost, f.base+"/login", strings.NewReader(form.Encode()),
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if err != nil {
-		f.count("web login cut off")
+	switch {
+	case err != nil:
+		f.count("password check cut off")
+		if !wrong {
+			a.pwWrongAnswered = 0
+			a.pwCut++
+		}
+		return
+	case wrong && page.status == http.StatusUnauthorized:
+		a.pwWrongAnswered++
+		f.count("wrong passwords answered")
+		return
+	case wrong:
+		f.errorf("run %d: wrong password of %s: %d, want 401", run, a.m.KVNR, page.status)
 		return
 	}
+	a.pwWrongAnswered, a.pwWrongSent, a.pwCut = 0, 0, 0
 	num, id := approvalNumber.FindSubmatch(page.body), approvalInput.FindSubmatch(page.body)
 	if page.status != http.StatusOK || num == nil || id == nil {
 		f.errorf("run %d: want the approval page for %s, got %d:\n%s", run, a.m.KVNR, page.status, page.body)
@@ -889,6 +915,13 @@ func (f *flowRig) inspectFlows(run int) {
 				f.errorf("run %d: letter %s of %s activated, but %s", run, a.letter, a.m.KVNR, l.State)
 			}
 		}
+		if a.stage == flowEnrolled {
+			n := f.passwordFailures(run, a)
+			if n < a.pwWrongAnswered || n > a.pwWrongSent+a.pwCut {
+				f.errorf("run %d: %s: the password counter is %d; %d wrong passwords were answered, %d sent, %d correct ones cut off",
+					run, a.m.KVNR, n, a.pwWrongAnswered, a.pwWrongSent, a.pwCut)
+			}
+		}
 		acct, err := f.store.AccountByKVNR(f.ctx, a.m.KVNR)
 		if err != nil {
 			continue
@@ -912,26 +945,52 @@ func (f *flowRig) inspectFlows(run int) {
 	}
 }
 
+// errPeek rolls back the read of a counter.
+var errPeek = errors.New("read only")
+
+// passwordFailures reads the member's password counter (core/login
+// keeps it per member number), leaving it as it is.
+func (f *flowRig) passwordFailures(run int, a *actor) int {
+	var got throttle.Counter
+	_, err := f.store.UpdatePasswordThrottle(f.ctx, "password:"+a.m.KVNR.String(),
+		func(throttle.Counter) time.Time { return time.Now().Add(time.Hour) },
+		func(c *throttle.Counter) error { got = *c; return errPeek })
+	if !errors.Is(err, errPeek) {
+		f.fatalf("run %d: read the password counter: %v", run, err)
+	}
+	return got.Failures
+}
+
+// halfBound checks that a binding whose PIN was never set logs nobody
+// in: the member's enrollment goes on with the PIN instead.
+func (f *flowRig) halfBound(run int) {
+	for _, a := range f.actors {
+		if a.stage != flowSetPIN {
+			continue
+		}
+		app, err := f.app()
+		if err != nil {
+			f.fatalf("run %d: discovery: %v", run, err)
+		}
+		k, err := dpop.NewKey()
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		_, err = app.Login(f.ctx, appclient.LoginRequest{Scope: "openid", Device: f.device(a), PIN: flowPIN, DPoP: k})
+		if err == nil || cut(err) {
+			f.errorf("run %d: the binding %s of %s has no PIN and logged in: %v", run, a.binding, a.m.KVNR, err)
+		}
+		f.count("bindings without PIN refused")
+	}
+}
+
 // finish runs a server that is not killed until every member is enrolled
 // and has used every flow, then replays what was spent and waits for the
 // logout queue to drain.
 func (f *flowRig) finish(run int) {
 	f.start(run)
 	rng := mrand.New(mrand.NewPCG(f.seed, 0xf1))
-	// Half-bound devices: a binding without PIN must not log in.
-	for _, a := range f.actors {
-		if a.stage == flowSetPIN {
-			app, err := f.app()
-			if err != nil {
-				f.fatalf("discovery: %v", err)
-			}
-			_, err = app.Login(f.ctx, appclient.LoginRequest{Scope: "openid", Device: f.device(a), PIN: flowPIN, DPoP: newDPoPKey(f.t)})
-			if err == nil || cut(err) {
-				f.errorf("a binding without PIN (%s) logged in: %v", a.m.KVNR, err)
-			}
-			f.count("half-bound devices refused")
-		}
-	}
+	f.halfBound(run)
 	deadline := time.Now().Add(flowFinish)
 	for {
 		all := true
@@ -1011,7 +1070,7 @@ func (f *flowRig) finishStep(run int, a *actor, rng *mrand.Rand) {
 	case len(a.spent) == 0:
 		f.refreshStep(run, a)
 	case len(a.codes) == 0 || a.pending == "" && len(a.sids) == 0:
-		f.webLoginStep(run, a)
+		f.webLoginStep(run, a, devicePassword)
 	default:
 		f.logoutStep(run, a)
 	}
