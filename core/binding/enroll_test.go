@@ -487,3 +487,32 @@ func TestSetPINOfSecondDeviceKeepsTheAccountActive(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// EnrollmentDevice names the device bound in the session, for an app
+// whose answer to FinishBinding was lost; only the session's own token
+// reads it, and only while the session is open.
+func TestEnrollmentDevice(t *testing.T) {
+	f := setup(t)
+	token, sess := f.session(t, anna, true)
+	if _, bound, err := f.svc.EnrollmentDevice(ctx, token); err != nil || bound {
+		t.Fatalf("before the binding: bound %v, %v", bound, err)
+	}
+	b := f.bind(t, token, newPhone(), "Phone")
+	got, bound, err := f.svc.EnrollmentDevice(ctx, token)
+	if err != nil || !bound || got.ID != b.ID || got.AccountID != sess.AccountID || got.PINHash != "" {
+		t.Fatalf("after the binding: %+v, bound %v, %v; want binding %s without PIN", got, bound, err, b.ID)
+	}
+	other, _ := f.session(t, bodo, true)
+	if _, bound, err := f.svc.EnrollmentDevice(ctx, other); err != nil || bound {
+		t.Fatalf("another member's session sees a device: bound %v, %v", bound, err)
+	}
+	for _, tok := range []string{"", "unknown-token", strings.Repeat("x", 300)} {
+		_, _, err := f.svc.EnrollmentDevice(ctx, tok)
+		wantKind(t, "token "+tok[:min(len(tok), 10)], err, fault.Unauthenticated)
+	}
+	if _, err := f.svc.SetPIN(ctx, token, goodPIN, clientIP); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.EnrollmentDevice(ctx, token)
+	wantKind(t, "completed session", err, fault.Expired)
+}

@@ -69,9 +69,14 @@ const (
 	// most: below the first delay (after the third), so the counter is
 	// tested, not the lock.
 	flowWrongPINs = 2
-	flowWebSecret = "crash-forms-secret-0123456789abcdef"
-	flowWebRedir  = "https://forms.example/callback"
-	flowAppRedir  = "http://127.0.0.1/callback"
+	// flowPasswordFree is login.throttle_free here: a correct password
+	// whose answer a kill cut off may stay counted (the check is counted
+	// before it runs), so the room is wider than the default 3; wrong
+	// passwords are only sent while the count stays below it.
+	flowPasswordFree = 10
+	flowWebSecret    = "crash-forms-secret-0123456789abcdef"
+	flowWebRedir     = "https://forms.example/callback"
+	flowAppRedir     = "http://127.0.0.1/callback"
 )
 
 func flowRuns(t *testing.T) int {
@@ -247,6 +252,7 @@ func newFlowRig(t *testing.T, bin string, eng engine, seed uint64) *flowRig {
 		"PFORTE_REQUEST_LEASE=10s", "PFORTE_LETTER_LEASE=10s", "PFORTE_LETTERS_MIN_INTERVAL=0s",
 		"PFORTE_REQUESTS_PER_IP_PER_HOUR=100000", "PFORTE_REQUESTS_PER_KVNR_PER_DAY=1000",
 		"PFORTE_ACTIVATIONS_PER_IP_PER_HOUR=100000", "PFORTE_LOGIN_THROTTLE_NETWORK_BUDGET=100000",
+		fmt.Sprintf("PFORTE_LOGIN_THROTTLE_FREE=%d", flowPasswordFree),
 		"PFORTE_LOGOUT_BACKCHANNEL_INTERVAL=100ms", "PFORTE_LOGOUT_BACKCHANNEL_RETRY_FIRST=100ms",
 		"PFORTE_LOGOUT_BACKCHANNEL_RETRY_MAX=1s",
 		"PFORTE_LOG_LEVEL=info",
@@ -476,7 +482,7 @@ func (f *flowRig) step(run int, a *actor, rng *mrand.Rand) {
 			f.refreshStep(run, a)
 		case n < 6 && a.wrongSent < flowWrongPINs:
 			f.appLoginStep(run, a, "000000")
-		case n < 7 && a.pwWrongSent < flowWrongPINs:
+		case n < 7 && a.pwWrongSent < flowWrongPINs && a.pwWrongSent+a.pwCut < flowPasswordFree/2:
 			f.webLoginStep(run, a, "Falsches-Passwort-42")
 		case n < 8:
 			f.webLoginStep(run, a, devicePassword)
@@ -770,6 +776,11 @@ func (f *flowRig) webLoginStep(run int, a *actor, pw string) {
 		return
 	case wrong:
 		f.errorf("run %d: wrong password of %s: %d, want 401", run, a.m.KVNR, page.status)
+		return
+	case page.status == http.StatusTooManyRequests && a.pwWrongSent+a.pwCut > flowPasswordFree:
+		// Delayed: the checks the kills cut off count as failures.
+		f.count("password delayed after checks cut off")
+		time.Sleep(100 * time.Millisecond)
 		return
 	}
 	a.pwWrongAnswered, a.pwWrongSent, a.pwCut = 0, 0, 0
