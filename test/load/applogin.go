@@ -147,3 +147,23 @@ func (w *refreshLoad) Do(ctx context.Context) error {
 	}
 	return nil
 }
+
+// reconfirmLoad is the re-confirmation of a device by many members
+// (POST /app/v1/devices/reconfirm): the device key over a fresh challenge,
+// the release PIN and the account password, which costs one Argon2id
+// verification. Each phone is used by one call at a time.
+type reconfirmLoad struct {
+	appLoginLoad
+}
+
+func (w *reconfirmLoad) Do(ctx context.Context) error {
+	var p *phone
+	select {
+	case p = <-w.phones:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { w.phones <- p }()
+	_, err := w.client.Reconfirm(ctx, appclient.Device{BindingID: p.binding, Key: p.key, Origin: w.origin}, seedPIN, seedPassword)
+	return err
+}

@@ -28,7 +28,7 @@ const (
 )
 
 // workloadNames lists the workloads.
-var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "app-login", "password-login", "web-login", "sso-login", "logout", "registration"}
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "reconfirm", "app-login", "password-login", "web-login", "sso-login", "logout", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -86,6 +86,8 @@ Workloads:
   client-credentials  POST token_endpoint, grant client_credentials (--client-id, --client-secret)
   introspect          POST introspection_endpoint about one client_credentials token
   refresh             Pforte: rotate refresh tokens of app sessions seeded as for app-login
+  reconfirm           Pforte: confirm a seeded member's device again: device key over a fresh
+                      challenge, release PIN and password (one Argon2id verification)
   app-login           Pforte: the whole app login (PAR, authorize, login challenge, device key
                       + PIN, code exchange with DPoP) of many members, each with a phone
   password-login      Pforte: the browser login of a web client (--client-id, --client-secret,
@@ -113,7 +115,7 @@ Workloads:
                       for it in the outbox, activate, set a password; each member of
                       --members-csv once, so at most as many operations as members
 
-app-login, refresh, password-login and web-login seed members through the public app API before the
+app-login, refresh, reconfirm, password-login and web-login seed members through the public app API before the
 timer: the members of --members-csv (imported with 'pforte members import') request a
 letter, the letters are read from the server's outbox folder (--outbox, same machine),
 then each member activates, sets a password, binds a software device key and sets a PIN
@@ -177,11 +179,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.BackchannelAddr, "backchannel-addr", "127.0.0.1:8099", "logout: where the tool serves POST /backchannel-logout/{client_id} for both clients (register that URI as their backchannel_logout_uri)")
 	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
 	fs.IntVar(&c.Cores, "cores", runtime.NumCPU(), "password-login with --argon2-ms: the server's cores")
-	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, password-login, registration: the member CSV imported into the server")
+	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, reconfirm, password-login, registration: the member CSV imported into the server")
 	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
 	fs.StringVar(&c.Outbox, "outbox", "", "the same: the server's letter outbox folder (same machine)")
-	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh: the Service-App's client id")
-	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh: the app's redirect URI")
+	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh, reconfirm: the Service-App's client id")
+	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh, reconfirm: the app's redirect URI")
 	fs.StringVar(&c.Origin, "origin", "", "WebAuthn origin of the app when seeding (empty: the issuer's; localhost for loopback)")
 	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "how long to wait for the letters when seeding; for each letter in registration")
 	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxGenerate))

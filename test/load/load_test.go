@@ -149,7 +149,7 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		})
 	}
 	// A member is enrolled once: each seeding workload gets its own file.
-	for _, wl := range []string{"app-login", "refresh"} {
+	for _, wl := range []string{"app-login", "refresh", "reconfirm"} {
 		t.Run(wl, func(t *testing.T) {
 			members := ts.newMembers(t, 6)
 			checkResult(t, runTool(t, append(common, "--workload", wl, "--members-csv", members,

@@ -126,6 +126,8 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &appLoginLoad{env: e, progress: progress}, nil
 	case "refresh":
 		return &refreshLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
+	case "reconfirm":
+		return &reconfirmLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
 	case "password-login":
 		return &passwordLoginLoad{env: e, progress: progress}, nil
 	case "web-login":
