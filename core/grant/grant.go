@@ -126,8 +126,17 @@ type AccessToken struct {
 	RevokedAt time.Time
 }
 
-// NewID returns a random identifier with 128 bits of entropy (URL-safe).
-func NewID() string { return random(16) }
+// NewID returns a random identifier with 128 bits of entropy (URL-safe)
+// that never begins with '-': ids are typed on command lines (pforte
+// devices unblock ID, pforte-app devices revoke ID), where a leading '-'
+// is read as a flag. Drawing again when it would costs less than 0.03 bits.
+func NewID() string {
+	for {
+		if id := random(16); id[0] != '-' {
+			return id
+		}
+	}
+}
 
 // NewSecret returns a random bearer secret with 256 bits of entropy
 // (authorization codes, refresh tokens).
