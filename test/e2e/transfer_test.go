@@ -300,7 +300,9 @@ func TestTransferWithPforteApp(t *testing.T) {
 		racer := newCLIPhone(t, bin, in.issuer)
 		racer.must(t, "transfer", "begin", "--issuer", in.issuer, "--kvnr", anna.KVNR.String(), "--no-wait")
 		raceSecret := racer.read(t).Transfer.Secret
-		oldPhone.must(t, "transfer", "approve", racer.read(t).Transfer.Code, "--pin", oldPIN)
+		// The QR code's text, as the old phone reads it: a bare code may begin
+		// with '-', which a command line takes for a flag.
+		oldPhone.must(t, "transfer", "approve", "pforte-transfer:"+racer.read(t).Transfer.Code, "--pin", oldPIN)
 		const n = 8
 		statuses := make([]int, n)
 		var wg sync.WaitGroup
