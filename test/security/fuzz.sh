@@ -42,10 +42,19 @@ for dir in "${pkgs[@]}"; do
 			echo "$target in $pkg failed: the input is in $dir/testdata/fuzz/$target/" >&2
 			exit 1
 		fi
-		line="$(grep -E '^fuzz: elapsed: [0-9]+s, execs: [0-9]+' "$log" | tail -n 1)"
-		execs="$(sed -E 's/.*execs: ([0-9]+).*/\1/' <<<"$line")"
-		secs="$(sed -E 's/^fuzz: elapsed: ([0-9]+)s.*/\1/' <<<"$line")"
-		rate=$((execs / (secs > 0 ? secs : 1)))
+		# The last progress line: "fuzz: elapsed: 1m3s, execs: 123 (…/sec), …"
+		# (printed every 3 s; a run shorter than that may print none).
+		line="$(grep -E '^fuzz: elapsed: [0-9hms]+, execs: [0-9]+' "$log" | tail -n 1 || true)"
+		execs=-
+		rate=-
+		if [ -n "$line" ]; then
+			execs="$(sed -E 's/.*execs: ([0-9]+).*/\1/' <<<"$line")"
+			secs="$(sed -E 's/^fuzz: elapsed: ([0-9hms]+),.*/\1/' <<<"$line" |
+				awk '{ t = 0; n = ""; for (i = 1; i <= length($0); i++) { c = substr($0, i, 1)
+					if (c ~ /[0-9]/) n = n c; else { t += n * (c == "h" ? 3600 : c == "m" ? 60 : 1); n = "" } }
+					print t }')"
+			rate=$((execs / (secs > 0 ? secs : 1)))
+		fi
 		# What this run found is in the fuzz cache, which only -fuzz reads:
 		# copy it beside the committed corpus for the coverage run, and take
 		# it away again unless SAVE_CORPUS is set.
