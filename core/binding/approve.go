@@ -90,24 +90,9 @@ func (s *Service) AuthenticateKey(ctx context.Context, challengeID string, respo
 	if blocked(as.binding) {
 		return device.Binding{}, pin.Blocked(op)
 	}
-	b, err := s.devices.UpdateBinding(ctx, as.binding.ID, func(cur *device.Binding) error {
-		switch {
-		case gone(*cur):
-			return fault.Coded(fault.Forbidden, op, deviceGoneText)
-		case rollback(cur, as.signCount):
-			return nil
-		}
-		cur.SignCount = as.signCount
-		return nil
-	})
-	switch {
-	case err != nil:
+	b, err := s.signed(ctx, op, as, ip)
+	if err != nil {
 		return device.Binding{}, err
-	case b.Status == device.Suspect:
-		if err := s.suspected(ctx, b, as.signCount, ip); err != nil {
-			return device.Binding{}, err
-		}
-		return device.Binding{}, fault.Coded(fault.Forbidden, op, deviceGoneText)
 	}
 	s.logInfo(ctx, "device key authenticated", slog.String("binding", b.ID), slog.String("purpose", "read"))
 	return b, nil
