@@ -19,7 +19,16 @@ import (
 // leaves the default in force without anyone noticing. Errors name the
 // dotted key ("tokens.code_ttl", "clients[2].redirect_uris") and the line,
 // so that the one message an operator sees says where to look.
-func decodeStrict(data []byte, v any) error {
+func decodeStrict(data []byte, v any) (err error) {
+	// The YAML library panics on some malformed documents (a tagged value
+	// where a sequence belongs: found by fuzzing the clients file). A file
+	// an operator hands in must be refused with an error, never crash the
+	// command or the server's start.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML document cannot be read (%v); check its structure", r)
+		}
+	}()
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return yamlError(data, err)
