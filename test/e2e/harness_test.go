@@ -208,6 +208,9 @@ type instance struct {
 	issuer string
 	clock  *coretest.Clock
 	logs   *coretest.Log
+	// storage is the database the instance runs on (for the attack
+	// catalogue's check that a refused attack changed nothing).
+	storage sqlstore.Config
 }
 
 // startOption changes the options of one server.
@@ -234,7 +237,7 @@ func (w *world) serve(t *testing.T, ln net.Listener, issuer string, st sqlstore.
 	// not idle, to the server, and graceful shutdown waits 5 seconds for
 	// it, so the client closes its idle connections first.
 	t.Cleanup(httpClient.CloseIdleConnections)
-	return &instance{srv: s.Server, base: s.URL, issuer: issuer, clock: w.clock, logs: s.Logs}
+	return &instance{srv: s.Server, base: s.URL, issuer: issuer, clock: w.clock, logs: s.Logs, storage: st}
 }
 
 // ---- HTTP ----
