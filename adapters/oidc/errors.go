@@ -8,6 +8,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/pforte-id/pforte/catalog"
+	"github.com/pforte-id/pforte/core/authz"
 	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/sso"
@@ -98,6 +99,9 @@ var authorizeCodes = map[fault.Code]string{
 	sso.CodeLoginRequired:       "login_required",
 	sso.CodeInteractionRequired: "interaction_required",
 	sso.CodeConsentRequired:     "consent_required",
+	// The response types and request objects Pforte does not serve.
+	authz.CodeUnsupportedResponseType: "unsupported_response_type",
+	authz.CodeRequestNotSupported:     "request_not_supported",
 }
 
 // authorizeCode is the error code of an authorization response for err.

@@ -142,10 +142,12 @@ func (s *Service) newRequest(ctx context.Context, c client.Client, in AuthorizeR
 		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "state is too long").WithRedirect(fault.Redirect{URI: in.RedirectURI})
 	}
 	if in.Request != "" {
-		return grant.AuthRequest{}, redirect(fault.Invalid, "request objects are not supported")
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "request objects are not supported").
+			WithCode(CodeRequestNotSupported).WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
 	if in.ResponseType != "code" {
-		return grant.AuthRequest{}, redirect(fault.Invalid, "response_type must be code")
+		return grant.AuthRequest{}, fault.New(fault.Invalid, op, "response_type must be code").
+			WithCode(CodeUnsupportedResponseType).WithRedirect(fault.Redirect{URI: in.RedirectURI, State: in.State})
 	}
 	if in.ResponseMode != "" && in.ResponseMode != "query" {
 		return grant.AuthRequest{}, redirect(fault.Invalid, "response_mode must be query")
@@ -278,6 +280,18 @@ const (
 	CodeLoginExpired fault.Code = "login.expired"
 	// CodeLoginDone: the login was completed already.
 	CodeLoginDone fault.Code = "login.completed"
+)
+
+// Codes of an authorization request Pforte does not serve, whose OAuth
+// error is not their kind's (RFC 6749 §4.1.2.1, OpenID Connect Core
+// §6.1): the client learns that the request is well formed but not
+// supported, rather than malformed.
+const (
+	// CodeUnsupportedResponseType: only the code flow; tokens never travel
+	// in the front channel.
+	CodeUnsupportedResponseType fault.Code = "authorize.unsupported_response_type"
+	// CodeRequestNotSupported: a request object (request=) is not read.
+	CodeRequestNotSupported fault.Code = "authorize.request_not_supported"
 )
 
 // authorizePushed takes the pushed request named by in.RequestURI for
