@@ -46,9 +46,13 @@ type accountWorld struct {
 	phone2 string // the second member's binding id
 }
 
-func newAccountWorld(t *testing.T) *accountWorld {
+func newAccountWorld(t *testing.T, opts ...func(*world) startOption) *accountWorld {
 	t.Helper()
 	w := newWorld(t)
+	var extra []startOption
+	for _, o := range opts {
+		extra = append(extra, o(w))
+	}
 	key, err := authenticator.New()
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +62,7 @@ func newAccountWorld(t *testing.T) *accountWorld {
 		t.Fatal(err)
 	}
 	relay := startMailRelay(t)
-	in := w.start(t, sqliteStorage(t), relay.notifier(t), func(o *server.Options) {
+	in := w.start(t, sqliteStorage(t), append([]startOption{relay.notifier(t), func(o *server.Options) {
 		o.Members[0].Device = &server.Device{
 			ID: "e2e-phone-erika", Name: "Telefon von Erika", CredentialID: key.CredentialID(), PublicKey: key.PublicKey(), PIN: appPIN,
 		}
@@ -70,7 +74,7 @@ func newAccountWorld(t *testing.T) *accountWorld {
 			ID: "e2e-phone-max", Name: "Telefon von Max", CredentialID: key2.CredentialID(), PublicKey: key2.PublicKey(), PIN: appPIN,
 		}
 		o.Members = append(o.Members, m)
-	})
+	}}, extra...)...)
 	aw := &accountWorld{w: w, in: in, relay: relay, other: otherKVNR.String(), phone2: "e2e-phone-max"}
 	aw.phone = appclient.Device{BindingID: "e2e-phone-erika", Key: key, Origin: in.origin(t)}
 	aw.app = in.appClient(t, "de.hkk.serviceapp:/oauth2redirect")
