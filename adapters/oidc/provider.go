@@ -317,7 +317,13 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
 		p.pushError(w, r, err, true)
 		return
 	}
-	uri, ttl, err := p.svc.PushAuthorization(r.Context(), c, authorizeRequest(f))
+	// A proof here binds the code to its key (RFC 9449 §10.1).
+	pop, err := readProof(r.Context(), p.dpop, r.Header, r.Method, pathPAR)
+	if err != nil {
+		p.pushError(w, r, err, false)
+		return
+	}
+	uri, ttl, err := p.svc.PushAuthorization(r.Context(), c, authorizeRequest(f), pop)
 	if err != nil {
 		p.pushError(w, r, err, false)
 		return
@@ -384,6 +390,11 @@ func (p *Provider) pushError(w http.ResponseWriter, r *http.Request, err error, 
 	if k == fault.Internal || k == fault.Unavailable {
 		p.log.ErrorContext(r.Context(), "pushed authorization request failed", "kind", k.String(), "err", err)
 		writeJSONError(w, wireOf(k).pushStatus, "server_error", catalog.Describe(err))
+		return
+	}
+	if c, ok := codes[codeOf(err)]; ok {
+		// A DPoP proof error, as at the token endpoint.
+		writeJSONError(w, c.tokenStatus, c.oauth, catalog.Describe(err))
 		return
 	}
 	if auth {

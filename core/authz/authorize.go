@@ -234,12 +234,19 @@ func (s *Service) newRequest(ctx context.Context, c client.Client, in AuthorizeR
 // hash is kept, usable once within PushedRequestTTL (90 s) by c at the
 // authorization endpoint.
 //
+// pop is the pushed request's DPoP proof (RFC 9449 §10.1): like dpop_jkt,
+// it names the key the code will be redeemed with, and the code is bound
+// to it; with both, they must name the same key. A client that sent its
+// proof here must not get a code any key can redeem.
+//
 // Errors are for the client, never for a redirect: Invalid (client_id
 // other than c, a request_uri pushed, redirect_uri missing or not
-// registered, or any parameter refused: the inner error of Authorize's
-// error with a fault.Redirect, with its kind); Forbidden (c may not use the code flow);
-// Unauthenticated (prompt=none: login required); Unavailable.
-func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in AuthorizeRequest) (requestURI string, expiresIn time.Duration, err error) {
+// registered, dpop_jkt other than the proof's key, or any parameter
+// refused: the inner error of Authorize's error with a fault.Redirect,
+// with its kind); Forbidden (c may not use the code flow);
+// Unauthenticated (prompt=none: login required; or wrapping a dpop
+// error: invalid_dpop_proof, use_dpop_nonce); Unavailable.
+func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in AuthorizeRequest, pop DPoPRequest) (requestURI string, expiresIn time.Duration, err error) {
 	const op = "authz.PushAuthorization"
 	switch {
 	case in.ClientID != "" && in.ClientID != c.ID:
@@ -253,6 +260,16 @@ func (s *Service) PushAuthorization(ctx context.Context, c client.Client, in Aut
 	}
 	if err := c.MatchRedirectURI(in.RedirectURI); err != nil {
 		return "", 0, err
+	}
+	if pop.Proof != nil {
+		jkt, err := s.checkProof(ctx, pop, "", s.clock())
+		if err != nil {
+			return "", 0, err
+		}
+		if in.DPoPJKT != "" && in.DPoPJKT != jkt {
+			return "", 0, fault.New(fault.Invalid, op, "dpop_jkt does not name the key of the DPoP proof")
+		}
+		in.DPoPJKT = jkt
 	}
 	in.ClientID = c.ID
 	r, err := s.newRequest(ctx, c, in, op)

@@ -26,6 +26,8 @@ import (
 //     DPoP), and so are the refresh tokens of a public client (the family's
 //     DPoPJKT). A code whose authorization request named a key (dpop_jkt,
 //     RFC 9449 §10) is only redeemed with a proof by that key.
+//   - Pushed authorization requests: a proof there names the key of the
+//     code as dpop_jkt does (RFC 9449 §10.1); with both, they must agree.
 //   - A refresh token bound to a key needs a proof by that key. A missing or
 //     invalid proof is invalid_dpop_proof; a valid proof by another key is
 //     invalid_grant, and so is a code redeemed with another key than its

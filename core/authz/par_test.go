@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pforte-id/pforte/core/authz"
+	"github.com/pforte-id/pforte/core/dpop"
 	"github.com/pforte-id/pforte/core/fault"
 )
 
@@ -19,7 +20,7 @@ func (e *env) push(mod func(*authz.AuthorizeRequest)) (string, authz.AuthorizeRe
 	if mod != nil {
 		mod(&req)
 	}
-	uri, ttl, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req)
+	uri, ttl, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req, authz.DPoPRequest{})
 	if err != nil {
 		e.t.Fatalf("PushAuthorization: %v", err)
 	}
@@ -153,7 +154,7 @@ func TestPushAuthorizationRefusals(t *testing.T) {
 			e := newEnv(t)
 			req, _ := request("portal", portalRedirect, "openid")
 			tt.mod(&req)
-			uri, _, err := e.svc.PushAuthorization(e.ctx, e.client(tt.client), req)
+			uri, _, err := e.svc.PushAuthorization(e.ctx, e.client(tt.client), req, authz.DPoPRequest{})
 			wantKind(t, err, tt.kind)
 			if re := redirectErr(err); re != nil {
 				t.Fatalf("a pushed request's error is a redirect: %v", err)
@@ -190,7 +191,7 @@ func TestRequirePARRefusesPlainRequests(t *testing.T) {
 	}
 	// Clients without the switch may push too.
 	web, _ := request("web", webRedirect, "openid")
-	if _, _, err := e.svc.PushAuthorization(e.ctx, e.client("web"), web); err != nil {
+	if _, _, err := e.svc.PushAuthorization(e.ctx, e.client("web"), web, authz.DPoPRequest{}); err != nil {
 		t.Fatalf("a web client's push: %v", err)
 	}
 }
@@ -200,12 +201,12 @@ func TestRequirePARRefusesPlainRequests(t *testing.T) {
 func TestPushedRequestLifetime(t *testing.T) {
 	e := newEnvWith(t, func(c *authz.Config) { c.AuthRequestTTL = 30 * time.Second })
 	req, _ := request("portal", portalRedirect, "openid")
-	_, ttl, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req)
+	_, ttl, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req, authz.DPoPRequest{})
 	if err != nil || ttl != 30*time.Second {
 		t.Fatalf("expires_in %v, %v; want 30s", ttl, err)
 	}
 	e = newEnvWith(t, func(c *authz.Config) { c.PushedRequestTTL = 10 * time.Second })
-	_, ttl, err = e.svc.PushAuthorization(e.ctx, e.client("portal"), req)
+	_, ttl, err = e.svc.PushAuthorization(e.ctx, e.client("portal"), req, authz.DPoPRequest{})
 	if err != nil || ttl != 10*time.Second {
 		t.Fatalf("expires_in %v, %v; want 10s", ttl, err)
 	}
@@ -217,7 +218,7 @@ func TestPushAuthorizationStoreDown(t *testing.T) {
 	e := newEnv(t)
 	e.st.failWith("CreatePushedRequest", unavailable("fake.CreatePushedRequest"))
 	req, _ := request("portal", portalRedirect, "openid")
-	_, _, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req)
+	_, _, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req, authz.DPoPRequest{})
 	wantKind(t, err, fault.Unavailable)
 	e.st.failWith("CreatePushedRequest", nil)
 	uri, _, _ := e.push(nil)
@@ -243,4 +244,32 @@ func TestAssertionForTheParEndpoint(t *testing.T) {
 	cr := authz.Credentials{ClientID: "portal", AssertionType: authz.AssertionType, Assertion: signAssertion(t, portalKey, a)}
 	_, err := e.svc.AuthenticateClient(e.ctx, cr)
 	wantKind(t, err, fault.Unauthenticated)
+}
+
+// TestPushedRequestDPoPProof: RFC 9449 §10.1: a DPoP proof at the pushed
+// request binds the code to its key as dpop_jkt does; with both, they must
+// agree; a proof that does not fit is refused like one at the token
+// endpoint.
+func TestPushedRequestDPoPProof(t *testing.T) {
+	e := newEnv(t)
+	req, _ := request("portal", portalRedirect, "openid")
+	uri, _, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req, e.proof(keyA, "POST", "/par", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.svc.Authorize(e.ctx, authz.AuthorizeRequest{ClientID: "portal", RequestURI: uri})
+	if err != nil || r.DPoPJKT != keyA {
+		t.Fatalf("pushed request's dpop_jkt %q, %v; want the proof's key", r.DPoPJKT, err)
+	}
+	req.DPoPJKT = keyB
+	_, _, err = e.svc.PushAuthorization(e.ctx, e.client("portal"), req, e.proof(keyA, "POST", "/par", ""))
+	wantNotDPoP(t, err, fault.Invalid)
+	req.DPoPJKT = keyA
+	if _, _, err := e.svc.PushAuthorization(e.ctx, e.client("portal"), req, e.proof(keyA, "POST", "/par", "")); err != nil {
+		t.Fatalf("dpop_jkt and a proof of the same key: %v", err)
+	}
+	_, _, err = e.svc.PushAuthorization(e.ctx, e.client("portal"), req, changed(e.proof(keyA, "POST", "/par", ""), func(p *dpop.Proof) { p.HTU = issuer + "/token" }))
+	wantDPoP(t, err, dpop.CodeInvalidProof)
+	_, _, err = e.svc.PushAuthorization(e.ctx, e.client("portal"), req, changed(e.proof(keyA, "POST", "/par", ""), func(p *dpop.Proof) { p.Nonce = "" }))
+	wantDPoP(t, err, dpop.CodeUseNonce)
 }

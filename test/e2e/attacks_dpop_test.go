@@ -40,6 +40,7 @@ func init() {
 		attack{id: "DPOP-15", name: "A proof with a stale server nonce", source: "RFC 9449 §8", run: attackDPoPStaleNonce},
 		attack{id: "DPOP-16", name: "A proof with the nonce of another installation", source: "RFC 9449 §8", run: attackDPoPForeignNonce},
 		attack{id: "DPOP-17", name: "Downgrade: a DPoP-only client's code redeemed without a proof", source: "RFC 9449 §5.2", run: attackDPoPNoProof},
+		attack{id: "DPOP-18", name: "A code whose pushed request came with a DPoP proof redeemed with another key", source: "RFC 9449 §10.1", run: attackDPoPCodeOtherPARKey},
 	)
 }
 
@@ -440,4 +441,30 @@ func attackDPoPNoProof(t *testing.T) {
 	wantProofRefused(t, dppPost(t, v.in, "/token", v.codeForm(), nil), "required")
 	v.in.unchanged(t, before)
 	v.redeem(t)
+}
+
+func attackDPoPCodeOtherPARKey(t *testing.T) {
+	w := newWorld(t)
+	cs := newDPPClients(t, w)
+	in := w.start(t, sqliteEngine.storage(t), cs.option)
+	key, attacker := dppKey(t), dppKey(t)
+	nonce := wantNonce(t, dppPost(t, in, "/par", url.Values{}, nil))
+	// The app names its key by a proof at the pushed request instead of
+	// dpop_jkt: the code is bound to that key all the same.
+	q, verifier := dppAuthorize(cs.app, dppAppRedirect, "openid")
+	r := dppPost(t, in, "/par", q, nil, dppProof(t, in, key, "POST", "/par", "", nonce))
+	if r.status != http.StatusCreated {
+		t.Fatalf("push: %d %s", r.status, r.body)
+	}
+	code := dppLogin(t, in, url.Values{"client_id": {cs.app.ID}, "request_uri": {r.json(t)["request_uri"].(string)}}, dppAppRedirect, q.Get("state"))
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {dppAppRedirect},
+		"client_id": {cs.app.ID}, "code_verifier": {verifier},
+	}
+	before := in.fingerprint(t)
+	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, attacker, "POST", "/token", "", nonce)),
+		http.StatusBadRequest, "invalid_grant")
+	in.unchanged(t, before, "auth_codes", "replay_values")
+	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, key, "POST", "/token", "", nonce)),
+		http.StatusBadRequest, "invalid_grant")
 }
