@@ -29,6 +29,8 @@ func init() {
 		attack{id: "CLIENT-13", name: "Authentication downgrade: client_secret_post by a client_secret_basic client", source: "RFC 7591 §2", run: attackAuthMethodDowngrade},
 		attack{id: "CLIENT-14", name: "A private_key_jwt client's name used without an assertion, as a public client", source: "RFC 6749 §3.2.1", run: attackConfidentialAsPublic},
 		attack{id: "CLIENT-15", name: "Introspection by a public client", source: "RFC 7662 §2.1", run: attackIntrospectByPublicClient},
+		attack{id: "CLIENT-16", name: "An assertion valid for a day, made to be used long after", source: "RFC 7523 §3", run: attackAssertionLongLived},
+		attack{id: "CLIENT-17", name: "A resource server introspects a member's refresh token", source: "RFC 7662 §4", run: attackIntrospectRefreshByResourceServer},
 	)
 }
 
@@ -270,4 +272,36 @@ func attackIntrospectByPublicClient(t *testing.T) {
 		t.Fatalf("the answer tells about the token: %s", r.body)
 	}
 	in.unchanged(t, before)
+}
+
+func attackAssertionLongLived(t *testing.T) {
+	assertionRefused(t, func(w *world, in *instance) string {
+		// Its jti would have to be remembered for a day; Pforte remembers
+		// ten minutes and takes no assertion that lives longer.
+		c := assertionClaims(w.portal, in.issuer, in.clock.Now())
+		c["exp"] = in.clock.Now().Add(24 * time.Hour).Unix()
+		return handJWS(t, map[string]any{"alg": "ES256", "kid": w.portal.kid, "typ": "JWT"}, c, es256(t, w.portal.key))
+	})
+}
+
+func attackIntrospectRefreshByResourceServer(t *testing.T) {
+	w := newWorld(t)
+	in := w.start(t, sqliteEngine.storage(t))
+	tok := in.rp(t, w.web, nil).login(t, "openid", "offline_access")
+	ask := func(token string) result {
+		t.Helper()
+		return postForm(t, in.base+"/introspect", url.Values{"token": {token}, "client_id": {w.svc.ID}, "client_secret": {w.svc.secret}}, nil)
+	}
+	before := in.fingerprint(t)
+	// The service may see the web form's access tokens (it is their
+	// resource server), never its refresh tokens: the answer is the one
+	// for a token that does not exist.
+	got := ask(tok.refresh)
+	in.unchanged(t, before)
+	if unknown := ask(randomHex(32)); got.status != http.StatusOK || string(got.body) != string(unknown.body) {
+		t.Fatalf("the refresh token: %d %s; an unknown token: %s", got.status, got.body, unknown.body)
+	}
+	if !active(ask(tok.access).json(t)) || !active(w.introspect(t, in, tok.refresh)) {
+		t.Fatal("the access token for its resource server, or the refresh token for its holder, is not active")
+	}
 }

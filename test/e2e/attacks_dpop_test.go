@@ -41,6 +41,7 @@ func init() {
 		attack{id: "DPOP-16", name: "A proof with the nonce of another installation", source: "RFC 9449 §8", run: attackDPoPForeignNonce},
 		attack{id: "DPOP-17", name: "Downgrade: a DPoP-only client's code redeemed without a proof", source: "RFC 9449 §5.2", run: attackDPoPNoProof},
 		attack{id: "DPOP-18", name: "A code whose pushed request came with a DPoP proof redeemed with another key", source: "RFC 9449 §10.1", run: attackDPoPCodeOtherPARKey},
+		attack{id: "DPOP-19", name: "A proof whose jwk is a point off the P-256 curve (invalid curve)", source: "RFC 8725 §3.4", run: attackDPoPOffCurveKey},
 	)
 }
 
@@ -467,4 +468,24 @@ func attackDPoPCodeOtherPARKey(t *testing.T) {
 	in.unchanged(t, before, "auth_codes", "replay_values")
 	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, key, "POST", "/token", "", nonce)),
 		http.StatusBadRequest, "invalid_grant")
+}
+
+func attackDPoPOffCurveKey(t *testing.T) {
+	v := newDPoPVictim(t)
+	// Coordinates of the right size that are no point of P-256: a verifier
+	// that takes them unchecked leaks its secrets or, here, binds tokens
+	// to a key nobody holds.
+	jwk := ecJWK(t, newECKey(t), false)
+	y, err := base64.RawURLEncoding.DecodeString(jwk["y"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y[31] ^= 1
+	jwk["y"] = base64.RawURLEncoding.EncodeToString(y)
+	proof := handJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk},
+		proofClaims(v.in, "POST", "/token", v.nonce), es256(t, newECKey(t)))
+	before := v.in.fingerprint(t)
+	wantProofRefused(t, dppPost(t, v.in, "/token", v.codeForm(), nil, proof), "P-256")
+	v.in.unchanged(t, before)
+	v.redeem(t)
 }

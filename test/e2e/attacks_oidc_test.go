@@ -3,8 +3,10 @@ package e2e
 import (
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +40,7 @@ func init() {
 		attack{id: "FAPI-06", name: "Parameters added in the browser to a pushed request (redirect_uri, scope, state)", source: "RFC 9126 §4", run: attackPushedParamsOverridden},
 		attack{id: "FAPI-07", name: "A pushed request with a redirect_uri not registered", source: "RFC 9126 §2.1", run: attackPushUnregisteredRedirect},
 		attack{id: "FAPI-08", name: "A request pushed in a confidential client's name without its authentication", source: "RFC 9126 §2.1", run: attackPushUnauthenticated},
+		attack{id: "FAPI-09", name: "A request_uri on the attacker's server, for Pforte to fetch", source: "RFC 9101 §10.4.1", run: attackRequestURIRemote},
 	)
 }
 
@@ -379,4 +382,23 @@ func attackPushUnauthenticated(t *testing.T) {
 		t.Error("401 without a challenge")
 	}
 	v.in.unchanged(t, before)
+}
+
+func attackRequestURIRemote(t *testing.T) {
+	v := newPARVictim(t)
+	var fetched atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+		_, _ = w.Write([]byte("a.b.c"))
+	}))
+	t.Cleanup(evil.Close)
+	before := v.in.fingerprint(t)
+	// Pforte takes request_uri values of its own pushed requests only: it
+	// fetches nothing, so it can be made to reach no other host.
+	wantErrorPage(t, newBrowser(t).getNoFollow(t, v.byReference(v.cs.portal.ID, evil.URL+"/request.jwt")), http.StatusBadRequest)
+	v.in.unchanged(t, before)
+	if n := fetched.Load(); n != 0 {
+		t.Fatalf("Pforte fetched the request_uri %d times", n)
+	}
 }
