@@ -28,6 +28,7 @@ func init() {
 		attack{id: "OIDC-08", name: "acr_values high asked of a password login", source: "OpenID Connect Core §3.1.2.1", run: attackACRAbovePassword},
 		attack{id: "OIDC-09", name: "An unsigned request object (request=) overriding the request", source: "OpenID Connect Core §6.1", run: attackRequestObject},
 		attack{id: "OIDC-10", name: "A repeated redirect_uri, the second the attacker's", source: "RFC 6749 §3.1", run: attackRepeatedRedirectURI},
+		attack{id: "OIDC-11", name: "The ID token of a client of the same sector (the same pairwise sub) as id_token_hint", source: "OpenID Connect Core §3.1.2.1, §8.1", run: attackHintSectorSibling},
 
 		attack{id: "FAPI-01", name: "A PAR-only client's authorization request sent through the browser", source: "RFC 9126 §4", run: attackPARBypassed},
 		attack{id: "FAPI-02", name: "A request_uri used a second time", source: "RFC 9126 §4", run: attackRequestURIReused},
@@ -224,7 +225,24 @@ func attackRepeatedRedirectURI(t *testing.T) {
 	in.unchanged(t, before)
 }
 
-// ---- FAPI 2.0: pushed requests and codes ----
+func attackHintSectorSibling(t *testing.T) {
+	w := newWorld(t)
+	cs := newDPPClients(t, w)
+	in := w.start(t, sqliteEngine.storage(t), cs.option)
+	// The shop's ID token names the member with the sub the portal sees
+	// too; it is still the shop's, not the portal's, to send.
+	shop := in.rp(t, cs.shop, nil).login(t, "openid")
+	q, _ := dppAuthorize(cs.portal, dppPortalRedirect, "openid")
+	q.Set("id_token_hint", shop.id)
+	before := in.fingerprint(t)
+	m := wantOAuthError(t, dppPost(t, in, "/par", q, basic(cs.portal.ID, cs.portal.secret)), http.StatusBadRequest, "invalid_request")
+	if d, _ := m["error_description"].(string); !strings.Contains(d, "id_token_hint") {
+		t.Fatalf("error_description %q, want it to name the hint", d)
+	}
+	in.unchanged(t, before)
+}
+
+// ---- FAPI 2.0: pushed requests ----
 
 // parVictim is a server with the PAR-only portal of dppClients.
 type parVictim struct {
