@@ -75,7 +75,7 @@ func newServer(t *testing.T, now time.Time) *server {
 		t.Fatal(err)
 	}
 	cfg := authz.Config{
-		Issuer: issuer, TokenEndpoint: issuer + "/oauth/token", PAREndpoint: issuer + "/par",
+		Issuer:     issuer,
 		DPoPNonces: dpop.NonceSource{Key: []byte("dpop-nonce-key-of-thirty-two-b!!")}, PairwiseKey: []byte("pairwise-sub-key-of-32-bytes-ok!"),
 	}
 	srv := &server{st: st, t: t, now: now}

@@ -29,7 +29,6 @@ func TestConfigValidate(t *testing.T) {
 		{"issuer with user", func(c *authz.Config) { c.Issuer = "https://u@id.kasse.example" }, false},
 		{"token lifetime above 1h", func(c *authz.Config) { c.AccessTokenTTL = time.Hour + time.Second }, false},
 		{"refresh idle above 30 days", func(c *authz.Config) { c.RefreshIdleTTL, c.RefreshAbsoluteTTL = 31*24*time.Hour, 40*24*time.Hour }, false},
-		{"no token endpoint", func(c *authz.Config) { c.TokenEndpoint = "" }, false},
 		{"code lifetime 60s", func(c *authz.Config) { c.CodeTTL = 60 * time.Second }, true},
 		{"code lifetime above 60s", func(c *authz.Config) { c.CodeTTL = 61 * time.Second }, false},
 		{"idle above absolute", func(c *authz.Config) { c.RefreshIdleTTL, c.RefreshAbsoluteTTL = 2*time.Hour, time.Hour }, false},

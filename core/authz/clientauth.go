@@ -144,7 +144,13 @@ func (s *Service) authenticateAssertion(ctx context.Context, cr Credentials) (cl
 	switch {
 	case cl.Issuer != c.ID || cl.Subject != c.ID:
 		return client.Client{}, invalidClient(op)
-	case !cl.Audience.containsAny(s.cfg.Issuer, s.cfg.TokenEndpoint, s.cfg.PAREndpoint):
+	case len(cl.Audience) != 1 || cl.Audience[0] != s.cfg.Issuer:
+		// The issuer identifier and nothing else (FAPI 2.0 Security
+		// Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis): an assertion a
+		// client made for an endpoint URL (its token or PAR endpoint) can
+		// be asked for by a malicious authorization server that claims
+		// Pforte's endpoint as its own, and replayed here (audience
+		// injection). A single audience in an array is the same value.
 		return client.Client{}, invalidClient(op)
 	case cl.Expiry == 0 || !now.Before(exp.Add(skew)):
 		return client.Client{}, invalidClient(op)
@@ -168,17 +174,6 @@ func (s *Service) authenticateAssertion(ctx context.Context, cr Credentials) (cl
 		return client.Client{}, err
 	}
 	return c, nil
-}
-
-func (a audience) containsAny(vals ...string) bool {
-	for _, x := range a {
-		for _, v := range vals {
-			if x == v && v != "" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // peekClaims decodes a JWS payload without verifying it.

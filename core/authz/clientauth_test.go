@@ -94,7 +94,7 @@ type assertion struct {
 func (e *env) assertion() assertion {
 	now := e.clock.Now()
 	return assertion{
-		Issuer: "portal", Subject: "portal", Audience: tokenEndpoint,
+		Issuer: "portal", Subject: "portal", Audience: issuer,
 		Expiry: now.Add(time.Minute).Unix(), IssuedAt: now.Unix(), JTI: "jti-" + newID(),
 	}
 }
@@ -116,11 +116,18 @@ func TestAuthenticateClientAssertion(t *testing.T) {
 		mod  func(e *env, a *assertion, cr *authz.Credentials)
 		kind fault.Kind // 0: accepted
 	}{
-		{"aud token endpoint", func(*env, *assertion, *authz.Credentials) {}, 0},
-		{"aud issuer", func(_ *env, a *assertion, _ *authz.Credentials) { a.Audience = issuer }, 0},
+		{"aud issuer", func(*env, *assertion, *authz.Credentials) {}, 0},
+		{"aud issuer alone in an array", func(_ *env, a *assertion, _ *authz.Credentials) { a.Audience = []string{issuer} }, 0},
+		// Audience injection (FAPI 2.0 Security Profile §5.3.2.1): an
+		// endpoint URL, or the issuer beside another audience, is refused.
+		{"aud token endpoint", func(_ *env, a *assertion, _ *authz.Credentials) { a.Audience = tokenEndpoint }, fault.Unauthenticated},
+		{"aud PAR endpoint", func(_ *env, a *assertion, _ *authz.Credentials) { a.Audience = issuer + "/par" }, fault.Unauthenticated},
 		{"aud array with the token endpoint", func(_ *env, a *assertion, _ *authz.Credentials) {
 			a.Audience = []string{"https://other.example", tokenEndpoint}
-		}, 0},
+		}, fault.Unauthenticated},
+		{"aud array with the issuer and another", func(_ *env, a *assertion, _ *authz.Credentials) {
+			a.Audience = []string{issuer, "https://other.example"}
+		}, fault.Unauthenticated},
 		{"client named by sub only", func(_ *env, _ *assertion, cr *authz.Credentials) { cr.ClientID = "" }, 0},
 		{"exp within the clock skew", func(e *env, a *assertion, _ *authz.Credentials) {
 			a.Expiry = e.clock.Now().Add(-10 * time.Second).Unix()

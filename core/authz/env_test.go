@@ -220,7 +220,7 @@ func newEnvWith(t *testing.T, mod func(*authz.Config)) *env {
 // testConfig is the configuration of every test service.
 func testConfig() authz.Config {
 	return authz.Config{
-		Issuer: issuer, TokenEndpoint: tokenEndpoint, PAREndpoint: issuer + "/par",
+		Issuer:     issuer,
 		DPoPNonces: dpop.NonceSource{Key: nonceKey}, PairwiseKey: pairwiseKey,
 	}
 }

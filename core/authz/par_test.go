@@ -227,25 +227,6 @@ func TestPushAuthorizationStoreDown(t *testing.T) {
 	wantKind(t, err, fault.Unavailable)
 }
 
-// TestAssertionForTheParEndpoint: RFC 9126 §2: a client assertion may name
-// the PAR endpoint as audience.
-func TestAssertionForTheParEndpoint(t *testing.T) {
-	e := newEnv(t)
-	for _, aud := range []string{issuer + "/par", issuer, tokenEndpoint} {
-		a := e.assertion()
-		a.Audience = aud
-		cr := authz.Credentials{ClientID: "portal", AssertionType: authz.AssertionType, Assertion: signAssertion(t, portalKey, a)}
-		if _, err := e.svc.AuthenticateClient(e.ctx, cr); err != nil {
-			t.Errorf("audience %s: %v", aud, err)
-		}
-	}
-	a := e.assertion()
-	a.Audience = issuer + "/authorize"
-	cr := authz.Credentials{ClientID: "portal", AssertionType: authz.AssertionType, Assertion: signAssertion(t, portalKey, a)}
-	_, err := e.svc.AuthenticateClient(e.ctx, cr)
-	wantKind(t, err, fault.Unauthenticated)
-}
-
 // TestPushedRequestDPoPProof: RFC 9449 §10.1: a DPoP proof at the pushed
 // request binds the code to its key as dpop_jkt does; with both, they must
 // agree; a proof that does not fit is refused like one at the token

@@ -22,13 +22,6 @@ import (
 type Config struct {
 	// Issuer is the issuer identifier, without trailing slash.
 	Issuer string
-	// TokenEndpoint is the absolute token endpoint URL; client assertions
-	// may name it or the issuer as audience.
-	TokenEndpoint string
-	// PAREndpoint is the absolute pushed authorization request endpoint
-	// URL (RFC 9126); client assertions may name it as audience too
-	// (RFC 9126 §2). Empty: only the issuer and the token endpoint.
-	PAREndpoint string
 	// CodeTTL is the lifetime of an authorization code (at most 60 s).
 	CodeTTL time.Duration
 	// AuthRequestTTL is how long a member has to log in.
@@ -179,8 +172,6 @@ func (c Config) Validate() error {
 	switch {
 	case c.RefreshAbsoluteTTL < c.RefreshIdleTTL:
 		return field("RefreshAbsoluteTTL", "must not be shorter than the refresh idle lifetime")
-	case c.TokenEndpoint == "":
-		return field("TokenEndpoint", "must be set")
 	case c.PushedRequestTTL < 0 || c.PushedRequestTTL > DefaultPushedRequestTTL:
 		return field("PushedRequestTTL", "must be at most 90s")
 	case len(c.PairwiseKey) < MinPairwiseKeySize:

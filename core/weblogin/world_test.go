@@ -131,7 +131,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.az, err = authz.New(authz.Config{
-		Issuer: issuer, TokenEndpoint: issuer + "/oauth/token", PAREndpoint: issuer + "/par",
+		Issuer:      issuer,
 		DPoPNonces:  dpop.NonceSource{Key: []byte("dpop-nonce-key-of-thirty-two-b!!")},
 		PairwiseKey: []byte("pairwise-sub-key-of-32-bytes-ok!"),
 	}, authz.Stores{Consents: w, Clients: w, Requests: w, Tokens: w, Accounts: w, Members: w, Replay: w},

@@ -31,6 +31,7 @@ func init() {
 		attack{id: "CLIENT-15", name: "Introspection by a public client", source: "RFC 7662 §2.1", run: attackIntrospectByPublicClient},
 		attack{id: "CLIENT-16", name: "An assertion valid for a day, made to be used long after", source: "RFC 7523 §3", run: attackAssertionLongLived},
 		attack{id: "CLIENT-17", name: "A resource server introspects a member's refresh token", source: "RFC 7662 §4", run: attackIntrospectRefreshByResourceServer},
+		attack{id: "CLIENT-18", name: "Audience injection: an assertion made for Pforte's token or PAR endpoint URL", source: "FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis", run: attackAssertionEndpointAudience},
 	)
 }
 
@@ -95,6 +96,26 @@ func attackAssertionOtherAudience(t *testing.T) {
 		// The portal authenticates at another insurer's server too; that
 		// server (or whoever sits there) replays the assertion here.
 		return w.portal.assertion(t, "https://idp.other-insurer.example", in.clock.Now())
+	})
+}
+
+// attackAssertionEndpointAudience: a malicious authorization server the
+// portal also uses names Pforte's token (or PAR) endpoint as its own; the
+// portal signs an assertion for that URL and hands it over, and the
+// attacker replays it here. Only the issuer identifier, alone, is an
+// audience Pforte accepts.
+func attackAssertionEndpointAudience(t *testing.T) {
+	for _, path := range []string{"/token", "/par", "/introspect"} {
+		t.Run(path, func(t *testing.T) {
+			assertionRefused(t, func(w *world, in *instance) string {
+				return w.portal.assertion(t, in.issuer+path, in.clock.Now())
+			})
+		})
+	}
+	assertionRefused(t, func(w *world, in *instance) string {
+		return handJWS(t, map[string]any{"alg": "ES256", "kid": w.portal.kid, "typ": "JWT"},
+			map[string]any{"iss": w.portal.ID, "sub": w.portal.ID, "aud": []string{in.issuer + "/token", in.issuer}, "jti": randomHex(16),
+				"iat": in.clock.Now().Unix(), "exp": in.clock.Now().Add(time.Minute).Unix()}, es256(t, w.portal.key))
 	})
 }
 

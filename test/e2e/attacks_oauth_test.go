@@ -76,7 +76,7 @@ func attackCodeOtherClient(t *testing.T) {
 	form := url.Values{
 		"grant_type": {"authorization_code"}, "code": {v.code}, "redirect_uri": {v.rp.conf.RedirectURL},
 		"code_verifier": {v.a.verifier}, "client_id": {v.w.portal.ID}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-		"client_assertion": {v.w.portal.assertion(t, v.in.issuer+"/token", v.in.clock.Now())},
+		"client_assertion": {v.w.portal.assertion(t, v.in.issuer, v.in.clock.Now())},
 	}
 	wantOAuthError(t, postForm(t, v.in.base+"/token", form, nil), http.StatusBadRequest, "invalid_grant")
 	// No token was issued; the code is spent (a code someone else holds

@@ -418,11 +418,13 @@ func TestPrivateKeyJWT(t *testing.T) {
 			return rp.verify(t, tok.WithExtra(m), a.nonce)
 		}
 
-		// The token endpoint URL as audience.
+		// The issuer as audience, and nothing else (FAPI 2.0 Security
+		// Profile §5.3.2.1): the token endpoint's URL is refused.
 		a := newAttempt("openid", "kvnr")
-		first := check(exchange(rp.code(t, a), a, w.portal.assertion(t, in.issuer+"/token", in.clock.Now())), a)
+		code := rp.code(t, a)
+		wantOAuthError(t, exchange(code, a, w.portal.assertion(t, in.issuer+"/token", in.clock.Now())), http.StatusUnauthorized, "invalid_client")
+		first := check(exchange(code, a, w.portal.assertion(t, in.issuer, in.clock.Now())), a)
 
-		// The issuer as audience.
 		a = newAttempt("openid", "profile")
 		asIssuer := w.portal.assertion(t, in.issuer, in.clock.Now())
 		check(exchange(rp.code(t, a), a, asIssuer), a)

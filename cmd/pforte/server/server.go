@@ -103,8 +103,7 @@ type Options struct {
 	// Policy.MaxTokenLifetime is raised to authz.MaxTokenTTL, the
 	// longest lifetime of any token the server signs.
 	Keys keys.Config
-	// Authz carries the token lifetimes; Issuer and TokenEndpoint are set
-	// from Issuer.
+	// Authz carries the token lifetimes; its Issuer is set from Issuer.
 	Authz          authz.Config
 	PasswordParams password.Params
 	// HashConcurrency bounds parallel password hashes (0: GOMAXPROCS).
@@ -329,8 +328,6 @@ func (o Options) parts() (parts, error) {
 	}
 	p.authz = o.Authz
 	p.authz.Issuer = o.Issuer
-	p.authz.TokenEndpoint = o.Issuer + "/token"
-	p.authz.PAREndpoint = o.Issuer + "/par"
 	// Every replica derives the same keys, so a DPoP nonce one issued is
 	// accepted by all, and a member's pairwise sub is the same everywhere.
 	p.authz.DPoPNonces.Key = keys.DeriveKey(o.MasterKey, purposeDPoPNonce)
