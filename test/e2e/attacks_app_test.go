@@ -36,6 +36,7 @@ func init() {
 		attack{id: "APPROVAL-05", name: "Another member's phone lists the member's approvals", source: "Pforte: web login, the member's own device", run: attackApprovalOtherList},
 		attack{id: "APPROVAL-06", name: "The attacker's browser finishes the member's approved login", source: "Pforte: approval bound to the browser that started it", run: attackApprovalOtherBrowser},
 		attack{id: "APPROVAL-07", name: "An approval decided after it expired", source: "Pforte: web login, two minutes", run: attackApprovalExpired},
+		attack{id: "APPROVAL-08", name: "Approval fatigue: the member's app flooded with logins by a stolen password", source: "Pforte: web login, approvals waiting per member", run: attackApprovalFatigue},
 	)
 }
 
@@ -510,4 +511,33 @@ func attackApprovalExpired(t *testing.T) {
 		t.Fatalf("the expired login: %d", r.status)
 	}
 	v.in.unchanged(t, before)
+}
+
+func attackApprovalFatigue(t *testing.T) {
+	v := newAppVictim(t)
+	// The attacker logs in again and again with the stolen password: three
+	// logins wait for the app at once, no more.
+	var flood []webApproval
+	for range 3 {
+		flood = append(flood, v.startApproval(t, memberPassword))
+	}
+	b := newBrowser(t)
+	page := v.rp.authorize(t, b, newAttempt("openid"), url.Values{"acr_values": {"http://eidas.europa.eu/LoA/substantial"}})
+	before := v.in.fingerprint(t)
+	r := b.submitLogin(t, v.in.base, page, memberKVNR.String(), memberPassword)
+	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); r.status != http.StatusTooManyRequests || err != nil || secs < 1 || secs > 120 {
+		t.Fatalf("the fourth login: %d, Retry-After %q:\n%s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	v.in.unchanged(t, before, "password_throttles", "audit_events")
+	// The member denies them in the app and is told of each; then the
+	// member's own login goes through.
+	for _, wa := range flood {
+		decided(t, v.in.decide(t, v.member, wa.id, "deny", 0, appPIN), "denied", "member")
+	}
+	if msgs := v.relay.messages(); len(msgs) != len(flood) {
+		t.Fatalf("%d mails for %d denied logins", len(msgs), len(flood))
+	}
+	own := v.startApproval(t, memberPassword)
+	decided(t, v.in.decide(t, v.member, own.id, "approve", own.number, appPIN), "approved", "")
+	v.loggedIn(t, own, own.finish(t, v.in.base))
 }
