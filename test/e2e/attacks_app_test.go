@@ -29,6 +29,7 @@ func init() {
 		attack{id: "TRANSFER-06", name: "An expired transfer approved and redeemed", source: "Pforte: device transfer, five minutes", run: attackTransferExpired},
 		attack{id: "TRANSFER-07", name: "Another member's phone approves the member's transfer", source: "Pforte: device transfer, the member's own device", run: attackTransferOtherMember},
 		attack{id: "TRANSFER-08", name: "Transfers begun in bulk from one address", source: "Pforte: transfers per client address", run: attackTransferFlood},
+		attack{id: "TRANSFER-09", name: "A transfer's enrollment session changes the member's password", source: "Pforte: a transfer binds a device, nothing else", run: attackTransferSetsPassword},
 		attack{id: "APPROVAL-01", name: "A member talked into choosing a number the browser does not show", source: "Pforte: web login number matching (core/approval)", run: attackApprovalWrongNumber},
 		attack{id: "APPROVAL-02", name: "An approved approval used for a second login", source: "Pforte: web login, one use per approval", run: attackApprovalUsedTwice},
 		attack{id: "APPROVAL-03", name: "A decision posted twice", source: "Pforte: web login, one decision per approval", run: attackApprovalDecidedTwice},
@@ -36,6 +37,8 @@ func init() {
 		attack{id: "APPROVAL-05", name: "Another member's phone lists the member's approvals", source: "Pforte: web login, the member's own device", run: attackApprovalOtherList},
 		attack{id: "APPROVAL-06", name: "The attacker's browser finishes the member's approved login", source: "Pforte: approval bound to the browser that started it", run: attackApprovalOtherBrowser},
 		attack{id: "APPROVAL-07", name: "An approval decided after it expired", source: "Pforte: web login, two minutes", run: attackApprovalExpired},
+		attack{id: "APPROVAL-09", name: "A stolen phone without the PIN approves a login", source: "Pforte: web login, key and release PIN", run: attackApprovalWrongPIN},
+		attack{id: "APPROVAL-10", name: "The member's proof for one approval carried to the attacker's", source: "Pforte: approval challenge bound to one approval", run: attackApprovalProofCarried},
 		attack{id: "APPROVAL-08", name: "Approval fatigue: the member's app flooded with logins by a stolen password", source: "Pforte: web login, approvals waiting per member", run: attackApprovalFatigue},
 	)
 }
@@ -283,6 +286,21 @@ func attackTransferFlood(t *testing.T) {
 	// The member's own phone, elsewhere, begins one.
 	own := v.in.beginTransfer(t, memberKVNR.String())
 	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+}
+
+func attackTransferSetsPassword(t *testing.T) {
+	v := newAppVictim(t)
+	// The member was talked into approving the code of the attacker's
+	// phone; the session it redeems binds a device, and changes nothing
+	// else of the account.
+	stolen := v.in.beginTransfer(t, memberKVNR.String())
+	approved(t, v.in.approveTransfer(t, v.member, stolen.code, appPIN))
+	token := transferToken(t, v.in.redeemTransfer(t, stolen.secret))
+	before := v.in.fingerprint(t)
+	wantCode(t, v.in.setPassword(t, token, "Ganz-anderes-Passwort-42"), http.StatusForbidden, "forbidden", "enrollment.transfer_password")
+	v.in.unchanged(t, before)
+	// The member's password still logs in.
+	v.rp.login(t, "openid")
 }
 
 // randomSecretLike is a random string of the length of s, from the
@@ -538,6 +556,48 @@ func attackApprovalFatigue(t *testing.T) {
 		t.Fatalf("%d mails for %d denied logins", len(msgs), len(flood))
 	}
 	own := v.startApproval(t, memberPassword)
+	decided(t, v.in.decide(t, v.member, own.id, "approve", own.number, appPIN), "approved", "")
+	v.loggedIn(t, own, own.finish(t, v.in.base))
+}
+
+func attackApprovalWrongPIN(t *testing.T) {
+	v := newAppVictim(t)
+	wa := v.startApproval(t, memberPassword)
+	before := v.in.fingerprint(t)
+	// The thief has the phone (its key signs) but not the release PIN.
+	r := v.in.decide(t, v.member, wa.id, "approve", wa.number, "000000")
+	wantProblem(t, r, http.StatusUnauthorized, "unauthenticated")
+	if got := r.header.Get("Pforte-PIN-Attempts-Remaining"); got != "4" {
+		t.Fatalf("attempts remaining %q, want 4", got)
+	}
+	// The wrong PIN counts; the approval still waits.
+	v.in.unchanged(t, before, "device_bindings", "challenges", "audit_events")
+	if b := v.in.stored(t, v.member.binding); b.PIN.Failures != 1 {
+		t.Fatalf("PIN failures %d, want 1", b.PIN.Failures)
+	}
+	decided(t, v.in.decide(t, v.member, wa.id, "approve", wa.number, appPIN), "approved", "")
+	v.loggedIn(t, wa, wa.finish(t, v.in.base))
+}
+
+func attackApprovalProofCarried(t *testing.T) {
+	v := newAppVictim(t)
+	own := v.startApproval(t, memberPassword)
+	theirs := v.startApproval(t, memberPassword) // the attacker's, with the stolen password
+	// The member's app answers a challenge for the member's own approval;
+	// whoever sees the request carries the proof to the attacker's.
+	ch := sendJSON(t, http.MethodPost, v.in.base+"/app/v1/approvals/"+url.PathEscape(own.id)+"/challenge", map[string]string{"binding_id": v.member.binding}, nil)
+	cid, options := challengeOf(t, ch)
+	proof := v.member.answer(t, v.in, cid, options, appPIN)
+	before := v.in.fingerprint(t)
+	wantCode(t, v.in.postDecision(t, v.member, theirs.id, "approve", theirs.number, proof), http.StatusUnauthorized, "unauthenticated", "challenge.other_approval")
+	// The challenge is spent, no PIN attempt counted, nothing decided.
+	v.in.unchanged(t, before, "challenges", "audit_events")
+	if b := v.in.stored(t, v.member.binding); b.PIN.Failures != 0 {
+		t.Fatalf("PIN failures %d", b.PIN.Failures)
+	}
+	if r := theirs.finish(t, v.in.base); r.status != http.StatusOK || r.header.Get("Location") != "" {
+		t.Fatalf("the attacker's login after the carried proof: %d %q", r.status, r.header.Get("Location"))
+	}
 	decided(t, v.in.decide(t, v.member, own.id, "approve", own.number, appPIN), "approved", "")
 	v.loggedIn(t, own, own.finish(t, v.in.base))
 }
