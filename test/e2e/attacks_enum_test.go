@@ -31,6 +31,7 @@ func init() {
 		attack{id: "ENUM-05", name: "Beginning a transfer tells who has an account", source: "Pforte: device transfer begins for every number", run: attackEnumTransferBegin},
 		attack{id: "ENUM-06", name: "Another member's approval told from an unknown one", source: "Pforte: approval.unknown for both", run: attackEnumApprovalID},
 		attack{id: "ENUM-07", name: "The login's answer time tells members from others", source: "Pforte: password login does the same work for every number", alone: true, run: attackEnumLoginTiming},
+		attack{id: "ENUM-08", name: "The activation's answer time tells who has a letter", source: "Pforte: letter proofing does the same work for every number", alone: true, run: attackEnumActivationTiming},
 	)
 }
 
@@ -271,4 +272,81 @@ func attackEnumLoginTiming(t *testing.T) {
 	}
 	// The member's own login is not held back by the probes.
 	in.rp(t, w.web, nil).login(t, "openid")
+}
+
+// attackEnumActivationTiming measures, as attackEnumLoginTiming does,
+// that the answer time of a wrong guess at a letter does not tell a
+// member with a letter on its way from an unknown number or from a
+// member without a letter: one guess per number, every number fresh,
+// from a fresh address, the three kinds in rounds in a random order. The
+// bar is the registration's (1 ms at p < 1e-4): a guess at a letter
+// stores one more count (some 0.1 ms on SQLite, clearly measurable here
+// over hundreds of numbers), far below what ten guesses a day per number
+// — five of which void the letter — can tell through network jitter.
+func attackEnumActivationTiming(t *testing.T) {
+	const (
+		rounds  = 150
+		warmup  = 10
+		alpha   = 1e-4
+		minDiff = time.Millisecond
+	)
+	w := newWorld(t)
+	in := w.start(t, sqliteEngine.storage(t), trustLoopback)
+	now := w.clock.Now()
+	kinds := []string{"member with a letter", "unknown number", "member without a letter"}
+	numbers := make([][]kvnr.KVNR, len(kinds))
+	var members []member.Member
+	for range rounds + warmup {
+		for kind := range kinds {
+			m := applicant("Jan", "Timing", "1971-07-07", now)
+			numbers[kind] = append(numbers[kind], m.KVNR)
+			if kind != 1 {
+				members = append(members, m)
+			}
+		}
+	}
+	in.importMembers(t, members...)
+	for i, k := range numbers[0] {
+		accepted(t, in.requestLetter(t, k.String(), "1971-07-07", map[string]string{"X-Forwarded-For": fmt.Sprintf("172.16.%d.%d", i/250, i%250+1)}))
+	}
+	in.work(t)
+	guess := w.readLetter(t, in, numbers[0][0])
+	samples := make([][]float64, len(kinds))
+	client := &http.Client{Timeout: 20 * time.Second}
+	probe := 0
+	for r := range rounds + warmup {
+		for _, kind := range mrand.Perm(len(kinds)) {
+			body := `{"kvnr":"` + numbers[kind][r].String() + `","initial_password":"` + wrongSecret(guess) + `","activation_code":"` + guess.code + `"}`
+			req, err := http.NewRequest(http.MethodPost, in.base+"/app/v1/activations", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", probe/62500, probe/250%250, probe%250+1))
+			probe++
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			elapsed := time.Since(start)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("guess (%s): %d", kinds[kind], resp.StatusCode)
+			}
+			if r >= warmup {
+				samples[kind] = append(samples[kind], float64(elapsed)/float64(time.Millisecond))
+			}
+		}
+	}
+	med0, _, _ := quartiles(samples[0])
+	for kind := 1; kind < len(kinds); kind++ {
+		med, _, _ := quartiles(samples[kind])
+		_, z, p := mannWhitney(samples[0], samples[kind])
+		t.Logf("%s: median %.3f ms; %s: median %.3f ms; Mann–Whitney z %+.2f, p %.3g", kinds[0], med0, kinds[kind], med, z, p)
+		if p < alpha && math.Abs(med-med0) > float64(minDiff)/float64(time.Millisecond) {
+			t.Errorf("the answer time tells %s from %s: medians %.3f and %.3f ms, p = %.3g", kinds[kind], kinds[0], med0, med, p)
+		}
+	}
 }
