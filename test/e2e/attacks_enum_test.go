@@ -31,6 +31,7 @@ func init() {
 		attack{id: "ENUM-05", name: "Beginning a transfer tells who has an account", source: "Pforte: device transfer begins for every number", run: attackEnumTransferBegin},
 		attack{id: "ENUM-06", name: "Another member's approval told from an unknown one", source: "Pforte: approval.unknown for both", run: attackEnumApprovalID},
 		attack{id: "ENUM-07", name: "The login's answer time tells members from others", source: "Pforte: password login does the same work for every number", alone: true, run: attackEnumLoginTiming},
+		attack{id: "ENUM-09", name: "The forgot-password page asked about member numbers", source: "Pforte: the page takes no member number", run: attackEnumForgotPage},
 		attack{id: "ENUM-08", name: "The activation's answer time tells who has a letter", source: "Pforte: letter proofing does the same work for every number", alone: true, run: attackEnumActivationTiming},
 	)
 }
@@ -131,6 +132,24 @@ func attackEnumLostReport(t *testing.T) {
 	in.wantOutcome(t, "lost_replaced", 1)
 	fresh := w.readLetter(t, in, m.KVNR)
 	enrollmentToken(t, in.activate(t, m.KVNR.String(), fresh.initialPassword, fresh.code))
+}
+
+func attackEnumForgotPage(t *testing.T) {
+	w := newWorld(t)
+	in := w.start(t, sqliteEngine.storage(t))
+	rp := in.rp(t, w.web, nil)
+	id := loginForm(t, newBrowser(t).get(t, rp.authURL(newAttempt("openid")))).Get("id")
+	forgot := func(k string) result {
+		return get(t, in.base+"/login/forgot?"+url.Values{"id": {id}, "kvnr": {k}}.Encode(), nil)
+	}
+	before := in.fingerprint(t)
+	member := forgot(memberKVNR.String())
+	if member.status != http.StatusOK || strings.Contains(string(member.body), memberKVNR.String()) {
+		t.Fatalf("forgot page: %d:\n%s", member.status, member.body)
+	}
+	sameAnswer(t, "the forgot page for a member and for an unknown number", forgot(randomKVNR().String()), member)
+	in.unchanged(t, before)
+	rp.login(t, "openid")
 }
 
 // transferShape is a transfer's answer without its random code, secret
