@@ -116,6 +116,7 @@ func attackEnumLostReport(t *testing.T) {
 	w := newWorld(t)
 	m := applicant("Hauke", "Enum", "1961-04-17", w.clock.Now())
 	in, _ := w.letterOrdered(t, sqliteEngine, m)
+	w.clock.Advance(24 * time.Hour)
 	before := in.fingerprint(t)
 	unknownK := randomKVNR().String()
 	unknown := in.reportLost(t, unknownK, "1970-01-01", nil)

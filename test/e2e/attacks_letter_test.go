@@ -229,11 +229,12 @@ func attackLetterLostRepeated(t *testing.T) {
 	w := newWorld(t)
 	m := applicant("Imke", "Rademacher", "1981-02-02", w.clock.Now())
 	in, lost := w.letterOrdered(t, sqliteEngine, m, trustLoopback)
+	w.clock.Advance(24 * time.Hour)
 	// What a third party with number and birth date may do: have the
 	// letter replaced, at the address on file.
-	accepted202 := in.reportLost(t, m.KVNR.String(), m.BirthDate, map[string]string{"X-Forwarded-For": "198.51.100.1"})
-	if accepted202.status != http.StatusAccepted {
-		t.Fatalf("report: %d %s", accepted202.status, accepted202.body)
+	first := in.reportLost(t, m.KVNR.String(), m.BirthDate, map[string]string{"X-Forwarded-For": "198.51.100.1"})
+	if first.status != http.StatusAccepted {
+		t.Fatalf("report: %d %s", first.status, first.body)
 	}
 	in.wantWork(t, 1, 1)
 	fresh := w.readLetter(t, in, m.KVNR)
