@@ -279,6 +279,7 @@ var texts = map[string]text{
 	"approval.denied":               {"Die Anmeldung wurde in der Service-App abgelehnt.", "The login was denied in the Service-App."},
 	"approval.wrong_number":         {"In der Service-App wurde eine andere Zahl gewählt als die hier angezeigte. Die Anmeldung wurde deshalb abgelehnt. Bitte starten Sie sie neu.", "A different number than the one shown here was chosen in the Service-App, so the login was refused. Please start again."},
 	"approval.decided":              {"Über diese Anmeldung wurde bereits entschieden.", "This login has already been decided."},
+	"approval.too_many":             {"Es warten bereits mehrere Anmeldungen auf Ihre Bestätigung in der Service-App. Bitte bestätigen oder lehnen Sie sie dort ab, oder versuchen Sie es in zwei Minuten erneut.", "Several logins are already waiting for your confirmation in the Service-App. Please confirm or deny them there, or try again in two minutes."},
 	"page.approval.heading":         {"Bestätigen Sie die Anmeldung in Ihrer Service-App", "Confirm the login in your Service-App"},
 	"page.approval.number":          {"Wählen Sie in der App diese Zahl:", "Choose this number in the app:"},
 	"page.approval.explain":         {"Die App zeigt drei Zahlen. Tippen Sie auf die Zahl, die hier steht, und geben Sie Ihre Freigabe-PIN ein. Wenn Sie diese Anmeldung nicht begonnen haben, wählen Sie in der App „Das war ich nicht“.", "The app shows three numbers. Tap the number shown here and enter your release PIN. If you did not start this login, choose “That was not me” in the app."},

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pforte-id/pforte/catalog"
 	"github.com/pforte-id/pforte/core/approval"
@@ -120,6 +121,9 @@ func (u *UI) startApproval(w http.ResponseWriter, r *http.Request, requestID str
 		if fault.CodedOf(err) != nil && fault.CodedOf(err).Code == weblogin.CodeNoDevice {
 			u.render(w, r, http.StatusForbidden, "nodevice.html", view{Again: Path + "?" + url.Values{"id": {requestID}}.Encode()})
 			return
+		}
+		if e := fault.RetryOf(err); e != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(max(int((e.RetryAfter+time.Second-1)/time.Second), 1)))
 		}
 		u.pageError(w, r, err)
 		return

@@ -42,16 +42,25 @@ const (
 type Policy struct {
 	// TTL is how long an approval can be decided and used.
 	TTL time.Duration
+	// MaxPending is how many approvals of one member may wait for the app
+	// at once. Whoever has the password could otherwise fill the member's
+	// app with logins until a tired member picks a number at random (one
+	// in three approves).
+	MaxPending int
 }
 
-// DefaultPolicy: two minutes.
-var DefaultPolicy = Policy{TTL: 2 * time.Minute}
+// DefaultPolicy: two minutes; three waiting at once (a member with a few
+// browser tabs).
+var DefaultPolicy = Policy{TTL: 2 * time.Minute, MaxPending: 3}
 
 // Validate checks the policy: the one place its bounds are written.
 // Errors: fault.Invalid whose Op names the field ("approval.Policy.TTL").
 func (p Policy) Validate() error {
 	if p.TTL < 30*time.Second || p.TTL > 10*time.Minute {
 		return fault.New(fault.Invalid, "approval.Policy.TTL", "must be between 30s and 10m")
+	}
+	if p.MaxPending < 1 || p.MaxPending > 10 {
+		return fault.New(fault.Invalid, "approval.Policy.MaxPending", "must be between 1 and 10")
 	}
 	return nil
 }

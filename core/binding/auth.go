@@ -289,6 +289,11 @@ func (s *Service) authenticateWith(ctx context.Context, op string, purpose devic
 		// request id, a second tab) must not complete that one.
 		s.logWarn(ctx, "challenge answered in another context", slog.String("binding", c.Subject),
 			slog.String("purpose", string(purpose)))
+		if purpose == device.Approval {
+			// The app tells the member to open the approval again, not
+			// to start a login.
+			return verified{}, fault.Coded(fault.Unauthenticated, op, otherApprovalText)
+		}
 		return verified{}, fault.Coded(fault.Unauthenticated, op, otherLoginText)
 	}
 	as, err := s.assert(ctx, op, c, response, ip)

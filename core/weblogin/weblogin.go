@@ -67,6 +67,9 @@ const (
 	CodeWrongNumber fault.Code = "approval.wrong_number"
 	// CodeDecided: the approval was decided or used before.
 	CodeDecided fault.Code = "approval.decided"
+	// CodeTooMany: approval.Policy.MaxPending logins of the member wait
+	// for the app already.
+	CodeTooMany fault.Code = "approval.too_many"
 )
 
 // mailDenied tells the member that a browser login was refused in the
@@ -96,6 +99,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Policy == (approval.Policy{}) {
 		c.Policy = approval.DefaultPolicy
+	}
+	if c.Policy.MaxPending == 0 {
+		c.Policy.MaxPending = approval.DefaultPolicy.MaxPending
 	}
 	if c.AppClientID == "" {
 		c.AppClientID = binding.DefaultAppClientID
@@ -176,11 +182,16 @@ func (s *Service) clock() time.Time { return s.d.Now().UTC() }
 // approval; the page shows its Number.
 //
 // A member without a usable device (active, PIN set) gets
-// CodeNoDevice: the page explains how to bind one.
+// CodeNoDevice: the page explains how to bind one. While
+// approval.Policy.MaxPending approvals of the member wait, no further one
+// is started (CodeTooMany, with the wait until the oldest expires): a
+// stolen password cannot flood the member's app. The member ends the
+// flood by denying them in the app, and is told of each denial.
 //
 // Errors: NotFound, Expired, Conflict (the request, as PendingLogin);
 // Forbidden (CodeNoDevice; member.CodeEnded: the insurance ended more
-// than the grace period ago); Invalid (no session secret); Unavailable.
+// than the grace period ago); RateLimited (CodeTooMany); Invalid (no
+// session secret); Unavailable.
 func (s *Service) Start(ctx context.Context, requestID string, pw loa.Authentication, browser, session string) (approval.Approval, error) {
 	const op = "weblogin.Start"
 	if len(session) < minSession || len(session) > 256 {
@@ -203,7 +214,17 @@ func (s *Service) Start(ctx context.Context, requestID string, pw loa.Authentica
 		s.log.LogAttrs(ctx, slog.LevelInfo, "web login: no device to confirm with", slog.String("account", pw.Subject))
 		return approval.Approval{}, fault.Coded(fault.Forbidden, op, CodeNoDevice)
 	}
-	a := s.cfg.Policy.New(pw.Subject, r.ID, c.ID, browser, session, s.clock())
+	now := s.clock()
+	pending, err := s.d.Approvals.PendingApprovals(ctx, pw.Subject, now)
+	if err != nil {
+		return approval.Approval{}, err
+	}
+	if len(pending) >= s.cfg.Policy.MaxPending {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "web login refused: too many logins wait for the app", slog.String("account", pw.Subject))
+		oldest := pending[0].ExpiresAt
+		return approval.Approval{}, fault.Coded(fault.RateLimited, op, CodeTooMany).WithRetry(oldest, oldest.Sub(now))
+	}
+	a := s.cfg.Policy.New(pw.Subject, r.ID, c.ID, browser, session, now)
 	if err := s.d.Approvals.CreateApproval(ctx, a); err != nil {
 		return approval.Approval{}, err
 	}

@@ -277,3 +277,27 @@ func wantKind(t *testing.T, what string, err error, k fault.Kind) {
 		t.Fatalf("%s: %v (kind %v), want %v", what, err, fault.KindOf(err), k)
 	}
 }
+
+// TestTooManyWaiting: a stolen password starts at most
+// approval.Policy.MaxPending approvals at once; the next one waits until
+// the oldest expires, or until the member decided one in the app.
+func TestTooManyWaiting(t *testing.T) {
+	w, b, first := started(t)
+	pw := loa.Authentication{Subject: first.AccountID, Proofing: loa.Substantial, AMR: []string{loa.AMRPassword}, Time: t0}
+	for i := 2; i <= approval.DefaultPolicy.MaxPending; i++ {
+		if _, err := w.svc.Start(ctx, "req-1", pw, "Firefox", session); err != nil {
+			t.Fatalf("approval %d: %v", i, err)
+		}
+	}
+	_, err := w.svc.Start(ctx, "req-1", pw, "Firefox", session)
+	wantCode(t, "one approval too many", err, fault.RateLimited, weblogin.CodeTooMany)
+	if e := fault.RetryOf(err); e == nil || e.RetryAfter != approval.DefaultPolicy.TTL {
+		t.Fatalf("retry %+v, want when the oldest expires", e)
+	}
+	if _, err := w.decide(b, first, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Start(ctx, "req-1", pw, "Firefox", session); err != nil {
+		t.Fatalf("after a denial: %v", err)
+	}
+}

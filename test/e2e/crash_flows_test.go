@@ -784,6 +784,13 @@ func (f *flowRig) webLoginStep(run int, a *actor, pw string) {
 		return
 	}
 	a.pwWrongAnswered, a.pwWrongSent, a.pwCut = 0, 0, 0
+	if page.status == http.StatusTooManyRequests && strings.Contains(string(page.body), "warten bereits mehrere Anmeldungen") {
+		// Approvals whose decision a kill cut off wait out their two
+		// minutes; at most three of a member wait at once.
+		f.count("web login refused while approvals cut off wait")
+		time.Sleep(100 * time.Millisecond)
+		return
+	}
 	num, id := approvalNumber.FindSubmatch(page.body), approvalInput.FindSubmatch(page.body)
 	if page.status != http.StatusOK || num == nil || id == nil {
 		f.errorf("run %d: want the approval page for %s, got %d:\n%s", run, a.m.KVNR, page.status, page.body)

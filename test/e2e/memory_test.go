@@ -218,6 +218,9 @@ func TestPasswordLoginBurstMemory(t *testing.T) {
 			// member confirms in the app (the password step is what this
 			// test loads).
 			outcomes["303 to the app's confirmation"]++
+		case want.right && a.status == http.StatusTooManyRequests && a.retryAfter != "" && strings.Contains(a.body, "warten bereits mehrere Anmeldungen"):
+			// Three approvals of the member wait for the app already.
+			outcomes["429 approvals waiting"]++
 		case want.right && a.status == http.StatusForbidden &&
 			(strings.Contains(a.body, "Vertrauensniveau") || strings.Contains(a.body, "Kein Gerät")):
 			// A demo member whose proofing (low) cannot reach substantial,
