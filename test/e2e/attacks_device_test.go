@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -35,6 +36,8 @@ func init() {
 		attack{id: "DEVICE-14", name: "Assertion carried to another challenge of the same binding", source: "WebAuthn L3 §7.2 step 12 (challenge)", run: attackAssertionOtherChallenge},
 		attack{id: "DEVICE-15", name: "Assertion for another relying party id", source: "WebAuthn L3 §7.2 step 15 (rpIdHash)", run: attackAssertionOtherRPID},
 		attack{id: "DEVICE-16", name: "Registration response sent as an assertion", source: "WebAuthn L3 §7.2 step 11 (type webauthn.get)", run: attackAssertionCreateType},
+		attack{id: "DEVICE-17", name: "Another member's credential id registered with the attacker's key", source: "WebAuthn L3 §7.1 step 22 (credential id registered)", run: attackRegistrationCredentialIDTaken},
+		attack{id: "DEVICE-18", name: "Registration challenge of another member's enrollment session", source: "Pforte: device binding (session)", run: attackRegistrationOtherSession},
 	)
 }
 
@@ -366,4 +369,82 @@ func attackAssertionOtherRPID(t *testing.T) {
 func attackAssertionCreateType(t *testing.T) {
 	_, e := deviceVictim(t)
 	keyRefused(t, e, http.StatusUnauthorized, "unauthenticated", "device.key_unverified", authenticator.ClientDataType("webauthn.create"))
+}
+
+// attackerEnrollment is a second member on in, whose enrollment session
+// (the attacker's, with a letter of their own) waits for the device.
+func (w *world) attackerEnrollment(t *testing.T, in *instance) (member.Member, string) {
+	t.Helper()
+	m := applicant("Enno", "Folkerts", "1981-11-11", w.clock.Now())
+	in.importMembers(t, m)
+	accepted(t, in.requestLetter(t, m.KVNR.String(), m.BirthDate, nil))
+	in.wantWork(t, 1, 1)
+	lp := w.readLetter(t, in, m.KVNR)
+	token := enrollmentToken(t, in.activate(t, m.KVNR.String(), lp.initialPassword, lp.code))
+	in.passwordSet(t, token)
+	return m, token
+}
+
+// withCredentialID is a new key of its own that calls itself id.
+func withCredentialID(t *testing.T, id []byte) *authenticator.Authenticator {
+	t.Helper()
+	a, err := authenticator.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := json.Unmarshal(raw, &state); err != nil {
+		t.Fatal(err)
+	}
+	state["credential_id"] = base64.RawURLEncoding.EncodeToString(id)
+	if raw, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	forged := new(authenticator.Authenticator)
+	if err := json.Unmarshal(raw, forged); err != nil {
+		t.Fatal(err)
+	}
+	return forged
+}
+
+func attackRegistrationCredentialIDTaken(t *testing.T) {
+	w, e := deviceVictim(t)
+	in, ph := e.in, e.phone
+	m, token := w.attackerEnrollment(t, in)
+	// The victim's credential id is no secret: every challenge's options
+	// for the binding name it. The attacker's key takes it as its own.
+	id, resp := in.register(t, token, withCredentialID(t, ph.auth.CredentialID()))
+	before := in.fingerprint(t)
+	wantCode(t, in.bindDevice(t, token, id, resp, "Angreifer", "software"), http.StatusConflict, "conflict", "device.key_bound")
+	in.unchanged(t, before, "challenges")
+	in.wantBindings(t, m, 0)
+	if b := in.stored(t, ph.binding); b.AccountID != in.account(t, e.m).ID || b.SignCount != 2 {
+		t.Fatalf("the victim's binding %+v", b)
+	}
+	in.devices(t, ph)
+}
+
+func attackRegistrationOtherSession(t *testing.T) {
+	w := newWorld(t)
+	m := applicant("Tjark", "Onnen", "1983-03-14", w.clock.Now())
+	in, token := w.readyToBind(t, sqliteEngine, m)
+	attacker, own := w.attackerEnrollment(t, in)
+	a, err := authenticator.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The victim's phone answers its own session's challenge; the
+	// attacker relays the answer into the attacker's session, to bind the
+	// victim's key to the attacker's account.
+	id, resp := in.register(t, token, a)
+	before := in.fingerprint(t)
+	wantCode(t, in.bindDevice(t, own, id, resp, "Angreifer", "software"), http.StatusUnauthorized, "unauthenticated", "challenge.other_enrollment")
+	in.unchanged(t, before, "challenges")
+	in.wantBindings(t, attacker, 0)
+	in.wantBindings(t, m, 0)
+	in.bindsAfterwards(t, token)
 }

@@ -238,6 +238,10 @@ func (in *instance) pinPaths(t *testing.T, w *world, e enrolled) []pinPath {
 	ph := e.phone
 	login := in.rp(t, w.app, nil).appAuthorize(t, newAttempt(appLoginScopes...), nil)
 	approval := in.pendingApproval(t, w, e)
+	transfer := sendJSON(t, http.MethodPost, in.base+"/app/v1/transfers", map[string]string{"kvnr": e.m.KVNR.String()}, nil)
+	if transfer.status != http.StatusCreated {
+		t.Fatalf("transfer: %d %s", transfer.status, transfer.body)
+	}
 	device := func(path string, extra map[string]any) func(string) result {
 		return func(p string) result {
 			return in.answered(t, ph, in.deviceChallenge(t, ph.binding), p, func(proof map[string]any) result {
@@ -259,6 +263,7 @@ func (in *instance) pinPaths(t *testing.T, w *world, e enrolled) []pinPath {
 		{"password change", device("/password/change", map[string]any{"current_password": devicePassword, "new_password": forgottenReset})},
 		{"reconfirm", device("/devices/reconfirm", map[string]any{"password": devicePassword})},
 		{"account deletion", device("/account/delete", map[string]any{"confirm": true})},
+		{"transfer approval", device("/transfers/approval", map[string]any{"transfer_code": transfer.json(t)["transfer_code"]})},
 		{"app login", func(p string) result {
 			return in.answered(t, ph, in.loginChallenge(t, login, ph.binding), p, func(proof map[string]any) result {
 				return in.completeLogin(t, login, proof)
@@ -282,7 +287,7 @@ func attackPINEveryPath(t *testing.T) {
 	before := in.fingerprint(t)
 	// One wrong PIN on each path: all count on the phone's one counter.
 	for i, path := range paths {
-		r := path.try(wrongPINs[i])
+		r := path.try(wrongPINs[i%len(wrongPINs)])
 		if i < limit-1 {
 			wantCode(t, r, http.StatusUnauthorized, "unauthenticated", string(pin.CodeWrong))
 			wantPINHeaders(t, r, limit-1-i, 0, w.clock.Now())
