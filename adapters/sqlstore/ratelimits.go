@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/pforte-id/pforte/core/fault"
 	"github.com/pforte-id/pforte/core/ratelimit"
 )
@@ -90,4 +92,26 @@ func (s *Store) Count(ctx context.Context, key string, limit int, window time.Du
 		return 0, 0, err
 	}
 	return int(sp.Total(buckets)), sp.Until(buckets, limit-1), nil
+}
+
+// Release takes back one event Hit counted for key in the bucket of now:
+// the bucket's count goes down by one, never below zero, and a bucket left
+// at zero is removed, so that events that did not count leave no row.
+// Errors: Invalid for a window shorter than a millisecond.
+func (s *Store) Release(ctx context.Context, key string, window time.Duration, now time.Time) error {
+	const op = "sqlstore.Release"
+	w := window.Milliseconds()
+	if w < 1 {
+		return fault.New(fault.Invalid, op, "rate limit window must be at least 1ms")
+	}
+	start := ratelimit.SpanOf(now, window).Current
+	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE rate_windows SET hits = hits - 1
+			WHERE rate_key = ? AND window_ms = ? AND window_start = ? AND hits > 0`), key, w, start); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM rate_windows
+			WHERE rate_key = ? AND window_ms = ? AND window_start = ? AND hits <= 0`), key, w, start)
+		return err
+	})
 }

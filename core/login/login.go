@@ -244,8 +244,10 @@ var errDelayed = errors.New("password checks of the account are delayed")
 //
 //   - per client network (throttle.Network: an IPv4 address, an IPv6 /64),
 //     at most NetworkBudget failed checks in any span of NetworkWindow (a
-//     sliding window), counted in the database (asked before, counted
-//     after a failure);
+//     sliding window), counted in the database: the check is counted
+//     before it runs (RateLimits.Hit, atomic) and taken back
+//     (RateLimits.Release) unless it fails, so that guesses sent at once
+//     cannot all pass a count that has not grown yet;
 //   - per member number, the check is counted as a failure before it runs
 //     (throttle.Policy.Reserve, one atomic store update), so parallel
 //     guesses cannot outrun the count; a correct password resets it. The
@@ -270,16 +272,34 @@ func (s *Service) check(ctx context.Context, op string, k kvnr.KVNR, known *acco
 		return account.Account{}, errFailed(op)
 	}
 
-	// 1. The client network's budget of failures.
+	// 1. The client network's budget of failures: over it, the check
+	// waits; within it, the check is reserved as a failure and the
+	// reservation taken back on every way out but a failure.
 	var wait *fault.Error
 	reason := ""
 	netKey, hasNet := networkKey(o.IP)
+	netReserved, failedCheck := false, false
+	defer func() {
+		if netReserved && !failedCheck {
+			s.releaseNetwork(ctx, netKey, now)
+		}
+	}()
 	if hasNet {
 		hits, retry, err := s.limits.Count(ctx, netKey, p.NetworkBudget, p.NetworkWindow, now)
 		if err != nil {
 			return account.Account{}, err
 		}
-		if hits >= p.NetworkBudget {
+		allowed := hits < p.NetworkBudget
+		if allowed {
+			// Checks that start together all find room in the count; Hit
+			// admits as many of them as there is room for.
+			allowed, retry, err = s.limits.Hit(ctx, netKey, p.NetworkBudget, p.NetworkWindow, now)
+			if err != nil {
+				return account.Account{}, err
+			}
+			netReserved = true
+		}
+		if !allowed {
 			wait, reason = waitError(op, now.Add(retry), retry), ReasonNetwork
 		}
 	}
@@ -368,11 +388,8 @@ func (s *Service) check(ctx context.Context, op string, k kvnr.KVNR, known *acco
 	default:
 		reason = ReasonInactive
 	}
-	if hasNet {
-		if _, _, err := s.limits.Hit(ctx, netKey, p.NetworkBudget, p.NetworkWindow, now); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelError, "password failure not counted for the network", slog.Any("error", err))
-		}
-	}
+	// The network's reservation stays: this is one of its failures.
+	failedCheck = true
 	s.failed(ctx, a, found, reason, o, reserved.Next.Failures)
 	if reserved.Notify && found {
 		s.tell(ctx, a, reserved.Next.Failures, now)
@@ -400,6 +417,18 @@ func (s *Service) release(ctx context.Context, key string, reserved bool) {
 	})
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "password check reservation not released", slog.Any("error", err))
+	}
+}
+
+// releaseNetwork takes back the network's reservation of a check that did
+// not fail (it succeeded, waited, or could not run). A reservation not
+// taken back counts as a failure until it leaves the window: logged, never
+// an error of the check.
+func (s *Service) releaseNetwork(ctx context.Context, key string, now time.Time) {
+	p := s.cfg.Throttle
+	// Also when the client went away meanwhile: its check did not fail.
+	if err := s.limits.Release(context.WithoutCancel(ctx), key, p.NetworkWindow, now); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password check reservation of the network not released", slog.Any("error", err))
 	}
 }
 

@@ -327,6 +327,51 @@ func TestNetworkBudget(t *testing.T) {
 	}
 }
 
+// TestNetworkBudgetParallel: guesses over many member numbers sent at
+// once from one network are counted before they are checked, so exactly
+// the budget of them is evaluated and the member's right password from
+// that network then waits; checks that do not fail use none of it.
+func TestNetworkBudgetParallel(t *testing.T) {
+	p := throttle.DefaultPolicy
+	p.NetworkBudget = 3
+	f := throttled(t, p)
+	ctx := context.Background()
+	errs := parallel(20, func(i int) error {
+		_, err := f.svc.Password(ctx, coretest.KVNR(fmt.Sprintf("Y%08d", i)).String(), "Sommer2026!", web)
+		return err
+	})
+	evaluated := 0
+	for _, err := range errs {
+		switch fault.KindOf(err) {
+		case fault.Unauthenticated:
+			evaluated++
+		case fault.RateLimited:
+		default:
+			t.Fatalf("parallel guess: %v", err)
+		}
+	}
+	if evaluated != p.NetworkBudget {
+		t.Fatalf("%d of 20 parallel guesses from one network evaluated, want the budget of %d", evaluated, p.NetworkBudget)
+	}
+	_, err := f.svc.Password(ctx, annaKVNR.String(), annaPassword, web)
+	wantKind(t, err, fault.RateLimited)
+
+	g := throttled(t, p)
+	for range 2 * p.NetworkBudget {
+		if _, err := g.svc.Password(ctx, annaKVNR.String(), annaPassword, web); err != nil {
+			t.Fatalf("right password: %v", err)
+		}
+	}
+	for i := range p.NetworkBudget + 1 {
+		_, err := g.svc.Password(ctx, bodoKVNR.String(), "Sommer2026!", web)
+		if i < p.NetworkBudget {
+			wantKind(t, err, fault.Unauthenticated)
+		} else {
+			wantKind(t, err, fault.RateLimited)
+		}
+	}
+}
+
 // TestFailuresAreAuditedAndTold: each failed check is an audit event with
 // its reason and a log line; at NotifyAt failures the member is told once.
 func TestFailuresAreAuditedAndTold(t *testing.T) {

@@ -160,9 +160,14 @@ type RateLimits interface {
 	Hit(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error)
 	// Count returns the sliding estimate (rounded up) of key's events
 	// within window of now, and the time until one more event would be
-	// within limit (0 when it is now); it counts nothing. A use case that
-	// counts only some outcomes (failed password checks) asks Count before
-	// and Hit after. Errors: Invalid for a window shorter than a
-	// millisecond.
+	// within limit (0 when it is now); it counts nothing. Errors: Invalid
+	// for a window shorter than a millisecond.
 	Count(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (hits int, retryAfter time.Duration, err error)
+	// Release takes back one event that Hit counted for key, window and
+	// now (the same three): a use case that counts only some outcomes
+	// (failed password checks) reserves with Hit before it runs, so that
+	// concurrent calls cannot outrun the count, and releases what did
+	// not count. A count never goes below zero. Errors: Invalid for a
+	// window shorter than a millisecond.
+	Release(ctx context.Context, key string, window time.Duration, now time.Time) error
 }

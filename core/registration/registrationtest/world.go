@@ -358,6 +358,13 @@ func (w *World) Count(ctx context.Context, key string, limit int, window time.Du
 	return w.st.Count(ctx, key, limit, window, now)
 }
 
+func (w *World) Release(ctx context.Context, key string, window time.Duration, now time.Time) error {
+	if err := w.at("RateLimits.Release:before"); err != nil {
+		return err
+	}
+	return w.st.Release(ctx, key, window, now)
+}
+
 // --- letterprint.Renderer: the "PDF" is the document as JSON.
 
 func (w *World) Render(_ context.Context, d letter.Document) ([]byte, error) {

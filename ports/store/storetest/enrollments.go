@@ -375,6 +375,30 @@ var rateLimitTests = []test[RateLimitStore]{
 			t.Fatalf("refused after retryAfter (%v, %v)", ok, err)
 		}
 	}},
+	{"Release", func(t *testing.T, s RateLimitStore) {
+		ctx := t.Context()
+		// Three hits reserve the limit; a released one makes room again,
+		// in its own bucket only, and a count never goes below zero.
+		for i := range 3 {
+			if ok, _, err := s.Hit(ctx, "net:r", 3, time.Minute, t0.Add(time.Duration(i)*time.Second)); err != nil || !ok {
+				t.Fatalf("hit %d: %v, %v", i+1, ok, err)
+			}
+		}
+		must(t, "Release", s.Release(ctx, "net:r", time.Minute, t0.Add(2*time.Second)))
+		if n, _, err := s.Count(ctx, "net:r", 3, time.Minute, t0.Add(3*time.Second)); err != nil || n != 2 {
+			t.Fatalf("Count after a release: %d, %v; want 2", n, err)
+		}
+		for range 3 {
+			must(t, "Release", s.Release(ctx, "net:r", time.Minute, t0))
+		}
+		must(t, "Release of nothing", s.Release(ctx, "net:none", time.Minute, t0))
+		if n, _, err := s.Count(ctx, "net:r", 3, time.Minute, t0.Add(3*time.Second)); err != nil || n != 0 {
+			t.Fatalf("Count after releasing more than was hit: %d, %v; want 0", n, err)
+		}
+		if ok, _, err := s.Hit(ctx, "net:r", 1, time.Minute, t0); err != nil || !ok {
+			t.Fatalf("a hit after the releases: %v, %v", ok, err)
+		}
+	}},
 	{"Count", func(t *testing.T, s RateLimitStore) {
 		ctx := t.Context()
 		n, retry, err := s.Count(ctx, "net:a", 3, time.Minute, t0)
