@@ -36,6 +36,7 @@ func init() {
 		attack{id: "PW-09", name: "20 password guesses at once (SQLite and PostgreSQL)", source: "Pforte: password guessing (race)", run: attackPasswordConcurrent},
 		attack{id: "PW-10", name: "Password guessing across two replicas on one PostgreSQL", source: "Pforte: password guessing (replicas)", run: attackPasswordAcrossReplicas},
 		attack{id: "PW-11", name: "Unblocking a blocked phone by guessing the password", source: "Pforte: PIN reset with the password", run: attackPasswordUnblock},
+		attack{id: "PW-12", name: "Password spraying from one network, all guesses at once (SQLite and PostgreSQL)", source: "Pforte: password spraying (race)", run: attackPasswordSprayingConcurrent},
 	)
 }
 
@@ -308,13 +309,17 @@ func attackPasswordManyNetworks(t *testing.T) {
 	in.passwordLogsIn(t, w, e.m, devicePassword)
 }
 
-func attackPasswordSpraying(t *testing.T) {
-	// The budget of one network, small here so that the case is short;
-	// the rule is production's.
-	const budget = 5
+// smallNetworkBudget is production's password rule with a budget of
+// budget failed checks per network and hour, so that a case is short.
+func smallNetworkBudget(budget int) startOption {
 	policy := throttle.DefaultPolicy
 	policy.NetworkBudget = budget
-	w, e := pinVictim(t, sqliteEngine, trustLoopback, func(o *server.Options) { o.Login.Throttle = policy })
+	return func(o *server.Options) { o.Login.Throttle = policy }
+}
+
+func attackPasswordSpraying(t *testing.T) {
+	const budget = 5
+	w, e := pinVictim(t, sqliteEngine, trustLoopback, smallNetworkBudget(budget))
 	in := e.in
 	from := map[string]string{"X-Forwarded-For": "198.51.100.23"}
 	page := in.openLogin(t, w, e.m.KVNR.String())
@@ -413,4 +418,34 @@ func attackPasswordUnblock(t *testing.T) {
 	// The member, with the password, after the wait.
 	w.clock.Advance(time.Second)
 	in.resetsWithPassword(t, ph)
+}
+
+func attackPasswordSprayingConcurrent(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		const budget, n = 5, 30
+		w, e := pinVictim(t, eng, trustLoopback, smallNetworkBudget(budget))
+		in := e.in
+		from := map[string]string{"X-Forwarded-For": "198.51.100.23"}
+		// One common password for each of n member numbers, sent at once
+		// from one network: the budget holds for the burst as for guesses
+		// one by one.
+		reqs := make([]burstRequest, n)
+		for i := range reqs {
+			g := in.openLogin(t, w, randomKVNR().String())
+			g.form.Set("password", wrongPasswords[0])
+			reqs[i] = burstRequest{client: g.br.c, req: newRequest(t, http.MethodPost, in.base+"/login",
+				"application/x-www-form-urlencoded", []byte(g.form.Encode()), from)}
+		}
+		before := in.fingerprint(t)
+		if got := statuses(burst(t, reqs)); got[http.StatusUnauthorized] != budget || got[http.StatusTooManyRequests] != n-budget || len(got) != 2 {
+			t.Fatalf("answers %v; want %d × 401 (the budget) and %d × 429", got, budget, n-budget)
+		}
+		page := in.openLogin(t, w, e.m.KVNR.String())
+		r := page.try(t, devicePassword, from)
+		wantWait(t, r, r.header.Get("Retry-After"))
+		in.unchanged(t, before, append(guessedOver, "auth_requests")...)
+		if r := page.try(t, devicePassword, map[string]string{"X-Forwarded-For": "203.0.113.5"}); r.status != http.StatusFound {
+			t.Fatalf("the member from another network: %d", r.status)
+		}
+	})
 }
