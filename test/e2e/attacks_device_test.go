@@ -38,6 +38,8 @@ func init() {
 		attack{id: "DEVICE-16", name: "Registration response sent as an assertion", source: "WebAuthn L3 §7.2 step 11 (type webauthn.get)", run: attackAssertionCreateType},
 		attack{id: "DEVICE-17", name: "Another member's credential id registered with the attacker's key", source: "WebAuthn L3 §7.1 step 22 (credential id registered)", run: attackRegistrationCredentialIDTaken},
 		attack{id: "DEVICE-18", name: "Registration challenge of another member's enrollment session", source: "Pforte: device binding (session)", run: attackRegistrationOtherSession},
+		attack{id: "DEVICE-19", name: "A copy of the key that claims not to count (counter 0)", source: "WebAuthn L3 §6.1.1 (signature counter)", run: attackCounterZero},
+		attack{id: "DEVICE-20", name: "Assertion of the bound key claiming to be a synced passkey", source: "WebAuthn L3 §6.1.3 (BE, BS flags)", run: attackAssertionBackupEligible},
 	)
 }
 
@@ -216,10 +218,11 @@ func keyRefused(t *testing.T, e enrolled, status int, kind, code string, opts ..
 	t.Helper()
 	in, ph := e.in, e.phone
 	proof := in.proof(t, ph, ph.pin, opts...)
+	count := in.stored(t, ph.binding).SignCount
 	before := in.fingerprint(t)
 	wantCode(t, in.manage(t, "/list", proof), status, kind, code)
 	in.unchanged(t, before, "challenges")
-	if b := in.stored(t, ph.binding); b.PIN.Failures != 0 || b.Status != device.Active || b.SignCount != 2 {
+	if b := in.stored(t, ph.binding); b.PIN.Failures != 0 || b.Status != device.Active || b.SignCount != count {
 		t.Fatalf("binding after the refused assertion: %s, %+v, sign count %d", b.Status, b.PIN, b.SignCount)
 	}
 	in.devices(t, ph)
@@ -246,6 +249,27 @@ func attackCounterRollback(t *testing.T) {
 	wantCode(t, in.deviceChallenge(t, ph.binding), http.StatusForbidden, "forbidden", "device.gone")
 	if !in.webLogin(t, rp, newBrowser(t), e.m.KVNR.String(), devicePassword) {
 		t.Fatal("the password no longer logs in after the rollback")
+	}
+}
+
+func attackCounterZero(t *testing.T) {
+	_, e := deviceVictim(t)
+	in, ph := e.in, e.phone
+	// The key counted (2); a copy that answers with 0, as keys that do not
+	// count do, is a counter that did not grow.
+	proof := in.proof(t, ph, ph.pin, authenticator.Counter(0))
+	before := in.fingerprint(t)
+	wantCode(t, in.manage(t, "/list", proof), http.StatusForbidden, "forbidden", "device.gone")
+	in.unchanged(t, before, "challenges", "device_bindings", "audit_events")
+	if b := in.stored(t, ph.binding); b.Status != device.Suspect || b.SignCount != 2 || b.PIN.Failures != 0 {
+		t.Fatalf("after the zero counter: %s, sign count %d, %+v", b.Status, b.SignCount, b.PIN)
+	}
+}
+
+func attackAssertionBackupEligible(t *testing.T) {
+	_, e := deviceVictim(t)
+	for _, opt := range []authenticator.Option{authenticator.BackupEligible(), authenticator.BackedUp()} {
+		keyRefused(t, e, http.StatusUnauthorized, "unauthenticated", "device.key_unverified", opt)
 	}
 }
 

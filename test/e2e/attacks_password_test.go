@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ func init() {
 		attack{id: "PW-10", name: "Password guessing across two replicas on one PostgreSQL", source: "Pforte: password guessing (replicas)", run: attackPasswordAcrossReplicas},
 		attack{id: "PW-11", name: "Unblocking a blocked phone by guessing the password", source: "Pforte: PIN reset with the password", run: attackPasswordUnblock},
 		attack{id: "PW-12", name: "Password spraying from one network, all guesses at once (SQLite and PostgreSQL)", source: "Pforte: password spraying (race)", run: attackPasswordSprayingConcurrent},
+		attack{id: "PW-13", name: "Password guessing under other spellings of the member number", source: "Pforte: password guessing (one counter per member)", run: attackPasswordKVNRSpellings},
 	)
 }
 
@@ -448,4 +450,24 @@ func attackPasswordSprayingConcurrent(t *testing.T) {
 			t.Fatalf("the member from another network: %d", r.status)
 		}
 	})
+}
+
+func attackPasswordKVNRSpellings(t *testing.T) {
+	w, e := pinVictim(t, sqliteEngine)
+	in := e.in
+	k := e.m.KVNR.String()
+	page := in.openLogin(t, w, k)
+	before := in.fingerprint(t)
+	// The form takes the number in lower case and with spaces around it:
+	// each spelling is the same member, and the same counter.
+	for i, spelling := range []string{strings.ToLower(k[:1]) + k[1:], "  " + k, k + " ", " " + strings.ToLower(k) + " "} {
+		page.form.Set("kvnr", spelling)
+		page.tryRefused(t, wrongPasswords[i], nil)
+	}
+	page.form.Set("kvnr", k)
+	wantWait(t, page.try(t, devicePassword, nil), "1")
+	in.unchanged(t, before, guessedOver...)
+	in.wantPasswordFailures(t, e.m, throttle.DefaultPolicy.Free+1)
+	w.clock.Advance(time.Second)
+	in.passwordLogsIn(t, w, e.m, devicePassword)
 }
