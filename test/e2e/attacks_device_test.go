@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"testing"
 	"time"
@@ -40,6 +46,7 @@ func init() {
 		attack{id: "DEVICE-18", name: "Registration challenge of another member's enrollment session", source: "Pforte: device binding (session)", run: attackRegistrationOtherSession},
 		attack{id: "DEVICE-19", name: "A copy of the key that claims not to count (counter 0)", source: "WebAuthn L3 §6.1.1 (signature counter)", run: attackCounterZero},
 		attack{id: "DEVICE-20", name: "Assertion of the bound key claiming to be a synced passkey", source: "WebAuthn L3 §6.1.3 (BE, BS flags)", run: attackAssertionBackupEligible},
+		attack{id: "DEVICE-21", name: "Basic attestation by the attacker's own CA in the production policy", source: "Pforte: attestation policy; WebAuthn L3 §8.2 (packed, x5c)", run: attackAttestationOwnCA},
 	)
 }
 
@@ -197,6 +204,47 @@ func attackAttestationOtherKey(t *testing.T) {
 	in.unchanged(t, before, "challenges")
 	in.wantBindings(t, m, 0)
 	in.bindsAfterwards(t, token)
+}
+
+// ownCA issues a packed attestation certificate (WebAuthn L3 §8.2.1) for
+// a new key from a root of its own: the attestation a vendor's would be,
+// by a vendor nobody trusts. It returns the key and the chain, leaf first.
+func ownCA(t *testing.T, now time.Time) (*ecdsa.PrivateKey, [][]byte) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Angreifer Root CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{Country: []string{"DE"}, Organization: []string{"Angreifer GmbH"},
+		OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "Angreifer Authenticator"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), BasicConstraintsValid: true}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &attKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return attKey, [][]byte{leafDER, caDER}
+}
+
+func attackAttestationOwnCA(t *testing.T) {
+	in, m, token := bindVictim(t, production)
+	key, chain := ownCA(t, in.clock.Now())
+	r, before := refusedBinding(t, in, token, "android", authenticator.Format(authenticator.FormatPacked),
+		authenticator.AttestationCertificate(key, chain...))
+	wantCode(t, r, http.StatusForbidden, "forbidden", string(device.CodeUntrusted))
+	in.unchanged(t, before, "challenges")
+	in.wantBindings(t, m, 0)
+	wantProblem(t, in.setPIN(t, token, "583920"), http.StatusForbidden, "forbidden")
 }
 
 // deviceVictim is a member enrolled with one phone (PIN 583920) on a
