@@ -370,25 +370,6 @@ func (w *world) secondPhone(t *testing.T, e enrolled, p string) *phone {
 	return ph
 }
 
-// withoutAllowList removes allowCredentials from request options: the
-// client of an attacker who wants another key to answer.
-func withoutAllowList(t *testing.T, options []byte) []byte {
-	t.Helper()
-	var o map[string]any
-	if err := json.Unmarshal(options, &o); err != nil {
-		t.Fatal(err)
-	}
-	if pk, ok := o["publicKey"].(map[string]any); ok {
-		delete(pk, "allowCredentials")
-	}
-	delete(o, "allowCredentials")
-	out, err := json.Marshal(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func attackAssertionOtherBinding(t *testing.T) {
 	w, e := deviceVictim(t)
 	in, ph := e.in, e.phone
