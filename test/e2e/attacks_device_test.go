@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -47,6 +48,9 @@ func init() {
 		attack{id: "DEVICE-19", name: "A copy of the key that claims not to count (counter 0)", source: "WebAuthn L3 §6.1.1 (signature counter)", run: attackCounterZero},
 		attack{id: "DEVICE-20", name: "Assertion of the bound key claiming to be a synced passkey", source: "WebAuthn L3 §6.1.3 (BE, BS flags)", run: attackAssertionBackupEligible},
 		attack{id: "DEVICE-21", name: "Basic attestation by the attacker's own CA in the production policy", source: "Pforte: attestation policy; WebAuthn L3 §8.2 (packed, x5c)", run: attackAttestationOwnCA},
+		attack{id: "DEVICE-22", name: "Registration with a credential id longer than 1023 bytes", source: "WebAuthn L3 §7.1 step 23 (credentialId length)", run: attackRegistrationLongCredentialID},
+		attack{id: "DEVICE-23", name: "Registration without user presence", source: "WebAuthn L3 §7.1 step 18 (UP flag)", run: attackRegistrationWithoutPresence},
+		attack{id: "DEVICE-24", name: "Assertion made for another origin", source: "WebAuthn L3 §7.2 step 13 (origin)", run: attackAssertionOtherOrigin},
 	)
 }
 
@@ -500,4 +504,46 @@ func attackRegistrationOtherSession(t *testing.T) {
 	in.wantBindings(t, attacker, 0)
 	in.wantBindings(t, m, 0)
 	in.bindsAfterwards(t, token)
+}
+
+func attackRegistrationLongCredentialID(t *testing.T) {
+	in, m, token := bindVictim(t)
+	// A key that names itself with 1024 bytes: stored, it would be a
+	// credential no authenticator has.
+	id, resp := in.register(t, token, withCredentialID(t, bytes.Repeat([]byte{0x5a}, 1024)))
+	before := in.fingerprint(t)
+	wantCode(t, in.bindDevice(t, token, id, resp, "Angreifer", "software"), http.StatusBadRequest, "invalid", "device.answer_malformed")
+	in.unchanged(t, before, "challenges")
+	in.wantBindings(t, m, 0)
+	in.bindsAfterwards(t, token)
+}
+
+func attackRegistrationWithoutPresence(t *testing.T) {
+	in, m, token := bindVictim(t)
+	r, before := refusedBinding(t, in, token, "software", authenticator.WithoutUserPresence())
+	wantCode(t, r, http.StatusUnauthorized, "unauthenticated", "device.key_unverified")
+	in.unchanged(t, before, "challenges")
+	in.wantBindings(t, m, 0)
+	in.bindsAfterwards(t, token)
+}
+
+func attackAssertionOtherOrigin(t *testing.T) {
+	_, e := deviceVictim(t)
+	in, ph := e.in, e.phone
+	// A page on another port of the host relays the request options to
+	// the phone (the RP id localhost matches it) and sends its answer.
+	id, options := challengeOf(t, in.deviceChallenge(t, ph.binding))
+	a, err := ph.auth.Assert(options, "http://localhost:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := in.stored(t, ph.binding).SignCount
+	before := in.fingerprint(t)
+	wantCode(t, in.manage(t, "/list", map[string]any{"challenge_id": id, "assertion": json.RawMessage(a), "pin": ph.pin}),
+		http.StatusUnauthorized, "unauthenticated", "device.key_unverified")
+	in.unchanged(t, before, "challenges")
+	if b := in.stored(t, ph.binding); b.PIN.Failures != 0 || b.SignCount != count || b.Status != device.Active {
+		t.Fatalf("binding after the relayed answer: %s %+v, sign count %d", b.Status, b.PIN, b.SignCount)
+	}
+	in.devices(t, ph)
 }
