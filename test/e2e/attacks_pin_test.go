@@ -33,6 +33,7 @@ func init() {
 		attack{id: "PIN-08", name: "PIN change with a guessed current PIN", source: "Pforte: PIN change", run: attackPINChangeGuess},
 		attack{id: "PIN-09", name: "One device answer with 20 PIN guesses at once", source: "Pforte: PIN brute force (challenge reuse)", run: attackPINOneChallengeManyGuesses},
 		attack{id: "PIN-10", name: "Challenges fetched ahead answered after the lockout", source: "Pforte: PIN lockout", run: attackPINHeldChallenges},
+		attack{id: "PIN-11", name: "30 wrong PINs at once over two replicas on one PostgreSQL", source: "Pforte: PIN brute force (race, replicas)", run: attackPINBurstAcrossReplicas},
 	)
 }
 
@@ -134,41 +135,61 @@ func attackPINDuringDelay(t *testing.T) {
 	}
 }
 
+// wrongPINBurst sends n wrong PINs of ph at once, the challenge of the
+// i-th from replica rs[i], its answer to the next, and checks that
+// exactly five were compared: 4, 3, 2, 1 attempts left, then blocked.
+func wrongPINBurst(t *testing.T, rs []*instance, ph *phone, n int) {
+	t.Helper()
+	// A key that does not count signatures: the answers may arrive in any
+	// order without looking like a copy.
+	ph.assert = []authenticator.Option{authenticator.Counter(0)}
+	reqs := make([]burstRequest, n)
+	for i := range reqs {
+		body, err := json.Marshal(map[string]any{"proof": rs[i%len(rs)].proof(t, ph, wrongPINs[i%len(wrongPINs)])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = burstRequest{req: newRequest(t, http.MethodPost, rs[(i+1)%len(rs)].base+"/app/v1/devices/list", "application/json", body, nil)}
+	}
+	var remaining []string
+	for _, r := range burst(t, reqs) {
+		if r.status == http.StatusUnauthorized {
+			wantCode(t, r, http.StatusUnauthorized, "unauthenticated", string(pin.CodeWrong))
+			remaining = append(remaining, r.header.Get("Pforte-PIN-Attempts-Remaining"))
+			continue
+		}
+		wantCode(t, r, http.StatusLocked, "locked", string(pin.CodeBlocked))
+	}
+	slices.Sort(remaining)
+	if !slices.Equal(remaining, []string{"1", "2", "3", "4"}) {
+		t.Fatalf("attempts left %v; want 4 wrong PINs answered, the rest blocked", remaining)
+	}
+}
+
 func attackPINConcurrent(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, eng engine) {
 		_, e := pinVictim(t, eng, noPINDelays)
 		in, ph := e.in, e.phone
-		// A key that does not count signatures: the answers may arrive in
-		// any order without looking like a copy.
-		ph.assert = []authenticator.Option{authenticator.Counter(0)}
 		before := in.fingerprint(t)
-		const n = 40
-		reqs := make([]burstRequest, n)
-		for i := range reqs {
-			body, err := json.Marshal(map[string]any{"proof": in.proof(t, ph, wrongPINs[i%len(wrongPINs)])})
-			if err != nil {
-				t.Fatal(err)
-			}
-			reqs[i] = burstRequest{req: newRequest(t, http.MethodPost, in.base+"/app/v1/devices/list", "application/json", body, nil)}
-		}
-		var remaining []string
-		for _, r := range burst(t, reqs) {
-			if r.status == http.StatusUnauthorized {
-				wantCode(t, r, http.StatusUnauthorized, "unauthenticated", string(pin.CodeWrong))
-				remaining = append(remaining, r.header.Get("Pforte-PIN-Attempts-Remaining"))
-				continue
-			}
-			wantCode(t, r, http.StatusLocked, "locked", string(pin.CodeBlocked))
-		}
-		// Exactly five guesses were compared: 4, 3, 2, 1 left, then blocked.
-		slices.Sort(remaining)
-		if !slices.Equal(remaining, []string{"1", "2", "3", "4"}) {
-			t.Fatalf("attempts left %v; want 4 wrong PINs answered, the rest blocked", remaining)
-		}
+		wrongPINBurst(t, []*instance{in}, ph, 40)
 		in.unchanged(t, before, "device_bindings", "audit_events")
 		in.wantBlocked(t, ph, 5)
 		in.wantPINAudit(t, e, 4, 1)
 	})
+}
+
+func attackPINBurstAcrossReplicas(t *testing.T) {
+	w := newWorld(t)
+	rs := w.replicas(t, 2, noPINDelays)
+	m := applicant("Focke", "Janssen", "1972-12-01", w.clock.Now())
+	ph := w.enrollAcross(t, rs, m, "583920")
+	before := rs[0].fingerprint(t)
+	wrongPINBurst(t, rs, ph, 30)
+	rs[1].unchanged(t, before, "device_bindings", "audit_events")
+	for _, r := range rs {
+		r.wantBlocked(t, ph, 5)
+	}
+	rs[0].wantPINAudit(t, enrolled{m: m}, 4, 1)
 }
 
 func attackPINAcrossReplicas(t *testing.T) {
