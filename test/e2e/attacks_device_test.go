@@ -54,15 +54,6 @@ func init() {
 	)
 }
 
-// wantCode checks a problem document of the app API and its code.
-func wantCode(t *testing.T, r result, status int, kind, code string) {
-	t.Helper()
-	wantProblem(t, r, status, kind)
-	if got := r.json(t)["code"]; got != code {
-		t.Fatalf("problem code %v, want %s: %s", got, code, r.body)
-	}
-}
-
 // bindVictim is a member on a fresh SQLite server started with opts whose
 // enrollment session waits for the device.
 func bindVictim(t *testing.T, opts ...startOption) (*instance, member.Member, string) {
