@@ -91,6 +91,15 @@ func newAppVictim(t *testing.T) appVictim {
 type begunTransfer struct{ code, secret string }
 
 // beginTransfer begins a transfer for member number k on a new phone.
+// approvedTransfer is a transfer the member began on a new phone and
+// approved on the bound one, ready to be redeemed.
+func (v appVictim) approvedTransfer(t *testing.T) begunTransfer {
+	t.Helper()
+	own := v.in.beginTransfer(t, memberKVNR.String())
+	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	return own
+}
+
 func (in *instance) beginTransfer(t *testing.T, k string) begunTransfer {
 	t.Helper()
 	r := sendJSON(t, http.MethodPost, in.base+"/app/v1/transfers", map[string]string{"kvnr": k}, nil)
@@ -169,15 +178,13 @@ func attackTransferUnapproved(t *testing.T) {
 	}
 	v.in.unchanged(t, before)
 	// The member's own transfer goes through.
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	v.in.movedTo(t, own.secret)
 }
 
 func attackTransferCodeAsSecret(t *testing.T) {
 	v := newAppVictim(t)
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	before := v.in.fingerprint(t)
 	// The photographed QR code holds the code, not the secret.
 	wantCode(t, v.in.redeemTransfer(t, own.code), http.StatusUnauthorized, "unauthenticated", "transfer.unknown")
@@ -187,8 +194,7 @@ func attackTransferCodeAsSecret(t *testing.T) {
 
 func attackTransferRedeemedTwice(t *testing.T) {
 	v := newAppVictim(t)
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	token := transferToken(t, v.in.redeemTransfer(t, own.secret))
 	before := v.in.fingerprint(t)
 	// A copy of the new phone's secret gets no second session.
@@ -200,8 +206,7 @@ func attackTransferRedeemedTwice(t *testing.T) {
 
 func attackTransferApprovedTwice(t *testing.T) {
 	v := newAppVictim(t)
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	// The approval is replayed, by the member's own phone even: the code
 	// is looked at before the proof, so no PIN attempt is spent.
 	proof := v.in.proof(t, v.member, "000000")
@@ -217,8 +222,7 @@ func attackTransferApprovedTwice(t *testing.T) {
 
 func attackTransferGuessed(t *testing.T) {
 	v := newAppVictim(t)
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	before := v.in.fingerprint(t)
 	// Secrets (256 bits) and codes (128 bits) of the issued form, guessed.
 	for range 20 {
@@ -244,8 +248,7 @@ func attackTransferExpired(t *testing.T) {
 	wantCode(t, v.in.redeemTransfer(t, late.secret), http.StatusGone, "expired", "transfer.expired")
 	v.in.unchanged(t, before)
 	// A fresh transfer works.
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	own := v.approvedTransfer(t)
 	v.in.movedTo(t, own.secret)
 }
 
@@ -284,8 +287,7 @@ func attackTransferFlood(t *testing.T) {
 	}
 	v.in.unchanged(t, before, "rate_windows")
 	// The member's own phone, elsewhere, begins one.
-	own := v.in.beginTransfer(t, memberKVNR.String())
-	approved(t, v.in.approveTransfer(t, v.member, own.code, appPIN))
+	v.approvedTransfer(t)
 }
 
 func attackTransferSetsPassword(t *testing.T) {

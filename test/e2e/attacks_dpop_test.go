@@ -379,27 +379,37 @@ func attackDPoPRefreshOtherKey(t *testing.T) {
 }
 
 func attackDPoPCodeOtherJKT(t *testing.T) {
+	stolenBoundCode(t, func(in *instance, q url.Values, key *dpop.Key, _ string) result {
+		q.Set("dpop_jkt", key.Thumbprint())
+		return dppPost(t, in, "/par", q, nil)
+	})
+}
+
+// stolenBoundCode pushes the app's request with its key named by push
+// (dpop_jkt, or a proof at the pushed request), logs the member in, and
+// redeems the code and verifier an attacker stole with the attacker's key:
+// refused, and the code spent (someone else holds it), so that the
+// member's own redemption fails too and no token exists.
+func stolenBoundCode(t *testing.T, push func(in *instance, q url.Values, key *dpop.Key, nonce string) result) {
+	t.Helper()
 	w := newWorld(t)
 	cs := newDPPClients(t, w)
 	in := w.start(t, sqliteEngine.storage(t), cs.option)
 	key, attacker := dppKey(t), dppKey(t)
+	nonce := wantNonce(t, dppPost(t, in, "/par", url.Values{}, nil))
 	q, verifier := dppAuthorize(cs.app, dppAppRedirect, "openid")
-	q.Set("dpop_jkt", key.Thumbprint())
-	r := dppPost(t, in, "/par", q, nil)
+	r := push(in, q, key, nonce)
 	if r.status != http.StatusCreated {
 		t.Fatalf("push: %d %s", r.status, r.body)
 	}
-	nonce := wantNonce(t, r)
 	code := dppLogin(t, in, url.Values{"client_id": {cs.app.ID}, "request_uri": {r.json(t)["request_uri"].(string)}}, dppAppRedirect, q.Get("state"))
 	form := url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {dppAppRedirect},
 		"client_id": {cs.app.ID}, "code_verifier": {verifier},
 	}
 	before := in.fingerprint(t)
-	// The attacker stole the code and the verifier, not the key.
 	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, attacker, "POST", "/token", "", nonce)),
 		http.StatusBadRequest, "invalid_grant")
-	// The code is spent (someone else holds it) and no token was issued.
 	in.unchanged(t, before, "auth_codes", "replay_values")
 	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, key, "POST", "/token", "", nonce)),
 		http.StatusBadRequest, "invalid_grant")
@@ -445,29 +455,11 @@ func attackDPoPNoProof(t *testing.T) {
 }
 
 func attackDPoPCodeOtherPARKey(t *testing.T) {
-	w := newWorld(t)
-	cs := newDPPClients(t, w)
-	in := w.start(t, sqliteEngine.storage(t), cs.option)
-	key, attacker := dppKey(t), dppKey(t)
-	nonce := wantNonce(t, dppPost(t, in, "/par", url.Values{}, nil))
 	// The app names its key by a proof at the pushed request instead of
 	// dpop_jkt: the code is bound to that key all the same.
-	q, verifier := dppAuthorize(cs.app, dppAppRedirect, "openid")
-	r := dppPost(t, in, "/par", q, nil, dppProof(t, in, key, "POST", "/par", "", nonce))
-	if r.status != http.StatusCreated {
-		t.Fatalf("push: %d %s", r.status, r.body)
-	}
-	code := dppLogin(t, in, url.Values{"client_id": {cs.app.ID}, "request_uri": {r.json(t)["request_uri"].(string)}}, dppAppRedirect, q.Get("state"))
-	form := url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {dppAppRedirect},
-		"client_id": {cs.app.ID}, "code_verifier": {verifier},
-	}
-	before := in.fingerprint(t)
-	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, attacker, "POST", "/token", "", nonce)),
-		http.StatusBadRequest, "invalid_grant")
-	in.unchanged(t, before, "auth_codes", "replay_values")
-	wantOAuthError(t, dppPost(t, in, "/token", form, nil, dppProof(t, in, key, "POST", "/token", "", nonce)),
-		http.StatusBadRequest, "invalid_grant")
+	stolenBoundCode(t, func(in *instance, q url.Values, key *dpop.Key, nonce string) result {
+		return dppPost(t, in, "/par", q, nil, dppProof(t, in, key, "POST", "/par", "", nonce))
+	})
 }
 
 func attackDPoPOffCurveKey(t *testing.T) {
