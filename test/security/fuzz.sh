@@ -37,9 +37,16 @@ for dir in "${pkgs[@]}"; do
 	for target in "${targets[@]}"; do
 		[[ "$target" =~ $filter ]] || continue
 		log="$(mktemp)"
+		seen="$(ls "$dir/testdata/fuzz/$target" 2>/dev/null || true)"
 		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg" >"$log" 2>&1; then
 			cat "$log"
-			echo "$target in $pkg failed: the input is in $dir/testdata/fuzz/$target/" >&2
+			if [ "$(ls "$dir/testdata/fuzz/$target" 2>/dev/null || true)" != "$seen" ]; then
+				echo "$target in $pkg failed: the input is in $dir/testdata/fuzz/$target/" >&2
+			else
+				# No new input: the run itself broke (its fuzz cache removed by
+				# `go clean -fuzzcache` elsewhere, say), not the code under test.
+				echo "$target in $pkg stopped without a failing input: see the output above" >&2
+			fi
 			exit 1
 		fi
 		# The last progress line: "fuzz: elapsed: 1m3s, execs: 123 (…/sec), …"
