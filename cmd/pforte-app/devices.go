@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pforte-id/pforte/cmd/pforte-app/appclient"
 	"github.com/pforte-id/pforte/cmd/pforte-app/authenticator"
 )
 
@@ -139,6 +141,18 @@ func bindDeviceCommand(e *env) *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
+			// A key sent before whose answer was lost: if the issuer bound
+			// it, it is this device's (GET /enrollment names the device
+			// bound in the session).
+			if pending := st.PendingDevice; pending != nil {
+				if id, ok, err := boundInSession(ctx, api, st.Enrollment.Token, pending.Key); err != nil {
+					return err
+				} else if ok {
+					fmt.Fprintln(e.stdout, "The issuer bound this device's key before; its answer had not arrived.")
+					return e.adoptDevice(path, st, pending, deviceOut{ID: id, Name: pending.Name, Platform: pending.Platform})
+				}
+				st.PendingDevice = nil
+			}
 			var ch challenge
 			if err := api.call(ctx, http.MethodPost, "/enrollment/device/challenge", st.Enrollment.Token, nil, http.StatusCreated, &ch); err != nil {
 				return err
@@ -151,28 +165,29 @@ func bindDeviceCommand(e *env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("the device key refused the issuer's options: %w", err)
 			}
+			// The key is kept before it is sent: an answer lost on the way
+			// back must not lose a key the issuer bound.
+			st.PendingDevice = &deviceState{Name: name, Platform: platform, Origin: origin, Key: key}
+			if err := saveState(path, st); err != nil {
+				return err
+			}
 			var out deviceOut
 			err = api.call(ctx, http.MethodPost, "/enrollment/device", st.Enrollment.Token, map[string]any{
 				"challenge_id": ch.ID, "response": json.RawMessage(resp), "name": name, "platform": platform,
 			}, http.StatusCreated, &out)
 			if err != nil {
+				var p *appclient.Problem
+				if errors.As(err, &p) && p.Status != http.StatusConflict && p.Status < 500 {
+					// Refused: nothing was bound.
+					st.PendingDevice = nil
+					_ = saveState(path, st)
+				}
 				return err
 			}
 			if out.ID == "" {
 				return errors.New("the issuer's answer holds no binding id")
 			}
-			if st.Device != nil && st.Device.BindingID != "" {
-				fmt.Fprintf(e.stdout, "This replaces the key of device %s in the state file; that binding stays on the account until it is revoked.\n", st.Device.BindingID)
-			}
-			st.Device = &deviceState{BindingID: out.ID, Name: out.Name, Platform: out.Platform, Origin: origin,
-				BoundAt: out.CreatedAt.UTC(), Key: key}
-			st.Enrollment.BindingID = out.ID
-			if err := saveState(path, st); err != nil {
-				return fmt.Errorf("the device is bound, but its key could not be kept (%w); activate again with a new letter", err)
-			}
-			fmt.Fprintf(e.stdout, "Device bound: %q (%s, id %s).\n", out.Name, out.Platform, out.ID)
-			fmt.Fprintln(e.stdout, "Next: set your 6-digit release PIN with pforte-app set-pin.")
-			return nil
+			return e.adoptDevice(path, st, st.PendingDevice, out)
 		},
 	}
 	fl := cmd.Flags()
@@ -180,6 +195,45 @@ func bindDeviceCommand(e *env) *cobra.Command {
 	fl.StringVar(&platform, "platform", "software", "the platform reported to the issuer: software, android or ios (the key is a software key either way)")
 	fl.StringVar(&origin, "origin", "", "the origin of the client data (default: the issuer's; localhost for a loopback issuer)")
 	return cmd
+}
+
+// adoptDevice keeps pending, bound as out, as this phone's device.
+func (e *env) adoptDevice(path string, st state, pending *deviceState, out deviceOut) error {
+	if st.Device != nil && st.Device.BindingID != "" {
+		fmt.Fprintf(e.stdout, "This replaces the key of device %s in the state file; that binding stays on the account until it is revoked.\n", st.Device.BindingID)
+	}
+	d := *pending
+	d.BindingID, d.Name, d.Platform = out.ID, pick(out.Name, pending.Name), pick(out.Platform, pending.Platform)
+	d.BoundAt = out.CreatedAt.UTC()
+	if d.BoundAt.IsZero() {
+		d.BoundAt = time.Now().UTC()
+	}
+	st.Device, st.PendingDevice = &d, nil
+	st.Enrollment.BindingID = out.ID
+	if err := saveState(path, st); err != nil {
+		return fmt.Errorf("the device is bound, but its key could not be kept (%w); activate again with a new letter", err)
+	}
+	fmt.Fprintf(e.stdout, "Device bound: %q (%s, id %s).\n", d.Name, d.Platform, d.BindingID)
+	fmt.Fprintln(e.stdout, "Next: set your 6-digit release PIN with pforte-app set-pin.")
+	return nil
+}
+
+// boundInSession asks the enrollment session of token which device it has
+// bound and reports whether that is key's, with its binding id.
+func boundInSession(ctx context.Context, api *appAPI, token string, key *authenticator.Authenticator) (string, bool, error) {
+	var es struct {
+		Device *struct {
+			ID           string `json:"id"`
+			CredentialID string `json:"credential_id"`
+		} `json:"device"`
+	}
+	if err := api.call(ctx, http.MethodGet, "/enrollment", token, nil, http.StatusOK, &es); err != nil {
+		return "", false, err
+	}
+	if es.Device == nil || key == nil || es.Device.CredentialID != base64.RawURLEncoding.EncodeToString(key.CredentialID()) {
+		return "", false, nil
+	}
+	return es.Device.ID, true, nil
 }
 
 // newPIN returns the PIN of flag, or asks for it twice on the terminal.

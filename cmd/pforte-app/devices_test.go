@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pforte-id/pforte/core/account"
@@ -319,4 +324,78 @@ func TestAppOrigin(t *testing.T) {
 			t.Errorf("appOrigin(%s) = %q, %v; want %q", issuer, got, err, want)
 		}
 	}
+}
+
+// TestBindDeviceAnswerLost: the issuer binds the key, but its answer
+// never arrives (the connection breaks on the way back). The key was kept
+// before it was sent, so the next bind-device finds the binding the
+// session holds for it and takes it up: the enrollment goes on with the
+// PIN instead of being stuck with a binding no key on the phone can use.
+func TestBindDeviceAnswerLost(t *testing.T) {
+	p := startServer(t)
+	stateFile := enrollToPassword(t, p)
+	target, err := url.Parse(p.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/app/v1/enrollment/device" && dropped.CompareAndSwap(false, true) {
+			// The issuer gets the request and answers; the answer is lost.
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			if rec.Code != http.StatusCreated {
+				t.Errorf("the issuer's answer to the binding: %d %s", rec.Code, rec.Body)
+			}
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	st := readState(t, stateFile)
+	st.Issuer = proxy.URL
+	if err := saveState(stateFile, st); err != nil {
+		t.Fatal(err)
+	}
+	origin, err := appOrigin(p.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := app(t, stateFile, "", nil, "bind-device", "--name", "Annas Laptop", "--origin", origin)
+	wantExit(t, r, 1, "bind-device with the answer lost")
+	st = readState(t, stateFile)
+	if st.Device != nil || st.PendingDevice == nil || st.PendingDevice.Key == nil {
+		t.Fatalf("state after the lost answer: device %+v, pending %+v", st.Device, st.PendingDevice)
+	}
+	cred := string(st.PendingDevice.Key.CredentialID())
+
+	r = app(t, stateFile, "", nil, "bind-device", "--name", "Annas Laptop", "--origin", origin)
+	wantExit(t, r, 0, "bind-device again")
+	if !strings.Contains(r.stdout, "The issuer bound this device's key before") || !strings.Contains(r.stdout, "pforte-app set-pin") {
+		t.Errorf("bind-device again: %q", r.stdout)
+	}
+	st = readState(t, stateFile)
+	if st.PendingDevice != nil || st.Device == nil || string(st.Device.Key.CredentialID()) != cred || st.Enrollment.BindingID != st.Device.BindingID {
+		t.Fatalf("state after taking up the binding: device %+v, pending %+v", st.Device, st.PendingDevice)
+	}
+	b, err := p.srv.Store().BindingByID(t.Context(), st.Device.BindingID)
+	if err != nil || string(b.CredentialID) != cred {
+		t.Fatalf("the stored binding %+v, %v is not the kept key's", b, err)
+	}
+	// The PIN completes the enrollment, and the kept key logs in.
+	wantExit(t, app(t, stateFile, "", nil, "set-pin", "--pin", testPIN), 0, "set-pin")
+	st = readState(t, stateFile)
+	st.Issuer = p.issuer
+	if err := saveState(stateFile, st); err != nil {
+		t.Fatal(err)
+	}
+	wantExit(t, app(t, stateFile, "", nil, "login", "--pin", testPIN), 0, "login with the kept key")
 }

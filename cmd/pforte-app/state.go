@@ -26,7 +26,11 @@ type state struct {
 	RequestedAt time.Time        `json:"requested_at,omitzero"`
 	Enrollment  *enrollmentState `json:"enrollment,omitempty"`
 	Device      *deviceState     `json:"device,omitempty"`
-	Session     *sessionState    `json:"session,omitempty"`
+	// PendingDevice is the key bind-device sent but whose answer did not
+	// arrive (yet): kept, so that a binding the issuer made while its
+	// answer was lost is taken up by the next bind-device.
+	PendingDevice *deviceState  `json:"pending_device,omitempty"`
+	Session       *sessionState `json:"session,omitempty"`
 	// Transfer is the device transfer this phone began (transfer begin),
 	// until it is redeemed.
 	Transfer *transferState `json:"transfer,omitempty"`
