@@ -182,7 +182,10 @@ func (s *Store) LetterByID(ctx context.Context, id string) (letter.Letter, error
 // LatestLetter returns the newest letter of k (by creation time, then ID).
 // Errors: NotFound.
 func (s *Store) LatestLetter(ctx context.Context, k kvnr.KVNR) (letter.Letter, error) {
-	return s.oneLetter(ctx, "sqlstore.LatestLetter", `kvnr = ? ORDER BY created_at DESC, id DESC LIMIT 1`, string(k))
+	// Of letters created in the same millisecond (a letter and the one
+	// that superseded it), the one not voided is the newer.
+	return s.oneLetter(ctx, "sqlstore.LatestLetter", `kvnr = ? ORDER BY created_at DESC,
+		CASE WHEN state = '`+string(letter.Voided)+`' THEN 1 ELSE 0 END, id DESC LIMIT 1`, string(k))
 }
 
 func (s *Store) oneLetter(ctx context.Context, op, where, arg string) (letter.Letter, error) {

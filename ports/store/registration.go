@@ -53,7 +53,8 @@ type Letters interface {
 	CreateLetter(ctx context.Context, l letter.Letter, notBefore, now time.Time) error
 	// LetterByID returns letter id. Errors: NotFound.
 	LetterByID(ctx context.Context, id string) (letter.Letter, error)
-	// LatestLetter returns the newest letter of k. Errors: NotFound.
+	// LatestLetter returns the newest letter of k (of two created at the
+	// same time, the one not voided). Errors: NotFound.
 	LatestLetter(ctx context.Context, k kvnr.KVNR) (letter.Letter, error)
 	// ListLetters returns letters in state (all states when empty), newest
 	// first, at most limit.

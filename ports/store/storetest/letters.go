@@ -310,6 +310,21 @@ var letterTests = []test[store.Letters]{
 			t.Errorf("the other member's letter is %s", other.State)
 		}
 	}},
+	{"LatestLetterOfTheSameMillisecond", func(t *testing.T, s store.Letters) {
+		// A letter superseded by one created at the same time (a clock of
+		// coarse resolution, a report of loss right after production): the
+		// live one is the latest, whatever the ids' order.
+		ctx := t.Context()
+		k := kvnrOf(1)
+		createLetter(t, s, "letter-z", k, t0)
+		second := newLetter("letter-a", k, t0)
+		must(t, "CreateLetter", s.CreateLetter(ctx, second, t0.Add(time.Millisecond), t0))
+		got, err := s.LatestLetter(ctx, k)
+		must(t, "LatestLetter", err)
+		if got.ID != second.ID || got.State == letter.Voided {
+			t.Fatalf("LatestLetter = %s (%s), want the live letter %s", got.ID, got.State, second.ID)
+		}
+	}},
 	{"SupersedeSparesFinalLetters", func(t *testing.T, s store.Letters) {
 		ctx := t.Context()
 		k := kvnrOf(1)
