@@ -258,6 +258,8 @@ var texts = map[string]text{
 	"mail.device_suspect.body":          {"Am %[2]s hat sich das Gerät „%[1]s“ so gemeldet, als gäbe es eine Kopie seines Schlüssels. Wir haben es zu Ihrem Schutz gesperrt. Bitte verbinden Sie Ihr Gerät neu.", "On %[2]s the device “%[1]s” answered as if a copy of its key existed. We have blocked it for your protection. Please bind your device again."},
 	"mail.device_renamed.subject":       {"Gerät umbenannt", "Device renamed"},
 	"mail.device_renamed.body":          {"Das Gerät „%[1]s“ heißt seit %[2]s „%[3]s“.", "The device “%[1]s” has been called “%[3]s” since %[2]s."},
+	"mail.account_deleted.subject":      {"Ihr Zugang wurde gelöscht", "Your account was deleted"},
+	"mail.account_deleted.body":         {"Am %[1]s wurde Ihr Zugang zur Service-App und zu den Online-Diensten gelöscht: Ihre Geräte, Ihr Passwort und Ihre Anmeldungen gibt es nicht mehr. Ihre Versicherung bleibt davon unberührt; einen neuen Zugang können Sie jederzeit in der Service-App anlegen. Wenn Sie die Löschung nicht selbst veranlasst haben, rufen Sie uns bitte an.", "On %[1]s your account for the Service-App and the online services was deleted: your devices, your password and your logins are gone. Your insurance is not affected; you can set up a new account in the Service-App at any time. If you did not ask for the deletion, please call us."},
 	"mail.device_revoked.subject":       {"Gerät entfernt", "Device removed"},
 	"mail.device_revoked.body":          {"Das Gerät „%[1]s“ wurde am %[2]s von Ihrem Zugang entfernt; es kann sich nicht mehr anmelden.", "The device “%[1]s” was removed from your account on %[2]s; it can no longer log in."},
 	"mail.others_revoked.subject":       {"Geräte entfernt", "Devices removed"},

@@ -15,6 +15,7 @@ import (
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/session"
+	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -99,9 +100,19 @@ type Deps struct {
 	Store      Store
 	Sessions   Sessions
 	Pseudonyms Pseudonyms
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Notifier tells the member that the account was deleted (by the
+	// member or by support; not the purge of ended memberships), at the
+	// e-mail address on file; nil: nobody is told. Mail words it in the
+	// language of ctx's request (required with a Notifier).
+	Notifier notify.Notifier
+	Mail     func(ctx context.Context, code fault.Code, params ...any) (subject, body string)
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
+
+// mailDeleted tells the member that the account was deleted. Params: the
+// time (time.Time).
+const mailDeleted fault.Code = "mail.account_deleted"
 
 // Service is the use case.
 type Service struct {
@@ -117,6 +128,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	if d.Store == nil {
 		return nil, fault.New(fault.Invalid, "lifecycle.New", "no store")
+	}
+	if d.Notifier != nil && d.Mail == nil {
+		return nil, fault.New(fault.Invalid, "lifecycle.New", "a notifier needs the mail texts")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -296,6 +310,9 @@ func (s *Service) deleteAccount(ctx context.Context, d Deletion, forget bool) (a
 		}
 		return account.Account{}, err
 	}
+	// The address on file, read before the deletion, which may take the
+	// directory record of an ended membership with it.
+	to := s.address(ctx, a, d.Actor)
 	now := s.clock()
 	detail := map[string]string{"member": s.d.Pseudonyms.Pseudonym(a.KVNR), "reason": reasonOf(d.Actor)}
 	if d.Operator != "" {
@@ -315,6 +332,7 @@ func (s *Service) deleteAccount(ctx context.Context, d Deletion, forget bool) (a
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("account", a.ID),
 		slog.String("reason", detail["reason"]))
+	s.tellDeleted(ctx, to, now)
 	if !forget {
 		deleted.PasswordHash = ""
 		return deleted, nil
@@ -325,6 +343,37 @@ func (s *Service) deleteAccount(ctx context.Context, d Deletion, forget bool) (a
 	}
 	deleted.PasswordHash = ""
 	return deleted, nil
+}
+
+// address is the e-mail address a deletion of a by actor is told to: the
+// member's on file, for a deletion by the member or by support ("" for
+// the purge of ended memberships, without a notifier, or without one on
+// file).
+func (s *Service) address(ctx context.Context, a account.Account, actor audit.Actor) string {
+	if s.d.Notifier == nil || actor == audit.System {
+		return ""
+	}
+	m, err := s.d.Store.MemberByKVNR(ctx, a.KVNR)
+	if err != nil {
+		if !errors.Is(err, fault.NotFound) {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "the deletion notice will not be sent", slog.Any("error", err))
+		}
+		return ""
+	}
+	return strings.TrimSpace(m.Email)
+}
+
+// tellDeleted sends the notice of a deletion at to, if there is one;
+// failures are logged: the account is deleted either way.
+func (s *Service) tellDeleted(ctx context.Context, to string, at time.Time) {
+	if to == "" {
+		return
+	}
+	subject, body := s.d.Mail(ctx, mailDeleted, at)
+	msg := notify.Message{To: to, Subject: subject, Body: body, Kind: string(audit.AccountDeleted)}
+	if err := s.d.Notifier.Notify(ctx, msg); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "the deletion notice was not sent", slog.Any("error", err))
+	}
 }
 
 // forgetEnded removes the directory record of member k when the

@@ -24,6 +24,7 @@ import (
 	"github.com/pforte-id/pforte/core/member"
 	"github.com/pforte-id/pforte/core/session"
 	"github.com/pforte-id/pforte/core/sso"
+	"github.com/pforte-id/pforte/ports/notify"
 	"github.com/pforte-id/pforte/ports/store"
 )
 
@@ -426,4 +427,109 @@ func TestDeleteAccountOfAnEndedMembership(t *testing.T) {
 	if _, err := w.MemberByKVNR(ctx, ending.KVNR); err != nil {
 		t.Fatalf("an insured member's record went with the account: %v", err)
 	}
+}
+
+// mailbox records the notices sent; fail makes every send fail.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	fail bool
+}
+
+func (m *mailbox) Notify(_ context.Context, msg notify.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return fault.New(fault.Unavailable, "mailbox", "down")
+	}
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+func (m *mailbox) messages() []notify.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]notify.Message(nil), m.sent...)
+}
+
+// withMailbox replaces w's service by one that notifies box.
+func (w *world) withMailbox(t *testing.T, cfg lifecycle.Config, box *mailbox) {
+	t.Helper()
+	cfg.IPKey = []byte("audit-ip-key-of-thirty-two-bytes")
+	mail := func(_ context.Context, code fault.Code, params ...any) (string, string) {
+		return string(code), fmt.Sprint(params...)
+	}
+	var err error
+	w.svc, err = lifecycle.New(cfg, lifecycle.Deps{Store: w, Sessions: w.sso, Pseudonyms: coretest.LetterHasher(),
+		Notifier: box, Mail: mail, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeletionNotice: a deletion by the member or by support is told to the
+// member's address on file (an attacker with the phone and the PIN could
+// delete the account; the member learns of it), also when the directory
+// record of an ended membership goes with the account; the purge of ended
+// memberships tells nobody; a failed send does not undo the deletion.
+func TestDeletionNotice(t *testing.T) {
+	ctx := t.Context()
+	t.Run("by the member and by support", func(t *testing.T) {
+		w := newWorld(t, lifecycle.Config{})
+		box := &mailbox{}
+		w.withMailbox(t, lifecycle.Config{}, box)
+		a := w.account(t, "acct-anna", coretest.Anna)
+		if _, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member}); err != nil {
+			t.Fatal(err)
+		}
+		ended := coretest.Carl
+		ended.Email = "carl@example.de"
+		ended.InsuredUntil = t0.AddDate(0, 0, -10).Truncate(24 * time.Hour)
+		c := w.account(t, "acct-carl", ended)
+		if _, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: c.ID, Actor: audit.Operator, Operator: "M. Muster"}); err != nil {
+			t.Fatal(err)
+		}
+		got := box.messages()
+		if len(got) != 2 || got[0].To != coretest.Anna.Email || got[1].To != "carl@example.de" ||
+			got[0].Subject != "mail.account_deleted" || got[0].Kind != string(audit.AccountDeleted) {
+			t.Fatalf("notices: %+v", got)
+		}
+		// A second deletion deletes nothing and tells nobody.
+		_, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member})
+		wantCode(t, "DeleteAccount again", err, fault.NotFound, lifecycle.CodeAlreadyDeleted)
+		if n := len(box.messages()); n != 2 {
+			t.Fatalf("%d notices after the second deletion", n)
+		}
+	})
+	t.Run("the purge tells nobody", func(t *testing.T) {
+		cfg := lifecycle.Config{Retention: 2 * 365 * 24 * time.Hour}
+		w := newWorld(t, cfg)
+		box := &mailbox{}
+		w.withMailbox(t, cfg, box)
+		old := coretest.Anna
+		old.InsuredUntil = t0.AddDate(-3, 0, 0).Truncate(24 * time.Hour)
+		w.account(t, "acct-anna", old)
+		if n, err := w.svc.PurgeExpired(ctx, w.clock.Now()); err != nil || n != 1 {
+			t.Fatalf("PurgeExpired = %d, %v", n, err)
+		}
+		if got := box.messages(); len(got) != 0 {
+			t.Fatalf("the purge sent %+v", got)
+		}
+	})
+	t.Run("a failed send", func(t *testing.T) {
+		w := newWorld(t, lifecycle.Config{})
+		w.withMailbox(t, lifecycle.Config{}, &mailbox{fail: true})
+		a := w.account(t, "acct-anna", coretest.Anna)
+		if _, err := w.svc.DeleteAccount(ctx, lifecycle.Deletion{AccountID: a.ID, Actor: audit.Member}); err != nil {
+			t.Fatalf("the deletion failed with the mail: %v", err)
+		}
+		if _, err := w.AccountByID(ctx, a.ID); !errors.Is(err, fault.NotFound) {
+			t.Fatalf("the account after the deletion: %v", err)
+		}
+	})
+	t.Run("a notifier without texts", func(t *testing.T) {
+		_, err := lifecycle.New(lifecycle.Config{IPKey: []byte("audit-ip-key-of-thirty-two-bytes")},
+			lifecycle.Deps{Store: newWorld(t, lifecycle.Config{}), Notifier: &mailbox{}})
+		wantCode(t, "New", err, fault.Invalid, "")
+	})
 }

@@ -84,6 +84,17 @@ func TestAccountPageDeletion(t *testing.T) {
 	if again, _ := aw.in.auditKinds(t, memberID); again[audit.AccountDeleted] != 1 {
 		t.Fatalf("audit after a second deletion: %v", again)
 	}
+	// The member is told at the address on file, once.
+	var notices []relayed
+	for _, m := range aw.relay.messages() {
+		if m.subject == "Ihr Zugang wurde gelöscht" {
+			notices = append(notices, m)
+		}
+	}
+	if len(notices) != 1 {
+		t.Fatalf("%d deletion notices, want 1", len(notices))
+	}
+	wantMail(t, notices[0], memberEmail, "Ihr Zugang wurde gelöscht", "wurde Ihr Zugang zur Service-App", "rufen Sie uns bitte an")
 	// The browser is logged out; the password no longer logs in.
 	if r := b.get(t, aw.in.base+"/account"); accountPage(r) {
 		t.Fatal("the account page still shows after the deletion")

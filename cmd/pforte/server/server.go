@@ -826,7 +826,8 @@ func (s *Server) newLifecycle(cfg lifecycle.Config, sessions lifecycle.Sessions)
 		return nil, err
 	}
 	return lifecycle.New(cfg, lifecycle.Deps{
-		Store: s.store, Sessions: sessions, Pseudonyms: pseudonyms, Now: s.opts.Now, Logger: s.opts.Log,
+		Store: s.store, Sessions: sessions, Pseudonyms: pseudonyms, Notifier: s.opts.Notifier, Mail: mailText,
+		Now: s.opts.Now, Logger: s.opts.Log,
 	})
 }
 
