@@ -39,7 +39,7 @@ type attack struct {
 }
 
 // groups orders the catalogue: the id's prefix is the group.
-var groups = []string{"OAUTH", "OIDC", "DPOP", "FAPI", "CLIENT", "SESSION", "PIN", "PW", "ENUM", "LETTER", "DEVICE", "TRANSFER", "APPROVAL", "IDOR", "OPS"}
+var groups = []string{"OAUTH", "OIDC", "DPOP", "FAPI", "CLIENT", "SESSION", "PIN", "PW", "ENUM", "LETTER", "EID", "DEVICE", "TRANSFER", "APPROVAL", "IDOR", "OPS"}
 
 // attacks is the catalogue; each file of attacks adds its cases in init.
 var attacks []attack
