@@ -94,6 +94,9 @@ const (
 // PFORTE_WRITE_CATALOGUE=1 it writes the table instead.
 func TestAttackCatalogueListed(t *testing.T) {
 	cases := catalogue(t)
+	if len(cases) < 80 {
+		t.Errorf("the catalogue has %d attacks, at least 80 are wanted", len(cases))
+	}
 	var b strings.Builder
 	b.WriteString("| Case | Attack | Source | Test |\n|---|---|---|---|\n")
 	for _, a := range cases {
