@@ -171,6 +171,9 @@ type actor struct {
 	sids    []string
 	pending string
 	pendSID string
+	// pinCut is set when a request to set the PIN went unanswered: the
+	// PIN may be stored, and the enrollment with it complete.
+	pinCut bool
 }
 
 type spentCode struct{ code, verifier string }
@@ -440,7 +443,10 @@ func (f *flowRig) step(run int, a *actor, rng *mrand.Rand) {
 			// was cut off before it was stored.
 			fallthrough
 		default:
-			if a.waited++; a.waited > 200 && err != nil {
+			// No letter, or only the used one, for a long while: the
+			// request was cut off before it was stored; ask again. (A
+			// letter on its way, requested or rendered, is waited for.)
+			if a.waited++; a.waited > 200 && (err != nil || l.ID == a.letter) {
 				a.stage = flowRequest
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -464,9 +470,15 @@ func (f *flowRig) step(run int, a *actor, rng *mrand.Rand) {
 		switch {
 		case err != nil:
 			f.count("PIN cut off")
+			a.pinCut = true
 		case r.status == http.StatusOK:
 			a.stage = flowEnrolled
 			f.count("enrollments completed")
+		case r.status == http.StatusGone && a.pinCut:
+			// The cut-off request was stored: the enrollment completed
+			// with it, as the app learns from the session being over.
+			a.stage = flowEnrolled
+			f.count("enrollments completed by a PIN whose answer was lost")
 		default:
 			f.errorf("run %d: set PIN of %s: %d %s", run, a.m.KVNR, r.status, r.body)
 		}
@@ -983,7 +995,9 @@ func (f *flowRig) passwordFailures(run int, a *actor) int {
 // in: the member's enrollment goes on with the PIN instead.
 func (f *flowRig) halfBound(run int) {
 	for _, a := range f.actors {
-		if a.stage != flowSetPIN {
+		// A member whose PIN request went unanswered may have the PIN
+		// set: a login with it is then right.
+		if a.stage != flowSetPIN || a.pinCut {
 			continue
 		}
 		app, err := f.app()
