@@ -15,7 +15,9 @@ import (
 
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
@@ -173,6 +175,31 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m")...)
 		checkResult(t, r, 40)
 		checkSteps(t, r, stepTransferBegin, stepTransferApprov, stepTransferRedeem, stepTransferBind, stepTransferRevoke)
+		// Every member ends with one active phone: each move removed the
+		// phone it came from.
+		ms, err := readMembersFile(members, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			acc, err := ts.srv.Store().AccountByKVNR(t.Context(), kvnr.MustParse(m.KVNR))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, err := ts.srv.Store().ListBindings(t.Context(), acc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			active := 0
+			for _, b := range bs {
+				if b.Status == device.Active {
+					active++
+				}
+			}
+			if active != 1 || len(bs) < 2 || acc.Status != account.Active {
+				t.Errorf("member %s: account %s, %d bindings, %d of them active; want one active after its moves", m.KVNR, acc.Status, len(bs), active)
+			}
+		}
 	})
 	t.Run("pin-change steps", func(t *testing.T) {
 		members := ts.newMembers(t, 4)
