@@ -1,6 +1,7 @@
 package binding_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -69,6 +70,37 @@ func TestChangePIN(t *testing.T) {
 	pinErr(t, "old PIN", err, fault.Unauthenticated)
 	if _, err := f.auth(t, ph, b.ID, thirdPIN); err != nil {
 		t.Fatalf("new PIN: %v", err)
+	}
+}
+
+// TestChangePINClientGone: the app goes away once the new PIN is stored
+// (its request is cancelled then); the change is audited and the member
+// told all the same.
+func TestChangePINClientGone(t *testing.T) {
+	f := setup(t)
+	ph, b := f.enrolled(t, anna, "Phone")
+	before, sent := len(f.w.auditEvents()), len(f.w.sent())
+	id, resp := f.challenge(t, ph, b.ID)
+	gone, leave := context.WithCancel(ctx)
+	defer leave()
+	f.w.setInject(func(method string) error {
+		if method == "AppendAudit" {
+			leave()
+		}
+		return nil
+	})
+	if err := f.svc.ChangePIN(gone, id, resp, goodPIN, thirdPIN, clientIP); err != nil {
+		t.Fatal(err)
+	}
+	f.w.setInject(nil)
+	if evs := f.eventsSince(before); len(evs) != 1 || evs[0].Kind != audit.PINSet {
+		t.Fatalf("audit %+v", evs)
+	}
+	if msgs := f.w.sent()[sent:]; len(msgs) != 1 || msgs[0].Kind != string(audit.PINSet) {
+		t.Fatalf("notification %+v", msgs)
+	}
+	if strings.Contains(f.logs.String(), "lost") || strings.Contains(f.logs.String(), "not sent") {
+		t.Fatalf("log:\n%s", f.logs.String())
 	}
 }
 

@@ -35,8 +35,11 @@ func (s *Service) eventBy(kind audit.Kind, by actor, ip string, detail map[strin
 
 // record appends e to the audit log. The change it describes has been
 // stored already and cannot be taken back, so a failure is logged as an
-// error and does not fail the member's request.
+// error and does not fail the member's request. It is not cancelled with
+// the request: a client that goes away once the change is made must not
+// take its record along.
 func (s *Service) record(ctx context.Context, e audit.Event) {
+	ctx = context.WithoutCancel(ctx)
 	if err := s.audit.AppendAudit(ctx, e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit event lost",
 			slog.String("kind", string(e.Kind)), slog.String("account", e.AccountID), slog.Any("error", err))
@@ -123,11 +126,14 @@ func operatorUnblocked(name string, at time.Time) notice {
 // tell sends n to the e-mail address the directory has for the member k,
 // if any. A member without an address, a missing notifier or a failed
 // delivery is logged, never an error: the change is made already, and the
-// member learns of it in the app too.
+// member learns of it in the app too. It is not cancelled with the
+// request, for the same reason as record: the notifier bounds its own
+// time.
 func (s *Service) tell(ctx context.Context, k kvnr.KVNR, n notice) {
 	if s.notifier == nil {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	m, err := s.members.MemberByKVNR(ctx, k)
 	switch {
 	case errors.Is(err, fault.NotFound) || (err == nil && strings.TrimSpace(m.Email) == ""):
@@ -148,6 +154,7 @@ func (s *Service) tellAccount(ctx context.Context, accountID string, n notice) {
 	if s.notifier == nil {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	a, err := s.accounts.AccountByID(ctx, accountID)
 	if err != nil {
 		s.logWarn(ctx, "notification not sent", slog.String("kind", string(n.kind)), slog.Any("error", err))

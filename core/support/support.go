@@ -193,7 +193,10 @@ func (s *Service) clock() time.Time { return s.d.Now().UTC() }
 
 // record appends the audit event of an action by a. The action has been
 // carried out and cannot be taken back: a failure is logged as an error.
+// It is not cancelled with the request: a support tool that goes away
+// once the action is done must not take its record along.
 func (s *Service) record(ctx context.Context, a Agent, kind audit.Kind, accountID string, detail map[string]string) {
+	ctx = context.WithoutCancel(ctx)
 	if detail == nil {
 		detail = map[string]string{}
 	}

@@ -93,8 +93,23 @@ func (l lockouts) PasswordLockout(_ context.Context, k kvnr.KVNR) (throttle.Coun
 	return l[k], nil
 }
 
+// auditHook passes AppendAudit on to the store after before, when set,
+// had its say.
+type auditHook struct {
+	*sqlstore.Store
+	before func()
+}
+
+func (h *auditHook) AppendAudit(ctx context.Context, e audit.Event) error {
+	if h.before != nil {
+		h.before()
+	}
+	return h.Store.AppendAudit(ctx, e)
+}
+
 type world struct {
 	*sqlstore.Store
+	audit   *auditHook
 	svc     *support.Service
 	clock   *coretest.Clock
 	b       *bindings
@@ -105,7 +120,7 @@ type world struct {
 func newWorld(t *testing.T, declared ...string) *world {
 	t.Helper()
 	st := sqlstoretest.Open(t)
-	w := &world{Store: st, clock: coretest.NewClock(t0), b: &bindings{}, l: &letters{}}
+	w := &world{Store: st, audit: &auditHook{Store: st}, clock: coretest.NewClock(t0), b: &bindings{}, l: &letters{}}
 	var err error
 	if w.secrets, err = client.NewSecretHasher([]byte("client-secret-hash-key-of-32-bytes")); err != nil {
 		t.Fatal(err)
@@ -120,7 +135,7 @@ func newWorld(t *testing.T, declared ...string) *world {
 	}
 	w.svc, err = support.New(support.Deps{
 		Accounts: st, Members: st, Search: st, LatestLetters: st, Devices: st, Families: st, ActiveSessions: st,
-		Audit: st, AuditQuery: st, Bindings: w.b, Sessions: end, Letters: w.l, Deleter: deleter,
+		Audit: w.audit, AuditQuery: st, Bindings: w.b, Sessions: end, Letters: w.l, Deleter: deleter,
 		Lockouts: lockouts{anna.KVNR: {Failures: 3, NotBefore: t0.Add(time.Minute)}},
 		Clients:  st, Secrets: w.secrets, Declared: func(id string) bool { return slices.Contains(declared, id) },
 		Now: w.clock.Now,
@@ -303,6 +318,25 @@ func TestMemberStatus(t *testing.T) {
 	}
 	_, err = w.svc.MemberStatus(t.Context(), agent, coretest.KVNR("Z99999999"))
 	wantCode(t, err, fault.NotFound, support.CodeUnknownMember)
+}
+
+// TestActionAuditedWhenToolGone: the support tool goes away once the
+// account is locked (its request is cancelled then); the lock is audited
+// all the same.
+func TestActionAuditedWhenToolGone(t *testing.T) {
+	w := newWorld(t)
+	id := w.enroll(t, anna, "d1")
+	gone, leave := context.WithCancel(t.Context())
+	defer leave()
+	w.audit.before = leave
+	changed, _ := w.svc.Lock(gone, agent, anna.KVNR, "Verdacht auf Missbrauch")
+	w.audit.before = nil
+	if acc, _ := w.AccountByID(t.Context(), id); !changed || acc.Status != account.Blocked {
+		t.Fatalf("account after lock: %s, changed %t", acc.Status, changed)
+	}
+	if es := w.events(t, id, audit.AccountLocked); len(es) != 1 {
+		t.Fatalf("lock audited as %+v", es)
+	}
 }
 
 func TestOrderLetter(t *testing.T) {

@@ -12,10 +12,13 @@ import (
 	"github.com/pforte-id/pforte/cmd/pforte-app/dpop"
 )
 
-// phone is an enrolled member's device.
+// phone is an enrolled member's device: its binding, its key and its
+// release PIN, and the member's number.
 type phone struct {
 	binding string
 	key     *authenticator.Authenticator
+	pin     string
+	kvnr    string
 }
 
 // appLoginLoad is Pforte's app login by many members, each with a phone

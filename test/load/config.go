@@ -28,7 +28,7 @@ const (
 )
 
 // workloadNames lists the workloads.
-var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "reconfirm", "app-login", "password-login", "web-login", "sso-login", "logout", "registration"}
+var workloadNames = []string{"discovery", "jwks", "client-credentials", "introspect", "refresh", "reconfirm", "transfer", "pin-change", "admin-status", "app-login", "password-login", "web-login", "sso-login", "logout", "registration"}
 
 // Config is one run of the tool.
 type Config struct {
@@ -45,6 +45,8 @@ type Config struct {
 	AllowRemote  bool
 	JSON         bool
 	ServerPID    int
+	// Agent is the person named in X-Pforte-Agent (admin-status).
+	Agent string
 	// Replicas are servers of the issuer to send its requests to in turn,
 	// as a round-robin load balancer in front of them does.
 	Replicas []string
@@ -88,6 +90,17 @@ Workloads:
   refresh             Pforte: rotate refresh tokens of app sessions seeded as for app-login
   reconfirm           Pforte: confirm a seeded member's device again: device key over a fresh
                       challenge, release PIN and password (one Argon2id verification)
+  transfer            Pforte: move a seeded member to a new phone with the old one at hand: the
+                      new phone begins the transfer, the old one approves it with key and PIN,
+                      the new one redeems it, binds its new key, sets the PIN and removes the
+                      old phone; the member keeps the new phone for the next round (the server
+                      needs devices.transfers_per_ip raised: at most 1000 per window)
+  pin-change          Pforte: change a seeded member's PIN in the app: device key over a fresh
+                      challenge with the current PIN, the new PIN (two PINs in turn)
+  admin-status        Pforte: the support tool's look at a seeded member through the admin API,
+                      GET /admin/v1/members/{kvnr} with X-Pforte-Agent (--agent), with a
+                      client_credentials token of a service client with the scope admin
+                      (--client-id, --client-secret; --scope, default admin)
   app-login           Pforte: the whole app login (PAR, authorize, login challenge, device key
                       + PIN, code exchange with DPoP) of many members, each with a phone
   password-login      Pforte: the browser login of a web client (--client-id, --client-secret,
@@ -115,7 +128,7 @@ Workloads:
                       for it in the outbox, activate, set a password; each member of
                       --members-csv once, so at most as many operations as members
 
-app-login, refresh, reconfirm, password-login and web-login seed members through the public app API before the
+app-login, refresh, reconfirm, transfer, pin-change, admin-status, password-login and web-login seed members through the public app API before the
 timer: the members of --members-csv (imported with 'pforte members import') request a
 letter, the letters are read from the server's outbox folder (--outbox, same machine),
 then each member activates, sets a password, binds a software device key and sets a PIN
@@ -161,10 +174,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to run (at most 10m); ignored with --requests")
 	fs.Uint64Var(&c.Requests, "requests", 0, "run this many operations instead of a duration")
 	fs.Float64Var(&c.Rate, "rate", 0, "target operations per second (0: as fast as the concurrency allows)")
-	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect; the web client for password-login and web-login")
+	fs.StringVar(&c.ClientID, "client-id", "", "confidential client for client-credentials and introspect; the web client for password-login and web-login; the admin client for admin-status")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "its secret")
 	fs.StringVar(&c.AuthMethod, "auth-method", "client_secret_basic", "client_secret_basic or client_secret_post")
-	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid)")
+	fs.StringVar(&c.Scope, "scope", "", "scope of the client_credentials request (empty: none sent); of password-login (empty: openid); of admin-status's token (empty: admin)")
+	fs.StringVar(&c.Agent, "agent", "Lasttest", "admin-status: the person named in X-Pforte-Agent (recorded in the audit log)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow an issuer that is not on a loopback address")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
 	fs.Func("replica", "a replica of the issuer (http://host:port); repeated, requests for the issuer go to them in turn", func(v string) error {
@@ -179,11 +193,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.BackchannelAddr, "backchannel-addr", "127.0.0.1:8099", "logout: where the tool serves POST /backchannel-logout/{client_id} for both clients (register that URI as their backchannel_logout_uri)")
 	fs.Float64Var(&c.Argon2MS, "argon2-ms", 0, "password-login: milliseconds of one Argon2id hash (BenchmarkVerify's ns/op ÷ 1e6) to print the ceiling")
 	fs.IntVar(&c.Cores, "cores", runtime.NumCPU(), "password-login with --argon2-ms: the server's cores")
-	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, reconfirm, password-login, registration: the member CSV imported into the server")
+	fs.StringVar(&c.MembersCSV, "members-csv", "", "app-login, refresh, reconfirm, transfer, pin-change, admin-status, password-login, registration: the member CSV imported into the server")
 	fs.IntVar(&c.Members, "members", 0, "the same: how many members of the file (the first) to use (0: all)")
 	fs.StringVar(&c.Outbox, "outbox", "", "the same: the server's letter outbox folder (same machine)")
-	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh, reconfirm: the Service-App's client id")
-	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh, reconfirm: the app's redirect URI")
+	fs.StringVar(&c.AppClientID, "app-client-id", "pforte-app", "app-login, refresh, reconfirm, transfer, pin-change, admin-status: the Service-App's client id")
+	fs.StringVar(&c.RedirectURI, "redirect-uri", "de.hkk.serviceapp:/oauth2redirect", "app-login, refresh, reconfirm, transfer, pin-change, admin-status: the app's redirect URI")
 	fs.StringVar(&c.Origin, "origin", "", "WebAuthn origin of the app when seeding (empty: the issuer's; localhost for loopback)")
 	fs.DurationVar(&c.SeedTimeout, "seed-timeout", 5*time.Minute, "how long to wait for the letters when seeding; for each letter in registration")
 	fs.IntVar(&c.Generate, "generate-members", 0, fmt.Sprintf("write a member CSV of N new members to --out and exit (at most %d)", maxGenerate))
@@ -241,6 +255,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("--members must be between 0 and %d", maxMembers)
 	case c.SeedTimeout <= 0 || c.SeedTimeout > maxDuration:
 		return fmt.Errorf("--seed-timeout must be positive and at most %v", maxDuration)
+	case c.Workload == "admin-status" && c.ClientID == "":
+		return errors.New("admin-status needs a service client with the scope admin: --client-id and --client-secret")
+	case c.Agent == "" || len(c.Agent) > 100:
+		return errors.New("--agent must be 1 to 100 characters")
 	case c.Workload == "logout" && (c.SecondClientID == "" || c.SecondRedirectURI == ""):
 		return errors.New("logout needs a second web client: --second-client-id, --second-client-secret and --second-redirect-uri")
 	case browserLogin(c.Workload) && (c.ClientID == "" || c.WebRedirectURI == ""):

@@ -7,8 +7,10 @@
 //
 // Workloads: discovery, jwks, client-credentials, introspect, refresh and
 // Pforte's app-login, password-login (the browser login of a web client
-// with KVNR and password) and registration (by password letter, each
-// member of the file once); see usage. Every run is bounded: loopback
+// with KVNR and password), the member flows of the app (reconfirm, the
+// device transfer, the PIN change), the admin API's member status, and
+// registration (by password letter, each member of the file once); see
+// usage. Every run is bounded: loopback
 // issuers only unless --allow-remote, at most 10 minutes, at most 512
 // concurrent requests. Members are seeded through the public app API and
 // the letter outbox, never by writing the server's database.

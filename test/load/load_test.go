@@ -15,7 +15,9 @@ import (
 
 	"github.com/pforte-id/pforte/cmd/pforte/server"
 	"github.com/pforte-id/pforte/cmd/pforte/server/servertest"
+	"github.com/pforte-id/pforte/core/account"
 	"github.com/pforte-id/pforte/core/client"
+	"github.com/pforte-id/pforte/core/device"
 	"github.com/pforte-id/pforte/core/kvnr"
 	"github.com/pforte-id/pforte/core/loa"
 	"github.com/pforte-id/pforte/core/member"
@@ -26,7 +28,8 @@ import (
 const webRedirect = "http://127.0.0.1:9/callback"
 
 // testServer is an in-process Pforte on SQLite whose letter worker runs
-// every 50 ms, with the Service-App and a service client.
+// every 50 ms, with the Service-App, a service client, an admin client and
+// web clients.
 type testServer struct {
 	issuer, outbox, secret string
 	srv                    *server.Server
@@ -54,6 +57,11 @@ func startServer(t *testing.T) *testServer {
 			SecretHash: hasher.Hash(ts.secret), GrantTypes: []string{client.GrantClientCredentials},
 			Scopes: []string{"claims.read"},
 		}, {
+			// The support tool of the admin API: admin-status.
+			ID: "support-tool", Name: "Support-Werkzeug", Kind: client.Service, AuthMethod: client.AuthSecretPost,
+			SecretHash: hasher.Hash(ts.secret), GrantTypes: []string{client.GrantClientCredentials},
+			Scopes: []string{"admin"},
+		}, {
 			// The password alone: password-login.
 			ID: "beitragsrechner", Name: "Beitragsrechner", Kind: client.Web, AuthMethod: client.AuthSecretBasic,
 			SecretHash: hasher.Hash(ts.secret), RedirectURIs: []string{webRedirect},
@@ -72,6 +80,8 @@ func startServer(t *testing.T) *testServer {
 		}}
 		o.OutboxDir, o.WorkerInterval = ts.outbox, 50*time.Millisecond
 		o.Registration.PerIP, o.Registration.ActivationsPerIP = lots, lots
+		// Every transfer begins from this one address: the most allowed.
+		o.Binding.TransfersPerIP = 1000
 	})
 	ts.srv, ts.issuer = s.Server, s.URL
 	return ts
@@ -149,13 +159,61 @@ func TestWorkloadsAgainstPforte(t *testing.T) {
 		})
 	}
 	// A member is enrolled once: each seeding workload gets its own file.
-	for _, wl := range []string{"app-login", "refresh", "reconfirm"} {
+	for _, wl := range []string{"app-login", "refresh", "reconfirm", "pin-change"} {
 		t.Run(wl, func(t *testing.T) {
 			members := ts.newMembers(t, 6)
 			checkResult(t, runTool(t, append(common, "--workload", wl, "--members-csv", members,
 				"--outbox", ts.outbox, "--seed-timeout", "1m")...), 200)
 		})
 	}
+	t.Run("transfer", func(t *testing.T) {
+		// Each transfer moves a member to a new phone, which the next one
+		// of the same member approves with: 40 move each of 6 members
+		// several times.
+		members := ts.newMembers(t, 6)
+		r := runTool(t, append(common[:2:2], "--requests", "40", "--concurrency", "4", "--workload", "transfer",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m")...)
+		checkResult(t, r, 40)
+		checkSteps(t, r, stepTransferBegin, stepTransferApprov, stepTransferRedeem, stepTransferBind, stepTransferRevoke)
+		// Every member ends with one active phone: each move removed the
+		// phone it came from.
+		ms, err := readMembersFile(members, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			acc, err := ts.srv.Store().AccountByKVNR(t.Context(), kvnr.MustParse(m.KVNR))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, err := ts.srv.Store().ListBindings(t.Context(), acc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			active := 0
+			for _, b := range bs {
+				if b.Status == device.Active {
+					active++
+				}
+			}
+			if active != 1 || len(bs) < 2 || acc.Status != account.Active {
+				t.Errorf("member %s: account %s, %d bindings, %d of them active; want one active after its moves", m.KVNR, acc.Status, len(bs), active)
+			}
+		}
+	})
+	t.Run("pin-change steps", func(t *testing.T) {
+		members := ts.newMembers(t, 4)
+		r := runTool(t, append(common[:2:2], "--requests", "20", "--concurrency", "4", "--workload", "pin-change",
+			"--members-csv", members, "--outbox", ts.outbox, "--seed-timeout", "1m")...)
+		checkResult(t, r, 20)
+		checkSteps(t, r, stepPINChallenge, stepPINChange)
+	})
+	t.Run("admin-status", func(t *testing.T) {
+		members := ts.newMembers(t, 6)
+		checkResult(t, runTool(t, append(common, "--workload", "admin-status", "--members-csv", members,
+			"--outbox", ts.outbox, "--seed-timeout", "1m",
+			"--client-id", "support-tool", "--client-secret", ts.secret, "--auth-method", "client_secret_post")...), 200)
+	})
 	t.Run("password-login", func(t *testing.T) {
 		// Every login hashes once: 20 logins keep the test short.
 		members := ts.newMembers(t, 4)

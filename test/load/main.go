@@ -128,6 +128,12 @@ func newWorkload(e *env, progress io.Writer) (Workload, error) {
 		return &refreshLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
 	case "reconfirm":
 		return &reconfirmLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
+	case "transfer":
+		return &transferLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
+	case "pin-change":
+		return &pinChangeLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
+	case "admin-status":
+		return &adminStatusLoad{appLoginLoad: appLoginLoad{env: e, progress: progress}}, nil
 	case "password-login":
 		return &passwordLoginLoad{env: e, progress: progress}, nil
 	case "web-login":

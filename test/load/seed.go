@@ -208,6 +208,12 @@ func (e *env) appCall(ctx context.Context, method, path, token string, in any, w
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != want {
 		p := appclient.ReadProblem(resp.StatusCode, resp.Header, raw)
+		if p == nil {
+			return fmt.Errorf("%s %s: %w", method, path, &httpError{Status: resp.StatusCode, Code: "no problem document"})
+		}
+		if resp.StatusCode == http.StatusTooManyRequests && path == "/transfers" {
+			return fmt.Errorf("%s %s: %w (raise the server's devices.transfers_per_ip for a load test: at most 1000 per devices.transfer_window from one address)", method, path, p)
+		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			return fmt.Errorf("%s %s: %w (raise the server's registration.requests_per_ip_per_hour and activations_per_ip_per_hour for a load test)", method, path, p)
 		}
@@ -264,6 +270,7 @@ func (e *env) setPassword(ctx context.Context, token string) error {
 
 // bindPhone binds a new software device key (pforte-app's authenticator)
 // and sets seedPIN, which completes the enrollment: the account is active.
+// The enrollment session of token is an activation's or a transfer's.
 func (e *env) bindPhone(ctx context.Context, token, origin string) (*phone, error) {
 	var ch struct {
 		ID      string          `json:"challenge_id"`
@@ -288,10 +295,19 @@ func (e *env) bindPhone(ctx context.Context, token, origin string) (*phone, erro
 	}, http.StatusCreated, &d); err != nil {
 		return nil, err
 	}
-	if err := e.appCall(ctx, http.MethodPut, "/enrollment/pin", token, map[string]string{"pin": seedPIN}, http.StatusOK, nil); err != nil {
+	if d.ID == "" {
+		return nil, errors.New("POST /enrollment/device: the answer names no binding")
+	}
+	var done struct {
+		AccountStatus string `json:"account_status"`
+	}
+	if err := e.appCall(ctx, http.MethodPut, "/enrollment/pin", token, map[string]string{"pin": seedPIN}, http.StatusOK, &done); err != nil {
 		return nil, err
 	}
-	return &phone{binding: d.ID, key: key}, nil
+	if done.AccountStatus != "active" {
+		return nil, fmt.Errorf("PUT /enrollment/pin: the account is %q, not active", done.AccountStatus)
+	}
+	return &phone{binding: d.ID, key: key, pin: seedPIN}, nil
 }
 
 // enrollMembers registers ms by letter through the app API before the
@@ -344,6 +360,9 @@ func (e *env) enrollMembers(ctx context.Context, ms []seedMember, origin string)
 		}
 		if err == nil {
 			phones[i], err = e.bindPhone(ctx, token, origin)
+		}
+		if err == nil {
+			phones[i].kvnr = ms[i].KVNR
 		}
 		if err != nil {
 			return fmt.Errorf("member %s: %w", ms[i].KVNR, err)

@@ -85,6 +85,11 @@ func TestFlagBounds(t *testing.T) {
 		{append(base, "--argon2-ms", "16"), "for password-login"},
 		{append(base, "--web-redirect-uri", "http://127.0.0.1:9/cb"), "for password-login"},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "registration"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "transfer"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "pin-change"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "admin-status"}, "scope admin"},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "admin-status", "--client-id", "support"}, ""},
+		{[]string{"--issuer", "http://127.0.0.1", "--workload", "admin-status", "--client-id", "support", "--agent", ""}, "--agent"},
 		{append(base, "--server-pid", "-1"), "--server-pid"},
 		{append(base, "--server-pid", "1"), ""},
 		{[]string{"--issuer", "http://127.0.0.1", "--workload", "nope"}, "unknown workload"},
@@ -113,7 +118,7 @@ func TestUsageNamesWorkloads(t *testing.T) {
 	if code := realMain(t.Context(), []string{"--help"}, &bytes.Buffer{}, &errOut); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range append(workloadNames, "--server-pid", "--argon2-ms", "--web-redirect-uri") {
+	for _, w := range append(workloadNames, "--server-pid", "--argon2-ms", "--web-redirect-uri", "--agent") {
 		if !strings.Contains(errOut.String(), w) {
 			t.Errorf("usage lacks %q", w)
 		}
