@@ -102,7 +102,7 @@ func (s *Service) DecideConsent(ctx context.Context, id, sessionID string, allow
 	}
 	if s.st.Audit != nil {
 		// The consent is stored; a failed audit entry does not undo it.
-		_ = s.st.Audit.AppendAudit(ctx, audit.Event{
+		_ = s.st.Audit.AppendAudit(context.WithoutCancel(ctx), audit.Event{
 			ID: grant.NewID(), Time: now, Kind: audit.ConsentGranted, Actor: audit.Member, AccountID: r.Login.Subject,
 			ClientID: r.ClientID, Detail: map[string]string{"scopes": strings.Join(granted.Scopes, " ")},
 		})

@@ -307,7 +307,7 @@ func (s *Service) reuse(ctx context.Context, fam grant.Family, now time.Time) er
 	}
 	if s.st.Audit != nil && fam.RevokedAt.IsZero() {
 		// The family is revoked; a failed audit entry does not undo it.
-		_ = s.st.Audit.AppendAudit(ctx, audit.Event{
+		_ = s.st.Audit.AppendAudit(context.WithoutCancel(ctx), audit.Event{
 			ID: grant.NewID(), Time: now, Kind: audit.RefreshReused, Actor: audit.System, AccountID: fam.Subject,
 			ClientID: fam.ClientID, Detail: map[string]string{"family": fam.ID},
 		})

@@ -369,7 +369,7 @@ func (s *Service) process(ctx context.Context, j logoutjob.Job, claim string) er
 // event is written first: should the removal fail, the job is given up
 // (and audited) again later rather than vanishing unrecorded.
 func (s *Service) giveUp(ctx context.Context, j logoutjob.Job, claim, reason string, attrs []slog.Attr) error {
-	err := s.d.Audit.AppendAudit(ctx, audit.Event{
+	err := s.d.Audit.AppendAudit(context.WithoutCancel(ctx), audit.Event{
 		ID: grant.NewID(), Time: s.clock(), Kind: audit.BackchannelLogoutGivenUp, Actor: audit.System,
 		AccountID: j.AccountID, ClientID: j.ClientID,
 		Detail: map[string]string{"session": j.SessionID, "attempts": strconv.Itoa(j.Attempts), "reason": reason},

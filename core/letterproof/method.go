@@ -306,7 +306,7 @@ func (m *Method) record(ctx context.Context, kind audit.Kind, id string, k kvnr.
 	if reason != "" {
 		e.Detail["reason"] = reason
 	}
-	if err := m.audit.AppendAudit(ctx, e); err != nil {
+	if err := m.audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		m.log.ErrorContext(ctx, "audit of a letter failed", "letter", id, "kind", string(kind), "err", err)
 	}
 }

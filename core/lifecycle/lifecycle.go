@@ -366,6 +366,11 @@ func (s *Service) address(ctx context.Context, a account.Account, actor audit.Ac
 // tellDeleted sends the notice of a deletion at to, if there is one;
 // failures are logged: the account is deleted either way.
 func (s *Service) tellDeleted(ctx context.Context, to string, at time.Time) {
+	// Not cancelled with the request: the change is made, and a client
+	// that goes away must not take the notice along (the notifier bounds
+	// its own time).
+	ctx = context.WithoutCancel(ctx)
+
 	if to == "" {
 		return
 	}
@@ -496,7 +501,7 @@ func (s *Service) purge(ctx context.Context, k kvnr.KVNR, cut, now time.Time) (b
 // record appends e; a lost audit entry is logged, never fails the use
 // case, whose effect has happened.
 func (s *Service) record(ctx context.Context, e audit.Event) {
-	if err := s.d.Store.AppendAudit(ctx, e); err != nil {
+	if err := s.d.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit event lost", slog.String("kind", string(e.Kind)), slog.Any("error", err))
 	}
 }

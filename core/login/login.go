@@ -475,7 +475,7 @@ func (s *Service) failed(ctx context.Context, a account.Account, found bool, rea
 		ID: grant.NewID(), Time: s.now().UTC(), Kind: audit.LoginFailed, Actor: audit.Member, AccountID: accountID,
 		ClientID: o.ClientID, IPHash: audit.IPHash(s.cfg.IPKey, o.IP), Detail: detail,
 	}
-	if err := s.audit.AppendAudit(ctx, e); err != nil {
+	if err := s.audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit event lost", slog.String("kind", string(e.Kind)), slog.Any("error", err))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "password check failed",
@@ -491,6 +491,11 @@ const mailPasswordFailures fault.Code = "mail.password_failures"
 // tell notifies the member of a's failures; a lost notification is logged,
 // never fails the check.
 func (s *Service) tell(ctx context.Context, a account.Account, failures int, at time.Time) {
+	// Not cancelled with the request: the change is made, and a client
+	// that goes away must not take the notice along (the notifier bounds
+	// its own time).
+	ctx = context.WithoutCancel(ctx)
+
 	if s.notifier == nil {
 		return
 	}

@@ -473,3 +473,52 @@ func TestPasswordLockoutReadsOnly(t *testing.T) {
 		}
 	}
 }
+
+// cancellingHasher cancels the request's context as the password is
+// checked: the client went away while its guess was evaluated.
+type cancellingHasher struct {
+	*countingHasher
+	cancel context.CancelFunc
+}
+
+func (c *cancellingHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	ok, rehash, err := c.countingHasher.Verify(ctx, pw, encoded)
+	c.cancel()
+	return ok, rehash, err
+}
+
+// TestFailureAuditedWhenTheClientGoesAway: a guesser that closes the
+// connection while its password is checked still leaves the failure in
+// the audit log and the member's notice; a client's cancellation does not
+// take the record of its attempt along.
+func TestFailureAuditedWhenTheClientGoesAway(t *testing.T) {
+	p := throttle.DefaultPolicy
+	p.Free, p.NotifyAt = 10, 1
+	f := throttled(t, p)
+	if err := f.st.UpsertMember(context.Background(), memberWithMail(annaKVNR)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc, err := login.New(login.Config{IPKey: []byte(strings.Repeat("audit-ip-key-", 3)), Throttle: p}, login.Deps{
+		Accounts: f.st, Members: f.st, Throttles: f.st, RateLimits: f.st, Audit: f.st,
+		Passwords: &cancellingHasher{countingHasher: f.hasher, cancel: cancel},
+		Notifier:  f.out, Mail: func(ctx context.Context, code fault.Code, params ...any) (string, string) {
+			return catalog.From(ctx).Mail(code, params...)
+		},
+		Now: f.now, Logger: f.logs.JSON(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Password(ctx, annaKVNR.String(), "wrong", web); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	evs, err := f.st.AuditEvents(context.Background(), "acc-anna", 10)
+	if err != nil || len(evs) != 1 || evs[0].Kind != audit.LoginFailed {
+		t.Fatalf("audit after the client went away: %+v, %v", evs, err)
+	}
+	if msgs := f.out.messages(); len(msgs) != 1 {
+		t.Fatalf("notices after the client went away: %+v", msgs)
+	}
+}

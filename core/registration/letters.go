@@ -232,7 +232,7 @@ func (s *Service) recordLetter(ctx context.Context, kind audit.Kind, actor audit
 	for i := 0; i+1 < len(detail); i += 2 {
 		e.Detail[detail[i]] = detail[i+1]
 	}
-	if err := s.audit.AppendAudit(ctx, e); err != nil {
+	if err := s.audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.ErrorContext(ctx, "audit of a letter failed", "letter", id, "kind", string(kind), "err", err)
 	}
 }

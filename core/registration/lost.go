@@ -162,6 +162,11 @@ func (s *Service) voidLive(ctx context.Context, k kvnr.KVNR, actor audit.Actor, 
 // tell sends member m the letter mail code with params, when there is a
 // notifier and an address; a failure is logged (the decision stands).
 func (s *Service) tell(ctx context.Context, r letter.Request, m member.Member, code fault.Code, params ...any) bool {
+	// Not cancelled with the request: the change is made, and a client
+	// that goes away must not take the notice along (the notifier bounds
+	// its own time).
+	ctx = context.WithoutCancel(ctx)
+
 	to := strings.TrimSpace(m.Email)
 	if s.notifier == nil || to == "" {
 		return false

@@ -194,7 +194,7 @@ func (s *Service) record(ctx context.Context, kind audit.Kind, m Member, ip stri
 		ID: grant.NewID(), Time: s.clock(), Kind: kind, Actor: audit.Member, AccountID: m.AccountID,
 		ClientID: s.cfg.ClientID, IPHash: audit.IPHash(s.cfg.IPKey, ip), Detail: detail,
 	}
-	if err := s.d.Audit.AppendAudit(ctx, e); err != nil {
+	if err := s.d.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit event lost", slog.String("kind", string(kind)),
 			slog.String("account", m.AccountID), slog.Any("error", err))
 	}

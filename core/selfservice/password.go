@@ -85,6 +85,11 @@ func (s *Service) ChangePassword(ctx context.Context, m Member, ticket, pw, repe
 // tell sends the member the notice of a password change at at, when the
 // directory has an address; a failure is logged: the change is made.
 func (s *Service) tell(ctx context.Context, m Member, at time.Time) {
+	// Not cancelled with the request: the change is made, and a client
+	// that goes away must not take the notice along (the notifier bounds
+	// its own time).
+	ctx = context.WithoutCancel(ctx)
+
 	if s.d.Notifier == nil {
 		return
 	}

@@ -24,7 +24,7 @@ func (s *Service) End(ctx context.Context, sid string, reason session.EndReason)
 	if first {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "sso session ended", slog.String("sid", ss.ID),
 			slog.String("account", ss.AccountID), slog.String("reason", string(reason)))
-		if err := s.d.Audit.AppendAudit(ctx, audit.Event{
+		if err := s.d.Audit.AppendAudit(context.WithoutCancel(ctx), audit.Event{
 			ID: grant.NewID(), Time: ss.EndedAt, Kind: audit.SessionEnded, Actor: actorOf(reason),
 			AccountID: ss.AccountID, Detail: map[string]string{"sid": ss.ID, "reason": string(reason)},
 		}); err != nil {

@@ -316,7 +316,7 @@ func (s *Service) Login(ctx context.Context, id string, ss session.Session, a lo
 	if a.BindingID != "" {
 		detail["binding"] = a.BindingID
 	}
-	if err := s.d.Audit.AppendAudit(ctx, audit.Event{
+	if err := s.d.Audit.AppendAudit(context.WithoutCancel(ctx), audit.Event{
 		ID: grant.NewID(), Time: s.clock(), Kind: audit.WebLogin, Actor: audit.Member,
 		AccountID: a.Subject, ClientID: clientID, Detail: detail,
 	}); err != nil {

@@ -197,7 +197,7 @@ func (s *Service) record(ctx context.Context, kind audit.Kind, accountID, ip str
 		ID: grant.NewID(), Time: s.clock(), Kind: kind, Actor: audit.Member, AccountID: accountID,
 		ClientID: s.cfg.AppClientID, IPHash: audit.IPHash(s.cfg.IPKey, ip), Detail: detail,
 	}
-	if err := s.d.Audit.AppendAudit(ctx, e); err != nil {
+	if err := s.d.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "audit event lost", slog.String("kind", string(kind)),
 			slog.String("account", accountID), slog.Any("error", err))
 	}
@@ -206,6 +206,11 @@ func (s *Service) record(ctx context.Context, kind audit.Kind, accountID, ip str
 // tell sends the member the notice of a denied login, if the directory
 // has an e-mail address; failures are logged.
 func (s *Service) tell(ctx context.Context, accountID string, a approval.Approval, at time.Time) {
+	// Not cancelled with the request: the change is made, and a client
+	// that goes away must not take the notice along (the notifier bounds
+	// its own time).
+	ctx = context.WithoutCancel(ctx)
+
 	if s.d.Notifier == nil {
 		return
 	}
