@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -68,4 +69,24 @@ func (s *Store) UpdatePasswordThrottle(ctx context.Context, key string, keepUnti
 		return throttle.Counter{}, err
 	}
 	return out, nil
+}
+
+// PasswordThrottle reads the counter of key without a transaction (see
+// store.PasswordThrottles).
+func (s *Store) PasswordThrottle(ctx context.Context, key string) (throttle.Counter, error) {
+	var out throttle.Counter
+	err := s.do(ctx, "sqlstore.PasswordThrottle", func() error {
+		var r throttleRow
+		err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT failures, not_before, last_failure
+			FROM password_throttles WHERE throttle_key = ?`), key)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out = throttle.Counter{Failures: r.Failures, NotBefore: fromMS(r.NotBefore), LastFailure: fromMS(r.LastFailure)}
+		return nil
+	})
+	return out, err
 }

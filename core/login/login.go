@@ -514,20 +514,9 @@ func (s *Service) tell(ctx context.Context, a account.Account, failures int, at 
 	}
 }
 
-// errReadOnly stops PasswordLockout's update: it only reads.
-var errReadOnly = errors.New("read only")
-
 // PasswordLockout returns the password failure counter of member k as it
 // stands (support's view of a lockout), changing nothing: the zero
 // Counter when there is none. Errors: Unavailable.
 func (s *Service) PasswordLockout(ctx context.Context, k kvnr.KVNR) (throttle.Counter, error) {
-	var seen throttle.Counter
-	_, err := s.throttles.UpdatePasswordThrottle(ctx, counterKey(k), s.cfg.Throttle.Expiry, func(c *throttle.Counter) error {
-		seen = *c
-		return errReadOnly
-	})
-	if errors.Is(err, errReadOnly) {
-		return seen, nil
-	}
-	return throttle.Counter{}, err
+	return s.throttles.PasswordThrottle(ctx, counterKey(k))
 }

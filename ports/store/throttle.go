@@ -22,4 +22,8 @@ type PasswordThrottles interface {
 	// Unavailable.
 	UpdatePasswordThrottle(ctx context.Context, key string, keepUntil func(throttle.Counter) time.Time,
 		f func(c *throttle.Counter) error) (throttle.Counter, error)
+	// PasswordThrottle returns the counter stored under key (the zero
+	// Counter when there is none), writing nothing: support's view of a
+	// lockout. Errors: Unavailable.
+	PasswordThrottle(ctx context.Context, key string) (throttle.Counter, error)
 }

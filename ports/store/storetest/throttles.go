@@ -37,6 +37,33 @@ func readCounter(t *testing.T, s ThrottleStore, key string) throttle.Counter {
 var errRefused = fault.New(fault.Locked, "storetest.refuse", "refused by f")
 
 var throttleTests = []test[ThrottleStore]{
+	{"ReadWritesNothing", func(t *testing.T, s ThrottleStore) {
+		ctx := t.Context()
+		if c, err := s.PasswordThrottle(ctx, "kvnr:none"); err != nil || c != (throttle.Counter{}) {
+			t.Fatalf("PasswordThrottle of no counter = %+v, %v; want the zero Counter", c, err)
+		}
+		last := t0.Add(time.Minute)
+		stored, err := s.UpdatePasswordThrottle(ctx, "kvnr:a", keepDay, func(c *throttle.Counter) error {
+			c.Failures, c.NotBefore, c.LastFailure = 4, last.Add(time.Second), last
+			return nil
+		})
+		must(t, "UpdatePasswordThrottle", err)
+		got, err := s.PasswordThrottle(ctx, "kvnr:a")
+		must(t, "PasswordThrottle", err)
+		if got != stored {
+			t.Fatalf("PasswordThrottle = %+v, want %+v", got, stored)
+		}
+		// Reading left no row behind for an unknown key: DeleteExpired
+		// finds only the one counter.
+		n, err := s.DeleteExpired(ctx, last.Add(48*time.Hour))
+		must(t, "DeleteExpired", err)
+		if n < 1 {
+			t.Fatalf("DeleteExpired removed %d rows", n)
+		}
+		if c, _ := s.PasswordThrottle(ctx, "kvnr:a"); c != (throttle.Counter{}) {
+			t.Fatalf("after DeleteExpired: %+v", c)
+		}
+	}},
 	{"RoundTrip", func(t *testing.T, s ThrottleStore) {
 		ctx := t.Context()
 		if c := readCounter(t, s, "kvnr:A"); c != (throttle.Counter{}) {

@@ -187,6 +187,10 @@ var unavailableTests = []test[store.Store]{
 			{"Hit", func() error { _, _, err := s.Hit(c, "ip:a", 1, time.Minute, t0); return err }},
 			{"Count", func() error { _, _, err := s.Count(c, "ip:a", 1, time.Minute, t0); return err }},
 			{"Release", func() error { return s.Release(c, "ip:a", time.Minute, t0) }},
+			{"PasswordThrottle", func() error {
+				_, err := s.PasswordThrottle(c, "kvnr:a")
+				return err
+			}},
 			{"UpdatePasswordThrottle", func() error {
 				_, err := s.UpdatePasswordThrottle(c, "kvnr:a", keepDay, func(x *throttle.Counter) error { x.Failures++; return nil })
 				return err
