@@ -243,3 +243,28 @@ func TestNoDevice(t *testing.T) {
 	}
 	p.checkPage("no-device")
 }
+
+// TestTooManyApprovalsWaiting: three logins of the member wait for the app
+// (approval fatigue: whoever has the password could fill the app with
+// them); the fourth is refused on a page that says what to do, and the app
+// lists only the three.
+func TestTooManyApprovalsWaiting(t *testing.T) {
+	rp := newRelyingParty(t)
+	in := startPforte(t, rp)
+	p := newPage(t)
+	for range 3 {
+		toApproval(t, p, rp, in)
+	}
+	passwordAt(p, rp.base+"/", "p.msg")
+	if h, msg := p.text("main h1"), p.text("p.msg"); h == "" || !strings.Contains(msg, "Es warten bereits mehrere Anmeldungen") {
+		t.Errorf("the page says %q / %q", h, msg)
+	}
+	if u := p.location(); !strings.HasPrefix(u, in.issuer+"/login") {
+		t.Errorf("the page is at %s", u)
+	}
+	p.checkPage("approval-too-many")
+	as, err := in.app(t).Approvals(t.Context(), in.phone)
+	if err != nil || len(as) != 3 {
+		t.Fatalf("the app lists %d approvals (%v), want 3", len(as), err)
+	}
+}
