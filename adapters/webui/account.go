@@ -144,6 +144,14 @@ func (u *UI) AccountDeletedHandler() http.Handler {
 }
 
 func (a accountPage) deletion(w http.ResponseWriter, r *http.Request) {
+	a.afterFreshLogin(w, r, selfservice.ForDeletion, "delete", a.deleteAccount)
+}
+
+// afterFreshLogin serves the form of an action that needs a fresh
+// two-factor login: "begin" (from the account page) starts that login for
+// purpose, action finish (from the page after it, with its ticket) does
+// the action; anything else is an invalid request.
+func (a accountPage) afterFreshLogin(w http.ResponseWriter, r *http.Request, purpose selfservice.Purpose, finish string, do http.HandlerFunc) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.u.maxBytes)
 	if err := r.ParseForm(); err != nil {
 		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
@@ -152,10 +160,10 @@ func (a accountPage) deletion(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("action") {
 	case "begin":
 		if _, ok := a.form(w, r, "account"); ok {
-			a.login(w, r, selfservice.ForDeletion)
+			a.login(w, r, purpose)
 		}
-	case "delete":
-		a.deleteAccount(w, r)
+	case finish:
+		do(w, r)
 	default:
 		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
 	}
@@ -388,21 +396,7 @@ func (a accountPage) loggedOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a accountPage) password(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, a.u.maxBytes)
-	if err := r.ParseForm(); err != nil {
-		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
-		return
-	}
-	switch r.PostForm.Get("action") {
-	case "begin":
-		if _, ok := a.form(w, r, "account"); ok {
-			a.login(w, r, selfservice.ForPassword)
-		}
-	case "set":
-		a.setPassword(w, r)
-	default:
-		a.u.render(w, r, http.StatusBadRequest, "error.html", view{Message: catalog.Match(r.Header.Get("Accept-Language")).Text("page.invalid_request")})
-	}
+	a.afterFreshLogin(w, r, selfservice.ForPassword, "set", a.setPassword)
 }
 
 func (a accountPage) setPassword(w http.ResponseWriter, r *http.Request) {
