@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"hash/fnv"
 	"io/fs"
 	"path"
@@ -56,6 +57,12 @@ func (s *Store) Migrate(ctx context.Context) (applied []int64, err error) {
 	}
 	for attempt := 1; ; attempt++ {
 		res, err := p.Up(ctx)
+		// A failed run returns what it applied before the failure only in
+		// its PartialError: those are applied all the same.
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			res = append(res, partial.Applied...)
+		}
 		for _, r := range res {
 			if r.Error == nil {
 				applied = append(applied, r.Source.Version)
